@@ -1,0 +1,187 @@
+/**
+ * Builds gradient graphs: appends to a forward graph the backward nodes that carry
+ * seeds (∂L/∂output) back to the requested values (inputs and/or parameters), using
+ * one VJP rule per op. ONNX Runtime then returns outputs and gradients in one run.
+ *
+ * Shapes are static: the caller supplies the shape and type of every value from a probe
+ * run of the forward graph at the input shape it will use (see engine/probe.ts), so
+ * rules can compute broadcast axes, output paddings and reshape targets up front.
+ */
+import { AegisError } from "../errors.js";
+import { GraphBuilder } from "../onnx/builder.js";
+import { DataType, defaultOpset, isFloatType, type Model, type Node } from "../onnx/ir.js";
+import { NO_GRADIENT_OPS, RULES } from "./registry.js";
+import type { ValueShape, VjpContext } from "./rule.js";
+
+export interface GradientRequest {
+  /** Pairs (forward value, value holding ∂L/∂value) that start the backward pass. */
+  seeds: { value: string; seed: string }[];
+  /** Values to differentiate with respect to: graph inputs or initializers. */
+  wrt: string[];
+  /** Static shape and type of every value of the forward graph. */
+  shapes: ReadonlyMap<string, ValueShape>;
+}
+
+export interface NonDifferentiableNode {
+  name: string;
+  opType: string;
+  domain: string;
+}
+
+/**
+ * The nodes between `wrt` and the graph's outputs that have no VJP rule, in order.
+ * Used by `aegis inspect` and to fail early with every culprit named at once.
+ */
+export function nonDifferentiableNodes(model: Model, wrt: readonly string[], isFloat: (value: string) => boolean): NonDifferentiableNode[] {
+  const requires = new Set(wrt);
+  const missing: NonDifferentiableNode[] = [];
+  for (const node of model.graph.nodes) {
+    if (!node.inputs.some((i) => requires.has(i))) continue;
+    if (NO_GRADIENT_OPS.has(node.opType) && isDefaultDomain(node)) continue;
+    if (!RULES.has(node.opType) || !isDefaultDomain(node)) {
+      missing.push({ name: node.name, opType: node.opType, domain: node.domain });
+    }
+    for (const o of node.outputs) if (o && isFloat(o)) requires.add(o);
+  }
+  return missing;
+}
+
+function isDefaultDomain(node: Node): boolean {
+  return node.domain === "" || node.domain === "ai.onnx";
+}
+
+/**
+ * Appends backward nodes to `model` (mutated in place) and returns, for each value in
+ * `wrt`, the name of the value holding its gradient. Values in `wrt` that the loss does
+ * not depend on get zeros.
+ */
+export function appendGradients(model: Model, request: GradientRequest): Map<string, string> {
+  const { shapes } = request;
+  const graph = model.graph;
+  const forwardNodes = [...graph.nodes];
+  const b = new GraphBuilder(graph, defaultOpset(model), "grad");
+
+  const shapeOf = (value: string): ValueShape => {
+    const s = shapes.get(value);
+    if (!s) throw new Error(`gradient builder: no probed shape for value "${value}"`);
+    return s;
+  };
+  const isFloat = (value: string) => {
+    const s = shapes.get(value);
+    return s !== undefined && isFloatType(s.dataType);
+  };
+
+  // Forward: which values depend differentiably on a wrt value.
+  const requires = new Set(request.wrt);
+  const missing: Node[] = [];
+  for (const node of forwardNodes) {
+    if (!node.inputs.some((i) => requires.has(i))) continue;
+    if (isDefaultDomain(node) && NO_GRADIENT_OPS.has(node.opType)) continue;
+    const floatOutputs = node.outputs.filter((o) => o && isFloat(o));
+    if (floatOutputs.length === 0) continue;
+    if (!isDefaultDomain(node) || !RULES.has(node.opType)) missing.push(node);
+    for (const o of floatOutputs) requires.add(o);
+  }
+
+  // Backward: which of those values lead to a seed.
+  const needed = new Set<string>(request.seeds.map((s) => s.value).filter((v) => requires.has(v)));
+  const neededNodes: Node[] = [];
+  for (let i = forwardNodes.length - 1; i >= 0; i--) {
+    const node = forwardNodes[i];
+    if (!node.outputs.some((o) => needed.has(o))) continue;
+    const differentiableInputs = node.inputs.filter((inp) => requires.has(inp));
+    if (differentiableInputs.length === 0) continue;
+    neededNodes.push(node);
+    for (const inp of differentiableInputs) needed.add(inp);
+  }
+  const blocking = missing.filter((n) => neededNodes.includes(n));
+  if (blocking.length > 0) {
+    const list = blocking.map((n) => `${n.opType}${n.domain ? ` (${n.domain})` : ""} "${n.name}"`).join(", ");
+    throw new AegisError(
+      "NOT_DIFFERENTIABLE",
+      `the model has no gradient through ${list}; white-box attacks cannot run on it, black-box attacks (which need only predictions) can`,
+    );
+  }
+
+  // Accumulated gradient contributions per value.
+  const contributions = new Map<string, string[]>();
+  const addContribution = (value: string, grad: string) => {
+    const list = contributions.get(value);
+    if (list) list.push(grad);
+    else contributions.set(value, [grad]);
+  };
+  const total = (value: string): string | undefined => {
+    const list = contributions.get(value);
+    if (!list || list.length === 0) return undefined;
+    if (list.length === 1) return list[0];
+    const sum = b.op("Sum", list);
+    contributions.set(value, [sum]);
+    return sum;
+  };
+  for (const s of request.seeds) if (needed.has(s.value)) addContribution(s.value, s.seed);
+
+  const ctxShape = (value: string) => shapeOf(value).dims;
+  const ctxType = (value: string) => shapeOf(value).dataType;
+  for (const node of neededNodes) {
+    const dy = node.outputs.map((o) => (o ? total(o) : undefined));
+    if (dy.every((g) => g === undefined)) continue;
+    const rule = RULES.get(node.opType);
+    if (!rule) throw new Error(`unreachable: ${node.opType} has no rule`);
+    const ctx: VjpContext = {
+      node,
+      b,
+      dy,
+      shape: ctxShape,
+      dataType: ctxType,
+      unbroadcast: (grad, operand) => unbroadcast(b, grad, ctxShape(operand), broadcastShape(node, ctxShape)),
+    };
+    const thunks = rule.grad(ctx);
+    node.inputs.forEach((input, i) => {
+      if (!input || !needed.has(input)) return;
+      const thunk = thunks[i];
+      if (!thunk) return;
+      addContribution(input, thunk());
+    });
+  }
+
+  const result = new Map<string, string>();
+  for (const w of request.wrt) {
+    const g = total(w);
+    result.set(w, g ?? zeros(b, shapeOf(w)));
+  }
+  return result;
+}
+
+function zeros(b: GraphBuilder, s: ValueShape): string {
+  const n = s.dims.reduce((a, c) => a * c, 1);
+  const data = s.dataType === DataType.DOUBLE ? new Float64Array(n) : new Float32Array(n);
+  return b.initializer(s.dataType === DataType.DOUBLE ? DataType.DOUBLE : DataType.FLOAT, s.dims, data, "zeros");
+}
+
+/** The shape all inputs of an elementwise node broadcast to (numpy rules). */
+function broadcastShape(node: Node, shapeOf: (v: string) => number[]): number[] {
+  const shapes = node.inputs.filter((i) => i).map(shapeOf);
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const j = rank - s.length + i;
+      if (s[i] !== 1) out[j] = s[i];
+    }
+  }
+  return out;
+}
+
+/** Sums `grad` (at `outShape`) over the axes along which `inShape` was broadcast. */
+export function unbroadcast(b: GraphBuilder, grad: string, inShape: number[], outShape: number[]): string {
+  const lead = outShape.length - inShape.length;
+  const axes: number[] = [];
+  for (let j = 0; j < outShape.length; j++) {
+    const inDim = j < lead ? 1 : inShape[j - lead];
+    if (j < lead || (inDim === 1 && outShape[j] !== 1)) axes.push(j);
+  }
+  if (axes.length === 0 && lead === 0) return grad;
+  let g = axes.length > 0 ? b.reduceSum(grad, axes, true) : grad;
+  if (lead > 0 || axes.length > 0) g = b.reshape(g, inShape);
+  return g;
+}

@@ -1,0 +1,3 @@
+import type { VjpRule } from "../rule.js";
+
+export const TENSOR_RULES: readonly VjpRule[] = [];

@@ -36,7 +36,7 @@ export function tensor<D extends DType>(dtype: D, shape: readonly number[], data
 }
 
 export function float32(shape: readonly number[], data?: Float32Array | readonly number[]): Tensor<"float32"> {
-  const values = data instanceof Float32Array ? data : new Float32Array(data ?? sizeOf(shape));
+  const values = data instanceof Float32Array ? data : data === undefined ? new Float32Array(sizeOf(shape)) : Float32Array.from(data);
   return tensor("float32", shape, values);
 }
 

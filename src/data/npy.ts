@@ -6,7 +6,7 @@
  * pickles) are refused: Aegis never unpickles anything, because unpickling runs code.
  */
 import { AegisError } from "../errors.js";
-import { type AnyTypedArray, type DType, type Tensor, sizeOf, tensor } from "../tensor.js";
+import { type AnyTypedArray, type DType, sizeOf, type Tensor, tensor } from "../tensor.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
@@ -47,7 +47,10 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 
 function requireLittleEndianHost(): void {
   if (!HOST_IS_LITTLE_ENDIAN) {
-    throw new AegisError("UNSUPPORTED", "Aegis reads and writes .npy data only on little-endian machines; run it on x86-64 or ARM.");
+    throw new AegisError(
+      "UNSUPPORTED",
+      "Aegis reads and writes .npy data only on little-endian machines; run it on x86-64 or ARM.",
+    );
   }
 }
 
@@ -66,9 +69,14 @@ export function isNpy(bytes: Uint8Array): boolean {
  */
 export function parseNpy(bytes: Uint8Array, name = "the .npy data"): Tensor {
   requireLittleEndianHost();
-  if (looksLikePickle(bytes)) throw unsafe(name, "is a Python pickle, not a .npy array");
+  if (looksLikePickle(bytes)) {
+    throw unsafe(name, "is a Python pickle (from pickle.dump or torch.save), not a .npy array");
+  }
   if (!isNpy(bytes)) {
-    throw new AegisError("BAD_DATA", `${name} is not a .npy file (it does not start with "\\x93NUMPY"); save arrays with numpy.save.`);
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} is not a .npy file (it does not start with "\\x93NUMPY"); save arrays with numpy.save.`,
+    );
   }
   if (bytes.length < 10) throw truncated(name);
   const major = bytes[6];
@@ -83,7 +91,10 @@ export function parseNpy(bytes: Uint8Array, name = "the .npy data"): Tensor {
     headerStart = 12;
     headerLength = view.getUint32(8, true);
   } else {
-    throw new AegisError("BAD_DATA", `${name} uses .npy format version ${major}.${bytes[7]}, which Aegis does not know; save it with numpy.save from NumPy 1.x or 2.x.`);
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} uses .npy format version ${major}.${bytes[7]}, which Aegis does not know; save it with numpy.save from NumPy 1.x or 2.x.`,
+    );
   }
   const dataStart = headerStart + headerLength;
   if (bytes.length < dataStart) throw truncated(name);
@@ -111,13 +122,17 @@ export function parseNpy(bytes: Uint8Array, name = "the .npy data"): Tensor {
 export function encodeNpy(t: Tensor): Uint8Array {
   requireLittleEndianHost();
   if (t.data.length !== sizeOf(t.shape)) {
-    throw new RangeError(`tensor data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${sizeOf(t.shape)}`);
+    throw new RangeError(
+      `tensor data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${sizeOf(t.shape)}`,
+    );
   }
   const shape = t.shape.length === 1 ? `(${t.shape[0]},)` : `(${t.shape.join(", ")})`;
   let header = `{'descr': '${DESCR_OF[t.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
   const unpadded = MAGIC.length + 4 + header.length + 1;
   header += `${" ".repeat((64 - (unpadded % 64)) % 64)}\n`;
-  if (header.length > 0xffff) throw new RangeError(`a shape of ${t.shape.length} dimensions does not fit a .npy 1.0 header`);
+  if (header.length > 0xffff) {
+    throw new RangeError(`a shape of ${t.shape.length} dimensions does not fit a .npy 1.0 header`);
+  }
 
   const body = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Uint8Array(MAGIC.length + 4 + header.length + body.length);
@@ -156,12 +171,15 @@ function readHeader(text: string, name: string): { dtype: DType; shape: number[]
 function dtypeOf(descr: PyValue | undefined, name: string, fail: (why: string) => never): DType {
   if (Array.isArray(descr)) {
     // A structured dtype: a list of (field name, type[, shape]) tuples.
-    if (mentionsObject(descr)) throw unsafe(name, "has a structured dtype with object fields");
-    throw new AegisError("BAD_DATA", `${name} has a structured (record) dtype; save each field as its own numeric array.`);
+    if (mentionsObject(descr)) throw unsafe(name, "has object fields, which NumPy stores as pickles");
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} has a structured (record) dtype; save each field as its own numeric array.`,
+    );
   }
   if (typeof descr !== "string") return fail("'descr' is missing or not a string");
   const match = /^([<>|=]?)([A-Za-z])(\d*)$/.exec(descr);
-  if (match?.[2] === "O") throw unsafe(name, "holds an object array");
+  if (match?.[2] === "O") throw unsafe(name, "holds an object array, which NumPy stores as a pickle");
   const dtype = match ? DTYPE_OF[`${match[2]}${match[3]}`] : undefined;
   if (!match || !dtype) {
     throw new AegisError(
@@ -190,12 +208,13 @@ function mentionsObject(value: PyValue): boolean {
 function unsafe(name: string, what: string): AegisError {
   return new AegisError(
     "UNSAFE_DATA",
-    `${name} ${what}. Object arrays are stored as Python pickles, which can run arbitrary code when loaded, so Aegis never unpickles them; save numeric arrays instead (a.astype(numpy.float32), numpy.save(..., allow_pickle=False)).`,
+    `${name} ${what}. Unpickling can run arbitrary code, so Aegis never does it; save plain numeric arrays instead (a.astype(numpy.float32), then numpy.save or numpy.savez with allow_pickle=False).`,
   );
 }
 
 function truncated(name: string, expected?: number, actual?: number): AegisError {
-  const detail = expected === undefined ? "" : ` (the header promises ${expected} bytes of data but only ${actual} follow)`;
+  const detail =
+    expected === undefined ? "" : ` (the header promises ${expected} bytes of data but only ${actual} follow)`;
   return new AegisError("BAD_DATA", `${name} is truncated${detail}; re-save or re-download the file.`);
 }
 
@@ -261,7 +280,11 @@ function parseLiteral(text: string, fail: (why: string) => never): PyValue {
       i += number[0].length;
       return Number.parseInt(number[0], 10);
     }
-    for (const [word, v] of [["True", true], ["False", false], ["None", null]] as const) {
+    for (const [word, v] of [
+      ["True", true],
+      ["False", false],
+      ["None", null],
+    ] as const) {
       if (text.startsWith(word, i)) {
         i += word.length;
         return v;

@@ -10,7 +10,9 @@ import { encodeNpy, parseNpy } from "./npy.js";
 
 /** True for a zip local-file header or the end record of an empty zip (numpy.savez with no arrays). */
 export function isZip(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6));
+  return (
+    bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6))
+  );
 }
 
 /** Parses an .npz archive into arrays keyed by member name without ".npy", as numpy.load does. */
@@ -19,13 +21,31 @@ export function parseNpz(bytes: Uint8Array, name = "the .npz data"): Map<string,
     throw new AegisError("BAD_DATA", `${name} is not an .npz file (not a zip archive); save arrays with numpy.savez.`);
   }
   let members: Record<string, Uint8Array>;
+  const others: string[] = [];
   try {
     // numpy.load ignores members that are not .npy; skip them before inflating anything.
-    members = unzipSync(bytes, { filter: (file) => file.name.endsWith(".npy") });
-  } catch (e) {
-    throw new AegisError("BAD_DATA", `${name} is a damaged or unsupported zip archive (${(e as Error).message}); re-save it with numpy.savez.`, {
-      cause: e,
+    members = unzipSync(bytes, {
+      filter: (file) => {
+        if (file.name.endsWith(".npy")) return true;
+        if (!file.name.endsWith("/")) others.push(file.name);
+        return false;
+      },
     });
+  } catch (e) {
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} is a damaged or unsupported zip archive (${(e as Error).message}); re-save it with numpy.savez.`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (Object.keys(members).length === 0 && others.length > 0) {
+    // A zip without arrays is usually another tool's format, e.g. a PyTorch checkpoint.
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} is a zip archive without .npy arrays (it holds ${others.slice(0, 3).join(", ")}${others.length > 3 ? ", …" : ""}); Aegis reads .npz files written by numpy.savez.`,
+    );
   }
   const arrays = new Map<string, Tensor>();
   for (const [member, data] of Object.entries(members)) {

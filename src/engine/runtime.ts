@@ -4,9 +4,9 @@
  */
 import * as ort from "onnxruntime-node";
 import { AegisError } from "../errors.js";
-import { encodeModel } from "../onnx/proto.js";
 import type { Model } from "../onnx/ir.js";
 import { DataType } from "../onnx/ir.js";
+import { encodeModel } from "../onnx/proto.js";
 import type { DType, Tensor } from "../tensor.js";
 
 export type Device = "cpu" | "cuda";
@@ -60,9 +60,13 @@ export async function createSession(model: Model | Uint8Array, options: RuntimeO
         result = outputs ? await session.run(ortFeeds, outputs as string[]) : await session.run(ortFeeds);
       } catch (e) {
         const message = firstLine((e as Error).message ?? String(e));
-        throw new AegisError("SHAPE_MISMATCH", `the model rejected its input: ${message}; check that the data's shape and type fit the model (aegis inspect shows what it expects)`, {
-          cause: e,
-        });
+        throw new AegisError(
+          "SHAPE_MISMATCH",
+          `the model rejected its input: ${message}; check that the data's shape and type fit the model (aegis inspect shows what it expects)`,
+          {
+            cause: e,
+          },
+        );
       }
       const out: Record<string, Tensor> = {};
       for (const [k, v] of Object.entries(result)) out[k] = fromOrt(v as ort.Tensor);

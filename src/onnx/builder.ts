@@ -56,8 +56,10 @@ export class GraphBuilder {
 
   /** A float scalar (rank 0) — broadcasts against anything. */
   scalar(value: number, dataType: DataType = DataType.FLOAT): string {
-    const data = dataType === DataType.DOUBLE ? Float64Array.of(value) : Float32Array.of(value);
-    return this.initializer(dataType, [], data, "scalar");
+    if (dataType === DataType.DOUBLE) return this.initializer(dataType, [], Float64Array.of(value), "scalar");
+    const f = this.initializer(DataType.FLOAT, [], Float32Array.of(value), "scalar");
+    // 16-bit floats are stored as raw half words, not float32: cast a float32 scalar instead.
+    return dataType === DataType.FLOAT ? f : this.cast(f, dataType);
   }
 
   int64s(values: readonly number[]): string {

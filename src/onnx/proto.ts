@@ -6,17 +6,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, join, normalize, relative } from "node:path";
 import protobuf from "protobufjs";
 import { AegisError } from "../errors.js";
-import {
-  type Attribute,
-  DataType,
-  type Dim,
-  type Graph,
-  type Model,
-  type Node,
-  type TensorData,
-  type TensorValue,
-  type ValueInfo,
-} from "./ir.js";
+import { type Attribute, DataType, type Dim, type Graph, type Model, type Node, type TensorData, type TensorValue, type ValueInfo } from "./ir.js";
 import { ONNX_PROTO } from "./schema.js";
 
 const root = protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
@@ -130,7 +120,9 @@ function valueInfoFromProto(v: Msg): ValueInfo {
   const tensorType = v.type?.tensor_type;
   if (!tensorType) return { name: v.name ?? "", elemType: DataType.UNDEFINED, rawType: v.type, docString: v.doc_string || undefined };
   const shape: Dim[] | undefined = tensorType.shape
-    ? (tensorType.shape.dim ?? []).map((d: Msg): Dim => (d.dim_param ? d.dim_param : d.dim_value !== undefined && d.dim_value !== null ? num(d.dim_value) : undefined))
+    ? (tensorType.shape.dim ?? []).map(
+        (d: Msg): Dim => (d.dim_param ? d.dim_param : d.dim_value !== undefined && d.dim_value !== null ? num(d.dim_value) : undefined),
+      )
     : undefined;
   return { name: v.name ?? "", elemType: tensorType.elem_type ?? 0, shape, docString: v.doc_string || undefined };
 }
@@ -330,6 +322,8 @@ function attributeToProto(name: string, a: Attribute): Msg {
 }
 
 function valueInfoToProto(v: ValueInfo): Msg {
+  // An output of unknown type is written without a type, for the runtime to infer.
+  if (!v.rawType && v.elemType === DataType.UNDEFINED) return { name: v.name, doc_string: v.docString };
   const type =
     v.rawType ??
     ({
@@ -346,4 +340,3 @@ function tensorToProto(t: TensorValue): Msg {
   const raw = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   return { name: t.name, data_type: t.dataType, dims: t.dims, raw_data: raw };
 }
-

@@ -76,7 +76,8 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
   });
   const outNames = Array.from({ length: nOut }, (_, i) => `out${i}`);
   model.graph.nodes.push({ name: "op", opType: c.opType, domain: "", inputs: inputNames, outputs: outNames, attributes: c.attributes ?? {} });
-  for (const o of outNames) model.graph.outputs.push({ name: o, elemType: DataType.FLOAT });
+  // Type left for ONNX Runtime to infer: not every output is float (TopK's indices).
+  for (const o of outNames) model.graph.outputs.push({ name: o, elemType: DataType.UNDEFINED });
 
   const shapes = await probeShapes(model, feeds);
   const lossOutputs = c.lossOutputs ?? outNames.map((_, i) => i).filter((i) => shapes.get(outNames[i])?.dataType === DataType.FLOAT);

@@ -1,3 +1,62 @@
 import type { VjpRule } from "../rule.js";
+import { Abs } from "./Abs.js";
+import { Cast } from "./Cast.js";
+import { Clip } from "./Clip.js";
+import { Div } from "./Div.js";
+import { Dropout } from "./Dropout.js";
+import { Elu } from "./Elu.js";
+import { Erf } from "./Erf.js";
+import { Exp } from "./Exp.js";
+import { Gelu } from "./Gelu.js";
+import { HardSigmoid } from "./HardSigmoid.js";
+import { Identity } from "./Identity.js";
+import { LeakyRelu } from "./LeakyRelu.js";
+import { Log } from "./Log.js";
+import { LogSoftmax } from "./LogSoftmax.js";
+import { Max } from "./Max.js";
+import { Min } from "./Min.js";
+import { Neg } from "./Neg.js";
+import { Pow } from "./Pow.js";
+import { ReduceMax } from "./ReduceMax.js";
+import { ReduceMean } from "./ReduceMean.js";
+import { ReduceSum } from "./ReduceSum.js";
+import { Selu } from "./Selu.js";
+import { Sigmoid } from "./Sigmoid.js";
+import { Softmax } from "./Softmax.js";
+import { Softplus } from "./Softplus.js";
+import { Sqrt } from "./Sqrt.js";
+import { Sub } from "./Sub.js";
+import { Sum } from "./Sum.js";
+import { Tanh } from "./Tanh.js";
 
-export const MATH_RULES: readonly VjpRule[] = [];
+export const MATH_RULES: readonly VjpRule[] = [
+  Sub,
+  Div,
+  Neg,
+  Sum,
+  Exp,
+  Log,
+  Sqrt,
+  Pow,
+  Abs,
+  Erf,
+  Min,
+  Max,
+  Clip,
+  Sigmoid,
+  Tanh,
+  Softplus,
+  LeakyRelu,
+  Elu,
+  Selu,
+  HardSigmoid,
+  Gelu,
+  Softmax,
+  LogSoftmax,
+  ReduceSum,
+  ReduceMean,
+  ReduceMax,
+  Cast,
+  Identity,
+  Dropout,
+];

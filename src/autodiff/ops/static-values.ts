@@ -1,0 +1,58 @@
+/**
+ * What the math rules need to know before run time: the elements of a constant input
+ * (an initializer or a Constant node's output) and, for reductions, the output shape
+ * with the reduced axes kept as 1, so gradients can be reshaped and expanded statically.
+ */
+import { getInts, type TensorData } from "../../onnx/ir.js";
+import { unsupported, type VjpContext } from "../rule.js";
+
+/** Elements of `name` when it is a constant of the graph; undefined when it is computed or fed. */
+export function constantNumbers(ctx: VjpContext, name: string): number[] | undefined {
+  const graph = ctx.b.graph;
+  const init = graph.initializers.find((t) => t.name === name);
+  // Old exporters also list initializers among the inputs; their stored value is the one used.
+  if (init) return toNumbers(init.data);
+  const producer = graph.nodes.find((n) => n.outputs.includes(name));
+  if (producer?.opType !== "Constant" || (producer.domain !== "" && producer.domain !== "ai.onnx")) return undefined;
+  for (const a of Object.values(producer.attributes)) {
+    if (a.type === "tensor") return toNumbers(a.value.data);
+    if (a.type === "int" || a.type === "float") return [a.value];
+    if (a.type === "ints" || a.type === "floats") return [...a.value];
+  }
+  return undefined;
+}
+
+function toNumbers(data: TensorData): number[] {
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, Number);
+  return Array.from(data);
+}
+
+/**
+ * The output shape of a Reduce* node as if keepdims were 1. `axesInputSince` is the opset
+ * from which the op takes axes as an input rather than an attribute.
+ */
+export function keptShape(ctx: VjpContext, axesInputSince: number): number[] {
+  const { node } = ctx;
+  const inShape = ctx.shape(node.inputs[0]);
+  const outShape = ctx.shape(node.outputs[0]);
+  // Same rank: keepdims=1, or nothing reduced (noop_with_empty_axes); rank 0: everything reduced.
+  if (outShape.length === inShape.length) return outShape;
+  if (outShape.length === 0) return inShape.map(() => 1);
+  const axesInput = node.inputs[1];
+  const axes = ctx.b.opset >= axesInputSince ? (axesInput ? constantNumbers(ctx, axesInput) : undefined) : getInts(node, "axes");
+  if (!axes) return unsupported(node, "keepdims=0 and axes that are not a constant");
+  const rank = inShape.length;
+  const reduced = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+  const kept = inShape.map((d, i) => (reduced.has(i) ? 1 : d));
+  const remaining = inShape.filter((_, i) => !reduced.has(i));
+  if (remaining.join() !== outShape.join()) throw new Error(`${node.opType} node ${node.name}: axes [${axes}] do not turn [${inShape}] into [${outShape}]`);
+  return kept;
+}
+
+/** A value at the reduction's output shape, reshaped to `kept` and broadcast to the input's shape. */
+export function expandReduced(ctx: VjpContext, value: string, kept: readonly number[]): string {
+  const { b, node } = ctx;
+  const inShape = ctx.shape(node.inputs[0]);
+  const v = kept.join() === ctx.shape(node.outputs[0]).join() ? value : b.reshape(value, kept);
+  return kept.join() === inShape.join() ? v : b.op("Expand", [v, b.int64s(inShape)]);
+}

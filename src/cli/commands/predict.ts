@@ -1,0 +1,43 @@
+import { Command } from "commander";
+import { checkLabels } from "../../data/index.js";
+import { OnnxClassifier } from "../../engine/classifier.js";
+import { argmaxRow } from "../../engine/trainer.js";
+import { labelsOf, sliceRows } from "../../tensor.js";
+import { addDataOptions, addRuntimeOptions, info, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
+
+export function predictCommand(): Command {
+  const cmd = new Command("predict")
+    .description("predict classes over a dataset and report accuracy when it has labels")
+    .requiredOption("--model <file>", "ONNX model")
+    .requiredOption("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder")
+    .option("--batch-size <n>", "samples per batch", parseInteger("--batch-size", 1), 256)
+    .option("--json", "print JSON on stdout (predictions and accuracy)");
+  addDataOptions(cmd);
+  addRuntimeOptions(cmd);
+  return cmd.action(async (opts) => {
+    const data = loadData(opts.data, opts);
+    const clf = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
+    const labels = data.y ? labelsOf(data.y) : undefined;
+    if (labels) checkLabels(data.y!, clf.numClasses);
+    const n = data.x.shape[0];
+    const predictions: number[] = [];
+    const bar = progressBar("predict", n);
+    const started = performance.now();
+    for (let start = 0; start < n; start += opts.batchSize) {
+      const end = Math.min(n, start + opts.batchSize);
+      const out = await clf.predict(sliceRows(data.x, start, end));
+      for (let i = 0; i < end - start; i++) predictions.push(argmaxRow(out, i));
+      bar.update(end);
+    }
+    bar.stop();
+    const seconds = (performance.now() - started) / 1000;
+    const correct = labels ? predictions.filter((p, i) => p === labels[i]).length : undefined;
+    const accuracy = correct === undefined ? undefined : correct / n;
+    await clf.release();
+    if (opts.json) return printJson({ model: opts.model, data: data.name, samples: n, accuracy: accuracy ?? null, predictions, seconds });
+    info(`${n} samples in ${seconds.toFixed(2)} s`);
+    process.stdout.write(
+      accuracy === undefined ? `predicted ${n} samples (no labels, so no accuracy)\n` : `accuracy ${(accuracy * 100).toFixed(2)}% (${correct}/${n})\n`,
+    );
+  });
+}

@@ -1,0 +1,90 @@
+/** What every command shares: runtime options, data loading, progress, output. */
+import { SingleBar } from "cli-progress";
+import type { Command } from "commander";
+import { type Dataset, loadDataset } from "../data/index.js";
+import type { RuntimeOptions } from "../engine/runtime.js";
+import { AegisError } from "../errors.js";
+import { labelsOf } from "../tensor.js";
+
+export function addRuntimeOptions(cmd: Command): Command {
+  return cmd
+    .option("--threads <n>", "intra-op threads for ONNX Runtime (0 = one per core)", parseInteger("--threads", 0), 0)
+    .option("--device <device>", "cpu or cuda (CUDA needs onnxruntime-node's CUDA provider)", "cpu");
+}
+
+export function addDataOptions(cmd: Command): Command {
+  return cmd
+    .option("--x-key <key>", "array of inputs in an .npz file", "x")
+    .option("--y-key <key>", "array of labels in an .npz file", "y")
+    .option("--split <split>", "split of a built-in dataset (train|test)", "test");
+}
+
+export function runtimeOptions(opts: { threads?: number; device?: string }): RuntimeOptions {
+  if (opts.device !== undefined && opts.device !== "cpu" && opts.device !== "cuda") {
+    throw new AegisError("BAD_OPTION", `--device must be cpu or cuda, not "${opts.device}"`);
+  }
+  return { threads: opts.threads ?? 0, device: (opts.device ?? "cpu") as "cpu" | "cuda" };
+}
+
+export function parseInteger(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new AegisError("BAD_OPTION", `${flag} must be an integer ≥ ${min}, not "${value}"`);
+    return n;
+  };
+}
+
+export function parseNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new AegisError("BAD_OPTION", `${flag} must be a number, not "${value}"`);
+    return n;
+  };
+}
+
+export function loadData(spec: string, opts: { xKey?: string; yKey?: string; split?: string }): Dataset {
+  if (opts.split !== undefined && opts.split !== "train" && opts.split !== "test") {
+    throw new AegisError("BAD_OPTION", `--split must be train or test, not "${opts.split}"`);
+  }
+  return loadDataset(spec, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split as "train" | "test" | undefined });
+}
+
+export function labelsOrFail(data: Dataset, why: string): number[] {
+  if (!data.y) throw new AegisError("BAD_DATA", `${data.name} has no labels, which ${why} needs; add a "y" array or name it with --y-key`);
+  return labelsOf(data.y);
+}
+
+/** A progress bar on stderr, only when stderr is a terminal (logs stay clean in CI). */
+export function progressBar(label: string, total: number): { update(done: number, extra?: string): void; stop(): void } {
+  if (!process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new SingleBar({
+    format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {extra}`,
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+  });
+  bar.start(total, 0, { extra: "" });
+  return {
+    update: (done, extra = "") => bar.update(done, { extra }),
+    stop: () => bar.stop(),
+  };
+}
+
+export function info(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Aborts on the first Ctrl-C (the command finishes its step and exits cleanly); a second one kills. */
+export function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once("SIGINT", () => {
+    info("interrupted: finishing the current step (Ctrl-C again to kill)");
+    controller.abort();
+    process.once("SIGINT", () => process.exit(130));
+  });
+  return controller.signal;
+}

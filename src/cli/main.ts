@@ -1,0 +1,35 @@
+/**
+ * The `aegis` command. Errors a user can cause print one sentence and exit with the
+ * code documented in the README; anything else is a bug and prints its stack.
+ */
+import { Command, CommanderError } from "commander";
+import { AegisError } from "../errors.js";
+import { auditCommand } from "./commands/audit.js";
+import { gradCommand } from "./commands/grad.js";
+import { inspectCommand } from "./commands/inspect.js";
+import { predictCommand } from "./commands/predict.js";
+import { trainCommand } from "./commands/train.js";
+
+const program = new Command("aegis")
+  .description("Assess, harden, guard and govern machine-learning models")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const cmd of [auditCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand()]) program.addCommand(cmd);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = report(e);
+}
+
+function report(e: unknown): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  if (e instanceof AegisError) {
+    process.stderr.write(`aegis: ${e.message}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`aegis: internal error — please report it with the command you ran:\n${(e as Error)?.stack ?? String(e)}\n`);
+  return 70;
+}

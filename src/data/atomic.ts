@@ -1,0 +1,34 @@
+/**
+ * Atomic file output: write a temporary file beside the target, flush it to disk, then
+ * rename it over the target. A crash or Ctrl-C leaves either the old file or the new one,
+ * never a half-written file that a later run would try to read.
+ */
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { AegisError } from "../errors.js";
+
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  // Same directory, so the rename stays on one file system and is atomic.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, "wx");
+    writeFileSync(fd, bytes);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new AegisError(
+        "FILE_NOT_FOUND",
+        `Cannot write ${path}: the folder ${dirname(path)} does not exist; create it first.`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}

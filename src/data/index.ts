@@ -1,0 +1,18 @@
+/** Public API of aegis-ml/data: file formats, built-in datasets, labels and the seeded PRNG. */
+export { writeFileAtomic } from "./atomic.js";
+export { type CsvData, type CsvOptions, parseCsv } from "./csv.js";
+export { type Dataset, type LoadDatasetOptions, loadDataset, saveNpz } from "./dataset.js";
+export { type ImageFolder, type ImageFolderOptions, loadImageFolder } from "./images.js";
+export { checkLabels, toLabelIndices } from "./labels.js";
+export {
+  loadMnist,
+  MNIST_CLASS_NAMES,
+  MNIST_SPLIT_SEED,
+  MNIST_TEST_SIZE,
+  MNIST_TRAIN_SIZE,
+  type Mnist,
+  type MnistSplit,
+} from "./mnist.js";
+export { encodeNpy, parseNpy } from "./npy.js";
+export { encodeNpz, parseNpz } from "./npz.js";
+export { createRng, type Rng } from "./random.js";

@@ -1,0 +1,48 @@
+/**
+ * What a model can do for an attack, as in ART's estimators but as small capabilities:
+ * an attack names in its type the ones it needs, so the compiler (and
+ * `aegis attack --list`) can tell which attacks apply to which model. An ONNX model with
+ * a gradient rule for every op has all three; an HTTP endpoint has `Predictor` only.
+ */
+import type { Tensor } from "../tensor.js";
+
+/** Class labels, one per sample. */
+export type Labels = readonly number[];
+
+export interface ModelInfo {
+  /** Shape of one sample (without the batch axis), e.g. [1, 28, 28]. */
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  /** Valid input range, used by attacks to clip (default [0, 1]). */
+  readonly clipRange: readonly [number, number];
+  /** What `predict` returns. */
+  readonly outputKind: "logits" | "probs";
+}
+
+export interface Predictor extends ModelInfo {
+  /** Model outputs (logits or probabilities, see outputKind), shape [N, numClasses]. */
+  predict(x: Tensor<"float32">): Promise<Tensor<"float32">>;
+}
+
+/** Losses a gradient can be taken of; all are per-sample and summed over the batch. */
+export type LossName = "ce" | "margin" | "dlr";
+
+export interface LossGradient {
+  /** ∂(Σᵢ loss(xᵢ, yᵢ))/∂x — each sample's gradient of its own loss, independent of batching. */
+  lossGradient(x: Tensor<"float32">, y: Labels, options?: { loss?: LossName }): Promise<Tensor<"float32">>;
+}
+
+export interface ClassGradient {
+  /** ∂(Σᵢ outputᵢ[clsᵢ])/∂x, the gradient of each sample's output for its class. */
+  classGradient(x: Tensor<"float32">, cls: Labels): Promise<Tensor<"float32">>;
+}
+
+export type Classifier = Predictor & LossGradient & ClassGradient;
+
+export function hasLossGradient(m: object): m is LossGradient {
+  return typeof (m as Partial<LossGradient>).lossGradient === "function";
+}
+
+export function hasClassGradient(m: object): m is ClassGradient {
+  return typeof (m as Partial<ClassGradient>).classGradient === "function";
+}

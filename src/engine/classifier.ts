@@ -1,0 +1,404 @@
+/**
+ * An ONNX model as a classifier with all three capabilities (Predictor, LossGradient,
+ * ClassGradient). Normalisation is prepended to the graph, so gradients are taken with
+ * respect to the raw input the user holds; a trailing Softmax is seen through, so losses
+ * use logits. Gradient graphs (forward + loss + backward) are built on first use for a
+ * (loss, wrt, batch shape) and cached; a short last batch is padded with zero-weight
+ * rows so that one graph serves a whole dataset.
+ *
+ * With `trainable: true` the floating-point initializers become graph inputs fed from a
+ * parameter store, so the trainer (and attacks inside its batch transform) run the
+ * current weights without rebuilding sessions.
+ */
+import { appendGradients } from "../autodiff/gradient.js";
+import { AegisError } from "../errors.js";
+import { GraphBuilder } from "../onnx/builder.js";
+import { loadModel } from "../onnx/io.js";
+import { cloneModel, DataType, defaultOpset, isFloatType, type Model, type TensorValue } from "../onnx/ir.js";
+import { float32, sizeOf, sliceRows, type Tensor } from "../tensor.js";
+import type { Classifier, Labels, LossName } from "./capabilities.js";
+import { type Loss, lossByName } from "./losses.js";
+import { probeShapes } from "./probe.js";
+import { createSession, type RuntimeOptions, type Session } from "./runtime.js";
+
+export interface OnnxClassifierOptions extends RuntimeOptions {
+  /** Valid input range (default [0, 1]). */
+  clipRange?: [number, number];
+  /** Per-channel (or scalar) normalisation applied inside the model: (x − mean) / std. */
+  preprocessing?: { mean: number | number[]; std: number | number[] };
+  /** What the model outputs; "auto" (default) says probs when its last op is Softmax. */
+  outputKind?: "logits" | "probs" | "auto";
+  /** Samples per ONNX Runtime call (default 128, or the model's fixed batch size). */
+  batchSize?: number;
+  /** Feed floating-point initializers as parameters (training). */
+  trainable?: boolean;
+}
+
+export interface EvaluateOptions {
+  /** Loss to take (default "ce"). */
+  loss?: LossName | "class" | Loss;
+  /** Gradients to return. */
+  wrt?: { input?: boolean; params?: boolean };
+  /** Per-sample weights of the summed loss (default 1: the sum of per-sample losses). */
+  weights?: Float32Array;
+}
+
+export interface Evaluation {
+  /** Per-sample loss [N]. */
+  loss: Float32Array;
+  /** Weighted sum of the per-sample losses. */
+  total: number;
+  /** The model's raw outputs [N, K]. */
+  output: Tensor<"float32">;
+  inputGrad?: Tensor<"float32">;
+  /** Gradient per parameter name (summed over the batch with the weights). */
+  paramGrads?: Map<string, Float32Array>;
+}
+
+export interface Parameter {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** Current values, updated in place by optimizers. */
+  readonly value: Float32Array;
+}
+
+interface GradientProgram {
+  session: Session;
+  batch: number;
+  lossOut: string;
+  totalOut: string;
+  outputOut: string;
+  inputGradOut?: string;
+  paramGradOuts: Map<string, string>;
+}
+
+const TARGETS = "aegis/targets";
+const WEIGHTS = "aegis/weights";
+
+export class OnnxClassifier implements Classifier {
+  readonly inputShape: readonly number[];
+  readonly numClasses: number;
+  readonly clipRange: readonly [number, number];
+  readonly outputKind: "logits" | "probs";
+  readonly batchSize: number;
+  /** Trainable parameters (empty unless created with `trainable`). */
+  readonly parameters: readonly Parameter[];
+
+  private readonly model: Model;
+  private readonly inputName: string;
+  private readonly outputName: string;
+  /** The value holding logits, when the graph has one (the input of a final Softmax, or the output). */
+  private readonly logitsName: string | undefined;
+  private readonly fixedBatch: number | undefined;
+  private readonly runtime: RuntimeOptions;
+  private forward: Promise<Session> | undefined;
+  private readonly programs = new Map<string, Promise<GradientProgram>>();
+
+  static fromFile(path: string, options: OnnxClassifierOptions = {}): Promise<OnnxClassifier> {
+    return OnnxClassifier.create(loadModel(path), options);
+  }
+
+  /** Wraps a model; learns the number of classes from one run when the model does not declare it. */
+  static async create(model: Model, options: OnnxClassifierOptions = {}): Promise<OnnxClassifier> {
+    const declared = model.graph.outputs[0]?.shape?.at(-1);
+    if (typeof declared === "number" && declared > 0) return new OnnxClassifier(model, options, declared);
+    const probe = new OnnxClassifier(model, options, 0);
+    const sample = probe.inputShape.map((d) => (d > 0 ? d : 1));
+    const out = await probe.predict(float32([1, ...sample]));
+    await probe.release();
+    return new OnnxClassifier(model, options, out.shape.at(-1) ?? 0);
+  }
+
+  private constructor(source: Model, options: OnnxClassifierOptions, numClasses: number) {
+    const graph = source.graph;
+    const initializerNames = new Set(graph.initializers.map((t) => t.name));
+    const dataInputs = graph.inputs.filter((i) => !initializerNames.has(i.name));
+    if (dataInputs.length !== 1) {
+      throw new AegisError(
+        "UNSUPPORTED",
+        `the model has ${dataInputs.length} inputs (${dataInputs.map((i) => i.name).join(", ")}); Aegis classifiers take models with one input tensor`,
+      );
+    }
+    const input = dataInputs[0];
+    if (input.elemType !== DataType.FLOAT) {
+      throw new AegisError("UNSUPPORTED", `the model's input "${input.name}" is ${DataType[input.elemType]}; Aegis classifiers need a float32 input`);
+    }
+    if (graph.outputs.length === 0) throw new AegisError("BAD_MODEL", "the model declares no output");
+    this.runtime = { threads: options.threads, device: options.device };
+    this.clipRange = options.clipRange ?? [0, 1];
+    const shape = input.shape ?? [];
+    this.inputShape = shape.slice(1).map((d) => (typeof d === "number" ? d : -1));
+    this.fixedBatch = typeof shape[0] === "number" && shape[0] > 0 ? shape[0] : undefined;
+    this.batchSize = this.fixedBatch ?? options.batchSize ?? 128;
+    this.numClasses = numClasses;
+    this.outputName = graph.outputs[0].name;
+
+    const model = cloneModel(source);
+    this.inputName = options.preprocessing ? prependNormalisation(model, input.name, this.inputShape, options.preprocessing) : input.name;
+
+    const producer = model.graph.nodes.find((n) => n.outputs.includes(this.outputName));
+    const endsInSoftmax = producer?.opType === "Softmax";
+    const kind = options.outputKind ?? "auto";
+    this.outputKind = kind === "auto" ? (endsInSoftmax ? "probs" : "logits") : kind;
+    this.logitsName = this.outputKind === "logits" ? this.outputName : endsInSoftmax ? producer?.inputs[0] : undefined;
+
+    const params: Parameter[] = [];
+    if (options.trainable) {
+      for (const t of trainableInitializers(model)) {
+        params.push({ name: t.name, shape: [...t.dims], value: Float32Array.from(t.data as Float32Array) });
+      }
+      const moved = new Set(params.map((p) => p.name));
+      model.graph.initializers = model.graph.initializers.filter((t) => !moved.has(t.name));
+      model.graph.inputs = model.graph.inputs.filter((i) => !moved.has(i.name));
+      for (const p of params) model.graph.inputs.push({ name: p.name, elemType: DataType.FLOAT, shape: [...p.shape] });
+    }
+    this.parameters = params;
+    this.model = model;
+  }
+
+  /** The model with the current parameter values as initializers (for saving). */
+  exportModel(): Model {
+    const model = cloneModel(this.model);
+    const byName = new Map(this.parameters.map((p) => [p.name, p]));
+    model.graph.inputs = model.graph.inputs.filter((i) => !byName.has(i.name));
+    for (const p of this.parameters) {
+      model.graph.initializers.push({ name: p.name, dataType: DataType.FLOAT, dims: [...p.shape], data: Float32Array.from(p.value) });
+    }
+    return model;
+  }
+
+  async predict(x: Tensor<"float32">): Promise<Tensor<"float32">> {
+    this.checkInput(x);
+    const session = await this.forwardSession();
+    const n = x.shape[0];
+    const chunks: Float32Array[] = [];
+    let width = this.numClasses;
+    for (let start = 0; start < n; start += this.batchSize) {
+      const end = Math.min(n, start + this.batchSize);
+      const batch = this.fixedBatch ? padRows(sliceRows(x, start, end), this.fixedBatch) : sliceRows(x, start, end);
+      const y = (await session.run({ ...this.paramFeeds(), [this.inputName]: batch }, [this.outputName]))[this.outputName];
+      width = y.shape.at(-1) ?? 1;
+      chunks.push((y.data as Float32Array).subarray(0, (end - start) * width));
+    }
+    const out = new Float32Array(n * width);
+    let offset = 0;
+    for (const c of chunks) {
+      out.set(c, offset);
+      offset += c.length;
+    }
+    return float32([n, width], out);
+  }
+
+  async lossGradient(x: Tensor<"float32">, y: Labels, options: { loss?: LossName } = {}): Promise<Tensor<"float32">> {
+    const result = await this.evaluate(x, this.oneHot(y), { loss: options.loss ?? "ce", wrt: { input: true } });
+    return result.inputGrad as Tensor<"float32">;
+  }
+
+  async classGradient(x: Tensor<"float32">, cls: Labels): Promise<Tensor<"float32">> {
+    const result = await this.evaluate(x, this.oneHot(cls), { loss: "class", wrt: { input: true } });
+    return result.inputGrad as Tensor<"float32">;
+  }
+
+  /** One-hot targets [N, K] for integer labels, after checking their range. */
+  oneHot(labels: Labels): Tensor<"float32"> {
+    const k = this.numClasses;
+    const t = new Float32Array(labels.length * k);
+    labels.forEach((label, i) => {
+      if (!Number.isInteger(label) || label < 0 || label >= k) {
+        throw new AegisError("LABEL_OUT_OF_RANGE", `label ${label} of sample ${i} is outside the model's classes 0..${k - 1}; check the labels or the --y-key`);
+      }
+      t[i * k + label] = 1;
+    });
+    return float32([labels.length, k], t);
+  }
+
+  /**
+   * Loss, outputs and the requested gradients for any number of samples, in batches.
+   * Targets are one-hot or soft labels [N, K].
+   */
+  async evaluate(x: Tensor<"float32">, targets: Tensor<"float32">, options: EvaluateOptions = {}): Promise<Evaluation> {
+    this.checkInput(x);
+    const n = x.shape[0];
+    if (targets.shape[0] !== n) throw new AegisError("SHAPE_MISMATCH", `${n} inputs but ${targets.shape[0]} labels; give one label per sample`);
+    const weights = options.weights ?? new Float32Array(n).fill(1);
+    const batch = this.fixedBatch ?? Math.min(this.batchSize, n);
+    const program = await this.program(options, [batch, ...x.shape.slice(1)], x, targets, weights);
+
+    const k = this.numClasses;
+    const loss = new Float32Array(n);
+    const output = new Float32Array(n * k);
+    const inputGrad = program.inputGradOut ? new Float32Array(x.data.length) : undefined;
+    const paramGrads = program.paramGradOuts.size > 0 ? new Map(this.parameters.map((p) => [p.name, new Float32Array(p.value.length)])) : undefined;
+    let total = 0;
+    const row = sizeOf(x.shape.slice(1));
+    for (let start = 0; start < n; start += batch) {
+      const end = Math.min(n, start + batch);
+      const rows = end - start;
+      const feeds: Record<string, Tensor> = {
+        ...this.paramFeeds(),
+        [this.inputName]: padRows(sliceRows(x, start, end), batch),
+        [TARGETS]: padRows(sliceRows(targets, start, end), batch),
+        [WEIGHTS]: padRows(float32([rows], weights.subarray(start, end)), batch),
+      };
+      const result = await program.session.run(feeds);
+      loss.set((result[program.lossOut].data as Float32Array).subarray(0, rows), start);
+      output.set((result[program.outputOut].data as Float32Array).subarray(0, rows * k), start * k);
+      total += (result[program.totalOut].data as Float32Array)[0];
+      if (inputGrad && program.inputGradOut) inputGrad.set((result[program.inputGradOut].data as Float32Array).subarray(0, rows * row), start * row);
+      if (paramGrads) {
+        for (const [name, out] of program.paramGradOuts) {
+          const g = result[out].data as Float32Array;
+          const acc = paramGrads.get(name) as Float32Array;
+          for (let i = 0; i < acc.length; i++) acc[i] += g[i];
+        }
+      }
+    }
+    return {
+      loss,
+      total,
+      output: float32([n, k], output),
+      inputGrad: inputGrad ? float32(x.shape, inputGrad) : undefined,
+      paramGrads,
+    };
+  }
+
+  async release(): Promise<void> {
+    const sessions = [this.forward, ...[...this.programs.values()].map((p) => p.then((q) => q.session))];
+    this.forward = undefined;
+    this.programs.clear();
+    for (const s of sessions) if (s) await (await s).release();
+  }
+
+  private paramFeeds(): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {};
+    for (const p of this.parameters) feeds[p.name] = float32(p.shape, p.value);
+    return feeds;
+  }
+
+  private forwardSession(): Promise<Session> {
+    this.forward ??= createSession(this.model, this.runtime);
+    return this.forward;
+  }
+
+  private checkInput(x: Tensor<"float32">): void {
+    const got = x.shape.slice(1);
+    const fits = got.length === this.inputShape.length && this.inputShape.every((d, i) => d < 0 || d === got[i]);
+    if (!fits) {
+      throw new AegisError(
+        "SHAPE_MISMATCH",
+        `the data's samples have shape [${got.join(", ")}] but the model expects [${this.inputShape.map((d) => (d < 0 ? "?" : d)).join(", ")}]; reshape the data (e.g. add a channel axis) or choose another --x-key`,
+      );
+    }
+  }
+
+  private program(
+    options: EvaluateOptions,
+    shape: number[],
+    x: Tensor<"float32">,
+    targets: Tensor<"float32">,
+    weights: Float32Array,
+  ): Promise<GradientProgram> {
+    const loss = typeof options.loss === "object" ? options.loss : lossByName(options.loss ?? "ce");
+    const wantInput = options.wrt?.input ?? false;
+    const wantParams = options.wrt?.params ?? false;
+    const key = `${loss.name}|${wantInput}|${wantParams}|${shape.join("x")}`;
+    let program = this.programs.get(key);
+    if (!program) {
+      program = this.buildProgram(loss, wantInput, wantParams, shape, x, targets, weights);
+      this.programs.set(key, program);
+      program.catch(() => this.programs.delete(key));
+    }
+    return program;
+  }
+
+  private async buildProgram(
+    loss: Loss,
+    wantInput: boolean,
+    wantParams: boolean,
+    shape: number[],
+    x: Tensor<"float32">,
+    targets: Tensor<"float32">,
+    weights: Float32Array,
+  ): Promise<GradientProgram> {
+    const batch = shape[0];
+    const k = this.numClasses;
+    const model = cloneModel(this.model);
+    const b = new GraphBuilder(model.graph, defaultOpset(model), "loss");
+    b.addInput(TARGETS, DataType.FLOAT, [batch, k]);
+    b.addInput(WEIGHTS, DataType.FLOAT, [batch]);
+    // Without a logits value, log-probabilities stand in: every loss here is shift-invariant.
+    const logits = this.logitsName ?? b.op("Log", [b.op("Max", [this.outputName, b.scalar(1e-30)])]);
+    const perSample = loss.build(b, { logits, output: this.outputName, targets: TARGETS, numClasses: k });
+    const total = b.reduceSum(b.op("Mul", [perSample, WEIGHTS]), undefined, false);
+    model.graph.outputs = [{ name: this.outputName, elemType: DataType.FLOAT }];
+    b.addOutput(perSample, DataType.FLOAT);
+    b.addOutput(total, DataType.FLOAT);
+
+    const n = Math.min(batch, x.shape[0]);
+    const probeFeeds: Record<string, Tensor> = {
+      ...this.paramFeeds(),
+      [this.inputName]: padRows(sliceRows(x, 0, n), batch),
+      [TARGETS]: padRows(sliceRows(targets, 0, n), batch),
+      [WEIGHTS]: padRows(float32([n], weights.subarray(0, n)), batch),
+    };
+    const shapes = await probeShapes(model, probeFeeds, this.runtime);
+    const wrt = [...(wantInput ? [this.inputName] : []), ...(wantParams ? this.parameters.map((p) => p.name) : [])];
+    const paramGradOuts = new Map<string, string>();
+    let inputGradOut: string | undefined;
+    if (wrt.length > 0) {
+      const grads = appendGradients(model, { seeds: [{ value: total, seed: b.scalar(1) }], wrt, shapes });
+      for (const [value, grad] of grads) {
+        const out = grad === value || model.graph.outputs.some((o) => o.name === grad) ? b.op("Identity", [grad]) : grad;
+        b.addOutput(out, DataType.FLOAT);
+        if (value === this.inputName) inputGradOut = out;
+        else paramGradOuts.set(value, out);
+      }
+    }
+    const session = await createSession(model, this.runtime);
+    return { session, batch, lossOut: perSample, totalOut: total, outputOut: this.outputName, inputGradOut, paramGradOuts };
+  }
+}
+
+/** Zero rows appended up to `rows` (a short last batch; zero weights keep them out of sums). */
+function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
+  const n = t.shape[0];
+  if (n === rows) return t;
+  const data = new Float32Array(rows * sizeOf(t.shape.slice(1)));
+  data.set(t.data);
+  return float32([rows, ...t.shape.slice(1)], data);
+}
+
+/** Float initializers that are weights, not running statistics of BatchNormalization. */
+function trainableInitializers(model: Model): TensorValue[] {
+  const statistics = new Set<string>();
+  for (const n of model.graph.nodes) if (n.opType === "BatchNormalization") for (const s of n.inputs.slice(3, 5)) statistics.add(s);
+  return model.graph.initializers.filter((t) => isFloatType(t.dataType) && t.dataType === DataType.FLOAT && !statistics.has(t.name) && t.dims.length > 0);
+}
+
+/** Prepends (x − mean) / std so gradients are taken with respect to the raw input. */
+function prependNormalisation(
+  model: Model,
+  originalInput: string,
+  inputShape: readonly number[],
+  p: { mean: number | number[]; std: number | number[] },
+): string {
+  const graph = model.graph;
+  const raw = `${originalInput}/raw`;
+  const b = new GraphBuilder(graph, defaultOpset(model), "preprocess");
+  const channels = Array.isArray(p.mean) ? p.mean.length : 1;
+  if (Array.isArray(p.std) && p.std.length !== channels) throw new AegisError("BAD_OPTION", "mean and std must have the same number of channels");
+  // Channels first when the model says so (N, C, …), else last.
+  const channelFirst = inputShape.length >= 2 && inputShape[0] === channels;
+  const dims = channels === 1 ? [] : channelFirst ? [channels, ...inputShape.slice(1).map(() => 1)] : [channels];
+  const values = (v: number | number[]) => Float32Array.from(Array.isArray(v) ? v : [v]);
+  const mean = b.initializer(DataType.FLOAT, dims, values(p.mean), "mean");
+  const std = b.initializer(DataType.FLOAT, dims, values(p.std), "std");
+  const centred = b.op("Sub", [raw, mean]);
+  b.node("Div", [centred, std], {}, [originalInput]);
+  // The two new nodes were appended; move them to the front (topological order).
+  const added = graph.nodes.splice(graph.nodes.length - 2, 2);
+  graph.nodes.unshift(...added);
+  const inputInfo = graph.inputs.find((i) => i.name === originalInput);
+  if (inputInfo) inputInfo.name = raw;
+  return raw;
+}

@@ -1,0 +1,129 @@
+/**
+ * The training loop every trainer in Aegis shares (standard, adversarial, distillation,
+ * surrogate and shadow models): shuffled mini-batches, a pluggable batch transform
+ * (e.g. "replace x by an attack on x" for adversarial training) and a pluggable loss;
+ * gradients come from one ONNX Runtime call per batch, updates from an optimizer in
+ * TypeScript.
+ */
+import { createRng, type Rng } from "../data/random.js";
+import { AegisError } from "../errors.js";
+import { gatherRows, type Tensor } from "../tensor.js";
+import type { LossName } from "./capabilities.js";
+import type { OnnxClassifier } from "./classifier.js";
+import type { Loss } from "./losses.js";
+import type { Optimizer } from "./optimizers.js";
+
+export interface TrainingBatch {
+  x: Tensor<"float32">;
+  /** Targets [B, K]: one-hot labels or soft labels. */
+  targets: Tensor<"float32">;
+  /** Hard labels where known (argmax of the targets otherwise). */
+  labels: number[];
+}
+
+export interface BatchContext {
+  /** The model being trained, with its current weights (attacks can run on it). */
+  classifier: OnnxClassifier;
+  epoch: number;
+  step: number;
+  rng: Rng;
+}
+
+export type BatchTransform = (batch: TrainingBatch, context: BatchContext) => Promise<TrainingBatch>;
+
+export interface TrainingData {
+  x: Tensor<"float32">;
+  /** Integer labels, or… */
+  labels?: readonly number[];
+  /** …soft targets [N, K] (distillation). */
+  targets?: Tensor<"float32">;
+}
+
+export interface EpochStats {
+  epoch: number;
+  /** Mean training loss over the epoch. */
+  loss: number;
+  /** Accuracy on the training batches as they were seen (before each update). */
+  accuracy: number;
+  validationLoss?: number;
+  validationAccuracy?: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: Optimizer;
+  seed?: number;
+  loss?: LossName | Loss;
+  transform?: BatchTransform;
+  validation?: { x: Tensor<"float32">; labels: readonly number[] };
+  /** Called after every step, e.g. for a progress bar. */
+  onStep?: (info: { epoch: number; step: number; steps: number; loss: number }) => void;
+  onEpoch?: (stats: EpochStats) => void | Promise<void>;
+  /** Stops after the current step; train() then throws INTERRUPTED. */
+  signal?: AbortSignal;
+}
+
+export async function train(classifier: OnnxClassifier, data: TrainingData, options: TrainOptions): Promise<EpochStats[]> {
+  if (classifier.parameters.length === 0) throw new Error("train() needs a classifier created with trainable: true");
+  const n = data.x.shape[0];
+  const targetsAll = data.targets ?? classifier.oneHot(data.labels ?? []);
+  if (targetsAll.shape[0] !== n) throw new AegisError("BAD_DATA", `${n} samples but ${targetsAll.shape[0]} labels`);
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new AegisError("BAD_OPTION", "--batch-size must be a positive integer");
+  const rng = createRng(options.seed ?? 0);
+  const order = Array.from({ length: n }, (_, i) => i);
+  const steps = Math.ceil(n / options.batchSize);
+  const history: EpochStats[] = [];
+
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const started = performance.now();
+    rng.shuffle(order);
+    let lossSum = 0;
+    let correct = 0;
+    for (let step = 0; step < steps; step++) {
+      if (options.signal?.aborted) throw new AegisError("INTERRUPTED", "training was interrupted; no model was written");
+      const rows = order.slice(step * options.batchSize, (step + 1) * options.batchSize);
+      let batch: TrainingBatch = {
+        x: gatherRows(data.x, rows),
+        targets: gatherRows(targetsAll, rows),
+        labels: rows.map((r) => (data.labels ? data.labels[r] : argmaxRow(targetsAll, r))),
+      };
+      if (options.transform) batch = await options.transform(batch, { classifier, epoch, step, rng });
+      const m = rows.length;
+      const result = await classifier.evaluate(batch.x, batch.targets, {
+        loss: options.loss ?? "ce",
+        wrt: { params: true },
+        weights: new Float32Array(m).fill(1 / m),
+      });
+      options.optimizer.step(classifier.parameters, result.paramGrads as Map<string, Float32Array>);
+      lossSum += result.total * m;
+      correct += countCorrect(result.output, batch.labels);
+      options.onStep?.({ epoch, step: step + 1, steps, loss: result.total });
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const stats: EpochStats = { epoch, loss: lossSum / n, accuracy: correct / n, seconds, samplesPerSecond: n / seconds };
+    if (options.validation) {
+      const v = await classifier.evaluate(options.validation.x, classifier.oneHot(options.validation.labels), { loss: "ce" });
+      stats.validationLoss = v.total / options.validation.labels.length;
+      stats.validationAccuracy = countCorrect(v.output, options.validation.labels) / options.validation.labels.length;
+    }
+    history.push(stats);
+    await options.onEpoch?.(stats);
+  }
+  return history;
+}
+
+export function argmaxRow(t: Tensor<"float32">, row: number): number {
+  const k = t.shape[1];
+  let best = 0;
+  for (let j = 1; j < k; j++) if (t.data[row * k + j] > t.data[row * k + best]) best = j;
+  return best;
+}
+
+export function countCorrect(outputs: Tensor<"float32">, labels: readonly number[]): number {
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) if (argmaxRow(outputs, i) === labels[i]) correct++;
+  return correct;
+}

@@ -1,28 +1,31 @@
-import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-
 /**
- * Writes a file so that readers see either the old content or the new, never half of
- * it: write a temporary sibling, flush it, rename it over the target. An interrupted
- * run (Ctrl-C) leaves the previous file intact.
+ * Atomic file output: write a temporary file beside the target, flush it to disk, then
+ * rename it over the target. A crash or Ctrl-C leaves either the old file or the new one,
+ * never a half-written file that a later run would try to read.
  */
+import { randomBytes } from "node:crypto";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { AegisError } from "./errors.js";
+
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "w");
+  const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  // Same directory, so the rename stays on one file system and is atomic.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  let fd: number | undefined;
   try {
-    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fd = openSync(tmp, "wx");
+    writeFileSync(fd, bytes);
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  try {
+    fd = undefined;
     renameSync(tmp, path);
   } catch (e) {
+    if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new AegisError("FILE_NOT_FOUND", `Cannot write ${path}: the folder ${dirname(path)} does not exist; create it first.`, { cause: e });
+    }
     throw e;
   }
 }

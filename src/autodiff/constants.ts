@@ -45,7 +45,12 @@ export function normalizeAxis(axis: number, rank: number): number {
 
 /** Zeros of a static shape and floating-point type, without a large initializer. */
 export function zerosOf(b: GraphBuilder, dims: readonly number[], dataType: DataType): string {
-  const zero = dataType === DataType.DOUBLE ? new Float64Array(1) : dataType === DataType.FLOAT16 || dataType === DataType.BFLOAT16 ? new Uint16Array(1) : new Float32Array(1);
+  const zero =
+    dataType === DataType.DOUBLE
+      ? new Float64Array(1)
+      : dataType === DataType.FLOAT16 || dataType === DataType.BFLOAT16
+        ? new Uint16Array(1)
+        : new Float32Array(1);
   return b.op("ConstantOfShape", [b.int64s(dims)], { value: attr.tensor({ name: "", dataType, dims: [1], data: zero }) });
 }
 

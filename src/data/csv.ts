@@ -42,10 +42,7 @@ const SPECIAL: Record<string, number> = {
 export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV data"): CsvData {
   const separator = options.separator ?? ",";
   if (separator.length !== 1 || separator === '"' || separator === "\n" || separator === "\r") {
-    throw new AegisError(
-      "BAD_OPTION",
-      `The CSV separator must be one character other than a quote or line break; got ${JSON.stringify(separator)}.`,
-    );
+    throw new AegisError("BAD_OPTION", `The CSV separator must be one character other than a quote or line break; got ${JSON.stringify(separator)}.`);
   }
   const records = splitRecords(text.replace(/^\uFEFF/, ""), separator, name);
   const header = records.shift();
@@ -55,10 +52,7 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV
   const labelName = options.labelColumn ?? "label";
   const labelIndex = columns.indexOf(labelName);
   if (labelIndex === -1 && options.labelColumn !== undefined) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${name} has no column "${labelName}" (columns: ${columns.join(", ")}); name the label column with --label-column.`,
-    );
+    throw new AegisError("BAD_DATA", `${name} has no column "${labelName}" (columns: ${columns.join(", ")}); name the label column with --label-column.`);
   }
   const featureNames = columns.filter((_, j) => j !== labelIndex);
   if (featureNames.length === 0) {
@@ -79,14 +73,8 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV
     record.fields.forEach((cell, j) => {
       const v = numberOf(cell);
       if (v === undefined) {
-        const what =
-          j === labelIndex
-            ? "labels must be class indices 0, 1, 2, …"
-            : "feature columns must be numeric (encode categories as numbers first)";
-        throw new AegisError(
-          "BAD_DATA",
-          `${name}, line ${record.line}, column "${columns[j]}": ${JSON.stringify(cell)} is not a number; ${what}.`,
-        );
+        const what = j === labelIndex ? "labels must be class indices 0, 1, 2, …" : "feature columns must be numeric (encode categories as numbers first)";
+        throw new AegisError("BAD_DATA", `${name}, line ${record.line}, column "${columns[j]}": ${JSON.stringify(cell)} is not a number; ${what}.`);
       }
       if (j === labelIndex) labels[i] = v;
       else x[i * featureNames.length + f++] = v;

@@ -6,8 +6,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { AegisError } from "../errors.js";
+import { writeFileAtomic } from "../fs.js";
 import { sizeOf, type Tensor, toFloat32 } from "../tensor.js";
-import { writeFileAtomic } from "./atomic.js";
 import { parseCsv } from "./csv.js";
 import { loadImageFolder } from "./images.js";
 import { toLabelIndices } from "./labels.js";
@@ -92,10 +92,7 @@ function fromNpz(arrays: Map<string, Tensor>, name: string, options: LoadDataset
 
 function withLabels(x: Tensor<"float32">, y: Tensor<"int64"> | undefined, name: string): Dataset {
   if (y && y.shape[0] !== x.shape[0]) {
-    throw new AegisError(
-      "SHAPE_MISMATCH",
-      `${name} has ${x.shape[0]} samples in x but ${y.shape[0]} labels in y; give one label per sample.`,
-    );
+    throw new AegisError("SHAPE_MISMATCH", `${name} has ${x.shape[0]} samples in x but ${y.shape[0]} labels in y; give one label per sample.`);
   }
   return y ? { x, y, name } : { x, name };
 }
@@ -134,7 +131,7 @@ function looksLikeText(bytes: Uint8Array): boolean {
   }
 }
 
-/** Writes arrays as an .npz that numpy.load reads, atomically (see atomic.ts). */
+/** Writes arrays as an .npz that numpy.load reads, atomically (see ../fs.ts). */
 export function saveNpz(path: string, arrays: Record<string, Tensor>, options: { compress?: boolean } = {}): void {
   writeFileAtomic(path, encodeNpz(arrays, options));
 }

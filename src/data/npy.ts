@@ -47,10 +47,7 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 
 function requireLittleEndianHost(): void {
   if (!HOST_IS_LITTLE_ENDIAN) {
-    throw new AegisError(
-      "UNSUPPORTED",
-      "Aegis reads and writes .npy data only on little-endian machines; run it on x86-64 or ARM.",
-    );
+    throw new AegisError("UNSUPPORTED", "Aegis reads and writes .npy data only on little-endian machines; run it on x86-64 or ARM.");
   }
 }
 
@@ -73,10 +70,7 @@ export function parseNpy(bytes: Uint8Array, name = "the .npy data"): Tensor {
     throw unsafe(name, "is a Python pickle (from pickle.dump or torch.save), not a .npy array");
   }
   if (!isNpy(bytes)) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${name} is not a .npy file (it does not start with "\\x93NUMPY"); save arrays with numpy.save.`,
-    );
+    throw new AegisError("BAD_DATA", `${name} is not a .npy file (it does not start with "\\x93NUMPY"); save arrays with numpy.save.`);
   }
   if (bytes.length < 10) throw truncated(name);
   const major = bytes[6];
@@ -122,9 +116,7 @@ export function parseNpy(bytes: Uint8Array, name = "the .npy data"): Tensor {
 export function encodeNpy(t: Tensor): Uint8Array {
   requireLittleEndianHost();
   if (t.data.length !== sizeOf(t.shape)) {
-    throw new RangeError(
-      `tensor data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${sizeOf(t.shape)}`,
-    );
+    throw new RangeError(`tensor data has ${t.data.length} elements but shape [${t.shape.join(", ")}] needs ${sizeOf(t.shape)}`);
   }
   const shape = t.shape.length === 1 ? `(${t.shape[0]},)` : `(${t.shape.join(", ")})`;
   let header = `{'descr': '${DESCR_OF[t.dtype]}', 'fortran_order': False, 'shape': ${shape}, }`;
@@ -172,10 +164,7 @@ function dtypeOf(descr: PyValue | undefined, name: string, fail: (why: string) =
   if (Array.isArray(descr)) {
     // A structured dtype: a list of (field name, type[, shape]) tuples.
     if (mentionsObject(descr)) throw unsafe(name, "has object fields, which NumPy stores as pickles");
-    throw new AegisError(
-      "BAD_DATA",
-      `${name} has a structured (record) dtype; save each field as its own numeric array.`,
-    );
+    throw new AegisError("BAD_DATA", `${name} has a structured (record) dtype; save each field as its own numeric array.`);
   }
   if (typeof descr !== "string") return fail("'descr' is missing or not a string");
   const match = /^([<>|=]?)([A-Za-z])(\d*)$/.exec(descr);
@@ -190,10 +179,7 @@ function dtypeOf(descr: PyValue | undefined, name: string, fail: (why: string) =
   // Byte order only matters for multi-byte types; numpy writes '|' (or '<') for single bytes.
   if (CTOR_OF[dtype].BYTES_PER_ELEMENT > 1 && match[1] !== "<") {
     if (match[1] === ">") {
-      throw new AegisError(
-        "BAD_DATA",
-        `${name} is big-endian ('${descr}'); convert it with a.astype(a.dtype.newbyteorder('<')) before saving.`,
-      );
+      throw new AegisError("BAD_DATA", `${name} is big-endian ('${descr}'); convert it with a.astype(a.dtype.newbyteorder('<')) before saving.`);
     }
     return fail(`'descr' '${descr}' does not state a little-endian byte order`);
   }
@@ -213,8 +199,7 @@ function unsafe(name: string, what: string): AegisError {
 }
 
 function truncated(name: string, expected?: number, actual?: number): AegisError {
-  const detail =
-    expected === undefined ? "" : ` (the header promises ${expected} bytes of data but only ${actual} follow)`;
+  const detail = expected === undefined ? "" : ` (the header promises ${expected} bytes of data but only ${actual} follow)`;
   return new AegisError("BAD_DATA", `${name} is truncated${detail}; re-save or re-download the file.`);
 }
 

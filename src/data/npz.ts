@@ -10,9 +10,7 @@ import { encodeNpy, parseNpy } from "./npy.js";
 
 /** True for a zip local-file header or the end record of an empty zip (numpy.savez with no arrays). */
 export function isZip(bytes: Uint8Array): boolean {
-  return (
-    bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6))
-  );
+  return bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6));
 }
 
 /** Parses an .npz archive into arrays keyed by member name without ".npy", as numpy.load does. */
@@ -32,13 +30,9 @@ export function parseNpz(bytes: Uint8Array, name = "the .npz data"): Map<string,
       },
     });
   } catch (e) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${name} is a damaged or unsupported zip archive (${(e as Error).message}); re-save it with numpy.savez.`,
-      {
-        cause: e,
-      },
-    );
+    throw new AegisError("BAD_DATA", `${name} is a damaged or unsupported zip archive (${(e as Error).message}); re-save it with numpy.savez.`, {
+      cause: e,
+    });
   }
   if (Object.keys(members).length === 0 && others.length > 0) {
     // A zip without arrays is usually another tool's format, e.g. a PyTorch checkpoint.

@@ -100,7 +100,7 @@ export class OnnxClassifier implements Classifier {
 
   /** Wraps a model; learns the number of classes from one run when the model does not declare it. */
   static async create(model: Model, options: OnnxClassifierOptions = {}): Promise<OnnxClassifier> {
-    const declared = model.graph.outputs[0]?.shape?.at(-1);
+    const declared = model.graph.outputs.find((o) => o.elemType === DataType.FLOAT)?.shape?.at(-1);
     if (typeof declared === "number" && declared > 0) return new OnnxClassifier(model, options, declared);
     const probe = new OnnxClassifier(model, options, 0);
     const sample = probe.inputShape.map((d) => (d > 0 ? d : 1));
@@ -123,7 +123,9 @@ export class OnnxClassifier implements Classifier {
     if (input.elemType !== DataType.FLOAT) {
       throw new AegisError("UNSUPPORTED", `the model's input "${input.name}" is ${DataType[input.elemType]}; Aegis classifiers need a float32 input`);
     }
-    if (graph.outputs.length === 0) throw new AegisError("BAD_MODEL", "the model declares no output");
+    // scikit-learn exports put an int64 label first; the scores are the first float output.
+    const scores = graph.outputs.find((o) => o.elemType === DataType.FLOAT);
+    if (!scores) throw new AegisError("BAD_MODEL", "the model has no float32 output to read class scores from");
     this.runtime = { threads: options.threads, device: options.device };
     this.clipRange = options.clipRange ?? [0, 1];
     const shape = input.shape ?? [];
@@ -131,7 +133,7 @@ export class OnnxClassifier implements Classifier {
     this.fixedBatch = typeof shape[0] === "number" && shape[0] > 0 ? shape[0] : undefined;
     this.batchSize = this.fixedBatch ?? options.batchSize ?? 128;
     this.numClasses = numClasses;
-    this.outputName = graph.outputs[0].name;
+    this.outputName = scores.name;
 
     const model = cloneModel(source);
     this.inputName = options.preprocessing ? prependNormalisation(model, input.name, this.inputShape, options.preprocessing) : input.name;
@@ -139,7 +141,8 @@ export class OnnxClassifier implements Classifier {
     const producer = model.graph.nodes.find((n) => n.outputs.includes(this.outputName));
     const endsInSoftmax = producer?.opType === "Softmax";
     const kind = options.outputKind ?? "auto";
-    this.outputKind = kind === "auto" ? (endsInSoftmax ? "probs" : "logits") : kind;
+    const classicalMl = producer?.domain === "ai.onnx.ml";
+    this.outputKind = kind === "auto" ? (endsInSoftmax || classicalMl ? "probs" : "logits") : kind;
     this.logitsName = this.outputKind === "logits" ? this.outputName : endsInSoftmax ? producer?.inputs[0] : undefined;
 
     const params: Parameter[] = [];

@@ -191,7 +191,7 @@ export class HttpPredictor implements Predictor {
     }
     if (n === 0) return float32([0, this.classes ?? 0]);
     // Refuse a call that cannot fit before spending any of the budget on it.
-    if (this.maxQueries !== undefined && this.sentSamples + n > this.maxQueries) throw this.budgetError(n);
+    if (this.maxQueries !== undefined && this.sentSamples + n > this.maxQueries) throw this.budgetError(n, "this call");
 
     const batches = Math.ceil(n / this.batchSize);
     const results = new Array<Float32Array>(batches);
@@ -228,7 +228,7 @@ export class HttpPredictor implements Predictor {
     await this.slots.acquire();
     try {
       if (cancel.aborted) throw new Cancelled();
-      if (this.maxQueries !== undefined && this.sentSamples + count > this.maxQueries) throw this.budgetError(count);
+      if (this.maxQueries !== undefined && this.sentSamples + count > this.maxQueries) throw this.budgetError(count, "the next request");
       this.sentSamples += count;
       const body = JSON.stringify(fillTemplate(this.requestTemplate, batchToJson(data, count, this.inputShape)));
       const text = await this.post(body, cancel);
@@ -319,10 +319,10 @@ export class HttpPredictor implements Predictor {
     return new AegisError("TARGET_ERROR", `cannot reach ${this.shownUrl} (${what}) ${tried}; check that the endpoint is up and the URL is right`, { cause: e });
   }
 
-  private budgetError(count: number): AegisError {
+  private budgetError(count: number, what: string): AegisError {
     return new AegisError(
       "TARGET_ERROR",
-      `the query budget is spent: ${this.sentSamples} of maxQueries=${this.maxQueries} samples already sent and the next request needs ${count} more; raise maxQueries or attack fewer samples`,
+      `the query budget is spent: ${this.sentSamples} of maxQueries=${this.maxQueries} samples already sent and ${what} needs ${count} more; raise maxQueries or attack fewer samples`,
     );
   }
 

@@ -31,27 +31,18 @@ test("quotes, CRLF, a BOM, blank lines and a custom separator are handled", () =
 
 test("a line break inside quotes does not end the row, and errors name the right line", () => {
   const text = 'x,"long\nname",label\n1,2,0\n3,oops,1\n';
-  assert.throws(
-    () => parseCsv(text, {}, "t.csv"),
-    hasCode("BAD_DATA", /t\.csv, line 4, column "long\nname": "oops" is not a number/),
-  );
+  assert.throws(() => parseCsv(text, {}, "t.csv"), hasCode("BAD_DATA", /t\.csv, line 4, column "long\nname": "oops" is not a number/));
 });
 
 test("without a label column the labels are absent; a named missing column is an error", () => {
   const { x, y } = parseCsv("a,b\n1,2\n");
   assert.deepEqual(x.shape, [1, 2]);
   assert.equal(y, undefined);
-  assert.throws(
-    () => parseCsv("a,b\n1,2\n", { labelColumn: "target" }),
-    hasCode("BAD_DATA", /no column "target" \(columns: a, b\).*--label-column/),
-  );
+  assert.throws(() => parseCsv("a,b\n1,2\n", { labelColumn: "target" }), hasCode("BAD_DATA", /no column "target" \(columns: a, b\).*--label-column/));
 });
 
 test("a non-numeric or empty cell is BAD_DATA naming line and column", () => {
-  assert.throws(
-    () => parseCsv("a,b,label\n1,2,0\n3,cat,1\n", {}, "t.csv"),
-    hasCode("BAD_DATA", /t\.csv, line 3, column "b": "cat" is not a number/),
-  );
+  assert.throws(() => parseCsv("a,b,label\n1,2,0\n3,cat,1\n", {}, "t.csv"), hasCode("BAD_DATA", /t\.csv, line 3, column "b": "cat" is not a number/));
   assert.throws(() => parseCsv("a,label\n,0\n", {}, "t.csv"), hasCode("BAD_DATA", /line 2, column "a": ""/));
   assert.throws(() => parseCsv("a,label\n0x10,0\n"), hasCode("BAD_DATA", /"0x10"/));
   assert.throws(() => parseCsv("a,label\n1,dog\n"), hasCode("BAD_DATA", /column "label": "dog".*class indices/));
@@ -65,10 +56,7 @@ test("nan and inf spellings parse, so loadDataset can report them as NON_FINITE"
 });
 
 test("ragged rows, unclosed quotes, bad labels and bad separators are refused", () => {
-  assert.throws(
-    () => parseCsv("a,b\n1,2,3\n", {}, "t.csv"),
-    hasCode("BAD_DATA", /line 2: 3 fields but the header has 2/),
-  );
+  assert.throws(() => parseCsv("a,b\n1,2,3\n", {}, "t.csv"), hasCode("BAD_DATA", /line 2: 3 fields but the header has 2/));
   assert.throws(() => parseCsv('a,b\n"1,2\n'), hasCode("BAD_DATA", /never closed/));
   assert.throws(() => parseCsv("a,label\n1,1.5\n"), hasCode("BAD_DATA", /1\.5.*not a whole number/));
   assert.throws(() => parseCsv("a,label\n1,-1\n"), hasCode("LABEL_OUT_OF_RANGE", /-1/));

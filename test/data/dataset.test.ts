@@ -5,15 +5,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
-import {
-  checkLabels,
-  encodeNpy,
-  encodeNpz,
-  loadDataset,
-  parseNpz,
-  saveNpz,
-  toLabelIndices,
-} from "../../src/data/index.js";
+import { checkLabels, encodeNpy, encodeNpz, loadDataset, parseNpz, saveNpz, toLabelIndices } from "../../src/data/index.js";
 import { AegisError } from "../../src/errors.js";
 import type { Tensor } from "../../src/tensor.js";
 
@@ -73,10 +65,7 @@ test("x is converted to float32; other keys are chosen with xKey and yKey", () =
 test("a missing key lists the available keys and names the flags", () => {
   const path = file("keys2.npz", encodeNpz({ images: x3, targets: f64([3], [2, 0, 1]) }));
   assert.throws(() => loadDataset(path), hasCode("BAD_DATA", /no array "x" \(it holds "images", "targets"\).*--x-key/));
-  assert.throws(
-    () => loadDataset(path, { xKey: "images", yKey: "labels" }),
-    hasCode("BAD_DATA", /no array "labels".*--y-key/),
-  );
+  assert.throws(() => loadDataset(path, { xKey: "images", yKey: "labels" }), hasCode("BAD_DATA", /no array "labels".*--y-key/));
   // Without an explicit yKey, a missing "y" just means unlabelled data.
   assert.equal(loadDataset(path, { xKey: "images" }).y, undefined);
 });
@@ -91,10 +80,7 @@ test("labels may be whole floats or one-hot rows; other values are refused", () 
   const bad = (y: Tensor) => file("bad.npz", encodeNpz({ x: x3, y }));
   assert.throws(() => loadDataset(bad(f64([3], [0, 1.5, 2]))), hasCode("BAD_DATA", /sample 1 has label 1\.5/));
   assert.throws(() => loadDataset(bad(f64([3], [0, 1, -2]))), hasCode("LABEL_OUT_OF_RANGE", /sample 2 has label -2/));
-  assert.throws(
-    () => loadDataset(bad(f64([3, 2], [1, 0, 0.5, 0.5, 0, 1]))),
-    hasCode("BAD_DATA", /sample 1 is not a one-hot row/),
-  );
+  assert.throws(() => loadDataset(bad(f64([3, 2], [1, 0, 0.5, 0.5, 0, 1]))), hasCode("BAD_DATA", /sample 1 is not a one-hot row/));
   assert.throws(() => loadDataset(bad(f64([2], [0, 1]))), hasCode("SHAPE_MISMATCH", /3 samples in x but 2 labels/));
   assert.throws(() => loadDataset(bad(f64([3, 1, 1], [0, 1, 2]))), hasCode("BAD_DATA", /shape \[3, 1, 1\]/));
 });
@@ -114,10 +100,7 @@ test("a .npy file gives x without labels; a scalar or 1-D x is refused", () => {
   assert.deepEqual(data.x.shape, [3, 4]);
   assert.equal(data.y, undefined);
   assert.throws(() => loadDataset(fixture("scalar_f64.npy")), hasCode("BAD_DATA", /shape \[\]/));
-  assert.throws(
-    () => loadDataset(file("flat.npy", encodeNpy(f64([3], [1, 2, 3])))),
-    hasCode("BAD_DATA", /reshape\(-1, 1\)/),
-  );
+  assert.throws(() => loadDataset(file("flat.npy", encodeNpy(f64([3], [1, 2, 3])))), hasCode("BAD_DATA", /reshape\(-1, 1\)/));
   assert.throws(() => loadDataset(file("none.npy", encodeNpy(f64([0, 3], [])))), hasCode("BAD_DATA", /no samples/));
 });
 
@@ -161,18 +144,12 @@ test("saveNpz writes a readable .npz atomically, leaving no temporary file", () 
   const back = parseNpz(readFileSync(path));
   assert.deepEqual(back.get("x")?.data, x3.data);
   assert.deepEqual([...(back.get("y")?.data ?? [])], [1, 2, 3]);
-  assert.throws(
-    () => saveNpz(join(dir, "missing-folder", "a.npz"), { x: x3 }),
-    hasCode("FILE_NOT_FOUND", /missing-folder does not exist/),
-  );
+  assert.throws(() => saveNpz(join(dir, "missing-folder", "a.npz"), { x: x3 }), hasCode("FILE_NOT_FOUND", /missing-folder does not exist/));
 });
 
 test("checkLabels accepts 0 .. k-1 and names the first sample outside", () => {
   const y = toLabelIndices(f64([4], [0, 9, 3, 10]));
   checkLabels({ dtype: "int64", shape: [3], data: y.data.subarray(0, 3) }, 10);
-  assert.throws(
-    () => checkLabels(y, 10),
-    hasCode("LABEL_OUT_OF_RANGE", /Sample 3 has label 10.*10 classes.*0 to 9.*start at 1/),
-  );
+  assert.throws(() => checkLabels(y, 10), hasCode("LABEL_OUT_OF_RANGE", /Sample 3 has label 10.*10 classes.*0 to 9.*start at 1/));
   assert.throws(() => checkLabels(y, 5), hasCode("LABEL_OUT_OF_RANGE", /Sample 1 has label 9/));
 });

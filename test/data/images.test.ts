@@ -99,10 +99,7 @@ test("images of different sizes are BAD_DATA naming the odd file", () => {
   const root = folder({ "a/1.png": png(4, 4, gray(1)), "b/2.png": png(4, 5, gray(1)) });
   assert.throws(() => loadImageFolder(root), hasCode("BAD_DATA", /2\.png is 4x5 .* but the size of .*1\.png is 4x4/));
   const same = folder({ "a/1.png": png(4, 4, gray(1)) });
-  assert.throws(
-    () => loadImageFolder(same, { size: [28, 28] }),
-    hasCode("BAD_DATA", /1\.png is 4x4 .* the required size is 28x28/),
-  );
+  assert.throws(() => loadImageFolder(same, { size: [28, 28] }), hasCode("BAD_DATA", /1\.png is 4x4 .* the required size is 28x28/));
   assert.deepEqual(loadImageFolder(same, { size: [4, 4] }).x.shape, [1, 1, 4, 4]);
 });
 
@@ -117,14 +114,8 @@ test("the channel count can be forced", () => {
 
 test("broken or mislabelled images and empty folders are BAD_DATA", () => {
   const good = png(2, 2, gray(9));
-  assert.throws(
-    () => loadImageFolder(folder({ "a/1.png": good.subarray(0, 30) })),
-    hasCode("BAD_DATA", /1\.png could not be decoded/),
-  );
-  assert.throws(
-    () => loadImageFolder(folder({ "a/photo.jpeg": "GIF89a..." })),
-    hasCode("BAD_DATA", /photo\.jpeg is named like an image/),
-  );
+  assert.throws(() => loadImageFolder(folder({ "a/1.png": good.subarray(0, 30) })), hasCode("BAD_DATA", /1\.png could not be decoded/));
+  assert.throws(() => loadImageFolder(folder({ "a/photo.jpeg": "GIF89a..." })), hasCode("BAD_DATA", /photo\.jpeg is named like an image/));
   assert.throws(() => loadImageFolder(folder({ "loose.png": good })), hasCode("BAD_DATA", /no class sub-folders/));
   assert.throws(() => loadImageFolder(folder({ "a/readme.md": "#" })), hasCode("BAD_DATA", /no PNG or JPEG images/));
 });

@@ -104,18 +104,12 @@ test("numpy-written files read correctly (versions 1.0, 2.0 and 3.0)", () => {
 });
 
 test("Fortran order and big-endian files are refused with advice", () => {
-  assert.throws(
-    () => parseNpy(fixture("fortran.npy"), "fortran.npy"),
-    hasCode("BAD_DATA", /fortran\.npy.*ascontiguousarray/),
-  );
+  assert.throws(() => parseNpy(fixture("fortran.npy"), "fortran.npy"), hasCode("BAD_DATA", /fortran\.npy.*ascontiguousarray/));
   assert.throws(() => parseNpy(fixture("bigendian.npy"), "bigendian.npy"), hasCode("BAD_DATA", /big-endian.*'>f4'/));
 });
 
 test("object arrays and pickles are refused as UNSAFE_DATA, never unpickled", () => {
-  assert.throws(
-    () => parseNpy(fixture("object.npy"), "object.npy"),
-    hasCode("UNSAFE_DATA", /object\.npy.*object array.*allow_pickle=False/),
-  );
+  assert.throws(() => parseNpy(fixture("object.npy"), "object.npy"), hasCode("UNSAFE_DATA", /object\.npy.*object array.*allow_pickle=False/));
   const pickle = new Uint8Array([0x80, 0x04, 0x95, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x5d, 0x94, 0x2e]);
   assert.throws(() => parseNpy(pickle, "model.pkl"), hasCode("UNSAFE_DATA", /model\.pkl is a Python pickle/));
   const structured = handBuilt("{'descr': [('a', '<f4'), ('b', '|O')], 'fortran_order': False, 'shape': (1,), }", []);
@@ -123,40 +117,21 @@ test("object arrays and pickles are refused as UNSAFE_DATA, never unpickled", ()
 });
 
 test("unsupported dtypes and malformed headers are BAD_DATA", () => {
-  const withDescr = (descr: string) =>
-    handBuilt(`{'descr': '${descr}', 'fortran_order': False, 'shape': (1,), }`, [0, 0, 0, 0, 0, 0, 0, 0]);
+  const withDescr = (descr: string) => handBuilt(`{'descr': '${descr}', 'fortran_order': False, 'shape': (1,), }`, [0, 0, 0, 0, 0, 0, 0, 0]);
   assert.throws(() => parseNpy(withDescr("<f2")), hasCode("BAD_DATA", /'<f2'.*astype/));
   assert.throws(() => parseNpy(withDescr("<U2")), hasCode("BAD_DATA", /'<U2'/));
   assert.throws(() => parseNpy(withDescr("|i1")), hasCode("BAD_DATA"));
-  assert.throws(
-    () => parseNpy(handBuilt("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", [])),
-    hasCode("BAD_DATA", /structured/),
-  );
-  assert.throws(
-    () => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", [])),
-    hasCode("BAD_DATA", /malformed/),
-  );
-  assert.throws(
-    () => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}", [])),
-    hasCode("BAD_DATA", /fortran_order/),
-  );
-  assert.throws(
-    () => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}", [])),
-    hasCode("BAD_DATA", /shape/),
-  );
+  assert.throws(() => parseNpy(handBuilt("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,), }", [])), hasCode("BAD_DATA", /structured/));
+  assert.throws(() => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)", [])), hasCode("BAD_DATA", /malformed/));
+  assert.throws(() => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': 0, 'shape': (1,)}", [])), hasCode("BAD_DATA", /fortran_order/));
+  assert.throws(() => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,)}", [])), hasCode("BAD_DATA", /shape/));
   assert.throws(() => parseNpy(handBuilt("__import__('os')", [])), hasCode("BAD_DATA", /malformed/));
-  assert.throws(
-    () => parseNpy(new TextEncoder().encode("a,b\n1,2\n"), "data.csv"),
-    hasCode("BAD_DATA", /data\.csv is not a \.npy file/),
-  );
+  assert.throws(() => parseNpy(new TextEncoder().encode("a,b\n1,2\n"), "data.csv"), hasCode("BAD_DATA", /data\.csv is not a \.npy file/));
 });
 
 test("truncated files are BAD_DATA", () => {
   const bytes = fixture("f32.npy");
-  assert.throws(
-    () => parseNpy(bytes.subarray(0, bytes.length - 1), "cut.npy"),
-    hasCode("BAD_DATA", /cut\.npy is truncated.*48 bytes.*47/),
-  );
+  assert.throws(() => parseNpy(bytes.subarray(0, bytes.length - 1), "cut.npy"), hasCode("BAD_DATA", /cut\.npy is truncated.*48 bytes.*47/));
   assert.throws(() => parseNpy(bytes.subarray(0, 40), "cut.npy"), hasCode("BAD_DATA", /truncated/));
   assert.throws(() => parseNpy(bytes.subarray(0, 8), "cut.npy"), hasCode("BAD_DATA", /truncated/));
 });

@@ -148,7 +148,10 @@ test("softmax of a linear model comes back exactly, in order, as float32 [N, num
   const y = await model.predict(x);
   assert.deepEqual(y.shape, [10, 3]);
   assert.equal(y.dtype, "float32");
-  assert.deepEqual(y.data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    y.data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
   assert.equal(model.outputKind, "probs");
   assert.deepEqual(model.clipRange, [0, 1]);
 
@@ -192,7 +195,10 @@ test("custom request template and response path", async () => {
     responsePath: "result.outputs",
   });
   const x = samples(5);
-  assert.deepEqual((await model.predict(x)).data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    (await model.predict(x)).data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
 });
 
 test("response path with an index, and a bare array as the request body", async () => {
@@ -201,14 +207,20 @@ test("response path with an index, and a bare array as the request body", async 
   }));
   const model = predictor(server.url, { requestTemplate: "$instances", responsePath: "outputs[0].data" });
   const x = samples(3);
-  assert.deepEqual((await model.predict(x)).data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    (await model.predict(x)).data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
 });
 
 test("an empty response path takes the body itself", async () => {
   const server = await serve(({ body }) => ({ body: featuresOf((body as { instances: unknown }).instances).map((f) => softmax(logitsOf(f))) }));
   const model = predictor(server.url, { responsePath: "" });
   const x = samples(2);
-  assert.deepEqual((await model.predict(x)).data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    (await model.predict(x)).data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
 });
 
 test("scoresField picks the scores out of per-sample objects", async () => {
@@ -222,11 +234,17 @@ test("scoresField picks the scores out of per-sample objects", async () => {
   }));
   const x = samples(4);
   const model = predictor(server.url, { scoresField: "probabilities" });
-  assert.deepEqual((await model.predict(x)).data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    (await model.predict(x)).data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
 
   // A label field works too, as one-hot rows.
   const labels = predictor(server.url, { scoresField: "label" });
-  assert.deepEqual((await labels.predict(x)).data, expected(x, (f) => [0, 1, 2].map((k) => (k === argmax(logitsOf(f)) ? 1 : 0))));
+  assert.deepEqual(
+    (await labels.predict(x)).data,
+    expected(x, (f) => [0, 1, 2].map((k) => (k === argmax(logitsOf(f)) ? 1 : 0))),
+  );
 
   // Objects without scoresField say which field to pick.
   await rejectsWith(predictor(server.url).predict(x), "TARGET_ERROR", /scoresField/, /label, probabilities/);
@@ -253,7 +271,10 @@ test("a label outside the classes is a target error", async () => {
 test("numClasses is learned from the first response when omitted", async () => {
   const server = await serve(softmaxHandler);
   const model = predictor(server.url, { numClasses: undefined, batchSize: 2 });
-  assert.throws(() => model.numClasses, (e: unknown) => e instanceof AegisError && e.code === "BAD_OPTION" && /pass numClasses/.test(e.message));
+  assert.throws(
+    () => model.numClasses,
+    (e: unknown) => e instanceof AegisError && e.code === "BAD_OPTION" && /pass numClasses/.test(e.message),
+  );
   const y = await model.predict(samples(5));
   assert.equal(model.numClasses, 3);
   assert.deepEqual(y.shape, [5, 3]);
@@ -298,7 +319,10 @@ test("503 is retried until it succeeds", async () => {
   const server = await serve((r) => (r.call < 2 ? { status: 503, body: { error: "warming up" } } : softmaxHandler(r)));
   const model = predictor(server.url);
   const x = samples(3);
-  assert.deepEqual((await model.predict(x)).data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    (await model.predict(x)).data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
   assert.equal(model.requests, 3);
   assert.equal(model.queries, 3);
 });
@@ -308,7 +332,10 @@ test("429 with Retry-After: 0 is retried", async () => {
   // A large backoff base proves Retry-After is what set the wait: the test would time out otherwise.
   const model = predictor(server.url, { retryBaseMs: 60_000 });
   const x = samples(2);
-  assert.deepEqual((await model.predict(x)).data, expected(x, (f) => softmax(logitsOf(f))));
+  assert.deepEqual(
+    (await model.predict(x)).data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
   assert.equal(model.requests, 2);
 });
 
@@ -372,9 +399,33 @@ test("malformed bodies are target errors that quote at most 200 characters", asy
   const bodies: Array<[unknown, RegExp]> = [
     [long, /not JSON/],
     [{ predictions: [[0.1, 0.2, 0.7]] }, /1 output\(s\) in predictions for 2 sample\(s\)/],
-    [{ predictions: [[0.1, 0.2, 0.7], [0.5, 0.5]] }, /2 score\(s\) for sample 1 where 3 were expected/],
-    [{ predictions: [[0.1, "a", 0.7], [0.2, 0.3, 0.5]] }, /output 0 that is neither/],
-    [{ predictions: [[0.1, null, 0.7], [0.2, 0.3, 0.5]] }, /output 0 that is neither/],
+    [
+      {
+        predictions: [
+          [0.1, 0.2, 0.7],
+          [0.5, 0.5],
+        ],
+      },
+      /2 score\(s\) for sample 1 where 3 were expected/,
+    ],
+    [
+      {
+        predictions: [
+          [0.1, "a", 0.7],
+          [0.2, 0.3, 0.5],
+        ],
+      },
+      /output 0 that is neither/,
+    ],
+    [
+      {
+        predictions: [
+          [0.1, null, 0.7],
+          [0.2, 0.3, 0.5],
+        ],
+      },
+      /output 0 that is neither/,
+    ],
     [{ predictions: { a: 1 } }, /predictions not an array/],
     [{ result: [] }, /no predictions in its body/],
   ];
@@ -389,7 +440,18 @@ test("malformed bodies are target errors that quote at most 200 characters", asy
 });
 
 test("learned vector lengths must agree across responses", async () => {
-  const server = await serve((r) => (r.call === 0 ? { body: { predictions: [[0.5, 0.5], [0.5, 0.5]] } } : { body: { predictions: [[0.2, 0.3, 0.5]] } }));
+  const server = await serve((r) =>
+    r.call === 0
+      ? {
+          body: {
+            predictions: [
+              [0.5, 0.5],
+              [0.5, 0.5],
+            ],
+          },
+        }
+      : { body: { predictions: [[0.2, 0.3, 0.5]] } },
+  );
   const model = predictor(server.url, { numClasses: undefined, batchSize: 2 });
   await model.predict(samples(2));
   assert.equal(model.numClasses, 2);
@@ -401,7 +463,13 @@ test("connection refused names the URL and says to check the endpoint", async ()
   const url = server.url;
   await server.close();
   const model = predictor(url, { retries: 1 });
-  await rejectsWith(model.predict(samples(1)), "TARGET_ERROR", new RegExp(url.replace(/[.:/]/g, "\\$&")), /connection refused/, /check that the endpoint is up/);
+  await rejectsWith(
+    model.predict(samples(1)),
+    "TARGET_ERROR",
+    new RegExp(url.replace(/[.:/]/g, "\\$&")),
+    /connection refused/,
+    /check that the endpoint is up/,
+  );
   assert.equal(model.requests, 2);
 });
 

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { appendGradients } from "../../src/autodiff/gradient.js";
-import { createSession } from "../../src/engine/runtime.js";
-import { probeShapes } from "../../src/engine/probe.js";
-import { type Attribute, DataType, type Model, type TensorValue } from "../../src/onnx/ir.js";
 import { createRng } from "../../src/data/random.js";
-import { type Tensor, float32 } from "../../src/tensor.js";
+import { probeShapes } from "../../src/engine/probe.js";
+import { createSession } from "../../src/engine/runtime.js";
+import { type Attribute, DataType, type Model, type TensorValue } from "../../src/onnx/ir.js";
+import { float32, type Tensor, tensor } from "../../src/tensor.js";
 
 export interface FdInput {
   shape: number[];
@@ -80,8 +80,8 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
   for (const o of outNames) model.graph.outputs.push({ name: o, elemType: DataType.UNDEFINED });
 
   const shapes = await probeShapes(model, feeds);
-  const lossOutputs = c.lossOutputs ?? outNames.map((_, i) => i).filter((i) => shapes.get(outNames[i])?.dataType === DataType.FLOAT);
-  const seeds: Record<string, Float32Array> = {};
+  const lossOutputs = c.lossOutputs ?? outNames.map((_, i) => i).filter((i) => isSeeded(shapes.get(outNames[i])?.dataType));
+  const seeds: Record<string, Float32Array | Float64Array> = {};
   const forward = await createSession(model);
 
   const gradModel: Model = structuredClone(model);
@@ -89,9 +89,19 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
     const o = outNames[i];
     const dims = shapes.get(o)?.dims ?? [];
     const seedName = `seed${i}`;
-    seeds[o] = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => rng.normal());
-    gradModel.graph.inputs.push({ name: seedName, elemType: DataType.FLOAT, shape: dims });
-    feeds[seedName] = float32(dims, seeds[o]);
+    const n = dims.reduce((a, b) => a * b, 1);
+    // A double output (e.g. of Cast) needs a double seed.
+    if (shapes.get(o)?.dataType === DataType.DOUBLE) {
+      const seed = Float64Array.from({ length: n }, () => rng.normal());
+      seeds[o] = seed;
+      gradModel.graph.inputs.push({ name: seedName, elemType: DataType.DOUBLE, shape: dims });
+      feeds[seedName] = tensor("float64", dims, seed);
+    } else {
+      const seed = Float32Array.from({ length: n }, () => rng.normal());
+      seeds[o] = seed;
+      gradModel.graph.inputs.push({ name: seedName, elemType: DataType.FLOAT, shape: dims });
+      feeds[seedName] = float32(dims, seed);
+    }
     return { value: o, seed: seedName };
   });
   const grads = appendGradients(gradModel, { seeds: seedPairs, wrt, shapes });
@@ -101,10 +111,15 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
   const analytic = await backward.run(feeds, gradOutputs);
 
   const loss = async (f: Record<string, Tensor>) => {
-    const out = await forward.run(f, lossOutputs.map((i) => outNames[i]));
+    // No float output (e.g. a Cast to an integer type): nothing to differentiate, L = 0.
+    if (lossOutputs.length === 0) return 0;
+    const out = await forward.run(
+      f,
+      lossOutputs.map((i) => outNames[i]),
+    );
     let s = 0;
     for (const i of lossOutputs) {
-      const y = out[outNames[i]].data as Float32Array;
+      const y = out[outNames[i]].data as Float32Array | Float64Array;
       const w = seeds[outNames[i]];
       for (let k = 0; k < y.length; k++) s += y[k] * w[k];
     }
@@ -127,7 +142,9 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
       plus[k] += h;
       const minus = Float32Array.from(base);
       minus[k] -= h;
-      const fd = ((await loss({ ...feeds, [name]: float32(feeds[name].shape, plus) })) - (await loss({ ...feeds, [name]: float32(feeds[name].shape, minus) }))) / (2 * h);
+      const fd =
+        ((await loss({ ...feeds, [name]: float32(feeds[name].shape, plus) })) - (await loss({ ...feeds, [name]: float32(feeds[name].shape, minus) }))) /
+        (2 * h);
       const err = Math.abs(fd - anData[k]);
       maxError = Math.max(maxError, err / scale);
       checked++;
@@ -137,4 +154,8 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
   await forward.release();
   await backward.release();
   return { maxError, checked };
+}
+
+function isSeeded(t: DataType | undefined): boolean {
+  return t === DataType.FLOAT || t === DataType.DOUBLE;
 }

@@ -7,9 +7,6 @@ export const Div: VjpRule = {
     const { b } = ctx;
     const [x, d] = ctx.node.inputs;
     const y = ctx.node.outputs[0];
-    return [
-      () => ctx.unbroadcast(b.op("Div", [dy0(ctx), d]), x),
-      () => ctx.unbroadcast(b.op("Neg", [b.op("Mul", [dy0(ctx), b.op("Div", [y, d])])]), d),
-    ];
+    return [() => ctx.unbroadcast(b.op("Div", [dy0(ctx), d]), x), () => ctx.unbroadcast(b.op("Neg", [b.op("Mul", [dy0(ctx), b.op("Div", [y, d])])]), d)];
   },
 };

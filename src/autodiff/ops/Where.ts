@@ -10,10 +10,6 @@ export const Where: VjpRule = {
     const { node, b } = ctx;
     const [cond, x, y] = node.inputs;
     const zero = () => b.scalar(0, ctx.dataType(node.outputs[0]));
-    return [
-      undefined,
-      () => ctx.unbroadcast(b.op("Where", [cond, dy0(ctx), zero()]), x),
-      () => ctx.unbroadcast(b.op("Where", [cond, zero(), dy0(ctx)]), y),
-    ];
+    return [undefined, () => ctx.unbroadcast(b.op("Where", [cond, dy0(ctx), zero()]), x), () => ctx.unbroadcast(b.op("Where", [cond, zero(), dy0(ctx)]), y)];
   },
 };

@@ -6,9 +6,9 @@ import type { VjpRule } from "../rule.js";
 import { Add } from "./Add.js";
 import { Gemm } from "./Gemm.js";
 import { Mul } from "./Mul.js";
-import { Relu } from "./Relu.js";
-import { NN_RULES } from "./nn.js";
-import { TENSOR_RULES } from "./tensor.js";
 import { MATH_RULES } from "./math.js";
+import { NN_RULES } from "./nn.js";
+import { Relu } from "./Relu.js";
+import { TENSOR_RULES } from "./tensor.js";
 
 export const ALL_RULES: readonly VjpRule[] = [Add, Mul, Relu, Gemm, ...NN_RULES, ...TENSOR_RULES, ...MATH_RULES];

@@ -1,3 +1,4 @@
 import type { VjpRule } from "../rule.js";
+import { Conv } from "./Conv.js";
 
-export const NN_RULES: readonly VjpRule[] = [];
+export const NN_RULES: readonly VjpRule[] = [Conv];

@@ -16,7 +16,12 @@ test("Relu", async () => {
 });
 
 test("Gemm with every transpose flag and a broadcast bias", async () => {
-  for (const [ta, tb] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+  for (const [ta, tb] of [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1],
+  ]) {
     await checkVjp({
       opType: "Gemm",
       inputs: [{ shape: ta ? [4, 3] : [3, 4] }, { shape: tb ? [5, 4] : [4, 5] }, { shape: [5] }],

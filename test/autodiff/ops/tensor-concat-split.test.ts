@@ -34,7 +34,21 @@ test("Split with num_outputs (opset 18), uneven last piece", async () => {
 });
 
 test("Split with only some outputs feeding the loss", async () => {
-  await checkVjp({ opType: "Split", inputs: [{ shape: [2, 6] }], attributes: { axis: attr.int(1), split: attr.ints([1, 3, 2]) }, outputs: 3, opset: 11, lossOutputs: [1] });
+  await checkVjp({
+    opType: "Split",
+    inputs: [{ shape: [2, 6] }],
+    attributes: { axis: attr.int(1), split: attr.ints([1, 3, 2]) },
+    outputs: 3,
+    opset: 11,
+    lossOutputs: [1],
+  });
   await checkVjp({ opType: "Split", inputs: [{ shape: [5, 2] }, ints([2, 1, 2])], outputs: 3, opset: 13, lossOutputs: [0, 2] });
-  await checkVjp({ opType: "Split", inputs: [{ shape: [2, 7] }], attributes: { axis: attr.int(1), num_outputs: attr.int(3) }, outputs: 3, opset: 18, lossOutputs: [2] });
+  await checkVjp({
+    opType: "Split",
+    inputs: [{ shape: [2, 7] }],
+    attributes: { axis: attr.int(1), num_outputs: attr.int(3) },
+    outputs: 3,
+    opset: 18,
+    lossOutputs: [2],
+  });
 });

@@ -26,7 +26,14 @@ function model(nodes: Node[], graph: Partial<Graph>, opset = 13): Model {
   };
 }
 
-const node = (opType: string, inputs: string[], outputs: string[], attributes: Node["attributes"] = {}): Node => ({ name: outputs[0], opType, domain: "", inputs, outputs, attributes });
+const node = (opType: string, inputs: string[], outputs: string[], attributes: Node["attributes"] = {}): Node => ({
+  name: outputs[0],
+  opType,
+  domain: "",
+  inputs,
+  outputs,
+  attributes,
+});
 
 test("Slice reads starts, ends and steps from Constant nodes; a Constant factor stops the gradient", async () => {
   // y = Slice(x, [1], [4], axes [1], steps [2]) · c, x of shape [2, 5]: takes columns 1 and 3.
@@ -45,7 +52,10 @@ test("Slice reads starts, ends and steps from Constant nodes; a Constant factor 
       initializers: [{ name: "axes", dataType: DataType.INT64, dims: [1], data: BigInt64Array.of(1n) }],
     },
   );
-  const x = float32([2, 5], Array.from({ length: 10 }, (_, i) => i / 10));
+  const x = float32(
+    [2, 5],
+    Array.from({ length: 10 }, (_, i) => i / 10),
+  );
   const shapes = await probeShapes(m, { x });
   m.graph.inputs.push({ name: "seed", elemType: DataType.FLOAT, shape: [2, 2] });
   const grads = appendGradients(m, { seeds: [{ value: "y", seed: "seed" }], wrt: ["x"], shapes });

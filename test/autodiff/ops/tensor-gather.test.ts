@@ -1,6 +1,6 @@
 import { test } from "node:test";
-import { attr } from "../../../src/onnx/ir.js";
 import { createRng } from "../../../src/data/random.js";
+import { attr } from "../../../src/onnx/ir.js";
 import { checkVjp } from "../../helpers/fd.js";
 
 const ints = (shape: number[], values: number[]) => ({ shape, constant: BigInt64Array.from(values, (v) => BigInt(v)) });

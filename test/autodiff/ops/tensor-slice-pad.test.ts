@@ -33,7 +33,12 @@ test("Slice with int32 starts and ends", async () => {
 
 test("Pad, constant mode, asymmetric pads (opset 11) and a learnt padding value", async () => {
   await checkVjp({ opType: "Pad", inputs: [{ shape: [2, 3] }, ints([1, 0, 2, 3])], opset: 11 });
-  await checkVjp({ opType: "Pad", inputs: [{ shape: [2, 3, 2] }, ints([0, 2, 1, 1, 0, 0]), { shape: [] }], attributes: { mode: attr.string("constant") }, opset: 13 });
+  await checkVjp({
+    opType: "Pad",
+    inputs: [{ shape: [2, 3, 2] }, ints([0, 2, 1, 1, 0, 0]), { shape: [] }],
+    attributes: { mode: attr.string("constant") },
+    opset: 13,
+  });
 });
 
 test("Pad with negative pads (cropping)", async () => {

@@ -1,0 +1,148 @@
+/**
+ * Arithmetic shared by the sliding-window rules (Conv, ConvTranspose, MaxPool,
+ * AveragePool) and small emitters the nn rules have in common. Not a rule itself.
+ *
+ * Spatial shapes are static (see gradient.ts), so explicit pads, output paddings and
+ * crops are all computed here once, and the emitted nodes carry no auto_pad.
+ */
+import type { GraphBuilder } from "../../onnx/builder.js";
+import { type Attribute, attr, DataType, dataTypeName, getInts, getString, type Node } from "../../onnx/ir.js";
+import { unsupported } from "../rule.js";
+
+export interface Window {
+  /** Undilated kernel size per spatial axis. */
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Explicit pads at the start and the end of each spatial axis. */
+  begin: number[];
+  end: number[];
+}
+
+/** Span of a dilated kernel along axis i. */
+export function extent(w: Window, i: number): number {
+  return (w.kernel[i] - 1) * w.dilations[i] + 1;
+}
+
+/**
+ * Resolves strides, dilations and pads (auto_pad included) of a forward window op
+ * whose spatial input and output sizes are `inSpatial` and `outSpatial`.
+ */
+export function forwardWindow(node: Node, kernel: readonly number[], inSpatial: readonly number[], outSpatial: readonly number[]): Window {
+  const r = kernel.length;
+  const strides = getInts(node, "strides") ?? new Array<number>(r).fill(1);
+  const dilations = getInts(node, "dilations") ?? new Array<number>(r).fill(1);
+  if (strides.length !== r || dilations.length !== r || inSpatial.length !== r || outSpatial.length !== r) {
+    unsupported(node, `strides/dilations that do not match the ${r} spatial axes of the kernel`);
+  }
+  const w: Window = { kernel: [...kernel], strides, dilations, begin: new Array<number>(r).fill(0), end: new Array<number>(r).fill(0) };
+  const autoPad = getString(node, "auto_pad", "NOTSET");
+  if (autoPad === "NOTSET") {
+    const pads = getInts(node, "pads") ?? new Array<number>(2 * r).fill(0);
+    if (pads.length !== 2 * r) unsupported(node, `pads of length ${pads.length} for ${r} spatial axes`);
+    w.begin = pads.slice(0, r);
+    w.end = pads.slice(r);
+  } else if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+    // ONNX: total = (out − 1)·stride + span − in; the odd pixel goes at the end for UPPER.
+    for (let i = 0; i < r; i++) {
+      const total = Math.max(0, (outSpatial[i] - 1) * strides[i] + extent(w, i) - inSpatial[i]);
+      w.begin[i] = autoPad === "SAME_UPPER" ? Math.floor(total / 2) : Math.ceil(total / 2);
+      w.end[i] = total - w.begin[i];
+    }
+  } else if (autoPad !== "VALID") {
+    unsupported(node, `auto_pad "${autoPad}"`);
+  }
+  return w;
+}
+
+/** Output size of a convolution-like window along one axis (floor mode). */
+export function windowCount(size: number, span: number, stride: number, begin: number, end: number): number {
+  return Math.floor((size + begin + end - span) / stride) + 1;
+}
+
+/**
+ * The adjoint of a window gather: a ConvTranspose that spreads `dy` (spatial `outSpatial`)
+ * back through `weight` onto exactly `inSpatial`. Tail pads and output_padding are
+ * chosen so the output needs no crop: windows that end past the input (ceil_mode, floor
+ * remainders) are cut by the tail pad, rows no window reaches are zero-filled by
+ * output_padding.
+ */
+export function spreadBack(
+  b: GraphBuilder,
+  dy: string,
+  weight: string,
+  w: Window,
+  group: number,
+  inSpatial: readonly number[],
+  outSpatial: readonly number[],
+): string {
+  const r = w.kernel.length;
+  const tail: number[] = [];
+  const outputPadding: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const full = (outSpatial[i] - 1) * w.strides[i] + extent(w, i);
+    const over = full - w.begin[i] - inSpatial[i];
+    tail.push(Math.max(0, over));
+    outputPadding.push(Math.max(0, -over));
+  }
+  const attrs: Record<string, Attribute> = {
+    kernel_shape: attr.ints(w.kernel),
+    strides: attr.ints(w.strides),
+    dilations: attr.ints(w.dilations),
+    pads: attr.ints([...w.begin, ...tail]),
+  };
+  if (group !== 1) attrs.group = attr.int(group);
+  if (outputPadding.some((p) => p > 0)) attrs.output_padding = attr.ints(outputPadding);
+  return b.op("ConvTranspose", [dy, weight], attrs);
+}
+
+/**
+ * Transpose, or a Reshape when the permutation only moves axes of size 1 (no data moves,
+ * e.g. swapping batch and channels of a single-channel image).
+ */
+export function permute(b: GraphBuilder, x: string, dims: readonly number[], perm: readonly number[]): string {
+  if (perm.every((p, i) => p === i)) return x;
+  const moved = perm.filter((p) => dims[p] !== 1);
+  if (moved.every((p, i) => i === 0 || moved[i - 1] < p))
+    return b.reshape(
+      x,
+      perm.map((p) => dims[p]),
+    );
+  return b.transpose(x, perm);
+}
+
+/** Reshape unless the shape is already `to`. */
+export function reshapeIf(b: GraphBuilder, x: string, from: readonly number[], to: readonly number[]): string {
+  return sameDims(from, to) ? x : b.reshape(x, to);
+}
+
+export function sameDims(a: readonly number[], c: readonly number[]): boolean {
+  return a.length === c.length && a.every((d, i) => d === c[i]);
+}
+
+export function product(dims: readonly number[]): number {
+  return dims.reduce((a, c) => a * c, 1);
+}
+
+/** [0, 2, 3, …, rank−1]: every axis but the channel axis. */
+export function axesButChannel(rank: number): number[] {
+  return [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+}
+
+/** Sums a gradient of shape `from` to `to`, which broadcast to it under numpy rules. */
+export function sumTo(b: GraphBuilder, g: string, from: readonly number[], to: readonly number[]): string {
+  const lead = from.length - to.length;
+  const axes: number[] = [];
+  for (let j = 0; j < from.length; j++) if (j < lead || (to[j - lead] === 1 && from[j] !== 1)) axes.push(j);
+  if (axes.length === 0) return reshapeIf(b, g, from, to);
+  // Only leading axes summed: keepdims=0 lands on `to` directly.
+  if (axes.every((a) => a < lead) && axes.length === lead) return b.reduceSum(g, axes, false);
+  return b.reshape(b.reduceSum(g, axes, true), to);
+}
+
+/** A floating-point constant of the given element type (float or double). */
+export function floatConst(b: GraphBuilder, node: Node, dataType: DataType, dims: readonly number[], values: ArrayLike<number>): string {
+  if (dataType === DataType.DOUBLE) return b.initializer(dataType, [...dims], Float64Array.from(values), "const");
+  if (dataType === DataType.FLOAT) return b.initializer(dataType, [...dims], Float32Array.from(values), "const");
+  return unsupported(node, `element type ${dataTypeName(dataType)}`);
+}

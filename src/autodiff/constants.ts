@@ -8,20 +8,23 @@ import { attr, DataType, type Node, type TensorData } from "../onnx/ir.js";
 import { unsupported, type VjpContext } from "./rule.js";
 
 /**
- * The elements of input `name` of the current node when it is known before run time.
- * An initializer that is also a graph input is taken at its stored value, as old
- * exporters list every initializer among the inputs.
+ * The elements of `name` when it is a constant of the graph (an initializer or a Constant
+ * node's output); undefined when it is computed or fed at run time. An initializer that is
+ * also a graph input is taken at its stored value, as old exporters list every
+ * initializer among the inputs.
  */
-export function constantValue(ctx: VjpContext, name: string, what: string): number[] {
+export function constantNumbers(ctx: VjpContext, name: string): number[] | undefined {
   const graph = ctx.b.graph;
   const init = graph.initializers.find((t) => t.name === name);
   if (init) return toNumbers(init.data);
   const producer = graph.nodes.find((n) => n.outputs.includes(name));
-  if (producer && producer.opType === "Constant" && (producer.domain === "" || producer.domain === "ai.onnx")) {
-    const value = constantNodeValue(producer);
-    if (value) return value;
-  }
-  return unsupported(ctx.node, `a non-constant ${what}`);
+  if (producer?.opType !== "Constant" || (producer.domain !== "" && producer.domain !== "ai.onnx")) return undefined;
+  return constantNodeValue(producer);
+}
+
+/** Like constantNumbers, for inputs a rule cannot do without: says which one is not constant. */
+export function constantValue(ctx: VjpContext, name: string, what: string): number[] {
+  return constantNumbers(ctx, name) ?? unsupported(ctx.node, `a non-constant ${what}`);
 }
 
 function constantNodeValue(node: Node): number[] | undefined {

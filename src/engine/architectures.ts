@@ -32,6 +32,13 @@ class Layers {
     return this.b.initializer(DataType.FLOAT, dims, data, hint);
   }
 
+  /** N(0, std²): He et al. 2015 initialisation for ReLU networks. */
+  private normal(dims: number[], std: number, hint: string): string {
+    const n = dims.reduce((a, c) => a * c, 1);
+    const data = Float32Array.from({ length: n }, () => this.rng.normal() * std);
+    return this.b.initializer(DataType.FLOAT, dims, data, hint);
+  }
+
   dense(x: string, inFeatures: number, outFeatures: number, name: string): string {
     const bound = 1 / Math.sqrt(inFeatures);
     const w = this.uniform([outFeatures, inFeatures], bound, `${name}.weight`);
@@ -39,11 +46,22 @@ class Layers {
     return this.b.op("Gemm", [x, w, bias], { transB: attr.int(1) });
   }
 
-  conv(x: string, cin: number, cout: number, kernel: number, name: string, options: { stride?: number; pad?: number; zeroInit?: boolean } = {}): string {
+  conv(
+    x: string,
+    cin: number,
+    cout: number,
+    kernel: number,
+    name: string,
+    options: { stride?: number; pad?: number; init?: "default" | "he" | "zero" } = {},
+  ): string {
     const fanIn = cin * kernel * kernel;
-    const bound = options.zeroInit ? 0 : 1 / Math.sqrt(fanIn);
-    const w = this.uniform([cout, cin, kernel, kernel], bound, `${name}.weight`);
-    const bias = this.uniform([cout], options.zeroInit ? 0 : 1 / Math.sqrt(fanIn), `${name}.bias`);
+    const init = options.init ?? "default";
+    const dims = [cout, cin, kernel, kernel];
+    const w =
+      init === "he"
+        ? this.normal(dims, Math.sqrt(2 / (cout * kernel * kernel)), `${name}.weight`)
+        : this.uniform(dims, init === "zero" ? 0 : 1 / Math.sqrt(fanIn), `${name}.weight`);
+    const bias = this.uniform([cout], init === "default" ? 1 / Math.sqrt(fanIn) : 0, `${name}.bias`);
     const pad = options.pad ?? 0;
     const stride = options.stride ?? 1;
     return this.b.op("Conv", [x, w, bias], {
@@ -106,14 +124,14 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
     }
     case "resnet-small": {
       const [c] = imageShape(arch, inputShape);
-      // He et al. 2016 residual blocks without BatchNorm: the last convolution of each
-      // branch starts at zero (as in Fixup, Zhang et al. 2019), so every block starts as
-      // the identity and the network trains stably at any depth.
-      let h = L.relu(L.conv("input", c, 16, 3, "stem", { pad: 1 }));
+      // He et al. 2016 residual blocks without BatchNorm: He-initialised convolutions, and
+      // the last convolution of each branch starts at zero (as in Fixup, Zhang et al. 2019),
+      // so every block starts as the identity and the network trains stably.
+      let h = L.relu(L.conv("input", c, 16, 3, "stem", { pad: 1, init: "he" }));
       const block = (x: string, cin: number, cout: number, stride: number, name: string) => {
-        let r = L.relu(L.conv(x, cin, cout, 3, `${name}.conv1`, { pad: 1, stride }));
-        r = L.conv(r, cout, cout, 3, `${name}.conv2`, { pad: 1, zeroInit: true });
-        const skip = stride === 1 && cin === cout ? x : L.conv(x, cin, cout, 1, `${name}.proj`, { stride });
+        let r = L.relu(L.conv(x, cin, cout, 3, `${name}.conv1`, { pad: 1, stride, init: "he" }));
+        r = L.conv(r, cout, cout, 3, `${name}.conv2`, { pad: 1, init: "zero" });
+        const skip = stride === 1 && cin === cout ? x : L.conv(x, cin, cout, 1, `${name}.proj`, { stride, init: "he" });
         return L.relu(b.op("Add", [r, skip]));
       };
       h = block(h, 16, 16, 1, "block1");

@@ -15,11 +15,11 @@ import { float32, labelsOf } from "../../src/tensor.js";
 test("the CNN reaches ≥ 97% test accuracy on MNIST's 2,000-sample split in 5 epochs, and the saved model agrees", async () => {
   const { train: tr, test: te } = loadMnist();
   const model = buildArchitecture("cnn", { inputShape: [1, 28, 28], numClasses: 10, seed: 0 });
-  const clf = await OnnxClassifier.create(model, { trainable: true, batchSize: 128 });
+  const clf = await OnnxClassifier.create(model, { trainable: true, batchSize: 64 });
   const history = await train(
     clf,
     { x: tr.x, labels: labelsOf(tr.y) },
-    { epochs: 5, batchSize: 128, optimizer: adam({ lr: 1e-3 }), seed: 0, validation: { x: te.x, labels: labelsOf(te.y) } },
+    { epochs: 5, batchSize: 64, optimizer: adam({ lr: 1e-3 }), seed: 0, validation: { x: te.x, labels: labelsOf(te.y) } },
   );
   assert.equal(history.length, 5);
   assert.ok(history[4].loss < history[0].loss, "training loss falls");
@@ -85,12 +85,13 @@ test("the batch transform replaces each batch before the step (e.g. adversarial 
 
 test("resnet-small trains on small images", async () => {
   const { train: tr } = loadMnist();
-  const n = 512;
+  const n = 2048;
   const x = float32([n, 1, 28, 28], tr.x.data.slice(0, n * 784));
   const labels = labelsOf(tr.y).slice(0, n);
   const clf = await OnnxClassifier.create(buildArchitecture("resnet-small", { inputShape: [1, 28, 28], numClasses: 10, seed: 0 }), { trainable: true });
-  const h = await train(clf, { x, labels }, { epochs: 2, batchSize: 64, optimizer: adam({ lr: 2e-3 }), seed: 0 });
-  assert.ok(h[1].loss < h[0].loss, `loss falls: ${h.map((e) => e.loss)}`);
-  assert.ok(h[1].accuracy > 0.5, `train accuracy ${h[1].accuracy}`);
+  const h = await train(clf, { x, labels }, { epochs: 2, batchSize: 32, optimizer: adam({ lr: 3e-3 }), seed: 0 });
+  assert.ok(h[1].loss < h[0].loss - 0.3, `loss falls: ${h.map((e) => e.loss)}`);
+  // Chance is 0.1; measured 0.55 after these 128 steps.
+  assert.ok(h[1].accuracy > 0.4, `train accuracy ${h[1].accuracy}`);
   await clf.release();
 });

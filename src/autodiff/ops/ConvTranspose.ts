@@ -22,7 +22,7 @@ export const ConvTranspose: VjpRule = {
     const kernel = ws.slice(2);
     const r = kernel.length;
     const declared = getInts(node, "kernel_shape");
-    if (declared && declared.some((k, i) => k !== kernel[i])) unsupported(node, "a kernel_shape that differs from the weight's shape");
+    if (declared?.some((k, i) => k !== kernel[i])) unsupported(node, "a kernel_shape that differs from the weight's shape");
     if (xs[1] !== ws[0] || xs[1] % group !== 0 || ys[1] !== ws[1] * group) unsupported(node, `group=${group} with these channel counts`);
     const strides = getInts(node, "strides") ?? new Array<number>(r).fill(1);
     const dilations = getInts(node, "dilations") ?? new Array<number>(r).fill(1);
@@ -61,34 +61,24 @@ export const ConvTranspose: VjpRule = {
     const spatial = Array.from({ length: r }, (_, i) => i + 2);
 
     // Tail pad rows past the last useful position only add outputs to crop: drop them,
-    // then crop what remains. `reach` is the window span of the conv along the axis.
-    const trimmed = (reach: (i: number) => number, stride: (i: number) => number, want: (i: number) => number) => {
+    // then crop what remains. Per axis: the conv's window span, its stride, the size wanted.
+    const trimmed = (reach: number[], stride: number[], want: number[]) => {
       const tail: number[] = [];
-      const over: number[] = [];
+      let over = false;
       for (let i = 0; i < r; i++) {
-        const excess = outSp[i] + begin[i] + end[i] - reach(i) - (want(i) - 1) * stride(i);
-        const cut = Math.min(end[i], excess - (excess % stride(i)));
-        tail.push(end[i] - cut);
-        over.push(windowCount(outSp[i], reach(i), stride(i), begin[i], end[i] - cut) - want(i));
+        const excess = outSp[i] + begin[i] + end[i] - reach[i] - (want[i] - 1) * stride[i];
+        tail.push(end[i] - Math.min(end[i], excess - (excess % stride[i])));
+        over ||= windowCount(outSp[i], reach[i], stride[i], begin[i], tail[i]) > want[i];
       }
-      return { tail, over };
+      return { tail, crop: (g: string) => (over ? b.slice(g, new Array<number>(r).fill(0), want, spatial) : g) };
     };
-    const crop = (g: string, over: number[], want: number[]) =>
-      over.some((o) => o > 0)
-        ? b.slice(
-            g,
-            want.map(() => 0),
-            want,
-            spatial,
-          )
-        : g;
 
     return [
       () => {
-        const { tail, over } = trimmed(
-          span,
-          (i) => strides[i],
-          (i) => inSp[i],
+        const { tail, crop } = trimmed(
+          kernel.map((_, i) => span(i)),
+          strides,
+          inSp,
         );
         const g = b.op("Conv", [dy0(ctx), w], {
           kernel_shape: attr.ints(kernel),
@@ -97,26 +87,22 @@ export const ConvTranspose: VjpRule = {
           pads: attr.ints([...begin, ...tail]),
           group: attr.int(group),
         });
-        return crop(g, over, inSp);
+        return crop(g);
       },
       () => {
         const n = xs[0];
-        const m = ys[1];
-        const mg = m / group;
+        const mg = ys[1] / group;
         // dY as [M/g, g·N, …] so that one grouped Conv pairs each group's channels.
+        const grouped = [n, group, mg, ...outSp];
         const dyT =
           group === 1
             ? permute(b, dy0(ctx), ys, [1, 0, ...spatial])
-            : b.reshape(permute(b, b.reshape(dy0(ctx), [n, group, mg, ...outSp]), [n, group, mg, ...outSp], [2, 1, 0, ...spatial.map((a) => a + 1)]), [
-                mg,
-                group * n,
-                ...outSp,
-              ]);
+            : b.reshape(permute(b, b.reshape(dy0(ctx), grouped), grouped, [2, 1, 0, ...spatial.map((a) => a + 1)]), [mg, group * n, ...outSp]);
         const xT = permute(b, x, xs, [1, 0, ...spatial]);
-        const { tail, over } = trimmed(
-          (i) => strides[i] * (inSp[i] - 1) + 1,
-          (i) => dilations[i],
-          (i) => kernel[i],
+        const { tail, crop } = trimmed(
+          inSp.map((d, i) => strides[i] * (d - 1) + 1),
+          dilations,
+          kernel,
         );
         const g = b.op("Conv", [dyT, xT], {
           strides: attr.ints(dilations),
@@ -124,7 +110,7 @@ export const ConvTranspose: VjpRule = {
           pads: attr.ints([...begin, ...tail]),
           group: attr.int(group),
         });
-        return permute(b, crop(g, over, kernel), [mg, xs[1], ...kernel], [1, 0, ...spatial]);
+        return permute(b, crop(g), [mg, xs[1], ...kernel], [1, 0, ...spatial]);
       },
       bias ? () => b.reduceSum(dy0(ctx), axesButChannel(xs.length), false) : undefined,
     ];

@@ -1,5 +1,5 @@
+import { constantNumbers } from "../constants.js";
 import { dy0, unsupported, type VjpRule } from "../rule.js";
-import { constantNumbers } from "./static-values.js";
 
 /**
  * Inference-mode dropout is the identity: dx = dy; the mask output carries no gradient.

@@ -1,7 +1,7 @@
 import { attr, DataType, getInt } from "../../onnx/ir.js";
 import { normalizeAxis, zerosOf } from "../constants.js";
 import { dy0, type VjpRule } from "../rule.js";
-import { floatConst, product } from "./nn-window.js";
+import { oneHot, product } from "./nn-window.js";
 
 /**
  * Y[p, q, r] = X[p, idx[q], r] (p: axes before `axis`, q: the index positions, r: after).
@@ -28,7 +28,7 @@ export const Gather: VjpRule = {
       () => {
         const dy = dy0(ctx);
         if (b.opset >= 16) {
-          // Wrap negative indices: ScatterND does not accept them everywhere.
+          // Wrap negative indices: the ScatterND spec leaves them undefined.
           let idx = ctx.dataType(indices) === DataType.INT64 ? indices : b.cast(indices, DataType.INT64);
           idx = b.op("Mod", [idx, b.int64s([len])]);
           if (axis === 0) {
@@ -42,8 +42,8 @@ export const Gather: VjpRule = {
           });
           return b.reshape(summed, ds);
         }
-        const oneHot = b.op("OneHot", [b.reshape(indices, [q]), b.int64s([len]), floatConst(b, node, dt, [2], [0, 1])], { axis: attr.int(0) });
-        const summed = b.op("MatMul", [oneHot, b.reshape(dy, p === 1 ? [q, r] : [p, q, r])]);
+        const hot = oneHot(b, b.reshape(indices, [q]), ctx.dataType(indices), len, 0, dt);
+        const summed = b.op("MatMul", [hot, b.reshape(dy, p === 1 ? [q, r] : [p, q, r])]);
         return b.reshape(summed, ds);
       },
       undefined,

@@ -2,7 +2,7 @@ import { getFloat } from "../../onnx/ir.js";
 import { dy0, type VjpRule } from "../rule.js";
 
 /**
- * y = gamma·x for x > 0, gamma·alpha·(eˣ−1) otherwise (the ONNX float32 defaults below):
+ * y = gamma·x for x > 0, gamma·alpha·(eˣ−1) otherwise (defaults: the float32 roundings of SELU's constants):
  * dx = gamma·dy, or dy·gamma·alpha·eˣ = dy·(y + gamma·alpha).
  */
 export const Selu: VjpRule = {
@@ -10,8 +10,8 @@ export const Selu: VjpRule = {
   grad: (ctx) => {
     const x = ctx.node.inputs[0];
     const y = ctx.node.outputs[0];
-    const alpha = getFloat(ctx.node, "alpha", 1.67326319217681884765625);
-    const gamma = getFloat(ctx.node, "gamma", 1.05070102214813232421875);
+    const alpha = getFloat(ctx.node, "alpha", Math.fround(1.6732632423543772));
+    const gamma = getFloat(ctx.node, "gamma", Math.fround(1.0507009873554805));
     return [
       () => {
         const b = ctx.b;

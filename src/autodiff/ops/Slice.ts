@@ -44,6 +44,8 @@ export const Slice: VjpRule = {
             end = Math.min(Math.max(end, -1), d - 1);
           }
           const n = outDims[axis];
+          const count = Math.max(0, Math.ceil((end - start) / step));
+          if (count !== n) throw new Error(`Slice node ${node.name}: computed ${count} elements along axis ${axis}, the probe saw ${n}`);
           if (step === 1) {
             pads[axis] = start;
             pads[rank + axis] = d - start - n;
@@ -51,9 +53,7 @@ export const Slice: VjpRule = {
           }
           // map[j] = which element of dY came from X's position j; n (the appended zero) if none.
           const map = new Array<number>(d).fill(n);
-          let k = 0;
-          for (let j = start; step > 0 ? j < end : j > end; j += step) map[j] = k++;
-          if (k !== n) throw new Error(`Slice node ${node.name}: computed ${k} elements along axis ${axis}, the probe saw ${n}`);
+          for (let k = 0; k < n; k++) map[start + k * step] = k;
           gathers.push({ axis, map });
         });
 

@@ -146,3 +146,15 @@ export function floatConst(b: GraphBuilder, node: Node, dataType: DataType, dims
   if (dataType === DataType.FLOAT) return b.initializer(dataType, [...dims], Float32Array.from(values), "const");
   return unsupported(node, `element type ${dataTypeName(dataType)}`);
 }
+
+/**
+ * One-hot rows (1 at each index, 0 elsewhere) along `axis`, in `dataType`. ONNX Runtime
+ * has OneHot kernels for int64 indices with float values but not for every combination,
+ * so indices are widened and other float types cast afterwards.
+ */
+export function oneHot(b: GraphBuilder, indices: string, indicesType: DataType, depth: number, axis: number, dataType: DataType): string {
+  const idx = indicesType === DataType.INT64 ? indices : b.cast(indices, DataType.INT64);
+  const values = b.initializer(DataType.FLOAT, [2], Float32Array.of(0, 1), "onehot_values");
+  const h = b.op("OneHot", [idx, b.int64s([depth]), values], { axis: attr.int(axis) });
+  return dataType === DataType.FLOAT ? h : b.cast(h, dataType);
+}

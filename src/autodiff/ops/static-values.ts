@@ -1,31 +1,10 @@
 /**
- * What the math rules need to know before run time: the elements of a constant input
- * (an initializer or a Constant node's output) and, for reductions, the output shape
- * with the reduced axes kept as 1, so gradients can be reshaped and expanded statically.
+ * For reductions: the output shape with the reduced axes kept as 1, so gradients can be
+ * reshaped and expanded statically.
  */
-import { getInts, type TensorData } from "../../onnx/ir.js";
+import { getInts } from "../../onnx/ir.js";
+import { constantNumbers } from "../constants.js";
 import { unsupported, type VjpContext } from "../rule.js";
-
-/** Elements of `name` when it is a constant of the graph; undefined when it is computed or fed. */
-export function constantNumbers(ctx: VjpContext, name: string): number[] | undefined {
-  const graph = ctx.b.graph;
-  const init = graph.initializers.find((t) => t.name === name);
-  // Old exporters also list initializers among the inputs; their stored value is the one used.
-  if (init) return toNumbers(init.data);
-  const producer = graph.nodes.find((n) => n.outputs.includes(name));
-  if (producer?.opType !== "Constant" || (producer.domain !== "" && producer.domain !== "ai.onnx")) return undefined;
-  for (const a of Object.values(producer.attributes)) {
-    if (a.type === "tensor") return toNumbers(a.value.data);
-    if (a.type === "int" || a.type === "float") return [a.value];
-    if (a.type === "ints" || a.type === "floats") return [...a.value];
-  }
-  return undefined;
-}
-
-function toNumbers(data: TensorData): number[] {
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, Number);
-  return Array.from(data);
-}
 
 /**
  * The output shape of a Reduce* node as if keepdims were 1. `axesInputSince` is the opset

@@ -1,24 +1,32 @@
 import { Command } from "commander";
 import { checkLabels } from "../../data/index.js";
+import type { Predictor } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
+import { HttpPredictor } from "../../engine/http.js";
 import { argmaxRow } from "../../engine/trainer.js";
+import { AegisError } from "../../errors.js";
 import { labelsOf, sliceRows } from "../../tensor.js";
 import { addDataOptions, addRuntimeOptions, info, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
+import { addTargetOptions, targetPredictor } from "../target.js";
 
 export function predictCommand(): Command {
   const cmd = new Command("predict")
     .description("predict classes over a dataset and report accuracy when it has labels")
-    .requiredOption("--model <file>", "ONNX model")
+    .option("--model <file>", "ONNX model")
     .requiredOption("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder")
     .option("--batch-size <n>", "samples per batch", parseInteger("--batch-size", 1), 256)
     .option("--json", "print JSON on stdout (predictions and accuracy)");
   addDataOptions(cmd);
   addRuntimeOptions(cmd);
+  addTargetOptions(cmd);
   return cmd.action(async (opts) => {
+    if (Boolean(opts.model) === Boolean(opts.target)) throw new AegisError("BAD_OPTION", "give either --model FILE or --target URL");
     const data = loadData(opts.data, opts);
-    const clf = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
+    const clf: Predictor & { release?(): Promise<void> } = opts.target
+      ? targetPredictor(opts, data.x.shape.slice(1), opts.batchSize)
+      : await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
     const labels = data.y ? labelsOf(data.y) : undefined;
-    if (labels) checkLabels(data.y!, clf.numClasses);
+    if (labels && !opts.target) checkLabels(data.y!, clf.numClasses);
     const n = data.x.shape[0];
     const predictions: number[] = [];
     const bar = progressBar("predict", n);
@@ -33,8 +41,10 @@ export function predictCommand(): Command {
     const seconds = (performance.now() - started) / 1000;
     const correct = labels ? predictions.filter((p, i) => p === labels[i]).length : undefined;
     const accuracy = correct === undefined ? undefined : correct / n;
-    await clf.release();
-    if (opts.json) return printJson({ model: opts.model, data: data.name, samples: n, accuracy: accuracy ?? null, predictions, seconds });
+    await clf.release?.();
+    const queries = clf instanceof HttpPredictor ? clf.queries : undefined;
+    if (opts.json)
+      return printJson({ model: opts.model ?? opts.target, data: data.name, samples: n, accuracy: accuracy ?? null, predictions, queries, seconds });
     info(`${n} samples in ${seconds.toFixed(2)} s`);
     process.stdout.write(
       accuracy === undefined ? `predicted ${n} samples (no labels, so no accuracy)\n` : `accuracy ${(accuracy * 100).toFixed(2)}% (${correct}/${n})\n`,

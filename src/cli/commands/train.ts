@@ -29,7 +29,7 @@ export function trainCommand(): Command {
     .option("--x-key <key>", "array of inputs in an .npz file", "x")
     .option("--y-key <key>", "array of labels in an .npz file", "y")
     .option("--epochs <n>", "epochs", parseInteger("--epochs", 1), 5)
-    .option("--batch-size <n>", "samples per step", parseInteger("--batch-size", 1), 128)
+    .option("--batch-size <n>", "samples per step", parseInteger("--batch-size", 1), 64)
     .option("--lr <rate>", "learning rate (default 1e-3 for adam, 0.05 for sgd)", parseNumber("--lr"))
     .option("--optimizer <name>", "sgd (momentum 0.9) | adam", "adam")
     .option("--momentum <m>", "sgd momentum", parseNumber("--momentum"), 0.9)

@@ -1,0 +1,3 @@
+export { appendGradients, type GradientRequest, type NonDifferentiableNode, nonDifferentiableNodes, unbroadcast } from "./gradient.js";
+export { hasGradient, NO_GRADIENT_OPS, RULES } from "./registry.js";
+export type { GradThunk, ValueShape, VjpContext, VjpRule } from "./rule.js";

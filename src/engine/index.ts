@@ -1,0 +1,10 @@
+export { ARCHITECTURES, type Architecture, buildArchitecture } from "./architectures.js";
+export * from "./capabilities.js";
+export { type EvaluateOptions, type Evaluation, OnnxClassifier, type OnnxClassifierOptions, type Parameter } from "./classifier.js";
+export { HttpPredictor, type HttpPredictorOptions } from "./http.js";
+export { type ModelSummary, summarizeModel } from "./inspect.js";
+export { classOutput, crossEntropy, dlrLoss, LOSSES, type Loss, marginLoss } from "./losses.js";
+export { adam, type Optimizer, sgd } from "./optimizers.js";
+export { probeShapes } from "./probe.js";
+export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";
+export { type BatchTransform, type EpochStats, type TrainOptions, train } from "./trainer.js";

@@ -6,7 +6,7 @@
 import { createRng, type Rng } from "../data/random.js";
 import { AegisError } from "../errors.js";
 import { GraphBuilder } from "../onnx/builder.js";
-import { attr, DataType, type Model } from "../onnx/ir.js";
+import { attr, DataType, emptyModel, type Model } from "../onnx/ir.js";
 
 export const ARCHITECTURES = ["mlp", "cnn", "resnet-small"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -84,19 +84,14 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
   const { inputShape, numClasses } = options;
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new AegisError("BAD_DATA", `a classifier needs at least 2 classes, the labels show ${numClasses}`);
   const model: Model = {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: OPSET }],
-    producerName: "aegis",
+    ...emptyModel(OPSET, arch),
     producerVersion: "0.1.0",
-    domain: "",
     modelVersion: 1,
     docString: `Aegis ${arch}`,
-    graph: { name: arch, nodes: [], inputs: [], outputs: [], initializers: [], valueInfo: [] },
     metadata: [
       { key: "aegis.arch", value: arch },
       { key: "aegis.num_classes", value: String(numClasses) },
     ],
-    functions: [],
   };
   const b = new GraphBuilder(model.graph, OPSET, "m");
   const L = new Layers(b, createRng(options.seed ?? 0));

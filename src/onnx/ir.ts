@@ -185,3 +185,19 @@ function cloneGraph(g: Graph): Graph {
     valueInfo: g.valueInfo.map((v) => ({ ...v })),
   };
 }
+
+/** A model with an empty graph, importing the default operator set at `opset`. */
+export function emptyModel(opset: number, name = "graph", producerName = "aegis"): Model {
+  return {
+    irVersion: 8,
+    opsetImports: [{ domain: "", version: opset }],
+    producerName,
+    producerVersion: "",
+    domain: "",
+    modelVersion: 0,
+    docString: "",
+    graph: { name, nodes: [], inputs: [], outputs: [], initializers: [], valueInfo: [] },
+    metadata: [],
+    functions: [],
+  };
+}

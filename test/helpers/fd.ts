@@ -8,7 +8,7 @@ import { appendGradients } from "../../src/autodiff/gradient.js";
 import { createRng } from "../../src/data/random.js";
 import { probeShapes } from "../../src/engine/probe.js";
 import { createSession } from "../../src/engine/runtime.js";
-import { type Attribute, DataType, type Model, type TensorValue } from "../../src/onnx/ir.js";
+import { type Attribute, DataType, emptyModel, type Model, type TensorValue } from "../../src/onnx/ir.js";
 import { float32, type Tensor, tensor } from "../../src/tensor.js";
 
 export interface FdInput {
@@ -42,18 +42,7 @@ export async function checkVjp(c: FdCase): Promise<{ maxError: number; checked: 
   const rng = createRng(c.seed ?? 1);
   const opset = c.opset ?? 17;
   const nOut = c.outputs ?? 1;
-  const model: Model = {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: opset }],
-    producerName: "fd",
-    producerVersion: "",
-    domain: "",
-    modelVersion: 0,
-    docString: "",
-    metadata: [],
-    functions: [],
-    graph: { name: "fd", nodes: [], inputs: [], outputs: [], initializers: [], valueInfo: [] },
-  };
+  const model: Model = emptyModel(opset, "fd", "fd");
   const feeds: Record<string, Tensor> = {};
   const inputNames: string[] = [];
   const wrt: string[] = [];

@@ -9,7 +9,7 @@ import { appendGradients } from "../../../src/autodiff/gradient.js";
 import { createRng } from "../../../src/data/random.js";
 import { probeShapes } from "../../../src/engine/probe.js";
 import { createSession } from "../../../src/engine/runtime.js";
-import { type Attribute, attr, DataType, type Model } from "../../../src/onnx/ir.js";
+import { type Attribute, attr, DataType, emptyModel, type Model } from "../../../src/onnx/ir.js";
 import { float32, type Tensor } from "../../../src/tensor.js";
 
 interface Case {
@@ -23,18 +23,7 @@ const size = (s: number[]) => s.reduce((a, c) => a * c, 1);
 
 async function gradients(c: Case, opset: number): Promise<Float32Array[]> {
   const rng = createRng(7);
-  const model: Model = {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: opset }],
-    producerName: "test",
-    producerVersion: "",
-    domain: "",
-    modelVersion: 0,
-    docString: "",
-    metadata: [],
-    functions: [],
-    graph: { name: "g", nodes: [], inputs: [], outputs: [], initializers: [], valueInfo: [] },
-  };
+  const model: Model = emptyModel(opset, "g", "test");
   const feeds: Record<string, Tensor> = {};
   const wrt: string[] = [];
   c.inputs.forEach((inp, i) => {

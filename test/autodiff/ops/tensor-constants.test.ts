@@ -8,22 +8,12 @@ import { probeShapes } from "../../../src/engine/probe.js";
 import { createSession } from "../../../src/engine/runtime.js";
 import { AegisError } from "../../../src/errors.js";
 import { GraphBuilder } from "../../../src/onnx/builder.js";
-import { attr, DataType, type Graph, type Model, type Node } from "../../../src/onnx/ir.js";
+import { attr, DataType, emptyModel, type Graph, type Model, type Node } from "../../../src/onnx/ir.js";
 import { float32 } from "../../../src/tensor.js";
 
 function model(nodes: Node[], graph: Partial<Graph>, opset = 13): Model {
-  return {
-    irVersion: 8,
-    opsetImports: [{ domain: "", version: opset }],
-    producerName: "test",
-    producerVersion: "",
-    domain: "",
-    modelVersion: 0,
-    docString: "",
-    metadata: [],
-    functions: [],
-    graph: { name: "g", nodes, inputs: [], outputs: [], initializers: [], valueInfo: [], ...graph },
-  };
+  const m = emptyModel(opset, "g", "test");
+  return { ...m, graph: { ...m.graph, nodes, ...graph } };
 }
 
 const node = (opType: string, inputs: string[], outputs: string[], attributes: Node["attributes"] = {}): Node => ({

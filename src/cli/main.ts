@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { AegisError } from "../errors.js";
+import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
 import { gradCommand } from "./commands/grad.js";
 import { inspectCommand } from "./commands/inspect.js";
@@ -16,7 +17,7 @@ const program = new Command("aegis")
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [auditCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand()]) program.addCommand(cmd);
+for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand()]) program.addCommand(cmd);
 
 try {
   await program.parseAsync(process.argv);

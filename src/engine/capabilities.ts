@@ -30,6 +30,12 @@ export type LossName = "ce" | "margin" | "dlr";
 export interface LossGradient {
   /** ∂(Σᵢ loss(xᵢ, yᵢ))/∂x — each sample's gradient of its own loss, independent of batching. */
   lossGradient(x: Tensor<"float32">, y: Labels, options?: { loss?: LossName }): Promise<Tensor<"float32">>;
+  /** The same gradient with the per-sample losses and model outputs of the same run (iterative attacks need all three). */
+  valueAndGradient(
+    x: Tensor<"float32">,
+    y: Labels,
+    options?: { loss?: LossName },
+  ): Promise<{ loss: Float32Array; output: Tensor<"float32">; grad: Tensor<"float32"> }>;
 }
 
 export interface ClassGradient {

@@ -197,6 +197,15 @@ export class OnnxClassifier implements Classifier {
     return result.inputGrad as Tensor<"float32">;
   }
 
+  async valueAndGradient(
+    x: Tensor<"float32">,
+    y: Labels,
+    options: { loss?: LossName } = {},
+  ): Promise<{ loss: Float32Array; output: Tensor<"float32">; grad: Tensor<"float32"> }> {
+    const result = await this.evaluate(x, this.oneHot(y), { loss: options.loss ?? "ce", wrt: { input: true } });
+    return { loss: result.loss, output: result.output, grad: result.inputGrad as Tensor<"float32"> };
+  }
+
   async classGradient(x: Tensor<"float32">, cls: Labels): Promise<Tensor<"float32">> {
     const result = await this.evaluate(x, this.oneHot(cls), { loss: "class", wrt: { input: true } });
     return result.inputGrad as Tensor<"float32">;

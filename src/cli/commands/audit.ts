@@ -3,23 +3,40 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { fgsm } from "../../attacks/evasion/fgsm.js";
+import { pgd } from "../../attacks/evasion/pgd.js";
+import { attackMetrics } from "../../attacks/metrics.js";
+import type { Attack, AttackContext, CommonParams } from "../../attacks/types.js";
+import { createRng } from "../../data/random.js";
+import type { Labels } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { summarizeModel } from "../../engine/inspect.js";
 import { countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { loadModel } from "../../onnx/io.js";
-import { sliceRows } from "../../tensor.js";
-import { addDataOptions, addRuntimeOptions, info, labelsOrFail, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
+import { sliceRows, type Tensor } from "../../tensor.js";
+import {
+  addDataOptions,
+  addRuntimeOptions,
+  info,
+  interruptSignal,
+  labelsOrFail,
+  loadData,
+  parseInteger,
+  printJson,
+  progressBar,
+  runtimeOptions,
+} from "../common.js";
 
 export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx", import.meta.url));
 
 export function auditCommand(): Command {
   const cmd = new Command("audit")
-    .description("audit a model: clean accuracy and robustness to FGSM over a range of ε (the full attack suite is coming)")
+    .description("audit a model: clean accuracy and robustness to FGSM and PGD over a range of ε (a preview of the full suite)")
     .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL)
     .option("--data <spec>", "evaluation data (default: mnist's 2,000-sample test split)", "mnist")
-    .option("--samples <n>", "evaluate on the first n samples", parseInteger("--samples", 1), 1000)
+    .option("--samples <n>", "evaluate on the first n samples", parseInteger("--samples", 1), 500)
+    .option("--seed <s>", "seed of the attacks' random starts", parseInteger("--seed", 0), 0)
     .option("--eps <list>", "comma-separated L∞ budgets", "0.05,0.1,0.2,0.3")
     .option("--batch-size <n>", "samples per batch", parseInteger("--batch-size", 1), 128)
     .option("--out <dir>", "report folder", "aegis-report")
@@ -40,19 +57,24 @@ export function auditCommand(): Command {
     const labels = labelsOrFail(data, "an audit").slice(0, n);
     const clf = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
     info(`auditing ${opts.model} on ${n} samples of ${data.name}`);
-    const bar = progressBar("fgsm", n);
-    let clean = 0;
-    const robust = epsilons.map(() => 0);
-    for (let start = 0; start < n; start += opts.batchSize) {
-      const end = Math.min(n, start + opts.batchSize);
-      const xb = sliceRows(x, start, end);
-      const yb = labels.slice(start, end);
-      clean += countCorrect(await clf.predict(xb), yb);
-      const adversarial = await fgsm(clf, xb, yb, { epsilons });
-      for (let e = 0; e < epsilons.length; e++) robust[e] += countCorrect(await clf.predict(adversarial[e]), yb);
-      bar.update(end);
+    const clean = countCorrect(await clf.predict(x), labels);
+    // The preview suite: FGSM and PGD-40 over the ε list, the same samples for both.
+    const suite = [suiteEntry(fgsm, { ...fgsm.defaults, batchSize: opts.batchSize }), suiteEntry(pgd, { ...pgd.defaults, batchSize: opts.batchSize })];
+    const signal = interruptSignal();
+    const attacks = [];
+    for (const attack of suite) {
+      const curve = [];
+      for (const eps of epsilons) {
+        if (signal.aborted) break;
+        const bar = progressBar(`${attack.name} ε=${eps}`, n);
+        const run = await attack.run(clf, x, labels, eps, { rng: createRng(opts.seed), signal, onProgress: (done) => bar.update(done) });
+        bar.stop();
+        const m = await attackMetrics(clf, x, run.x, labels);
+        curve.push({ eps, robust_accuracy: m.robust_accuracy, success_rate: m.success_rate, perturbation: m.perturbation });
+        info(`${attack.name} ε=${eps}: robust accuracy ${(m.robust_accuracy * 100).toFixed(1)}%`);
+      }
+      attacks.push({ attack: attack.name, title: attack.title, paper: attack.paper, norm: "inf", curve });
     }
-    bar.stop();
     await clf.release();
     const report = {
       aegis: "0.1.0",
@@ -60,14 +82,8 @@ export function auditCommand(): Command {
       model: { path: opts.model, ...summary },
       data: { name: data.name, samples: n },
       clean_accuracy: clean / n,
-      attacks: [
-        {
-          attack: "fgsm",
-          paper: "Goodfellow, Shlens & Szegedy 2015",
-          norm: "inf",
-          curve: epsilons.map((eps, i) => ({ eps, robust_accuracy: robust[i] / n })),
-        },
-      ],
+      attacks,
+      interrupted: signal.aborted,
       seconds: (performance.now() - started) / 1000,
     };
     mkdirSync(opts.out, { recursive: true });
@@ -77,7 +93,9 @@ export function auditCommand(): Command {
     process.stdout.write(
       [
         `clean accuracy   ${(report.clean_accuracy * 100).toFixed(1)}%  (${n} samples of ${data.name})`,
-        ...report.attacks[0].curve.map((p) => `fgsm ε=${p.eps.toFixed(3)}    robust accuracy ${(p.robust_accuracy * 100).toFixed(1)}%`),
+        ...report.attacks.flatMap((a) =>
+          a.curve.map((p) => `${a.attack.padEnd(4)} ε=${p.eps.toFixed(3)}    robust accuracy ${(p.robust_accuracy * 100).toFixed(1)}%`),
+        ),
         `report           ${join(opts.out, "report.md")} and report.json`,
         "",
       ].join("\n"),
@@ -85,11 +103,21 @@ export function auditCommand(): Command {
   });
 }
 
+/** An attack with its parameters fixed but for ε. */
+function suiteEntry<P extends CommonParams>(attack: Attack<P, OnnxClassifier>, params: P) {
+  return {
+    name: attack.name,
+    title: attack.title,
+    paper: attack.paper,
+    run: (model: OnnxClassifier, x: Tensor<"float32">, y: Labels, eps: number, ctx: AttackContext) => attack.run(model, x, y, { ...params, eps }, ctx),
+  };
+}
+
 function markdown(r: {
   model: { path: string; parameters: number; differentiable: boolean; ops: Record<string, number> };
   data: { name: string; samples: number };
   clean_accuracy: number;
-  attacks: { attack: string; paper: string; curve: { eps: number; robust_accuracy: number }[] }[];
+  attacks: { attack: string; title: string; paper: string; curve: { eps: number; robust_accuracy: number }[] }[];
 }): string {
   const lines = [
     "# Aegis audit",
@@ -100,7 +128,7 @@ function markdown(r: {
     "",
   ];
   for (const a of r.attacks) {
-    lines.push(`## ${a.attack.toUpperCase()} (${a.paper}), L∞`, "", "| ε | robust accuracy |", "| --- | --- |");
+    lines.push(`## ${a.title} (${a.paper}), L∞`, "", "| ε | robust accuracy |", "| --- | --- |");
     for (const p of a.curve) lines.push(`| ${p.eps} | ${(p.robust_accuracy * 100).toFixed(1)}% |`);
     lines.push("");
   }

@@ -1,0 +1,48 @@
+/**
+ * The shape every evasion attack shares (Foolbox 3 style: functions over a batch, one
+ * attack per file with its paper named). An attack declares the model capabilities it
+ * needs, so `aegis attack --list` can tell which attacks apply to a model.
+ */
+import type { Rng } from "../data/random.js";
+import type { Labels } from "../engine/capabilities.js";
+import type { Tensor } from "../tensor.js";
+
+export type Norm = "inf" | "2" | "1";
+
+export type Capability = "predict" | "lossGradient" | "classGradient";
+
+export interface AttackContext {
+  rng: Rng;
+  /** Stops the attack after its current step; what is finished is returned. */
+  signal?: AbortSignal;
+  /** Called as samples finish (done out of total). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface AttackOutput {
+  /** Adversarial examples, same shape as the input. */
+  x: Tensor<"float32">;
+  /** Model queries spent per sample (black-box attacks). */
+  queries?: Int32Array;
+}
+
+/** Parameters every attack understands; each attack adds its own. */
+export interface CommonParams {
+  eps: number;
+  norm: Norm;
+  /** When true, `y` holds target classes to reach instead of true labels to leave. */
+  targeted: boolean;
+}
+
+export interface Attack<P extends CommonParams = CommonParams, M = unknown> {
+  readonly name: string;
+  readonly title: string;
+  /** Authors, year and title of the paper the file implements. */
+  readonly paper: string;
+  readonly needs: readonly Capability[];
+  readonly norms: readonly Norm[];
+  readonly defaults: P;
+  /** One line per parameter, for `--help-attack`. */
+  readonly help: Readonly<Record<keyof P & string, string>>;
+  run(model: M, x: Tensor<"float32">, y: Labels, params: P, context: AttackContext): Promise<AttackOutput>;
+}

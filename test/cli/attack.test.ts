@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { Ajv } from "ajv";
+import { parseNpz } from "../../src/data/index.js";
+import type { Tensor } from "../../src/tensor.js";
+import { aegis } from "../helpers/cli.js";
+
+const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
+const schema = JSON.parse(readFileSync(new URL("../../schema/attack-report.schema.json", import.meta.url), "utf8"));
+const tmp = mkdtempSync(join(tmpdir(), "aegis-attack-"));
+
+test("aegis attack pgd over an ε list writes a schema-valid report with a falling curve, and the adversarial examples", async () => {
+  const report = join(tmp, "pgd.json");
+  const out = join(tmp, "adv.npz");
+  const r = await aegis([
+    "attack",
+    "pgd",
+    "--model",
+    demo,
+    "--data",
+    "mnist",
+    "--samples",
+    "100",
+    "--eps",
+    "0.1,0.3",
+    "--eps-step",
+    "0.01",
+    "--out",
+    out,
+    "--json",
+    report,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(readFileSync(report, "utf8"));
+  const validate = new Ajv({ allErrors: true }).compile(schema);
+  const valid = validate(json as object);
+  assert.ok(valid, JSON.stringify(validate.errors));
+  assert.equal(json.samples, 100);
+  assert.deepEqual(json.params.eps, [0.1, 0.3]);
+  assert.equal(json.curve.length, 2);
+  assert.ok(json.curve[1].robust_accuracy < json.curve[0].robust_accuracy);
+  assert.ok(json.curve[1].robust_accuracy <= 0.05, `robust accuracy at 0.3: ${json.curve[1].robust_accuracy}`);
+  assert.ok(json.perturbation.linf_mean <= 0.1 + 1e-6);
+  const arrays = parseNpz(readFileSync(out));
+  assert.deepEqual([...(arrays.get("x") as Tensor).shape], [100, 1, 28, 28]);
+  assert.ok(arrays.has("adv_eps_0.3") && arrays.has("y"));
+});
+
+test("aegis attack --list marks which attacks apply; --help-attack names the paper", async () => {
+  const list = await aegis(["attack", "--list", "--model", demo]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /✓ pgd/);
+  const tree = await aegis(["attack", "--list", "--model", new URL("../../fixtures/models/tree_classifier.onnx", import.meta.url).pathname]);
+  assert.match(tree.stdout, /✗ pgd/, "no gradient-based attack on a tree ensemble");
+  const help = await aegis(["attack", "--help-attack", "pgd"]);
+  assert.match(help.stdout, /Madry/);
+  assert.match(help.stdout, /maxIter .*default 40/);
+});
+
+test("a parameter the attack does not take is refused by name", async () => {
+  const r = await aegis(["attack", "fgsm", "--model", demo, "--restarts", "3"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /fgsm has no --restarts/);
+});
+
+test("targeted with --target-class sends samples to that class", async () => {
+  const r = await aegis(["attack", "pgd", "--model", demo, "--samples", "60", "--target-class", "3", "--max-iter", "100", "--eps-step", "0.01", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  assert.equal(json.params.targeted, true);
+  assert.ok(json.success_rate >= 0.9, `targeted success ${json.success_rate}`);
+});

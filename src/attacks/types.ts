@@ -26,12 +26,29 @@ export interface AttackOutput {
   queries?: Int32Array;
 }
 
+/**
+ * Constraints of tabular data (the fraud-detection case), on the flattened features of
+ * one sample; attacks project every iterate onto them (see constraints.ts).
+ */
+export interface FeatureConstraints {
+  /** Per-feature bounds, tighter than the model's clip range. */
+  lower?: Float32Array;
+  upper?: Float32Array;
+  /** Features the attacker cannot change (e.g. account age). */
+  immutable?: readonly number[];
+  /** Features that only take whole numbers (counts). */
+  integer?: readonly number[];
+  /** Groups of features that one-hot encode a category: exactly one is 1. */
+  oneHot?: readonly (readonly number[])[];
+}
+
 /** Parameters every attack understands; each attack adds its own. */
 export interface CommonParams {
   eps: number;
   norm: Norm;
   /** When true, `y` holds target classes to reach instead of true labels to leave. */
   targeted: boolean;
+  constraints?: FeatureConstraints;
 }
 
 export interface Attack<P extends CommonParams = CommonParams, M = unknown> {
@@ -43,6 +60,6 @@ export interface Attack<P extends CommonParams = CommonParams, M = unknown> {
   readonly norms: readonly Norm[];
   readonly defaults: P;
   /** One line per parameter, for `--help-attack`. */
-  readonly help: Readonly<Record<keyof P & string, string>>;
+  readonly help: Readonly<Record<Exclude<keyof P & string, "constraints">, string>>;
   run(model: M, x: Tensor<"float32">, y: Labels, params: P, context: AttackContext): Promise<AttackOutput>;
 }

@@ -6,6 +6,7 @@
  */
 import type { LossGradient, ModelInfo } from "../../engine/capabilities.js";
 import { float32, sizeOf } from "../../tensor.js";
+import { projectFeasible } from "../constraints.js";
 import { ascentDirection } from "../norms.js";
 import type { Attack, CommonParams } from "../types.js";
 
@@ -36,6 +37,7 @@ export const fgsm: Attack<FgsmParams, LossGradient & ModelInfo> = {
     for (let s = 0; s < adv.length; s += row) {
       ascentDirection(grad.data, s, s + row, p.norm, direction);
       for (let k = s; k < s + row; k++) adv[k] = Math.min(hi, Math.max(lo, x.data[k] + sign * p.eps * direction[k]));
+      projectFeasible(adv, x.data, s, row, p.constraints);
     }
     ctx.onProgress?.(x.shape[0], x.shape[0]);
     return { x: float32(x.shape, adv) };

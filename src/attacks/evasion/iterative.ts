@@ -9,8 +9,9 @@
 import type { Labels, LossGradient, LossName, ModelInfo } from "../../engine/capabilities.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../../tensor.js";
+import { mutableMask, projectFeasible } from "../constraints.js";
 import { ascentDirection, projectBall, randomInBall, rowNorm } from "../norms.js";
-import type { AttackContext, AttackOutput, Norm } from "../types.js";
+import type { AttackContext, AttackOutput, FeatureConstraints, Norm } from "../types.js";
 
 export interface IterativeParams {
   eps: number;
@@ -24,6 +25,7 @@ export interface IterativeParams {
   /** Momentum μ of MIM (Dong et al. 2018); 0 for plain PGD/BIM. */
   momentum: number;
   batchSize: number;
+  constraints?: FeatureConstraints;
 }
 
 export async function iterativeAttack(
@@ -37,6 +39,7 @@ export async function iterativeAttack(
   const row = sizeOf(x.shape.slice(1));
   const result = Float32Array.from(x.data);
   const [lo, hi] = model.clipRange;
+  const movable = mutableMask(row, p.constraints);
   let finished = 0;
   for (let start = 0; start < n; start += p.batchSize) {
     const end = Math.min(n, start + p.batchSize);
@@ -53,6 +56,7 @@ export async function iterativeAttack(
           if (done[i]) continue;
           randomInBall(delta, i * row, (i + 1) * row, p.norm, p.eps, ctx.rng.next, ctx.rng.normal);
           for (let k = i * row; k < (i + 1) * row; k++) adv[k] = Math.min(hi, Math.max(lo, x0.data[k] + delta[k]));
+          projectFeasible(adv, x0.data, i * row, row, p.constraints);
         }
       }
       const velocity = new Float32Array(adv.length);
@@ -83,12 +87,13 @@ export async function iterativeAttack(
           // push against: L2 and sparse L1 steps then spend their budget where it can move.
           for (let k = s; k < e; k++) {
             const v = sign * g[k];
-            objective[k] = (v > 0 && adv[k] >= hi) || (v < 0 && adv[k] <= lo) ? 0 : v;
+            objective[k] = !movable[k - s] || (v > 0 && adv[k] >= hi) || (v < 0 && adv[k] <= lo) ? 0 : v;
           }
           ascentDirection(objective, s, e, p.norm, direction);
           for (let k = s; k < e; k++) delta[k] = adv[k] + p.epsStep * direction[k] - x0.data[k];
           projectBall(delta, s, e, p.norm, p.eps);
           for (let k = s; k < e; k++) adv[k] = Math.min(hi, Math.max(lo, x0.data[k] + delta[k]));
+          projectFeasible(adv, x0.data, s, row, p.constraints);
         }
       }
       // The last iterate has not been checked yet.

@@ -13,6 +13,7 @@ import { OnnxClassifier } from "../src/engine/classifier.js";
 import { adam } from "../src/engine/optimizers.js";
 import { train } from "../src/engine/trainer.js";
 import { float32, sliceRows } from "../src/tensor.js";
+import { benchAttacks } from "./attacks.js";
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const batch = 128;
@@ -111,3 +112,6 @@ console.log(
 );
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(i === 0 ? 44 : 12)).join(""));
 console.log(`peak RSS growth streaming input gradients: ${fmt(small)} MB for 1,000 samples, ${fmt(large)} MB for 8,000 samples (input data excluded)`);
+
+console.log("");
+for (const line of await benchAttacks()) console.log(line);

@@ -26,17 +26,17 @@ class Layers {
     private readonly rng: Rng,
   ) {}
 
-  private uniform(dims: number[], bound: number, hint: string): string {
+  private uniform(dims: number[], bound: number, name: string): string {
     const n = dims.reduce((a, c) => a * c, 1);
     const data = Float32Array.from({ length: n }, () => (this.rng.next() * 2 - 1) * bound);
-    return this.b.initializer(DataType.FLOAT, dims, data, hint);
+    return this.b.namedInitializer(name, DataType.FLOAT, dims, data);
   }
 
   /** N(0, std²): He et al. 2015 initialisation for ReLU networks. */
-  private normal(dims: number[], std: number, hint: string): string {
+  private normal(dims: number[], std: number, name: string): string {
     const n = dims.reduce((a, c) => a * c, 1);
     const data = Float32Array.from({ length: n }, () => this.rng.normal() * std);
-    return this.b.initializer(DataType.FLOAT, dims, data, hint);
+    return this.b.namedInitializer(name, DataType.FLOAT, dims, data);
   }
 
   dense(x: string, inFeatures: number, outFeatures: number, name: string): string {

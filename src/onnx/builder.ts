@@ -48,7 +48,13 @@ export class GraphBuilder {
   }
 
   initializer(dataType: DataType, dims: number[], data: TensorData, hint = "const"): string {
-    const name = this.fresh(hint);
+    return this.namedInitializer(this.fresh(hint), dataType, dims, data);
+  }
+
+  /** An initializer under exactly `name` (model parameters keep readable names such as conv1.weight). */
+  namedInitializer(name: string, dataType: DataType, dims: number[], data: TensorData): string {
+    if (this.graph.initializers.some((t) => t.name === name)) throw new Error(`initializer ${name} already exists`);
+    this.taken.add(name);
     const t: TensorValue = { name, dataType, dims, data };
     this.graph.initializers.push(t);
     return name;

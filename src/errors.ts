@@ -16,6 +16,7 @@ export type ErrorCode =
   | "BAD_OPTION"
   | "DEVICE_UNAVAILABLE"
   | "TARGET_ERROR"
+  | "POLICY_FAILED"
   | "INTERRUPTED";
 
 /** Exit codes the CLI documents (README, "Exit codes"). */
@@ -32,6 +33,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   UNSUPPORTED: 7,
   DEVICE_UNAVAILABLE: 8,
   TARGET_ERROR: 9,
+  POLICY_FAILED: 10,
   INTERRUPTED: 130,
 };
 

@@ -3,7 +3,9 @@
  * original value, bounds clamp, integer features round, and a one-hot group keeps only
  * its largest entry. Applied after the Lp-ball projection of each iterate, so a rounded
  * feature may leave the ball by less than one unit: feasibility comes first, as a real
- * transaction must be valid before it can be adversarial.
+ * transaction must be valid before it can be adversarial. With `relaxed`, only the
+ * continuous part applies (immutable, bounds): iterative attacks walk a relaxed iterate and
+ * round a copy, since rounding every small step would pin integer and one-hot features.
  */
 import type { FeatureConstraints } from "./types.js";
 
@@ -13,11 +15,13 @@ export function projectFeasible(
   start: number,
   row: number,
   c: FeatureConstraints | undefined,
+  relaxed = false,
 ): void {
   if (!c) return;
   if (c.immutable) for (const j of c.immutable) adv[start + j] = original[start + j];
   if (c.lower) for (let j = 0; j < row; j++) adv[start + j] = Math.max(c.lower[j], adv[start + j]);
   if (c.upper) for (let j = 0; j < row; j++) adv[start + j] = Math.min(c.upper[j], adv[start + j]);
+  if (relaxed) return;
   if (c.integer) for (const j of c.integer) adv[start + j] = Math.round(adv[start + j]);
   if (c.oneHot) {
     for (const group of c.oneHot) {

@@ -1,16 +1,69 @@
 /** Every attack Aegis has, by name: the registry `aegis attack` and `aegis audit` read. */
+import { adversarialPatch } from "./evasion/adversarial-patch.js";
 import { bim } from "./evasion/bim.js";
+import { boundary } from "./evasion/boundary.js";
+import { carliniWagnerL2 } from "./evasion/carlini-wagner-l2.js";
+import { carliniWagnerLinf } from "./evasion/carlini-wagner-linf.js";
+import { deepFool } from "./evasion/deepfool.js";
+import { ead } from "./evasion/ead.js";
 import { fgsm } from "./evasion/fgsm.js";
+import { hopskipjump } from "./evasion/hopskipjump.js";
+import { jsma } from "./evasion/jsma.js";
 import { mim } from "./evasion/mim.js";
+import { nes } from "./evasion/nes.js";
 import { pgd } from "./evasion/pgd.js";
+import { signOpt } from "./evasion/sign-opt.js";
+import { simba } from "./evasion/simba.js";
+import { square } from "./evasion/square.js";
+import { uap } from "./evasion/universal-perturbation.js";
+import { zoo } from "./evasion/zoo.js";
 import type { Attack, Capability, CommonParams } from "./types.js";
 
+export { loadConstraintsFile, parseConstraints } from "./constraints-file.js";
 export { type AttackMetrics, attackMetrics } from "./metrics.js";
 export type { Attack, AttackContext, AttackOutput, Capability, CommonParams, Norm } from "./types.js";
-export { bim, fgsm, mim, pgd };
+export {
+  adversarialPatch,
+  bim,
+  boundary,
+  carliniWagnerL2,
+  carliniWagnerLinf,
+  deepFool,
+  ead,
+  fgsm,
+  hopskipjump,
+  jsma,
+  mim,
+  nes,
+  pgd,
+  signOpt,
+  simba,
+  square,
+  uap,
+  zoo,
+};
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry of attacks over different model capabilities
-export const ATTACKS: readonly Attack<any, any>[] = [fgsm, bim, pgd, mim];
+export const ATTACKS: readonly Attack<any, any>[] = [
+  fgsm,
+  bim,
+  pgd,
+  mim,
+  carliniWagnerL2,
+  carliniWagnerLinf,
+  deepFool,
+  ead,
+  jsma,
+  uap,
+  adversarialPatch,
+  square,
+  simba,
+  hopskipjump,
+  nes,
+  zoo,
+  boundary,
+  signOpt,
+];
 
 export function attackByName(name: string): Attack<CommonParams, unknown> | undefined {
   return ATTACKS.find((a) => a.name === name);

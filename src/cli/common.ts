@@ -55,7 +55,7 @@ export function labelsOrFail(data: Dataset, why: string): number[] {
 }
 
 /** A progress bar on stderr, only when stderr is a terminal (logs stay clean in CI). */
-export function progressBar(label: string, total: number): { update(done: number, extra?: string): void; stop(): void } {
+export function progressBar(label: string, total: number): { update(done: number, extra?: string, newTotal?: number): void; stop(): void } {
   if (!process.stderr.isTTY) return { update() {}, stop() {} };
   const bar = new SingleBar({
     format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {extra}`,
@@ -65,7 +65,11 @@ export function progressBar(label: string, total: number): { update(done: number
   });
   bar.start(total, 0, { extra: "" });
   return {
-    update: (done, extra = "") => bar.update(done, { extra }),
+    update: (done, extra = "", newTotal) => {
+      // Some attacks count steps rather than samples: follow the total they report.
+      if (newTotal !== undefined && newTotal !== bar.getTotal()) bar.setTotal(newTotal);
+      bar.update(done, { extra });
+    },
     stop: () => bar.stop(),
   };
 }

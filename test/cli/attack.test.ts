@@ -73,3 +73,48 @@ test("targeted with --target-class sends samples to that class", async () => {
   assert.equal(json.params.targeted, true);
   assert.ok(json.success_rate >= 0.9, `targeted success ${json.success_rate}`);
 });
+
+test("a tabular attack with --constraints only returns feasible transactions", async () => {
+  const fixtures = new URL("../../fixtures/", import.meta.url).pathname;
+  const out = join(tmp, "fraud-adv.npz");
+  const r = await aegis([
+    "attack",
+    "pgd",
+    "--model",
+    join(fixtures, "models/fraud_mlp.onnx"),
+    "--data",
+    join(fixtures, "data/fraud.npz"),
+    "--x-key",
+    "x_test",
+    "--y-key",
+    "y_test",
+    "--constraints",
+    join(fixtures, "data/fraud.constraints.json"),
+    "--clip",
+    "none",
+    "--eps",
+    "20",
+    "--target-class",
+    "0",
+    "--out",
+    out,
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  assert.ok(json.success_rate >= 0.8, `fraud flagged as legit after the attack: ${json.success_rate}`);
+  const constraints = JSON.parse(readFileSync(join(fixtures, "data/fraud.constraints.json"), "utf8"));
+  const adv = parseNpz(readFileSync(out)).get("x") as Tensor<"float32">;
+  const features = constraints.features.length;
+  const index = (f: string | number) => (typeof f === "number" ? f : constraints.features.indexOf(f));
+  for (let i = 0; i < adv.shape[0]; i++) {
+    const row = adv.data.subarray(i * features, (i + 1) * features);
+    for (const f of constraints.integer) assert.equal(row[index(f)], Math.round(row[index(f)]), `integer feature ${f}`);
+    for (const group of constraints.one_hot)
+      assert.equal(
+        group.map((f: string | number) => row[index(f)]).reduce((a: number, b: number) => a + b, 0),
+        1,
+        "one-hot group",
+      );
+  }
+});

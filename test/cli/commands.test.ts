@@ -90,18 +90,6 @@ test("--device cuda without the CUDA provider says so and exits 8", async () => 
   assert.match(r.stderr, /CUDA/);
 });
 
-test("audit writes a report on the bundled demo model", async () => {
-  const out = join(tmp, "report");
-  const r = await aegis(["audit", "--samples", "200", "--eps", "0.1,0.3", "--out", out]);
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
-  assert.ok(report.clean_accuracy > 0.95, `clean accuracy ${report.clean_accuracy}`);
-  const [at01, at03] = report.attacks[0].curve;
-  assert.ok(at03.robust_accuracy < at01.robust_accuracy, "accuracy falls as ε grows");
-  assert.ok(at03.robust_accuracy < 0.3, `FGSM at ε=0.3 breaks an undefended CNN: ${at03.robust_accuracy}`);
-  assert.ok(existsSync(join(out, "report.md")));
-});
-
 test("predict --target queries a real HTTP endpoint as a black box and counts queries", async () => {
   const { createServer } = await import("node:http");
   const { OnnxClassifier } = await import("../../src/engine/classifier.js");

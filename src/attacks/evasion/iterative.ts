@@ -49,14 +49,23 @@ export async function iterativeAttack(
     const done = new Array<boolean>(m).fill(false);
     const fooled = (output: Tensor<"float32">, i: number) => (p.targeted ? argmaxRow(output, i) === labels[i] : argmaxRow(output, i) !== labels[i]);
     for (let restart = 0; restart < Math.max(1, p.restarts) && !done.every(Boolean); restart++) {
+      // The model sees the feasible point `adv`; steps accumulate on `relaxed`, which only
+      // the continuous constraints touch (the same array when there are none).
       const adv = Float32Array.from(x0.data);
+      const relaxed = p.constraints ? Float32Array.from(x0.data) : adv;
+      const settle = (s: number) => {
+        if (!p.constraints) return;
+        projectFeasible(relaxed, x0.data, s, row, p.constraints, true);
+        adv.set(relaxed.subarray(s, s + row), s);
+        projectFeasible(adv, x0.data, s, row, p.constraints);
+      };
       if (p.randomInit) {
         const delta = new Float32Array(adv.length);
         for (let i = 0; i < m; i++) {
           if (done[i]) continue;
           randomInBall(delta, i * row, (i + 1) * row, p.norm, p.eps, ctx.rng.next, ctx.rng.normal);
-          for (let k = i * row; k < (i + 1) * row; k++) adv[k] = Math.min(hi, Math.max(lo, x0.data[k] + delta[k]));
-          projectFeasible(adv, x0.data, i * row, row, p.constraints);
+          for (let k = i * row; k < (i + 1) * row; k++) relaxed[k] = Math.min(hi, Math.max(lo, x0.data[k] + delta[k]));
+          settle(i * row);
         }
       }
       const velocity = new Float32Array(adv.length);
@@ -87,13 +96,13 @@ export async function iterativeAttack(
           // push against: L2 and sparse L1 steps then spend their budget where it can move.
           for (let k = s; k < e; k++) {
             const v = sign * g[k];
-            objective[k] = !movable[k - s] || (v > 0 && adv[k] >= hi) || (v < 0 && adv[k] <= lo) ? 0 : v;
+            objective[k] = !movable[k - s] || (v > 0 && relaxed[k] >= hi) || (v < 0 && relaxed[k] <= lo) ? 0 : v;
           }
           ascentDirection(objective, s, e, p.norm, direction);
-          for (let k = s; k < e; k++) delta[k] = adv[k] + p.epsStep * direction[k] - x0.data[k];
+          for (let k = s; k < e; k++) delta[k] = relaxed[k] + p.epsStep * direction[k] - x0.data[k];
           projectBall(delta, s, e, p.norm, p.eps);
-          for (let k = s; k < e; k++) adv[k] = Math.min(hi, Math.max(lo, x0.data[k] + delta[k]));
-          projectFeasible(adv, x0.data, s, row, p.constraints);
+          for (let k = s; k < e; k++) relaxed[k] = Math.min(hi, Math.max(lo, x0.data[k] + delta[k]));
+          settle(s);
         }
       }
       // The last iterate has not been checked yet.

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { ATTACKS, applicableAttacks, attackByName } from "../../attacks/index.js";
+import { ATTACKS, applicableAttacks, attackByName, loadConstraintsFile } from "../../attacks/index.js";
 import { attackMetrics } from "../../attacks/metrics.js";
 import type { Capability, CommonParams } from "../../attacks/types.js";
 import { saveNpz } from "../../data/index.js";
@@ -11,7 +11,7 @@ import { countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { loadModel } from "../../onnx/io.js";
-import { gatherRows, type Tensor, tensor } from "../../tensor.js";
+import { gatherRows, sizeOf, type Tensor, tensor } from "../../tensor.js";
 import {
   addDataOptions,
   addRuntimeOptions,
@@ -53,6 +53,9 @@ export function attackCommand(): Command {
     .option("--target-class <k>", "the class every sample is pushed to", parseInteger("--target-class", 0))
     .option("--restarts <n>", "random restarts", parseInteger("--restarts", 1))
     .option("--loss <loss>", "ce | margin | dlr")
+    .option("--param <key=value...>", "any other attack parameter (see --help-attack), e.g. --param binarySearchSteps=9")
+    .option("--clip <range>", 'valid input range "lo,hi" the attack stays in, or "none"', "0,1")
+    .option("--constraints <file>", "tabular feature constraints (JSON: lower, upper, immutable, integer, one_hot)")
     .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 128)
     .option("--seed <s>", "seed of random starts and targets", parseInteger("--seed", 0), 0)
     .option("--out <file>", "write the adversarial examples (.npz: x = first ε, adv_eps_<ε> for each, y)")
@@ -68,7 +71,7 @@ export function attackCommand(): Command {
     if (!attack) throw new AegisError("BAD_OPTION", `unknown attack "${name}"; aegis attack --list shows the attacks`);
     if (Boolean(opts.model) === Boolean(opts.target)) throw new AegisError("BAD_OPTION", "give either --model FILE or --target URL");
     const model: (Predictor & { release?(): Promise<void> }) | undefined = opts.model
-      ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize })
+      ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: parseClip(opts.clip) })
       : undefined;
 
     const data = loadData(opts.data, opts);
@@ -86,10 +89,12 @@ export function attackCommand(): Command {
       );
     }
     const params = buildParams(attack.defaults, attack.name, opts);
+    if (opts.constraints) params.constraints = loadConstraintsFile(opts.constraints, sizeOf(data.x.shape.slice(1)));
     const epsilons = parseEpsilons(opts.eps, attack.defaults.eps);
     const rng = createRng(opts.seed);
     let targets: number[] | undefined;
-    if (opts.targeted || opts.targetClass !== undefined) {
+    // Attacks that are targeted by nature (JSMA, the patch) stay targeted unless told otherwise.
+    if (opts.targeted || opts.targetClass !== undefined || attack.defaults.targeted) {
       const k = target.numClasses;
       if (opts.targetClass !== undefined) {
         if (opts.targetClass >= k) throw new AegisError("LABEL_OUT_OF_RANGE", `--target-class ${opts.targetClass} is outside the model's classes 0..${k - 1}`);
@@ -115,12 +120,19 @@ export function attackCommand(): Command {
         x,
         targets ?? labels,
         { ...params, eps, targeted: targets !== undefined },
-        { rng, signal, onProgress: (done) => bar.update(done) },
+        { rng, signal, onProgress: (done, total) => bar.update(done, "", total) },
       );
       bar.stop();
       const m = await attackMetrics(target, x, out.x, labels, { targets, queries: out.queries, cleanOutput });
       const seconds = (performance.now() - started) / 1000;
-      curve.push({ eps, robust_accuracy: m.robust_accuracy, success_rate: m.success_rate, perturbation: m.perturbation, queries: m.queries ?? null, seconds });
+      curve.push({
+        eps: Number.isFinite(eps) ? eps : null,
+        robust_accuracy: m.robust_accuracy,
+        success_rate: m.success_rate,
+        perturbation: m.perturbation,
+        queries: m.queries ?? null,
+        seconds,
+      });
       info(
         `${attack.name} ε=${eps}: robust accuracy ${(m.robust_accuracy * 100).toFixed(1)}%, success ${(m.success_rate * 100).toFixed(1)}% in ${seconds.toFixed(1)} s`,
       );
@@ -134,7 +146,13 @@ export function attackCommand(): Command {
       paper: attack.paper,
       target: opts.model ? { model: opts.model, ...pick(summarizeModel(loadModel(opts.model)), ["producer", "opsets", "parameters"]) } : { url: opts.target },
       data: data.name,
-      params: { ...params, eps: epsilons, targeted: targets !== undefined, target_class: opts.targetClass ?? null, seed: opts.seed },
+      params: {
+        ...params,
+        eps: epsilons.map((e) => (Number.isFinite(e) ? e : null)),
+        targeted: targets !== undefined,
+        target_class: opts.targetClass ?? null,
+        seed: opts.seed,
+      },
       samples: rows.length,
       clean_accuracy: countCorrect(cleanOutput, labels) / labels.length,
       robust_accuracy: first?.robust_accuracy ?? null,
@@ -195,16 +213,25 @@ function printAttackHelp(name: string): void {
   ];
   const defaults = attack.defaults as unknown as Record<string, unknown>;
   for (const [key, text] of Object.entries(attack.help))
-    lines.push(`  ${key.padEnd(12)} ${String(text)}${key in defaults ? ` (default ${JSON.stringify(defaults[key])})` : ""}`);
+    lines.push(
+      `  ${key.padEnd(12)} ${String(text)}${key in defaults ? ` (default ${defaults[key] === Number.POSITIVE_INFINITY ? "∞" : JSON.stringify(defaults[key])})` : ""}`,
+    );
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+function parseClip(value: string): [number, number] {
+  if (value === "none") return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  const [lo, hi] = value.split(",").map(Number);
+  if (!(lo < hi)) throw new AegisError("BAD_OPTION", `--clip must be "lo,hi" with lo < hi, or "none", not "${value}"`);
+  return [lo, hi];
 }
 
 function parseEpsilons(value: string | undefined, fallback: number): number[] {
   if (value === undefined) return [fallback];
   const list = String(value)
     .split(",")
-    .map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((e) => !Number.isFinite(e) || e < 0))
+    .map((s) => (s.trim() === "inf" ? Number.POSITIVE_INFINITY : Number(s.trim())));
+  if (list.length === 0 || list.some((e) => Number.isNaN(e) || e < 0))
     throw new AegisError("BAD_OPTION", `--eps must be a number ≥ 0 or a comma-separated list, not "${value}"`);
   return list;
 }
@@ -222,6 +249,23 @@ function buildParams(defaults: CommonParams, name: string, opts: Record<string, 
     if (opts[key] === undefined) continue;
     if (!known.has(key)) throw new AegisError("BAD_OPTION", `${name} has no ${flag} parameter (aegis attack --help-attack ${name})`);
     params[key] = key === "maxQueries" ? Number(opts[key]) : opts[key];
+  }
+  for (const pair of (opts.param as string[] | undefined) ?? []) {
+    const eq = pair.indexOf("=");
+    const key = pair.slice(0, eq);
+    if (eq <= 0 || !known.has(key))
+      throw new AegisError("BAD_OPTION", `--param ${pair}: ${name} has no parameter "${key}" (aegis attack --help-attack ${name})`);
+    const raw = pair.slice(eq + 1);
+    params[key] =
+      raw === "true"
+        ? true
+        : raw === "false"
+          ? false
+          : raw === "inf"
+            ? Number.POSITIVE_INFINITY
+            : Number.isFinite(Number(raw)) && raw !== ""
+              ? Number(raw)
+              : raw;
   }
   if (params.loss !== undefined && !["ce", "margin", "dlr"].includes(String(params.loss)))
     throw new AegisError("BAD_OPTION", `--loss must be ce, margin or dlr, not "${params.loss}"`);

@@ -1,20 +1,16 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { fgsm } from "../../attacks/evasion/fgsm.js";
-import { pgd } from "../../attacks/evasion/pgd.js";
-import { attackMetrics } from "../../attacks/metrics.js";
-import type { Attack, AttackContext, CommonParams } from "../../attacks/types.js";
-import { createRng } from "../../data/random.js";
-import type { Labels } from "../../engine/capabilities.js";
+import type { Capability } from "../../attacks/types.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { summarizeModel } from "../../engine/inspect.js";
-import { countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
-import { writeFileAtomic } from "../../fs.js";
 import { loadModel } from "../../onnx/io.js";
-import { sliceRows, type Tensor } from "../../tensor.js";
+import { runAudit } from "../../report/audit.js";
+import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../report/config.js";
+import { loadPolicy } from "../../report/policy.js";
+import type { AuditReport } from "../../report/types.js";
+import { writeAuditReports } from "../../report/write.js";
 import {
   addDataOptions,
   addRuntimeOptions,
@@ -32,105 +28,104 @@ export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx"
 
 export function auditCommand(): Command {
   const cmd = new Command("audit")
-    .description("audit a model: clean accuracy and robustness to FGSM and PGD over a range of ε (a preview of the full suite)")
+    .description("audit a model against a suite of evasion attacks; writes report.json, report.html and report.md, and exits 10 when a policy fails")
     .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL)
     .option("--data <spec>", "evaluation data (default: mnist's 2,000-sample test split)", "mnist")
-    .option("--samples <n>", "evaluate on the first n samples", parseInteger("--samples", 1), 500)
-    .option("--seed <s>", "seed of the attacks' random starts", parseInteger("--seed", 0), 0)
-    .option("--eps <list>", "comma-separated L∞ budgets", "0.05,0.1,0.2,0.3")
-    .option("--batch-size <n>", "samples per batch", parseInteger("--batch-size", 1), 128)
+    .option("--config <audit.yaml>", "the suite: attacks, ε lists, norms, parameters, samples, seed (default: the built-in suite)")
+    .option("--policy <policy.yaml>", "thresholds to enforce: min_clean_accuracy, min_robust_accuracy, max_success_rate, …")
     .option("--out <dir>", "report folder", "aegis-report")
+    .option("--attacks <ids>", "run only these suite entries (comma-separated ids)")
+    .option("--samples <n>", "at most n samples for every attack", parseInteger("--samples", 1))
+    .option("--eps <list>", "replace the ε list of every curve (comma-separated)")
+    .option("--seed <s>", "seed of random starts and targets", parseInteger("--seed", 0))
+    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1))
     .option("--json", "print the report as JSON on stdout");
   addDataOptions(cmd);
   addRuntimeOptions(cmd);
   return cmd.action(async (opts) => {
-    const epsilons = String(opts.eps)
-      .split(",")
-      .map((s) => Number(s.trim()));
-    if (epsilons.some((e) => !Number.isFinite(e) || e < 0))
-      throw new AegisError("BAD_OPTION", `--eps must be a comma-separated list of numbers ≥ 0, not "${opts.eps}"`);
-    const started = performance.now();
+    const config = applyOverrides(opts.config ? loadAuditConfig(opts.config) : defaultAuditConfig(), {
+      samples: opts.samples,
+      eps: opts.eps === undefined ? undefined : parseEpsList(opts.eps),
+      attacks:
+        opts.attacks === undefined
+          ? undefined
+          : String(opts.attacks)
+              .split(",")
+              .map((s) => s.trim()),
+      seed: opts.seed,
+      batchSize: opts.batchSize,
+    });
+    // Checked before anything runs: a typo in a policy should not cost a whole audit.
+    const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
     const summary = summarizeModel(loadModel(opts.model));
     const data = loadData(opts.data, opts);
-    const n = Math.min(opts.samples, data.x.shape[0]);
-    const x = sliceRows(data.x, 0, n);
-    const labels = labelsOrFail(data, "an audit").slice(0, n);
-    const clf = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
-    info(`auditing ${opts.model} on ${n} samples of ${data.name}`);
-    const clean = countCorrect(await clf.predict(x), labels);
-    // The preview suite: FGSM and PGD-40 over the ε list, the same samples for both.
-    const suite = [suiteEntry(fgsm, { ...fgsm.defaults, batchSize: opts.batchSize }), suiteEntry(pgd, { ...pgd.defaults, batchSize: opts.batchSize })];
+    labelsOrFail(data, "an audit");
+    const model = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: config.batchSize });
+    const capabilities = new Set<Capability>(summary.differentiable ? ["predict", "lossGradient", "classGradient"] : ["predict"]);
+    const n = Math.min(config.samples, data.x.shape[0]);
+    info(`auditing ${opts.model} on ${n} samples of ${data.name}: ${config.attacks.map((e) => e.id).join(", ")}`);
     const signal = interruptSignal();
-    const attacks = [];
-    for (const attack of suite) {
-      const curve = [];
-      for (const eps of epsilons) {
-        if (signal.aborted) break;
-        const bar = progressBar(`${attack.name} ε=${eps}`, n);
-        const run = await attack.run(clf, x, labels, eps, { rng: createRng(opts.seed), signal, onProgress: (done) => bar.update(done) });
-        bar.stop();
-        const m = await attackMetrics(clf, x, run.x, labels);
-        curve.push({ eps, robust_accuracy: m.robust_accuracy, success_rate: m.success_rate, perturbation: m.perturbation });
-        info(`${attack.name} ε=${eps}: robust accuracy ${(m.robust_accuracy * 100).toFixed(1)}%`);
-      }
-      attacks.push({ attack: attack.name, title: attack.title, paper: attack.paper, norm: "inf", curve });
+    let result: Awaited<ReturnType<typeof runAudit>>;
+    try {
+      result = await runAudit({
+        model,
+        capabilities,
+        modelPath: opts.model,
+        summary,
+        data,
+        config,
+        policy,
+        signal,
+        log: info,
+        progress: progressBar,
+      });
+    } finally {
+      await model.release();
     }
-    await clf.release();
-    const report = {
-      aegis: "0.1.0",
-      kind: "audit",
-      model: { path: opts.model, ...summary },
-      data: { name: data.name, samples: n },
-      clean_accuracy: clean / n,
-      attacks,
-      interrupted: signal.aborted,
-      seconds: (performance.now() - started) / 1000,
-    };
-    mkdirSync(opts.out, { recursive: true });
-    writeFileAtomic(join(opts.out, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
-    writeFileAtomic(join(opts.out, "report.md"), markdown(report));
-    if (opts.json) return printJson(report);
-    process.stdout.write(
-      [
-        `clean accuracy   ${(report.clean_accuracy * 100).toFixed(1)}%  (${n} samples of ${data.name})`,
-        ...report.attacks.flatMap((a) =>
-          a.curve.map((p) => `${a.attack.padEnd(4)} ε=${p.eps.toFixed(3)}    robust accuracy ${(p.robust_accuracy * 100).toFixed(1)}%`),
-        ),
-        `report           ${join(opts.out, "report.md")} and report.json`,
-        "",
-      ].join("\n"),
-    );
+    const paths = writeAuditReports(opts.out, result);
+    const { report } = result;
+    if (opts.json) printJson(report);
+    else process.stdout.write(summaryText(report, paths.html));
+    if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; ${paths.json} covers the runs that finished`);
+    if (report.policy && !report.policy.passed) {
+      const failed = report.policy.rules.filter((r) => !r.passed);
+      throw new AegisError(
+        "POLICY_FAILED",
+        `policy failed: ${failed.length} of ${report.policy.rules.length} rules not met (${failed.map((r) => r.detail).join("; ")}); see ${join(opts.out, "report.html")}`,
+      );
+    }
   });
 }
 
-/** An attack with its parameters fixed but for ε. */
-function suiteEntry<P extends CommonParams>(attack: Attack<P, OnnxClassifier>, params: P) {
-  return {
-    name: attack.name,
-    title: attack.title,
-    paper: attack.paper,
-    run: (model: OnnxClassifier, x: Tensor<"float32">, y: Labels, eps: number, ctx: AttackContext) => attack.run(model, x, y, { ...params, eps }, ctx),
-  };
+function parseEpsList(value: string): number[] {
+  const list = String(value)
+    .split(",")
+    .map((s) => Number(s.trim()));
+  if (list.some((e) => !Number.isFinite(e) || e < 0)) throw new AegisError("BAD_OPTION", `--eps must be a comma-separated list of numbers ≥ 0, not "${value}"`);
+  return list;
 }
 
-function markdown(r: {
-  model: { path: string; parameters: number; differentiable: boolean; ops: Record<string, number> };
-  data: { name: string; samples: number };
-  clean_accuracy: number;
-  attacks: { attack: string; title: string; paper: string; curve: { eps: number; robust_accuracy: number }[] }[];
-}): string {
-  const lines = [
-    "# Aegis audit",
-    "",
-    `- model: \`${r.model.path}\` (${r.model.parameters.toLocaleString("en-US")} parameters, differentiable: ${r.model.differentiable})`,
-    `- data: ${r.data.name}, ${r.data.samples} samples`,
-    `- clean accuracy: **${(r.clean_accuracy * 100).toFixed(1)}%**`,
-    "",
-  ];
+function summaryText(r: AuditReport, html: string): string {
+  const pct = (v: number) => `${(v * 100).toFixed(1)}%`.padStart(6);
+  const width = Math.max(14, ...r.attacks.map((a) => a.id.length + 8));
+  const lines = [`${"clean accuracy".padEnd(width)} ${pct(r.clean_accuracy)}  (${r.data.samples} samples of ${r.data.name})`];
   for (const a of r.attacks) {
-    lines.push(`## ${a.title} (${a.paper}), L∞`, "", "| ε | robust accuracy |", "| --- | --- |");
-    for (const p of a.curve) lines.push(`| ${p.eps} | ${(p.robust_accuracy * 100).toFixed(1)}% |`);
-    lines.push("");
+    if (a.runs.length === 0) lines.push(`${a.id.padEnd(width)} ${a.status}: ${a.reason ?? ""}`);
+    for (const p of a.runs) {
+      const key = `${a.id}${p.eps === null ? "" : ` ε=${p.eps}`}`;
+      const extra = a.kind === "minimum-norm" ? `, mean L2 ${p.perturbation.l2_mean.toFixed(3)}` : "";
+      lines.push(`${key.padEnd(width)} ${pct(p.robust_accuracy)}  robust accuracy, success ${pct(p.success_rate).trim()}${extra}`);
+    }
   }
-  return `${lines.join("\n")}\n`;
+  const bySeverity = ["high", "medium", "low", "info"]
+    .map((s) => [s, r.findings.filter((f) => f.severity === s).length] as const)
+    .filter(([, c]) => c > 0)
+    .map(([s, c]) => `${c} ${s}`);
+  lines.push(`${"findings".padEnd(width)} ${bySeverity.join(", ") || "none"}`);
+  if (r.policy)
+    lines.push(
+      `${"policy".padEnd(width)} ${r.policy.passed ? "passed" : "FAILED"} (${r.policy.rules.filter((x) => x.passed).length}/${r.policy.rules.length} rules met)`,
+    );
+  lines.push(`${"report".padEnd(width)} ${html} (and report.md, report.json)`, "");
+  return lines.join("\n");
 }

@@ -1,0 +1,373 @@
+/**
+ * Runs an audit suite against one model: clean accuracy, then each attack of the suite
+ * on the first samples of the data (curves over ε, or one run of a minimum-norm attack),
+ * then findings and the policy verdict. Every attack uses the same leading samples, so
+ * their results are comparable. Ctrl-C (the signal) stops after the current step; runs
+ * that finished are kept and the report says `interrupted`.
+ */
+import { cpus } from "node:os";
+import { attackByName } from "../attacks/index.js";
+import { attackMetrics } from "../attacks/metrics.js";
+import type { Attack, Capability, CommonParams, Norm } from "../attacks/types.js";
+import type { Dataset } from "../data/index.js";
+import { createRng } from "../data/random.js";
+import type { Predictor } from "../engine/capabilities.js";
+import type { ModelSummary } from "../engine/inspect.js";
+import { argmaxRow } from "../engine/trainer.js";
+import { AegisError } from "../errors.js";
+import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
+import { niceCeil } from "./charts.js";
+import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
+import { deriveFindings, robustAtEps } from "./findings.js";
+import { imageLayout, perturbationPng, samplePng } from "./images.js";
+import { evaluatePolicy, type Policy } from "./policy.js";
+import type { AttackRecord, AuditReport, ExampleRecord, RunRecord } from "./types.js";
+
+export const AEGIS_VERSION = "0.1.0";
+
+export interface ProgressSink {
+  update(done: number): void;
+  stop(): void;
+}
+
+export interface AuditOptions {
+  model: Predictor;
+  /** What the model gives: attacks that need more are skipped with the reason. */
+  capabilities: ReadonlySet<Capability>;
+  modelPath: string;
+  summary: ModelSummary | null;
+  data: Dataset;
+  config: AuditConfig;
+  policy?: Policy;
+  signal?: AbortSignal;
+  lookup?: AttackLookup;
+  log?: (message: string) => void;
+  progress?: (label: string, total: number) => ProgressSink;
+  /** Adversarial examples shown per attack (default 8). */
+  examples?: number;
+}
+
+/** PNG data URIs of one example, keyed in AuditResult.images by `${attackId}:${index}`. */
+export interface ExampleImages {
+  original: string;
+  adversarial: string;
+  perturbation: string;
+}
+
+export interface AuditResult {
+  report: AuditReport;
+  images: Map<string, ExampleImages>;
+}
+
+interface FinishedRun {
+  record: RunRecord;
+  adversarial: Tensor<"float32">;
+  success: boolean[];
+}
+
+export async function runAudit(o: AuditOptions): Promise<AuditResult> {
+  const started = performance.now();
+  const log = o.log ?? (() => {});
+  const lookup = o.lookup ?? attackByName;
+  const { model, config, data } = o;
+  if (!data.y) throw new AegisError("BAD_DATA", `${data.name} has no labels, which an audit needs; add a "y" array or name it with --y-key`);
+  const n = Math.min(config.samples, data.x.shape[0]);
+  const x = sliceRows(data.x, 0, n);
+  const labels = labelsOf(data.y).slice(0, n);
+  const k = model.numClasses;
+  const bad = labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= k);
+  if (bad !== -1)
+    throw new AegisError(
+      "LABEL_OUT_OF_RANGE",
+      `label ${labels[bad]} of sample ${bad} is outside the model's classes 0..${k - 1}; check the data matches the model`,
+    );
+  const cleanOutput = await model.predict(x);
+  const cleanCorrect = labels.map((l, i) => argmaxRow(cleanOutput, i) === l);
+  const classNames = data.classNames?.length === k ? data.classNames : Array.from({ length: k }, (_, c) => String(c));
+  const warnings: string[] = [];
+  const warn = (message: string) => {
+    warnings.push(message);
+    log(`warning: ${message}`);
+  };
+  const layout = imageLayout(x.shape.slice(1));
+  const images = new Map<string, ExampleImages>();
+
+  // Why an attack cannot run is known before any runs: say so at once, not a minute later.
+  const resolved = config.attacks.map((entry) => {
+    const attack = lookup(entry.attack);
+    const missing = attack?.needs.filter((c) => !o.capabilities.has(c)) ?? [];
+    const stop = o.summary?.nonDifferentiable[0];
+    const skip = !attack
+      ? `"${entry.attack}" is not registered in this version of Aegis`
+      : missing.length > 0
+        ? `needs ${missing.join(" and ")}, which the model does not give${stop ? ` (no gradient through ${stop.opType} node ${stop.name})` : ""}`
+        : null;
+    if (skip) warn(`${entry.id} skipped: ${skip}`);
+    return { entry, attack: skip ? undefined : attack, found: attack, skip };
+  });
+  const totalRuns = resolved.reduce((s, r) => s + (r.attack ? runEps(r.entry, r.attack).length : 0), 0);
+  let runIndex = 0;
+  let interrupted = false;
+  const attacks: AttackRecord[] = [];
+  for (const { entry, attack, found, skip } of resolved) {
+    const samples = Math.min(entry.samples ?? config.samples, n);
+    const record: AttackRecord = {
+      id: entry.id,
+      attack: entry.attack,
+      title: found?.title ?? null,
+      paper: found?.paper ?? null,
+      kind: entry.kind,
+      status: "done",
+      reason: null,
+      access: found ? (found.needs.every((c) => c === "predict") ? "black-box" : "white-box") : null,
+      norm: found ? (entry.norm ?? found.defaults.norm) : (entry.norm ?? null),
+      targeted: entry.targeted ?? false,
+      samples,
+      params: {},
+      seconds: 0,
+      runs: [],
+      curve: [],
+      min_norms: null,
+      examples: null,
+    };
+    attacks.push(record);
+    if (!attack) {
+      record.status = "skipped";
+      record.reason = skip;
+      continue;
+    }
+    if (interrupted) {
+      record.status = "not-run";
+      record.reason = "the audit was interrupted before it";
+      continue;
+    }
+
+    const xs = sliceRows(x, 0, samples);
+    const ys = labels.slice(0, samples);
+    const rng = createRng(config.seed);
+    const targets = entry.targeted ? ys.map((l) => (l + 1 + rng.int(k - 1)) % k) : undefined;
+    const params = buildParams(attack, entry, config);
+    // JSON has no Infinity (C&W's "no limit" ε): such values are kept as text.
+    const { constraints: _, ...listed } = params;
+    record.params = Object.fromEntries(
+      Object.entries({ ...listed, ...(entry.kind === "curve" ? { eps: runEps(entry, attack) } : {}) }).map(([key, v]) => [
+        key,
+        typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
+      ]),
+    );
+    const finished: FinishedRun[] = [];
+    for (const eps of runEps(entry, attack)) {
+      runIndex++;
+      const label = `[${runIndex}/${totalRuns}] ${entry.id}${eps === null ? "" : ` ε=${eps}`}`;
+      const bar = o.progress?.(label, samples);
+      const t0 = performance.now();
+      const out = await attack.run(
+        model,
+        xs,
+        targets ?? ys,
+        { ...params, ...(eps === null ? {} : { eps }) },
+        { rng: createRng(config.seed), signal: o.signal, onProgress: (done) => bar?.update(done) },
+      );
+      bar?.stop();
+      if (o.signal?.aborted) {
+        // A run cut short would overstate robustness: drop it, keep the finished ones.
+        interrupted = true;
+        record.status = "interrupted";
+        record.reason = `interrupted during ${eps === null ? "its run" : `ε = ${eps}`}`;
+        log(`${label}: interrupted`);
+        break;
+      }
+      const m = await attackMetrics(model, xs, out.x, ys, { targets, queries: out.queries, cleanOutput: sliceRows(cleanOutput, 0, samples) });
+      const seconds = (performance.now() - t0) / 1000;
+      const run: RunRecord = {
+        eps,
+        samples,
+        clean_accuracy: m.clean_accuracy,
+        robust_accuracy: m.robust_accuracy,
+        success_rate: m.success_rate,
+        perturbation: m.perturbation,
+        queries: m.queries ?? null,
+        seconds,
+        per_class: perClass(ys, m.perSample.robustCorrect, k),
+      };
+      record.runs.push(run);
+      record.seconds += seconds;
+      finished.push({ record: run, adversarial: out.x, success: m.perSample.success });
+      const queries = run.queries ? `, ${Math.round(run.queries.mean)} queries/sample` : "";
+      const size = entry.kind === "minimum-norm" ? `, mean L2 ${run.perturbation.l2_mean.toFixed(3)}, mean L∞ ${run.perturbation.linf_mean.toFixed(3)}` : "";
+      log(`${label}: robust accuracy ${pct(run.robust_accuracy)}, success ${pct(run.success_rate)}${size}${queries} (${seconds.toFixed(1)} s)`);
+    }
+    if (finished.length === 0) continue;
+    if (entry.kind === "minimum-norm") {
+      const only = finished[0];
+      record.min_norms = cleanCorrect
+        .slice(0, samples)
+        .map((ok, i) => (!ok ? 0 : only.success[i] ? rowNorm(only.adversarial.data, xs.data, i, sizeOf(xs.shape.slice(1)), record.norm ?? "2") : null));
+      record.curve = derivedCurve(record.min_norms);
+    } else {
+      record.curve = [...record.runs].sort((p, q) => (p.eps ?? 0) - (q.eps ?? 0)).map((p) => ({ eps: p.eps ?? 0, robust_accuracy: p.robust_accuracy }));
+    }
+    // Shown: the smallest ε at which the attack fooled at least half the samples, else the largest.
+    const byEps = [...finished].sort((p, q) => (p.record.eps ?? 0) - (q.record.eps ?? 0));
+    const shown = byEps.find((f) => f.record.success_rate >= 0.5) ?? byEps[byEps.length - 1];
+    const rows = pickExamples(shown.success, ys, o.examples ?? 8);
+    const items = await describeExamples(model, xs, shown.adversarial, cleanOutput, ys, targets, rows);
+    record.examples = { eps: shown.record.eps, items };
+    if (layout) {
+      const row = sizeOf(xs.shape.slice(1));
+      for (const i of rows) {
+        images.set(`${entry.id}:${i}`, {
+          original: samplePng(xs.data, i * row, layout, model.clipRange),
+          adversarial: samplePng(shown.adversarial.data, i * row, layout, model.clipRange),
+          perturbation: perturbationPng(shown.adversarial.data, xs.data, i * row, layout),
+        });
+      }
+    }
+  }
+  if (interrupted) warn("the audit was interrupted (Ctrl-C): the report covers the runs that finished");
+
+  const base = {
+    aegis: AEGIS_VERSION,
+    kind: "audit" as const,
+    created: new Date().toISOString(),
+    interrupted,
+    seconds: 0,
+    model: {
+      path: o.modelPath,
+      input_shape: [...x.shape.slice(1)],
+      num_classes: k,
+      clip_range: [model.clipRange[0], model.clipRange[1]] as [number, number],
+      output_kind: model.outputKind,
+      summary: o.summary,
+    },
+    data: { name: data.name, samples: n, class_names: classNames, per_class_samples: countPerClass(labels, k) },
+    config: { source: config.source, seed: config.seed, samples: config.samples, batch_size: config.batchSize },
+    clean_accuracy: cleanCorrect.filter(Boolean).length / n,
+    per_class_clean: perClass(labels, cleanCorrect, k),
+    attacks,
+    warnings,
+    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length },
+  };
+  const findings = deriveFindings(base);
+  const withFindings = { ...base, findings };
+  const report: AuditReport = { ...withFindings, policy: o.policy ? evaluatePolicy(o.policy, withFindings) : null };
+  report.seconds = (performance.now() - started) / 1000;
+  return { report, images };
+}
+
+/** The ε of each run: a curve's list (the attack's default when the suite gives none), or one minimum-norm run. */
+function runEps(entry: SuiteEntry, attack: Attack<CommonParams, unknown>): (number | null)[] {
+  if (entry.kind === "minimum-norm") return [null];
+  return entry.eps ?? [attack.defaults.eps];
+}
+
+/** The attack's defaults, the suite's batch size, then the entry's own settings. */
+function buildParams(attack: Attack<CommonParams, unknown>, entry: SuiteEntry, config: AuditConfig): CommonParams & Record<string, unknown> {
+  const declared = new Set(Object.keys(attack.help));
+  const params: CommonParams & Record<string, unknown> = { ...attack.defaults };
+  if (declared.has("batchSize")) params.batchSize = config.batchSize;
+  for (const [key, value] of Object.entries(entry.params ?? {})) {
+    if (declared.has(key) || !config.lenientParams) params[key] = value;
+  }
+  if (entry.norm) params.norm = entry.norm;
+  params.targeted = entry.targeted ?? false;
+  return params;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+function countPerClass(labels: readonly number[], k: number): number[] {
+  const counts = new Array<number>(k).fill(0);
+  for (const l of labels) counts[l]++;
+  return counts;
+}
+
+function perClass(labels: readonly number[], correct: readonly boolean[], k: number): (number | null)[] {
+  const counts = countPerClass(labels, k);
+  const hits = new Array<number>(k).fill(0);
+  labels.forEach((l, i) => {
+    if (correct[i]) hits[l]++;
+  });
+  return counts.map((c, j) => (c === 0 ? null : hits[j] / c));
+}
+
+function rowNorm(adv: Float32Array, x: Float32Array, i: number, row: number, norm: Norm): number {
+  let acc = 0;
+  for (let j = i * row; j < (i + 1) * row; j++) {
+    const d = Math.abs(adv[j] - x[j]);
+    if (norm === "inf") acc = Math.max(acc, d);
+    else acc += norm === "2" ? d * d : d;
+  }
+  return norm === "2" ? Math.sqrt(acc) : acc;
+}
+
+/** 21 points from 0 to a round number above the largest perturbation found. */
+function derivedCurve(minNorms: readonly (number | null)[]): { eps: number; robust_accuracy: number }[] {
+  const largest = Math.max(0, ...minNorms.filter((v): v is number => v !== null));
+  const top = niceCeil(largest);
+  return Array.from({ length: 21 }, (_, i) => {
+    const eps = Number(((top * i) / 20).toPrecision(6));
+    return { eps, robust_accuracy: robustAtEps(minNorms, eps) };
+  });
+}
+
+/** Successful samples, one per true class first so the grid shows variety. */
+function pickExamples(success: readonly boolean[], labels: readonly number[], count: number): number[] {
+  const picked: number[] = [];
+  const classes = new Set<number>();
+  for (let i = 0; i < success.length && picked.length < count; i++) {
+    if (success[i] && !classes.has(labels[i])) {
+      picked.push(i);
+      classes.add(labels[i]);
+    }
+  }
+  for (let i = 0; i < success.length && picked.length < count; i++) if (success[i] && !picked.includes(i)) picked.push(i);
+  return picked.sort((a, b) => a - b);
+}
+
+async function describeExamples(
+  model: Predictor,
+  x: Tensor<"float32">,
+  adversarial: Tensor<"float32">,
+  cleanOutput: Tensor<"float32">,
+  labels: readonly number[],
+  targets: readonly number[] | undefined,
+  rows: number[],
+): Promise<ExampleRecord[]> {
+  if (rows.length === 0) return [];
+  const advOutput = await model.predict(gatherRows(adversarial, rows));
+  const row = sizeOf(x.shape.slice(1));
+  return rows.map((i, r) => {
+    const clean = confidence(cleanOutput, i, model.outputKind);
+    const adv = confidence(advOutput, r, model.outputKind);
+    let linf = 0;
+    let sq = 0;
+    for (let j = i * row; j < (i + 1) * row; j++) {
+      const d = Math.abs(adversarial.data[j] - x.data[j]);
+      linf = Math.max(linf, d);
+      sq += d * d;
+    }
+    return {
+      index: i,
+      label: labels[i],
+      target: targets ? targets[i] : null,
+      clean_prediction: clean.label,
+      clean_confidence: clean.p,
+      adversarial_prediction: adv.label,
+      adversarial_confidence: adv.p,
+      linf,
+      l2: Math.sqrt(sq),
+    };
+  });
+}
+
+/** Predicted class and its probability (softmax of logits). */
+function confidence(output: Tensor<"float32">, i: number, kind: "logits" | "probs"): { label: number; p: number } {
+  const k = output.shape[1];
+  const label = argmaxRow(output, i);
+  const z = output.data.subarray(i * k, (i + 1) * k);
+  if (kind === "probs") return { label, p: z[label] };
+  let sum = 0;
+  for (const v of z) sum += Math.exp(v - z[label]);
+  return { label, p: 1 / sum };
+}

@@ -1,0 +1,84 @@
+/**
+ * Inline SVG line charts for the HTML report (no script, no external assets): robust
+ * accuracy (0–100 %) against ε, one line per attack.
+ */
+
+export interface Series {
+  name: string;
+  color: string;
+  points: readonly (readonly [number, number])[];
+  /** Derived rather than measured (minimum-norm attacks): dashed, no markers. */
+  dashed?: boolean;
+}
+
+/** A round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at least v. */
+export function niceCeil(v: number): number {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8]) if (m * p >= v * (1 - 1e-9)) return m * p;
+  return 10 * p;
+}
+
+/** An axis from 0 with about five ticks a round step apart. */
+function axis(v: number): { max: number; step: number } {
+  const raw = v / 5;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].find((m) => m * p >= raw * (1 - 1e-9)) ?? 10) * p;
+  return { max: Math.ceil(v / step - 1e-9) * step, step };
+}
+
+const W = 640;
+const H = 320;
+const M = { left: 56, right: 20, top: 16, bottom: 48 };
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** Short tick labels: 0.05, 0.1, 1.5, 20. */
+const tick = (v: number) => String(Number(v.toPrecision(3)));
+
+export function lineChart(series: readonly Series[], xLabel: string, title: string): string {
+  const { max: xmax, step } = axis(Math.max(1e-9, ...series.flatMap((s) => s.points.map((p) => p[0]))));
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  const sx = (v: number) => M.left + (v / xmax) * pw;
+  const sy = (v: number) => M.top + (1 - v) * ph;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}" class="chart">`,
+    `<title>${esc(title)}</title>`,
+    `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="#fbfcfe" stroke="#d5dbe5"/>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const v = i / 4;
+    parts.push(
+      `<line x1="${M.left}" x2="${M.left + pw}" y1="${sy(v)}" y2="${sy(v)}" stroke="#e6eaf0"/>`,
+      `<text x="${M.left - 8}" y="${sy(v) + 4}" text-anchor="end" class="tick">${v * 100}%</text>`,
+    );
+  }
+  for (let i = 0; i * step <= xmax * (1 + 1e-9); i++) {
+    const v = i * step;
+    parts.push(
+      `<line x1="${sx(v)}" x2="${sx(v)}" y1="${M.top}" y2="${M.top + ph}" stroke="#eef1f5"/>`,
+      `<text x="${sx(v)}" y="${M.top + ph + 18}" text-anchor="middle" class="tick">${tick(v)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle" class="axis">${esc(xLabel)}</text>`,
+    `<text transform="translate(14 ${M.top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">robust accuracy</text>`,
+  );
+  for (const s of series) {
+    if (s.points.length === 0) continue;
+    const d = s.points.map((p, i) => `${i === 0 ? "M" : "L"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" ");
+    parts.push(
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="2.5" stroke-linejoin="round"${s.dashed ? ' stroke-dasharray="7 5"' : ""} data-series="${esc(s.name)}"/>`,
+    );
+    if (!s.dashed) {
+      for (const p of s.points) {
+        parts.push(
+          `<circle cx="${sx(p[0]).toFixed(1)}" cy="${sy(p[1]).toFixed(1)}" r="4" fill="#fff" stroke="${s.color}" stroke-width="2"><title>${esc(s.name)}: ε ${tick(p[0])} → ${(p[1] * 100).toFixed(1)}%</title></circle>`,
+        );
+      }
+    }
+  }
+  parts.push("</svg>");
+  return parts.join("");
+}

@@ -1,0 +1,109 @@
+/**
+ * Findings: what each attack showed about the model, with a severity and the MITRE ATLAS
+ * and OWASP ML Top 10 entries a risk register files it under. Evasion is ATLAS
+ * AML.T0043 Craft Adversarial Data (white-box or black-box optimization) used for
+ * AML.T0015 Evade ML Model, and OWASP ML01 Input Manipulation Attack.
+ */
+import type { AttackRecord, AuditReport, Finding, RunRecord, Severity, Technique } from "./types.js";
+
+const ATLAS = "https://atlas.mitre.org/techniques/";
+const CRAFT: Technique = { framework: "MITRE ATLAS", id: "AML.T0043", name: "Craft Adversarial Data", url: `${ATLAS}AML.T0043` };
+const WHITE_BOX: Technique = { framework: "MITRE ATLAS", id: "AML.T0043.000", name: "White-Box Optimization", url: `${ATLAS}AML.T0043.000` };
+const BLACK_BOX: Technique = { framework: "MITRE ATLAS", id: "AML.T0043.001", name: "Black-Box Optimization", url: `${ATLAS}AML.T0043.001` };
+const EVADE: Technique = { framework: "MITRE ATLAS", id: "AML.T0015", name: "Evade ML Model", url: `${ATLAS}AML.T0015` };
+const ML01: Technique = {
+  framework: "OWASP ML Top 10",
+  id: "ML01",
+  name: "Input Manipulation Attack",
+  url: "https://owasp.org/www-project-machine-learning-security-top-10/docs/ML01_2023-Input_Manipulation_Attack",
+};
+
+export const SEVERITIES: readonly Severity[] = ["high", "medium", "low", "info"];
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const normName = (n: string | null) => (n === "inf" ? "L∞" : n ? `L${n}` : "");
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median perturbation a minimum-norm attack needed over the samples the model got right (Infinity when it failed on most). */
+export function medianMinNorm(record: AttackRecord): number {
+  const values = (record.min_norms ?? []).filter((v) => v !== 0).map((v) => v ?? Number.POSITIVE_INFINITY);
+  return median(values);
+}
+
+/** Robust accuracy an adversary limited to ε reaches with a minimum-norm attack's perturbations. */
+export function robustAtEps(minNorms: readonly (number | null)[], eps: number): number {
+  if (minNorms.length === 0) return 0;
+  return minNorms.filter((v) => v === null || v > eps).length / minNorms.length;
+}
+
+/** The largest perturbation possible in a norm over inputs of `size` values in the clip range. */
+function fullScale(norm: string | null, size: number, range: number): number {
+  if (norm === "2") return range * Math.sqrt(size);
+  if (norm === "1") return range * size;
+  return range;
+}
+
+/** Severity from the share of clean accuracy a model keeps under attack. */
+function curveSeverity(relative: number): Severity {
+  if (relative < 0.5) return "high";
+  if (relative < 0.8) return "medium";
+  if (relative < 0.95) return "low";
+  return "info";
+}
+
+export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">): Finding[] {
+  const findings: Finding[] = [];
+  const size = report.model.input_shape.reduce((a, b) => a * b, 1);
+  const range = report.model.clip_range[1] - report.model.clip_range[0];
+  for (const a of report.attacks) {
+    if (a.runs.length === 0) continue;
+    const blackBox = a.access === "black-box";
+    const techniques = [CRAFT, blackBox ? BLACK_BOX : WHITE_BOX, EVADE, ML01];
+    const recommendation = blackBox
+      ? "The attack needs only the model's predictions: limit and monitor queries per client (ATLAS AML.M0004), detect adversarial inputs (AML.M0015) and harden the model, e.g. by adversarial training (AML.M0003); then audit again."
+      : "Harden the model, e.g. adversarial training with PGD at the audited ε (Madry et al. 2018; ATLAS AML.M0003), and keep the model file from untrusted parties, since white-box access makes these attacks easiest; then audit again.";
+    const who = `${a.title ?? a.attack}${a.norm ? ` (${normName(a.norm)}${a.targeted ? ", targeted" : ""})` : ""}`;
+    let severity: Severity;
+    let title: string;
+    let evidence: string;
+    if (a.kind === "curve") {
+      const runs = [...a.runs].sort((p, q) => (p.eps ?? 0) - (q.eps ?? 0));
+      const first = runs[0];
+      const last = runs[runs.length - 1];
+      // Over the audited ε range (the threat model the suite states): the mean share of clean accuracy kept.
+      const kept = runs.reduce((s, p) => s + (p.clean_accuracy > 0 ? p.robust_accuracy / p.clean_accuracy : 1), 0) / runs.length;
+      severity = curveSeverity(kept);
+      const at = (p: RunRecord) => `${pct(p.robust_accuracy)} at ε = ${p.eps}`;
+      title =
+        severity === "info"
+          ? `${who} barely reduces accuracy up to ε = ${last.eps}`
+          : `${who} drops accuracy from ${pct(first.clean_accuracy)} to ${at(first)}${last !== first ? ` and ${at(last)}` : ""}`;
+      evidence = `On ${first.samples} samples, ${who} fooled ${runs.map((p) => `${pct(p.success_rate)} at ε = ${p.eps}`).join(", ")} of the correctly classified ones; over these ε the model keeps ${pct(kept)} of its clean accuracy on average`;
+      if (first.queries) evidence += `, with ${Math.round(first.queries.mean)} queries per sample on average`;
+      evidence += ".";
+    } else {
+      const run = a.runs[0];
+      const med = medianMinNorm(a);
+      const relative = med / fullScale(a.norm, size, range);
+      if (run.success_rate < 0.1) severity = "info";
+      else if (run.success_rate < 0.5 || relative >= 0.2) severity = "low";
+      else severity = relative < 0.1 ? "high" : "medium";
+      const medText = Number.isFinite(med) ? med.toFixed(3) : "unbounded";
+      title = `${who} fools ${pct(run.success_rate)} of correctly classified samples, median ${normName(a.norm)} perturbation ${medText}`;
+      evidence =
+        `On ${run.samples} samples the smallest adversarial perturbations ${who} found have median ${normName(a.norm)} norm ${medText}` +
+        (Number.isFinite(med) ? ` (${pct(relative)} of the largest possible change)` : "") +
+        `; mean L2 ${run.perturbation.l2_mean.toFixed(3)}, mean L∞ ${run.perturbation.linf_mean.toFixed(3)} over successes` +
+        (run.queries ? `, ${Math.round(run.queries.mean)} queries per sample on average` : "") +
+        ".";
+    }
+    findings.push({ id: `AEGIS-EVASION-${a.id.toUpperCase()}`, severity, title, attack: a.id, evidence, techniques, recommendation });
+  }
+  return findings.sort((p, q) => SEVERITIES.indexOf(p.severity) - SEVERITIES.indexOf(q.severity));
+}

@@ -1,0 +1,20 @@
+/** Public API of aegis-ml/report: run an audit suite, judge it against a policy, render it. */
+export { AEGIS_VERSION, type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./audit.js";
+export {
+  type AuditConfig,
+  applyOverrides,
+  type ConfigOverrides,
+  defaultAuditConfig,
+  loadAuditConfig,
+  MINIMUM_NORM_ATTACKS,
+  parseAuditConfig,
+  type SuiteEntry,
+  type SuiteKind,
+} from "./config.js";
+export { deriveFindings } from "./findings.js";
+export { renderHtml } from "./html.js";
+export { renderMarkdown } from "./markdown.js";
+export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.js";
+export type * from "./types.js";
+export { writeAuditReports } from "./write.js";
+export { parseYaml } from "./yaml.js";

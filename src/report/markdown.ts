@@ -1,0 +1,86 @@
+/** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
+import { medianMinNorm } from "./findings.js";
+import { normName, runKey } from "./html.js";
+import type { AuditReport } from "./types.js";
+
+const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
+const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "∞");
+/** Table cells cannot hold a bare "|". */
+const cell = (v: unknown) => String(v).replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+export function renderMarkdown(r: AuditReport): string {
+  const out: string[] = [
+    "# Aegis robustness audit",
+    "",
+    `- model: \`${r.model.path}\`${r.model.summary ? ` (${r.model.summary.parameters.toLocaleString("en-US")} parameters, differentiable: ${r.model.summary.differentiable})` : ""}`,
+    `- data: ${r.data.name}, ${r.data.samples} samples`,
+    `- clean accuracy: **${pct(r.clean_accuracy)}**`,
+    `- policy: ${r.policy ? (r.policy.passed ? "**passed**" : "**FAILED**") : "none given"}`,
+    `- duration: ${r.seconds.toFixed(1)} s${r.interrupted ? " (**interrupted**: the report covers the runs that finished)" : ""}`,
+    "",
+  ];
+  if (r.warnings.length > 0) out.push("## Warnings", "", ...r.warnings.map((w) => `- ${w}`), "");
+  if (r.policy) {
+    out.push("## Policy verdict", "", "| result | rule | key | threshold | actual |", "| --- | --- | --- | ---: | ---: |");
+    for (const x of r.policy.rules)
+      out.push(
+        `| ${x.passed ? "pass" : "**fail**"} | ${x.rule} | ${x.key ?? "—"} | ${cell(x.threshold)} | ${typeof x.actual === "number" ? num(x.actual) : cell(x.actual ?? "—")} |`,
+      );
+    out.push("");
+  }
+  out.push("## Findings", "");
+  if (r.findings.length === 0) out.push("No attack finished, so there are no findings.", "");
+  for (const f of r.findings) {
+    out.push(
+      `### [${f.severity.toUpperCase()}] ${f.title}`,
+      "",
+      f.evidence,
+      "",
+      `- ${f.techniques.map((t) => `[${t.id} ${t.name}](${t.url})`).join(" · ")}`,
+      `- recommendation: ${f.recommendation}`,
+      "",
+    );
+  }
+  out.push(
+    "## Attack results",
+    "",
+    "| attack | kind | norm | ε | samples | robust accuracy | success rate | mean L∞ | mean L2 | queries (mean / max) | seconds |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const a of r.attacks) {
+    if (a.runs.length === 0) {
+      out.push(`| ${a.id} | ${a.status}: ${cell(a.reason ?? "")} | — | — | — | — | — | — | — | — | — |`);
+      continue;
+    }
+    for (const p of a.runs) {
+      const l2 =
+        a.kind === "minimum-norm" ? `${num(p.perturbation.l2_mean)} (median ${num(medianMinNorm(a))} ${normName(a.norm)})` : num(p.perturbation.l2_mean);
+      out.push(
+        `| ${a.id} | ${a.kind} | ${normName(a.norm)} | ${p.eps ?? "—"} | ${p.samples} | ${pct(p.robust_accuracy)} | ${pct(p.success_rate)} | ${num(p.perturbation.linf_mean)} | ${l2} | ${p.queries ? `${Math.round(p.queries.mean)} / ${p.queries.max}` : "—"} | ${p.seconds.toFixed(1)} |`,
+      );
+    }
+  }
+  out.push(
+    "",
+    "## Per-class robust accuracy",
+    "",
+    `| run | ${r.data.class_names.map(cell).join(" | ")} |`,
+    `| --- |${" ---: |".repeat(r.data.class_names.length)}`,
+  );
+  out.push(`| clean | ${r.per_class_clean.map(pct).join(" | ")} |`);
+  for (const a of r.attacks) for (const p of a.runs) out.push(`| ${runKey(a, p)} | ${p.per_class.map(pct).join(" | ")} |`);
+  out.push(
+    "",
+    "## Run",
+    "",
+    `- suite: ${r.config.source === "built-in" ? "built-in default" : `\`${r.config.source}\``}; seed ${r.config.seed}; batch size ${r.config.batch_size}`,
+    `- environment: Node ${r.environment.node}, ${r.environment.platform}, ${r.environment.cpus} CPUs; started ${r.created}`,
+    ...r.attacks.map(
+      (a) => `- ${a.id}: ${a.status}${a.paper ? ` — ${a.paper}` : ""}${Object.keys(a.params).length ? `; \`${JSON.stringify(a.params)}\`` : ""}`,
+    ),
+    "",
+    "Robust accuracy counts samples the model already misclassified as failures (as ART and RobustBench); success rate is over the samples it classified correctly; perturbation sizes are over successful adversarial examples.",
+    "",
+  );
+  return out.join("\n");
+}

@@ -1,0 +1,127 @@
+/**
+ * The audit report as written to report.json (schema/audit-report.schema.json); the HTML
+ * and Markdown reports are views of it. Keys are snake_case like the attack report.
+ */
+import type { PerturbationStats } from "../attacks/metrics.js";
+import type { Norm } from "../attacks/types.js";
+import type { ModelSummary } from "../engine/inspect.js";
+import type { SuiteKind } from "./config.js";
+
+export type Severity = "high" | "medium" | "low" | "info";
+
+/** One adversarial example shown in the report. */
+export interface ExampleRecord {
+  /** Row in the audited data. */
+  index: number;
+  label: number;
+  target: number | null;
+  clean_prediction: number;
+  clean_confidence: number;
+  adversarial_prediction: number;
+  adversarial_confidence: number;
+  linf: number;
+  l2: number;
+}
+
+/** One attack run at one ε (or the single run of a minimum-norm attack, eps null). */
+export interface RunRecord {
+  eps: number | null;
+  samples: number;
+  clean_accuracy: number;
+  robust_accuracy: number;
+  success_rate: number;
+  perturbation: PerturbationStats;
+  queries: { mean: number; max: number } | null;
+  seconds: number;
+  /** Robust accuracy per class (null for a class absent from the samples). */
+  per_class: (number | null)[];
+}
+
+export interface AttackRecord {
+  id: string;
+  attack: string;
+  title: string | null;
+  paper: string | null;
+  kind: SuiteKind;
+  /** done; skipped (not registered, or the model lacks a capability); interrupted (Ctrl-C during it); not-run (after an interruption). */
+  status: "done" | "skipped" | "interrupted" | "not-run";
+  reason: string | null;
+  /** White-box (gradients) or black-box (predictions only). */
+  access: "white-box" | "black-box" | null;
+  norm: Norm | null;
+  targeted: boolean;
+  samples: number;
+  params: Record<string, unknown>;
+  seconds: number;
+  runs: RunRecord[];
+  /**
+   * Robust accuracy against ε: measured for a curve; for a minimum-norm attack, what an
+   * adversary limited to ε would reach with the perturbations it found.
+   */
+  curve: { eps: number; robust_accuracy: number }[];
+  /**
+   * Minimum-norm attacks, per sample: the size of the perturbation found (in `norm`), 0
+   * for a sample the model already got wrong, null when the attack failed.
+   */
+  min_norms: (number | null)[] | null;
+  examples: { eps: number | null; items: ExampleRecord[] } | null;
+}
+
+export interface Technique {
+  framework: "MITRE ATLAS" | "OWASP ML Top 10";
+  id: string;
+  name: string;
+  url: string;
+}
+
+export interface Finding {
+  id: string;
+  severity: Severity;
+  title: string;
+  /** The attack section the evidence comes from. */
+  attack: string;
+  evidence: string;
+  techniques: Technique[];
+  recommendation: string;
+}
+
+export interface PolicyRuleResult {
+  rule: "min_clean_accuracy" | "min_robust_accuracy" | "max_success_rate" | "min_median_perturbation" | "fail_on_severity";
+  /** `attack@eps`, an attack id, or null for model-wide rules. */
+  key: string | null;
+  threshold: number | string;
+  actual: number | string | null;
+  passed: boolean;
+  detail: string;
+}
+
+export interface PolicyVerdict {
+  source: string;
+  passed: boolean;
+  rules: PolicyRuleResult[];
+}
+
+export interface AuditReport {
+  aegis: string;
+  kind: "audit";
+  created: string;
+  interrupted: boolean;
+  seconds: number;
+  model: {
+    path: string;
+    input_shape: number[];
+    num_classes: number;
+    clip_range: [number, number];
+    output_kind: "logits" | "probs";
+    summary: ModelSummary | null;
+  };
+  data: { name: string; samples: number; class_names: string[]; per_class_samples: number[] };
+  config: { source: string; seed: number; samples: number; batch_size: number };
+  clean_accuracy: number;
+  per_class_clean: (number | null)[];
+  attacks: AttackRecord[];
+  findings: Finding[];
+  policy: PolicyVerdict | null;
+  warnings: string[];
+  environment: { node: string; platform: string; cpus: number };
+}

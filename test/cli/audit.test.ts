@@ -1,0 +1,123 @@
+/** `aegis audit` end to end through the real binary: reports, config and policy files, exit codes, Ctrl-C. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Ajv } from "ajv";
+import type { AuditReport } from "../../src/report/types.js";
+import { aegis } from "../helpers/cli.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "aegis-audit-"));
+const schema = JSON.parse(readFileSync(new URL("../../schema/audit-report.schema.json", import.meta.url), "utf8"));
+const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
+const write = (name: string, text: string) => {
+  const path = join(tmp, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+test("audit with no model writes JSON, HTML and Markdown reports on the bundled demo model and shows progress", async () => {
+  const out = join(tmp, "default");
+  // The built-in suite, cut to FGSM and PGD so the test does not depend on attacks still being written.
+  const r = await aegis(["audit", "--attacks", "fgsm,pgd", "--samples", "100", "--eps", "0.1,0.3", "--out", out]);
+  assert.equal(r.code, 0, r.stderr);
+  const report: AuditReport = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  assert.ok(validate(report), JSON.stringify(validate.errors));
+  assert.equal(report.config.source, "built-in");
+  assert.ok(report.clean_accuracy > 0.95, `clean accuracy ${report.clean_accuracy}`);
+  const [fgsm, pgd] = report.attacks;
+  assert.ok(fgsm.runs[1].robust_accuracy < fgsm.runs[0].robust_accuracy, "accuracy falls as ε grows");
+  assert.ok(fgsm.runs[1].robust_accuracy < 0.3, `FGSM at ε=0.3 breaks an undefended CNN: ${fgsm.runs[1].robust_accuracy}`);
+  assert.ok(pgd.runs[1].robust_accuracy <= 0.05, `PGD-40 at ε=0.3: ${pgd.runs[1].robust_accuracy}`);
+  assert.equal(pgd.params.maxIter, 40, "the paper's defaults");
+  assert.match(r.stderr, /\[1\/4\] fgsm ε=0\.1: robust accuracy/);
+  assert.match(r.stderr, /\[4\/4\] pgd ε=0\.3: robust accuracy 0\.0%|\[4\/4\] pgd ε=0\.3: robust accuracy [0-5]\.\d%/);
+  assert.match(r.stdout, /clean accuracy\s+9\d\.\d%/);
+  assert.match(r.stdout, /report\s+.*report\.html/);
+  const html = readFileSync(join(out, "report.html"), "utf8");
+  assert.match(html, /<svg [^>]*class="chart"/);
+  assert.ok((html.match(/src="data:image\/png;base64,/g) ?? []).length >= 3 * 8 * 2, "example images for both attacks");
+  assert.match(readFileSync(join(out, "report.md"), "utf8"), /## Findings/);
+});
+
+test("a config file and a failing policy: reports are written, --json prints the report, exit code 10", async () => {
+  const config = write(
+    "suite.yaml",
+    "seed: 1\nsamples: 60\nattacks:\n  - attack: fgsm\n    eps: [0.1, 0.3]\n  - attack: bim\n    eps: 0.1\n    params: { maxIter: 10, epsStep: 0.02 }\n",
+  );
+  const failing = write("strict.yaml", "min_clean_accuracy: 0.9\nmin_robust_accuracy:\n  bim@0.1: 0.95\n");
+  const out = join(tmp, "strict");
+  const r = await aegis(["audit", "--config", config, "--policy", failing, "--out", out, "--json"]);
+  assert.equal(r.code, 10, r.stderr);
+  assert.match(r.stderr, /policy failed: 1 of 2 rules not met \(bim@0\.1 robust accuracy 0\.\d+ < 0\.95\)/);
+  const printed: AuditReport = JSON.parse(r.stdout);
+  assert.ok(validate(printed), JSON.stringify(validate.errors));
+  assert.equal(printed.policy?.passed, false);
+  assert.equal(printed.config.seed, 1);
+  assert.deepEqual(
+    printed.attacks.map((a) => [a.id, a.runs.length]),
+    [
+      ["fgsm", 2],
+      ["bim", 1],
+    ],
+  );
+  assert.equal(printed.attacks[1].params.maxIter, 10);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).policy, printed.policy);
+  assert.match(readFileSync(join(out, "report.html"), "utf8"), /Policy failed/);
+
+  const lenient = write("lenient.yaml", "min_clean_accuracy: 0.9\nmin_robust_accuracy:\n  fgsm@0.3: 0.0\n");
+  const ok = await aegis(["audit", "--config", config, "--attacks", "fgsm", "--policy", lenient, "--out", join(tmp, "lenient")]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /policy\s+passed \(2\/2 rules met\)/);
+});
+
+test("config and policy mistakes stop before any attack runs, naming the file, line and key (exit 2)", async () => {
+  const badConfig = write("bad.yaml", "attacks:\n  - attack: pgd\n    eps: [0.1, 0.3]\n    params:\n      max_iter: 10\n");
+  const out = join(tmp, "never");
+  const r = await aegis(["audit", "--config", badConfig, "--out", out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bad\.yaml:5: attacks\[0\]\.params\.max_iter is not a parameter of pgd; it takes .*maxIter/);
+  assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, "no stack trace");
+
+  const badPolicy = write("bad-policy.yaml", "min_robust_accuracy:\n  pgd@0.15: 0.5\n");
+  const p = await aegis(["audit", "--policy", badPolicy, "--attacks", "fgsm,pgd", "--out", out]);
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /bad-policy\.yaml:2: min_robust_accuracy\.pgd@0\.15 asks for ε = 0\.15, which pgd does not run; its ε are 0\.1, 0\.2, 0\.3/);
+  assert.ok(!existsSync(out), "nothing ran, nothing was written");
+
+  const missing = await aegis(["audit", "--config", join(tmp, "nope.yaml")]);
+  assert.equal(missing.code, 3);
+  const unknown = await aegis(["audit", "--attacks", "pgd,zzz"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--attacks names "zzz", which the suite does not have/);
+});
+
+test("Ctrl-C stops the audit cleanly: the finished runs are in report.json with interrupted: true, exit 130", async () => {
+  const config = write("long.yaml", "samples: 128\nattacks:\n  - attack: pgd\n    eps: [0.1, 0.2, 0.3]\n  - fgsm\n");
+  const out = join(tmp, "interrupted");
+  const bin = fileURLToPath(new URL("../../bin/aegis.js", import.meta.url));
+  const child = spawn(process.execPath, [bin, "audit", "--config", config, "--out", out]);
+  let stderr = "";
+  const code = await new Promise<number | null>((resolve) => {
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      // Interrupt once the first run is reported, during the second.
+      if (/\[1\/4\] pgd ε=0\.1: robust/.test(stderr) && !child.killed) child.kill("SIGINT");
+    });
+    child.on("close", resolve);
+  });
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /interrupted: finishing the current step/);
+  const report: AuditReport = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  assert.ok(validate(report), JSON.stringify(validate.errors));
+  assert.equal(report.interrupted, true);
+  const [pgd, fgsm] = report.attacks;
+  assert.equal(pgd.status, "interrupted");
+  assert.ok(pgd.runs.length >= 1 && pgd.runs.length < 3, `kept ${pgd.runs.length} finished runs`);
+  assert.equal(pgd.runs[0].eps, 0.1);
+  assert.equal(fgsm.status, "not-run");
+  assert.ok(existsSync(join(out, "report.html")) && existsSync(join(out, "report.md")));
+});

@@ -1,0 +1,144 @@
+/** The audit runner on the bundled CNN: real attack numbers, findings, policy verdicts, a schema-valid report, and Ctrl-C. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { Ajv } from "ajv";
+import { PNG } from "pngjs";
+import { parsePolicy } from "../../src/report/policy.js";
+import type { AuditReport } from "../../src/report/types.js";
+import { parseYaml } from "../../src/report/yaml.js";
+import { SCHEMA, smallAudit, smallConfig } from "./helpers.js";
+
+const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(JSON.parse(readFileSync(SCHEMA, "utf8")));
+
+const policyYaml = `
+min_clean_accuracy: 0.95
+min_robust_accuracy:
+  pgd@0.1: 0.9        # an undefended CNN cannot meet this
+  fgsm@0.3: 0.0
+  line-search@0.5: 0.5
+max_success_rate:
+  fgsm@0.1: 0.6
+min_median_perturbation:
+  line-search: 0.5
+`;
+
+test("audit of the undefended CNN: curves fall with ε, the minimum-norm attack succeeds, findings and policy follow", async () => {
+  const policy = parsePolicy(parseYaml(policyYaml, "policy.yaml"), smallConfig());
+  const logs: string[] = [];
+  const { report, images } = await smallAudit({ policy, log: (m) => logs.push(m) });
+  const ok = validate(report);
+  assert.ok(ok, JSON.stringify(validate.errors, null, 1));
+  assert.ok(report.clean_accuracy >= 0.95, `clean accuracy ${report.clean_accuracy}`);
+  assert.equal(report.interrupted, false);
+
+  const byId = new Map(report.attacks.map((a) => [a.id, a]));
+  const fgsm = byId.get("fgsm")!;
+  const pgd = byId.get("pgd")!;
+  const fgsmAcc = fgsm.runs.map((r) => r.robust_accuracy);
+  assert.deepEqual(
+    fgsm.runs.map((r) => r.eps),
+    [0.1, 0.2, 0.3],
+  );
+  assert.ok(fgsmAcc[0] > fgsmAcc[1] && fgsmAcc[1] > fgsmAcc[2], `FGSM curve falls: ${fgsmAcc}`);
+  assert.ok(fgsmAcc[2] < 0.3, `FGSM ε=0.3 breaks an undefended CNN: ${fgsmAcc[2]}`);
+  const [pgd01, pgd03] = pgd.runs;
+  assert.ok(pgd03.robust_accuracy <= 0.05, `PGD ε=0.3: ${pgd03.robust_accuracy}`);
+  assert.ok(pgd01.robust_accuracy <= fgsmAcc[0], "PGD is at least as strong as FGSM at ε=0.1");
+  assert.ok(Math.abs(pgd03.perturbation.linf_mean - 0.3) < 1e-4, "L∞ perturbations sit on the ε-ball");
+  assert.equal(pgd.params.epsStep, 0.01, "per-attack params reach the attack");
+  for (const r of [...fgsm.runs, ...pgd.runs]) {
+    assert.equal(r.per_class.length, 10);
+    // Per-class accuracies, weighted by class counts, give back the overall robust accuracy.
+    const counts = report.data.per_class_samples;
+    const total = r.per_class.reduce<number>((s, v, c) => s + (v ?? 0) * counts[c], 0);
+    assert.ok(Math.abs(total / r.samples - r.robust_accuracy) < 1e-9);
+  }
+
+  // Minimum-norm: success rate and sizes instead of a measured curve; the derived curve starts at clean accuracy and falls to the failures.
+  const ls = byId.get("line-search")!;
+  assert.equal(ls.kind, "minimum-norm");
+  assert.equal(ls.runs.length, 1);
+  const run = ls.runs[0];
+  assert.equal(run.eps, null);
+  assert.ok(run.success_rate >= 0.85, `line search success ${run.success_rate}`);
+  assert.ok(run.perturbation.l2_mean > 0.2 && run.perturbation.l2_mean < 4, `mean L2 ${run.perturbation.l2_mean}`);
+  assert.ok(run.queries && run.queries.mean === 13, "queries counted per sample");
+  assert.equal(ls.min_norms?.length, 64);
+  assert.equal(ls.curve[0].eps, 0);
+  assert.ok(Math.abs(ls.curve[0].robust_accuracy - run.clean_accuracy) < 1e-9);
+  for (let i = 1; i < ls.curve.length; i++) assert.ok(ls.curve[i].robust_accuracy <= ls.curve[i - 1].robust_accuracy);
+  assert.ok(Math.abs(ls.curve.at(-1)!.robust_accuracy - run.robust_accuracy) < 1e-9);
+
+  // An attack the registry does not have yet is skipped, visibly.
+  const cw = byId.get("cw-l2")!;
+  assert.equal(cw.status, "skipped");
+  assert.match(cw.reason ?? "", /not registered/);
+  assert.ok(report.warnings.some((w) => w.includes("cw-l2")));
+  assert.ok(logs.some((l) => l.startsWith("warning: cw-l2 skipped")));
+  assert.ok(
+    logs.some((l) => /^\[1\/6\] fgsm ε=0\.1: robust accuracy/.test(l)),
+    logs.join("\n"),
+  );
+
+  // Findings name ATLAS and OWASP; PGD on an undefended model is high severity.
+  const pgdFinding = report.findings.find((f) => f.attack === "pgd")!;
+  assert.equal(pgdFinding.severity, "high");
+  assert.deepEqual(
+    pgdFinding.techniques.map((t) => t.id),
+    ["AML.T0043", "AML.T0043.000", "AML.T0015", "ML01"],
+  );
+  assert.equal(report.findings.length, 3, "one finding per attack that ran");
+
+  // Policy: the PGD rule fails, the others hold.
+  assert.equal(report.policy?.passed, false);
+  const rule = (key: string | null, name: string) => report.policy!.rules.find((r) => r.key === key && r.rule === name)!;
+  assert.equal(rule(null, "min_clean_accuracy").passed, true);
+  assert.equal(rule("pgd@0.1", "min_robust_accuracy").passed, false);
+  assert.equal(rule("pgd@0.1", "min_robust_accuracy").actual, pgd01.robust_accuracy);
+  assert.equal(rule("fgsm@0.3", "min_robust_accuracy").passed, true);
+  assert.equal(rule("fgsm@0.1", "max_success_rate").passed, true);
+  assert.equal(rule("line-search", "min_median_perturbation").passed, true);
+  assert.equal(typeof rule("line-search@0.5", "min_robust_accuracy").actual, "number");
+
+  // Examples: successful ones, one per class first, with PNG images of the sample size.
+  for (const a of [fgsm, pgd, ls]) {
+    const items = a.examples?.items ?? [];
+    assert.equal(items.length, 8);
+    for (const e of items) {
+      assert.notEqual(e.adversarial_prediction, e.label);
+      assert.equal(e.clean_prediction, e.label);
+      assert.ok(e.adversarial_confidence > 0 && e.adversarial_confidence <= 1);
+      const img = images.get(`${a.id}:${e.index}`)!;
+      for (const uri of [img.original, img.adversarial, img.perturbation]) {
+        const png = PNG.sync.read(Buffer.from(uri.replace(/^data:image\/png;base64,/, ""), "base64"));
+        assert.deepEqual([png.width, png.height], [28, 28]);
+      }
+    }
+    assert.ok(new Set(items.map((e) => e.label)).size >= 6, "examples cover several classes");
+  }
+});
+
+test("Ctrl-C during the audit keeps the finished runs, drops the one it cut, and marks the rest not run", async () => {
+  const controller = new AbortController();
+  const { report } = await smallAudit({
+    samples: 64,
+    signal: controller.signal,
+    // Abort as soon as the first run is reported: the second run starts aborted and stops at once.
+    log: (m) => {
+      if (m.startsWith("[1/")) controller.abort();
+    },
+  });
+  assert.ok(validate(report as AuditReport), JSON.stringify(validate.errors));
+  assert.equal(report.interrupted, true);
+  const [fgsm, pgd, ls, cw] = report.attacks;
+  assert.equal(fgsm.status, "interrupted");
+  assert.deepEqual(
+    fgsm.runs.map((r) => r.eps),
+    [0.1],
+  );
+  assert.equal(pgd.status, "not-run");
+  assert.equal(ls.status, "not-run");
+  assert.equal(cw.status, "skipped", "known before the run: not registered");
+  assert.ok(report.warnings.some((w) => /interrupted/.test(w)));
+});

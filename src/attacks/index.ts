@@ -1,11 +1,14 @@
 /** Every attack Aegis has, by name: the registry `aegis attack` and `aegis audit` read. */
 import { adversarialPatch } from "./evasion/adversarial-patch.js";
+import { apgdCe, apgdDlr, apgdT } from "./evasion/apgd.js";
+import { autoattack } from "./evasion/autoattack.js";
 import { bim } from "./evasion/bim.js";
 import { boundary } from "./evasion/boundary.js";
 import { carliniWagnerL2 } from "./evasion/carlini-wagner-l2.js";
 import { carliniWagnerLinf } from "./evasion/carlini-wagner-linf.js";
 import { deepFool } from "./evasion/deepfool.js";
 import { ead } from "./evasion/ead.js";
+import { fab } from "./evasion/fab.js";
 import { fgsm } from "./evasion/fgsm.js";
 import { hopskipjump } from "./evasion/hopskipjump.js";
 import { jsma } from "./evasion/jsma.js";
@@ -24,12 +27,17 @@ export { type AttackMetrics, attackMetrics } from "./metrics.js";
 export type { Attack, AttackContext, AttackOutput, Capability, CommonParams, Norm } from "./types.js";
 export {
   adversarialPatch,
+  apgdCe,
+  apgdDlr,
+  apgdT,
+  autoattack,
   bim,
   boundary,
   carliniWagnerL2,
   carliniWagnerLinf,
   deepFool,
   ead,
+  fab,
   fgsm,
   hopskipjump,
   jsma,
@@ -49,6 +57,11 @@ export const ATTACKS: readonly Attack<any, any>[] = [
   bim,
   pgd,
   mim,
+  apgdCe,
+  apgdDlr,
+  apgdT,
+  fab,
+  autoattack,
   carliniWagnerL2,
   carliniWagnerLinf,
   deepFool,

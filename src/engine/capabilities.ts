@@ -24,18 +24,23 @@ export interface Predictor extends ModelInfo {
   predict(x: Tensor<"float32">): Promise<Tensor<"float32">>;
 }
 
-/** Losses a gradient can be taken of; all are per-sample and summed over the batch. */
-export type LossName = "ce" | "margin" | "dlr";
+/**
+ * Losses a gradient can be taken of; all are per-sample and summed over the batch.
+ * "dlr-targeted" also needs a target class per sample (`targets` in the options).
+ */
+export type LossName = "ce" | "margin" | "dlr" | "dlr-targeted";
+
+export interface LossOptions {
+  loss?: LossName;
+  /** Target classes of a targeted loss, one per sample (the labels then hold the true classes). */
+  targets?: Labels;
+}
 
 export interface LossGradient {
   /** ∂(Σᵢ loss(xᵢ, yᵢ))/∂x — each sample's gradient of its own loss, independent of batching. */
-  lossGradient(x: Tensor<"float32">, y: Labels, options?: { loss?: LossName }): Promise<Tensor<"float32">>;
+  lossGradient(x: Tensor<"float32">, y: Labels, options?: LossOptions): Promise<Tensor<"float32">>;
   /** The same gradient with the per-sample losses and model outputs of the same run (iterative attacks need all three). */
-  valueAndGradient(
-    x: Tensor<"float32">,
-    y: Labels,
-    options?: { loss?: LossName },
-  ): Promise<{ loss: Float32Array; output: Tensor<"float32">; grad: Tensor<"float32"> }>;
+  valueAndGradient(x: Tensor<"float32">, y: Labels, options?: LossOptions): Promise<{ loss: Float32Array; output: Tensor<"float32">; grad: Tensor<"float32"> }>;
 }
 
 export interface ClassGradient {

@@ -16,7 +16,7 @@ import { GraphBuilder } from "../onnx/builder.js";
 import { loadModel } from "../onnx/io.js";
 import { cloneModel, DataType, defaultOpset, isFloatType, type Model, type TensorValue } from "../onnx/ir.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../tensor.js";
-import type { Classifier, Labels, LossName } from "./capabilities.js";
+import type { Classifier, Labels, LossName, LossOptions } from "./capabilities.js";
 import { type Loss, lossByName } from "./losses.js";
 import { probeShapes } from "./probe.js";
 import { createSession, type RuntimeOptions, type Session } from "./runtime.js";
@@ -192,17 +192,19 @@ export class OnnxClassifier implements Classifier {
     return float32([n, width], out);
   }
 
-  async lossGradient(x: Tensor<"float32">, y: Labels, options: { loss?: LossName } = {}): Promise<Tensor<"float32">> {
-    const result = await this.evaluate(x, this.oneHot(y), { loss: options.loss ?? "ce", wrt: { input: true } });
+  async lossGradient(x: Tensor<"float32">, y: Labels, options: LossOptions = {}): Promise<Tensor<"float32">> {
+    const loss = options.loss ?? "ce";
+    const result = await this.evaluate(x, this.lossTargets(y, loss, options.targets), { loss, wrt: { input: true } });
     return result.inputGrad as Tensor<"float32">;
   }
 
   async valueAndGradient(
     x: Tensor<"float32">,
     y: Labels,
-    options: { loss?: LossName } = {},
+    options: LossOptions = {},
   ): Promise<{ loss: Float32Array; output: Tensor<"float32">; grad: Tensor<"float32"> }> {
-    const result = await this.evaluate(x, this.oneHot(y), { loss: options.loss ?? "ce", wrt: { input: true } });
+    const loss = options.loss ?? "ce";
+    const result = await this.evaluate(x, this.lossTargets(y, loss, options.targets), { loss, wrt: { input: true } });
     return { loss: result.loss, output: result.output, grad: result.inputGrad as Tensor<"float32"> };
   }
 
@@ -222,6 +224,18 @@ export class OnnxClassifier implements Classifier {
       t[i * k + label] = 1;
     });
     return float32([labels.length, k], t);
+  }
+
+  /** The target matrix of a loss: one-hot labels, or onehot(y) − onehot(t) for the targeted DLR. */
+  private lossTargets(y: Labels, loss: LossName, targets: Labels | undefined): Tensor<"float32"> {
+    const t = this.oneHot(y);
+    if (loss !== "dlr-targeted") return t;
+    if (targets?.length !== y.length) {
+      throw new AegisError("BAD_OPTION", "the dlr-targeted loss needs one target class per sample; pass them as options.targets");
+    }
+    const away = this.oneHot(targets);
+    for (let i = 0; i < t.data.length; i++) t.data[i] -= away.data[i];
+    return t;
   }
 
   /**

@@ -69,6 +69,24 @@ export const dlrLoss: Loss = {
   },
 };
 
+/**
+ * Targeted DLR (Croce & Hein 2020, APGD-T): −(z_y − z_t) / (z_π1 − (z_π3 + z_π4)/2 + 1e−12)
+ * for true class y and target t. Its target matrix is onehot(y) − onehot(t), so the
+ * numerator z_y − z_t is the one product Σₖ Tₖ·zₖ.
+ */
+export const dlrTargetedLoss: Loss = {
+  name: "dlr-targeted",
+  build(b, { logits, targets, numClasses }) {
+    if (numClasses < 4) throw new AegisError("BAD_OPTION", "the targeted DLR loss needs at least 4 classes; use the ce loss for this model");
+    const gap = b.reduceSum(b.op("Mul", [logits, targets]), [1], false);
+    const [top4] = b.node("TopK", [logits, b.int64s([4])], { axis: attr.int(1), largest: attr.int(1), sorted: attr.int(1) }, 2);
+    const rank = (k: number) => b.squeeze(b.slice(top4, [k], [k + 1], [1]), [1]);
+    const lower = b.op("Mul", [b.op("Add", [rank(2), rank(3)]), b.scalar(0.5)]);
+    const spread = b.op("Add", [b.op("Sub", [rank(0), lower]), b.scalar(1e-12)]);
+    return b.op("Neg", [b.op("Div", [gap, spread])]);
+  },
+};
+
 /** The model's own output for the target class, Σₖ tₖ·outputₖ: class gradients. */
 export const classOutput: Loss = {
   name: "class",
@@ -77,7 +95,13 @@ export const classOutput: Loss = {
   },
 };
 
-export const LOSSES: Readonly<Record<string, Loss>> = { ce: crossEntropy, margin: marginLoss, dlr: dlrLoss, class: classOutput };
+export const LOSSES: Readonly<Record<string, Loss>> = {
+  ce: crossEntropy,
+  margin: marginLoss,
+  dlr: dlrLoss,
+  "dlr-targeted": dlrTargetedLoss,
+  class: classOutput,
+};
 
 export function lossByName(name: string): Loss {
   const loss = LOSSES[name];

@@ -196,7 +196,7 @@ function listAttacks(modelPath: string | undefined, httpTarget: boolean): void {
   for (const a of ATTACKS) {
     const mark = usable ? (usable.has(a.name) ? "✓" : "✗") : " ";
     process.stdout.write(
-      `${mark} ${a.name.padEnd(10)} ${a.title} [${a.norms.map((n: string) => `L${n === "inf" ? "∞" : n}`).join(" ")}] needs ${a.needs.join(", ")}\n`,
+      `${mark} ${a.name.padEnd(18)} ${a.title} [${a.norms.map((n: string) => `L${n === "inf" ? "∞" : n}`).join(" ")}] needs ${a.needs.join(", ")}\n`,
     );
   }
 }

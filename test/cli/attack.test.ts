@@ -118,3 +118,46 @@ test("a tabular attack with --constraints only returns feasible transactions", a
       );
   }
 });
+
+test("a black-box attack runs against an HTTP endpoint with --target and reports its queries", async () => {
+  const { createServer } = await import("node:http");
+  const { OnnxClassifier } = await import("../../src/engine/classifier.js");
+  const { float32 } = await import("../../src/tensor.js");
+  const clf = await OnnxClassifier.fromFile(demo);
+  let served = 0;
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", async () => {
+      const rows: number[][][][] = JSON.parse(body).instances;
+      served += rows.length;
+      const out = await clf.predict(float32([rows.length, 1, 28, 28], Float32Array.from(rows.flat(3))));
+      const k = 10;
+      const predictions = rows.map((_, i) => {
+        const z = Array.from(out.data.subarray(i * k, (i + 1) * k));
+        const m = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - m));
+        const s = e.reduce((a, b) => a + b, 0);
+        return e.map((v) => v / s);
+      });
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ predictions }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const r = await aegis(["attack", "square", "--target", `http://127.0.0.1:${port}/predict`, "--samples", "20", "--eps", "0.3", "--max-queries", "1000", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout);
+    assert.ok(json.robust_accuracy <= 0.1, `robust accuracy through HTTP ${json.robust_accuracy}`);
+    assert.ok(json.queries.mean > 1 && json.queries.max <= 1000, `queries ${JSON.stringify(json.queries)}`);
+    // Every query the attack counted reached the server (plus the clean and final evaluations).
+    assert.ok(served >= json.queries.mean * 20, `server saw ${served} samples`);
+  } finally {
+    server.close();
+    await clf.release();
+  }
+});

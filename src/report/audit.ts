@@ -6,9 +6,10 @@
  * that finished are kept and the report says `interrupted`.
  */
 import { cpus } from "node:os";
+import type { AutoAttackOutput } from "../attacks/evasion/autoattack.js";
 import { attackByName } from "../attacks/index.js";
 import { attackMetrics } from "../attacks/metrics.js";
-import type { Attack, Capability, CommonParams, Norm } from "../attacks/types.js";
+import type { Attack, AttackOutput, Capability, CommonParams, Norm } from "../attacks/types.js";
 import type { Dataset } from "../data/index.js";
 import { createRng } from "../data/random.js";
 import type { Predictor } from "../engine/capabilities.js";
@@ -18,10 +19,10 @@ import { AegisError } from "../errors.js";
 import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { niceCeil } from "./charts.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
-import { deriveFindings, robustAtEps } from "./findings.js";
+import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
 import { imageLayout, perturbationPng, samplePng } from "./images.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
-import type { AttackRecord, AuditReport, ExampleRecord, RunRecord } from "./types.js";
+import type { AttackRecord, AuditReport, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
 
 export const AEGIS_VERSION = "0.1.0";
 
@@ -81,46 +82,47 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       "LABEL_OUT_OF_RANGE",
       `label ${labels[bad]} of sample ${bad} is outside the model's classes 0..${k - 1}; check the data matches the model`,
     );
-  const cleanOutput = await model.predict(x);
-  const cleanCorrect = labels.map((l, i) => argmaxRow(cleanOutput, i) === l);
-  const classNames = data.classNames?.length === k ? data.classNames : Array.from({ length: k }, (_, c) => String(c));
   const warnings: string[] = [];
   const warn = (message: string) => {
     warnings.push(message);
     log(`warning: ${message}`);
   };
+  // Why an attack cannot run is known before any runs: say so at once, not a minute later.
+  const stop = o.summary?.nonDifferentiable[0];
+  const resolved = config.attacks.map((entry) => {
+    const attack = lookup(entry.attack);
+    // A parsed audit.yaml names only registered attacks; a config built in code may not.
+    if (!attack) throw new AegisError("BAD_OPTION", `the suite's ${entry.id} names no attack ("${entry.attack}"); aegis attack --list shows them`);
+    const missing = attack.needs.filter((c) => !o.capabilities.has(c));
+    const skip =
+      missing.length > 0
+        ? `needs ${missing.join(" and ")}, which the model does not give${stop ? ` (no gradient through ${stop.opType} node ${stop.name})` : ""}`
+        : null;
+    return { entry, attack, skip };
+  });
+  for (const { entry, skip } of resolved) if (skip) warn(`${entry.id} skipped: ${skip}`);
+  const cleanOutput = await model.predict(x);
+  const cleanCorrect = labels.map((l, i) => argmaxRow(cleanOutput, i) === l);
+  const classNames = data.classNames?.length === k ? data.classNames : Array.from({ length: k }, (_, c) => String(c));
   const layout = imageLayout(x.shape.slice(1));
   const images = new Map<string, ExampleImages>();
 
-  // Why an attack cannot run is known before any runs: say so at once, not a minute later.
-  const resolved = config.attacks.map((entry) => {
-    const attack = lookup(entry.attack);
-    const missing = attack?.needs.filter((c) => !o.capabilities.has(c)) ?? [];
-    const stop = o.summary?.nonDifferentiable[0];
-    const skip = !attack
-      ? `"${entry.attack}" is not registered in this version of Aegis`
-      : missing.length > 0
-        ? `needs ${missing.join(" and ")}, which the model does not give${stop ? ` (no gradient through ${stop.opType} node ${stop.name})` : ""}`
-        : null;
-    if (skip) warn(`${entry.id} skipped: ${skip}`);
-    return { entry, attack: skip ? undefined : attack, found: attack, skip };
-  });
-  const totalRuns = resolved.reduce((s, r) => s + (r.attack ? runEps(r.entry, r.attack).length : 0), 0);
+  const totalRuns = resolved.reduce((s, r) => s + (r.skip ? 0 : runEps(r.entry, r.attack).length), 0);
   let runIndex = 0;
   let interrupted = false;
   const attacks: AttackRecord[] = [];
-  for (const { entry, attack, found, skip } of resolved) {
+  for (const { entry, attack, skip } of resolved) {
     const samples = Math.min(entry.samples ?? config.samples, n);
     const record: AttackRecord = {
       id: entry.id,
       attack: entry.attack,
-      title: found?.title ?? null,
-      paper: found?.paper ?? null,
+      title: attack.title,
+      paper: attack.paper,
       kind: entry.kind,
       status: "done",
       reason: null,
-      access: found ? (found.needs.every((c) => c === "predict") ? "black-box" : "white-box") : null,
-      norm: found ? (entry.norm ?? found.defaults.norm) : (entry.norm ?? null),
+      access: attack.needs.every((c) => c === "predict") ? "black-box" : "white-box",
+      norm: entry.norm ?? attack.defaults.norm,
       targeted: entry.targeted ?? false,
       samples,
       params: {},
@@ -131,7 +133,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       examples: null,
     };
     attacks.push(record);
-    if (!attack) {
+    if (skip) {
       record.status = "skipped";
       record.reason = skip;
       continue;
@@ -189,20 +191,22 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
         queries: m.queries ?? null,
         seconds,
         per_class: perClass(ys, m.perSample.robustCorrect, k),
+        ensemble: ensembleRecord(out),
       };
       record.runs.push(run);
       record.seconds += seconds;
       finished.push({ record: run, adversarial: out.x, success: m.perSample.success });
       const queries = run.queries ? `, ${Math.round(run.queries.mean)} queries/sample` : "";
       const size = entry.kind === "minimum-norm" ? `, mean L2 ${run.perturbation.l2_mean.toFixed(3)}, mean L∞ ${run.perturbation.linf_mean.toFixed(3)}` : "";
-      log(`${label}: robust accuracy ${pct(run.robust_accuracy)}, success ${pct(run.success_rate)}${size}${queries} (${seconds.toFixed(1)} s)`);
+      const stages = run.ensemble ? `; ${ensembleText(run.ensemble)}` : "";
+      log(`${label}: robust accuracy ${pct(run.robust_accuracy)}, success ${pct(run.success_rate)}${size}${queries} (${seconds.toFixed(1)} s)${stages}`);
     }
     if (finished.length === 0) continue;
     if (entry.kind === "minimum-norm") {
       const only = finished[0];
       record.min_norms = cleanCorrect
         .slice(0, samples)
-        .map((ok, i) => (!ok ? 0 : only.success[i] ? rowNorm(only.adversarial.data, xs.data, i, sizeOf(xs.shape.slice(1)), record.norm ?? "2") : null));
+        .map((ok, i) => (!ok ? 0 : only.success[i] ? rowNorm(only.adversarial.data, xs.data, i, sizeOf(xs.shape.slice(1)), record.norm) : null));
       record.curve = derivedCurve(record.min_norms);
     } else {
       record.curve = [...record.runs].sort((p, q) => (p.eps ?? 0) - (q.eps ?? 0)).map((p) => ({ eps: p.eps ?? 0, robust_accuracy: p.robust_accuracy }));
@@ -253,6 +257,18 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
   const report: AuditReport = { ...withFindings, policy: o.policy ? evaluatePolicy(o.policy, withFindings) : null };
   report.seconds = (performance.now() - started) / 1000;
   return { report, images };
+}
+
+/** AutoAttack's output names, per sample, which of its attacks broke it; other attacks' outputs do not. */
+function ensembleRecord(out: AttackOutput | AutoAttackOutput): EnsembleRecord | null {
+  if (!("brokenBy" in out)) return null;
+  const count = (name: string | null) => out.brokenBy.filter((b) => b === name).length;
+  return {
+    stages: out.attacks.map((attack) => ({ attack, broken: count(attack) })),
+    clean: count("clean"),
+    robust: count(null),
+    broken_by: out.brokenBy,
+  };
 }
 
 /** The ε of each run: a curve's list (the attack's default when the suite gives none), or one minimum-norm run. */

@@ -4,7 +4,7 @@
  * AML.T0043 Craft Adversarial Data (white-box or black-box optimization) used for
  * AML.T0015 Evade ML Model, and OWASP ML01 Input Manipulation Attack.
  */
-import type { AttackRecord, AuditReport, Finding, RunRecord, Severity, Technique } from "./types.js";
+import type { AttackRecord, AuditReport, EnsembleRecord, Finding, RunRecord, Severity, Technique } from "./types.js";
 
 const ATLAS = "https://atlas.mitre.org/techniques/";
 const CRAFT: Technique = { framework: "MITRE ATLAS", id: "AML.T0043", name: "Craft Adversarial Data", url: `${ATLAS}AML.T0043` };
@@ -21,7 +21,7 @@ const ML01: Technique = {
 export const SEVERITIES: readonly Severity[] = ["high", "medium", "low", "info"];
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-const normName = (n: string | null) => (n === "inf" ? "L∞" : n ? `L${n}` : "");
+const normName = (n: string) => (n === "inf" ? "L∞" : `L${n}`);
 
 export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
@@ -36,6 +36,11 @@ export function medianMinNorm(record: AttackRecord): number {
   return median(values);
 }
 
+/** "broken by apgd-ce 19, apgd-t 1, fab-t 0, square 0; 2 misclassified unperturbed; 78 robust" */
+export function ensembleText(e: EnsembleRecord): string {
+  return `broken by ${e.stages.map((s) => `${s.attack} ${s.broken}`).join(", ")}; ${e.clean} misclassified unperturbed; ${e.robust} robust`;
+}
+
 /** Robust accuracy an adversary limited to ε reaches with a minimum-norm attack's perturbations. */
 export function robustAtEps(minNorms: readonly (number | null)[], eps: number): number {
   if (minNorms.length === 0) return 0;
@@ -43,7 +48,7 @@ export function robustAtEps(minNorms: readonly (number | null)[], eps: number): 
 }
 
 /** The largest perturbation possible in a norm over inputs of `size` values in the clip range. */
-function fullScale(norm: string | null, size: number, range: number): number {
+function fullScale(norm: string, size: number, range: number): number {
   if (norm === "2") return range * Math.sqrt(size);
   if (norm === "1") return range * size;
   return range;
@@ -68,7 +73,7 @@ export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">)
     const recommendation = blackBox
       ? "The attack needs only the model's predictions: limit and monitor queries per client (ATLAS AML.M0004), detect adversarial inputs (AML.M0015) and harden the model, e.g. by adversarial training (AML.M0003); then audit again."
       : "Harden the model, e.g. adversarial training with PGD at the audited ε (Madry et al. 2018; ATLAS AML.M0003), and keep the model file from untrusted parties, since white-box access makes these attacks easiest; then audit again.";
-    const who = `${a.title ?? a.attack}${a.norm ? ` (${normName(a.norm)}${a.targeted ? ", targeted" : ""})` : ""}`;
+    const who = `${a.title} (${normName(a.norm)}${a.targeted ? ", targeted" : ""})`;
     let severity: Severity;
     let title: string;
     let evidence: string;

@@ -6,7 +6,7 @@
 import type { ExampleImages } from "./audit.js";
 import { lineChart, type Series } from "./charts.js";
 import { medianMinNorm, SEVERITIES } from "./findings.js";
-import type { AttackRecord, AuditReport, RunRecord } from "./types.js";
+import type { AttackRecord, AuditReport, EnsembleRecord, RunRecord } from "./types.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#4b5563", "#ea580c"];
 
@@ -14,7 +14,7 @@ export const esc = (v: unknown): string =>
   String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
 const num = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : "∞");
-export const normName = (n: string | null) => (n === "inf" ? "L∞" : n ? `L${n}` : "—");
+export const normName = (n: string) => (n === "inf" ? "L∞" : `L${n}`);
 const seconds = (s: number) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
 /** The key a policy uses for a run. */
@@ -124,9 +124,9 @@ function findingsSection(r: AuditReport): string {
 function curvesSection(r: AuditReport, color: Map<string, string>): string {
   const withCurve = r.attacks.filter((a) => a.curve.length > 0);
   if (withCurve.length === 0) return "";
-  const norms = [...new Set(withCurve.map((a) => a.norm ?? "inf"))];
+  const norms = [...new Set(withCurve.map((a) => a.norm))];
   const charts = norms.map((norm) => {
-    const attacks = withCurve.filter((a) => (a.norm ?? "inf") === norm);
+    const attacks = withCurve.filter((a) => a.norm === norm);
     const series: Series[] = attacks.map((a) => {
       const start = a.runs[0]?.clean_accuracy ?? r.clean_accuracy;
       const pts = a.curve.map((p) => [p.eps, p.robust_accuracy] as const);
@@ -151,17 +151,35 @@ function curvesSection(r: AuditReport, color: Map<string, string>): string {
 
 function resultsSection(r: AuditReport, color: Map<string, string>): string {
   const rows = r.attacks.flatMap((a) => {
-    const name = `<td><span class="dot" style="--c:${color.get(a.id)}"></span><strong>${esc(a.id)}</strong>${a.title ? `<div class="muted small">${esc(a.title)}</div>` : ""}</td>`;
+    const name = `<td><span class="dot" style="--c:${color.get(a.id)}"></span><strong>${esc(a.id)}</strong><div class="muted small">${esc(a.title)}</div></td>`;
     if (a.runs.length === 0)
       return [`<tr class="skipped">${name}<td colspan="9"><span class="pill neutral">${esc(a.status)}</span> ${esc(a.reason ?? "")}</td></tr>`];
-    return a.runs.map((p) => {
+    return a.runs.flatMap((p) => {
       const med = a.kind === "minimum-norm" ? ` <span class="muted small">median ${num(medianMinNorm(a))}</span>` : "";
-      return `<tr>${name}<td class="nowrap">${a.kind === "curve" ? "ε-bounded" : "minimum-norm"}<div class="muted small">${esc(a.access ?? "")}${a.targeted ? ", targeted" : ""}</div></td><td>${normName(a.norm)}</td><td class="num">${p.eps ?? "—"}</td><td class="num">${p.samples}</td><td class="num nowrap">${bar(p.robust_accuracy)}</td><td class="num">${pct(p.success_rate)}</td><td class="num">${num(p.perturbation.linf_mean)}</td><td class="num">${num(p.perturbation.l2_mean)}${med}</td><td class="num">${p.queries ? `${Math.round(p.queries.mean)} / ${p.queries.max}` : "—"}</td></tr>`;
+      const row = `<tr${p.ensemble ? ` class="has-ensemble"` : ""}>${name}<td class="nowrap">${a.kind === "curve" ? "ε-bounded" : "minimum-norm"}<div class="muted small">${esc(a.access)}${a.targeted ? ", targeted" : ""}</div></td><td>${normName(a.norm)}</td><td class="num">${p.eps ?? "—"}</td><td class="num">${p.samples}</td><td class="num nowrap">${bar(p.robust_accuracy)}</td><td class="num">${pct(p.success_rate)}</td><td class="num">${num(p.perturbation.linf_mean)}</td><td class="num">${num(p.perturbation.l2_mean)}${med}</td><td class="num">${p.queries ? `${Math.round(p.queries.mean)} / ${p.queries.max}` : "—"}</td></tr>`;
+      return p.ensemble ? [row, ensembleRow(p.ensemble, p.samples)] : [row];
     });
   });
   return `<section><h2>Attack results</h2>
-<table><thead><tr><th>attack</th><th>kind</th><th>norm</th><th class="num">ε</th><th class="num">samples</th><th class="num">robust accuracy</th><th class="num">success rate</th><th class="num">mean L∞</th><th class="num">mean L2</th><th class="num">queries mean / max</th></tr></thead>
+<table><thead><tr><th>attack</th><th>kind</th><th>norm</th><th class="num"><span class="sym">ε</span></th><th class="num">samples</th><th class="num">robust accuracy</th><th class="num">success rate</th><th class="num">mean L∞</th><th class="num">mean L2</th><th class="num">queries mean / max</th></tr></thead>
 <tbody>${rows.join("")}</tbody></table></section>`;
+}
+
+const STAGE_COLORS = ["#dc2626", "#ea580c", "#d97706", "#db2777", "#7c3aed"];
+
+/** Under an ensemble's run: which of its attacks broke how many samples, as a stacked bar and in words. */
+function ensembleRow(e: EnsembleRecord, samples: number): string {
+  const parts = [
+    ...e.stages.map((s, i) => ({ label: s.attack, count: s.broken, color: STAGE_COLORS[i % STAGE_COLORS.length] })),
+    { label: "misclassified unperturbed", count: e.clean, color: "#94a3b8" },
+    { label: "robust", count: e.robust, color: "#059669" },
+  ];
+  const segments = parts
+    .filter((x) => x.count > 0)
+    .map((x) => `<span style="--c:${x.color};width:${((x.count / samples) * 100).toFixed(2)}%" title="${esc(x.label)}: ${x.count}"></span>`)
+    .join("");
+  const words = parts.map((x) => `<span class="nowrap"><i class="key" style="--c:${x.color}"></i>${esc(x.label)}: <strong>${x.count}</strong></span>`);
+  return `<tr class="ensemble"><td></td><td colspan="9"><div class="stack">${segments}</div><span class="muted">broken by</span> ${words.join(" · ")}</td></tr>`;
 }
 
 function bar(v: number): string {
@@ -191,7 +209,7 @@ function examplesSection(r: AuditReport, images: ReadonlyMap<string, ExampleImag
 </div>`;
       })
       .join("");
-    return `<h3>${esc(a.title ?? a.id)} <span class="muted">(${esc(a.id)}${ex.eps !== null ? `, ε = ${ex.eps}` : ""})</span></h3><div class="grid">${cards}</div>`;
+    return `<h3>${esc(a.title)} <span class="muted">(${esc(a.id)}${ex.eps !== null ? `, ε = ${ex.eps}` : ""})</span></h3><div class="grid">${cards}</div>`;
   });
   return `<section><h2>Adversarial examples</h2><p class="muted">Each card: the original with the model's prediction and confidence, the adversarial example and what the model says about it, and the perturbation amplified to the full range (red: increased, blue: decreased).</p>${html.join("")}</section>`;
 }
@@ -274,7 +292,7 @@ function runSection(r: AuditReport): string {
         .map(([k, v]) => `<code>${esc(k)}=${esc(JSON.stringify(v))}</code>`)
         .join(" ");
       const times = a.runs.map((p) => `<span class="nowrap">${p.eps === null ? "run" : `ε ${p.eps}`}: ${seconds(p.seconds)}</span>`).join(", ");
-      return `<tr><td><strong>${esc(a.id)}</strong>${a.paper ? `<div class="muted small">${esc(a.paper)}</div>` : ""}</td><td>${esc(a.status)}</td><td class="params">${params || "—"}</td><td>${times || "—"}</td><td class="num nowrap">${a.runs.length ? seconds(a.seconds) : "—"}</td></tr>`;
+      return `<tr><td><strong>${esc(a.id)}</strong><div class="muted small">${esc(a.paper)}</div></td><td>${esc(a.status)}</td><td class="params">${params || "—"}</td><td>${times || "—"}</td><td class="num nowrap">${a.runs.length ? seconds(a.seconds) : "—"}</td></tr>`;
     })
     .join("");
   return `<section><h2>Run parameters and timings</h2><table class="kv"><tbody>${general.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("")}</tbody></table>
@@ -292,6 +310,7 @@ h3{font-size:15px;margin:18px 0 10px}
 code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f5f9;padding:1px 5px;border-radius:4px}
 section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:20px 22px;margin:18px 0;box-shadow:0 1px 2px rgba(15,23,42,.04)}
 .top{display:flex;justify-content:space-between;align-items:flex-end;gap:16px;padding:8px 2px 6px}
+.sym{text-transform:none}
 .eyebrow{text-transform:uppercase;letter-spacing:.12em;font-size:11.5px;font-weight:600;color:var(--accent)}
 .sub,.muted{color:var(--muted)}
 .small{font-size:12px}
@@ -310,6 +329,11 @@ thead th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(
 tbody tr:hover{background:#f8fafc}
 .num{text-align:right}
 tr.skipped td{color:var(--muted);background:#fafafa}
+tr.has-ensemble td{border-bottom:none}
+tr.ensemble td{padding-top:0;font-size:12.5px}
+.stack{display:flex;width:280px;height:10px;border-radius:5px;overflow:hidden;background:#e2e8f0;margin:0 0 5px}
+.stack span{display:block;height:100%;background:var(--c)}
+.key{display:inline-block;width:9px;height:9px;border-radius:2px;background:var(--c);margin-right:4px}
 .kv th{width:220px;color:#334155;font-weight:600;background:none;text-transform:none;letter-spacing:0;font-size:13.5px}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:700;text-transform:uppercase;letter-spacing:.03em}
 .pill.pass{background:#dcfce7;color:var(--pass)}.pill.fail{background:#fee2e2;color:var(--fail)}.pill.neutral{background:#e2e8f0;color:#334155}

@@ -1,5 +1,5 @@
 /** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
-import { medianMinNorm } from "./findings.js";
+import { ensembleText, medianMinNorm } from "./findings.js";
 import { normName, runKey } from "./html.js";
 import type { AuditReport } from "./types.js";
 
@@ -60,6 +60,11 @@ export function renderMarkdown(r: AuditReport): string {
       );
     }
   }
+  const ensembles = r.attacks.flatMap((a) =>
+    a.runs.flatMap((p) => (p.ensemble ? [`- ${runKey(a, p)} (${p.samples} samples): ${ensembleText(p.ensemble)}`] : [])),
+  );
+  if (ensembles.length > 0)
+    out.push("", "## Ensemble breakdown", "", "Each attack of an ensemble runs only on the samples that all before it left unbroken.", "", ...ensembles);
   out.push(
     "",
     "## Per-class robust accuracy",
@@ -75,9 +80,7 @@ export function renderMarkdown(r: AuditReport): string {
     "",
     `- suite: ${r.config.source === "built-in" ? "built-in default" : `\`${r.config.source}\``}; seed ${r.config.seed}; batch size ${r.config.batch_size}`,
     `- environment: Node ${r.environment.node}, ${r.environment.platform}, ${r.environment.cpus} CPUs; started ${r.created}`,
-    ...r.attacks.map(
-      (a) => `- ${a.id}: ${a.status}${a.paper ? ` — ${a.paper}` : ""}${Object.keys(a.params).length ? `; \`${JSON.stringify(a.params)}\`` : ""}`,
-    ),
+    ...r.attacks.map((a) => `- ${a.id}: ${a.status} — ${a.paper}${Object.keys(a.params).length ? `; \`${JSON.stringify(a.params)}\`` : ""}`),
     "",
     "Robust accuracy counts samples the model already misclassified as failures (as ART and RobustBench); success rate is over the samples it classified correctly; perturbation sizes are over successful adversarial examples.",
     "",

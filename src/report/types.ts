@@ -23,6 +23,21 @@ export interface ExampleRecord {
   l2: number;
 }
 
+/**
+ * An ensemble's account of one run (AutoAttack): each of its attacks runs only on the
+ * samples that all before it left unbroken, so the counts say which attacks did the work.
+ */
+export interface EnsembleRecord {
+  /** The ensemble's attacks in order, with the samples each broke (0 when it broke none or none were left). */
+  stages: { attack: string; broken: number }[];
+  /** Samples the model misclassified unperturbed. */
+  clean: number;
+  /** Samples no attack broke. */
+  robust: number;
+  /** Per sample: the attack that broke it, "clean", or null when it stayed robust. */
+  broken_by: (string | null)[];
+}
+
 /** One attack run at one ε (or the single run of a minimum-norm attack, eps null). */
 export interface RunRecord {
   eps: number | null;
@@ -35,20 +50,26 @@ export interface RunRecord {
   seconds: number;
   /** Robust accuracy per class (null for a class absent from the samples). */
   per_class: (number | null)[];
+  /** Which of an ensemble's attacks broke the samples; null for a single attack. */
+  ensemble: EnsembleRecord | null;
 }
 
 export interface AttackRecord {
   id: string;
   attack: string;
-  title: string | null;
-  paper: string | null;
+  title: string;
+  paper: string;
   kind: SuiteKind;
-  /** done; skipped (not registered, or the model lacks a capability); interrupted (Ctrl-C during it); not-run (after an interruption). */
+  /**
+   * done; skipped (the model lacks a capability the attack needs, e.g. gradients);
+   * interrupted (Ctrl-C during it); not-run (after an interruption).
+   */
   status: "done" | "skipped" | "interrupted" | "not-run";
+  /** Why it was skipped, interrupted or not run; null when done. */
   reason: string | null;
   /** White-box (gradients) or black-box (predictions only). */
-  access: "white-box" | "black-box" | null;
-  norm: Norm | null;
+  access: "white-box" | "black-box";
+  norm: Norm;
   targeted: boolean;
   samples: number;
   params: Record<string, unknown>;

@@ -149,7 +149,19 @@ test("a black-box attack runs against an HTTP endpoint with --target and reports
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
     const port = (server.address() as { port: number }).port;
-    const r = await aegis(["attack", "square", "--target", `http://127.0.0.1:${port}/predict`, "--samples", "20", "--eps", "0.3", "--max-queries", "1000", "--json"]);
+    const r = await aegis([
+      "attack",
+      "square",
+      "--target",
+      `http://127.0.0.1:${port}/predict`,
+      "--samples",
+      "20",
+      "--eps",
+      "0.3",
+      "--max-queries",
+      "1000",
+      "--json",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const json = JSON.parse(r.stdout);
     assert.ok(json.robust_accuracy <= 0.1, `robust accuracy through HTTP ${json.robust_accuracy}`);

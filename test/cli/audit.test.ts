@@ -21,7 +21,7 @@ const write = (name: string, text: string) => {
 
 test("audit with no model writes JSON, HTML and Markdown reports on the bundled demo model and shows progress", async () => {
   const out = join(tmp, "default");
-  // The built-in suite, cut to FGSM and PGD so the test does not depend on attacks still being written.
+  // The built-in suite, cut to FGSM and PGD so the test stays fast.
   const r = await aegis(["audit", "--attacks", "fgsm,pgd", "--samples", "100", "--eps", "0.1,0.3", "--out", out]);
   assert.equal(r.code, 0, r.stderr);
   const report: AuditReport = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));

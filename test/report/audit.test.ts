@@ -1,9 +1,15 @@
-/** The audit runner on the bundled CNN: real attack numbers, findings, policy verdicts, a schema-valid report, and Ctrl-C. */
+/**
+ * The audit runner on the bundled CNN: real attack numbers, findings, policy verdicts, a
+ * schema-valid report, attacks the model cannot run, and Ctrl-C.
+ */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Ajv } from "ajv";
 import { PNG } from "pngjs";
+import { medianMinNorm } from "../../src/report/findings.js";
+import { renderHtml } from "../../src/report/html.js";
+import { renderMarkdown } from "../../src/report/markdown.js";
 import { parsePolicy } from "../../src/report/policy.js";
 import type { AuditReport } from "../../src/report/types.js";
 import { parseYaml } from "../../src/report/yaml.js";
@@ -21,9 +27,10 @@ max_success_rate:
   fgsm@0.1: 0.6
 min_median_perturbation:
   line-search: 0.5
+  deepfool: 0.5
 `;
 
-test("audit of the undefended CNN: curves fall with ε, the minimum-norm attack succeeds, findings and policy follow", async () => {
+test("audit of the undefended CNN: curves fall with ε, the minimum-norm attacks succeed, findings and policy follow", async () => {
   const policy = parsePolicy(parseYaml(policyYaml, "policy.yaml"), smallConfig());
   const logs: string[] = [];
   const { report, images } = await smallAudit({ policy, log: (m) => logs.push(m) });
@@ -70,16 +77,27 @@ test("audit of the undefended CNN: curves fall with ε, the minimum-norm attack 
   for (let i = 1; i < ls.curve.length; i++) assert.ok(ls.curve[i].robust_accuracy <= ls.curve[i - 1].robust_accuracy);
   assert.ok(Math.abs(ls.curve.at(-1)!.robust_accuracy - run.robust_accuracy) < 1e-9);
 
-  // An attack the registry does not have yet is skipped, visibly.
-  const cw = byId.get("cw-l2")!;
-  assert.equal(cw.status, "skipped");
-  assert.match(cw.reason ?? "", /not registered/);
-  assert.ok(report.warnings.some((w) => w.includes("cw-l2")));
-  assert.ok(logs.some((l) => l.startsWith("warning: cw-l2 skipped")));
+  // DeepFool, on its own smaller sample: nearly every sample broken, by smaller steps than the line search takes.
+  const df = byId.get("deepfool")!;
+  assert.equal(df.status, "done");
+  assert.equal(df.kind, "minimum-norm");
+  assert.equal(df.norm, "2");
+  assert.equal(df.samples, 32);
+  assert.equal(df.min_norms?.length, 32);
+  assert.ok(df.runs[0].success_rate >= 0.9, `DeepFool success ${df.runs[0].success_rate}`);
+  assert.ok(medianMinNorm(df) < medianMinNorm(ls), `DeepFool median ${medianMinNorm(df)} < line search ${medianMinNorm(ls)}`);
+  assert.equal(df.runs[0].ensemble, null, "a single attack has no ensemble breakdown");
+
   assert.ok(
-    logs.some((l) => /^\[1\/6\] fgsm ε=0\.1: robust accuracy/.test(l)),
+    report.attacks.every((a) => a.status === "done"),
+    "the model gives every capability",
+  );
+  assert.deepEqual(report.warnings, []);
+  assert.ok(
+    logs.some((l) => /^\[1\/7\] fgsm ε=0\.1: robust accuracy/.test(l)),
     logs.join("\n"),
   );
+  assert.ok(logs.some((l) => /^\[7\/7\] deepfool: robust accuracy/.test(l)));
 
   // Findings name ATLAS and OWASP; PGD on an undefended model is high severity.
   const pgdFinding = report.findings.find((f) => f.attack === "pgd")!;
@@ -88,7 +106,7 @@ test("audit of the undefended CNN: curves fall with ε, the minimum-norm attack 
     pgdFinding.techniques.map((t) => t.id),
     ["AML.T0043", "AML.T0043.000", "AML.T0015", "ML01"],
   );
-  assert.equal(report.findings.length, 3, "one finding per attack that ran");
+  assert.equal(report.findings.length, 4, "one finding per attack that ran");
 
   // Policy: the PGD rule fails, the others hold.
   assert.equal(report.policy?.passed, false);
@@ -99,10 +117,11 @@ test("audit of the undefended CNN: curves fall with ε, the minimum-norm attack 
   assert.equal(rule("fgsm@0.3", "min_robust_accuracy").passed, true);
   assert.equal(rule("fgsm@0.1", "max_success_rate").passed, true);
   assert.equal(rule("line-search", "min_median_perturbation").passed, true);
+  assert.equal(rule("deepfool", "min_median_perturbation").actual, medianMinNorm(df));
   assert.equal(typeof rule("line-search@0.5", "min_robust_accuracy").actual, "number");
 
   // Examples: successful ones, one per class first, with PNG images of the sample size.
-  for (const a of [fgsm, pgd, ls]) {
+  for (const a of [fgsm, pgd, ls, df]) {
     const items = a.examples?.items ?? [];
     assert.equal(items.length, 8);
     for (const e of items) {
@@ -131,7 +150,7 @@ test("Ctrl-C during the audit keeps the finished runs, drops the one it cut, and
   });
   assert.ok(validate(report as AuditReport), JSON.stringify(validate.errors));
   assert.equal(report.interrupted, true);
-  const [fgsm, pgd, ls, cw] = report.attacks;
+  const [fgsm, pgd, ls, df] = report.attacks;
   assert.equal(fgsm.status, "interrupted");
   assert.deepEqual(
     fgsm.runs.map((r) => r.eps),
@@ -139,6 +158,61 @@ test("Ctrl-C during the audit keeps the finished runs, drops the one it cut, and
   );
   assert.equal(pgd.status, "not-run");
   assert.equal(ls.status, "not-run");
-  assert.equal(cw.status, "skipped", "known before the run: not registered");
+  assert.equal(df.status, "not-run");
+  assert.equal(df.reason, "the audit was interrupted before it");
   assert.ok(report.warnings.some((w) => /interrupted/.test(w)));
+});
+
+test("a model that gives predictions only: gradient attacks are skipped with the reason, black-box ones run", async () => {
+  const logs: string[] = [];
+  const { report } = await smallAudit({
+    predictOnly: true,
+    log: (m) => logs.push(m),
+    config: {
+      ...smallConfig(16),
+      attacks: [
+        { id: "pgd", attack: "pgd", kind: "curve", eps: [0.1] },
+        { id: "deepfool", attack: "deepfool", kind: "minimum-norm" },
+        { id: "square", attack: "square", kind: "curve", eps: [0.3], params: { maxQueries: 100 } },
+      ],
+    },
+  });
+  assert.ok(validate(report), JSON.stringify(validate.errors));
+  const [pgd, df, sq] = report.attacks;
+  assert.deepEqual([pgd.status, df.status, sq.status], ["skipped", "skipped", "done"]);
+  assert.equal(pgd.reason, "needs lossGradient, which the model does not give");
+  assert.equal(df.reason, "needs classGradient, which the model does not give");
+  assert.deepEqual([pgd.runs, df.runs], [[], []]);
+  // Skipped attacks still say what they are, so the report reads the same as a full one.
+  assert.equal(df.title, "DeepFool");
+  assert.equal(df.access, "white-box");
+  assert.equal(sq.access, "black-box");
+  assert.ok(sq.runs[0].queries && sq.runs[0].queries.max <= 100, "queries counted within the budget");
+  assert.deepEqual(report.warnings, [
+    "pgd skipped: needs lossGradient, which the model does not give",
+    "deepfool skipped: needs classGradient, which the model does not give",
+  ]);
+  // Said before the first run, and the runs are numbered without the skipped ones.
+  const warned = logs.indexOf("warning: pgd skipped: needs lossGradient, which the model does not give");
+  const ran = logs.findIndex((l) => l.startsWith("[1/1] square ε=0.3: robust accuracy"));
+  assert.ok(warned !== -1 && ran !== -1 && warned < ran, logs.join("\n"));
+  assert.deepEqual(
+    report.findings.map((f) => f.attack),
+    ["square"],
+  );
+  assert.equal((renderHtml(report).match(/<tr class="skipped">/g) ?? []).length, 2);
+  assert.match(renderMarkdown(report), /\| deepfool \| skipped: needs classGradient, which the model does not give \|/);
+});
+
+test("a suite built in code that names no registered attack is refused before anything runs", async () => {
+  const logs: string[] = [];
+  await assert.rejects(
+    smallAudit({ log: (m) => logs.push(m), config: { ...smallConfig(8), attacks: [{ id: "cw", attack: "cw-l3", kind: "minimum-norm" }] } }),
+    (e: Error & { code?: string }) => {
+      assert.equal(e.code, "BAD_OPTION");
+      assert.match(e.message, /the suite's cw names no attack \("cw-l3"\); aegis attack --list shows them/);
+      return true;
+    },
+  );
+  assert.deepEqual(logs, []);
 });

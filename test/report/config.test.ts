@@ -61,7 +61,7 @@ attacks:
   assert.deepEqual(c.attacks[0], { id: "fgsm", attack: "fgsm", kind: "curve" });
   assert.deepEqual(c.attacks[1].params, { maxIter: 20, restarts: 2 });
   assert.deepEqual(c.attacks[2], { id: "pgd-l2", attack: "pgd", kind: "curve", eps: [1.5], norm: "2", targeted: true });
-  // Not registered yet, but planned: accepted and skipped at run time; minimum-norm by its name.
+  // Minimum-norm by its name.
   assert.deepEqual(c.attacks[3], { id: "deepfool", attack: "deepfool", kind: "minimum-norm", samples: 50 });
 });
 
@@ -155,8 +155,8 @@ test("policy verdicts: thresholds met or not, unevaluable rules fail, severities
     kind: "curve",
     status: "done",
     reason: null,
-    title: null,
-    paper: null,
+    title: "t",
+    paper: "p",
     access: "white-box",
     norm: "inf",
     targeted: false,
@@ -184,7 +184,7 @@ test("policy verdicts: thresholds met or not, unevaluable rules fail, severities
       attack: "deepfool",
       kind: "minimum-norm",
       status: "skipped",
-      reason: "not registered",
+      reason: "needs classGradient, which the model does not give",
       runs: [],
       curve: [],
       min_norms: null,
@@ -208,7 +208,7 @@ test("policy verdicts: thresholds met or not, unevaluable rules fail, severities
   assert.equal(byKey["min_robust_accuracy cw-l2@1.0"].passed, true);
   assert.equal(byKey["min_robust_accuracy cw-l2@0.4"].actual, 0.75);
   assert.equal(byKey["min_robust_accuracy deepfool@1"].passed, false);
-  assert.match(byKey["min_robust_accuracy deepfool@1"].detail, /not evaluated: deepfool was skipped \(not registered\)/);
+  assert.match(byKey["min_robust_accuracy deepfool@1"].detail, /not evaluated: deepfool was skipped \(needs classGradient, which the model does not give\)/);
   assert.equal(byKey["max_success_rate pgd@0.1"].passed, false);
   assert.match(byKey["max_success_rate pgd@0.1"].detail, /success rate 0\.25 > 0\.2/);
   // Median over samples it had to attack: 0.5, 1.5, ∞ → 1.5.

@@ -1,8 +1,8 @@
 /**
- * A small audit the report tests share: FGSM and PGD curves on the bundled CNN, plus a
- * minimum-norm attack defined here (a bisection along the L2-normalised loss gradient),
- * so the minimum-norm path of the report is exercised without the registry's C&W or
- * DeepFool, which other engineers are still writing.
+ * A small audit the report tests share: FGSM and PGD curves on the bundled CNN, DeepFool
+ * (the registry's fastest minimum-norm attack), and a minimum-norm attack defined here
+ * (a bisection along the L2-normalised loss gradient) whose query count and sizes the
+ * tests know exactly.
  */
 import { attackByName } from "../../src/attacks/index.js";
 import type { Attack, Capability, CommonParams } from "../../src/attacks/types.js";
@@ -87,28 +87,47 @@ export const smallConfig = (samples = 100): AuditConfig => ({
     { id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1, 0.2, 0.3] },
     { id: "pgd", attack: "pgd", kind: "curve", eps: [0.1, 0.3], params: { epsStep: 0.01 } },
     { id: "line-search", attack: "line-search", kind: "minimum-norm", samples: 64 },
-    { id: "cw-l2", attack: "cw-l2", kind: "minimum-norm", samples: 50 },
+    { id: "deepfool", attack: "deepfool", kind: "minimum-norm", samples: 32 },
   ],
 });
 
-export async function smallAudit(options: { samples?: number; policy?: Policy; signal?: AbortSignal; log?: (m: string) => void } = {}): Promise<AuditResult> {
-  const model = await OnnxClassifier.fromFile(DEMO);
-  const caps: Capability[] = ["predict", "lossGradient", "classGradient"];
+export interface SmallAuditOptions {
+  samples?: number;
+  /** Instead of smallConfig(samples). */
+  config?: AuditConfig;
+  /** Audit the CNN through predictions only, as a black-box endpoint would give it. */
+  predictOnly?: boolean;
+  policy?: Policy;
+  signal?: AbortSignal;
+  log?: (m: string) => void;
+}
+
+export async function smallAudit(options: SmallAuditOptions = {}): Promise<AuditResult> {
+  const classifier = await OnnxClassifier.fromFile(DEMO);
+  // A plain object, so no attack can reach the classifier's gradients through it.
+  const predictor: Predictor = {
+    inputShape: classifier.inputShape,
+    numClasses: classifier.numClasses,
+    clipRange: classifier.clipRange,
+    outputKind: classifier.outputKind,
+    predict: (x) => classifier.predict(x),
+  };
+  const caps: Capability[] = options.predictOnly ? ["predict"] : ["predict", "lossGradient", "classGradient"];
   try {
     const { test } = loadMnist();
     return await runAudit({
-      model,
+      model: options.predictOnly ? predictor : classifier,
       capabilities: new Set(caps),
       modelPath: DEMO,
-      summary: summarizeModel(loadModel(DEMO)),
+      summary: options.predictOnly ? null : summarizeModel(loadModel(DEMO)),
       data: { ...test, name: "mnist-test" },
-      config: smallConfig(options.samples),
+      config: options.config ?? smallConfig(options.samples),
       policy: options.policy,
       signal: options.signal,
       log: options.log,
       lookup,
     });
   } finally {
-    await model.release();
+    await classifier.release();
   }
 }

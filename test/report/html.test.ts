@@ -80,7 +80,7 @@ test("the HTML report renders in Chromium with charts, an image grid, per-class 
       };
     });
     assert.deepEqual(fetched, [], "the page fetches nothing");
-    // Two charts: the L∞ curves (FGSM, PGD), the L2 one (the minimum-norm line search, derived, dashed).
+    // Two charts: the L∞ curves (FGSM, PGD), the L2 one (the minimum-norm line search and DeepFool, derived, dashed).
     assert.equal(facts.charts.length, 2);
     const [linf, l2] = facts.charts;
     assert.deepEqual(
@@ -98,20 +98,23 @@ test("the HTML report renders in Chromium with charts, an image grid, per-class 
     );
     assert.deepEqual(
       l2.lines.map((l) => [l.series, l.points, l.dashed]),
-      [["line-search", 21, true]],
+      [
+        ["line-search", 21, true],
+        ["deepfool", 21, true],
+      ],
     );
     assert.ok(linf.box > 400, `chart drawn at ${linf.box}px`);
-    // The grid: 8 examples per attack that ran (FGSM, PGD, line search), three images each.
-    assert.equal(facts.cards, 24);
-    assert.equal(facts.images.length, 72);
+    // The grid: 8 examples per attack that ran (FGSM, PGD, line search, DeepFool), three images each.
+    assert.equal(facts.cards, 32);
+    assert.equal(facts.images.length, 96);
     assert.ok(
       facts.images.every((i) => i.ok && i.natural === 28 && i.shown >= 56),
       "every image decodes at 28 px and is shown enlarged",
     );
-    assert.equal(facts.heat, 10 * (1 + 3 + 2 + 1), "clean row + one row per run, ten classes");
+    assert.equal(facts.heat, 10 * (1 + 3 + 2 + 1 + 1), "clean row + one row per run, ten classes");
     assert.equal(facts.verdict, "Policy failed");
     assert.ok(facts.tags.includes("AML.T0043 · Craft Adversarial Data") && facts.tags.includes("ML01 · Input Manipulation Attack"));
-    assert.equal(facts.skipped, 1, "the unregistered cw-l2 is listed as skipped");
+    assert.equal(facts.skipped, 0, "the CNN gives every capability: nothing is skipped");
 
     const shot = process.env.AEGIS_SCREENSHOT ?? join(tmp, "report.png");
     const png = await page.screenshot({ path: shot, fullPage: true });
@@ -141,7 +144,9 @@ test("the Markdown report has the verdict, findings with ATLAS and OWASP links, 
   assert.match(md, /\[ML01 Input Manipulation Attack\]/);
   assert.match(md, /\| pgd \| curve \| L∞ \| 0\.3 \| 32 \|/);
   assert.match(md, /\| line-search \| minimum-norm \| L2 \| — \| 32 \|/);
-  assert.match(md, /\| cw-l2 \| skipped: "cw-l2" is not registered/);
+  assert.match(md, /\| deepfool \| minimum-norm \| L2 \| — \| 32 \| [\d.]+% \| [\d.]+% \| [\d.]+ \| [\d.]+ \(median [\d.]+ L2\) \| — \|/);
+  assert.doesNotMatch(md, /## Ensemble breakdown/, "no ensemble ran");
   assert.match(md, /\| pgd@0\.1 \|( [\d.]+% \|){10}/);
   assert.match(md, /\| line-search \|( [\d.]+% \|){10}/);
+  assert.match(md, /\| deepfool \|( [\d.]+% \|){10}/);
 });

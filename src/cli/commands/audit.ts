@@ -8,6 +8,7 @@ import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
 import { runAudit } from "../../report/audit.js";
 import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../report/config.js";
+import { ensembleText } from "../../report/findings.js";
 import { loadPolicy } from "../../report/policy.js";
 import type { AuditReport } from "../../report/types.js";
 import { writeAuditReports } from "../../report/write.js";
@@ -115,6 +116,7 @@ function summaryText(r: AuditReport, html: string): string {
       const key = `${a.id}${p.eps === null ? "" : ` ε=${p.eps}`}`;
       const extra = a.kind === "minimum-norm" ? `, mean L2 ${p.perturbation.l2_mean.toFixed(3)}` : "";
       lines.push(`${key.padEnd(width)} ${pct(p.robust_accuracy)}  robust accuracy, success ${pct(p.success_rate).trim()}${extra}`);
+      if (p.ensemble) lines.push(`${" ".repeat(width + 9)}${ensembleText(p.ensemble)}`);
     }
   }
   const bySeverity = ["high", "medium", "low", "info"]

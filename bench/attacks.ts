@@ -61,10 +61,12 @@ export async function benchAttacks(): Promise<string[]> {
     const t0 = performance.now();
     // Query-hungry attacks get a 1,000-query budget (SimBA's iterations are its queries).
     const budget = "maxQueries" in attack.defaults ? { maxQueries: 1000 } : attack.name === "simba" ? { maxIter: 1000 } : {};
-    const run = await attack.run(clf, xs, ys, { ...attack.defaults, ...budget }, { rng: createRng(0) });
+    // Targeted-by-nature attacks (JSMA, the patch) aim every image at class 0.
+    const targets = attack.defaults.targeted ? ys.map(() => 0) : undefined;
+    const run = await attack.run(clf, xs, targets ?? ys, { ...attack.defaults, ...budget }, { rng: createRng(0) });
     const s = (performance.now() - t0) / 1000;
     const q = run.queries ? Array.from(run.queries).reduce((a, b) => a + b, 0) : undefined;
-    const r = await attackMetrics(clf, xs, run.x, ys, { queries: run.queries });
+    const r = await attackMetrics(clf, xs, run.x, ys, { queries: run.queries, targets });
     lines.push(
       `${attack.name.padEnd(18)} ${(n / s).toFixed(1).padStart(8)} images/s${q !== undefined ? ` ${(q / s).toFixed(0).padStart(8)} queries/s` : "".padEnd(18)}  robust accuracy ${(r.robust_accuracy * 100).toFixed(0)}% at its defaults${"maxQueries" in budget ? ", 1,000 queries" : ""}`,
     );

@@ -56,6 +56,19 @@ export function cwSuccess(output: Tensor<"float32">, i: number, label: number, f
   return (targeted ? predicted === label : predicted !== label) && f <= -confidence;
 }
 
+/** One binary-search step on the trade-off constant c per sample: success lowers the upper bound, failure raises the lower one (×10 until bounded). */
+export function searchConstants(succeeded: readonly boolean[], lower: Float64Array, upper: Float64Array, c: Float64Array): void {
+  for (let i = 0; i < c.length; i++) {
+    if (succeeded[i]) {
+      upper[i] = Math.min(upper[i], c[i]);
+      c[i] = (lower[i] + upper[i]) / 2;
+    } else {
+      lower[i] = Math.max(lower[i], c[i]);
+      c[i] = Number.isFinite(upper[i]) ? (lower[i] + upper[i]) / 2 : c[i] * 10;
+    }
+  }
+}
+
 export function checkMinNormParams(name: string, p: { eps: number; batchSize: number }): void {
   if (!(p.eps >= 0))
     throw new AegisError("BAD_OPTION", `${name}: eps is the largest perturbation counted as a success and must be ≥ 0 (Infinity for no limit)`);
@@ -168,16 +181,7 @@ async function cwL2(model: LossGradient & ModelInfo, x: Tensor<"float32">, y: La
           previous = total;
         }
       }
-      // Binary search: success lowers the upper bound, failure raises the lower one (×10 until bounded).
-      for (let i = 0; i < m; i++) {
-        if (succeeded[i]) {
-          upper[i] = Math.min(upper[i], c[i]);
-          c[i] = (lower[i] + upper[i]) / 2;
-        } else {
-          lower[i] = Math.max(lower[i], c[i]);
-          c[i] = Number.isFinite(upper[i]) ? (lower[i] + upper[i]) / 2 : c[i] * 10;
-        }
-      }
+      searchConstants(succeeded, lower, upper, c);
     }
     ctx.onProgress?.(end, n);
   }

@@ -18,7 +18,7 @@ import { AegisError } from "../../errors.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
-import { checkMinNormParams, cwSuccess, cwTerm } from "./carlini-wagner-l2.js";
+import { checkMinNormParams, cwSuccess, cwTerm, searchConstants } from "./carlini-wagner-l2.js";
 
 export interface EadParams extends CommonParams {
   /** κ: how far past the decision boundary (in logits) an example must be. */
@@ -148,15 +148,7 @@ async function fista(model: LossGradient & Predictor, x: Tensor<"float32">, y: L
           previous = total;
         }
       }
-      for (let i = 0; i < m; i++) {
-        if (succeeded[i]) {
-          upper[i] = Math.min(upper[i], c[i]);
-          c[i] = (lower[i] + upper[i]) / 2;
-        } else {
-          lower[i] = Math.max(lower[i], c[i]);
-          c[i] = Number.isFinite(upper[i]) ? (lower[i] + upper[i]) / 2 : c[i] * 10;
-        }
-      }
+      searchConstants(succeeded, lower, upper, c);
     }
     ctx.onProgress?.(end, n);
   }

@@ -9,6 +9,7 @@ import { auditCommand } from "./commands/audit.js";
 import { gradCommand } from "./commands/grad.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { predictCommand } from "./commands/predict.js";
+import { threatCommand } from "./commands/threat.js";
 import { trainCommand } from "./commands/train.js";
 
 const program = new Command("aegis")
@@ -17,7 +18,8 @@ const program = new Command("aegis")
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand()]) program.addCommand(cmd);
+for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand(), threatCommand()])
+  program.addCommand(cmd);
 
 try {
   await program.parseAsync(process.argv);

@@ -103,6 +103,11 @@ export interface SystemDescription {
   flows: Flow[];
   /** Known control ids and free text, as written. */
   controls: string[];
+  /**
+   * Set by the parser (not a key of system.yaml) when the description is valid but probably
+   * not what the author meant, e.g. a control one typo away from a known id.
+   */
+  warnings?: string[];
 }
 
 export type Stride = "spoofing" | "tampering" | "repudiation" | "information_disclosure" | "denial_of_service" | "elevation_of_privilege";

@@ -1,0 +1,136 @@
+/**
+ * `aegis threat init|analyze|ir-plan`: write a starting system.yaml, derive the threat
+ * model from it (with evidence from Aegis's own reports) into the report formats, and turn
+ * its high risks into an incident-response plan.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join, relative, sep } from "node:path";
+import { Command } from "commander";
+import { AegisError } from "../../errors.js";
+import { writeFileAtomic } from "../../fs.js";
+import { analyze } from "../../threat/analyze.js";
+import { loadAtlasFile } from "../../threat/atlas-file.js";
+import { attachEvidence } from "../../threat/evidence.js";
+import { renderIrPlan } from "../../threat/ir-plan.js";
+import { loadSystem } from "../../threat/parse.js";
+import { renderCsv } from "../../threat/report/csv.js";
+import { renderHtml } from "../../threat/report/html.js";
+import { renderJson } from "../../threat/report/json.js";
+import { renderMarkdown } from "../../threat/report/markdown.js";
+import { renderSarif } from "../../threat/report/sarif.js";
+import { byRisk, LEVELS, levelCounts, oneLine, targetLabel } from "../../threat/report/shared.js";
+import { TEMPLATES, templateText } from "../../threat/templates.js";
+import type { ThreatModel } from "../../threat/types.js";
+import { info, printJson } from "../common.js";
+
+const FORMATS = ["md", "html", "json", "sarif", "csv"] as const;
+type Format = (typeof FORMATS)[number];
+const FILE_NAMES: Record<Format, string> = {
+  md: "threat-model.md",
+  html: "threat-model.html",
+  json: "threat-model.json",
+  sarif: "threat-model.sarif",
+  csv: "risk-register.csv",
+};
+
+export function threatCommand(): Command {
+  const cmd = new Command("threat").description(
+    "threat-model an AI system: STRIDE and AI-specific threats mapped to MITRE ATLAS, OWASP and NIST, with evidence",
+  );
+  cmd
+    .command("init")
+    .description("write a commented starting system.yaml from a template")
+    .option("--template <name>", `one of ${TEMPLATES.join(", ")}`, "image-classifier-api")
+    .option("--out <file>", "where to write it", "system.yaml")
+    .option("--force", "overwrite an existing file")
+    .action((opts: { template: string; out: string; force?: boolean }) => {
+      const text = templateText(opts.template);
+      if (existsSync(opts.out) && !opts.force) {
+        throw new AegisError("BAD_OPTION", `${opts.out} already exists; pass --force to overwrite it or --out to write somewhere else.`);
+      }
+      writeFileAtomic(opts.out, text);
+      info(`wrote ${opts.out} (template ${opts.template}); edit it, then run: aegis threat analyze ${opts.out}`);
+    });
+  cmd
+    .command("analyze")
+    .description("derive threats, risks and mitigations from system.yaml and write the reports")
+    .argument("<system.yaml>", "the system description")
+    .option("--evidence <reports...>", "Aegis reports (audit report.json, aegis attack --json output) whose results mark threats tested")
+    .option("--format <list>", `comma-separated: ${FORMATS.join(", ")} (default: all)`)
+    .option("--out <dir>", "report folder", "aegis-threat-model")
+    .option("--atlas <ATLAS.yaml>", "the official ATLAS.yaml, to refresh technique names and add techniques")
+    .option("--json", "print the threat model as JSON on stdout")
+    .action((file: string, opts: { evidence?: string[]; format?: string; out: string; atlas?: string; json?: boolean }) => {
+      const formats = parseFormats(opts.format);
+      const model = buildModel(file, opts);
+      mkdirSync(opts.out, { recursive: true });
+      const systemFile = relative(process.cwd(), file).split(sep).join("/");
+      const render: Record<Format, () => string> = {
+        md: () => renderMarkdown(model),
+        html: () => renderHtml(model),
+        json: () => renderJson(model),
+        sarif: () => renderSarif(model, { systemFile }),
+        csv: () => renderCsv(model),
+      };
+      const written = formats.map((f) => {
+        const path = join(opts.out, FILE_NAMES[f]);
+        writeFileAtomic(path, render[f]());
+        return path;
+      });
+      for (const w of model.warnings) info(`warning: ${w}`);
+      if (opts.json) {
+        printJson(model);
+        info(`wrote ${written.join(", ")}`);
+      } else {
+        process.stdout.write(`${summary(model)}\nwrote ${written.join(", ")}\n`);
+      }
+    });
+  cmd
+    .command("ir-plan")
+    .description("write an incident-response plan (Markdown) with one playbook per high or critical risk")
+    .argument("<system.yaml>", "the system description")
+    .option("--evidence <reports...>", "Aegis reports whose results mark threats tested")
+    .option("--atlas <ATLAS.yaml>", "the official ATLAS.yaml, to refresh technique names")
+    .option("--out <file>", "where to write the plan", "ir-plan.md")
+    .action((file: string, opts: { evidence?: string[]; atlas?: string; out: string }) => {
+      const model = buildModel(file, opts);
+      writeFileAtomic(opts.out, renderIrPlan(model));
+      const n = model.threats.filter((t) => t.level === "high" || t.level === "critical").length;
+      info(`wrote ${opts.out}: ${n} playbook${n === 1 ? "" : "s"} for high and critical risks`);
+    });
+  return cmd;
+}
+
+function buildModel(file: string, opts: { evidence?: string[]; atlas?: string }): ThreatModel {
+  const system = loadSystem(file);
+  const model = analyze(system, opts.atlas ? { atlas: loadAtlasFile(opts.atlas) } : undefined);
+  return opts.evidence && opts.evidence.length > 0 ? attachEvidence(model, opts.evidence) : model;
+}
+
+function parseFormats(value: string | undefined): Format[] {
+  if (value === undefined) return [...FORMATS];
+  const list = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const f of list) {
+    if (!(FORMATS as readonly string[]).includes(f)) throw new AegisError("BAD_OPTION", `--format takes ${FORMATS.join(", ")} (comma-separated), not "${f}".`);
+  }
+  if (list.length === 0) throw new AegisError("BAD_OPTION", `--format needs at least one of ${FORMATS.join(", ")}.`);
+  return [...new Set(list)] as Format[];
+}
+
+/** Counts per level and the five highest risks, for the terminal. */
+export function summary(model: ThreatModel): string {
+  const counts = levelCounts(model);
+  const top = byRisk(model.threats).slice(0, 5);
+  const lines = [
+    `${model.system.name}: ${model.threats.length} threats — ${LEVELS.map((l) => `${counts[l]} ${l}`).join(", ")}`,
+    ...(top.length > 0 ? ["top risks:"] : []),
+    ...top.map(
+      (t) =>
+        `  ${String(t.risk).padStart(2)} ${t.level.padEnd(8)} ${oneLine(t.title)}${t.title.includes(targetLabel(t)) ? "" : ` (${targetLabel(t)})`} [${[...t.atlas, ...t.owasp_ml, ...t.owasp_llm].join(", ")}] ${t.status}`,
+    ),
+  ];
+  return lines.join("\n");
+}

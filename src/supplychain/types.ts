@@ -1,0 +1,80 @@
+/**
+ * The shared vocabulary of `aegis scan`: a random-access byte source (files are never
+ * read whole unless a format needs it, so multi-GB checkpoints scan with flat memory),
+ * format scanners that detect by content, and findings with an exact location.
+ */
+
+export type Severity = "CRITICAL" | "HIGH" | "MEDIUM" | "LOW" | "INFO";
+
+export const SEVERITY_ORDER: readonly Severity[] = ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
+
+export interface Location {
+  /** Path of the file on disk. */
+  file: string;
+  /** Chain of archive members leading to the scanned bytes, outermost first (e.g. ["model.zip", "archive/data.pkl"]). */
+  members?: string[];
+  /** Byte offset inside the scanned member (pickle opcode position, header offset…). */
+  offset?: number;
+  /** What sits there: a pickle global, an op name, a JSON key, a tensor name. */
+  detail?: string;
+}
+
+export interface ScanFinding {
+  severity: Severity;
+  /** Stable rule id, e.g. PICKLE-DANGEROUS-GLOBAL, SAFETENSORS-OVERLAP. */
+  rule: string;
+  /** One sentence: what was found and why it matters. */
+  message: string;
+  location: Location;
+}
+
+/** Random access to bytes: a file on disk, or an archive member held in memory. */
+export interface ByteSource {
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+export interface ScanContext {
+  /** Where the bytes come from (file and archive members), for finding locations. */
+  location: Location;
+  /** Scan nested content (a pickle inside a pickle, an archive inside an archive) with the same machinery. */
+  scanNested(name: string, bytes: Uint8Array, kind?: string): Promise<ScanFinding[]>;
+  /** Limits against resource exhaustion. */
+  limits: ScanLimits;
+}
+
+export interface ScanLimits {
+  /** Largest member bytes decompressed from one archive. */
+  maxExtractedBytes: number;
+  /** Archives inside archives. */
+  maxDepth: number;
+  /** Members per archive. */
+  maxMembers: number;
+  /** Largest compression ratio accepted for one member (zip bombs). */
+  maxCompressionRatio: number;
+}
+
+export interface FormatScanner {
+  /** Format name as reported, e.g. "pickle", "pytorch-zip", "safetensors", "gguf", "onnx". */
+  readonly format: string;
+  /** Decides from the first bytes (and the size), never from the file name. */
+  detect(head: Uint8Array, size: number): boolean;
+  scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]>;
+}
+
+export interface FileReport {
+  file: string;
+  members?: string[];
+  format: string;
+  bytes: number;
+  findings: ScanFinding[];
+}
+
+export interface ScanReport {
+  aegis: string;
+  kind: "scan";
+  files: FileReport[];
+  /** Highest severity over all findings, or null when clean. */
+  verdict: Severity | null;
+  seconds: number;
+}

@@ -5,23 +5,21 @@
  * (AEGIS_SCREENSHOT=path.png to choose where).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
 import { PNG } from "pngjs";
 import { renderHtml } from "../../src/report/html.js";
 import { renderMarkdown } from "../../src/report/markdown.js";
 import { parsePolicy } from "../../src/report/policy.js";
 import { parseYaml } from "../../src/report/yaml.js";
+import { openReport } from "../helpers/chromium.js";
 import { smallAudit, smallConfig } from "./helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const tmp = mkdtempSync(join(tmpdir(), "aegis-html-"));
 
 test("the HTML report renders in Chromium with charts, an image grid, per-class robustness and the verdict", async () => {
-  assert.ok(existsSync(CHROMIUM), "this test needs Debian's Chromium: apt-get install -y chromium (.ci/run installs it)");
   const policy = parsePolicy(parseYaml("min_robust_accuracy:\n  pgd@0.1: 0.9\n", "policy.yaml"), smallConfig());
   const result = await smallAudit({ samples: 64, policy });
   const file = join(tmp, "report.html");
@@ -29,28 +27,8 @@ test("the HTML report renders in Chromium with charts, an image grid, per-class 
   writeFileSync(file, html);
   assert.doesNotMatch(html, /<script|<link|src="http|url\(http/, "self-contained: no script, stylesheet or remote asset");
 
-  // A fresh profile per run, so nothing a previous run left behind is read.
-  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "aegis-chromium-")), {
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  const { browser, page, fetched } = await openReport(file);
   try {
-    const page = await browser.newPage();
-    const fetched: string[] = [];
-    page.on("request", (r) => {
-      if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) fetched.push(r.url());
-    });
-    await page.goto(`file://${file}`, { waitUntil: "load" });
     const facts = await page.evaluate(() => {
       const charts = [...document.querySelectorAll("svg.chart")].map((svg) => ({
         box: svg.getBoundingClientRect().width,

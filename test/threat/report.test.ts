@@ -6,11 +6,10 @@
  * (the screenshot is kept: AEGIS_SCREENSHOT=path.png to choose where).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
 import { renderIrPlan } from "../../src/threat/ir-plan.js";
 import { CSV_HEADER, renderCsv } from "../../src/threat/report/csv.js";
 import { renderHtml } from "../../src/threat/report/html.js";
@@ -18,8 +17,8 @@ import { renderJson } from "../../src/threat/report/json.js";
 import { renderMarkdown } from "../../src/threat/report/markdown.js";
 import { renderSarif } from "../../src/threat/report/sarif.js";
 import type { SystemDescription, Threat, ThreatModel } from "../../src/threat/types.js";
+import { openReport } from "../helpers/chromium.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const tmp = mkdtempSync(join(tmpdir(), "aegis-threat-report-"));
 
 const description: SystemDescription = {
@@ -249,34 +248,12 @@ test("the IR plan has a playbook per high or critical risk with Aegis detection 
 });
 
 test("the HTML report renders in Chromium with the data-flow diagram and a sortable register", async () => {
-  assert.ok(existsSync(CHROMIUM), "this test needs Debian's Chromium: apt-get install -y chromium (.ci/run installs it)");
   const file = join(tmp, "threat-model.html");
   const html = renderHtml(model);
   writeFileSync(file, html);
   assert.doesNotMatch(html, /<link|src="http|url\(http/, "self-contained: no stylesheet or remote asset");
-  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "aegis-chromium-")), {
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  const { browser, page, fetched, errors } = await openReport(file);
   try {
-    const page = await browser.newPage();
-    const fetched: string[] = [];
-    page.on("request", (r) => {
-      if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) fetched.push(r.url());
-    });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`file://${file}`, { waitUntil: "load" });
     const facts = await page.evaluate(() => {
       const svg = document.querySelector("svg.dfd")!;
       const boxes = [...svg.querySelectorAll("g.component")].map((g) => {

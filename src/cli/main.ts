@@ -6,11 +6,16 @@ import { Command, CommanderError } from "commander";
 import { AegisError } from "../errors.js";
 import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
+import { bomCommand } from "./commands/bom.js";
 import { gradCommand } from "./commands/grad.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { keygenCommand } from "./commands/keygen.js";
 import { predictCommand } from "./commands/predict.js";
+import { scanCommand } from "./commands/scan.js";
+import { signCommand } from "./commands/sign.js";
 import { threatCommand } from "./commands/threat.js";
 import { trainCommand } from "./commands/train.js";
+import { verifyCommand } from "./commands/verify.js";
 
 const program = new Command("aegis")
   .description("Assess, harden, guard and govern machine-learning models")
@@ -20,6 +25,8 @@ const program = new Command("aegis")
 
 for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand(), threatCommand()])
   program.addCommand(cmd);
+program.addCommand(scanCommand());
+for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,40 @@
+/**
+ * `aegis verify`: checks a model signature and names every file added, removed or changed.
+ * Exit 0 when valid, 12 when the signature or any file does not match (bad key or
+ * signature files are typed errors with their own codes).
+ */
+import { statSync } from "node:fs";
+import { Command } from "commander";
+import { AegisError } from "../../errors.js";
+import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/signing/index.js";
+import { printJson } from "../common.js";
+
+/** Documented exit code for a signature or model that does not verify. */
+export const VERIFY_FAILED_EXIT = 12;
+
+export function verifyCommand(): Command {
+  return new Command("verify")
+    .description("verify a model's signature and integrity (exit 0 valid, 12 invalid or modified)")
+    .argument("<model>", "model file or folder")
+    .requiredOption("--pub <key>", "public key (SPKI PEM, the .pub from `aegis keygen`)")
+    .option("--sig <sig>", "signature file (default: model.sig inside a folder, <model>.sig beside a file)")
+    .option("--json", "print JSON on stdout")
+    .action(async (model: string, opts: { pub: string; sig?: string; json?: boolean }) => {
+      let isDir: boolean;
+      try {
+        isDir = statSync(model).isDirectory();
+      } catch (e) {
+        throw new AegisError("FILE_NOT_FOUND", `${model} does not exist; give the model file or folder to verify.`, { cause: e });
+      }
+      const result = await verifyModelSignature(model, opts.sig ?? defaultSignaturePath(model, isDir), opts.pub);
+      if (opts.json) printJson({ model, ...result });
+      else {
+        const lines = [result.valid ? `OK: ${model} matches its signature` : `INVALID: ${result.reason}`];
+        for (const f of result.added) lines.push(`  added    ${f}`);
+        for (const f of result.removed) lines.push(`  removed  ${f}`);
+        for (const f of result.changed) lines.push(`  changed  ${f}`);
+        process.stdout.write(`${lines.join("\n")}\n`);
+      }
+      if (!result.valid) process.exitCode = VERIFY_FAILED_EXIT;
+    });
+}

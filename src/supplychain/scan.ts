@@ -1,0 +1,263 @@
+/**
+ * `aegis scan`: walks files and folders, detects each file's format from its bytes,
+ * opens archives (zip, tar, gzip) member by member within limits, and hands each
+ * piece to its format scanner. Nothing is ever executed or deserialised.
+ */
+import { lstat, readdir } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { AegisError } from "../errors.js";
+import { type ArchiveListing, ExtractionLimitError, listTar, listZip, memberNameFindings } from "./archives.js";
+import { formatScanners } from "./formats/index.js";
+import { isInertTorchMember, scanTorchScriptCode, zipKind } from "./formats/pytorch.js";
+import { bytesSource, openFileSource, readAll } from "./sources.js";
+import { type ByteSource, type FileReport, type Location, type ScanFinding, type ScanLimits, type ScanReport, SEVERITY_ORDER, type Severity } from "./types.js";
+
+export const DEFAULT_LIMITS: ScanLimits = {
+  maxExtractedBytes: 1 << 30,
+  maxDepth: 4,
+  maxMembers: 10_000,
+  // Real checkpoints and configs stay far below this; zip bombs reach 1000:1 and more.
+  maxCompressionRatio: 200,
+};
+
+export interface ScanOptions {
+  limits?: Partial<ScanLimits>;
+  /** Called before each file on disk is scanned. */
+  onProgress?(file: string, index: number, total: number): void;
+}
+
+export async function scanPaths(paths: string[], options: ScanOptions = {}): Promise<ScanReport> {
+  const started = performance.now();
+  const limits = { ...DEFAULT_LIMITS, ...options.limits };
+  const files: string[] = [];
+  for (const p of paths) await collect(p, files);
+  const reports: FileReport[] = [];
+  for (const [i, file] of files.entries()) {
+    options.onProgress?.(file, i, files.length);
+    const source = await openFileSource(file);
+    try {
+      await new Scanner(limits, reports).unit(source, { file }, basename(file), 0);
+    } finally {
+      await source.close();
+    }
+  }
+  return {
+    aegis: "0.1.0",
+    kind: "scan",
+    files: reports,
+    verdict: verdictOf(reports.flatMap((r) => r.findings)),
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export function verdictOf(findings: ScanFinding[]): Severity | null {
+  let best = -1;
+  for (const f of findings) best = Math.max(best, SEVERITY_ORDER.indexOf(f.severity));
+  return best < 0 ? null : SEVERITY_ORDER[best];
+}
+
+async function collect(path: string, out: string[]): Promise<void> {
+  const st = await lstat(path).catch((e) => {
+    throw new AegisError("FILE_NOT_FOUND", `${path} does not exist: check the path`, { cause: e });
+  });
+  // Symbolic links are not followed, so a link loop or a link to /dev cannot hang the scan.
+  if (st.isFile()) out.push(path);
+  else if (st.isDirectory()) for (const entry of (await readdir(path)).sort()) await collect(join(path, entry), out);
+}
+
+const EXPECTED: Record<string, string[]> = {
+  ".safetensors": ["safetensors"],
+  ".gguf": ["gguf"],
+  ".onnx": ["onnx"],
+  ".npy": ["npy"],
+  ".npz": ["npz"],
+  ".pt": ["pytorch-zip", "torchscript", "pytorch-legacy", "pytorch-legacy-tar", "pickle"],
+  ".pth": ["pytorch-zip", "torchscript", "pytorch-legacy", "pytorch-legacy-tar", "pickle"],
+  ".pkl": ["pickle", "pytorch-legacy"],
+  ".pickle": ["pickle", "pytorch-legacy"],
+  ".joblib": ["pickle"],
+  ".zip": ["zip", "npz", "pytorch-zip", "torchscript", "keras"],
+  ".keras": ["keras"],
+  ".tar": ["tar", "pytorch-legacy-tar"],
+  ".gz": ["gzip"],
+  ".tgz": ["gzip"],
+};
+
+class Scanner {
+  constructor(
+    private readonly limits: ScanLimits,
+    private readonly reports: FileReport[],
+  ) {}
+
+  /** Scans one file or member, records its report, and returns its format. */
+  async unit(source: ByteSource, location: Location, name: string, depth: number): Promise<string> {
+    const report: FileReport = {
+      file: location.file,
+      ...(location.members ? { members: location.members } : {}),
+      format: "unknown",
+      bytes: source.size,
+      findings: [],
+    };
+    this.reports.push(report);
+    const head = await source.read(0, 512);
+    const findings = report.findings;
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) report.format = await this.zip(source, head, location, depth, findings);
+    else if (head[0] === 0x1f && head[1] === 0x8b) report.format = await this.gzip(source, location, name, depth, findings);
+    else if (new TextDecoder("latin1").decode(head.subarray(257, 262)) === "ustar") report.format = await this.tar(source, location, depth, findings);
+    else {
+      const scanner = formatScanners.find((s) => s.detect(head, source.size));
+      if (scanner) {
+        report.format = scanner.format;
+        findings.push(...(await this.guarded(location, () => scanner.scan(source, this.context(location, depth)))));
+      } else findings.push({ severity: "INFO", rule: "UNKNOWN-FORMAT", message: "This is not a known model format; it was not analysed further.", location });
+    }
+    const ext = extname(name).toLowerCase();
+    const expected = EXPECTED[ext];
+    if (expected && !expected.includes(report.format))
+      findings.push({
+        severity: "LOW",
+        rule: "EXTENSION-SPOOFING",
+        message: `The name ends in ${ext} but the content is ${report.format}: extension spoofing can route a file past tools that trust the name.`,
+        location: { ...location, detail: report.format },
+      });
+    return report.format;
+  }
+
+  private context(location: Location, depth: number) {
+    return {
+      location,
+      limits: this.limits,
+      scanNested: async (name: string, bytes: Uint8Array) => {
+        // Nested content reports into the caller's findings, not a report of its own.
+        const inner: FileReport[] = [];
+        await new Scanner(this.limits, inner).unit(bytesSource(bytes), { ...location, members: [...(location.members ?? []), name] }, name, depth + 1);
+        return inner.flatMap((r) => r.findings);
+      },
+    };
+  }
+
+  private async guarded(location: Location, run: () => Promise<ScanFinding[]>): Promise<ScanFinding[]> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof AegisError || e instanceof ExtractionLimitError || e instanceof RangeError)
+        return [
+          { severity: "MEDIUM", rule: "SCAN-ERROR", message: `The scanner could not read this content (${e.message}); treat it as unverified.`, location },
+        ];
+      throw e;
+    }
+  }
+
+  private tooDeep(location: Location, depth: number, findings: ScanFinding[]): boolean {
+    if (depth < this.limits.maxDepth) return false;
+    findings.push({
+      severity: "MEDIUM",
+      rule: "ARCHIVE-TOO-DEEP",
+      message: `Archives are nested more than ${this.limits.maxDepth} levels deep; the inner ones were not scanned.`,
+      location,
+    });
+    return true;
+  }
+
+  private async zip(source: ByteSource, head: Uint8Array, location: Location, depth: number, findings: ScanFinding[]): Promise<string> {
+    // A zip-based format (.keras) gets its own checks, and its members are still scanned
+    // one by one: a pickle hidden next to config.json must not pass.
+    const scanner = formatScanners.find((s) => s.detect(head, source.size));
+    if (scanner) findings.push(...(await this.guarded(location, () => scanner.scan(source, this.context(location, depth)))));
+    const listing = await listZip(source, location);
+    const kind = zipKind(listing.members.map((m) => m.name));
+    await this.members(listing, location, depth, findings, kind);
+    return scanner?.format ?? kind;
+  }
+
+  private async tar(source: ByteSource, location: Location, depth: number, findings: ScanFinding[]): Promise<string> {
+    const listing = await listTar(source, location, this.limits.maxMembers);
+    const legacy = listing.members.some((m) => m.name === "pickle") && listing.members.some((m) => m.name === "storages");
+    await this.members(listing, location, depth, findings, "tar");
+    return legacy ? "pytorch-legacy-tar" : "tar";
+  }
+
+  private async gzip(source: ByteSource, location: Location, name: string, depth: number, findings: ScanFinding[]): Promise<string> {
+    if (this.tooDeep(location, depth, findings)) return "gzip";
+    const cap = Math.min(this.limits.maxExtractedBytes, Math.max(1 << 20, source.size * this.limits.maxCompressionRatio));
+    if (source.size > this.limits.maxExtractedBytes) {
+      findings.push(bomb(location, `the compressed file is larger than the ${this.limits.maxExtractedBytes}-byte extraction limit`));
+      return "gzip";
+    }
+    let inner: Uint8Array;
+    try {
+      inner = gunzipSync(await readAll(source), { maxOutputLength: cap });
+    } catch (e) {
+      findings.push(
+        e instanceof RangeError
+          ? bomb(location, `it decompresses to more than ${cap} bytes`)
+          : { severity: "MEDIUM", rule: "ARCHIVE-MALFORMED", message: "The gzip data is corrupt or truncated; it could not be scanned.", location },
+      );
+      return "gzip";
+    }
+    const innerName = name.replace(/\.t?gz$/i, (m) => (m.toLowerCase() === ".tgz" ? ".tar" : "")) || "(gunzipped)";
+    await this.unit(bytesSource(inner), { ...location, members: [...(location.members ?? []), innerName] }, innerName, depth + 1);
+    return "gzip";
+  }
+
+  private async members(listing: ArchiveListing, location: Location, depth: number, findings: ScanFinding[], kind: string): Promise<void> {
+    findings.push(
+      ...memberNameFindings(
+        listing.members.map((m) => m.name),
+        location,
+        this.limits.maxMembers,
+      ),
+    );
+    if (this.tooDeep(location, depth, findings)) return;
+    const torch = kind === "pytorch-zip" || kind === "torchscript";
+    let budget = this.limits.maxExtractedBytes;
+    for (const member of listing.members.slice(0, this.limits.maxMembers)) {
+      if (member.name.endsWith("/") || (torch && isInertTorchMember(member.name))) continue;
+      const at: Location = { ...location, members: [...(location.members ?? []), member.name] };
+      const deflated = member.compressedSize !== member.size;
+      if (deflated && member.size > 1 << 20 && member.size / Math.max(1, member.compressedSize) > this.limits.maxCompressionRatio) {
+        findings.push(
+          bomb(at, `compression ratio ${Math.round(member.size / Math.max(1, member.compressedSize))}:1 exceeds ${this.limits.maxCompressionRatio}:1`),
+        );
+        continue;
+      }
+      let source: ByteSource;
+      try {
+        // Inflation is capped by both the remaining budget and the ratio, so a member that lies about its size stops early.
+        source = await member.open(Math.min(budget, member.compressedSize * this.limits.maxCompressionRatio + 1024));
+      } catch (e) {
+        if (!(e instanceof ExtractionLimitError)) throw e;
+        findings.push(
+          e.message.includes("inflates beyond")
+            ? bomb(at, e.message)
+            : { severity: "MEDIUM", rule: "ARCHIVE-MALFORMED", message: `The member could not be read (${e.message}).`, location: at },
+        );
+        continue;
+      }
+      if (deflated) budget -= source.size;
+      if (torch && /(^|\/)code\/.*\.py$/.test(member.name)) {
+        this.reports.push({
+          file: at.file,
+          members: at.members,
+          format: "torchscript-code",
+          bytes: source.size,
+          findings: await scanTorchScriptCode(source, at),
+        });
+        continue;
+      }
+      await this.unit(source, at, basename(member.name), depth + 1);
+    }
+    // Header mismatches are found while opening members, so these come last.
+    findings.push(...listing.findings);
+  }
+}
+
+function bomb(location: Location, why: string): ScanFinding {
+  return {
+    severity: "HIGH",
+    rule: "ARCHIVE-BOMB",
+    message: `Decompression stopped: ${why}; this looks like a zip bomb meant to exhaust memory or disk.`,
+    location,
+  };
+}

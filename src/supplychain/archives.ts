@@ -214,6 +214,15 @@ function tarSize(f: Uint8Array): number {
   return Number.parseInt(latin(f).replace(/[\0 ]/g, "") || "0", 8) || 0;
 }
 
-function bad(location: Location, what: string): ScanFinding {
+export function bad(location: Location, what: string): ScanFinding {
   return { severity: "MEDIUM", rule: "ARCHIVE-MALFORMED", message: `The archive could not be read (${what}); loaders may still accept parts of it.`, location };
+}
+
+export function bomb(location: Location, why: string): ScanFinding {
+  return {
+    severity: "HIGH",
+    rule: "ARCHIVE-BOMB",
+    message: `Decompression stopped: ${why}; this looks like a zip bomb meant to exhaust memory or disk.`,
+    location,
+  };
 }

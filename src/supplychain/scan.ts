@@ -1,13 +1,14 @@
 /**
  * `aegis scan`: walks files and folders, detects each file's format from its bytes,
- * opens archives (zip, tar, gzip) member by member within limits, and hands each
+ * opens archives (zip, tar, gzip, 7z) member by member within limits, and hands each
  * piece to its format scanner. Nothing is ever executed or deserialised.
  */
 import { lstat, readdir } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { AegisError } from "../errors.js";
-import { type ArchiveListing, ExtractionLimitError, listTar, listZip, memberNameFindings } from "./archives.js";
+import { type ArchiveListing, bomb, ExtractionLimitError, listTar, listZip, memberNameFindings } from "./archives.js";
+import { is7z, list7z } from "./archives-7z.js";
 import { formatScanners } from "./formats/index.js";
 import { isInertTorchMember, scanTorchScriptCode, zipKind } from "./formats/pytorch.js";
 import { bytesSource, openFileSource, readAll } from "./sources.js";
@@ -79,7 +80,10 @@ const EXPECTED: Record<string, string[]> = {
   ".joblib": ["pickle"],
   ".zip": ["zip", "npz", "pytorch-zip", "torchscript", "keras"],
   ".keras": ["keras"],
+  ".h5": ["hdf5"],
+  ".hdf5": ["hdf5"],
   ".tar": ["tar", "pytorch-legacy-tar"],
+  ".7z": ["7z"],
   ".gz": ["gzip"],
   ".tgz": ["gzip"],
 };
@@ -100,10 +104,12 @@ class Scanner {
       findings: [],
     };
     this.reports.push(report);
-    const head = await source.read(0, 512);
+    // 4 KiB covers every signature, HDF5's after a user block of up to 2 KiB included.
+    const head = await source.read(0, 4096);
     const findings = report.findings;
     if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) report.format = await this.zip(source, head, location, depth, findings);
     else if (head[0] === 0x1f && head[1] === 0x8b) report.format = await this.gzip(source, location, name, depth, findings);
+    else if (is7z(head)) report.format = await this.sevenZip(source, location, depth, findings);
     else if (new TextDecoder("latin1").decode(head.subarray(257, 262)) === "ustar") report.format = await this.tar(source, location, depth, findings);
     else {
       const scanner = formatScanners.find((s) => s.detect(head, source.size));
@@ -176,6 +182,11 @@ class Scanner {
     const legacy = listing.members.some((m) => m.name === "pickle") && listing.members.some((m) => m.name === "storages");
     await this.members(listing, location, depth, findings, "tar");
     return legacy ? "pytorch-legacy-tar" : "tar";
+  }
+
+  private async sevenZip(source: ByteSource, location: Location, depth: number, findings: ScanFinding[]): Promise<string> {
+    await this.members(await list7z(source, location, this.limits), location, depth, findings, "7z");
+    return "7z";
   }
 
   private async gzip(source: ByteSource, location: Location, name: string, depth: number, findings: ScanFinding[]): Promise<string> {
@@ -251,13 +262,4 @@ class Scanner {
     // Header mismatches are found while opening members, so these come last.
     findings.push(...listing.findings);
   }
-}
-
-function bomb(location: Location, why: string): ScanFinding {
-  return {
-    severity: "HIGH",
-    rule: "ARCHIVE-BOMB",
-    message: `Decompression stopped: ${why}; this looks like a zip bomb meant to exhaust memory or disk.`,
-    location,
-  };
 }

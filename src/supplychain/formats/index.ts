@@ -4,6 +4,7 @@
  */
 import type { FormatScanner } from "../types.js";
 import { ggufScanner } from "./gguf.js";
+import { h5Scanner } from "./h5.js";
 import { kerasScanner } from "./keras.js";
 import { numpyScanner } from "./numpy.js";
 import { onnxScanner } from "./onnx.js";
@@ -18,6 +19,7 @@ export const formatScanners: readonly FormatScanner[] = [
   ggufScanner,
   safetensorsScanner,
   kerasScanner,
+  h5Scanner,
   savedModelScanner,
   onnxScanner,
   pickleScanner,

@@ -47,16 +47,17 @@ export const kerasScanner: FormatScanner = {
       add("MEDIUM", "KERAS-BAD-CONFIG", `config.json is not JSON (${(e as Error).message})`);
       return findings;
     }
-    walk(config, "$", add);
+    walkKerasConfig(config, "$", add);
     return findings;
   },
 };
 
 type Add = (severity: Severity, rule: string, message: string, detail?: string) => void;
 
-function walk(value: unknown, path: string, add: Add): void {
+/** Reports what loading this Keras config would import or run; shared with the legacy .h5 scanner. */
+export function walkKerasConfig(value: unknown, path: string, add: Add): void {
   if (Array.isArray(value)) {
-    for (const [i, v] of value.entries()) walk(v, `${path}[${i}]`, add);
+    for (const [i, v] of value.entries()) walkKerasConfig(v, `${path}[${i}]`, add);
     return;
   }
   if (typeof value !== "object" || value === null) return;
@@ -91,7 +92,7 @@ function walk(value: unknown, path: string, add: Add): void {
       add("HIGH", "KERAS-FOREIGN-MODULE", `${path} makes Keras import ${name}, outside keras; loading imports and calls it`, `${path}: ${name}`);
     }
   }
-  for (const [k, v] of Object.entries(o)) walk(v, `${path}.${k}`, add);
+  for (const [k, v] of Object.entries(o)) walkKerasConfig(v, `${path}.${k}`, add);
 }
 
 function checkLambda(config: unknown, path: string, add: Add): void {

@@ -3,9 +3,11 @@
  * PNG data URIs, no script and nothing fetched, so it can be mailed, attached to a CI
  * run or opened offline.
  */
+
 import type { ExampleImages } from "./audit.js";
 import { lineChart, type Series } from "./charts.js";
 import { medianMinNorm, SEVERITIES } from "./findings.js";
+import { BASE_CSS } from "./style.js";
 import type { AttackRecord, AuditReport, EnsembleRecord, RunRecord } from "./types.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#4b5563", "#ea580c"];
@@ -299,19 +301,9 @@ function runSection(r: AuditReport): string {
 <table><thead><tr><th>attack</th><th>status</th><th>parameters</th><th>runs</th><th class="num">time</th></tr></thead><tbody>${attacks}</tbody></table></section>`;
 }
 
-const CSS = `
-:root{--ink:#0f172a;--muted:#64748b;--line:#e2e8f0;--bg:#f5f7fb;--card:#fff;--accent:#2563eb;--pass:#15803d;--fail:#b91c1c;--warn:#b45309}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1180px;margin:0 auto;padding:28px 28px 48px}
-h1{font-size:26px;margin:2px 0 4px;letter-spacing:-.01em}
-h2{font-size:18px;margin:0 0 14px;padding-bottom:8px;border-bottom:1px solid var(--line)}
-h3{font-size:15px;margin:18px 0 10px}
-code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f5f9;padding:1px 5px;border-radius:4px}
-section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:20px 22px;margin:18px 0;box-shadow:0 1px 2px rgba(15,23,42,.04)}
+const CSS = `${BASE_CSS}h3{font-size:15px;margin:18px 0 10px}
 .top{display:flex;justify-content:space-between;align-items:flex-end;gap:16px;padding:8px 2px 6px}
 .sym{text-transform:none}
-.eyebrow{text-transform:uppercase;letter-spacing:.12em;font-size:11.5px;font-weight:600;color:var(--accent)}
 .sub,.muted{color:var(--muted)}
 .small{font-size:12px}
 .badges{display:flex;gap:8px}
@@ -319,15 +311,6 @@ section{background:var(--card);border:1px solid var(--line);border-radius:12px;p
 .badge.pass{background:#dcfce7;color:var(--pass)}.badge.fail{background:#fee2e2;color:var(--fail)}.badge.neutral{background:#e2e8f0;color:#334155}.badge.warn{background:#fef3c7;color:var(--warn)}
 .cards{display:grid;grid-template-columns:repeat(5,1fr);gap:12px;background:none;border:0;box-shadow:none;padding:0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px}
-.card .k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
-.card .v{font-size:26px;font-weight:700;margin:4px 0 2px;font-variant-numeric:tabular-nums}
-.card .s{font-size:12.5px;color:var(--muted)}
-.warnings{background:#fffbeb;border-color:#fde68a}.warnings h2{border-color:#fde68a;color:var(--warn)}.warnings ul{margin:0;padding-left:20px}
-table{width:100%;border-collapse:collapse;margin:6px 0 4px;font-variant-numeric:tabular-nums}
-th,td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
-thead th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);background:#f8fafc;border-bottom:1px solid #cbd5e1}
-tbody tr:hover{background:#f8fafc}
-.num{text-align:right}
 tr.skipped td{color:var(--muted);background:#fafafa}
 tr.has-ensemble td{border-bottom:none}
 tr.ensemble td{padding-top:0;font-size:12.5px}
@@ -336,16 +319,10 @@ tr.ensemble td{padding-top:0;font-size:12.5px}
 .key{display:inline-block;width:9px;height:9px;border-radius:2px;background:var(--c);margin-right:4px}
 .kv th{width:220px;color:#334155;font-weight:600;background:none;text-transform:none;letter-spacing:0;font-size:13.5px}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:700;text-transform:uppercase;letter-spacing:.03em}
-.pill.pass{background:#dcfce7;color:var(--pass)}.pill.fail{background:#fee2e2;color:var(--fail)}.pill.neutral{background:#e2e8f0;color:#334155}
 .pill.sev-high{background:#fee2e2;color:#b91c1c}.pill.sev-medium{background:#ffedd5;color:#c2410c}.pill.sev-low{background:#fef9c3;color:#a16207}.pill.sev-info{background:#e0f2fe;color:#0369a1}
 .verdict{font-weight:600;font-size:15px}.verdict.pass{color:var(--pass)}.verdict.fail{color:var(--fail)}
-.finding{border:1px solid var(--line);border-left:5px solid #94a3b8;border-radius:10px;padding:12px 16px;margin:10px 0}
 .finding.sev-high{border-left-color:#dc2626}.finding.sev-medium{border-left-color:#ea580c}.finding.sev-low{border-left-color:#ca8a04}.finding.sev-info{border-left-color:#0284c7}
-.finding h3{margin:6px 0}.finding p{margin:6px 0}
-.fhead{display:flex;gap:10px;align-items:center}.fid{font:12px ui-monospace,Menlo,monospace;color:var(--muted)}
-.tags{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}
 .tag{font-size:12px;padding:3px 9px;border-radius:6px;background:#eef2ff;color:#3730a3;text-decoration:none;border:1px solid #e0e7ff}
-.rec{color:#334155}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:18px}
 .charts:has(> :only-child){max-width:820px}
 .nowrap{white-space:nowrap}
@@ -367,12 +344,9 @@ figcaption{font-size:13px;color:#334155;margin-top:6px}
 .triple figcaption{font-size:11px;color:var(--muted);margin:2px 0 0}
 .pred{margin-top:6px;font-weight:600}
 .pred .ok{color:var(--pass)}.pred .bad{color:var(--fail)}.pred small{font-weight:500;color:var(--muted)}
-.scroll{overflow-x:auto}
 .heatmap td.heat{font-size:12.5px;min-width:46px;text-align:center}
 .heatmap th{white-space:nowrap}
 .heatmap td.na{color:#94a3b8}
 td.params code{display:inline-block;margin:1px 2px}
-footer{color:var(--muted);font-size:12px;margin-top:22px;padding:0 4px}
 @media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}}
-@media print{body{background:#fff}section{box-shadow:none;break-inside:avoid}}
 `;

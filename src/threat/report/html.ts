@@ -4,6 +4,7 @@
  * sorts on a header click (a few lines of inline script; nothing is fetched), the NIST AI
  * RMF view and one card per threat with its evidence.
  */
+import { BASE_CSS } from "../../report/style.js";
 import type { Threat, ThreatModel } from "../types.js";
 import { renderDiagram } from "./diagram.js";
 import { byRisk, LEVELS, levelCounts, RMF_FUNCTIONS, RMF_PURPOSE, STATUS_TEXT, targetLabel } from "./shared.js";
@@ -143,53 +144,25 @@ document.querySelectorAll("#register th").forEach(function (th) {
 });
 `;
 
-const CSS = `
-:root{--ink:#0f172a;--muted:#64748b;--line:#e2e8f0;--bg:#f5f7fb;--card:#fff;--accent:#2563eb;--pass:#15803d;--fail:#b91c1c;--warn:#b45309}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:1180px;margin:0 auto;padding:28px 28px 48px}
-h1{font-size:26px;margin:2px 0 4px;letter-spacing:-.01em}
-h2{font-size:18px;margin:0 0 14px;padding-bottom:8px;border-bottom:1px solid var(--line)}
-h3{font-size:15px;margin:14px 0 8px}
-code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f1f5f9;padding:1px 5px;border-radius:4px}
+const CSS = `${BASE_CSS}h3{font-size:15px;margin:14px 0 8px}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
-section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:20px 22px;margin:18px 0;box-shadow:0 1px 2px rgba(15,23,42,.04)}
 .top{padding:8px 2px 6px}.desc{max-width:860px;color:#334155;margin:8px 0 0}
-.eyebrow{text-transform:uppercase;letter-spacing:.12em;font-size:11.5px;font-weight:600;color:var(--accent)}
 .sub,.muted{color:var(--muted)}.small{font-size:12px}
 .cards{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;background:none;border:0;box-shadow:none;padding:0}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px;border-top:4px solid #cbd5e1}
 .card.lvl-critical{border-top-color:#7f1d1d}.card.lvl-high{border-top-color:#dc2626}.card.lvl-medium{border-top-color:#ea580c}.card.lvl-low{border-top-color:#ca8a04}
-.card .k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
-.card .v{font-size:26px;font-weight:700;margin:4px 0 2px;font-variant-numeric:tabular-nums}
-.card .s{font-size:12.5px;color:var(--muted)}
-.warnings{background:#fffbeb;border-color:#fde68a}.warnings h2{border-color:#fde68a;color:var(--warn)}.warnings ul{margin:0;padding-left:20px}
-table{width:100%;border-collapse:collapse;margin:6px 0 4px;font-variant-numeric:tabular-nums}
-th,td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
-thead th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);background:#f8fafc;border-bottom:1px solid #cbd5e1}
 .register th{cursor:pointer;user-select:none;white-space:nowrap}.register th:hover{color:var(--ink)}
 .register th[data-dir=asc]::after{content:" ▲"}.register th[data-dir=desc]::after{content:" ▼"}
 .register td code{display:inline-block;margin:1px 0;font-size:11.5px}
-tbody tr:hover{background:#f8fafc}
-.num{text-align:right}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;font-size:12px;font-weight:700;text-transform:uppercase;letter-spacing:.03em;white-space:nowrap}
-.pill.pass{background:#dcfce7;color:var(--pass)}.pill.fail{background:#fee2e2;color:var(--fail)}.pill.neutral{background:#e2e8f0;color:#334155}
 .pill.lvl-critical{background:#7f1d1d;color:#fff}.pill.lvl-high{background:#fee2e2;color:#b91c1c}.pill.lvl-medium{background:#ffedd5;color:#c2410c}.pill.lvl-low{background:#fef9c3;color:#a16207}
-.finding{border:1px solid var(--line);border-left:5px solid #94a3b8;border-radius:10px;padding:12px 16px;margin:10px 0}
 .finding.lvl-critical{border-left-color:#7f1d1d}.finding.lvl-high{border-left-color:#dc2626}.finding.lvl-medium{border-left-color:#ea580c}.finding.lvl-low{border-left-color:#ca8a04}
-.finding h3{margin:6px 0}.finding p{margin:6px 0}
-.fhead{display:flex;gap:10px;align-items:center}.fid{font:12px ui-monospace,Menlo,monospace;color:var(--muted)}
-.tags{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0}
 .tag{font-size:12px;padding:3px 9px;border-radius:6px;background:#eef2ff;color:#3730a3;border:1px solid #e0e7ff}
-.rec{color:#334155}
 .mit{font-size:13px}.mit th{font-size:11px}
 .evidence{margin:8px 0 0;padding-left:18px}.evidence li{margin:4px 0}
 .rmfgrid{display:grid;grid-template-columns:repeat(4,1fr);gap:14px}
 .rmf{border:1px solid var(--line);border-radius:10px;padding:4px 14px 10px;background:#fcfdff}
 .rmf ul{list-style:none;padding:0;margin:0}.rmf li{margin:5px 0;font-size:13px}
-.scroll{overflow-x:auto}
 .dfd{display:block;max-width:100%;height:auto;margin:0 auto}
-footer{color:var(--muted);font-size:12px;margin-top:22px;padding:0 4px}
 @media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}.rmfgrid{grid-template-columns:1fr 1fr}}
-@media print{body{background:#fff}section{box-shadow:none;break-inside:avoid}}
 `;

@@ -12,6 +12,7 @@ import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { predictCommand } from "./commands/predict.js";
 import { scanCommand } from "./commands/scan.js";
+import { serveCommand } from "./commands/serve.js";
 import { signCommand } from "./commands/sign.js";
 import { threatCommand } from "./commands/threat.js";
 import { trainCommand } from "./commands/train.js";
@@ -26,6 +27,7 @@ const program = new Command("aegis")
 for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand(), threatCommand()])
   program.addCommand(cmd);
 program.addCommand(scanCommand());
+program.addCommand(serveCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 
 try {

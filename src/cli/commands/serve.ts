@@ -1,0 +1,87 @@
+/**
+ * `aegis serve`: an inference server for ONNX classifiers (KServe/TF-Serving-style JSON,
+ * or .npy bodies), with request validation derived from each model. With --pub it first
+ * verifies the model's signature and refuses to serve a model that does not match.
+ */
+import { statSync } from "node:fs";
+import { basename, extname } from "node:path";
+import { Command } from "commander";
+import { OnnxClassifier } from "../../engine/classifier.js";
+import { AegisError } from "../../errors.js";
+import type { ServedModel } from "../../gateway/model-route.js";
+import { createServer } from "../../gateway/server.js";
+import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/signing/index.js";
+import { addRuntimeOptions, info, parseInteger, runtimeOptions } from "../common.js";
+
+export function serveCommand(): Command {
+  const cmd = new Command("serve")
+    .description('serve ONNX classifiers over HTTP: POST /v1/models/{name}:predict with {"instances": [...]}')
+    .requiredOption("--model <file...>", "ONNX model(s) to serve")
+    .option("--name <name...>", "URL name of each model (default: the file's base name)")
+    .option("--host <host>", "address to listen on (0.0.0.0 to accept remote clients)", "127.0.0.1")
+    .option("--port <port>", "port (0 picks a free one)", parseInteger("--port", 0), 8080)
+    .option("--clip-range <lo,hi>", "valid input range; requests outside it are refused", "0,1")
+    .option("--max-instances <n>", "most instances per request", parseInteger("--max-instances", 1), 256)
+    .option("--body-limit <bytes>", "largest request body", parseInteger("--body-limit", 1), 1024 * 1024)
+    .option("--pub <key>", "refuse to start unless each model verifies against this public key (`aegis keygen`)")
+    .option("--sig <file...>", "signature of each model (default: <model>.sig, as `aegis sign` writes)")
+    .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info");
+  addRuntimeOptions(cmd);
+  return cmd.action(async (opts) => {
+    const files: string[] = opts.model;
+    const names: string[] = opts.name ?? files.map((f) => basename(f, extname(f)));
+    if (names.length !== files.length) throw new AegisError("BAD_OPTION", `${files.length} models but ${names.length} names; give one --name per --model`);
+    if (new Set(names).size !== names.length) throw new AegisError("BAD_OPTION", `two models would share a name (${names.join(", ")}); give each a --name`);
+    const clipRange = parseRange(opts.clipRange);
+    if (opts.pub) await verifyAll(files, opts.sig, opts.pub);
+    const models: ServedModel[] = [];
+    for (const [i, file] of files.entries()) {
+      const classifier = await OnnxClassifier.fromFile(file, { ...runtimeOptions(opts), clipRange });
+      models.push({ name: names[i], classifier, maxInstances: opts.maxInstances });
+    }
+    const app = await createServer({ models, bodyLimit: opts.bodyLimit, logLevel: opts.logLevel === "off" ? false : opts.logLevel });
+    const address = await app.listen({ host: opts.host, port: opts.port });
+    for (const m of models) info(`serving ${m.name} at ${address}/v1/models/${m.name}:predict`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        info("shutting down: finishing requests in flight");
+        resolve();
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    await app.close();
+    for (const m of models) await m.classifier.release();
+  });
+}
+
+function parseRange(value: string): [number, number] {
+  const parts = value.split(",").map(Number);
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0] >= parts[1]) {
+    throw new AegisError("BAD_OPTION", `--clip-range must be two numbers lo,hi with lo < hi, not "${value}"`);
+  }
+  return [parts[0], parts[1]];
+}
+
+async function verifyAll(files: string[], sigs: string[] | undefined, pub: string): Promise<void> {
+  if (sigs && sigs.length !== files.length)
+    throw new AegisError("BAD_OPTION", `${files.length} models but ${sigs.length} signatures; give one --sig per --model`);
+  for (const [i, file] of files.entries()) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(file).isDirectory();
+    } catch (e) {
+      throw new AegisError("FILE_NOT_FOUND", `${file} does not exist`, { cause: e });
+    }
+    const sig = sigs?.[i] ?? defaultSignaturePath(file, isDir);
+    const result = await verifyModelSignature(file, sig, pub);
+    if (!result.valid) {
+      const changed = [...result.added, ...result.removed, ...result.changed];
+      throw new AegisError(
+        "SIGNATURE_INVALID",
+        `refusing to serve ${file}: its signature does not verify (${result.reason}${changed.length ? `: ${changed.join(", ")}` : ""}); re-sign it with \`aegis sign\` or restore the signed files`,
+      );
+    }
+    info(`${file}: signature verified`);
+  }
+}

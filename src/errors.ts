@@ -17,7 +17,7 @@ export type ErrorCode =
   | "DEVICE_UNAVAILABLE"
   | "TARGET_ERROR"
   | "POLICY_FAILED"
-  | "SIGNATURE_INVALID"
+  | "INTEGRITY_FAILED"
   | "INTERRUPTED";
 
 /** Exit codes the CLI documents (README, "Exit codes"). */
@@ -35,7 +35,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   DEVICE_UNAVAILABLE: 8,
   TARGET_ERROR: 9,
   POLICY_FAILED: 10,
-  SIGNATURE_INVALID: 12,
+  INTEGRITY_FAILED: 12,
   INTERRUPTED: 130,
 };
 

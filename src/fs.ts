@@ -8,13 +8,14 @@ import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } fro
 import { basename, dirname, join } from "node:path";
 import { AegisError } from "./errors.js";
 
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+/** `mode` sets the new file's permissions (e.g. 0o600 for secrets) before any byte is written. */
+export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o666): void {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
   // Same directory, so the rename stays on one file system and is atomic.
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, "wx");
+    fd = openSync(tmp, "wx", mode);
     writeFileSync(fd, bytes);
     fsyncSync(fd);
     closeSync(fd);

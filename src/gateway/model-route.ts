@@ -5,11 +5,12 @@
  * (`Content-Type: application/x-npy`, a float32 array) skips JSON for large batches.
  * `GET /v1/models/{name}` describes a model and `…/schema` publishes its request schema.
  */
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { parseNpy } from "../data/npy.js";
 import type { OnnxClassifier } from "../engine/classifier.js";
 import { probabilitiesOf } from "../engine/probabilities.js";
-import { toFloat32 } from "../tensor.js";
+import { AegisError } from "../errors.js";
+import { type Tensor, toFloat32 } from "../tensor.js";
 import { InstanceValidator, predictRequestSchema, RequestError } from "./validation.js";
 
 export interface ServedModel {
@@ -18,7 +19,20 @@ export interface ServedModel {
   classifier: OnnxClassifier;
   /** Most instances in one request. */
   maxInstances: number;
+  /** Roles allowed to query this model (any authenticated client when absent). */
+  roles?: readonly string[];
+  /**
+   * Run after the model, in order: detectors record decisions on the request, output
+   * controls return the probabilities the client should see instead.
+   */
+  afterPredict?: readonly PredictionHook[];
 }
+
+export type PredictionHook = (
+  request: FastifyRequest,
+  x: Tensor<"float32">,
+  probs: Tensor<"float32">,
+) => Promise<Tensor<"float32"> | undefined> | Tensor<"float32"> | undefined;
 
 interface Route {
   served: ServedModel;
@@ -33,6 +47,9 @@ export const modelRoutes: FastifyPluginAsync<{ models: readonly ServedModel[] }>
     const schema = predictRequestSchema(served.classifier, { maxInstances: served.maxInstances });
     routes.set(served.name, { served, validator: new InstanceValidator(served.classifier, schema) });
   }
+  for (const name of routes.keys()) {
+    if (!/^[\w.-]+$/.test(name)) throw new AegisError("BAD_OPTION", `model name "${name}" may only hold letters, digits, ".", "_" and "-"`);
+  }
   const find = (name: string): Route => {
     const route = routes.get(name);
     if (!route) throw new RequestError(404, "MODEL_NOT_FOUND", `no model named "${name}"; this server has ${[...routes.keys()].join(", ")}`);
@@ -42,27 +59,33 @@ export const modelRoutes: FastifyPluginAsync<{ models: readonly ServedModel[] }>
   app.addContentTypeParser(NPY_CONTENT_TYPE, { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
   app.get("/v1/models", async () => ({ models: [...routes.keys()].map((name) => describeModel(find(name).served)) }));
-  app.get<{ Params: { name: string } }>("/v1/models/:name", async (request) => describeModel(find(request.params.name).served));
-  app.get<{ Params: { name: string } }>("/v1/models/:name/schema", async (request) => find(request.params.name).validator.schema);
-
-  // The verb follows a colon in the same path segment (`mnist-cnn:predict`), which
-  // find-my-way cannot split, so the segment is taken whole and split here.
-  app.post<{ Params: { target: string } }>("/v1/models/:target", async (request) => {
-    const colon = request.params.target.lastIndexOf(":");
-    const verb = colon < 0 ? "" : request.params.target.slice(colon + 1);
-    if (verb !== "predict")
-      throw new RequestError(
-        404,
-        "NOT_FOUND",
-        `POST /v1/models/{name}:predict is the prediction route; "${verb || request.params.target}" is not a verb this server knows`,
-      );
-    const { served, validator } = find(request.params.target.slice(0, colon));
-    const x = Buffer.isBuffer(request.body) ? validator.checkBatch(npyBatch(request.body)) : validator.batchFromJson(request.body);
-    const probs = probabilitiesOf(served.classifier, await served.classifier.predict(x));
-    const k = probs.shape[1];
-    const predictions: number[][] = [];
-    for (let i = 0; i < probs.shape[0]; i++) predictions.push(Array.from(probs.data.subarray(i * k, (i + 1) * k)));
-    return { predictions };
+  for (const { served, validator } of routes.values()) {
+    // A literal colon in a fastify path is written "::".
+    const base = `/v1/models/${served.name}`;
+    const config = { routeName: served.name, roles: served.roles };
+    app.get(base, { config }, async () => describeModel(served));
+    app.get(`${base}/schema`, { config }, async () => validator.schema);
+    app.post(`${base}::predict`, { config }, async (request) => {
+      const x = Buffer.isBuffer(request.body) ? validator.checkBatch(npyBatch(request.body)) : validator.batchFromJson(request.body);
+      let probs = probabilitiesOf(served.classifier, await served.classifier.predict(x));
+      for (const hook of served.afterPredict ?? []) probs = (await hook(request, x, probs)) ?? probs;
+      const k = probs.shape[1];
+      const predictions: number[][] = [];
+      for (let i = 0; i < probs.shape[0]; i++) predictions.push(Array.from(probs.data.subarray(i * k, (i + 1) * k)));
+      return { predictions };
+    });
+  }
+  // Anything else under /v1/models gets a 404 that says which models exist.
+  app.all("/v1/models/:target", async (request) => {
+    const target = (request.params as { target: string }).target;
+    const colon = target.lastIndexOf(":");
+    const name = colon < 0 ? target : target.slice(0, colon);
+    if (!routes.has(name)) find(name);
+    throw new RequestError(
+      404,
+      "NOT_FOUND",
+      `${request.method} /v1/models/{name}:predict is the prediction route; "${target.slice(colon + 1)}" is not a verb this server knows`,
+    );
   });
 };
 

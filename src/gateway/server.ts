@@ -19,13 +19,8 @@ export interface ServerOptions {
   requestTimeout?: number;
 }
 
-export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
-  const app = Fastify({
-    bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    requestTimeout: options.requestTimeout ?? 30_000,
-    logger: options.logLevel ? { level: options.logLevel, stream: process.stderr } : false,
-  });
-
+/** JSON errors for every failure; 5xx never carry the cause, which goes to the log. */
+export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof RequestError) return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
     if (isAegisError(error)) return reply.code(400).send({ error: { code: error.code, message: error.message } });
@@ -38,7 +33,16 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` } }),
   );
+}
 
+export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    requestTimeout: options.requestTimeout ?? 30_000,
+    logger: options.logLevel ? { level: options.logLevel, stream: process.stderr } : false,
+  });
+
+  installErrorHandlers(app);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async () => ({ status: "ready", models: options.models.map((m) => m.name) }));
   await app.register(modelRoutes, { models: options.models });

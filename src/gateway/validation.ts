@@ -56,9 +56,14 @@ export class InstanceValidator {
     this.check = new Ajv({ allErrors: false, strict: false }).compile(schema);
   }
 
+  /** Throws a RequestError that names the offending field unless the body matches the schema. */
+  checkJson(body: unknown): void {
+    if (!this.check(body)) throw new RequestError(400, "INVALID_INPUT", describe(this.check.errors ?? [], this.model));
+  }
+
   /** The batch [N, ...inputShape], or a RequestError that names the offending field. */
   batchFromJson(body: unknown): Tensor<"float32"> {
-    if (!this.check(body)) throw new RequestError(400, "INVALID_INPUT", describe(this.check.errors ?? [], this.model));
+    this.checkJson(body);
     const instances = (body as { instances: unknown[] }).instances;
     const per = sizeOf(this.model.inputShape);
     const data = new Float32Array(instances.length * per);
@@ -96,8 +101,15 @@ function flatten(value: unknown, out: Float32Array, offset: number): number {
 
 /** One sentence naming the field, in terms of the model rather than of JSON Schema keywords. */
 function describe(errors: ErrorObject[], model: ModelInfo): string {
-  const expected = `each instance must be a [${model.inputShape.join(", ")}] array of numbers in [${model.clipRange.join(", ")}]`;
-  const first = errors.find((e) => e.keyword !== "anyOf") ?? errors[0];
+  const expected =
+    model.inputShape.length === 0
+      ? "the body does not match the route's JSON Schema"
+      : `each instance must be a [${model.inputShape.join(", ")}] array of numbers in [${model.clipRange.join(", ")}]`;
+  // Of the branches of "nested or flat", the error that got deepest is the one the client meant.
+  const first =
+    errors
+      .filter((e) => e.keyword !== "anyOf")
+      .reduce<ErrorObject | undefined>((a, e) => (!a || e.instancePath.length > a.instancePath.length ? e : a), undefined) ?? errors[0];
   if (!first) return expected;
   if (first.keyword === "additionalProperties") {
     return `unknown field "${(first.params as { additionalProperty: string }).additionalProperty}"; the body is {"instances": [...]}`;

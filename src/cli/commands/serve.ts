@@ -78,7 +78,7 @@ async function verifyAll(files: string[], sigs: string[] | undefined, pub: strin
     if (!result.valid) {
       const changed = [...result.added, ...result.removed, ...result.changed];
       throw new AegisError(
-        "SIGNATURE_INVALID",
+        "INTEGRITY_FAILED",
         `refusing to serve ${file}: its signature does not verify (${result.reason}${changed.length ? `: ${changed.join(", ")}` : ""}); re-sign it with \`aegis sign\` or restore the signed files`,
       );
     }

@@ -1,0 +1,121 @@
+/**
+ * `aegis guard`, `aegis keys` and `aegis audit-log`: run the gateway from guard.yaml,
+ * manage its API keys, and check or export its hash-chained audit log.
+ */
+import { createWriteStream, existsSync } from "node:fs";
+import { Command } from "commander";
+import { AegisError } from "../../errors.js";
+import { SqliteAuditLog } from "../../gateway/audit-log/sqlite.js";
+import { createApiKey, readKeysFile, revokeApiKey } from "../../gateway/auth/api-keys.js";
+import { startGuard } from "../../gateway/guard.js";
+import { info, printJson } from "../common.js";
+
+export function guardCommand(): Command {
+  return new Command("guard")
+    .description("run the security gateway in front of ML endpoints (see examples/guard.yaml); SIGHUP reloads the config")
+    .requiredOption("--config <file>", "guard.yaml")
+    .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info")
+    .action(async (opts: { config: string; logLevel: string }) => {
+      const guard = await startGuard(opts.config, { logLevel: opts.logLevel === "off" ? false : opts.logLevel });
+      info(`aegis guard listening at ${guard.url} (${guard.config.routes.map((r) => r.name).join(", ")})`);
+      process.on("SIGHUP", () => {
+        guard.reload().then(
+          () => info(`reloaded ${opts.config}`),
+          (e: unknown) => info(`kept the running configuration: ${(e as Error).message}`),
+        );
+      });
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      info("shutting down: finishing requests in flight");
+      await guard.close();
+    });
+}
+
+export function keysCommand(): Command {
+  const cmd = new Command("keys").description("API keys of the guard (stored as salted hashes; the key is shown once, at creation)");
+  cmd
+    .command("create")
+    .requiredOption("--file <keys.json>", "the keys file named by auth.apiKeys in guard.yaml")
+    .requiredOption("--name <name>", "who or what the key is for")
+    .option("--roles <roles>", "comma-separated roles, e.g. predict or admin", "predict")
+    .option("--tenant <tenant>", "tenant the key belongs to (per-tenant limits)")
+    .option("--json", "print JSON on stdout")
+    .action((opts: { file: string; name: string; roles: string; tenant?: string; json?: boolean }) => {
+      const roles = opts.roles
+        .split(",")
+        .map((r) => r.trim())
+        .filter(Boolean);
+      if (roles.length === 0) throw new AegisError("BAD_OPTION", "--roles must name at least one role");
+      const { key, record } = createApiKey(opts.file, { name: opts.name, roles, tenant: opts.tenant });
+      if (opts.json) return printJson({ key, id: record.id, name: record.name, roles: record.roles, tenant: record.tenant ?? null });
+      process.stdout.write(`${key}\n`);
+      info(`key ${record.id} for ${record.name} (${roles.join(", ")}); store it now, it is not shown again`);
+    });
+  cmd
+    .command("list")
+    .requiredOption("--file <keys.json>", "keys file")
+    .option("--json", "print JSON on stdout")
+    .action((opts: { file: string; json?: boolean }) => {
+      const keys = readKeysFile(opts.file).keys.map(({ salt: _salt, hash: _hash, ...k }) => k);
+      if (opts.json) return printJson(keys);
+      for (const k of keys) {
+        process.stdout.write(
+          `${k.id}  ${k.name.padEnd(20)} ${k.roles.join(",").padEnd(16)} ${k.tenant ?? "-"}  ${k.revokedAt ? `revoked ${k.revokedAt}` : `created ${k.createdAt}`}\n`,
+        );
+      }
+    });
+  cmd
+    .command("revoke")
+    .argument("<id-or-name>", "key id (from `list`) or name")
+    .requiredOption("--file <keys.json>", "keys file")
+    .action((idOrName: string, opts: { file: string }) => {
+      const record = revokeApiKey(opts.file, idOrName);
+      info(`revoked ${record.id} (${record.name}); a running guard drops it on its next reload (SIGHUP)`);
+    });
+  return cmd;
+}
+
+export function auditLogCommand(): Command {
+  const cmd = new Command("audit-log").description("the guard's hash-chained audit log");
+  cmd
+    .command("verify")
+    .requiredOption("--db <file>", "audit log (auditLog.path in guard.yaml)")
+    .option("--expect-head <hash>", "the head hash recorded earlier: catches entries cut off the end")
+    .option("--json", "print JSON on stdout")
+    .action((opts: { db: string; expectHead?: string; json?: boolean }) => {
+      const log = openLog(opts.db);
+      const verdict = log.verify();
+      log.close();
+      const truncated = opts.expectHead !== undefined && verdict.head !== opts.expectHead && verdict.breaks.length === 0;
+      const valid = verdict.valid && !truncated;
+      if (opts.json) printJson({ ...verdict, valid, truncated });
+      else {
+        process.stdout.write(valid ? `OK: ${verdict.entries} entries, head ${verdict.head}\n` : `INVALID: ${verdict.entries} entries\n`);
+        for (const b of verdict.breaks) process.stdout.write(`  entry ${b.seq}: ${b.problem}\n`);
+        if (truncated) process.stdout.write(`  the head is ${verdict.head}, not the expected ${opts.expectHead}: entries were removed from the end\n`);
+      }
+      if (!valid) process.exitCode = 12;
+    });
+  cmd
+    .command("export")
+    .requiredOption("--db <file>", "audit log")
+    .option("--out <file>", "JSONL file (default: stdout)")
+    .action(async (opts: { db: string; out?: string }) => {
+      const log = openLog(opts.db);
+      const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
+      for (const e of log.entries()) {
+        const line = `${JSON.stringify({ seq: e.seq, time: e.time, ...JSON.parse(e.data), prev: e.prev, hash: e.hash })}\n`;
+        if (!out.write(line)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
+      }
+      log.close();
+      if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
+    });
+  return cmd;
+}
+
+function openLog(path: string): SqliteAuditLog {
+  if (!existsSync(path)) throw new AegisError("FILE_NOT_FOUND", `no audit log at ${path}; give auditLog.path from guard.yaml`);
+  return new SqliteAuditLog(path, { readonly: true });
+}

@@ -1,0 +1,185 @@
+/**
+ * guard.yaml: the gateway's whole configuration, read so that every error names the
+ * file, the line and the key. `${NAME}` (or `${NAME:-default}`) in a string takes the
+ * environment variable, so secrets stay out of the file. Paths are relative to the file.
+ */
+import { dirname, isAbsolute, resolve } from "node:path";
+import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
+import type { JwtOptions } from "./auth/jwt.js";
+import type { RateLimitOptions } from "./plugins/rate-limit.js";
+
+export interface ModelRouteConfig {
+  kind: "model";
+  name: string;
+  model: string;
+  roles?: string[];
+  clipRange: [number, number];
+  maxInstances: number;
+}
+
+export interface ProxyRouteConfig {
+  kind: "proxy";
+  name: string;
+  path: string;
+  upstream: string;
+  upstreamPath?: string;
+  timeoutMs: number;
+  roles?: string[];
+  /** A JSON Schema file for request bodies, or an input shape to derive one from. */
+  schema?: string;
+  inputShape?: number[];
+  clipRange: [number, number];
+  maxInstances: number;
+}
+
+export type RouteConfig = ModelRouteConfig | ProxyRouteConfig;
+
+export interface GuardConfig {
+  file: string;
+  server: { host: string; port: number; bodyLimit: number; requestTimeoutMs: number };
+  auth: { apiKeys?: string; jwt?: JwtOptions; anonymousRoles?: string[] };
+  rateLimit: Omit<RateLimitOptions, "limiterFactory">;
+  auditLog: { path: string; payloads: "hash" | "omit" };
+  metrics: { public: boolean };
+  routes: RouteConfig[];
+}
+
+const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "routes"];
+
+export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
+  return parseGuardConfig(readYamlFile(file), env);
+}
+
+export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = process.env): GuardConfig {
+  const r = new YamlReader(source);
+  const root = r.map([], substituteEnv(r, [], source.value, env), TOP);
+  const base = dirname(source.file);
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+
+  const server = r.map(["server"], root.server ?? {}, ["host", "port", "bodyLimit", "requestTimeoutMs"]);
+  const auth = r.map(["auth"], root.auth ?? {}, ["apiKeys", "jwt", "anonymousRoles"]);
+  const rate = r.map(["rateLimit"], root.rateLimit ?? {}, ["perKey", "perIp", "perTenant", "concurrency"]);
+  const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads"]);
+  const metrics = r.map(["metrics"], root.metrics ?? {}, ["public"]);
+  const routes = r.list(["routes"], root.routes ?? []);
+  if (routes.length === 0) r.fail(["routes"], "must list at least one route (a local `model:` or an `upstream:`)");
+  if (auth.apiKeys === undefined && auth.jwt === undefined && auth.anonymousRoles === undefined) {
+    r.fail(["auth"], "must configure apiKeys, jwt or anonymousRoles (an open gateway has to be asked for explicitly)");
+  }
+
+  const perMinute = (key: string) => {
+    if (rate[key] === undefined) return undefined;
+    const m = r.map(["rateLimit", key], rate[key], ["requestsPerMinute"]);
+    return { requestsPerMinute: r.number(["rateLimit", key, "requestsPerMinute"], m.requestsPerMinute, { min: 1, integer: true }) };
+  };
+  const roles = (p: YamlPath, v: unknown) => (v === undefined ? undefined : r.list(p, v).map((x, i) => r.string([...p, i], x)));
+  const names = new Set<string>();
+
+  return {
+    file: source.file,
+    server: {
+      host: server.host === undefined ? "127.0.0.1" : r.string(["server", "host"], server.host),
+      port: server.port === undefined ? 8080 : r.number(["server", "port"], server.port, { min: 0, max: 65535, integer: true }),
+      bodyLimit: server.bodyLimit === undefined ? 1024 * 1024 : r.number(["server", "bodyLimit"], server.bodyLimit, { min: 1, integer: true }),
+      requestTimeoutMs:
+        server.requestTimeoutMs === undefined ? 30_000 : r.number(["server", "requestTimeoutMs"], server.requestTimeoutMs, { min: 1, integer: true }),
+    },
+    auth: {
+      apiKeys: auth.apiKeys === undefined ? undefined : path(r.string(["auth", "apiKeys"], auth.apiKeys)),
+      jwt: auth.jwt === undefined ? undefined : parseJwt(r, auth.jwt, path),
+      anonymousRoles: roles(["auth", "anonymousRoles"], auth.anonymousRoles),
+    },
+    rateLimit: {
+      perKey: perMinute("perKey"),
+      perIp: perMinute("perIp"),
+      perTenant: perMinute("perTenant"),
+      concurrency: rate.concurrency === undefined ? undefined : r.number(["rateLimit", "concurrency"], rate.concurrency, { min: 1, integer: true }),
+    },
+    auditLog: {
+      path: path(audit.path === undefined ? "aegis-audit.db" : r.string(["auditLog", "path"], audit.path)),
+      payloads: audit.payloads === undefined ? "hash" : (r.string(["auditLog", "payloads"], audit.payloads, ["hash", "omit"]) as "hash" | "omit"),
+    },
+    metrics: { public: metrics.public === undefined ? false : r.boolean(["metrics", "public"], metrics.public) },
+    routes: routes.map((item, i) => {
+      const route = parseRoute(r, ["routes", i], item, path, roles);
+      if (names.has(route.name)) r.fail(["routes", i, "name"], `"${route.name}" is used by an earlier route; names must be unique`);
+      names.add(route.name);
+      return route;
+    }),
+  };
+}
+
+function parseRoute(
+  r: YamlReader,
+  p: YamlPath,
+  item: unknown,
+  path: (p: string) => string,
+  roles: (p: YamlPath, v: unknown) => string[] | undefined,
+): RouteConfig {
+  const m = r.map(p, item, ["name", "model", "upstream", "path", "upstreamPath", "timeoutMs", "roles", "schema", "inputShape", "clipRange", "maxInstances"]);
+  if ((m.model === undefined) === (m.upstream === undefined)) r.fail(p, "needs exactly one of model (a local ONNX file) or upstream (a URL)");
+  const name = r.string([...p, "name"], m.name);
+  if (!/^[\w.-]+$/.test(name)) r.fail([...p, "name"], `may only hold letters, digits, ".", "_" and "-", not "${name}"`);
+  let clipRange: [number, number] = [0, 1];
+  if (m.clipRange !== undefined) {
+    const c = r.list([...p, "clipRange"], m.clipRange).map((v, j) => r.number([...p, "clipRange", j], v));
+    if (c.length !== 2 || c[0] >= c[1]) r.fail([...p, "clipRange"], "must be [lo, hi] with lo < hi");
+    clipRange = [c[0], c[1]];
+  }
+  const maxInstances = m.maxInstances === undefined ? 256 : r.number([...p, "maxInstances"], m.maxInstances, { min: 1, integer: true });
+  const common = { name, roles: roles([...p, "roles"], m.roles), clipRange, maxInstances };
+  if (m.model !== undefined) {
+    for (const key of ["path", "upstreamPath", "timeoutMs", "schema", "inputShape"])
+      if (m[key] !== undefined) r.fail([...p, key], "applies to upstream routes only");
+    return { kind: "model", ...common, model: path(r.string([...p, "model"], m.model)) };
+  }
+  const upstream = r.string([...p, "upstream"], m.upstream);
+  if (!/^https?:\/\/[^/]+\/?$/.test(upstream)) r.fail([...p, "upstream"], `must be an http(s) origin like http://10.0.0.5:8501, not "${upstream}"`);
+  if (m.schema !== undefined && m.inputShape !== undefined) r.fail([...p, "schema"], "give schema or inputShape, not both");
+  return {
+    kind: "proxy",
+    ...common,
+    upstream,
+    path: m.path === undefined ? `/v1/models/${name}:predict` : r.string([...p, "path"], m.path),
+    upstreamPath: m.upstreamPath === undefined ? undefined : r.string([...p, "upstreamPath"], m.upstreamPath),
+    timeoutMs: m.timeoutMs === undefined ? 10_000 : r.number([...p, "timeoutMs"], m.timeoutMs, { min: 1, integer: true }),
+    schema: m.schema === undefined ? undefined : path(r.string([...p, "schema"], m.schema)),
+    inputShape:
+      m.inputShape === undefined
+        ? undefined
+        : r.list([...p, "inputShape"], m.inputShape).map((v, j) => r.number([...p, "inputShape", j], v, { min: 1, integer: true })),
+  };
+}
+
+function parseJwt(r: YamlReader, value: unknown, path: (p: string) => string): JwtOptions {
+  const keys = ["jwksUrl", "publicKeyFile", "secret", "issuer", "audience", "rolesClaim", "tenantClaim", "algorithms"];
+  const m = r.map(["auth", "jwt"], value, keys);
+  const s = (k: string) => (m[k] === undefined ? undefined : r.string(["auth", "jwt", k], m[k]));
+  const sources = ["jwksUrl", "publicKeyFile", "secret"].filter((k) => m[k] !== undefined);
+  if (sources.length !== 1) r.fail(["auth", "jwt"], "needs exactly one of jwksUrl, publicKeyFile or secret");
+  return {
+    jwksUrl: s("jwksUrl"),
+    publicKeyFile: m.publicKeyFile === undefined ? undefined : path(r.string(["auth", "jwt", "publicKeyFile"], m.publicKeyFile)),
+    secret: s("secret"),
+    issuer: s("issuer"),
+    audience: s("audience"),
+    rolesClaim: s("rolesClaim"),
+    tenantClaim: s("tenantClaim"),
+    algorithms:
+      m.algorithms === undefined ? undefined : r.list(["auth", "jwt", "algorithms"], m.algorithms).map((v, i) => r.string(["auth", "jwt", "algorithms", i], v)),
+  };
+}
+
+/** Replaces ${NAME} and ${NAME:-default} in every string; an unset variable without a default is an error at its line. */
+function substituteEnv(r: YamlReader, p: YamlPath, value: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+      const v = env[name] ?? fallback;
+      if (v === undefined) r.fail(p, `uses \${${name}}, but the environment variable ${name} is not set`);
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(r, [...p, i], v, env));
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substituteEnv(r, [...p, k], v, env)]));
+  return value;
+}

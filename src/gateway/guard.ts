@@ -1,0 +1,167 @@
+/**
+ * `aegis guard`: the gateway assembled from guard.yaml. Controls run as fastify plugins in
+ * a fixed order — context, auth, rate limits, audit log, metrics — in front of the
+ * routes (local ONNX models and upstream ML endpoints). One HTTP server stays bound
+ * while configurations come and go: a reload (SIGHUP) builds a new application, points
+ * new requests at it, and closes the old one when its last request has finished, so no
+ * request is dropped.
+ */
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance } from "fastify";
+import { OnnxClassifier } from "../engine/classifier.js";
+import { AegisError } from "../errors.js";
+import { SqliteAuditLog } from "./audit-log/sqlite.js";
+import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
+import { createJwtVerifier } from "./auth/jwt.js";
+import { type GuardConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
+import { modelRoutes, type ServedModel } from "./model-route.js";
+import { auditLogPlugin } from "./plugins/audit-log.js";
+import { authPlugin } from "./plugins/auth.js";
+import { contextPlugin } from "./plugins/context.js";
+import { createGuardMetrics, type GuardMetrics, metricsPlugin } from "./plugins/metrics.js";
+import { rateLimitPlugin } from "./plugins/rate-limit.js";
+import { type ProxyRoute, proxyRoutes } from "./proxy-route.js";
+import { installErrorHandlers } from "./server.js";
+import { InstanceValidator, type JsonSchema, predictRequestSchema } from "./validation.js";
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface Generation {
+  app: FastifyInstance;
+  handler: Handler;
+  inFlight: number;
+  retired: boolean;
+  models: ServedModel[];
+}
+
+export interface RunningGuard {
+  url: string;
+  config: GuardConfig;
+  /** Re-reads the config file; on error the running configuration stays and the error is thrown. */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startGuard(configFile: string, options: { env?: NodeJS.ProcessEnv; logLevel?: string | false } = {}): Promise<RunningGuard> {
+  let config = loadGuardConfig(configFile, options.env);
+  let auditLog = new SqliteAuditLog(config.auditLog.path);
+  const metrics = createGuardMetrics();
+  let current = await buildGeneration(config, auditLog, metrics, options.logLevel ?? false);
+
+  const server = createHttpServer((req, res) => {
+    const generation = current;
+    generation.inFlight++;
+    res.once("close", () => {
+      generation.inFlight--;
+      if (generation.retired && generation.inFlight === 0) void retire(generation);
+    });
+    generation.handler(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e) =>
+      reject(new AegisError("BAD_OPTION", `cannot listen on ${config.server.host}:${config.server.port} (${e.message})`, { cause: e })),
+    );
+    server.listen(config.server.port, config.server.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
+
+  const guard: RunningGuard = {
+    url: `http://${host}:${port}`,
+    config,
+    async reload() {
+      const next = loadGuardConfig(configFile, options.env);
+      const log = next.auditLog.path === config.auditLog.path ? auditLog : new SqliteAuditLog(next.auditLog.path);
+      const generation = await buildGeneration(next, log, metrics, options.logLevel ?? false);
+      const previous = current;
+      current = generation;
+      if (log !== auditLog) {
+        const old = auditLog;
+        auditLog = log;
+        // The old file is closed once the old generation has written its last entry.
+        previous.app.addHook("onClose", async () => old.close());
+      }
+      config = next;
+      guard.config = next;
+      previous.retired = true;
+      if (previous.inFlight === 0) await retire(previous);
+    },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      current.retired = true;
+      await retire(current);
+      auditLog.close();
+    },
+  };
+  return guard;
+}
+
+async function retire(generation: Generation): Promise<void> {
+  await generation.app.close();
+  for (const m of generation.models) await m.classifier.release();
+}
+
+async function buildGeneration(config: GuardConfig, auditLog: SqliteAuditLog, metrics: GuardMetrics, logLevel: string | false): Promise<Generation> {
+  let handler: Handler | undefined;
+  const app = Fastify({
+    bodyLimit: config.server.bodyLimit,
+    requestTimeout: config.server.requestTimeoutMs,
+    logger: logLevel ? { level: logLevel, stream: process.stderr } : false,
+    // The listening server is the guard's own; each generation only provides the handler.
+    serverFactory: (h) => {
+      handler = h;
+      return createHttpServer(h);
+    },
+  });
+  installErrorHandlers(app);
+  const jwt = config.auth.jwt ? await createJwtVerifier(config.auth.jwt) : undefined;
+  const apiKeys = config.auth.apiKeys ? new ApiKeyVerifier(readKeysFile(config.auth.apiKeys)) : undefined;
+
+  await app.register(contextPlugin);
+  await app.register(authPlugin, { apiKeys, jwt, anonymousRoles: config.auth.anonymousRoles });
+  await app.register(rateLimitPlugin, config.rateLimit);
+  await app.register(auditLogPlugin, { log: auditLog, payloads: config.auditLog.payloads });
+  await app.register(metricsPlugin, { metrics, public: config.metrics.public });
+  app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
+  app.get("/readyz", { config: { public: true } }, async () => ({ status: "ready", routes: config.routes.map((r) => r.name) }));
+
+  const models: ServedModel[] = [];
+  const proxies: ProxyRoute[] = [];
+  for (const route of config.routes) {
+    if (route.kind === "model") {
+      const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
+      models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles });
+    } else {
+      proxies.push({ ...route, validate: proxyValidator(route) });
+    }
+  }
+  await app.register(modelRoutes, { models });
+  await app.register(proxyRoutes, { routes: proxies });
+  await app.ready();
+  if (!handler) throw new Error("fastify did not call its serverFactory");
+  return { app, handler, inFlight: 0, retired: false, models };
+}
+
+function proxyValidator(route: ProxyRouteConfig): ProxyRoute["validate"] {
+  const info = { inputShape: route.inputShape ?? [], numClasses: 0, clipRange: route.clipRange, outputKind: "probs" as const };
+  if (route.inputShape) {
+    const validator = new InstanceValidator(info, predictRequestSchema(info, { maxInstances: route.maxInstances }));
+    return (body) => validator.batchFromJson(body);
+  }
+  if (!route.schema) return undefined;
+  let schema: JsonSchema;
+  try {
+    schema = JSON.parse(readFileSync(route.schema, "utf8")) as JsonSchema;
+  } catch (e) {
+    throw new AegisError("BAD_OPTION", `routes.${route.name}.schema: cannot read ${route.schema} as JSON (${(e as Error).message})`, { cause: e });
+  }
+  const validator = new InstanceValidator(info, schema);
+  return (body) => {
+    validator.checkJson(body);
+    return undefined;
+  };
+}

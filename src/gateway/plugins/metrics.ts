@@ -1,0 +1,73 @@
+/**
+ * Prometheus metrics at /metrics: requests by route, status and client; latency and
+ * upstream-latency histograms; decisions by control. Each guard has its
+ * own registry, so two guards in one process (tests) do not mix their counts, and keeps
+ * it across reloads.
+ */
+import type { FastifyPluginAsync } from "fastify";
+import fp from "fastify-plugin";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+export interface MetricsOptions {
+  metrics: GuardMetrics;
+  /** Serve /metrics without authentication (for a scraper on a private network); default: admin or metrics role. */
+  public?: boolean;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** The guard's metrics; they outlive configuration reloads, so counters never go back. */
+export function createGuardMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "aegis_process_" });
+  return {
+    registry,
+    requests: new Counter({
+      name: "aegis_requests_total",
+      help: "Requests by route, status and client",
+      labelNames: ["route", "status", "client"],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: "aegis_request_duration_seconds",
+      help: "Time from request to response",
+      labelNames: ["route"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    upstream: new Histogram({
+      name: "aegis_upstream_duration_seconds",
+      help: "Time the upstream took",
+      labelNames: ["route"],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    decisions: new Counter({
+      name: "aegis_decisions_total",
+      help: "Decisions by control and action",
+      labelNames: ["control", "action", "reason"],
+      registers: [registry],
+    }),
+  };
+}
+
+export type GuardMetrics = ReturnType<typeof createGuardMetrics>;
+
+const metrics: FastifyPluginAsync<MetricsOptions> = async (app, options) => {
+  const { registry, requests, latency, upstream, decisions } = options.metrics;
+  app.addHook("onResponse", async (request, reply) => {
+    if (request.routeOptions.config.public) return;
+    const route = request.aegis.route ?? "unmatched";
+    requests.inc({ route, status: String(reply.statusCode), client: request.aegis.principal?.id ?? "anonymous" });
+    latency.observe({ route }, reply.elapsedTime / 1000);
+    if (request.aegis.upstreamMs !== undefined) upstream.observe({ route }, request.aegis.upstreamMs / 1000);
+    for (const d of request.aegis.decisions) decisions.inc({ control: d.control, action: d.action, reason: d.reason ?? "" });
+  });
+
+  app.get("/metrics", { config: options.public ? { public: true } : { roles: ["admin", "metrics"], routeName: "metrics" } }, async (_request, reply) => {
+    reply.header("content-type", registry.contentType);
+    return registry.metrics();
+  });
+};
+
+export const metricsPlugin = fp(metrics, { name: "aegis-metrics", dependencies: ["aegis-context"] });

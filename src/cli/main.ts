@@ -12,6 +12,7 @@ import { auditLogCommand, guardCommand, keysCommand } from "./commands/guard.js"
 import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { predictCommand } from "./commands/predict.js";
+import { redteamCommand } from "./commands/redteam.js";
 import { scanCommand } from "./commands/scan.js";
 import { serveCommand } from "./commands/serve.js";
 import { signCommand } from "./commands/sign.js";
@@ -30,6 +31,7 @@ for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCom
 program.addCommand(scanCommand());
 program.addCommand(serveCommand());
 for (const cmd of [guardCommand(), keysCommand(), auditLogCommand()]) program.addCommand(cmd);
+program.addCommand(redteamCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 
 try {

@@ -10,9 +10,9 @@ export interface CliResult {
 }
 
 /** Runs the real `aegis` binary in a child process. */
-export function aegis(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function aegis(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: "0" } });
+    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: "0", ...options.env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {

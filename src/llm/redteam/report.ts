@@ -1,0 +1,313 @@
+/**
+ * The red-team report: one JSON shape (schema "aegis-redteam-report/1", stable field
+ * names in snake_case like the audit report), rendered as a self-contained HTML page
+ * (BASE_CSS, no script, nothing fetched; every model output escaped) and as Markdown.
+ * Attack success rate (ASR) = successful attempts / attempts that got an answer; attempts
+ * that failed with a target error are counted apart, never as defences.
+ */
+import { join } from "node:path";
+import { writeFileAtomic } from "../../fs.js";
+import { BASE_CSS } from "../../report/style.js";
+import { NO_TRANSFORM, type RedTeamRun } from "./runner.js";
+import { atlasName, owaspName } from "./taxonomy.js";
+import type { AttemptResult, ChatMessage, DetectorVerdict } from "./types.js";
+
+export const REPORT_SCHEMA = "aegis-redteam-report/1";
+
+export interface RateRow {
+  attempts: number;
+  successes: number;
+  errors: number;
+  /** successes / (attempts − errors); null when nothing was answered. */
+  asr: number | null;
+}
+
+export interface ProbeRow extends RateRow {
+  name: string;
+  description: string;
+  owasp: string[];
+  atlas: string[];
+  tags: string[];
+  by_transform: ({ transform: string } & RateRow)[];
+}
+
+export interface TaxonomyRow extends RateRow {
+  id: string;
+  name: string;
+  probes: string[];
+}
+
+export interface Finding {
+  probe: string;
+  transform: string;
+  attempt: string;
+  goal: string;
+  owasp: string[];
+  atlas: string[];
+  /** Index of the user turn whose reply succeeded (0-based). */
+  turn: number;
+  detectors: DetectorVerdict[];
+  transcript: ChatMessage[];
+}
+
+export interface RedTeamReport {
+  schema: typeof REPORT_SCHEMA;
+  aegis: string;
+  created: string;
+  seconds: number;
+  interrupted: boolean;
+  target: { url: string; model: string; stream: boolean };
+  settings: {
+    probes: string[];
+    transforms: string[];
+    max_attempts: number;
+    concurrency: number;
+    seed: number;
+    system_prompt: "user" | "default";
+    judge: boolean;
+  };
+  summary: RateRow & { probes_with_findings: string[] };
+  probes: ProbeRow[];
+  transforms: ({ transform: string } & RateRow)[];
+  owasp: TaxonomyRow[];
+  atlas: TaxonomyRow[];
+  findings: Finding[];
+  errors: { probe: string; transform: string; attempt: string; message: string }[];
+}
+
+export interface ReportMeta {
+  aegis: string;
+  started: Date;
+  target: { url: string; model: string; stream: boolean };
+  settings: RedTeamReport["settings"];
+}
+
+function rate(results: readonly AttemptResult[]): RateRow {
+  const errors = results.filter((r) => r.error !== undefined).length;
+  const successes = results.filter((r) => r.success).length;
+  const answered = results.length - errors;
+  return { attempts: results.length, successes, errors, asr: answered === 0 ? null : successes / answered };
+}
+
+export function buildReport(run: RedTeamRun, meta: ReportMeta): RedTeamReport {
+  const byProbe = new Map(run.probes.map((p) => [p.name, p]));
+  const probes: ProbeRow[] = run.probes.map((p) => {
+    const mine = run.results.filter((r) => r.probe === p.name);
+    const byTransform = run.transforms.map((t) => ({ transform: t, ...rate(mine.filter((r) => r.transform === t)) })).filter((row) => row.attempts > 0);
+    return { name: p.name, description: p.description, owasp: p.owasp, atlas: p.atlas, tags: p.tags, ...rate(mine), by_transform: byTransform };
+  });
+  const taxonomy = (key: "owasp" | "atlas", name: (id: string) => string): TaxonomyRow[] => {
+    const ids = [...new Set(run.probes.flatMap((p) => p[key]))].sort();
+    return ids.map((id) => {
+      const names = run.probes.filter((p) => p[key].includes(id)).map((p) => p.name);
+      return { id, name: name(id), probes: names, ...rate(run.results.filter((r) => names.includes(r.probe))) };
+    });
+  };
+  const findings: Finding[] = run.results
+    .filter((r) => r.success)
+    .map((r) => ({
+      probe: r.probe,
+      transform: r.transform,
+      attempt: r.attemptId,
+      goal: r.goal,
+      owasp: byProbe.get(r.probe)?.owasp ?? [],
+      atlas: byProbe.get(r.probe)?.atlas ?? [],
+      turn: r.successTurn ?? 0,
+      detectors: r.verdicts.filter((v) => v.hit),
+      transcript: r.transcript,
+    }));
+  return {
+    schema: REPORT_SCHEMA,
+    aegis: meta.aegis,
+    created: meta.started.toISOString(),
+    seconds: (Date.now() - meta.started.getTime()) / 1000,
+    interrupted: run.interrupted,
+    target: meta.target,
+    settings: meta.settings,
+    summary: { ...rate(run.results), probes_with_findings: probes.filter((p) => p.successes > 0).map((p) => p.name) },
+    probes,
+    transforms: run.transforms.map((t) => ({ transform: t, ...rate(run.results.filter((r) => r.transform === t)) })).filter((row) => row.attempts > 0),
+    owasp: taxonomy("owasp", owaspName),
+    atlas: taxonomy("atlas", atlasName),
+    findings,
+    errors: run.results.filter((r) => r.error !== undefined).map((r) => ({ probe: r.probe, transform: r.transform, attempt: r.attemptId, message: r.error! })),
+  };
+}
+
+const esc = (v: unknown): string => String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+const pct = (v: number | null): string => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
+/** Model output shown in a report is cut, so a 100 kB "repeat forever" reply does not swamp it. */
+const SHOWN_CHARS = 2000;
+const cut = (text: string): string => (text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}… [${text.length - SHOWN_CHARS} more characters]` : text);
+
+const CSS = `${BASE_CSS}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;background:none;border:0;box-shadow:none;padding:0}
+.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px}
+.pill{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:600}
+td.num{white-space:nowrap}
+.bar{display:inline-block;height:8px;border-radius:4px;background:var(--fail);vertical-align:middle;margin-right:6px}
+.muted{color:var(--muted)}
+.msg{border-left:3px solid var(--line);padding:4px 10px;margin:6px 0;white-space:pre-wrap;word-break:break-word;font:12.5px/1.45 ui-monospace,Menlo,Consolas,monospace}
+.msg .role{display:block;font:600 11px system-ui,sans-serif;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
+.msg.assistant{border-color:var(--fail);background:#fef2f2}.msg.user{border-color:var(--accent)}.msg.tool{border-color:var(--warn)}
+details summary{cursor:pointer;font-weight:600}
+@media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}}
+`;
+
+function shortList(names: readonly string[]): string {
+  if (names.length === 0) return "none";
+  return names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
+}
+
+function ids(list: readonly string[], name: (id: string) => string): string {
+  return list.map((id) => `<span class="pill neutral" title="${esc(name(id))}">${esc(id)}</span>`).join(" ");
+}
+
+function rateCells(row: RateRow): string {
+  const width = row.asr === null ? 0 : Math.round(row.asr * 80);
+  const pill =
+    row.successes > 0
+      ? `<span class="pill fail">vulnerable</span>`
+      : row.asr === null
+        ? `<span class="pill neutral">no answer</span>`
+        : `<span class="pill pass">held</span>`;
+  return `<td class="num">${row.attempts}</td><td class="num">${row.successes}</td><td class="num">${row.errors}</td><td class="num"><span class="bar" style="width:${width}px"></span>${pct(row.asr)}</td><td>${pill}</td>`;
+}
+
+function transcriptHtml(messages: readonly ChatMessage[]): string {
+  return messages
+    .map(
+      (m) =>
+        `<div class="msg ${esc(m.role)}"><span class="role">${esc(m.role)}${m.tool_calls ? " (tool call)" : ""}</span>${esc(cut(m.content || (m.tool_calls ? JSON.stringify(m.tool_calls) : "")))}</div>`,
+    )
+    .join("");
+}
+
+export function renderRedTeamHtml(r: RedTeamReport): string {
+  const cards = [
+    ["Attack success rate", pct(r.summary.asr), `${r.summary.successes} of ${r.summary.attempts - r.summary.errors} answered attempts`],
+    ["Vulnerable probes", `${r.summary.probes_with_findings.length} / ${r.probes.length}`, shortList(r.summary.probes_with_findings)],
+    ["Target errors", String(r.summary.errors), r.summary.errors > 0 ? "see the errors section" : "every attempt answered"],
+    ["Duration", `${r.seconds.toFixed(1)} s`, `concurrency ${r.settings.concurrency}`],
+  ];
+  const probeRows = r.probes
+    .map(
+      (p) =>
+        `<tr><td><code>${esc(p.name)}</code><div class="muted">${esc(p.description)}</div></td><td>${ids(p.owasp, owaspName)}</td><td>${ids(p.atlas, atlasName)}</td>${rateCells(p)}</tr>`,
+    )
+    .join("");
+  const transformRows = r.transforms.map((t) => `<tr><td><code>${esc(t.transform)}</code></td>${rateCells(t)}</tr>`).join("");
+  const taxonomyRows = (rows: readonly TaxonomyRow[]) =>
+    rows
+      .map(
+        (t) => `<tr><td><code>${esc(t.id)}</code> ${esc(t.name)}</td><td>${t.probes.map((p) => `<code>${esc(p)}</code>`).join(" ")}</td>${rateCells(t)}</tr>`,
+      )
+      .join("");
+  const head = `<th class="num">Attempts</th><th class="num">Successes</th><th class="num">Errors</th><th class="num">ASR</th><th>Verdict</th></tr></thead>`;
+  const findings = r.findings
+    .map(
+      (f, i) => `<details class="finding"${i < 3 ? " open" : ""}><summary><code>${esc(f.probe)}</code> · ${esc(f.transform)} · ${esc(f.attempt)}</summary>
+<p><b>Goal:</b> ${esc(f.goal)}</p><p><b>Detected by:</b> ${f.detectors.map((d) => `<code>${esc(d.detector)}</code> ${esc(d.evidence ?? "")}`).join("; ")}</p>
+<div class="tags">${ids(f.owasp, owaspName)} ${ids(f.atlas, atlasName)}</div>${transcriptHtml(f.transcript)}</details>`,
+    )
+    .join("");
+  const errors = r.errors.length
+    ? `<section class="warnings"><h2>Target errors</h2><ul>${r.errors
+        .slice(0, 50)
+        .map((e) => `<li><code>${esc(e.probe)}</code> ${esc(e.attempt)} (${esc(e.transform)}): ${esc(e.message)}</li>`)
+        .join("")}</ul></section>`
+    : "";
+  const interrupted = r.interrupted
+    ? `<section class="warnings"><h2>Interrupted</h2><p>The run was stopped; the tables cover the attempts that finished.</p></section>`
+    : "";
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Aegis red team · ${esc(r.target.model)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main>
+<header><div class="eyebrow">Aegis LLM red team</div><h1>${esc(r.target.model)}</h1><div class="muted">${esc(r.target.url)} · ${esc(new Date(r.created).toUTCString())} · system prompt: ${esc(r.settings.system_prompt)}</div></header>
+<section class="cards">${cards.map(([k, v, s]) => `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div><div class="s">${esc(s)}</div></div>`).join("")}</section>
+${interrupted}
+<section id="probes"><h2>Attack success rate per probe</h2><div class="scroll"><table class="probes"><thead><tr><th>Probe</th><th>OWASP LLM 2025</th><th>MITRE ATLAS</th>${head}<tbody>${probeRows}</tbody></table></div></section>
+<section id="transforms"><h2>Attack success rate per transform</h2><table><thead><tr><th>Transform</th>${head}<tbody>${transformRows}</tbody></table></section>
+<section id="owasp"><h2>OWASP Top 10 for LLM Applications (2025)</h2><table><thead><tr><th>Risk</th><th>Probes</th>${head}<tbody>${taxonomyRows(r.owasp)}</tbody></table></section>
+<section id="atlas"><h2>MITRE ATLAS</h2><table><thead><tr><th>Technique</th><th>Probes</th>${head}<tbody>${taxonomyRows(r.atlas)}</tbody></table></section>
+<section id="findings"><h2>Successful attacks (${r.findings.length})</h2>${findings || `<p class="muted">No attack succeeded.</p>`}</section>
+${errors}
+<footer>Generated by Aegis ${esc(r.aegis)} · schema ${esc(r.schema)} · ASR = successes / answered attempts; attempts that hit a target error are not counted as defended.</footer>
+</main>
+</body>
+</html>
+`;
+}
+
+const mdCell = (v: unknown): string => String(v).replace(/\|/g, "\\|").replace(/\n/g, " ");
+
+export function renderRedTeamMarkdown(r: RedTeamReport): string {
+  const lines: string[] = [
+    `# Aegis red team: ${r.target.model}`,
+    "",
+    `Target ${r.target.url} · ${r.created} · ${r.seconds.toFixed(1)} s · system prompt: ${r.settings.system_prompt}${r.interrupted ? " · **interrupted**" : ""}`,
+    "",
+    `**Attack success rate ${pct(r.summary.asr)}** (${r.summary.successes} of ${r.summary.attempts - r.summary.errors} answered attempts; ${r.summary.errors} target errors). Vulnerable probes: ${r.summary.probes_with_findings.join(", ") || "none"}.`,
+    "",
+    "## Per probe",
+    "",
+    "| Probe | OWASP | ATLAS | Attempts | Successes | Errors | ASR |",
+    "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ...r.probes.map((p) => `| \`${p.name}\` | ${p.owasp.join(", ")} | ${p.atlas.join(", ")} | ${p.attempts} | ${p.successes} | ${p.errors} | ${pct(p.asr)} |`),
+    "",
+    "## Per transform",
+    "",
+    "| Transform | Attempts | Successes | Errors | ASR |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...r.transforms.map(
+      (t) => `| ${t.transform === NO_TRANSFORM ? "none (plain)" : `\`${t.transform}\``} | ${t.attempts} | ${t.successes} | ${t.errors} | ${pct(t.asr)} |`,
+    ),
+    "",
+    "## OWASP Top 10 for LLM Applications (2025)",
+    "",
+    "| Risk | Probes | Successes | ASR |",
+    "| --- | --- | ---: | ---: |",
+    ...r.owasp.map((t) => `| ${t.id} ${t.name} | ${t.probes.join(", ")} | ${t.successes} | ${pct(t.asr)} |`),
+    "",
+    "## MITRE ATLAS",
+    "",
+    "| Technique | Probes | Successes | ASR |",
+    "| --- | --- | ---: | ---: |",
+    ...r.atlas.map((t) => `| ${t.id} ${t.name} | ${t.probes.join(", ")} | ${t.successes} | ${pct(t.asr)} |`),
+    "",
+    `## Successful attacks (${r.findings.length})`,
+    "",
+  ];
+  for (const f of r.findings) {
+    lines.push(
+      `### ${f.probe} · ${f.transform} · ${f.attempt}`,
+      "",
+      `Goal: ${mdCell(f.goal)}. Detected by ${f.detectors.map((d) => `${d.detector} (${mdCell(d.evidence ?? "")})`).join("; ")}.`,
+      "",
+    );
+    for (const m of f.transcript) {
+      const fence = "~~~~";
+      lines.push(`**${m.role}**`, "", fence, cut(m.content || (m.tool_calls ? JSON.stringify(m.tool_calls) : "")).replaceAll(fence, "~ ~ ~ ~"), fence, "");
+    }
+  }
+  if (r.errors.length > 0) {
+    lines.push("## Target errors", "", ...r.errors.slice(0, 50).map((e) => `- \`${e.probe}\` ${e.attempt} (${e.transform}): ${mdCell(e.message)}`), "");
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** Writes report.json, report.html and report.md into `dir` (which must exist), each atomically. */
+export function writeRedTeamReports(dir: string, report: RedTeamReport): { json: string; html: string; md: string } {
+  const paths = { json: join(dir, "report.json"), html: join(dir, "report.html"), md: join(dir, "report.md") };
+  writeFileAtomic(paths.json, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileAtomic(paths.html, renderRedTeamHtml(report));
+  writeFileAtomic(paths.md, renderRedTeamMarkdown(report));
+  return paths;
+}

@@ -116,3 +116,4 @@ console.log(`peak RSS growth streaming input gradients: ${fmt(small)} MB for 1,0
 console.log("");
 for (const line of await benchAttacks()) console.log(line);
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);
+for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -322,4 +322,24 @@ test("aegis keys: the key is printed once, list never shows hashes, revoke marks
   assert.equal(JSON.parse(listed.stdout)[0].id, id);
   assert.equal((await aegis(["keys", "revoke", "ci", "--file", file])).code, 0);
   assert.ok(JSON.parse((await aegis(["keys", "list", "--file", file, "--json"])).stdout)[0].revokedAt);
+});
+
+test("examples/guard.yaml is valid and its model route loads", async () => {
+  const example = fileURLToPath(new URL("../../examples/guard.yaml", import.meta.url));
+  const text = readFileSync(example, "utf8")
+    .replace("port: 8080", "port: 0")
+    .replace("path: aegis-audit.db", `path: ${join(dir, "example-audit.db")}`);
+  const copy = join(fileURLToPath(new URL("../../examples/", import.meta.url)), `.guard-test-${process.pid}.yaml`);
+  writeFileSync(copy, text);
+  try {
+    const running = await startGuard(copy);
+    assert.deepEqual(
+      running.config.routes.map((r) => r.name),
+      ["mnist-cnn"],
+    );
+    assert.equal((await fetch(`${running.url}/v1/models/mnist-cnn:predict`, { method: "POST" })).status, 401);
+    await running.close();
+  } finally {
+    rmSync(copy);
+  }
 });

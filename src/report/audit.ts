@@ -138,7 +138,9 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       record.reason = skip;
       continue;
     }
-    if (interrupted) {
+    // A signal aborted before this attack (e.g. during the baseline of a comparison) runs none of it.
+    if (interrupted || o.signal?.aborted) {
+      interrupted = true;
       record.status = "not-run";
       record.reason = "the audit was interrupted before it";
       continue;

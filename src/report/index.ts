@@ -18,3 +18,14 @@ export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.j
 export type * from "./types.js";
 export { writeAuditReports } from "./write.js";
 export { parseYaml } from "./yaml.js";
+export {
+  type ComparedModel,
+  type ComparisonOptions,
+  type ComparisonReport,
+  type ComparisonRow,
+  type ComparisonSection,
+  compareReports,
+  defaultLabels,
+  isComparison,
+  runComparison,
+} from "./compare.js";

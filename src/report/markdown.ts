@@ -1,4 +1,5 @@
 /** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
+import { type ComparisonReport, type ComparisonRow, isComparison } from "./compare.js";
 import { ensembleText, medianMinNorm } from "./findings.js";
 import { normName, runKey } from "./html.js";
 import type { AuditReport } from "./types.js";
@@ -8,7 +9,9 @@ const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "∞");
 /** Table cells cannot hold a bare "|". */
 const cell = (v: unknown) => String(v).replace(/\|/g, "\\|").replace(/\n/g, " ");
 
+/** The audit report; a comparison report (`aegis audit --compare`) gets the side-by-side view. */
 export function renderMarkdown(r: AuditReport): string {
+  if (isComparison(r)) return renderComparisonMarkdown(r);
   const out: string[] = [
     "# Aegis robustness audit",
     "",
@@ -83,6 +86,82 @@ export function renderMarkdown(r: AuditReport): string {
     ...r.attacks.map((a) => `- ${a.id}: ${a.status} — ${a.paper}${Object.keys(a.params).length ? `; \`${JSON.stringify(a.params)}\`` : ""}`),
     "",
     "Robust accuracy counts samples the model already misclassified as failures (as ART and RobustBench); success rate is over the samples it classified correctly; perturbation sizes are over successful adversarial examples.",
+    "",
+  );
+  return out.join("\n");
+}
+
+const signed = (d: number, text: string) => `${d > 0 ? "+" : d < 0 ? "−" : "±"}${text}`;
+
+function deltaText(row: Pick<ComparisonRow, "metric" | "delta">): string {
+  if (row.delta === null) return "—";
+  return row.metric === "robust_accuracy"
+    ? signed(row.delta, `${Math.abs(row.delta * 100).toFixed(1)} pts`)
+    : signed(row.delta, Math.abs(row.delta).toFixed(3));
+}
+
+function valueText(v: number | "unbounded" | null, metric: ComparisonRow["metric"]): string {
+  if (v === null) return "not run";
+  if (v === "unbounded") return "unbounded";
+  return metric === "robust_accuracy" ? pct(v) : num(v);
+}
+
+function renderComparisonMarkdown(r: ComparisonReport): string {
+  const c = r.comparison;
+  const [a, b] = [c.baseline_label, c.candidate_label];
+  const out: string[] = [
+    `# Aegis robustness comparison: ${a} vs ${b}`,
+    "",
+    `**${c.verdict}**`,
+    "",
+    `- ${a}: \`${c.baseline.model.path}\``,
+    `- ${b}: \`${r.model.path}\``,
+    `- data: ${r.data.name}, ${r.data.samples} samples; the same suite, samples and seeds for both`,
+    `- policy (judged on ${b}): ${r.policy ? (r.policy.passed ? "**passed**" : "**FAILED**") : "none given"}`,
+    `- duration: ${r.seconds.toFixed(1)} s${r.interrupted ? " (**interrupted**: the report covers the runs that finished)" : ""}`,
+    "",
+  ];
+  const warnings = [...c.baseline.warnings.map((w) => `${a}: ${w}`), ...r.warnings.map((w) => `${b}: ${w}`)];
+  if (warnings.length > 0) out.push("## Warnings", "", ...warnings.map((w) => `- ${w}`), "");
+  out.push(
+    "## Side by side",
+    "",
+    `| attack | kind | norm | ε | samples | measure | ${cell(a)} | ${cell(b)} | Δ |`,
+    "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
+    `| clean accuracy | — | — | — | ${r.data.samples} | accuracy | ${pct(c.clean_accuracy.baseline)} | ${pct(c.clean_accuracy.candidate)} | ${deltaText({ metric: "robust_accuracy", delta: c.clean_accuracy.delta })} |`,
+  );
+  for (const x of c.rows) {
+    const measure = x.metric === "robust_accuracy" ? "robust accuracy" : `median ${normName(x.norm)} perturbation`;
+    out.push(
+      `| ${x.attack}${x.note ? ` (${cell(x.note)})` : ""} | ${x.kind} | ${normName(x.norm)} | ${x.eps ?? "—"} | ${x.samples} | ${measure} | ${valueText(x.baseline, x.metric)} | ${valueText(x.candidate, x.metric)} | ${deltaText(x)} |`,
+    );
+  }
+  out.push("", `Δ is ${b} minus ${a}; for both measures, higher is more robust.`, "");
+  if (r.policy) {
+    out.push(`## Policy verdict (${b})`, "", "| result | rule | key | threshold | actual |", "| --- | --- | --- | ---: | ---: |");
+    for (const x of r.policy.rules)
+      out.push(
+        `| ${x.passed ? "pass" : "**fail**"} | ${x.rule} | ${x.key ?? "—"} | ${cell(x.threshold)} | ${typeof x.actual === "number" ? num(x.actual) : cell(x.actual ?? "—")} |`,
+      );
+    out.push("");
+  }
+  for (const [label, report] of [
+    [a, c.baseline],
+    [b, r],
+  ] as const) {
+    out.push(`## Findings: ${label}`, "");
+    if (report.findings.length === 0) out.push("No attack finished, so there are no findings.", "");
+    for (const f of report.findings) out.push(`- **[${f.severity.toUpperCase()}]** ${f.title} (${f.techniques.map((t) => `[${t.id}](${t.url})`).join(", ")})`);
+    out.push("");
+  }
+  out.push(
+    "## Run",
+    "",
+    `- suite: ${r.config.source === "built-in" ? "built-in default" : `\`${r.config.source}\``}; seed ${r.config.seed}; batch size ${r.config.batch_size}`,
+    `- ${a}: ${c.baseline.seconds.toFixed(1)} s; ${b}: ${(r.seconds - c.baseline.seconds).toFixed(1)} s`,
+    `- environment: Node ${r.environment.node}, ${r.environment.platform}, ${r.environment.cpus} CPUs; finished ${r.created}`,
+    "",
+    "Robust accuracy counts samples the model already misclassified as failures (as ART and RobustBench); minimum-norm attacks are compared by the median size of the smallest perturbation they found (unbounded when they failed on most samples).",
     "",
   );
   return out.join("\n");

@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
+import { buildArchitecture } from "../../src/engine/architectures.js";
+import { saveModel } from "../../src/onnx/io.js";
+import type { ComparisonReport } from "../../src/report/compare.js";
 import type { AuditReport } from "../../src/report/types.js";
 import { aegis } from "../helpers/cli.js";
 
@@ -120,4 +123,73 @@ test("Ctrl-C stops the audit cleanly: the finished runs are in report.json with 
   assert.equal(pgd.runs[0].eps, 0.1);
   assert.equal(fgsm.status, "not-run");
   assert.ok(existsSync(join(out, "report.html")) && existsSync(join(out, "report.md")));
+});
+
+const DEMO = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
+
+test("--compare audits two models with one suite into one report; the policy is judged on the second model (exit 10)", async () => {
+  // An untrained MLP (about 10% accuracy): measurably different from the CNN.
+  const weak = join(tmp, "weak.onnx");
+  saveModel(weak, buildArchitecture("mlp", { inputShape: [1, 28, 28], numClasses: 10, seed: 1 }));
+  const policy = write("clean.yaml", "min_clean_accuracy: 0.9\n");
+  const suite = ["--attacks", "fgsm", "--eps", "0.1,0.3", "--samples", "50", "--policy", policy];
+  const out = join(tmp, "compare");
+  const r = await aegis(["audit", "--compare", DEMO, weak, "--labels", "cnn,untrained", ...suite, "--out", out]);
+  assert.equal(r.code, 10, r.stderr);
+  assert.match(r.stderr, /policy failed by untrained: 1 of 1 rules not met \(clean accuracy 0\.\d+ < 0\.9\)/);
+  assert.match(r.stderr, /cnn: \[2\/2\] fgsm ε=0\.3: robust accuracy/);
+  assert.match(r.stderr, /untrained: \[2\/2\] fgsm ε=0\.3: robust accuracy/);
+  const report: ComparisonReport = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  assert.ok(validate(report), JSON.stringify(validate.errors));
+  const c = report.comparison;
+  assert.deepEqual([c.baseline_label, c.candidate_label, c.baseline.model.path, report.model.path], ["cnn", "untrained", DEMO, weak]);
+  assert.deepEqual(
+    c.rows.map((x) => x.key),
+    ["fgsm@0.1", "fgsm@0.3"],
+  );
+  assert.ok(c.clean_accuracy.baseline > 0.9 && c.clean_accuracy.candidate < 0.3, JSON.stringify(c.clean_accuracy));
+  assert.match(r.stdout, /clean accuracy\s+9\d\.\d%\s+\d+\.\d%\s+−\d+\.\d pts/);
+  assert.match(
+    r.stdout,
+    /^untrained loses [\d.]+ points of fgsm robust accuracy at ε = 0\.\d \(L∞; [\d.]+% → [\d.]+%\) and loses [\d.]+ points of clean accuracy/m,
+  );
+  assert.match(readFileSync(join(out, "report.html"), "utf8"), /Aegis robustness comparison/);
+  assert.match(readFileSync(join(out, "report.md"), "utf8"), /^# Aegis robustness comparison: cnn vs untrained/);
+
+  // The other way round the CNN is judged and passes; labels default to the file names.
+  const swapped = await aegis(["audit", "--compare", weak, DEMO, ...suite, "--out", join(tmp, "swapped"), "--json"]);
+  assert.equal(swapped.code, 0, swapped.stderr);
+  const s: ComparisonReport = JSON.parse(swapped.stdout);
+  assert.deepEqual([s.comparison.baseline_label, s.comparison.candidate_label], ["weak", "mnist-cnn"]);
+  assert.equal(s.policy?.passed, true);
+  assert.deepEqual(
+    s.comparison.rows.map((x) => [x.baseline, x.candidate]),
+    c.rows.map((x) => [x.candidate, x.baseline]),
+    "the same seeds: the same numbers in either order",
+  );
+});
+
+test("--compare mistakes are refused with a sentence: one file, a missing file, different input shapes, bad labels", async () => {
+  const one = await aegis(["audit", "--compare", DEMO]);
+  assert.equal(one.code, 2);
+  assert.match(one.stderr, /--compare takes two ONNX models, the baseline then the candidate \(aegis audit --compare base\.onnx hardened\.onnx\), not 1/);
+  const missing = await aegis(["audit", "--compare", DEMO, join(tmp, "nope.onnx")]);
+  assert.equal(missing.code, 3);
+  assert.match(missing.stderr, /model file .*nope\.onnx was not found; check the path/);
+  const flat = join(tmp, "flat.onnx");
+  saveModel(flat, buildArchitecture("mlp", { inputShape: [784], numClasses: 10 }));
+  const shapes = await aegis(["audit", "--compare", DEMO, flat, "--attacks", "fgsm", "--samples", "10", "--out", join(tmp, "never-compared")]);
+  assert.equal(shapes.code, 6);
+  assert.match(shapes.stderr, /mnist-cnn takes samples of shape \[1, 28, 28\] but flat takes \[784\]; --compare runs the same data through both/);
+  assert.ok(!existsSync(join(tmp, "never-compared")));
+  assert.doesNotMatch(shapes.stderr, /at .*\.ts:\d+/, "no stack trace");
+  const labelsAlone = await aegis(["audit", "--labels", "a,b"]);
+  assert.equal(labelsAlone.code, 2);
+  assert.match(labelsAlone.stderr, /--labels names the two models of --compare/);
+  const badLabels = await aegis(["audit", "--compare", DEMO, flat, "--labels", "same,same"]);
+  assert.equal(badLabels.code, 2);
+  assert.match(badLabels.stderr, /--labels takes two different names separated by a comma/);
+  const both = await aegis(["audit", "--model", DEMO, "--compare", DEMO, flat]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--model and --compare cannot be combined/);
 });

@@ -3,10 +3,11 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Capability } from "../../attacks/types.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
-import { summarizeModel } from "../../engine/inspect.js";
+import { type ModelSummary, summarizeModel } from "../../engine/inspect.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
-import { runAudit } from "../../report/audit.js";
+import { type AuditResult, runAudit } from "../../report/audit.js";
+import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../report/compare.js";
 import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../report/config.js";
 import { ensembleText } from "../../report/findings.js";
 import { loadPolicy } from "../../report/policy.js";
@@ -29,8 +30,15 @@ export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx"
 
 export function auditCommand(): Command {
   const cmd = new Command("audit")
-    .description("audit a model against a suite of evasion attacks; writes report.json, report.html and report.md, and exits 10 when a policy fails")
+    .description(
+      "audit a model against a suite of evasion attacks, or two side by side (--compare); writes report.json, report.html and report.md, and exits 10 when a policy fails",
+    )
     .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL)
+    .option(
+      "--compare <models...>",
+      "two ONNX models, baseline then candidate: the same suite on both, one report side by side; a policy is judged on the candidate",
+    )
+    .option("--labels <a,b>", "names of the two compared models in the report (default: their file names)")
     .option("--data <spec>", "evaluation data (default: mnist's 2,000-sample test split)", "mnist")
     .option("--config <audit.yaml>", "the suite: attacks, ε lists, norms, parameters, samples, seed (default: the built-in suite)")
     .option("--policy <policy.yaml>", "thresholds to enforce: min_clean_accuracy, min_robust_accuracy, max_success_rate, …")
@@ -44,6 +52,7 @@ export function auditCommand(): Command {
   addDataOptions(cmd);
   addRuntimeOptions(cmd);
   return cmd.action(async (opts) => {
+    const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     const config = applyOverrides(opts.config ? loadAuditConfig(opts.config) : defaultAuditConfig(), {
       samples: opts.samples,
       eps: opts.eps === undefined ? undefined : parseEpsList(opts.eps),
@@ -58,44 +67,75 @@ export function auditCommand(): Command {
     });
     // Checked before anything runs: a typo in a policy should not cost a whole audit.
     const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
-    const summary = summarizeModel(loadModel(opts.model));
+    const paths = compared?.paths ?? [opts.model as string];
+    // Every model file is read before the data, so a wrong path fails at once.
+    const summaries = paths.map((path) => summarizeModel(loadModel(path)));
     const data = loadData(opts.data, opts);
     labelsOrFail(data, "an audit");
-    const model = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: config.batchSize });
-    const capabilities = new Set<Capability>(summary.differentiable ? ["predict", "lossGradient", "classGradient"] : ["predict"]);
-    const n = Math.min(config.samples, data.x.shape[0]);
-    info(`auditing ${opts.model} on ${n} samples of ${data.name}: ${config.attacks.map((e) => e.id).join(", ")}`);
+    const models: OnnxClassifier[] = [];
     const signal = interruptSignal();
-    let result: Awaited<ReturnType<typeof runAudit>>;
+    const n = Math.min(config.samples, data.x.shape[0]);
+    let result: AuditResult;
     try {
-      result = await runAudit({
-        model,
-        capabilities,
-        modelPath: opts.model,
-        summary,
-        data,
-        config,
-        policy,
-        signal,
-        log: info,
-        progress: progressBar,
-      });
+      for (const path of paths) models.push(await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize }));
+      const shared = { data, config, policy, signal, log: info, progress: progressBar };
+      if (compared) {
+        info(`comparing ${compared.labels.join(" and ")} on ${n} samples of ${data.name}: ${config.attacks.map((e) => e.id).join(", ")}`);
+        const side = (i: number) => ({
+          label: compared.labels[i],
+          model: models[i],
+          capabilities: capabilitiesOf(summaries[i]),
+          modelPath: paths[i],
+          summary: summaries[i],
+        });
+        result = await runComparison({ ...shared, baseline: side(0), candidate: side(1) });
+      } else {
+        info(`auditing ${paths[0]} on ${n} samples of ${data.name}: ${config.attacks.map((e) => e.id).join(", ")}`);
+        result = await runAudit({ ...shared, model: models[0], capabilities: capabilitiesOf(summaries[0]), modelPath: paths[0], summary: summaries[0] });
+      }
     } finally {
-      await model.release();
+      for (const m of models) await m.release();
     }
-    const paths = writeAuditReports(opts.out, result);
+    const written = writeAuditReports(opts.out, result);
     const { report } = result;
     if (opts.json) printJson(report);
-    else process.stdout.write(summaryText(report, paths.html));
-    if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; ${paths.json} covers the runs that finished`);
+    else process.stdout.write(isComparison(report) ? comparisonText(report, written.html) : summaryText(report, written.html));
+    if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; ${written.json} covers the runs that finished`);
     if (report.policy && !report.policy.passed) {
       const failed = report.policy.rules.filter((r) => !r.passed);
+      const judged = compared ? ` by ${compared.labels[1]}` : "";
       throw new AegisError(
         "POLICY_FAILED",
-        `policy failed: ${failed.length} of ${report.policy.rules.length} rules not met (${failed.map((r) => r.detail).join("; ")}); see ${join(opts.out, "report.html")}`,
+        `policy failed${judged}: ${failed.length} of ${report.policy.rules.length} rules not met (${failed.map((r) => r.detail).join("; ")}); see ${join(opts.out, "report.html")}`,
       );
     }
   });
+}
+
+function capabilitiesOf(summary: ModelSummary): Set<Capability> {
+  return new Set<Capability>(summary.differentiable ? ["predict", "lossGradient", "classGradient"] : ["predict"]);
+}
+
+/** --compare's two files and their labels, or null for a single-model audit. */
+function comparedPaths(opts: { compare?: string[]; labels?: string }, modelGiven: boolean): { paths: [string, string]; labels: [string, string] } | null {
+  if (opts.compare === undefined) {
+    if (opts.labels !== undefined) throw new AegisError("BAD_OPTION", "--labels names the two models of --compare; add --compare base.onnx candidate.onnx");
+    return null;
+  }
+  if (opts.compare.length !== 2)
+    throw new AegisError(
+      "BAD_OPTION",
+      `--compare takes two ONNX models, the baseline then the candidate (aegis audit --compare base.onnx hardened.onnx), not ${opts.compare.length}`,
+    );
+  if (modelGiven) throw new AegisError("BAD_OPTION", "--model and --compare cannot be combined: give both models to --compare");
+  const paths: [string, string] = [opts.compare[0], opts.compare[1]];
+  if (opts.labels === undefined) return { paths, labels: defaultLabels(...paths) };
+  const labels = String(opts.labels)
+    .split(",")
+    .map((s) => s.trim());
+  if (labels.length !== 2 || labels.some((l) => l === "") || labels[0] === labels[1])
+    throw new AegisError("BAD_OPTION", `--labels takes two different names separated by a comma (e.g. --labels base,hardened), not "${opts.labels}"`);
+  return { paths, labels: [labels[0], labels[1]] };
 }
 
 function parseEpsList(value: string): number[] {
@@ -127,6 +167,35 @@ function summaryText(r: AuditReport, html: string): string {
   if (r.policy)
     lines.push(
       `${"policy".padEnd(width)} ${r.policy.passed ? "passed" : "FAILED"} (${r.policy.rules.filter((x) => x.passed).length}/${r.policy.rules.length} rules met)`,
+    );
+  lines.push(`${"report".padEnd(width)} ${html} (and report.md, report.json)`, "");
+  return lines.join("\n");
+}
+
+function comparisonText(r: ComparisonReport, html: string): string {
+  const c = r.comparison;
+  const column = Math.max(10, c.baseline_label.length, c.candidate_label.length);
+  const value = (v: number | "unbounded" | null, metric: string) =>
+    (v === null ? "not run" : v === "unbounded" ? "unbounded" : metric === "robust_accuracy" ? `${(v * 100).toFixed(1)}%` : v.toFixed(3)).padStart(column);
+  const sign = (d: number) => (d > 0 ? "+" : d < 0 ? "−" : "±");
+  const delta = (d: number | null, metric: string) =>
+    d === null ? "" : metric === "robust_accuracy" ? `${sign(d)}${Math.abs(d * 100).toFixed(1)} pts` : `${sign(d)}${Math.abs(d).toFixed(3)}`;
+  const width = Math.max(16, ...c.rows.map((x) => x.key.length + 10));
+  const lines = [
+    `${"".padEnd(width)} ${c.baseline_label.padStart(column)} ${c.candidate_label.padStart(column)}  Δ`,
+    `${"clean accuracy".padEnd(width)} ${value(c.clean_accuracy.baseline, "robust_accuracy")} ${value(c.clean_accuracy.candidate, "robust_accuracy")}  ${delta(c.clean_accuracy.delta, "robust_accuracy")}`,
+  ];
+  for (const x of c.rows) {
+    const name =
+      x.metric === "robust_accuracy" ? `${x.attack}${x.eps === null ? "" : ` ε=${x.eps}`}` : `${x.attack} median ${x.norm === "inf" ? "L∞" : `L${x.norm}`}`;
+    lines.push(
+      `${name.padEnd(width)} ${value(x.baseline, x.metric)} ${value(x.candidate, x.metric)}  ${delta(x.delta, x.metric)}${x.note ? `  (${x.note})` : ""}`,
+    );
+  }
+  lines.push("", c.verdict, "");
+  if (r.policy)
+    lines.push(
+      `${"policy".padEnd(width)} ${r.policy.passed ? "passed" : "FAILED"} by ${c.candidate_label} (${r.policy.rules.filter((x) => x.passed).length}/${r.policy.rules.length} rules met)`,
     );
   lines.push(`${"report".padEnd(width)} ${html} (and report.md, report.json)`, "");
   return lines.join("\n");

@@ -8,7 +8,7 @@ import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
 import { bomCommand } from "./commands/bom.js";
 import { gradCommand } from "./commands/grad.js";
-import { auditLogCommand, guardCommand, keysCommand } from "./commands/guard.js";
+import { auditLogCommand, guardCommand, incidentsCommand, keysCommand } from "./commands/guard.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { predictCommand } from "./commands/predict.js";
@@ -30,7 +30,7 @@ for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCom
   program.addCommand(cmd);
 program.addCommand(scanCommand());
 program.addCommand(serveCommand());
-for (const cmd of [guardCommand(), keysCommand(), auditLogCommand()]) program.addCommand(cmd);
+for (const cmd of [guardCommand(), keysCommand(), auditLogCommand(), incidentsCommand()]) program.addCommand(cmd);
 program.addCommand(redteamCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 

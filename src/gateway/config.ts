@@ -6,6 +6,8 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
+import type { DetectorsConfig } from "./detection.js";
+import type { IncidentRule } from "./incidents/responder.js";
 import type { RateLimitOptions } from "./plugins/rate-limit.js";
 
 export interface ModelRouteConfig {
@@ -15,6 +17,7 @@ export interface ModelRouteConfig {
   roles?: string[];
   clipRange: [number, number];
   maxInstances: number;
+  detectors?: DetectorsConfig;
 }
 
 export interface ProxyRouteConfig {
@@ -30,6 +33,7 @@ export interface ProxyRouteConfig {
   inputShape?: number[];
   clipRange: [number, number];
   maxInstances: number;
+  detectors?: DetectorsConfig;
 }
 
 export type RouteConfig = ModelRouteConfig | ProxyRouteConfig;
@@ -41,10 +45,12 @@ export interface GuardConfig {
   rateLimit: Omit<RateLimitOptions, "limiterFactory">;
   auditLog: { path: string; payloads: "hash" | "omit" };
   metrics: { public: boolean };
+  incidents: { webhook?: string; throttledRequestsPerMinute: number; rules: IncidentRule[] };
   routes: RouteConfig[];
 }
 
-const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "routes"];
+const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "routes"];
+const DETECTORS = ["prada", "stateful-knn"];
 
 export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
   return parseGuardConfig(readYamlFile(file), env);
@@ -61,6 +67,7 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
   const rate = r.map(["rateLimit"], root.rateLimit ?? {}, ["perKey", "perIp", "perTenant", "concurrency"]);
   const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads"]);
   const metrics = r.map(["metrics"], root.metrics ?? {}, ["public"]);
+  const incidents = r.map(["incidents"], root.incidents ?? {}, ["webhook", "throttledRequestsPerMinute", "rules"]);
   const routes = r.list(["routes"], root.routes ?? []);
   if (routes.length === 0) r.fail(["routes"], "must list at least one route (a local `model:` or an `upstream:`)");
   if (auth.apiKeys === undefined && auth.jwt === undefined && auth.anonymousRoles === undefined) {
@@ -100,6 +107,22 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
       payloads: audit.payloads === undefined ? "hash" : (r.string(["auditLog", "payloads"], audit.payloads, ["hash", "omit"]) as "hash" | "omit"),
     },
     metrics: { public: metrics.public === undefined ? false : r.boolean(["metrics", "public"], metrics.public) },
+    incidents: {
+      webhook: incidents.webhook === undefined ? undefined : r.string(["incidents", "webhook"], incidents.webhook),
+      throttledRequestsPerMinute:
+        incidents.throttledRequestsPerMinute === undefined
+          ? 10
+          : r.number(["incidents", "throttledRequestsPerMinute"], incidents.throttledRequestsPerMinute, { min: 1, integer: true }),
+      rules: r.list(["incidents", "rules"], incidents.rules ?? []).map((item, i) => {
+        const p = ["incidents", "rules", i];
+        const m = r.map(p, item, ["detector", "action", "durationSeconds"]);
+        return {
+          detector: r.string([...p, "detector"], m.detector, DETECTORS),
+          action: r.string([...p, "action"], m.action, ["block", "throttle", "degrade", "alert"]) as IncidentRule["action"],
+          durationSeconds: m.durationSeconds === undefined ? undefined : r.number([...p, "durationSeconds"], m.durationSeconds, { min: 1 }),
+        };
+      }),
+    },
     routes: routes.map((item, i) => {
       const route = parseRoute(r, ["routes", i], item, path, roles);
       if (names.has(route.name)) r.fail(["routes", i, "name"], `"${route.name}" is used by an earlier route; names must be unique`);
@@ -116,7 +139,20 @@ function parseRoute(
   path: (p: string) => string,
   roles: (p: YamlPath, v: unknown) => string[] | undefined,
 ): RouteConfig {
-  const m = r.map(p, item, ["name", "model", "upstream", "path", "upstreamPath", "timeoutMs", "roles", "schema", "inputShape", "clipRange", "maxInstances"]);
+  const m = r.map(p, item, [
+    "name",
+    "model",
+    "upstream",
+    "path",
+    "upstreamPath",
+    "timeoutMs",
+    "roles",
+    "schema",
+    "inputShape",
+    "clipRange",
+    "maxInstances",
+    "detectors",
+  ]);
   if ((m.model === undefined) === (m.upstream === undefined)) r.fail(p, "needs exactly one of model (a local ONNX file) or upstream (a URL)");
   const name = r.string([...p, "name"], m.name);
   if (!/^[\w.-]+$/.test(name)) r.fail([...p, "name"], `may only hold letters, digits, ".", "_" and "-", not "${name}"`);
@@ -127,7 +163,10 @@ function parseRoute(
     clipRange = [c[0], c[1]];
   }
   const maxInstances = m.maxInstances === undefined ? 256 : r.number([...p, "maxInstances"], m.maxInstances, { min: 1, integer: true });
-  const common = { name, roles: roles([...p, "roles"], m.roles), clipRange, maxInstances };
+  const detectors = m.detectors === undefined ? undefined : parseDetectors(r, [...p, "detectors"], m.detectors);
+  if (detectors && m.upstream !== undefined && m.inputShape === undefined)
+    r.fail([...p, "detectors"], "need the route's inputShape, so the guard can read the instances");
+  const common = { name, roles: roles([...p, "roles"], m.roles), clipRange, maxInstances, detectors };
   if (m.model !== undefined) {
     for (const key of ["path", "upstreamPath", "timeoutMs", "schema", "inputShape"])
       if (m[key] !== undefined) r.fail([...p, key], "applies to upstream routes only");
@@ -149,6 +188,29 @@ function parseRoute(
         ? undefined
         : r.list([...p, "inputShape"], m.inputShape).map((v, j) => r.number([...p, "inputShape", j], v, { min: 1, integer: true })),
   };
+}
+
+function parseDetectors(r: YamlReader, p: YamlPath, value: unknown): DetectorsConfig {
+  const m = r.map(p, value, DETECTORS);
+  const out: DetectorsConfig = {};
+  if (m.prada !== undefined) {
+    const d = r.map([...p, "prada"], m.prada ?? {}, ["delta", "minQueries", "maxHistory"]);
+    out.prada = {
+      ...(d.delta === undefined ? {} : { delta: r.number([...p, "prada", "delta"], d.delta, { min: 0, max: 1 }) }),
+      ...(d.minQueries === undefined ? {} : { minQueries: r.number([...p, "prada", "minQueries"], d.minQueries, { min: 3, max: 5000, integer: true }) }),
+      ...(d.maxHistory === undefined ? {} : { maxHistory: r.number([...p, "prada", "maxHistory"], d.maxHistory, { min: 10, integer: true }) }),
+    };
+  }
+  if (m["stateful-knn"] !== undefined) {
+    const q = [...p, "stateful-knn"];
+    const d = r.map(q, m["stateful-knn"], ["threshold", "k", "maxHistory"]);
+    out.statefulKnn = {
+      threshold: r.number([...q, "threshold"], d.threshold, { min: Number.MIN_VALUE }),
+      ...(d.k === undefined ? {} : { k: r.number([...q, "k"], d.k, { min: 1, integer: true }) }),
+      ...(d.maxHistory === undefined ? {} : { maxHistory: r.number([...q, "maxHistory"], d.maxHistory, { min: 2, integer: true }) }),
+    };
+  }
+  return out;
 }
 
 function parseJwt(r: YamlReader, value: unknown, path: (p: string) => string): JwtOptions {

@@ -16,10 +16,14 @@ import { SqliteAuditLog } from "./audit-log/sqlite.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
-import { modelRoutes, type ServedModel } from "./model-route.js";
+import { type ClientDetector, degradeHook, detectionHook } from "./detection.js";
+import { IncidentResponder } from "./incidents/responder.js";
+import { IncidentStore } from "./incidents/store.js";
+import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
 import { auditLogPlugin } from "./plugins/audit-log.js";
 import { authPlugin } from "./plugins/auth.js";
 import { contextPlugin } from "./plugins/context.js";
+import { incidentsPlugin } from "./plugins/incidents.js";
 import { createGuardMetrics, type GuardMetrics, metricsPlugin } from "./plugins/metrics.js";
 import { rateLimitPlugin } from "./plugins/rate-limit.js";
 import { type ProxyRoute, proxyRoutes } from "./proxy-route.js";
@@ -28,8 +32,15 @@ import { InstanceValidator, type JsonSchema, predictRequestSchema } from "./vali
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** What outlives a reload: the metrics and what the detectors have seen of each client. */
+interface Shared {
+  metrics: GuardMetrics;
+  detectorState: Map<string, Map<string, ClientDetector[]>>;
+}
+
 interface Generation {
   app: FastifyInstance;
+  responder: IncidentResponder;
   handler: Handler;
   inFlight: number;
   retired: boolean;
@@ -47,8 +58,9 @@ export interface RunningGuard {
 export async function startGuard(configFile: string, options: { env?: NodeJS.ProcessEnv; logLevel?: string | false } = {}): Promise<RunningGuard> {
   let config = loadGuardConfig(configFile, options.env);
   let auditLog = new SqliteAuditLog(config.auditLog.path);
-  const metrics = createGuardMetrics();
-  let current = await buildGeneration(config, auditLog, metrics, options.logLevel ?? false);
+  let incidents = new IncidentStore(config.auditLog.path);
+  const shared: Shared = { metrics: createGuardMetrics(() => current.responder.blockedClients()), detectorState: new Map() };
+  let current = await buildGeneration(config, auditLog, incidents, shared, options.logLevel ?? false);
 
   const server = createHttpServer((req, res) => {
     const generation = current;
@@ -74,15 +86,20 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
     config,
     async reload() {
       const next = loadGuardConfig(configFile, options.env);
-      const log = next.auditLog.path === config.auditLog.path ? auditLog : new SqliteAuditLog(next.auditLog.path);
-      const generation = await buildGeneration(next, log, metrics, options.logLevel ?? false);
+      const samePath = next.auditLog.path === config.auditLog.path;
+      const log = samePath ? auditLog : new SqliteAuditLog(next.auditLog.path);
+      const store = samePath ? incidents : new IncidentStore(next.auditLog.path);
+      const generation = await buildGeneration(next, log, store, shared, options.logLevel ?? false);
       const previous = current;
       current = generation;
-      if (log !== auditLog) {
-        const old = auditLog;
-        auditLog = log;
+      if (!samePath) {
+        const [oldLog, oldStore] = [auditLog, incidents];
+        [auditLog, incidents] = [log, store];
         // The old file is closed once the old generation has written its last entry.
-        previous.app.addHook("onClose", async () => old.close());
+        previous.app.addHook("onClose", async () => {
+          oldLog.close();
+          oldStore.close();
+        });
       }
       config = next;
       guard.config = next;
@@ -95,6 +112,7 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
       current.retired = true;
       await retire(current);
       auditLog.close();
+      incidents.close();
     },
   };
   return guard;
@@ -105,7 +123,13 @@ async function retire(generation: Generation): Promise<void> {
   for (const m of generation.models) await m.classifier.release();
 }
 
-async function buildGeneration(config: GuardConfig, auditLog: SqliteAuditLog, metrics: GuardMetrics, logLevel: string | false): Promise<Generation> {
+async function buildGeneration(
+  config: GuardConfig,
+  auditLog: SqliteAuditLog,
+  incidents: IncidentStore,
+  shared: Shared,
+  logLevel: string | false,
+): Promise<Generation> {
   let handler: Handler | undefined;
   const app = Fastify({
     bodyLimit: config.server.bodyLimit,
@@ -123,27 +147,37 @@ async function buildGeneration(config: GuardConfig, auditLog: SqliteAuditLog, me
 
   await app.register(contextPlugin);
   await app.register(authPlugin, { apiKeys, jwt, anonymousRoles: config.auth.anonymousRoles });
+  const responder = new IncidentResponder(incidents, config.incidents.rules, { webhook: config.incidents.webhook, log: (m) => app.log.warn(m) });
   await app.register(rateLimitPlugin, config.rateLimit);
+  await app.register(incidentsPlugin, { responder, throttledRequestsPerMinute: config.incidents.throttledRequestsPerMinute });
   await app.register(auditLogPlugin, { log: auditLog, payloads: config.auditLog.payloads });
-  await app.register(metricsPlugin, { metrics, public: config.metrics.public });
+  await app.register(metricsPlugin, { metrics: shared.metrics, public: config.metrics.public });
   app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { config: { public: true } }, async () => ({ status: "ready", routes: config.routes.map((r) => r.name) }));
 
   const models: ServedModel[] = [];
   const proxies: ProxyRoute[] = [];
   for (const route of config.routes) {
+    const hooks: PredictionHook[] = [];
+    if (route.detectors) {
+      const key = `${route.name}:${JSON.stringify(route.detectors)}`;
+      const state = shared.detectorState.get(key) ?? new Map();
+      shared.detectorState.set(key, state);
+      hooks.push(detectionHook(route.name, route.detectors, responder, state));
+    }
+    hooks.push(degradeHook(responder));
     if (route.kind === "model") {
       const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
-      models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles });
+      models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
     } else {
-      proxies.push({ ...route, validate: proxyValidator(route) });
+      proxies.push({ ...route, validate: proxyValidator(route), afterPredict: hooks });
     }
   }
   await app.register(modelRoutes, { models });
   await app.register(proxyRoutes, { routes: proxies });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
-  return { app, handler, inFlight: 0, retired: false, models };
+  return { app, responder, handler, inFlight: 0, retired: false, models };
 }
 
 function proxyValidator(route: ProxyRouteConfig): ProxyRoute["validate"] {

@@ -1,6 +1,7 @@
 /**
- * `aegis guard`, `aegis keys` and `aegis audit-log`: run the gateway from guard.yaml,
- * manage its API keys, and check or export its hash-chained audit log.
+ * `aegis guard`, `aegis keys`, `aegis audit-log` and `aegis incidents`: run the gateway
+ * from guard.yaml, manage its API keys, check or export its hash-chained audit log, and
+ * review and resolve the incidents its detectors opened.
  */
 import { createWriteStream, existsSync } from "node:fs";
 import { Command } from "commander";
@@ -8,6 +9,7 @@ import { AegisError } from "../../errors.js";
 import { SqliteAuditLog } from "../../gateway/audit-log/sqlite.js";
 import { createApiKey, readKeysFile, revokeApiKey } from "../../gateway/auth/api-keys.js";
 import { startGuard } from "../../gateway/guard.js";
+import { IncidentStore } from "../../gateway/incidents/store.js";
 import { info, printJson } from "../common.js";
 
 export function guardCommand(): Command {
@@ -111,6 +113,60 @@ export function auditLogCommand(): Command {
       }
       log.close();
       if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
+    });
+  return cmd;
+}
+
+export function incidentsCommand(): Command {
+  const cmd = new Command("incidents").description("incidents the guard opened (stored beside the audit log)");
+  const store = (db: string) => {
+    if (!existsSync(db)) throw new AegisError("FILE_NOT_FOUND", `no audit log at ${db}; give auditLog.path from guard.yaml`);
+    return new IncidentStore(db);
+  };
+  cmd
+    .command("list")
+    .requiredOption("--db <file>", "audit log (auditLog.path in guard.yaml)")
+    .option("--status <status>", "open or resolved (default: both)")
+    .option("--json", "print JSON on stdout")
+    .action((opts: { db: string; status?: string; json?: boolean }) => {
+      if (opts.status !== undefined && opts.status !== "open" && opts.status !== "resolved")
+        throw new AegisError("BAD_OPTION", `--status must be open or resolved, not "${opts.status}"`);
+      const s = store(opts.db);
+      const incidents = s.list({ status: opts.status as "open" | "resolved" | undefined });
+      s.close();
+      if (opts.json) return printJson(incidents);
+      for (const i of incidents) {
+        process.stdout.write(
+          `#${i.id}  ${i.status.padEnd(8)} ${i.openedAt}  ${i.detector.padEnd(13)} ${i.action.padEnd(8)} ${i.client}  ${i.route}${i.until ? `  until ${i.until}` : ""}\n`,
+        );
+      }
+    });
+  cmd
+    .command("show")
+    .argument("<id>", "incident number")
+    .requiredOption("--db <file>", "audit log")
+    .option("--json", "print JSON on stdout")
+    .action((id: string, opts: { db: string; json?: boolean }) => {
+      const s = store(opts.db);
+      const incident = s.get(Number(id));
+      s.close();
+      if (!incident) throw new AegisError("FILE_NOT_FOUND", `no incident ${id}; \`aegis incidents list\` shows them`);
+      if (opts.json) return printJson(incident);
+      process.stdout.write(
+        `incident #${incident.id} (${incident.status}): ${incident.detector} on ${incident.route}, client ${incident.client}, action ${incident.action}\n`,
+      );
+      for (const e of incident.timeline) process.stdout.write(`  ${e.time}  ${e.event}${e.detail ? `: ${e.detail}` : ""}\n`);
+    });
+  cmd
+    .command("resolve")
+    .argument("<id>", "incident number")
+    .requiredOption("--db <file>", "audit log")
+    .option("--by <who>", "who resolved it, for the timeline", process.env.USER ?? "operator")
+    .action((id: string, opts: { db: string; by: string }) => {
+      const s = store(opts.db);
+      const incident = s.resolve(Number(id), `resolved by ${opts.by}`);
+      s.close();
+      info(`incident #${incident.id} resolved; running guards lift its action within a second`);
     });
   return cmd;
 }

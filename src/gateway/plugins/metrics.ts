@@ -1,12 +1,12 @@
 /**
  * Prometheus metrics at /metrics: requests by route, status and client; latency and
- * upstream-latency histograms; decisions by control. Each guard has its
+ * upstream-latency histograms; decisions by control; blocked clients. Each guard has its
  * own registry, so two guards in one process (tests) do not mix their counts, and keeps
  * it across reloads.
  */
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export interface MetricsOptions {
   metrics: GuardMetrics;
@@ -17,7 +17,7 @@ export interface MetricsOptions {
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The guard's metrics; they outlive configuration reloads, so counters never go back. */
-export function createGuardMetrics() {
+export function createGuardMetrics(blockedClients: () => number) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "aegis_process_" });
   return {
@@ -47,6 +47,14 @@ export function createGuardMetrics() {
       help: "Decisions by control and action",
       labelNames: ["control", "action", "reason"],
       registers: [registry],
+    }),
+    blocked: new Gauge({
+      name: "aegis_blocked_clients",
+      help: "Clients under a block right now",
+      registers: [registry],
+      collect() {
+        this.set(blockedClients());
+      },
     }),
   };
 }

@@ -1,0 +1,120 @@
+/**
+ * Incident response: rules map a detector's alarm to an action on the client — block it
+ * or throttle it for a period, degrade what it sees (labels only, as PRADA's authors
+ * propose against extraction), or only alert — and every incident is recorded with its
+ * timeline and announced to a webhook in Slack's JSON format. Open incidents are re-read
+ * from the store every second, so `aegis incidents resolve` in another process lifts a
+ * block on every running instance without a restart.
+ */
+import type { Incident, IncidentAction, IncidentStore } from "./store.js";
+
+export interface IncidentRule {
+  /** Detector name as configured on the route, e.g. "prada", "stateful-knn". */
+  detector: string;
+  action: IncidentAction;
+  /** How long block, throttle and degrade last; forever (until resolved) when absent. */
+  durationSeconds?: number;
+}
+
+export interface Detection {
+  client: string;
+  route: string;
+  detector: string;
+  detail: string;
+}
+
+export interface ClientStatus {
+  blocked?: Incident;
+  throttled?: Incident;
+  degraded?: Incident;
+}
+
+const REFRESH_MS = 1000;
+
+export class IncidentResponder {
+  private active = new Map<string, Incident[]>();
+  private loadedAt = 0;
+
+  constructor(
+    private readonly store: IncidentStore,
+    private readonly rules: readonly IncidentRule[],
+    private readonly options: { webhook?: string; now?: () => number; log?: (message: string) => void } = {},
+  ) {}
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+
+  /** Records a detection: opens an incident (or adds to the client's open one) and applies the rule. */
+  async detect(d: Detection): Promise<Incident> {
+    const rule = this.rules.find((r) => r.detector === d.detector) ?? { detector: d.detector, action: "alert" as const };
+    const time = new Date(this.now()).toISOString();
+    const until = rule.durationSeconds === undefined || rule.action === "alert" ? undefined : new Date(this.now() + rule.durationSeconds * 1000).toISOString();
+    const existing = this.store.findOpen(d.client, d.detector);
+    if (existing) {
+      this.store.addEvent(existing.id, { time, event: "detected again", detail: d.detail }, until);
+      this.loadedAt = 0;
+      return this.store.get(existing.id) as Incident;
+    }
+    const incident = this.store.open(
+      { client: d.client, route: d.route, detector: d.detector, action: rule.action, until },
+      { time, event: "opened", detail: `${d.detector} on ${d.route}: ${d.detail}` },
+    );
+    this.store.addEvent(incident.id, { time, event: `action: ${rule.action}`, detail: until ? `until ${until}` : undefined });
+    this.loadedAt = 0;
+    if (this.options.webhook) await this.alert(incident, rule);
+    return this.store.get(incident.id) as Incident;
+  }
+
+  /** What currently applies to a client. */
+  status(client: string): ClientStatus {
+    if (this.now() - this.loadedAt > REFRESH_MS) this.reload();
+    const now = new Date(this.now()).toISOString();
+    const status: ClientStatus = {};
+    for (const incident of this.active.get(client) ?? []) {
+      if (incident.until !== undefined && incident.until <= now) continue;
+      if (incident.action === "block") status.blocked ??= incident;
+      if (incident.action === "throttle") status.throttled ??= incident;
+      if (incident.action === "degrade") status.degraded ??= incident;
+    }
+    return status;
+  }
+
+  /** Clients under a block right now (for the metrics). */
+  blockedClients(): number {
+    if (this.now() - this.loadedAt > REFRESH_MS) this.reload();
+    return [...this.active.keys()].filter((c) => this.status(c).blocked).length;
+  }
+
+  private reload(): void {
+    this.active = new Map();
+    for (const incident of this.store.list({ status: "open" })) {
+      if (incident.action === "alert") continue;
+      const list = this.active.get(incident.client) ?? [];
+      list.push(incident);
+      this.active.set(incident.client, list);
+    }
+    this.loadedAt = this.now();
+  }
+
+  private async alert(incident: Incident, rule: IncidentRule): Promise<void> {
+    const text = `Aegis incident #${incident.id}: ${incident.detector} flagged ${incident.client} on ${incident.route}; action ${rule.action}${incident.until ? ` until ${incident.until}` : ""}.`;
+    const time = new Date(this.now()).toISOString();
+    try {
+      const res = await fetch(this.options.webhook as string, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ text }),
+        signal: AbortSignal.timeout(5000),
+      });
+      this.store.addEvent(incident.id, {
+        time,
+        event: res.ok ? "alert sent" : "alert failed",
+        detail: res.ok ? undefined : `webhook answered HTTP ${res.status}`,
+      });
+    } catch (e) {
+      this.store.addEvent(incident.id, { time, event: "alert failed", detail: (e as Error).message });
+      this.options.log?.(`incident ${incident.id}: the webhook failed (${(e as Error).message})`);
+    }
+  }
+}

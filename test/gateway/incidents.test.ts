@@ -1,0 +1,175 @@
+/**
+ * Detection to response, end to end: PRADA on a guarded route flags an extraction
+ * stream, the rule blocks the client, a Slack-style webhook hears of it, a benign client
+ * is untouched, and `aegis incidents resolve` lifts the block on the running guard.
+ * Throttle, degrade and alert rules are checked on the responder directly.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { FastifyRequest } from "fastify";
+import { jacobianAugmentationStream } from "../../bench/extraction-streams.js";
+import { loadMnist } from "../../src/data/mnist.js";
+import { OnnxClassifier } from "../../src/engine/classifier.js";
+import { createApiKey } from "../../src/gateway/auth/api-keys.js";
+import { degradeHook } from "../../src/gateway/detection.js";
+import { type RunningGuard, startGuard } from "../../src/gateway/guard.js";
+import { IncidentResponder } from "../../src/gateway/incidents/responder.js";
+import { IncidentStore } from "../../src/gateway/incidents/store.js";
+import { float32 } from "../../src/tensor.js";
+import { aegis } from "../helpers/cli.js";
+
+const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "aegis-incidents-"));
+const db = join(dir, "audit.db");
+const alerts: { text: string }[] = [];
+let webhook: Server;
+let guard: RunningGuard;
+let attackerKey: string;
+let benignKey: string;
+let adminKey: string;
+
+before(async () => {
+  webhook = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => {
+      body += d;
+    });
+    req.on("end", () => {
+      alerts.push(JSON.parse(body));
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => webhook.listen(0, "127.0.0.1", resolve));
+  const keys = join(dir, "keys.json");
+  attackerKey = createApiKey(keys, { name: "attacker", roles: ["predict"] }).key;
+  benignKey = createApiKey(keys, { name: "benign", roles: ["predict"] }).key;
+  adminKey = createApiKey(keys, { name: "ops", roles: ["admin"] }).key;
+  writeFileSync(
+    join(dir, "guard.yaml"),
+    `server: { port: 0 }
+auth: { apiKeys: keys.json }
+auditLog: { path: audit.db }
+incidents:
+  webhook: http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook
+  rules:
+    - { detector: prada, action: block, durationSeconds: 3600 }
+routes:
+  - name: digits
+    model: ${modelPath}
+    roles: [predict]
+    detectors:
+      prada: { delta: 0.95 }
+`,
+  );
+  guard = await startGuard(join(dir, "guard.yaml"));
+});
+
+after(async () => {
+  await guard.close();
+  webhook.close();
+});
+
+async function send(key: string, rows: readonly Float32Array[]) {
+  const res = await fetch(`${guard.url}/v1/models/digits:predict`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ instances: rows.map((r) => Array.from(r)) }),
+  });
+  return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+}
+
+test("PRADA flags a Jacobian-augmentation extraction stream, the client is blocked and the webhook told; a benign client is not", async () => {
+  const mnist = loadMnist();
+  const model = await OnnxClassifier.fromFile(modelPath);
+  const seeds = Array.from({ length: 20 }, (_, i) => mnist.train.x.data.slice(i * 784, (i + 1) * 784));
+  const stream = await jacobianAugmentationStream(model, seeds, 1000);
+  await model.release();
+
+  let blockedAfter = -1;
+  for (let sent = 0; sent < stream.length; sent += 10) {
+    const r = await send(attackerKey, stream.slice(sent, sent + 10));
+    if (r.status === 403) {
+      assert.equal(r.body.error?.code, "BLOCKED");
+      assert.match(r.body.error?.message ?? "", /blocked until .* \(incident 1\)/);
+      blockedAfter = sent;
+      break;
+    }
+    assert.equal(r.status, 200);
+  }
+  assert.ok(blockedAfter > 0 && blockedAfter <= 1000, `blocked after ${blockedAfter} queries`);
+
+  const benign = Array.from({ length: 400 }, (_, i) => mnist.test.x.data.slice(i * 784, (i + 1) * 784));
+  for (let sent = 0; sent < benign.length; sent += 20) assert.equal((await send(benignKey, benign.slice(sent, sent + 20))).status, 200);
+
+  assert.equal(alerts.length, 1);
+  assert.match(alerts[0].text, /Aegis incident #1: prada flagged key:[0-9a-f]{12} on digits; action block until/);
+  const metrics = await (await fetch(`${guard.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
+  assert.match(metrics, /aegis_blocked_clients 1/);
+  assert.match(metrics, /aegis_decisions_total\{control="incident",action="block",reason="prada"\} [1-9]/);
+});
+
+test("aegis incidents list/show/resolve; resolving lifts the block on the running guard", async () => {
+  const listed = await aegis(["incidents", "list", "--db", db, "--json"]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const [incident] = JSON.parse(listed.stdout);
+  assert.equal(incident.detector, "prada");
+  assert.equal(incident.status, "open");
+  const shown = await aegis(["incidents", "show", "1", "--db", db]);
+  assert.match(shown.stdout, /opened: prada on digits: Shapiro–Wilk W 0\.\d+ < δ 0\.95/);
+  assert.match(shown.stdout, /action: block/);
+  assert.match(shown.stdout, /alert sent/);
+  assert.equal((await send(attackerKey, [new Float32Array(784)])).status, 403);
+  assert.equal((await aegis(["incidents", "resolve", "1", "--db", db, "--by", "tester"])).code, 0);
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  assert.equal((await send(attackerKey, [new Float32Array(784)])).status, 200);
+  const after = JSON.parse((await aegis(["incidents", "show", "1", "--db", db, "--json"])).stdout);
+  assert.equal(after.status, "resolved");
+  assert.equal(after.timeline.at(-1).detail, "resolved by tester");
+});
+
+test("the responder: throttle and degrade last their duration, alert only records, repeats join the open incident", async () => {
+  const store = new IncidentStore(join(dir, "responder.db"));
+  let now = Date.parse("2026-01-01T00:00:00Z");
+  const responder = new IncidentResponder(
+    store,
+    [
+      { detector: "prada", action: "degrade", durationSeconds: 60 },
+      { detector: "stateful-knn", action: "throttle", durationSeconds: 30 },
+    ],
+    { now: () => now },
+  );
+  await responder.detect({ client: "key:a", route: "r", detector: "prada", detail: "W 0.8" });
+  await responder.detect({ client: "key:a", route: "r", detector: "prada", detail: "W 0.7" });
+  await responder.detect({ client: "key:b", route: "r", detector: "stateful-knn", detail: "d 1.0" });
+  assert.equal(store.list().length, 2);
+  assert.deepEqual(
+    store.get(1)?.timeline.map((e) => e.event),
+    ["opened", "action: degrade", "detected again"],
+  );
+  assert.ok(responder.status("key:a").degraded);
+  assert.ok(responder.status("key:b").throttled);
+  assert.deepEqual(responder.status("key:c"), {});
+
+  const request = { aegis: { decisions: [], principal: { id: "key:a", name: "a", roles: [] } }, ip: "127.0.0.1" } as unknown as FastifyRequest;
+  const probs = float32([2, 3], [0.2, 0.5, 0.3, 0.6, 0.3, 0.1]);
+  const degraded = await degradeHook(responder)(request, float32([2, 1]), probs);
+  assert.deepEqual(Array.from(degraded?.data ?? []), [0, 1, 0, 1, 0, 0]);
+
+  now += 45_000;
+  assert.equal(responder.status("key:b").throttled, undefined, "the throttle ended after 30 s");
+  assert.ok(responder.status("key:a").degraded);
+  now += 20_000;
+  assert.equal(responder.status("key:a").degraded, undefined, "the degrade ended after 60 s");
+
+  const alertOnly = new IncidentResponder(store, [], { now: () => now });
+  const incident = await alertOnly.detect({ client: "key:d", route: "r", detector: "prada", detail: "W 0.5" });
+  assert.equal(incident.action, "alert");
+  assert.deepEqual(alertOnly.status("key:d"), {});
+  store.close();
+});

@@ -11,6 +11,7 @@ import { gradCommand } from "./commands/grad.js";
 import { auditLogCommand, guardCommand, incidentsCommand, keysCommand } from "./commands/guard.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
+import { llmCommand } from "./commands/llm.js";
 import { predictCommand } from "./commands/predict.js";
 import { redteamCommand } from "./commands/redteam.js";
 import { scanCommand } from "./commands/scan.js";
@@ -31,6 +32,7 @@ for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCom
 program.addCommand(scanCommand());
 program.addCommand(serveCommand());
 for (const cmd of [guardCommand(), keysCommand(), auditLogCommand(), incidentsCommand()]) program.addCommand(cmd);
+program.addCommand(llmCommand());
 program.addCommand(redteamCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 

@@ -1,0 +1,165 @@
+import { existsSync, readFileSync } from "node:fs";
+import { Command } from "commander";
+import { AegisError } from "../../errors.js";
+import { type EvalReport, evaluatePipeline, formatEvalReport, loadLabelledJsonl, type UseFilter } from "../../llm/evaluate.js";
+import type { Pipeline, PipelineResult } from "../../llm/pipeline.js";
+import { loadScannerConfig, pipelineFromConfig } from "../../llm/scanner-config.js";
+import { DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
+import type { ScanContext, ScannerStage } from "../../llm/scanners/types.js";
+import { info, interruptSignal, printJson, progressBar } from "../common.js";
+
+/** Exit code of `aegis llm scan` when a text is flagged (README, "Exit codes"). */
+export const LLM_FLAGGED_EXIT = 11;
+
+interface CommonOptions {
+  stage: string;
+  scanners?: string;
+  config?: string;
+  systemPrompt?: string;
+  canary?: string[];
+  json?: boolean;
+}
+
+function parseStage(stage: string): ScannerStage {
+  if (stage !== "input" && stage !== "output") throw new AegisError("BAD_OPTION", `--stage must be input or output, not "${stage}"`);
+  return stage;
+}
+
+/** The pipeline the options name: --scanners a,b, else the --config file's list, else the stage's defaults. */
+export function pipelineFor(stage: ScannerStage, opts: { scanners?: string; config?: string }, failFast = false): Pipeline {
+  const names = opts.scanners
+    ?.split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  if (names?.length === 0) throw new AegisError("BAD_OPTION", "--scanners is empty; name at least one scanner (aegis llm scan --list)");
+  return pipelineFromConfig(stage, opts.config ? loadScannerConfig(opts.config) : {}, names, { failFast });
+}
+
+function contextFor(opts: CommonOptions): () => ScanContext {
+  let systemPrompt: string | undefined;
+  if (opts.systemPrompt) {
+    if (!existsSync(opts.systemPrompt)) throw new AegisError("FILE_NOT_FOUND", `--system-prompt ${opts.systemPrompt} does not exist`);
+    systemPrompt = readFileSync(opts.systemPrompt, "utf8");
+  }
+  return () => ({ systemPrompt, canaries: opts.canary, vault: new Map() });
+}
+
+/** Texts to scan: --text, or each line of --input (a JSON object with "text", or a JSON string). */
+export function readTexts(opts: { input?: string; text?: string }): string[] {
+  if (opts.text !== undefined) return [opts.text];
+  if (!opts.input) throw new AegisError("BAD_OPTION", 'give --text "…" or --input prompts.jsonl');
+  if (!existsSync(opts.input)) throw new AegisError("FILE_NOT_FOUND", `--input ${opts.input} does not exist`);
+  const texts: string[] = [];
+  readFileSync(opts.input, "utf8")
+    .split("\n")
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        throw new AegisError("BAD_DATA", `${opts.input}:${i + 1} is not JSON; each line must be {"text": "…"} or a JSON string`);
+      }
+      const text = typeof value === "string" ? value : (value as { text?: unknown })?.text;
+      if (typeof text !== "string") throw new AegisError("BAD_DATA", `${opts.input}:${i + 1} has no string "text"`);
+      texts.push(text);
+    });
+  return texts;
+}
+
+/**
+ * The machine verdict of one text: valid, score, findings (and the text passed on, when a
+ * scanner changed it). Spans refer to the text each scanner received (see pipeline.ts).
+ */
+export function verdictOf(input: string, result: PipelineResult): Record<string, unknown> {
+  return {
+    valid: result.valid,
+    score: Number(result.score.toFixed(4)),
+    findings: result.findings.map((f) => ({ scanner: f.scanner, kind: f.kind, span: f.span, score: Number(f.score.toFixed(4)) })),
+    ...(result.text !== input ? { text: result.text } : {}),
+  };
+}
+
+function formatVerdict(i: number, input: string, result: PipelineResult): string {
+  const head = `${result.valid ? "ok  " : "FLAG"} #${i + 1} score ${result.score.toFixed(2)}  ${JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input)}`;
+  const lines = result.findings.map(
+    (f) => `       ${f.scanner}/${f.kind}${f.span ? ` [${f.span[0]},${f.span[1]})` : ""} ${f.score.toFixed(2)}${f.detail ? ` — ${f.detail}` : ""}`,
+  );
+  if (result.text !== input) lines.push(`       passed on: ${JSON.stringify(result.text.length > 200 ? `${result.text.slice(0, 197)}...` : result.text)}`);
+  return [head, ...lines].join("\n");
+}
+
+function listScanners(): string {
+  return `${SCANNERS.map((s) => `${s.name.padEnd(20)}${s.stage.padEnd(8)}${s.description}`).join("\n")}\n\ndefault input: ${DEFAULT_INPUT_SCANNERS.join(", ")}\ndefault output: ${DEFAULT_OUTPUT_SCANNERS.join(", ")}\n`;
+}
+
+function scanCommand(): Command {
+  return new Command("scan")
+    .description("scan prompts (input) or model answers (output) with the LLM scanners; one verdict per text")
+    .option("--input <file>", 'JSONL file: one {"text": …} object or JSON string per line')
+    .option("--text <text>", "a single text to scan")
+    .option("--stage <stage>", "input or output", "input")
+    .option("--scanners <names>", "comma-separated scanner names (default: the --config list, else the stage's default list; see --list)")
+    .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, options per scanner")
+    .option("--system-prompt <file>", "the application's system prompt (system-prompt-leak scanner)")
+    .option("--canary <token...>", "canary tokens planted in the system prompt or documents")
+    .option("--fail-fast", "stop at the first scanner that flags a text")
+    .option("--list", "list the scanners and exit")
+    .option("--json", "print one JSON verdict per line on stdout and the summary on stderr")
+    .action(async (opts: CommonOptions & { input?: string; text?: string; list?: boolean; failFast?: boolean }) => {
+      if (opts.list) {
+        process.stdout.write(
+          opts.json ? `${JSON.stringify(SCANNERS.map(({ name, stage, description }) => ({ name, stage, description })))}\n` : listScanners(),
+        );
+        return;
+      }
+      const pipeline = pipelineFor(parseStage(opts.stage), opts, opts.failFast);
+      const context = contextFor(opts);
+      const texts = readTexts(opts);
+      const signal = interruptSignal();
+      let flagged = 0;
+      let totalMs = 0;
+      for (let i = 0; i < texts.length; i++) {
+        if (signal.aborted) throw new AegisError("INTERRUPTED", `scan interrupted after ${i} of ${texts.length} texts`);
+        const result = await pipeline.scan(texts[i], context());
+        if (!result.valid) flagged++;
+        totalMs += result.ms;
+        process.stdout.write(`${opts.json ? JSON.stringify(verdictOf(texts[i], result)) : formatVerdict(i, texts[i], result)}\n`);
+      }
+      const summary = `${texts.length} text${texts.length === 1 ? "" : "s"} scanned with ${pipeline.scanners.map((s) => s.name).join(", ")}: ${flagged} flagged, ${(totalMs / Math.max(1, texts.length)).toFixed(2)} ms per text`;
+      if (opts.json) info(summary);
+      else process.stdout.write(`${summary}\n`);
+      if (flagged > 0) process.exitCode = LLM_FLAGGED_EXIT;
+    });
+}
+
+function evalCommand(): Command {
+  return new Command("eval")
+    .description('precision, recall, F1, FPR and latency of the scanners on labelled JSONL ({"text", "label"}, label 1 = should be flagged)')
+    .requiredOption("--data <file>", "labelled JSONL file")
+    .option("--stage <stage>", "input or output", "input")
+    .option("--scanners <names>", "comma-separated scanner names (default: the --config list, else the stage's default list)")
+    .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, options per scanner")
+    .option("--use <use>", 'rows to use by their "use" field: all, train or eval-only', "all")
+    .option("--system-prompt <file>", "the application's system prompt (system-prompt-leak scanner)")
+    .option("--canary <token...>", "canary tokens")
+    .option("--json", "print the metrics as JSON on stdout")
+    .action(async (opts: CommonOptions & { data: string; use: string }) => {
+      if (!["all", "train", "eval-only"].includes(opts.use)) throw new AegisError("BAD_OPTION", `--use must be all, train or eval-only, not "${opts.use}"`);
+      const pipeline = pipelineFor(parseStage(opts.stage), opts);
+      const rows = loadLabelledJsonl(opts.data, opts.use as UseFilter);
+      const bar = progressBar("eval", rows.length);
+      let report: EvalReport;
+      try {
+        report = await evaluatePipeline(pipeline, rows, { signal: interruptSignal(), onProgress: (done) => bar.update(done), context: contextFor(opts) });
+      } finally {
+        bar.stop();
+      }
+      if (opts.json) printJson(report);
+      else process.stdout.write(formatEvalReport(report));
+    });
+}
+
+export function llmCommand(): Command {
+  return new Command("llm").description("LLM input/output scanners: scan texts, evaluate on labelled data").addCommand(scanCommand()).addCommand(evalCommand());
+}

@@ -1,0 +1,19 @@
+/** The public API of the LLM security tools: scanners, pipeline, evaluation, the injection detector and the red team's refusal detector. */
+
+export { type EvalReport, evaluatePipeline, formatEvalReport, type LabelledRow, loadLabelledJsonl } from "./evaluate.js";
+export {
+  DEFAULT_MODEL_PATH as PROMPT_INJECTION_MODEL_PATH,
+  loadInjectionModel,
+  MODEL_VERSION as PROMPT_INJECTION_MODEL_VERSION,
+} from "./injection/classifier.js";
+export { FEATURE_SPEC, featureSpecHash, featurize } from "./injection/features.js";
+export { HEURISTIC_FAMILIES, heuristicHits, heuristicScore } from "./injection/heuristics.js";
+export { deLeet, type NormalizedText, normalizeText } from "./normalize.js";
+export { generatePiiCorpus, type PiiCorpusRow, scoreDetections } from "./pii-corpus.js";
+export { createPipeline, type Pipeline, type PipelineOptions, type PipelineResult, type ScannerRun } from "./pipeline.js";
+export { isRefusal, refusalScore } from "./refusal.js";
+export { loadScannerConfig, pipelineFromConfig, type ScannerConfig } from "./scanner-config.js";
+export * from "./scanners/index.js";
+export { anonymize, detectPii, PII_KINDS } from "./scanners/pii.js";
+export { type PromptInjectionOptions, promptInjectionScanner } from "./scanners/prompt-injection.js";
+export { detectSecrets } from "./scanners/secrets.js";

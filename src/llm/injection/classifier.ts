@@ -1,0 +1,71 @@
+/**
+ * Loads the shipped prompt-injection classifier (models/prompt-injection.onnx, trained by
+ * scripts/train-prompt-injection.ts; see models/prompt-injection.card.md) once per path,
+ * checks that its feature spec matches this build's featuriser, and scores texts with one
+ * ONNX Runtime call each.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { OnnxClassifier } from "../../engine/classifier.js";
+import { AegisError } from "../../errors.js";
+import { loadModel } from "../../onnx/io.js";
+import { featureSpecHash } from "./features.js";
+import { injectionProbabilities } from "./model.js";
+
+export const MODEL_VERSION = "1.0.0";
+
+/** Where the package ships the model: <package root>/models/prompt-injection.onnx. */
+export const DEFAULT_MODEL_PATH = resolve(import.meta.dirname, "../../../models/prompt-injection.onnx");
+
+export interface InjectionModel {
+  path: string;
+  version: string;
+  /** Decision threshold chosen at training time on held-out sources. */
+  threshold: number;
+  classifier: OnnxClassifier;
+  /** P(injection) of each feature row [n, dim]. */
+  score(features: Float32Array, n: number): Promise<Float32Array>;
+}
+
+const cache = new Map<string, Promise<InjectionModel>>();
+
+export function loadInjectionModel(path: string = DEFAULT_MODEL_PATH): Promise<InjectionModel> {
+  const key = resolve(path);
+  let loaded = cache.get(key);
+  if (!loaded) {
+    loaded = open(key);
+    // A failed load is not cached, so fixing the file and retrying works.
+    loaded.catch(() => cache.delete(key));
+    cache.set(key, loaded);
+  }
+  return loaded;
+}
+
+async function open(path: string): Promise<InjectionModel> {
+  if (!existsSync(path)) {
+    throw new AegisError(
+      "FILE_NOT_FOUND",
+      `prompt-injection model ${path} not found; run "node --import tsx scripts/train-prompt-injection.ts" or pass modelPath`,
+    );
+  }
+  const model = loadModel(path);
+  const meta = new Map(model.metadata.map((m) => [m.key, m.value]));
+  const specHash = meta.get("aegis.feature_spec_hash");
+  if (specHash !== featureSpecHash()) {
+    throw new AegisError(
+      "BAD_MODEL",
+      `${path} was trained with feature spec ${specHash ?? "(none)"}, this build featurises with ${featureSpecHash()}; retrain it with scripts/train-prompt-injection.ts`,
+    );
+  }
+  const threshold = Number(meta.get("aegis.threshold"));
+  if (!Number.isFinite(threshold))
+    throw new AegisError("BAD_MODEL", `${path} has no aegis.threshold metadata; retrain it with scripts/train-prompt-injection.ts`);
+  const classifier = await OnnxClassifier.create(model, { outputKind: "logits" });
+  return {
+    path,
+    version: meta.get("aegis.version") ?? "unknown",
+    threshold,
+    classifier,
+    score: (features, n) => injectionProbabilities(classifier, features, n),
+  };
+}

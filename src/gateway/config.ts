@@ -3,7 +3,9 @@
  * file, the line and the key. `${NAME}` (or `${NAME:-default}`) in a string takes the
  * environment variable, so secrets stay out of the file. Paths are relative to the file.
  */
+import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
 import type { DetectorsConfig } from "./detection.js";
@@ -36,7 +38,41 @@ export interface ProxyRouteConfig {
   detectors?: DetectorsConfig;
 }
 
-export type RouteConfig = ModelRouteConfig | ProxyRouteConfig;
+export interface LlmRouteConfig {
+  kind: "llm";
+  name: string;
+  /** OpenAI-compatible origin. */
+  llm: string;
+  prefix: string;
+  apiKey?: string;
+  roles?: string[];
+  timeoutMs: number;
+  input: string[];
+  output: string[];
+  block: string[];
+  scannerOptions: Record<string, object>;
+  /** Text of the system prompt file, for the leakage scanner. */
+  systemPrompt?: string;
+  canaries?: string[];
+  tokensPerMinute?: number;
+  tokenBudgetPerDay?: number;
+}
+
+export type RouteConfig = ModelRouteConfig | ProxyRouteConfig | LlmRouteConfig;
+
+/** Scanners whose finding refuses a prompt or withholds an answer; the others anonymise, redact or only record. */
+export const DEFAULT_BLOCKING_SCANNERS = [
+  "prompt-injection",
+  "invisible-text",
+  "encoded-payload",
+  "token-limit",
+  "ban",
+  "language",
+  "system-prompt-leak",
+  "output-handling",
+  "url-allowlist",
+  "json-schema",
+];
 
 export interface GuardConfig {
   file: string;
@@ -139,6 +175,7 @@ function parseRoute(
   path: (p: string) => string,
   roles: (p: YamlPath, v: unknown) => string[] | undefined,
 ): RouteConfig {
+  if ((item as { llm?: unknown } | null)?.llm !== undefined) return parseLlmRoute(r, p, item, path, roles);
   const m = r.map(p, item, [
     "name",
     "model",
@@ -153,7 +190,8 @@ function parseRoute(
     "maxInstances",
     "detectors",
   ]);
-  if ((m.model === undefined) === (m.upstream === undefined)) r.fail(p, "needs exactly one of model (a local ONNX file) or upstream (a URL)");
+  if ((m.model === undefined) === (m.upstream === undefined))
+    r.fail(p, "needs exactly one of model (a local ONNX file), upstream (an ML endpoint) or llm (an OpenAI-compatible endpoint)");
   const name = r.string([...p, "name"], m.name);
   if (!/^[\w.-]+$/.test(name)) r.fail([...p, "name"], `may only hold letters, digits, ".", "_" and "-", not "${name}"`);
   let clipRange: [number, number] = [0, 1];
@@ -187,6 +225,69 @@ function parseRoute(
       m.inputShape === undefined
         ? undefined
         : r.list([...p, "inputShape"], m.inputShape).map((v, j) => r.number([...p, "inputShape", j], v, { min: 1, integer: true })),
+  };
+}
+
+function parseLlmRoute(
+  r: YamlReader,
+  p: YamlPath,
+  item: unknown,
+  path: (p: string) => string,
+  roles: (p: YamlPath, v: unknown) => string[] | undefined,
+): LlmRouteConfig {
+  const keys = [
+    "name",
+    "llm",
+    "prefix",
+    "apiKey",
+    "roles",
+    "timeoutMs",
+    "input",
+    "output",
+    "block",
+    "scannerOptions",
+    "systemPrompt",
+    "canaries",
+    "tokensPerMinute",
+    "tokenBudgetPerDay",
+  ];
+  const m = r.map(p, item, keys);
+  const name = r.string([...p, "name"], m.name);
+  if (!/^[\w.-]+$/.test(name)) r.fail([...p, "name"], `may only hold letters, digits, ".", "_" and "-", not "${name}"`);
+  const llm = r.string([...p, "llm"], m.llm);
+  if (!/^https?:\/\/[^/]+\/?$/.test(llm)) r.fail([...p, "llm"], `must be an http(s) origin like http://127.0.0.1:8000, not "${llm}"`);
+  const known = SCANNERS.map((s) => s.name);
+  const names = (key: string, fallback: readonly string[]) =>
+    m[key] === undefined ? [...fallback] : r.list([...p, key], m[key]).map((v, i) => r.string([...p, key, i], v, known));
+  const prefix = m.prefix === undefined ? "/v1" : r.string([...p, "prefix"], m.prefix);
+  if (!/^\/[\w/.-]*[^/]$/.test(prefix)) r.fail([...p, "prefix"], `must be a path like /v1, not "${prefix}"`);
+  const options = m.scannerOptions === undefined ? {} : r.map([...p, "scannerOptions"], m.scannerOptions, known);
+  let systemPrompt: string | undefined;
+  if (m.systemPrompt !== undefined) {
+    const file = path(r.string([...p, "systemPrompt"], m.systemPrompt));
+    try {
+      systemPrompt = readFileSync(file, "utf8");
+    } catch {
+      r.fail([...p, "systemPrompt"], `names ${file}, which cannot be read`);
+    }
+  }
+  const positive = (key: string) => (m[key] === undefined ? undefined : r.number([...p, key], m[key], { min: 1, integer: true }));
+  return {
+    kind: "llm",
+    name,
+    llm,
+    prefix,
+    apiKey: m.apiKey === undefined ? undefined : r.string([...p, "apiKey"], m.apiKey),
+    roles: roles([...p, "roles"], m.roles),
+    timeoutMs: m.timeoutMs === undefined ? 120_000 : r.number([...p, "timeoutMs"], m.timeoutMs, { min: 1, integer: true }),
+    input: names("input", DEFAULT_INPUT_SCANNERS),
+    output: names("output", DEFAULT_OUTPUT_SCANNERS),
+    block: names("block", DEFAULT_BLOCKING_SCANNERS),
+    scannerOptions: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, r.map([...p, "scannerOptions", k], v)])),
+    systemPrompt,
+    canaries: m.canaries === undefined ? undefined : r.list([...p, "canaries"], m.canaries).map((v, i) => r.string([...p, "canaries", i], v)),
+    tokensPerMinute: positive("tokensPerMinute"),
+    tokenBudgetPerDay: positive("tokenBudgetPerDay"),
   };
 }
 

@@ -12,13 +12,16 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
+import { createPipeline } from "../llm/pipeline.js";
+import { scannerByName } from "../llm/scanners/index.js";
 import { SqliteAuditLog } from "./audit-log/sqlite.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
-import { type GuardConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
+import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { type ClientDetector, degradeHook, detectionHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { IncidentStore } from "./incidents/store.js";
+import { type LlmRoute, llmRoutes } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
 import { auditLogPlugin } from "./plugins/audit-log.js";
 import { authPlugin } from "./plugins/auth.js";
@@ -157,7 +160,12 @@ async function buildGeneration(
 
   const models: ServedModel[] = [];
   const proxies: ProxyRoute[] = [];
+  const llms: LlmRoute[] = [];
   for (const route of config.routes) {
+    if (route.kind === "llm") {
+      llms.push(llmRoute(route));
+      continue;
+    }
     const hooks: PredictionHook[] = [];
     if (route.detectors) {
       const key = `${route.name}:${JSON.stringify(route.detectors)}`;
@@ -175,6 +183,7 @@ async function buildGeneration(
   }
   await app.register(modelRoutes, { models });
   await app.register(proxyRoutes, { routes: proxies });
+  await app.register(llmRoutes, { routes: llms });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
   return { app, responder, handler, inFlight: 0, retired: false, models };
@@ -197,5 +206,16 @@ function proxyValidator(route: ProxyRouteConfig): ProxyRoute["validate"] {
   return (body) => {
     validator.checkJson(body);
     return undefined;
+  };
+}
+
+function llmRoute(route: LlmRouteConfig): LlmRoute {
+  const scanners = (names: string[]) => names.map((n) => scannerByName(n, route.scannerOptions[n]));
+  return {
+    ...route,
+    upstream: route.llm,
+    input: createPipeline("input", scanners(route.input)),
+    output: createPipeline("output", scanners(route.output)),
+    block: new Set(route.block),
   };
 }

@@ -324,7 +324,7 @@ test("aegis keys: the key is printed once, list never shows hashes, revoke marks
   assert.ok(JSON.parse((await aegis(["keys", "list", "--file", file, "--json"])).stdout)[0].revokedAt);
 });
 
-test("examples/guard.yaml is valid and its model route loads", async () => {
+test("examples/guard.yaml is valid: its model and LLM routes load", async () => {
   const example = fileURLToPath(new URL("../../examples/guard.yaml", import.meta.url));
   const text = readFileSync(example, "utf8")
     .replace("port: 8080", "port: 0")
@@ -335,7 +335,7 @@ test("examples/guard.yaml is valid and its model route loads", async () => {
     const running = await startGuard(copy);
     assert.deepEqual(
       running.config.routes.map((r) => r.name),
-      ["mnist-cnn"],
+      ["mnist-cnn", "chatbot"],
     );
     assert.equal((await fetch(`${running.url}/v1/models/mnist-cnn:predict`, { method: "POST" })).status, 401);
     await running.close();

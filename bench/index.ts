@@ -119,3 +119,4 @@ for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) con
 for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);
+for (const line of ["", ...(await (await import("./gateway.js")).benchGateway())]) console.log(line);

@@ -23,6 +23,8 @@ export interface RequestContext {
   payloadHash?: string;
   /** Milliseconds the upstream took, for proxied routes. */
   upstreamMs?: number;
+  /** The JSON body as received: hashed for the audit log and forwarded as is, never re-serialised. */
+  rawBody?: string;
 }
 
 declare module "fastify" {

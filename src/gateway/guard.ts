@@ -18,6 +18,7 @@ import { SqliteAuditLog } from "./audit-log/sqlite.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
+import { clientId } from "./context.js";
 import { type ClientDetector, degradeHook, detectionHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { IncidentStore } from "./incidents/store.js";
@@ -178,7 +179,12 @@ async function buildGeneration(
       const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
       models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
     } else {
-      proxies.push({ ...route, validate: proxyValidator(route), afterPredict: hooks });
+      proxies.push({
+        ...route,
+        validate: proxyValidator(route),
+        afterPredict: hooks,
+        mustInspect: (request) => responder.status(clientId(request.aegis, request.ip)).degraded !== undefined,
+      });
     }
   }
   await app.register(modelRoutes, { models });
@@ -193,7 +199,12 @@ function proxyValidator(route: ProxyRouteConfig): ProxyRoute["validate"] {
   const info = { inputShape: route.inputShape ?? [], numClasses: 0, clipRange: route.clipRange, outputKind: "probs" as const };
   if (route.inputShape) {
     const validator = new InstanceValidator(info, predictRequestSchema(info, { maxInstances: route.maxInstances }));
-    return (body) => validator.batchFromJson(body);
+    // Only the detectors need the instances as numbers; validation alone does not.
+    if (route.detectors) return (body) => validator.batchFromJson(body);
+    return (body) => {
+      validator.checkJson(body);
+      return undefined;
+    };
   }
   if (!route.schema) return undefined;
   let schema: JsonSchema;

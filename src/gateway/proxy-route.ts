@@ -6,7 +6,7 @@
  * Upstream failures become 502 (error or bad answer), 504 (timeout) or 503 (circuit
  * open), with a JSON error and never the upstream's own error text.
  */
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { Pool } from "undici";
 import type { Tensor } from "../tensor.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
@@ -22,8 +22,10 @@ export interface ProxyRoute {
   upstreamPath?: string;
   timeoutMs: number;
   roles?: readonly string[];
-  /** Checks the body; returns the batch when the route knows the input shape (detectors need it). */
+  /** Checks the body; returns the batch when detectors need the instances. */
   validate?: (body: unknown) => Tensor<"float32"> | undefined;
+  /** Whether this request's answer must be parsed for the hooks even without the instances (e.g. a degraded client). */
+  mustInspect?: (request: FastifyRequest) => boolean;
   afterPredict?: readonly PredictionHook[];
 }
 
@@ -44,18 +46,18 @@ export const proxyRoutes: FastifyPluginAsync<{ routes: readonly ProxyRoute[] }> 
         throw new RequestError(503, "UPSTREAM_UNAVAILABLE", `the upstream of ${route.name} is failing; the guard stopped sending to it for a few seconds`);
       const started = performance.now();
       let status: number;
-      let answer: unknown;
+      let text: string;
       try {
         const res = await pool.request({
           path: upstreamPath,
           method: "POST",
           headers: { "content-type": "application/json", "x-request-id": request.id },
-          body: JSON.stringify(request.body),
+          body: request.aegis.rawBody ?? JSON.stringify(request.body),
           headersTimeout: route.timeoutMs,
           bodyTimeout: route.timeoutMs,
         });
         status = res.statusCode;
-        answer = await res.body.json().catch(() => undefined);
+        text = await res.body.text();
       } catch (e) {
         breaker.failure();
         const timedOut = (e as { code?: string }).code === "UND_ERR_HEADERS_TIMEOUT" || (e as { code?: string }).code === "UND_ERR_BODY_TIMEOUT";
@@ -74,15 +76,30 @@ export const proxyRoutes: FastifyPluginAsync<{ routes: readonly ProxyRoute[] }> 
         // The client's mistake, as the upstream saw it: pass the status, not the upstream's text.
         return reply.code(status).send({ error: { code: "UPSTREAM_REJECTED", message: `the upstream of ${route.name} refused the request (HTTP ${status})` } });
       }
-      const probs = predictionsOf(answer);
-      if (!probs) throw new RequestError(502, "UPSTREAM_ERROR", `the upstream of ${route.name} did not answer {"predictions": [[numbers]]}`);
+      const malformed = () => new RequestError(502, "UPSTREAM_ERROR", `the upstream of ${route.name} did not answer {"predictions": [[numbers]]}`);
+      // Nothing to look at in the answer: pass the upstream's bytes on, its headers stay behind.
+      if (x === undefined && !route.mustInspect?.(request)) {
+        if (!/^\s*\{\s*"predictions"\s*:\s*\[/.test(text)) throw malformed();
+        return reply.type("application/json").send(text);
+      }
+      const probs = predictionsOf(parseJson(text));
+      if (!probs) throw malformed();
       let out = probs;
-      if (x) for (const hook of route.afterPredict ?? []) out = (await hook(request, x, out)) ?? out;
+      const batch = x ?? { dtype: "float32" as const, shape: [probs.shape[0], 0], data: new Float32Array(0) };
+      for (const hook of route.afterPredict ?? []) out = (await hook(request, batch, out)) ?? out;
       const k = out.shape[1];
       return { predictions: Array.from({ length: out.shape[0] }, (_, i) => Array.from(out.data.subarray(i * k, (i + 1) * k))) };
     });
   }
 };
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
 
 function predictionsOf(answer: unknown): Tensor<"float32"> | undefined {
   const rows = (answer as { predictions?: unknown })?.predictions;

@@ -1,6 +1,6 @@
 /**
- * Writes one audit entry per request, before its response leaves (onSend), so no
- * response a client received is missing from the log. Entries hold metadata and the
+ * Writes one audit entry per request and holds the response until the entry is committed
+ * (onSend), so no response a client received is missing from the log. Entries hold metadata and the
  * controls' decisions — never credentials; the body is kept only as a SHA-256 hash, or
  * not at all.
  */
@@ -10,7 +10,7 @@ import fp from "fastify-plugin";
 import type { SqliteAuditLog } from "../audit-log/sqlite.js";
 
 export interface AuditLogOptions {
-  log: Pick<SqliteAuditLog, "append">;
+  log: Pick<SqliteAuditLog, "appendCommitted">;
   /** "hash" stores the body's SHA-256, "omit" stores nothing of it (default "hash"). */
   payloads?: "hash" | "omit";
 }
@@ -19,13 +19,13 @@ const auditLog: FastifyPluginAsync<AuditLogOptions> = async (app, options) => {
   const payloads = options.payloads ?? "hash";
   app.addHook("preHandler", async (request) => {
     if (payloads !== "hash" || request.body === undefined || request.body === null) return;
-    const bytes = Buffer.isBuffer(request.body) ? request.body : JSON.stringify(request.body);
+    const bytes = request.aegis.rawBody ?? (Buffer.isBuffer(request.body) ? request.body : JSON.stringify(request.body));
     request.aegis.payloadHash = createHash("sha256").update(bytes).digest("hex");
   });
   app.addHook("onSend", async (request, reply) => {
     if (request.routeOptions.config.public) return;
     const { principal, route, decisions, payloadHash, upstreamMs } = request.aegis;
-    options.log.append({
+    await options.log.appendCommitted({
       requestId: request.id,
       method: request.method,
       path: request.url.split("?")[0],

@@ -19,6 +19,7 @@ import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { clientId } from "./context.js";
+import { dashboard } from "./dashboard/api.js";
 import { type ClientDetector, degradeHook, detectionHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { IncidentStore } from "./incidents/store.js";
@@ -190,6 +191,7 @@ async function buildGeneration(
   await app.register(modelRoutes, { models });
   await app.register(proxyRoutes, { routes: proxies });
   await app.register(llmRoutes, { routes: llms });
+  await app.register(dashboard, { auditLog, responder });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
   return { app, responder, handler, inFlight: 0, retired: false, models };

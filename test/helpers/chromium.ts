@@ -11,7 +11,12 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
-export async function openReport(file: string): Promise<{ browser: BrowserContext; page: Page; fetched: string[]; errors: string[] }> {
+export function openReport(file: string): Promise<{ browser: BrowserContext; page: Page; fetched: string[]; errors: string[] }> {
+  return openPage(`file://${file}`);
+}
+
+/** Opens any URL (a page served on loopback, for the dashboard). */
+export async function openPage(url: string): Promise<{ browser: BrowserContext; page: Page; fetched: string[]; errors: string[] }> {
   assert.ok(existsSync(CHROMIUM), "this test needs Debian's Chromium: apt-get install -y chromium (.ci/run installs it)");
   const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "aegis-chromium-")), {
     executablePath: CHROMIUM,
@@ -34,6 +39,6 @@ export async function openReport(file: string): Promise<{ browser: BrowserContex
     if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) fetched.push(r.url());
   });
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`file://${file}`, { waitUntil: "load" });
+  await page.goto(url, { waitUntil: "load" });
   return { browser, page, fetched, errors };
 }

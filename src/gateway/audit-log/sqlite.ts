@@ -83,6 +83,40 @@ export class SqliteAuditLog {
     yield* this.db.prepare("SELECT seq, time, data, prev, hash FROM audit_log ORDER BY seq").iterate() as Iterable<ChainedEntry>;
   }
 
+  /** What the dashboard shows of the last minutes: request rate, refusals by reason, top clients, detector alarms. */
+  overview(since: string) {
+    const q = <T>(sql: string) => this.db.prepare(sql).all(since) as T[];
+    const decisions = "FROM audit_log, json_each(json_extract(audit_log.data, '$.decisions')) d WHERE time >= ?";
+    return {
+      // 10-second buckets: the ISO time cut after the tens of seconds.
+      rate: q<{ bucket: string; requests: number }>(
+        "SELECT substr(time, 1, 18) AS bucket, count(*) AS requests FROM audit_log WHERE time >= ? GROUP BY bucket ORDER BY bucket",
+      ),
+      statuses: q<{ status: number; requests: number }>(
+        "SELECT json_extract(data, '$.status') AS status, count(*) AS requests FROM audit_log WHERE time >= ? GROUP BY status ORDER BY status",
+      ),
+      refusals: q<{ control: string; reason: string; requests: number }>(
+        `SELECT json_extract(d.value, '$.control') AS control, json_extract(d.value, '$.reason') AS reason, count(*) AS requests ${decisions} AND json_extract(d.value, '$.action') IN ('block', 'throttle') GROUP BY control, reason ORDER BY requests DESC`,
+      ),
+      topClients: q<{ client: string; requests: number; refused: number }>(
+        "SELECT coalesce(json_extract(data, '$.client'), 'anonymous') AS client, count(*) AS requests, sum(json_extract(data, '$.status') >= 400) AS refused FROM audit_log WHERE time >= ? GROUP BY client ORDER BY requests DESC LIMIT 10",
+      ),
+      alarms: q<{ time: string; control: string; client: string; route: string }>(
+        `SELECT time, json_extract(d.value, '$.control') AS control, coalesce(json_extract(data, '$.client'), 'anonymous') AS client, json_extract(data, '$.route') AS route ${decisions} AND json_extract(d.value, '$.action') = 'flag' ORDER BY seq DESC LIMIT 50`,
+      ),
+    };
+  }
+
+  /** Newest entries whose content contains the text (client id, route, status, reason…). */
+  search(text: string, limit = 100): { seq: number; time: string; entry: Record<string, unknown> }[] {
+    const rows = this.db.prepare("SELECT seq, time, data FROM audit_log WHERE instr(data, ?) > 0 ORDER BY seq DESC LIMIT ?").all(text, limit) as {
+      seq: number;
+      time: string;
+      data: string;
+    }[];
+    return rows.map((r) => ({ seq: r.seq, time: r.time, entry: JSON.parse(r.data) as Record<string, unknown> }));
+  }
+
   verify() {
     return verifyChain(this.entries());
   }

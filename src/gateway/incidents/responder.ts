@@ -66,6 +66,17 @@ export class IncidentResponder {
     return this.store.get(incident.id) as Incident;
   }
 
+  /** An operator resolved an incident through this process: apply it now rather than at the next refresh. */
+  resolve(id: number, by: string): Incident {
+    const incident = this.store.resolve(id, by);
+    this.loadedAt = 0;
+    return incident;
+  }
+
+  openIncidents(): Incident[] {
+    return this.store.list({ status: "open" });
+  }
+
   /** What currently applies to a client. */
   status(client: string): ClientStatus {
     if (this.now() - this.loadedAt > REFRESH_MS) this.reload();

@@ -16,6 +16,10 @@ export interface ModelRouteConfig {
   kind: "model";
   name: string;
   model: string;
+  /** Public key the model's signature must verify against before it is served. */
+  pub?: string;
+  /** The signature (default: <model>.sig, as `aegis sign` writes). */
+  sig?: string;
   roles?: string[];
   clipRange: [number, number];
   maxInstances: number;
@@ -189,6 +193,8 @@ function parseRoute(
     "clipRange",
     "maxInstances",
     "detectors",
+    "pub",
+    "sig",
   ]);
   if ((m.model === undefined) === (m.upstream === undefined))
     r.fail(p, "needs exactly one of model (a local ONNX file), upstream (an ML endpoint) or llm (an OpenAI-compatible endpoint)");
@@ -208,7 +214,14 @@ function parseRoute(
   if (m.model !== undefined) {
     for (const key of ["path", "upstreamPath", "timeoutMs", "schema", "inputShape"])
       if (m[key] !== undefined) r.fail([...p, key], "applies to upstream routes only");
-    return { kind: "model", ...common, model: path(r.string([...p, "model"], m.model)) };
+    if (m.sig !== undefined && m.pub === undefined) r.fail([...p, "sig"], "needs pub, the public key to verify it with");
+    return {
+      kind: "model",
+      ...common,
+      model: path(r.string([...p, "model"], m.model)),
+      pub: m.pub === undefined ? undefined : path(r.string([...p, "pub"], m.pub)),
+      sig: m.sig === undefined ? undefined : path(r.string([...p, "sig"], m.sig)),
+    };
   }
   const upstream = r.string([...p, "upstream"], m.upstream);
   if (!/^https?:\/\/[^/]+\/?$/.test(upstream)) r.fail([...p, "upstream"], `must be an http(s) origin like http://10.0.0.5:8501, not "${upstream}"`);

@@ -6,7 +6,7 @@
  * new requests at it, and closes the old one when its last request has finished, so no
  * request is dropped.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
@@ -14,6 +14,7 @@ import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
 import { createPipeline } from "../llm/pipeline.js";
 import { scannerByName } from "../llm/scanners/index.js";
+import { defaultSignaturePath, verifyModelSignature } from "../supplychain/signing/index.js";
 import { SqliteAuditLog } from "./audit-log/sqlite.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
@@ -177,6 +178,7 @@ async function buildGeneration(
     }
     hooks.push(degradeHook(responder));
     if (route.kind === "model") {
+      if (route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
       const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
       models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
     } else {
@@ -231,4 +233,15 @@ function llmRoute(route: LlmRouteConfig): LlmRoute {
     output: createPipeline("output", scanners(route.output)),
     block: new Set(route.block),
   };
+}
+
+/** A model route with `pub` is served only if its signature verifies (OpenSSF model signing, `aegis sign`). */
+async function verifyOrRefuse(model: string, sig: string | undefined, pub: string): Promise<void> {
+  const result = await verifyModelSignature(model, sig ?? defaultSignaturePath(model, statSync(model, { throwIfNoEntry: false })?.isDirectory() ?? false), pub);
+  if (result.valid) return;
+  const changed = [...result.added, ...result.removed, ...result.changed];
+  throw new AegisError(
+    "INTEGRITY_FAILED",
+    `refusing to serve ${model}: its signature does not verify (${result.reason}${changed.length ? `: ${changed.join(", ")}` : ""})`,
+  );
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -342,4 +342,30 @@ test("examples/guard.yaml is valid: its model and LLM routes load", async () => 
   } finally {
     rmSync(copy);
   }
+});
+
+test("a model route with pub is served only while its signature verifies; a tampered model is refused at start and on reload", async () => {
+  const signedDir = mkdtempSync(join(tmpdir(), "aegis-guard-signed-"));
+  const model = join(signedDir, "digits.onnx");
+  copyFileSync(modelPath, model);
+  const key = join(signedDir, "k.key");
+  assert.equal((await aegis(["keygen", "--out", key])).code, 0);
+  assert.equal((await aegis(["sign", model, "--key", key])).code, 0);
+  createApiKey(join(signedDir, "keys.json"), { name: "x", roles: ["predict"] });
+  const yaml = join(signedDir, "guard.yaml");
+  writeFileSync(
+    yaml,
+    `server: { port: 0 }\nauth: { apiKeys: keys.json }\nauditLog: { path: audit.db }\nroutes:\n  - name: digits\n    model: digits.onnx\n    pub: k.key.pub\n`,
+  );
+  const running = await startGuard(yaml);
+  try {
+    const bytes = readFileSync(model);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(model, bytes);
+    await assert.rejects(running.reload(), /refusing to serve .*digits\.onnx: its signature does not verify .*digits\.onnx/);
+    assert.equal((await fetch(`${running.url}/healthz`)).status, 200, "the running configuration stays");
+  } finally {
+    await running.close();
+  }
+  await assert.rejects(startGuard(yaml), (e: Error & { code?: string }) => e.code === "INTEGRITY_FAILED");
 });

@@ -8,6 +8,7 @@ import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
 import { bomCommand } from "./commands/bom.js";
 import { gradCommand } from "./commands/grad.js";
+import { hardenCommand } from "./commands/harden.js";
 import { auditLogCommand, guardCommand, incidentsCommand, keysCommand } from "./commands/guard.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
@@ -27,7 +28,7 @@ const program = new Command("aegis")
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand(), threatCommand()])
+for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand(), hardenCommand(), threatCommand()])
   program.addCommand(cmd);
 program.addCommand(scanCommand());
 program.addCommand(serveCommand());

@@ -9,6 +9,27 @@ export interface Optimizer {
   /** Applies one update from the gradients (same order as the parameters). */
   step(params: readonly Parameter[], grads: ReadonlyMap<string, Float32Array>): void;
   learningRate: number;
+  /** The optimizer's internal state (step count, moment buffers), for checkpoints. */
+  exportState(): OptimizerState;
+  /** Restores a state from exportState(), so a resumed run continues bit for bit. */
+  importState(state: OptimizerState): void;
+}
+
+export interface OptimizerState {
+  step: number;
+  /** Buffers by "<parameter name>/<slot>". */
+  buffers: Record<string, Float32Array>;
+}
+
+function copyBuffers(from: ReadonlyMap<string, Float32Array>, slot: string, into: Record<string, Float32Array>): void {
+  for (const [name, buffer] of from) into[`${name}/${slot}`] = Float32Array.from(buffer);
+}
+
+function readBuffers(state: OptimizerState, slot: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  const suffix = `/${slot}`;
+  for (const [key, buffer] of Object.entries(state.buffers)) if (key.endsWith(suffix)) out.set(key.slice(0, -suffix.length), Float32Array.from(buffer));
+  return out;
 }
 
 export interface SgdOptions {
@@ -46,6 +67,15 @@ export function sgd(options: SgdOptions): Optimizer {
           w[i] -= lr * d;
         }
       }
+    },
+    exportState() {
+      const buffers: Record<string, Float32Array> = {};
+      copyBuffers(velocity, "velocity", buffers);
+      return { step: 0, buffers };
+    },
+    importState(state) {
+      velocity.clear();
+      for (const [name, v] of readBuffers(state, "velocity")) velocity.set(name, v);
     },
   };
 }
@@ -91,6 +121,18 @@ export function adam(options: AdamOptions): Optimizer {
           w[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
         }
       }
+    },
+    exportState() {
+      const buffers: Record<string, Float32Array> = {};
+      copyBuffers(new Map([...moments].map(([name, s]) => [name, s.m])), "m", buffers);
+      copyBuffers(new Map([...moments].map(([name, s]) => [name, s.v])), "v", buffers);
+      return { step: t, buffers };
+    },
+    importState(state) {
+      t = state.step;
+      moments.clear();
+      const vs = readBuffers(state, "v");
+      for (const [name, m] of readBuffers(state, "m")) moments.set(name, { m, v: vs.get(name) ?? new Float32Array(m.length) });
     },
   };
 }

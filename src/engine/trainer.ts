@@ -19,6 +19,11 @@ export interface TrainingBatch {
   targets: Tensor<"float32">;
   /** Hard labels where known (argmax of the targets otherwise). */
   labels: number[];
+  /**
+   * Per-sample weights of the summed loss (default 1/B each: the batch mean). A transform
+   * may append rows (TRADES: [x; x′]); its first rows stay the original samples.
+   */
+  weights?: Float32Array;
 }
 
 export interface BatchContext {
@@ -95,11 +100,11 @@ export async function train(classifier: OnnxClassifier, data: TrainingData, opti
       const result = await classifier.evaluate(batch.x, batch.targets, {
         loss: options.loss ?? "ce",
         wrt: { params: true },
-        weights: new Float32Array(m).fill(1 / m),
+        weights: batch.weights ?? new Float32Array(batch.x.shape[0]).fill(1 / batch.x.shape[0]),
       });
       options.optimizer.step(classifier.parameters, result.paramGrads as Map<string, Float32Array>);
       lossSum += result.total * m;
-      correct += countCorrect(result.output, batch.labels);
+      correct += countCorrect(result.output, batch.labels.slice(0, m));
       options.onStep?.({ epoch, step: step + 1, steps, loss: result.total });
     }
     const seconds = (performance.now() - started) / 1000;

@@ -121,3 +121,4 @@ for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) conso
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);
 for (const line of ["", ...(await (await import("./gateway.js")).benchGateway())]) console.log(line);
 for (const line of ["", ...(await (await import("./harden.js")).benchHarden((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./certify.js")).benchCertify())]) console.log(line);

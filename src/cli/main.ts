@@ -7,9 +7,12 @@ import { AegisError } from "../errors.js";
 import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
 import { bomCommand } from "./commands/bom.js";
+import { certifyCommand } from "./commands/certify.js";
+import { defendCommand } from "./commands/defend.js";
+import { detectCommand } from "./commands/detect.js";
 import { gradCommand } from "./commands/grad.js";
-import { hardenCommand } from "./commands/harden.js";
 import { auditLogCommand, guardCommand, incidentsCommand, keysCommand } from "./commands/guard.js";
+import { hardenCommand } from "./commands/harden.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { llmCommand } from "./commands/llm.js";
@@ -28,7 +31,19 @@ const program = new Command("aegis")
   .showHelpAfterError()
   .exitOverride();
 
-for (const cmd of [auditCommand(), attackCommand(), inspectCommand(), predictCommand(), gradCommand(), trainCommand(), hardenCommand(), threatCommand()])
+for (const cmd of [
+  auditCommand(),
+  attackCommand(),
+  inspectCommand(),
+  predictCommand(),
+  gradCommand(),
+  trainCommand(),
+  hardenCommand(),
+  defendCommand(),
+  detectCommand(),
+  certifyCommand(),
+  threatCommand(),
+])
   program.addCommand(cmd);
 program.addCommand(scanCommand());
 program.addCommand(serveCommand());

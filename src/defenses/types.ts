@@ -4,7 +4,6 @@
  * attacker differentiates through it (BPDA, Athalye, Carlini & Wagner 2018); a
  * postprocessor changes what a caller sees of the outputs; a detector scores inputs.
  */
-import type { Labels } from "../engine/capabilities.js";
 import type { Tensor } from "../tensor.js";
 
 export interface Preprocessor {
@@ -18,6 +17,12 @@ export interface Preprocessor {
    * non-differentiable transform approximates it by the identity.
    */
   backward(x: Tensor<"float32">, gradOut: Tensor<"float32">): Tensor<"float32">;
+  /**
+   * The transform's own derivative where it differs from `backward` (zero for a quantiser,
+   * the selected pixel for a median): what a naive, non-adaptive attacker differentiating
+   * the deployed graph gets. Absent when `backward` already is the true derivative.
+   */
+  naiveBackward?(x: Tensor<"float32">, gradOut: Tensor<"float32">): Tensor<"float32">;
 }
 
 export interface Postprocessor {
@@ -32,11 +37,4 @@ export interface Detector {
   score(x: Tensor<"float32">): Promise<Float32Array>;
   /** Scores at or above this are flagged (set at a chosen false-positive rate on clean data). */
   readonly threshold: number;
-}
-
-/** Labels of a batch with the flags a detector raised on it. */
-export interface Detection {
-  scores: Float32Array;
-  flagged: boolean[];
-  labels?: Labels;
 }

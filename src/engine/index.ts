@@ -1,10 +1,12 @@
 export { ARCHITECTURES, type Architecture, buildArchitecture } from "./architectures.js";
 export * from "./capabilities.js";
 export { type EvaluateOptions, type Evaluation, OnnxClassifier, type OnnxClassifierOptions, type Parameter } from "./classifier.js";
+export { createFeatureExtractor, type FeatureBatch, type FeatureExtractor, type FeatureExtractorOptions, penultimateValue } from "./features.js";
 export { HttpPredictor, type HttpPredictorOptions } from "./http.js";
 export { type ModelSummary, summarizeModel } from "./inspect.js";
 export { classOutput, crossEntropy, dlrLoss, LOSSES, type Loss, marginLoss } from "./losses.js";
 export { adam, type Optimizer, sgd } from "./optimizers.js";
+export { probabilitiesOf, softmaxRows } from "./probabilities.js";
 export { probeShapes } from "./probe.js";
 export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";
 export { type BatchTransform, type EpochStats, type TrainOptions, train } from "./trainer.js";

@@ -1,0 +1,181 @@
+import { Command } from "commander";
+import type { Dataset } from "../../data/index.js";
+import { fitFeatureSqueezing, parseSqueezers } from "../../defenses/detectors/feature-squeezing.js";
+import { fitMahalanobis } from "../../defenses/detectors/mahalanobis.js";
+import { type FittedDetector, loadDetector, saveDetector } from "../../defenses/detectors/persistence.js";
+import { auroc, flaggedFraction } from "../../defenses/detectors/threshold.js";
+import { OnnxClassifier } from "../../engine/classifier.js";
+import { createFeatureExtractor } from "../../engine/features.js";
+import { argmaxRow } from "../../engine/trainer.js";
+import { AegisError } from "../../errors.js";
+import { loadModel } from "../../onnx/io.js";
+import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
+import { addRuntimeOptions, info, loadData, parseInteger, parseNumber, printJson, runtimeOptions } from "../common.js";
+
+const DETECTORS = ["feature-squeezing", "mahalanobis"] as const;
+
+export function detectCommand(): Command {
+  return new Command("detect")
+    .description("adversarial-input detectors: fit one on clean data, score inputs")
+    .addCommand(fitCommand())
+    .addCommand(scoreCommand());
+}
+
+function firstRows(data: Dataset, limit: number | undefined): Dataset {
+  const n = Math.min(limit ?? data.x.shape[0], data.x.shape[0]);
+  return { ...data, x: sliceRows(data.x, 0, n), y: data.y && sliceRows(data.y, 0, n) };
+}
+
+function fitCommand(): Command {
+  const cmd = new Command("fit")
+    .description("fit a detector on clean data; its threshold flags --fpr of clean inputs")
+    .requiredOption("--model <file>", "ONNX model the detector guards")
+    .requiredOption("--detector <name>", `${DETECTORS.join(" | ")}`)
+    .option("--data <spec>", "clean data: mnist or an .npz/.npy/CSV file or image folder", "mnist")
+    .option("--split <split>", "split of a built-in dataset (train|test)", "train")
+    .option("--samples <n>", "use the first n samples", parseInteger("--samples", 1))
+    .option("--calibration-data <spec>", "other clean data to set the threshold on (default: --data); built-in sets use their test split")
+    .option("--fpr <rate>", "false-positive rate of the threshold on clean data", parseNumber("--fpr"), 0.05)
+    .option("--squeezers <list>", "feature squeezing: squeezers (Xu et al.'s MNIST setting: bits=1,median=2)", "bits=1,median=2")
+    .option("--channels-last", "feature squeezing: images are [N, H, W, C]")
+    .option("--layer <name>", "mahalanobis: the value to model (default: the penultimate layer)")
+    .option("--noise <eps>", "mahalanobis: input pre-processing magnitude ε (Lee et al.)", parseNumber("--noise"), 0)
+    .option("--x-key <key>", "array of inputs in an .npz file", "x")
+    .option("--y-key <key>", "array of labels in an .npz file", "y")
+    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 256)
+    .requiredOption("--out <file>", "where to write the detector (JSON)")
+    .option("--json", "print the detector summary as JSON on stdout");
+  addRuntimeOptions(cmd);
+  return cmd.action(async (opts) => {
+    if (!DETECTORS.includes(opts.detector)) throw new AegisError("BAD_OPTION", `--detector must be one of ${DETECTORS.join(", ")}, not "${opts.detector}"`);
+    const data = firstRows(loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split }), opts.samples);
+    const calibration = opts.calibrationData ? loadData(opts.calibrationData, { xKey: opts.xKey, yKey: opts.yKey, split: "test" }) : undefined;
+    const runtime = { ...runtimeOptions(opts), batchSize: opts.batchSize };
+    let detector: FittedDetector;
+    if (opts.detector === "feature-squeezing") {
+      const model = await OnnxClassifier.fromFile(opts.model, runtime);
+      detector = await fitFeatureSqueezing(model, (calibration ?? data).x, {
+        fpr: opts.fpr,
+        squeezers: parseSqueezers(opts.squeezers),
+        channelsFirst: !opts.channelsLast,
+      });
+      await model.release();
+    } else {
+      const extractor = await createFeatureExtractor(loadModel(opts.model), { ...runtime, layer: opts.layer });
+      let labels: number[];
+      if (data.y) labels = labelsOf(data.y);
+      else {
+        info(`${data.name} has no labels: the Gaussians are fitted on the model's own predictions`);
+        const { scores } = await extractor.extract(data.x);
+        labels = Array.from({ length: data.x.shape[0] }, (_, i) => argmaxRow(scores, i));
+      }
+      detector = await fitMahalanobis(extractor, data.x, labels, { fpr: opts.fpr, noiseMagnitude: opts.noise, calibration: calibration?.x });
+      await extractor.release();
+    }
+    const fitted = { data: calibration ? `${data.name} (threshold: ${calibration.name})` : data.name, samples: data.x.shape[0] };
+    saveDetector(opts.out, detector, opts.model, fitted);
+    info(`wrote ${opts.out}: ${detector.name}, threshold ${detector.threshold.toPrecision(6)} at ${(opts.fpr * 100).toFixed(1)}% false positives`);
+    if (opts.json) printJson({ detector: detector.name, threshold: detector.threshold, fpr: opts.fpr, out: opts.out, fitted });
+  });
+}
+
+export interface DetectionSetReport {
+  name: string;
+  samples: number;
+  flagged: number;
+  /** Adversarial sets: the area under the ROC curve against the clean set. */
+  auroc?: number;
+  /** Adversarial sets with labels: samples the model misclassifies, and the share of them flagged. */
+  misclassified?: number;
+  tpr_misclassified?: number;
+}
+
+export interface DetectionReport {
+  detector: string;
+  threshold: number;
+  fpr: number | null;
+  clean: DetectionSetReport;
+  adversarial: DetectionSetReport[];
+}
+
+/** Flagged fraction on clean data (the false-positive rate) and on each adversarial set (the true-positive rate), with AUROC. */
+export async function detectionReport(
+  detector: FittedDetector,
+  clean: Dataset,
+  adversarial: Dataset[],
+  predict: (x: Tensor<"float32">) => Promise<Tensor<"float32">>,
+): Promise<DetectionReport> {
+  const cleanScores = await detector.score(clean.x);
+  const sets: DetectionSetReport[] = [];
+  for (const set of adversarial) {
+    const scores = await detector.score(set.x);
+    const entry: DetectionSetReport = {
+      name: set.name,
+      samples: scores.length,
+      flagged: flaggedFraction(scores, detector.threshold),
+      auroc: auroc(cleanScores, scores),
+    };
+    if (set.y) {
+      const labels = labelsOf(set.y);
+      const out = await predict(set.x);
+      const wrong = labels.flatMap((y, i) => (argmaxRow(out, i) !== y ? [i] : []));
+      entry.misclassified = wrong.length;
+      entry.tpr_misclassified = wrong.length
+        ? flaggedFraction(
+            Float32Array.from(wrong, (i) => scores[i]),
+            detector.threshold,
+          )
+        : 0;
+    }
+    sets.push(entry);
+  }
+  return {
+    detector: detector.name,
+    threshold: detector.threshold,
+    fpr: Number.isFinite(detector.fpr) ? detector.fpr : null,
+    clean: { name: clean.name, samples: cleanScores.length, flagged: flaggedFraction(cleanScores, detector.threshold) },
+    adversarial: sets,
+  };
+}
+
+function scoreCommand(): Command {
+  const cmd = new Command("score")
+    .description("score clean and adversarial inputs: false-positive rate, true-positive rate at the fitted threshold, AUROC")
+    .requiredOption("--detector <file>", "detector written by aegis detect fit")
+    .requiredOption("--model <file>", "the ONNX model the detector was fitted on")
+    .option("--data <spec>", "clean data: mnist or an .npz/.npy/CSV file or image folder", "mnist")
+    .option("--split <split>", "split of a built-in dataset (train|test)", "test")
+    .option("--adversarial <spec...>", "adversarial sets (.npz from aegis attack --out: x, y)")
+    .option("--samples <n>", "score the first n samples of each set", parseInteger("--samples", 1))
+    .option("--x-key <key>", "array of inputs in an .npz file", "x")
+    .option("--y-key <key>", "array of labels in an .npz file", "y")
+    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 256)
+    .option("--json", "print the report as JSON on stdout");
+  addRuntimeOptions(cmd);
+  return cmd.action(async (opts) => {
+    const runtime = { ...runtimeOptions(opts), batchSize: opts.batchSize };
+    const loaded = await loadDetector(opts.detector, opts.model, runtime);
+    const model = await OnnxClassifier.fromFile(opts.model, runtime);
+    const keys = { xKey: opts.xKey, yKey: opts.yKey, split: opts.split };
+    const clean = firstRows(loadData(opts.data, keys), opts.samples);
+    const adversarial = ((opts.adversarial ?? []) as string[]).map((spec) => firstRows(loadData(spec, keys), opts.samples));
+    let report: DetectionReport;
+    try {
+      report = await detectionReport(loaded.detector, clean, adversarial, (x) => model.predict(x));
+    } finally {
+      await loaded.release();
+      await model.release();
+    }
+    if (opts.json) return printJson(report);
+    const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+    const lines = [
+      `${report.detector}: threshold ${report.threshold.toPrecision(6)}${report.fpr === null ? "" : ` (fitted at ${pct(report.fpr)} false positives)`}`,
+      `${report.clean.name}: ${report.clean.samples} samples, flagged ${pct(report.clean.flagged)} (false-positive rate)`,
+      ...report.adversarial.map(
+        (s) =>
+          `${s.name}: ${s.samples} samples, flagged ${pct(s.flagged)} (true-positive rate)${s.misclassified === undefined ? "" : `, ${pct(s.tpr_misclassified ?? 0)} of the ${s.misclassified} misclassified`}, AUROC ${(s.auroc ?? Number.NaN).toFixed(4)}`,
+      ),
+    ];
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+}

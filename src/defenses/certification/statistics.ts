@@ -1,0 +1,185 @@
+/**
+ * The statistics randomized smoothing needs, in double precision and without a
+ * dependency: the regularized incomplete beta function and its inverse (the beta
+ * quantile, hence the Clopper–Pearson bounds, Clopper & Pearson 1934), the binomial tail,
+ * and the standard normal CDF and quantile. Methods: Lanczos' log-gamma (g = 7, the
+ * coefficients published by Godfrey), the incomplete beta by its continued fraction
+ * evaluated with Lentz's method, the incomplete gamma by its series or continued fraction
+ * (for erfc), the beta quantile by bisection to full precision, and the normal quantile by
+ * Abramowitz & Stegun 26.2.23 refined with Newton steps on Φ.
+ */
+import { AegisError } from "../../errors.js";
+
+const LANCZOS = [
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+  9.9843695780195716e-6, 1.5056327351493116e-7,
+];
+
+/** ln Γ(x) for x > 0. */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const z = x - 1;
+  let sum = LANCZOS[0];
+  for (let i = 1; i < LANCZOS.length; i++) sum += LANCZOS[i] / (z + i);
+  const t = z + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+
+const TINY = 1e-300;
+const EPS = 1e-16;
+
+/** Continued fraction of I_x(a, b) (converges fast for x < (a + 1) / (a + b + 2)), by the modified Lentz method. */
+function betaFraction(x: number, a: number, b: number): number {
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < TINY) d = TINY;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 100000; m++) {
+    const m2 = 2 * m;
+    // Even step: m(b − m)x / ((a + 2m − 1)(a + 2m)).
+    let term = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + term * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + term / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    h *= d * c;
+    // Odd step: −(a + m)(a + b + m)x / ((a + 2m)(a + 2m + 1)).
+    term = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + term * d;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = 1 + term / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < EPS) return h;
+  }
+  throw new Error(`incomplete beta continued fraction did not converge for x=${x}, a=${a}, b=${b}`);
+}
+
+/** The regularized incomplete beta function I_x(a, b), the CDF of Beta(a, b) at x. */
+export function regularizedBeta(x: number, a: number, b: number): number {
+  if (!(a > 0 && b > 0)) throw new RangeError(`regularizedBeta needs a, b > 0, got ${a}, ${b}`);
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const logFront = a * Math.log(x) + b * Math.log1p(-x) - (logGamma(a) + logGamma(b) - logGamma(a + b));
+  if (x < (a + 1) / (a + b + 2)) return (Math.exp(logFront) * betaFraction(x, a, b)) / a;
+  return 1 - (Math.exp(logFront) * betaFraction(1 - x, b, a)) / b;
+}
+
+/** The p-quantile of Beta(a, b): the x with I_x(a, b) = p, to full double precision. */
+export function betaQuantile(p: number, a: number, b: number): number {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`betaQuantile needs 0 ≤ p ≤ 1, got ${p}`);
+  if (p === 0) return 0;
+  if (p === 1) return 1;
+  let lo = 0;
+  let hi = 1;
+  // I_x is increasing in x; halve until lo and hi are neighbouring doubles.
+  for (let i = 0; i < 2000; i++) {
+    const mid = lo + (hi - lo) / 2;
+    if (mid <= lo || mid >= hi) break;
+    if (regularizedBeta(mid, a, b) < p) lo = mid;
+    else hi = mid;
+  }
+  return lo + (hi - lo) / 2;
+}
+
+/**
+ * One-sided Clopper–Pearson lower confidence bound at level 1 − α on a binomial proportion
+ * with k successes in n trials: the α-quantile of Beta(k, n − k + 1) (0 when k = 0).
+ */
+export function clopperPearsonLower(k: number, n: number, alpha: number): number {
+  checkCounts(k, n);
+  if (!(alpha > 0 && alpha < 1)) throw new AegisError("BAD_OPTION", `alpha must be in (0, 1), not ${alpha}`);
+  return k === 0 ? 0 : betaQuantile(alpha, k, n - k + 1);
+}
+
+/** One-sided Clopper–Pearson upper bound: the (1 − α)-quantile of Beta(k + 1, n − k) (1 when k = n). */
+export function clopperPearsonUpper(k: number, n: number, alpha: number): number {
+  checkCounts(k, n);
+  return k === n ? 1 : betaQuantile(1 - alpha, k + 1, n - k);
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p). */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  checkCounts(Math.max(0, Math.min(k, n)), n);
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  return regularizedBeta(p, k, n - k + 1);
+}
+
+/** The two-sided exact binomial test of H₀: p = ½ (SciPy's binomtest), for k successes in n trials. */
+export function binomialTestHalf(k: number, n: number): number {
+  checkCounts(k, n);
+  if (n === 0 || 2 * k === n) return 1;
+  const extreme = Math.max(k, n - k);
+  return Math.min(1, 2 * binomialUpperTail(extreme, n, 0.5));
+}
+
+function checkCounts(k: number, n: number): void {
+  if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 0 && k <= n)) throw new RangeError(`counts must satisfy 0 ≤ k ≤ n, got k=${k}, n=${n}`);
+}
+
+/** Regularized upper incomplete gamma Q(a, x) = Γ(a, x)/Γ(a). */
+function upperGamma(a: number, x: number): number {
+  if (x <= 0) return 1;
+  const logFront = a * Math.log(x) - x - logGamma(a);
+  if (x < a + 1) {
+    // Series of P(a, x); Q = 1 − P.
+    let term = 1 / a;
+    let sum = term;
+    for (let n = 1; n < 10000; n++) {
+      term *= x / (a + n);
+      sum += term;
+      if (Math.abs(term) < Math.abs(sum) * EPS) break;
+    }
+    return 1 - sum * Math.exp(logFront);
+  }
+  // Continued fraction of Q(a, x), modified Lentz.
+  let b = x + 1 - a;
+  let c = 1 / TINY;
+  let d = 1 / b;
+  let h = d;
+  for (let i = 1; i < 10000; i++) {
+    const an = -i * (i - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < TINY) d = TINY;
+    c = b + an / c;
+    if (Math.abs(c) < TINY) c = TINY;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < EPS) break;
+  }
+  return Math.exp(logFront) * h;
+}
+
+/** The standard normal CDF Φ(x), accurate in both tails (Φ(x) = ½·erfc(−x/√2), erfc(z) = Q(½, z²)). */
+export function normalCdf(x: number): number {
+  if (Number.isNaN(x)) return Number.NaN;
+  if (x === Number.POSITIVE_INFINITY) return 1;
+  if (x === Number.NEGATIVE_INFINITY) return 0;
+  const tail = 0.5 * upperGamma(0.5, (x * x) / 2);
+  return x < 0 ? tail : 1 - tail;
+}
+
+/** Φ⁻¹(p), the standard normal quantile. */
+export function normalQuantile(p: number): number {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`normalQuantile needs 0 ≤ p ≤ 1, got ${p}`);
+  if (p === 0) return Number.NEGATIVE_INFINITY;
+  if (p === 1) return Number.POSITIVE_INFINITY;
+  if (p > 0.5) return -normalQuantile(1 - p);
+  // Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4) for the lower tail, then Newton on Φ.
+  const t = Math.sqrt(-2 * Math.log(p));
+  let x = -(t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t));
+  for (let i = 0; i < 50; i++) {
+    const density = Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+    const step = (normalCdf(x) - p) / density;
+    x -= step;
+    if (Math.abs(step) <= 1e-15 * Math.max(1, Math.abs(x))) break;
+  }
+  return x;
+}

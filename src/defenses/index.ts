@@ -1,0 +1,62 @@
+/** The public API of the defences: trainers, pre- and postprocessors, detectors, certification. */
+
+export {
+  abstainRate,
+  type Certificate,
+  type CertifyOptions,
+  certifiedAccuracy,
+  certify,
+  maximumRadius,
+  predictSmoothed,
+  SMOOTHING_DEFAULTS,
+  type SmoothingOptions,
+  sampleUnderNoise,
+} from "./certification/randomized-smoothing.js";
+export {
+  betaQuantile,
+  binomialTestHalf,
+  clopperPearsonLower,
+  clopperPearsonUpper,
+  normalCdf,
+  normalQuantile,
+  regularizedBeta,
+} from "./certification/statistics.js";
+export { type DefendedClassifier, type DefendOptions, defend } from "./defended-classifier.js";
+export {
+  type FeatureSqueezingDetector,
+  type FeatureSqueezingDetectorOptions,
+  featureSqueezingDetector,
+  fitFeatureSqueezing,
+  MNIST_SQUEEZERS,
+  parseSqueezers,
+  type Squeezer,
+} from "./detectors/feature-squeezing.js";
+export {
+  classDistances,
+  type FitMahalanobisOptions,
+  fitGaussians,
+  fitMahalanobis,
+  type MahalanobisDetector,
+  type MahalanobisDetectorOptions,
+  type MahalanobisStatistics,
+  mahalanobisDetector,
+  pseudoInverseSymmetric,
+} from "./detectors/mahalanobis.js";
+export {
+  type DetectorFile,
+  encodeDetector,
+  type FittedDetector,
+  type LoadedDetector,
+  loadDetector,
+  readDetectorFile,
+  saveDetector,
+  sha256Of,
+} from "./detectors/persistence.js";
+export { auroc, flaggedFraction, thresholdAtFpr } from "./detectors/threshold.js";
+export { type DefenceEvaluation, type DefenceEvaluationOptions, type DefenceEvaluationRow, defenceEvaluationMarkdown, evaluateDefence } from "./evaluate.js";
+export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
+export * from "./postprocessors/index.js";
+export * from "./preprocessors/index.js";
+export { buildPostprocessors, buildPreprocessors, type DefenceSidecar, openDefence, parseDefenceSpecs, sidecarPath } from "./specs.js";
+export * from "./trainers/index.js";
+export type { Detector, Postprocessor, Preprocessor } from "./types.js";

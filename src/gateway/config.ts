@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
 import { DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
@@ -24,6 +25,8 @@ export interface ModelRouteConfig {
   clipRange: [number, number];
   maxInstances: number;
   detectors?: DetectorsConfig;
+  /** Output postprocessors as `aegis defend --postprocess` writes them, e.g. "topk:k=3,round:decimals=2". */
+  outputs?: string;
 }
 
 export interface ProxyRouteConfig {
@@ -40,6 +43,7 @@ export interface ProxyRouteConfig {
   clipRange: [number, number];
   maxInstances: number;
   detectors?: DetectorsConfig;
+  outputs?: string;
 }
 
 export interface LlmRouteConfig {
@@ -193,6 +197,7 @@ function parseRoute(
     "clipRange",
     "maxInstances",
     "detectors",
+    "outputs",
     "pub",
     "sig",
   ]);
@@ -210,7 +215,16 @@ function parseRoute(
   const detectors = m.detectors === undefined ? undefined : parseDetectors(r, [...p, "detectors"], m.detectors);
   if (detectors && m.upstream !== undefined && m.inputShape === undefined)
     r.fail([...p, "detectors"], "need the route's inputShape, so the guard can read the instances");
-  const common = { name, roles: roles([...p, "roles"], m.roles), clipRange, maxInstances, detectors };
+  let outputs: string | undefined;
+  if (m.outputs !== undefined) {
+    outputs = r.string([...p, "outputs"], m.outputs);
+    try {
+      buildPostprocessors(parseDefenceSpecs(outputs, "outputs"));
+    } catch (e) {
+      r.fail([...p, "outputs"], `is not a postprocessor list (${(e as Error).message})`);
+    }
+  }
+  const common = { name, roles: roles([...p, "roles"], m.roles), clipRange, maxInstances, detectors, outputs };
   if (m.model !== undefined) {
     for (const key of ["path", "upstreamPath", "timeoutMs", "schema", "inputShape"])
       if (m[key] !== undefined) r.fail([...p, key], "applies to upstream routes only");

@@ -6,6 +6,7 @@
  * use.
  */
 import type { FastifyRequest } from "fastify";
+import type { Postprocessor } from "../defenses/types.js";
 import type { Tensor } from "../tensor.js";
 import { clientId } from "./context.js";
 import { createPradaDetector, type PradaOptions } from "./detectors/prada.js";
@@ -85,6 +86,14 @@ export function detectionHook(
       await responder.detect({ client, route, detector, detail });
     }
     return undefined;
+  };
+}
+
+/** The route's output controls (top-k, rounding, labels only, reverse sigmoid, noise: ART's postprocessors), for every client. */
+export function outputHook(postprocessors: readonly Postprocessor[]): PredictionHook {
+  return (request, _x, probs) => {
+    request.aegis.decisions.push({ control: "output", action: "degrade", reason: postprocessors.map((p) => p.name).join("+") });
+    return postprocessors.reduce((out, p) => p.apply(out), probs);
   };
 }
 

@@ -10,6 +10,7 @@ import { readFileSync, statSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
+import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
 import { createPipeline } from "../llm/pipeline.js";
@@ -21,7 +22,7 @@ import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
-import { type ClientDetector, degradeHook, detectionHook } from "./detection.js";
+import { type ClientDetector, degradeHook, detectionHook, outputHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { IncidentStore } from "./incidents/store.js";
 import { type LlmRoute, llmRoutes } from "./llm-route.js";
@@ -176,6 +177,7 @@ async function buildGeneration(
       shared.detectorState.set(key, state);
       hooks.push(detectionHook(route.name, route.detectors, responder, state));
     }
+    if (route.outputs) hooks.push(outputHook(buildPostprocessors(parseDefenceSpecs(route.outputs, "outputs"))));
     hooks.push(degradeHook(responder));
     if (route.kind === "model") {
       if (route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
@@ -186,7 +188,7 @@ async function buildGeneration(
         ...route,
         validate: proxyValidator(route),
         afterPredict: hooks,
-        mustInspect: (request) => responder.status(clientId(request.aegis, request.ip)).degraded !== undefined,
+        mustInspect: (request) => route.outputs !== undefined || responder.status(clientId(request.aegis, request.ip)).degraded !== undefined,
       });
     }
   }

@@ -369,3 +369,30 @@ test("a model route with pub is served only while its signature verifies; a tamp
   }
   await assert.rejects(startGuard(yaml), (e: Error & { code?: string }) => e.code === "INTEGRITY_FAILED");
 });
+
+test("a route's output controls (top-k, rounding) apply to every answer", async () => {
+  const outDir = mkdtempSync(join(tmpdir(), "aegis-guard-outputs-"));
+  const key = createApiKey(join(outDir, "keys.json"), { name: "x", roles: ["predict"] }).key;
+  writeFileSync(
+    join(outDir, "guard.yaml"),
+    `server: { port: 0 }\nauth: { apiKeys: keys.json }\nauditLog: { path: audit.db }\nroutes:\n  - name: digits\n    model: ${modelPath}\n    outputs: "topk:k=2,round:decimals=1"\n`,
+  );
+  assert.throws(
+    () => parseGuardConfig(parseYaml(`auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    model: m.onnx\n    outputs: "shuffle:k=2"\n`, "g.yaml")),
+    /g\.yaml:5: routes\[0\]\.outputs is not a postprocessor list/,
+  );
+  const running = await startGuard(join(outDir, "guard.yaml"));
+  try {
+    const res = await fetch(`${running.url}/v1/models/digits:predict`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ instances: [image] }),
+    });
+    const { predictions } = (await res.json()) as { predictions: number[][] };
+    assert.equal(predictions[0].length, 10);
+    assert.ok(predictions[0].filter((v) => v !== 0).length <= 2);
+    for (const v of predictions[0]) assert.ok(Math.abs(v * 10 - Math.round(v * 10)) < 1e-5, String(v));
+  } finally {
+    await running.close();
+  }
+});

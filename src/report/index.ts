@@ -1,6 +1,17 @@
 /** Public API of aegis-ml/report: run an audit suite, judge it against a policy, render it. */
 export { AEGIS_VERSION, type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./audit.js";
 export {
+  type ComparedModel,
+  type ComparisonOptions,
+  type ComparisonReport,
+  type ComparisonRow,
+  type ComparisonSection,
+  compareReports,
+  defaultLabels,
+  isComparison,
+  runComparison,
+} from "./compare.js";
+export {
   type AuditConfig,
   applyOverrides,
   type ConfigOverrides,
@@ -18,14 +29,3 @@ export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.j
 export type * from "./types.js";
 export { writeAuditReports } from "./write.js";
 export { parseYaml } from "./yaml.js";
-export {
-  type ComparedModel,
-  type ComparisonOptions,
-  type ComparisonReport,
-  type ComparisonRow,
-  type ComparisonSection,
-  compareReports,
-  defaultLabels,
-  isComparison,
-  runComparison,
-} from "./compare.js";

@@ -119,7 +119,7 @@ async function call(path: string, options: { key?: string; body?: unknown; metho
 
 const predict = (route: string, key?: string, instances: unknown[] = [image]) => call(`/v1/models/${route}:predict`, { key, body: { instances } });
 
-test("config errors name the file, the line and the key; ${ENV} fills secrets", () => {
+test("config errors name the file, the line and the key; environment variables fill secrets", () => {
   const parse = (text: string, env = {}) => parseGuardConfig(parseYaml(text, "guard.yaml"), env);
   assert.throws(
     () => parse("auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    model: m.onnx\n    timeoutMs: 5\n"),
@@ -131,10 +131,12 @@ test("config errors name the file, the line and the key; ${ENV} fills secrets", 
   );
   assert.throws(() => parse("routes: [{ name: a, model: m.onnx }]\n"), /auth must configure apiKeys, jwt or anonymousRoles/);
   assert.throws(
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a guard.yaml placeholder, not a template
     () => parse('auth:\n  jwt: { secret: "${NOPE}" }\nroutes: [{ name: a, model: m.onnx }]\n'),
     /guard\.yaml:2: auth\.jwt\.secret uses \$\{NOPE\}, but the environment variable NOPE is not set/,
   );
   assert.throws(() => parse("auth: { anonymousRoles: [x] }\nroutes: [{ name: a, model: m.onnx }]\nlimits: {}\n"), /guard\.yaml:3: limits is not a known key/);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a guard.yaml placeholder, not a template
   const ok = parse('auth:\n  jwt: { secret: "${S:-fallback-secret}" }\nroutes: [{ name: a, upstream: "http://10.0.0.5:8501" }]\n', {});
   assert.equal(ok.auth.jwt?.secret, "fallback-secret");
   assert.equal(ok.routes[0].kind === "proxy" && ok.routes[0].path, "/v1/models/a:predict");
@@ -214,7 +216,7 @@ test("rate limit per key: 429 with Retry-After once the key's budget is spent; o
 
 test("a reload drops no request, applies new keys and revocations, and serves new routes", async () => {
   revokeApiKey(keysFile, "leaver");
-  writeFileSync(configFile, config("  - name: digits2\n    model: " + modelPath + "\n"));
+  writeFileSync(configFile, config(`  - name: digits2\n    model: ${modelPath}\n`));
   const inFlight = Array.from({ length: 20 }, () => predict("digits", adminKey));
   await guard.reload();
   const results = await Promise.all([...inFlight, ...Array.from({ length: 10 }, () => predict("digits", adminKey))]);

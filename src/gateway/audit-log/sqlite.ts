@@ -73,7 +73,7 @@ export class SqliteAuditLog {
     this.pending = [];
     try {
       const seqs = this.writeBatch(batch);
-      batch.forEach((p, i) => p.resolve(seqs[i]));
+      for (const [i, p] of batch.entries()) p.resolve(seqs[i]);
     } catch (e) {
       for (const p of batch) p.reject(e);
     }

@@ -90,10 +90,12 @@ export interface GuardConfig {
   auditLog: { path: string; payloads: "hash" | "omit" };
   metrics: { public: boolean };
   incidents: { webhook?: string; throttledRequestsPerMinute: number; rules: IncidentRule[] };
+  /** Shared state for several instances (default: SQLite and memory, for one). */
+  store: { redis?: string; postgres?: string };
   routes: RouteConfig[];
 }
 
-const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "routes"];
+const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "store", "routes"];
 const DETECTORS = ["prada", "stateful-knn"];
 
 export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
@@ -112,6 +114,13 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
   const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads"]);
   const metrics = r.map(["metrics"], root.metrics ?? {}, ["public"]);
   const incidents = r.map(["incidents"], root.incidents ?? {}, ["webhook", "throttledRequestsPerMinute", "rules"]);
+  const store = r.map(["store"], root.store ?? {}, ["redis", "postgres"]);
+  const url = (key: string, scheme: RegExp, example: string) => {
+    if (store[key] === undefined) return undefined;
+    const v = r.string(["store", key], store[key]);
+    if (!scheme.test(v)) r.fail(["store", key], `must be a URL like ${example}`);
+    return v;
+  };
   const routes = r.list(["routes"], root.routes ?? []);
   if (routes.length === 0) r.fail(["routes"], "must list at least one route (a local `model:` or an `upstream:`)");
   if (auth.apiKeys === undefined && auth.jwt === undefined && auth.anonymousRoles === undefined) {
@@ -151,6 +160,10 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
       payloads: audit.payloads === undefined ? "hash" : (r.string(["auditLog", "payloads"], audit.payloads, ["hash", "omit"]) as "hash" | "omit"),
     },
     metrics: { public: metrics.public === undefined ? false : r.boolean(["metrics", "public"], metrics.public) },
+    store: {
+      redis: url("redis", /^rediss?:\/\//, "redis://127.0.0.1:6379"),
+      postgres: url("postgres", /^postgres(ql)?:\/\//, "postgres://aegis:PASSWORD@127.0.0.1/aegis"),
+    },
     incidents: {
       webhook: incidents.webhook === undefined ? undefined : r.string(["incidents", "webhook"], incidents.webhook),
       throttledRequestsPerMinute:

@@ -16,7 +16,6 @@ import { AegisError } from "../errors.js";
 import { createPipeline } from "../llm/pipeline.js";
 import { scannerByName } from "../llm/scanners/index.js";
 import { defaultSignaturePath, verifyModelSignature } from "../supplychain/signing/index.js";
-import { SqliteAuditLog } from "./audit-log/sqlite.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
@@ -24,7 +23,6 @@ import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
 import { type ClientDetector, degradeHook, detectionHook, outputHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
-import { IncidentStore } from "./incidents/store.js";
 import { type LlmRoute, llmRoutes } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
 import { auditLogPlugin } from "./plugins/audit-log.js";
@@ -35,6 +33,7 @@ import { createGuardMetrics, type GuardMetrics, metricsPlugin } from "./plugins/
 import { rateLimitPlugin } from "./plugins/rate-limit.js";
 import { type ProxyRoute, proxyRoutes } from "./proxy-route.js";
 import { installErrorHandlers } from "./server.js";
+import { openStores, type Stores, storesKey } from "./store/index.js";
 import { InstanceValidator, type JsonSchema, predictRequestSchema } from "./validation.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -64,10 +63,9 @@ export interface RunningGuard {
 
 export async function startGuard(configFile: string, options: { env?: NodeJS.ProcessEnv; logLevel?: string | false } = {}): Promise<RunningGuard> {
   let config = loadGuardConfig(configFile, options.env);
-  let auditLog = new SqliteAuditLog(config.auditLog.path);
-  let incidents = new IncidentStore(config.auditLog.path);
+  let stores = await openStores(config);
   const shared: Shared = { metrics: createGuardMetrics(() => current.responder.blockedClients()), detectorState: new Map() };
-  let current = await buildGeneration(config, auditLog, incidents, shared, options.logLevel ?? false);
+  let current = await buildGeneration(config, stores, shared, options.logLevel ?? false);
 
   const server = createHttpServer((req, res) => {
     const generation = current;
@@ -93,20 +91,19 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
     config,
     async reload() {
       const next = loadGuardConfig(configFile, options.env);
-      const samePath = next.auditLog.path === config.auditLog.path;
-      const log = samePath ? auditLog : new SqliteAuditLog(next.auditLog.path);
-      const store = samePath ? incidents : new IncidentStore(next.auditLog.path);
-      const generation = await buildGeneration(next, log, store, shared, options.logLevel ?? false);
+      const same = storesKey(next) === stores.key;
+      const nextStores = same ? stores : await openStores(next);
+      const generation = await buildGeneration(next, nextStores, shared, options.logLevel ?? false).catch(async (e: unknown) => {
+        if (!same) await nextStores.close();
+        throw e;
+      });
       const previous = current;
       current = generation;
-      if (!samePath) {
-        const [oldLog, oldStore] = [auditLog, incidents];
-        [auditLog, incidents] = [log, store];
-        // The old file is closed once the old generation has written its last entry.
-        previous.app.addHook("onClose", async () => {
-          oldLog.close();
-          oldStore.close();
-        });
+      if (!same) {
+        const old = stores;
+        stores = nextStores;
+        // The old stores close once the old generation has written its last entry.
+        previous.app.addHook("onClose", async () => old.close());
       }
       config = next;
       guard.config = next;
@@ -118,8 +115,7 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
       server.closeAllConnections();
       current.retired = true;
       await retire(current);
-      auditLog.close();
-      incidents.close();
+      await stores.close();
     },
   };
   return guard;
@@ -130,13 +126,7 @@ async function retire(generation: Generation): Promise<void> {
   for (const m of generation.models) await m.classifier.release();
 }
 
-async function buildGeneration(
-  config: GuardConfig,
-  auditLog: SqliteAuditLog,
-  incidents: IncidentStore,
-  shared: Shared,
-  logLevel: string | false,
-): Promise<Generation> {
+async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shared, logLevel: string | false): Promise<Generation> {
   let handler: Handler | undefined;
   const app = Fastify({
     bodyLimit: config.server.bodyLimit,
@@ -154,9 +144,12 @@ async function buildGeneration(
 
   await app.register(contextPlugin);
   await app.register(authPlugin, { apiKeys, jwt, anonymousRoles: config.auth.anonymousRoles });
+  const { auditLog, incidents } = stores;
   const responder = new IncidentResponder(incidents, config.incidents.rules, { webhook: config.incidents.webhook, log: (m) => app.log.warn(m) });
-  await app.register(rateLimitPlugin, config.rateLimit);
-  await app.register(incidentsPlugin, { responder, throttledRequestsPerMinute: config.incidents.throttledRequestsPerMinute });
+  app.addHook("onClose", async () => responder.close());
+  await responder.refresh();
+  await app.register(rateLimitPlugin, { ...config.rateLimit, limiterFactory: stores.limiters });
+  await app.register(incidentsPlugin, { responder, throttledRequestsPerMinute: config.incidents.throttledRequestsPerMinute, limiters: stores.limiters });
   await app.register(auditLogPlugin, { log: auditLog, payloads: config.auditLog.payloads });
   await app.register(metricsPlugin, { metrics: shared.metrics, public: config.metrics.public });
   app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
@@ -194,7 +187,7 @@ async function buildGeneration(
   }
   await app.register(modelRoutes, { models });
   await app.register(proxyRoutes, { routes: proxies });
-  await app.register(llmRoutes, { routes: llms });
+  await app.register(llmRoutes, { routes: llms, limiters: stores.limiters });
   await app.register(dashboard, { auditLog, responder });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");

@@ -13,11 +13,12 @@
 import { PassThrough } from "node:stream";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import { encode } from "gpt-tokenizer";
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
 import { Pool } from "undici";
 import type { Pipeline } from "../llm/pipeline.js";
 import type { Finding, ScanContext } from "../llm/scanners/types.js";
 import { clientId } from "./context.js";
+import { type LimiterFactory, memoryLimiterFactory } from "./store/index.js";
 import { RequestError } from "./validation.js";
 
 export interface LlmRoute {
@@ -48,7 +49,10 @@ interface ChatMessage {
   content?: unknown;
 }
 
-export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[] }> = async (app, { routes }) => {
+export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limiters?: LimiterFactory }> = async (
+  app,
+  { routes, limiters = memoryLimiterFactory },
+) => {
   const pools: Pool[] = [];
   app.addHook("onClose", async () => {
     await Promise.all(pools.map((p) => p.close()));
@@ -56,12 +60,8 @@ export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[] }> = as
   for (const route of routes) {
     const pool = new Pool(route.upstream, { connections: 32 });
     pools.push(pool);
-    const perMinute = route.tokensPerMinute
-      ? new RateLimiterMemory({ keyPrefix: `aegis:tpm:${route.name}`, points: route.tokensPerMinute, duration: 60 })
-      : undefined;
-    const perDay = route.tokenBudgetPerDay
-      ? new RateLimiterMemory({ keyPrefix: `aegis:tpd:${route.name}`, points: route.tokenBudgetPerDay, duration: 86_400 })
-      : undefined;
+    const perMinute = route.tokensPerMinute ? limiters(`tpm:${route.name}`, route.tokensPerMinute) : undefined;
+    const perDay = route.tokenBudgetPerDay ? limiters(`tpd:${route.name}`, route.tokenBudgetPerDay, 86_400) : undefined;
     const config = { routeName: route.name, roles: route.roles };
 
     const spend = async (request: FastifyRequest, tokens: number, strict: boolean) => {

@@ -9,7 +9,9 @@ import { AegisError } from "../../errors.js";
 import { SqliteAuditLog } from "../../gateway/audit-log/sqlite.js";
 import { createApiKey, readKeysFile, revokeApiKey } from "../../gateway/auth/api-keys.js";
 import { startGuard } from "../../gateway/guard.js";
+import type { IncidentStoreLike } from "../../gateway/incidents/responder.js";
 import { IncidentStore } from "../../gateway/incidents/store.js";
+import { connectPostgres, PgAuditLog, PgIncidentStore } from "../../gateway/store/postgres.js";
 import { info, printJson } from "../common.js";
 
 export function guardCommand(): Command {
@@ -83,13 +85,13 @@ export function auditLogCommand(): Command {
   const cmd = new Command("audit-log").description("the guard's hash-chained audit log");
   cmd
     .command("verify")
-    .requiredOption("--db <file>", "audit log (auditLog.path in guard.yaml)")
+    .requiredOption("--db <file|url>", "audit log: auditLog.path in guard.yaml, or its store.postgres URL")
     .option("--expect-head <hash>", "the head hash recorded earlier: catches entries cut off the end")
     .option("--json", "print JSON on stdout")
-    .action((opts: { db: string; expectHead?: string; json?: boolean }) => {
-      const log = openLog(opts.db);
-      const verdict = log.verify();
-      log.close();
+    .action(async (opts: { db: string; expectHead?: string; json?: boolean }) => {
+      const { log, close } = await openLog(opts.db);
+      const verdict = await log.verify();
+      await close();
       const truncated = opts.expectHead !== undefined && verdict.head !== opts.expectHead && verdict.breaks.length === 0;
       const valid = verdict.valid && !truncated;
       if (opts.json) printJson({ ...verdict, valid, truncated });
@@ -102,16 +104,16 @@ export function auditLogCommand(): Command {
     });
   cmd
     .command("export")
-    .requiredOption("--db <file>", "audit log")
+    .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
     .option("--out <file>", "JSONL file (default: stdout)")
     .action(async (opts: { db: string; out?: string }) => {
-      const log = openLog(opts.db);
+      const { log, close } = await openLog(opts.db);
       const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
-      for (const e of log.entries()) {
+      for (const e of await entriesOf(log)) {
         const line = `${JSON.stringify({ seq: e.seq, time: e.time, ...JSON.parse(e.data), prev: e.prev, hash: e.hash })}\n`;
         if (!out.write(line)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
       }
-      log.close();
+      await close();
       if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
     });
   return cmd;
@@ -119,21 +121,25 @@ export function auditLogCommand(): Command {
 
 export function incidentsCommand(): Command {
   const cmd = new Command("incidents").description("incidents the guard opened (stored beside the audit log)");
-  const store = (db: string) => {
+  const store = async (db: string): Promise<IncidentStoreLike & { close(): Promise<void> | void }> => {
+    if (isPostgres(db)) {
+      const pool = await connectPostgres(db);
+      return Object.assign(new PgIncidentStore(pool), { close: () => pool.end() });
+    }
     if (!existsSync(db)) throw new AegisError("FILE_NOT_FOUND", `no audit log at ${db}; give auditLog.path from guard.yaml`);
     return new IncidentStore(db);
   };
   cmd
     .command("list")
-    .requiredOption("--db <file>", "audit log (auditLog.path in guard.yaml)")
+    .requiredOption("--db <file|url>", "audit log: auditLog.path in guard.yaml, or its store.postgres URL")
     .option("--status <status>", "open or resolved (default: both)")
     .option("--json", "print JSON on stdout")
-    .action((opts: { db: string; status?: string; json?: boolean }) => {
+    .action(async (opts: { db: string; status?: string; json?: boolean }) => {
       if (opts.status !== undefined && opts.status !== "open" && opts.status !== "resolved")
         throw new AegisError("BAD_OPTION", `--status must be open or resolved, not "${opts.status}"`);
-      const s = store(opts.db);
-      const incidents = s.list({ status: opts.status as "open" | "resolved" | undefined });
-      s.close();
+      const s = await store(opts.db);
+      const incidents = await s.list({ status: opts.status as "open" | "resolved" | undefined });
+      await s.close();
       if (opts.json) return printJson(incidents);
       for (const i of incidents) {
         process.stdout.write(
@@ -144,12 +150,12 @@ export function incidentsCommand(): Command {
   cmd
     .command("show")
     .argument("<id>", "incident number")
-    .requiredOption("--db <file>", "audit log")
+    .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
     .option("--json", "print JSON on stdout")
-    .action((id: string, opts: { db: string; json?: boolean }) => {
-      const s = store(opts.db);
-      const incident = s.get(Number(id));
-      s.close();
+    .action(async (id: string, opts: { db: string; json?: boolean }) => {
+      const s = await store(opts.db);
+      const incident = await s.get(Number(id));
+      await s.close();
       if (!incident) throw new AegisError("FILE_NOT_FOUND", `no incident ${id}; \`aegis incidents list\` shows them`);
       if (opts.json) return printJson(incident);
       process.stdout.write(
@@ -160,18 +166,30 @@ export function incidentsCommand(): Command {
   cmd
     .command("resolve")
     .argument("<id>", "incident number")
-    .requiredOption("--db <file>", "audit log")
+    .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
     .option("--by <who>", "who resolved it, for the timeline", process.env.USER ?? "operator")
-    .action((id: string, opts: { db: string; by: string }) => {
-      const s = store(opts.db);
-      const incident = s.resolve(Number(id), `resolved by ${opts.by}`);
-      s.close();
+    .action(async (id: string, opts: { db: string; by: string }) => {
+      const s = await store(opts.db);
+      const incident = await s.resolve(Number(id), `resolved by ${opts.by}`);
+      await s.close();
       info(`incident #${incident.id} resolved; running guards lift its action within a second`);
     });
   return cmd;
 }
 
-function openLog(path: string): SqliteAuditLog {
-  if (!existsSync(path)) throw new AegisError("FILE_NOT_FOUND", `no audit log at ${path}; give auditLog.path from guard.yaml`);
-  return new SqliteAuditLog(path, { readonly: true });
+const isPostgres = (db: string) => /^postgres(ql)?:\/\//.test(db);
+
+/** The audit log named by --db: an SQLite file, or a postgres:// URL (store.postgres in guard.yaml). */
+async function openLog(db: string): Promise<{ log: SqliteAuditLog | PgAuditLog; close(): Promise<void> | void }> {
+  if (isPostgres(db)) {
+    const pool = await connectPostgres(db);
+    return { log: new PgAuditLog(pool), close: () => pool.end() };
+  }
+  if (!existsSync(db)) throw new AegisError("FILE_NOT_FOUND", `no audit log at ${db}; give auditLog.path (or store.postgres) from guard.yaml`);
+  const log = new SqliteAuditLog(db, { readonly: true });
+  return { log, close: () => log.close() };
+}
+
+async function entriesOf(log: SqliteAuditLog | PgAuditLog) {
+  return log instanceof PgAuditLog ? await log.entries() : [...log.entries()];
 }

@@ -5,13 +5,13 @@
  * incidents with their timelines, resolving an incident, and audit-log search.
  */
 import type { FastifyPluginAsync } from "fastify";
-import type { SqliteAuditLog } from "../audit-log/sqlite.js";
 import type { IncidentResponder } from "../incidents/responder.js";
+import type { Stores } from "../store/index.js";
 import { RequestError } from "../validation.js";
 import { DASHBOARD_HTML } from "./page.js";
 
 export interface DashboardOptions {
-  auditLog: SqliteAuditLog;
+  auditLog: Stores["auditLog"];
   responder: IncidentResponder;
 }
 
@@ -29,7 +29,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { aud
   app.get<{ Querystring: { minutes?: string } }>("/admin/api/overview", { config: ADMIN }, async (request) => {
     const minutes = Math.min(1440, Math.max(1, Number(request.query.minutes ?? 5) || 5));
     const since = new Date(Date.now() - minutes * 60_000).toISOString();
-    return { minutes, since, ...auditLog.overview(since), incidents: responder.openIncidents() };
+    return { minutes, since, ...(await auditLog.overview(since)), incidents: await responder.openIncidents() };
   });
 
   app.post<{ Params: { id: string } }>("/admin/api/incidents/:id/resolve", { config: ADMIN }, async (request) => {
@@ -41,6 +41,6 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { aud
   app.get<{ Querystring: { q?: string; limit?: string } }>("/admin/api/audit", { config: ADMIN }, async (request) => {
     const q = String(request.query.q ?? "");
     const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
-    return { entries: auditLog.search(q, limit) };
+    return { entries: await auditLog.search(q, limit) };
   });
 };

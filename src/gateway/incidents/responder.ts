@@ -3,10 +3,10 @@
  * or throttle it for a period, degrade what it sees (labels only, as PRADA's authors
  * propose against extraction), or only alert — and every incident is recorded with its
  * timeline and announced to a webhook in Slack's JSON format. Open incidents are re-read
- * from the store every second, so `aegis incidents resolve` in another process lifts a
- * block on every running instance without a restart.
+ * from the store every second, so `aegis incidents resolve` in another process, or a
+ * block set by another instance, applies to every running instance without a restart.
  */
-import type { Incident, IncidentAction, IncidentStore } from "./store.js";
+import type { Incident, IncidentAction, TimelineEvent } from "./store.js";
 
 export interface IncidentRule {
   /** Detector name as configured on the route, e.g. "prada", "stateful-knn". */
@@ -31,18 +31,45 @@ export interface ClientStatus {
 
 const REFRESH_MS = 1000;
 
+/** Where incidents live: SQLite beside the audit log (one instance) or PostgreSQL (several). */
+export interface IncidentStoreLike {
+  open(fields: Pick<Incident, "client" | "route" | "detector" | "action" | "until">, first: TimelineEvent): Incident | Promise<Incident>;
+  findOpen(client: string, detector: string): Incident | undefined | Promise<Incident | undefined>;
+  addEvent(id: number, event: TimelineEvent, until?: string): void | Promise<void>;
+  resolve(id: number, by: string): Incident | Promise<Incident>;
+  get(id: number): Incident | undefined | Promise<Incident | undefined>;
+  list(options?: { status?: "open" | "resolved" }): Incident[] | Promise<Incident[]>;
+}
+
 export class IncidentResponder {
   private active = new Map<string, Incident[]>();
-  private loadedAt = 0;
+  private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly store: IncidentStore,
+    private readonly store: IncidentStoreLike,
     private readonly rules: readonly IncidentRule[],
     private readonly options: { webhook?: string; now?: () => number; log?: (message: string) => void } = {},
-  ) {}
+  ) {
+    // Requests read the cache; the store is read in the background, so a block set or lifted
+    // by another instance or by `aegis incidents resolve` applies within a second.
+    this.timer = setInterval(() => void this.refresh().catch((e: Error) => this.options.log?.(`incidents: ${e.message}`)), REFRESH_MS);
+    this.timer.unref();
+  }
 
   private now(): number {
     return this.options.now?.() ?? Date.now();
+  }
+
+  /** Loads the open incidents; called at start, on a timer, and after this instance changes one. */
+  async refresh(): Promise<void> {
+    const active = new Map<string, Incident[]>();
+    for (const incident of await this.store.list({ status: "open" })) {
+      if (incident.action === "alert") continue;
+      const list = active.get(incident.client) ?? [];
+      list.push(incident);
+      active.set(incident.client, list);
+    }
+    this.active = active;
   }
 
   /** Records a detection: opens an incident (or adds to the client's open one) and applies the rule. */
@@ -50,36 +77,35 @@ export class IncidentResponder {
     const rule = this.rules.find((r) => r.detector === d.detector) ?? { detector: d.detector, action: "alert" as const };
     const time = new Date(this.now()).toISOString();
     const until = rule.durationSeconds === undefined || rule.action === "alert" ? undefined : new Date(this.now() + rule.durationSeconds * 1000).toISOString();
-    const existing = this.store.findOpen(d.client, d.detector);
+    const existing = await this.store.findOpen(d.client, d.detector);
     if (existing) {
-      this.store.addEvent(existing.id, { time, event: "detected again", detail: d.detail }, until);
-      this.loadedAt = 0;
-      return this.store.get(existing.id) as Incident;
+      await this.store.addEvent(existing.id, { time, event: "detected again", detail: d.detail }, until);
+      await this.refresh();
+      return (await this.store.get(existing.id)) as Incident;
     }
-    const incident = this.store.open(
+    const incident = await this.store.open(
       { client: d.client, route: d.route, detector: d.detector, action: rule.action, until },
       { time, event: "opened", detail: `${d.detector} on ${d.route}: ${d.detail}` },
     );
-    this.store.addEvent(incident.id, { time, event: `action: ${rule.action}`, detail: until ? `until ${until}` : undefined });
-    this.loadedAt = 0;
+    await this.store.addEvent(incident.id, { time, event: `action: ${rule.action}`, detail: until ? `until ${until}` : undefined });
+    await this.refresh();
     if (this.options.webhook) await this.alert(incident, rule);
-    return this.store.get(incident.id) as Incident;
+    return (await this.store.get(incident.id)) as Incident;
   }
 
-  /** An operator resolved an incident through this process: apply it now rather than at the next refresh. */
-  resolve(id: number, by: string): Incident {
-    const incident = this.store.resolve(id, by);
-    this.loadedAt = 0;
+  /** An operator resolved an incident through this instance: apply it now rather than at the next refresh. */
+  async resolve(id: number, by: string): Promise<Incident> {
+    const incident = await this.store.resolve(id, by);
+    await this.refresh();
     return incident;
   }
 
-  openIncidents(): Incident[] {
+  async openIncidents(): Promise<Incident[]> {
     return this.store.list({ status: "open" });
   }
 
   /** What currently applies to a client. */
   status(client: string): ClientStatus {
-    if (this.now() - this.loadedAt > REFRESH_MS) this.reload();
     const now = new Date(this.now()).toISOString();
     const status: ClientStatus = {};
     for (const incident of this.active.get(client) ?? []) {
@@ -93,19 +119,11 @@ export class IncidentResponder {
 
   /** Clients under a block right now (for the metrics). */
   blockedClients(): number {
-    if (this.now() - this.loadedAt > REFRESH_MS) this.reload();
     return [...this.active.keys()].filter((c) => this.status(c).blocked).length;
   }
 
-  private reload(): void {
-    this.active = new Map();
-    for (const incident of this.store.list({ status: "open" })) {
-      if (incident.action === "alert") continue;
-      const list = this.active.get(incident.client) ?? [];
-      list.push(incident);
-      this.active.set(incident.client, list);
-    }
-    this.loadedAt = this.now();
+  close(): void {
+    clearInterval(this.timer);
   }
 
   private async alert(incident: Incident, rule: IncidentRule): Promise<void> {
@@ -124,7 +142,7 @@ export class IncidentResponder {
         detail: res.ok ? undefined : `webhook answered HTTP ${res.status}`,
       });
     } catch (e) {
-      this.store.addEvent(incident.id, { time, event: "alert failed", detail: (e as Error).message });
+      await this.store.addEvent(incident.id, { time, event: "alert failed", detail: (e as Error).message });
       this.options.log?.(`incident ${incident.id}: the webhook failed (${(e as Error).message})`);
     }
   }

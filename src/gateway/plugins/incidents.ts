@@ -5,18 +5,20 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
 import { clientId } from "../context.js";
 import type { IncidentResponder } from "../incidents/responder.js";
+import { type LimiterFactory, memoryLimiterFactory } from "../store/index.js";
 
 export interface IncidentsOptions {
   responder: IncidentResponder;
   /** Requests per minute a throttled client keeps (default 10). */
   throttledRequestsPerMinute?: number;
+  limiters?: LimiterFactory;
 }
 
 const incidents: FastifyPluginAsync<IncidentsOptions> = async (app, options) => {
-  const throttle = new RateLimiterMemory({ keyPrefix: "aegis:throttled", points: options.throttledRequestsPerMinute ?? 10, duration: 60 });
+  const throttle = (options.limiters ?? memoryLimiterFactory)("throttled", options.throttledRequestsPerMinute ?? 10);
   app.addHook("onRequest", async (request, reply) => {
     if (request.routeOptions.config.public || reply.sent) return;
     const client = clientId(request.aegis, request.ip);

@@ -6,7 +6,8 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { type RateLimiterAbstract, RateLimiterRes } from "rate-limiter-flexible";
+import { type LimiterFactory, memoryLimiterFactory } from "../store/index.js";
 
 export interface RateLimitOptions {
   perKey?: { requestsPerMinute: number };
@@ -15,16 +16,13 @@ export interface RateLimitOptions {
   /** Most requests in flight at once across the instance. */
   concurrency?: number;
   /** Builds the limiter of one scope; in memory by default (Redis for several instances). */
-  limiterFactory?: (scope: string, requestsPerMinute: number) => RateLimiterAbstract;
+  limiterFactory?: LimiterFactory;
 }
 
 type Scope = "key" | "ip" | "tenant";
 
-const memoryLimiter = (scope: string, requestsPerMinute: number) =>
-  new RateLimiterMemory({ keyPrefix: `aegis:rl:${scope}`, points: requestsPerMinute, duration: 60 });
-
 const rateLimit: FastifyPluginAsync<RateLimitOptions> = async (app, options) => {
-  const factory = options.limiterFactory ?? memoryLimiter;
+  const factory = options.limiterFactory ?? memoryLimiterFactory;
   const limiters: [Scope, RateLimiterAbstract][] = [];
   if (options.perKey) limiters.push(["key", factory("key", options.perKey.requestsPerMinute)]);
   if (options.perIp) limiters.push(["ip", factory("ip", options.perIp.requestsPerMinute)]);

@@ -96,7 +96,9 @@ export interface GuardConfig {
 }
 
 const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "store", "routes"];
-const DETECTORS = ["prada", "stateful-knn"];
+const DETECTORS = ["prada", "stateful-knn", "adversarial"];
+/** Detector names an incident rule can name: the query-stream ones and the adversarial-input ones. */
+const RULE_DETECTORS = ["prada", "stateful-knn", "feature-squeezing", "mahalanobis"];
 
 export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
   return parseGuardConfig(readYamlFile(file), env);
@@ -174,7 +176,7 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
         const p = ["incidents", "rules", i];
         const m = r.map(p, item, ["detector", "action", "durationSeconds"]);
         return {
-          detector: r.string([...p, "detector"], m.detector, DETECTORS),
+          detector: r.string([...p, "detector"], m.detector, RULE_DETECTORS),
           action: r.string([...p, "action"], m.action, ["block", "throttle", "degrade", "alert"]) as IncidentRule["action"],
           durationSeconds: m.durationSeconds === undefined ? undefined : r.number([...p, "durationSeconds"], m.durationSeconds, { min: 1 }),
         };
@@ -225,7 +227,9 @@ function parseRoute(
     clipRange = [c[0], c[1]];
   }
   const maxInstances = m.maxInstances === undefined ? 256 : r.number([...p, "maxInstances"], m.maxInstances, { min: 1, integer: true });
-  const detectors = m.detectors === undefined ? undefined : parseDetectors(r, [...p, "detectors"], m.detectors);
+  const detectors = m.detectors === undefined ? undefined : parseDetectors(r, [...p, "detectors"], m.detectors, path);
+  if (detectors?.adversarial && m.upstream !== undefined)
+    r.fail([...p, "detectors", "adversarial"], "needs a local model route (the detector is bound to the model file)");
   if (detectors && m.upstream !== undefined && m.inputShape === undefined)
     r.fail([...p, "detectors"], "need the route's inputShape, so the guard can read the instances");
   let outputs: string | undefined;
@@ -331,9 +335,16 @@ function parseLlmRoute(
   };
 }
 
-function parseDetectors(r: YamlReader, p: YamlPath, value: unknown): DetectorsConfig {
+function parseDetectors(r: YamlReader, p: YamlPath, value: unknown, path: (p: string) => string): DetectorsConfig {
   const m = r.map(p, value, DETECTORS);
   const out: DetectorsConfig = {};
+  if (m.adversarial !== undefined) {
+    const d = r.map([...p, "adversarial"], m.adversarial, ["file", "reject"]);
+    out.adversarial = {
+      file: path(r.string([...p, "adversarial", "file"], d.file)),
+      reject: d.reject === undefined ? false : r.boolean([...p, "adversarial", "reject"], d.reject),
+    };
+  }
   if (m.prada !== undefined) {
     const d = r.map([...p, "prada"], m.prada ?? {}, ["delta", "minQueries", "maxHistory"]);
     out.prada = {

@@ -6,17 +6,20 @@
  * use.
  */
 import type { FastifyRequest } from "fastify";
-import type { Postprocessor } from "../defenses/types.js";
+import type { Detector, Postprocessor } from "../defenses/types.js";
 import type { Tensor } from "../tensor.js";
 import { clientId } from "./context.js";
 import { createPradaDetector, type PradaOptions } from "./detectors/prada.js";
 import { createStatefulKnnDetector, type StatefulKnnOptions } from "./detectors/stateful-knn.js";
 import type { IncidentResponder } from "./incidents/responder.js";
 import type { PredictionHook } from "./model-route.js";
+import { RequestError } from "./validation.js";
 
 export interface DetectorsConfig {
   prada?: Partial<PradaOptions>;
   statefulKnn?: Partial<StatefulKnnOptions> & { threshold: number };
+  /** An `aegis detect fit` file (feature squeezing or Mahalanobis) for this route's model; `reject` refuses flagged inputs with 400. */
+  adversarial?: { file: string; reject: boolean };
 }
 
 export interface ClientDetector {
@@ -85,6 +88,34 @@ export function detectionHook(
       request.aegis.decisions.push({ control: detector, action: "flag", reason: "alarm" });
       await responder.detect({ client, route, detector, detail });
     }
+    return undefined;
+  };
+}
+
+/**
+ * Adversarial-input detection on every instance (feature squeezing, Xu et al. 2018, or
+ * Mahalanobis, Lee et al. 2018, fitted with `aegis detect fit`): flagged inputs are
+ * recorded, reported to incident response, and refused when the route says so.
+ */
+export function adversarialHook(route: string, detector: Detector, reject: boolean, responder: IncidentResponder): PredictionHook {
+  return async (request, x) => {
+    const scores = await detector.score(x);
+    const flagged = scores.filter((s) => s >= detector.threshold).length;
+    if (flagged === 0) return undefined;
+    const client = clientId(request.aegis, request.ip);
+    request.aegis.decisions.push({ control: detector.name, action: reject ? "block" : "flag", reason: "adversarial-input" });
+    await responder.detect({
+      client,
+      route,
+      detector: detector.name,
+      detail: `${flagged} of ${scores.length} inputs scored above ${detector.threshold.toFixed(4)}`,
+    });
+    if (reject)
+      throw new RequestError(
+        400,
+        "ADVERSARIAL_INPUT",
+        `${flagged} of the ${scores.length} instances look adversarial to the ${detector.name} detector; the request was refused`,
+      );
     return undefined;
   };
 }

@@ -10,6 +10,7 @@ import { readFileSync, statSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
+import { loadDetector } from "../defenses/detectors/persistence.js";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
@@ -21,7 +22,7 @@ import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
-import { type ClientDetector, degradeHook, detectionHook, outputHook } from "./detection.js";
+import { adversarialHook, type ClientDetector, degradeHook, detectionHook, outputHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { type LlmRoute, llmRoutes } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
@@ -164,7 +165,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
       continue;
     }
     const hooks: PredictionHook[] = [];
-    if (route.detectors) {
+    if (route.detectors?.prada || route.detectors?.statefulKnn) {
       const key = `${route.name}:${JSON.stringify(route.detectors)}`;
       const state = shared.detectorState.get(key) ?? new Map();
       shared.detectorState.set(key, state);
@@ -174,6 +175,12 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     hooks.push(degradeHook(responder));
     if (route.kind === "model") {
       if (route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
+      if (route.detectors?.adversarial) {
+        const loaded = await loadDetector(route.detectors.adversarial.file, route.model);
+        app.addHook("onClose", async () => loaded.release());
+        // Before the output controls, so the detector sees the model's own answer.
+        hooks.unshift(adversarialHook(route.name, loaded.detector, route.detectors.adversarial.reject, responder));
+      }
       const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
       models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
     } else {

@@ -16,7 +16,9 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import type { FastifyInstance } from "fastify";
 import { SignJWT } from "jose";
+import { pgd } from "../../src/attacks/evasion/pgd.js";
 import { loadMnist } from "../../src/data/mnist.js";
+import { createRng } from "../../src/data/random.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { SqliteAuditLog } from "../../src/gateway/audit-log/sqlite.js";
 import { createApiKey, revokeApiKey } from "../../src/gateway/auth/api-keys.js";
@@ -24,7 +26,7 @@ import { parseGuardConfig } from "../../src/gateway/config.js";
 import { type RunningGuard, startGuard } from "../../src/gateway/guard.js";
 import { createServer } from "../../src/gateway/server.js";
 import { parseYaml } from "../../src/report/yaml.js";
-import { sliceRows } from "../../src/tensor.js";
+import { labelsOf, sliceRows } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
@@ -394,6 +396,57 @@ test("a route's output controls (top-k, rounding) apply to every answer", async 
     assert.equal(predictions[0].length, 10);
     assert.ok(predictions[0].filter((v) => v !== 0).length <= 2);
     for (const v of predictions[0]) assert.ok(Math.abs(v * 10 - Math.round(v * 10)) < 1e-5, String(v));
+  } finally {
+    await running.close();
+  }
+});
+
+test("an adversarial-input detector on a route refuses PGD examples and passes clean digits", async () => {
+  const advDir = mkdtempSync(join(tmpdir(), "aegis-guard-adversarial-"));
+  const fitted = await aegis([
+    "detect",
+    "fit",
+    "--model",
+    modelPath,
+    "--detector",
+    "feature-squeezing",
+    "--data",
+    "mnist",
+    "--samples",
+    "1000",
+    "--out",
+    join(advDir, "fs.json"),
+  ]);
+  assert.equal(fitted.code, 0, fitted.stderr);
+  const key = createApiKey(join(advDir, "keys.json"), { name: "x", roles: ["predict"] }).key;
+  writeFileSync(
+    join(advDir, "guard.yaml"),
+    `server: { port: 0 }\nauth: { apiKeys: keys.json }\nauditLog: { path: audit.db }\nroutes:\n  - name: digits\n    model: ${modelPath}\n    detectors:\n      adversarial: { file: fs.json, reject: true }\n`,
+  );
+  const classifier = await OnnxClassifier.fromFile(modelPath);
+  const test_ = loadMnist().test;
+  const clean = sliceRows(test_.x, 0, 20);
+  const adversarial = await pgd.run(classifier, clean, labelsOf(sliceRows(test_.y, 0, 20)), { ...pgd.defaults, eps: 0.3 }, { rng: createRng(0) });
+  await classifier.release();
+  const running = await startGuard(join(advDir, "guard.yaml"));
+  try {
+    const send = async (x: Float32Array) => {
+      const res = await fetch(`${running.url}/v1/models/digits:predict`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ instances: [Array.from(x)] }),
+      });
+      return { status: res.status, body: (await res.json()) as { error?: { code: string } } };
+    };
+    let cleanPassed = 0;
+    let refused = 0;
+    for (let i = 0; i < 20; i++) {
+      if ((await send(clean.data.slice(i * 784, (i + 1) * 784))).status === 200) cleanPassed++;
+      const r = await send(adversarial.x.data.slice(i * 784, (i + 1) * 784));
+      if (r.status === 400 && r.body.error?.code === "ADVERSARIAL_INPUT") refused++;
+    }
+    assert.ok(cleanPassed >= 18, `${cleanPassed}/20 clean digits passed`);
+    assert.ok(refused >= 18, `${refused}/20 PGD examples refused`);
   } finally {
     await running.close();
   }

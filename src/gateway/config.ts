@@ -84,8 +84,16 @@ export const DEFAULT_BLOCKING_SCANNERS = [
 
 export interface GuardConfig {
   file: string;
-  server: { host: string; port: number; bodyLimit: number; requestTimeoutMs: number };
-  auth: { apiKeys?: string; jwt?: JwtOptions; anonymousRoles?: string[] };
+  server: {
+    host: string;
+    port: number;
+    bodyLimit: number;
+    requestTimeoutMs: number;
+    /** HTTPS; with clientCa, mutual TLS: every client must present a certificate signed by it. */
+    tls?: { cert: string; key: string; clientCa?: string };
+  };
+  /** clientCertRoles: roles of a client certificate by its subject CN (mTLS as authentication). */
+  auth: { apiKeys?: string; jwt?: JwtOptions; anonymousRoles?: string[]; clientCertRoles?: Record<string, string[]> };
   rateLimit: Omit<RateLimitOptions, "limiterFactory">;
   auditLog: { path: string; payloads: "hash" | "omit" };
   metrics: { public: boolean };
@@ -110,8 +118,25 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
   const base = dirname(source.file);
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
 
-  const server = r.map(["server"], root.server ?? {}, ["host", "port", "bodyLimit", "requestTimeoutMs"]);
-  const auth = r.map(["auth"], root.auth ?? {}, ["apiKeys", "jwt", "anonymousRoles"]);
+  const server = r.map(["server"], root.server ?? {}, ["host", "port", "bodyLimit", "requestTimeoutMs", "tls"]);
+  const auth = r.map(["auth"], root.auth ?? {}, ["apiKeys", "jwt", "anonymousRoles", "clientCertRoles"]);
+  let tls: GuardConfig["server"]["tls"];
+  if (server.tls !== undefined) {
+    const t = r.map(["server", "tls"], server.tls, ["cert", "key", "clientCa"]);
+    tls = {
+      cert: path(r.string(["server", "tls", "cert"], t.cert)),
+      key: path(r.string(["server", "tls", "key"], t.key)),
+      clientCa: t.clientCa === undefined ? undefined : path(r.string(["server", "tls", "clientCa"], t.clientCa)),
+    };
+  }
+  let clientCertRoles: Record<string, string[]> | undefined;
+  if (auth.clientCertRoles !== undefined) {
+    if (!tls?.clientCa) r.fail(["auth", "clientCertRoles"], "needs server.tls.clientCa: without mutual TLS there are no client certificates");
+    const m = r.map(["auth", "clientCertRoles"], auth.clientCertRoles);
+    clientCertRoles = Object.fromEntries(
+      Object.entries(m).map(([cn, v]) => [cn, r.list(["auth", "clientCertRoles", cn], v).map((x, i) => r.string(["auth", "clientCertRoles", cn, i], x))]),
+    );
+  }
   const rate = r.map(["rateLimit"], root.rateLimit ?? {}, ["perKey", "perIp", "perTenant", "concurrency"]);
   const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads"]);
   const metrics = r.map(["metrics"], root.metrics ?? {}, ["public"]);
@@ -125,8 +150,8 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
   };
   const routes = r.list(["routes"], root.routes ?? []);
   if (routes.length === 0) r.fail(["routes"], "must list at least one route (a local `model:` or an `upstream:`)");
-  if (auth.apiKeys === undefined && auth.jwt === undefined && auth.anonymousRoles === undefined) {
-    r.fail(["auth"], "must configure apiKeys, jwt or anonymousRoles (an open gateway has to be asked for explicitly)");
+  if (auth.apiKeys === undefined && auth.jwt === undefined && auth.anonymousRoles === undefined && auth.clientCertRoles === undefined) {
+    r.fail(["auth"], "must configure apiKeys, jwt, clientCertRoles or anonymousRoles (an open gateway has to be asked for explicitly)");
   }
 
   const perMinute = (key: string) => {
@@ -145,11 +170,13 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
       bodyLimit: server.bodyLimit === undefined ? 1024 * 1024 : r.number(["server", "bodyLimit"], server.bodyLimit, { min: 1, integer: true }),
       requestTimeoutMs:
         server.requestTimeoutMs === undefined ? 30_000 : r.number(["server", "requestTimeoutMs"], server.requestTimeoutMs, { min: 1, integer: true }),
+      tls,
     },
     auth: {
       apiKeys: auth.apiKeys === undefined ? undefined : path(r.string(["auth", "apiKeys"], auth.apiKeys)),
       jwt: auth.jwt === undefined ? undefined : parseJwt(r, auth.jwt, path),
       anonymousRoles: roles(["auth", "anonymousRoles"], auth.anonymousRoles),
+      clientCertRoles,
     },
     rateLimit: {
       perKey: perMinute("perKey"),

@@ -8,6 +8,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { loadDetector } from "../defenses/detectors/persistence.js";
@@ -68,7 +69,7 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
   const shared: Shared = { metrics: createGuardMetrics(() => current.responder.blockedClients()), detectorState: new Map() };
   let current = await buildGeneration(config, stores, shared, options.logLevel ?? false);
 
-  const server = createHttpServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const generation = current;
     generation.inFlight++;
     res.once("close", () => {
@@ -76,7 +77,18 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
       if (generation.retired && generation.inFlight === 0) void retire(generation);
     });
     generation.handler(req, res);
-  });
+  };
+  const tls = config.server.tls;
+  const server = tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(tls.cert),
+          key: readFileSync(tls.key),
+          ...(tls.clientCa ? { ca: readFileSync(tls.clientCa), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        handle,
+      )
+    : createHttpServer(handle);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", (e) =>
@@ -88,7 +100,7 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
   const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
 
   const guard: RunningGuard = {
-    url: `http://${host}:${port}`,
+    url: `${tls ? "https" : "http"}://${host}:${port}`,
     config,
     async reload() {
       const next = loadGuardConfig(configFile, options.env);
@@ -144,7 +156,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   const apiKeys = config.auth.apiKeys ? new ApiKeyVerifier(readKeysFile(config.auth.apiKeys)) : undefined;
 
   await app.register(contextPlugin);
-  await app.register(authPlugin, { apiKeys, jwt, anonymousRoles: config.auth.anonymousRoles });
+  await app.register(authPlugin, { apiKeys, jwt, anonymousRoles: config.auth.anonymousRoles, clientCertRoles: config.auth.clientCertRoles });
   const { auditLog, incidents } = stores;
   const responder = new IncidentResponder(incidents, config.incidents.rules, { webhook: config.incidents.webhook, log: (m) => app.log.warn(m) });
   app.addHook("onClose", async () => responder.close());

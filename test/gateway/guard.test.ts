@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import type { FastifyInstance } from "fastify";
 import { SignJWT } from "jose";
+import { Agent, fetch as undiciFetch } from "undici";
 import { pgd } from "../../src/attacks/evasion/pgd.js";
 import { loadMnist } from "../../src/data/mnist.js";
 import { createRng } from "../../src/data/random.js";
@@ -450,4 +451,44 @@ test("an adversarial-input detector on a route refuses PGD examples and passes c
   } finally {
     await running.close();
   }
+});
+
+test("mutual TLS: a client certificate from the configured CA authenticates with its mapped roles; others are refused in the handshake", async () => {
+  const tls = fileURLToPath(new URL("../../fixtures/gateway/tls/", import.meta.url));
+  const tlsDir = mkdtempSync(join(tmpdir(), "aegis-guard-mtls-"));
+  writeFileSync(
+    join(tlsDir, "guard.yaml"),
+    `server:
+  port: 0
+  tls: { cert: ${tls}server.pem, key: ${tls}server.key, clientCa: ${tls}ca.pem }
+auth:
+  clientCertRoles: { svc-a: [predict] }
+auditLog: { path: audit.db }
+routes:
+  - name: digits
+    model: ${modelPath}
+    roles: [predict]
+`,
+  );
+  const running = await startGuard(join(tlsDir, "guard.yaml"));
+  const ca = readFileSync(`${tls}ca.pem`);
+  const client = (name: string) => new Agent({ connect: { ca, cert: readFileSync(`${tls}${name}.pem`), key: readFileSync(`${tls}${name}.key`) } });
+  try {
+    assert.match(running.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const ok = await undiciFetch(`${running.url}/v1/models/digits:predict`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ instances: [image] }),
+      dispatcher: client("client"),
+    });
+    assert.equal(ok.status, 200);
+    await assert.rejects(undiciFetch(`${running.url}/healthz`, { dispatcher: client("rogue-client") }));
+    await assert.rejects(undiciFetch(`${running.url}/healthz`, { dispatcher: new Agent({ connect: { ca } }) }));
+  } finally {
+    await running.close();
+  }
+  assert.throws(
+    () => parseGuardConfig(parseYaml("auth:\n  clientCertRoles: { a: [x] }\nroutes: [{ name: a, model: m.onnx }]\n", "g.yaml")),
+    /g\.yaml:2: auth\.clientCertRoles needs server\.tls\.clientCa/,
+  );
 });

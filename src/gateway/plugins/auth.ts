@@ -1,9 +1,11 @@
 /**
  * Authentication and least-privilege authorisation. A request presents an Aegis API key
- * (`Authorization: Bearer aegis_…` or `X-API-Key`) or a JWT (`Authorization: Bearer …`);
+ * (`Authorization: Bearer aegis_…` or `X-API-Key`), a JWT (`Authorization: Bearer …`) or,
+ * under mutual TLS, a client certificate whose subject CN the config maps to roles;
  * each route lists the roles it admits (`config.roles`), and the admin surfaces need
  * "admin". 401 says who you are is unknown, 403 that you may not do this.
  */
+import type { TLSSocket } from "node:tls";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { ApiKeyVerifier } from "../auth/api-keys.js";
@@ -14,6 +16,8 @@ export interface AuthOptions {
   jwt?: JwtVerifier;
   /** Roles of a request that presents no credentials; unauthenticated requests are refused when absent. */
   anonymousRoles?: readonly string[];
+  /** Roles of a verified client certificate (mutual TLS) by its subject CN. */
+  clientCertRoles?: Readonly<Record<string, readonly string[]>>;
 }
 
 const API_KEY_PREFIX = "aegis_";
@@ -23,7 +27,10 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, options) => {
     const config = request.routeOptions.config;
     if (config.public) return;
     const token = presentedToken(request);
-    if (token === undefined) {
+    const certificate = options.clientCertRoles ? clientCertificate(request) : undefined;
+    if (token === undefined && certificate && options.clientCertRoles?.[certificate] !== undefined) {
+      request.aegis.principal = { id: `cert:${certificate}`, name: certificate, roles: options.clientCertRoles[certificate] };
+    } else if (token === undefined) {
       if (options.anonymousRoles) request.aegis.principal = { id: `ip:${request.ip}`, name: "anonymous", roles: options.anonymousRoles };
       else return refuse(request, reply, 401, "UNAUTHENTICATED", "this route needs an API key or a bearer token");
     } else {
@@ -39,6 +46,14 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, options) => {
     request.aegis.decisions.push({ control: "auth", action: "allow" });
   });
 };
+
+/** The subject CN of the client's certificate, when TLS verified it against the configured CA. */
+function clientCertificate(request: FastifyRequest): string | undefined {
+  const socket = request.raw.socket as TLSSocket;
+  if (!socket.authorized || typeof socket.getPeerCertificate !== "function") return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === "string" ? cn : undefined;
+}
 
 function presentedToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;

@@ -132,7 +132,7 @@ test("config errors name the file, the line and the key; environment variables f
     () => parse("auth: { anonymousRoles: [x] }\nrateLimit:\n  perKey: { requestsPerMinute: -1 }\nroutes: [{ name: a, model: m.onnx }]\n"),
     /guard\.yaml:3: rateLimit\.perKey\.requestsPerMinute must be an integer ≥ 1/,
   );
-  assert.throws(() => parse("routes: [{ name: a, model: m.onnx }]\n"), /auth must configure apiKeys, jwt or anonymousRoles/);
+  assert.throws(() => parse("routes: [{ name: a, model: m.onnx }]\n"), /auth must configure apiKeys, jwt, clientCertRoles or anonymousRoles/);
   assert.throws(
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a guard.yaml placeholder, not a template
     () => parse('auth:\n  jwt: { secret: "${NOPE}" }\nroutes: [{ name: a, model: m.onnx }]\n'),

@@ -28,7 +28,8 @@ export interface Incident {
   timeline: TimelineEvent[];
 }
 
-interface Row {
+/** An incident as both stores keep it: one row, the timeline as JSON text. */
+export interface IncidentRow {
   id: number;
   opened_at: string;
   client: string;
@@ -68,7 +69,7 @@ export class IncidentStore {
   findOpen(client: string, detector: string): Incident | undefined {
     const row = this.db
       .prepare("SELECT * FROM incidents WHERE client = ? AND detector = ? AND status = 'open' ORDER BY id DESC LIMIT 1")
-      .get(client, detector) as Row | undefined;
+      .get(client, detector) as IncidentRow | undefined;
     return row && fromRow(row);
   }
 
@@ -89,7 +90,7 @@ export class IncidentStore {
   }
 
   get(id: number): Incident | undefined {
-    const row = this.db.prepare("SELECT * FROM incidents WHERE id = ?").get(id) as Row | undefined;
+    const row = this.db.prepare("SELECT * FROM incidents WHERE id = ?").get(id) as IncidentRow | undefined;
     return row && fromRow(row);
   }
 
@@ -98,7 +99,7 @@ export class IncidentStore {
       options.status
         ? this.db.prepare("SELECT * FROM incidents WHERE status = ? ORDER BY id").all(options.status)
         : this.db.prepare("SELECT * FROM incidents ORDER BY id").all()
-    ) as Row[];
+    ) as IncidentRow[];
     return rows.map(fromRow);
   }
 
@@ -107,7 +108,7 @@ export class IncidentStore {
   }
 }
 
-function fromRow(r: Row): Incident {
+export function fromRow(r: IncidentRow): Incident {
   return {
     id: r.id,
     openedAt: r.opened_at,

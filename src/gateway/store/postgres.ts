@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { type ChainedEntry, entryHash, GENESIS, verifyChain } from "../audit-log/chain.js";
-import type { Incident, IncidentAction, TimelineEvent } from "../incidents/store.js";
+import { fromRow, type Incident, type IncidentRow, type TimelineEvent } from "../incidents/store.js";
 
 /** Any constant shared by every instance: the key of the audit log's advisory lock. */
 const CHAIN_LOCK = 7_241_001;
@@ -126,34 +126,6 @@ export class PgAuditLog {
     );
     return r.rows.map((row) => ({ seq: Number(row.seq), time: row.time, entry: JSON.parse(row.data) as Record<string, unknown> }));
   }
-}
-
-interface IncidentRow {
-  id: number;
-  opened_at: string;
-  client: string;
-  route: string;
-  detector: string;
-  action: IncidentAction;
-  until: string | null;
-  status: "open" | "resolved";
-  resolved_at: string | null;
-  timeline: string;
-}
-
-function fromRow(r: IncidentRow): Incident {
-  return {
-    id: r.id,
-    openedAt: r.opened_at,
-    client: r.client,
-    route: r.route,
-    detector: r.detector,
-    action: r.action,
-    ...(r.until ? { until: r.until } : {}),
-    status: r.status,
-    ...(r.resolved_at ? { resolvedAt: r.resolved_at } : {}),
-    timeline: JSON.parse(r.timeline) as TimelineEvent[],
-  };
 }
 
 export class PgIncidentStore {

@@ -71,8 +71,8 @@ export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">)
     const blackBox = a.access === "black-box";
     const techniques = [CRAFT, blackBox ? BLACK_BOX : WHITE_BOX, EVADE, ML01];
     const recommendation = blackBox
-      ? "The attack needs only the model's predictions: limit and monitor queries per client (ATLAS AML.M0004), detect adversarial inputs (AML.M0015) and harden the model, e.g. by adversarial training (AML.M0003); then audit again."
-      : "Harden the model, e.g. adversarial training with PGD at the audited ε (Madry et al. 2018; ATLAS AML.M0003), and keep the model file from untrusted parties, since white-box access makes these attacks easiest; then audit again.";
+      ? "The attack needs only the model's predictions: limit and monitor queries per client (ATLAS AML.M0004; `aegis guard` with stateful-knn detection), detect adversarial inputs (AML.M0015; `aegis detect fit`) and harden the model, e.g. by adversarial training (AML.M0003; `aegis harden adversarial-training`); then audit again."
+      : "Harden the model, e.g. adversarial training with PGD at the audited ε (Madry et al. 2018; ATLAS AML.M0003; `aegis harden adversarial-training --eps …`, then `aegis audit --compare` to show the gain), and keep the model file from untrusted parties, since white-box access makes these attacks easiest; then audit again.";
     const who = `${a.title} (${normName(a.norm)}${a.targeted ? ", targeted" : ""})`;
     let severity: Severity;
     let title: string;

@@ -131,7 +131,7 @@ function findingsSection(r: AuditReport): string {
   <h3>${esc(f.title)}</h3>
   <p>${esc(f.evidence)}</p>
   <div class="tags">${f.techniques.map((t) => `<a class="tag" href="${esc(t.url)}" title="${esc(t.framework)}">${esc(t.id)} · ${esc(t.name)}</a>`).join("")}</div>
-  <p class="rec"><strong>Recommendation.</strong> ${esc(f.recommendation)}</p>
+  <p class="rec"><strong>Recommendation.</strong> ${withCode(f.recommendation)}</p>
 </article>`,
     )
     .join("\n");
@@ -481,7 +481,7 @@ function comparisonFindings(r: ComparisonReport): string {
   };
   const recommendations = [...new Set([...c.baseline.findings, ...r.findings].map((f) => f.recommendation))];
   return `<section><h2>Findings per model</h2><div class="pair">${column(c.baseline, c.baseline_label, 0)}${column(r, c.candidate_label, 1)}</div>
-${recommendations.map((text) => `<p class="rec"><strong>Recommendation.</strong> ${esc(text)}</p>`).join("")}</section>`;
+${recommendations.map((text) => `<p class="rec"><strong>Recommendation.</strong> ${withCode(text)}</p>`).join("")}</section>`;
 }
 
 function comparisonExamples(r: ComparisonReport, images: ReadonlyMap<string, ExampleImages>): string {
@@ -603,3 +603,8 @@ tr.clean-row td{background:#f8fafc}
 .finding h4{margin:6px 0;font-size:14px}
 @media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}.pair{grid-template-columns:1fr}}
 `;
+
+/** Escaped text whose `backquoted` parts (commands) are set as code, as in the Markdown report. */
+function withCode(text: string): string {
+  return esc(text).replace(/`([^`]+)`/g, "<code>$1</code>");
+}

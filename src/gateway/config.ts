@@ -12,6 +12,7 @@ import type { JwtOptions } from "./auth/jwt.js";
 import type { DetectorsConfig } from "./detection.js";
 import type { IncidentRule } from "./incidents/responder.js";
 import type { RateLimitOptions } from "./plugins/rate-limit.js";
+import { QUERY_LOG_DEFAULTS } from "./store/query-log.js";
 
 export interface ModelRouteConfig {
   kind: "model";
@@ -99,7 +100,8 @@ export interface GuardConfig {
   metrics: { public: boolean };
   incidents: { webhook?: string; throttledRequestsPerMinute: number; rules: IncidentRule[] };
   /** Shared state for several instances (default: SQLite and memory, for one). */
-  store: { redis?: string; postgres?: string };
+  /** Redis: rate limits, token budgets and the query streams the detectors replay (the last `queryHistory` per client and route); PostgreSQL: audit log and incidents. */
+  store: { redis?: string; postgres?: string; queryHistory: number };
   routes: RouteConfig[];
 }
 
@@ -141,7 +143,7 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
   const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads"]);
   const metrics = r.map(["metrics"], root.metrics ?? {}, ["public"]);
   const incidents = r.map(["incidents"], root.incidents ?? {}, ["webhook", "throttledRequestsPerMinute", "rules"]);
-  const store = r.map(["store"], root.store ?? {}, ["redis", "postgres"]);
+  const store = r.map(["store"], root.store ?? {}, ["redis", "postgres", "queryHistory"]);
   const url = (key: string, scheme: RegExp, example: string) => {
     if (store[key] === undefined) return undefined;
     const v = r.string(["store", key], store[key]);
@@ -192,6 +194,8 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
     store: {
       redis: url("redis", /^rediss?:\/\//, "redis://127.0.0.1:6379"),
       postgres: url("postgres", /^postgres(ql)?:\/\//, "postgres://aegis:PASSWORD@127.0.0.1/aegis"),
+      queryHistory:
+        store.queryHistory === undefined ? QUERY_LOG_DEFAULTS.maxEntries : r.number(["store", "queryHistory"], store.queryHistory, { min: 1, integer: true }),
     },
     incidents: {
       webhook: incidents.webhook === undefined ? undefined : r.string(["incidents", "webhook"], incidents.webhook),
@@ -201,11 +205,22 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
           : r.number(["incidents", "throttledRequestsPerMinute"], incidents.throttledRequestsPerMinute, { min: 1, integer: true }),
       rules: r.list(["incidents", "rules"], incidents.rules ?? []).map((item, i) => {
         const p = ["incidents", "rules", i];
-        const m = r.map(p, item, ["detector", "action", "durationSeconds"]);
+        const m = r.map(p, item, ["detector", "action", "durationSeconds", "degradeTo", "k"]);
+        const action = r.string([...p, "action"], m.action, ["block", "throttle", "degrade", "alert"]) as IncidentRule["action"];
+        if (action !== "degrade" && (m.degradeTo !== undefined || m.k !== undefined))
+          r.fail([...p, m.degradeTo === undefined ? "k" : "degradeTo"], "applies to degrade rules only");
+        const output = m.degradeTo === undefined ? undefined : r.string([...p, "degradeTo"], m.degradeTo, ["labels-only", "shuffled-top-k"]);
+        if (m.k !== undefined && output !== "shuffled-top-k") r.fail([...p, "k"], "applies to degradeTo: shuffled-top-k only");
         return {
           detector: r.string([...p, "detector"], m.detector, RULE_DETECTORS),
-          action: r.string([...p, "action"], m.action, ["block", "throttle", "degrade", "alert"]) as IncidentRule["action"],
+          action,
           durationSeconds: m.durationSeconds === undefined ? undefined : r.number([...p, "durationSeconds"], m.durationSeconds, { min: 1 }),
+          degradeTo:
+            output === "shuffled-top-k"
+              ? { output, k: m.k === undefined ? 3 : r.number([...p, "k"], m.k, { min: 2, integer: true }) }
+              : output === "labels-only"
+                ? { output }
+                : undefined,
         };
       }),
     },

@@ -23,7 +23,7 @@ import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
-import { adversarialHook, type ClientDetector, degradeHook, detectionHook, outputHook } from "./detection.js";
+import { adversarialHook, type ClientState, degradeHook, detectionHook, outputHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { type LlmRoute, llmRoutes } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
@@ -43,7 +43,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 /** What outlives a reload: the metrics and what the detectors have seen of each client. */
 interface Shared {
   metrics: GuardMetrics;
-  detectorState: Map<string, Map<string, ClientDetector[]>>;
+  detectorState: Map<string, Map<string, ClientState>>;
 }
 
 interface Generation {
@@ -178,13 +178,15 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     }
     const hooks: PredictionHook[] = [];
     if (route.detectors?.prada || route.detectors?.statefulKnn) {
-      const key = `${route.name}:${JSON.stringify(route.detectors)}`;
+      // A new store (e.g. Redis added) starts new streams, so the clients start afresh too.
+      const key = `${route.name}:${JSON.stringify(route.detectors)}:${stores.key}`;
       const state = shared.detectorState.get(key) ?? new Map();
       shared.detectorState.set(key, state);
-      hooks.push(detectionHook(route.name, route.detectors, responder, state));
+      const queryStreams = stores.queryLog && { log: stores.queryLog, range: route.clipRange };
+      hooks.push(detectionHook({ route: route.name, config: route.detectors, responder, perClient: state, shared: queryStreams, logger: app.log }));
     }
     if (route.outputs) hooks.push(outputHook(buildPostprocessors(parseDefenceSpecs(route.outputs, "outputs"))));
-    hooks.push(degradeHook(responder));
+    hooks.push(degradeHook(responder, config.incidents.rules));
     if (route.kind === "model") {
       if (route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
       if (route.detectors?.adversarial) {

@@ -139,6 +139,13 @@ test("config errors name the file, the line and the key; environment variables f
     /guard\.yaml:2: auth\.jwt\.secret uses \$\{NOPE\}, but the environment variable NOPE is not set/,
   );
   assert.throws(() => parse("auth: { anonymousRoles: [x] }\nroutes: [{ name: a, model: m.onnx }]\nlimits: {}\n"), /guard\.yaml:3: limits is not a known key/);
+  const rules = (rule: string) => parse(`auth: { anonymousRoles: [x] }\nincidents:\n  rules:\n    - ${rule}\nroutes: [{ name: a, model: m.onnx }]\n`);
+  assert.deepEqual(rules("{ detector: prada, action: degrade, degradeTo: shuffled-top-k }").incidents.rules[0].degradeTo, { output: "shuffled-top-k", k: 3 });
+  assert.throws(
+    () => rules("{ detector: prada, action: block, degradeTo: labels-only }"),
+    /guard\.yaml:4: incidents\.rules\[0\]\.degradeTo applies to degrade rules only/,
+  );
+  assert.throws(() => rules("{ detector: prada, action: degrade, k: 2 }"), /incidents\.rules\[0\]\.k applies to degradeTo: shuffled-top-k only/);
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a guard.yaml placeholder, not a template
   const ok = parse('auth:\n  jwt: { secret: "${S:-fallback-secret}" }\nroutes: [{ name: a, upstream: "http://10.0.0.5:8501" }]\n', {});
   assert.equal(ok.auth.jwt?.secret, "fallback-secret");

@@ -158,8 +158,26 @@ test("the responder: throttle and degrade last their duration, alert only record
 
   const request = { aegis: { decisions: [], principal: { id: "key:a", name: "a", roles: [] } }, ip: "127.0.0.1" } as unknown as FastifyRequest;
   const probs = float32([2, 3], [0.2, 0.5, 0.3, 0.6, 0.3, 0.1]);
-  const degraded = await degradeHook(responder)(request, float32([2, 1]), probs);
+  const degraded = await degradeHook(responder, [])(request, float32([2, 1]), probs);
   assert.deepEqual(Array.from(degraded?.data ?? []), [0, 1, 0, 1, 0, 0]);
+  // Shuffled top-2: a random() of 0 swaps the two largest values.
+  const shuffleRule = { detector: "prada", action: "degrade" as const, degradeTo: { output: "shuffled-top-k" as const, k: 2 } };
+  const shuffled = await degradeHook(responder, [shuffleRule], () => 0)(request, float32([2, 1]), probs);
+  assert.deepEqual(
+    Array.from(shuffled?.data ?? []).map((v) => Math.round(v * 10) / 10),
+    [0, 0.3, 0.5, 0.3, 0.6, 0],
+  );
+  // With Math.random, each of the top 3 classes gets the largest value about a third of the time.
+  const wins = [0, 0, 0, 0];
+  const four = float32([1, 4], [0.1, 0.6, 0.25, 0.05]);
+  const shuffle3 = degradeHook(responder, [{ ...shuffleRule, degradeTo: { output: "shuffled-top-k", k: 3 } }]);
+  for (let t = 0; t < 3000; t++) {
+    const out = (await shuffle3(request, float32([1, 1]), four))?.data ?? new Float32Array(4);
+    assert.equal(out[3], 0, "the fourth class stays out");
+    wins[out.indexOf(Math.max(...out))]++;
+  }
+  // 3000 draws at p = 1/3: σ ≈ 26, so ±130 is 5σ.
+  for (const w of wins.slice(0, 3)) assert.ok(Math.abs(w - 1000) < 130, wins.join(","));
 
   now += 45_000;
   assert.equal(responder.status("key:b").throttled, undefined, "the throttle ended after 30 s");

@@ -1,8 +1,9 @@
 /**
  * Two guard instances on one Redis and one PostgreSQL (started by .ci/run; see the
  * README's Development section): rate limits are global, a key blocked on one instance is
- * blocked on the other, an incident resolved on one is lifted on both, and the audit log
- * is one valid hash chain holding every request of both.
+ * blocked on the other, an incident resolved on one is lifted on both, the detectors see a
+ * client that alternates between instances as one query stream, and the audit log is one
+ * valid hash chain holding every request of both.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { loadMnist } from "../../src/data/mnist.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { createApiKey } from "../../src/gateway/auth/api-keys.js";
 import { type RunningGuard, startGuard } from "../../src/gateway/guard.js";
+import type { Incident } from "../../src/gateway/incidents/store.js";
 import { connectPostgres, PgAuditLog } from "../../src/gateway/store/postgres.js";
 import { aegis } from "../helpers/cli.js";
 
@@ -29,6 +31,7 @@ let a: RunningGuard;
 let b: RunningGuard;
 let key: string;
 let attacker: string;
+let spreader: string;
 let admin: string;
 let sent = 0;
 
@@ -40,6 +43,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), "aegis-shared-"));
   key = createApiKey(join(dir, "keys.json"), { name: "app", roles: ["predict"] }).key;
   attacker = createApiKey(join(dir, "keys.json"), { name: "scraper", roles: ["predict"] }).key;
+  spreader = createApiKey(join(dir, "keys.json"), { name: "spreader", roles: ["predict"] }).key;
   admin = createApiKey(join(dir, "keys.json"), { name: "ops", roles: ["admin"] }).key;
   const config = (name: string) => `server: { port: 0 }
 auth: { apiKeys: keys.json }
@@ -111,14 +115,44 @@ test("a client blocked by one instance is blocked by the other; resolving on one
   assert.equal(await predict(a, attacker), 200, "instance a lifted the block");
 });
 
+test("PRADA sees a client that alternates between the instances as one stream (shared through Redis)", async () => {
+  const model = await OnnxClassifier.fromFile(modelPath);
+  const seeds = Array.from({ length: 20 }, (_, i) => loadMnist().train.x.data.slice((100 + i) * 784, (101 + i) * 784));
+  const stream = await jacobianAugmentationStream(model, seeds, 1000);
+  await model.release();
+  // 10 queries a request, alternating: each instance alone would see half the stream, and
+  // with minQueries 100 and 20 requests a minute it would not reach its verdict in budget.
+  let blockedAfter = 0;
+  for (let i = 0, turn = 0; i < stream.length && blockedAfter === 0; i += 10, turn++) {
+    const status = await predict(
+      turn % 2 === 0 ? a : b,
+      spreader,
+      stream.slice(i, i + 10).map((r) => Array.from(r)),
+    );
+    if (status === 403) blockedAfter = i;
+    else assert.equal(status, 200);
+  }
+  assert.ok(blockedAfter > 0, "the spreader was blocked");
+  const res = await fetch(`${a.url}/admin/api/overview`, { headers: { authorization: `Bearer ${admin}` } });
+  // The newest incident (the scraper's query after its resolution re-opened one of its own).
+  const incident = ((await res.json()) as { incidents: Incident[] }).incidents.sort((x, y) => y.id - x.id)[0];
+  assert.ok(incident, "an open incident");
+  const detail = incident.timeline[0].detail ?? "";
+  const counted = Number(/after (\d+) queries/.exec(detail)?.[1]);
+  // The alarm counted the queries sent to both instances, not just its own half.
+  assert.ok(counted > 100 && counted <= blockedAfter, detail);
+  const resolved = await fetch(`${a.url}/admin/api/incidents/${incident.id}/resolve`, { method: "POST", headers: { authorization: `Bearer ${admin}` } });
+  assert.equal(resolved.status, 200);
+});
+
 test("the audit log in PostgreSQL is one valid chain with every request of both instances", async () => {
   const pool = await connectPostgres(databaseUrl);
   const log = new PgAuditLog(pool);
   const verdict = await log.verify();
   await pool.end();
   assert.ok(verdict.valid, JSON.stringify(verdict.breaks));
-  // The dashboard's resolve call is audited too.
-  assert.equal(verdict.entries, sent + 1);
+  // The dashboard's calls (two resolves, one overview) are audited too.
+  assert.equal(verdict.entries, sent + 3);
 });
 
 test("aegis audit-log verify and aegis incidents read the PostgreSQL store", async () => {

@@ -1,7 +1,7 @@
 /**
  * Incident response: rules map a detector's alarm to an action on the client — block it
  * or throttle it for a period, degrade what it sees (labels only, as PRADA's authors
- * propose against extraction), or only alert — and every incident is recorded with its
+ * propose against extraction, or shuffled top-k), or only alert — and every incident is recorded with its
  * timeline and announced to a webhook in Slack's JSON format. Open incidents are re-read
  * from the store every second, so `aegis incidents resolve` in another process, or a
  * block set by another instance, applies to every running instance without a restart.
@@ -14,6 +14,8 @@ export interface IncidentRule {
   action: IncidentAction;
   /** How long block, throttle and degrade last; forever (until resolved) when absent. */
   durationSeconds?: number;
+  /** What a degraded client sees: the top label only (default), or the top k probabilities dealt to the top k classes in random order. */
+  degradeTo?: { output: "labels-only" } | { output: "shuffled-top-k"; k: number };
 }
 
 export interface Detection {

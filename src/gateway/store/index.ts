@@ -1,8 +1,9 @@
 /**
  * Where a guard keeps what outlives a request. One instance: SQLite (audit log and
- * incidents in one file) and memory (rate limits). Several instances: PostgreSQL for the
- * audit log and incidents, Redis for the rate limits, so a key blocked or throttled on
- * one instance is blocked or throttled on all.
+ * incidents in one file) and memory (rate limits, detector state). Several instances:
+ * PostgreSQL for the audit log and incidents, Redis for the rate limits and the query
+ * streams the detectors replay, so a key blocked or throttled on one instance is blocked or
+ * throttled on all, and a client is one stream to the detectors whichever instance it hits.
  */
 import type pg from "pg";
 import { type RateLimiterAbstract, RateLimiterMemory } from "rate-limiter-flexible";
@@ -11,6 +12,7 @@ import type { GuardConfig } from "../config.js";
 import type { IncidentStoreLike } from "../incidents/responder.js";
 import { IncidentStore } from "../incidents/store.js";
 import { connectPostgres, PgAuditLog, PgIncidentStore } from "./postgres.js";
+import { type QueryLog, redisQueryLog } from "./query-log.js";
 import { connectRedis, redisLimiterFactory } from "./redis.js";
 
 export type LimiterFactory = (scope: string, points: number, durationSeconds?: number) => RateLimiterAbstract;
@@ -24,6 +26,8 @@ export interface Stores {
   auditLog: SqliteAuditLog | PgAuditLog;
   incidents: IncidentStoreLike;
   limiters: LimiterFactory;
+  /** Present with Redis: the detectors' shared query streams. */
+  queryLog?: QueryLog;
   close(): Promise<void>;
 }
 
@@ -50,6 +54,7 @@ export async function openStores(config: GuardConfig): Promise<Stores> {
     auditLog,
     incidents,
     limiters: redis ? redisLimiterFactory(redis) : memoryLimiterFactory,
+    queryLog: redis ? redisQueryLog(redis, { maxEntries: config.store.queryHistory }) : undefined,
     async close() {
       if (auditLog instanceof SqliteAuditLog) auditLog.close();
       incidents.close?.();

@@ -21,6 +21,15 @@ export function softmaxRows(logits: Tensor<"float32">): Tensor<"float32"> {
   return { dtype: "float32", shape: [n, k], data: out };
 }
 
+/** log Σ exp(v) over one row, shifted by its maximum so large values do not overflow. */
+export function logSumExp(row: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let j = 0; j < row.length; j++) max = Math.max(max, row[j]);
+  let sum = 0;
+  for (let j = 0; j < row.length; j++) sum += Math.exp(row[j] - max);
+  return max + Math.log(sum);
+}
+
 /** The model's outputs as probabilities: passed through when it already returns them. */
 export function probabilitiesOf(model: Pick<ModelInfo, "outputKind">, output: Tensor<"float32">): Tensor<"float32"> {
   return model.outputKind === "probs" ? output : softmaxRows(output);

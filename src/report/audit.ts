@@ -14,6 +14,7 @@ import type { Dataset } from "../data/index.js";
 import { createRng } from "../data/random.js";
 import type { Predictor } from "../engine/capabilities.js";
 import type { ModelSummary } from "../engine/inspect.js";
+import { logSumExp } from "../engine/probabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
 import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
@@ -379,13 +380,10 @@ async function describeExamples(
   });
 }
 
-/** Predicted class and its probability (softmax of logits). */
+/** Predicted class and its probability (the softmax of logits). */
 function confidence(output: Tensor<"float32">, i: number, kind: "logits" | "probs"): { label: number; p: number } {
   const k = output.shape[1];
   const label = argmaxRow(output, i);
   const z = output.data.subarray(i * k, (i + 1) * k);
-  if (kind === "probs") return { label, p: z[label] };
-  let sum = 0;
-  for (const v of z) sum += Math.exp(v - z[label]);
-  return { label, p: 1 / sum };
+  return { label, p: kind === "probs" ? z[label] : Math.exp(z[label] - logSumExp(z)) };
 }

@@ -11,6 +11,7 @@
  * the current iterate, to stop a sample at its first success.
  */
 import type { Labels, Predictor } from "../../engine/capabilities.js";
+import { logSumExp } from "../../engine/probabilities.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
@@ -35,11 +36,7 @@ export function logProb(out: Tensor<"float32">, i: number, c: number, kind: "log
   const k = out.shape[1];
   const row = out.data.subarray(i * k, (i + 1) * k);
   if (kind === "probs") return Math.log(Math.max(row[c], 1e-30));
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  let sum = 0;
-  for (const v of row) sum += Math.exp(v - max);
-  return row[c] - max - Math.log(sum);
+  return row[c] - logSumExp(row);
 }
 
 function check(p: NesParams): void {

@@ -15,6 +15,7 @@
  * (the reference stops after one pass), which small inputs such as MNIST need.
  */
 import type { Labels, Predictor } from "../../engine/capabilities.js";
+import { logSumExp } from "../../engine/probabilities.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
@@ -82,11 +83,7 @@ async function simbaAttack(model: Predictor, x: Tensor<"float32">, y: Labels, p:
   const probability = (out: Tensor<"float32">, i: number, label: number): number => {
     const k = out.shape[1];
     if (model.outputKind === "probs") return out.data[i * k + label];
-    let max = -Infinity;
-    for (let j = 0; j < k; j++) max = Math.max(max, out.data[i * k + j]);
-    let sum = 0;
-    for (let j = 0; j < k; j++) sum += Math.exp(out.data[i * k + j] - max);
-    return Math.exp(out.data[i * k + label] - max) / sum;
+    return Math.exp(out.data[i * k + label] - logSumExp(out.data.subarray(i * k, (i + 1) * k)));
   };
   const fooled = (out: Tensor<"float32">, i: number, label: number) => (p.targeted ? argmaxRow(out, i) === label : argmaxRow(out, i) !== label);
   const better = (candidate: number, current: number) => (p.targeted ? candidate > current : candidate < current);

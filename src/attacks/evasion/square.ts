@@ -18,6 +18,7 @@
  * misclassified sample is left as it is; every sample draws its own window position.
  */
 import type { Labels, Predictor } from "../../engine/capabilities.js";
+import { logSumExp } from "../../engine/probabilities.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
@@ -116,13 +117,7 @@ async function squareAttack(model: Predictor, x: Tensor<"float32">, y: Labels, p
   const lossOf = (out: Tensor<"float32">, i: number, label: number): number => {
     const k = out.shape[1];
     const score = (j: number) => (model.outputKind === "probs" ? Math.log(Math.max(out.data[i * k + j], Number.MIN_VALUE)) : out.data[i * k + j]);
-    if (p.targeted) {
-      let max = -Infinity;
-      for (let j = 0; j < k; j++) max = Math.max(max, score(j));
-      let sum = 0;
-      for (let j = 0; j < k; j++) sum += Math.exp(score(j) - max);
-      return max + Math.log(sum) - score(label);
-    }
+    if (p.targeted) return logSumExp(Array.from({ length: k }, (_, j) => score(j))) - score(label);
     let other = -Infinity;
     for (let j = 0; j < k; j++) if (j !== label) other = Math.max(other, score(j));
     return score(label) - other;

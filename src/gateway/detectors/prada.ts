@@ -16,7 +16,9 @@
  * Defaults: minQueries 100 (the paper's |D| > 100); δ = 0.95 — the paper sets δ per model
  * from benign traffic; on the bundled MNIST CNN benign clients stay above W = 0.97 and the
  * extraction streams fall below 0.85 (bench/extraction-detection.ts).
- * Deviations, for a gateway's memory and time bounds: G (all classes together) holds at
+ * Deviations: an exact repeat of an admitted query (d_min = 0: a retry) does not join D —
+ * it carries no information for an extractor, and zeros in D alarm on benign clients that
+ * retry. For a gateway's memory and time bounds: G (all classes together) holds at
  * most maxHistory queries (5000 × 784 floats is 15.7 MB per client, 21 MB as base64 state) —
  * beyond it the sets stop growing, new queries are still measured against them and their
  * d_min still tested, so detection continues but compares against the first maxHistory
@@ -136,6 +138,13 @@ export function createPradaDetector(options: Partial<PradaOptions> = {}): PradaD
         admit(set, x);
       } else {
         dMin = nearestDistance(set.data, set.size, dim, x);
+        // An exact repeat of an admitted query (a retry, a re-sent input) teaches an extractor
+        // nothing, and its d_min of 0 would put an atom at zero in D that no normal fits, so
+        // benign clients that retry would alarm. It is not tested.
+        if (dMin === 0) {
+          const w = test();
+          return { alarm: w !== undefined && w < opts.delta, w, dMin, queries };
+        }
         window.push(dMin);
         if (dMin > set.threshold && admit(set, x)) {
           set.admitted.push(dMin);

@@ -5,7 +5,6 @@
  * that drop no request.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -28,7 +27,7 @@ import { type RunningGuard, startGuard } from "../../src/gateway/guard.js";
 import { createServer } from "../../src/gateway/server.js";
 import { parseYaml } from "../../src/report/yaml.js";
 import { labelsOf, sliceRows } from "../../src/tensor.js";
-import { aegis } from "../helpers/cli.js";
+import { aegis, exited, startAegis } from "../helpers/cli.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "aegis-guard-"));
@@ -286,23 +285,7 @@ test("aegis guard killed with -9 loses no audit entry of an answered request", a
     join(killDir, "guard.yaml"),
     `server: { port: 0 }\nauth: { apiKeys: keys.json }\nauditLog: { path: audit.db }\nroutes:\n  - name: digits\n    model: ${modelPath}\n`,
   );
-  const child = spawn(process.execPath, [
-    fileURLToPath(new URL("../../bin/aegis.js", import.meta.url)),
-    "guard",
-    "--config",
-    join(killDir, "guard.yaml"),
-    "--log-level",
-    "off",
-  ]);
-  const url = await new Promise<string>((resolve, reject) => {
-    let err = "";
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /listening at (\S+)/.exec(err);
-      if (m) resolve(m[1]);
-    });
-    child.on("close", (code) => reject(new Error(`guard exited ${code}: ${err}`)));
-  });
+  const { child, url } = await startAegis(["guard", "--config", join(killDir, "guard.yaml"), "--log-level", "off"], /listening at (\S+)/);
   let answered = 0;
   const body = JSON.stringify({ instances: [image] });
   for (let i = 0; i < 30; i++) {
@@ -314,7 +297,7 @@ test("aegis guard killed with -9 loses no audit entry of an answered request", a
     if (res.status === 200) answered++;
   }
   child.kill("SIGKILL");
-  await new Promise((resolve) => child.once("close", resolve));
+  await exited(child);
   const log = new SqliteAuditLog(join(killDir, "audit.db"), { readonly: true });
   const verdict = log.verify();
   log.close();

@@ -9,7 +9,7 @@
  * still has its entry (the sequential kill -9 case is in guard.test.ts).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,8 +20,8 @@ import autocannon from "autocannon";
 import { loadMnist } from "../../src/data/mnist.js";
 import { SqliteAuditLog } from "../../src/gateway/audit-log/sqlite.js";
 import { createApiKey } from "../../src/gateway/auth/api-keys.js";
+import { exited, startAegis } from "../helpers/cli.js";
 
-const bin = fileURLToPath(new URL("../../bin/aegis.js", import.meta.url));
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "aegis-load-"));
 const LOAD = 3000;
@@ -29,8 +29,7 @@ const CONNECTIONS = 32;
 const WARM_UP = 8;
 const OUTPUTS = "topk:k=3,round:decimals=2";
 
-// Distinct MNIST digits (8,000 train images), so PRADA sees a natural query stream — repeated
-// digits would be distance-0 outliers and trip it — and each body's hash names its request.
+// Distinct MNIST digits (8,000 train images), so each body's hash names its request.
 const digits = loadMnist().train.x;
 const bodies = Array.from({ length: digits.shape[0] }, (_, i) => JSON.stringify({ instances: [Array.from(digits.data.subarray(i * 784, (i + 1) * 784))] }));
 const bodyHashes = bodies.map((b) => createHash("sha256").update(b).digest("hex"));
@@ -39,26 +38,6 @@ const children: ChildProcess[] = [];
 let upstreamUrl: string;
 let predictKey: string;
 let metricsKey: string;
-
-/** Starts `aegis …` and resolves with the URL its ready line on stderr names. */
-function startAegis(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [bin, ...args]);
-  children.push(child);
-  let stderr = "";
-  return new Promise((resolve, reject) => {
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = ready.exec(stderr);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on("close", (code, signal) => reject(new Error(`aegis ${args[0]} exited (${code ?? signal}) before it was ready: ${stderr}`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-}
 
 function startGuard(name: string): Promise<{ child: ChildProcess; url: string; audit: string }> {
   const config = join(dir, `${name}.yaml`);
@@ -83,7 +62,10 @@ routes:
     outputs: "${OUTPUTS}"
 `,
   );
-  return startAegis(["guard", "--config", config, "--log-level", "off"], /listening at (\S+)/).then((g) => ({ ...g, audit: join(dir, `${name}-audit.db`) }));
+  return startAegis(["guard", "--config", config, "--log-level", "off"], /listening at (\S+)/).then((g) => {
+    children.push(g.child);
+    return { ...g, audit: join(dir, `${name}-audit.db`) };
+  });
 }
 
 /** What autocannon keeps per connection between building a request and reading its answer. */
@@ -154,6 +136,7 @@ before(async () => {
   predictKey = createApiKey(join(dir, "keys.json"), { name: "load", roles: ["predict"], tenant: "acme" }).key;
   metricsKey = createApiKey(join(dir, "keys.json"), { name: "scraper", roles: ["metrics"] }).key;
   const upstream = await startAegis(["serve", "--model", modelPath, "--port", "0", "--log-level", "off"], /serving \S+ at (http:\/\/[^/]+)\//);
+  children.push(upstream.child);
   upstreamUrl = upstream.url;
 });
 

@@ -1,6 +1,5 @@
 /** The model server: KServe-style predictions equal the engine's, validation derived from the model, typed JSON errors, signature refusal. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,7 @@ import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { softmaxRows } from "../../src/engine/probabilities.js";
 import { createServer } from "../../src/gateway/server.js";
 import { float32, sliceRows } from "../../src/tensor.js";
-import { aegis } from "../helpers/cli.js";
+import { aegis, exited, startAegis } from "../helpers/cli.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
 let app: FastifyInstance;
@@ -142,38 +141,18 @@ test("aegis serve refuses a model whose signature does not verify (exit 12) and 
   assert.equal((await aegis(["keygen", "--out", key])).code, 0);
   assert.equal((await aegis(["sign", model, "--key", key])).code, 0);
 
-  const served = await startServe(["serve", "--model", model, "--port", "0", "--pub", `${key}.pub`, "--log-level", "off"]);
-  const r = await fetch(`${served.address}/v1/models/digits:predict`, {
+  const served = await startAegis(["serve", "--model", model, "--port", "0", "--pub", `${key}.pub`, "--log-level", "off"], /serving \S+ at (http:\/\/[^/]+)\//);
+  const r = await fetch(`${served.url}/v1/models/digits:predict`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ instances: [nested(0)] }),
   });
   assert.equal(r.status, 200);
-  assert.equal(await served.stop(), 0);
+  served.child.kill("SIGTERM");
+  assert.deepEqual(await exited(served.child), { code: 0, signal: null });
 
   writeFileSync(model, Buffer.concat([Buffer.from("tampered"), Buffer.alloc(8)]));
   const refused = await aegis(["serve", "--model", model, "--port", "0", "--pub", `${key}.pub`]);
   assert.equal(refused.code, 12, refused.stderr);
   assert.match(refused.stderr, /refusing to serve .*digits\.onnx: its signature does not verify/);
 });
-
-/** Starts `aegis serve` and resolves once it prints its address. */
-function startServe(args: string[]): Promise<{ address: string; stop(): Promise<number> }> {
-  const bin = fileURLToPath(new URL("../../bin/aegis.js", import.meta.url));
-  const child = spawn(process.execPath, [bin, ...args]);
-  let stderr = "";
-  return new Promise((resolve, reject) => {
-    child.stderr.on("data", (d) => {
-      stderr += d;
-      const m = /serving \S+ at (http:\/\/[^/]+)\//.exec(stderr);
-      if (!m) return;
-      const stop = () =>
-        new Promise<number>((done) => {
-          child.on("close", (code) => done(code ?? -1));
-          child.kill("SIGTERM");
-        });
-      resolve({ address: m[1], stop });
-    });
-    child.on("close", (code) => reject(new Error(`aegis serve exited ${code}: ${stderr}`)));
-  });
-}

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const bin = fileURLToPath(new URL("../../bin/aegis.js", import.meta.url));
@@ -24,4 +24,24 @@ export function aegis(args: string[], options: { cwd?: string; env?: Record<stri
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** Starts a long-running `aegis` command (serve, guard) and resolves once its stderr matches `ready`, with the match's first group (its URL). */
+export function startAegis(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bin, ...args]);
+  let stderr = "";
+  return new Promise((resolve, reject) => {
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      const m = ready.exec(stderr);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on("close", (code, signal) => reject(new Error(`aegis ${args[0]} exited (${code ?? signal}) before it was ready: ${stderr}`)));
+  });
+}
+
+/** How a child process ended, once it has. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
 }

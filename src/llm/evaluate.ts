@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { AegisError } from "../errors.js";
+import { confusionRates } from "./injection/metrics.js";
 import type { Pipeline } from "./pipeline.js";
 import type { ScanContext } from "./scanners/types.js";
 
@@ -102,18 +103,9 @@ class Tally {
     this.byKind[kind] = [hits + (flagged ? 1 : 0), seen + 1];
   }
   metrics(name: string): ScannerMetrics {
-    const precision = this.tp + this.fp === 0 ? 0 : this.tp / (this.tp + this.fp);
-    const recall = this.tp + this.fn === 0 ? 0 : this.tp / (this.tp + this.fn);
     return {
       name,
-      tp: this.tp,
-      fp: this.fp,
-      tn: this.tn,
-      fn: this.fn,
-      precision,
-      recall,
-      f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall),
-      fpr: this.fp + this.tn === 0 ? 0 : this.fp / (this.fp + this.tn),
+      ...confusionRates(this),
       ms: percentiles(this.ms),
       msPer1k: this.per1k.length ? percentiles(this.per1k) : undefined,
       byKind: this.byKind,

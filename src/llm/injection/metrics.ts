@@ -27,10 +27,22 @@ export function binaryMetrics(scores: ArrayLike<number>, labels: ArrayLike<numbe
     if (labels[i] === 1) flagged ? tp++ : fn++;
     else flagged ? fp++ : tn++;
   }
+  return { threshold, ...confusionRates({ tp, fp, tn, fn }) };
+}
+
+export interface ConfusionCounts {
+  tp: number;
+  fp: number;
+  tn: number;
+  fn: number;
+}
+
+/** Precision, recall, F1 and false-positive rate of a confusion matrix; 0 where a rate has no cases. */
+export function confusionRates(counts: ConfusionCounts): ConfusionCounts & { precision: number; recall: number; f1: number; fpr: number } {
+  const { tp, fp, tn, fn } = counts;
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
   return {
-    threshold,
     tp,
     fp,
     tn,

@@ -23,7 +23,7 @@ import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
 import { imageLayout, perturbationPng, samplePng } from "./images.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
-import type { AttackRecord, AuditReport, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
+import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
 
 export const AEGIS_VERSION = "0.1.0";
 
@@ -38,6 +38,8 @@ export interface AuditOptions {
   capabilities: ReadonlySet<Capability>;
   modelPath: string;
   summary: ModelSummary | null;
+  /** The `aegis defend` defences `model` wraps, recorded in the report (default: none). */
+  defence?: DefenceRecord | null;
   data: Dataset;
   config: AuditConfig;
   policy?: Policy;
@@ -102,6 +104,10 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
     return { entry, attack, skip };
   });
   for (const { entry, skip } of resolved) if (skip) warn(`${entry.id} skipped: ${skip}`);
+  if (o.defence && !o.defence.adaptive)
+    warn(
+      `the defence was attacked non-adaptively, through the deployed model's own gradients: robust accuracy under non-adaptive attacks overstates a gradient-masking defence (Athalye, Carlini & Wagner 2018); rerun without --non-adaptive to attack it adaptively (BPDA through ${o.defence.preprocessors.join(", ") || "its preprocessors"})`,
+    );
   const cleanOutput = await model.predict(x);
   const cleanCorrect = labels.map((l, i) => argmaxRow(cleanOutput, i) === l);
   const classNames = data.classNames?.length === k ? data.classNames : Array.from({ length: k }, (_, c) => String(c));
@@ -246,6 +252,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       clip_range: [model.clipRange[0], model.clipRange[1]] as [number, number],
       output_kind: model.outputKind,
       summary: o.summary,
+      defence: o.defence ?? null,
     },
     data: { name: data.name, samples: n, class_names: classNames, per_class_samples: countPerClass(labels, k) },
     config: { source: config.source, seed: config.seed, samples: config.samples, batch_size: config.batchSize },

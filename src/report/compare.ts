@@ -13,7 +13,7 @@ import { AegisError } from "../errors.js";
 import { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./audit.js";
 import type { SuiteKind } from "./config.js";
 import { medianMinNorm } from "./findings.js";
-import type { AttackRecord, AuditReport } from "./types.js";
+import type { AttackRecord, AuditReport, DefenceRecord } from "./types.js";
 
 export interface ComparedModel {
   /** Name in the report's columns, legends and verdict. */
@@ -22,9 +22,11 @@ export interface ComparedModel {
   capabilities: ReadonlySet<Capability>;
   modelPath: string;
   summary: ModelSummary | null;
+  /** The `aegis defend` defences `model` wraps, e.g. to compare a model with its defended self (default: none). */
+  defence?: DefenceRecord | null;
 }
 
-export interface ComparisonOptions extends Omit<AuditOptions, "model" | "capabilities" | "modelPath" | "summary"> {
+export interface ComparisonOptions extends Omit<AuditOptions, "model" | "capabilities" | "modelPath" | "summary" | "defence"> {
   baseline: ComparedModel;
   /** The model the policy is judged on, usually the hardened one. */
   candidate: ComparedModel;
@@ -95,6 +97,7 @@ export async function runComparison(o: ComparisonOptions): Promise<{ report: Com
       capabilities: m.capabilities,
       modelPath: m.modelPath,
       summary: m.summary,
+      defence: m.defence,
       policy: judged ? policy : undefined,
       log: (message) => log(`${m.label}: ${message}`),
     });
@@ -290,7 +293,7 @@ function verdictText(
   // A defence that removes gradients skips the white-box attacks: say so, not "more robust".
   const unmeasured = candidate.attacks.filter((a) => a.status === "skipped");
   if (unmeasured.length > 0)
-    text += `; ${unmeasured.map((a) => a.id).join(", ")} could not run on ${label} (${unmeasured[0].reason}), so its robustness against ${unmeasured.length > 1 ? "them" : "it"} is unmeasured — audit it with an adaptive attack (BPDA)`;
+    text += `; ${unmeasured.map((a) => a.id).join(", ")} could not run on ${label} (${unmeasured[0].reason}), so its robustness against ${unmeasured.length > 1 ? "them" : "it"} is unmeasured — audit it with an adaptive attack (BPDA; for a model wrapped by aegis defend, aegis audit --defence M.defence.json)`;
   if (interrupted) text += "; the audit was interrupted, so some measurements are missing";
   return `${text}.`;
 }

@@ -4,7 +4,7 @@
  * AML.T0043 Craft Adversarial Data (white-box or black-box optimization) used for
  * AML.T0015 Evade ML Model, and OWASP ML01 Input Manipulation Attack.
  */
-import type { AttackRecord, AuditReport, EnsembleRecord, Finding, RunRecord, Severity, Technique } from "./types.js";
+import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, Finding, RunRecord, Severity, Technique } from "./types.js";
 
 const ATLAS = "https://atlas.mitre.org/techniques/";
 const CRAFT: Technique = { framework: "MITRE ATLAS", id: "AML.T0043", name: "Craft Adversarial Data", url: `${ATLAS}AML.T0043` };
@@ -39,6 +39,20 @@ export function medianMinNorm(record: AttackRecord): number {
 /** "broken by apgd-ce 19, apgd-t 1, fab-t 0, square 0; 2 misclassified unperturbed; 78 robust" */
 export function ensembleText(e: EnsembleRecord): string {
   return `broken by ${e.stages.map((s) => `${s.attack} ${s.broken}`).join(", ")}; ${e.clean} misclassified unperturbed; ${e.robust} robust`;
+}
+
+/** "squeeze:bits=1 before the model, topk:k=1 after it (wrapped.defence.json)" */
+export function defenceText(d: DefenceRecord): string {
+  const before = d.preprocessors.length > 0 ? `${d.preprocessors.join(", ")} before the model` : null;
+  const after = d.postprocessors.length > 0 ? `${d.postprocessors.join(", ")} after ${before ? "it" : "the model"}` : null;
+  return `${[before, after].filter((p) => p !== null).join(", ") || "no defences"} (${d.file})`;
+}
+
+/** How the gradient attacks went through a defence: what a reader needs to trust its robust accuracy. */
+export function defenceAttackText(d: DefenceRecord): string {
+  return d.adaptive
+    ? `adaptively: BPDA through the preprocessors (Athalye, Carlini & Wagner 2018)${d.eot > 1 ? `, EOT over ${d.eot} draws per gradient` : ""}`
+    : "non-adaptively: through the deployed model's own gradients, which a gradient-masking defence defeats";
 }
 
 /** Robust accuracy an adversary limited to ε reaches with a minimum-norm attack's perturbations. */
@@ -108,6 +122,9 @@ export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">)
         (run.queries ? `, ${Math.round(run.queries.mean)} queries per sample on average` : "") +
         ".";
     }
+    const defence = report.model.defence;
+    if (defence)
+      evidence += ` Measured through the defence ${defenceText(defence)}${blackBox ? " from its predictions only" : `, attacked ${defenceAttackText(defence)}`}.`;
     findings.push({ id: `AEGIS-EVASION-${a.id.toUpperCase()}`, severity, title, attack: a.id, evidence, techniques, recommendation });
   }
   return findings.sort((p, q) => SEVERITIES.indexOf(p.severity) - SEVERITIES.indexOf(q.severity));

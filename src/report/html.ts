@@ -7,7 +7,7 @@
 import type { ExampleImages } from "./audit.js";
 import { lineChart, type Series } from "./charts.js";
 import { type ComparisonReport, imageKey, isComparison } from "./compare.js";
-import { medianMinNorm, SEVERITIES } from "./findings.js";
+import { defenceAttackText, defenceText, medianMinNorm, SEVERITIES } from "./findings.js";
 import { BASE_CSS } from "./style.js";
 import type { AttackRecord, AuditReport, EnsembleRecord, RunRecord } from "./types.js";
 
@@ -82,10 +82,17 @@ function header(r: AuditReport, modelName: string): string {
   <div>
     <div class="eyebrow">Aegis robustness audit</div>
     <h1>${esc(modelName)}</h1>
-    <div class="sub">${esc(r.data.name)} · ${r.data.samples} samples · ${r.model.num_classes} classes · ${esc(new Date(r.created).toUTCString())}</div>
+    <div class="sub">${defenceLine(r)}${esc(r.data.name)} · ${r.data.samples} samples · ${r.model.num_classes} classes · ${esc(new Date(r.created).toUTCString())}</div>
   </div>
   <div class="badges">${verdict}${interrupted}</div>
 </header>`;
+}
+
+/** "through squeeze:bits=1, attacked adaptively · " under the title of a defended model's audit. */
+function defenceLine(r: AuditReport): string {
+  const d = r.model.defence;
+  if (!d) return "";
+  return `through ${esc([...d.preprocessors, ...d.postprocessors].join(", ") || "no defences")}, attacked ${d.adaptive ? "adaptively" : "non-adaptively"} · `;
 }
 
 function summaryCards(r: AuditReport): string {
@@ -264,6 +271,7 @@ function modelSection(r: AuditReport): string {
   const shape = (d: readonly (string | number | undefined)[] | null) => (d ? `[${d.map((v) => v ?? "?").join(", ")}]` : "unknown");
   const rows: [string, string][] = [
     ["file", `<code>${esc(r.model.path)}</code>`],
+    ...defenceRows(r),
     ["input shape (one sample)", esc(shape(r.model.input_shape))],
     ["classes", String(r.model.num_classes)],
     ["output", esc(r.model.output_kind)],
@@ -299,6 +307,16 @@ function modelSection(r: AuditReport): string {
     );
   }
   return `<section><h2>Model</h2><table class="kv"><tbody>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("")}</tbody></table></section>`;
+}
+
+/** What a defended model (`aegis audit --defence`) was wrapped in, and how the attacks went through it. */
+function defenceRows(r: AuditReport): [string, string][] {
+  const d = r.model.defence;
+  if (!d) return [];
+  return [
+    ["defence", esc(defenceText(d))],
+    ["attacked", esc(defenceAttackText(d))],
+  ];
 }
 
 function runSection(r: AuditReport): string {
@@ -506,6 +524,7 @@ function comparisonModels(r: ComparisonReport): string {
   const shape = (d: readonly number[]) => `[${d.join(", ")}]`;
   const facts = (x: AuditReport): string[] => [
     `<code>${esc(x.model.path)}</code>`,
+    x.model.defence ? esc(`${defenceText(x.model.defence)}, attacked ${defenceAttackText(x.model.defence)}`) : "none",
     esc(shape(x.model.input_shape)),
     String(x.model.num_classes),
     esc(x.model.output_kind),
@@ -518,7 +537,7 @@ function comparisonModels(r: ComparisonReport): string {
         : `no: ${esc(x.model.summary.nonDifferentiable.map((n) => `${n.opType} (${n.name})`).join(", "))}`
       : "unknown",
   ];
-  const names = ["file", "input shape (one sample)", "classes", "output", "valid input range", "parameters", "nodes", "differentiable"];
+  const names = ["file", "defence", "input shape (one sample)", "classes", "output", "valid input range", "parameters", "nodes", "differentiable"];
   const [a, b] = [facts(c.baseline), facts(r)];
   return `<section><h2>Models</h2><table class="kv"><thead><tr><th></th><th>${esc(c.baseline_label)}</th><th>${esc(c.candidate_label)}</th></tr></thead><tbody>${names.map((n, i) => `<tr><th>${esc(n)}</th><td>${a[i]}</td><td>${b[i]}</td></tr>`).join("")}</tbody></table></section>`;
 }

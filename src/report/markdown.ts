@@ -1,8 +1,8 @@
 /** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
 import { type ComparisonReport, type ComparisonRow, isComparison } from "./compare.js";
-import { ensembleText, medianMinNorm } from "./findings.js";
+import { defenceAttackText, defenceText, ensembleText, medianMinNorm } from "./findings.js";
 import { normName, runKey } from "./html.js";
-import type { AuditReport } from "./types.js";
+import type { AuditReport, DefenceRecord } from "./types.js";
 
 const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
 const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "∞");
@@ -16,6 +16,7 @@ export function renderMarkdown(r: AuditReport): string {
     "# Aegis robustness audit",
     "",
     `- model: \`${r.model.path}\`${r.model.summary ? ` (${r.model.summary.parameters.toLocaleString("en-US")} parameters, differentiable: ${r.model.summary.differentiable})` : ""}`,
+    ...(r.model.defence ? [defenceLine(r.model.defence)] : []),
     `- data: ${r.data.name}, ${r.data.samples} samples`,
     `- clean accuracy: **${pct(r.clean_accuracy)}**`,
     `- policy: ${r.policy ? (r.policy.passed ? "**passed**" : "**FAILED**") : "none given"}`,
@@ -106,6 +107,13 @@ function valueText(v: number | "unbounded" | null, metric: ComparisonRow["metric
   return metric === "robust_accuracy" ? pct(v) : num(v);
 }
 
+function defenceLine(d: DefenceRecord): string {
+  return `- defence: ${defenceText(d)}, attacked ${d.adaptive ? "" : "**"}${defenceAttackText(d)}${d.adaptive ? "" : "**"}`;
+}
+
+/** " through squeeze:bits=1 (w.defence.json), attacked adaptively" after a compared model's file; "" without a defence. */
+const throughDefence = (d: DefenceRecord | null) => (d ? ` through ${defenceText(d)}, attacked ${d.adaptive ? "adaptively" : "non-adaptively"}` : "");
+
 function renderComparisonMarkdown(r: ComparisonReport): string {
   const c = r.comparison;
   const [a, b] = [c.baseline_label, c.candidate_label];
@@ -114,8 +122,8 @@ function renderComparisonMarkdown(r: ComparisonReport): string {
     "",
     `**${c.verdict}**`,
     "",
-    `- ${a}: \`${c.baseline.model.path}\``,
-    `- ${b}: \`${r.model.path}\``,
+    `- ${a}: \`${c.baseline.model.path}\`${throughDefence(c.baseline.model.defence)}`,
+    `- ${b}: \`${r.model.path}\`${throughDefence(r.model.defence)}`,
     `- data: ${r.data.name}, ${r.data.samples} samples; the same suite, samples and seeds for both`,
     `- policy (judged on ${b}): ${r.policy ? (r.policy.passed ? "**passed**" : "**FAILED**") : "none given"}`,
     `- duration: ${r.seconds.toFixed(1)} s${r.interrupted ? " (**interrupted**: the report covers the runs that finished)" : ""}`,

@@ -122,6 +122,23 @@ export interface PolicyVerdict {
   rules: PolicyRuleResult[];
 }
 
+/**
+ * A model wrapped by `aegis defend`, audited through its defences (`aegis audit --defence`).
+ * Adaptive: the undefended model with every preprocessor applied at run time and
+ * differentiated by BPDA, EOT over randomised ones (Athalye, Carlini & Wagner 2018);
+ * non-adaptive: the deployed graph's own gradients, which a masking defence defeats.
+ */
+export interface DefenceRecord {
+  /** The sidecar `aegis defend` wrote (`<model>.defence.json`). */
+  file: string;
+  /** Input defences in the order they run, as `aegis defend --preprocess` takes them. */
+  preprocessors: string[];
+  postprocessors: string[];
+  adaptive: boolean;
+  /** Draws averaged per gradient (1 when no preprocessor is randomised). */
+  eot: number;
+}
+
 export interface AuditReport {
   aegis: string;
   kind: "audit";
@@ -135,6 +152,8 @@ export interface AuditReport {
     clip_range: [number, number];
     output_kind: "logits" | "probs";
     summary: ModelSummary | null;
+    /** The defences the model was audited through; null for a plain model. */
+    defence: DefenceRecord | null;
   };
   data: { name: string; samples: number; class_names: string[]; per_class_samples: number[] };
   config: { source: string; seed: number; samples: number; batch_size: number };

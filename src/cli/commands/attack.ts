@@ -4,8 +4,6 @@ import { attackMetrics } from "../../attacks/metrics.js";
 import type { Capability, CommonParams } from "../../attacks/types.js";
 import { saveNpz } from "../../data/index.js";
 import { createRng } from "../../data/random.js";
-import { defend } from "../../defenses/defended-classifier.js";
-import { openDefence } from "../../defenses/specs.js";
 import type { Predictor } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { summarizeModel } from "../../engine/inspect.js";
@@ -27,6 +25,7 @@ import {
   progressBar,
   runtimeOptions,
 } from "../common.js";
+import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 import { addTargetOptions, targetPredictor } from "../target.js";
 
 /** CLI flags that map onto attack parameters of the same meaning (ART's names, camel-cased). */
@@ -44,13 +43,8 @@ export function attackCommand(): Command {
     .argument("[name]", "attack name (see --list)")
     .option("--list", "list the attacks (with --model: those that apply to it)")
     .option("--help-attack <name>", "an attack's parameters, defaults and paper")
-    .option("--model <file>", "ONNX model (white-box and black-box attacks)")
-    .option(
-      "--defence <file>",
-      "a model wrapped by `aegis defend` (its .defence.json), attacked adaptively: BPDA through its preprocessors, EOT over --eot draws",
-    )
-    .option("--non-adaptive", "with --defence: attack the deployed model's own gradients instead, which a masking defence defeats")
-    .option("--eot <n>", "with --defence: draws averaged per gradient through randomised preprocessors", parseInteger("--eot", 1), 1)
+    .option("--model <file>", "ONNX model (white-box and black-box attacks)");
+  addDefenceOptions(cmd, { eot: 1 })
     .option("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder", "mnist")
     .option("--samples <n>", "attack the first n samples", parseInteger("--samples", 1))
     .option("--eps <list>", "perturbation budget, or a comma-separated list for a robustness curve")
@@ -80,7 +74,7 @@ export function attackCommand(): Command {
     if ([opts.model, opts.target, opts.defence].filter(Boolean).length !== 1)
       throw new AegisError("BAD_OPTION", "give one of --model FILE, --defence FILE or --target URL");
     const model: (Predictor & { release?(): Promise<void> }) | undefined = opts.defence
-      ? await defendedModel(opts)
+      ? (await openDefenceTarget(opts)).model
       : opts.model
         ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: parseClip(opts.clip) })
         : undefined;
@@ -285,12 +279,4 @@ function buildParams(defaults: CommonParams, name: string, opts: Record<string, 
   if (params.loss !== undefined && !["ce", "margin", "dlr"].includes(String(params.loss)))
     throw new AegisError("BAD_OPTION", `--loss must be ce, margin or dlr, not "${params.loss}"`);
   return params;
-}
-
-/** The model of an `aegis defend` sidecar with its run-time defences, attackable through them. */
-async function defendedModel(opts: { defence: string; nonAdaptive?: boolean; eot: number; batchSize: number; threads?: number; device?: string }) {
-  const opened = openDefence(opts.defence, { adaptive: !opts.nonAdaptive });
-  const base = await OnnxClassifier.fromFile(opened.modelFile, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: opened.clipRange });
-  const wrapped = defend(base, { preprocessors: opened.preprocessors, postprocessors: opened.postprocessors, eot: opts.eot });
-  return Object.assign(wrapped, { release: () => base.release() });
 }

@@ -9,7 +9,7 @@ import { loadModel } from "../../onnx/io.js";
 import { type AuditResult, runAudit } from "../../report/audit.js";
 import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../report/compare.js";
 import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../report/config.js";
-import { ensembleText } from "../../report/findings.js";
+import { defenceAttackText, defenceText, ensembleText } from "../../report/findings.js";
 import { loadPolicy } from "../../report/policy.js";
 import type { AuditReport } from "../../report/types.js";
 import { writeAuditReports } from "../../report/write.js";
@@ -25,15 +25,17 @@ import {
   progressBar,
   runtimeOptions,
 } from "../common.js";
+import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 
 export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx", import.meta.url));
 
 export function auditCommand(): Command {
   const cmd = new Command("audit")
     .description(
-      "audit a model against a suite of evasion attacks, or two side by side (--compare); writes report.json, report.html and report.md, and exits 10 when a policy fails",
+      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare); writes report.json, report.html and report.md, and exits 10 when a policy fails",
     )
-    .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL)
+    .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL);
+  addDefenceOptions(cmd, { eot: 10 })
     .option(
       "--compare <models...>",
       "two ONNX models, baseline then candidate: the same suite on both, one report side by side; a policy is judged on the candidate",
@@ -53,6 +55,7 @@ export function auditCommand(): Command {
   addRuntimeOptions(cmd);
   return cmd.action(async (opts) => {
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
+    checkDefenceOptions(opts, cmd);
     const config = applyOverrides(opts.config ? loadAuditConfig(opts.config) : defaultAuditConfig(), {
       samples: opts.samples,
       eps: opts.eps === undefined ? undefined : parseEpsList(opts.eps),
@@ -67,34 +70,52 @@ export function auditCommand(): Command {
     });
     // Checked before anything runs: a typo in a policy should not cost a whole audit.
     const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
-    const paths = compared?.paths ?? [opts.model as string];
     // Every model file is read before the data, so a wrong path fails at once.
-    const summaries = paths.map((path) => summarizeModel(loadModel(path)));
-    const data = loadData(opts.data, opts);
-    labelsOrFail(data, "an audit");
-    const models: OnnxClassifier[] = [];
+    const defence = opts.defence ? await openDefenceTarget({ ...opts, batchSize: config.batchSize }) : null;
+    const opened: { release(): Promise<void> }[] = defence ? [defence.model] : [];
+    const open = async (path: string) => {
+      const model = await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize });
+      opened.push(model);
+      return model;
+    };
     const signal = interruptSignal();
-    const n = Math.min(config.samples, data.x.shape[0]);
     let result: AuditResult;
     try {
-      for (const path of paths) models.push(await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize }));
+      // A defended model is described as deployed; its gradients come from the file the attacks go through.
+      const paths = defence ? [defence.deployedFile] : (compared?.paths ?? [opts.model as string]);
+      const summaries = paths.map((path) => summarizeModel(loadModel(path)));
+      const attackedSummary = defence && defence.attackedFile !== defence.deployedFile ? summarizeModel(loadModel(defence.attackedFile)) : summaries[0];
+      const data = loadData(opts.data, opts);
+      labelsOrFail(data, "an audit");
+      const n = Math.min(config.samples, data.x.shape[0]);
       const shared = { data, config, policy, signal, log: info, progress: progressBar };
+      const suite = config.attacks.map((e) => e.id).join(", ");
       if (compared) {
-        info(`comparing ${compared.labels.join(" and ")} on ${n} samples of ${data.name}: ${config.attacks.map((e) => e.id).join(", ")}`);
+        const classifiers = [await open(paths[0]), await open(paths[1])];
+        info(`comparing ${compared.labels.join(" and ")} on ${n} samples of ${data.name}: ${suite}`);
         const side = (i: number) => ({
           label: compared.labels[i],
-          model: models[i],
+          model: classifiers[i],
           capabilities: capabilitiesOf(summaries[i]),
           modelPath: paths[i],
           summary: summaries[i],
         });
         result = await runComparison({ ...shared, baseline: side(0), candidate: side(1) });
       } else {
-        info(`auditing ${paths[0]} on ${n} samples of ${data.name}: ${config.attacks.map((e) => e.id).join(", ")}`);
-        result = await runAudit({ ...shared, model: models[0], capabilities: capabilitiesOf(summaries[0]), modelPath: paths[0], summary: summaries[0] });
+        const model = defence?.model ?? (await open(paths[0]));
+        const through = defence ? ` through ${defenceText(defence.record)}, attacked ${defence.record.adaptive ? "adaptively" : "non-adaptively"},` : "";
+        info(`auditing ${paths[0]}${through} on ${n} samples of ${data.name}: ${suite}`);
+        result = await runAudit({
+          ...shared,
+          model,
+          capabilities: capabilitiesOf(attackedSummary),
+          modelPath: paths[0],
+          summary: summaries[0],
+          defence: defence?.record ?? null,
+        });
       }
     } finally {
-      for (const m of models) await m.release();
+      for (const m of opened) await m.release();
     }
     const written = writeAuditReports(opts.out, result);
     const { report } = result;
@@ -110,6 +131,26 @@ export function auditCommand(): Command {
       );
     }
   });
+}
+
+/** --defence names the model itself, and one defended model is audited at a time; --non-adaptive and --eot only mean something with it. */
+function checkDefenceOptions(opts: { defence?: string; compare?: string[]; nonAdaptive?: boolean }, cmd: Command): void {
+  if (opts.defence === undefined) {
+    const stray = [opts.nonAdaptive ? "--non-adaptive" : null, cmd.getOptionValueSource("eot") === "cli" ? "--eot" : null].filter((f) => f !== null);
+    if (stray.length > 0)
+      throw new AegisError(
+        "BAD_OPTION",
+        `${stray.join(" and ")} ${stray.length > 1 ? "apply" : "applies"} only to a defended model: add --defence M.defence.json (written by aegis defend)`,
+      );
+    return;
+  }
+  if (opts.compare !== undefined)
+    throw new AegisError(
+      "BAD_OPTION",
+      "--defence cannot be combined with --compare, which takes plain ONNX models: audit the defended model alone with --defence (its report records the defence and how it was attacked), and the undefended one with --model into another --out folder",
+    );
+  if (cmd.getOptionValueSource("model") === "cli")
+    throw new AegisError("BAD_OPTION", "--defence names the model to audit (the one aegis defend wrote next to it); drop --model");
 }
 
 function capabilitiesOf(summary: ModelSummary): Set<Capability> {
@@ -150,6 +191,8 @@ function summaryText(r: AuditReport, html: string): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`.padStart(6);
   const width = Math.max(14, ...r.attacks.map((a) => a.id.length + 8));
   const lines = [`${"clean accuracy".padEnd(width)} ${pct(r.clean_accuracy)}  (${r.data.samples} samples of ${r.data.name})`];
+  const defence = r.model.defence;
+  if (defence) lines.unshift(`${"defence".padEnd(width)} ${defenceText(defence)}, attacked ${defenceAttackText(defence)}`);
   for (const a of r.attacks) {
     if (a.runs.length === 0) lines.push(`${a.id.padEnd(width)} ${a.status}: ${a.reason ?? ""}`);
     for (const p of a.runs) {

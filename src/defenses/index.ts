@@ -32,6 +32,20 @@ export {
   type Squeezer,
 } from "./detectors/feature-squeezing.js";
 export {
+  type FeatureBank,
+  type FeatureSource,
+  type FitKnnOodOptions,
+  fitKnnOod,
+  INPUT_LAYER,
+  inputFeatures,
+  KNN_OOD_DEFAULTS,
+  type KnnOodDetector,
+  knnOodDetector,
+  kthNearestDistances,
+  layerFeatures,
+  normalizeRows,
+} from "./detectors/knn-ood.js";
+export {
   classDistances,
   type FitMahalanobisOptions,
   fitGaussians,

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import type { Dataset } from "../../data/index.js";
 import { fitFeatureSqueezing, parseSqueezers } from "../../defenses/detectors/feature-squeezing.js";
+import { fitKnnOod, INPUT_LAYER, inputFeatures, KNN_OOD_DEFAULTS, layerFeatures } from "../../defenses/detectors/knn-ood.js";
 import { fitMahalanobis } from "../../defenses/detectors/mahalanobis.js";
 import { type FittedDetector, loadDetector, saveDetector } from "../../defenses/detectors/persistence.js";
 import { auroc, flaggedFraction } from "../../defenses/detectors/threshold.js";
@@ -12,11 +13,12 @@ import { loadModel } from "../../onnx/io.js";
 import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
 import { addRuntimeOptions, info, loadData, parseInteger, parseNumber, printJson, runtimeOptions } from "../common.js";
 
-const DETECTORS = ["feature-squeezing", "mahalanobis"] as const;
+const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood"] as const;
+const DEFAULT_FPR = 0.05;
 
 export function detectCommand(): Command {
   return new Command("detect")
-    .description("adversarial-input detectors: fit one on clean data, score inputs")
+    .description("adversarial-input and out-of-distribution detectors: fit one on clean data, score inputs")
     .addCommand(fitCommand())
     .addCommand(scoreCommand());
 }
@@ -35,11 +37,22 @@ function fitCommand(): Command {
     .option("--split <split>", "split of a built-in dataset (train|test)", "train")
     .option("--samples <n>", "use the first n samples", parseInteger("--samples", 1))
     .option("--calibration-data <spec>", "other clean data to set the threshold on (default: --data); built-in sets use their test split")
-    .option("--fpr <rate>", "false-positive rate of the threshold on clean data", parseNumber("--fpr"), 0.05)
+    .option(
+      "--fpr <rate>",
+      `false-positive rate of the threshold on clean data (default ${DEFAULT_FPR}; knn-ood ${KNN_OOD_DEFAULTS.fpr})`,
+      parseNumber("--fpr"),
+    )
     .option("--squeezers <list>", "feature squeezing: squeezers (Xu et al.'s MNIST setting: bits=1,median=2)", "bits=1,median=2")
     .option("--channels-last", "feature squeezing: images are [N, H, W, C]")
-    .option("--layer <name>", "mahalanobis: the value to model (default: the penultimate layer)")
+    .option("--layer <name>", `mahalanobis, knn-ood: the value to model (default: the penultimate layer; knn-ood also takes "${INPUT_LAYER}", the raw input)`)
     .option("--noise <eps>", "mahalanobis: input pre-processing magnitude ε (Lee et al.)", parseNumber("--noise"), 0)
+    .option("--k <n>", "knn-ood: the neighbour whose distance is the score", parseInteger("--k", 1), KNN_OOD_DEFAULTS.k)
+    .option(
+      "--bank-size <n>",
+      "knn-ood: training features kept (the rest of --data sets the threshold)",
+      parseInteger("--bank-size", 1),
+      KNN_OOD_DEFAULTS.bankSize,
+    )
     .option("--x-key <key>", "array of inputs in an .npz file", "x")
     .option("--y-key <key>", "array of labels in an .npz file", "y")
     .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 256)
@@ -51,15 +64,27 @@ function fitCommand(): Command {
     const data = firstRows(loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split }), opts.samples);
     const calibration = opts.calibrationData ? loadData(opts.calibrationData, { xKey: opts.xKey, yKey: opts.yKey, split: "test" }) : undefined;
     const runtime = { ...runtimeOptions(opts), batchSize: opts.batchSize };
+    const fpr: number = opts.fpr ?? (opts.detector === "knn-ood" ? KNN_OOD_DEFAULTS.fpr : DEFAULT_FPR);
     let detector: FittedDetector;
     if (opts.detector === "feature-squeezing") {
       const model = await OnnxClassifier.fromFile(opts.model, runtime);
       detector = await fitFeatureSqueezing(model, (calibration ?? data).x, {
-        fpr: opts.fpr,
+        fpr,
         squeezers: parseSqueezers(opts.squeezers),
         channelsFirst: !opts.channelsLast,
       });
       await model.release();
+    } else if (opts.detector === "knn-ood") {
+      const options = { fpr, k: opts.k, bankSize: opts.bankSize, calibration: calibration?.x };
+      if (opts.layer === INPUT_LAYER) detector = await fitKnnOod(inputFeatures, data.x, options);
+      else {
+        const extractor = await createFeatureExtractor(loadModel(opts.model), { ...runtime, layer: opts.layer });
+        try {
+          detector = await fitKnnOod(layerFeatures(extractor), data.x, options);
+        } finally {
+          await extractor.release();
+        }
+      }
     } else {
       const extractor = await createFeatureExtractor(loadModel(opts.model), { ...runtime, layer: opts.layer });
       let labels: number[];
@@ -69,13 +94,16 @@ function fitCommand(): Command {
         const { scores } = await extractor.extract(data.x);
         labels = Array.from({ length: data.x.shape[0] }, (_, i) => argmaxRow(scores, i));
       }
-      detector = await fitMahalanobis(extractor, data.x, labels, { fpr: opts.fpr, noiseMagnitude: opts.noise, calibration: calibration?.x });
+      detector = await fitMahalanobis(extractor, data.x, labels, { fpr, noiseMagnitude: opts.noise, calibration: calibration?.x });
       await extractor.release();
     }
-    const fitted = { data: calibration ? `${data.name} (threshold: ${calibration.name})` : data.name, samples: data.x.shape[0] };
+    let fittedOn = calibration ? `${data.name} (threshold: ${calibration.name})` : data.name;
+    if (detector.name === "knn-ood" && !calibration)
+      fittedOn = `${data.name} (bank: ${detector.bank.size} of them, threshold: the other ${data.x.shape[0] - detector.bank.size})`;
+    const fitted = { data: fittedOn, samples: data.x.shape[0] };
     saveDetector(opts.out, detector, opts.model, fitted);
-    info(`wrote ${opts.out}: ${detector.name}, threshold ${detector.threshold.toPrecision(6)} at ${(opts.fpr * 100).toFixed(1)}% false positives`);
-    if (opts.json) printJson({ detector: detector.name, threshold: detector.threshold, fpr: opts.fpr, out: opts.out, fitted });
+    info(`wrote ${opts.out}: ${detector.name}, threshold ${detector.threshold.toPrecision(6)} at ${(fpr * 100).toFixed(1)}% false positives`);
+    if (opts.json) printJson({ detector: detector.name, threshold: detector.threshold, fpr, out: opts.out, fitted });
   });
 }
 
@@ -145,7 +173,7 @@ function scoreCommand(): Command {
     .requiredOption("--model <file>", "the ONNX model the detector was fitted on")
     .option("--data <spec>", "clean data: mnist or an .npz/.npy/CSV file or image folder", "mnist")
     .option("--split <split>", "split of a built-in dataset (train|test)", "test")
-    .option("--adversarial <spec...>", "adversarial sets (.npz from aegis attack --out: x, y)")
+    .option("--adversarial <spec...>", "adversarial or out-of-distribution sets (.npz from aegis attack --out: x, y)")
     .option("--samples <n>", "score the first n samples of each set", parseInteger("--samples", 1))
     .option("--x-key <key>", "array of inputs in an .npz file", "x")
     .option("--y-key <key>", "array of labels in an .npz file", "y")

@@ -86,12 +86,23 @@ export async function lineSearchStream(model: Predictor, n: number, rng: Rng, st
 /** Seeds first, then rounds of Jacobian-based augmentation until n queries. */
 export async function jacobianAugmentationStream(model: OnnxClassifier, seeds: readonly Float32Array[], n: number, lambda = 0.1): Promise<Float32Array[]> {
   const rows = [...seeds];
+  // With a constant λ a point stepped back and forth lands on an earlier one exactly (three
+  // in four of the raw stream on MNIST); an attacker already holds those labels and does
+  // not pay for them twice, so the stream leaves them out.
+  const seen = new Set(rows.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString("base64")));
   let set = [...seeds];
   while (rows.length < n) {
     const input = stack(set);
     const classes = await predictedClasses(model, set);
     const grad = await model.classGradient(input, classes);
-    const fresh = set.map((r, i) => r.map((v, j) => Math.min(1, Math.max(0, v + lambda * Math.sign(grad.data[i * PIXELS + j])))));
+    const stepped = set.map((r, i) => r.map((v, j) => Math.min(1, Math.max(0, v + lambda * Math.sign(grad.data[i * PIXELS + j])))));
+    const fresh = stepped.filter((r) => {
+      const key = Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString("base64");
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    if (fresh.length === 0) break;
     rows.push(...fresh);
     set = [...set, ...fresh];
   }

@@ -169,7 +169,7 @@ export async function benchExtractionDetection(): Promise<string[]> {
     const fitSeconds = cpuMicros(fitStart) / 1e6;
     const cusum = { p0: detector.fpr, ...OOD_RATE_DEFAULTS };
     lines.push(
-      `k-NN OOD (Sun et al. 2022) on the ${space}: k ${detector.k}, bank ${detector.bank.size} × ${detector.bank.dim} (${((detector.bank.features.byteLength / 1e6) * (4 / 3)).toFixed(1)} MB as base64), threshold at ${detector.fpr * 100}% FPR on 1,000 other train digits (${fitSeconds.toFixed(1)} s CPU); CUSUM p0 ${cusum.p0}, p1 ${cusum.p1}, h ln 10⁶ (all-flagged stream: alarm at query ${queriesToAlarm(cusum)}):`,
+      `k-NN OOD (Sun et al. 2022) on the ${space}: k ${detector.k}, bank ${detector.bank.size} × ${detector.bank.dim} (${((detector.bank.features.byteLength / 1e6) * (4 / 3)).toFixed(1)} MB as base64), threshold at ${detector.fpr * 100}% FPR on 1,000 other train digits (${fitSeconds.toFixed(1)} s CPU); CUSUM p0 ${cusum.p0}, p1 ${cusum.p1}, h ln 10^${Math.round(cusum.h / Math.LN10)} (all-flagged stream: alarm at query ${queriesToAlarm(cusum)}):`,
     );
     const run = async (rows: Float32Array[]) => {
       const scores = await scoreInBatches(detector, rows);

@@ -106,9 +106,9 @@ export interface GuardConfig {
 }
 
 const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "store", "routes"];
-const DETECTORS = ["prada", "stateful-knn", "adversarial"];
+const DETECTORS = ["prada", "stateful-knn", "adversarial", "ood"];
 /** Detector names an incident rule can name: the query-stream ones and the adversarial-input ones. */
-const RULE_DETECTORS = ["prada", "stateful-knn", "feature-squeezing", "mahalanobis"];
+const RULE_DETECTORS = ["prada", "stateful-knn", "ood-rate", "feature-squeezing", "mahalanobis", "knn-ood"];
 
 export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
   return parseGuardConfig(readYamlFile(file), env);
@@ -270,8 +270,8 @@ function parseRoute(
   }
   const maxInstances = m.maxInstances === undefined ? 256 : r.number([...p, "maxInstances"], m.maxInstances, { min: 1, integer: true });
   const detectors = m.detectors === undefined ? undefined : parseDetectors(r, [...p, "detectors"], m.detectors, path);
-  if (detectors?.adversarial && m.upstream !== undefined)
-    r.fail([...p, "detectors", "adversarial"], "needs a local model route (the detector is bound to the model file)");
+  for (const key of ["adversarial", "ood"] as const)
+    if (detectors?.[key] && m.upstream !== undefined) r.fail([...p, "detectors", key], "needs a local model route (the detector is bound to the model file)");
   if (detectors && m.upstream !== undefined && m.inputShape === undefined)
     r.fail([...p, "detectors"], "need the route's inputShape, so the guard can read the instances");
   let outputs: string | undefined;
@@ -385,6 +385,18 @@ function parseDetectors(r: YamlReader, p: YamlPath, value: unknown, path: (p: st
     out.adversarial = {
       file: path(r.string([...p, "adversarial", "file"], d.file)),
       reject: d.reject === undefined ? false : r.boolean([...p, "adversarial", "reject"], d.reject),
+    };
+  }
+  if (m.ood !== undefined) {
+    const q = [...p, "ood"];
+    const d = r.map(q, m.ood, ["file", "p0", "p1", "h"]);
+    const probability = (key: string) =>
+      d[key] === undefined ? {} : { [key]: r.number([...q, key], d[key], { min: Number.MIN_VALUE, max: 1 - Number.EPSILON }) };
+    out.ood = {
+      file: path(r.string([...q, "file"], d.file)),
+      ...probability("p0"),
+      ...probability("p1"),
+      ...(d.h === undefined ? {} : { h: r.number([...q, "h"], d.h, { min: Number.MIN_VALUE }) }),
     };
   }
   if (m.prada !== undefined) {

@@ -9,6 +9,7 @@ import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { Detector, Postprocessor } from "../defenses/types.js";
 import type { Tensor } from "../tensor.js";
 import { clientId } from "./context.js";
+import { createOodRateDetector, type OodRateOptions } from "./detectors/ood-rate.js";
 import { createPradaDetector, type PradaOptions } from "./detectors/prada.js";
 import { createStatefulKnnDetector, type StatefulKnnOptions } from "./detectors/stateful-knn.js";
 import type { IncidentResponder, IncidentRule } from "./incidents/responder.js";
@@ -21,6 +22,8 @@ export interface DetectorsConfig {
   statefulKnn?: Partial<StatefulKnnOptions> & { threshold: number };
   /** An `aegis detect fit` file (feature squeezing or Mahalanobis) for this route's model; `reject` refuses flagged inputs with 400. */
   adversarial?: { file: string; reject: boolean };
+  /** An `aegis detect fit --detector knn-ood` file for this route's model, whose per-query flags a per-client CUSUM turns into an extraction alarm ("ood-rate"); p0 defaults to the file's false-positive rate. */
+  ood?: { file: string } & Partial<OodRateOptions>;
 }
 
 export interface ClientDetector {
@@ -43,12 +46,14 @@ export interface DetectionOptions {
   responder: IncidentResponder;
   /** May outlive the hook (the guard keeps it across reloads), so a reload does not reset what the detectors have seen. */
   perClient?: Map<string, ClientState>;
+  /** The out-of-distribution detector whose flags the "ood-rate" test counts, with that test's options. */
+  ood?: { detector: Detector; rate: Partial<OodRateOptions> & { p0: number } };
   /** Shares every client's query stream between instances; the queries are quantised over `range`. */
   shared?: { log: QueryLog; range: readonly [number, number] };
   logger?: FastifyBaseLogger;
 }
 
-export function detectionHook({ route, config, responder, perClient = new Map(), shared, logger }: DetectionOptions): PredictionHook {
+export function detectionHook({ route, config, responder, perClient = new Map(), ood, shared, logger }: DetectionOptions): PredictionHook {
   const create = (): ClientDetector[] => {
     const detectors: ClientDetector[] = [];
     if (config.prada) {
@@ -70,6 +75,19 @@ export function detectionHook({ route, config, responder, perClient = new Map(),
           return {
             alarm: o.alarm,
             detail: `mean distance to the ${d.options.k} nearest earlier queries ${o.meanDistance?.toFixed(3)} < ${d.options.threshold} after ${o.queries} queries`,
+          };
+        },
+      });
+    }
+    if (ood) {
+      const d = createOodRateDetector(ood.rate);
+      detectors.push({
+        name: "ood-rate",
+        observe: ({ outOfDistribution }) => {
+          const o = d.observe(outOfDistribution);
+          return {
+            alarm: o.alarm,
+            detail: `${o.flagged} of ${o.queries} queries out of distribution (${ood.detector.name}); CUSUM of flag rate ${d.options.p1} against ${d.options.p0} reached ${d.options.h.toFixed(1)}`,
           };
         },
       });
@@ -129,9 +147,14 @@ export function detectionHook({ route, config, responder, perClient = new Map(),
     const n = x.shape[0];
     const dim = x.data.length / n;
     const k = probs.shape[1];
+    const oodScores = ood ? await ood.detector.score(x) : undefined;
     const queries: ObservedQuery[] = [];
     for (let i = 0; i < n; i++) {
-      queries.push({ x: x.data.subarray(i * dim, (i + 1) * dim), cls: argmax(probs.data.subarray(i * k, (i + 1) * k)), outOfDistribution: false });
+      queries.push({
+        x: x.data.subarray(i * dim, (i + 1) * dim),
+        cls: argmax(probs.data.subarray(i * k, (i + 1) * k)),
+        outOfDistribution: oodScores !== undefined && oodScores[i] >= (ood?.detector.threshold ?? Number.POSITIVE_INFINITY),
+      });
     }
     const alarms = new Map<string, string>();
     if (!(await replayShared(client, state, queries, alarms))) for (const q of queries) observeAll(state, q, alarms);

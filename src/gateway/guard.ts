@@ -11,7 +11,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
-import { loadDetector } from "../defenses/detectors/persistence.js";
+import { type LoadedDetector, loadDetector } from "../defenses/detectors/persistence.js";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
@@ -23,7 +23,7 @@ import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
-import { adversarialHook, type ClientState, degradeHook, detectionHook, outputHook } from "./detection.js";
+import { adversarialHook, type ClientState, type DetectionOptions, type DetectorsConfig, degradeHook, detectionHook, outputHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { type LlmRoute, llmRoutes } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
@@ -177,23 +177,30 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
       continue;
     }
     const hooks: PredictionHook[] = [];
-    if (route.detectors?.prada || route.detectors?.statefulKnn) {
+    // The signature first: the detectors below read the model file.
+    if (route.kind === "model" && route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
+    const loadRouteDetector = async (file: string) => {
+      if (route.kind !== "model") throw new Error("the config parser allows file-bound detectors on model routes only");
+      const loaded = await loadDetector(file, route.model);
+      app.addHook("onClose", async () => loaded.release());
+      return loaded;
+    };
+    const detectors = route.detectors;
+    if (detectors?.prada || detectors?.statefulKnn || detectors?.ood) {
       // A new store (e.g. Redis added) starts new streams, so the clients start afresh too.
-      const key = `${route.name}:${JSON.stringify(route.detectors)}:${stores.key}`;
+      const key = `${route.name}:${JSON.stringify(detectors)}:${stores.key}`;
       const state = shared.detectorState.get(key) ?? new Map();
       shared.detectorState.set(key, state);
       const queryStreams = stores.queryLog && { log: stores.queryLog, range: route.clipRange };
-      hooks.push(detectionHook({ route: route.name, config: route.detectors, responder, perClient: state, shared: queryStreams, logger: app.log }));
+      const ood = detectors.ood && oodRate(detectors.ood, await loadRouteDetector(detectors.ood.file));
+      hooks.push(detectionHook({ route: route.name, config: detectors, responder, perClient: state, ood, shared: queryStreams, logger: app.log }));
     }
     if (route.outputs) hooks.push(outputHook(buildPostprocessors(parseDefenceSpecs(route.outputs, "outputs"))));
     hooks.push(degradeHook(responder, config.incidents.rules));
     if (route.kind === "model") {
-      if (route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
-      if (route.detectors?.adversarial) {
-        const loaded = await loadDetector(route.detectors.adversarial.file, route.model);
-        app.addHook("onClose", async () => loaded.release());
+      if (detectors?.adversarial) {
         // Before the output controls, so the detector sees the model's own answer.
-        hooks.unshift(adversarialHook(route.name, loaded.detector, route.detectors.adversarial.reject, responder));
+        hooks.unshift(adversarialHook(route.name, (await loadRouteDetector(detectors.adversarial.file)).detector, detectors.adversarial.reject, responder));
       }
       const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
       models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
@@ -213,6 +220,18 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
   return { app, responder, handler, inFlight: 0, retired: false, models };
+}
+
+/** The "ood-rate" test's options: p0 from the config, else the false-positive rate the detector was fitted at. */
+function oodRate(config: NonNullable<DetectorsConfig["ood"]>, loaded: LoadedDetector): NonNullable<DetectionOptions["ood"]> {
+  const { file, ...rate } = config;
+  const p0 = rate.p0 ?? loaded.file.fpr;
+  if (p0 === null || p0 === undefined)
+    throw new AegisError(
+      "BAD_OPTION",
+      `${file} does not record the false-positive rate it was fitted at; set detectors.ood.p0 to the share of clean inputs it flags`,
+    );
+  return { detector: loaded.detector, rate: { ...rate, p0 } };
 }
 
 function proxyValidator(route: ProxyRouteConfig): ProxyRoute["validate"] {

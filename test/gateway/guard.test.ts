@@ -145,6 +145,17 @@ test("config errors name the file, the line and the key; environment variables f
     /guard\.yaml:4: incidents\.rules\[0\]\.degradeTo applies to degrade rules only/,
   );
   assert.throws(() => rules("{ detector: prada, action: degrade, k: 2 }"), /incidents\.rules\[0\]\.k applies to degradeTo: shuffled-top-k only/);
+  assert.throws(
+    () =>
+      parse(
+        'auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    upstream: "http://10.0.0.5:8501"\n    inputShape: [2]\n    detectors:\n      ood: { file: ood.json }\n',
+      ),
+    /guard\.yaml:7: routes\[0\]\.detectors\.ood needs a local model route/,
+  );
+  assert.throws(
+    () => parse("auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    model: m.onnx\n    detectors:\n      ood: { file: ood.json, p1: 1.5 }\n"),
+    /routes\[0\]\.detectors\.ood\.p1 must be/,
+  );
   // biome-ignore lint/suspicious/noTemplateCurlyInString: a guard.yaml placeholder, not a template
   const ok = parse('auth:\n  jwt: { secret: "${S:-fallback-secret}" }\nroutes: [{ name: a, upstream: "http://10.0.0.5:8501" }]\n', {});
   assert.equal(ok.auth.jwt?.secret, "fallback-secret");

@@ -13,15 +13,21 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { FastifyRequest } from "fastify";
-import { jacobianAugmentationStream } from "../../bench/extraction-streams.js";
+import { jacobianAugmentationStream, uniformNoiseStream } from "../../bench/extraction-streams.js";
 import { loadMnist } from "../../src/data/mnist.js";
+import { createRng } from "../../src/data/random.js";
+import { fitKnnOod, layerFeatures } from "../../src/defenses/detectors/knn-ood.js";
+import { saveDetector } from "../../src/defenses/detectors/persistence.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
+import { createFeatureExtractor } from "../../src/engine/features.js";
+import { probabilitiesOf } from "../../src/engine/probabilities.js";
 import { createApiKey } from "../../src/gateway/auth/api-keys.js";
 import { degradeHook } from "../../src/gateway/detection.js";
 import { type RunningGuard, startGuard } from "../../src/gateway/guard.js";
 import { IncidentResponder } from "../../src/gateway/incidents/responder.js";
 import { IncidentStore } from "../../src/gateway/incidents/store.js";
-import { float32 } from "../../src/tensor.js";
+import { loadModel } from "../../src/onnx/io.js";
+import { float32, sliceRows } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
@@ -131,6 +137,67 @@ test("aegis incidents list/show/resolve; resolving lifts the block on the runnin
   const after = JSON.parse((await aegis(["incidents", "show", "1", "--db", db, "--json"])).stdout);
   assert.equal(after.status, "resolved");
   assert.equal(after.timeline.at(-1).detail, "resolved by tester");
+});
+
+test("the OOD-rate test (k-NN OOD flags, per-client CUSUM) degrades a noise-querying client to shuffled top-3 within 10 queries; benign digits pass", async () => {
+  // A second guard: its own route, detector file and rule.
+  const oodDir = mkdtempSync(join(tmpdir(), "aegis-ood-"));
+  const mnist = loadMnist();
+  const extractor = await createFeatureExtractor(loadModel(modelPath));
+  const detector = await fitKnnOod(layerFeatures(extractor), sliceRows(mnist.train.x, 0, 2000), { calibration: sliceRows(mnist.train.x, 2000, 3000) });
+  saveDetector(join(oodDir, "ood.json"), detector, modelPath, { data: "mnist train 0–2,999", samples: 3000 });
+  await extractor.release();
+  const keys = join(oodDir, "keys.json");
+  const scraper = createApiKey(keys, { name: "scraper", roles: ["predict"] }).key;
+  const user = createApiKey(keys, { name: "user", roles: ["predict"] }).key;
+  writeFileSync(
+    join(oodDir, "guard.yaml"),
+    `server: { port: 0 }
+auth: { apiKeys: keys.json }
+auditLog: { path: audit.db }
+incidents:
+  rules:
+    - { detector: ood-rate, action: degrade, degradeTo: shuffled-top-k, k: 3 }
+routes:
+  - name: digits
+    model: ${modelPath}
+    roles: [predict]
+    detectors:
+      ood: { file: ood.json }
+`,
+  );
+  const oodGuard = await startGuard(join(oodDir, "guard.yaml"));
+  try {
+    const predict = async (key: string, row: Float32Array) => {
+      const res = await fetch(`${oodGuard.url}/v1/models/digits:predict`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ instances: [Array.from(row)] }),
+      });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { predictions: number[][] }).predictions[0];
+    };
+    const model = await OnnxClassifier.fromFile(modelPath);
+    const own = async (row: Float32Array) => Array.from(probabilitiesOf(model, await model.predict(float32([1, 1, 28, 28], row))).data);
+    const sameAsModel = (answer: number[], expected: number[]) => answer.every((v, j) => Math.abs(v - expected[j]) < 1e-5);
+    // One query per request; p0 = 0.01 from the file, so ⌈ln 10⁹ / ln 80⌉ = 5 flagged queries alarm.
+    let degradedAt = 0;
+    const noise = uniformNoiseStream(30, createRng(5));
+    for (let i = 0; i < noise.length && degradedAt === 0; i++) {
+      const answer = await predict(scraper, noise[i]);
+      if (sameAsModel(answer, await own(noise[i]))) continue;
+      degradedAt = i + 1;
+      assert.equal(answer.filter((v) => v > 0).length, 3, "shuffled top-3: three classes keep a score");
+    }
+    assert.ok(degradedAt >= 5 && degradedAt <= 10, `degraded after ${degradedAt} queries`);
+    for (let i = 0; i < 200; i++) {
+      const digit = mnist.test.x.data.slice(i * 784, (i + 1) * 784);
+      assert.ok(sameAsModel(await predict(user, digit), await own(digit)), `benign digit ${i} answered as the model does`);
+    }
+    await model.release();
+  } finally {
+    await oodGuard.close();
+  }
 });
 
 test("the responder: throttle and degrade last their duration, alert only records, repeats join the open incident", async () => {

@@ -58,7 +58,8 @@ test("an all-flagged stream alarms after ⌈h / ln(p1/p0)⌉ queries, and again 
     assert.deepEqual(alarms, [expected, 2 * expected, 3 * expected], JSON.stringify(options));
     assert.equal(cusum.state().detections, 3);
   }
-  assert.equal(queriesToAlarm({ p0: 0.01, ...OOD_RATE_DEFAULTS }), 4);
+  // ln 10⁹ / ln 80 = 4.73.
+  assert.equal(queriesToAlarm({ p0: 0.01, ...OOD_RATE_DEFAULTS }), 5);
 });
 
 test("benign Bernoulli(p0) streams of 5,000 queries raise no alarm; a stream flagged at 50% does within 30", () => {

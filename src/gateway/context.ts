@@ -38,6 +38,8 @@ declare module "fastify" {
     public?: boolean;
     /** Name of the route in logs, metrics and permissions. */
     routeName?: string;
+    /** The JSON body reaches the handler unparsed, as a JsonBody, for the handler to read or parse. */
+    jsonBodyAsText?: boolean;
   }
 }
 

@@ -1,17 +1,18 @@
 /**
  * Routes that forward prediction requests to an upstream ML endpoint after the guard's
  * controls: the body is validated (a JSON Schema given in the config, or derived from
- * the model's input shape), the upstream's answer is checked, passed through the same
+ * the model's input shape) from the text as received, which is also what the upstream
+ * gets — never a re-serialisation; the upstream's answer is checked, passed through the same
  * after-prediction hooks as local models, and returned without the upstream's headers.
  * Upstream failures become 502 (error or bad answer), 504 (timeout) or 503 (circuit
  * open), with a JSON error and never the upstream's own error text.
  */
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import { Pool } from "undici";
+import { type Dispatcher, Pool } from "undici";
 import type { Tensor } from "../tensor.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import type { PredictionHook } from "./model-route.js";
-import { RequestError } from "./validation.js";
+import { assertJsonBody, RequestError } from "./validation.js";
 
 export interface ProxyRoute {
   name: string;
@@ -22,7 +23,7 @@ export interface ProxyRoute {
   upstreamPath?: string;
   timeoutMs: number;
   roles?: readonly string[];
-  /** Checks the body; returns the batch when detectors need the instances. */
+  /** Checks the body (a JsonBody: text to read or parse); returns the batch when detectors need the instances. */
   validate?: (body: unknown) => Tensor<"float32"> | undefined;
   /** Whether this request's answer must be parsed for the hooks even without the instances (e.g. a degraded client). */
   mustInspect?: (request: FastifyRequest) => boolean;
@@ -40,24 +41,25 @@ export const proxyRoutes: FastifyPluginAsync<{ routes: readonly ProxyRoute[] }> 
     pools.set(origin, pool);
     const breaker = new CircuitBreaker();
     const upstreamPath = route.upstreamPath ?? route.path;
-    app.post(route.path.replaceAll(":", "::"), { config: { routeName: route.name, roles: route.roles } }, async (request, reply) => {
+    const config = { routeName: route.name, roles: route.roles, jsonBodyAsText: true };
+    app.post(route.path.replaceAll(":", "::"), { config }, async (request, reply) => {
       const x = route.validate?.(request.body);
+      // Without a validator nothing has read the text yet; the upstream still only gets JSON.
+      assertJsonBody(request.body);
       if (!breaker.allow())
         throw new RequestError(503, "UPSTREAM_UNAVAILABLE", `the upstream of ${route.name} is failing; the guard stopped sending to it for a few seconds`);
       const started = performance.now();
       let status: number;
       let text: string;
       try {
-        const res = await pool.request({
+        ({ status, text } = await exchange(pool, {
           path: upstreamPath,
           method: "POST",
           headers: { "content-type": "application/json", "x-request-id": request.id },
-          body: request.aegis.rawBody ?? JSON.stringify(request.body),
+          body: request.aegis.rawBody,
           headersTimeout: route.timeoutMs,
           bodyTimeout: route.timeoutMs,
-        });
-        status = res.statusCode;
-        text = await res.body.text();
+        }));
       } catch (e) {
         breaker.failure();
         const timedOut = (e as { code?: string }).code === "UND_ERR_HEADERS_TIMEOUT" || (e as { code?: string }).code === "UND_ERR_BODY_TIMEOUT";
@@ -92,6 +94,33 @@ export const proxyRoutes: FastifyPluginAsync<{ routes: readonly ProxyRoute[] }> 
     });
   }
 };
+
+/**
+ * One request to the upstream: its status and body as text. A dispatch handler that
+ * collects the chunks costs less per request than request(), which wraps every answer
+ * in a stream only to read it whole.
+ */
+function exchange(pool: Pool, options: Dispatcher.DispatchOptions): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    const chunks: Buffer[] = [];
+    pool.dispatch(options, {
+      onRequestStart() {},
+      onResponseStart(_controller, statusCode) {
+        status = statusCode;
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        resolve({ status, text: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString("utf8") });
+      },
+      onResponseError(_controller, error) {
+        reject(error);
+      },
+    });
+  });
+}
 
 function parseJson(text: string): unknown {
   try {

@@ -2,11 +2,15 @@
  * Input validation of prediction requests. Each ONNX route gets a JSON Schema derived
  * from its model: the shape of one instance, numbers only, inside the model's valid
  * range, no unknown fields. The schema is published (GET …/schema) so clients can check
- * their requests, and compiled once with ajv so validation stays cheap per request.
+ * their requests, and compiled once with ajv. A body the guard kept as text (JsonBody) is
+ * first offered to the dedicated reader of instances-json.ts, which accepts exactly what a
+ * derived schema accepts without building the JSON tree; ajv decides the rest and words
+ * every refusal.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { ModelInfo } from "../engine/capabilities.js";
 import { sizeOf, type Tensor } from "../tensor.js";
+import { type InstancesShape, JsonBody } from "./instances-json.js";
 
 export interface RequestLimits {
   /** Most instances accepted in one request. */
@@ -15,8 +19,19 @@ export interface RequestLimits {
 
 export type JsonSchema = Record<string, unknown>;
 
+/** What each schema predictRequestSchema made admits, for the dedicated reader (fixed shapes only). */
+const derivedSchemas = new WeakMap<JsonSchema, InstancesShape>();
+
 /** The JSON Schema of `{"instances": [...]}` for a model: nested per its input shape, or flat. */
 export function predictRequestSchema(model: ModelInfo, limits: RequestLimits): JsonSchema {
+  const schema = deriveSchema(model, limits);
+  if (model.inputShape.every((d) => d > 0)) {
+    derivedSchemas.set(schema, { inputShape: [...model.inputShape], clipRange: [...model.clipRange], maxInstances: limits.maxInstances });
+  }
+  return schema;
+}
+
+function deriveSchema(model: ModelInfo, limits: RequestLimits): JsonSchema {
   const [lo, hi] = model.clipRange;
   const leaf: JsonSchema = { type: "number", minimum: lo, maximum: hi };
   const nested = model.inputShape.reduceRight<JsonSchema>((items, dim) => sized({ type: "array", items }, dim), leaf);
@@ -45,26 +60,62 @@ export class RequestError extends Error {
   }
 }
 
-/** Validates JSON bodies and turns them into one float32 batch. */
+/** The 400 for a body that is not JSON, with JSON.parse's reason. */
+export function invalidJson(e: unknown): RequestError {
+  return new RequestError(400, "INVALID_JSON", `the body is not valid JSON (${(e as Error).message})`);
+}
+
+/** The parsed body: a JsonBody parsed now (400 INVALID_JSON when it is not JSON), anything else as is. */
+function jsonOf(body: unknown): unknown {
+  if (!(body instanceof JsonBody)) return body;
+  try {
+    return body.value();
+  } catch (e) {
+    throw invalidJson(e);
+  }
+}
+
+/** Throws 400 INVALID_JSON unless a JsonBody holds JSON; free when a reader already accepted it. */
+export function assertJsonBody(body: unknown): void {
+  if (!(body instanceof JsonBody)) return;
+  try {
+    body.assertJson();
+  } catch (e) {
+    throw invalidJson(e);
+  }
+}
+
+/** Validates JSON bodies (parsed, or kept as text in a JsonBody) and turns them into one float32 batch. */
 export class InstanceValidator {
   private readonly check: ValidateFunction;
+  /** Set when the schema is one predictRequestSchema derived, so the dedicated reader may decide. */
+  private readonly readable: InstancesShape | undefined;
 
   constructor(
     private readonly model: ModelInfo,
     readonly schema: JsonSchema,
   ) {
     this.check = new Ajv({ allErrors: false, strict: false }).compile(schema);
+    this.readable = derivedSchemas.get(schema);
   }
 
   /** Throws a RequestError that names the offending field unless the body matches the schema. */
   checkJson(body: unknown): void {
-    if (!this.check(body)) throw new RequestError(400, "INVALID_INPUT", describe(this.check.errors ?? [], this.model));
+    if (this.readable && body instanceof JsonBody && body.readInstances(this.readable)) return;
+    const value = jsonOf(body);
+    if (!this.check(value)) throw new RequestError(400, "INVALID_INPUT", describe(this.check.errors ?? [], this.model));
   }
 
   /** The batch [N, ...inputShape], or a RequestError that names the offending field. */
   batchFromJson(body: unknown): Tensor<"float32"> {
-    this.checkJson(body);
-    const instances = (body as { instances: unknown[] }).instances;
+    if (this.readable && body instanceof JsonBody) {
+      const data = body.readInstances(this.readable);
+      const shape = this.readable.inputShape;
+      if (data) return { dtype: "float32", shape: [data.length / sizeOf(shape), ...shape], data };
+    }
+    const value = jsonOf(body);
+    this.checkJson(value);
+    const instances = (value as { instances: unknown[] }).instances;
     const per = sizeOf(this.model.inputShape);
     const data = new Float32Array(instances.length * per);
     let offset = 0;

@@ -17,10 +17,13 @@ export interface AuditLogOptions {
 
 const auditLog: FastifyPluginAsync<AuditLogOptions> = async (app, options) => {
   const payloads = options.payloads ?? "hash";
-  app.addHook("preHandler", async (request) => {
-    if (payloads !== "hash" || request.body === undefined || request.body === null) return;
-    const bytes = request.aegis.rawBody ?? (Buffer.isBuffer(request.body) ? request.body : JSON.stringify(request.body));
-    request.aegis.payloadHash = createHash("sha256").update(bytes).digest("hex");
+  // Callback style: nothing is awaited here, so no promise per request.
+  app.addHook("preHandler", (request, _reply, done) => {
+    if (payloads === "hash" && request.body !== undefined && request.body !== null) {
+      const bytes = request.aegis.rawBody ?? (Buffer.isBuffer(request.body) ? request.body : JSON.stringify(request.body));
+      request.aegis.payloadHash = createHash("sha256").update(bytes).digest("hex");
+    }
+    done();
   });
   app.addHook("onSend", async (request, reply) => {
     if (request.routeOptions.config.public) return;

@@ -1,23 +1,30 @@
 /**
  * Gives every request its RequestContext before any control runs, and keeps JSON bodies
- * as received beside their parsed form.
+ * as received beside their parsed form. Routes that validate their body with the
+ * dedicated instances reader (`config.jsonBodyAsText`) get it unparsed, as a JsonBody, so
+ * a valid prediction request is never turned into a JSON tree at all.
  */
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import { RequestError } from "../validation.js";
+import { JsonBody } from "../instances-json.js";
+import { invalidJson } from "../validation.js";
 
 const context: FastifyPluginAsync = async (app) => {
   app.decorateRequest("aegis", null as never);
-  app.addHook("onRequest", async (request) => {
+  // Callback-style hooks where nothing is awaited: no promise per request.
+  app.addHook("onRequest", (request, _reply, done) => {
     request.aegis = { decisions: [], route: request.routeOptions.config.routeName };
+    done();
   });
   app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
     const text = body as string;
     request.aegis.rawBody = text;
+    if (text === "") return done(null, undefined);
+    if (request.routeOptions.config.jsonBodyAsText) return done(null, new JsonBody(text));
     try {
-      done(null, text === "" ? undefined : JSON.parse(text));
+      done(null, JSON.parse(text));
     } catch (e) {
-      done(new RequestError(400, "INVALID_JSON", `the body is not valid JSON (${(e as Error).message})`), undefined);
+      done(invalidJson(e), undefined);
     }
   });
 };

@@ -63,13 +63,17 @@ export type GuardMetrics = ReturnType<typeof createGuardMetrics>;
 
 const metrics: FastifyPluginAsync<MetricsOptions> = async (app, options) => {
   const { registry, requests, latency, upstream, decisions } = options.metrics;
-  app.addHook("onResponse", async (request, reply) => {
-    if (request.routeOptions.config.public) return;
-    const route = request.aegis.route ?? "unmatched";
-    requests.inc({ route, status: String(reply.statusCode), client: request.aegis.principal?.id ?? "anonymous" });
-    latency.observe({ route }, reply.elapsedTime / 1000);
-    if (request.aegis.upstreamMs !== undefined) upstream.observe({ route }, request.aegis.upstreamMs / 1000);
-    for (const d of request.aegis.decisions) decisions.inc({ control: d.control, action: d.action, reason: d.reason ?? "" });
+  // Callback style: nothing is awaited here, so no promise per request.
+  app.addHook("onResponse", (request, reply, done) => {
+    if (!request.routeOptions.config.public) {
+      const route = request.aegis.route ?? "unmatched";
+      const byRoute = { route };
+      requests.inc({ route, status: String(reply.statusCode), client: request.aegis.principal?.id ?? "anonymous" });
+      latency.observe(byRoute, reply.elapsedTime / 1000);
+      if (request.aegis.upstreamMs !== undefined) upstream.observe(byRoute, request.aegis.upstreamMs / 1000);
+      for (const d of request.aegis.decisions) decisions.inc({ control: d.control, action: d.action, reason: d.reason ?? "" });
+    }
+    done();
   });
 
   app.get("/metrics", { config: options.public ? { public: true } : { roles: ["admin", "metrics"], routeName: "metrics" } }, async (_request, reply) => {

@@ -158,7 +158,11 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   await app.register(contextPlugin);
   await app.register(authPlugin, { apiKeys, jwt, anonymousRoles: config.auth.anonymousRoles, clientCertRoles: config.auth.clientCertRoles });
   const { auditLog, incidents } = stores;
-  const responder = new IncidentResponder(incidents, config.incidents.rules, { webhook: config.incidents.webhook, log: (m) => app.log.warn(m) });
+  const responder = new IncidentResponder(incidents, config.incidents.rules, {
+    webhook: config.incidents.webhook,
+    log: (m) => app.log.warn(m),
+    onOpened: (incident) => shared.metrics.incidents.inc({ detector: incident.detector, action: incident.action }),
+  });
   app.addHook("onClose", async () => responder.close());
   await responder.refresh();
   await app.register(rateLimitPlugin, { ...config.rateLimit, limiterFactory: stores.limiters });

@@ -118,6 +118,7 @@ test("PRADA flags a Jacobian-augmentation extraction stream, the client is block
   const metrics = await (await fetch(`${guard.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
   assert.match(metrics, /aegis_blocked_clients 1/);
   assert.match(metrics, /aegis_decisions_total\{control="incident",action="block",reason="prada"\} [1-9]/);
+  assert.match(metrics, /aegis_incidents_total\{detector="prada",action="block"\} 1\n/);
 });
 
 test("aegis incidents list/show/resolve; resolving lifts the block on the running guard", async () => {
@@ -215,6 +216,8 @@ test("the responder: throttle and degrade last their duration, alert only record
   await responder.detect({ client: "key:a", route: "r", detector: "prada", detail: "W 0.7" });
   await responder.detect({ client: "key:b", route: "r", detector: "stateful-knn", detail: "d 1.0" });
   assert.equal(store.list().length, 2);
+  // A third alarm within the minute is not written again: a flagged client alarms on every request.
+  await responder.detect({ client: "key:a", route: "r", detector: "prada", detail: "W 0.6" });
   assert.deepEqual(
     store.get(1)?.timeline.map((e) => e.event),
     ["opened", "action: degrade", "detected again"],
@@ -249,8 +252,13 @@ test("the responder: throttle and degrade last their duration, alert only record
   now += 45_000;
   assert.equal(responder.status("key:b").throttled, undefined, "the throttle ended after 30 s");
   assert.ok(responder.status("key:a").degraded);
+  await responder.detect({ client: "key:a", route: "r", detector: "prada", detail: "W 0.6" });
+  assert.equal(store.get(1)?.timeline.length, 3, "still within the minute of the last note");
   now += 20_000;
   assert.equal(responder.status("key:a").degraded, undefined, "the degrade ended after 60 s");
+  await responder.detect({ client: "key:a", route: "r", detector: "prada", detail: "W 0.5" });
+  assert.equal(store.get(1)?.timeline.at(-1)?.event, "detected again", "a minute on, the repeat is noted");
+  assert.ok(responder.status("key:a").degraded, "and the degrade applies again");
 
   const alertOnly = new IncidentResponder(store, [], { now: () => now });
   const incident = await alertOnly.detect({ client: "key:d", route: "r", detector: "prada", detail: "W 0.5" });

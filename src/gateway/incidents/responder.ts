@@ -32,6 +32,7 @@ export interface ClientStatus {
 }
 
 const REFRESH_MS = 1000;
+const REPEAT_NOTE_MS = 60_000;
 
 /** Where incidents live: SQLite beside the audit log (one instance) or PostgreSQL (several). */
 export interface IncidentStoreLike {
@@ -45,12 +46,14 @@ export interface IncidentStoreLike {
 
 export class IncidentResponder {
   private active = new Map<string, Incident[]>();
+  /** When each open incident last recorded a repeated detection. */
+  private readonly lastRepeat = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     private readonly store: IncidentStoreLike,
     private readonly rules: readonly IncidentRule[],
-    private readonly options: { webhook?: string; now?: () => number; log?: (message: string) => void } = {},
+    private readonly options: { webhook?: string; now?: () => number; log?: (message: string) => void; onOpened?: (incident: Incident) => void } = {},
   ) {
     // Requests read the cache; the store is read in the background, so a block set or lifted
     // by another instance or by `aegis incidents resolve` applies within a second.
@@ -72,6 +75,8 @@ export class IncidentResponder {
       active.set(incident.client, list);
     }
     this.active = active;
+    const open = new Set([...active.values()].flat().map((i) => i.id));
+    for (const id of this.lastRepeat.keys()) if (!open.has(id)) this.lastRepeat.delete(id);
   }
 
   /** Records a detection: opens an incident (or adds to the client's open one) and applies the rule. */
@@ -81,6 +86,12 @@ export class IncidentResponder {
     const until = rule.durationSeconds === undefined || rule.action === "alert" ? undefined : new Date(this.now() + rule.durationSeconds * 1000).toISOString();
     const existing = await this.store.findOpen(d.client, d.detector);
     if (existing) {
+      // A detector keeps alarming on every request of a flagged client; one timeline entry
+      // (and one extension of the action) a minute keeps a busy attacker from growing the
+      // incident and the store's work without bound.
+      const last = this.lastRepeat.get(existing.id);
+      if (last !== undefined && this.now() - last < REPEAT_NOTE_MS) return existing;
+      this.lastRepeat.set(existing.id, this.now());
       await this.store.addEvent(existing.id, { time, event: "detected again", detail: d.detail }, until);
       await this.refresh();
       return (await this.store.get(existing.id)) as Incident;
@@ -91,6 +102,7 @@ export class IncidentResponder {
     );
     await this.store.addEvent(incident.id, { time, event: `action: ${rule.action}`, detail: until ? `until ${until}` : undefined });
     await this.refresh();
+    this.options.onOpened?.(incident);
     if (this.options.webhook) await this.alert(incident, rule);
     return (await this.store.get(incident.id)) as Incident;
   }

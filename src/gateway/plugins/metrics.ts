@@ -48,6 +48,12 @@ export function createGuardMetrics(blockedClients: () => number) {
       labelNames: ["control", "action", "reason"],
       registers: [registry],
     }),
+    incidents: new Counter({
+      name: "aegis_incidents_total",
+      help: "Incidents opened by this instance, by detector and action",
+      labelNames: ["detector", "action"],
+      registers: [registry],
+    }),
     blocked: new Gauge({
       name: "aegis_blocked_clients",
       help: "Clients under a block right now",

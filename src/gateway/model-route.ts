@@ -62,7 +62,7 @@ export const modelRoutes: FastifyPluginAsync<{ models: readonly ServedModel[] }>
   for (const { served, validator } of routes.values()) {
     // A literal colon in a fastify path is written "::".
     const base = `/v1/models/${served.name}`;
-    const config = { routeName: served.name, roles: served.roles };
+    const config = { routeName: served.name, roles: served.roles, jsonBodyAsText: true };
     app.get(base, { config }, async () => describeModel(served));
     app.get(`${base}/schema`, { config }, async () => validator.schema);
     app.post(`${base}::predict`, { config }, async (request) => {

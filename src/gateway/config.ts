@@ -270,8 +270,8 @@ function parseRoute(
   }
   const maxInstances = m.maxInstances === undefined ? 256 : r.number([...p, "maxInstances"], m.maxInstances, { min: 1, integer: true });
   const detectors = m.detectors === undefined ? undefined : parseDetectors(r, [...p, "detectors"], m.detectors, path);
-  for (const key of ["adversarial", "ood"] as const)
-    if (detectors?.[key] && m.upstream !== undefined) r.fail([...p, "detectors", key], "needs a local model route (the detector is bound to the model file)");
+  if (detectors?.adversarial && m.upstream !== undefined)
+    r.fail([...p, "detectors", "adversarial"], "needs a local model route (the detector is bound to the model file)");
   if (detectors && m.upstream !== undefined && m.inputShape === undefined)
     r.fail([...p, "detectors"], "need the route's inputShape, so the guard can read the instances");
   let outputs: string | undefined;

@@ -22,7 +22,7 @@ export interface DetectorsConfig {
   statefulKnn?: Partial<StatefulKnnOptions> & { threshold: number };
   /** An `aegis detect fit` file (feature squeezing or Mahalanobis) for this route's model; `reject` refuses flagged inputs with 400. */
   adversarial?: { file: string; reject: boolean };
-  /** An `aegis detect fit --detector knn-ood` file for this route's model, whose per-query flags a per-client CUSUM turns into an extraction alarm ("ood-rate"); p0 defaults to the file's false-positive rate. */
+  /** An `aegis detect fit --detector knn-ood` file for this route's model (upstream routes: one fitted with `--layer input`), whose per-query flags a per-client CUSUM turns into an extraction alarm ("ood-rate"); p0 defaults to the file's false-positive rate. */
   ood?: { file: string } & Partial<OodRateOptions>;
 }
 

@@ -11,7 +11,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
-import { type LoadedDetector, loadDetector } from "../defenses/detectors/persistence.js";
+import { type LoadedDetector, loadDetector, loadInputSpaceDetector } from "../defenses/detectors/persistence.js";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
@@ -67,7 +67,10 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
   let config = loadGuardConfig(configFile, options.env);
   let stores = await openStores(config);
   const shared: Shared = { metrics: createGuardMetrics(() => current.responder.blockedClients()), detectorState: new Map() };
-  let current = await buildGeneration(config, stores, shared, options.logLevel ?? false);
+  let current = await buildGeneration(config, stores, shared, options.logLevel ?? false).catch(async (e) => {
+    await stores.close();
+    throw e;
+  });
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const generation = current;
@@ -184,8 +187,8 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     // The signature first: the detectors below read the model file.
     if (route.kind === "model" && route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
     const loadRouteDetector = async (file: string) => {
-      if (route.kind !== "model") throw new Error("the config parser allows file-bound detectors on model routes only");
-      const loaded = await loadDetector(file, route.model);
+      // An upstream's model is not here: only a detector of the raw input can watch it.
+      const loaded = route.kind === "model" ? await loadDetector(file, route.model) : loadInputSpaceDetector(file);
       app.addHook("onClose", async () => loaded.release());
       return loaded;
     };

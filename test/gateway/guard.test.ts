@@ -148,9 +148,9 @@ test("config errors name the file, the line and the key; environment variables f
   assert.throws(
     () =>
       parse(
-        'auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    upstream: "http://10.0.0.5:8501"\n    inputShape: [2]\n    detectors:\n      ood: { file: ood.json }\n',
+        'auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    upstream: "http://10.0.0.5:8501"\n    inputShape: [2]\n    detectors:\n      adversarial: { file: fs.json }\n',
       ),
-    /guard\.yaml:7: routes\[0\]\.detectors\.ood needs a local model route/,
+    /guard\.yaml:7: routes\[0\]\.detectors\.adversarial needs a local model route/,
   );
   assert.throws(
     () => parse("auth: { anonymousRoles: [x] }\nroutes:\n  - name: a\n    model: m.onnx\n    detectors:\n      ood: { file: ood.json, p1: 1.5 }\n"),

@@ -5,7 +5,7 @@
  * Throttle, degrade and alert rules are checked on the responder directly.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,7 +16,7 @@ import type { FastifyRequest } from "fastify";
 import { jacobianAugmentationStream, uniformNoiseStream } from "../../bench/extraction-streams.js";
 import { loadMnist } from "../../src/data/mnist.js";
 import { createRng } from "../../src/data/random.js";
-import { fitKnnOod, layerFeatures } from "../../src/defenses/detectors/knn-ood.js";
+import { fitKnnOod, inputFeatures, layerFeatures } from "../../src/defenses/detectors/knn-ood.js";
 import { saveDetector } from "../../src/defenses/detectors/persistence.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { createFeatureExtractor } from "../../src/engine/features.js";
@@ -140,7 +140,7 @@ test("aegis incidents list/show/resolve; resolving lifts the block on the runnin
   assert.equal(after.timeline.at(-1).detail, "resolved by tester");
 });
 
-test("the OOD-rate test (k-NN OOD flags, per-client CUSUM) degrades a noise-querying client to shuffled top-3 within 10 queries; benign digits pass", async () => {
+test("the OOD-rate test (k-NN OOD flags, per-client CUSUM) degrades a noise-querying client to shuffled top-3 within 10 queries, on a model route and an upstream route; benign digits pass", async () => {
   // A second guard: its own route, detector file and rule.
   const oodDir = mkdtempSync(join(tmpdir(), "aegis-ood-"));
   const mnist = loadMnist();
@@ -148,8 +148,18 @@ test("the OOD-rate test (k-NN OOD flags, per-client CUSUM) degrades a noise-quer
   const detector = await fitKnnOod(layerFeatures(extractor), sliceRows(mnist.train.x, 0, 2000), { calibration: sliceRows(mnist.train.x, 2000, 3000) });
   saveDetector(join(oodDir, "ood.json"), detector, modelPath, { data: "mnist train 0–2,999", samples: 3000 });
   await extractor.release();
+  // An upstream's model is not in the guard: its route takes a detector of the raw input.
+  const inputDetector = await fitKnnOod(inputFeatures, sliceRows(mnist.train.x, 0, 2000), { calibration: sliceRows(mnist.train.x, 2000, 3000) });
+  saveDetector(join(oodDir, "ood-input.json"), inputDetector, modelPath, { data: "mnist train 0–2,999", samples: 3000 });
+  const upstreamAnswer = [0.5, 0.2, 0.1, 0.05, 0.05, 0.04, 0.03, 0.02, 0.005, 0.005];
+  const upstream = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.setHeader("content-type", "application/json").end(JSON.stringify({ predictions: [upstreamAnswer] })));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   const keys = join(oodDir, "keys.json");
   const scraper = createApiKey(keys, { name: "scraper", roles: ["predict"] }).key;
+  const remoteScraper = createApiKey(keys, { name: "remote-scraper", roles: ["predict"] }).key;
   const user = createApiKey(keys, { name: "user", roles: ["predict"] }).key;
   writeFileSync(
     join(oodDir, "guard.yaml"),
@@ -165,12 +175,18 @@ routes:
     roles: [predict]
     detectors:
       ood: { file: ood.json }
+  - name: remote
+    upstream: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
+    inputShape: [1, 28, 28]
+    roles: [predict]
+    detectors:
+      ood: { file: ood-input.json }
 `,
   );
   const oodGuard = await startGuard(join(oodDir, "guard.yaml"));
   try {
-    const predict = async (key: string, row: Float32Array) => {
-      const res = await fetch(`${oodGuard.url}/v1/models/digits:predict`, {
+    const predict = async (key: string, row: Float32Array, route = "digits") => {
+      const res = await fetch(`${oodGuard.url}/v1/models/${route}:predict`, {
         method: "POST",
         headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
         body: JSON.stringify({ instances: [Array.from(row)] }),
@@ -196,7 +212,20 @@ routes:
       assert.ok(sameAsModel(await predict(user, digit), await own(digit)), `benign digit ${i} answered as the model does`);
     }
     await model.release();
+
+    let remoteDegradedAt = 0;
+    for (let i = 0; i < noise.length && remoteDegradedAt === 0; i++) {
+      const answer = await predict(remoteScraper, noise[i], "remote");
+      if (!sameAsModel(answer, upstreamAnswer)) remoteDegradedAt = i + 1;
+    }
+    assert.ok(remoteDegradedAt >= 5 && remoteDegradedAt <= 10, `upstream route degraded after ${remoteDegradedAt} queries`);
+    for (let i = 0; i < 50; i++) assert.ok(sameAsModel(await predict(user, mnist.test.x.data.slice(i * 784, (i + 1) * 784), "remote"), upstreamAnswer));
+    // A detector of the model's own layers cannot watch an upstream route.
+    const wrong = join(oodDir, "wrong.yaml");
+    writeFileSync(wrong, readFileSync(join(oodDir, "guard.yaml"), "utf8").replace("ood: { file: ood-input.json }", "ood: { file: ood.json }"));
+    await assert.rejects(startGuard(wrong), /ood\.json reads the model's own layers \(knn-ood\), so it needs the model file; .* --layer input/);
   } finally {
+    upstream.close();
     await oodGuard.close();
   }
 });

@@ -157,12 +157,9 @@ export async function loadDetector(path: string, modelPath: string, runtime: Run
     return { detector, file, release: () => model.release() };
   }
   if (file.detector === "knn-ood") {
-    const p = file.params as { layer: string; k: number; dim: number; size: number };
-    const bank: FeatureBank = { layer: p.layer, dim: p.dim, size: p.size, features: decodeArray(file.arrays?.bank, "bank", path, "float32") };
-    if (bank.features.length !== p.size * p.dim) throw damaged(path, "the bank's shape does not match size × dim");
-    if (p.layer === INPUT_LAYER) {
-      return { detector: knnOodDetector(inputFeatures, bank, { k: p.k, threshold: file.threshold, fpr }), file, release: async () => {} };
-    }
+    const p = file.params as { layer: string; k: number };
+    const bank = knnOodBank(file, path);
+    if (p.layer === INPUT_LAYER) return inputSpaceDetector(file, bank);
     const extractor = await createFeatureExtractor(loadModel(modelPath), { ...runtime, layer: p.layer });
     const detector = knnOodDetector(layerFeatures(extractor), bank, { k: p.k, threshold: file.threshold, fpr });
     return { detector, file, release: () => extractor.release() };
@@ -180,4 +177,32 @@ export async function loadDetector(path: string, modelPath: string, runtime: Run
   const extractor = await createFeatureExtractor(loadModel(modelPath), { ...runtime, layer: p.layer });
   const detector = mahalanobisDetector(extractor, statistics, { noiseMagnitude: p.noiseMagnitude, threshold: file.threshold, fpr });
   return { detector, file, release: () => extractor.release() };
+}
+
+/**
+ * Loads a k-NN OOD detector fitted on the raw input (`--layer input`) without its model: it
+ * holds statistics of the data, not of a network, so it can watch a route whose model runs
+ * elsewhere (a guard's upstream). Any other detector needs its model: use loadDetector.
+ */
+export function loadInputSpaceDetector(path: string): LoadedDetector {
+  const file = readDetectorFile(path);
+  if (file.detector !== "knn-ood" || (file.params as { layer?: string }).layer !== INPUT_LAYER) {
+    throw new AegisError(
+      "BAD_OPTION",
+      `${path} reads the model's own layers (${file.detector}), so it needs the model file; for a route whose model runs elsewhere fit one on the raw input: aegis detect fit --detector knn-ood --layer ${INPUT_LAYER}`,
+    );
+  }
+  return inputSpaceDetector(file, knnOodBank(file, path));
+}
+
+function knnOodBank(file: DetectorFile, path: string): FeatureBank {
+  const p = file.params as { layer: string; dim: number; size: number };
+  const bank: FeatureBank = { layer: p.layer, dim: p.dim, size: p.size, features: decodeArray(file.arrays?.bank, "bank", path, "float32") };
+  if (bank.features.length !== p.size * p.dim) throw damaged(path, "the bank's shape does not match size × dim");
+  return bank;
+}
+
+function inputSpaceDetector(file: DetectorFile, bank: FeatureBank): LoadedDetector {
+  const detector = knnOodDetector(inputFeatures, bank, { k: (file.params as { k: number }).k, threshold: file.threshold, fpr: file.fpr ?? Number.NaN });
+  return { detector, file, release: async () => {} };
 }

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import type { Dataset } from "../../data/index.js";
 import { fitFeatureSqueezing, parseSqueezers } from "../../defenses/detectors/feature-squeezing.js";
 import { fitKnnOod, INPUT_LAYER, inputFeatures, KNN_OOD_DEFAULTS, layerFeatures } from "../../defenses/detectors/knn-ood.js";
-import { fitMahalanobis } from "../../defenses/detectors/mahalanobis.js";
+import { fitMahalanobis, fitMahalanobisEnsemble, isMahalanobisEnsemble, MAHALANOBIS_ENSEMBLE_DEFAULTS } from "../../defenses/detectors/mahalanobis.js";
 import { type FittedDetector, loadDetector, saveDetector } from "../../defenses/detectors/persistence.js";
 import { auroc, flaggedFraction } from "../../defenses/detectors/threshold.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -10,11 +10,28 @@ import { createFeatureExtractor } from "../../engine/features.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
+import type { Model } from "../../onnx/ir.js";
 import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
 import { addRuntimeOptions, info, loadData, parseInteger, parseNumber, printJson, runtimeOptions } from "../common.js";
 
 const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood"] as const;
 const DEFAULT_FPR = 0.05;
+/** --layer value naming every Relu output of the model, for the Mahalanobis ensemble. */
+const ALL_RELU = "all-relu";
+
+/** The layers of a Mahalanobis detector: one name, a comma-separated list, or every Relu output. */
+function mahalanobisLayers(spec: string | undefined, model: Model): (string | undefined)[] {
+  if (spec === undefined) return [undefined];
+  if (spec === ALL_RELU) {
+    const relus = model.graph.nodes.filter((n) => n.opType === "Relu").map((n) => n.outputs[0]);
+    if (relus.length === 0)
+      throw new AegisError("BAD_OPTION", `the model has no Relu layers for --layer ${ALL_RELU}; list the layers by name (aegis inspect lists them)`);
+    return relus;
+  }
+  const layers = spec.split(",").map((l) => l.trim());
+  if (layers.some((l) => l === "")) throw new AegisError("BAD_OPTION", `--layer "${spec}" has an empty layer name; separate names with single commas`);
+  return layers;
+}
 
 export function detectCommand(): Command {
   return new Command("detect")
@@ -44,8 +61,27 @@ function fitCommand(): Command {
     )
     .option("--squeezers <list>", "feature squeezing: squeezers (Xu et al.'s MNIST setting: bits=1,median=2)", "bits=1,median=2")
     .option("--channels-last", "feature squeezing: images are [N, H, W, C]")
-    .option("--layer <name>", `mahalanobis, knn-ood: the value to model (default: the penultimate layer; knn-ood also takes "${INPUT_LAYER}", the raw input)`)
+    .option(
+      "--layer <name>",
+      `mahalanobis, knn-ood: the value to model (default: the penultimate layer; knn-ood also takes "${INPUT_LAYER}", the raw input); mahalanobis also takes a comma-separated list or "${ALL_RELU}" for Lee et al.'s ensemble`,
+    )
     .option("--noise <eps>", "mahalanobis: input pre-processing magnitude ε (Lee et al.)", parseNumber("--noise"), 0)
+    .option(
+      "--ensemble-against <kind>",
+      `mahalanobis with several layers (--layer a,b,c or ${ALL_RELU}): the regression's positives, fgsm (examples of the held-out slice) or noise (Gaussian, attack-agnostic)`,
+      MAHALANOBIS_ENSEMBLE_DEFAULTS.against,
+    )
+    .option(
+      "--ensemble-eps <size>",
+      "mahalanobis ensemble: FGSM's ε or the noise's σ",
+      parseNumber("--ensemble-eps"),
+      MAHALANOBIS_ENSEMBLE_DEFAULTS.perturbation,
+    )
+    .option(
+      "--ensemble-samples <n>",
+      "mahalanobis ensemble: last samples of --data held out from the Gaussians to fit the regression (default: a fifth, at most 1000)",
+      parseInteger("--ensemble-samples", 2),
+    )
     .option("--k <n>", "knn-ood: the neighbour whose distance is the score", parseInteger("--k", 1), KNN_OOD_DEFAULTS.k)
     .option(
       "--bank-size <n>",
@@ -86,20 +122,44 @@ function fitCommand(): Command {
         }
       }
     } else {
-      const extractor = await createFeatureExtractor(loadModel(opts.model), { ...runtime, layer: opts.layer });
-      let labels: number[];
-      if (data.y) labels = labelsOf(data.y);
-      else {
-        info(`${data.name} has no labels: the Gaussians are fitted on the model's own predictions`);
-        const { scores } = await extractor.extract(data.x);
-        labels = Array.from({ length: data.x.shape[0] }, (_, i) => argmaxRow(scores, i));
+      const model = loadModel(opts.model);
+      const layers = mahalanobisLayers(opts.layer, model);
+      if (!["fgsm", "noise"].includes(opts.ensembleAgainst))
+        throw new AegisError("BAD_OPTION", `--ensemble-against must be fgsm or noise, not "${opts.ensembleAgainst}"`);
+      const extractors = [];
+      try {
+        for (const layer of layers) extractors.push(await createFeatureExtractor(model, { ...runtime, layer }));
+        let labels: number[];
+        if (data.y) labels = labelsOf(data.y);
+        else {
+          info(`${data.name} has no labels: the Gaussians are fitted on the model's own predictions`);
+          const { scores } = await extractors[0].extract(data.x);
+          labels = Array.from({ length: data.x.shape[0] }, (_, i) => argmaxRow(scores, i));
+        }
+        const options = { fpr, noiseMagnitude: opts.noise, calibration: calibration?.x };
+        if (extractors.length === 1) detector = await fitMahalanobis(extractors[0], data.x, labels, options);
+        else {
+          const classifier = await OnnxClassifier.fromFile(opts.model, runtime);
+          try {
+            detector = await fitMahalanobisEnsemble(extractors, classifier, data.x, labels, {
+              ...options,
+              against: opts.ensembleAgainst,
+              perturbation: opts.ensembleEps,
+              validationSamples: opts.ensembleSamples,
+            });
+          } finally {
+            await classifier.release();
+          }
+        }
+      } finally {
+        for (const extractor of extractors) await extractor.release();
       }
-      detector = await fitMahalanobis(extractor, data.x, labels, { fpr, noiseMagnitude: opts.noise, calibration: calibration?.x });
-      await extractor.release();
     }
     let fittedOn = calibration ? `${data.name} (threshold: ${calibration.name})` : data.name;
     if (detector.name === "knn-ood" && !calibration)
       fittedOn = `${data.name} (bank: ${detector.bank.size} of them, threshold: the other ${data.x.shape[0] - detector.bank.size})`;
+    if (detector.name === "mahalanobis" && isMahalanobisEnsemble(detector))
+      fittedOn += ` (regression: ${detector.members.length} layers, a held-out slice against ${detector.fittedAgainst})`;
     const fitted = { data: fittedOn, samples: data.x.shape[0] };
     saveDetector(opts.out, detector, opts.model, fitted);
     info(`wrote ${opts.out}: ${detector.name}, threshold ${detector.threshold.toPrecision(6)} at ${(fpr * 100).toFixed(1)}% false positives`);

@@ -7,19 +7,34 @@
  * the squared Mahalanobis distance to the closest class (higher = more suspicious), flagged
  * at a threshold chosen at a false-positive rate on clean data. Optional input
  * pre-processing (the paper's ε): x̂ = x − ε·sign(∇ₓ distance to the closest class), then
- * x̂ is scored. Deliberate deviations: one layer (the penultimate by default) instead of
- * the paper's logistic-regression ensemble over all layers, which needs adversarial or
- * out-of-distribution examples to fit (as the paper finds, lower layers matter: on the MNIST
- * CNN the first convolution's channel means detect C&W and PGD far better than the
- * penultimate layer, see test/defenses/detectors.test.ts); noise magnitude 0 by default
- * (the paper tunes it on validation data from {0, 0.0005, 0.001, 0.0014, 0.002, 0.005,
- * 0.01, 0.05, 0.1, 0.2});
+ * x̂ is scored; noise magnitude 0 by default (the paper tunes it on validation data from
+ * {0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01, 0.05, 0.1, 0.2}).
+ *
+ * The paper's feature ensemble (fitMahalanobisEnsemble): one such score per layer, combined
+ * by a logistic regression fitted on a small validation set — clean inputs against FGSM
+ * examples of them (the paper's "seen attack" setting) or, attack-agnostic, against
+ * Gaussian-noise-perturbed copies. The validation set is a held-out slice of the fit data,
+ * not used for the Gaussians. Lower layers matter (as the paper finds). Measured on the
+ * MNIST CNN (Gaussians on 7,000 training digits, threshold at 5% false positives on 1,000
+ * test digits, FPR on 1,000 others, 98 successful examples per attack): first convolution
+ * (m/relu_4) alone C&W L2 89.8% (AUROC 0.978), PGD ε = 0.3 100%, FPR 4.5%; m/relu_10 55.1%,
+ * 100%; penultimate 7.1%, 2.0%; the ensemble over the three ReLU layers fitted against FGSM
+ * ε = 0.05 on 1,000 held-out digits 86.7% (AUROC 0.974), 100%, FPR 3.8%: the best layer's
+ * detection within noise without being told which layer that is (against noise σ = 0.05: 82.7%).
+ * Deliberate deviations: the regression's inputs are log(1 + distance), not distances (see
+ * logDistance); it is our own Newton method with a fixed L2 penalty (the authors
+ * cross-validate scikit-learn's LogisticRegressionCV) on inputs standardised on its training
+ * set, so the penalty does not depend on each layer's scale; one noise magnitude for all layers.
  * Σ⁻¹ is the pseudo-inverse (as scikit-learn's EmpiricalCovariance in the authors' code),
  * cutting eigenvalues below D·ε_float32·λ_max so dead ReLU units do not blow it up.
  */
+import { fgsm } from "../../attacks/evasion/fgsm.js";
+import { createRng } from "../../data/random.js";
+import type { LossGradient, Predictor } from "../../engine/capabilities.js";
 import type { FeatureExtractor } from "../../engine/features.js";
+import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
-import { float32, type Tensor } from "../../tensor.js";
+import { float32, gatherRows, sliceRows, type Tensor } from "../../tensor.js";
 import type { Detector } from "../types.js";
 import { thresholdAtFpr } from "./threshold.js";
 
@@ -199,6 +214,225 @@ export async function fitMahalanobis(
   const unfitted = mahalanobisDetector(extractor, statistics, { ...options, threshold: Number.POSITIVE_INFINITY });
   const scores = await unfitted.score(options.calibration ?? x);
   return { ...unfitted, threshold: thresholdAtFpr(scores, fpr), fpr };
+}
+
+/** The feature ensemble: one single-layer detector per layer and the regression over their scores. */
+export interface MahalanobisEnsembleDetector extends Detector {
+  readonly name: "mahalanobis";
+  /** One detector per layer (their own thresholds are unused). */
+  readonly members: readonly MahalanobisDetector[];
+  readonly regression: LogisticRegression;
+  readonly noiseMagnitude: number;
+  readonly fpr: number;
+  /** What the regression was fitted on, for the record: "fgsm ε=0.3" or "noise σ=0.3". */
+  readonly fittedAgainst: string;
+  /** Each layer's log(1 + score) [layers][N]: the regression's inputs. */
+  layerScores(x: Tensor<"float32">): Promise<Float32Array[]>;
+}
+
+/** P(adversarial | scores) = σ(bias + Σ weights[l]·scores[l]). */
+export interface LogisticRegression {
+  weights: number[];
+  bias: number;
+}
+
+export function isMahalanobisEnsemble(d: MahalanobisDetector | MahalanobisEnsembleDetector): d is MahalanobisEnsembleDetector {
+  return "members" in d;
+}
+
+/**
+ * The regression's input per layer: log(1 + squared distance). Distances of attacked inputs
+ * are heavy-tailed; on raw distances the fit is driven by the extreme FGSM ones and leans on
+ * the layers that separate FGSM most, not those that generalise (MNIST CNN, C&W flagged at
+ * 5% false positives: 11% on raw distances vs 72% on logarithms with FGSM ε = 0.3; 78% vs
+ * 87% with ε = 0.05).
+ */
+const logDistance = (distance: number) => Math.log1p(distance);
+
+export function mahalanobisEnsembleDetector(
+  members: readonly MahalanobisDetector[],
+  regression: LogisticRegression,
+  options: { threshold: number; fpr?: number; fittedAgainst: string },
+): MahalanobisEnsembleDetector {
+  if (members.length === 0 || members.length !== regression.weights.length)
+    throw new AegisError("BAD_OPTION", `${members.length} layers but ${regression.weights.length} regression weights; give one weight per layer`);
+  const noiseMagnitude = members[0].noiseMagnitude;
+  const layerScores = async (x: Tensor<"float32">) => {
+    const out: Float32Array[] = [];
+    for (const m of members) out.push((await m.score(x)).map(logDistance));
+    return out;
+  };
+  return {
+    name: "mahalanobis",
+    members,
+    regression,
+    noiseMagnitude,
+    fittedAgainst: options.fittedAgainst,
+    threshold: options.threshold,
+    fpr: options.fpr ?? Number.NaN,
+    layerScores,
+    async score(x) {
+      const perLayer = await layerScores(x);
+      // The logit, monotone in the probability: thresholds stay resolvable far in the tails.
+      return Float32Array.from({ length: x.shape[0] }, (_, i) => perLayer.reduce((z, s, l) => z + regression.weights[l] * s[i], regression.bias));
+    },
+  };
+}
+
+/**
+ * L2-regularised logistic regression by Newton's method on features [N][L] (column-major:
+ * features[l][i]) and 0/1 labels: minimises mean log-loss + (l2/2)·|w|², bias unpenalised.
+ * Features are standardised for the fit and the weights mapped back to the raw scale.
+ */
+export function fitLogisticRegression(features: readonly ArrayLike<number>[], labels: readonly number[], l2: number): LogisticRegression {
+  const dims = features.length;
+  const n = labels.length;
+  if (features.some((f) => f.length !== n)) throw new AegisError("SHAPE_MISMATCH", `every feature needs ${n} values, one per label`);
+  if (!labels.includes(0) || !labels.includes(1)) throw new AegisError("BAD_DATA", "the regression needs samples of both classes (labels 0 and 1)");
+  const mean = features.map((f) => Array.from(f).reduce((a, b) => a + b, 0) / n);
+  const scale = features.map((f, l) => Math.sqrt(Array.from(f).reduce((a, b) => a + (b - mean[l]) ** 2, 0) / n) || 1);
+  // Row i of the design matrix: [1, z_1, …, z_L] with z standardised.
+  const p = dims + 1;
+  const design = new Float64Array(n * p);
+  for (let i = 0; i < n; i++) {
+    design[i * p] = 1;
+    for (let l = 0; l < dims; l++) design[i * p + l + 1] = (features[l][i] - mean[l]) / scale[l];
+  }
+  const beta = new Float64Array(p);
+  for (let iteration = 0; iteration < 100; iteration++) {
+    const gradient = new Float64Array(p);
+    const hessian = new Float64Array(p * p);
+    for (let i = 0; i < n; i++) {
+      let z = 0;
+      for (let a = 0; a < p; a++) z += beta[a] * design[i * p + a];
+      const prob = 1 / (1 + Math.exp(-z));
+      const w = prob * (1 - prob);
+      for (let a = 0; a < p; a++) {
+        gradient[a] += ((prob - labels[i]) * design[i * p + a]) / n;
+        for (let b = 0; b < p; b++) hessian[a * p + b] += (w * design[i * p + a] * design[i * p + b]) / n;
+      }
+    }
+    for (let a = 1; a < p; a++) {
+      gradient[a] += l2 * beta[a];
+      hessian[a * p + a] += l2;
+    }
+    // A tiny ridge keeps the step defined when l2 = 0 and the probabilities saturate.
+    for (let a = 0; a < p; a++) hessian[a * p + a] += 1e-12;
+    const step = solveSymmetric(hessian, gradient, p);
+    let largest = 0;
+    for (let a = 0; a < p; a++) {
+      beta[a] -= step[a];
+      largest = Math.max(largest, Math.abs(step[a]));
+    }
+    if (largest < 1e-10) break;
+  }
+  const weights = Array.from({ length: dims }, (_, l) => beta[l + 1] / scale[l]);
+  const bias = beta[0] - weights.reduce((b, w, l) => b + w * mean[l], 0);
+  return { weights, bias };
+}
+
+/** Solves A·s = g for a small symmetric positive-definite A by Gaussian elimination with partial pivoting. */
+function solveSymmetric(matrix: Float64Array, rhs: Float64Array, p: number): Float64Array {
+  const a = Float64Array.from(matrix);
+  const b = Float64Array.from(rhs);
+  for (let col = 0; col < p; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < p; r++) if (Math.abs(a[r * p + col]) > Math.abs(a[pivot * p + col])) pivot = r;
+    for (let c = 0; c < p; c++) [a[col * p + c], a[pivot * p + c]] = [a[pivot * p + c], a[col * p + c]];
+    [b[col], b[pivot]] = [b[pivot], b[col]];
+    for (let r = col + 1; r < p; r++) {
+      const f = a[r * p + col] / a[col * p + col];
+      for (let c = col; c < p; c++) a[r * p + c] -= f * a[col * p + c];
+      b[r] -= f * b[col];
+    }
+  }
+  const x = new Float64Array(p);
+  for (let r = p - 1; r >= 0; r--) {
+    let s = b[r];
+    for (let c = r + 1; c < p; c++) s -= a[r * p + c] * x[c];
+    x[r] = s / a[r * p + r];
+  }
+  return x;
+}
+
+export interface FitMahalanobisEnsembleOptions extends FitMahalanobisOptions {
+  /** The regression's negatives and positives: clean vs FGSM examples ("fgsm", default) or vs Gaussian noise ("noise"). */
+  against?: "fgsm" | "noise";
+  /** FGSM's ε (L∞) or the noise's σ per input value (default 0.05, for inputs in [0, 1]). */
+  perturbation?: number;
+  /** Last samples of the fit data held out from the Gaussians to fit the regression (default: a fifth, at most 1,000). */
+  validationSamples?: number;
+  /** The regression's L2 penalty on standardised scores (default 0.01). */
+  l2?: number;
+  /** Seed of the Gaussian noise. */
+  seed?: number;
+}
+
+/** FGSM's step 0.05 is the authors' code's (ADV_Samples.py); the rest is ours. */
+export const MAHALANOBIS_ENSEMBLE_DEFAULTS = { against: "fgsm", perturbation: 0.05, l2: 0.01, maxValidation: 1000 } as const;
+
+/**
+ * Lee et al.'s feature ensemble: Gaussians per layer on the fit data minus a held-out
+ * validation slice; on that slice, per-layer scores of clean inputs (label 0) against those
+ * of their FGSM examples that fool the model (or of noise-perturbed copies; label 1) fit the
+ * logistic regression; its logit is the score, thresholded at the FPR on the calibration inputs.
+ */
+export async function fitMahalanobisEnsemble(
+  extractors: readonly FeatureExtractor[],
+  model: Predictor & LossGradient,
+  x: Tensor<"float32">,
+  labels: readonly number[],
+  options: FitMahalanobisEnsembleOptions = {},
+): Promise<MahalanobisEnsembleDetector> {
+  const fpr = options.fpr ?? 0.05;
+  const against = options.against ?? MAHALANOBIS_ENSEMBLE_DEFAULTS.against;
+  const perturbation = options.perturbation ?? MAHALANOBIS_ENSEMBLE_DEFAULTS.perturbation;
+  if (!(perturbation > 0)) throw new AegisError("BAD_OPTION", `the perturbation size must be > 0, not ${perturbation}`);
+  const n = x.shape[0];
+  const held = options.validationSamples ?? Math.min(MAHALANOBIS_ENSEMBLE_DEFAULTS.maxValidation, Math.floor(n / 5));
+  if (!(held >= 2 && held < n))
+    throw new AegisError("BAD_OPTION", `the regression needs a validation slice of 2 to ${n - 1} of the ${n} fit samples, not ${held}; give more data`);
+  const gaussianX = sliceRows(x, 0, n - held);
+  const validation = sliceRows(x, n - held, n);
+  const validationLabels = labels.slice(n - held);
+
+  const members: MahalanobisDetector[] = [];
+  for (const extractor of extractors) {
+    const { features } = await extractor.extract(gaussianX);
+    const statistics = fitGaussians(features, labels.slice(0, n - held), extractor.layer);
+    members.push(mahalanobisDetector(extractor, statistics, { noiseMagnitude: options.noiseMagnitude, threshold: Number.POSITIVE_INFINITY }));
+  }
+
+  let positives: Tensor<"float32">;
+  if (against === "fgsm") {
+    const adv = (await fgsm.run(model, validation, validationLabels, { ...fgsm.defaults, eps: perturbation }, { rng: createRng(options.seed ?? 0) })).x;
+    const clean = await model.predict(validation);
+    const out = await model.predict(adv);
+    const fooled = validationLabels.flatMap((y, i) => (argmaxRow(clean, i) === y && argmaxRow(out, i) !== y ? [i] : []));
+    if (fooled.length < 2)
+      throw new AegisError(
+        "BAD_DATA",
+        `FGSM at ε=${perturbation} fooled the model on ${fooled.length} of ${held} validation samples; raise the perturbation or use the noise variant`,
+      );
+    positives = gatherRows(adv, fooled);
+  } else {
+    const rng = createRng(options.seed ?? 0);
+    const [lo, hi] = model.clipRange;
+    positives = float32(
+      validation.shape,
+      Float32Array.from(validation.data, (v) => Math.min(hi, Math.max(lo, v + perturbation * rng.normal()))),
+    );
+  }
+  const unfitted = mahalanobisEnsembleDetector(members, { weights: members.map(() => 0), bias: 0 }, { threshold: Number.POSITIVE_INFINITY, fittedAgainst: "" });
+  const cleanScores = await unfitted.layerScores(validation);
+  const positiveScores = await unfitted.layerScores(positives);
+  const features = cleanScores.map((c, l) => [...c, ...positiveScores[l]]);
+  const targets = [...cleanScores[0].map(() => 0), ...positiveScores[0].map(() => 1)];
+  const regression = fitLogisticRegression(features, targets, options.l2 ?? MAHALANOBIS_ENSEMBLE_DEFAULTS.l2);
+  const fittedAgainst = against === "fgsm" ? `fgsm ε=${perturbation}` : `noise σ=${perturbation}`;
+  const detector = mahalanobisEnsembleDetector(members, regression, { threshold: Number.POSITIVE_INFINITY, fittedAgainst });
+  const scores = await detector.score(options.calibration ?? gaussianX);
+  return mahalanobisEnsembleDetector(members, regression, { threshold: thresholdAtFpr(scores, fpr), fpr, fittedAgainst });
 }
 
 /**

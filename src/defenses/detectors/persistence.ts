@@ -4,24 +4,34 @@
  * k-NN feature bank as float32, half the size — 5,000 × 128 penultimate features of the
  * MNIST CNN are 2.6 MB, 3.4 MB as base64) in base64, and the SHA-256 of the ONNX model file
  * it was fitted on, so that loading it with another model fails instead of scoring with
- * statistics of the wrong network.
+ * statistics of the wrong network. A Mahalanobis ensemble keeps each layer's statistics
+ * (arrays means.<i>, precision.<i>) and the regression's weights in its params; a file
+ * without `params.layers` is a single-layer detector, as all files were before ensembles.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { OnnxClassifier } from "../../engine/classifier.js";
-import { createFeatureExtractor } from "../../engine/features.js";
+import { createFeatureExtractor, type FeatureExtractor } from "../../engine/features.js";
 import type { RuntimeOptions } from "../../engine/runtime.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { loadModel } from "../../onnx/io.js";
 import { type FeatureSqueezingDetector, featureSqueezingDetector, type Squeezer } from "./feature-squeezing.js";
-import { type FeatureBank, INPUT_LAYER, inputFeatures, type KnnOodDetector, knnOodDetector, layerFeatures } from "./knn-ood.js";
-import { type MahalanobisDetector, type MahalanobisStatistics, mahalanobisDetector } from "./mahalanobis.js";
+import { type FeatureBank, type FeatureSource, INPUT_LAYER, inputFeatures, type KnnOodDetector, knnOodDetector, layerFeatures } from "./knn-ood.js";
+import {
+  isMahalanobisEnsemble,
+  type LogisticRegression,
+  type MahalanobisDetector,
+  type MahalanobisEnsembleDetector,
+  type MahalanobisStatistics,
+  mahalanobisDetector,
+  mahalanobisEnsembleDetector,
+} from "./mahalanobis.js";
 
 export const DETECTOR_FORMAT = "aegis-detector";
 
-export type FittedDetector = FeatureSqueezingDetector | MahalanobisDetector | KnnOodDetector;
+export type FittedDetector = FeatureSqueezingDetector | MahalanobisDetector | MahalanobisEnsembleDetector | KnnOodDetector;
 
 const DETECTOR_KINDS: readonly string[] = ["feature-squeezing", "mahalanobis", "knn-ood"] satisfies FittedDetector["name"][];
 
@@ -100,6 +110,24 @@ export function encodeDetector(detector: FittedDetector, model: { file: string; 
     const b = detector.bank;
     return { ...base, params: { layer: b.layer, k: detector.k, dim: b.dim, size: b.size }, arrays: { bank: encodeArray(b.features, [b.size, b.dim]) } };
   }
+  if (isMahalanobisEnsemble(detector)) {
+    const arrays: Record<string, EncodedArray> = {};
+    detector.members.forEach((m, i) => {
+      const s = m.statistics;
+      arrays[`means.${i}`] = encodeArray(s.means, [s.classes.length, s.dim]);
+      arrays[`precision.${i}`] = encodeArray(s.precision, [s.dim, s.dim]);
+    });
+    return {
+      ...base,
+      params: {
+        layers: detector.members.map((m) => ({ layer: m.statistics.layer, classes: m.statistics.classes, dim: m.statistics.dim })),
+        noiseMagnitude: detector.noiseMagnitude,
+        regression: detector.regression,
+        fittedAgainst: detector.fittedAgainst,
+      },
+      arrays,
+    };
+  }
   const s = detector.statistics;
   return {
     ...base,
@@ -137,9 +165,16 @@ export function readDetectorFile(path: string): DetectorFile {
 
 /**
  * Loads a detector for the model file it was fitted on; another model (by SHA-256) is
- * refused with BAD_MODEL.
+ * refused with BAD_MODEL. `features`, when it reads the layer a k-NN OOD detector was
+ * fitted on, replaces the detector's own extractor (the guard shares one forward pass
+ * between a route's predictions and its detector).
  */
-export async function loadDetector(path: string, modelPath: string, runtime: RuntimeOptions & { batchSize?: number } = {}): Promise<LoadedDetector> {
+export async function loadDetector(
+  path: string,
+  modelPath: string,
+  runtime: RuntimeOptions & { batchSize?: number } = {},
+  options: { features?: FeatureSource } = {},
+): Promise<LoadedDetector> {
   const file = readDetectorFile(path);
   const bytes = readBytes(modelPath, "model");
   const digest = sha256Of(bytes);
@@ -160,23 +195,76 @@ export async function loadDetector(path: string, modelPath: string, runtime: Run
     const p = file.params as { layer: string; k: number };
     const bank = knnOodBank(file, path);
     if (p.layer === INPUT_LAYER) return inputSpaceDetector(file, bank);
+    if (options.features?.layer === p.layer) {
+      return { detector: knnOodDetector(options.features, bank, { k: p.k, threshold: file.threshold, fpr }), file, release: async () => {} };
+    }
     const extractor = await createFeatureExtractor(loadModel(modelPath), { ...runtime, layer: p.layer });
     const detector = knnOodDetector(layerFeatures(extractor), bank, { k: p.k, threshold: file.threshold, fpr });
     return { detector, file, release: () => extractor.release() };
   }
+  if (Array.isArray((file.params as { layers?: unknown }).layers)) return loadMahalanobisEnsemble(file, path, modelPath, runtime);
   const p = file.params as { layer: string; classes: number[]; dim: number; noiseMagnitude: number };
+  const statistics = mahalanobisStatistics(file, path, p, "means", "precision");
+  const extractor = await createFeatureExtractor(loadModel(modelPath), { ...runtime, layer: p.layer });
+  const detector = mahalanobisDetector(extractor, statistics, { noiseMagnitude: p.noiseMagnitude, threshold: file.threshold, fpr });
+  return { detector, file, release: () => extractor.release() };
+}
+
+function mahalanobisStatistics(
+  file: DetectorFile,
+  path: string,
+  p: { layer: string; classes: number[]; dim: number },
+  meansKey: string,
+  precisionKey: string,
+): MahalanobisStatistics {
   const statistics: MahalanobisStatistics = {
     layer: p.layer,
     classes: p.classes,
     dim: p.dim,
-    means: decodeArray(file.arrays?.means, "means", path),
-    precision: decodeArray(file.arrays?.precision, "precision", path),
+    means: decodeArray(file.arrays?.[meansKey], meansKey, path),
+    precision: decodeArray(file.arrays?.[precisionKey], precisionKey, path),
   };
   if (statistics.means.length !== p.classes.length * p.dim || statistics.precision.length !== p.dim * p.dim)
-    throw damaged(path, "array shapes do not match dim");
-  const extractor = await createFeatureExtractor(loadModel(modelPath), { ...runtime, layer: p.layer });
-  const detector = mahalanobisDetector(extractor, statistics, { noiseMagnitude: p.noiseMagnitude, threshold: file.threshold, fpr });
-  return { detector, file, release: () => extractor.release() };
+    throw damaged(path, `array shapes of layer "${p.layer}" do not match dim`);
+  return statistics;
+}
+
+async function loadMahalanobisEnsemble(
+  file: DetectorFile,
+  path: string,
+  modelPath: string,
+  runtime: RuntimeOptions & { batchSize?: number },
+): Promise<LoadedDetector> {
+  const p = file.params as {
+    layers: { layer: string; classes: number[]; dim: number }[];
+    noiseMagnitude: number;
+    regression: LogisticRegression;
+    fittedAgainst: string;
+  };
+  if (!Array.isArray(p.regression?.weights) || p.regression.weights.length !== p.layers.length || typeof p.regression.bias !== "number")
+    throw damaged(path, "the regression does not have one weight per layer");
+  const statistics = p.layers.map((layer, i) => mahalanobisStatistics(file, path, layer, `means.${i}`, `precision.${i}`));
+  const model = loadModel(modelPath);
+  const extractors: FeatureExtractor[] = [];
+  try {
+    for (const s of statistics) extractors.push(await createFeatureExtractor(model, { ...runtime, layer: s.layer }));
+  } catch (e) {
+    for (const extractor of extractors) await extractor.release();
+    throw e;
+  }
+  const members = statistics.map((s, i) => mahalanobisDetector(extractors[i], s, { noiseMagnitude: p.noiseMagnitude, threshold: Number.POSITIVE_INFINITY }));
+  const detector = mahalanobisEnsembleDetector(members, p.regression, {
+    threshold: file.threshold,
+    fpr: file.fpr ?? Number.NaN,
+    fittedAgainst: p.fittedAgainst,
+  });
+  return {
+    detector,
+    file,
+    release: async () => {
+      for (const extractor of extractors) await extractor.release();
+    },
+  };
 }
 
 /**

@@ -11,12 +11,15 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
-import { type LoadedDetector, loadDetector, loadInputSpaceDetector } from "../defenses/detectors/persistence.js";
+import { INPUT_LAYER } from "../defenses/detectors/knn-ood.js";
+import { type LoadedDetector, loadDetector, loadInputSpaceDetector, readDetectorFile } from "../defenses/detectors/persistence.js";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
+import { createFeatureExtractor } from "../engine/features.js";
 import { AegisError } from "../errors.js";
 import { createPipeline } from "../llm/pipeline.js";
 import { scannerByName } from "../llm/scanners/index.js";
+import { loadModel } from "../onnx/io.js";
 import { defaultSignaturePath, verifyModelSignature } from "../supplychain/signing/index.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
@@ -35,6 +38,7 @@ import { createGuardMetrics, type GuardMetrics, metricsPlugin } from "./plugins/
 import { rateLimitPlugin } from "./plugins/rate-limit.js";
 import { type ProxyRoute, proxyRoutes } from "./proxy-route.js";
 import { installErrorHandlers } from "./server.js";
+import { sharedForwardPass } from "./shared-forward-pass.js";
 import { openStores, type Stores, storesKey } from "./store/index.js";
 import { InstanceValidator, type JsonSchema, predictRequestSchema } from "./validation.js";
 
@@ -184,15 +188,17 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
       continue;
     }
     const hooks: PredictionHook[] = [];
+    const detectors = route.detectors;
     // The signature first: the detectors below read the model file.
     if (route.kind === "model" && route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
+    // A k-NN OOD detector of one of the model's layers shares the route's forward pass.
+    const forwardPass = route.kind === "model" && detectors?.ood ? await sharedPassFor(route.model, route.clipRange, detectors.ood.file) : undefined;
     const loadRouteDetector = async (file: string) => {
       // An upstream's model is not here: only a detector of the raw input can watch it.
-      const loaded = route.kind === "model" ? await loadDetector(file, route.model) : loadInputSpaceDetector(file);
+      const loaded = route.kind === "model" ? await loadDetector(file, route.model, {}, { features: forwardPass?.features }) : loadInputSpaceDetector(file);
       app.addHook("onClose", async () => loaded.release());
       return loaded;
     };
-    const detectors = route.detectors;
     if (detectors?.prada || detectors?.statefulKnn || detectors?.ood) {
       // A new store (e.g. Redis added) starts new streams, so the clients start afresh too.
       const key = `${route.name}:${JSON.stringify(detectors)}:${stores.key}`;
@@ -209,7 +215,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
         // Before the output controls, so the detector sees the model's own answer.
         hooks.unshift(adversarialHook(route.name, (await loadRouteDetector(detectors.adversarial.file)).detector, detectors.adversarial.reject, responder));
       }
-      const classifier = await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange });
+      const classifier = forwardPass?.predictor ?? (await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange }));
       models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
     } else {
       proxies.push({
@@ -227,6 +233,15 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
   return { app, responder, handler, inFlight: 0, retired: false, models };
+}
+
+/** When the OOD detector file reads a layer of the route's model: one extractor for both the predictions and the detector. */
+async function sharedPassFor(model: string, clipRange: [number, number], detectorFile: string) {
+  const file = readDetectorFile(detectorFile);
+  const layer = (file.params as { layer?: string }).layer;
+  if (file.detector !== "knn-ood" || layer === undefined || layer === INPUT_LAYER) return undefined;
+  const classifier = await OnnxClassifier.fromFile(model, { clipRange });
+  return sharedForwardPass(classifier, await createFeatureExtractor(loadModel(model), { layer }));
 }
 
 /** The "ood-rate" test's options: p0 from the config, else the false-positive rate the detector was fitted at. */

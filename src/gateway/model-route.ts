@@ -13,10 +13,13 @@ import { AegisError } from "../errors.js";
 import { type Tensor, toFloat32 } from "../tensor.js";
 import { InstanceValidator, predictRequestSchema, RequestError } from "./validation.js";
 
+/** What a route needs of its model: an OnnxClassifier, or a wrapper that shares its forward pass. */
+export type ServedClassifier = Pick<OnnxClassifier, "inputShape" | "numClasses" | "clipRange" | "outputKind" | "predict" | "release">;
+
 export interface ServedModel {
   /** The name in the URL (the model file's base name by default). */
   name: string;
-  classifier: OnnxClassifier;
+  classifier: ServedClassifier;
   /** Most instances in one request. */
   maxInstances: number;
   /** Roles allowed to query this model (any authenticated client when absent). */

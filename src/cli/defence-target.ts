@@ -16,15 +16,17 @@ import { OnnxClassifier } from "../engine/classifier.js";
 import type { DefenceRecord } from "../report/types.js";
 import { parseInteger, runtimeOptions } from "./common.js";
 
-/** `eot`: the default number of draws (an audit defaults to more than a single attack run, so randomised defences get EOT unasked). */
-export function addDefenceOptions(cmd: Command, defaults: { eot: number }): Command {
+/** Draws per gradient through randomised preprocessors unless --eot says otherwise (Athalye et al. 2018 average over many; 10 keeps the cost within an order of magnitude). Deterministic defences use one whatever is asked. */
+export const DEFAULT_EOT = 10;
+
+export function addDefenceOptions(cmd: Command): Command {
   return cmd
     .option(
       "--defence <file>",
       "a model wrapped by `aegis defend` (its .defence.json), attacked adaptively: BPDA through its preprocessors, EOT over --eot draws",
     )
     .option("--non-adaptive", "with --defence: attack the deployed model's own gradients instead, which a masking defence defeats")
-    .option("--eot <n>", "with --defence: draws averaged per gradient through randomised preprocessors", parseInteger("--eot", 1), defaults.eot);
+    .option("--eot <n>", "with --defence: draws averaged per gradient through randomised preprocessors", parseInteger("--eot", 1), DEFAULT_EOT);
 }
 
 export interface DefenceOptions {

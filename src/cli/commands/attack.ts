@@ -44,7 +44,7 @@ export function attackCommand(): Command {
     .option("--list", "list the attacks (with --model: those that apply to it)")
     .option("--help-attack <name>", "an attack's parameters, defaults and paper")
     .option("--model <file>", "ONNX model (white-box and black-box attacks)");
-  addDefenceOptions(cmd, { eot: 1 })
+  addDefenceOptions(cmd)
     .option("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder", "mnist")
     .option("--samples <n>", "attack the first n samples", parseInteger("--samples", 1))
     .option("--eps <list>", "perturbation budget, or a comma-separated list for a robustness curve")

@@ -35,7 +35,7 @@ export function auditCommand(): Command {
       "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare); writes report.json, report.html and report.md, and exits 10 when a policy fails",
     )
     .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL);
-  addDefenceOptions(cmd, { eot: 10 })
+  addDefenceOptions(cmd)
     .option(
       "--compare <models...>",
       "two ONNX models, baseline then candidate: the same suite on both, one report side by side; a policy is judged on the candidate",

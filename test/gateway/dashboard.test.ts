@@ -98,7 +98,14 @@ test("an admin signs in, sees the blocked attack and resolves its incident; a no
 
     await page.fill("#q", "prada");
     await page.click("#search button");
-    await page.waitForSelector("#entries tbody tr");
+    // The table already lists the latest entries: wait for the search's answer to replace them.
+    await page
+      .waitForFunction(
+        () => [...document.querySelectorAll("#entries tbody tr td:last-child")].some((c) => c.textContent?.includes("incident:block(prada)")),
+        undefined,
+        { timeout: 10_000 },
+      )
+      .catch(() => undefined);
     const decisions = await page.$$eval("#entries tbody tr td:last-child", (cells) => cells.map((c) => c.textContent ?? ""));
     assert.ok(
       decisions.some((d) => d.includes("incident:block(prada)")),

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { AegisError } from "../errors.js";
+import { AEGIS_VERSION } from "../version.js";
 import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
 import { bomCommand } from "./commands/bom.js";
@@ -27,7 +28,7 @@ import { verifyCommand } from "./commands/verify.js";
 
 const program = new Command("aegis")
   .description("Assess, harden, guard and govern machine-learning models")
-  .version("0.1.0")
+  .version(AEGIS_VERSION)
   .showHelpAfterError()
   .exitOverride();
 

@@ -67,7 +67,6 @@ export {
   sha256Of,
 } from "./detectors/persistence.js";
 export { auroc, flaggedFraction, thresholdAtFpr } from "./detectors/threshold.js";
-export { type DefenceEvaluation, type DefenceEvaluationOptions, type DefenceEvaluationRow, defenceEvaluationMarkdown, evaluateDefence } from "./evaluate.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
 export * from "./postprocessors/index.js";
 export * from "./preprocessors/index.js";

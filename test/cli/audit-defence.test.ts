@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
-import type { AuditReport } from "../../src/report/types.js";
+import type { AuditReport } from "../../src/audit/types.js";
 import { aegis } from "../helpers/cli.js";
 
 const model = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));

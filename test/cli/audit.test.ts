@@ -9,8 +9,8 @@ import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { saveModel } from "../../src/onnx/io.js";
-import type { ComparisonReport } from "../../src/report/compare.js";
-import type { AuditReport } from "../../src/report/types.js";
+import type { ComparisonReport } from "../../src/audit/compare.js";
+import type { AuditReport } from "../../src/audit/types.js";
 import { aegis } from "../helpers/cli.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-audit-"));

@@ -12,7 +12,7 @@ import { test } from "node:test";
 import { AegisError } from "../../src/errors.js";
 import { attachEvidence, MITIGATED_RATIO } from "../../src/threat/evidence.js";
 import type { Threat, ThreatModel } from "../../src/threat/types.js";
-import { smallAudit } from "../report/helpers.js";
+import { smallAudit } from "../audit/helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-evidence-"));
 

@@ -6,13 +6,13 @@ import { OnnxClassifier } from "../../engine/classifier.js";
 import { type ModelSummary, summarizeModel } from "../../engine/inspect.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
-import { type AuditResult, runAudit } from "../../report/audit.js";
-import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../report/compare.js";
-import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../report/config.js";
-import { defenceAttackText, defenceText, ensembleText } from "../../report/findings.js";
-import { loadPolicy } from "../../report/policy.js";
-import type { AuditReport } from "../../report/types.js";
-import { writeAuditReports } from "../../report/write.js";
+import { type AuditResult, runAudit } from "../../audit/suite.js";
+import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../audit/compare.js";
+import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../audit/config.js";
+import { defenceAttackText, defenceText, ensembleText } from "../../audit/findings.js";
+import { loadPolicy } from "../../audit/policy.js";
+import type { AuditReport } from "../../audit/types.js";
+import { writeAuditReports } from "../../audit/write.js";
 import {
   addDataOptions,
   addRuntimeOptions,

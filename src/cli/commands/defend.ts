@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { Command } from "commander";
 import type { Norm } from "../../attacks/types.js";
-import { type DefenceEvaluation, defenceEvaluationMarkdown, evaluateDefence } from "../../defenses/evaluate.js";
+import { type DefenceEvaluation, defenceEvaluationMarkdown, evaluateDefence } from "../../audit/defence-evaluation.js";
 import { bakePreprocessors } from "../../defenses/onnx-bake.js";
 import {
   buildPostprocessors,

@@ -9,7 +9,7 @@ import { runRedTeam } from "../../llm/redteam/runner.js";
 import { createOpenAiTarget } from "../../llm/redteam/targets/openai.js";
 import { TRANSFORMS } from "../../llm/redteam/transforms/index.js";
 import type { PluginMeta } from "../../llm/redteam/types.js";
-import { AEGIS_VERSION } from "../../report/index.js";
+import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, parseInteger, printJson, progressBar } from "../common.js";
 
 const DEFAULT_KEY_ENV = "AEGIS_REDTEAM_API_KEY";

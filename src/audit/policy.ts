@@ -9,7 +9,7 @@
 import type { AuditConfig } from "./config.js";
 import { medianMinNorm, robustAtEps, SEVERITIES } from "./findings.js";
 import type { AttackRecord, AuditReport, PolicyRuleResult, PolicyVerdict, Severity } from "./types.js";
-import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "./yaml.js";
+import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 
 export interface KeyedThreshold {
   key: string;

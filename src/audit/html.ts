@@ -4,11 +4,11 @@
  * and nothing fetched, so it can be mailed, attached to a CI run or opened offline.
  */
 
-import type { ExampleImages } from "./audit.js";
-import { lineChart, type Series } from "./charts.js";
+import type { ExampleImages } from "./suite.js";
+import { lineChart, type Series } from "../report/charts.js";
 import { type ComparisonReport, imageKey, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, medianMinNorm, SEVERITIES } from "./findings.js";
-import { BASE_CSS } from "./style.js";
+import { BASE_CSS } from "../report/style.js";
 import type { AttackRecord, AuditReport, EnsembleRecord, RunRecord } from "./types.js";
 
 const PALETTE = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d", "#4b5563", "#ea580c"];

@@ -12,9 +12,9 @@ import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { summarizeModel } from "../../src/engine/inspect.js";
 import { argmaxRow } from "../../src/engine/trainer.js";
 import { loadModel } from "../../src/onnx/io.js";
-import { type AuditResult, runAudit } from "../../src/report/audit.js";
-import type { AuditConfig } from "../../src/report/config.js";
-import type { Policy } from "../../src/report/policy.js";
+import { type AuditResult, runAudit } from "../../src/audit/suite.js";
+import type { AuditConfig } from "../../src/audit/config.js";
+import type { Policy } from "../../src/audit/policy.js";
 import { float32, sizeOf } from "../../src/tensor.js";
 
 export const DEMO = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;

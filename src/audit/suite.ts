@@ -17,15 +17,14 @@ import type { ModelSummary } from "../engine/inspect.js";
 import { logSumExp } from "../engine/probabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
+import { AEGIS_VERSION } from "../version.js";
 import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
-import { niceCeil } from "./charts.js";
+import { niceCeil } from "../report/charts.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
-import { imageLayout, perturbationPng, samplePng } from "./images.js";
+import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
 import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
-
-export const AEGIS_VERSION = "0.1.0";
 
 export interface ProgressSink {
   update(done: number): void;

@@ -7,11 +7,11 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Ajv } from "ajv";
 import { PNG } from "pngjs";
-import { medianMinNorm } from "../../src/report/findings.js";
-import { renderHtml } from "../../src/report/html.js";
-import { renderMarkdown } from "../../src/report/markdown.js";
-import { parsePolicy } from "../../src/report/policy.js";
-import type { AuditReport } from "../../src/report/types.js";
+import { medianMinNorm } from "../../src/audit/findings.js";
+import { renderHtml } from "../../src/audit/html.js";
+import { renderMarkdown } from "../../src/audit/markdown.js";
+import { parsePolicy } from "../../src/audit/policy.js";
+import type { AuditReport } from "../../src/audit/types.js";
 import { parseYaml } from "../../src/report/yaml.js";
 import { SCHEMA, smallAudit, smallConfig } from "./helpers.js";
 

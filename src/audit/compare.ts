@@ -10,7 +10,7 @@ import type { Capability, Norm } from "../attacks/types.js";
 import type { Predictor } from "../engine/capabilities.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import { AegisError } from "../errors.js";
-import { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./audit.js";
+import { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
 import type { SuiteKind } from "./config.js";
 import { medianMinNorm } from "./findings.js";
 import type { AttackRecord, AuditReport, DefenceRecord } from "./types.js";

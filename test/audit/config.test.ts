@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { type AuditConfig, applyOverrides, defaultAuditConfig, parseAuditConfig } from "../../src/report/config.js";
-import { evaluatePolicy, parsePolicy } from "../../src/report/policy.js";
-import type { AttackRecord, AuditReport, Finding } from "../../src/report/types.js";
+import { type AuditConfig, applyOverrides, defaultAuditConfig, parseAuditConfig } from "../../src/audit/config.js";
+import { evaluatePolicy, parsePolicy } from "../../src/audit/policy.js";
+import type { AttackRecord, AuditReport, Finding } from "../../src/audit/types.js";
 import { parseYaml } from "../../src/report/yaml.js";
 
 const config = (text: string) => parseAuditConfig(parseYaml(text, "audit.yaml"));

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { Ajv } from "ajv";
-import { renderHtml } from "../../src/report/html.js";
-import { renderMarkdown } from "../../src/report/markdown.js";
+import { renderHtml } from "../../src/audit/html.js";
+import { renderMarkdown } from "../../src/audit/markdown.js";
 import { SCHEMA, smallAudit, smallConfig } from "./helpers.js";
 
 const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(JSON.parse(readFileSync(SCHEMA, "utf8")));

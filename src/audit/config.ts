@@ -6,7 +6,7 @@
 import { attackByName } from "../attacks/index.js";
 import type { Attack, CommonParams, Norm } from "../attacks/types.js";
 import { AegisError } from "../errors.js";
-import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "./yaml.js";
+import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 
 /** A curve measures robust accuracy at fixed ε; a minimum-norm attack finds each sample's smallest perturbation. */
 export type SuiteKind = "curve" | "minimum-norm";

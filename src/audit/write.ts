@@ -2,7 +2,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../fs.js";
-import type { AuditResult } from "./audit.js";
+import type { AuditResult } from "./suite.js";
 import { renderHtml } from "./html.js";
 import { renderMarkdown } from "./markdown.js";
 

@@ -1,0 +1,31 @@
+/** Public API of aegis-ml/audit: run an audit suite, judge it against a policy, compare two models, evaluate a defence, render the report. */
+export { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
+export {
+  type ComparedModel,
+  type ComparisonOptions,
+  type ComparisonReport,
+  type ComparisonRow,
+  type ComparisonSection,
+  compareReports,
+  defaultLabels,
+  isComparison,
+  runComparison,
+} from "./compare.js";
+export {
+  type AuditConfig,
+  applyOverrides,
+  type ConfigOverrides,
+  defaultAuditConfig,
+  loadAuditConfig,
+  MINIMUM_NORM_ATTACKS,
+  parseAuditConfig,
+  type SuiteEntry,
+  type SuiteKind,
+} from "./config.js";
+export { deriveFindings } from "./findings.js";
+export { renderHtml } from "./html.js";
+export { renderMarkdown } from "./markdown.js";
+export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.js";
+export type * from "./types.js";
+export { writeAuditReports } from "./write.js";
+export { type DefenceEvaluation, type DefenceEvaluationOptions, type DefenceEvaluationRow, defenceEvaluationMarkdown, evaluateDefence } from "./defence-evaluation.js";

@@ -10,9 +10,9 @@ import type { Capability, Norm } from "../attacks/types.js";
 import type { Predictor } from "../engine/capabilities.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import { AegisError } from "../errors.js";
-import { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
 import type { SuiteKind } from "./config.js";
 import { medianMinNorm } from "./findings.js";
+import { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
 import type { AttackRecord, AuditReport, DefenceRecord } from "./types.js";
 
 export interface ComparedModel {

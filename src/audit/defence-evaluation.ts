@@ -20,12 +20,12 @@ import { autoattack } from "../attacks/evasion/autoattack.js";
 import { pgd } from "../attacks/evasion/pgd.js";
 import type { AttackContext, Norm } from "../attacks/types.js";
 import { createRng } from "../data/random.js";
+import { defend } from "../defenses/defended-classifier.js";
+import type { Postprocessor, Preprocessor } from "../defenses/types.js";
 import type { Classifier, Labels } from "../engine/capabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
-import { defend } from "../defenses/defended-classifier.js";
-import type { Postprocessor, Preprocessor } from "../defenses/types.js";
 
 export interface DefenceEvaluationOptions {
   /** Perturbation budgets to evaluate, e.g. [0.1, 0.2, 0.3]. */

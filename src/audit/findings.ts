@@ -2,23 +2,11 @@
  * Findings: what each attack showed about the model, with a severity and the MITRE ATLAS
  * and OWASP ML Top 10 entries a risk register files it under. Evasion is ATLAS
  * AML.T0043 Craft Adversarial Data (white-box or black-box optimization) used for
- * AML.T0015 Evade ML Model, and OWASP ML01 Input Manipulation Attack.
+ * AML.T0015 Evade AI Model, and OWASP ML01 Input Manipulation Attack.
  */
-import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, Finding, RunRecord, Severity, Technique } from "./types.js";
-
-const ATLAS = "https://atlas.mitre.org/techniques/";
-const CRAFT: Technique = { framework: "MITRE ATLAS", id: "AML.T0043", name: "Craft Adversarial Data", url: `${ATLAS}AML.T0043` };
-const WHITE_BOX: Technique = { framework: "MITRE ATLAS", id: "AML.T0043.000", name: "White-Box Optimization", url: `${ATLAS}AML.T0043.000` };
-const BLACK_BOX: Technique = { framework: "MITRE ATLAS", id: "AML.T0043.001", name: "Black-Box Optimization", url: `${ATLAS}AML.T0043.001` };
-const EVADE: Technique = { framework: "MITRE ATLAS", id: "AML.T0015", name: "Evade ML Model", url: `${ATLAS}AML.T0015` };
-const ML01: Technique = {
-  framework: "OWASP ML Top 10",
-  id: "ML01",
-  name: "Input Manipulation Attack",
-  url: "https://owasp.org/www-project-machine-learning-security-top-10/docs/ML01_2023-Input_Manipulation_Attack",
-};
-
-export const SEVERITIES: readonly Severity[] = ["high", "medium", "low", "info"];
+import { bySeverity, type Finding, type Severity } from "../report/finding.js";
+import { references } from "../report/taxonomy.js";
+import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, RunRecord } from "./types.js";
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const normName = (n: string) => (n === "inf" ? "L∞" : `L${n}`);
@@ -83,14 +71,15 @@ export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">)
   for (const a of report.attacks) {
     if (a.runs.length === 0) continue;
     const blackBox = a.access === "black-box";
-    const techniques = [CRAFT, blackBox ? BLACK_BOX : WHITE_BOX, EVADE, ML01];
+    const cited = references(["AML.T0043", blackBox ? "AML.T0043.001" : "AML.T0043.000", "AML.T0015", "ML01", "evasion"]);
     const recommendation = blackBox
       ? "The attack needs only the model's predictions: limit and monitor queries per client (ATLAS AML.M0004; `aegis guard` with stateful-knn detection), detect adversarial inputs (AML.M0015; `aegis detect fit`) and harden the model, e.g. by adversarial training (AML.M0003; `aegis harden adversarial-training`); then audit again."
       : "Harden the model, e.g. adversarial training with PGD at the audited ε (Madry et al. 2018; ATLAS AML.M0003; `aegis harden adversarial-training --eps …`, then `aegis audit --compare` to show the gain), and keep the model file from untrusted parties, since white-box access makes these attacks easiest; then audit again.";
     const who = `${a.title} (${normName(a.norm)}${a.targeted ? ", targeted" : ""})`;
     let severity: Severity;
     let title: string;
-    let evidence: string;
+    let detail: string;
+    let evidence: Record<string, number>;
     if (a.kind === "curve") {
       const runs = [...a.runs].sort((p, q) => (p.eps ?? 0) - (q.eps ?? 0));
       const first = runs[0];
@@ -103,9 +92,18 @@ export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">)
         severity === "info"
           ? `${who} barely reduces accuracy up to ε = ${last.eps}`
           : `${who} drops accuracy from ${pct(first.clean_accuracy)} to ${at(first)}${last !== first ? ` and ${at(last)}` : ""}`;
-      evidence = `On ${first.samples} samples, ${who} fooled ${runs.map((p) => `${pct(p.success_rate)} at ε = ${p.eps}`).join(", ")} of the correctly classified ones; over these ε the model keeps ${pct(kept)} of its clean accuracy on average`;
-      if (first.queries) evidence += `, with ${Math.round(first.queries.mean)} queries per sample on average`;
-      evidence += ".";
+      detail = `On ${first.samples} samples, ${who} fooled ${runs.map((p) => `${pct(p.success_rate)} at ε = ${p.eps}`).join(", ")} of the correctly classified ones; over these ε the model keeps ${pct(kept)} of its clean accuracy on average`;
+      if (first.queries) detail += `, with ${Math.round(first.queries.mean)} queries per sample on average`;
+      detail += ".";
+      evidence = {
+        clean_accuracy: first.clean_accuracy,
+        robust_accuracy: last.robust_accuracy,
+        eps: last.eps ?? 0,
+        success_rate: last.success_rate,
+        accuracy_kept: kept,
+        samples: first.samples,
+        ...(first.queries ? { queries_mean: first.queries.mean } : {}),
+      };
     } else {
       const run = a.runs[0];
       const med = medianMinNorm(a);
@@ -115,17 +113,35 @@ export function deriveFindings(report: Omit<AuditReport, "findings" | "policy">)
       else severity = relative < 0.1 ? "high" : "medium";
       const medText = Number.isFinite(med) ? med.toFixed(3) : "unbounded";
       title = `${who} fools ${pct(run.success_rate)} of correctly classified samples, median ${normName(a.norm)} perturbation ${medText}`;
-      evidence =
+      detail =
         `On ${run.samples} samples the smallest adversarial perturbations ${who} found have median ${normName(a.norm)} norm ${medText}` +
         (Number.isFinite(med) ? ` (${pct(relative)} of the largest possible change)` : "") +
         `; mean L2 ${run.perturbation.l2_mean.toFixed(3)}, mean L∞ ${run.perturbation.linf_mean.toFixed(3)} over successes` +
         (run.queries ? `, ${Math.round(run.queries.mean)} queries per sample on average` : "") +
         ".";
+      evidence = {
+        success_rate: run.success_rate,
+        ...(Number.isFinite(med) ? { median_perturbation: med, median_perturbation_share: relative } : {}),
+        l2_mean: run.perturbation.l2_mean,
+        linf_mean: run.perturbation.linf_mean,
+        samples: run.samples,
+        ...(run.queries ? { queries_mean: run.queries.mean } : {}),
+      };
     }
     const defence = report.model.defence;
     if (defence)
-      evidence += ` Measured through the defence ${defenceText(defence)}${blackBox ? " from its predictions only" : `, attacked ${defenceAttackText(defence)}`}.`;
-    findings.push({ id: `AEGIS-EVASION-${a.id.toUpperCase()}`, severity, title, attack: a.id, evidence, techniques, recommendation });
+      detail += ` Measured through the defence ${defenceText(defence)}${blackBox ? " from its predictions only" : `, attacked ${defenceAttackText(defence)}`}.`;
+    findings.push({
+      rule: `AEGIS-EVASION-${a.id.toUpperCase()}`,
+      capability: "audit",
+      severity,
+      title,
+      detail,
+      evidence,
+      location: { file: report.model.path, section: a.id },
+      references: cited,
+      recommendation,
+    });
   }
-  return findings.sort((p, q) => SEVERITIES.indexOf(p.severity) - SEVERITIES.indexOf(q.severity));
+  return bySeverity(findings);
 }

@@ -1,5 +1,5 @@
 /** Public API of aegis-ml/audit: run an audit suite, judge it against a policy, compare two models, evaluate a defence, render the report. */
-export { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
+
 export {
   type ComparedModel,
   type ComparisonOptions,
@@ -22,10 +22,17 @@ export {
   type SuiteEntry,
   type SuiteKind,
 } from "./config.js";
+export {
+  type DefenceEvaluation,
+  type DefenceEvaluationOptions,
+  type DefenceEvaluationRow,
+  defenceEvaluationMarkdown,
+  evaluateDefence,
+} from "./defence-evaluation.js";
 export { deriveFindings } from "./findings.js";
 export { renderHtml } from "./html.js";
 export { renderMarkdown } from "./markdown.js";
 export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.js";
+export { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
 export type * from "./types.js";
 export { writeAuditReports } from "./write.js";
-export { type DefenceEvaluation, type DefenceEvaluationOptions, type DefenceEvaluationRow, defenceEvaluationMarkdown, evaluateDefence } from "./defence-evaluation.js";

@@ -1,4 +1,5 @@
 /** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
+import { cell, findingsMarkdown } from "../report/markdown.js";
 import { type ComparisonReport, type ComparisonRow, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, ensembleText, medianMinNorm } from "./findings.js";
 import { normName, runKey } from "./html.js";
@@ -6,8 +7,6 @@ import type { AuditReport, DefenceRecord } from "./types.js";
 
 const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
 const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "∞");
-/** Table cells cannot hold a bare "|". */
-const cell = (v: unknown) => String(v).replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** The audit report; a comparison report (`aegis audit --compare`) gets the side-by-side view. */
 export function renderMarkdown(r: AuditReport): string {
@@ -32,19 +31,7 @@ export function renderMarkdown(r: AuditReport): string {
       );
     out.push("");
   }
-  out.push("## Findings", "");
-  if (r.findings.length === 0) out.push("No attack finished, so there are no findings.", "");
-  for (const f of r.findings) {
-    out.push(
-      `### [${f.severity.toUpperCase()}] ${f.title}`,
-      "",
-      f.evidence,
-      "",
-      `- ${f.techniques.map((t) => `[${t.id} ${t.name}](${t.url})`).join(" · ")}`,
-      `- recommendation: ${f.recommendation}`,
-      "",
-    );
-  }
+  out.push(...findingsMarkdown(r.findings, "No attack finished, so there are no findings."));
   out.push(
     "## Attack results",
     "",
@@ -159,7 +146,7 @@ function renderComparisonMarkdown(r: ComparisonReport): string {
   ] as const) {
     out.push(`## Findings: ${label}`, "");
     if (report.findings.length === 0) out.push("No attack finished, so there are no findings.", "");
-    for (const f of report.findings) out.push(`- **[${f.severity.toUpperCase()}]** ${f.title} (${f.techniques.map((t) => `[${t.id}](${t.url})`).join(", ")})`);
+    for (const f of report.findings) out.push(`- **[${f.severity.toUpperCase()}]** ${f.title} (${f.references.map((t) => `[${t.id}](${t.url})`).join(", ")})`);
     out.push("");
   }
   out.push(

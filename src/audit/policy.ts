@@ -6,10 +6,11 @@
  * attack did not run fails: the policy cannot be shown to hold.
  */
 
-import type { AuditConfig } from "./config.js";
-import { medianMinNorm, robustAtEps, SEVERITIES } from "./findings.js";
-import type { AttackRecord, AuditReport, PolicyRuleResult, PolicyVerdict, Severity } from "./types.js";
+import { atLeast, SEVERITIES, type Severity } from "../report/finding.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
+import type { AuditConfig } from "./config.js";
+import { medianMinNorm, robustAtEps } from "./findings.js";
+import type { AttackRecord, AuditReport, PolicyRuleResult, PolicyVerdict } from "./types.js";
 
 export interface KeyedThreshold {
   key: string;
@@ -140,8 +141,8 @@ export function evaluatePolicy(policy: Policy, report: Omit<AuditReport, "policy
   keyed("max_success_rate", policy.maxSuccessRate, (a, eps) => run(a, a.kind === "minimum-norm" ? null : eps)?.success_rate, false);
   keyed("min_median_perturbation", policy.minMedianPerturbation, (a) => (a.runs.length > 0 ? medianMinNorm(a) : undefined), true);
   if (policy.failOnSeverity) {
-    const limit = SEVERITIES.indexOf(policy.failOnSeverity);
-    const hits = report.findings.filter((f) => SEVERITIES.indexOf(f.severity) <= limit);
+    const limit = policy.failOnSeverity;
+    const hits = report.findings.filter((f) => atLeast(f.severity, limit));
     rules.push({
       rule: "fail_on_severity",
       key: null,
@@ -151,7 +152,7 @@ export function evaluatePolicy(policy: Policy, report: Omit<AuditReport, "policy
       detail:
         hits.length === 0
           ? `no finding of severity ${policy.failOnSeverity} or above`
-          : `${hits.length} finding(s) of severity ${policy.failOnSeverity} or above: ${hits.map((f) => f.id).join(", ")}`,
+          : `${hits.length} finding(s) of severity ${policy.failOnSeverity} or above: ${hits.map((f) => f.rule).join(", ")}`,
     });
   }
   return { source: policy.source, passed: rules.every((r) => r.passed), rules };

@@ -17,12 +17,12 @@ import type { ModelSummary } from "../engine/inspect.js";
 import { logSumExp } from "../engine/probabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
-import { AEGIS_VERSION } from "../version.js";
-import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { niceCeil } from "../report/charts.js";
+import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
+import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
+import { AEGIS_VERSION } from "../version.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
-import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
 import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
 

@@ -5,9 +5,8 @@
 import type { PerturbationStats } from "../attacks/metrics.js";
 import type { Norm } from "../attacks/types.js";
 import type { ModelSummary } from "../engine/inspect.js";
+import type { Finding } from "../report/finding.js";
 import type { SuiteKind } from "./config.js";
-
-export type Severity = "high" | "medium" | "low" | "info";
 
 /** One adversarial example shown in the report. */
 export interface ExampleRecord {
@@ -86,24 +85,6 @@ export interface AttackRecord {
    */
   min_norms: (number | null)[] | null;
   examples: { eps: number | null; items: ExampleRecord[] } | null;
-}
-
-export interface Technique {
-  framework: "MITRE ATLAS" | "OWASP ML Top 10";
-  id: string;
-  name: string;
-  url: string;
-}
-
-export interface Finding {
-  id: string;
-  severity: Severity;
-  title: string;
-  /** The attack section the evidence comes from. */
-  attack: string;
-  evidence: string;
-  techniques: Technique[];
-  recommendation: string;
 }
 
 export interface PolicyRuleResult {

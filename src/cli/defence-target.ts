@@ -10,10 +10,10 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
+import type { DefenceRecord } from "../audit/types.js";
 import { type DefendedClassifier, defend } from "../defenses/defended-classifier.js";
 import { type DefenceSidecar, openDefence } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
-import type { DefenceRecord } from "../audit/types.js";
 import { parseInteger, runtimeOptions } from "./common.js";
 
 /** Draws per gradient through randomised preprocessors unless --eot says otherwise (Athalye et al. 2018 average over many; 10 keeps the cost within an order of magnitude). Deterministic defences use one whatever is asked. */

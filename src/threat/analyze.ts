@@ -18,8 +18,9 @@
  * - risk = likelihood × impact; level critical ≥ 20, high ≥ 12, medium ≥ 6, else low.
  */
 
+import { atlasName } from "../report/taxonomy.js";
 import type { AtlasOverrides } from "./atlas-file.js";
-import { atlasName, CONTROL_MITIGATIONS } from "./catalogue.js";
+import { CONTROL_MITIGATIONS } from "./catalogue.js";
 import {
   AI_RULES,
   type AiRule,

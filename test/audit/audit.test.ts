@@ -3,9 +3,7 @@
  * schema-valid report, attacks the model cannot run, and Ctrl-C.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { Ajv } from "ajv";
 import { PNG } from "pngjs";
 import { medianMinNorm } from "../../src/audit/findings.js";
 import { renderHtml } from "../../src/audit/html.js";
@@ -13,9 +11,10 @@ import { renderMarkdown } from "../../src/audit/markdown.js";
 import { parsePolicy } from "../../src/audit/policy.js";
 import type { AuditReport } from "../../src/audit/types.js";
 import { parseYaml } from "../../src/report/yaml.js";
-import { SCHEMA, smallAudit, smallConfig } from "./helpers.js";
+import { schemaValidator } from "../helpers/schemas.js";
+import { smallAudit, smallConfig } from "./helpers.js";
 
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(JSON.parse(readFileSync(SCHEMA, "utf8")));
+const validate = schemaValidator("audit-report.schema.json");
 
 const policyYaml = `
 min_clean_accuracy: 0.95
@@ -100,12 +99,16 @@ test("audit of the undefended CNN: curves fall with ε, the minimum-norm attacks
   assert.ok(logs.some((l) => /^\[7\/7\] deepfool: robust accuracy/.test(l)));
 
   // Findings name ATLAS and OWASP; PGD on an undefended model is high severity.
-  const pgdFinding = report.findings.find((f) => f.attack === "pgd")!;
+  const pgdFinding = report.findings.find((f) => f.location.section === "pgd")!;
   assert.equal(pgdFinding.severity, "high");
+  assert.equal(pgdFinding.rule, "AEGIS-EVASION-PGD");
+  assert.equal(pgdFinding.location.file, report.model.path);
   assert.deepEqual(
-    pgdFinding.techniques.map((t) => t.id),
-    ["AML.T0043", "AML.T0043.000", "AML.T0015", "ML01"],
+    pgdFinding.references.map((t) => t.id),
+    ["AML.T0043", "AML.T0043.000", "AML.T0015", "ML01", "evasion"],
   );
+  const pgdRun = report.attacks.find((a) => a.id === "pgd")!.runs.at(-1)!;
+  assert.equal(pgdFinding.evidence.robust_accuracy, pgdRun.robust_accuracy, "the evidence holds the run's figures");
   assert.equal(report.findings.length, 4, "one finding per attack that ran");
 
   // Policy: the PGD rule fails, the others hold.
@@ -197,7 +200,7 @@ test("a model that gives predictions only: gradient attacks are skipped with the
   const ran = logs.findIndex((l) => l.startsWith("[1/1] square ε=0.3: robust accuracy"));
   assert.ok(warned !== -1 && ran !== -1 && warned < ran, logs.join("\n"));
   assert.deepEqual(
-    report.findings.map((f) => f.attack),
+    report.findings.map((f) => f.location.section),
     ["square"],
   );
   assert.equal((renderHtml(report).match(/<tr class="skipped">/g) ?? []).length, 2);

@@ -1,13 +1,12 @@
 /** AutoAttack in an audit: which of its attacks broke each sample, in report.json, the HTML and the Markdown. */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { Ajv } from "ajv";
 import { renderHtml } from "../../src/audit/html.js";
 import { renderMarkdown } from "../../src/audit/markdown.js";
-import { SCHEMA, smallAudit, smallConfig } from "./helpers.js";
+import { schemaValidator } from "../helpers/schemas.js";
+import { smallAudit, smallConfig } from "./helpers.js";
 
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(JSON.parse(readFileSync(SCHEMA, "utf8")));
+const validate = schemaValidator("audit-report.schema.json");
 
 test("an AutoAttack run says which of its attacks broke each sample, and the counts add up to the broken samples", async () => {
   const logs: string[] = [];

@@ -6,12 +6,19 @@
  * Chromium; models that cannot share a suite are refused before anything runs.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Ajv } from "ajv";
 import type { Capability } from "../../src/attacks/types.js";
+import { type ComparedModel, type ComparisonReport, compareReports, defaultLabels, runComparison } from "../../src/audit/compare.js";
+import type { AuditConfig } from "../../src/audit/config.js";
+import { medianMinNorm } from "../../src/audit/findings.js";
+import { renderHtml } from "../../src/audit/html.js";
+import { renderMarkdown } from "../../src/audit/markdown.js";
+import { parsePolicy } from "../../src/audit/policy.js";
+import { runAudit } from "../../src/audit/suite.js";
+import type { AuditReport } from "../../src/audit/types.js";
 import { loadMnist } from "../../src/data/index.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
@@ -19,21 +26,14 @@ import { summarizeModel } from "../../src/engine/inspect.js";
 import { adam } from "../../src/engine/optimizers.js";
 import { train } from "../../src/engine/trainer.js";
 import { loadModel } from "../../src/onnx/io.js";
-import { runAudit } from "../../src/audit/suite.js";
-import { type ComparedModel, type ComparisonReport, compareReports, defaultLabels, runComparison } from "../../src/audit/compare.js";
-import type { AuditConfig } from "../../src/audit/config.js";
-import { medianMinNorm } from "../../src/audit/findings.js";
-import { renderHtml } from "../../src/audit/html.js";
-import { renderMarkdown } from "../../src/audit/markdown.js";
-import { parsePolicy } from "../../src/audit/policy.js";
-import type { AuditReport } from "../../src/audit/types.js";
 import { parseYaml } from "../../src/report/yaml.js";
 import { labelsOf, sliceRows } from "../../src/tensor.js";
 import { openReport } from "../helpers/chromium.js";
-import { DEMO, SCHEMA } from "./helpers.js";
+import { schemaValidator } from "../helpers/schemas.js";
+import { DEMO } from "./helpers.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-compare-"));
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(JSON.parse(readFileSync(SCHEMA, "utf8")));
+const validate = schemaValidator("audit-report.schema.json");
 /** Luminance (0–255) of a computed "rgb(r, g, b)": what a greyscale print keeps of a colour. */
 const grey = (color: string) => {
   const [r, g, b] = (color.match(/\d+/g) ?? []).map(Number);
@@ -133,8 +133,8 @@ test("both models run the same suite: every number equals that of a separate aud
   );
   assert.equal(c.baseline.model.path, "mlp-1-epoch.onnx");
   assert.deepEqual(
-    c.baseline.findings.map((f) => f.id),
-    a.findings.map((f) => f.id),
+    c.baseline.findings.map((f) => f.rule),
+    a.findings.map((f) => f.rule),
   );
   assert.ok(Math.abs(report.seconds - c.baseline.seconds - b.seconds) < b.seconds, "seconds cover both audits");
 });

@@ -4,7 +4,8 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { type AuditConfig, applyOverrides, defaultAuditConfig, parseAuditConfig } from "../../src/audit/config.js";
 import { evaluatePolicy, parsePolicy } from "../../src/audit/policy.js";
-import type { AttackRecord, AuditReport, Finding } from "../../src/audit/types.js";
+import type { AttackRecord, AuditReport } from "../../src/audit/types.js";
+import type { Finding } from "../../src/report/finding.js";
 import { parseYaml } from "../../src/report/yaml.js";
 
 const config = (text: string) => parseAuditConfig(parseYaml(text, "audit.yaml"));
@@ -191,7 +192,7 @@ test("policy verdicts: thresholds met or not, unevaluable rules fail, severities
       examples: null,
     },
   ] as AttackRecord[];
-  const findings = [{ id: "F1", severity: "medium" }] as Finding[];
+  const findings = [{ rule: "F1", severity: "medium" }] as Finding[];
   const report = { clean_accuracy: 0.98, attacks, findings } as unknown as AuditReport;
   const v = evaluatePolicy(
     policy(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { loadMnist } from "../../src/data/mnist.js";
 import { defenceEvaluationMarkdown, evaluateDefence } from "../../src/audit/defence-evaluation.js";
+import { loadMnist } from "../../src/data/mnist.js";
 import { featureSqueezing } from "../../src/defenses/preprocessors/feature-squeezing.js";
 import { gaussianNoise } from "../../src/defenses/preprocessors/gaussian-noise.js";
 import { spatialSmoothing } from "../../src/defenses/preprocessors/spatial-smoothing.js";

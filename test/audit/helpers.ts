@@ -6,19 +6,18 @@
  */
 import { attackByName } from "../../src/attacks/index.js";
 import type { Attack, Capability, CommonParams } from "../../src/attacks/types.js";
+import type { AuditConfig } from "../../src/audit/config.js";
+import type { Policy } from "../../src/audit/policy.js";
+import { type AuditResult, runAudit } from "../../src/audit/suite.js";
 import { loadMnist } from "../../src/data/index.js";
 import type { LossGradient, ModelInfo, Predictor } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { summarizeModel } from "../../src/engine/inspect.js";
 import { argmaxRow } from "../../src/engine/trainer.js";
 import { loadModel } from "../../src/onnx/io.js";
-import { type AuditResult, runAudit } from "../../src/audit/suite.js";
-import type { AuditConfig } from "../../src/audit/config.js";
-import type { Policy } from "../../src/audit/policy.js";
 import { float32, sizeOf } from "../../src/tensor.js";
 
 export const DEMO = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
-export const SCHEMA = new URL("../../schema/audit-report.schema.json", import.meta.url);
 
 interface LineSearchParams extends CommonParams {
   steps: number;

@@ -10,13 +10,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Ajv } from "ajv";
 import type { AuditReport } from "../../src/audit/types.js";
 import { aegis } from "../helpers/cli.js";
+import { schemaValidator } from "../helpers/schemas.js";
 
 const model = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
-const schema = JSON.parse(readFileSync(new URL("../../schema/audit-report.schema.json", import.meta.url), "utf8"));
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
+const validate = schemaValidator("audit-report.schema.json");
 const MASKING_WARNING = /overstates a gradient-masking defence \(Athalye, Carlini & Wagner 2018\); rerun without --non-adaptive/;
 
 test("audit --defence: adaptive PGD breaks 1-bit squeezing that the non-adaptive audit reports as robust, and the reports say how it was attacked", async () => {
@@ -66,7 +65,7 @@ test("audit --defence: adaptive PGD breaks 1-bit squeezing that the non-adaptive
   assert.match(adaptive.html, /<tr><th>attacked<\/th><td>adaptively: BPDA through the preprocessors/);
   assert.match(naive.html, /<tr><th>attacked<\/th><td>non-adaptively: through the deployed model&#39;s own gradients/);
   assert.match(adaptive.md, /^- defence: squeeze:bits=1 before the model .*, attacked adaptively: BPDA/m);
-  assert.match(adaptive.report.findings[0].evidence, /Measured through the defence squeeze:bits=1 .*attacked adaptively/);
+  assert.match(adaptive.report.findings[0].detail, /Measured through the defence squeeze:bits=1 .*attacked adaptively/);
 
   const refused = async (args: string[], message: RegExp) => {
     const r = await aegis(["audit", ...args, "--out", join(dir, "refused")]);

@@ -6,16 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Ajv } from "ajv";
-import { buildArchitecture } from "../../src/engine/architectures.js";
-import { saveModel } from "../../src/onnx/io.js";
 import type { ComparisonReport } from "../../src/audit/compare.js";
 import type { AuditReport } from "../../src/audit/types.js";
+import { buildArchitecture } from "../../src/engine/architectures.js";
+import { saveModel } from "../../src/onnx/io.js";
 import { aegis } from "../helpers/cli.js";
+import { sarifValidator, schemaValidator } from "../helpers/schemas.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-audit-"));
-const schema = JSON.parse(readFileSync(new URL("../../schema/audit-report.schema.json", import.meta.url), "utf8"));
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
+const validate = schemaValidator("audit-report.schema.json");
 const write = (name: string, text: string) => {
   const path = join(tmp, name);
   writeFileSync(path, text);
@@ -53,7 +52,7 @@ test("a config file and a failing policy: reports are written, --json prints the
   );
   const failing = write("strict.yaml", "min_clean_accuracy: 0.9\nmin_robust_accuracy:\n  bim@0.1: 0.95\n");
   const out = join(tmp, "strict");
-  const r = await aegis(["audit", "--config", config, "--policy", failing, "--out", out, "--json"]);
+  const r = await aegis(["audit", "--config", config, "--policy", failing, "--out", out, "--json", "--format", "json,html,sarif,junit"]);
   assert.equal(r.code, 10, r.stderr);
   assert.match(r.stderr, /policy failed: 1 of 2 rules not met \(bim@0\.1 robust accuracy 0\.\d+ < 0\.95\)/);
   const printed: AuditReport = JSON.parse(r.stdout);
@@ -70,6 +69,38 @@ test("a config file and a failing policy: reports are written, --json prints the
   assert.equal(printed.attacks[1].params.maxIter, 10);
   assert.deepEqual(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).policy, printed.policy);
   assert.match(readFileSync(join(out, "report.html"), "utf8"), /Policy failed/);
+  assert.ok(!existsSync(join(out, "report.md")), "only the formats asked for");
+
+  // SARIF as a code-scanning UI takes it: valid 2.1.0, every result with a rule, a level and the model file as its location.
+  const sarif = JSON.parse(readFileSync(join(out, "report.sarif"), "utf8")) as {
+    runs: {
+      tool: { driver: { rules: { id: string }[] } };
+      results: { ruleId: string; ruleIndex: number; level: string; locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[];
+    }[];
+  };
+  const validSarif = sarifValidator();
+  assert.ok(validSarif(sarif), JSON.stringify(validSarif.errors));
+  const [run] = sarif.runs;
+  assert.equal(run.results.length, printed.findings.length);
+  for (const result of run.results) {
+    assert.ok(run.tool.driver.rules[result.ruleIndex].id === result.ruleId);
+    assert.ok(["error", "warning", "note"].includes(result.level));
+    assert.equal(result.locations[0].physicalLocation.artifactLocation.uri, "models/mnist-cnn.onnx");
+  }
+  // JUnit: one case per attack and ε; the case the policy failed on fails, and the model-wide rule is a case of its own.
+  const junit = readFileSync(join(out, "report.junit.xml"), "utf8");
+  const cases = [...junit.matchAll(/<testcase name="([^"]+)"[^>]*?(\/>|>\s*<failure message="([^"]*)")/g)].map((m) => [m[1], m[3] ?? null]);
+  assert.deepEqual(
+    cases.map(([name, failure]) => [name, failure !== null]),
+    [
+      ["fgsm ε=0.1", false],
+      ["fgsm ε=0.3", false],
+      ["bim ε=0.1", true],
+      ["policy min_clean_accuracy", false],
+    ],
+  );
+  assert.match(cases[2][1] ?? "", /bim@0\.1 robust accuracy 0\.\d+ &lt; 0\.95/);
+  assert.match(junit, /<testsuites name="aegis audit mnist-cnn\.onnx" tests="4" failures="1" errors="0" skipped="0"/);
 
   const lenient = write("lenient.yaml", "min_clean_accuracy: 0.9\nmin_robust_accuracy:\n  fgsm@0.3: 0.0\n");
   const ok = await aegis(["audit", "--config", config, "--attacks", "fgsm", "--policy", lenient, "--out", join(tmp, "lenient")]);

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ATLAS_MITIGATIONS, ATLAS_TECHNIQUES, OWASP_LLM, OWASP_ML } from "../../src/report/taxonomy.js";
 import { analyze, SCORING_METHOD } from "../../src/threat/analyze.js";
-import { ATLAS_MITIGATIONS, ATLAS_TECHNIQUES, OWASP_LLM, OWASP_ML } from "../../src/threat/catalogue.js";
 import { parseSystem } from "../../src/threat/parse.js";
 import { TEMPLATES, templateText } from "../../src/threat/templates.js";
 import type { Component, Flow, SystemDescription, Threat, ThreatModel } from "../../src/threat/types.js";

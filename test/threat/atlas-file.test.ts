@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isAegisError } from "../../src/errors.js";
+import { atlasName } from "../../src/report/taxonomy.js";
 import { analyze } from "../../src/threat/analyze.js";
 import { loadAtlasFile } from "../../src/threat/atlas-file.js";
-import { atlasName } from "../../src/threat/catalogue.js";
 
 const ATLAS_LIKE = `---
 id: ATLAS

@@ -1,18 +1,19 @@
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import type { Capability } from "../../attacks/types.js";
-import { OnnxClassifier } from "../../engine/classifier.js";
-import { type ModelSummary, summarizeModel } from "../../engine/inspect.js";
-import { AegisError } from "../../errors.js";
-import { loadModel } from "../../onnx/io.js";
-import { type AuditResult, runAudit } from "../../audit/suite.js";
 import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../audit/compare.js";
 import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../audit/config.js";
 import { defenceAttackText, defenceText, ensembleText } from "../../audit/findings.js";
 import { loadPolicy } from "../../audit/policy.js";
+import { type AuditResult, runAudit } from "../../audit/suite.js";
 import type { AuditReport } from "../../audit/types.js";
-import { writeAuditReports } from "../../audit/write.js";
+import { AUDIT_FORMATS, DEFAULT_AUDIT_FORMATS, writeAuditReports } from "../../audit/write.js";
+import { OnnxClassifier } from "../../engine/classifier.js";
+import { type ModelSummary, summarizeModel } from "../../engine/inspect.js";
+import { AegisError } from "../../errors.js";
+import { loadModel } from "../../onnx/io.js";
+import { severitySummary } from "../../report/finding.js";
+import { parseFormats } from "../../report/write.js";
 import {
   addDataOptions,
   addRuntimeOptions,
@@ -45,6 +46,11 @@ export function auditCommand(): Command {
     .option("--config <audit.yaml>", "the suite: attacks, ε lists, norms, parameters, samples, seed (default: the built-in suite)")
     .option("--policy <policy.yaml>", "thresholds to enforce: min_clean_accuracy, min_robust_accuracy, max_success_rate, …")
     .option("--out <dir>", "report folder", "aegis-report")
+    .option(
+      "--format <list>",
+      `reports to write: ${AUDIT_FORMATS.join(", ")} (SARIF for code scanning, JUnit for CI test views)`,
+      DEFAULT_AUDIT_FORMATS.join(","),
+    )
     .option("--attacks <ids>", "run only these suite entries (comma-separated ids)")
     .option("--samples <n>", "at most n samples for every attack", parseInteger("--samples", 1))
     .option("--eps <list>", "replace the ε list of every curve (comma-separated)")
@@ -54,6 +60,7 @@ export function auditCommand(): Command {
   addDataOptions(cmd);
   addRuntimeOptions(cmd);
   return cmd.action(async (opts) => {
+    const formats = parseFormats(opts.format, AUDIT_FORMATS);
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
     const config = applyOverrides(opts.config ? loadAuditConfig(opts.config) : defaultAuditConfig(), {
@@ -117,17 +124,18 @@ export function auditCommand(): Command {
     } finally {
       for (const m of opened) await m.release();
     }
-    const written = writeAuditReports(opts.out, result);
+    const paths = writeAuditReports(opts.out, result, formats);
+    const written = Object.values(paths);
     const { report } = result;
     if (opts.json) printJson(report);
-    else process.stdout.write(isComparison(report) ? comparisonText(report, written.html) : summaryText(report, written.html));
-    if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; ${written.json} covers the runs that finished`);
+    else process.stdout.write(isComparison(report) ? comparisonText(report, written) : summaryText(report, written));
+    if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; the reports in ${opts.out} cover the runs that finished`);
     if (report.policy && !report.policy.passed) {
       const failed = report.policy.rules.filter((r) => !r.passed);
       const judged = compared ? ` by ${compared.labels[1]}` : "";
       throw new AegisError(
         "POLICY_FAILED",
-        `policy failed${judged}: ${failed.length} of ${report.policy.rules.length} rules not met (${failed.map((r) => r.detail).join("; ")}); see ${join(opts.out, "report.html")}`,
+        `policy failed${judged}: ${failed.length} of ${report.policy.rules.length} rules not met (${failed.map((r) => r.detail).join("; ")}); see ${paths.html ?? written[0]}`,
       );
     }
   });
@@ -187,7 +195,7 @@ function parseEpsList(value: string): number[] {
   return list;
 }
 
-function summaryText(r: AuditReport, html: string): string {
+function summaryText(r: AuditReport, written: readonly string[]): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`.padStart(6);
   const width = Math.max(14, ...r.attacks.map((a) => a.id.length + 8));
   const lines = [`${"clean accuracy".padEnd(width)} ${pct(r.clean_accuracy)}  (${r.data.samples} samples of ${r.data.name})`];
@@ -202,20 +210,16 @@ function summaryText(r: AuditReport, html: string): string {
       if (p.ensemble) lines.push(`${" ".repeat(width + 9)}${ensembleText(p.ensemble)}`);
     }
   }
-  const bySeverity = ["high", "medium", "low", "info"]
-    .map((s) => [s, r.findings.filter((f) => f.severity === s).length] as const)
-    .filter(([, c]) => c > 0)
-    .map(([s, c]) => `${c} ${s}`);
-  lines.push(`${"findings".padEnd(width)} ${bySeverity.join(", ") || "none"}`);
+  lines.push(`${"findings".padEnd(width)} ${severitySummary(r.findings)}`);
   if (r.policy)
     lines.push(
       `${"policy".padEnd(width)} ${r.policy.passed ? "passed" : "FAILED"} (${r.policy.rules.filter((x) => x.passed).length}/${r.policy.rules.length} rules met)`,
     );
-  lines.push(`${"report".padEnd(width)} ${html} (and report.md, report.json)`, "");
+  lines.push(`${"report".padEnd(width)} ${written.join(", ")}`, "");
   return lines.join("\n");
 }
 
-function comparisonText(r: ComparisonReport, html: string): string {
+function comparisonText(r: ComparisonReport, written: readonly string[]): string {
   const c = r.comparison;
   const column = Math.max(10, c.baseline_label.length, c.candidate_label.length);
   const value = (v: number | "unbounded" | null, metric: string) =>
@@ -240,6 +244,6 @@ function comparisonText(r: ComparisonReport, html: string): string {
     lines.push(
       `${"policy".padEnd(width)} ${r.policy.passed ? "passed" : "FAILED"} by ${c.candidate_label} (${r.policy.rules.filter((x) => x.passed).length}/${r.policy.rules.length} rules met)`,
     );
-  lines.push(`${"report".padEnd(width)} ${html} (and report.md, report.json)`, "");
+  lines.push(`${"report".padEnd(width)} ${written.join(", ")}`, "");
   return lines.join("\n");
 }

@@ -22,6 +22,5 @@ export {
 } from "./report.js";
 export { NO_TRANSFORM, type RedTeamOptions, type RedTeamRun, runRedTeam, selectPlugins } from "./runner.js";
 export { chatCompletionsUrl, createOpenAiTarget, type OpenAiTargetOptions } from "./targets/openai.js";
-export { ATLAS_TECHNIQUES, atlasName, OWASP_LLM_2025, owaspName } from "./taxonomy.js";
 export { TRANSFORMS } from "./transforms/index.js";
 export * from "./types.js";

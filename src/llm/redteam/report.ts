@@ -7,9 +7,9 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../../fs.js";
-import { BASE_CSS } from "../../report/style.js";
+import { BASE_CSS } from "../../report/html.js";
+import { reference } from "../../report/taxonomy.js";
 import { NO_TRANSFORM, type RedTeamRun } from "./runner.js";
-import { atlasName, owaspName } from "./taxonomy.js";
 import type { AttemptResult, ChatMessage, DetectorVerdict } from "./types.js";
 
 export const REPORT_SCHEMA = "aegis-redteam-report/1";
@@ -96,11 +96,11 @@ export function buildReport(run: RedTeamRun, meta: ReportMeta): RedTeamReport {
     const byTransform = run.transforms.map((t) => ({ transform: t, ...rate(mine.filter((r) => r.transform === t)) })).filter((row) => row.attempts > 0);
     return { name: p.name, description: p.description, owasp: p.owasp, atlas: p.atlas, tags: p.tags, ...rate(mine), by_transform: byTransform };
   });
-  const taxonomy = (key: "owasp" | "atlas", name: (id: string) => string): TaxonomyRow[] => {
+  const taxonomy = (key: "owasp" | "atlas"): TaxonomyRow[] => {
     const ids = [...new Set(run.probes.flatMap((p) => p[key]))].sort();
     return ids.map((id) => {
       const names = run.probes.filter((p) => p[key].includes(id)).map((p) => p.name);
-      return { id, name: name(id), probes: names, ...rate(run.results.filter((r) => names.includes(r.probe))) };
+      return { id, name: reference(id).name, probes: names, ...rate(run.results.filter((r) => names.includes(r.probe))) };
     });
   };
   const findings: Finding[] = run.results
@@ -127,8 +127,8 @@ export function buildReport(run: RedTeamRun, meta: ReportMeta): RedTeamReport {
     summary: { ...rate(run.results), probes_with_findings: probes.filter((p) => p.successes > 0).map((p) => p.name) },
     probes,
     transforms: run.transforms.map((t) => ({ transform: t, ...rate(run.results.filter((r) => r.transform === t)) })).filter((row) => row.attempts > 0),
-    owasp: taxonomy("owasp", owaspName),
-    atlas: taxonomy("atlas", atlasName),
+    owasp: taxonomy("owasp"),
+    atlas: taxonomy("atlas"),
     findings,
     errors: run.results.filter((r) => r.error !== undefined).map((r) => ({ probe: r.probe, transform: r.transform, attempt: r.attemptId, message: r.error! })),
   };
@@ -159,8 +159,8 @@ function shortList(names: readonly string[]): string {
   return names.length <= 3 ? names.join(", ") : `${names.slice(0, 3).join(", ")} and ${names.length - 3} more`;
 }
 
-function ids(list: readonly string[], name: (id: string) => string): string {
-  return list.map((id) => `<span class="pill neutral" title="${esc(name(id))}">${esc(id)}</span>`).join(" ");
+function ids(list: readonly string[]): string {
+  return list.map((id) => `<span class="pill neutral" title="${esc(reference(id).name)}">${esc(id)}</span>`).join(" ");
 }
 
 function rateCells(row: RateRow): string {
@@ -193,7 +193,7 @@ export function renderRedTeamHtml(r: RedTeamReport): string {
   const probeRows = r.probes
     .map(
       (p) =>
-        `<tr><td><code>${esc(p.name)}</code><div class="muted">${esc(p.description)}</div></td><td>${ids(p.owasp, owaspName)}</td><td>${ids(p.atlas, atlasName)}</td>${rateCells(p)}</tr>`,
+        `<tr><td><code>${esc(p.name)}</code><div class="muted">${esc(p.description)}</div></td><td>${ids(p.owasp)}</td><td>${ids(p.atlas)}</td>${rateCells(p)}</tr>`,
     )
     .join("");
   const transformRows = r.transforms.map((t) => `<tr><td><code>${esc(t.transform)}</code></td>${rateCells(t)}</tr>`).join("");
@@ -208,7 +208,7 @@ export function renderRedTeamHtml(r: RedTeamReport): string {
     .map(
       (f, i) => `<details class="finding"${i < 3 ? " open" : ""}><summary><code>${esc(f.probe)}</code> · ${esc(f.transform)} · ${esc(f.attempt)}</summary>
 <p><b>Goal:</b> ${esc(f.goal)}</p><p><b>Detected by:</b> ${f.detectors.map((d) => `<code>${esc(d.detector)}</code> ${esc(d.evidence ?? "")}`).join("; ")}</p>
-<div class="tags">${ids(f.owasp, owaspName)} ${ids(f.atlas, atlasName)}</div>${transcriptHtml(f.transcript)}</details>`,
+<div class="tags">${ids(f.owasp)} ${ids(f.atlas)}</div>${transcriptHtml(f.transcript)}</details>`,
     )
     .join("");
   const errors = r.errors.length

@@ -4,7 +4,7 @@
  * sorts on a header click (a few lines of inline script; nothing is fetched), the NIST AI
  * RMF view and one card per threat with its evidence.
  */
-import { BASE_CSS } from "../../report/style.js";
+import { BASE_CSS } from "../../report/html.js";
 import type { Threat, ThreatModel } from "../types.js";
 import { renderDiagram } from "./diagram.js";
 import { byRisk, LEVELS, levelCounts, RMF_FUNCTIONS, RMF_PURPOSE, STATUS_TEXT, targetLabel } from "./shared.js";

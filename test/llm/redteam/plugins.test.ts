@@ -12,10 +12,10 @@ import { containment, promptLeakDetector } from "../../../src/llm/redteam/detect
 import { FORBIDDEN_GOALS } from "../../../src/llm/redteam/goals.js";
 import { PROBES } from "../../../src/llm/redteam/probes/index.js";
 import { runRedTeam, selectPlugins } from "../../../src/llm/redteam/runner.js";
-import { ATLAS_TECHNIQUES, OWASP_LLM_2025 } from "../../../src/llm/redteam/taxonomy.js";
 import { TRANSFORMS } from "../../../src/llm/redteam/transforms/index.js";
 import { rot13 } from "../../../src/llm/redteam/transforms/rot13.js";
 import type { ChatMessage, ChatTarget, Detector, DetectorVerdict, Expectations } from "../../../src/llm/redteam/types.js";
+import { ATLAS_TECHNIQUES, OWASP_LLM } from "../../../src/report/taxonomy.js";
 
 const at = (expect: Expectations, finishReason?: string) => ({ expect, goal: "g", finishReason });
 /** The detectors under test are synchronous. */
@@ -29,7 +29,7 @@ test("every plugin has metadata, cites known OWASP/ATLAS ids, and probes name re
   for (const plugin of [...PROBES, ...TRANSFORMS, ...DETECTORS]) {
     assert.match(plugin.name, /^[a-z0-9.-]+$/);
     assert.ok(plugin.description.length > 10);
-    for (const id of plugin.owasp) assert.ok(OWASP_LLM_2025[id], `${plugin.name}: unknown OWASP id ${id}`);
+    for (const id of plugin.owasp) assert.ok(OWASP_LLM[id], `${plugin.name}: unknown OWASP id ${id}`);
     for (const id of plugin.atlas) assert.ok(ATLAS_TECHNIQUES[id], `${plugin.name}: unknown ATLAS id ${id}`);
   }
   assert.equal(new Set(PROBES.map((p) => p.name)).size, PROBES.length);

@@ -7,6 +7,11 @@ import type { Labels, Predictor } from "../engine/capabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { sizeOf, type Tensor } from "../tensor.js";
 
+/** Whether a prediction is what the attack wants: the target class when targeted, anything but the true class otherwise. */
+export function isAdversarial(predicted: number, label: number, targeted: boolean): boolean {
+  return targeted ? predicted === label : predicted !== label;
+}
+
 export interface PerturbationStats {
   linf_mean: number;
   linf_median: number;
@@ -61,7 +66,7 @@ export async function attackMetrics(
     adversarialLabel.push(a);
     cleanCorrect.push(c);
     robustCorrect.push(c && a === labels[i]);
-    const ok = c && (options.targets ? a === options.targets[i] : a !== labels[i]);
+    const ok = c && isAdversarial(a, options.targets?.[i] ?? labels[i], options.targets !== undefined);
     success.push(ok);
     if (!ok) continue;
     let mx = 0;

@@ -22,6 +22,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { ascentDirection, projectBall, randomInBall } from "../norms.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams, FeatureConstraints, Norm } from "../types.js";
 
@@ -261,8 +262,8 @@ async function apgdAttack(
   const clean = await model.predict(x);
   const predicted = Array.from({ length: n }, (_, i) => argmaxRow(clean, i));
   // Targeted, y holds the targets; untargeted, the true classes.
-  const fooled = (output: Tensor<"float32">, r: number, i: number) => (p.targeted ? argmaxRow(output, r) === y[i] : argmaxRow(output, r) !== y[i]);
-  const done = predicted.map((c, i) => (p.targeted ? c === y[i] : c !== y[i]));
+  const fooled = (output: Tensor<"float32">, r: number, i: number) => isAdversarial(argmaxRow(output, r), y[i], p.targeted);
+  const done = predicted.map((c, i) => isAdversarial(c, y[i], p.targeted));
 
   const runs: Run[] = [];
   if (variant === "ce") runs.push({ loss: "ce", sign: p.targeted ? -1 : 1, labels: y });

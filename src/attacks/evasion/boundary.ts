@@ -20,6 +20,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { rowNorm } from "../norms.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 
@@ -62,7 +63,7 @@ async function run(model: Predictor, x: Tensor<"float32">, y: Labels, p: Boundar
   const result = Float32Array.from(x.data);
   const queries = new Int32Array(n);
   const batch = Math.max(1, p.batchSize);
-  const isAdv = (out: Tensor<"float32">, r: number, label: number) => (p.targeted ? argmaxRow(out, r) === label : argmaxRow(out, r) !== label);
+  const isAdv = (out: Tensor<"float32">, r: number, label: number) => isAdversarial(argmaxRow(out, r), label, p.targeted);
   // Every query is a valid input: inside the box, immutable features untouched, constraints met.
   const clip = (buf: Float32Array, s: number, x0: Float32Array, s0: number) => {
     for (let k = 0; k < row; k++) buf[s + k] = movable[k] ? Math.min(hi, Math.max(lo, buf[s + k])) : x0[s0 + k];
@@ -89,9 +90,9 @@ async function run(model: Predictor, x: Tensor<"float32">, y: Labels, p: Boundar
       labels.map((_, i) => i),
     );
     const decided = labels.map((_, i) => argmaxRow(own, i));
-    const fromBatch = (i: number) => decided.findIndex((d, j) => j !== i && (p.targeted ? d === labels[i] : d !== labels[i]));
+    const fromBatch = (i: number) => decided.findIndex((d, j) => j !== i && isAdversarial(d, labels[i], p.targeted));
     // A sample the model already gets "wrong" is its own answer, at distance 0.
-    const already = labels.map((label, i) => (p.targeted ? decided[i] === label : decided[i] !== label));
+    const already = labels.map((label, i) => isAdversarial(decided[i], label, p.targeted));
     if (p.targeted) {
       for (let i = 0; i < m; i++) {
         const j = already[i] ? -1 : fromBatch(i);

@@ -17,6 +17,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 
 export interface CarliniWagnerL2Params extends CommonParams {
@@ -53,7 +54,7 @@ export async function cwTerm(
 /** Whether a sample's output meets the attack's goal with margin κ. */
 export function cwSuccess(output: Tensor<"float32">, i: number, label: number, f: number, targeted: boolean, confidence: number): boolean {
   const predicted = argmaxRow(output, i);
-  return (targeted ? predicted === label : predicted !== label) && f <= -confidence;
+  return isAdversarial(predicted, label, targeted) && f <= -confidence;
 }
 
 /** One binary-search step on the trade-off constant c per sample: success lowers the upper bound, failure raises the lower one (×10 until bounded). */

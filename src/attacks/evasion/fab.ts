@@ -29,6 +29,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { randomInBall, rowNorm } from "../norms.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams, Norm } from "../types.js";
 import { bucketSize, gatherPadded, rankedOthers } from "./apgd.js";
@@ -295,8 +296,8 @@ export async function runFab(model: FabModel, x: Tensor<"float32">, y: Labels, p
   const clean = await model.predict(x);
   const predicted = Array.from({ length: n }, (_, i) => argmaxRow(clean, i));
   // Targeted, y holds the targets; untargeted, the true classes.
-  const success = (output: Tensor<"float32">, r: number, i: number) => (p.targeted ? argmaxRow(output, r) === y[i] : argmaxRow(output, r) !== y[i]);
-  const norms = Float64Array.from(predicted, (c, i) => ((p.targeted ? c === y[i] : c !== y[i]) ? 0 : Number.POSITIVE_INFINITY));
+  const success = (output: Tensor<"float32">, r: number, i: number) => isAdversarial(argmaxRow(output, r), y[i], p.targeted);
+  const norms = Float64Array.from(predicted, (c, i) => (isAdversarial(c, y[i], p.targeted) ? 0 : Number.POSITIVE_INFINITY));
   const found = Float32Array.from(x.data);
 
   const passes: Pass[] = [];

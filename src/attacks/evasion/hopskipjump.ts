@@ -25,6 +25,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { rowNorm } from "../norms.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 
@@ -106,7 +107,7 @@ async function hopSkipJumpAttack(model: Predictor, x: Tensor<"float32">, y: Labe
     }
     return p.norm === "2" ? Math.sqrt(s) : s;
   };
-  const adversarial = (out: Tensor<"float32">, r: number, i: number) => (p.targeted ? argmaxRow(out, r) === y[i] : argmaxRow(out, r) !== y[i]);
+  const adversarial = (out: Tensor<"float32">, r: number, i: number) => isAdversarial(argmaxRow(out, r), y[i], p.targeted);
 
   /** Projects the row of `points` at `at` onto the constraints around sample i. */
   const feasible = (points: Float32Array, at: number, i: number) =>

@@ -10,6 +10,7 @@ import type { Labels, LossGradient, LossName, ModelInfo } from "../../engine/cap
 import { argmaxRow } from "../../engine/trainer.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { ascentDirection, projectBall, randomInBall, rowNorm } from "../norms.js";
 import type { AttackContext, AttackOutput, FeatureConstraints, Norm } from "../types.js";
 
@@ -47,7 +48,7 @@ export async function iterativeAttack(
     const labels = y.slice(start, end);
     const m = end - start;
     const done = new Array<boolean>(m).fill(false);
-    const fooled = (output: Tensor<"float32">, i: number) => (p.targeted ? argmaxRow(output, i) === labels[i] : argmaxRow(output, i) !== labels[i]);
+    const fooled = (output: Tensor<"float32">, i: number) => isAdversarial(argmaxRow(output, i), labels[i], p.targeted);
     for (let restart = 0; restart < Math.max(1, p.restarts) && !done.every(Boolean); restart++) {
       // The model sees the feasible point `adv`; steps accumulate on `relaxed`, which only
       // the continuous constraints touch (the same array when there are none).

@@ -17,6 +17,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, sliceRows } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import type { Attack, CommonParams } from "../types.js";
 
 export interface JsmaParams extends CommonParams {
@@ -65,7 +66,7 @@ export const jsma: Attack<JsmaParams, Predictor & ClassGradient> = {
       const changed = new Uint8Array(adv.length);
       const changedCount = new Int32Array(m);
       const active = new Array<boolean>(m).fill(true);
-      const reached = (out: Parameters<typeof argmaxRow>[0], i: number) => (p.targeted ? argmaxRow(out, i) === labels[i] : argmaxRow(out, i) !== labels[i]);
+      const reached = (out: Parameters<typeof argmaxRow>[0], i: number) => isAdversarial(argmaxRow(out, i), labels[i], p.targeted);
       const own = new Float32Array(adv.length);
       const others = new Float32Array(adv.length);
       while (active.some(Boolean) && !ctx.signal?.aborted) {

@@ -16,6 +16,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { ascentDirection, projectBall } from "../norms.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 
@@ -64,7 +65,7 @@ async function run(model: Predictor, x: Tensor<"float32">, y: Labels, p: NesPara
   const result = Float32Array.from(x.data);
   const queries = new Int32Array(n);
   const batch = Math.max(1, p.batchSize);
-  const fooled = (out: Tensor<"float32">, r: number, label: number) => (p.targeted ? argmaxRow(out, r) === label : argmaxRow(out, r) !== label);
+  const fooled = (out: Tensor<"float32">, r: number, label: number) => isAdversarial(argmaxRow(out, r), label, p.targeted);
   // Descending this loss attacks: the target's −log p, or the true class's log p.
   const loss = (out: Tensor<"float32">, r: number, label: number) => (p.targeted ? -1 : 1) * logProb(out, r, label, model.outputKind);
   let finished = 0;

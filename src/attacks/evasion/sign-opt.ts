@@ -20,6 +20,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import { rowNorm } from "../norms.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 
@@ -143,7 +144,7 @@ async function run(model: Predictor, x: Tensor<"float32">, y: Labels, p: SignOpt
     const oracle = new Oracle(
       model,
       shape,
-      (out, r, owner) => (p.targeted ? argmaxRow(out, r) === labels[owner - start] : argmaxRow(out, r) !== labels[owner - start]),
+      (out, r, owner) => isAdversarial(argmaxRow(out, r), labels[owner - start], p.targeted),
       queries,
       p.maxQueries,
       ctx.signal,
@@ -207,9 +208,9 @@ async function run(model: Predictor, x: Tensor<"float32">, y: Labels, p: SignOpt
 
       try {
         // A sample the model already gets "wrong" is its own answer, at distance 0.
-        if (p.targeted ? decided[i] === labels[i] : decided[i] !== labels[i]) return;
+        if (isAdversarial(decided[i], labels[i], p.targeted)) return;
         // Starting direction: batch samples of a fitting class, and random directions.
-        const others = decided.flatMap((d, j) => (j !== i && (p.targeted ? d === labels[i] : d !== labels[i]) ? [j] : []));
+        const others = decided.flatMap((d, j) => (j !== i && isAdversarial(d, labels[i], p.targeted) ? [j] : []));
         const fromBatch = others.map((j) => {
           const theta = new Float32Array(row);
           for (let k = 0; k < row; k++) theta[k] = x0[j * row + k] - origin[k];

@@ -20,6 +20,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 import { imageDims, refuseLabelOnly } from "./square.js";
 
@@ -85,7 +86,7 @@ async function simbaAttack(model: Predictor, x: Tensor<"float32">, y: Labels, p:
     if (model.outputKind === "probs") return out.data[i * k + label];
     return Math.exp(out.data[i * k + label] - logSumExp(out.data.subarray(i * k, (i + 1) * k)));
   };
-  const fooled = (out: Tensor<"float32">, i: number, label: number) => (p.targeted ? argmaxRow(out, i) === label : argmaxRow(out, i) !== label);
+  const fooled = (out: Tensor<"float32">, i: number, label: number) => isAdversarial(argmaxRow(out, i), label, p.targeted);
   const better = (candidate: number, current: number) => (p.targeted ? candidate > current : candidate < current);
 
   for (let start = 0; start < n; start += p.batchSize) {

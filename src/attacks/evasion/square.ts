@@ -23,6 +23,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 
 export interface SquareParams extends CommonParams {
@@ -122,7 +123,7 @@ async function squareAttack(model: Predictor, x: Tensor<"float32">, y: Labels, p
     for (let j = 0; j < k; j++) if (j !== label) other = Math.max(other, score(j));
     return score(label) - other;
   };
-  const fooled = (out: Tensor<"float32">, i: number, label: number) => (p.targeted ? argmaxRow(out, i) === label : argmaxRow(out, i) !== label);
+  const fooled = (out: Tensor<"float32">, i: number, label: number) => isAdversarial(argmaxRow(out, i), label, p.targeted);
 
   const plane = h * w;
   const pattern = new Float32Array(plane);

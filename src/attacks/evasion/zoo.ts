@@ -27,6 +27,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
+import { isAdversarial } from "../metrics.js";
 import type { Attack, AttackContext, AttackOutput, CommonParams } from "../types.js";
 import { logProb } from "./nes.js";
 
@@ -105,7 +106,7 @@ async function run(model: Predictor, x: Tensor<"float32">, y: Labels, p: ZooPara
     for (let j = 0; j < model.numClasses; j++) if (j !== label) other = Math.max(other, logProb(out, r, j, model.outputKind));
     return Math.max(p.targeted ? other - own : own - other, -p.confidence);
   };
-  const isAdv = (out: Tensor<"float32">, r: number, label: number) => (p.targeted ? argmaxRow(out, r) === label : argmaxRow(out, r) !== label);
+  const isAdv = (out: Tensor<"float32">, r: number, label: number) => isAdversarial(argmaxRow(out, r), label, p.targeted);
 
   for (let start = 0; start < n && !ctx.signal?.aborted; start += batch) {
     const end = Math.min(n, start + batch);

@@ -4,12 +4,12 @@
  * needs, so `aegis attack --list` can tell which attacks apply to a model.
  */
 import type { Rng } from "../data/random.js";
-import type { Labels } from "../engine/capabilities.js";
+import type { Capability, Labels } from "../engine/capabilities.js";
 import type { Tensor } from "../tensor.js";
 
 export type Norm = "inf" | "2" | "1";
 
-export type Capability = "predict" | "lossGradient" | "classGradient";
+export type { Capability };
 
 export interface AttackContext {
   rng: Rng;

@@ -8,28 +8,25 @@
 import { cpus } from "node:os";
 import type { AutoAttackOutput } from "../attacks/evasion/autoattack.js";
 import { attackByName } from "../attacks/index.js";
-import { attackMetrics } from "../attacks/metrics.js";
+import { attackParams } from "../attacks/params.js";
 import type { Attack, AttackOutput, Capability, CommonParams, Norm } from "../attacks/types.js";
 import type { Dataset } from "../data/index.js";
-import { createRng } from "../data/random.js";
+import { requireLabels } from "../data/labels.js";
 import type { Predictor } from "../engine/capabilities.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import { logSumExp } from "../engine/probabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
+import type { Progress } from "../progress.js";
 import { niceCeil } from "../report/charts.js";
 import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
-import { gatherRows, labelsOf, sizeOf, sliceRows, type Tensor } from "../tensor.js";
+import { gatherRows, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { AEGIS_VERSION } from "../version.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
+import { randomTargets, runCurve } from "./curve.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
 import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
-
-export interface ProgressSink {
-  update(done: number): void;
-  stop(): void;
-}
 
 export interface AuditOptions {
   model: Predictor;
@@ -45,7 +42,7 @@ export interface AuditOptions {
   signal?: AbortSignal;
   lookup?: AttackLookup;
   log?: (message: string) => void;
-  progress?: (label: string, total: number) => ProgressSink;
+  progress?: Progress;
   /** Adversarial examples shown per attack (default 8). */
   examples?: number;
 }
@@ -73,10 +70,9 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
   const log = o.log ?? (() => {});
   const lookup = o.lookup ?? attackByName;
   const { model, config, data } = o;
-  if (!data.y) throw new AegisError("BAD_DATA", `${data.name} has no labels, which an audit needs; add a "y" array or name it with --y-key`);
   const n = Math.min(config.samples, data.x.shape[0]);
   const x = sliceRows(data.x, 0, n);
-  const labels = labelsOf(data.y).slice(0, n);
+  const labels = requireLabels(data, "an audit").slice(0, n);
   const k = model.numClasses;
   const bad = labels.findIndex((l) => !Number.isInteger(l) || l < 0 || l >= k);
   if (bad !== -1)
@@ -154,9 +150,12 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
 
     const xs = sliceRows(x, 0, samples);
     const ys = labels.slice(0, samples);
-    const rng = createRng(config.seed);
-    const targets = entry.targeted ? ys.map((l) => (l + 1 + rng.int(k - 1)) % k) : undefined;
-    const params = buildParams(attack, entry, config);
+    const targets = entry.targeted ? randomTargets(ys, k, config.seed) : undefined;
+    const params = attackParams(
+      attack,
+      { ...entry.params, norm: entry.norm, targeted: entry.targeted ?? false },
+      { batchSize: config.batchSize, lenient: config.lenientParams },
+    );
     // JSON has no Infinity (C&W's "no limit" ε): such values are kept as text.
     const { constraints: _, ...listed } = params;
     record.params = Object.fromEntries(
@@ -166,48 +165,49 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       ]),
     );
     const finished: FinishedRun[] = [];
-    for (const eps of runEps(entry, attack)) {
-      runIndex++;
-      const label = `[${runIndex}/${totalRuns}] ${entry.id}${eps === null ? "" : ` ε=${eps}`}`;
-      const bar = o.progress?.(label, samples);
-      const t0 = performance.now();
-      const out = await attack.run(
-        model,
-        xs,
-        targets ?? ys,
-        { ...params, ...(eps === null ? {} : { eps }) },
-        { rng: createRng(config.seed), signal: o.signal, onProgress: (done) => bar?.update(done) },
-      );
-      bar?.stop();
-      if (o.signal?.aborted) {
-        // A run cut short would overstate robustness: drop it, keep the finished ones.
-        interrupted = true;
-        record.status = "interrupted";
-        record.reason = `interrupted during ${eps === null ? "its run" : `ε = ${eps}`}`;
-        log(`${label}: interrupted`);
-        break;
-      }
-      const m = await attackMetrics(model, xs, out.x, ys, { targets, queries: out.queries, cleanOutput: sliceRows(cleanOutput, 0, samples) });
-      const seconds = (performance.now() - t0) / 1000;
-      const run: RunRecord = {
-        eps,
-        samples,
-        clean_accuracy: m.clean_accuracy,
-        robust_accuracy: m.robust_accuracy,
-        success_rate: m.success_rate,
-        perturbation: m.perturbation,
-        queries: m.queries ?? null,
-        seconds,
-        per_class: perClass(ys, m.perSample.robustCorrect, k),
-        ensemble: ensembleRecord(out),
-      };
-      record.runs.push(run);
-      record.seconds += seconds;
-      finished.push({ record: run, adversarial: out.x, success: m.perSample.success });
-      const queries = run.queries ? `, ${Math.round(run.queries.mean)} queries/sample` : "";
-      const size = entry.kind === "minimum-norm" ? `, mean L2 ${run.perturbation.l2_mean.toFixed(3)}, mean L∞ ${run.perturbation.linf_mean.toFixed(3)}` : "";
-      const stages = run.ensemble ? `; ${ensembleText(run.ensemble)}` : "";
-      log(`${label}: robust accuracy ${pct(run.robust_accuracy)}, success ${pct(run.success_rate)}${size}${queries} (${seconds.toFixed(1)} s)${stages}`);
+    const epsilons = runEps(entry, attack);
+    const runLabel = (eps: number | null) => `[${runIndex}/${totalRuns}] ${entry.id}${eps === null ? "" : ` ε=${eps}`}`;
+    const curve = await runCurve(attack, model, xs, ys, {
+      epsilons,
+      params,
+      targets,
+      cleanOutput: sliceRows(cleanOutput, 0, samples),
+      seed: config.seed,
+      signal: o.signal,
+      progress: (eps) => {
+        runIndex++;
+        return o.progress?.(runLabel(eps), samples);
+      },
+      onRun: ({ eps, output, metrics: m, seconds }) => {
+        const run: RunRecord = {
+          eps,
+          samples,
+          clean_accuracy: m.clean_accuracy,
+          robust_accuracy: m.robust_accuracy,
+          success_rate: m.success_rate,
+          perturbation: m.perturbation,
+          queries: m.queries ?? null,
+          seconds,
+          per_class: perClass(ys, m.perSample.robustCorrect, k),
+          ensemble: ensembleRecord(output),
+        };
+        record.runs.push(run);
+        record.seconds += seconds;
+        finished.push({ record: run, adversarial: output.x, success: m.perSample.success });
+        const queries = run.queries ? `, ${Math.round(run.queries.mean)} queries/sample` : "";
+        const size = entry.kind === "minimum-norm" ? `, mean L2 ${run.perturbation.l2_mean.toFixed(3)}, mean L∞ ${run.perturbation.linf_mean.toFixed(3)}` : "";
+        const stages = run.ensemble ? `; ${ensembleText(run.ensemble)}` : "";
+        log(
+          `${runLabel(eps)}: robust accuracy ${pct(run.robust_accuracy)}, success ${pct(run.success_rate)}${size}${queries} (${seconds.toFixed(1)} s)${stages}`,
+        );
+      },
+    });
+    if (curve.interrupted) {
+      const eps = epsilons[curve.runs.length];
+      interrupted = true;
+      record.status = "interrupted";
+      record.reason = `interrupted during ${eps === null ? "its run" : `ε = ${eps}`}`;
+      log(`${runLabel(eps)}: interrupted`);
     }
     if (finished.length === 0) continue;
     if (entry.kind === "minimum-norm") {
@@ -284,19 +284,6 @@ function ensembleRecord(out: AttackOutput | AutoAttackOutput): EnsembleRecord | 
 function runEps(entry: SuiteEntry, attack: Attack<CommonParams, unknown>): (number | null)[] {
   if (entry.kind === "minimum-norm") return [null];
   return entry.eps ?? [attack.defaults.eps];
-}
-
-/** The attack's defaults, the suite's batch size, then the entry's own settings. */
-function buildParams(attack: Attack<CommonParams, unknown>, entry: SuiteEntry, config: AuditConfig): CommonParams & Record<string, unknown> {
-  const declared = new Set(Object.keys(attack.help));
-  const params: CommonParams & Record<string, unknown> = { ...attack.defaults };
-  if (declared.has("batchSize")) params.batchSize = config.batchSize;
-  for (const [key, value] of Object.entries(entry.params ?? {})) {
-    if (declared.has(key) || !config.lenientParams) params[key] = value;
-  }
-  if (entry.norm) params.norm = entry.norm;
-  params.targeted = entry.targeted ?? false;
-  return params;
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;

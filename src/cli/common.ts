@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import { type Dataset, loadDataset } from "../data/index.js";
 import type { RuntimeOptions } from "../engine/runtime.js";
 import { AegisError } from "../errors.js";
-import { labelsOf } from "../tensor.js";
 
 export function addRuntimeOptions(cmd: Command): Command {
   return cmd
@@ -47,11 +46,6 @@ export function loadData(spec: string, opts: { xKey?: string; yKey?: string; spl
     throw new AegisError("BAD_OPTION", `--split must be train or test, not "${opts.split}"`);
   }
   return loadDataset(spec, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split as "train" | "test" | undefined });
-}
-
-export function labelsOrFail(data: Dataset, why: string): number[] {
-  if (!data.y) throw new AegisError("BAD_DATA", `${data.name} has no labels, which ${why} needs; add a "y" array or name it with --y-key`);
-  return labelsOf(data.y);
 }
 
 /** A progress bar on stderr, only when stderr is a terminal (logs stay clean in CI). */

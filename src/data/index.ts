@@ -2,7 +2,7 @@
 export { type CsvData, type CsvOptions, parseCsv } from "./csv.js";
 export { type Dataset, type LoadDatasetOptions, loadDataset, saveNpz } from "./dataset.js";
 export { type ImageFolder, type ImageFolderOptions, loadImageFolder } from "./images.js";
-export { checkLabels, toLabelIndices } from "./labels.js";
+export { checkLabels, requireLabels, toLabelIndices } from "./labels.js";
 export {
   loadMnist,
   MNIST_CLASS_NAMES,

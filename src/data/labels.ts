@@ -4,7 +4,7 @@
  * and checks them, so every command reports a bad label the same way.
  */
 import { AegisError } from "../errors.js";
-import { type Tensor, tensor } from "../tensor.js";
+import { labelsOf, type Tensor, tensor } from "../tensor.js";
 
 /** Converts class indices (any integer dtype, whole-number floats) or one-hot rows to int64 [n]. */
 export function toLabelIndices(y: Tensor, name = "y"): Tensor<"int64"> {
@@ -64,4 +64,10 @@ export function checkLabels(y: Tensor, numClasses: number): void {
       );
     }
   }
+}
+
+/** The labels of a dataset that must have them, as plain class indices; `why` names what needs them ("an audit"). */
+export function requireLabels(data: { name: string; y?: Tensor }, why: string): number[] {
+  if (!data.y) throw new AegisError("BAD_DATA", `${data.name} has no labels, which ${why} needs; add a "y" array or name it with --y-key`);
+  return labelsOf(data.y);
 }

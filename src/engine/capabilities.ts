@@ -6,6 +6,11 @@
  */
 import type { Tensor } from "../tensor.js";
 
+/** What a model offers an attack: predictions always; the two gradients when it is differentiable. */
+export type Capability = "predict" | "lossGradient" | "classGradient";
+
+export const ALL_CAPABILITIES: readonly Capability[] = ["predict", "lossGradient", "classGradient"];
+
 /** Class labels, one per sample. */
 export type Labels = readonly number[];
 
@@ -56,4 +61,16 @@ export function hasLossGradient(m: object): m is LossGradient {
 
 export function hasClassGradient(m: object): m is ClassGradient {
   return typeof (m as Partial<ClassGradient>).classGradient === "function";
+}
+
+/**
+ * The capabilities of a model object: predict, plus each gradient it has a method for —
+ * unless its graph is not differentiable (an op without a gradient rule), which `aegis
+ * inspect` tells before any attack runs.
+ */
+export function capabilitiesOf(model: object, differentiable = true): Set<Capability> {
+  const capabilities = new Set<Capability>(["predict"]);
+  if (differentiable && hasLossGradient(model)) capabilities.add("lossGradient");
+  if (differentiable && hasClassGradient(model)) capabilities.add("classGradient");
+  return capabilities;
 }

@@ -1,10 +1,11 @@
 import { Command } from "commander";
 import { ATTACKS, applicableAttacks, attackByName, loadConstraintsFile } from "../../attacks/index.js";
-import { attackMetrics } from "../../attacks/metrics.js";
-import type { Capability, CommonParams } from "../../attacks/types.js";
+import { attackParams } from "../../attacks/params.js";
+import type { Capability } from "../../attacks/types.js";
+import { randomTargets, runCurve } from "../../audit/curve.js";
 import { saveNpz } from "../../data/index.js";
-import { createRng } from "../../data/random.js";
-import type { Predictor } from "../../engine/capabilities.js";
+import { requireLabels } from "../../data/labels.js";
+import { ALL_CAPABILITIES, capabilitiesOf, type Predictor } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { summarizeModel } from "../../engine/inspect.js";
 import { countCorrect } from "../../engine/trainer.js";
@@ -12,20 +13,22 @@ import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { loadModel } from "../../onnx/io.js";
 import { gatherRows, sizeOf, type Tensor, tensor } from "../../tensor.js";
+import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
+import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 import {
-  addDataOptions,
-  addRuntimeOptions,
-  info,
-  interruptSignal,
-  labelsOrFail,
-  loadData,
+  parseClip,
+  parseEpsilons,
   parseInteger,
   parseNumber,
-  printJson,
-  progressBar,
   runtimeOptions,
-} from "../common.js";
-import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
+  withBatchSize,
+  withData,
+  withJson,
+  withOut,
+  withRuntime,
+  withSamples,
+  withSeed,
+} from "../options.js";
 import { addTargetOptions, targetPredictor } from "../target.js";
 
 /** CLI flags that map onto attack parameters of the same meaning (ART's names, camel-cased). */
@@ -44,9 +47,10 @@ export function attackCommand(): Command {
     .option("--list", "list the attacks (with --model: those that apply to it)")
     .option("--help-attack <name>", "an attack's parameters, defaults and paper")
     .option("--model <file>", "ONNX model (white-box and black-box attacks)");
-  addDefenceOptions(cmd)
-    .option("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder", "mnist")
-    .option("--samples <n>", "attack the first n samples", parseInteger("--samples", 1))
+  addDefenceOptions(cmd);
+  withData(cmd, "the samples to attack", "mnist");
+  withSamples(cmd, "attack the first n samples");
+  cmd
     .option("--eps <list>", "perturbation budget, or a comma-separated list for a robustness curve")
     .option("--eps-step <s>", "step size", parseNumber("--eps-step"))
     .option("--max-iter <n>", "iterations", parseInteger("--max-iter", 1))
@@ -57,13 +61,12 @@ export function attackCommand(): Command {
     .option("--loss <loss>", "ce | margin | dlr")
     .option("--param <key=value...>", "any other attack parameter (see --help-attack), e.g. --param binarySearchSteps=9")
     .option("--clip <range>", 'valid input range "lo,hi" the attack stays in, or "none"', "0,1")
-    .option("--constraints <file>", "tabular feature constraints (JSON: lower, upper, immutable, integer, one_hot)")
-    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 128)
-    .option("--seed <s>", "seed of random starts and targets", parseInteger("--seed", 0), 0)
-    .option("--out <file>", "write the adversarial examples (.npz: x = first ε, adv_eps_<ε> for each, y)")
-    .option("--json [file]", "write the JSON report to a file, or print it on stdout");
-  addDataOptions(cmd);
-  addRuntimeOptions(cmd);
+    .option("--constraints <file>", "tabular feature constraints (JSON: lower, upper, immutable, integer, one_hot)");
+  withBatchSize(cmd, 128);
+  withSeed(cmd, "random starts and targets");
+  withOut(cmd, "write the adversarial examples (.npz: x = first ε, adv_eps_<ε> for each, y)");
+  withJson(cmd, "the report", true);
+  withRuntime(cmd);
   addTargetOptions(cmd);
   return cmd.action(async (name: string | undefined, opts) => {
     if (opts.helpAttack) return printAttackHelp(opts.helpAttack);
@@ -76,27 +79,29 @@ export function attackCommand(): Command {
     const model: (Predictor & { release?(): Promise<void> }) | undefined = opts.defence
       ? (await openDefenceTarget(opts)).model
       : opts.model
-        ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: parseClip(opts.clip) })
+        ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: parseClip("--clip", opts.clip) })
         : undefined;
 
     const data = loadData(opts.data, opts);
     const total = data.x.shape[0];
     const n = Math.min(opts.samples ?? total, total);
     let rows = Array.from({ length: n }, (_, i) => i);
-    const allLabels = labelsOrFail(data, "an attack");
+    const allLabels = requireLabels(data, "an attack");
     const target = model ?? targetPredictor(opts, data.x.shape.slice(1), opts.batchSize);
-    const capabilities = capabilitiesOf(target);
-    const missing = attack.needs.filter((c) => !capabilities.has(c));
+    const differentiable = opts.model ? summarizeModel(loadModel(opts.model)).differentiable : true;
+    const missing = attack.needs.filter((c) => !capabilitiesOf(target, differentiable).has(c));
     if (missing.length > 0) {
       throw new AegisError(
         "UNSUPPORTED",
         `${attack.name} needs ${missing.join(" and ")}, which ${opts.target ? "an HTTP target" : "this model"} does not give; aegis attack --list shows the attacks that apply`,
       );
     }
-    const params = buildParams(attack.defaults, attack.name, opts);
+    const params = attackParams(attack, attackSettings(opts), {
+      batchSize: opts.batchSize,
+      spelled: (key) => (PARAM_FLAGS[key] ? `${PARAM_FLAGS[key]} parameter` : `parameter "${key}"`),
+    });
     if (opts.constraints) params.constraints = loadConstraintsFile(opts.constraints, sizeOf(data.x.shape.slice(1)));
-    const epsilons = parseEpsilons(opts.eps, attack.defaults.eps);
-    const rng = createRng(opts.seed);
+    const epsilons = opts.eps === undefined ? [attack.defaults.eps] : parseEpsilons("--eps", opts.eps, true);
     let targets: number[] | undefined;
     // Attacks that are targeted by nature (JSMA, the patch) stay targeted unless told otherwise.
     if (opts.targeted || opts.targetClass !== undefined || attack.defaults.targeted) {
@@ -107,45 +112,40 @@ export function attackCommand(): Command {
         rows = rows.filter((i) => allLabels[i] !== opts.targetClass);
         targets = rows.map(() => opts.targetClass);
       } else {
-        targets = rows.map((i) => (allLabels[i] + 1 + rng.int(k - 1)) % k);
+        targets = randomTargets(
+          rows.map((i) => allLabels[i]),
+          k,
+          opts.seed,
+        );
       }
     }
     const x = gatherRows(data.x, rows);
     const labels = rows.map((i) => allLabels[i]);
     const cleanOutput = await target.predict(x);
     const signal = interruptSignal();
-    const curve = [];
-    const adversarial: Record<string, Tensor> = {};
-    for (const eps of epsilons) {
-      if (signal.aborted) break;
-      const started = performance.now();
-      const bar = progressBar(`${attack.name} ε=${eps}`, rows.length);
-      const out = await attack.run(
-        target,
-        x,
-        targets ?? labels,
-        { ...params, eps, targeted: targets !== undefined },
-        { rng, signal, onProgress: (done, total) => bar.update(done, "", total) },
-      );
-      bar.stop();
-      const m = await attackMetrics(target, x, out.x, labels, { targets, queries: out.queries, cleanOutput });
-      const seconds = (performance.now() - started) / 1000;
-      curve.push({
-        eps: Number.isFinite(eps) ? eps : null,
-        robust_accuracy: m.robust_accuracy,
-        success_rate: m.success_rate,
-        perturbation: m.perturbation,
-        queries: m.queries ?? null,
-        seconds,
-      });
-      info(
-        `${attack.name} ε=${eps}: robust accuracy ${(m.robust_accuracy * 100).toFixed(1)}%, success ${(m.success_rate * 100).toFixed(1)}% in ${seconds.toFixed(1)} s`,
-      );
-      adversarial[`adv_eps_${eps}`] = out.x;
-      if (curve.length === 1) adversarial.x = out.x;
-    }
+    const curve = await runCurve(attack, target, x, labels, {
+      epsilons,
+      params,
+      targets,
+      cleanOutput,
+      seed: opts.seed,
+      signal,
+      progress: (eps) => progressBar(`${attack.name} ε=${eps}`, rows.length),
+      onRun: ({ eps, metrics: m, seconds }) =>
+        info(
+          `${attack.name} ε=${eps}: robust accuracy ${(m.robust_accuracy * 100).toFixed(1)}%, success ${(m.success_rate * 100).toFixed(1)}% in ${seconds.toFixed(1)} s`,
+        ),
+    });
     await model?.release?.();
-    const first = curve[0];
+    const points = curve.runs.map(({ eps, metrics: m, seconds }) => ({
+      eps: eps !== null && Number.isFinite(eps) ? eps : null,
+      robust_accuracy: m.robust_accuracy,
+      success_rate: m.success_rate,
+      perturbation: m.perturbation,
+      queries: m.queries ?? null,
+      seconds,
+    }));
+    const first = points[0];
     const report = {
       attack: attack.name,
       paper: attack.paper,
@@ -168,11 +168,13 @@ export function attackCommand(): Command {
       success_rate: first?.success_rate ?? null,
       perturbation: first?.perturbation ?? null,
       queries: first?.queries ?? null,
-      seconds: curve.reduce((a, c) => a + c.seconds, 0),
-      curve,
-      interrupted: signal.aborted,
+      seconds: points.reduce((a, c) => a + c.seconds, 0),
+      curve: points,
+      interrupted: curve.interrupted,
     };
-    if (opts.out && first) {
+    if (opts.out && curve.runs.length > 0) {
+      const adversarial: Record<string, Tensor> = { x: curve.runs[0].output.x };
+      for (const run of curve.runs) adversarial[`adv_eps_${run.eps}`] = run.output.x;
       saveNpz(opts.out, { ...adversarial, y: tensor("int64", [labels.length], BigInt64Array.from(labels.map(BigInt))) });
       info(`wrote ${opts.out}`);
     }
@@ -180,27 +182,42 @@ export function attackCommand(): Command {
     else if (opts.json) printJson(report);
     else
       process.stdout.write(
-        `${curve.map((c) => `ε=${c.eps}: robust accuracy ${(c.robust_accuracy * 100).toFixed(1)}% (clean ${(report.clean_accuracy * 100).toFixed(1)}%)`).join("\n")}\n`,
+        `${points.map((c) => `ε=${c.eps}: robust accuracy ${(c.robust_accuracy * 100).toFixed(1)}% (clean ${(report.clean_accuracy * 100).toFixed(1)}%)`).join("\n")}\n`,
       );
-    if (signal.aborted) throw new AegisError("INTERRUPTED", "interrupted; the report covers the ε values that finished");
+    if (curve.interrupted) throw new AegisError("INTERRUPTED", "interrupted; the report covers the ε values that finished");
   });
+}
+
+/** The attack settings the flags give, by parameter name; --param values are read as numbers, booleans or ∞ where they look like one. */
+function attackSettings(opts: Record<string, unknown>): Record<string, unknown> {
+  const settings: Record<string, unknown> = { norm: opts.norm };
+  for (const key of Object.keys(PARAM_FLAGS)) settings[key] = key === "maxQueries" && opts[key] !== undefined ? Number(opts[key]) : opts[key];
+  for (const pair of (opts.param as string[] | undefined) ?? []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new AegisError("BAD_OPTION", `--param ${pair}: write it as key=value (aegis attack --help-attack NAME lists the keys)`);
+    const raw = pair.slice(eq + 1);
+    settings[pair.slice(0, eq)] =
+      raw === "true"
+        ? true
+        : raw === "false"
+          ? false
+          : raw === "inf"
+            ? Number.POSITIVE_INFINITY
+            : Number.isFinite(Number(raw)) && raw !== ""
+              ? Number(raw)
+              : raw;
+  }
+  return settings;
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
   return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
 }
 
-function capabilitiesOf(model: object): Set<Capability> {
-  const caps = new Set<Capability>(["predict"]);
-  if (typeof (model as { lossGradient?: unknown }).lossGradient === "function") caps.add("lossGradient");
-  if (typeof (model as { classGradient?: unknown }).classGradient === "function") caps.add("classGradient");
-  return caps;
-}
-
 function listAttacks(modelPath: string | undefined, httpTarget: boolean): void {
   let caps: Set<Capability> | undefined;
   if (httpTarget) caps = new Set(["predict"]);
-  else if (modelPath) caps = summarizeModel(loadModel(modelPath)).differentiable ? new Set(["predict", "lossGradient", "classGradient"]) : new Set(["predict"]);
+  else if (modelPath) caps = new Set(summarizeModel(loadModel(modelPath)).differentiable ? ALL_CAPABILITIES : ["predict"]);
   const usable = caps ? new Set(applicableAttacks(caps).map((a) => a.name)) : undefined;
   for (const a of ATTACKS) {
     const mark = usable ? (usable.has(a.name) ? "✓" : "✗") : " ";
@@ -226,57 +243,4 @@ function printAttackHelp(name: string): void {
       `  ${key.padEnd(12)} ${String(text)}${key in defaults ? ` (default ${defaults[key] === Number.POSITIVE_INFINITY ? "∞" : JSON.stringify(defaults[key])})` : ""}`,
     );
   process.stdout.write(`${lines.join("\n")}\n`);
-}
-
-function parseClip(value: string): [number, number] {
-  if (value === "none") return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
-  const [lo, hi] = value.split(",").map(Number);
-  if (!(lo < hi)) throw new AegisError("BAD_OPTION", `--clip must be "lo,hi" with lo < hi, or "none", not "${value}"`);
-  return [lo, hi];
-}
-
-function parseEpsilons(value: string | undefined, fallback: number): number[] {
-  if (value === undefined) return [fallback];
-  const list = String(value)
-    .split(",")
-    .map((s) => (s.trim() === "inf" ? Number.POSITIVE_INFINITY : Number(s.trim())));
-  if (list.length === 0 || list.some((e) => Number.isNaN(e) || e < 0))
-    throw new AegisError("BAD_OPTION", `--eps must be a number ≥ 0 or a comma-separated list, not "${value}"`);
-  return list;
-}
-
-/** The attack's defaults overridden by the flags the user gave; a flag the attack does not take is an error. */
-function buildParams(defaults: CommonParams, name: string, opts: Record<string, unknown>): CommonParams & Record<string, unknown> {
-  const params: CommonParams & Record<string, unknown> = { ...defaults, batchSize: opts.batchSize };
-  const known = new Set(Object.keys(attackByName(name)?.help ?? {}));
-  if (opts.norm !== undefined) {
-    const norms = attackByName(name)?.norms ?? [];
-    if (!norms.includes(opts.norm as never)) throw new AegisError("BAD_OPTION", `${name} supports --norm ${norms.join(", ")}, not ${opts.norm}`);
-    params.norm = opts.norm as CommonParams["norm"];
-  }
-  for (const [key, flag] of Object.entries(PARAM_FLAGS)) {
-    if (opts[key] === undefined) continue;
-    if (!known.has(key)) throw new AegisError("BAD_OPTION", `${name} has no ${flag} parameter (aegis attack --help-attack ${name})`);
-    params[key] = key === "maxQueries" ? Number(opts[key]) : opts[key];
-  }
-  for (const pair of (opts.param as string[] | undefined) ?? []) {
-    const eq = pair.indexOf("=");
-    const key = pair.slice(0, eq);
-    if (eq <= 0 || !known.has(key))
-      throw new AegisError("BAD_OPTION", `--param ${pair}: ${name} has no parameter "${key}" (aegis attack --help-attack ${name})`);
-    const raw = pair.slice(eq + 1);
-    params[key] =
-      raw === "true"
-        ? true
-        : raw === "false"
-          ? false
-          : raw === "inf"
-            ? Number.POSITIVE_INFINITY
-            : Number.isFinite(Number(raw)) && raw !== ""
-              ? Number(raw)
-              : raw;
-  }
-  if (params.loss !== undefined && !["ce", "margin", "dlr"].includes(String(params.loss)))
-    throw new AegisError("BAD_OPTION", `--loss must be ce, margin or dlr, not "${params.loss}"`);
-  return params;
 }

@@ -8,24 +8,14 @@ import { loadPolicy } from "../../audit/policy.js";
 import { type AuditResult, runAudit } from "../../audit/suite.js";
 import type { AuditReport } from "../../audit/types.js";
 import { AUDIT_FORMATS, DEFAULT_AUDIT_FORMATS, writeAuditReports } from "../../audit/write.js";
+import { requireLabels } from "../../data/labels.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { type ModelSummary, summarizeModel } from "../../engine/inspect.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
 import { severitySummary } from "../../report/finding.js";
 import { parseFormats } from "../../report/write.js";
-import {
-  addDataOptions,
-  addRuntimeOptions,
-  info,
-  interruptSignal,
-  labelsOrFail,
-  loadData,
-  parseInteger,
-  printJson,
-  progressBar,
-  runtimeOptions,
-} from "../common.js";
+import { addDataOptions, addRuntimeOptions, info, interruptSignal, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
 import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 
 export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx", import.meta.url));
@@ -93,7 +83,7 @@ export function auditCommand(): Command {
       const summaries = paths.map((path) => summarizeModel(loadModel(path)));
       const attackedSummary = defence && defence.attackedFile !== defence.deployedFile ? summarizeModel(loadModel(defence.attackedFile)) : summaries[0];
       const data = loadData(opts.data, opts);
-      labelsOrFail(data, "an audit");
+      requireLabels(data, "an audit");
       const n = Math.min(config.samples, data.x.shape[0]);
       const shared = { data, config, policy, signal, log: info, progress: progressBar };
       const suite = config.attacks.map((e) => e.id).join(", ");

@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { requireLabels } from "../../data/labels.js";
 import {
   abstainRate,
   type Certificate,
@@ -11,19 +12,21 @@ import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { sliceRows } from "../../tensor.js";
+import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import {
-  addDataOptions,
-  addRuntimeOptions,
-  info,
-  interruptSignal,
-  labelsOrFail,
-  loadData,
+  aliased,
   parseInteger,
   parseNumber,
-  printJson,
-  progressBar,
   runtimeOptions,
-} from "../common.js";
+  withAlias,
+  withBatchSize,
+  withData,
+  withJson,
+  withOut,
+  withRuntime,
+  withSamples,
+  withSeed,
+} from "../options.js";
 
 export interface CertifyReport {
   model: string;
@@ -51,20 +54,20 @@ export function certifyCommand(): Command {
     .option("--n <n>", "noisy samples per input for the bound", parseInteger("--n", 1), SMOOTHING_DEFAULTS.n)
     .option("--n0 <n>", "noisy samples per input to choose the class", parseInteger("--n0", 1), SMOOTHING_DEFAULTS.n0)
     .option("--alpha <a>", "failure probability of each certificate", parseNumber("--alpha"), SMOOTHING_DEFAULTS.alpha)
-    .option("--data <spec>", "mnist or an .npz/.npy/CSV file or image folder with labels", "mnist")
-    .option("--limit <n>", "certify the first n samples (Cohen et al.: 500)", parseInteger("--limit", 1), 500)
-    .option("--radii <list>", "radii at which to report certified accuracy", "0,0.25,0.5,0.75,1.0")
-    .option("--batch-size <n>", "noisy samples per model call", parseInteger("--batch-size", 1), SMOOTHING_DEFAULTS.batchSize)
-    .option("--seed <s>", "seed of the noise", parseInteger("--seed", 0), 0)
-    .option("--out <file>", "write a Markdown report")
-    .option("--json", "print the JSON report on stdout");
-  addDataOptions(cmd);
-  addRuntimeOptions(cmd);
+    .option("--radii <list>", "radii at which to report certified accuracy", "0,0.25,0.5,0.75,1.0");
+  withData(cmd, "the samples to certify (with labels)", "mnist");
+  withSamples(cmd, "certify the first n samples (Cohen et al.: 500; default 500)");
+  withAlias(cmd, "--limit", "--samples", parseInteger("--limit", 1));
+  withBatchSize(cmd, SMOOTHING_DEFAULTS.batchSize, "noisy samples per model call");
+  withSeed(cmd, "the noise");
+  withOut(cmd, "write a Markdown report there");
+  withJson(cmd, "the report");
+  withRuntime(cmd);
   return cmd.action(async (opts) => {
     const radii = parseRadii(opts.radii);
     const data = loadData(opts.data, opts);
-    const labels = labelsOrFail(data, "certified accuracy");
-    const count = Math.min(opts.limit, data.x.shape[0]);
+    const labels = requireLabels(data, "certified accuracy");
+    const count = Math.min(aliased<number>(opts, "samples", "limit", "--samples and --limit") ?? 500, data.x.shape[0]);
     const model = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
     const signal = interruptSignal();
     info(`certifying ${count} samples of ${data.name}: σ=${opts.sigma}, n0=${opts.n0}, n=${opts.n}, α=${opts.alpha}`);

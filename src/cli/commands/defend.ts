@@ -10,6 +10,7 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { Command } from "commander";
 import type { Norm } from "../../attacks/types.js";
 import { type DefenceEvaluation, defenceEvaluationMarkdown, evaluateDefence } from "../../audit/defence-evaluation.js";
+import { requireLabels } from "../../data/labels.js";
 import { bakePreprocessors } from "../../defenses/onnx-bake.js";
 import {
   buildPostprocessors,
@@ -27,18 +28,20 @@ import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { loadModel, saveModel } from "../../onnx/io.js";
 import { gatherRows } from "../../tensor.js";
+import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import {
-  addDataOptions,
-  addRuntimeOptions,
-  info,
-  interruptSignal,
-  labelsOrFail,
-  loadData,
+  parseClip,
+  parseEpsilons,
   parseInteger,
-  printJson,
-  progressBar,
   runtimeOptions,
-} from "../common.js";
+  withBatchSize,
+  withData,
+  withJson,
+  withOut,
+  withRuntime,
+  withSamples,
+  withSeed,
+} from "../options.js";
 
 export function defendCommand(): Command {
   const cmd = new Command("defend")
@@ -46,22 +49,22 @@ export function defendCommand(): Command {
     .requiredOption("--model <file>", "the undefended ONNX model")
     .option("--preprocess <specs>", `input defences, in order, e.g. squeeze:bits=4,smooth:window=3\n${defenceSpecHelp("preprocess")}`)
     .option("--postprocess <specs>", `output defences, in order, e.g. topk:k=1\n${defenceSpecHelp("postprocess")}`)
-    .option("--out <file>", "where to write the defended ONNX model (and <name>.defence.json next to it)")
     .option("--clip <range>", 'valid input range "lo,hi"', "0,1")
-    .option("--evaluate", "measure robust accuracy: non-adaptive vs adaptive attacks")
-    .option("--data <spec>", "evaluation data: mnist, an .npz/.npy/CSV file or an image folder", "mnist")
-    .option("--samples <n>", "evaluate on the first n samples", parseInteger("--samples", 1), 200)
+    .option("--evaluate", "measure robust accuracy: non-adaptive vs adaptive attacks");
+  withOut(cmd, "where to write the defended ONNX model (and <name>.defence.json next to it)");
+  withData(cmd, "evaluation data", "mnist");
+  withSamples(cmd, "evaluate on the first n samples", 200);
+  cmd
     .option("--eps <list>", "comma-separated perturbation budgets", "0.1,0.2,0.3")
     .option("--norm <norm>", "inf or 2", "inf")
     .option("--max-iter <n>", "PGD iterations", parseInteger("--max-iter", 1), 40)
     .option("--eot <n>", "draws averaged per gradient for randomised preprocessors", parseInteger("--eot", 1), 10)
     .option("--no-autoattack", "skip AutoAttack (it dominates the evaluation time)")
-    .option("--out-report <dir>", "write defence-evaluation.md and defence-evaluation.json there")
-    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 128)
-    .option("--seed <s>", "seed of the randomised defences and the attacks", parseInteger("--seed", 0), 0)
-    .option("--json [file]", "write the JSON result to a file, or print it on stdout");
-  addDataOptions(cmd);
-  addRuntimeOptions(cmd);
+    .option("--out-report <dir>", "write defence-evaluation.md and defence-evaluation.json there");
+  withBatchSize(cmd, 128);
+  withSeed(cmd, "the randomised defences and the attacks");
+  withJson(cmd, "the result", true);
+  withRuntime(cmd);
   return cmd.action(async (opts) => runDefend(opts));
 }
 
@@ -94,7 +97,7 @@ async function runDefend(opts: DefendOpts): Promise<void> {
   if (!opts.preprocess && !opts.postprocess) throw new AegisError("BAD_OPTION", "give --preprocess and/or --postprocess (e.g. --preprocess squeeze:bits=4)");
   if (!opts.out && !opts.evaluate) throw new AegisError("BAD_OPTION", "give --out FILE to write the defended model, --evaluate to measure it, or both");
   if (opts.norm !== "inf" && opts.norm !== "2") throw new AegisError("BAD_OPTION", `--norm must be inf or 2, not "${opts.norm}"`);
-  const clipRange = parseClip(opts.clip);
+  const clipRange = parseClip("--clip", opts.clip, false);
   const preSpecs: DefenceSpec[] = opts.preprocess ? parseDefenceSpecs(opts.preprocess, "--preprocess") : [];
   const postSpecs: DefenceSpec[] = opts.postprocess ? parseDefenceSpecs(opts.postprocess, "--postprocess") : [];
   const context = { clipRange, seed: opts.seed };
@@ -133,12 +136,12 @@ async function runDefend(opts: DefendOpts): Promise<void> {
   if (opts.evaluate) {
     const classifier = await OnnxClassifier.create(source, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange });
     const data = loadData(opts.data, opts);
-    const labels = labelsOrFail(data, "an evaluation");
+    const labels = requireLabels(data, "an evaluation");
     const n = Math.min(opts.samples, data.x.shape[0]);
     const rows = Array.from({ length: n }, (_, i) => i);
     const x = gatherRows(data.x, rows);
     const y = labels.slice(0, n);
-    const eps = parseEpsilons(opts.eps);
+    const eps = parseEpsilons("--eps", opts.eps);
     const signal = interruptSignal();
     const bar = progressBar("defence evaluation", eps.length * (opts.autoattack ? 4 : 3));
     try {
@@ -178,17 +181,4 @@ async function runDefend(opts: DefendOpts): Promise<void> {
   };
   if (typeof opts.json === "string") writeFileAtomic(opts.json, `${JSON.stringify(result, null, 2)}\n`);
   else if (opts.json) printJson(result);
-}
-
-function parseClip(value: string): [number, number] {
-  const [lo, hi] = value.split(",").map(Number);
-  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo! < hi!)) throw new AegisError("BAD_OPTION", `--clip must be "lo,hi" with lo < hi, not "${value}"`);
-  return [lo!, hi!];
-}
-
-function parseEpsilons(value: string): number[] {
-  const list = value.split(",").map((s) => Number(s.trim()));
-  if (list.length === 0 || list.some((e) => !Number.isFinite(e) || e < 0))
-    throw new AegisError("BAD_OPTION", `--eps must be a comma-separated list of numbers ≥ 0, not "${value}"`);
-  return list;
 }

@@ -1,25 +1,26 @@
 import { Command } from "commander";
 import { saveNpz } from "../../data/index.js";
+import { requireLabels } from "../../data/labels.js";
 import type { LossName } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { float32, sliceRows } from "../../tensor.js";
-import { addDataOptions, addRuntimeOptions, info, labelsOrFail, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
+import { info, loadData, printJson, progressBar } from "../common.js";
+import { parseInteger, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime } from "../options.js";
 
 export function gradCommand(): Command {
   const cmd = new Command("grad")
     .description("gradient of each sample's loss (or class output) with respect to its input, written as array `grad`")
     .requiredOption("--model <file>", "ONNX model")
-    .requiredOption("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder")
-    .requiredOption("--out <file>", "output .npz")
     .option("--loss <loss>", "ce | margin (Carlini–Wagner) | dlr (Croce–Hein)", "ce")
     .option("--target-class <k>", "take the gradient of class k's output instead of a loss", parseInteger("--target-class", 0))
     .option("--logits", "the model outputs logits")
-    .option("--probs", "the model outputs probabilities (auto-detected when its last op is Softmax)")
-    .option("--batch-size <n>", "samples per batch", parseInteger("--batch-size", 1), 128)
-    .option("--json", "print a JSON summary on stdout");
-  addDataOptions(cmd);
-  addRuntimeOptions(cmd);
+    .option("--probs", "the model outputs probabilities (auto-detected when its last op is Softmax)");
+  withData(cmd, "the samples to differentiate at");
+  withOut(cmd, "the .npz to write (array grad, the input's shape)", undefined, true);
+  withBatchSize(cmd, 128);
+  withJson(cmd, "a summary");
+  withRuntime(cmd);
   return cmd.action(async (opts) => {
     if (!["ce", "margin", "dlr"].includes(opts.loss)) throw new AegisError("BAD_OPTION", `--loss must be ce, margin or dlr, not "${opts.loss}"`);
     if (opts.logits && opts.probs) throw new AegisError("BAD_OPTION", "give --logits or --probs, not both");
@@ -34,7 +35,7 @@ export function gradCommand(): Command {
     if (classTarget !== undefined && classTarget >= clf.numClasses) {
       throw new AegisError("LABEL_OUT_OF_RANGE", `--target-class ${classTarget} is outside the model's classes 0..${clf.numClasses - 1}`);
     }
-    const labels = classTarget === undefined ? labelsOrFail(data, "a loss gradient") : new Array<number>(n).fill(classTarget);
+    const labels = classTarget === undefined ? requireLabels(data, "a loss gradient") : new Array<number>(n).fill(classTarget);
     const grad = new Float32Array(data.x.data.length);
     const row = grad.length / Math.max(1, n);
     const bar = progressBar("grad", n);

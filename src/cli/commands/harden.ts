@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { checkLabels } from "../../data/index.js";
+import { requireLabels } from "../../data/labels.js";
 import { adversarialTraining } from "../../defenses/trainers/adversarial-training.js";
 import { defensiveDistillation } from "../../defenses/trainers/distillation.js";
 import { cyclicLearningRate, fastAdversarialTraining, overfittingCheck } from "../../defenses/trainers/fast-adversarial-training.js";
@@ -13,18 +14,7 @@ import { AegisError } from "../../errors.js";
 import { loadModel, saveModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
 import { gatherRows, sliceRows } from "../../tensor.js";
-import {
-  addRuntimeOptions,
-  info,
-  interruptSignal,
-  labelsOrFail,
-  loadData,
-  parseInteger,
-  parseNumber,
-  printJson,
-  progressBar,
-  runtimeOptions,
-} from "../common.js";
+import { addRuntimeOptions, info, interruptSignal, loadData, parseInteger, parseNumber, printJson, progressBar, runtimeOptions } from "../common.js";
 
 export const HARDEN_METHODS = ["adversarial-training", "trades", "fast-at", "distillation", "gaussian-augmentation"] as const;
 export type HardenMethod = (typeof HARDEN_METHODS)[number];
@@ -97,11 +87,11 @@ export async function runHarden(s: HardenSettings, signal?: AbortSignal): Promis
   if (!Number.isInteger(s.evalSamples) || s.evalSamples < 1) throw new AegisError("BAD_OPTION", "--eval-samples must be a positive integer");
 
   const trainData = loadData(s.data, { xKey: s.xKey, yKey: s.yKey, split: "train" });
-  const labels = labelsOrFail(trainData, "hardening");
+  const labels = requireLabels(trainData, "hardening");
   const testSpec = s.testData ?? (s.data === "mnist" ? "mnist" : undefined);
   const testData = testSpec ? loadData(testSpec, { xKey: s.xKey, yKey: s.yKey, split: "test" }) : trainData;
   if (!testSpec) info("no --test-data: robust accuracy is measured on training samples, which overstates it");
-  const testLabels = labelsOrFail(testData, "robust evaluation");
+  const testLabels = requireLabels(testData, "robust evaluation");
   const numClasses = Math.max(...labels, ...testLabels) + 1;
   checkLabels(testData.y as NonNullable<typeof testData.y>, numClasses);
 

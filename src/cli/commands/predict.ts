@@ -6,18 +6,18 @@ import { HttpPredictor } from "../../engine/http.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { labelsOf, sliceRows } from "../../tensor.js";
-import { addDataOptions, addRuntimeOptions, info, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
+import { info, loadData, printJson, progressBar } from "../common.js";
+import { runtimeOptions, withBatchSize, withData, withJson, withRuntime } from "../options.js";
 import { addTargetOptions, targetPredictor } from "../target.js";
 
 export function predictCommand(): Command {
   const cmd = new Command("predict")
     .description("predict classes over a dataset and report accuracy when it has labels")
-    .option("--model <file>", "ONNX model")
-    .requiredOption("--data <spec>", "mnist, an .npz/.npy/CSV file or an image folder")
-    .option("--batch-size <n>", "samples per batch", parseInteger("--batch-size", 1), 256)
-    .option("--json", "print JSON on stdout (predictions and accuracy)");
-  addDataOptions(cmd);
-  addRuntimeOptions(cmd);
+    .option("--model <file>", "ONNX model");
+  withData(cmd, "the samples to predict");
+  withBatchSize(cmd, 256);
+  withJson(cmd, "the predictions and accuracy");
+  withRuntime(cmd);
   addTargetOptions(cmd);
   return cmd.action(async (opts) => {
     if (Boolean(opts.model) === Boolean(opts.target)) throw new AegisError("BAD_OPTION", "give either --model FILE or --target URL");

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { checkLabels } from "../../data/index.js";
+import { requireLabels } from "../../data/labels.js";
 import { ARCHITECTURES, type Architecture, buildArchitecture } from "../../engine/architectures.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { adam, sgd } from "../../engine/optimizers.js";
@@ -7,18 +8,7 @@ import { train } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { saveModel } from "../../onnx/io.js";
 import { labelsOf } from "../../tensor.js";
-import {
-  addRuntimeOptions,
-  info,
-  interruptSignal,
-  labelsOrFail,
-  loadData,
-  parseInteger,
-  parseNumber,
-  printJson,
-  progressBar,
-  runtimeOptions,
-} from "../common.js";
+import { addRuntimeOptions, info, interruptSignal, loadData, parseInteger, parseNumber, printJson, progressBar, runtimeOptions } from "../common.js";
 
 export function trainCommand(): Command {
   const cmd = new Command("train")
@@ -45,7 +35,7 @@ export function trainCommand(): Command {
     const trainData = loadData(opts.dataset, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
     const testSpec: string | undefined = opts.testData ?? (isMnist ? "mnist" : undefined);
     const testData = testSpec ? loadData(testSpec, { xKey: opts.xKey, yKey: opts.yKey, split: "test" }) : undefined;
-    const labels = labelsOrFail(trainData, "training");
+    const labels = requireLabels(trainData, "training");
     const numClasses = Math.max(...labels) + 1;
     const model = buildArchitecture(opts.arch as Architecture, { inputShape: trainData.x.shape.slice(1), numClasses, seed: opts.seed });
     const clf = await OnnxClassifier.create(model, { ...runtimeOptions(opts), trainable: true, batchSize: opts.batchSize });

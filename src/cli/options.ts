@@ -1,0 +1,113 @@
+/**
+ * The options several commands share, each declared once here, so a flag means the same
+ * thing, parses the same way and is described the same way everywhere: data, sampling,
+ * seed, batch size, threads and device, ε lists, clip range, --json and --out. A command
+ * says what the option is for in its case (training data, evaluation data…).
+ */
+import { type Command, Option } from "commander";
+import type { RuntimeOptions } from "../engine/runtime.js";
+import { AegisError } from "../errors.js";
+
+export function parseInteger(flag: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new AegisError("BAD_OPTION", `${flag} must be an integer ≥ ${min}, not "${value}"`);
+    return n;
+  };
+}
+
+export function parseNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new AegisError("BAD_OPTION", `${flag} must be a number, not "${value}"`);
+    return n;
+  };
+}
+
+const DATA_FORMS = "mnist, an .npz/.npy/CSV file or an image folder";
+
+/**
+ * --data (with --x-key, --y-key and --split): `role` says what the data is for, e.g.
+ * "training data (mnist: its 8,000-sample train split)". Without a default the option is required.
+ */
+export function withData(cmd: Command, role: string, fallback?: string): Command {
+  const help = `${role}: ${DATA_FORMS}`;
+  (fallback === undefined ? cmd.requiredOption("--data <spec>", help) : cmd.option("--data <spec>", help, fallback))
+    .option("--x-key <key>", "array of inputs in an .npz file", "x")
+    .option("--y-key <key>", "array of labels in an .npz file", "y")
+    .option("--split <split>", "split of a built-in dataset (train|test)", "test");
+  return cmd;
+}
+
+export function withSamples(cmd: Command, help = "use the first n samples", fallback?: number): Command {
+  return cmd.option("--samples <n>", help, parseInteger("--samples", 1), fallback);
+}
+
+export function withSeed(cmd: Command, what: string, fallback: number | undefined = 0): Command {
+  return cmd.option("--seed <s>", `seed of ${what}`, parseInteger("--seed", 0), fallback);
+}
+
+export function withBatchSize(cmd: Command, fallback: number | undefined, help = "samples per model call"): Command {
+  return cmd.option("--batch-size <n>", help, parseInteger("--batch-size", 1), fallback);
+}
+
+/** --threads and --device, for every command that runs a model. */
+export function withRuntime(cmd: Command): Command {
+  return cmd
+    .option("--threads <n>", "intra-op threads for ONNX Runtime (0 = one per core)", parseInteger("--threads", 0), 0)
+    .option("--device <device>", "cpu or cuda (CUDA needs onnxruntime-node's CUDA provider)", "cpu");
+}
+
+export function runtimeOptions(opts: { threads?: number; device?: string }): RuntimeOptions {
+  if (opts.device !== undefined && opts.device !== "cpu" && opts.device !== "cuda") {
+    throw new AegisError("BAD_OPTION", `--device must be cpu or cuda, not "${opts.device}"`);
+  }
+  return { threads: opts.threads ?? 0, device: (opts.device ?? "cpu") as "cpu" | "cuda" };
+}
+
+/** --json: machine output on stdout; with `toFile`, --json FILE writes it to a file instead. */
+export function withJson(cmd: Command, what: string, toFile = false): Command {
+  return toFile
+    ? cmd.option("--json [file]", `write ${what} as JSON to a file, or print it on stdout`)
+    : cmd.option("--json", `print ${what} as JSON on stdout`);
+}
+
+/** --out: what the command writes there; required unless it has a default. */
+export function withOut(cmd: Command, what: string, fallback?: string, required = false): Command {
+  const flag = "--out <path>";
+  return required ? cmd.requiredOption(flag, what) : cmd.option(flag, what, fallback);
+}
+
+/** A comma-separated ε list (`inf` allowed where an attack takes no limit). */
+export function parseEpsilons(flag: string, value: string, allowInfinity = false): number[] {
+  const list = String(value)
+    .split(",")
+    .map((s) => (allowInfinity && s.trim() === "inf" ? Number.POSITIVE_INFINITY : Number(s.trim())));
+  if (list.length === 0 || list.some((e) => Number.isNaN(e) || e < 0 || (!allowInfinity && !Number.isFinite(e))))
+    throw new AegisError("BAD_OPTION", `${flag} must be a number ≥ 0 or a comma-separated list of them, not "${value}"`);
+  return list;
+}
+
+/** --clip "lo,hi", or "none" for an unbounded input range. */
+export function parseClip(flag: string, value: string, allowNone = true): [number, number] {
+  if (allowNone && value === "none") return [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+  const parts = value.split(",").map((s) => Number(s.trim()));
+  const [lo, hi] = parts;
+  if (parts.length !== 2 || !(lo < hi))
+    throw new AegisError("BAD_OPTION", `${flag} must be "lo,hi" with lo < hi${allowNone ? ', or "none"' : ""}, not "${value}"`);
+  return [lo, hi];
+}
+
+/** An older spelling of a flag, kept working but not shown in --help; read it with `aliased`. */
+export function withAlias(cmd: Command, alias: string, canonical: string, parse?: (value: string) => unknown): Command {
+  const option = new Option(`${alias} <value>`, `same as ${canonical}`).hideHelp();
+  if (parse) option.argParser(parse);
+  return cmd.addOption(option);
+}
+
+/** The value of a flag given under its name or its alias; both at once is a mistake. */
+export function aliased<T>(opts: Record<string, unknown>, key: string, aliasKey: string, flags: string): T | undefined {
+  if (opts[aliasKey] !== undefined && opts[key] !== undefined && opts[key] !== opts[aliasKey])
+    throw new AegisError("BAD_OPTION", `${flags} are one option under two names; give one`);
+  return (opts[aliasKey] ?? opts[key]) as T | undefined;
+}

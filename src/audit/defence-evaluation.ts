@@ -16,16 +16,16 @@
  * Madry et al.'s MNIST setting (40 iterations, step 2.5·ε/40, one random start) unless told
  * otherwise. Randomised defences are scored on one fresh draw per prediction, as deployed.
  */
-import { autoattack } from "../attacks/evasion/autoattack.js";
-import { pgd } from "../attacks/evasion/pgd.js";
-import type { AttackContext, Norm } from "../attacks/types.js";
-import { createRng } from "../data/random.js";
+import { autoattack, pgd } from "../attacks/index.js";
+import type { AttackParams } from "../attacks/params.js";
+import type { Attack, CommonParams, Norm } from "../attacks/types.js";
 import { defend } from "../defenses/defended-classifier.js";
 import type { Postprocessor, Preprocessor } from "../defenses/types.js";
 import type { Classifier, Labels } from "../engine/capabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
+import { runCurve } from "./curve.js";
 
 export interface DefenceEvaluationOptions {
   /** Perturbation budgets to evaluate, e.g. [0.1, 0.2, 0.3]. */
@@ -109,42 +109,49 @@ export async function evaluateDefence(
   const shown = defend(model, { preprocessors, postprocessors });
   const naive = defend(model, { preprocessors, postprocessors, gradient: "naive" });
   const adaptive = defend(model, { preprocessors, postprocessors, eot });
-  const rng = createRng(options.seed ?? 0);
-  const context: AttackContext = { rng, signal: options.signal };
-  const pgdParams = (eps: number) => ({
+  const seed = options.seed ?? 0;
+  const pgdParams = {
     ...pgd.defaults,
-    eps,
     norm,
     maxIter: options.maxIter ?? pgd.defaults.maxIter,
     restarts: options.restarts ?? pgd.defaults.restarts,
     batchSize: options.batchSize ?? pgd.defaults.batchSize,
-  });
-  const perEps = runAutoAttack ? 4 : 3;
-  const total = options.eps.length * perEps;
+  };
+  const total = options.eps.length * (runAutoAttack ? 4 : 3);
   let done = 0;
-  const step = (stage: string) => {
-    if (options.signal?.aborted) throw new AegisError("INTERRUPTED", "the evaluation was interrupted; nothing was written");
-    options.onProgress?.(stage, ++done, total);
+  /** The adversarial examples of one attack at every ε, each scored on the deployed (defended) model. */
+  const curve = async <M extends Classifier>(attack: Attack<CommonParams, M>, target: M, params: AttackParams, stage: string) => {
+    const { runs, interrupted } = await runCurve(attack, target, x, y, {
+      epsilons: options.eps,
+      params,
+      seed,
+      signal: options.signal,
+      onRun: ({ eps }) => options.onProgress?.(`${stage}, eps ${eps}`, ++done, total),
+    });
+    if (interrupted) throw new AegisError("INTERRUPTED", "the evaluation was interrupted; nothing was written");
+    return runs.map((r) => r.output.x);
   };
 
   const cleanUndefended = mean(await correctness(model, x, y));
   const cleanDefended = mean(await correctness(shown, x, y));
+  const transferred = await curve(pgd, model, pgdParams, "pgd on the undefended model");
+  const naiveX = await curve(pgd, naive, pgdParams, "pgd with naive gradients");
+  const bpdaX = await curve(pgd, adaptive, pgdParams, `pgd with bpda${randomized ? ` and ${eot}-draw eot` : ""}`);
+  const autoX = runAutoAttack
+    ? await curve(
+        autoattack,
+        shown,
+        { ...autoattack.defaults, norm, version, batchSize: options.batchSize ?? autoattack.defaults.batchSize },
+        `autoattack ${version}`,
+      )
+    : undefined;
   const rows: DefenceEvaluationRow[] = [];
-  for (const eps of options.eps) {
-    const transferX = (await pgd.run(model, x, y, pgdParams(eps), context)).x;
-    const undefended = await correctness(model, transferX, y);
-    const transfer = await correctness(shown, transferX, y);
-    step(`pgd on the undefended model, eps ${eps}`);
-    const naiveOk = await correctness(shown, (await pgd.run(naive, x, y, pgdParams(eps), context)).x, y);
-    step(`pgd with naive gradients, eps ${eps}`);
-    const bpdaOk = await correctness(shown, (await pgd.run(adaptive, x, y, pgdParams(eps), context)).x, y);
-    step(`pgd with bpda${randomized ? ` and ${eot}-draw eot` : ""}, eps ${eps}`);
-    let autoOk: boolean[] | undefined;
-    if (runAutoAttack) {
-      const params = { ...autoattack.defaults, eps, norm, version, batchSize: options.batchSize ?? autoattack.defaults.batchSize } as const;
-      autoOk = await correctness(shown, (await autoattack.run(shown, x, y, params, context)).x, y);
-      step(`autoattack ${version}, eps ${eps}`);
-    }
+  for (const [i, eps] of options.eps.entries()) {
+    const undefended = await correctness(model, transferred[i], y);
+    const transfer = await correctness(shown, transferred[i], y);
+    const naiveOk = await correctness(shown, naiveX[i], y);
+    const bpdaOk = await correctness(shown, bpdaX[i], y);
+    const autoOk = autoX ? await correctness(shown, autoX[i], y) : undefined;
     const nonAdaptive = mean(all(transfer, naiveOk));
     // An adaptive attacker also keeps whatever the non-adaptive attacks found.
     const adaptiveAcc = mean(all(transfer, naiveOk, bpdaOk, ...(autoOk ? [autoOk] : [])));

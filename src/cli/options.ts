@@ -7,6 +7,7 @@
 import { type Command, Option } from "commander";
 import type { RuntimeOptions } from "../engine/runtime.js";
 import { AegisError } from "../errors.js";
+import type { ReportFormat } from "../report/write.js";
 
 export function parseInteger(flag: string, min: number) {
   return (value: string): number => {
@@ -43,8 +44,9 @@ export function withSamples(cmd: Command, help = "use the first n samples", fall
   return cmd.option("--samples <n>", help, parseInteger("--samples", 1), fallback);
 }
 
-export function withSeed(cmd: Command, what: string, fallback: number | undefined = 0): Command {
-  return cmd.option("--seed <s>", `seed of ${what}`, parseInteger("--seed", 0), fallback);
+/** --seed, 0 unless `fallback` says otherwise (null: no default, e.g. where a config file has its own). */
+export function withSeed(cmd: Command, what: string, fallback: number | null = 0): Command {
+  return cmd.option("--seed <s>", `seed of ${what}`, parseInteger("--seed", 0), fallback ?? undefined);
 }
 
 export function withBatchSize(cmd: Command, fallback: number | undefined, help = "samples per model call"): Command {
@@ -110,4 +112,13 @@ export function aliased<T>(opts: Record<string, unknown>, key: string, aliasKey:
   if (opts[aliasKey] !== undefined && opts[key] !== undefined && opts[key] !== opts[aliasKey])
     throw new AegisError("BAD_OPTION", `${flags} are one option under two names; give one`);
   return (opts[aliasKey] ?? opts[key]) as T | undefined;
+}
+
+/** --format: which of the report formats a command writes (report/write.ts), default `defaults`. */
+export function withFormat(cmd: Command, allowed: readonly ReportFormat[], defaults: readonly ReportFormat[]): Command {
+  return cmd.option(
+    "--format <list>",
+    `reports to write, comma-separated: ${allowed.join(", ")} (SARIF for code-scanning UIs, JUnit for CI test views)`,
+    defaults.join(","),
+  );
 }

@@ -67,6 +67,7 @@ export {
   sha256Of,
 } from "./detectors/persistence.js";
 export { auroc, flaggedFraction, thresholdAtFpr } from "./detectors/threshold.js";
+export { HARDEN_METHODS, type HardenMethod, type HardenResult, type HardenSettings, type HardenWatch, harden } from "./harden.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
 export * from "./postprocessors/index.js";
 export * from "./preprocessors/index.js";

@@ -1,6 +1,5 @@
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import type { Capability } from "../../attacks/types.js";
 import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../audit/compare.js";
 import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../audit/config.js";
 import { defenceAttackText, defenceText, ensembleText } from "../../audit/findings.js";
@@ -9,14 +8,16 @@ import { type AuditResult, runAudit } from "../../audit/suite.js";
 import type { AuditReport } from "../../audit/types.js";
 import { AUDIT_FORMATS, DEFAULT_AUDIT_FORMATS, writeAuditReports } from "../../audit/write.js";
 import { requireLabels } from "../../data/labels.js";
+import { capabilitiesOf } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
-import { type ModelSummary, summarizeModel } from "../../engine/inspect.js";
+import { summarizeModel } from "../../engine/inspect.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
 import { severitySummary } from "../../report/finding.js";
 import { parseFormats } from "../../report/write.js";
-import { addDataOptions, addRuntimeOptions, info, interruptSignal, loadData, parseInteger, printJson, progressBar, runtimeOptions } from "../common.js";
+import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
+import { parseEpsilons, runtimeOptions, withBatchSize, withData, withFormat, withJson, withOut, withRuntime, withSamples, withSeed } from "../options.js";
 
 export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx", import.meta.url));
 
@@ -32,30 +33,25 @@ export function auditCommand(): Command {
       "two ONNX models, baseline then candidate: the same suite on both, one report side by side; a policy is judged on the candidate",
     )
     .option("--labels <a,b>", "names of the two compared models in the report (default: their file names)")
-    .option("--data <spec>", "evaluation data (default: mnist's 2,000-sample test split)", "mnist")
     .option("--config <audit.yaml>", "the suite: attacks, ε lists, norms, parameters, samples, seed (default: the built-in suite)")
     .option("--policy <policy.yaml>", "thresholds to enforce: min_clean_accuracy, min_robust_accuracy, max_success_rate, …")
-    .option("--out <dir>", "report folder", "aegis-report")
-    .option(
-      "--format <list>",
-      `reports to write: ${AUDIT_FORMATS.join(", ")} (SARIF for code scanning, JUnit for CI test views)`,
-      DEFAULT_AUDIT_FORMATS.join(","),
-    )
     .option("--attacks <ids>", "run only these suite entries (comma-separated ids)")
-    .option("--samples <n>", "at most n samples for every attack", parseInteger("--samples", 1))
-    .option("--eps <list>", "replace the ε list of every curve (comma-separated)")
-    .option("--seed <s>", "seed of random starts and targets", parseInteger("--seed", 0))
-    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1))
-    .option("--json", "print the report as JSON on stdout");
-  addDataOptions(cmd);
-  addRuntimeOptions(cmd);
+    .option("--eps <list>", "replace the ε list of every curve (comma-separated)");
+  withData(cmd, "evaluation data (mnist: its 2,000-sample test split)", "mnist");
+  withSamples(cmd, "at most n samples for every attack");
+  withSeed(cmd, "random starts and targets (default: the suite's)", null);
+  withBatchSize(cmd, undefined, "samples per model call (default: the suite's)");
+  withOut(cmd, "report folder", "aegis-report");
+  withFormat(cmd, AUDIT_FORMATS, DEFAULT_AUDIT_FORMATS);
+  withJson(cmd, "the report");
+  withRuntime(cmd);
   return cmd.action(async (opts) => {
     const formats = parseFormats(opts.format, AUDIT_FORMATS);
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
     const config = applyOverrides(opts.config ? loadAuditConfig(opts.config) : defaultAuditConfig(), {
       samples: opts.samples,
-      eps: opts.eps === undefined ? undefined : parseEpsList(opts.eps),
+      eps: opts.eps === undefined ? undefined : parseEpsilons("--eps", opts.eps),
       attacks:
         opts.attacks === undefined
           ? undefined
@@ -93,7 +89,7 @@ export function auditCommand(): Command {
         const side = (i: number) => ({
           label: compared.labels[i],
           model: classifiers[i],
-          capabilities: capabilitiesOf(summaries[i]),
+          capabilities: capabilitiesOf(classifiers[i], summaries[i].differentiable),
           modelPath: paths[i],
           summary: summaries[i],
         });
@@ -105,7 +101,7 @@ export function auditCommand(): Command {
         result = await runAudit({
           ...shared,
           model,
-          capabilities: capabilitiesOf(attackedSummary),
+          capabilities: capabilitiesOf(model, attackedSummary.differentiable),
           modelPath: paths[0],
           summary: summaries[0],
           defence: defence?.record ?? null,
@@ -151,10 +147,6 @@ function checkDefenceOptions(opts: { defence?: string; compare?: string[]; nonAd
     throw new AegisError("BAD_OPTION", "--defence names the model to audit (the one aegis defend wrote next to it); drop --model");
 }
 
-function capabilitiesOf(summary: ModelSummary): Set<Capability> {
-  return new Set<Capability>(summary.differentiable ? ["predict", "lossGradient", "classGradient"] : ["predict"]);
-}
-
 /** --compare's two files and their labels, or null for a single-model audit. */
 function comparedPaths(opts: { compare?: string[]; labels?: string }, modelGiven: boolean): { paths: [string, string]; labels: [string, string] } | null {
   if (opts.compare === undefined) {
@@ -175,14 +167,6 @@ function comparedPaths(opts: { compare?: string[]; labels?: string }, modelGiven
   if (labels.length !== 2 || labels.some((l) => l === "") || labels[0] === labels[1])
     throw new AegisError("BAD_OPTION", `--labels takes two different names separated by a comma (e.g. --labels base,hardened), not "${opts.labels}"`);
   return { paths, labels: [labels[0], labels[1]] };
-}
-
-function parseEpsList(value: string): number[] {
-  const list = String(value)
-    .split(",")
-    .map((s) => Number(s.trim()));
-  if (list.some((e) => !Number.isFinite(e) || e < 0)) throw new AegisError("BAD_OPTION", `--eps must be a comma-separated list of numbers ≥ 0, not "${value}"`);
-  return list;
 }
 
 function summaryText(r: AuditReport, written: readonly string[]): string {

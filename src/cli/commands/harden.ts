@@ -1,243 +1,9 @@
+/** `aegis harden METHOD`: parses the flags and runs the library's hardening workflow (defenses/harden.ts). */
 import { Command } from "commander";
-import { checkLabels } from "../../data/index.js";
-import { requireLabels } from "../../data/labels.js";
-import { adversarialTraining } from "../../defenses/trainers/adversarial-training.js";
-import { defensiveDistillation } from "../../defenses/trainers/distillation.js";
-import { cyclicLearningRate, fastAdversarialTraining, overfittingCheck } from "../../defenses/trainers/fast-adversarial-training.js";
-import { gaussianAugmentation } from "../../defenses/trainers/gaussian-augmentation.js";
-import { evaluateRobustness, type HardeningEpoch, type HardeningOptions, type RobustEvaluation, runHardening } from "../../defenses/trainers/hardening.js";
-import { trades } from "../../defenses/trainers/trades.js";
-import { ARCHITECTURES, type Architecture, buildArchitecture } from "../../engine/architectures.js";
-import { OnnxClassifier } from "../../engine/classifier.js";
-import { adam, type Optimizer, sgd } from "../../engine/optimizers.js";
-import { AegisError } from "../../errors.js";
-import { loadModel, saveModel } from "../../onnx/io.js";
-import type { Model } from "../../onnx/ir.js";
-import { gatherRows, sliceRows } from "../../tensor.js";
-import { addRuntimeOptions, info, interruptSignal, loadData, parseInteger, parseNumber, printJson, progressBar, runtimeOptions } from "../common.js";
-
-export const HARDEN_METHODS = ["adversarial-training", "trades", "fast-at", "distillation", "gaussian-augmentation"] as const;
-export type HardenMethod = (typeof HARDEN_METHODS)[number];
-
-export interface HardenSettings {
-  method: HardenMethod;
-  model?: string;
-  arch?: string;
-  data: string;
-  testData?: string;
-  xKey?: string;
-  yKey?: string;
-  out: string;
-  eps: number;
-  epsStep?: number;
-  maxIter?: number;
-  ratio?: number;
-  rampEpochs: number;
-  epochs: number;
-  batchSize: number;
-  lr?: number;
-  optimizer: "adam" | "sgd";
-  beta: number;
-  temperature: number;
-  sigma: number;
-  evalSamples: number;
-  evalMaxIter: number;
-  seed: number;
-  checkpointDir?: string;
-  resume?: boolean;
-  threads?: number;
-  device?: string;
-}
-
-export interface HardenResult {
-  method: HardenMethod;
-  out: string;
-  settings: Record<string, unknown>;
-  history: HardeningEpoch[];
-  /** Distillation only: the teacher's training. */
-  teacherHistory?: HardeningEpoch[];
-  /** On the held-out slice: clean accuracy, PGD with the cross-entropy and with the margin (C&W) loss. */
-  final: { samples: number; eps: number; cleanAccuracy: number; robustAccuracy: number; robustAccuracyMargin: number };
-}
-
-/** Paper defaults of the inner attack: PGD and TRADES step 0.01 × 40 (MNIST), fast-AT α = 1.25·ε. */
-function attackDefaults(s: HardenSettings): { epsStep: number; maxIter: number } {
-  if (s.method === "fast-at") return { epsStep: s.epsStep ?? 1.25 * s.eps, maxIter: 1 };
-  return { epsStep: s.epsStep ?? 0.01, maxIter: s.maxIter ?? 40 };
-}
-
-function makeOptimizer(s: HardenSettings): Optimizer {
-  const lr = s.lr ?? defaultLearningRate(s);
-  return s.optimizer === "adam" ? adam({ lr }) : sgd({ lr, momentum: 0.9 });
-}
-
-function defaultLearningRate(s: HardenSettings): number {
-  if (s.method === "fast-at") return s.optimizer === "adam" ? 5e-3 : 0.2;
-  return s.optimizer === "adam" ? 1e-3 : 0.05;
-}
-
-/** Runs one hardening method end to end and writes the hardened model atomically. */
-export async function runHarden(s: HardenSettings, signal?: AbortSignal): Promise<HardenResult> {
-  if (!HARDEN_METHODS.includes(s.method)) throw new AegisError("BAD_OPTION", `the method must be one of ${HARDEN_METHODS.join(", ")}, not "${s.method}"`);
-  if (s.model && s.arch) throw new AegisError("BAD_OPTION", "give either --model (harden an existing model) or --arch (train a new one), not both");
-  const arch = s.model ? undefined : (s.arch ?? "cnn");
-  if (arch && !ARCHITECTURES.includes(arch as Architecture))
-    throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${arch}"`);
-  if (s.optimizer !== "adam" && s.optimizer !== "sgd") throw new AegisError("BAD_OPTION", `--optimizer must be adam or sgd, not "${s.optimizer}"`);
-  if (!Number.isInteger(s.evalSamples) || s.evalSamples < 1) throw new AegisError("BAD_OPTION", "--eval-samples must be a positive integer");
-
-  const trainData = loadData(s.data, { xKey: s.xKey, yKey: s.yKey, split: "train" });
-  const labels = requireLabels(trainData, "hardening");
-  const testSpec = s.testData ?? (s.data === "mnist" ? "mnist" : undefined);
-  const testData = testSpec ? loadData(testSpec, { xKey: s.xKey, yKey: s.yKey, split: "test" }) : trainData;
-  if (!testSpec) info("no --test-data: robust accuracy is measured on training samples, which overstates it");
-  const testLabels = requireLabels(testData, "robust evaluation");
-  const numClasses = Math.max(...labels, ...testLabels) + 1;
-  checkLabels(testData.y as NonNullable<typeof testData.y>, numClasses);
-
-  const source = (seed: number): Model =>
-    s.model ? loadModel(s.model) : buildArchitecture(arch as Architecture, { inputShape: trainData.x.shape.slice(1), numClasses, seed });
-  const runtime = { ...runtimeOptions(s), trainable: true, batchSize: s.batchSize };
-  const clf = await OnnxClassifier.create(source(s.seed), runtime);
-  if (clf.numClasses !== numClasses) {
-    throw new AegisError(
-      "SHAPE_MISMATCH",
-      `the model has ${clf.numClasses} classes but the labels go up to ${numClasses - 1}; use data with the model's classes`,
-    );
-  }
-
-  const evalRows = Math.min(s.evalSamples, testLabels.length);
-  const evalX = sliceRows(testData.x, 0, evalRows);
-  const evalLabels = testLabels.slice(0, evalRows);
-  const evalMaxIter = s.evalMaxIter;
-  const evaluation: RobustEvaluation = { x: evalX, labels: evalLabels, eps: s.eps, maxIter: evalMaxIter };
-  const attack = attackDefaults(s);
-  const settings = {
-    method: s.method,
-    model: s.model,
-    arch,
-    data: trainData.name,
-    samples: labels.length,
-    eps: s.eps,
-    ...(s.method === "distillation" || s.method === "gaussian-augmentation" ? {} : attack),
-    ratio: s.ratio,
-    rampEpochs: s.rampEpochs,
-    epochs: s.epochs,
-    batchSize: s.batchSize,
-    optimizer: s.optimizer,
-    lr: s.lr ?? defaultLearningRate(s),
-    ...(s.method === "trades" ? { beta: s.beta } : {}),
-    ...(s.method === "distillation" ? { temperature: s.temperature } : {}),
-    ...(s.method === "gaussian-augmentation" ? { sigma: s.sigma } : {}),
-    seed: s.seed,
-  };
-
-  let bar = progressBar("epoch 1", 1);
-  const common: Omit<HardeningOptions, "optimizer"> = {
-    epochs: s.epochs,
-    batchSize: s.batchSize,
-    seed: s.seed,
-    evaluation,
-    checkpointDir: s.checkpointDir,
-    resume: s.resume,
-    // The epoch count may grow on --resume (extending a run); every other setting must match.
-    fingerprint: { ...settings, epochs: undefined },
-    signal,
-    onStep: ({ epoch, step, steps, loss }) => {
-      if (step === 1) {
-        bar.stop();
-        bar = progressBar(`epoch ${epoch}/${s.epochs}`, steps);
-      }
-      bar.update(step, `loss ${loss.toFixed(4)}`);
-    },
-    onEpoch: (e) => {
-      bar.stop();
-      const robust = e.robustAccuracy === undefined ? "" : ` · held-out clean ${pct(e.cleanAccuracy)} PGD-${evalMaxIter} ε=${s.eps} ${pct(e.robustAccuracy)}`;
-      const collapse = e.notes?.catastrophicOverfitting ? " · CATASTROPHIC OVERFITTING: rolled back to the previous epoch and stopped" : "";
-      info(
-        `epoch ${e.epoch}/${s.epochs}: loss ${e.loss.toFixed(4)} · train accuracy ${pct(e.accuracy)}${robust} · ${e.samplesPerSecond.toFixed(0)} samples/s${collapse}`,
-      );
-    },
-  };
-  const data = { x: trainData.x, labels };
-  let history: HardeningEpoch[];
-  let teacherHistory: HardeningEpoch[] | undefined;
-  let trained = clf;
-  try {
-    switch (s.method) {
-      case "adversarial-training":
-        history = await runHardening(clf, data, {
-          ...common,
-          optimizer: makeOptimizer(s),
-          transform: adversarialTraining({ eps: s.eps, ...attack, ratio: s.ratio, rampEpochs: s.rampEpochs }),
-        });
-        break;
-      case "trades":
-        history = await runHardening(clf, data, {
-          ...common,
-          optimizer: makeOptimizer(s),
-          transform: trades({ eps: s.eps, ...attack, beta: s.beta, rampEpochs: s.rampEpochs }),
-        });
-        break;
-      case "fast-at": {
-        // The overfitting check runs PGD on a fixed batch of training samples, as the paper.
-        const rows = Array.from({ length: Math.min(256, labels.length) }, (_, i) => i);
-        history = await runHardening(clf, data, {
-          ...common,
-          optimizer: makeOptimizer(s),
-          learningRate: cyclicLearningRate(s.lr ?? defaultLearningRate(s), s.epochs),
-          transform: fastAdversarialTraining({ eps: s.eps, epsStep: attack.epsStep }),
-          afterEpoch: overfittingCheck({ x: gatherRows(trainData.x, rows), labels: rows.map((r) => labels[r]), eps: s.eps, seed: s.seed }),
-        });
-        break;
-      }
-      case "gaussian-augmentation":
-        history = await runHardening(clf, data, {
-          ...common,
-          optimizer: makeOptimizer(s),
-          transform: gaussianAugmentation({ sigma: s.sigma, ratio: s.ratio }),
-        });
-        break;
-      case "distillation": {
-        const student = await OnnxClassifier.create(source(s.seed + 1), runtime);
-        const result = await defensiveDistillation(clf, student, data, {
-          ...common,
-          // Distillation masks the cross-entropy gradient: follow it per epoch with the margin loss.
-          evaluation: { ...evaluation, loss: "margin" },
-          temperature: s.temperature,
-          optimizer: () => makeOptimizer(s),
-          onPhase: (phase) => info(`distillation: training the ${phase} at T=${s.temperature}`),
-        });
-        history = result.student;
-        teacherHistory = result.teacher;
-        await clf.release();
-        trained = student;
-        break;
-      }
-    }
-  } finally {
-    bar.stop();
-  }
-
-  info(`evaluating on ${evalRows} held-out samples: PGD-${evalMaxIter} ε=${s.eps} with the cross-entropy and the margin loss`);
-  const ce = await evaluateRobustness(trained, evaluation, s.seed + 101, signal);
-  const margin = await evaluateRobustness(trained, { ...evaluation, loss: "margin" }, s.seed + 101, signal);
-  saveModel(s.out, trained.exportModel());
-  await trained.release();
-  info(`hardened: clean ${pct(ce.cleanAccuracy)} · PGD-CE ${pct(ce.robustAccuracy)} · PGD-margin ${pct(margin.robustAccuracy)} — wrote ${s.out}`);
-  return {
-    method: s.method,
-    out: s.out,
-    settings,
-    history,
-    teacherHistory,
-    final: { samples: evalRows, eps: s.eps, cleanAccuracy: ce.cleanAccuracy, robustAccuracy: ce.robustAccuracy, robustAccuracyMargin: margin.robustAccuracy },
-  };
-}
-
-function pct(v: number | undefined): string {
-  return v === undefined ? "n/a" : `${(v * 100).toFixed(2)}%`;
-}
+import { HARDEN_METHODS, type HardenMethod, harden } from "../../defenses/harden.js";
+import { ARCHITECTURES } from "../../engine/architectures.js";
+import { info, interruptSignal, printJson, progressBar } from "../common.js";
+import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
 export function hardenCommand(): Command {
   const cmd = new Command("harden")
@@ -245,18 +11,18 @@ export function hardenCommand(): Command {
     .argument("<method>", HARDEN_METHODS.join(" | "))
     .option("--model <file>", "ONNX model to harden (its weights are the starting point)")
     .option("--arch <arch>", `train a new model of this architecture instead: ${ARCHITECTURES.join(" | ")} (default cnn)`)
-    .option("--data <spec>", "mnist (its 8,000-sample train split) or an .npz/CSV file or image folder", "mnist")
+    .option("--data <spec>", "training data: mnist (its 8,000-sample train split), an .npz/.npy/CSV file or an image folder", "mnist")
     .option("--test-data <spec>", "held-out data for per-epoch robust accuracy (default: mnist's test split when --data is mnist)")
     .option("--x-key <key>", "array of inputs in an .npz file", "x")
-    .option("--y-key <key>", "array of labels in an .npz file", "y")
-    .requiredOption("--out <file>", "where to write the hardened ONNX model")
+    .option("--y-key <key>", "array of labels in an .npz file", "y");
+  withOut(cmd, "where to write the hardened ONNX model", undefined, true);
+  cmd
     .option("--eps <eps>", "L∞ radius of training and evaluation attacks", parseNumber("--eps"), 0.3)
     .option("--eps-step <step>", "inner attack step (default 0.01; fast-at: 1.25·eps)", parseNumber("--eps-step"))
     .option("--max-iter <n>", "inner attack iterations (default 40, as Madry et al. and Zhang et al. on MNIST)", parseInteger("--max-iter", 1))
     .option("--ratio <r>", "share of each batch replaced by adversarial (or noisy) samples", parseNumber("--ratio"))
     .option("--ramp-epochs <n>", "grow ε linearly over the first n epochs", parseInteger("--ramp-epochs", 0), 0)
     .option("--epochs <n>", "epochs (distillation: for the teacher and again for the student)", parseInteger("--epochs", 1), 10)
-    .option("--batch-size <n>", "samples per step", parseInteger("--batch-size", 1), 64)
     .option("--lr <rate>", "learning rate (default 1e-3 for adam, 0.05 for sgd; fast-at: cyclic peak 5e-3 adam, 0.2 sgd)", parseNumber("--lr"))
     .option("--optimizer <name>", "adam | sgd (momentum 0.9)", "adam")
     .option("--beta <beta>", "TRADES weight of the robustness term", parseNumber("--beta"), 6)
@@ -264,13 +30,17 @@ export function hardenCommand(): Command {
     .option("--sigma <sigma>", "Gaussian augmentation noise", parseNumber("--sigma"), 0.25)
     .option("--eval-samples <n>", "held-out samples for per-epoch clean and robust accuracy", parseInteger("--eval-samples", 1), 500)
     .option("--eval-max-iter <n>", "PGD iterations of the per-epoch evaluation", parseInteger("--eval-max-iter", 1), 40)
-    .option("--seed <s>", "seed for initialisation, shuffling and attacks", parseInteger("--seed", 0), 0)
     .option("--checkpoint-dir <dir>", "write a checkpoint after every epoch (weights, optimizer, epoch, history)")
-    .option("--resume", "continue from the checkpoint in --checkpoint-dir")
-    .option("--json", "print the settings, history and final numbers as JSON on stdout");
-  addRuntimeOptions(cmd);
+    .option("--resume", "continue from the checkpoint in --checkpoint-dir");
+  withBatchSize(cmd, 64, "samples per step");
+  withSeed(cmd, "initialisation, shuffling and attacks");
+  withJson(cmd, "the settings, history and final numbers");
+  withRuntime(cmd);
   return cmd.action(async (method: string, opts) => {
-    const result = await runHarden({ ...opts, method: method as HardenMethod }, interruptSignal());
+    const result = await harden(
+      { ...opts, method: method as HardenMethod, runtime: runtimeOptions(opts) },
+      { log: info, progress: progressBar, signal: interruptSignal() },
+    );
     if (opts.json) printJson(result);
   });
 }

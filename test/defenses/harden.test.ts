@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { type HardenSettings, runHarden } from "../../src/cli/commands/harden.js";
 import { loadMnist, saveNpz } from "../../src/data/index.js";
+import { type HardenSettings, harden } from "../../src/defenses/index.js";
 import { CHECKPOINT_FILE } from "../../src/defenses/trainers/hardening.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { AegisError } from "../../src/errors.js";
@@ -35,14 +35,14 @@ const settings = (over: Partial<HardenSettings>): HardenSettings => ({
   evalSamples: 64,
   evalMaxIter: 5,
   seed: 0,
-  threads: 1,
+  runtime: { threads: 1 },
   ...over,
 });
 
 test("harden fast-at writes a loadable model, per-epoch clean/robust accuracy and a checkpoint; --resume continues it", async () => {
   const checkpointDir = join(dir, "ckpt");
   const out = join(dir, "fast-at.onnx");
-  const first = await runHarden(settings({ out, checkpointDir }));
+  const first = await harden(settings({ out, checkpointDir }));
   assert.equal(first.history.length, 1);
   const e = first.history[0];
   assert.ok(e.cleanAccuracy !== undefined && e.cleanAccuracy > 0.8, `clean ${e.cleanAccuracy}`);
@@ -55,14 +55,14 @@ test("harden fast-at writes a loadable model, per-epoch clean/robust accuracy an
   await reloaded.release();
 
   // Two epochs with --resume: the first comes from the checkpoint, only the second is trained.
-  const resumed = await runHarden(settings({ out, checkpointDir, epochs: 2, resume: true }));
+  const resumed = await harden(settings({ out, checkpointDir, epochs: 2, resume: true }));
   assert.equal(resumed.history.length, 2);
   assert.deepEqual(resumed.history[0], first.history[0]);
 });
 
 test("harden gaussian-augmentation trains a new --arch model on an .npz", async () => {
   const out = join(dir, "gauss.onnx");
-  const result = await runHarden(settings({ method: "gaussian-augmentation", model: undefined, arch: "mlp", out, epochs: 6, lr: 3e-3 }));
+  const result = await harden(settings({ method: "gaussian-augmentation", model: undefined, arch: "mlp", out, epochs: 6, lr: 3e-3 }));
   assert.equal(result.history.length, 6);
   assert.ok(result.history[5].loss < result.history[0].loss, "training loss falls");
   assert.ok(result.final.cleanAccuracy >= 0.6, `clean ${result.final.cleanAccuracy}`);
@@ -72,9 +72,9 @@ test("harden gaussian-augmentation trains a new --arch model on an .npz", async 
 
 test("harden refuses what a user can get wrong with a sentence that says what to do", async () => {
   const refused = (code: string) => (e: unknown) => e instanceof AegisError && e.code === code;
-  await assert.rejects(runHarden(settings({ arch: "cnn" })), refused("BAD_OPTION"));
-  await assert.rejects(runHarden(settings({ method: "mixup" as HardenSettings["method"] })), refused("BAD_OPTION"));
-  await assert.rejects(runHarden(settings({ resume: true })), refused("BAD_OPTION"));
-  await assert.rejects(runHarden(settings({ resume: true, checkpointDir: join(dir, "none") })), refused("FILE_NOT_FOUND"));
-  await assert.rejects(runHarden(settings({ eps: -1 })), refused("BAD_OPTION"));
+  await assert.rejects(harden(settings({ arch: "cnn" })), refused("BAD_OPTION"));
+  await assert.rejects(harden(settings({ method: "mixup" as HardenSettings["method"] })), refused("BAD_OPTION"));
+  await assert.rejects(harden(settings({ resume: true })), refused("BAD_OPTION"));
+  await assert.rejects(harden(settings({ resume: true, checkpointDir: join(dir, "none") })), refused("FILE_NOT_FOUND"));
+  await assert.rejects(harden(settings({ eps: -1 })), refused("BAD_OPTION"));
 });

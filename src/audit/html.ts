@@ -443,7 +443,7 @@ function comparisonFindings(r: ComparisonReport): string {
     const items =
       x.findings.length === 0
         ? `<p class="muted">No attack finished, so there are no findings.</p>`
-        : x.findings.map((f) => findingCard(f, { recommendation: false })).join("\n");
+        : x.findings.map((f) => findingCard(f, { recommendation: false, heading: "h4" })).join("\n");
     return `<div class="side"><h3><i class="swatch${i === 1 ? " dashed" : ""}" style="--c:${MODEL_STYLES[i].color}"></i>${esc(label)}</h3>${items}</div>`;
   };
   const recommendations = [...new Set([...c.baseline.findings, ...r.findings].map((f) => f.recommendation))];

@@ -57,12 +57,16 @@ export function findingsSection(findings: readonly Finding[], empty: string): st
   return `<section><h2>Findings</h2>${findings.map((f) => findingCard(f)).join("\n")}</section>`;
 }
 
-/** A finding as a card; in a side-by-side view the recommendation is shown once below, not per card. */
-export function findingCard(f: Finding, options: { recommendation?: boolean } = {}): string {
+/**
+ * A finding as a card. In a side-by-side view, under a heading per column, the title is one
+ * level lower (h4) and the recommendation is shown once below rather than per card.
+ */
+export function findingCard(f: Finding, options: { recommendation?: boolean; heading?: "h3" | "h4" } = {}): string {
+  const h = options.heading ?? "h3";
   const where = locationText(f.location);
   return `<article class="finding sev-${f.severity}">
   <div class="fhead"><span class="pill sev-${f.severity}">${esc(f.severity)}</span><span class="fid">${esc(f.rule)}</span>${where ? `<span class="fid">${esc(where)}</span>` : ""}</div>
-  <h3>${esc(f.title)}</h3>
+  <${h}>${esc(f.title)}</${h}>
   <p>${esc(f.detail)}</p>
   <div class="tags">${f.references.map((t) => `<a class="tag" href="${esc(t.url)}" title="${esc(t.framework)}">${esc(t.id)} · ${esc(t.name)}</a>`).join("")}</div>
 ${options.recommendation === false ? "" : `  <p class="rec"><strong>Recommendation.</strong> ${withCode(f.recommendation)}</p>\n`}</article>`;

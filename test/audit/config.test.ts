@@ -132,7 +132,7 @@ test("policy keys are checked against the suite before anything runs", () => {
     ["max_success_rate:\n  deepfool@0.5: 0.5\n", /takes the plain id "deepfool": a minimum-norm attack has no ε/],
     ["min_median_perturbation:\n  pgd@0.1: 0.5\n", /applies to minimum-norm attacks; pgd runs at fixed ε/],
     ["min_robust_acuracy:\n  pgd@0.1: 0.5\n", /policy\.yaml:1: min_robust_acuracy is not a known key/],
-    ["fail_on_severity: critical\n", /fail_on_severity must be one of high, medium, low, info, not "critical"/],
+    ["fail_on_severity: urgent\n", /fail_on_severity must be one of critical, high, medium, low, info, not "urgent"/],
     ["min_robust_accuracy:\n  pgd@abc: 0.5\n", /has "abc" after @/],
   ];
   for (const [text, message] of cases) assert.throws(() => policy(text, c), message);

@@ -117,7 +117,7 @@ test("the Markdown report has the verdict, findings with ATLAS and OWASP links, 
   const { report } = await smallAudit({ samples: 32, policy });
   const md = renderMarkdown(report);
   assert.match(md, /- policy: \*\*passed\*\*/);
-  assert.match(md, /\[AML\.T0015 Evade ML Model\]\(https:\/\/atlas\.mitre\.org\/techniques\/AML\.T0015\)/);
+  assert.match(md, /\[AML\.T0015 Evade AI Model\]\(https:\/\/atlas\.mitre\.org\/techniques\/AML\.T0015\)/);
   assert.match(md, /\[ML01 Input Manipulation Attack\]/);
   assert.match(md, /\| pgd \| curve \| L∞ \| 0\.3 \| 32 \|/);
   assert.match(md, /\| line-search \| minimum-norm \| L2 \| — \| 32 \|/);

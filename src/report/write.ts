@@ -1,24 +1,25 @@
 /**
  * `--format json,md,html,sarif,junit`: a report folder holds one file per format, each
  * written atomically (a crash or Ctrl-C never leaves half a report), named report.json,
- * report.md, report.html, report.sarif and report.junit.xml.
+ * report.md, report.html, report.sarif and report.junit.xml unless the capability names
+ * them (a threat model writes threat-model.* and risk-register.csv).
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AegisError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
 
-export type ReportFormat = "json" | "md" | "html" | "sarif" | "junit";
+export type ReportFormat = "json" | "md" | "html" | "sarif" | "junit" | "csv";
 
+/** The formats every findings report offers; csv only where a report is a table (the risk register). */
 export const REPORT_FORMATS: readonly ReportFormat[] = ["json", "md", "html", "sarif", "junit"];
 
-export const REPORT_FILES: Record<ReportFormat, string> = {
-  json: "report.json",
-  md: "report.md",
-  html: "report.html",
-  sarif: "report.sarif",
-  junit: "report.junit.xml",
-};
+const EXTENSIONS: Record<ReportFormat, string> = { json: "json", md: "md", html: "html", sarif: "sarif", junit: "junit.xml", csv: "csv" };
+
+/** The file a format is written to: `report.json`, or `<base>.json` and any file named for one format. */
+export function reportFile(format: ReportFormat, base = "report", names: Partial<Record<ReportFormat, string>> = {}): string {
+  return names[format] ?? `${base}.${EXTENSIONS[format]}`;
+}
 
 /** A comma-separated --format value, checked against the formats the command writes. */
 export function parseFormats(value: string, allowed: readonly ReportFormat[] = REPORT_FORMATS): ReportFormat[] {
@@ -38,13 +39,14 @@ export function writeReports(
   dir: string,
   formats: readonly ReportFormat[],
   render: Partial<Record<ReportFormat, () => string>>,
+  files: { base?: string; names?: Partial<Record<ReportFormat, string>> } = {},
 ): Partial<Record<ReportFormat, string>> {
   mkdirSync(dir, { recursive: true });
   const written: Partial<Record<ReportFormat, string>> = {};
   for (const format of formats) {
     const renderer = render[format];
     if (!renderer) throw new AegisError("BAD_OPTION", `this command does not write ${format} reports`);
-    const path = join(dir, REPORT_FILES[format]);
+    const path = join(dir, reportFile(format, files.base, files.names));
     writeFileAtomic(path, renderer());
     written[format] = path;
   }

@@ -2,12 +2,12 @@
 export { analyze, SCORING_METHOD } from "./analyze.js";
 export { loadAtlasFile } from "./atlas-file.js";
 export { attachEvidence, MITIGATED_RATIO } from "./evidence.js";
+export { renderThreatJunit, threatFindings } from "./findings.js";
 export { renderIrPlan } from "./ir-plan.js";
 export { loadSystem, parseSystem } from "./parse.js";
 export { renderCsv } from "./report/csv.js";
 export { renderHtml } from "./report/html.js";
 export { renderJson } from "./report/json.js";
 export { renderMarkdown } from "./report/markdown.js";
-export { renderSarif } from "./report/sarif.js";
 export { TEMPLATES, templateText } from "./templates.js";
 export * from "./types.js";

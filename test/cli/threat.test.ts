@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { ThreatModel } from "../../src/threat/types.js";
 import { aegis } from "../helpers/cli.js";
+import { sarifValidator } from "../helpers/schemas.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-threat-cli-"));
 
@@ -99,9 +100,11 @@ test("init → analyze --evidence → ir-plan on the image-classifier template",
 test("analyze --format and --json; bad options and missing evidence are user errors", async () => {
   const dir = mkdtempSync(join(tmp, "opts-"));
   assert.equal((await aegis(["threat", "init", "--template", "llm-chatbot"], { cwd: dir })).code, 0);
-  const r = await aegis(["threat", "analyze", "system.yaml", "--format", "csv,sarif", "--out", "only", "--json"], { cwd: dir });
+  const r = await aegis(["threat", "analyze", "system.yaml", "--format", "csv,sarif,junit", "--out", "only", "--json"], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(readdirSync(join(dir, "only")).sort(), ["risk-register.csv", "threat-model.sarif"]);
+  assert.deepEqual(readdirSync(join(dir, "only")).sort(), ["risk-register.csv", "threat-model.junit.xml", "threat-model.sarif"]);
+  const validSarif = sarifValidator();
+  assert.ok(validSarif(JSON.parse(readFileSync(join(dir, "only", "threat-model.sarif"), "utf8"))), JSON.stringify(validSarif.errors));
   const model: ThreatModel = JSON.parse(r.stdout);
   assert.ok(
     model.threats.some((t) => t.owasp_llm.includes("LLM01")),
@@ -110,7 +113,7 @@ test("analyze --format and --json; bad options and missing evidence are user err
 
   const bad = await aegis(["threat", "analyze", "system.yaml", "--format", "pdf"], { cwd: dir });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--format takes md, html, json, sarif, csv/);
+  assert.match(bad.stderr, /--format takes a comma-separated list of md, html, json, sarif, csv, junit, not "pdf"/);
   const missing = await aegis(["threat", "analyze", "system.yaml", "--evidence", "nope.json"], { cwd: dir });
   assert.equal(missing.code, 3);
   assert.match(missing.stderr, /nope\.json/);

@@ -10,14 +10,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { renderSarif } from "../../src/report/sarif.js";
+import { renderThreatJunit, threatFindings } from "../../src/threat/findings.js";
 import { renderIrPlan } from "../../src/threat/ir-plan.js";
 import { CSV_HEADER, renderCsv } from "../../src/threat/report/csv.js";
 import { renderHtml } from "../../src/threat/report/html.js";
 import { renderJson } from "../../src/threat/report/json.js";
 import { renderMarkdown } from "../../src/threat/report/markdown.js";
-import { renderSarif } from "../../src/threat/report/sarif.js";
 import type { SystemDescription, Threat, ThreatModel } from "../../src/threat/types.js";
 import { openReport } from "../helpers/chromium.js";
+import { sarifValidator } from "../helpers/schemas.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-threat-report-"));
 
@@ -187,7 +189,11 @@ test("CSV: the register with RFC 4180 quoting, one row per threat, highest risk 
 });
 
 test("SARIF 2.1.0: a rule per threat rule, a result per threat at its line in system.yaml", () => {
-  const sarif = JSON.parse(renderSarif(model, { systemFile: "system.yaml" }));
+  const tool = { name: "aegis-threat", fullName: "Aegis threat model", version: "0" };
+  const text = renderSarif(threatFindings(model, "/repo/system.yaml"), tool, { baseDir: "/repo" });
+  const validate = sarifValidator();
+  assert.ok(validate(JSON.parse(text)), JSON.stringify(validate.errors));
+  const sarif = JSON.parse(text);
   assert.equal(sarif.version, "2.1.0");
   const run = sarif.runs[0];
   const ruleIds = run.tool.driver.rules.map((r: { id: string }) => r.id);
@@ -196,17 +202,30 @@ test("SARIF 2.1.0: a rule per threat rule, a result per threat at its line in sy
   const pi = run.results[0];
   assert.equal(pi.ruleId, "AI-PROMPT-INJECTION");
   assert.equal(pi.level, "error");
-  assert.deepEqual(pi.properties.atlas, ["AML.T0051.000", "AML.T0051.001"]);
-  assert.deepEqual(pi.properties.owasp_llm, ["LLM01"]);
+  assert.deepEqual(
+    pi.properties.references.filter((r: string) => r.startsWith("AML") || r.startsWith("LLM")),
+    ["AML.T0051.000 Direct", "AML.T0051.001 Indirect", "LLM01 Prompt Injection"],
+  );
   assert.equal(pi.locations[0].physicalLocation.artifactLocation.uri, "system.yaml");
   assert.equal(pi.locations[0].physicalLocation.region.startLine, 17);
   assert.equal(pi.locations[0].logicalLocations[0].name, "assistant");
-  const flow = run.results.find((r: { properties: { threatId: string } }) => r.properties.threatId === "STRIDE-S@web->gateway");
+  const flow = run.results.find((r: { locations: { logicalLocations: { name: string }[] }[] }) => r.locations[0].logicalLocations[0].name === "web → gateway");
   assert.equal(flow.level, "warning");
   assert.equal(flow.locations[0].physicalLocation.region.startLine, 31);
   assert.equal(run.results.at(-1).level, "note");
   // Without a file name the location is logical only.
-  assert.equal(JSON.parse(renderSarif(model)).runs[0].results[0].locations[0].physicalLocation, undefined);
+  assert.equal(JSON.parse(renderSarif(threatFindings(model), tool)).runs[0].results[0].locations[0].physicalLocation, undefined);
+});
+
+test("JUnit: a case per threat; tested-vulnerable threats and open serious risks without a control fail", () => {
+  const xml = renderThreatJunit(model);
+  assert.equal((xml.match(/<testcase /g) ?? []).length, threats.length);
+  const failing = threats.filter(
+    (t) => t.status === "tested-vulnerable" || (t.status === "untested" && (t.level === "critical" || t.level === "high") && t.mitigated_by.length === 0),
+  );
+  assert.ok(failing.length > 0 && failing.length < threats.length, "the fixture has both");
+  assert.equal((xml.match(/<failure /g) ?? []).length, failing.length);
+  for (const t of failing) assert.match(xml, new RegExp(`<testcase name="${t.id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/>/g, "&gt;")}: `));
 });
 
 test("Markdown: summary, sorted register, details with ids and Aegis commands, evidence, RMF functions", () => {

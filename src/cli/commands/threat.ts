@@ -3,35 +3,33 @@
  * model from it (with evidence from Aegis's own reports) into the report formats, and turn
  * its high risks into an incident-response plan.
  */
-import { existsSync, mkdirSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
+import { renderSarif } from "../../report/sarif.js";
+import { parseFormats, type ReportFormat, writeReports } from "../../report/write.js";
 import { analyze } from "../../threat/analyze.js";
 import { loadAtlasFile } from "../../threat/atlas-file.js";
 import { attachEvidence } from "../../threat/evidence.js";
+import { renderThreatJunit, threatFindings } from "../../threat/findings.js";
 import { renderIrPlan } from "../../threat/ir-plan.js";
 import { loadSystem } from "../../threat/parse.js";
 import { renderCsv } from "../../threat/report/csv.js";
 import { renderHtml } from "../../threat/report/html.js";
 import { renderJson } from "../../threat/report/json.js";
 import { renderMarkdown } from "../../threat/report/markdown.js";
-import { renderSarif } from "../../threat/report/sarif.js";
 import { byRisk, LEVELS, levelCounts, oneLine, targetLabel } from "../../threat/report/shared.js";
 import { TEMPLATES, templateText } from "../../threat/templates.js";
 import type { ThreatModel } from "../../threat/types.js";
+import { AEGIS_VERSION } from "../../version.js";
 import { info, printJson } from "../common.js";
+import { withFormat, withJson, withOut } from "../options.js";
 
-const FORMATS = ["md", "html", "json", "sarif", "csv"] as const;
-type Format = (typeof FORMATS)[number];
-const FILE_NAMES: Record<Format, string> = {
-  md: "threat-model.md",
-  html: "threat-model.html",
-  json: "threat-model.json",
-  sarif: "threat-model.sarif",
-  csv: "risk-register.csv",
-};
+const FORMATS: readonly ReportFormat[] = ["md", "html", "json", "sarif", "csv", "junit"];
+/** What analyze writes unless --format says otherwise (JUnit only when asked for). */
+const DEFAULT_FORMATS: readonly ReportFormat[] = ["md", "html", "json", "sarif", "csv"];
 
 export function threatCommand(): Command {
   const cmd = new Command("threat").description(
@@ -51,40 +49,48 @@ export function threatCommand(): Command {
       writeFileAtomic(opts.out, text);
       info(`wrote ${opts.out} (template ${opts.template}); edit it, then run: aegis threat analyze ${opts.out}`);
     });
-  cmd
+  const analyzeCmd = cmd
     .command("analyze")
     .description("derive threats, risks and mitigations from system.yaml and write the reports")
     .argument("<system.yaml>", "the system description")
     .option("--evidence <reports...>", "Aegis reports (audit report.json, aegis attack --json output) whose results mark threats tested")
-    .option("--format <list>", `comma-separated: ${FORMATS.join(", ")} (default: all)`)
-    .option("--out <dir>", "report folder", "aegis-threat-model")
-    .option("--atlas <ATLAS.yaml>", "the official ATLAS.yaml, to refresh technique names and add techniques")
-    .option("--json", "print the threat model as JSON on stdout")
-    .action((file: string, opts: { evidence?: string[]; format?: string; out: string; atlas?: string; json?: boolean }) => {
-      const formats = parseFormats(opts.format);
-      const model = buildModel(file, opts);
-      mkdirSync(opts.out, { recursive: true });
-      const systemFile = relative(process.cwd(), file).split(sep).join("/");
-      const render: Record<Format, () => string> = {
-        md: () => renderMarkdown(model),
-        html: () => renderHtml(model),
-        json: () => renderJson(model),
-        sarif: () => renderSarif(model, { systemFile }),
-        csv: () => renderCsv(model),
-      };
-      const written = formats.map((f) => {
-        const path = join(opts.out, FILE_NAMES[f]);
-        writeFileAtomic(path, render[f]());
-        return path;
-      });
-      for (const w of model.warnings) info(`warning: ${w}`);
-      if (opts.json) {
-        printJson(model);
-        info(`wrote ${written.join(", ")}`);
-      } else {
-        process.stdout.write(`${summary(model)}\nwrote ${written.join(", ")}\n`);
-      }
-    });
+    .option("--atlas <ATLAS.yaml>", "the official ATLAS.yaml, to refresh technique names and add techniques");
+  withOut(analyzeCmd, "report folder", "aegis-threat-model");
+  withFormat(analyzeCmd, FORMATS, DEFAULT_FORMATS);
+  withJson(analyzeCmd, "the threat model");
+  analyzeCmd.action((file: string, opts: { evidence?: string[]; format: string; out: string; atlas?: string; json?: boolean }) => {
+    const formats = parseFormats(opts.format, FORMATS);
+    const model = buildModel(file, opts);
+    const written = Object.values(
+      writeReports(
+        opts.out,
+        formats,
+        {
+          md: () => renderMarkdown(model),
+          html: () => renderHtml(model),
+          json: () => renderJson(model),
+          sarif: () =>
+            renderSarif(
+              threatFindings(model, resolve(file)),
+              { name: "aegis-threat", fullName: "Aegis threat model", version: AEGIS_VERSION },
+              {
+                properties: { system: model.system.name, generated: model.generated },
+              },
+            ),
+          csv: () => renderCsv(model),
+          junit: () => renderThreatJunit(model),
+        },
+        { base: "threat-model", names: { csv: "risk-register.csv" } },
+      ),
+    );
+    for (const w of model.warnings) info(`warning: ${w}`);
+    if (opts.json) {
+      printJson(model);
+      info(`wrote ${written.join(", ")}`);
+    } else {
+      process.stdout.write(`${summary(model)}\nwrote ${written.join(", ")}\n`);
+    }
+  });
   cmd
     .command("ir-plan")
     .description("write an incident-response plan (Markdown) with one playbook per high or critical risk")
@@ -105,19 +111,6 @@ function buildModel(file: string, opts: { evidence?: string[]; atlas?: string })
   const system = loadSystem(file);
   const model = analyze(system, opts.atlas ? { atlas: loadAtlasFile(opts.atlas) } : undefined);
   return opts.evidence && opts.evidence.length > 0 ? attachEvidence(model, opts.evidence) : model;
-}
-
-function parseFormats(value: string | undefined): Format[] {
-  if (value === undefined) return [...FORMATS];
-  const list = value
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  for (const f of list) {
-    if (!(FORMATS as readonly string[]).includes(f)) throw new AegisError("BAD_OPTION", `--format takes ${FORMATS.join(", ")} (comma-separated), not "${f}".`);
-  }
-  if (list.length === 0) throw new AegisError("BAD_OPTION", `--format needs at least one of ${FORMATS.join(", ")}.`);
-  return [...new Set(list)] as Format[];
 }
 
 /** Counts per level and the five highest risks, for the terminal. */

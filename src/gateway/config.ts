@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
-import { DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
+import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
 import type { DetectorsConfig } from "./detection.js";
@@ -68,20 +68,6 @@ export interface LlmRouteConfig {
 }
 
 export type RouteConfig = ModelRouteConfig | ProxyRouteConfig | LlmRouteConfig;
-
-/** Scanners whose finding refuses a prompt or withholds an answer; the others anonymise, redact or only record. */
-export const DEFAULT_BLOCKING_SCANNERS = [
-  "prompt-injection",
-  "invisible-text",
-  "encoded-payload",
-  "token-limit",
-  "ban",
-  "language",
-  "system-prompt-leak",
-  "output-handling",
-  "url-allowlist",
-  "json-schema",
-];
 
 export interface GuardConfig {
   file: string;

@@ -286,8 +286,8 @@ function llmRoute(route: LlmRouteConfig): LlmRoute {
   return {
     ...route,
     upstream: route.llm,
-    input: createPipeline("input", scanners(route.input)),
-    output: createPipeline("output", scanners(route.output)),
+    input: createPipeline("input", scanners(route.input), { block: route.block }),
+    output: createPipeline("output", scanners(route.output), { block: route.block }),
     block: new Set(route.block),
   };
 }

@@ -323,11 +323,10 @@ function readMessage(message: unknown, where: string, collector: Collector): voi
   const system = collector.bounds.systemPrompt?.trim();
   // The operator's own system prompt, sent by their application as is, is not the client's text.
   if ((role === "system" || role === "developer") && system && typeof message.content === "string" && message.content.trim() === system) return;
-  if (role === "assistant") {
-    readAssistantExtras(message, where, unit, collector);
-    if (message.content === null || message.content === undefined) return;
-  } else if (role === "function" && message.content === null) return;
-  readContent(message, where, unit, collector, partsOf(role));
+  // An assistant turn that only calls tools has no content; a legacy function result may be null.
+  const absent = message.content === null || (role === "assistant" && message.content === undefined);
+  if (!(absent && (role === "assistant" || role === "function"))) readContent(message, where, unit, collector, partsOf(role));
+  if (role === "assistant") readAssistantExtras(message, where, unit, collector);
 }
 
 function readAssistantExtras(message: Json, where: string, unit: ScanUnit, collector: Collector): void {

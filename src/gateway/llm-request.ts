@@ -12,7 +12,8 @@
  * sampling knobs of vLLM, Ollama and llama.cpp); the route's `extraFields` are scanned as
  * text; any other unknown field, content part type or role is a 400.
  */
-import { RequestError } from "./validation.js";
+import { JsonBody } from "./instances-json.js";
+import { invalidJson, RequestError } from "./validation.js";
 
 /** Content parts that carry no text the guard can scan; a route admits them by name. */
 export const NON_TEXT_PARTS = ["image_url", "input_audio", "file"] as const;
@@ -56,6 +57,11 @@ export interface ScanUnit {
   role?: string;
   pieces: TextPiece[];
 }
+
+/** JSON objects and lists a body may hold per message of maxMessages: a message with parts and tool calls holds about 8, a tool schema 10 to 20. */
+const CONTAINERS_PER_MESSAGE = 64;
+/** Deepest JSON nesting read at all (a tool schema nested 32 levels sits about 40 deep). */
+const MAX_JSON_DEPTH = 64;
 
 /** OpenAI's rule for function and participant names: no room for a sentence. */
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -242,6 +248,53 @@ function checkId(value: unknown, where: string): void {
 
 function checkKeys(object: Json, keys: readonly string[], where: string): void {
   checkOtherFields(object, new Set(keys), where);
+}
+
+/**
+ * The request body as a JSON object. Its text is first walked for nesting and the number
+ * of objects and lists, which JSON.parse would turn into up to 30 times the body's size in
+ * memory (1 MiB of `[[[…]]]` or `{},{},…`): a body past the bounds is refused unparsed.
+ */
+export function readBody(body: unknown, bounds: RequestBounds): Json {
+  if (body instanceof JsonBody) {
+    checkStructure(body.text, CONTAINERS_PER_MESSAGE * bounds.maxMessages);
+    try {
+      body = body.value();
+    } catch (e) {
+      throw invalidJson(e);
+    }
+  }
+  if (!isObject(body)) throw invalid("the body must be a JSON object in the OpenAI format");
+  return body;
+}
+
+/** Counts objects and lists and their depth in a JSON text, skipping strings; stops once past a bound. */
+function checkStructure(text: string, maxContainers: number): void {
+  let depth = 0;
+  let containers = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // To the closing quote: one not preceded by an odd number of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end < 0) return; // not JSON: JSON.parse says so
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+        i = end;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) throw invalid(`the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (++containers > maxContainers) {
+        throw new RequestError(
+          413,
+          "TOO_MANY_MESSAGES",
+          `the body holds more than ${maxContainers} JSON objects and lists (${CONTAINERS_PER_MESSAGE} per message of the route's maxMessages); send fewer messages`,
+        );
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
 }
 
 /** The scan units of a chat completion request. */

@@ -20,7 +20,7 @@ import type { Pipeline } from "../llm/pipeline.js";
 import { countTokens } from "../llm/scanners/token-limit.js";
 import type { Finding, ScanContext } from "../llm/scanners/types.js";
 import { clientId } from "./context.js";
-import { chatUnits, completionUnits, embeddingUnits, joinUnit, messageText, type RequestBounds, type ScanUnit } from "./llm-request.js";
+import { chatUnits, completionUnits, embeddingUnits, joinUnit, messageText, type RequestBounds, readBody, type ScanUnit } from "./llm-request.js";
 import { type LimiterFactory, memoryLimiterFactory } from "./store/index.js";
 import { RequestError } from "./validation.js";
 
@@ -82,7 +82,8 @@ export const llmRoutes: FastifyPluginAsync<{
         what: "daily token budget",
       },
     ].filter((b) => !!b);
-    const config = { routeName: route.name, roles: route.roles };
+    // The body arrives as text: readBody bounds its structure before JSON.parse.
+    const config = { routeName: route.name, roles: route.roles, jsonBodyAsText: true };
 
     /** Charges a prompt's tokens before anything scans it, so a client past its budget costs no scanning. */
     const chargePrompt = async (request: FastifyRequest, reply: FastifyReply, units: readonly ScanUnit[]) => {
@@ -179,7 +180,7 @@ export const llmRoutes: FastifyPluginAsync<{
 
     for (const kind of ["chat/completions", "completions"] as const) {
       app.post(`${route.prefix}/${kind}`, { config }, async (request, reply) => {
-        const body = requestBody(request);
+        const body = readBody(request.body, route.bounds);
         const units = kind === "completions" ? completionUnits(body, route.bounds) : chatUnits(body, route.bounds);
         await chargePrompt(request, reply, units);
         const context: ScanContext = { vault: new Map(), systemPrompt: route.systemPrompt, canaries: route.canaries };
@@ -212,7 +213,7 @@ export const llmRoutes: FastifyPluginAsync<{
     }
 
     app.post(`${route.prefix}/embeddings`, { config }, async (request, reply) => {
-      const body = requestBody(request);
+      const body = readBody(request.body, route.bounds);
       const units = embeddingUnits(body, route.bounds);
       await chargePrompt(request, reply, units);
       await scanPrompts(request, units, { vault: new Map() });
@@ -309,13 +310,6 @@ export const llmRoutes: FastifyPluginAsync<{
     };
   }
 };
-
-function requestBody(request: FastifyRequest): Record<string, unknown> {
-  const body = request.body;
-  if (body === null || typeof body !== "object" || Array.isArray(body))
-    throw new RequestError(400, "INVALID_INPUT", "the body must be a JSON object in the OpenAI format");
-  return body as Record<string, unknown>;
-}
 
 function upstreamAuth(route: LlmRoute): Record<string, string> {
   return route.apiKey ? { authorization: `Bearer ${route.apiKey}` } : {};

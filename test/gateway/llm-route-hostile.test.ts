@@ -371,7 +371,15 @@ test("client system and developer messages are refused unless the route allows t
 test("the bounds refuse a request before any scanner runs: 20,000 one-word messages, too much text, too long a scan", async () => {
   // Issue 24: 700 KB of one-word messages cost the guard about 7 s of CPU before this bound.
   const flood = Array.from({ length: 20_000 }, (_, i) => ({ role: "user", content: i === 0 ? INJECTION : `word${i % 10}` }));
-  await refused("/strict/v1", { messages: flood }, 413, "TOO_MANY_MESSAGES", /20000 messages; this route accepts at most 256/);
+  // Refused before JSON.parse even: the body's text holds more objects than 256 messages would.
+  await refused(
+    "/strict/v1",
+    { messages: flood },
+    413,
+    "TOO_MANY_MESSAGES",
+    /more than 16384 JSON objects and lists \(64 per message of the route's maxMessages\)/,
+  );
+  await refused("/strict/v1", { messages: flood.slice(0, 300) }, 413, "TOO_MANY_MESSAGES", /300 messages; this route accepts at most 256/);
   await refused("/open/v1", { messages: flood.slice(0, 9) }, 413, "TOO_MANY_MESSAGES", /at most 8/);
   // The injection in the first message is never scanned: the character bound refuses first.
   await refused(
@@ -393,7 +401,9 @@ test("the bounds refuse a request before any scanner runs: 20,000 one-word messa
     "PROMPT_TOO_LONG",
     /tools/,
   );
-  const deep = JSON.parse(`${'{"a":'.repeat(40)}1${"}".repeat(40)}`);
+  const nested = (levels: number) => JSON.parse(`${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`);
+  await refused("/strict/v1", { ...user("hi"), top_k: nested(100) }, 400, "INVALID_INPUT", /the body is nested deeper than 64 levels/);
+  const deep = nested(40);
   await refused(
     "/strict/v1",
     { ...user("hi"), tools: [{ type: "function", function: { name: "f", parameters: deep } }] },

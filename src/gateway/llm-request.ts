@@ -58,8 +58,12 @@ export interface ScanUnit {
   pieces: TextPiece[];
 }
 
-/** JSON objects and lists a body may hold per message of maxMessages: a message with parts and tool calls holds about 8, a tool schema 10 to 20. */
-const CONTAINERS_PER_MESSAGE = 64;
+/**
+ * JSON entries (objects, lists, and the members and items in them) a body may hold per
+ * message of maxMessages: a message with parts and tool calls has 5 to 15, a tool with its
+ * schema 20 to 60, so 256 messages and 128 tools stay well below 128 per message.
+ */
+const ENTRIES_PER_MESSAGE = 128;
 /** Deepest JSON nesting read at all (a tool schema nested 32 levels sits about 40 deep). */
 const MAX_JSON_DEPTH = 64;
 
@@ -252,12 +256,12 @@ function checkKeys(object: Json, keys: readonly string[], where: string): void {
 
 /**
  * The request body as a JSON object. Its text is first walked for nesting and the number
- * of objects and lists, which JSON.parse would turn into up to 30 times the body's size in
- * memory (1 MiB of `[[[…]]]` or `{},{},…`): a body past the bounds is refused unparsed.
+ * of entries, which JSON.parse would turn into up to 30 times the body's size in memory
+ * (1 MiB of `[[[…]]]`, `{},{},…` or `0,0,…`): a body past the bounds is refused unparsed.
  */
 export function readBody(body: unknown, bounds: RequestBounds): Json {
   if (body instanceof JsonBody) {
-    checkStructure(body.text, CONTAINERS_PER_MESSAGE * bounds.maxMessages);
+    checkStructure(body.text, ENTRIES_PER_MESSAGE * bounds.maxMessages);
     try {
       body = body.value();
     } catch (e) {
@@ -268,10 +272,10 @@ export function readBody(body: unknown, bounds: RequestBounds): Json {
   return body;
 }
 
-/** Counts objects and lists and their depth in a JSON text, skipping strings; stops once past a bound. */
-function checkStructure(text: string, maxContainers: number): void {
+/** Counts the nesting and the entries (objects, lists and commas) of a JSON text, skipping strings; stops once past a bound. */
+function checkStructure(text: string, maxEntries: number): void {
   let depth = 0;
-  let containers = 0;
+  let entries = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
@@ -284,16 +288,22 @@ function checkStructure(text: string, maxContainers: number): void {
         i = end;
         if (backslashes % 2 === 0) break;
       }
-    } else if (c === 0x7b || c === 0x5b) {
+      continue;
+    }
+    if (c === 0x7d || c === 0x5d) {
+      depth--;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) {
       if (++depth > MAX_JSON_DEPTH) throw invalid(`the body is nested deeper than ${MAX_JSON_DEPTH} levels`);
-      if (++containers > maxContainers) {
-        throw new RequestError(
-          413,
-          "TOO_MANY_MESSAGES",
-          `the body holds more than ${maxContainers} JSON objects and lists (${CONTAINERS_PER_MESSAGE} per message of the route's maxMessages); send fewer messages`,
-        );
-      }
-    } else if (c === 0x7d || c === 0x5d) depth--;
+    } else if (c !== 0x2c) continue;
+    if (++entries > maxEntries) {
+      throw new RequestError(
+        413,
+        "TOO_MANY_MESSAGES",
+        `the body holds more than ${maxEntries} JSON entries (${ENTRIES_PER_MESSAGE} per message of the route's maxMessages); send fewer messages`,
+      );
+    }
   }
 }
 

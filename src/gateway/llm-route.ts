@@ -89,6 +89,7 @@ export const llmRoutes: FastifyPluginAsync<{
     const chargePrompt = async (request: FastifyRequest, reply: FastifyReply, units: readonly ScanUnit[]) => {
       if (budgets.length === 0) return;
       const tokens = countTokens(units.flatMap((u) => u.pieces.map((p) => p.text)).join("\n"));
+      if (tokens === 0) return;
       const client = clientId(request.aegis, request.ip);
       for (const { points, what } of budgets) {
         if (tokens > points) {
@@ -123,6 +124,7 @@ export const llmRoutes: FastifyPluginAsync<{
 
     /** Completion tokens are charged after the fact: never refused, they count against the next prompts. */
     const chargeCompletion = async (request: FastifyRequest, tokens: number) => {
+      if (tokens === 0) return;
       const client = clientId(request.aegis, request.ip);
       for (const { limiter } of budgets) {
         await limiter.consume(client, tokens).catch((e: unknown) => {

@@ -12,7 +12,7 @@
  * probe's first request, after warm-up requests that load the scanners and the model. The
  * upstreams run in other processes, so their work is not counted.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -22,6 +22,7 @@ import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { createApiKey } from "../src/gateway/auth/api-keys.js";
 import { type RunningGuard, startGuard } from "../src/gateway/guard.js";
+import { start } from "./gateway.js";
 
 const MiB = 1024 * 1024;
 const model = fileURLToPath(new URL("../models/mnist-cnn.onnx", import.meta.url));
@@ -38,7 +39,7 @@ const REPEATS = Number(process.env.BENCH_LIMITS_REPEATS ?? 5);
 const STATED = {
   llmRefused: { cpuMs: 50, memoryMiB: 16 },
   llmScanned: { cpuMs: 500, memoryMiB: 64 },
-  model: { cpuMs: 200, memoryMiB: 80 },
+  model: { cpuMs: 200, memoryMiB: 96 },
 };
 
 const SENTENCES = [
@@ -203,19 +204,6 @@ routes:
     sink.close();
     await guard.close();
   }
-}
-
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args);
-  let err = "";
-  return new Promise((resolve, reject) => {
-    child.stderr?.on("data", (d) => {
-      err += d;
-      const m = ready.exec(err);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on("close", (code) => reject(new Error(`${args.join(" ")} exited ${code}: ${err}`)));
-  });
 }
 
 export async function benchGatewayLimits(): Promise<string[]> {

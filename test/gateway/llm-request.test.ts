@@ -1,11 +1,13 @@
 /**
- * How the guard reads an OpenAI request for its scanners: one scan unit per message with
- * every text the model reads, and the scanners' version of a unit written back piece by
- * piece — also when a text holds the record separator itself.
+ * How the guard reads an OpenAI request for its scanners: the body's structure bounded
+ * before it is parsed, one scan unit per message with every text the model reads, and the
+ * scanners' version of a unit written back piece by piece — also when a text holds the
+ * record separator itself.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { chatUnits, joinUnit, LLM_BOUNDS_DEFAULTS, type RequestBounds, type ScanUnit } from "../../src/gateway/llm-request.js";
+import { JsonBody } from "../../src/gateway/instances-json.js";
+import { chatUnits, joinUnit, LLM_BOUNDS_DEFAULTS, type RequestBounds, readBody, type ScanUnit } from "../../src/gateway/llm-request.js";
 import { RequestError } from "../../src/gateway/validation.js";
 
 const bounds: RequestBounds = { ...LLM_BOUNDS_DEFAULTS, allowSystemMessages: true, allowedContentParts: ["file"], extraFields: [], systemPrompt: "Be kind.\n" };
@@ -91,4 +93,20 @@ test("a scanner that rewrites across two pieces makes the request unscannable ra
     () => joined.writeBack("[REDACTED]"),
     (e) => e instanceof RequestError && e.statusCode === 422 && e.code === "UNSCANNABLE_TEXT" && /messages\[4\]/.test(e.message),
   );
+});
+
+test("the body's text is bounded before JSON.parse by its entries and nesting, whatever its strings hold", () => {
+  const one = { ...bounds, maxMessages: 1 };
+  const tricky = '[{,]}\\"'.repeat(2000);
+  const body = readBody(new JsonBody(JSON.stringify({ messages: [{ role: "user", content: tricky }] })), one) as { messages: { content: string }[] };
+  assert.equal(body.messages[0].content, tricky);
+  const refusal = (text: string, status: number, code: string, message: RegExp) =>
+    assert.throws(
+      () => readBody(new JsonBody(text), one),
+      (e) => e instanceof RequestError && e.statusCode === status && e.code === code && message.test(e.message),
+    );
+  refusal(JSON.stringify({ messages: [], x: Array.from({ length: 200 }, () => 0) }), 413, "TOO_MANY_MESSAGES", /more than 128 JSON entries/);
+  refusal(`{"x":${"[".repeat(70)}${"]".repeat(70)}}`, 400, "INVALID_INPUT", /nested deeper than 64 levels/);
+  refusal('{"messages": [', 400, "INVALID_JSON", /not valid JSON/);
+  refusal("[1]", 400, "INVALID_INPUT", /JSON object/);
 });

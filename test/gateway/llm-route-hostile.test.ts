@@ -372,13 +372,7 @@ test("the bounds refuse a request before any scanner runs: 20,000 one-word messa
   // Issue 24: 700 KB of one-word messages cost the guard about 7 s of CPU before this bound.
   const flood = Array.from({ length: 20_000 }, (_, i) => ({ role: "user", content: i === 0 ? INJECTION : `word${i % 10}` }));
   // Refused before JSON.parse even: the body's text holds more objects than 256 messages would.
-  await refused(
-    "/strict/v1",
-    { messages: flood },
-    413,
-    "TOO_MANY_MESSAGES",
-    /more than 16384 JSON objects and lists \(64 per message of the route's maxMessages\)/,
-  );
+  await refused("/strict/v1", { messages: flood }, 413, "TOO_MANY_MESSAGES", /more than 32768 JSON entries \(128 per message of the route's maxMessages\)/);
   await refused("/strict/v1", { messages: flood.slice(0, 300) }, 413, "TOO_MANY_MESSAGES", /300 messages; this route accepts at most 256/);
   await refused("/open/v1", { messages: flood.slice(0, 9) }, 413, "TOO_MANY_MESSAGES", /at most 8/);
   // The injection in the first message is never scanned: the character bound refuses first.

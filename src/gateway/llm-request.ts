@@ -144,6 +144,11 @@ function invalid(message: string): RequestError {
   return new RequestError(400, "INVALID_INPUT", message);
 }
 
+/** An optional field is absent when missing or null (some clients send null for what they leave out). */
+function given(value: unknown): boolean {
+  return value !== undefined && value !== null;
+}
+
 function isObject(value: unknown): value is Json {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -228,15 +233,9 @@ function readJsonTexts(value: unknown, unit: ScanUnit, collector: Collector, wri
   } else if (isObject(value)) {
     for (const [key, item] of Object.entries(value)) {
       collector.add(unit, key);
-      readJsonTexts(
-        item,
-        unit,
-        collector,
-        (v) => {
-          value[key] = v;
-        },
-        depth + 1,
-      );
+      // Defined, not assigned: JSON may hold a "__proto__" key, which assignment would not reach.
+      const writeMember = (v: unknown) => Object.defineProperty(value, key, { value: v, writable: true, enumerable: true, configurable: true });
+      readJsonTexts(item, unit, collector, writeMember, depth + 1);
     }
   }
 }
@@ -321,7 +320,7 @@ export function chatUnits(body: Json, bounds: RequestBounds): ScanUnit[] {
   readResponseFormat(body.response_format, collector);
   checkChoice(body.tool_choice, "tool_choice");
   checkChoice(body.function_call, "function_call");
-  if (body.prediction !== undefined) {
+  if (given(body.prediction)) {
     if (!isObject(body.prediction) || body.prediction.type !== "content") throw invalid('prediction must be {"type": "content", "content": …}');
     checkKeys(body.prediction, ["type", "content"], "prediction");
     readContent(body.prediction, "prediction", collector.unit("prediction"), collector, ["text"]);
@@ -334,7 +333,7 @@ export function completionUnits(body: Json, bounds: RequestBounds): ScanUnit[] {
   const collector = new Collector(bounds);
   readTextList(body, "prompt", collector);
   checkOtherFields(body, COMPLETION_FIELDS, "", collector);
-  if (body.suffix !== undefined && body.suffix !== null) {
+  if (given(body.suffix)) {
     if (typeof body.suffix !== "string") throw invalid("suffix must be a string");
     collector.add(collector.unit("suffix"), body.suffix, (v) => {
       body.suffix = v;
@@ -369,7 +368,7 @@ function readTextList(body: Json, key: string, collector: Collector): void {
 function readMessage(message: unknown, where: string, collector: Collector): void {
   if (!isObject(message)) throw invalid(`${where} must be an object with a role and content, not ${describe(message)}`);
   const role = message.role;
-  if (typeof role !== "string" || MESSAGE_FIELDS[role] === undefined)
+  if (typeof role !== "string" || !Object.hasOwn(MESSAGE_FIELDS, role))
     throw invalid(`${where}.role must be one of ${Object.keys(MESSAGE_FIELDS).join(", ")}, not ${JSON.stringify(role ?? null)}`);
   if ((role === "system" || role === "developer") && !collector.bounds.allowSystemMessages) {
     throw new RequestError(
@@ -380,33 +379,31 @@ function readMessage(message: unknown, where: string, collector: Collector): voi
   }
   checkKeys(message, MESSAGE_FIELDS[role], where);
   const unit = collector.unit(where, role);
-  if (message.name !== undefined) collector.add(unit, checkName(message.name, `${where}.name`));
-  if (role === "function" && message.name === undefined) throw invalid(`${where}.name is required for a function message`);
+  if (given(message.name)) collector.add(unit, checkName(message.name, `${where}.name`));
+  else if (role === "function") throw invalid(`${where}.name is required for a function message`);
   if (role === "tool") checkId(message.tool_call_id, `${where}.tool_call_id`);
   const system = collector.bounds.systemPrompt?.trim();
   // The operator's own system prompt, sent by their application as is, is not the client's text.
   if ((role === "system" || role === "developer") && system && typeof message.content === "string" && message.content.trim() === system) return;
   // An assistant turn that only calls tools has no content; a legacy function result may be null.
-  const absent = message.content === null || (role === "assistant" && message.content === undefined);
-  if (!(absent && (role === "assistant" || role === "function"))) readContent(message, where, unit, collector, partsOf(role));
+  if (given(message.content) || (role !== "assistant" && role !== "function")) readContent(message, where, unit, collector, partsOf(role));
   if (role === "assistant") readAssistantExtras(message, where, unit, collector);
 }
 
 function readAssistantExtras(message: Json, where: string, unit: ScanUnit, collector: Collector): void {
-  if (message.refusal !== undefined && message.refusal !== null) {
+  if (given(message.refusal)) {
     if (typeof message.refusal !== "string") throw invalid(`${where}.refusal must be a string`);
     collector.add(unit, message.refusal, (v) => {
       message.refusal = v;
     });
   }
-  if (message.audio !== undefined && message.audio !== null) {
+  if (given(message.audio)) {
     if (!isObject(message.audio)) throw invalid(`${where}.audio must be {"id": …}`);
     checkKeys(message.audio, ["id"], `${where}.audio`);
     checkId(message.audio.id, `${where}.audio.id`);
   }
-  if (message.function_call !== undefined && message.function_call !== null)
-    readCall(message.function_call, `${where}.function_call`, unit, collector, "arguments");
-  if (message.tool_calls === undefined || message.tool_calls === null) return;
+  if (given(message.function_call)) readCall(message.function_call, `${where}.function_call`, unit, collector, "arguments");
+  if (!given(message.tool_calls)) return;
   if (!Array.isArray(message.tool_calls)) throw invalid(`${where}.tool_calls must be a list`);
   message.tool_calls.forEach((call, i) => {
     const at = `${where}.tool_calls[${i}]`;
@@ -476,14 +473,14 @@ function readPart(part: unknown, where: string, unit: ScanUnit, collector: Colle
   const strings = (keys: readonly string[], required: readonly string[]) => {
     checkKeys(value, keys, at);
     for (const key of keys) {
-      if (value[key] === undefined ? required.includes(key) : typeof value[key] !== "string") throw invalid(`${at}.${key} must be a string`);
+      if (given(value[key]) ? typeof value[key] !== "string" : required.includes(key)) throw invalid(`${at}.${key} must be a string`);
     }
   };
   if (type === "image_url") strings(["url", "detail"], ["url"]);
   else if (type === "input_audio") strings(["data", "format"], ["data", "format"]);
   else {
     strings(["file_data", "file_id", "filename"], []);
-    if (value.file_data === undefined && value.file_id === undefined) throw invalid(`${at} needs file_data or file_id`);
+    if (!given(value.file_data) && !given(value.file_id)) throw invalid(`${at} needs file_data or file_id`);
     // The model may read a file's name.
     if (typeof value.filename === "string") {
       collector.add(unit, value.filename, (v) => {
@@ -522,13 +519,13 @@ function readDefinition(definition: unknown, where: string, body: string, unit: 
   if (!isObject(definition)) throw invalid(`${where} must be an object with a name`);
   checkKeys(definition, ["name", "description", body], where);
   collector.add(unit, checkName(definition.name, `${where}.name`));
-  if (definition.description !== undefined) {
+  if (given(definition.description)) {
     if (typeof definition.description !== "string") throw invalid(`${where}.description must be a string`);
     collector.add(unit, definition.description, (v) => {
       definition.description = v;
     });
   }
-  if (definition[body] === undefined) return;
+  if (!given(definition[body])) return;
   if (!isObject(definition[body])) throw invalid(`${where}.${body} must be an object`);
   readJsonTexts(definition[body], unit, collector, (v) => {
     definition[body] = v;
@@ -536,7 +533,7 @@ function readDefinition(definition: unknown, where: string, body: string, unit: 
 }
 
 function readResponseFormat(format: unknown, collector: Collector): void {
-  if (format === undefined || format === null) return;
+  if (!given(format)) return;
   if (!isObject(format) || !["text", "json_object", "json_schema"].includes(format.type as string))
     throw invalid('response_format must be {"type": "text"}, {"type": "json_object"} or {"type": "json_schema", "json_schema": …}');
   checkKeys(format, format.type === "json_schema" ? ["type", "json_schema"] : ["type"], "response_format");
@@ -545,7 +542,7 @@ function readResponseFormat(format: unknown, collector: Collector): void {
 
 /** tool_choice and function_call name a tool: keywords or objects of names, nothing the model reads as prose. */
 function checkChoice(choice: unknown, where: string, depth = 0): void {
-  if (choice === undefined || choice === null || typeof choice === "boolean") return;
+  if (!given(choice) || typeof choice === "boolean") return;
   if (typeof choice === "string") {
     if (!NAME.test(choice)) throw invalid(`${where} must name a tool or be none, auto or required`);
   } else if (Array.isArray(choice) || isObject(choice)) {

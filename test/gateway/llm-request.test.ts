@@ -110,3 +110,14 @@ test("the body's text is bounded before JSON.parse by its entries and nesting, w
   refusal('{"messages": [', 400, "INVALID_JSON", /not valid JSON/);
   refusal("[1]", 400, "INVALID_INPUT", /JSON object/);
 });
+
+test("a schema's strings are written back under any key, __proto__ included", () => {
+  const body = JSON.parse(
+    '{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"__proto__":"mail a@x.org"}}}]}',
+  );
+  const tools = chatUnits(body, bounds).find((u) => u.where === "tools") as ScanUnit;
+  const joined = joinUnit(tools);
+  joined.writeBack(joined.text.replace("a@x.org", "[EMAIL_1]"));
+  const parameters = body.tools[0].function.parameters;
+  assert.deepEqual(Object.getOwnPropertyDescriptor(parameters, "__proto__")?.value, "mail [EMAIL_1]");
+});

@@ -153,6 +153,7 @@ test("content the guard does not understand is refused, never forwarded: the rep
   await refused("/strict/v1", user([{ type: "text", text: 7 }]), 400, "INVALID_INPUT", /text must be a string/);
   await refused("/strict/v1", user([{ type: "text", text: "hi", cache: { a: 1 } }]), 400, "INVALID_INPUT", /content\[0\]\.cache is not a field/);
   await refused("/strict/v1", { messages: [{ role: "narrator", content: "hi" }] }, 400, "INVALID_INPUT", /role must be one of/);
+  await refused("/strict/v1", { messages: [{ role: "constructor", content: "hi" }] }, 400, "INVALID_INPUT", /role must be one of/);
   await refused("/strict/v1", { messages: [{ role: "tool", content: "{}" }] }, 400, "INVALID_INPUT", /tool_call_id/);
   await refused(
     "/strict/v1",
@@ -238,6 +239,15 @@ test("an injection in any text the model reads is refused: content parts, tool c
 });
 
 test("what passes is forwarded whole, with PII anonymised in every text piece it was found in", async () => {
+  // Clients that send null for what they leave out are read as if they had left it out.
+  await forwarded("/strict/v1", {
+    prediction: null,
+    tools: null,
+    messages: [
+      { role: "user", name: null, content: "hi" },
+      { role: "assistant", content: null, refusal: null },
+    ],
+  });
   const body = await forwarded("/strict/v1", {
     temperature: 0.2,
     top_k: 40,

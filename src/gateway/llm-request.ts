@@ -4,8 +4,9 @@
  * tool and function definitions, response formats; legacy completions and embeddings) and
  * every text the model reads is collected into scan units — one per message, one for the
  * tool definitions, one for the response schema — for the route's input scanners. The
- * route's bounds (messages, characters) are applied during that walk, before any scanner
- * or tokenizer runs, so a request past them costs one walk over its parsed JSON.
+ * route's bounds are applied before any scanner or tokenizer runs: on the body's text,
+ * before JSON.parse (nesting, number of entries), then during the walk (messages,
+ * characters), so a request past them costs a read of its text and at most one walk.
  *
  * Anything the guard cannot classify is refused, never forwarded: a field it does not know
  * may be read by the model. Unknown fields holding a number, a boolean or null pass (the
@@ -24,7 +25,7 @@ export type NonTextPart = (typeof NON_TEXT_PARTS)[number];
  * 100-turn chat is 200 messages, an agent loop of 60 tool calls about 180; 100,000
  * characters are about 25,000 tokens, a long conversation with a pasted document (the
  * default token-limit scanner already refuses any one text past 4,096 tokens). The time
- * bound is a backstop: at the other two, scanning takes about 0.3 s of CPU.
+ * bound is a backstop: at the other two, scanning takes about 0.4 s of CPU.
  */
 export const LLM_BOUNDS_DEFAULTS = { maxMessages: 256, maxScannedChars: 100_000, scanTimeoutMs: 2_000 };
 

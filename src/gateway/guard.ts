@@ -290,7 +290,6 @@ function llmRoute(route: LlmRouteConfig): LlmRoute {
     upstream: route.llm,
     input: createPipeline("input", scanners(route.input), { block: route.block }),
     output: createPipeline("output", scanners(route.output), { block: route.block }),
-    block: new Set(route.block),
     bounds: {
       maxMessages: route.maxMessages,
       maxScannedChars: route.maxScannedChars,

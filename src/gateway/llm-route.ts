@@ -34,10 +34,9 @@ export interface LlmRoute {
   apiKey?: string;
   roles?: readonly string[];
   timeoutMs: number;
+  /** The scanner pipelines; each knows its blocking scanners (the others only transform and record). */
   input: Pipeline;
   output: Pipeline;
-  /** Scanners whose invalid verdict blocks (the others only transform and record). */
-  block: ReadonlySet<string>;
   systemPrompt?: string;
   canaries?: readonly string[];
   tokensPerMinute?: number;
@@ -140,7 +139,7 @@ export const llmRoutes: FastifyPluginAsync<{
         const joined = joinUnit(unit);
         const result = await route.input.scan(joined.text, context);
         const blocking = result.findings.filter((f) => blocks(route, f, unit.role));
-        record(request, "llm-input", result.findings, route.block, blocking);
+        record(request, "llm-input", result.findings, route.input.block, blocking);
         if (blocking.length > 0) {
           throw new RequestError(400, "PROMPT_REJECTED", `the prompt was refused at ${unit.where}: ${describeFindings(blocking)}`);
         }
@@ -233,8 +232,8 @@ export const llmRoutes: FastifyPluginAsync<{
     /** Output scan of a whole answer: the text to send and whether it was withheld. */
     const scanAnswer = async (request: FastifyRequest, text: string, context: ScanContext) => {
       const result = await route.output.scan(text, context);
-      const blocking = result.findings.filter((f) => route.block.has(f.scanner));
-      record(request, "llm-output", result.findings, route.block, blocking);
+      const blocking = result.findings.filter((f) => route.output.block.has(f.scanner));
+      record(request, "llm-output", result.findings, route.output.block, blocking);
       if (blocking.length > 0) return { text: `[withheld by Aegis: ${describeFindings(blocking)}]`, withheld: true };
       return { text: result.text, withheld: false };
     };
@@ -365,7 +364,7 @@ export function modelCatalog(route: LlmRoute, dispatcher: Dispatcher = getGlobal
 
 /** A finding refuses the prompt when its scanner blocks, except the injection classifier's score on the operator's roles (below). */
 function blocks(route: LlmRoute, finding: Finding, role: string | undefined): boolean {
-  if (!route.block.has(finding.scanner)) return false;
+  if (!route.input.block.has(finding.scanner)) return false;
   // The classifier scores how much a text reads like instructions to the model, which a
   // system or developer message is by design; the pattern families still apply to them.
   return !(finding.scanner === "prompt-injection" && finding.kind === "classifier" && (role === "system" || role === "developer"));

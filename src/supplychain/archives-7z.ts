@@ -48,10 +48,11 @@ export async function list7z(source: ByteSource, location: Location, limits: Sca
   try {
     run(["l", "-slt", "-ba"], (b) => text.push(b));
   } catch (e) {
-    return { members: [], findings: [bad(location, (e as Error).message)] };
+    return { members: [], findings: [bad(location, "7z", (e as Error).message)] };
   }
   const entries = parseListing(new TextDecoder().decode(new Uint8Array(text)));
-  if (entries.length === 0) return { members: [], findings: [bad(location, "7-Zip listed no members: the archive is corrupt or its headers are encrypted")] };
+  if (entries.length === 0)
+    return { members: [], findings: [bad(location, "7z", "7-Zip listed no members: the archive is corrupt or its headers are encrypted")] };
 
   const findings: ScanFinding[] = [];
   const total = entries.reduce((n, e) => n + e.size, 0);

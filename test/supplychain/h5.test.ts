@@ -57,7 +57,7 @@ test("a corrupt HDF5 file is reported, not thrown", async () => {
   const report = await scanPaths([path]);
   assert.deepEqual(
     report.files[0].findings.map((f) => [f.rule, f.severity]),
-    [["H5-BAD-FILE", "MEDIUM"]],
+    [["MALFORMED-HEADER", "MEDIUM"]],
   );
 });
 

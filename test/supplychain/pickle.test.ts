@@ -135,7 +135,7 @@ test("a pickle truncated mid-argument reports what came before the break", async
     show(findings),
   );
   assert.ok(
-    findings.some((f) => f.rule === "PICKLE-MALFORMED"),
+    findings.some((f) => f.rule === "MALFORMED-HEADER"),
     show(findings),
   );
 });

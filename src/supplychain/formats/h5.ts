@@ -8,6 +8,7 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import h5wasm from "h5wasm/node";
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 import { walkKerasConfig } from "./keras.js";
 
@@ -34,8 +35,7 @@ export const h5Scanner: FormatScanner = {
     try {
       texts = await readConfigAttributes(source);
     } catch (e) {
-      add("MEDIUM", "H5-BAD-FILE", `the HDF5 file could not be read (${(e as Error).message}); it is corrupt or crafted`);
-      return findings;
+      return [malformedHeader(context.location, "hdf5", `The file has an HDF5 signature but could not be read (${(e as Error).message})`)];
     }
     for (const [attribute, text] of texts) {
       let config: unknown;

@@ -3,6 +3,7 @@
  * into findings under the policy. Nested pickles handed to pickle.loads are scanned
  * through the context so their findings carry the right location.
  */
+import { malformedHeader } from "../findings.js";
 import type { ScanContext, ScanFinding, Severity } from "../types.js";
 import { classifyGlobal, GETATTR_NAMES, MODULE_IMPORTERS, PICKLE_LOADERS } from "./policy.js";
 import { analysePickle, type Value } from "./vm.js";
@@ -116,11 +117,9 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
   }
 
   if (a.error) {
-    at(
-      "MEDIUM",
-      "PICKLE-MALFORMED",
-      `The pickle breaks at offset ${a.error.offset} (${a.error.message}); a loader runs everything before the break, reported here, so treat the file as suspect.`,
-      a.error.offset,
+    // A loader runs everything before the break, and what it saw there is reported above.
+    findings.push(
+      malformedHeader(context.location, "pickle", `The pickle stream breaks at offset ${a.error.offset} (${a.error.message})`, { offset: a.error.offset }),
     );
   }
   return findings;

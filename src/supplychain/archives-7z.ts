@@ -35,12 +35,17 @@ export async function list7z(source: ByteSource, location: Location, limits: Sca
   sevenZip.FS.writeFile("/archive.7z", await readAll(source));
   const run = (args: string[], onByte: (byte: number) => void) => {
     sink = onByte;
+    // 7-Zip's exit status is written to process.exitCode by its Emscripten runtime: a corrupt
+    // archive would make `aegis scan` exit 2 after printing its report. Ours is restored.
+    const exitCode = process.exitCode;
     try {
       sevenZip.callMain([...args, "-p-", "-bsp0", "-bse0", "--", "/archive.7z"]);
     } catch (e) {
       // 7-Zip's own failures surface as bare wasm exception pointers, which say nothing to a user.
       if (!(e instanceof ExtractionLimitError)) throw new ExtractionLimitError("7-Zip stopped: the archive is corrupt or its headers are encrypted");
       throw e;
+    } finally {
+      process.exitCode = exitCode;
     }
   };
 

@@ -43,6 +43,18 @@ export async function scanPaths(paths: string[], options: ScanOptions = {}): Pro
       await source.close();
     }
   }
+  return reportOf(reports, started);
+}
+
+/** Scans bytes held in memory (an upload, a download not yet written) as the file `name`. */
+export async function scanBytes(bytes: Uint8Array, name: string, options: Pick<ScanOptions, "limits"> = {}): Promise<ScanReport> {
+  const started = performance.now();
+  const reports: FileReport[] = [];
+  await new Scanner({ ...DEFAULT_LIMITS, ...options.limits }, reports).unit(bytesSource(bytes), { file: name }, basename(name), 0);
+  return reportOf(reports, started);
+}
+
+function reportOf(reports: FileReport[], started: number): ScanReport {
   return {
     aegis: "0.1.0",
     kind: "scan",

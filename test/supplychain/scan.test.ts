@@ -8,6 +8,7 @@ import { strToU8, unzipSync, zipSync } from "fflate";
 import { formatSarif, formatText } from "../../src/supplychain/report.js";
 import { scanPaths } from "../../src/supplychain/scan.js";
 import { type ScanFinding, type ScanReport, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import { tar } from "../helpers/model-files.js";
 
 const torchDir = new URL("../../fixtures/supplychain/pytorch/", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "aegis-scan-"));
@@ -23,31 +24,6 @@ function write(name: string, bytes: Uint8Array): string {
 const all = (r: ScanReport): ScanFinding[] => r.files.flatMap((f) => f.findings);
 const rule = (r: ScanReport, id: string) => all(r).filter((f) => f.rule === id);
 const atLeast = (s: Severity | null, t: Severity) => s !== null && SEVERITY_ORDER.indexOf(s) >= SEVERITY_ORDER.indexOf(t);
-
-function tar(entries: Record<string, Uint8Array>): Uint8Array {
-  const blocks: Uint8Array[] = [];
-  for (const [name, data] of Object.entries(entries)) {
-    const h = new Uint8Array(512);
-    h.set(strToU8(name), 0);
-    h.set(strToU8("0000644\0"), 100);
-    h.set(strToU8(`${data.length.toString(8).padStart(11, "0")}\0`), 124);
-    h[156] = 0x30;
-    h.set(strToU8("ustar\0" + "00"), 257);
-    h.fill(0x20, 148, 156);
-    h.set(
-      strToU8(
-        `${h
-          .reduce((a, b) => a + b, 0)
-          .toString(8)
-          .padStart(6, "0")}\0 `,
-      ),
-      148,
-    );
-    blocks.push(h, data, new Uint8Array((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(new Uint8Array(1024));
-  return Buffer.concat(blocks);
-}
 
 test("a real PyTorch state dict (zip and legacy formats) scans clean; tensor data members are skipped", async () => {
   const r = await scanPaths([join(torchDir, "benign_state_dict.pt"), join(torchDir, "benign_legacy.pt")]);

@@ -4,6 +4,7 @@
  * config checks as `.keras` apply. HDF5 is too intricate to parse by hand safely, so
  * h5wasm reads it; its Node build sees only the host file system, hence the temp copy.
  */
+import fs from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,23 +65,51 @@ async function readConfigAttributes(source: ByteSource): Promise<Map<string, str
     } finally {
       await out.close();
     }
-    const file = new h5wasm.File(path, "r");
-    try {
-      const texts = new Map<string, string>();
-      const present = Object.keys(file.attrs);
-      for (const name of CONFIG_ATTRIBUTES) {
-        if (!present.includes(name)) continue;
-        const value = file.get_attribute(name, true);
-        // h5py writes the JSON as a scalar string; an array of one string is also accepted.
-        const text = typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : undefined;
-        if (text === undefined) throw new Error(`${name} is not a string`);
-        texts.set(name, text);
+    return withoutLibraryDiagnostics(() => {
+      const file = new h5wasm.File(path, "r");
+      try {
+        const texts = new Map<string, string>();
+        const present = Object.keys(file.attrs);
+        for (const name of CONFIG_ATTRIBUTES) {
+          if (!present.includes(name)) continue;
+          const value = file.get_attribute(name, true);
+          // h5py writes the JSON as a scalar string; an array of one string is also accepted.
+          const text = typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : undefined;
+          if (text === undefined) throw new Error(`${name} is not a string`);
+          texts.set(name, text);
+        }
+        return texts;
+      } finally {
+        file.close();
       }
-      return texts;
-    } finally {
-      file.close();
-    }
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * HDF5 prints its error stack (C source paths of the library's build) straight to file
+ * descriptor 2 through fs.writeSync, and Emscripten its abort notice through console.error;
+ * for a corrupt file the finding says it all. The calls are synchronous, so nothing else
+ * writes meanwhile.
+ */
+function withoutLibraryDiagnostics<T>(run: () => T): T {
+  const { write } = process.stderr;
+  process.stderr.write = () => true;
+  const writeSync = fs.writeSync;
+  fs.writeSync = ((fd: number, data: string | NodeJS.ArrayBufferView, ...rest: unknown[]) =>
+    fd === 2
+      ? typeof rest[1] === "number"
+        ? rest[1]
+        : typeof data === "string"
+          ? Buffer.byteLength(data)
+          : data.byteLength
+      : (writeSync as (...args: unknown[]) => number)(fd, data, ...rest)) as typeof fs.writeSync;
+  try {
+    return run();
+  } finally {
+    fs.writeSync = writeSync;
+    process.stderr.write = write;
   }
 }

@@ -37,8 +37,15 @@ const MAX_NESTING = 64;
 
 export function parseYaml(text: string, file: string): YamlSource {
   const lines = new LineCounter();
-  // logLevel "error": the library would otherwise print warnings (such as stringified keys) to stderr.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: "error" });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    // logLevel "error": the library would otherwise print warnings (such as stringified keys) to stderr.
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: "error" });
+  } catch (e) {
+    // Thousands of nested or chained ": " overflow the parser's own stack before it can report an error.
+    if (!(e instanceof RangeError)) throw e;
+    throw new AegisError("BAD_OPTION", `${file}: not valid YAML (it nests too deeply to read); no config needs that`, { cause: e });
+  }
   const at = (offset: number) => {
     const pos = lines.linePos(offset);
     return `${file}:${pos.line}:${pos.col}`;

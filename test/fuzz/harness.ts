@@ -265,7 +265,9 @@ export async function assertTarget(target: FuzzTarget, seed = 24): Promise<void>
   const details = await runTarget(target, { seed, numRuns: target.runs });
   if (details.failed) {
     const input = details.counterexample?.[0];
-    const hint = input ? ` (input of ${input.length} bytes: ${Buffer.from(input.subarray(0, 120)).toString("hex")}…)` : "";
+    // AEGIS_FUZZ_SAVE=1 keeps the failing input for the corpus.
+    const saved = input && process.env.AEGIS_FUZZ_SAVE ? `, saved as ${saveToCorpus(target, input)}` : "";
+    const hint = input ? ` (input of ${input.length} bytes${saved}: ${Buffer.from(input.subarray(0, 120)).toString("hex")}…)` : "";
     assert.fail(`${target.name}: seed ${seed}, run ${details.numRuns}${hint}: ${(details.errorInstance as Error)?.message ?? "interrupted"}`);
   }
   assert.equal(details.numRuns, target.runs, `${target.name} ran ${details.numRuns} of ${target.runs} inputs`);

@@ -19,7 +19,10 @@ import { assertNoInternals, expectAegisOutcome, type FuzzTarget, inputsOf, readF
 const LIMITS = { maxExtractedBytes: 8 << 20, maxDepth: 4, maxMembers: 200, maxCompressionRatio: 200 };
 
 export async function expectScanOutcome(bytes: Uint8Array, name: string): Promise<void> {
+  const exitCode = process.exitCode;
   const report = await withinTimeLimit(`scanning ${name}`, () => scanBytes(bytes, name, { limits: LIMITS }));
+  // A library that sets the exit status would change what `aegis scan` exits with after its report.
+  assert.equal(process.exitCode, exitCode, `scanning ${name} changed process.exitCode to ${process.exitCode}`);
   for (const file of report.files) {
     for (const f of file.findings) {
       assert.ok(SEVERITY_ORDER.includes(f.severity), `finding ${f.rule} has severity ${f.severity}`);

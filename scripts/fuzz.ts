@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { runTarget, saveToCorpus } from "../test/fuzz/harness.js";
 import { allTargets } from "../test/fuzz/targets/index.js";
 
-/** A single input running longer than this is a hang (the harness's own bound is 5 s). */
+/** A single input running longer than this is a hang (the harness's own bound is 10 s). */
 const HANG_MS = 30_000;
 /** Distinct failures kept per target before moving on: later ones are usually the same bug. */
 const MAX_FAILURES = 3;

@@ -7,6 +7,9 @@
  * (replayed by test/fuzz/corpus.test.ts) and its seed printed; the run exits 1 if any.
  */
 import { fork } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { runTarget, saveToCorpus } from "../test/fuzz/harness.js";
@@ -20,7 +23,7 @@ const MAX_FAILURES = 3;
 const RUNS_PER_SEED = 200;
 
 type FromChild =
-  | { kind: "input"; input: Uint8Array }
+  | { kind: "input" }
   | { kind: "seed"; seed: number; runs: number }
   | { kind: "failure"; seed: number; input: Uint8Array | null; message: string };
 
@@ -28,6 +31,8 @@ interface Job {
   target: string;
   milliseconds: number;
   seed?: number;
+  /** Where the child writes each input before checking it, for the parent to save on a hang. */
+  current: string;
 }
 
 const job = process.env.AEGIS_FUZZ_JOB;
@@ -52,7 +57,8 @@ async function main(): Promise<void> {
 
   let failed = 0;
   for (const target of names) {
-    const result = await fuzzInChild({ target, milliseconds: slice, ...(values.seed ? { seed: Number(values.seed) } : {}) });
+    const current = join(mkdtempSync(join(tmpdir(), "aegis-fuzz-")), "current-input");
+    const result = await fuzzInChild({ target, milliseconds: slice, current, ...(values.seed ? { seed: Number(values.seed) } : {}) });
     failed += result.failures;
     console.log(`${target.padEnd(12)} ${String(result.runs).padStart(7)} inputs, ${result.failures} failure${result.failures === 1 ? "" : "s"}`);
   }
@@ -75,21 +81,19 @@ async function fuzzInChild(job: Job): Promise<{ runs: number; failures: number }
         execArgv: ["--import", "tsx"],
         serialization: "advanced",
       });
-      let last: Uint8Array | undefined;
       let watchdog = setTimeout(() => hang(), HANG_MS * 4); // the first input waits for the target to start
       const hang = () => {
         child.kill("SIGKILL");
         failures++;
-        const saved = last ? saveToCorpus(target, last) : "(no input yet)";
+        const saved = existsSync(job.current) ? saveToCorpus(target, new Uint8Array(readFileSync(job.current))) : "(no input yet)";
         console.log(`${job.target}: HANG, an input ran over ${HANG_MS / 1000} s; saved as ${saved}`);
         resolve("hang");
       };
       child.on("message", (m: FromChild) => {
         clearTimeout(watchdog);
         watchdog = setTimeout(hang, HANG_MS);
-        if (m.kind === "input") last = m.input;
-        else if (m.kind === "seed") runs += m.runs;
-        else {
+        if (m.kind === "seed") runs += m.runs;
+        else if (m.kind === "failure") {
           failures++;
           const saved = m.input ? saveToCorpus(target, m.input) : "(no input)";
           console.log(`${job.target}: FAILURE with seed ${m.seed}, saved as ${saved}\n  ${m.message.split("\n").slice(0, 6).join("\n  ")}`);
@@ -114,9 +118,10 @@ async function work(job: Job): Promise<void> {
   const target = allTargets.find((t) => t.name === job.target)!;
   await target.start?.();
   const check = target.check.bind(target);
-  // Each input is announced first, so the main thread holds it if the check never returns.
+  // Each input is written first, synchronously: a check stuck in a loop never lets an IPC message out.
   target.check = (input) => {
-    send({ kind: "input", input });
+    writeFileSync(job.current, input);
+    send({ kind: "input" });
     return check(input);
   };
   const deadline = Date.now() + job.milliseconds;

@@ -98,9 +98,9 @@ function attributeFromProto(a: Msg, options: DecodeOptions): Attribute {
     case AT.STRING:
       return { type: "string", value: utf8.decode(a.s ?? new Uint8Array()) };
     case AT.TENSOR:
-      return { type: "tensor", value: tensorFromProto(a.t, options) };
+      return { type: "tensor", value: tensorFromProto(a.t ?? missing(a, "tensor"), options) };
     case AT.GRAPH:
-      return { type: "graph", value: graphFromProto(a.g, options) };
+      return { type: "graph", value: graphFromProto(a.g ?? missing(a, "graph"), options) };
     case AT.FLOATS:
       return { type: "floats", value: [...(a.floats ?? [])] };
     case AT.INTS:
@@ -114,6 +114,10 @@ function attributeFromProto(a: Msg, options: DecodeOptions): Attribute {
     default:
       return { type: "raw", value: a };
   }
+}
+
+function missing(a: Msg, what: string): never {
+  throw new AegisError("BAD_MODEL", `attribute ${a.name ?? ""} is of type ${what.toUpperCase()} but holds no ${what}; the model is damaged or crafted`);
 }
 
 function valueInfoFromProto(v: Msg): ValueInfo {

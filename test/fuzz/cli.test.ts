@@ -34,7 +34,10 @@ test("aegis predict on hostile .npy data (the 5,000-bracket header, a mutant): a
     [join(CORPUS, "npy/deep-brackets.npy"), join(tmp, "mutant.npy")].map((data) => aegis(["predict", "--model", model, "--data", data, "--json"])),
   );
   assert.equal(deep.code, 5, deep.stderr);
-  assert.match(deep.stderr, /^aegis: .*deep-brackets\.npy has a malformed \.npy header \(brackets nest more than 32 levels deep at character \d+\); re-save it with numpy\.save\.\n$/);
+  assert.match(
+    deep.stderr,
+    /^aegis: .*deep-brackets\.npy has a malformed \.npy header \(brackets nest more than 32 levels deep at character \d+\); re-save it with numpy\.save\.\n$/,
+  );
   for (const r of [deep, mutated]) {
     assert.ok(DOCUMENTED.has(r.code) && r.code !== 70, `exit ${r.code}: ${r.stderr}`);
     if (r.code !== 0) assert.match(r.stderr, /^aegis: [^\n]+\n$/);

@@ -20,6 +20,8 @@ export const DEFAULT_LIMITS: ScanLimits = {
   maxMembers: 10_000,
   // Real checkpoints and configs stay far below this; zip bombs reach 1000:1 and more.
   maxCompressionRatio: 200,
+  // Reading a model's attributes takes well under a second; HDF5 can loop forever on a crafted file.
+  readerTimeoutMs: 20_000,
 };
 
 export interface ScanOptions {

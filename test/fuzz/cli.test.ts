@@ -5,7 +5,7 @@
  * for --json, nothing but JSON on stdout.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -18,12 +18,17 @@ import { npyTarget } from "./targets/data.js";
 const DOCUMENTED = new Set([0, 11, ...Object.values(EXIT_CODES)]);
 const tmp = mkdtempSync(join(tmpdir(), "aegis-fuzz-cli-"));
 
-test("aegis scan --json over the crash corpus: exit 0 or 11, a JSON report on stdout, nothing internal on stderr", async () => {
-  const r = await aegis(["scan", CORPUS, "--json"]);
+test("aegis scan --json over the crash corpus: exit 0 or 11, a JSON report on stdout, nothing on stderr", async () => {
+  // The HDF5 file that loops the reader forever costs its 20 s time limit; the rest of the corpus makes the point.
+  const paths = readdirSync(CORPUS)
+    .filter((folder) => folder !== "hdf5")
+    .map((folder) => join(CORPUS, folder));
+  const r = await aegis(["scan", ...paths, join(CORPUS, "hdf5/library-abort.h5"), "--json"]);
   assert.ok(r.code === 0 || r.code === 11, `exit ${r.code}: ${r.stderr}`);
   const report = JSON.parse(r.stdout) as { files: { findings: { rule: string }[] }[] };
   assert.ok(report.files.some((f) => f.findings.some((x) => x.rule === "MALFORMED-HEADER")));
-  assertNoInternals(r.stderr, "aegis scan's stderr");
+  // Nothing else speaks: HDF5 once printed its C error stack here, 7-Zip set the exit status.
+  assert.equal(r.stderr, "");
 });
 
 test("aegis predict on hostile .npy data (the 5,000-bracket header, a mutant): a documented exit code and one clean sentence", async () => {

@@ -26,7 +26,7 @@ function context(file: string): ScanContext {
   return {
     location: { file },
     scanNested: async () => [],
-    limits: { maxExtractedBytes: 1 << 26, maxDepth: 4, maxMembers: 1000, maxCompressionRatio: 200 },
+    limits: { maxExtractedBytes: 1 << 26, maxDepth: 4, maxMembers: 1000, maxCompressionRatio: 200, readerTimeoutMs: 20_000 },
   };
 }
 

@@ -24,7 +24,7 @@ function context(file: string, nested: string[] = []): ScanContext {
       nested.push(name);
       return scanPickle(bytes, context(file, nested));
     },
-    limits: { maxExtractedBytes: 1e9, maxDepth: 5, maxMembers: 1000, maxCompressionRatio: 100 },
+    limits: { maxExtractedBytes: 1e9, maxDepth: 5, maxMembers: 1000, maxCompressionRatio: 100, readerTimeoutMs: 20_000 },
   };
 }
 

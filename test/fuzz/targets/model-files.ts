@@ -16,7 +16,7 @@ import { hdf5WithAttributes, sevenZip, tar } from "../../helpers/model-files.js"
 import { assertNoInternals, expectAegisOutcome, type FuzzTarget, inputsOf, readFixture, readFixtures, withinTimeLimit } from "../harness.js";
 
 /** Small limits keep a lying archive cheap to refuse; the logic under test is the same. */
-const LIMITS = { maxExtractedBytes: 8 << 20, maxDepth: 4, maxMembers: 200, maxCompressionRatio: 200 };
+const LIMITS = { maxExtractedBytes: 8 << 20, maxDepth: 4, maxMembers: 200, maxCompressionRatio: 200, readerTimeoutMs: 4000 };
 
 export async function expectScanOutcome(bytes: Uint8Array, name: string): Promise<void> {
   const exitCode = process.exitCode;

@@ -73,7 +73,7 @@ export const pickleTarget: FuzzTarget = {
   name: "pickle",
   covers: "the symbolic pickle VM (protocols 0–5, joblib, legacy torch.save) and the pickle scanner",
   extension: "pkl",
-  runs: 400,
+  runs: 800,
   inputs: () => inputsOf(pickleSeeds(), PICKLE_TOKENS),
   async check(input) {
     // The VM reports a break in its result; it never throws, whatever the bytes.
@@ -162,19 +162,19 @@ export const safetensorsTarget = scanTarget(
   "safetensors",
   "the safetensors header scanner",
   "safetensors",
-  400,
+  1000,
   () => readFixtures("supplychain/formats", /\.safetensors$/),
   ['{"', '"}', "[", "]", '"data_offsets":', '"shape":', "1e309", "-1", '"__metadata__":', "\\u0000", "{", "}"],
 );
 
-export const ggufTarget = scanTarget("gguf", "the GGUF metadata scanner", "gguf", 400, () => readFixtures("supplychain/formats", /\.gguf$/), [
+export const ggufTarget = scanTarget("gguf", "the GGUF metadata scanner", "gguf", 1000, () => readFixtures("supplychain/formats", /\.gguf$/), [
   "GGUF",
   "{{",
   "}}",
   "\x09\0\0\0",
 ]);
 
-export const savedModelTarget = scanTarget("savedmodel", "the TensorFlow SavedModel scanner", "pb", 300, () =>
+export const savedModelTarget = scanTarget("savedmodel", "the TensorFlow SavedModel scanner", "pb", 1000, () =>
   readFixtures("supplychain/formats", /saved_model\.pb$/),
 );
 
@@ -182,7 +182,7 @@ export const kerasTarget = scanTarget(
   "keras",
   "the .keras zip and its config.json walker",
   "keras",
-  300,
+  600,
   () => readFixtures("supplychain/formats", /\.keras$/),
   ["PK\x01\x02", "PK\x05\x06", '{"class_name": ', "[", "{"],
 );
@@ -191,7 +191,7 @@ export const npyScanTarget = scanTarget(
   "npy-scan",
   "the .npy scanner (object arrays and their pickles)",
   "npy",
-  300,
+  1000,
   () => [...readFixtures("data", /\.npy$/), readFixture("supplychain/pytorch/malicious_object.npy")],
   ["[", "(", "'|O'", "'descr': ", "\\"],
 );
@@ -203,7 +203,7 @@ export const zipTarget = scanTarget(
   "zip",
   "zip archives (central directory, local headers, zip64, deflate), PyTorch zips, .npz and nested archives",
   "zip",
-  300,
+  600,
   () => [
     readFixture("supplychain/pytorch/benign_state_dict.pt"),
     readFixture("supplychain/pytorch/malicious_state_dict.pt"),
@@ -217,7 +217,7 @@ export const tarTarget = scanTarget(
   "tar",
   "tar (ustar, pax, GNU long names, base-256 sizes) and gzip",
   "tar",
-  300,
+  1000,
   () => {
     const plain = tar({ "model/data.pkl": EVIL_PICKLE, "model/readme.txt": strToU8("weights") });
     return [plain, gzipSync(plain), tar({ "x.npy": readFixture("data/f32.npy") })];
@@ -244,8 +244,8 @@ export const hdf5Target: FuzzTarget = {
   name: "hdf5",
   covers: "HDF5 / legacy Keras .h5 through h5wasm",
   extension: "h5",
-  // Each run copies the file for h5wasm: costly, so fewer runs.
-  runs: 40,
+  // Each run copies the file and starts h5wasm in a worker thread: costly, so fewer runs.
+  runs: 20,
   async start() {
     const config = JSON.stringify({ class_name: "Sequential", config: { layers: [{ class_name: "Dense", config: { units: 4 } }] } });
     hdf5Seeds = [await hdf5WithAttributes({ model_config: config, keras_version: "2.15.0" })];

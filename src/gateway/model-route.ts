@@ -108,8 +108,9 @@ function npyBatch(body: Buffer) {
     if (t.dtype !== "float32" && t.dtype !== "float64") throw new RequestError(400, "INVALID_INPUT", `the array is ${t.dtype}; send float32 or float64`);
     return toFloat32(t);
   } catch (e) {
-    if (e instanceof RequestError) throw e;
-    throw new RequestError(400, "INVALID_INPUT", `the body is not a valid .npy array: ${(e as Error).message}`);
+    // Only our own errors describe the body; anything else is a bug, answered 500 without its text.
+    if (e instanceof AegisError) throw new RequestError(400, "INVALID_INPUT", `the body is not a valid .npy array: ${e.message}`);
+    throw e;
   }
 }
 

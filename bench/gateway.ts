@@ -41,7 +41,8 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+/** Starts `node …args` and resolves with the URL its stderr announces (the first group of `ready`). */
+export function start(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, args);
   let err = "";
   return new Promise((resolve, reject) => {

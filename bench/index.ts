@@ -120,5 +120,6 @@ for (const line of ["", ...(await (await import("./extraction-detection.js")).be
 for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);
 for (const line of ["", ...(await (await import("./gateway.js")).benchGateway())]) console.log(line);
+for (const line of ["", ...(await (await import("./gateway-limits.js")).benchGatewayLimits())]) console.log(line);
 for (const line of ["", ...(await (await import("./harden.js")).benchHarden((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./certify.js")).benchCertify())]) console.log(line);

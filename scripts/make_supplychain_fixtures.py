@@ -131,7 +131,7 @@ malicious(
     "broken.pkl",
     data,
     ("PICKLE-DANGEROUS-GLOBAL", "CRITICAL", first(good, "GLOBAL")),
-    ("PICKLE-MALFORMED", "MEDIUM", len(good) - 1),
+    ("MALFORMED-HEADER", "MEDIUM", len(good) - 1),
 )
 
 

@@ -5,6 +5,7 @@
  */
 export type ErrorCode =
   | "FILE_NOT_FOUND"
+  | "NOT_FOUND"
   | "BAD_MODEL"
   | "BAD_DATA"
   | "UNSAFE_DATA"
@@ -24,6 +25,7 @@ export type ErrorCode =
 export const EXIT_CODES: Record<ErrorCode, number> = {
   BAD_OPTION: 2,
   FILE_NOT_FOUND: 3,
+  NOT_FOUND: 3,
   BAD_MODEL: 4,
   BAD_DATA: 5,
   UNSAFE_DATA: 5,

@@ -23,7 +23,8 @@ export interface ChatbotOptions {
 
 interface Message {
   role: string;
-  content: string | null;
+  /** A string, null (an assistant turn with tool calls) or OpenAI content parts. */
+  content: string | null | { type: string; text?: string }[];
 }
 
 interface Answer {
@@ -193,15 +194,33 @@ function act(turn: Turn): Answer {
   return reply("Thank you for contacting ACME Bank. I can help with accounts, cards and transfers.");
 }
 
+/** A message's text as the bot reads it: its text parts joined, other parts ignored. */
+function textOf(message: Message | undefined): string {
+  const content = message?.content;
+  if (typeof content === "string") return content;
+  return (content ?? [])
+    .filter((p) => p.type === "text")
+    .map((p) => p.text ?? "")
+    .join("\n");
+}
+
+/** Messages the bot can read: a role and a string, null or a list of parts as content. */
+function readable(messages: unknown[]): messages is Message[] {
+  return messages.every((m) => {
+    const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+    return typeof role === "string" && (content === null || typeof content === "string" || Array.isArray(content));
+  });
+}
+
 /** The vulnerable bot's answer to a conversation. */
 export function vulnerableAnswer(messages: readonly Message[], maxTokens = DEFAULT_MAX_TOKENS): Answer {
   const system = messages
     .filter((m) => m.role === "system")
-    .map((m) => m.content ?? "")
+    .map(textOf)
     .join("\n");
-  const users = messages.filter((m) => m.role === "user").map((m) => m.content ?? "");
+  const users = messages.filter((m) => m.role === "user").map(textOf);
   const last = messages[messages.length - 1];
-  let text = last?.content ?? "";
+  let text = textOf(last);
   if (last?.role === "tool") {
     // Tool results arrive as JSON; read the strings in it as the model would.
     try {
@@ -261,6 +280,10 @@ export async function startVulnerableChatbot(options: ChatbotOptions = {}): Prom
     }
     if (!Array.isArray(body.messages) || body.messages.length === 0) {
       badRequest(res, "messages must be a non-empty array");
+      return;
+    }
+    if (!readable(body.messages)) {
+      badRequest(res, "each message needs a role and a content that is a string, null or a list of content parts");
       return;
     }
     const answer = answerFor(mode, body.messages, body.max_tokens ?? DEFAULT_MAX_TOKENS);

@@ -100,24 +100,36 @@ export function loadImageFolder(root: string, options: ImageFolderOptions = {}):
   };
 }
 
+/**
+ * Pixels one image may have (64 M, e.g. 8192 × 8192): a header of a few bytes can claim
+ * 2^31 × 2^31, and the decoders would try to allocate that before reading any pixel.
+ */
+const MAX_PIXELS = 1 << 26;
+
 /** Decodes a PNG or JPEG to 8-bit RGBA; undefined when the bytes are neither. */
 function decode(bytes: Buffer, file: string): Omit<Decoded, "file" | "label"> | undefined {
-  try {
-    if (startsWith(bytes, PNG_MAGIC)) {
-      // pngjs expands palette, gray and 16-bit images to 8-bit RGBA.
-      const png = PNG.sync.read(bytes);
-      return { width: png.width, height: png.height, rgba: png.data };
-    }
-    if (startsWith(bytes, JPEG_MAGIC)) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
-      return { width: img.width, height: img.height, rgba: img.data };
-    }
-  } catch (e) {
-    throw new AegisError("BAD_DATA", `${file} could not be decoded (${(e as Error).message}); re-export the image.`, {
-      cause: e,
-    });
+  const png = startsWith(bytes, PNG_MAGIC);
+  if (!png && !startsWith(bytes, JPEG_MAGIC)) return undefined;
+  // PNG states its size in IHDR, the first chunk; JPEG decoding is capped through jpeg-js's own limit.
+  if (png && bytes.length >= 24 && bytes.readUInt32BE(16) * bytes.readUInt32BE(20) > MAX_PIXELS) {
+    throw new AegisError(
+      "BAD_DATA",
+      `${file} claims ${bytes.readUInt32BE(16)} × ${bytes.readUInt32BE(20)} pixels, more than the ${MAX_PIXELS} Aegis decodes; resize the image.`,
+    );
   }
-  return undefined;
+  try {
+    if (png) {
+      // pngjs expands palette, gray and 16-bit images to 8-bit RGBA.
+      const image = PNG.sync.read(bytes);
+      return { width: image.width, height: image.height, rgba: image.data };
+    }
+    const image = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
+    return { width: image.width, height: image.height, rgba: image.data };
+  } catch (e) {
+    // The decoders' own errors describe the data; a TypeError or RangeError from inside them only says they tripped over it.
+    const why = e instanceof TypeError || e instanceof RangeError ? "the decoder could not follow its structure" : (e as Error).message;
+    throw new AegisError("BAD_DATA", `${file} could not be decoded (${why}); re-export the image.`, { cause: e });
+  }
 }
 
 function isGray(rgba: Uint8Array): boolean {

@@ -12,6 +12,6 @@ export {
   type Mnist,
   type MnistSplit,
 } from "./mnist.js";
-export { encodeNpy, parseNpy } from "./npy.js";
+export { encodeNpy, mentionsObject, type NpyHeader, type PyValue, parseNpy, parseNpyHeader } from "./npy.js";
 export { encodeNpz, parseNpz } from "./npz.js";
 export { createRng, type Rng } from "./random.js";

@@ -60,6 +60,76 @@ export function isNpy(bytes: Uint8Array): boolean {
   return MAGIC.every((b, i) => bytes[i] === b);
 }
 
+/** What a .npy header says, before any dtype is accepted: shared by the reader and `aegis scan`. */
+export interface NpyHeader {
+  /** Format major version: 1, 2 or 3. */
+  version: number;
+  /** 'descr' as written: a dtype string, or a list of fields for a structured dtype. */
+  descr: PyValue;
+  fortranOrder: boolean;
+  shape: number[];
+  /** Offset of the array data, just past the header. */
+  dataStart: number;
+}
+
+/**
+ * NumPy refuses headers over 10,000 bytes unless told otherwise; real ones are under 200.
+ * A larger limit keeps wide shapes readable while a crafted 4 GB length cannot make us
+ * decode and parse a whole file as a header.
+ */
+const MAX_HEADER_BYTES = 1 << 20;
+/** Real headers nest at most a few levels (a structured dtype of sub-arrays); this is far above. */
+const MAX_NESTING = 32;
+
+/**
+ * Reads and checks the magic, version and header dict of a .npy file. `bytes` must hold at
+ * least the whole header; the data after it is not looked at.
+ */
+export function parseNpyHeader(bytes: Uint8Array, name = "the .npy data"): NpyHeader {
+  if (!isNpy(bytes)) {
+    throw new AegisError("BAD_DATA", `${name} is not a .npy file (it does not start with "\\x93NUMPY"); save arrays with numpy.save.`);
+  }
+  if (bytes.length < 10) throw truncated(name);
+  const version = bytes[6];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let headerStart: number;
+  let headerLength: number;
+  if (version === 1) {
+    headerStart = 10;
+    headerLength = view.getUint16(8, true);
+  } else if (version === 2 || version === 3) {
+    if (bytes.length < 12) throw truncated(name);
+    headerStart = 12;
+    headerLength = view.getUint32(8, true);
+  } else {
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} uses .npy format version ${version}.${bytes[7]}, which Aegis does not know; save it with numpy.save from NumPy 1.x or 2.x.`,
+    );
+  }
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw malformed(name, `the header claims ${headerLength} bytes, more than the ${MAX_HEADER_BYTES} a .npy header can reasonably need`);
+  }
+  const dataStart = headerStart + headerLength;
+  if (bytes.length < dataStart) throw truncated(name);
+  // Version 3.0 exists only to allow UTF-8 in the header; earlier versions are latin-1.
+  const text = new TextDecoder(version === 3 ? "utf-8" : "latin1").decode(bytes.subarray(headerStart, dataStart));
+  const fail = (why: string): never => {
+    throw malformed(name, why);
+  };
+  const header = parseLiteral(text.trimEnd(), fail);
+  if (!(header instanceof Map)) return fail("it is not a dict");
+  const descr = header.get("descr");
+  const fortranOrder = header.get("fortran_order");
+  const shape = header.get("shape");
+  if (descr === undefined) return fail("'descr' is missing");
+  if (typeof fortranOrder !== "boolean") return fail("'fortran_order' is not True or False");
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)) {
+    return fail("'shape' is not a tuple of non-negative integers");
+  }
+  return { version, descr, fortranOrder, shape: shape as number[], dataStart };
+}
+
 /**
  * Parses a .npy file. The tensor shares memory with `bytes` when the data is aligned for
  * its element type (numpy pads headers to 64 bytes, so usually it is), else it is a copy.
@@ -69,33 +139,15 @@ export function parseNpy(bytes: Uint8Array, name = "the .npy data"): Tensor {
   if (looksLikePickle(bytes)) {
     throw unsafe(name, "is a Python pickle (from pickle.dump or torch.save), not a .npy array");
   }
-  if (!isNpy(bytes)) {
-    throw new AegisError("BAD_DATA", `${name} is not a .npy file (it does not start with "\\x93NUMPY"); save arrays with numpy.save.`);
-  }
-  if (bytes.length < 10) throw truncated(name);
-  const major = bytes[6];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let headerStart: number;
-  let headerLength: number;
-  if (major === 1) {
-    headerStart = 10;
-    headerLength = view.getUint16(8, true);
-  } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw truncated(name);
-    headerStart = 12;
-    headerLength = view.getUint32(8, true);
-  } else {
+  const header = parseNpyHeader(bytes, name);
+  const dtype = dtypeOf(header.descr, name);
+  if (header.fortranOrder) {
     throw new AegisError(
       "BAD_DATA",
-      `${name} uses .npy format version ${major}.${bytes[7]}, which Aegis does not know; save it with numpy.save from NumPy 1.x or 2.x.`,
+      `${name} is stored in Fortran (column-major) order, which Aegis does not read; save it with numpy.save(path, numpy.ascontiguousarray(a)).`,
     );
   }
-  const dataStart = headerStart + headerLength;
-  if (bytes.length < dataStart) throw truncated(name);
-  // Version 3.0 exists only to allow UTF-8 in the header; earlier versions are latin-1.
-  const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(headerStart, dataStart));
-  const { dtype, shape } = readHeader(headerText, name);
-
+  const { shape, dataStart } = header;
   const count = sizeOf(shape);
   const Ctor = CTOR_OF[dtype];
   const byteLength = count * Ctor.BYTES_PER_ELEMENT;
@@ -137,36 +189,13 @@ export function encodeNpy(t: Tensor): Uint8Array {
   return out;
 }
 
-function readHeader(text: string, name: string): { dtype: DType; shape: number[] } {
-  const fail = (why: string): never => {
-    throw new AegisError("BAD_DATA", `${name} has a malformed .npy header (${why}); re-save it with numpy.save.`);
-  };
-  const header = parseLiteral(text.trimEnd(), fail);
-  if (!(header instanceof Map)) return fail("it is not a dict");
-  const descr = header.get("descr");
-  const fortran = header.get("fortran_order");
-  const shape = header.get("shape");
-  if (typeof fortran !== "boolean") return fail("'fortran_order' is not True or False");
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === "number" && d >= 0)) {
-    return fail("'shape' is not a tuple of non-negative integers");
-  }
-  const dtype = dtypeOf(descr, name, fail);
-  if (fortran) {
-    throw new AegisError(
-      "BAD_DATA",
-      `${name} is stored in Fortran (column-major) order, which Aegis does not read; save it with numpy.save(path, numpy.ascontiguousarray(a)).`,
-    );
-  }
-  return { dtype, shape: shape as number[] };
-}
-
-function dtypeOf(descr: PyValue | undefined, name: string, fail: (why: string) => never): DType {
+function dtypeOf(descr: PyValue, name: string): DType {
   if (Array.isArray(descr)) {
     // A structured dtype: a list of (field name, type[, shape]) tuples.
     if (mentionsObject(descr)) throw unsafe(name, "has object fields, which NumPy stores as pickles");
     throw new AegisError("BAD_DATA", `${name} has a structured (record) dtype; save each field as its own numeric array.`);
   }
-  if (typeof descr !== "string") return fail("'descr' is missing or not a string");
+  if (typeof descr !== "string") throw malformed(name, "'descr' is not a string");
   const match = /^([<>|=]?)([A-Za-z])(\d*)$/.exec(descr);
   if (match?.[2] === "O") throw unsafe(name, "holds an object array, which NumPy stores as a pickle");
   const dtype = match ? DTYPE_OF[`${match[2]}${match[3]}`] : undefined;
@@ -181,12 +210,13 @@ function dtypeOf(descr: PyValue | undefined, name: string, fail: (why: string) =
     if (match[1] === ">") {
       throw new AegisError("BAD_DATA", `${name} is big-endian ('${descr}'); convert it with a.astype(a.dtype.newbyteorder('<')) before saving.`);
     }
-    return fail(`'descr' '${descr}' does not state a little-endian byte order`);
+    throw malformed(name, `'descr' '${descr}' does not state a little-endian byte order`);
   }
   return dtype;
 }
 
-function mentionsObject(value: PyValue): boolean {
+/** True when a dtype (plain or structured) has object fields, which NumPy stores as pickles. */
+export function mentionsObject(value: PyValue): boolean {
   if (typeof value === "string") return /^[<>|=]?O\d*$/.test(value);
   return Array.isArray(value) && value.some(mentionsObject);
 }
@@ -198,15 +228,23 @@ function unsafe(name: string, what: string): AegisError {
   );
 }
 
+function malformed(name: string, why: string): AegisError {
+  return new AegisError("BAD_DATA", `${name} has a malformed .npy header (${why}); re-save it with numpy.save.`);
+}
+
 function truncated(name: string, expected?: number, actual?: number): AegisError {
   const detail = expected === undefined ? "" : ` (the header promises ${expected} bytes of data but only ${actual} follow)`;
   return new AegisError("BAD_DATA", `${name} is truncated${detail}; re-save or re-download the file.`);
 }
 
 /** The values a .npy header can contain: tuples and lists both become arrays. */
-type PyValue = string | number | boolean | null | PyValue[] | Map<string, PyValue>;
+export type PyValue = string | number | boolean | null | PyValue[] | Map<string, PyValue>;
 
-/** Parses the Python literal subset numpy writes in headers: dicts, tuples, lists, str, int, bools, None. */
+/**
+ * Parses the Python literal subset numpy writes in headers: dicts, tuples, lists, str, int,
+ * bools, None. Nesting is bounded, so a header of thousands of brackets is refused, not a
+ * stack overflow.
+ */
 function parseLiteral(text: string, fail: (why: string) => never): PyValue {
   let i = 0;
   const skipSpace = () => {
@@ -229,24 +267,27 @@ function parseLiteral(text: string, fail: (why: string) => never): PyValue {
     }
     i++;
   };
-  const value = (): PyValue => {
+  // Sticky, so each number is matched where it stands instead of on a copy of the rest.
+  const integer = /-?\d+L?/y;
+  const value = (depth: number): PyValue => {
+    if (depth > MAX_NESTING) fail(`brackets nest more than ${MAX_NESTING} levels deep at character ${i}`);
     skipSpace();
     const c = text.charAt(i);
     if (c === "{") {
       i++;
       const dict = new Map<string, PyValue>();
       items("}", () => {
-        const key = value();
+        const key = value(depth + 1);
         if (typeof key !== "string") fail(`a dict key at character ${i} is not a string`);
         expect(":");
-        dict.set(key as string, value());
+        dict.set(key as string, value(depth + 1));
       });
       return dict;
     }
     if (c === "(" || c === "[") {
       i++;
       const list: PyValue[] = [];
-      items(c === "(" ? ")" : "]", () => list.push(value()));
+      items(c === "(" ? ")" : "]", () => list.push(value(depth + 1)));
       return list;
     }
     if (c === "'" || c === '"') {
@@ -260,7 +301,8 @@ function parseLiteral(text: string, fail: (why: string) => never): PyValue {
       return s;
     }
     // Python 2 numpy wrote shapes as long literals such as (3L, 4L).
-    const number = /^-?\d+L?/.exec(text.slice(i));
+    integer.lastIndex = i;
+    const number = integer.exec(text);
     if (number) {
       i += number[0].length;
       return Number.parseInt(number[0], 10);
@@ -277,7 +319,7 @@ function parseLiteral(text: string, fail: (why: string) => never): PyValue {
     }
     return fail(`unexpected ${c ? `'${c}'` : "end"} at character ${i}`);
   };
-  const result = value();
+  const result = value(0);
   skipSpace();
   if (i !== text.length) fail(`unexpected text after the dict at character ${i}`);
   return result;

@@ -6,11 +6,12 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
-import { DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
+import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
 import type { DetectorsConfig } from "./detection.js";
 import type { IncidentRule } from "./incidents/responder.js";
+import { LLM_BOUNDS_DEFAULTS, NON_TEXT_PARTS, type NonTextPart } from "./llm-request.js";
 import type { RateLimitOptions } from "./plugins/rate-limit.js";
 import { QUERY_LOG_DEFAULTS } from "./store/query-log.js";
 
@@ -65,23 +66,19 @@ export interface LlmRouteConfig {
   canaries?: string[];
   tokensPerMinute?: number;
   tokenBudgetPerDay?: number;
+  /** Bounds on the scanners' work per request, applied before any of it. */
+  maxMessages: number;
+  maxScannedChars: number;
+  scanTimeoutMs: number;
+  /** Clients may send system and developer messages (scanned like the rest). */
+  allowSystemMessages: boolean;
+  /** Non-text content parts admitted, validated and forwarded unscanned. */
+  allowedContentParts: NonTextPart[];
+  /** Top-level request fields beyond OpenAI's, forwarded with every string in them scanned. */
+  extraFields: string[];
 }
 
 export type RouteConfig = ModelRouteConfig | ProxyRouteConfig | LlmRouteConfig;
-
-/** Scanners whose finding refuses a prompt or withholds an answer; the others anonymise, redact or only record. */
-export const DEFAULT_BLOCKING_SCANNERS = [
-  "prompt-injection",
-  "invisible-text",
-  "encoded-payload",
-  "token-limit",
-  "ban",
-  "language",
-  "system-prompt-leak",
-  "output-handling",
-  "url-allowlist",
-  "json-schema",
-];
 
 export interface GuardConfig {
   file: string;
@@ -336,6 +333,12 @@ function parseLlmRoute(
     "canaries",
     "tokensPerMinute",
     "tokenBudgetPerDay",
+    "maxMessages",
+    "maxScannedChars",
+    "scanTimeoutMs",
+    "allowSystemMessages",
+    "allowedContentParts",
+    "extraFields",
   ];
   const m = r.map(p, item, keys);
   const name = r.string([...p, "name"], m.name);
@@ -358,6 +361,9 @@ function parseLlmRoute(
     }
   }
   const positive = (key: string) => (m[key] === undefined ? undefined : r.number([...p, key], m[key], { min: 1, integer: true }));
+  const bound = (key: keyof typeof LLM_BOUNDS_DEFAULTS) => positive(key) ?? LLM_BOUNDS_DEFAULTS[key];
+  const strings = (key: string, allowed?: readonly string[]) =>
+    m[key] === undefined ? [] : r.list([...p, key], m[key]).map((v, i) => r.string([...p, key, i], v, allowed));
   return {
     kind: "llm",
     name,
@@ -374,6 +380,12 @@ function parseLlmRoute(
     canaries: m.canaries === undefined ? undefined : r.list([...p, "canaries"], m.canaries).map((v, i) => r.string([...p, "canaries", i], v)),
     tokensPerMinute: positive("tokensPerMinute"),
     tokenBudgetPerDay: positive("tokenBudgetPerDay"),
+    maxMessages: bound("maxMessages"),
+    maxScannedChars: bound("maxScannedChars"),
+    scanTimeoutMs: bound("scanTimeoutMs"),
+    allowSystemMessages: m.allowSystemMessages === undefined ? false : r.boolean([...p, "allowSystemMessages"], m.allowSystemMessages),
+    allowedContentParts: strings("allowedContentParts", NON_TEXT_PARTS) as NonTextPart[],
+    extraFields: strings("extraFields"),
   };
 }
 

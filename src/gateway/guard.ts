@@ -28,7 +28,7 @@ import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
 import { adversarialHook, type ClientState, type DetectionOptions, type DetectorsConfig, degradeHook, detectionHook, outputHook } from "./detection.js";
 import { IncidentResponder } from "./incidents/responder.js";
-import { type LlmRoute, llmRoutes } from "./llm-route.js";
+import { type LlmRoute, llmRoutes, modelCatalog } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
 import { auditLogPlugin } from "./plugins/audit-log.js";
 import { authPlugin } from "./plugins/auth.js";
@@ -226,9 +226,11 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
       });
     }
   }
-  await app.register(modelRoutes, { models });
+  // GET /v1/models is both the model server's list and OpenAI's: an LLM route at /v1 merges its upstream's list in.
+  const llmAtV1 = llms.find((r) => r.prefix === "/v1");
+  await app.register(modelRoutes, { models, openAiModels: llmAtV1 && modelCatalog(llmAtV1) });
   await app.register(proxyRoutes, { routes: proxies });
-  await app.register(llmRoutes, { routes: llms, limiters: stores.limiters });
+  await app.register(llmRoutes, { routes: llms, limiters: stores.limiters, modelsServedElsewhere: "/v1" });
   await app.register(dashboard, { auditLog, responder });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
@@ -286,9 +288,16 @@ function llmRoute(route: LlmRouteConfig): LlmRoute {
   return {
     ...route,
     upstream: route.llm,
-    input: createPipeline("input", scanners(route.input)),
-    output: createPipeline("output", scanners(route.output)),
-    block: new Set(route.block),
+    input: createPipeline("input", scanners(route.input), { block: route.block }),
+    output: createPipeline("output", scanners(route.output), { block: route.block }),
+    bounds: {
+      maxMessages: route.maxMessages,
+      maxScannedChars: route.maxScannedChars,
+      allowSystemMessages: route.allowSystemMessages,
+      allowedContentParts: route.allowedContentParts,
+      extraFields: route.extraFields,
+      systemPrompt: route.systemPrompt,
+    },
   };
 }
 

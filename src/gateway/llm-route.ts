@@ -1,23 +1,26 @@
 /**
  * Routes in front of an OpenAI-compatible LLM endpoint (`/chat/completions`,
- * `/completions`, `/embeddings`). Prompts pass the input scanners: blocking scanners
- * (prompt injection, smuggled text…) refuse the request with 400, transforming ones
- * (PII, secrets) anonymise it so the upstream never sees the values. Answers pass the
- * output scanners: leaks of the system prompt and unsafe markup are withheld
- * (finish_reason "content_filter"), secrets and foreign PII redacted, the user's own
- * values restored. Streams are scanned as they arrive: the guard re-scans the text so
- * far and forwards it minus a hold-back window, so a secret split across chunks is
- * redacted before any of it leaves. Tokens are counted with a real BPE tokenizer for the
- * per-minute and per-day budgets.
+ * `/completions`, `/embeddings`, `/models`). A prompt is first read (llm-request.ts): its
+ * shape checked against the OpenAI API, the route's bounds applied, every text the model
+ * reads collected — before anything costly. Its tokens are then charged to the client's
+ * budgets, counted with a real BPE tokenizer, and only then do the input scanners run, one
+ * scan per message: blocking scanners (prompt injection, smuggled text…) refuse the
+ * request with 400, transforming ones (PII, secrets) anonymise it so the upstream never
+ * sees the values. Answers pass the output scanners: leaks of the system prompt and unsafe
+ * markup are withheld (finish_reason "content_filter"), secrets and foreign PII redacted,
+ * the user's own values restored. Streams are scanned as they arrive: the guard re-scans
+ * the text so far and forwards it minus a hold-back window, so a secret split across
+ * chunks is redacted before any of it leaves.
  */
 import { PassThrough } from "node:stream";
-import type { FastifyPluginAsync, FastifyRequest } from "fastify";
-import { encode } from "gpt-tokenizer";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { RateLimiterRes } from "rate-limiter-flexible";
-import { Pool } from "undici";
+import { type Dispatcher, getGlobalDispatcher, Pool } from "undici";
 import type { Pipeline } from "../llm/pipeline.js";
+import { countTokens } from "../llm/scanners/token-limit.js";
 import type { Finding, ScanContext } from "../llm/scanners/types.js";
 import { clientId } from "./context.js";
+import { chatUnits, completionUnits, embeddingUnits, joinUnit, messageText, type RequestBounds, readBody, type ScanUnit } from "./llm-request.js";
 import { type LimiterFactory, memoryLimiterFactory } from "./store/index.js";
 import { RequestError } from "./validation.js";
 
@@ -31,28 +34,34 @@ export interface LlmRoute {
   apiKey?: string;
   roles?: readonly string[];
   timeoutMs: number;
+  /** The scanner pipelines; each knows its blocking scanners (the others only transform and record). */
   input: Pipeline;
   output: Pipeline;
-  /** Scanners whose invalid verdict blocks (the others only transform and record). */
-  block: ReadonlySet<string>;
   systemPrompt?: string;
   canaries?: readonly string[];
   tokensPerMinute?: number;
   tokenBudgetPerDay?: number;
+  /** What a request may carry and how much text the scanners read of it. */
+  bounds: RequestBounds;
+  /** Wall-clock time the input scanners may spend on one request. */
+  scanTimeoutMs: number;
 }
 
 /** Characters of a streamed answer held back until more text (or the end) shows whether they must be redacted. */
 export const STREAM_HOLDBACK = 64;
 
-interface ChatMessage {
-  role?: string;
-  content?: unknown;
+/** The OpenAI model list of an LLM route, for the guard to serve or merge into another list. */
+export interface ModelCatalog {
+  list(request: FastifyRequest): Promise<{ object: "list"; data: unknown[] }>;
+  retrieve(request: FastifyRequest, id: string): Promise<unknown>;
 }
 
-export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limiters?: LimiterFactory }> = async (
-  app,
-  { routes, limiters = memoryLimiterFactory },
-) => {
+export const llmRoutes: FastifyPluginAsync<{
+  routes: readonly LlmRoute[];
+  limiters?: LimiterFactory;
+  /** A prefix whose `/models` another plugin serves (the model server's /v1/models, which merges this route's catalog in). */
+  modelsServedElsewhere?: string;
+}> = async (app, { routes, limiters = memoryLimiterFactory, modelsServedElsewhere }) => {
   const pools: Pool[] = [];
   app.addHook("onClose", async () => {
     await Promise.all(pools.map((p) => p.close()));
@@ -60,47 +69,90 @@ export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limite
   for (const route of routes) {
     const pool = new Pool(route.upstream, { connections: 32 });
     pools.push(pool);
-    const perMinute = route.tokensPerMinute ? limiters(`tpm:${route.name}`, route.tokensPerMinute) : undefined;
-    const perDay = route.tokenBudgetPerDay ? limiters(`tpd:${route.name}`, route.tokenBudgetPerDay, 86_400) : undefined;
-    const config = { routeName: route.name, roles: route.roles };
+    const budgets = [
+      route.tokensPerMinute && {
+        limiter: limiters(`tpm:${route.name}`, route.tokensPerMinute),
+        points: route.tokensPerMinute,
+        what: "per-minute token budget",
+      },
+      route.tokenBudgetPerDay && {
+        limiter: limiters(`tpd:${route.name}`, route.tokenBudgetPerDay, 86_400),
+        points: route.tokenBudgetPerDay,
+        what: "daily token budget",
+      },
+    ].filter((b) => !!b);
+    // The body arrives as text: readBody bounds its structure before JSON.parse.
+    const config = { routeName: route.name, roles: route.roles, jsonBodyAsText: true };
 
-    const spend = async (request: FastifyRequest, tokens: number, strict: boolean) => {
+    /** Charges a prompt's tokens before anything scans it, so a client past its budget costs no scanning. */
+    const chargePrompt = async (request: FastifyRequest, reply: FastifyReply, units: readonly ScanUnit[]) => {
+      if (budgets.length === 0) return;
+      const tokens = countTokens(units.flatMap((u) => u.pieces.map((p) => p.text)).join("\n"));
+      if (tokens === 0) return;
       const client = clientId(request.aegis, request.ip);
-      for (const [limiter, what] of [
-        [perMinute, "tokens per minute"],
-        [perDay, "daily token budget"],
-      ] as const) {
-        if (!limiter || tokens === 0) continue;
-        try {
-          await limiter.consume(client, tokens);
-        } catch (e) {
-          if (!(e instanceof RateLimiterRes)) throw e;
-          // Completion tokens are charged after the fact; only prompts are refused.
-          if (!strict) continue;
-          request.aegis.decisions.push({ control: "token-limit", action: "throttle", reason: what });
-          throw new RequestError(
-            429,
-            "TOKEN_LIMIT",
-            `this request's ${tokens} tokens exceed the client's ${what}; retry after ${Math.ceil(e.msBeforeNext / 1000)} s`,
-          );
+      for (const { points, what } of budgets) {
+        if (tokens > points) {
+          request.aegis.decisions.push({ control: "token-limit", action: "block", reason: what });
+          throw new RequestError(413, "TOKEN_LIMIT", `this request's ${tokens} prompt tokens exceed the client's whole ${what} of ${points}; send less text`);
         }
+      }
+      let charged = 0;
+      try {
+        for (const { limiter } of budgets) {
+          await limiter.consume(client, tokens);
+          charged++;
+        }
+      } catch (e) {
+        if (!(e instanceof RateLimiterRes)) throw e;
+        // consume() counted the refused tokens too: a refused prompt costs nothing.
+        await Promise.all(budgets.slice(0, charged + 1).map((b) => b.limiter.reward(client, tokens)));
+        const { points, what } = budgets[charged];
+        const left = Math.max(0, points - (e.consumedPoints - tokens));
+        const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+        request.aegis.decisions.push({ control: "token-limit", action: "throttle", reason: what });
+        reply.header("retry-after", String(seconds));
+        throw new RequestError(
+          429,
+          "TOKEN_LIMIT",
+          left === 0
+            ? `the client's ${what} of ${points} tokens is spent; retry after ${seconds} s`
+            : `the client's ${what} of ${points} tokens has ${left} left and this request's prompt needs ${tokens}; retry after ${seconds} s`,
+        );
       }
     };
 
-    /** Scans every prompt text of the body in place; throws 400 on a blocking finding. */
-    const scanPrompts = async (request: FastifyRequest, texts: { get(): string; set(v: string): void }[], context: ScanContext) => {
-      let tokens = 0;
-      for (const t of texts) {
-        const result = await route.input.scan(t.get(), context);
-        const blocking = result.findings.filter((f) => route.block.has(f.scanner));
-        record(request, "llm-input", result.findings, route.block);
-        if (blocking.length > 0) {
-          throw new RequestError(400, "PROMPT_REJECTED", `the prompt was refused: ${describeFindings(blocking)}`);
-        }
-        t.set(result.text);
-        tokens += encode(result.text).length;
+    /** Completion tokens are charged after the fact: never refused, they count against the next prompts. */
+    const chargeCompletion = async (request: FastifyRequest, tokens: number) => {
+      if (tokens === 0) return;
+      const client = clientId(request.aegis, request.ip);
+      for (const { limiter } of budgets) {
+        await limiter.consume(client, tokens).catch((e: unknown) => {
+          if (!(e instanceof RateLimiterRes)) throw e;
+        });
       }
-      await spend(request, tokens, true);
+    };
+
+    /** Scans every unit, in place; refuses on a blocking finding or once the route's scan time is spent. */
+    const scanPrompts = async (request: FastifyRequest, units: readonly ScanUnit[], context: ScanContext) => {
+      const deadline = performance.now() + route.scanTimeoutMs;
+      for (const unit of units) {
+        const joined = joinUnit(unit);
+        const result = await route.input.scan(joined.text, context);
+        const blocking = result.findings.filter((f) => blocks(route, f, unit.role));
+        record(request, "llm-input", result.findings, route.input.block, blocking);
+        if (blocking.length > 0) {
+          throw new RequestError(400, "PROMPT_REJECTED", `the prompt was refused at ${unit.where}: ${describeFindings(blocking)}`);
+        }
+        joined.writeBack(result.text);
+        if (performance.now() > deadline) {
+          request.aegis.decisions.push({ control: "llm-input", action: "block", reason: "scan-time" });
+          throw new RequestError(
+            422,
+            "SCAN_TIME_EXCEEDED",
+            `scanning the prompt took longer than the route's scanTimeoutMs (${route.scanTimeoutMs} ms; stopped after ${unit.where}); send fewer or shorter messages`,
+          );
+        }
+      }
     };
 
     const forward = async (request: FastifyRequest, body: unknown) => {
@@ -109,16 +161,13 @@ export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limite
         return await pool.request({
           path: request.url.split("?")[0],
           method: "POST",
-          headers: { "content-type": "application/json", "x-request-id": request.id, ...(route.apiKey ? { authorization: `Bearer ${route.apiKey}` } : {}) },
+          headers: { "content-type": "application/json", "x-request-id": request.id, ...upstreamAuth(route) },
           body: JSON.stringify(body),
           headersTimeout: route.timeoutMs,
           bodyTimeout: route.timeoutMs,
         });
       } catch (e) {
-        const code = (e as { code?: string }).code;
-        throw code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
-          ? new RequestError(504, "UPSTREAM_TIMEOUT", `the LLM behind ${route.name} did not answer within ${route.timeoutMs} ms`)
-          : new RequestError(502, "UPSTREAM_ERROR", `the LLM behind ${route.name} could not be reached`);
+        throw unreachable(route, e);
       } finally {
         request.aegis.upstreamMs = performance.now() - started;
       }
@@ -132,10 +181,12 @@ export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limite
 
     for (const kind of ["chat/completions", "completions"] as const) {
       app.post(`${route.prefix}/${kind}`, { config }, async (request, reply) => {
-        const body = requestBody(request);
+        const body = readBody(request.body, route.bounds);
+        const units = kind === "completions" ? completionUnits(body, route.bounds) : chatUnits(body, route.bounds);
+        await chargePrompt(request, reply, units);
         const context: ScanContext = { vault: new Map(), systemPrompt: route.systemPrompt, canaries: route.canaries };
-        await scanPrompts(request, kind === "completions" ? promptTexts(body) : messageTexts(body), context);
-        context.prompt = kind === "completions" ? String(body.prompt) : lastUserText(body.messages as ChatMessage[]);
+        await scanPrompts(request, units, context);
+        context.prompt = kind === "completions" ? String(body.prompt) : lastUserText(body.messages as unknown[]);
         const res = await forward(request, body);
         if (res.statusCode !== 200) return upstreamError(res.statusCode, res.body);
         if (body.stream === true) {
@@ -148,41 +199,41 @@ export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limite
         if (!Array.isArray(answer?.choices)) throw new RequestError(502, "UPSTREAM_ERROR", `the LLM behind ${route.name} did not answer in the OpenAI format`);
         let completionTokens = 0;
         for (const choice of answer.choices) {
-          const message = choice.message as ChatMessage | undefined;
+          const message = choice.message as { content?: unknown } | undefined;
           const text = kind === "completions" ? choice.text : message?.content;
           if (typeof text !== "string") continue;
           const verdict = await scanAnswer(request, text, context);
-          completionTokens += encode(text).length;
+          if (budgets.length > 0) completionTokens += countTokens(text);
           if (kind === "completions") choice.text = verdict.text;
           else if (message) message.content = verdict.text;
           if (verdict.withheld) choice.finish_reason = "content_filter";
         }
-        await spend(request, answer.usage?.completion_tokens ?? completionTokens, false);
+        await chargeCompletion(request, answer.usage?.completion_tokens ?? completionTokens);
         return answer;
       });
     }
 
-    app.post(`${route.prefix}/embeddings`, { config }, async (request) => {
-      const body = requestBody(request);
-      const inputs = Array.isArray(body.input) ? body.input : [body.input];
-      const texts = inputs.map((_, i) => ({
-        get: () => String(inputs[i]),
-        set: (v: string) => {
-          inputs[i] = v;
-        },
-      }));
-      await scanPrompts(request, texts, { vault: new Map() });
-      body.input = Array.isArray(body.input) ? inputs : inputs[0];
+    app.post(`${route.prefix}/embeddings`, { config }, async (request, reply) => {
+      const body = readBody(request.body, route.bounds);
+      const units = embeddingUnits(body, route.bounds);
+      await chargePrompt(request, reply, units);
+      await scanPrompts(request, units, { vault: new Map() });
       const res = await forward(request, body);
       if (res.statusCode !== 200) return upstreamError(res.statusCode, res.body);
       return res.body.json();
     });
 
+    if (route.prefix !== modelsServedElsewhere) {
+      const catalog = modelCatalog(route, pool);
+      app.get(`${route.prefix}/models`, { config }, async (request) => catalog.list(request));
+      app.get(`${route.prefix}/models/:model`, { config }, async (request) => catalog.retrieve(request, (request.params as { model: string }).model));
+    }
+
     /** Output scan of a whole answer: the text to send and whether it was withheld. */
     const scanAnswer = async (request: FastifyRequest, text: string, context: ScanContext) => {
       const result = await route.output.scan(text, context);
-      record(request, "llm-output", result.findings, route.block);
-      const blocking = result.findings.filter((f) => route.block.has(f.scanner));
+      const blocking = result.findings.filter((f) => route.output.block.has(f.scanner));
+      record(request, "llm-output", result.findings, route.output.block, blocking);
       if (blocking.length > 0) return { text: `[withheld by Aegis: ${describeFindings(blocking)}]`, withheld: true };
       return { text: result.text, withheld: false };
     };
@@ -255,69 +306,81 @@ export const llmRoutes: FastifyPluginAsync<{ routes: readonly LlmRoute[]; limite
         send("", "error");
       } finally {
         out.end("data: [DONE]\n\n");
-        await spend(request, encode(raw).length, false).catch(() => undefined);
+        if (budgets.length > 0) await chargeCompletion(request, countTokens(raw)).catch(() => undefined);
       }
     };
   }
 };
 
-function requestBody(request: FastifyRequest): Record<string, unknown> {
-  const body = request.body;
-  if (body === null || typeof body !== "object" || Array.isArray(body))
-    throw new RequestError(400, "INVALID_INPUT", "the body must be a JSON object in the OpenAI format");
-  return body as Record<string, unknown>;
+function upstreamAuth(route: LlmRoute): Record<string, string> {
+  return route.apiKey ? { authorization: `Bearer ${route.apiKey}` } : {};
 }
 
-/** Accessors for the text of every user, tool and function message (the untrusted ones). */
-function messageTexts(body: Record<string, unknown>) {
-  const messages = body.messages;
-  if (!Array.isArray(messages) || messages.length === 0) throw new RequestError(400, "INVALID_INPUT", "messages must be a non-empty list");
-  const texts: { get(): string; set(v: string): void }[] = [];
-  for (const m of messages as ChatMessage[]) {
-    if (m.role === "system" || m.role === "assistant" || m.role === "developer") continue;
-    if (typeof m.content === "string") {
-      texts.push({
-        get: () => m.content as string,
-        set: (v) => {
-          m.content = v;
-        },
+/** The error for an upstream that did not answer: 504 when it timed out, 502 otherwise. */
+function unreachable(route: LlmRoute, e: unknown): RequestError {
+  const code = (e as { code?: string }).code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
+    ? new RequestError(504, "UPSTREAM_TIMEOUT", `the LLM behind ${route.name} did not answer within ${route.timeoutMs} ms`)
+    : new RequestError(502, "UPSTREAM_ERROR", `the LLM behind ${route.name} could not be reached`);
+}
+
+/**
+ * The upstream's model list (GET {prefix}/models) and models (GET {prefix}/models/{id}), as
+ * the OpenAI clients read them. A client without the route's roles sees an empty list.
+ */
+export function modelCatalog(route: LlmRoute, dispatcher: Dispatcher = getGlobalDispatcher()): ModelCatalog {
+  const permitted = (request: FastifyRequest) => !route.roles || route.roles.some((r) => request.aegis.principal?.roles.includes(r));
+  const get = async (request: FastifyRequest, path: string, id?: string): Promise<Record<string, unknown>> => {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await dispatcher.request({
+        origin: route.upstream,
+        path,
+        method: "GET",
+        headers: { "x-request-id": request.id, ...upstreamAuth(route) },
+        headersTimeout: route.timeoutMs,
+        bodyTimeout: route.timeoutMs,
       });
-    } else if (Array.isArray(m.content)) {
-      for (const part of m.content as { type?: string; text?: string }[]) {
-        if (part?.type === "text" && typeof part.text === "string") {
-          texts.push({
-            get: () => part.text as string,
-            set: (v) => {
-              part.text = v;
-            },
-          });
-        }
-      }
+    } catch (e) {
+      throw unreachable(route, e);
     }
-  }
-  return texts;
-}
-
-function promptTexts(body: Record<string, unknown>) {
-  const prompts = Array.isArray(body.prompt) ? body.prompt : [body.prompt];
-  if (!prompts.every((p) => typeof p === "string")) throw new RequestError(400, "INVALID_INPUT", "prompt must be a string or a list of strings");
-  return prompts.map((_, i) => ({
-    get: () => prompts[i] as string,
-    set: (v: string) => {
-      prompts[i] = v;
-      body.prompt = Array.isArray(body.prompt) ? prompts : v;
+    const body = (await res.body.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    if (res.statusCode === 404 && id !== undefined) throw new RequestError(404, "MODEL_NOT_FOUND", `the LLM behind ${route.name} has no model "${id}"`);
+    if (res.statusCode !== 200 || body === null || typeof body !== "object" || (id === undefined && !Array.isArray(body.data)))
+      throw new RequestError(502, "UPSTREAM_ERROR", `the LLM behind ${route.name} did not list its models in the OpenAI format (HTTP ${res.statusCode})`);
+    return body;
+  };
+  return {
+    async list(request) {
+      if (!permitted(request)) return { object: "list", data: [] };
+      return { object: "list", data: (await get(request, `${route.prefix}/models`)).data as unknown[] };
     },
-  }));
+    async retrieve(request, id) {
+      if (!permitted(request)) throw new RequestError(404, "MODEL_NOT_FOUND", `no model "${id}" for this client`);
+      return get(request, `${route.prefix}/models/${encodeURIComponent(id)}`, id);
+    },
+  };
 }
 
-function lastUserText(messages: ChatMessage[]): string {
-  const last = [...messages].reverse().find((m) => m.role === "user");
-  return typeof last?.content === "string" ? last.content : "";
+/** A finding refuses the prompt when its scanner blocks, except the injection classifier's score on the operator's roles (below). */
+function blocks(route: LlmRoute, finding: Finding, role: string | undefined): boolean {
+  if (!route.input.block.has(finding.scanner)) return false;
+  // The classifier scores how much a text reads like instructions to the model, which a
+  // system or developer message is by design; the pattern families still apply to them.
+  return !(finding.scanner === "prompt-injection" && finding.kind === "classifier" && (role === "system" || role === "developer"));
 }
 
-function record(request: FastifyRequest, control: string, findings: readonly Finding[], block: ReadonlySet<string>): void {
+/** The last user message's text, for the output scanners. */
+function lastUserText(messages: unknown[]): string {
+  const last = [...messages].reverse().find((m) => (m as { role?: unknown }).role === "user");
+  return messageText(last);
+}
+
+/** One decision per scanner that found something: it blocked, only flagged (a blocking scanner's exempt finding) or transformed. */
+function record(request: FastifyRequest, control: string, findings: readonly Finding[], block: ReadonlySet<string>, blocking: readonly Finding[]): void {
   for (const scanner of new Set(findings.map((f) => f.scanner))) {
-    request.aegis.decisions.push({ control, action: block.has(scanner) ? "block" : "redact", reason: scanner });
+    const action = blocking.some((f) => f.scanner === scanner) ? "block" : block.has(scanner) ? "flag" : "redact";
+    request.aegis.decisions.push({ control, action, reason: scanner });
   }
 }
 

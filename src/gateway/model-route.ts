@@ -11,6 +11,7 @@ import type { OnnxClassifier } from "../engine/classifier.js";
 import { probabilitiesOf } from "../engine/probabilities.js";
 import { AegisError } from "../errors.js";
 import { type Tensor, toFloat32 } from "../tensor.js";
+import type { ModelCatalog } from "./llm-route.js";
 import { InstanceValidator, predictRequestSchema, RequestError } from "./validation.js";
 
 /** What a route needs of its model: an OnnxClassifier, or a wrapper that shares its forward pass. */
@@ -44,7 +45,11 @@ interface Route {
 
 export const NPY_CONTENT_TYPE = "application/x-npy";
 
-export const modelRoutes: FastifyPluginAsync<{ models: readonly ServedModel[] }> = async (app, { models }) => {
+export const modelRoutes: FastifyPluginAsync<{
+  models: readonly ServedModel[];
+  /** An OpenAI-compatible LLM's models, served at the same paths: its list merged into GET /v1/models, its models at GET /v1/models/{id}. */
+  openAiModels?: ModelCatalog;
+}> = async (app, { models, openAiModels }) => {
   const routes = new Map<string, Route>();
   for (const served of models) {
     const schema = predictRequestSchema(served.classifier, { maxInstances: served.maxInstances });
@@ -61,7 +66,11 @@ export const modelRoutes: FastifyPluginAsync<{ models: readonly ServedModel[] }>
 
   app.addContentTypeParser(NPY_CONTENT_TYPE, { parseAs: "buffer" }, (_request, body, done) => done(null, body));
 
-  app.get("/v1/models", async () => ({ models: [...routes.keys()].map((name) => describeModel(find(name).served)) }));
+  app.get("/v1/models", async (request) => {
+    const listed = { models: [...routes.values()].map((r) => describeModel(r.served)) };
+    // OpenAI's clients read `data`, KServe's `models`: one answer serves both.
+    return openAiModels ? { ...(await openAiModels.list(request)), ...listed } : listed;
+  });
   for (const { served, validator } of routes.values()) {
     // A literal colon in a fastify path is written "::".
     const base = `/v1/models/${served.name}`;
@@ -83,6 +92,7 @@ export const modelRoutes: FastifyPluginAsync<{ models: readonly ServedModel[] }>
     const target = (request.params as { target: string }).target;
     const colon = target.lastIndexOf(":");
     const name = colon < 0 ? target : target.slice(0, colon);
+    if (openAiModels && request.method === "GET" && colon < 0) return openAiModels.retrieve(request, target);
     if (!routes.has(name)) find(name);
     throw new RequestError(
       404,
@@ -98,8 +108,9 @@ function npyBatch(body: Buffer) {
     if (t.dtype !== "float32" && t.dtype !== "float64") throw new RequestError(400, "INVALID_INPUT", `the array is ${t.dtype}; send float32 or float64`);
     return toFloat32(t);
   } catch (e) {
-    if (e instanceof RequestError) throw e;
-    throw new RequestError(400, "INVALID_INPUT", `the body is not a valid .npy array: ${(e as Error).message}`);
+    // Only our own errors describe the body; anything else is a bug, answered 500 without its text.
+    if (e instanceof AegisError) throw new RequestError(400, "INVALID_INPUT", `the body is not a valid .npy array: ${e.message}`);
+    throw e;
   }
 }
 

@@ -23,7 +23,7 @@ export interface ServerOptions {
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof RequestError) return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
-    if (isAegisError(error)) return reply.code(400).send({ error: { code: error.code, message: error.message } });
+    if (isAegisError(error)) return reply.code(error.code === "NOT_FOUND" ? 404 : 400).send({ error: { code: error.code, message: error.message } });
     // Fastify's own client errors (body too large, bad JSON, wrong content type) carry a 4xx status.
     const status = error.statusCode ?? 500;
     if (status < 500) return reply.code(status).send({ error: { code: error.code ?? "BAD_REQUEST", message: error.message } });

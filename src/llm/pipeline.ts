@@ -1,18 +1,24 @@
 /**
  * A scanner pipeline (LLM Guard's scan_prompt / scan_output): scanners of one stage run in
  * order, each on the text the previous one passed on, so redactions and anonymisation
- * chain. The verdict is valid only when every scanner's is; the score is the highest; the
- * findings are all of them; each scanner's time is recorded. With failFast the pipeline
- * stops at the first invalid verdict (what a gateway blocking requests wants). A finding's
+ * chain. Scanners are blocking (an invalid verdict refuses the text: injection, smuggled
+ * text, leaks) or transforming (pii, secrets: they anonymise or redact and record, as a
+ * gateway would pass the text on). The verdict is valid unless a blocking scanner finds the
+ * text invalid, so `aegis llm scan` and the guard agree; each scanner's own verdict stays
+ * in `runs`. The score is the highest; the findings are all of them; each scanner's time is
+ * recorded. With failFast the pipeline stops at the first blocking verdict. A finding's
  * span refers to the text its scanner received: the original for the first scanner, the
  * text as redacted by the scanners before it for the others.
  */
 import { AegisError } from "../errors.js";
+import { DEFAULT_BLOCKING_SCANNERS } from "./scanners/index.js";
 import type { Finding, ScanContext, Scanner, ScannerStage, ScanResult } from "./scanners/types.js";
 
 export interface PipelineOptions {
-  /** Stop at the first scanner that finds the text invalid (default false). */
+  /** Stop at the first blocking scanner that finds the text invalid (default false). */
   failFast?: boolean;
+  /** Scanners whose invalid verdict makes the text invalid (default DEFAULT_BLOCKING_SCANNERS); the others only transform and record. */
+  block?: Iterable<string>;
 }
 
 export interface ScannerRun {
@@ -32,6 +38,8 @@ export interface PipelineResult extends ScanResult {
 export interface Pipeline {
   readonly stage: ScannerStage;
   readonly scanners: readonly Scanner[];
+  /** Names of the scanners whose invalid verdict makes the text invalid. */
+  readonly block: ReadonlySet<string>;
   scan(text: string, context?: ScanContext): Promise<PipelineResult>;
 }
 
@@ -43,9 +51,11 @@ export function createPipeline(stage: ScannerStage, scanners: readonly Scanner[]
         `scanner "${s.name}" is an ${s.stage} scanner and cannot run in the ${stage} pipeline; remove it or use --stage ${s.stage}`,
       );
   }
+  const block = new Set(options.block ?? DEFAULT_BLOCKING_SCANNERS);
   return {
     stage,
     scanners,
+    block,
     async scan(text: string, context: ScanContext = {}): Promise<PipelineResult> {
       const started = performance.now();
       const runs: ScannerRun[] = [];
@@ -59,9 +69,10 @@ export function createPipeline(stage: ScannerStage, scanners: readonly Scanner[]
         runs.push({ scanner: scanner.name, valid: result.valid, score: result.score, ms: performance.now() - t0 });
         findings.push(...result.findings);
         current = result.text;
-        valid &&= result.valid;
+        const blocked = !result.valid && block.has(scanner.name);
+        valid &&= !blocked;
         score = Math.max(score, result.score);
-        if (!result.valid && options.failFast) break;
+        if (blocked && options.failFast) break;
       }
       return { text: current, valid, score, findings, runs, ms: performance.now() - started };
     },

@@ -4,6 +4,7 @@
  *
  *   input: [invisible-text, prompt-injection, ban]      # scanner lists per stage (optional)
  *   output: [sensitive, deanonymize, url-allowlist]
+ *   block: [prompt-injection, ban, pii]                 # scanners whose finding flags the text (optional)
  *   options:                                           # per-scanner options (optional)
  *     ban: { substrings: ["internal codename"], topics: { crypto: [bitcoin, ethereum] } }
  *     url-allowlist: { allowed: [example.com] }
@@ -18,6 +19,8 @@ import type { ScannerStage } from "./scanners/types.js";
 export interface ScannerConfig {
   input?: string[];
   output?: string[];
+  /** Scanners whose finding makes a text invalid (default DEFAULT_BLOCKING_SCANNERS). */
+  block?: string[];
   options?: Record<string, object>;
 }
 
@@ -28,7 +31,7 @@ function checkName(source: YamlSource, path: (string | number)[], name: unknown)
     throw new AegisError("BAD_OPTION", `${source.where(path)}: unknown scanner ${JSON.stringify(name)}; known scanners: ${[...KNOWN].join(", ")}`);
 }
 
-function stringList(source: YamlSource, key: "input" | "output"): string[] | undefined {
+function stringList(source: YamlSource, key: "input" | "output" | "block"): string[] | undefined {
   const value = (source.value as Record<string, unknown>)[key];
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) throw new AegisError("BAD_OPTION", `${source.where([key])}: ${key} must be a list of scanner names`);
@@ -46,8 +49,8 @@ export function loadScannerConfig(path: string): ScannerConfig {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw))
     throw new AegisError("BAD_OPTION", `${path} must be a mapping with input, output and options`);
   for (const key of Object.keys(raw))
-    if (key !== "input" && key !== "output" && key !== "options")
-      throw new AegisError("BAD_OPTION", `${source.where([key])}: unknown key "${key}"; use input, output and options`);
+    if (!["input", "output", "block", "options"].includes(key))
+      throw new AegisError("BAD_OPTION", `${source.where([key])}: unknown key "${key}"; use input, output, block and options`);
   const options = (raw as Record<string, unknown>).options;
   if (options !== undefined && (options === null || typeof options !== "object" || Array.isArray(options)))
     throw new AegisError("BAD_OPTION", `${source.where(["options"])}: options must map scanner names to their options`);
@@ -56,16 +59,21 @@ export function loadScannerConfig(path: string): ScannerConfig {
     if (value === null || typeof value !== "object" || Array.isArray(value))
       throw new AegisError("BAD_OPTION", `${source.where(["options", name])}: options.${name} must be a mapping`);
   }
-  return { input: stringList(source, "input"), output: stringList(source, "output"), options: options as Record<string, object> | undefined };
+  return {
+    input: stringList(source, "input"),
+    output: stringList(source, "output"),
+    block: stringList(source, "block"),
+    options: options as Record<string, object> | undefined,
+  };
 }
 
-/** The pipeline of a stage: the names given, else the configuration's list, else the defaults; options from the configuration. */
+/** The pipeline of a stage: the names given, else the configuration's list, else the defaults; options and blocking scanners from the configuration unless given. */
 export function pipelineFromConfig(stage: ScannerStage, config: ScannerConfig = {}, names?: readonly string[], options: PipelineOptions = {}): Pipeline {
   const list = names ?? config[stage] ?? (stage === "input" ? DEFAULT_INPUT_SCANNERS : DEFAULT_OUTPUT_SCANNERS);
   if (list.length === 0) throw new AegisError("BAD_OPTION", `the ${stage} pipeline has no scanners; name at least one (aegis llm scan --list)`);
   return createPipeline(
     stage,
     list.map((name) => scannerByName(name, config.options?.[name])),
-    options,
+    { block: config.block, ...options },
   );
 }

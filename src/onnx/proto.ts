@@ -98,9 +98,9 @@ function attributeFromProto(a: Msg, options: DecodeOptions): Attribute {
     case AT.STRING:
       return { type: "string", value: utf8.decode(a.s ?? new Uint8Array()) };
     case AT.TENSOR:
-      return { type: "tensor", value: tensorFromProto(a.t, options) };
+      return { type: "tensor", value: tensorFromProto(a.t ?? missing(a, "tensor"), options) };
     case AT.GRAPH:
-      return { type: "graph", value: graphFromProto(a.g, options) };
+      return { type: "graph", value: graphFromProto(a.g ?? missing(a, "graph"), options) };
     case AT.FLOATS:
       return { type: "floats", value: [...(a.floats ?? [])] };
     case AT.INTS:
@@ -114,6 +114,10 @@ function attributeFromProto(a: Msg, options: DecodeOptions): Attribute {
     default:
       return { type: "raw", value: a };
   }
+}
+
+function missing(a: Msg, what: string): never {
+  throw new AegisError("BAD_MODEL", `attribute ${a.name ?? ""} is of type ${what.toUpperCase()} but holds no ${what}; the model is damaged or crafted`);
 }
 
 function valueInfoFromProto(v: Msg): ValueInfo {
@@ -176,6 +180,9 @@ export function typedArrayFromBytes(type: DataType, bytes: Uint8Array): TensorDa
   }
 }
 
+/** Elements a tensor without stored values may stand for (zeros); 16 M, far above any real use. */
+const MAX_ZERO_FILLED = 1 << 24;
+
 function tensorFromProto(t: Msg, options: DecodeOptions): TensorValue {
   const dataType: DataType = t.data_type ?? 0;
   const dims: number[] = (t.dims ?? []).map(num);
@@ -197,7 +204,13 @@ function tensorFromProto(t: Msg, options: DecodeOptions): TensorValue {
     default: {
       // int32_data carries every type of 32 bits or fewer, one element per entry.
       const values: number[] = (t.int32_data ?? []).map(num);
-      if (values.length === 0 && count > 0) return { ...base, data: typedFromNumbers(dataType, new Array(count).fill(0)) };
+      if (values.length === 0 && count > 0) {
+        // No values stored reads as zeros; a few bytes must not make us allocate gigabytes of them.
+        if (count > MAX_ZERO_FILLED) {
+          throw new AegisError("BAD_MODEL", `tensor ${base.name} has dims [${dims.join(", ")}] but stores no values; the model is damaged or crafted`);
+        }
+        return { ...base, data: typedFromNumbers(dataType, new Array(count).fill(0)) };
+      }
       return { ...base, data: typedFromNumbers(dataType, values) };
     }
   }
@@ -246,6 +259,12 @@ function readExternal(t: Msg, options: DecodeOptions): Uint8Array {
   }
   const offset = Number(entries.get("offset") ?? 0);
   const length = entries.has("length") ? Number(entries.get("length")) : file.byteLength - offset;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new AegisError(
+      "BAD_MODEL",
+      `external data of tensor ${t.name} has offset "${entries.get("offset")}" and length "${entries.get("length")}"; both must be byte counts`,
+    );
+  }
   if (offset + length > file.byteLength) throw new AegisError("BAD_MODEL", `external data of tensor ${t.name} runs past the end of ${location}`);
   return file.subarray(offset, offset + length);
 }

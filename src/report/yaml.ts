@@ -3,7 +3,7 @@
  * file, the line and the key: a config error should be fixable without guessing.
  */
 import { readFileSync } from "node:fs";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { AegisError } from "../errors.js";
 
 export type YamlPath = readonly (string | number)[];
@@ -27,13 +27,47 @@ export function readYamlFile(file: string): YamlSource {
   return parseYaml(text, file);
 }
 
+/**
+ * Aliases a document may expand into values. A config uses a handful; a "billion laughs"
+ * bomb (aliases of aliases) expands to millions and is refused before it is built.
+ */
+const MAX_ALIAS_COUNT = 100;
+/** Configs nest a few levels; thousands of levels are an attack on the parser's stack. */
+const MAX_NESTING = 64;
+
 export function parseYaml(text: string, file: string): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    // logLevel "error": the library would otherwise print warnings (such as stringified keys) to stderr.
+    doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: "error" });
+  } catch (e) {
+    // Thousands of nested or chained ": " overflow the parser's own stack before it can report an error.
+    if (!(e instanceof RangeError)) throw e;
+    throw new AegisError("BAD_OPTION", `${file}: not valid YAML (it nests too deeply to read); no config needs that`, { cause: e });
+  }
+  const at = (offset: number) => {
+    const pos = lines.linePos(offset);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
   const error = doc.errors[0];
   if (error) {
-    const pos = lines.linePos(error.pos[0]);
-    throw new AegisError("BAD_OPTION", `${file}:${pos.line}:${pos.col}: not valid YAML (${error.message.split("\n")[0]})`);
+    // The library reports a stack overflow while building deep collections as this code.
+    const why = error.code === "RESOURCE_EXHAUSTION" ? "it nests collections too deeply" : error.message.split("\n")[0];
+    throw new AegisError("BAD_OPTION", `${at(error.pos[0])}: not valid YAML (${why})`);
+  }
+  checkStructure(doc.contents, at);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The library throws a ReferenceError when aliases expand beyond maxAliasCount.
+    if (!(e instanceof ReferenceError)) throw e;
+    throw new AegisError(
+      "BAD_OPTION",
+      `${file}: its aliases (*name) expand to too many values, the shape of a "billion laughs" attack; write the values out or use fewer aliases`,
+      { cause: e },
+    );
   }
   // The line of a mapping's key (where a reader looks), else of the value, else of the closest parent.
   const where = (path: YamlPath): string => {
@@ -48,7 +82,33 @@ export function parseYaml(text: string, file: string): YamlSource {
     }
     return file;
   };
-  return { file, value: doc.toJS(), where };
+  return { file, value, where };
+}
+
+/**
+ * Refuses what a config never needs and a parser chokes on: collections nested more than
+ * MAX_NESTING deep, and mapping keys that are lists, mappings or aliases (JavaScript objects
+ * would turn them into strings like "[ a, b ]"). Walks with its own stack, not recursion.
+ */
+function checkStructure(root: unknown, at: (offset: number) => string): void {
+  const pending: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { node, depth } = next;
+    if (!isMap(node) && !isSeq(node)) continue;
+    if (depth >= MAX_NESTING) {
+      throw new AegisError("BAD_OPTION", `${at(node.range?.[0] ?? 0)}: collections nest more than ${MAX_NESTING} levels deep; no config needs that`);
+    }
+    for (const item of node.items) {
+      if (isPair(item)) {
+        if (item.key !== null && !isScalar(item.key)) {
+          const offset = (item.key as { range?: [number, number, number] }).range?.[0] ?? node.range?.[0] ?? 0;
+          const what = isAlias(item.key) ? "an alias" : isSeq(item.key) ? "a list" : "a mapping";
+          throw new AegisError("BAD_OPTION", `${at(offset)}: a key is ${what}; keys must be plain names or quoted strings`);
+        }
+        pending.push({ node: item.value, depth: depth + 1 });
+      } else pending.push({ node: item, depth: depth + 1 });
+    }
+  }
 }
 
 /** "attacks[1].eps" for a path. */

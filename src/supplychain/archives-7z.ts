@@ -35,12 +35,17 @@ export async function list7z(source: ByteSource, location: Location, limits: Sca
   sevenZip.FS.writeFile("/archive.7z", await readAll(source));
   const run = (args: string[], onByte: (byte: number) => void) => {
     sink = onByte;
+    // 7-Zip's exit status is written to process.exitCode by its Emscripten runtime: a corrupt
+    // archive would make `aegis scan` exit 2 after printing its report. Ours is restored.
+    const exitCode = process.exitCode;
     try {
       sevenZip.callMain([...args, "-p-", "-bsp0", "-bse0", "--", "/archive.7z"]);
     } catch (e) {
       // 7-Zip's own failures surface as bare wasm exception pointers, which say nothing to a user.
       if (!(e instanceof ExtractionLimitError)) throw new ExtractionLimitError("7-Zip stopped: the archive is corrupt or its headers are encrypted");
       throw e;
+    } finally {
+      process.exitCode = exitCode;
     }
   };
 
@@ -48,10 +53,11 @@ export async function list7z(source: ByteSource, location: Location, limits: Sca
   try {
     run(["l", "-slt", "-ba"], (b) => text.push(b));
   } catch (e) {
-    return { members: [], findings: [bad(location, (e as Error).message)] };
+    return { members: [], findings: [bad(location, "7z", (e as Error).message)] };
   }
   const entries = parseListing(new TextDecoder().decode(new Uint8Array(text)));
-  if (entries.length === 0) return { members: [], findings: [bad(location, "7-Zip listed no members: the archive is corrupt or its headers are encrypted")] };
+  if (entries.length === 0)
+    return { members: [], findings: [bad(location, "7z", "7-Zip listed no members: the archive is corrupt or its headers are encrypted")] };
 
   const findings: ScanFinding[] = [];
   const total = entries.reduce((n, e) => n + e.size, 0);

@@ -5,6 +5,7 @@
  * a caller asks for are inflated, with a cap on the output.
  */
 import { inflateRawSync } from "node:zlib";
+import { malformedHeader } from "./findings.js";
 import type { ByteSource, Location, ScanFinding } from "./types.js";
 
 export interface ArchiveMember {
@@ -83,7 +84,7 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
       eocd = i;
       break;
     }
-  if (eocd < 0) return { members: [], findings: [bad(location, "no end-of-central-directory record: the zip is truncated or not a zip")] };
+  if (eocd < 0) return { members: [], findings: [bad(location, "zip", "it has no end-of-central-directory record: the zip is truncated")] };
   let count = u16(tail, eocd + 10);
   let cdSize = u32(tail, eocd + 12);
   let cdOffset = u32(tail, eocd + 16);
@@ -96,11 +97,13 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
       cdOffset = u64(rec, 48);
     }
   }
-  if (cdOffset + cdSize > source.size) return { members: [], findings: [bad(location, "the central directory lies beyond the end of the file")] };
+  if (cdOffset + cdSize > source.size)
+    return { members: [], findings: [bad(location, "zip", `its central directory (${cdSize} bytes at ${cdOffset}) lies beyond the end of the file`, "HIGH")] };
   const cd = await source.read(cdOffset, cdSize);
   const members: ArchiveMember[] = [];
   let p = 0;
-  for (let i = 0; i < count && p + 46 <= cd.length && u32(cd, p) === 0x02014b50; i++) {
+  let listed = 0;
+  for (; listed < count && p + 46 <= cd.length && u32(cd, p) === 0x02014b50; listed++) {
     const flags = u16(cd, p + 8);
     const method = u16(cd, p + 10);
     let compressedSize = u32(cd, p + 20);
@@ -152,6 +155,15 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
             location: at,
           });
         const dataStart = localOffset + 30 + u16(local, 26) + u16(local, 28);
+        if (dataStart + compressedSize > source.size)
+          findings.push(
+            malformedHeader(
+              at,
+              "zip",
+              `Member "${name}" claims ${compressedSize} bytes at offset ${dataStart}, past the end of the ${source.size}-byte archive`,
+              { severity: "HIGH" },
+            ),
+          );
         if (method === 0) return sliceSource(source, dataStart, compressedSize);
         if (method !== 8) throw new ExtractionLimitError(`member "${name}" uses compression method ${method}, which the scanner cannot read`);
         const raw = await source.read(dataStart, compressedSize);
@@ -166,6 +178,7 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
       },
     });
   }
+  if (listed < count) findings.push(bad(location, "zip", `its end record counts ${count} members but the central directory holds ${listed}`));
   return { members, findings };
 }
 
@@ -178,12 +191,26 @@ export async function listTar(source: ByteSource, location: Location, maxMembers
   while (offset + 512 <= source.size && members.length <= maxMembers) {
     const h = await source.read(offset, 512);
     if (h.every((b) => b === 0)) break;
+    // Python's tarfile and GNU tar stop at a header whose checksum fails; so does the scan, and says so.
+    if (!tarChecksumMatches(h)) {
+      findings.push(bad({ ...location, offset }, "tar", `the header at offset ${offset} fails its checksum; tar readers stop or skip there`));
+      break;
+    }
     const field = (o: number, n: number) => latin(h.subarray(o, o + n)).replace(/\0.*$/s, "");
     const size = tarSize(h.subarray(124, 136));
     const type = String.fromCharCode(h[156] || 48);
     const prefix = field(257, 6).startsWith("ustar") ? field(345, 155) : "";
     const dataStart = offset + 512;
     offset = dataStart + Math.ceil(size / 512) * 512;
+    if (dataStart + size > source.size)
+      findings.push(
+        malformedHeader(
+          { ...location, members: [...(location.members ?? []), longName ?? field(0, 100)] },
+          "tar",
+          `A tar header claims ${size} bytes at offset ${dataStart}, past the end of the ${source.size}-byte archive`,
+          { severity: "HIGH" },
+        ),
+      );
     if (type === "x" || type === "L") {
       const body = latin(await source.read(dataStart, Math.min(size, 1 << 20)));
       longName = type === "L" ? body.replace(/\0.*$/s, "") : /(?:^|\n)\d+ path=([^\n]*)\n/.exec(body)?.[1];
@@ -208,14 +235,29 @@ export async function listTar(source: ByteSource, location: Location, maxMembers
   return { members, findings };
 }
 
+/** The checksum field holds the sum of the header's bytes, the field itself counted as spaces. */
+function tarChecksumMatches(h: Uint8Array): boolean {
+  // Some old writers summed signed bytes; tar readers accept either sum.
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i];
+    unsigned += b;
+    signed += b < 128 ? b : b - 256;
+  }
+  const stored = Number.parseInt(latin(h.subarray(148, 156)).replace(/[\0 ]/g, ""), 8);
+  return stored === unsigned || stored === signed;
+}
+
 function tarSize(f: Uint8Array): number {
   // GNU base-256 for sizes of 8 GiB and more.
   if (f[0] & 0x80) return f.subarray(1).reduce((n, b) => n * 256 + b, f[0] & 0x7f);
   return Number.parseInt(latin(f).replace(/[\0 ]/g, "") || "0", 8) || 0;
 }
 
-export function bad(location: Location, what: string): ScanFinding {
-  return { severity: "MEDIUM", rule: "ARCHIVE-MALFORMED", message: `The archive could not be read (${what}); loaders may still accept parts of it.`, location };
+/** An archive whose structure does not parse: loaders may still accept parts of it. */
+export function bad(location: Location, format: string, problem: string, severity: "MEDIUM" | "HIGH" = "MEDIUM"): ScanFinding {
+  return malformedHeader(location, format, `The ${format} archive could not be read as written: ${problem}`, { severity });
 }
 
 export function bomb(location: Location, why: string): ScanFinding {

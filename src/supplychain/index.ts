@@ -2,6 +2,6 @@
 
 export { buildBom } from "./bom.js";
 export { failsAt, formatSarif, formatText } from "./report.js";
-export { DEFAULT_LIMITS, type ScanOptions, scanPaths, verdictOf } from "./scan.js";
+export { DEFAULT_LIMITS, type ScanOptions, scanBytes, scanPaths, verdictOf } from "./scan.js";
 export * from "./signing/index.js";
 export type * from "./types.js";

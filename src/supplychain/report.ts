@@ -2,9 +2,8 @@
  * Scan reports as text (one line per finding, then a summary), JSON (the ScanReport
  * itself) and SARIF 2.1.0 for code-scanning dashboards; and the optional scan policy.
  */
-import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
 import { AegisError } from "../errors.js";
+import { readYamlFile } from "../report/yaml.js";
 import { type ScanFinding, type ScanReport, SEVERITY_ORDER, type Severity } from "./types.js";
 
 export function where(f: ScanFinding): string {
@@ -83,19 +82,9 @@ export interface ScanPolicy {
 const SEVERITIES = SEVERITY_ORDER.map((s) => s.toLowerCase());
 
 export function loadScanPolicy(path: string): ScanPolicy {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new AegisError("FILE_NOT_FOUND", `cannot read the scan policy ${path}: check the path`, { cause: e });
-  }
   const bad = (what: string) => new AegisError("BAD_OPTION", `scan policy ${path}: ${what}`);
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new AegisError("BAD_OPTION", `scan policy ${path} is not valid YAML or JSON: ${(e as Error).message}`, { cause: e });
-  }
+  // JSON is YAML, so one reader takes both.
+  const raw = readYamlFile(path).value;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw bad("must be a mapping with failOn, ignore and severity keys");
   const { failOn, ignore = [], severity = {}, ...rest } = raw as Record<string, unknown>;
   const unknownKey = Object.keys(rest)[0];

@@ -52,6 +52,8 @@ export interface ScanLimits {
   maxMembers: number;
   /** Largest compression ratio accepted for one member (zip bombs). */
   maxCompressionRatio: number;
+  /** Time a third-party reader (HDF5) gets before the file is reported as unreadable. */
+  readerTimeoutMs: number;
 }
 
 export interface FormatScanner {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { encodeNpy, parseNpy } from "../../src/data/npy.js";
+import { parseNpz } from "../../src/data/npz.js";
 import { AegisError } from "../../src/errors.js";
 import type { Tensor } from "../../src/tensor.js";
 
@@ -134,4 +135,21 @@ test("truncated files are BAD_DATA", () => {
   assert.throws(() => parseNpy(bytes.subarray(0, bytes.length - 1), "cut.npy"), hasCode("BAD_DATA", /cut\.npy is truncated.*48 bytes.*47/));
   assert.throws(() => parseNpy(bytes.subarray(0, 40), "cut.npy"), hasCode("BAD_DATA", /truncated/));
   assert.throws(() => parseNpy(bytes.subarray(0, 8), "cut.npy"), hasCode("BAD_DATA", /truncated/));
+});
+
+test("a header of 5,000 nested brackets is BAD_DATA naming the nesting, not a stack overflow (also inside an .npz)", () => {
+  const corpus = (name: string) => readFileSync(new URL(`../../fixtures/fuzz/${name}`, import.meta.url));
+  assert.throws(
+    () => parseNpy(corpus("npy/deep-brackets.npy"), "deep.npy"),
+    hasCode("BAD_DATA", /deep\.npy has a malformed \.npy header \(brackets nest more than 32 levels/),
+  );
+  assert.throws(
+    () => parseNpz(corpus("npz/deep-brackets.npz"), "deep.npz"),
+    hasCode("BAD_DATA", /deep\.npz:x\.npy has a malformed \.npy header \(brackets nest/),
+  );
+  // Shapes beyond 2^53 and headers claiming megabytes are refused the same way.
+  assert.throws(() => parseNpy(handBuilt("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", [])), hasCode("BAD_DATA", /'shape'/));
+  const huge = new Uint8Array(16);
+  huge.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0, 0xff, 0xff, 0xff, 0x7f]);
+  assert.throws(() => parseNpy(huge, "huge.npy"), hasCode("BAD_DATA", /huge\.npy has a malformed \.npy header \(the header claims 2147483647 bytes/));
 });

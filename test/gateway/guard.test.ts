@@ -28,6 +28,7 @@ import { createServer } from "../../src/gateway/server.js";
 import { parseYaml } from "../../src/report/yaml.js";
 import { labelsOf, sliceRows } from "../../src/tensor.js";
 import { aegis, exited, startAegis } from "../helpers/cli.js";
+import { promtoolProblems } from "../helpers/promtool.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "aegis-guard-"));
@@ -252,6 +253,8 @@ test("metrics count requests by route and status, and decisions by control", asy
   assert.match(m.text, /aegis_decisions_total\{control="auth",action="block",reason="unauthenticated"\} \d+/);
   assert.match(m.text, /aegis_decisions_total\{control="rate-limit",action="throttle",reason="per-key"\} [1-9]/);
   assert.match(m.text, /aegis_upstream_duration_seconds_bucket\{le="0.005",route="remote"\}/);
+  assert.match(m.text, /^aegis_process_cpu_seconds_total \d/m);
+  assert.equal(await promtoolProblems(m.text), "");
 });
 
 test("the audit log has one chained entry per request, no secrets, and names altered and deleted entries", async () => {

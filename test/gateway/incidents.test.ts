@@ -29,6 +29,7 @@ import { IncidentStore } from "../../src/gateway/incidents/store.js";
 import { loadModel } from "../../src/onnx/io.js";
 import { float32, sliceRows } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
+import { promtoolProblems } from "../helpers/promtool.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "aegis-incidents-"));
@@ -119,6 +120,7 @@ test("PRADA flags a Jacobian-augmentation extraction stream, the client is block
   assert.match(metrics, /aegis_blocked_clients 1/);
   assert.match(metrics, /aegis_decisions_total\{control="incident",action="block",reason="prada"\} [1-9]/);
   assert.match(metrics, /aegis_incidents_total\{detector="prada",action="block"\} 1\n/);
+  assert.equal(await promtoolProblems(metrics), "");
 });
 
 test("aegis incidents list/show/resolve; resolving lifts the block on the running guard", async () => {
@@ -138,6 +140,25 @@ test("aegis incidents list/show/resolve; resolving lifts the block on the runnin
   const after = JSON.parse((await aegis(["incidents", "show", "1", "--db", db, "--json"])).stdout);
   assert.equal(after.status, "resolved");
   assert.equal(after.timeline.at(-1).detail, "resolved by tester");
+});
+
+test("incident numbers an operator mistypes: a huge number is refused as a bad option, a missing one is not found (CLI exit 2 and 3; dashboard 400 and 404)", async () => {
+  const huge = await aegis(["incidents", "resolve", "999999999999999999999", "--db", db]);
+  assert.equal(huge.code, 2, huge.stderr);
+  assert.match(huge.stderr, /"999999999999999999999" is not an incident number/);
+  assert.doesNotMatch(huge.stderr, /e\+21|FILE_NOT_FOUND/);
+  for (const command of ["resolve", "show"]) {
+    const missing = await aegis(["incidents", command, "4242", "--db", db]);
+    assert.equal(missing.code, 3, missing.stderr);
+    assert.match(missing.stderr, /there is no incident #4242/);
+  }
+  const resolve = (id: string) => fetch(`${guard.url}/admin/api/incidents/${id}/resolve`, { method: "POST", headers: { authorization: `Bearer ${adminKey}` } });
+  const bad = await resolve("999999999999999999999");
+  assert.equal(bad.status, 400);
+  assert.equal(((await bad.json()) as { error: { code: string } }).error.code, "BAD_OPTION");
+  const absent = await resolve("4242");
+  assert.equal(absent.status, 404);
+  assert.match(((await absent.json()) as { error: { message: string } }).error.message, /there is no incident #4242/);
 });
 
 test("the OOD-rate test (k-NN OOD flags, per-client CUSUM) degrades a noise-querying client to shuffled top-3 within 10 queries, on a model route and an upstream route; benign digits pass", async () => {

@@ -28,6 +28,8 @@ let scripted: Server;
 let bot: { url: string; close(): Promise<void> };
 let guard: RunningGuard;
 let key: string;
+/** A client of its own for the token-budget test, whose budget the other tests do not touch. */
+let budgetKey: string;
 
 function answerFor(prompt: string): string {
   if (prompt.startsWith("echo:")) return `You said: ${prompt.slice(5).trim()}`;
@@ -73,6 +75,7 @@ before(async () => {
   bot = await startVulnerableChatbot({ port: 0 });
   const dir = mkdtempSync(join(tmpdir(), "aegis-llm-guard-"));
   key = createApiKey(join(dir, "keys.json"), { name: "app", roles: ["chat"] }).key;
+  budgetKey = createApiKey(join(dir, "keys.json"), { name: "budget", roles: ["chat"] }).key;
   writeFileSync(join(dir, "system.txt"), SYSTEM);
   writeFileSync(
     join(dir, "guard.yaml"),
@@ -101,10 +104,10 @@ after(async () => {
   scripted.close();
 });
 
-async function chat(prefix: string, content: string, stream = false) {
+async function chat(prefix: string, content: string, stream = false, apiKey = key) {
   const res = await fetch(`${guard.url}${prefix}/chat/completions`, {
     method: "POST",
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
     body: JSON.stringify({ model: "m", stream, messages: [{ role: "user", content }] }),
   });
   const text = await res.text();
@@ -176,12 +179,35 @@ test("the example chatbot behind the guard: streaming passes through; its plante
   assert.equal(attack.status, 400);
 });
 
-test("token budget: prompts are counted with the BPE tokenizer and refused with 429 past the per-minute budget", async () => {
+test("token budget: prompts are counted with the BPE tokenizer and refused with 429 past the per-minute budget, which the message says is spent", async () => {
+  // About 600 prompt tokens, echoed back: two requests, prompts and completions, spend the 2,000.
   const long = `echo: ${"tokens and more tokens ".repeat(150)}`;
   const statuses: number[] = [];
-  for (let i = 0; i < 6; i++) statuses.push((await chat("/scripted/v1", long)).status);
-  assert.ok(statuses.includes(429), statuses.join(","));
-  const refused = await chat("/scripted/v1", long);
-  assert.equal(refused.json.error.code, "TOKEN_LIMIT");
-  assert.match(refused.json.error.message, /tokens exceed the client's tokens per minute/);
+  for (let i = 0; i < 3; i++) statuses.push((await chat("/scripted/v1", long, false, budgetKey)).status);
+  assert.deepEqual(statuses, [200, 200, 429]);
+  // Issue 24: once completions had spent the budget, a one-token prompt was told "this request's 1 tokens exceed…".
+  const res = await fetch(`${guard.url}/scripted/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${budgetKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] }),
+  });
+  const refused = (await res.json()) as { error: { code: string; message: string } };
+  assert.equal(res.status, 429);
+  assert.equal(refused.error.code, "TOKEN_LIMIT");
+  const retryAfter = Number(res.headers.get("retry-after"));
+  assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${res.headers.get("retry-after")}`);
+  assert.equal(refused.error.message, `the client's per-minute token budget of 2000 tokens is spent; retry after ${retryAfter} s`);
+  // Another client's budget is its own; a prompt larger than the whole budget can never pass: 413, not a 429 to retry.
+  const huge = await chat("/scripted/v1", `echo: ${"tokens and more tokens ".repeat(600)}`);
+  assert.equal(huge.status, 413);
+  assert.match(huge.json.error.message, /prompt tokens exceed the client's whole per-minute token budget of 2000; send less text/);
+  // Only part of the budget left: the message says how much.
+  const partly = await chat("/scripted/v1", long);
+  assert.equal(partly.status, 200);
+  const short = await chat("/scripted/v1", long);
+  assert.equal(short.status, 429);
+  assert.match(
+    short.json.error.message,
+    /^the client's per-minute token budget of 2000 tokens has \d+ left and this request's prompt needs \d+; retry after \d+ s$/,
+  );
 });

@@ -1,6 +1,6 @@
 /** The model server: KServe-style predictions equal the engine's, validation derived from the model, typed JSON errors, signature refusal. */
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -85,6 +85,15 @@ test("a binary .npy batch gives the same predictions; NaN, wrong shapes and pick
   r = await post(new Uint8Array(pickle), { "content-type": "application/x-npy" });
   assert.equal(r.status, 400);
   assert.equal(r.body.error.code, "INVALID_INPUT");
+});
+
+test("a .npy body whose header nests 5,000 brackets is a 400 that names the nesting, not a stack overflow", async () => {
+  const deep = readFileSync(new URL("../../fixtures/fuzz/npy/deep-brackets.npy", import.meta.url));
+  const r = await post(new Uint8Array(deep), { "content-type": "application/x-npy" });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.code, "INVALID_INPUT");
+  assert.match(r.body.error.message, /^the body is not a valid \.npy array: the request body has a malformed \.npy header \(brackets nest more than 32 levels/);
+  assert.doesNotMatch(r.body.error.message, /call stack|RangeError/);
 });
 
 test("validation follows the model: range, shape, unknown fields, batch limit, body limit", async () => {

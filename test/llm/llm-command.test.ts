@@ -39,7 +39,7 @@ describe("aegis llm", () => {
   it("scan --json prints one verdict per line and the summary on stderr", async () => {
     const input = join(dir, "prompts.jsonl");
     writeFileSync(input, ['{"text": "What is 2+2?"}', '"mail bob@example.com, key AKIAZ2X7QWERTYUIOPAS"', ""].join("\n"));
-    const r = await run(["scan", "--input", input, "--scanners", "secrets,pii", "--json"]);
+    const r = await run(["scan", "--input", input, "--scanners", "secrets,pii", "--block", "secrets,pii", "--json"]);
     const lines = r.stdout
       .trim()
       .split("\n")
@@ -93,6 +93,28 @@ describe("aegis llm", () => {
     await assert.rejects(run(["scan"]), (e: unknown) => e instanceof AegisError && e.code === "BAD_OPTION");
   });
 
+  it("scan: PII and secrets are redacted, not flagged, unless --block names them (as the guard passes them on)", async () => {
+    const text = "My email is alice@example.com and my key AKIAZ2X7QWERTYUIOPAS, what should I rotate?";
+    const r = await run(["scan", "--text", text, "--scanners", "secrets,pii", "--json"]);
+    const verdict = JSON.parse(r.stdout);
+    assert.equal(verdict.valid, true);
+    assert.equal(verdict.text, "My email is [EMAIL_1] and my key [REDACTED:aws-access-key], what should I rotate?");
+    assert.deepEqual(
+      verdict.findings.map((f: { scanner: string }) => f.scanner),
+      ["secrets", "pii"],
+    );
+    assert.equal(r.exitCode, undefined);
+    const human = await run(["scan", "--text", text, "--scanners", "secrets,pii"]);
+    assert.match(human.stdout, /^edit #1 /m);
+    const blocked = await run(["scan", "--text", text, "--scanners", "secrets,pii", "--block", "all", "--json"]);
+    assert.equal(JSON.parse(blocked.stdout).valid, false);
+    assert.equal(blocked.exitCode, LLM_FLAGGED_EXIT);
+    await assert.rejects(
+      run(["scan", "--text", text, "--block", "pi"]),
+      (e: unknown) => e instanceof AegisError && /--block: unknown scanner "pi"/.test(e.message),
+    );
+  });
+
   it("eval prints metrics per scanner and for the pipeline, with --use", async () => {
     const data = join(dir, "labelled.jsonl");
     writeFileSync(
@@ -105,7 +127,7 @@ describe("aegis llm", () => {
         .map((r) => JSON.stringify(r))
         .join("\n"),
     );
-    const r = await run(["eval", "--data", data, "--scanners", "pii", "--use", "train", "--json"]);
+    const r = await run(["eval", "--data", data, "--scanners", "pii", "--block", "pii", "--use", "train", "--json"]);
     const report = JSON.parse(r.stdout);
     assert.equal(report.rows, 2);
     assert.deepEqual([report.pipeline.precision, report.pipeline.recall, report.pipeline.fpr], [1, 1, 0]);

@@ -22,6 +22,7 @@ describe("scanner pipeline", () => {
       },
     };
     const pipeline = createPipeline("input", [invisibleTextScanner(), secretsScanner(), piiScanner(), spy]);
+    // invisible-text blocks by default; secrets and pii only redact, so alone they would leave the text valid.
     const vault = new Map<string, string>();
     const r = await pipeline.scan("key AKIAZ2X7QWERTYUIOPAS, mail bob@example.com\u200B", { vault });
     assert.deepEqual(seen, ["key [REDACTED:aws-access-key], mail [EMAIL_1]"]);
@@ -45,7 +46,20 @@ describe("scanner pipeline", () => {
     assert.equal(vault.get("[EMAIL_1]"), "bob@example.com");
   });
 
-  it("is valid only when every scanner is, and stops early with failFast", async () => {
+  it("only blocking scanners make the text invalid: by default pii and secrets redact and record", async () => {
+    const text = "mail bob@example.com, key AKIAZ2X7QWERTYUIOPAS";
+    const redacting = await createPipeline("input", [secretsScanner(), piiScanner()]).scan(text);
+    assert.equal(redacting.valid, true);
+    assert.equal(redacting.text, "mail [EMAIL_1], key [REDACTED:aws-access-key]");
+    assert.deepEqual(
+      redacting.runs.map((run) => run.valid),
+      [false, false],
+    );
+    const strict = await createPipeline("input", [secretsScanner(), piiScanner()], { block: ["pii"], failFast: true }).scan(text);
+    assert.deepEqual([strict.valid, strict.runs.length], [false, 2]);
+  });
+
+  it("is valid only when no blocking scanner flags, and stops early with failFast", async () => {
     const scanners = [banScanner({ substrings: ["forbidden"], stage: "input" }), secretsScanner()];
     const clean = await createPipeline("input", scanners).scan("a harmless question");
     assert.deepEqual([clean.valid, clean.score, clean.findings.length, clean.runs.length], [true, 0, 0, 2]);

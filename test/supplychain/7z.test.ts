@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { strToU8, zipSync } from "fflate";
-import { SevenZip } from "../../src/supplychain/archives-7z.js";
 import { scanPaths } from "../../src/supplychain/scan.js";
 import { type ScanReport, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import { sevenZip } from "../helpers/model-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-7z-"));
 // A protocol-0 pickle that would call os.system; it is only ever parsed here.
@@ -17,25 +17,9 @@ const BENIGN = strToU8("(dp0\nVa\np1\nI1\ns.");
 const atLeast = (s: Severity, t: Severity) => SEVERITY_ORDER.indexOf(s) >= SEVERITY_ORDER.indexOf(t);
 const findingsAt = (r: ScanReport, member: string) => r.files.flatMap((f) => f.findings).filter((f) => f.location.members?.at(-1) === member);
 
-/** Builds a 7z with 7-Zip itself; `renames` then give members names `a` would refuse to store. */
 async function make7z(name: string, entries: Record<string, Uint8Array>, renames: Record<string, string> = {}): Promise<string> {
-  const sevenZip = await SevenZip({ stdout: () => {}, stderr: () => {} });
-  sevenZip.FS.mkdir("/in");
-  sevenZip.FS.chdir("/in");
-  const created = new Set<string>();
-  for (const [member, bytes] of Object.entries(entries)) {
-    const dirs = member.split("/").slice(0, -1);
-    for (let i = 1; i <= dirs.length; i++) {
-      const dir = dirs.slice(0, i).join("/");
-      if (!created.has(dir)) sevenZip.FS.mkdir(dir);
-      created.add(dir);
-    }
-    sevenZip.FS.writeFile(member, bytes);
-  }
-  sevenZip.callMain(["a", "/out.7z", ...Object.keys(entries)]);
-  for (const [from, to] of Object.entries(renames)) sevenZip.callMain(["rn", "/out.7z", from, to]);
   const path = join(tmp, name);
-  writeFileSync(path, sevenZip.FS.readFile("/out.7z"));
+  writeFileSync(path, await sevenZip(entries, renames));
   return path;
 }
 

@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import h5wasm from "h5wasm/node";
 import { scanPaths } from "../../src/supplychain/scan.js";
 import { SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import { hdf5WithAttributes } from "../helpers/model-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-h5-test-"));
 
@@ -23,13 +23,9 @@ const TRAINING = { optimizer_config: { class_name: "Adam", config: { learning_ra
 
 /** A Keras 2 style .h5 with the given layers in its root `model_config` attribute. */
 async function kerasH5(name: string, layers: unknown[]): Promise<string> {
-  await h5wasm.ready;
   const path = join(tmp, name);
-  const file = new h5wasm.File(path, "w");
-  file.create_attribute("model_config", JSON.stringify({ class_name: "Sequential", config: { name: "sequential", layers } }));
-  file.create_attribute("training_config", JSON.stringify(TRAINING));
-  file.create_attribute("keras_version", "2.15.0");
-  file.close();
+  const config = JSON.stringify({ class_name: "Sequential", config: { name: "sequential", layers } });
+  writeFileSync(path, await hdf5WithAttributes({ model_config: config, training_config: JSON.stringify(TRAINING), keras_version: "2.15.0" }));
   return path;
 }
 
@@ -57,7 +53,7 @@ test("a corrupt HDF5 file is reported, not thrown", async () => {
   const report = await scanPaths([path]);
   assert.deepEqual(
     report.files[0].findings.map((f) => [f.rule, f.severity]),
-    [["H5-BAD-FILE", "MEDIUM"]],
+    [["MALFORMED-HEADER", "MEDIUM"]],
   );
 });
 

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { floatListPickle } from "../../src/supplychain/pickle/bench.js";
 import { analysePickle, scanPickle } from "../../src/supplychain/pickle/scan.js";
+import { scanBytes } from "../../src/supplychain/scan.js";
 import { type ScanContext, type ScanFinding, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
 
 const DIR = fileURLToPath(new URL("../../fixtures/supplychain/pickle/", import.meta.url));
@@ -23,7 +24,7 @@ function context(file: string, nested: string[] = []): ScanContext {
       nested.push(name);
       return scanPickle(bytes, context(file, nested));
     },
-    limits: { maxExtractedBytes: 1e9, maxDepth: 5, maxMembers: 1000, maxCompressionRatio: 100 },
+    limits: { maxExtractedBytes: 1e9, maxDepth: 5, maxMembers: 1000, maxCompressionRatio: 100, readerTimeoutMs: 20_000 },
   };
 }
 
@@ -135,7 +136,7 @@ test("a pickle truncated mid-argument reports what came before the break", async
     show(findings),
   );
   assert.ok(
-    findings.some((f) => f.rule === "PICKLE-MALFORMED"),
+    findings.some((f) => f.rule === "MALFORMED-HEADER"),
     show(findings),
   );
 });
@@ -203,4 +204,15 @@ test("a million repeated imports give a bounded report", async () => {
   const findings = await scanPickle(many, context("x"));
   assert.equal(findings.length, 10);
   assert.equal(findings[1]?.location.offset, one.length);
+});
+
+test("a pickle that hands the same bytes to pickle.loads 200 times, four levels deep, scans each nested pickle once", async () => {
+  // Scanning every call would be 200^4 nested scans; the fuzzer found this as a hang.
+  const fanout = readFileSync(new URL("../../fixtures/fuzz/pickle/nested-loads-fanout.pkl", import.meta.url));
+  const report = await scanBytes(fanout, "fanout.pkl");
+  const findings = report.files.flatMap((f) => f.findings);
+  const nestedAt = (depth: number) => findings.filter((f) => f.rule === "PICKLE-NESTED" && (f.location.members?.length ?? 0) === depth);
+  // Each level reports its loads (the repeats capped at 10), and the chain goes all four levels down.
+  for (const depth of [0, 1, 2, 3]) assert.equal(nestedAt(depth).length, 10, show(findings));
+  assert.ok(findings.length < 100, `${findings.length} findings`);
 });

@@ -8,6 +8,7 @@ import { strToU8, unzipSync, zipSync } from "fflate";
 import { formatSarif, formatText } from "../../src/supplychain/report.js";
 import { scanPaths } from "../../src/supplychain/scan.js";
 import { type ScanFinding, type ScanReport, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import { tar } from "../helpers/model-files.js";
 
 const torchDir = new URL("../../fixtures/supplychain/pytorch/", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "aegis-scan-"));
@@ -23,31 +24,6 @@ function write(name: string, bytes: Uint8Array): string {
 const all = (r: ScanReport): ScanFinding[] => r.files.flatMap((f) => f.findings);
 const rule = (r: ScanReport, id: string) => all(r).filter((f) => f.rule === id);
 const atLeast = (s: Severity | null, t: Severity) => s !== null && SEVERITY_ORDER.indexOf(s) >= SEVERITY_ORDER.indexOf(t);
-
-function tar(entries: Record<string, Uint8Array>): Uint8Array {
-  const blocks: Uint8Array[] = [];
-  for (const [name, data] of Object.entries(entries)) {
-    const h = new Uint8Array(512);
-    h.set(strToU8(name), 0);
-    h.set(strToU8("0000644\0"), 100);
-    h.set(strToU8(`${data.length.toString(8).padStart(11, "0")}\0`), 124);
-    h[156] = 0x30;
-    h.set(strToU8("ustar\0" + "00"), 257);
-    h.fill(0x20, 148, 156);
-    h.set(
-      strToU8(
-        `${h
-          .reduce((a, b) => a + b, 0)
-          .toString(8)
-          .padStart(6, "0")}\0 `,
-      ),
-      148,
-    );
-    blocks.push(h, data, new Uint8Array((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(new Uint8Array(1024));
-  return Buffer.concat(blocks);
-}
 
 test("a real PyTorch state dict (zip and legacy formats) scans clean; tensor data members are skipped", async () => {
   const r = await scanPaths([join(torchDir, "benign_state_dict.pt"), join(torchDir, "benign_legacy.pt")]);
@@ -243,4 +219,59 @@ test("pickles stored back to back are each scanned once: a malicious second pick
   assert.equal(hits.length, 1, JSON.stringify(hits));
   assert.equal(hits[0].severity, "CRITICAL");
   assert.ok((hits[0].location.offset ?? 0) >= benign.length, "located in the second pickle");
+});
+
+test("malformed headers of recognised formats are MALFORMED-HEADER findings of at least MEDIUM, never unknown or clean", async () => {
+  const corpus = new URL("../../fixtures/fuzz/", import.meta.url).pathname;
+  const malformed = (r: ScanReport) => rule(r, "MALFORMED-HEADER");
+  const expectMalformed = async (path: string, format: string, severity: Severity, message: RegExp) => {
+    const r = await scanPaths([path]);
+    const hit = malformed(r);
+    assert.equal(hit.length, 1, formatText(r));
+    assert.equal(hit[0].severity, severity);
+    assert.equal(hit[0].location.detail, format);
+    assert.match(hit[0].message, message);
+    assert.notEqual(r.files[0].format, "unknown");
+    return r;
+  };
+  // A safetensors length of 2^63 was once not even recognised as safetensors.
+  const st = await expectMalformed(join(corpus, "safetensors/header-2p63.safetensors"), "safetensors", "HIGH", /claims 9223372036854775808 bytes/);
+  assert.equal(st.files[0].format, "safetensors");
+  // The .npy header that overflowed the loader's stack: the scanner reads it with the loader's parser.
+  await expectMalformed(join(corpus, "npy/deep-brackets.npy"), "npy", "MEDIUM", /brackets nest more than 32 levels/);
+  const inZip = await expectMalformed(join(corpus, "npz/deep-brackets.npz"), "npy", "MEDIUM", /brackets nest/);
+  assert.deepEqual(malformed(inZip)[0].location.members, ["x.npy"]);
+  const npy = readFileSync(join(torchDir, "malicious_object.npy"));
+  await expectMalformed(write("cut.npy", npy.subarray(0, 40)), "npy", "MEDIUM", /truncated/);
+
+  // Tar headers that lie: a size past the end (HIGH), a checksum that fails (MEDIUM).
+  const good = tar({ "a.txt": strToU8("hello") });
+  const long = good.slice();
+  long.set(strToU8("77777777777\0"), 124);
+  long.fill(0x20, 148, 156);
+  long.set(
+    strToU8(
+      `${long
+        .subarray(0, 512)
+        .reduce((a, b) => a + b, 0)
+        .toString(8)
+        .padStart(6, "0")}\0 `,
+    ),
+    148,
+  );
+  await expectMalformed(write("long.tar", long), "tar", "HIGH", /claims 8589934591 bytes/);
+  const badSum = good.slice();
+  badSum[0] = "b".charCodeAt(0);
+  await expectMalformed(write("sum.tar", badSum), "tar", "MEDIUM", /fails its checksum/);
+
+  // A stored zip member whose sizes point past the end of the archive.
+  const zip = zipSync({ "w.bin": new Uint8Array(64) }, { level: 0 });
+  const cd = zip.length - 22 - 46 - "w.bin".length;
+  for (const at of [18, 22, cd + 20, cd + 24]) new DataView(zip.buffer).setUint32(at, 1 << 20, true);
+  await expectMalformed(write("lying.zip", zip), "zip", "HIGH", /claims 1048576 bytes/);
+
+  await expectMalformed(write("bad.gz", Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3)), "gzip", "MEDIUM", /corrupt or truncated/);
+  await expectMalformed(write("cut.gguf", strToU8("GGUF\x03\0\0\0\x01")), "gguf", "MEDIUM", /ends before/);
+  const onnx = readFileSync(new URL("../../fixtures/supplychain/formats/benign.onnx", import.meta.url));
+  await expectMalformed(write("cut.onnx", onnx.subarray(0, onnx.length - 7)), "onnx", "MEDIUM", /does not decode/);
 });

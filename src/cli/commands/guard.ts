@@ -10,7 +10,7 @@ import { SqliteAuditLog } from "../../gateway/audit-log/sqlite.js";
 import { createApiKey, readKeysFile, revokeApiKey } from "../../gateway/auth/api-keys.js";
 import { startGuard } from "../../gateway/guard.js";
 import type { IncidentStoreLike } from "../../gateway/incidents/responder.js";
-import { IncidentStore } from "../../gateway/incidents/store.js";
+import { IncidentStore, noIncident, parseIncidentId } from "../../gateway/incidents/store.js";
 import { connectPostgres, PgAuditLog, PgIncidentStore } from "../../gateway/store/postgres.js";
 import { info, printJson } from "../common.js";
 
@@ -153,10 +153,11 @@ export function incidentsCommand(): Command {
     .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
     .option("--json", "print JSON on stdout")
     .action(async (id: string, opts: { db: string; json?: boolean }) => {
+      const number = parseIncidentId(id);
       const s = await store(opts.db);
-      const incident = await s.get(Number(id));
+      const incident = await s.get(number);
       await s.close();
-      if (!incident) throw new AegisError("FILE_NOT_FOUND", `no incident ${id}; \`aegis incidents list\` shows them`);
+      if (!incident) throw noIncident(number);
       if (opts.json) return printJson(incident);
       process.stdout.write(
         `incident #${incident.id} (${incident.status}): ${incident.detector} on ${incident.route}, client ${incident.client}, action ${incident.action}\n`,
@@ -169,9 +170,9 @@ export function incidentsCommand(): Command {
     .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
     .option("--by <who>", "who resolved it, for the timeline", process.env.USER ?? "operator")
     .action(async (id: string, opts: { db: string; by: string }) => {
+      const number = parseIncidentId(id);
       const s = await store(opts.db);
-      const incident = await s.resolve(Number(id), `resolved by ${opts.by}`);
-      await s.close();
+      const incident = await Promise.resolve(s.resolve(number, `resolved by ${opts.by}`)).finally(() => s.close());
       info(`incident #${incident.id} resolved; running guards lift its action within a second`);
     });
   return cmd;

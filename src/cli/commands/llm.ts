@@ -4,7 +4,7 @@ import { AegisError } from "../../errors.js";
 import { type EvalReport, evaluatePipeline, formatEvalReport, loadLabelledJsonl, type UseFilter } from "../../llm/evaluate.js";
 import type { Pipeline, PipelineResult } from "../../llm/pipeline.js";
 import { loadScannerConfig, pipelineFromConfig } from "../../llm/scanner-config.js";
-import { DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
+import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
 import type { ScanContext, ScannerStage } from "../../llm/scanners/types.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
 
@@ -14,6 +14,7 @@ export const LLM_FLAGGED_EXIT = 11;
 interface CommonOptions {
   stage: string;
   scanners?: string;
+  block?: string;
   config?: string;
   systemPrompt?: string;
   canary?: string[];
@@ -25,15 +26,25 @@ function parseStage(stage: string): ScannerStage {
   return stage;
 }
 
-/** The pipeline the options name: --scanners a,b, else the --config file's list, else the stage's defaults. */
-export function pipelineFor(stage: ScannerStage, opts: { scanners?: string; config?: string }, failFast = false): Pipeline {
-  const names = opts.scanners
+/** The pipeline the options name: --scanners a,b, else the --config file's list, else the stage's defaults; --block likewise. */
+export function pipelineFor(stage: ScannerStage, opts: { scanners?: string; block?: string; config?: string }, failFast = false): Pipeline {
+  const names = scannerList("--scanners", opts.scanners);
+  if (names?.length === 0) throw new AegisError("BAD_OPTION", "--scanners is empty; name at least one scanner (aegis llm scan --list)");
+  const block = opts.block === "all" ? SCANNERS.map((s) => s.name) : scannerList("--block", opts.block);
+  return pipelineFromConfig(stage, opts.config ? loadScannerConfig(opts.config) : {}, names, { failFast, ...(block ? { block } : {}) });
+}
+
+function scannerList(option: string, value: string | undefined): string[] | undefined {
+  const names = value
     ?.split(",")
     .map((n) => n.trim())
     .filter(Boolean);
-  if (names?.length === 0) throw new AegisError("BAD_OPTION", "--scanners is empty; name at least one scanner (aegis llm scan --list)");
-  return pipelineFromConfig(stage, opts.config ? loadScannerConfig(opts.config) : {}, names, { failFast });
+  const unknown = names?.find((n) => !SCANNERS.some((s) => s.name === n));
+  if (unknown) throw new AegisError("BAD_OPTION", `${option}: unknown scanner "${unknown}"; known scanners: ${SCANNERS.map((s) => s.name).join(", ")}`);
+  return names;
 }
+
+const BLOCK_HELP = `scanners whose finding flags a text (default: ${DEFAULT_BLOCKING_SCANNERS.join(", ")}; the others redact or record, as the guard does; "all" for every scanner)`;
 
 function contextFor(opts: CommonOptions): () => ScanContext {
   let systemPrompt: string | undefined;
@@ -81,7 +92,7 @@ export function verdictOf(input: string, result: PipelineResult): Record<string,
 }
 
 function formatVerdict(i: number, input: string, result: PipelineResult): string {
-  const head = `${result.valid ? "ok  " : "FLAG"} #${i + 1} score ${result.score.toFixed(2)}  ${JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input)}`;
+  const head = `${result.valid ? (result.text === input ? "ok  " : "edit") : "FLAG"} #${i + 1} score ${result.score.toFixed(2)}  ${JSON.stringify(input.length > 60 ? `${input.slice(0, 57)}...` : input)}`;
   const lines = result.findings.map(
     (f) => `       ${f.scanner}/${f.kind}${f.span ? ` [${f.span[0]},${f.span[1]})` : ""} ${f.score.toFixed(2)}${f.detail ? ` — ${f.detail}` : ""}`,
   );
@@ -100,7 +111,8 @@ function scanCommand(): Command {
     .option("--text <text>", "a single text to scan")
     .option("--stage <stage>", "input or output", "input")
     .option("--scanners <names>", "comma-separated scanner names (default: the --config list, else the stage's default list; see --list)")
-    .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, options per scanner")
+    .option("--block <names>", BLOCK_HELP)
+    .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, block list, options per scanner")
     .option("--system-prompt <file>", "the application's system prompt (system-prompt-leak scanner)")
     .option("--canary <token...>", "canary tokens planted in the system prompt or documents")
     .option("--fail-fast", "stop at the first scanner that flags a text")
@@ -139,7 +151,8 @@ function evalCommand(): Command {
     .requiredOption("--data <file>", "labelled JSONL file")
     .option("--stage <stage>", "input or output", "input")
     .option("--scanners <names>", "comma-separated scanner names (default: the --config list, else the stage's default list)")
-    .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, options per scanner")
+    .option("--block <names>", BLOCK_HELP)
+    .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, block list, options per scanner")
     .option("--use <use>", 'rows to use by their "use" field: all, train or eval-only', "all")
     .option("--system-prompt <file>", "the application's system prompt (system-prompt-leak scanner)")
     .option("--canary <token...>", "canary tokens")

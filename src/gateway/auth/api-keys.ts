@@ -88,7 +88,7 @@ export function createApiKey(path: string, options: { name: string; roles: strin
 export function revokeApiKey(path: string, idOrName: string): ApiKeyRecord {
   const file = readKeysFile(path);
   const record = file.keys.find((k) => k.id === idOrName || k.name === idOrName);
-  if (!record) throw new AegisError("FILE_NOT_FOUND", `no key with id or name "${idOrName}" in ${path}; \`aegis keys list\` shows them`);
+  if (!record) throw new AegisError("NOT_FOUND", `no key with id or name "${idOrName}" in ${path}; \`aegis keys list\` shows them`);
   record.revokedAt ??= new Date().toISOString();
   writeKeysFile(path, file);
   return record;

@@ -6,8 +6,8 @@
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { IncidentResponder } from "../incidents/responder.js";
+import { parseIncidentId } from "../incidents/store.js";
 import type { Stores } from "../store/index.js";
-import { RequestError } from "../validation.js";
 import { DASHBOARD_HTML } from "./page.js";
 
 export interface DashboardOptions {
@@ -33,9 +33,7 @@ export const dashboard: FastifyPluginAsync<DashboardOptions> = async (app, { aud
   });
 
   app.post<{ Params: { id: string } }>("/admin/api/incidents/:id/resolve", { config: ADMIN }, async (request) => {
-    const id = Number(request.params.id);
-    if (!Number.isInteger(id) || id < 1) throw new RequestError(400, "INVALID_INPUT", "the incident id must be a positive integer");
-    return responder.resolve(id, `resolved by ${request.aegis.principal?.name ?? "admin"} on the dashboard`);
+    return responder.resolve(parseIncidentId(request.params.id), `resolved by ${request.aegis.principal?.name ?? "admin"} on the dashboard`);
   });
 
   app.get<{ Querystring: { q?: string; limit?: string } }>("/admin/api/audit", { config: ADMIN }, async (request) => {

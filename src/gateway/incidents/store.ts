@@ -82,7 +82,7 @@ export class IncidentStore {
 
   resolve(id: number, by: string, time = new Date().toISOString()): Incident {
     const incident = this.get(id);
-    if (!incident) throw new AegisError("FILE_NOT_FOUND", `no incident ${id}; \`aegis incidents list\` shows them`);
+    if (!incident) throw noIncident(id);
     if (incident.status === "resolved") return incident;
     incident.timeline.push({ time, event: "resolved", detail: by });
     this.db.prepare("UPDATE incidents SET status = 'resolved', resolved_at = ?, timeline = ? WHERE id = ?").run(time, JSON.stringify(incident.timeline), id);
@@ -106,6 +106,21 @@ export class IncidentStore {
   close(): void {
     this.db.close();
   }
+}
+
+/** An incident number as an operator types it (CLI argument, dashboard URL): 1, 2, 3… */
+export function parseIncidentId(text: string): number {
+  const trimmed = text.trim();
+  // 15 digits keep every id a safe integer, so "999999999999999999999" is not read as 1e+21.
+  if (!/^[1-9]\d{0,14}$/.test(trimmed)) {
+    const shown = trimmed.length > 24 ? `${trimmed.slice(0, 24)}…` : trimmed;
+    throw new AegisError("BAD_OPTION", `"${shown}" is not an incident number; incidents are numbered 1, 2, 3…, and \`aegis incidents list\` shows them`);
+  }
+  return Number(trimmed);
+}
+
+export function noIncident(id: number): AegisError {
+  return new AegisError("NOT_FOUND", `there is no incident #${id}; \`aegis incidents list\` shows them`);
 }
 
 export function fromRow(r: IncidentRow): Incident {

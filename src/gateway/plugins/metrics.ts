@@ -19,7 +19,11 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 /** The guard's metrics; they outlive configuration reloads, so counters never go back. */
 export function createGuardMetrics(blockedClients: () => number) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "aegis_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "aegis_" });
+  // prom-client also exports each active-handle/request/resource breakdown's sum as a
+  // gauge named *_total, which Prometheus reserves for counters (promtool check metrics
+  // rejects it); the breakdown gauges hold the same numbers, so the sums go.
+  for (const kind of ["handles", "requests", "resources"]) registry.removeSingleMetric(`aegis_nodejs_active_${kind}_total`);
   return {
     registry,
     requests: new Counter({

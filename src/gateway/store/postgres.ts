@@ -6,7 +6,7 @@
  */
 import pg from "pg";
 import { type ChainedEntry, entryHash, GENESIS, verifyChain } from "../audit-log/chain.js";
-import { fromRow, type Incident, type IncidentRow, type TimelineEvent } from "../incidents/store.js";
+import { fromRow, type Incident, type IncidentRow, noIncident, type TimelineEvent } from "../incidents/store.js";
 
 /** Any constant shared by every instance: the key of the audit log's advisory lock. */
 const CHAIN_LOCK = 7_241_001;
@@ -162,7 +162,7 @@ export class PgIncidentStore {
       [id, time, JSON.stringify([{ time, event: "resolved", detail: by }])],
     );
     const incident = await this.get(id);
-    if (!incident) throw new Error(`no incident ${id}`);
+    if (!incident) throw noIncident(id);
     return incident;
   }
 

@@ -118,6 +118,23 @@ export const SCANNERS: readonly ScannerEntry[] = [
 export const DEFAULT_INPUT_SCANNERS = ["invisible-text", "encoded-payload", "prompt-injection", "secrets", "pii", "token-limit"] as const;
 /** Output scanners run when none are named: sensitive before deanonymize, so the user's own values come back unredacted. */
 export const DEFAULT_OUTPUT_SCANNERS = ["sensitive", "deanonymize", "system-prompt-leak", "output-handling"] as const;
+/**
+ * Scanners whose finding refuses a prompt or withholds an answer. The others (pii,
+ * secrets, sensitive, deanonymize, refusal) anonymise, redact or only record: a user's
+ * own e-mail address in a prompt is something to keep from the model, not an attack.
+ */
+export const DEFAULT_BLOCKING_SCANNERS = [
+  "prompt-injection",
+  "invisible-text",
+  "encoded-payload",
+  "token-limit",
+  "ban",
+  "language",
+  "system-prompt-leak",
+  "output-handling",
+  "url-allowlist",
+  "json-schema",
+] as const;
 
 export function scannerEntry(name: string): ScannerEntry {
   const entry = SCANNERS.find((s) => s.name === name);

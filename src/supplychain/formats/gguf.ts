@@ -4,6 +4,7 @@
  * Jinja rendered by the loader, so one that reaches Python objects runs code on load
  * (the llama-cpp-python template-injection CVE-2024-34359).
  */
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 
 const CHUNK = 1 << 16;
@@ -61,6 +62,9 @@ export const ggufScanner: FormatScanner = {
     const findings: ScanFinding[] = [];
     const add = (severity: Severity, rule: string, message: string, offset?: number, detail?: string) =>
       findings.push({ severity, rule, message, location: { ...context.location, offset, detail } });
+    // Counts and lengths that point past the file are HIGH: loaders have overflowed on them.
+    const malformed = (problem: string, offset: number, severity: Severity = "HIGH") =>
+      findings.push(malformedHeader(context.location, "gguf", problem, { severity, offset }));
     const c = new Cursor(source);
     try {
       await c.bytes(4);
@@ -74,19 +78,14 @@ export const ggufScanner: FormatScanner = {
       const kvCount = await count();
       // A key/value pair takes at least 13 bytes and a tensor info at least 21: larger counts are lies.
       if (kvCount * 13 > source.size || tensorCount * 21 > source.size) {
-        add(
-          "HIGH",
-          "GGUF-BAD-COUNT",
-          `the header claims ${tensorCount} tensors and ${kvCount} metadata pairs, more than a file of ${source.size} bytes can hold; loaders have overflowed on such counts`,
-          8,
-        );
+        malformed(`The GGUF header claims ${tensorCount} tensors and ${kvCount} metadata pairs, more than a file of ${source.size} bytes can hold`, 8);
         return findings;
       }
       const readString = async (): Promise<string> => {
         const at = c.pos;
         const n = await count();
         if (n > c.remaining || n > MAX_STRING) {
-          add("HIGH", "GGUF-BAD-STRING", `a string claims ${n} bytes, more than the file holds or a loader should accept`, at);
+          malformed(`A GGUF string claims ${n} bytes, more than the file holds or a loader should accept`, at);
           throw new Truncated();
         }
         return new TextDecoder().decode(await c.bytes(n));
@@ -99,7 +98,7 @@ export const ggufScanner: FormatScanner = {
           const inner = await c.u32();
           const n = await count();
           if (n > c.remaining) {
-            add("HIGH", "GGUF-BAD-COUNT", `an array claims ${n} elements, more than the file holds`, at);
+            malformed(`A GGUF array claims ${n} elements, more than the file holds`, at);
             throw new Truncated();
           }
           if (SCALAR_SIZE[inner] !== undefined) await c.bytes(n * SCALAR_SIZE[inner]);
@@ -107,7 +106,7 @@ export const ggufScanner: FormatScanner = {
         } else if (SCALAR_SIZE[type] !== undefined) {
           await c.bytes(SCALAR_SIZE[type]);
         } else {
-          add("HIGH", "GGUF-BAD-TYPE", `metadata value type ${type} is unknown; the file is corrupt or crafted`, c.pos - 4);
+          malformed(`GGUF metadata value type ${type} is unknown`, c.pos - 4);
           throw new Truncated();
         }
       };
@@ -134,7 +133,7 @@ export const ggufScanner: FormatScanner = {
         const name = await readString();
         const nDims = await c.u32();
         if (nDims > 8) {
-          add("HIGH", "GGUF-BAD-TENSOR", `tensor ${name} claims ${nDims} dimensions; GGML allows at most 4`, at, name);
+          malformed(`GGUF tensor ${name} claims ${nDims} dimensions; GGML allows at most 4`, at);
           return findings;
         }
         for (let d = 0; d < nDims; d++) await count();
@@ -151,9 +150,7 @@ export const ggufScanner: FormatScanner = {
       }
     } catch (e) {
       if (!(e instanceof Truncated)) throw e;
-      if (!findings.some((f) => f.severity === "HIGH")) {
-        add("MEDIUM", "GGUF-TRUNCATED", "the metadata ends before the header says it should; the file is truncated or crafted", c.pos);
-      }
+      if (!findings.some((f) => f.severity === "HIGH")) malformed("The GGUF metadata ends before the header says it should", c.pos, "MEDIUM");
     }
     return findings;
   },

@@ -2,12 +2,14 @@
  * Legacy Keras `.h5` (HDF5): Keras 2 stores the model's JSON config in the root
  * attribute `model_config` (and the optimizer's in `training_config`), so the same
  * config checks as `.keras` apply. HDF5 is too intricate to parse by hand safely, so
- * h5wasm reads it; its Node build sees only the host file system, hence the temp copy.
+ * h5wasm reads it, in a worker thread with a time limit; its Node build sees only the
+ * host file system, hence the temp copy.
  */
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import h5wasm from "h5wasm/node";
+import { Worker } from "node:worker_threads";
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 import { walkKerasConfig } from "./keras.js";
 
@@ -32,10 +34,9 @@ export const h5Scanner: FormatScanner = {
     }
     let texts: Map<string, string>;
     try {
-      texts = await readConfigAttributes(source);
+      texts = await readConfigAttributes(source, context.limits.readerTimeoutMs);
     } catch (e) {
-      add("MEDIUM", "H5-BAD-FILE", `the HDF5 file could not be read (${(e as Error).message}); it is corrupt or crafted`);
-      return findings;
+      return [malformedHeader(context.location, "hdf5", `The file has an HDF5 signature but could not be read (${(e as Error).message})`)];
     }
     for (const [attribute, text] of texts) {
       let config: unknown;
@@ -51,9 +52,12 @@ export const h5Scanner: FormatScanner = {
   },
 };
 
-/** The Keras config attributes present at the root, as text. */
-async function readConfigAttributes(source: ByteSource): Promise<Map<string, string>> {
-  await h5wasm.ready;
+/**
+ * The Keras config attributes present at the root, as text. h5wasm runs in a worker thread:
+ * HDF5 can loop forever on a crafted file (the fuzzer found such files), and synchronous
+ * WebAssembly cannot be interrupted, only its thread terminated.
+ */
+async function readConfigAttributes(source: ByteSource, timeoutMs: number): Promise<Map<string, string>> {
   const dir = await mkdtemp(join(tmpdir(), "aegis-h5-"));
   try {
     const path = join(dir, "model.h5");
@@ -64,23 +68,56 @@ async function readConfigAttributes(source: ByteSource): Promise<Map<string, str
     } finally {
       await out.close();
     }
-    const file = new h5wasm.File(path, "r");
+    const worker = new Worker(READER, { eval: true, workerData: { h5wasm: import.meta.resolve("h5wasm/node"), path, names: CONFIG_ATTRIBUTES }, stderr: true });
+    // HDF5 prints its C error stack (paths of the library's build) and Emscripten its abort
+    // notice to stderr; for a corrupt file the finding says it all.
+    worker.stderr.resume();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const texts = new Map<string, string>();
-      const present = Object.keys(file.attrs);
-      for (const name of CONFIG_ATTRIBUTES) {
-        if (!present.includes(name)) continue;
-        const value = file.get_attribute(name, true);
-        // h5py writes the JSON as a scalar string; an array of one string is also accepted.
-        const text = typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : undefined;
-        if (text === undefined) throw new Error(`${name} is not a string`);
-        texts.set(name, text);
-      }
-      return texts;
+      const answer = await new Promise<{ texts?: [string, string][]; error?: string }>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`the HDF5 reader did not finish within ${timeoutMs / 1000} s`)), timeoutMs);
+        worker.once("message", resolve);
+        worker.once("error", () => reject(new Error("the HDF5 reader stopped")));
+        worker.once("exit", () => reject(new Error("the HDF5 reader stopped")));
+      });
+      if (answer.error !== undefined) throw new Error(answer.error);
+      return new Map(answer.texts);
     } finally {
-      file.close();
+      clearTimeout(timer);
+      await worker.terminate();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** The worker's code: plain JavaScript, so it runs without the TypeScript loader. */
+const READER = `
+const { parentPort, workerData } = require("node:worker_threads");
+// HDF5 writes its error stack to file descriptor 2 directly.
+const fs = require("node:fs");
+const writeSync = fs.writeSync;
+fs.writeSync = (fd, data, ...rest) => (fd === 2 ? (typeof rest[1] === "number" ? rest[1] : data.length) : writeSync(fd, data, ...rest));
+import(workerData.h5wasm).then(async ({ default: h5wasm }) => {
+  await h5wasm.ready;
+  let file;
+  try {
+    file = new h5wasm.File(workerData.path, "r");
+    const present = Object.keys(file.attrs);
+    const texts = [];
+    for (const name of workerData.names) {
+      if (!present.includes(name)) continue;
+      const value = file.get_attribute(name, true);
+      // h5py writes the JSON as a scalar string; an array of one string is also accepted.
+      const text = typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : undefined;
+      if (text === undefined) throw new Error(name + " is not a string");
+      texts.push([name, text]);
+    }
+    parentPort.postMessage({ texts });
+  } catch (e) {
+    parentPort.postMessage({ error: e instanceof Error ? e.message : String(e) });
+  } finally {
+    try { file?.close(); } catch {}
+  }
+});
+`;

@@ -6,6 +6,7 @@
  * config decides what Python runs at load time.
  */
 import { inflateSync } from "fflate";
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 
 const CONFIG = "config.json";
@@ -37,8 +38,7 @@ export const kerasScanner: FormatScanner = {
       }
       text = new TextDecoder().decode(bytes);
     } catch (e) {
-      add("MEDIUM", "KERAS-BAD-ZIP", `config.json could not be read (${(e as Error).message}); the archive is corrupt or crafted`);
-      return findings;
+      return [malformedHeader({ ...context.location, members }, "keras", `config.json could not be read from the .keras zip (${(e as Error).message})`)];
     }
     let config: unknown;
     try {

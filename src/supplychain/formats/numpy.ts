@@ -1,42 +1,42 @@
 /**
  * NumPy .npy: arrays with an object dtype are stored as a pickle after the header, and
- * np.load(allow_pickle=True) runs it. (.npz is a zip of .npy members, handled as a zip.)
+ * np.load(allow_pickle=True) runs it. The header is read by the same parser that loads
+ * data (src/data/npy.ts), so a header the loader refuses is never called clean here.
+ * (.npz is a zip of .npy members, handled as a zip.)
  */
+import { mentionsObject, type NpyHeader, parseNpyHeader } from "../../data/index.js";
+import { AegisError } from "../../errors.js";
+import { malformedHeader } from "../findings.js";
 import type { FormatScanner, ScanFinding } from "../types.js";
 import { scanPickleAt } from "./pickle.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+/** Magic, version and length, then the largest header parseNpyHeader accepts. */
+const MAX_HEAD = 12 + (1 << 20);
 
 export const numpyScanner: FormatScanner = {
   format: "npy",
   detect: (head) => MAGIC.every((b, i) => head[i] === b),
   async scan(source, context) {
-    const pre = await source.read(0, 12);
-    const major = pre[6];
-    const headerLen = major === 1 ? pre[8] | (pre[9] << 8) : (pre[8] | (pre[9] << 8) | (pre[10] << 16) | (pre[11] << 24)) >>> 0;
-    const dataStart = (major === 1 ? 10 : 12) + headerLen;
-    const header = new TextDecoder("latin1").decode(await source.read(0, Math.min(dataStart, 1 << 20)));
-    // A plain dtype is a quoted string ('<f4', '|O'); a structured one is a list of fields.
-    const descr = /'descr'\s*:\s*(.*?),\s*'(?:fortran_order|shape)'/s.exec(header)?.[1];
-    if (dataStart > source.size || descr === undefined)
-      return [
-        {
-          severity: "LOW",
-          rule: "NUMPY-MALFORMED",
-          message: "The .npy header is truncated or has no dtype; NumPy will refuse it, but check where it came from.",
-          location: { ...context.location, offset: 0 },
-        },
-      ];
-    if (!/'[|<>=]?O\d*'/.test(descr)) return [];
+    let header: NpyHeader;
+    try {
+      header = parseNpyHeader(await source.read(0, Math.min(source.size, MAX_HEAD)), "This .npy file");
+    } catch (e) {
+      if (!(e instanceof AegisError)) throw e;
+      // The loader's sentence without its advice to re-save: here the file is evidence, not the user's own.
+      return [malformedHeader(context.location, "npy", e.message.replace(/;[^;]*$/, ""), { offset: 0 })];
+    }
+    if (!mentionsObject(header.descr)) return [];
+    const descr = typeof header.descr === "string" ? header.descr : JSON.stringify(header.descr);
     const findings: ScanFinding[] = [
       {
         severity: "LOW",
         rule: "NUMPY-OBJECT-ARRAY",
         message: "This array has an object dtype: loading it needs allow_pickle=True, which runs the embedded pickle (scanned below).",
-        location: { ...context.location, offset: dataStart, detail: descr },
+        location: { ...context.location, offset: header.dataStart, detail: descr },
       },
     ];
     const bytes = await source.read(0, source.size);
-    return findings.concat(await scanPickleAt(bytes, dataStart, context));
+    return findings.concat(await scanPickleAt(bytes, header.dataStart, context));
   },
 };

@@ -6,6 +6,7 @@
  */
 import protobuf from "protobufjs";
 import { ONNX_PROTO } from "../../onnx/schema.js";
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 
 const ModelProto = protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType("onnx.ModelProto");
@@ -42,8 +43,7 @@ export const onnxScanner: FormatScanner = {
     try {
       model = ModelProto.decode(await source.read(0, source.size));
     } catch (e) {
-      add("MEDIUM", "ONNX-UNREADABLE", `the file looks like ONNX but does not decode (${(e as Error).message}); it is truncated or crafted`);
-      return findings;
+      return [malformedHeader(context.location, "onnx", `The file starts like an ONNX model but does not decode (${(e as Error).message})`)];
     }
 
     const functions: Msg[] = model.functions ?? [];

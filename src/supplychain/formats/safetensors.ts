@@ -3,6 +3,7 @@
  * bytes. Only the header is read, so a multi-GB file scans in constant time; the checks
  * are the ones a loader relies on (offsets in bounds, sizes that match dtype × shape).
  */
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 
 const MAX_HEADER = 100 * 1024 * 1024;
@@ -31,51 +32,41 @@ const DTYPE_BITS: Record<string, number> = {
   C64: 64,
 };
 
-function headerLength(head: Uint8Array): number {
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  return Number(view.getBigUint64(0, true));
+function headerLength(head: Uint8Array): bigint {
+  return new DataView(head.buffer, head.byteOffset, head.byteLength).getBigUint64(0, true);
 }
 
 export const safetensorsScanner: FormatScanner = {
   format: "safetensors",
   detect(head, size) {
     if (head.length < 10 || size < 10) return false;
-    const n = headerLength(head);
-    // A JSON object header: '{' then a key or '}'. The length is not bounded by the size
-    // here, so a header that claims more than the file is still detected, and reported.
+    // A JSON object header: '{' then a key or '}'. The length is not bounded here, so a
+    // header that claims more than the file (even 2^63 bytes) is still detected, and reported.
     let p = 9;
     while (p < head.length && head[p] === 0x20) p++;
-    return n >= 2 && n < 2 ** 48 && head[8] === 0x7b && (head[p] === 0x22 || head[p] === 0x7d);
+    return headerLength(head) >= 2n && head[8] === 0x7b && (head[p] === 0x22 || head[p] === 0x7d);
   },
   async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
     const findings: ScanFinding[] = [];
     const add = (severity: Severity, rule: string, message: string, offset?: number, detail?: string) =>
       findings.push({ severity, rule, message, location: { ...context.location, offset, detail } });
 
-    if (source.size < 8) {
-      add("HIGH", "SAFETENSORS-HEADER-SIZE", `the file is ${source.size} bytes, too short for the 8-byte header length; it is truncated`, 0);
-      return findings;
+    const malformed = (problem: string, offset: number) => [malformedHeader(context.location, "safetensors", problem, { severity: "HIGH", offset })];
+    if (source.size < 10) return malformed(`The file is ${source.size} bytes, too short for a safetensors header length and header`, 0);
+    const claimed = headerLength(await source.read(0, 8));
+    if (claimed > BigInt(Math.min(MAX_HEADER, source.size - 8))) {
+      const limit = claimed > MAX_HEADER ? "the 100 MB a loader accepts" : `the ${source.size - 8} bytes the file holds after it`;
+      return malformed(`The safetensors header claims ${claimed} bytes, more than ${limit}; a loader may over-allocate or read past the end`, 0);
     }
-    const n = headerLength(await source.read(0, 8));
-    if (n > MAX_HEADER || n > source.size - 8) {
-      add(
-        "HIGH",
-        "SAFETENSORS-HEADER-SIZE",
-        `the header claims ${n} bytes, more than ${n > MAX_HEADER ? "the 100 MB a loader accepts" : "the file holds"}; a loader may over-allocate or read past the end`,
-        0,
-      );
-      return findings;
-    }
+    const n = Number(claimed);
     let header: unknown;
     try {
       header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await source.read(8, n)));
     } catch (e) {
-      add("HIGH", "SAFETENSORS-BAD-HEADER", `the header is not valid UTF-8 JSON (${(e as Error).message}); the file is corrupt or crafted`, 8);
-      return findings;
+      return malformed(`The safetensors header is not valid UTF-8 JSON (${(e as Error).message})`, 8);
     }
     if (typeof header !== "object" || header === null || Array.isArray(header)) {
-      add("HIGH", "SAFETENSORS-BAD-HEADER", "the header is not a JSON object of tensors", 8);
-      return findings;
+      return malformed("The safetensors header is not a JSON object of tensors", 8);
     }
     const dataStart = 8 + n;
     const dataSize = source.size - dataStart;

@@ -5,6 +5,7 @@
  * restores variables legitimately, so Save/Restore ops are only reported outside it.
  */
 import protobuf from "protobufjs";
+import { malformedHeader } from "../findings.js";
 import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
 
 export const SAVED_MODEL_PROTO = `
@@ -69,8 +70,7 @@ export const savedModelScanner: FormatScanner = {
     try {
       model = SavedModelProto.decode(await source.read(0, source.size));
     } catch (e) {
-      add("MEDIUM", "SAVEDMODEL-UNREADABLE", `the file looks like a SavedModel but does not decode (${(e as Error).message}); it is truncated or crafted`);
-      return findings;
+      return [malformedHeader(context.location, "tf-savedmodel", `The file starts like a SavedModel but does not decode (${(e as Error).message})`)];
     }
     const check = (nodes: Msg[], where: string, inSaver: boolean) => {
       for (const n of nodes ?? []) {

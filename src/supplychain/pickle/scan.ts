@@ -3,6 +3,8 @@
  * into findings under the policy. Nested pickles handed to pickle.loads are scanned
  * through the context so their findings carry the right location.
  */
+import { createHash } from "node:crypto";
+import { malformedHeader } from "../findings.js";
 import type { ScanContext, ScanFinding, Severity } from "../types.js";
 import { classifyGlobal, GETATTR_NAMES, MODULE_IMPORTERS, PICKLE_LOADERS } from "./policy.js";
 import { analysePickle, type Value } from "./vm.js";
@@ -11,6 +13,8 @@ export { measurePickleThroughput } from "./bench.js";
 export { analysePickle, type PickleAnalysis } from "./vm.js";
 
 const MAX_REPEATS = 10;
+/** Distinct nested pickles scanned per pickle; real files nest one or two. */
+const MAX_NESTED = 16;
 const fullName = (v: Value) => (v.k === "global" ? `${v.imp.module}.${v.imp.name}` : undefined);
 const isDunder = (k: string) => k.length > 4 && k.startsWith("__") && k.endsWith("__");
 
@@ -63,6 +67,9 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
     }
   }
 
+  // Each distinct nested pickle is scanned once: a pickle can hand the same memoised bytes to
+  // pickle.loads thousands of times, at every level, and scanning each call would take n^depth.
+  const nested = new Set<string>();
   for (const c of a.calls) {
     const callee = fullName(c.callee);
     const args = c.args.k === "tuple" ? c.args.items : [];
@@ -77,6 +84,18 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
           c.offset,
           callee,
         );
+        const digest = createHash("sha256").update(inner).digest("hex");
+        if (nested.has(digest)) continue;
+        if (nested.size === MAX_NESTED) {
+          at(
+            "MEDIUM",
+            "PICKLE-PARTIALLY-SCANNED",
+            `The pickle loads more than ${MAX_NESTED} different nested pickles; the others were not scanned, so treat the file as suspect.`,
+            c.offset,
+          );
+          continue;
+        }
+        nested.add(digest);
         findings.push(...(await context.scanNested(`pickle@${c.offset}`, inner, "pickle")));
       }
     }
@@ -116,11 +135,9 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
   }
 
   if (a.error) {
-    at(
-      "MEDIUM",
-      "PICKLE-MALFORMED",
-      `The pickle breaks at offset ${a.error.offset} (${a.error.message}); a loader runs everything before the break, reported here, so treat the file as suspect.`,
-      a.error.offset,
+    // A loader runs everything before the break, and what it saw there is reported above.
+    findings.push(
+      malformedHeader(context.location, "pickle", `The pickle stream breaks at offset ${a.error.offset} (${a.error.message})`, { offset: a.error.offset }),
     );
   }
   return findings;

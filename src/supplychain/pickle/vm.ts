@@ -527,7 +527,12 @@ function unescapeString(s: string): string {
 /** raw-unicode-escape as the UNICODE opcode uses it: only \\uXXXX and \\UXXXXXXXX are escapes. */
 function unescapeRawUnicode(s: string): string {
   if (!s.includes("\\")) return s;
-  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u?: string, U?: string) => String.fromCodePoint(Number.parseInt(u ?? U!, 16)));
+  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, u?: string, U?: string) => {
+    const code = Number.parseInt(u ?? U!, 16);
+    // Python's decoder refuses these too, so loading stops here: a break, as for any bad argument.
+    if (code > 0x10ffff) throw new Break(`the UNICODE escape \\U${U} is beyond U+10FFFF`);
+    return String.fromCodePoint(code);
+  });
 }
 
 function strOf(bytes: Uint8Array, decoder: TextDecoder): Value {

@@ -5,9 +5,11 @@
  * bytes back to back in listing order, so the declared sizes cut the stream into members.
  */
 import sevenZipModule, { type SevenZipModuleFactory } from "7z-wasm";
+import type { Finding } from "../report/finding.js";
 import { type ArchiveListing, type ArchiveMember, bad, bomb, ExtractionLimitError } from "./archives.js";
+import { scanFinding } from "./rules.js";
 import { readAll } from "./sources.js";
-import type { ByteSource, Location, ScanFinding, ScanLimits } from "./types.js";
+import type { ByteSource, Location, ScanLimits } from "./types.js";
 
 // The package is CommonJS typed as an ES module: at run time the default import is the factory itself.
 export const SevenZip = sevenZipModule as unknown as SevenZipModuleFactory;
@@ -59,7 +61,7 @@ export async function list7z(source: ByteSource, location: Location, limits: Sca
   if (entries.length === 0)
     return { members: [], findings: [bad(location, "7z", "7-Zip listed no members: the archive is corrupt or its headers are encrypted")] };
 
-  const findings: ScanFinding[] = [];
+  const findings: Finding[] = [];
   const total = entries.reduce((n, e) => n + e.size, 0);
   if (total > limits.maxExtractedBytes)
     return { members: [], findings: [bomb(location, `its members declare ${total} bytes, more than the ${limits.maxExtractedBytes}-byte extraction limit`)] };
@@ -86,12 +88,14 @@ export async function list7z(source: ByteSource, location: Location, limits: Sca
     const at = start;
     start += entry.size;
     if (entry.encrypted)
-      findings.push({
-        severity: "MEDIUM",
-        rule: "7Z-ENCRYPTED-MEMBER",
-        message: `Member "${entry.name}" is encrypted, so its content cannot be scanned; loaders given the password may still read it.`,
-        location: { ...location, members: [...(location.members ?? []), entry.name] },
-      });
+      findings.push(
+        scanFinding(
+          "medium",
+          "7Z-ENCRYPTED-MEMBER",
+          `Member "${entry.name}" is encrypted, so its content cannot be scanned; loaders given the password may still read it.`,
+          { ...location, members: [...(location.members ?? []), entry.name] },
+        ),
+      );
     members.push({
       name: entry.name,
       size: entry.size,

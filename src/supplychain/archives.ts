@@ -5,8 +5,10 @@
  * a caller asks for are inflated, with a cap on the output.
  */
 import { inflateRawSync } from "node:zlib";
+import type { Finding } from "../report/finding.js";
 import { malformedHeader } from "./findings.js";
-import type { ByteSource, Location, ScanFinding } from "./types.js";
+import { scanFinding } from "./rules.js";
+import type { ByteSource, Location } from "./types.js";
 
 export interface ArchiveMember {
   name: string;
@@ -19,7 +21,7 @@ export interface ArchiveMember {
 
 export interface ArchiveListing {
   members: ArchiveMember[];
-  findings: ScanFinding[];
+  findings: Finding[];
 }
 
 export class ExtractionLimitError extends Error {}
@@ -38,34 +40,40 @@ export function unsafeMemberName(name: string): boolean {
 }
 
 /** Findings every archive shares: traversal names, duplicates, too many members. */
-export function memberNameFindings(names: string[], location: Location, maxMembers: number): ScanFinding[] {
-  const findings: ScanFinding[] = [];
+export function memberNameFindings(names: string[], location: Location, maxMembers: number): Finding[] {
+  const findings: Finding[] = [];
   const seen = new Set<string>();
   for (const name of names) {
     const at = { ...location, members: [...(location.members ?? []), name] };
     if (unsafeMemberName(name))
-      findings.push({
-        severity: "HIGH",
-        rule: "ARCHIVE-PATH-TRAVERSAL",
-        message: `Member "${name}" is a path traversal member (absolute, "..", or backslash) that would be written outside the extraction folder.`,
-        location: at,
-      });
+      findings.push(
+        scanFinding(
+          "high",
+          "ARCHIVE-PATH-TRAVERSAL",
+          `Member "${name}" is a path traversal member (absolute, "..", or backslash) that would be written outside the extraction folder.`,
+          at,
+        ),
+      );
     if (seen.has(name))
-      findings.push({
-        severity: "MEDIUM",
-        rule: "ARCHIVE-DUPLICATE-MEMBER",
-        message: `Member "${name}" appears more than once; tools disagree on which copy wins, so a scanner and a loader may see different bytes.`,
-        location: at,
-      });
+      findings.push(
+        scanFinding(
+          "medium",
+          "ARCHIVE-DUPLICATE-MEMBER",
+          `Member "${name}" appears more than once; tools disagree on which copy wins, so a scanner and a loader may see different bytes.`,
+          at,
+        ),
+      );
     seen.add(name);
   }
   if (names.length > maxMembers)
-    findings.push({
-      severity: "MEDIUM",
-      rule: "ARCHIVE-TOO-MANY-MEMBERS",
-      message: `The archive has ${names.length} members, more than the limit of ${maxMembers}; only the first ${maxMembers} were scanned.`,
-      location,
-    });
+    findings.push(
+      scanFinding(
+        "medium",
+        "ARCHIVE-TOO-MANY-MEMBERS",
+        `The archive has ${names.length} members, more than the limit of ${maxMembers}; only the first ${maxMembers} were scanned.`,
+        location,
+      ),
+    );
   return findings;
 }
 
@@ -75,7 +83,7 @@ const u64 = (b: Uint8Array, o: number) => u32(b, o) + u32(b, o + 4) * 2 ** 32;
 const latin = (b: Uint8Array) => new TextDecoder("utf-8").decode(b);
 
 export async function listZip(source: ByteSource, location: Location): Promise<ArchiveListing> {
-  const findings: ScanFinding[] = [];
+  const findings: Finding[] = [];
   const tailLen = Math.min(source.size, 65557);
   const tail = await source.read(source.size - tailLen, tailLen);
   let eocd = -1;
@@ -98,7 +106,7 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
     }
   }
   if (cdOffset + cdSize > source.size)
-    return { members: [], findings: [bad(location, "zip", `its central directory (${cdSize} bytes at ${cdOffset}) lies beyond the end of the file`, "HIGH")] };
+    return { members: [], findings: [bad(location, "zip", `its central directory (${cdSize} bytes at ${cdOffset}) lies beyond the end of the file`, "high")] };
   const cd = await source.read(cdOffset, cdSize);
   const members: ArchiveMember[] = [];
   let p = 0;
@@ -130,12 +138,14 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
     p += 46 + nameLen + extraLen + commentLen;
     const at: Location = { ...location, members: [...(location.members ?? []), name] };
     if (flags & 1)
-      findings.push({
-        severity: "MEDIUM",
-        rule: "ZIP-ENCRYPTED-MEMBER",
-        message: `Member "${name}" has the encrypted flag set, so its content cannot be scanned; loaders may still read it.`,
-        location: at,
-      });
+      findings.push(
+        scanFinding(
+          "medium",
+          "ZIP-ENCRYPTED-MEMBER",
+          `Member "${name}" has the encrypted flag set, so its content cannot be scanned; loaders may still read it.`,
+          at,
+        ),
+      );
     members.push({
       name,
       size,
@@ -148,12 +158,14 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
         // Sizes 0 in the local header are legal with a data descriptor (flag 8); 0xffffffff is zip64.
         const sizeDiffers = !(flags & 8) && localSize !== size && localSize !== 0xffffffff;
         if (localName !== name || sizeDiffers)
-          findings.push({
-            severity: "HIGH",
-            rule: "ZIP-HEADER-MISMATCH",
-            message: `Member "${name}" has a local header that disagrees with the central directory (${localName !== name ? `name "${localName}"` : `size ${localSize} vs ${size}`}); different readers would extract different content.`,
-            location: at,
-          });
+          findings.push(
+            scanFinding(
+              "high",
+              "ZIP-HEADER-MISMATCH",
+              `Member "${name}" has a local header that disagrees with the central directory (${localName !== name ? `name "${localName}"` : `size ${localSize} vs ${size}`}); different readers would extract different content.`,
+              at,
+            ),
+          );
         const dataStart = localOffset + 30 + u16(local, 26) + u16(local, 28);
         if (dataStart + compressedSize > source.size)
           findings.push(
@@ -161,7 +173,7 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
               at,
               "zip",
               `Member "${name}" claims ${compressedSize} bytes at offset ${dataStart}, past the end of the ${source.size}-byte archive`,
-              { severity: "HIGH" },
+              { severity: "high" },
             ),
           );
         if (method === 0) return sliceSource(source, dataStart, compressedSize);
@@ -185,7 +197,7 @@ export async function listZip(source: ByteSource, location: Location): Promise<A
 /** Tar (ustar, pax and GNU long names); every member is a slice of the source. */
 export async function listTar(source: ByteSource, location: Location, maxMembers: number): Promise<ArchiveListing> {
   const members: ArchiveMember[] = [];
-  const findings: ScanFinding[] = [];
+  const findings: Finding[] = [];
   let offset = 0;
   let longName: string | undefined;
   while (offset + 512 <= source.size && members.length <= maxMembers) {
@@ -208,7 +220,7 @@ export async function listTar(source: ByteSource, location: Location, maxMembers
           { ...location, members: [...(location.members ?? []), longName ?? field(0, 100)] },
           "tar",
           `A tar header claims ${size} bytes at offset ${dataStart}, past the end of the ${source.size}-byte archive`,
-          { severity: "HIGH" },
+          { severity: "high" },
         ),
       );
     if (type === "x" || type === "L") {
@@ -221,12 +233,14 @@ export async function listTar(source: ByteSource, location: Location, maxMembers
     if (type === "1" || type === "2") {
       const target = field(157, 100);
       if (unsafeMemberName(target))
-        findings.push({
-          severity: "HIGH",
-          rule: "ARCHIVE-PATH-TRAVERSAL",
-          message: `Link "${name}" points to "${target}", a path traversal member that reaches outside the extraction folder.`,
-          location: { ...location, members: [...(location.members ?? []), name] },
-        });
+        findings.push(
+          scanFinding(
+            "high",
+            "ARCHIVE-PATH-TRAVERSAL",
+            `Link "${name}" points to "${target}", a path traversal member that reaches outside the extraction folder.`,
+            { ...location, members: [...(location.members ?? []), name] },
+          ),
+        );
       continue;
     }
     if (type !== "0" && type !== "7") continue;
@@ -256,15 +270,10 @@ function tarSize(f: Uint8Array): number {
 }
 
 /** An archive whose structure does not parse: loaders may still accept parts of it. */
-export function bad(location: Location, format: string, problem: string, severity: "MEDIUM" | "HIGH" = "MEDIUM"): ScanFinding {
+export function bad(location: Location, format: string, problem: string, severity: "medium" | "high" = "medium"): Finding {
   return malformedHeader(location, format, `The ${format} archive could not be read as written: ${problem}`, { severity });
 }
 
-export function bomb(location: Location, why: string): ScanFinding {
-  return {
-    severity: "HIGH",
-    rule: "ARCHIVE-BOMB",
-    message: `Decompression stopped: ${why}; this looks like a zip bomb meant to exhaust memory or disk.`,
-    location,
-  };
+export function bomb(location: Location, why: string): Finding {
+  return scanFinding("high", "ARCHIVE-BOMB", `Decompression stopped: ${why}; this looks like a zip bomb meant to exhaust memory or disk.`, location);
 }

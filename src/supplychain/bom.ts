@@ -13,9 +13,10 @@ import { summarizeModel } from "../engine/inspect.js";
 import { AegisError } from "../errors.js";
 import { loadModel } from "../onnx/io.js";
 import type { Dim } from "../onnx/ir.js";
-import { scanPaths, verdictOf } from "./scan.js";
+import type { Finding } from "../report/finding.js";
+import { worstSeverity } from "../report/finding.js";
+import { scanPaths } from "./scan.js";
 import { DEFAULT_IGNORED, sha256File } from "./signing/manifest.js";
-import type { ScanFinding } from "./types.js";
 
 export interface BomProperty {
   name: string;
@@ -218,9 +219,9 @@ function listFiles(root: string): string[] {
 /** Highest severity per file on disk (archive members count for their file), "clean" when none. */
 async function scanVerdicts(root: string): Promise<Map<string, string>> {
   const report = await scanPaths([root]);
-  const byFile = new Map<string, ScanFinding[]>();
+  const byFile = new Map<string, Finding[]>();
   for (const r of report.files) byFile.set(resolve(r.file), [...(byFile.get(resolve(r.file)) ?? []), ...r.findings]);
-  return new Map([...byFile].map(([file, findings]) => [file, verdictOf(findings) ?? "clean"]));
+  return new Map([...byFile].map(([file, findings]) => [file, worstSeverity(findings) ?? "clean"]));
 }
 
 /** Builds the ML-BOM of a model file or folder. */

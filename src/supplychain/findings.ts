@@ -3,7 +3,9 @@
  * GGUF, ONNX, pickle, zip…) but whose header does not parse is never just "unknown": a
  * header one reader accepts and another reads differently is how scanner bypasses start.
  */
-import type { Location, ScanFinding, Severity } from "./types.js";
+import type { Finding, Severity } from "../report/finding.js";
+import { scanFinding } from "./rules.js";
+import type { Location } from "./types.js";
 
 export const MALFORMED_HEADER = "MALFORMED-HEADER";
 
@@ -12,11 +14,11 @@ export const MALFORMED_HEADER = "MALFORMED-HEADER";
  * bytes, more than the file holds"); HIGH is for length fields that point past the data,
  * which make loaders over-read or over-allocate.
  */
-export function malformedHeader(location: Location, format: string, problem: string, options: { severity?: Severity; offset?: number } = {}): ScanFinding {
-  return {
-    severity: options.severity ?? "MEDIUM",
-    rule: MALFORMED_HEADER,
-    message: `${problem}; a loader may read it differently from this scanner, so treat the file as crafted.`,
-    location: { ...location, ...(options.offset === undefined ? {} : { offset: options.offset }), detail: format },
-  };
+export function malformedHeader(location: Location, format: string, problem: string, options: { severity?: Severity; offset?: number } = {}): Finding {
+  return scanFinding(
+    options.severity ?? "medium",
+    MALFORMED_HEADER,
+    `${problem}; a loader may read it differently from this scanner, so treat the file as crafted.`,
+    { ...location, ...(options.offset === undefined ? {} : { offset: options.offset }), symbol: format },
+  );
 }

@@ -7,12 +7,16 @@ import { lstat, readdir } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { AegisError } from "../errors.js";
+import type { Finding } from "../report/finding.js";
+import { worstSeverity } from "../report/finding.js";
+import { AEGIS_VERSION } from "../version.js";
 import { type ArchiveListing, bad, bomb, ExtractionLimitError, listTar, listZip, memberNameFindings } from "./archives.js";
 import { is7z, list7z } from "./archives-7z.js";
 import { formatScanners } from "./formats/index.js";
 import { isInertTorchMember, scanTorchScriptCode, zipKind } from "./formats/pytorch.js";
+import { scanFinding } from "./rules.js";
 import { bytesSource, openFileSource, readAll } from "./sources.js";
-import { type ByteSource, type FileReport, type Location, type ScanFinding, type ScanLimits, type ScanReport, SEVERITY_ORDER, type Severity } from "./types.js";
+import type { ByteSource, FileReport, Location, ScanLimits, ScanReport } from "./types.js";
 
 export const DEFAULT_LIMITS: ScanLimits = {
   maxExtractedBytes: 1 << 30,
@@ -58,18 +62,12 @@ export async function scanBytes(bytes: Uint8Array, name: string, options: Pick<S
 
 function reportOf(reports: FileReport[], started: number): ScanReport {
   return {
-    aegis: "0.1.0",
+    aegis: AEGIS_VERSION,
     kind: "scan",
     files: reports,
-    verdict: verdictOf(reports.flatMap((r) => r.findings)),
+    verdict: worstSeverity(reports.flatMap((r) => r.findings)),
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-export function verdictOf(findings: ScanFinding[]): Severity | null {
-  let best = -1;
-  for (const f of findings) best = Math.max(best, SEVERITY_ORDER.indexOf(f.severity));
-  return best < 0 ? null : SEVERITY_ORDER[best];
 }
 
 async function collect(path: string, out: string[]): Promise<void> {
@@ -133,17 +131,19 @@ class Scanner {
       if (scanner) {
         report.format = scanner.format;
         findings.push(...(await this.guarded(location, () => scanner.scan(source, this.context(location, depth)))));
-      } else findings.push({ severity: "INFO", rule: "UNKNOWN-FORMAT", message: "This is not a known model format; it was not analysed further.", location });
+      } else findings.push(scanFinding("info", "UNKNOWN-FORMAT", "This is not a known model format; it was not analysed further.", location));
     }
     const ext = extname(name).toLowerCase();
     const expected = EXPECTED[ext];
     if (expected && !expected.includes(report.format))
-      findings.push({
-        severity: "LOW",
-        rule: "EXTENSION-SPOOFING",
-        message: `The name ends in ${ext} but the content is ${report.format}: extension spoofing can route a file past tools that trust the name.`,
-        location: { ...location, detail: report.format },
-      });
+      findings.push(
+        scanFinding(
+          "low",
+          "EXTENSION-SPOOFING",
+          `The name ends in ${ext} but the content is ${report.format}: extension spoofing can route a file past tools that trust the name.`,
+          { ...location, symbol: report.format },
+        ),
+      );
     return report.format;
   }
 
@@ -165,27 +165,29 @@ class Scanner {
    * reported as unverified instead of ending the whole scan. Errors of our own carry a
    * sentence for the user; anything else is a scanner bug, reported without its internals.
    */
-  private async guarded(location: Location, run: () => Promise<ScanFinding[]>): Promise<ScanFinding[]> {
+  private async guarded(location: Location, run: () => Promise<Finding[]>): Promise<Finding[]> {
     try {
       return await run();
     } catch (e) {
       const why = e instanceof AegisError || e instanceof ExtractionLimitError ? e.message : SCANNER_BUG;
-      return [{ severity: "MEDIUM", rule: "SCAN-ERROR", message: `The scanner could not read this content (${why}); treat it as unverified.`, location }];
+      return [scanFinding("medium", "SCAN-ERROR", `The scanner could not read this content (${why}); treat it as unverified.`, location)];
     }
   }
 
-  private tooDeep(location: Location, depth: number, findings: ScanFinding[]): boolean {
+  private tooDeep(location: Location, depth: number, findings: Finding[]): boolean {
     if (depth < this.limits.maxDepth) return false;
-    findings.push({
-      severity: "MEDIUM",
-      rule: "ARCHIVE-TOO-DEEP",
-      message: `Archives are nested more than ${this.limits.maxDepth} levels deep; the inner ones were not scanned.`,
-      location,
-    });
+    findings.push(
+      scanFinding(
+        "medium",
+        "ARCHIVE-TOO-DEEP",
+        `Archives are nested more than ${this.limits.maxDepth} levels deep; the inner ones were not scanned.`,
+        location,
+      ),
+    );
     return true;
   }
 
-  private async zip(source: ByteSource, head: Uint8Array, location: Location, depth: number, findings: ScanFinding[]): Promise<string> {
+  private async zip(source: ByteSource, head: Uint8Array, location: Location, depth: number, findings: Finding[]): Promise<string> {
     // A zip-based format (.keras) gets its own checks, and its members are still scanned
     // one by one: a pickle hidden next to config.json must not pass.
     const scanner = formatScanners.find((s) => s.detect(head, source.size));
@@ -196,19 +198,19 @@ class Scanner {
     return scanner?.format ?? kind;
   }
 
-  private async tar(source: ByteSource, location: Location, depth: number, findings: ScanFinding[]): Promise<string> {
+  private async tar(source: ByteSource, location: Location, depth: number, findings: Finding[]): Promise<string> {
     const listing = await listTar(source, location, this.limits.maxMembers);
     const legacy = listing.members.some((m) => m.name === "pickle") && listing.members.some((m) => m.name === "storages");
     await this.members(listing, location, depth, findings, "tar");
     return legacy ? "pytorch-legacy-tar" : "tar";
   }
 
-  private async sevenZip(source: ByteSource, location: Location, depth: number, findings: ScanFinding[]): Promise<string> {
+  private async sevenZip(source: ByteSource, location: Location, depth: number, findings: Finding[]): Promise<string> {
     await this.members(await list7z(source, location, this.limits), location, depth, findings, "7z");
     return "7z";
   }
 
-  private async gzip(source: ByteSource, location: Location, name: string, depth: number, findings: ScanFinding[]): Promise<string> {
+  private async gzip(source: ByteSource, location: Location, name: string, depth: number, findings: Finding[]): Promise<string> {
     if (this.tooDeep(location, depth, findings)) return "gzip";
     const cap = Math.min(this.limits.maxExtractedBytes, Math.max(1 << 20, source.size * this.limits.maxCompressionRatio));
     if (source.size > this.limits.maxExtractedBytes) {
@@ -231,7 +233,7 @@ class Scanner {
     return "gzip";
   }
 
-  private async members(listing: ArchiveListing, location: Location, depth: number, findings: ScanFinding[], kind: string): Promise<void> {
+  private async members(listing: ArchiveListing, location: Location, depth: number, findings: Finding[], kind: string): Promise<void> {
     findings.push(
       ...memberNameFindings(
         listing.members.map((m) => m.name),

@@ -1,32 +1,17 @@
 /**
  * The shared vocabulary of `aegis scan`: a random-access byte source (files are never
  * read whole unless a format needs it, so multi-GB checkpoints scan with flat memory),
- * format scanners that detect by content, and findings with an exact location.
+ * format scanners that detect by content, and findings (report/finding.ts) with an exact
+ * location.
  */
+import type { Finding, Location as FindingLocation, Severity } from "../report/finding.js";
 
-export type Severity = "CRITICAL" | "HIGH" | "MEDIUM" | "LOW" | "INFO";
-
-export const SEVERITY_ORDER: readonly Severity[] = ["INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
-
-export interface Location {
-  /** Path of the file on disk. */
-  file: string;
-  /** Chain of archive members leading to the scanned bytes, outermost first (e.g. ["model.zip", "archive/data.pkl"]). */
-  members?: string[];
-  /** Byte offset inside the scanned member (pickle opcode position, header offset…). */
-  offset?: number;
-  /** What sits there: a pickle global, an op name, a JSON key, a tensor name. */
-  detail?: string;
-}
-
-export interface ScanFinding {
-  severity: Severity;
-  /** Stable rule id, e.g. PICKLE-DANGEROUS-GLOBAL, SAFETENSORS-OVERLAP. */
-  rule: string;
-  /** One sentence: what was found and why it matters. */
-  message: string;
-  location: Location;
-}
+/**
+ * Where scanned bytes are: the file on disk, the archive members leading to them
+ * (outermost first), a byte offset inside the innermost one, and what sits there (a
+ * pickle global, an op name, a JSON key, a tensor name) as the finding's symbol.
+ */
+export type Location = FindingLocation & { file: string };
 
 /** Random access to bytes: a file on disk, or an archive member held in memory. */
 export interface ByteSource {
@@ -38,7 +23,7 @@ export interface ScanContext {
   /** Where the bytes come from (file and archive members), for finding locations. */
   location: Location;
   /** Scan nested content (a pickle inside a pickle, an archive inside an archive) with the same machinery. */
-  scanNested(name: string, bytes: Uint8Array, kind?: string): Promise<ScanFinding[]>;
+  scanNested(name: string, bytes: Uint8Array, kind?: string): Promise<Finding[]>;
   /** Limits against resource exhaustion. */
   limits: ScanLimits;
 }
@@ -61,7 +46,7 @@ export interface FormatScanner {
   readonly format: string;
   /** Decides from the first bytes (and the size), never from the file name. */
   detect(head: Uint8Array, size: number): boolean;
-  scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]>;
+  scan(source: ByteSource, context: ScanContext): Promise<Finding[]>;
 }
 
 export interface FileReport {
@@ -69,7 +54,7 @@ export interface FileReport {
   members?: string[];
   format: string;
   bytes: number;
-  findings: ScanFinding[];
+  findings: Finding[];
 }
 
 export interface ScanReport {

@@ -18,7 +18,7 @@ test("aegis scan exits 0 on clean models and 11 on findings at or above --fail-o
   assert.equal(bad.code, 11, bad.stderr);
   const report = JSON.parse(bad.stdout);
   assert.equal(report.kind, "scan");
-  assert.equal(report.verdict, "CRITICAL");
+  assert.equal(report.verdict, "critical");
   const s = JSON.parse(readFileSync(sarif, "utf8"));
   assert.equal(s.version, "2.1.0");
   assert.ok(s.runs[0].results.length > 0);
@@ -44,7 +44,7 @@ test("aegis scan --policy drops ignored rules, overrides severities and sets fai
   const npy = new URL("../../fixtures/data/object.npy", import.meta.url).pathname;
   const r = await aegis(["scan", npy, "--policy", policy, "--json"]);
   assert.equal(r.code, 11, r.stderr);
-  assert.equal(JSON.parse(r.stdout).verdict, "MEDIUM");
+  assert.equal(JSON.parse(r.stdout).verdict, "medium");
   assert.equal((await aegis(["scan", npy])).code, 0);
   writeFileSync(policy, "failOn: severe\n");
   const bad = await aegis(["scan", npy, "--policy", policy]);

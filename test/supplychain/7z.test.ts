@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { strToU8, zipSync } from "fflate";
+import { atLeast } from "../../src/report/finding.js";
 import { scanPaths } from "../../src/supplychain/scan.js";
-import { type ScanReport, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import type { ScanReport } from "../../src/supplychain/types.js";
 import { sevenZip } from "../helpers/model-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-7z-"));
@@ -14,7 +15,6 @@ const EVIL = strToU8("cos\nsystem\n(S'touch /tmp/aegis-pwned'\ntR.");
 // A protocol-0 pickle of the dict {'a': 1}.
 const BENIGN = strToU8("(dp0\nVa\np1\nI1\ns.");
 
-const atLeast = (s: Severity, t: Severity) => SEVERITY_ORDER.indexOf(s) >= SEVERITY_ORDER.indexOf(t);
 const findingsAt = (r: ScanReport, member: string) => r.files.flatMap((f) => f.findings).filter((f) => f.location.members?.at(-1) === member);
 
 async function make7z(name: string, entries: Record<string, Uint8Array>, renames: Record<string, string> = {}): Promise<string> {
@@ -28,7 +28,7 @@ test("a 7z holding a pickle that calls os.system is at least HIGH at that member
   assert.equal(r.files[0].format, "7z");
   const evil = findingsAt(r, "models/evil.pkl");
   assert.ok(
-    evil.some((f) => atLeast(f.severity, "HIGH") && f.location.members?.[0] === "models/evil.pkl"),
+    evil.some((f) => atLeast(f.severity, "high") && f.location.members?.[0] === "models/evil.pkl"),
     JSON.stringify(evil),
   );
   const ok = r.files.find((f) => f.members?.at(-1) === "models/ok.pkl");
@@ -45,7 +45,7 @@ test("a 7z member named with .. is a HIGH path traversal member", async () => {
   const r = await scanPaths([await make7z("traversal.7z", { "ok.pkl": BENIGN }, { "ok.pkl": "../../etc/cron.d/ok.pkl" })]);
   const traversal = r.files.flatMap((f) => f.findings).filter((f) => f.rule === "ARCHIVE-PATH-TRAVERSAL");
   assert.equal(traversal.length, 1);
-  assert.equal(traversal[0].severity, "HIGH");
+  assert.equal(traversal[0].severity, "high");
   assert.deepEqual(traversal[0].location.members, ["../../etc/cron.d/ok.pkl"]);
 });
 
@@ -55,11 +55,11 @@ test("a 7z inside a zip is opened and its malicious member reported with the ful
   writeFileSync(outer, zipSync({ "inner.7z": inner }));
   const r = await scanPaths([outer]);
   const hit = r.files.flatMap((f) => f.findings).find((f) => f.location.members?.join(">") === "inner.7z>evil.pkl");
-  assert.ok(hit && atLeast(hit.severity, "HIGH"), JSON.stringify(r.files));
+  assert.ok(hit && atLeast(hit.severity, "high"), JSON.stringify(r.files));
 });
 
 test("a 7z whose members declare more than the extraction limit is not extracted", async () => {
   const r = await scanPaths([await make7z("big.7z", { "zeros.bin": new Uint8Array(4 << 20) })], { limits: { maxExtractedBytes: 1 << 20 } });
-  assert.ok(r.files[0].findings.some((f) => f.rule === "ARCHIVE-BOMB" && f.severity === "HIGH"));
+  assert.ok(r.files[0].findings.some((f) => f.rule === "ARCHIVE-BOMB" && f.severity === "high"));
   assert.equal(r.files.length, 1);
 });

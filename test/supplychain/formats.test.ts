@@ -11,12 +11,13 @@ import protobuf from "protobufjs";
 import { DataType, type Model } from "../../src/onnx/ir.js";
 import { encodeModel } from "../../src/onnx/proto.js";
 import { ONNX_PROTO } from "../../src/onnx/schema.js";
+import { atLeast, type Severity } from "../../src/report/finding.js";
 import { ggufScanner } from "../../src/supplychain/formats/gguf.js";
 import { kerasScanner } from "../../src/supplychain/formats/keras.js";
 import { onnxScanner } from "../../src/supplychain/formats/onnx.js";
 import { safetensorsScanner } from "../../src/supplychain/formats/safetensors.js";
 import { SAVED_MODEL_PROTO, savedModelScanner } from "../../src/supplychain/formats/savedmodel.js";
-import { type FormatScanner, type ScanContext, type ScanFinding, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import type { FormatScanner, ScanContext } from "../../src/supplychain/types.js";
 
 const FIXTURES = new URL("../../fixtures/supplychain/formats/", import.meta.url);
 const enc = new TextEncoder();
@@ -42,10 +43,6 @@ function source(bytes: Uint8Array) {
     },
   };
   return s;
-}
-
-function worst(findings: ScanFinding[]): number {
-  return Math.max(-1, ...findings.map((f) => SEVERITY_ORDER.indexOf(f.severity)));
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -275,40 +272,40 @@ const cases: Case[] = [
     file: "overlap.safetensors",
     scanner: safetensorsScanner,
     bytes: safetensors({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] }, b: { dtype: "F32", shape: [4], data_offsets: [8, 24] } }, 24),
-    expect: { atLeast: "HIGH", rule: "SAFETENSORS-OVERLAP" },
+    expect: { atLeast: "high", rule: "SAFETENSORS-OVERLAP" },
   },
   {
     file: "header-too-large.safetensors",
     scanner: safetensorsScanner,
     bytes: safetensors({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 4, 1 << 20),
-    expect: { atLeast: "HIGH", rule: "MALFORMED-HEADER" },
+    expect: { atLeast: "high", rule: "MALFORMED-HEADER" },
   },
   {
     file: "size-mismatch.safetensors",
     scanner: safetensorsScanner,
     bytes: safetensors({ a: { dtype: "F32", shape: [100, 100], data_offsets: [0, 16] } }, 16),
-    expect: { atLeast: "HIGH", rule: "SAFETENSORS-SIZE-MISMATCH" },
+    expect: { atLeast: "high", rule: "SAFETENSORS-SIZE-MISMATCH" },
   },
   {
     file: "out-of-bounds.safetensors",
     scanner: safetensorsScanner,
     bytes: safetensors({ a: { dtype: "U8", shape: [4096], data_offsets: [0, 4096] } }, 16),
-    expect: { atLeast: "HIGH", rule: "SAFETENSORS-OUT-OF-BOUNDS" },
+    expect: { atLeast: "high", rule: "SAFETENSORS-OUT-OF-BOUNDS" },
   },
   { file: "benign.gguf", scanner: ggufScanner, bytes: gguf(BENIGN_TEMPLATE) },
-  { file: "template-injection.gguf", scanner: ggufScanner, bytes: gguf(EVIL_TEMPLATE), expect: { atLeast: "CRITICAL", rule: "GGUF-CHAT-TEMPLATE-CODE" } },
-  { file: "template-cycler.gguf", scanner: ggufScanner, bytes: gguf(EVIL_CYCLER), expect: { atLeast: "CRITICAL", rule: "GGUF-CHAT-TEMPLATE-CODE" } },
+  { file: "template-injection.gguf", scanner: ggufScanner, bytes: gguf(EVIL_TEMPLATE), expect: { atLeast: "critical", rule: "GGUF-CHAT-TEMPLATE-CODE" } },
+  { file: "template-cycler.gguf", scanner: ggufScanner, bytes: gguf(EVIL_CYCLER), expect: { atLeast: "critical", rule: "GGUF-CHAT-TEMPLATE-CODE" } },
   {
     file: "bad-count.gguf",
     scanner: ggufScanner,
     bytes: gguf(BENIGN_TEMPLATE, { tensorCount: 2 ** 40 }),
-    expect: { atLeast: "HIGH", rule: "MALFORMED-HEADER" },
+    expect: { atLeast: "high", rule: "MALFORMED-HEADER" },
   },
   {
     file: "tensor-out-of-bounds.gguf",
     scanner: ggufScanner,
     bytes: gguf(BENIGN_TEMPLATE, { tensorOffset: 1 << 30 }),
-    expect: { atLeast: "HIGH", rule: "GGUF-OUT-OF-BOUNDS" },
+    expect: { atLeast: "high", rule: "GGUF-OUT-OF-BOUNDS" },
   },
   { file: "benign.onnx", scanner: onnxScanner, bytes: onnxModel(false) },
   { file: "benign-external.onnx", scanner: onnxScanner, bytes: onnxExternal("weights/w.bin") },
@@ -316,19 +313,19 @@ const cases: Case[] = [
     file: "external-traversal.onnx",
     scanner: onnxScanner,
     bytes: onnxExternal("../../etc/passwd"),
-    expect: { atLeast: "HIGH", rule: "ONNX-EXTERNAL-DATA-TRAVERSAL" },
+    expect: { atLeast: "high", rule: "ONNX-EXTERNAL-DATA-TRAVERSAL" },
   },
   {
     file: "external-absolute.onnx",
     scanner: onnxScanner,
     bytes: onnxExternal("/etc/passwd"),
-    expect: { atLeast: "HIGH", rule: "ONNX-EXTERNAL-DATA-TRAVERSAL" },
+    expect: { atLeast: "high", rule: "ONNX-EXTERNAL-DATA-TRAVERSAL" },
   },
-  { file: "custom-domain.onnx", scanner: onnxScanner, bytes: onnxModel(true), expect: { atLeast: "MEDIUM", rule: "ONNX-CUSTOM-OP" } },
+  { file: "custom-domain.onnx", scanner: onnxScanner, bytes: onnxModel(true), expect: { atLeast: "medium", rule: "ONNX-CUSTOM-OP" } },
   { file: "benign.keras", scanner: kerasScanner, bytes: keras([DENSE]) },
-  { file: "lambda.keras", scanner: kerasScanner, bytes: keras([DENSE, LAMBDA]), expect: { atLeast: "CRITICAL", rule: "KERAS-LAMBDA" } },
-  { file: "builtins-exec.keras", scanner: kerasScanner, bytes: keras([EXEC_FUNCTION]), expect: { atLeast: "CRITICAL", rule: "KERAS-DANGEROUS-MODULE" } },
-  { file: "custom-object.keras", scanner: kerasScanner, bytes: keras([DENSE, CUSTOM]), expect: { atLeast: "MEDIUM", rule: "KERAS-CUSTOM-OBJECT" } },
+  { file: "lambda.keras", scanner: kerasScanner, bytes: keras([DENSE, LAMBDA]), expect: { atLeast: "critical", rule: "KERAS-LAMBDA" } },
+  { file: "builtins-exec.keras", scanner: kerasScanner, bytes: keras([EXEC_FUNCTION]), expect: { atLeast: "critical", rule: "KERAS-DANGEROUS-MODULE" } },
+  { file: "custom-object.keras", scanner: kerasScanner, bytes: keras([DENSE, CUSTOM]), expect: { atLeast: "medium", rule: "KERAS-CUSTOM-OBJECT" } },
   { file: "benign-saved_model.pb", scanner: savedModelScanner, bytes: savedModel(BENIGN_NODES, STANDARD_SAVER) },
   {
     file: "readfile-saved_model.pb",
@@ -337,13 +334,13 @@ const cases: Case[] = [
       [...BENIGN_NODES, { name: "steal", op: "ReadFile" }],
       [...STANDARD_SAVER, { signature: { name: "__inference_call_7" }, node_def: [{ name: "py", op: "PyFunc" }] }],
     ),
-    expect: { atLeast: "CRITICAL", rule: "SAVEDMODEL-RISKY-OP" },
+    expect: { atLeast: "critical", rule: "SAVEDMODEL-RISKY-OP" },
   },
   {
     file: "rogue-save-saved_model.pb",
     scanner: savedModelScanner,
     bytes: savedModel([...BENIGN_NODES, { name: "dump/SaveV2", op: "SaveV2" }], STANDARD_SAVER),
-    expect: { atLeast: "MEDIUM", rule: "SAVEDMODEL-SAVER-OP" },
+    expect: { atLeast: "medium", rule: "SAVEDMODEL-SAVER-OP" },
   },
 ];
 
@@ -362,14 +359,17 @@ for (const c of cases) {
     );
     const findings = await c.scanner.scan(source(c.bytes), context(c.file));
     if (c.expect) {
-      assert.ok(worst(findings) >= SEVERITY_ORDER.indexOf(c.expect.atLeast), JSON.stringify(findings, null, 1));
+      assert.ok(
+        findings.some((f) => atLeast(f.severity, c.expect!.atLeast)),
+        JSON.stringify(findings, null, 1),
+      );
       assert.ok(
         findings.some((f) => f.rule === c.expect?.rule),
         JSON.stringify(findings, null, 1),
       );
       for (const f of findings) assert.equal(f.location.file, c.file);
     } else {
-      assert.ok(worst(findings) <= SEVERITY_ORDER.indexOf("LOW"), JSON.stringify(findings, null, 1));
+      assert.ok(!findings.some((f) => atLeast(f.severity, "medium")), JSON.stringify(findings, null, 1));
     }
   });
 }
@@ -399,7 +399,7 @@ test("Keras reads config.json only, and refuses a zip bomb", async () => {
   const bomb = zipSync({ "metadata.json": enc.encode("{}"), "config.json": enc.encode(`{"a":"${" ".repeat(1 << 22)}"}`) }, { level: 9 });
   const findings = await kerasScanner.scan(source(bomb), context("bomb.keras"));
   assert.equal(findings[0]?.rule, "MALFORMED-HEADER");
-  assert.match(findings[0]?.message ?? "", /compression ratio above the limit/);
+  assert.match(findings[0]?.detail ?? "", /compression ratio above the limit/);
   assert.deepEqual(findings[0]?.location.members, ["config.json"]);
 });
 

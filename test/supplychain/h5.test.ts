@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { atLeast } from "../../src/report/finding.js";
 import { scanPaths } from "../../src/supplychain/scan.js";
-import { SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
 import { hdf5WithAttributes } from "../helpers/model-files.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-h5-test-"));
@@ -29,20 +29,18 @@ async function kerasH5(name: string, layers: unknown[]): Promise<string> {
   return path;
 }
 
-const rank = (s: Severity | null) => (s === null ? -1 : SEVERITY_ORDER.indexOf(s));
-
 test("a benign Keras .h5 scans as hdf5 with nothing above LOW", async () => {
   const report = await scanPaths([await kerasH5("benign.h5", [DENSE])]);
   assert.equal(report.files[0].format, "hdf5");
-  assert.ok(rank(report.verdict) <= rank("LOW"), JSON.stringify(report.files[0].findings));
+  assert.ok(report.verdict === null || !atLeast(report.verdict, "medium"), JSON.stringify(report.files[0].findings));
 });
 
 test("a Lambda layer with marshalled code in model_config is CRITICAL", async () => {
   const report = await scanPaths([await kerasH5("lambda.h5", [DENSE, LAMBDA])]);
-  assert.ok(rank(report.verdict) >= rank("HIGH"));
+  assert.ok(report.verdict !== null && atLeast(report.verdict, "high"));
   const lambda = report.files[0].findings.find((f) => f.rule === "KERAS-LAMBDA");
-  assert.equal(lambda?.severity, "CRITICAL");
-  assert.equal(lambda?.location.detail, "model_config: $.config.layers[1]");
+  assert.equal(lambda?.severity, "critical");
+  assert.equal(lambda?.location.symbol, "model_config: $.config.layers[1]");
 });
 
 test("a corrupt HDF5 file is reported, not thrown", async () => {
@@ -53,7 +51,7 @@ test("a corrupt HDF5 file is reported, not thrown", async () => {
   const report = await scanPaths([path]);
   assert.deepEqual(
     report.files[0].findings.map((f) => [f.rule, f.severity]),
-    [["MALFORMED-HEADER", "MEDIUM"]],
+    [["MALFORMED-HEADER", "medium"]],
   );
 });
 
@@ -61,6 +59,6 @@ test("an HDF5 file above the extraction limit is skipped with an INFO finding", 
   const report = await scanPaths([await kerasH5("big.h5", [DENSE, LAMBDA])], { limits: { maxExtractedBytes: 100 } });
   assert.deepEqual(
     report.files[0].findings.map((f) => [f.rule, f.severity]),
-    [["H5-TOO-LARGE", "INFO"]],
+    [["H5-TOO-LARGE", "info"]],
   );
 });

@@ -5,10 +5,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { gzipSync } from "node:zlib";
 import { strToU8, unzipSync, zipSync } from "fflate";
-import { formatSarif, formatText } from "../../src/supplychain/report.js";
+import { type Finding, type Severity, atLeast as severityAtLeast } from "../../src/report/finding.js";
+import { formatText, renderScanJunit, renderScanSarif } from "../../src/supplychain/report.js";
 import { scanPaths } from "../../src/supplychain/scan.js";
-import { type ScanFinding, type ScanReport, SEVERITY_ORDER, type Severity } from "../../src/supplychain/types.js";
+import type { ScanReport } from "../../src/supplychain/types.js";
 import { tar } from "../helpers/model-files.js";
+import { sarifValidator } from "../helpers/schemas.js";
 
 const torchDir = new URL("../../fixtures/supplychain/pytorch/", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "aegis-scan-"));
@@ -21,13 +23,13 @@ function write(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-const all = (r: ScanReport): ScanFinding[] => r.files.flatMap((f) => f.findings);
+const all = (r: ScanReport): Finding[] => r.files.flatMap((f) => f.findings);
 const rule = (r: ScanReport, id: string) => all(r).filter((f) => f.rule === id);
-const atLeast = (s: Severity | null, t: Severity) => s !== null && SEVERITY_ORDER.indexOf(s) >= SEVERITY_ORDER.indexOf(t);
+const atLeast = (s: Severity | null, t: Severity) => s !== null && severityAtLeast(s, t);
 
 test("a real PyTorch state dict (zip and legacy formats) scans clean; tensor data members are skipped", async () => {
   const r = await scanPaths([join(torchDir, "benign_state_dict.pt"), join(torchDir, "benign_legacy.pt")]);
-  assert.ok(!atLeast(r.verdict, "MEDIUM"), formatText(r));
+  assert.ok(!atLeast(r.verdict, "medium"), formatText(r));
   assert.equal(r.files[0].format, "pytorch-zip");
   assert.ok(r.files.some((f) => f.format === "pytorch-legacy"));
   assert.ok(!r.files.some((f) => f.members?.some((m) => /\/data\/\d+$/.test(m))), "tensor storages are not scanned");
@@ -35,23 +37,23 @@ test("a real PyTorch state dict (zip and legacy formats) scans clean; tensor dat
 
 test("a PyTorch zip whose data.pkl calls os.system is CRITICAL at the data.pkl member", async () => {
   const r = await scanPaths([join(torchDir, "malicious_state_dict.pt")]);
-  assert.equal(r.verdict, "CRITICAL");
-  const hit = all(r).find((f) => f.severity === "CRITICAL");
+  assert.equal(r.verdict, "critical");
+  const hit = all(r).find((f) => f.severity === "critical");
   assert.match(hit?.location.members?.at(-1) ?? "", /data\.pkl$/);
 });
 
 test("a NumPy object array carrying a pickle payload is flagged, with the offset inside the file", async () => {
   const r = await scanPaths([join(torchDir, "malicious_object.npy")]);
-  assert.ok(atLeast(r.verdict, "HIGH"));
+  assert.ok(atLeast(r.verdict, "high"));
   assert.equal(rule(r, "NUMPY-OBJECT-ARRAY").length, 1);
-  assert.ok(all(r).some((f) => f.severity === "CRITICAL" && (f.location.offset ?? 0) >= 128));
+  assert.ok(all(r).some((f) => f.severity === "critical" && (f.location.offset ?? 0) >= 128));
 });
 
 test("path traversal members in a zip (.., absolute) are HIGH", async () => {
   const zip = zipSync({ "../evil.sh": strToU8("x"), "/etc/passwd": strToU8("y"), "ok.txt": strToU8("z") });
   const r = await scanPaths([write("traversal.zip", zip)]);
   assert.equal(rule(r, "ARCHIVE-PATH-TRAVERSAL").length, 2);
-  assert.ok(rule(r, "ARCHIVE-PATH-TRAVERSAL").every((f) => f.severity === "HIGH"));
+  assert.ok(rule(r, "ARCHIVE-PATH-TRAVERSAL").every((f) => f.severity === "high"));
 });
 
 test("a zip bomb is stopped by the compression-ratio limit without inflating it", async () => {
@@ -59,7 +61,7 @@ test("a zip bomb is stopped by the compression-ratio limit without inflating it"
   assert.ok(zip.length < 200_000);
   const before = process.memoryUsage().rss;
   const r = await scanPaths([write("bomb.zip", zip)]);
-  assert.equal(rule(r, "ARCHIVE-BOMB")[0]?.severity, "HIGH");
+  assert.equal(rule(r, "ARCHIVE-BOMB")[0]?.severity, "high");
   assert.ok(process.memoryUsage().rss - before < 40 << 20);
 });
 
@@ -68,19 +70,19 @@ test("a zip inside a zip is scanned recursively, with the member chain in the lo
   const outer = zipSync({ "inner.zip": inner }, { level: 0 });
   const path = write("nested.zip", outer);
   const r = await scanPaths([path]);
-  assert.ok(atLeast(r.verdict, "HIGH"), formatText(r));
-  const hit = all(r).find((f) => atLeast(f.severity, "HIGH"));
+  assert.ok(atLeast(r.verdict, "high"), formatText(r));
+  const hit = all(r).find((f) => atLeast(f.severity, "high"));
   assert.deepEqual(hit?.location.members, ["inner.zip", "payload.pkl"]);
   const shallow = await scanPaths([path], { limits: { maxDepth: 1 } });
   assert.equal(rule(shallow, "ARCHIVE-TOO-DEEP").length, 1);
-  assert.ok(!atLeast(shallow.verdict, "HIGH"));
+  assert.ok(!atLeast(shallow.verdict, "high"));
 });
 
 test("a tar.gz holding a malicious pickle is found through gzip and tar", async () => {
   const tgz = gzipSync(tar({ "model/weights.pkl": EVIL, README: strToU8("hello") }));
   const r = await scanPaths([write("model.tar.gz", tgz)]);
-  assert.ok(atLeast(r.verdict, "HIGH"), formatText(r));
-  const hit = all(r).find((f) => atLeast(f.severity, "HIGH"));
+  assert.ok(atLeast(r.verdict, "high"), formatText(r));
+  const hit = all(r).find((f) => atLeast(f.severity, "high"));
   assert.deepEqual(hit?.location.members, ["model.tar", "model/weights.pkl"]);
 });
 
@@ -92,15 +94,15 @@ test("zip flag tricks: encrypted members and local names that differ from the ce
   const localB = buf.indexOf(Buffer.from("b.txt"));
   buf[localB] = 0x63; // local header now names "c.txt"
   const r = await scanPaths([write("tricks.zip", buf)]);
-  assert.equal(rule(r, "ZIP-ENCRYPTED-MEMBER")[0]?.severity, "MEDIUM");
-  assert.equal(rule(r, "ZIP-HEADER-MISMATCH")[0]?.severity, "HIGH");
+  assert.equal(rule(r, "ZIP-ENCRYPTED-MEMBER")[0]?.severity, "medium");
+  assert.equal(rule(r, "ZIP-HEADER-MISMATCH")[0]?.severity, "high");
 });
 
 test("extension spoofing: a pickle named .safetensors and a plain zip named .pt", async () => {
   const r = await scanPaths([write("model.safetensors", EVIL), write("weights.pt", zipSync({ "notes.txt": strToU8("hi") }))]);
   const spoof = rule(r, "EXTENSION-SPOOFING");
   assert.equal(spoof.length, 2);
-  assert.ok(spoof.every((f) => f.severity === "LOW"));
+  assert.ok(spoof.every((f) => f.severity === "low"));
   assert.equal(r.files.find((f) => f.file.endsWith("model.safetensors"))?.format, "pickle");
 });
 
@@ -111,14 +113,17 @@ test("TorchScript code that imports modules is flagged; the benign archive's cod
   files[code] = strToU8(`${new TextDecoder().decode(files[code])}\ndef f(x):\n  __import__("os").system("touch /tmp/aegis-pwned")\n`);
   const r = await scanPaths([write("evil_script.pt", zipSync(files, { level: 0 })), join(torchDir, "benign_torchscript.pt")]);
   const hits = rule(r, "TORCHSCRIPT-SUSPICIOUS-CODE");
-  assert.ok(hits.length > 0 && hits.every((f) => f.location.file.endsWith("evil_script.pt")));
-  assert.ok(hits.some((f) => f.severity === "HIGH"));
+  assert.ok(hits.length > 0 && hits.every((f) => f.location.file?.endsWith("evil_script.pt")));
+  assert.ok(hits.some((f) => f.severity === "high"));
 });
 
-test("unknown content is INFO, and SARIF output is structurally valid 2.1.0", async () => {
+test("unknown content is INFO; SARIF validates against SARIF 2.1.0 and JUnit fails the file at --fail-on", async () => {
   const r = await scanPaths([write("notes.txt", strToU8("just text")), join(torchDir, "malicious_state_dict.pt")]);
-  assert.equal(rule(r, "UNKNOWN-FORMAT")[0]?.severity, "INFO");
-  const sarif = formatSarif(r) as { version: string; runs: { tool: { driver: { rules: { id: string }[] } }; results: Record<string, unknown>[] }[] };
+  assert.equal(rule(r, "UNKNOWN-FORMAT")[0]?.severity, "info");
+  const text = renderScanSarif(r);
+  const validate = sarifValidator();
+  assert.ok(validate(JSON.parse(text)), JSON.stringify(validate.errors));
+  const sarif = JSON.parse(text) as { version: string; runs: { tool: { driver: { rules: { id: string }[] } }; results: Record<string, unknown>[] }[] };
   assert.equal(sarif.version, "2.1.0");
   const run = sarif.runs[0];
   assert.ok(run.results.length > 0);
@@ -130,6 +135,14 @@ test("unknown content is INFO, and SARIF output is structurally valid 2.1.0", as
   }
   assert.ok(run.results.some((x) => x.level === "error"));
   assert.match(formatText(r), /verdict CRITICAL/);
+  const junit = renderScanJunit(r, "high");
+  // notes.txt, the checkpoint and its data.pkl member: only the member holds the finding.
+  assert.match(junit, /tests="3" failures="1"/);
+  assert.match(
+    junit,
+    /<testcase name="[^"]*malicious_state_dict\.pt:[^"]*data\.pkl" classname="aegis\.scan\.pickle" time="0\.000">\s*<failure message="critical PICKLE-DANGEROUS-GLOBAL/,
+  );
+  assert.match(renderScanJunit(r, "critical"), /failures="1"/);
 });
 
 test("end to end through detection: every pickle fixture gets its manifest verdict, benign format fixtures stay at LOW or below", async () => {
@@ -138,12 +151,12 @@ test("end to end through detection: every pickle fixture gets its manifest verdi
   const manifest = JSON.parse(readFileSync(join(pickleDir, "manifest.json"), "utf8")) as Record<string, unknown>;
   for (const [name, expected] of Object.entries(manifest)) {
     const r = await scanPaths([join(pickleDir, name)]);
-    if (expected === "clean") assert.ok(!atLeast(r.verdict, "MEDIUM"), `${name}: ${formatText(r)}`);
-    else assert.ok(atLeast(r.verdict, "HIGH"), `${name}: ${formatText(r)}`);
+    if (expected === "clean") assert.ok(!atLeast(r.verdict, "medium"), `${name}: ${formatText(r)}`);
+    else assert.ok(atLeast(r.verdict, "high"), `${name}: ${formatText(r)}`);
   }
   for (const name of readdirSync(formatsDir).filter((n) => n.startsWith("benign"))) {
     const r = await scanPaths([join(formatsDir, name)]);
-    assert.ok(!atLeast(r.verdict, "MEDIUM"), `${name}: ${formatText(r)}`);
+    assert.ok(!atLeast(r.verdict, "medium"), `${name}: ${formatText(r)}`);
   }
 });
 
@@ -200,7 +213,7 @@ function zip64(entries: Record<string, Uint8Array>): Uint8Array {
 test("zip64 archives (multi-GB PyTorch checkpoints) are read through the zip64 records", async () => {
   const r = await scanPaths([write("big.pt", zip64({ "archive/data.pkl": EVIL, "archive/data/0": new Uint8Array(64), "archive/version": strToU8("3\n") }))]);
   assert.equal(r.files[0].format, "pytorch-zip");
-  const hit = all(r).find((f) => atLeast(f.severity, "HIGH"));
+  const hit = all(r).find((f) => atLeast(f.severity, "high"));
   assert.deepEqual(hit?.location.members, ["archive/data.pkl"], formatText(r));
   assert.equal(rule(r, "ZIP-HEADER-MISMATCH").length, 0);
 });
@@ -217,7 +230,7 @@ test("pickles stored back to back are each scanned once: a malicious second pick
   const r = await scanPaths([path]);
   const hits = rule(r, "PICKLE-DANGEROUS-GLOBAL");
   assert.equal(hits.length, 1, JSON.stringify(hits));
-  assert.equal(hits[0].severity, "CRITICAL");
+  assert.equal(hits[0].severity, "critical");
   assert.ok((hits[0].location.offset ?? 0) >= benign.length, "located in the second pickle");
 });
 
@@ -229,20 +242,20 @@ test("malformed headers of recognised formats are MALFORMED-HEADER findings of a
     const hit = malformed(r);
     assert.equal(hit.length, 1, formatText(r));
     assert.equal(hit[0].severity, severity);
-    assert.equal(hit[0].location.detail, format);
-    assert.match(hit[0].message, message);
+    assert.equal(hit[0].location.symbol, format);
+    assert.match(hit[0].detail, message);
     assert.notEqual(r.files[0].format, "unknown");
     return r;
   };
   // A safetensors length of 2^63 was once not even recognised as safetensors.
-  const st = await expectMalformed(join(corpus, "safetensors/header-2p63.safetensors"), "safetensors", "HIGH", /claims 9223372036854775808 bytes/);
+  const st = await expectMalformed(join(corpus, "safetensors/header-2p63.safetensors"), "safetensors", "high", /claims 9223372036854775808 bytes/);
   assert.equal(st.files[0].format, "safetensors");
   // The .npy header that overflowed the loader's stack: the scanner reads it with the loader's parser.
-  await expectMalformed(join(corpus, "npy/deep-brackets.npy"), "npy", "MEDIUM", /brackets nest more than 32 levels/);
-  const inZip = await expectMalformed(join(corpus, "npz/deep-brackets.npz"), "npy", "MEDIUM", /brackets nest/);
+  await expectMalformed(join(corpus, "npy/deep-brackets.npy"), "npy", "medium", /brackets nest more than 32 levels/);
+  const inZip = await expectMalformed(join(corpus, "npz/deep-brackets.npz"), "npy", "medium", /brackets nest/);
   assert.deepEqual(malformed(inZip)[0].location.members, ["x.npy"]);
   const npy = readFileSync(join(torchDir, "malicious_object.npy"));
-  await expectMalformed(write("cut.npy", npy.subarray(0, 40)), "npy", "MEDIUM", /truncated/);
+  await expectMalformed(write("cut.npy", npy.subarray(0, 40)), "npy", "medium", /truncated/);
 
   // Tar headers that lie: a size past the end (HIGH), a checksum that fails (MEDIUM).
   const good = tar({ "a.txt": strToU8("hello") });
@@ -259,19 +272,19 @@ test("malformed headers of recognised formats are MALFORMED-HEADER findings of a
     ),
     148,
   );
-  await expectMalformed(write("long.tar", long), "tar", "HIGH", /claims 8589934591 bytes/);
+  await expectMalformed(write("long.tar", long), "tar", "high", /claims 8589934591 bytes/);
   const badSum = good.slice();
   badSum[0] = "b".charCodeAt(0);
-  await expectMalformed(write("sum.tar", badSum), "tar", "MEDIUM", /fails its checksum/);
+  await expectMalformed(write("sum.tar", badSum), "tar", "medium", /fails its checksum/);
 
   // A stored zip member whose sizes point past the end of the archive.
   const zip = zipSync({ "w.bin": new Uint8Array(64) }, { level: 0 });
   const cd = zip.length - 22 - 46 - "w.bin".length;
   for (const at of [18, 22, cd + 20, cd + 24]) new DataView(zip.buffer).setUint32(at, 1 << 20, true);
-  await expectMalformed(write("lying.zip", zip), "zip", "HIGH", /claims 1048576 bytes/);
+  await expectMalformed(write("lying.zip", zip), "zip", "high", /claims 1048576 bytes/);
 
-  await expectMalformed(write("bad.gz", Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3)), "gzip", "MEDIUM", /corrupt or truncated/);
-  await expectMalformed(write("cut.gguf", strToU8("GGUF\x03\0\0\0\x01")), "gguf", "MEDIUM", /ends before/);
+  await expectMalformed(write("bad.gz", Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3)), "gzip", "medium", /corrupt or truncated/);
+  await expectMalformed(write("cut.gguf", strToU8("GGUF\x03\0\0\0\x01")), "gguf", "medium", /ends before/);
   const onnx = readFileSync(new URL("../../fixtures/supplychain/formats/benign.onnx", import.meta.url));
-  await expectMalformed(write("cut.onnx", onnx.subarray(0, onnx.length - 7)), "onnx", "MEDIUM", /does not decode/);
+  await expectMalformed(write("cut.onnx", onnx.subarray(0, onnx.length - 7)), "onnx", "medium", /does not decode/);
 });

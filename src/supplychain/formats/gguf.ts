@@ -4,8 +4,11 @@
  * Jinja rendered by the loader, so one that reaches Python objects runs code on load
  * (the llama-cpp-python template-injection CVE-2024-34359).
  */
+
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ByteSource, FormatScanner, ScanContext } from "../types.js";
 
 const CHUNK = 1 << 16;
 /** A string longer than this is not metadata a loader should accept. */
@@ -58,19 +61,19 @@ export const ggufScanner: FormatScanner = {
   detect(head) {
     return head.length >= 8 && head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46;
   },
-  async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
-    const findings: ScanFinding[] = [];
+  async scan(source: ByteSource, context: ScanContext): Promise<Finding[]> {
+    const findings: Finding[] = [];
     const add = (severity: Severity, rule: string, message: string, offset?: number, detail?: string) =>
-      findings.push({ severity, rule, message, location: { ...context.location, offset, detail } });
+      findings.push(scanFinding(severity, rule, message, { ...context.location, offset, symbol: detail }));
     // Counts and lengths that point past the file are HIGH: loaders have overflowed on them.
-    const malformed = (problem: string, offset: number, severity: Severity = "HIGH") =>
+    const malformed = (problem: string, offset: number, severity: Severity = "high") =>
       findings.push(malformedHeader(context.location, "gguf", problem, { severity, offset }));
     const c = new Cursor(source);
     try {
       await c.bytes(4);
       const version = await c.u32();
       if (version < 1 || version > 3) {
-        add("MEDIUM", "GGUF-VERSION", `GGUF version ${version} is not one of 1–3; the scanner cannot check the rest`, 4);
+        add("medium", "GGUF-VERSION", `GGUF version ${version} is not one of 1–3; the scanner cannot check the rest`, 4);
         return findings;
       }
       const count = () => (version === 1 ? c.u32() : c.u64());
@@ -120,7 +123,7 @@ export const ggufScanner: FormatScanner = {
         } else if (key === "general.alignment" && type === 4) {
           alignment = await c.u32();
           if (alignment === 0 || (alignment & (alignment - 1)) !== 0) {
-            add("HIGH", "GGUF-BAD-ALIGNMENT", `general.alignment is ${alignment}, not a power of two`, at, key);
+            add("high", "GGUF-BAD-ALIGNMENT", `general.alignment is ${alignment}, not a power of two`, at, key);
             alignment = 32;
           }
         } else {
@@ -143,14 +146,14 @@ export const ggufScanner: FormatScanner = {
       const dataStart = Math.ceil(c.pos / alignment) * alignment;
       for (const t of tensors) {
         if (dataStart + t.offset > source.size) {
-          add("HIGH", "GGUF-OUT-OF-BOUNDS", `tensor ${t.name} starts at data offset ${t.offset}, past the end of the file`, t.at, t.name);
+          add("high", "GGUF-OUT-OF-BOUNDS", `tensor ${t.name} starts at data offset ${t.offset}, past the end of the file`, t.at, t.name);
         } else if (t.offset % alignment !== 0) {
-          add("MEDIUM", "GGUF-MISALIGNED", `tensor ${t.name} offset ${t.offset} is not a multiple of the alignment ${alignment}`, t.at, t.name);
+          add("medium", "GGUF-MISALIGNED", `tensor ${t.name} offset ${t.offset} is not a multiple of the alignment ${alignment}`, t.at, t.name);
         }
       }
     } catch (e) {
       if (!(e instanceof Truncated)) throw e;
-      if (!findings.some((f) => f.severity === "HIGH")) malformed("The GGUF metadata ends before the header says it should", c.pos, "MEDIUM");
+      if (!findings.some((f) => f.severity === "high")) malformed("The GGUF metadata ends before the header says it should", c.pos, "medium");
     }
     return findings;
   },
@@ -160,25 +163,25 @@ export const ggufScanner: FormatScanner = {
 const TEMPLATE_RULES: { re: RegExp; severity: Severity; why: string }[] = [
   {
     re: /__(?:class|globals|subclasses|builtins|import|init|mro|base|bases|dict|getattribute|code|func_globals)__/,
-    severity: "CRITICAL",
+    severity: "critical",
     why: "reaches Python internals through a dunder attribute",
   },
   {
     re: /\\x5f|\\u005f|\|\s*attr\s*\(/i,
-    severity: "CRITICAL",
+    severity: "critical",
     why: "builds attribute names indirectly (escaped underscores or the attr filter), the usual way to hide a dunder",
   },
   {
     re: /\b(?:popen|system|subprocess|eval|exec|import_module)\s*\(|\bos\s*\.\s*(?:system|popen|environ|exec\w*|spawn\w*|remove|unlink)\b/,
-    severity: "CRITICAL",
+    severity: "critical",
     why: "calls code that runs commands or imports modules",
   },
   {
     re: /\b(?:cycler|joiner|namespace|lipsum|range|self|config|request|url_for|get_flashed_messages)\s*\.\s*_/,
-    severity: "HIGH",
+    severity: "high",
     why: "reads private attributes of a Jinja global, the start of a sandbox escape",
   },
-  { re: /_TemplateReference__context|\.mro\(|\bgetattr\b/, severity: "HIGH", why: "reaches the template's context or Python objects" },
+  { re: /_TemplateReference__context|\.mro\(|\bgetattr\b/, severity: "high", why: "reaches the template's context or Python objects" },
 ];
 
 function checkTemplate(template: string, key: string, offset: number, add: (s: Severity, r: string, m: string, o?: number, d?: string) => void): void {

@@ -9,8 +9,10 @@ import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ByteSource, FormatScanner, ScanContext } from "../types.js";
 import { walkKerasConfig } from "./keras.js";
 
 const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -24,12 +26,12 @@ export const h5Scanner: FormatScanner = {
   detect(head) {
     return SIGNATURE_OFFSETS.some((at) => at + SIGNATURE.length <= head.length && SIGNATURE.every((b, i) => head[at + i] === b));
   },
-  async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
-    const findings: ScanFinding[] = [];
+  async scan(source: ByteSource, context: ScanContext): Promise<Finding[]> {
+    const findings: Finding[] = [];
     const add = (severity: Severity, rule: string, message: string, detail?: string) =>
-      findings.push({ severity, rule, message, location: { ...context.location, detail } });
+      findings.push(scanFinding(severity, rule, message, { ...context.location, symbol: detail }));
     if (source.size > context.limits.maxExtractedBytes) {
-      add("INFO", "H5-TOO-LARGE", `the HDF5 file is larger than the ${context.limits.maxExtractedBytes}-byte limit; it is too large to inspect`);
+      add("info", "H5-TOO-LARGE", `the HDF5 file is larger than the ${context.limits.maxExtractedBytes}-byte limit; it is too large to inspect`);
       return findings;
     }
     let texts: Map<string, string>;
@@ -43,7 +45,7 @@ export const h5Scanner: FormatScanner = {
       try {
         config = JSON.parse(text);
       } catch (e) {
-        add("MEDIUM", "KERAS-BAD-CONFIG", `${attribute} is not JSON (${(e as Error).message})`, attribute);
+        add("medium", "KERAS-BAD-CONFIG", `${attribute} is not JSON (${(e as Error).message})`, attribute);
         continue;
       }
       walkKerasConfig(config, "$", (severity, rule, message, detail) => add(severity, rule, message, detail ? `${attribute}: ${detail}` : attribute));

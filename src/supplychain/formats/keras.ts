@@ -6,8 +6,10 @@
  * config decides what Python runs at load time.
  */
 import { inflateSync } from "fflate";
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ByteSource, FormatScanner, ScanContext } from "../types.js";
 
 const CONFIG = "config.json";
 const DANGEROUS_MODULES =
@@ -24,16 +26,16 @@ export const kerasScanner: FormatScanner = {
     // saving_lib writes metadata.json then config.json first; other zips (PyTorch, npz) start elsewhere.
     return first === "metadata.json" || first === CONFIG;
   },
-  async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
-    const findings: ScanFinding[] = [];
+  async scan(source: ByteSource, context: ScanContext): Promise<Finding[]> {
+    const findings: Finding[] = [];
     const members = [...(context.location.members ?? []), CONFIG];
     const add = (severity: Severity, rule: string, message: string, detail?: string) =>
-      findings.push({ severity, rule, message, location: { ...context.location, members, detail } });
+      findings.push(scanFinding(severity, rule, message, { ...context.location, members, symbol: detail }));
     let text: string;
     try {
       const bytes = await readMember(source, CONFIG, context);
       if (!bytes) {
-        add("MEDIUM", "KERAS-NO-CONFIG", "the archive looks like a .keras file but holds no config.json; it cannot be checked");
+        add("medium", "KERAS-NO-CONFIG", "the archive looks like a .keras file but holds no config.json; it cannot be checked");
         return findings;
       }
       text = new TextDecoder().decode(bytes);
@@ -44,7 +46,7 @@ export const kerasScanner: FormatScanner = {
     try {
       config = JSON.parse(text);
     } catch (e) {
-      add("MEDIUM", "KERAS-BAD-CONFIG", `config.json is not JSON (${(e as Error).message})`);
+      add("medium", "KERAS-BAD-CONFIG", `config.json is not JSON (${(e as Error).message})`);
       return findings;
     }
     walkKerasConfig(config, "$", add);
@@ -68,28 +70,28 @@ export function walkKerasConfig(value: unknown, path: string, add: Add): void {
   const name = `${module ?? "?"}.${className ?? "?"}`;
   if (className === "Lambda") checkLambda(o.config, path, add);
   if (className === "__lambda__") {
-    add("CRITICAL", "KERAS-LAMBDA", `${path} holds a marshalled Python lambda; it runs when the model is loaded with safe_mode=False`, path);
+    add("critical", "KERAS-LAMBDA", `${path} holds a marshalled Python lambda; it runs when the model is loaded with safe_mode=False`, path);
   }
   if (module !== undefined && className !== undefined) {
     const isKeras = module === "keras" || module.startsWith("keras.") || module.startsWith("keras_");
     if (DANGEROUS_MODULES.test(module)) {
       add(
-        "CRITICAL",
+        "critical",
         "KERAS-DANGEROUS-MODULE",
         `${path} makes Keras import ${name}, which runs commands or touches files, even with safe_mode=True`,
         `${path}: ${name}`,
       );
     } else if (isKeras && DANGEROUS_KERAS.has(className)) {
-      add("HIGH", "KERAS-DANGEROUS-FUNCTION", `${path} calls ${name}, which downloads files, loads other models or turns off safe mode`, `${path}: ${name}`);
+      add("high", "KERAS-DANGEROUS-FUNCTION", `${path} calls ${name}, which downloads files, loads other models or turns off safe mode`, `${path}: ${name}`);
     } else if (!isKeras && registered?.includes(">")) {
       add(
-        "MEDIUM",
+        "medium",
         "KERAS-CUSTOM-OBJECT",
         `${path} needs custom object ${registered} from ${module}; that code runs at load time — review it before passing it to custom_objects`,
         `${path}: ${name}`,
       );
     } else if (!isKeras) {
-      add("HIGH", "KERAS-FOREIGN-MODULE", `${path} makes Keras import ${name}, outside keras; loading imports and calls it`, `${path}: ${name}`);
+      add("high", "KERAS-FOREIGN-MODULE", `${path} makes Keras import ${name}, outside keras; loading imports and calls it`, `${path}: ${name}`);
     }
   }
   for (const [k, v] of Object.entries(o)) walkKerasConfig(v, `${path}.${k}`, add);
@@ -100,9 +102,9 @@ function checkLambda(config: unknown, path: string, add: Add): void {
   // Keras 2 stored [base64 bytecode, defaults, closure]; Keras 3 a "__lambda__" object with base64 code.
   const marshalled = (Array.isArray(fn) && typeof fn[0] === "string") || (typeof fn === "string" && fn.length > 40);
   if (marshalled) {
-    add("CRITICAL", "KERAS-LAMBDA", `${path} is a Lambda layer with marshalled Python bytecode; it runs when the model is loaded with safe_mode=False`, path);
+    add("critical", "KERAS-LAMBDA", `${path} is a Lambda layer with marshalled Python bytecode; it runs when the model is loaded with safe_mode=False`, path);
   } else if (!(typeof fn === "object" && fn !== null && (fn as { class_name?: unknown }).class_name === "__lambda__")) {
-    add("HIGH", "KERAS-LAMBDA", `${path} is a Lambda layer; it calls a Python function at load or inference time`, path);
+    add("high", "KERAS-LAMBDA", `${path} is a Lambda layer; it calls a Python function at load or inference time`, path);
   }
 }
 

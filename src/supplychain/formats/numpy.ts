@@ -6,8 +6,10 @@
  */
 import { mentionsObject, type NpyHeader, parseNpyHeader } from "../../data/index.js";
 import { AegisError } from "../../errors.js";
+import type { Finding } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { FormatScanner, ScanFinding } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { FormatScanner } from "../types.js";
 import { scanPickleAt } from "./pickle.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
@@ -28,13 +30,13 @@ export const numpyScanner: FormatScanner = {
     }
     if (!mentionsObject(header.descr)) return [];
     const descr = typeof header.descr === "string" ? header.descr : JSON.stringify(header.descr);
-    const findings: ScanFinding[] = [
-      {
-        severity: "LOW",
-        rule: "NUMPY-OBJECT-ARRAY",
-        message: "This array has an object dtype: loading it needs allow_pickle=True, which runs the embedded pickle (scanned below).",
-        location: { ...context.location, offset: header.dataStart, detail: descr },
-      },
+    const findings: Finding[] = [
+      scanFinding(
+        "low",
+        "NUMPY-OBJECT-ARRAY",
+        "This array has an object dtype: loading it needs allow_pickle=True, which runs the embedded pickle (scanned below).",
+        { ...context.location, offset: header.dataStart, symbol: descr },
+      ),
     ];
     const bytes = await source.read(0, source.size);
     return findings.concat(await scanPickleAt(bytes, header.dataStart, context));

@@ -6,8 +6,10 @@
  */
 import protobuf from "protobufjs";
 import { ONNX_PROTO } from "../../onnx/schema.js";
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ByteSource, FormatScanner, ScanContext } from "../types.js";
 
 const ModelProto = protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType("onnx.ModelProto");
 
@@ -27,13 +29,13 @@ export const onnxScanner: FormatScanner = {
     // ModelProto opens with ir_version (field 1, varint; real models use 3 and up) then another known field.
     return head.length >= 3 && head[0] === 0x08 && head[1] >= 3 && head[1] <= 15 && [0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72].includes(head[2]);
   },
-  async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
-    const findings: ScanFinding[] = [];
+  async scan(source: ByteSource, context: ScanContext): Promise<Finding[]> {
+    const findings: Finding[] = [];
     const add = (severity: Severity, rule: string, message: string, detail?: string) =>
-      findings.push({ severity, rule, message, location: { ...context.location, detail } });
+      findings.push(scanFinding(severity, rule, message, { ...context.location, symbol: detail }));
     if (source.size > MAX_MODEL) {
       add(
-        "INFO",
+        "info",
         "ONNX-TOO-LARGE",
         `the model is ${source.size} bytes, above the 2 GB protobuf limit; only its size was checked — keep weights as external data`,
       );
@@ -50,7 +52,7 @@ export const onnxScanner: FormatScanner = {
     const localFunctions = new Set(functions.map((f) => `${f.domain ?? ""}::${f.name ?? ""}`));
     for (const f of functions) {
       add(
-        "INFO",
+        "info",
         "ONNX-LOCAL-FUNCTION",
         `model-local function ${f.domain ?? ""}::${f.name ?? ""} is defined in the model; its body is scanned like the graph`,
         `${f.domain ?? ""}::${f.name ?? ""}`,
@@ -85,7 +87,7 @@ export const onnxScanner: FormatScanner = {
         checkTensor(t, t.name ?? "");
       }
       if (g.doc_string && SCRIPT_OR_URL.test(g.doc_string))
-        add("LOW", "ONNX-METADATA-SCRIPT", `graph ${g.name ?? ""} doc_string holds a script or URL`, `graph ${g.name ?? ""}`);
+        add("low", "ONNX-METADATA-SCRIPT", `graph ${g.name ?? ""} doc_string holds a script or URL`, `graph ${g.name ?? ""}`);
     };
     const checkTensor = (t: Msg, where: string) => {
       if (t.data_location === 1) {
@@ -93,7 +95,7 @@ export const onnxScanner: FormatScanner = {
         const location = entries.get("location") ?? "";
         if (leavesFolder(location)) {
           add(
-            "HIGH",
+            "high",
             "ONNX-EXTERNAL-DATA-TRAVERSAL",
             `tensor ${where} reads its external data from ${location}, outside the model folder; loading the model would read (and may leak) that file`,
             where,
@@ -104,7 +106,7 @@ export const onnxScanner: FormatScanner = {
       const strings = (t.string_data ?? []).reduce((s: number, b: Uint8Array) => s + b.length, 0);
       if (raw > LARGE_BLOB || strings > LARGE_BLOB) {
         add(
-          "LOW",
+          "low",
           "ONNX-LARGE-BLOB",
           `tensor ${where} embeds ${Math.max(raw, strings)} bytes; a blob this size can hide a payload — prefer external data`,
           where,
@@ -121,7 +123,7 @@ export const onnxScanner: FormatScanner = {
 
     for (const [domain, ops] of customOps) {
       add(
-        "MEDIUM",
+        "medium",
         "ONNX-CUSTOM-OP",
         `ops ${[...ops].join(", ")} use custom domain ${domain}; running them needs a native library registered by the user, which runs arbitrary code`,
         `${domain}: ${[...ops].join(", ")}`,
@@ -130,7 +132,7 @@ export const onnxScanner: FormatScanner = {
     for (const { tensor, graph } of initializers) {
       if (used.has(tensor.name ?? "")) continue;
       const bytes = (tensor.raw_data?.length ?? 0) + (tensor.string_data ?? []).reduce((s: number, b: Uint8Array) => s + b.length, 0);
-      const severity: Severity = bytes > LARGE_UNUSED ? "MEDIUM" : "INFO";
+      const severity: Severity = bytes > LARGE_UNUSED ? "medium" : "info";
       add(
         severity,
         "ONNX-UNUSED-INITIALIZER",
@@ -140,10 +142,10 @@ export const onnxScanner: FormatScanner = {
     }
     for (const p of model.metadata_props ?? []) {
       if (SCRIPT_OR_URL.test(p.value ?? ""))
-        add("LOW", "ONNX-METADATA-SCRIPT", `metadata ${p.key} holds a script or URL; check where it is displayed or fetched`, p.key ?? "");
+        add("low", "ONNX-METADATA-SCRIPT", `metadata ${p.key} holds a script or URL; check where it is displayed or fetched`, p.key ?? "");
     }
     if (model.doc_string && SCRIPT_OR_URL.test(model.doc_string))
-      add("LOW", "ONNX-METADATA-SCRIPT", "the model doc_string holds a script or URL", "doc_string");
+      add("low", "ONNX-METADATA-SCRIPT", "the model doc_string holds a script or URL", "doc_string");
     return findings;
   },
 };

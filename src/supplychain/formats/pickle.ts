@@ -2,9 +2,12 @@
  * Raw pickle streams (and joblib, which is a pickle stream with numpy buffers in
  * between): detected by content, handed to the symbolic pickle VM.
  */
+
+import type { Finding } from "../../report/finding.js";
 import { scanPickle } from "../pickle/scan.js";
+import { scanFinding } from "../rules.js";
 import { readAll } from "../sources.js";
-import type { FormatScanner, ScanContext, ScanFinding } from "../types.js";
+import type { FormatScanner, ScanContext } from "../types.js";
 
 // Opcodes a protocol 0/1 pickle can start with (a value, a container or a mark).
 const START = new Set([..."(]})cdlNSVILFKJGXUTBC\x8c"].map((c) => c.charCodeAt(0)));
@@ -25,17 +28,19 @@ export const pickleScanner: FormatScanner = {
     if (source.size <= context.limits.maxExtractedBytes) return scanPickle(await readAll(source), context);
     // Pickle has no index: a bigger one is analysed up to the limit, and says so.
     const findings = await scanPickle(await source.read(0, context.limits.maxExtractedBytes), context);
-    return findings.concat({
-      severity: "MEDIUM",
-      rule: "PICKLE-PARTIALLY-SCANNED",
-      message: `Only the first ${context.limits.maxExtractedBytes} of ${source.size} bytes were analysed; raise the limit or convert the file to safetensors.`,
-      location: { ...context.location, offset: context.limits.maxExtractedBytes },
-    });
+    return findings.concat(
+      scanFinding(
+        "medium",
+        "PICKLE-PARTIALLY-SCANNED",
+        `Only the first ${context.limits.maxExtractedBytes} of ${source.size} bytes were analysed; raise the limit or convert the file to safetensors.`,
+        { ...context.location, offset: context.limits.maxExtractedBytes },
+      ),
+    );
   },
 };
 
 /** Scans a pickle that starts at `start` inside bytes, with offsets relative to bytes. */
-export async function scanPickleAt(bytes: Uint8Array, start: number, context: ScanContext): Promise<ScanFinding[]> {
+export async function scanPickleAt(bytes: Uint8Array, start: number, context: ScanContext): Promise<Finding[]> {
   const findings = await scanPickle(bytes.subarray(start), context);
   return start === 0 ? findings : findings.map((f) => ({ ...f, location: { ...f.location, offset: (f.location.offset ?? 0) + start } }));
 }

@@ -6,9 +6,11 @@
  * followed by raw storage bytes that are never read.
  */
 
+import type { Finding } from "../../report/finding.js";
 import { scanPickle } from "../pickle/scan.js";
+import { scanFinding } from "../rules.js";
 import { readAll } from "../sources.js";
-import type { FormatScanner, Location, ScanFinding } from "../types.js";
+import type { FormatScanner, Location } from "../types.js";
 
 // Protocol 2, LONG1 of 10 bytes: the legacy magic number 0x1950a86a20f9469cfc6c.
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -40,31 +42,31 @@ export function isInertTorchMember(name: string): boolean {
   return /(^|\/)(data\/\d+|\.data\/.*|version|byteorder|\.format_version|\.storage_alignment)$/.test(name);
 }
 
-const CODE_RULES: { re: RegExp; severity: "HIGH" | "MEDIUM"; why: string }[] = [
-  { re: /\b(__import__|eval|exec|compile|execfile)\s*\(/, severity: "HIGH", why: "runs or imports arbitrary Python" },
-  { re: /\b(os\.(system|popen|exec\w*|spawn\w*)|subprocess|builtins|pty\.spawn|socket\.)/, severity: "HIGH", why: "reaches the operating system" },
-  { re: /\btorch\.ops\.\w+\.(system|popen|exec\w*|spawn\w*|load_library)\b/, severity: "HIGH", why: "calls an operator named like a shell or loader" },
+const CODE_RULES: { re: RegExp; severity: "high" | "medium"; why: string }[] = [
+  { re: /\b(__import__|eval|exec|compile|execfile)\s*\(/, severity: "high", why: "runs or imports arbitrary Python" },
+  { re: /\b(os\.(system|popen|exec\w*|spawn\w*)|subprocess|builtins|pty\.spawn|socket\.)/, severity: "high", why: "reaches the operating system" },
+  { re: /\btorch\.ops\.\w+\.(system|popen|exec\w*|spawn\w*|load_library)\b/, severity: "high", why: "calls an operator named like a shell or loader" },
   {
     re: /\btorch\.ops\.(?!aten\b|prim\b|quantized\b|_caffe2\b|profiler\b)(\w+)\./,
-    severity: "MEDIUM",
+    severity: "medium",
     why: "calls a custom operator namespace that needs a native library loaded by the host",
   },
 ];
 
 /** TorchScript code/ members are Python source that torch.jit.load compiles and runs. */
-export async function scanTorchScriptCode(source: Parameters<FormatScanner["scan"]>[0], location: Location): Promise<ScanFinding[]> {
+export async function scanTorchScriptCode(source: Parameters<FormatScanner["scan"]>[0], location: Location): Promise<Finding[]> {
   const text = new TextDecoder("utf-8").decode(await readAll(source));
-  const findings: ScanFinding[] = [];
+  const findings: Finding[] = [];
   text.split("\n").forEach((line, i) => {
     for (const rule of CODE_RULES) {
       const m = rule.re.exec(line);
       if (m)
-        findings.push({
-          severity: rule.severity,
-          rule: "TORCHSCRIPT-SUSPICIOUS-CODE",
-          message: `TorchScript code line ${i + 1} ${rule.why}: "${line.trim().slice(0, 120)}".`,
-          location: { ...location, detail: m[0] },
-        });
+        findings.push(
+          scanFinding(rule.severity, "TORCHSCRIPT-SUSPICIOUS-CODE", `TorchScript code line ${i + 1} ${rule.why}: "${line.trim().slice(0, 120)}".`, {
+            ...location,
+            symbol: m[0],
+          }),
+        );
     }
   });
   return findings;

@@ -3,8 +3,11 @@
  * bytes. Only the header is read, so a multi-GB file scans in constant time; the checks
  * are the ones a loader relies on (offsets in bounds, sizes that match dtype × shape).
  */
+
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ByteSource, FormatScanner, ScanContext } from "../types.js";
 
 const MAX_HEADER = 100 * 1024 * 1024;
 
@@ -46,12 +49,12 @@ export const safetensorsScanner: FormatScanner = {
     while (p < head.length && head[p] === 0x20) p++;
     return headerLength(head) >= 2n && head[8] === 0x7b && (head[p] === 0x22 || head[p] === 0x7d);
   },
-  async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
-    const findings: ScanFinding[] = [];
+  async scan(source: ByteSource, context: ScanContext): Promise<Finding[]> {
+    const findings: Finding[] = [];
     const add = (severity: Severity, rule: string, message: string, offset?: number, detail?: string) =>
-      findings.push({ severity, rule, message, location: { ...context.location, offset, detail } });
+      findings.push(scanFinding(severity, rule, message, { ...context.location, offset, symbol: detail }));
 
-    const malformed = (problem: string, offset: number) => [malformedHeader(context.location, "safetensors", problem, { severity: "HIGH", offset })];
+    const malformed = (problem: string, offset: number) => [malformedHeader(context.location, "safetensors", problem, { severity: "high", offset })];
     if (source.size < 10) return malformed(`The file is ${source.size} bytes, too short for a safetensors header length and header`, 0);
     const claimed = headerLength(await source.read(0, 8));
     if (claimed > BigInt(Math.min(MAX_HEADER, source.size - 8))) {
@@ -78,18 +81,18 @@ export const safetensorsScanner: FormatScanner = {
       }
       const t = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       if (typeof t !== "object" || t === null || typeof t.dtype !== "string" || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets)) {
-        add("HIGH", "SAFETENSORS-BAD-TENSOR", `tensor ${name} lacks a dtype, shape or data_offsets`, 8, name);
+        add("high", "SAFETENSORS-BAD-TENSOR", `tensor ${name} lacks a dtype, shape or data_offsets`, 8, name);
         continue;
       }
       const [begin, end] = t.data_offsets as unknown[];
       const dims = t.shape as unknown[];
       if (!isIndex(begin) || !isIndex(end) || t.data_offsets.length !== 2 || end < begin || !dims.every(isIndex)) {
-        add("HIGH", "SAFETENSORS-BAD-TENSOR", `tensor ${name} has malformed shape or data_offsets`, 8, name);
+        add("high", "SAFETENSORS-BAD-TENSOR", `tensor ${name} has malformed shape or data_offsets`, 8, name);
         continue;
       }
       if (end > dataSize) {
         add(
-          "HIGH",
+          "high",
           "SAFETENSORS-OUT-OF-BOUNDS",
           `tensor ${name} spans bytes ${begin}–${end} but the data region holds ${dataSize}; a loader would read past the file`,
           dataStart + begin,
@@ -99,13 +102,13 @@ export const safetensorsScanner: FormatScanner = {
       }
       const bits = DTYPE_BITS[t.dtype];
       if (bits === undefined) {
-        add("MEDIUM", "SAFETENSORS-UNKNOWN-DTYPE", `tensor ${name} has unknown dtype ${t.dtype}`, 8, name);
+        add("medium", "SAFETENSORS-UNKNOWN-DTYPE", `tensor ${name} has unknown dtype ${t.dtype}`, 8, name);
       } else {
         const elements = (dims as number[]).reduce((a, b) => a * b, 1);
         const expected = Math.ceil((elements * bits) / 8);
         if (expected !== end - begin) {
           add(
-            "HIGH",
+            "high",
             "SAFETENSORS-SIZE-MISMATCH",
             `tensor ${name} is ${t.dtype}[${dims.join(",")}] = ${expected} bytes but its offsets span ${end - begin}`,
             dataStart + begin,
@@ -120,7 +123,7 @@ export const safetensorsScanner: FormatScanner = {
     for (const s of spans) {
       if (s.begin < covered) {
         add(
-          "HIGH",
+          "high",
           "SAFETENSORS-OVERLAP",
           `tensor ${s.name} overlaps the previous tensor (starts at ${s.begin}, before ${covered}); tensors aliasing bytes are a sign of crafting`,
           dataStart + s.begin,
@@ -128,7 +131,7 @@ export const safetensorsScanner: FormatScanner = {
         );
       } else if (s.begin > covered) {
         add(
-          "LOW",
+          "low",
           "SAFETENSORS-GAP",
           `${s.begin - covered} bytes before tensor ${s.name} belong to no tensor; hidden data may sit there`,
           dataStart + covered,
@@ -139,7 +142,7 @@ export const safetensorsScanner: FormatScanner = {
     }
     if (covered < dataSize) {
       add(
-        "LOW",
+        "low",
         "SAFETENSORS-TRAILING",
         `${dataSize - covered} bytes after the last tensor belong to no tensor; hidden data may sit there`,
         dataStart + covered,
@@ -157,13 +160,13 @@ const SUSPICIOUS_TEXT = /<script|javascript:|\beval\(|\bexec\(|__import__|\bos\.
 
 function checkMetadata(entry: unknown, add: (s: Severity, r: string, m: string, o?: number, d?: string) => void): void {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
-    add("MEDIUM", "SAFETENSORS-BAD-METADATA", "__metadata__ is not a JSON object of strings", 8, "__metadata__");
+    add("medium", "SAFETENSORS-BAD-METADATA", "__metadata__ is not a JSON object of strings", 8, "__metadata__");
     return;
   }
   for (const [key, value] of Object.entries(entry)) {
     if (typeof value !== "string") {
       add(
-        "MEDIUM",
+        "medium",
         "SAFETENSORS-BAD-METADATA",
         `__metadata__.${key} is not a string, which the format requires; loaders may mishandle it`,
         8,
@@ -171,7 +174,7 @@ function checkMetadata(entry: unknown, add: (s: Severity, r: string, m: string, 
       );
     } else if (SUSPICIOUS_TEXT.test(value)) {
       add(
-        "MEDIUM",
+        "medium",
         "SAFETENSORS-METADATA-CODE",
         `__metadata__.${key} contains code-like text; check where it is rendered or evaluated`,
         8,

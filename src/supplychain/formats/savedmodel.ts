@@ -5,8 +5,10 @@
  * restores variables legitimately, so Save/Restore ops are only reported outside it.
  */
 import protobuf from "protobufjs";
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ByteSource, FormatScanner, ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ByteSource, FormatScanner, ScanContext } from "../types.js";
 
 export const SAVED_MODEL_PROTO = `
 syntax = "proto3";
@@ -24,21 +26,21 @@ const SavedModelProto = protobuf.parse(SAVED_MODEL_PROTO, { keepCase: true }).ro
 const MAX_PB = 2 * 1024 * 1024 * 1024 - 1;
 
 const RISKY_OPS: Record<string, { severity: Severity; why: string }> = {
-  PyFunc: { severity: "CRITICAL", why: "runs a Python function in the loading process" },
-  PyFuncStateless: { severity: "CRITICAL", why: "runs a Python function in the loading process" },
-  EagerPyFunc: { severity: "CRITICAL", why: "runs a Python function in the loading process" },
-  ReadFile: { severity: "HIGH", why: "reads any file the process can read" },
-  WriteFile: { severity: "HIGH", why: "writes any file the process can write" },
-  MatchingFiles: { severity: "HIGH", why: "lists files on the host" },
-  WholeFileReader: { severity: "HIGH", why: "reads whole files from the host" },
-  WholeFileReaderV2: { severity: "HIGH", why: "reads whole files from the host" },
-  ImmutableConst: { severity: "HIGH", why: "memory-maps a file from the host" },
-  DebugIdentity: { severity: "HIGH", why: "sends tensors to debug URLs (files or gRPC)" },
-  DebugIdentityV2: { severity: "HIGH", why: "sends tensors to debug URLs (files or gRPC)" },
-  DebugIdentityV3: { severity: "HIGH", why: "sends tensors to debug URLs (files or gRPC)" },
-  DebugNanCount: { severity: "HIGH", why: "sends tensors to debug URLs (files or gRPC)" },
-  DebugNumericSummary: { severity: "HIGH", why: "sends tensors to debug URLs (files or gRPC)" },
-  DebugNumericSummaryV2: { severity: "HIGH", why: "sends tensors to debug URLs (files or gRPC)" },
+  PyFunc: { severity: "critical", why: "runs a Python function in the loading process" },
+  PyFuncStateless: { severity: "critical", why: "runs a Python function in the loading process" },
+  EagerPyFunc: { severity: "critical", why: "runs a Python function in the loading process" },
+  ReadFile: { severity: "high", why: "reads any file the process can read" },
+  WriteFile: { severity: "high", why: "writes any file the process can write" },
+  MatchingFiles: { severity: "high", why: "lists files on the host" },
+  WholeFileReader: { severity: "high", why: "reads whole files from the host" },
+  WholeFileReaderV2: { severity: "high", why: "reads whole files from the host" },
+  ImmutableConst: { severity: "high", why: "memory-maps a file from the host" },
+  DebugIdentity: { severity: "high", why: "sends tensors to debug URLs (files or gRPC)" },
+  DebugIdentityV2: { severity: "high", why: "sends tensors to debug URLs (files or gRPC)" },
+  DebugIdentityV3: { severity: "high", why: "sends tensors to debug URLs (files or gRPC)" },
+  DebugNanCount: { severity: "high", why: "sends tensors to debug URLs (files or gRPC)" },
+  DebugNumericSummary: { severity: "high", why: "sends tensors to debug URLs (files or gRPC)" },
+  DebugNumericSummaryV2: { severity: "high", why: "sends tensors to debug URLs (files or gRPC)" },
 };
 const SAVER_OPS = new Set(["Save", "SaveV2", "SaveV3", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice", "MergeV2Checkpoints"]);
 /** TF1 saver scopes ("save/", "save_1/") and TF2 traced save/restore functions. */
@@ -58,12 +60,12 @@ export const savedModelScanner: FormatScanner = {
     while (p < head.length && head[p] & 0x80) p++;
     return p + 1 < head.length && (head[p + 1] === 0x0a || head[p + 1] === 0x12);
   },
-  async scan(source: ByteSource, context: ScanContext): Promise<ScanFinding[]> {
-    const findings: ScanFinding[] = [];
+  async scan(source: ByteSource, context: ScanContext): Promise<Finding[]> {
+    const findings: Finding[] = [];
     const add = (severity: Severity, rule: string, message: string, detail?: string) =>
-      findings.push({ severity, rule, message, location: { ...context.location, detail } });
+      findings.push(scanFinding(severity, rule, message, { ...context.location, symbol: detail }));
     if (source.size > MAX_PB) {
-      add("MEDIUM", "SAVEDMODEL-TOO-LARGE", `saved_model.pb is ${source.size} bytes, above the 2 GB protobuf limit; it was not checked`);
+      add("medium", "SAVEDMODEL-TOO-LARGE", `saved_model.pb is ${source.size} bytes, above the 2 GB protobuf limit; it was not checked`);
       return findings;
     }
     let model: Msg;
@@ -82,7 +84,7 @@ export const savedModelScanner: FormatScanner = {
           add(risky.severity, "SAVEDMODEL-RISKY-OP", `op ${op} in node ${where}${name} ${risky.why}; it runs when the model is loaded or served`, detail);
         } else if (SAVER_OPS.has(op) && !inSaver && !SAVER_NODE.test(name)) {
           add(
-            "MEDIUM",
+            "medium",
             "SAVEDMODEL-SAVER-OP",
             `op ${op} in node ${where}${name} reads or writes checkpoint files outside the standard saver; it can overwrite or read files named by the graph`,
             detail,

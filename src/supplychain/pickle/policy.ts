@@ -3,7 +3,7 @@
  * (tensor and array rebuilders, plain containers); dangerous names run code, touch the
  * file system or network, or reach other callables; anything else is unknown.
  */
-import type { Severity } from "../types.js";
+import type { Severity } from "../../report/finding.js";
 
 export type Verdict = { kind: "safe" } | { kind: "dangerous"; severity?: Severity; why: string } | { kind: "unknown" };
 
@@ -135,29 +135,29 @@ const DANGEROUS_MODULES = [
 const DANGEROUS_NAMES = new Map<string, Severity>([
   ...["eval", "exec", "execfile", "compile", "getattr", "setattr", "delattr", "__import__", "open", "breakpoint", "input", "globals", "locals", "vars"].flatMap(
     (n): [string, Severity][] => [
-      [`builtins.${n}`, "CRITICAL"],
-      [`__builtin__.${n}`, "CRITICAL"],
+      [`builtins.${n}`, "critical"],
+      [`__builtin__.${n}`, "critical"],
     ],
   ),
-  ["pickle.loads", "CRITICAL"],
-  ["pickle.load", "CRITICAL"],
-  ["pickle._loads", "CRITICAL"],
-  ["pickle._load", "CRITICAL"],
-  ["pickle.Unpickler", "CRITICAL"],
-  ["pickle._Unpickler", "CRITICAL"],
-  ["torch.load", "CRITICAL"],
-  ["torch.serialization.load", "CRITICAL"],
-  ["torch.storage._load_from_bytes", "CRITICAL"],
-  ["torch.jit.load", "CRITICAL"],
-  ["numpy.load", "CRITICAL"],
-  ["numpy.lib.npyio.load", "CRITICAL"],
-  ["operator.attrgetter", "CRITICAL"],
-  ["operator.methodcaller", "CRITICAL"],
-  ["_operator.attrgetter", "CRITICAL"],
-  ["_operator.methodcaller", "CRITICAL"],
+  ["pickle.loads", "critical"],
+  ["pickle.load", "critical"],
+  ["pickle._loads", "critical"],
+  ["pickle._load", "critical"],
+  ["pickle.Unpickler", "critical"],
+  ["pickle._Unpickler", "critical"],
+  ["torch.load", "critical"],
+  ["torch.serialization.load", "critical"],
+  ["torch.storage._load_from_bytes", "critical"],
+  ["torch.jit.load", "critical"],
+  ["numpy.load", "critical"],
+  ["numpy.lib.npyio.load", "critical"],
+  ["operator.attrgetter", "critical"],
+  ["operator.methodcaller", "critical"],
+  ["_operator.attrgetter", "critical"],
+  ["_operator.methodcaller", "critical"],
   // partial only binds arguments; it matters when the bound callable is dangerous, which is reported on its own.
-  ["functools.partial", "MEDIUM"],
-  ["_functools.partial", "MEDIUM"],
+  ["functools.partial", "medium"],
+  ["_functools.partial", "medium"],
 ]);
 
 const cache = new Map<string, Verdict>();

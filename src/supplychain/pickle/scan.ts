@@ -4,8 +4,10 @@
  * through the context so their findings carry the right location.
  */
 import { createHash } from "node:crypto";
+import type { Finding, Severity } from "../../report/finding.js";
 import { malformedHeader } from "../findings.js";
-import type { ScanContext, ScanFinding, Severity } from "../types.js";
+import { scanFinding } from "../rules.js";
+import type { ScanContext } from "../types.js";
 import { classifyGlobal, GETATTR_NAMES, MODULE_IMPORTERS, PICKLE_LOADERS } from "./policy.js";
 import { analysePickle, type Value } from "./vm.js";
 
@@ -27,23 +29,23 @@ function bytesOf(v: Value): Uint8Array | undefined {
   return Uint8Array.from(text.v, (ch) => ch.charCodeAt(0) & 0xff);
 }
 
-export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promise<ScanFinding[]> {
+export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promise<Finding[]> {
   const a = analysePickle(bytes);
-  const findings: ScanFinding[] = [];
+  const findings: Finding[] = [];
   // A hostile pickle can repeat one import a million times; the first few locations are enough.
   const seen = new Map<string, number>();
   const at = (severity: Severity, rule: string, message: string, offset: number, detail?: string) => {
     const key = `${rule} ${severity} ${detail}`;
     const n = (seen.get(key) ?? 0) + 1;
     seen.set(key, n);
-    if (n <= MAX_REPEATS) findings.push({ severity, rule, message, location: { ...context.location, offset, ...(detail ? { detail } : {}) } });
+    if (n <= MAX_REPEATS) findings.push(scanFinding(severity, rule, message, { ...context.location, offset, ...(detail ? { symbol: detail } : {}) }));
   };
 
   for (const i of a.imports) {
     const name = `${i.module}.${i.name}`;
     if (i.computed) {
       at(
-        "CRITICAL",
+        "critical",
         "PICKLE-COMPUTED-GLOBAL",
         `The pickle imports a global whose name is computed while loading (${name}), a way around name-based checks; do not load this file.`,
         i.offset,
@@ -54,11 +56,11 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
     const v = classifyGlobal(i.module, i.name);
     const calledText = i.calledAt === undefined ? "imported" : `imported and called at offset ${i.calledAt}`;
     if (v.kind === "dangerous") {
-      const severity = v.severity ?? (i.calledAt === undefined ? "HIGH" : "CRITICAL");
+      const severity = v.severity ?? (i.calledAt === undefined ? "high" : "critical");
       at(severity, "PICKLE-DANGEROUS-GLOBAL", `The pickle ${calledText} ${name}: ${v.why}; do not load this file.`, i.offset, name);
     } else if (v.kind === "unknown") {
       at(
-        "MEDIUM",
+        "medium",
         "PICKLE-UNKNOWN-GLOBAL",
         `The pickle ${calledText} ${name}, which is not on the allow-list; check that this class is expected before loading.`,
         i.offset,
@@ -78,7 +80,7 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
         const inner = bytesOf(arg);
         if (!inner) continue;
         at(
-          "CRITICAL",
+          "critical",
           "PICKLE-NESTED",
           `The pickle passes ${inner.length} bytes to ${callee}, a second pickle loaded when this one is; its findings follow.`,
           c.offset,
@@ -88,7 +90,7 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
         if (nested.has(digest)) continue;
         if (nested.size === MAX_NESTED) {
           at(
-            "MEDIUM",
+            "medium",
             "PICKLE-PARTIALLY-SCANNED",
             `The pickle loads more than ${MAX_NESTED} different nested pickles; the others were not scanned, so treat the file as suspect.`,
             c.offset,
@@ -109,7 +111,7 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
     ) {
       const attr = args[1]?.k === "str" ? args[1].v : "?";
       at(
-        "CRITICAL",
+        "critical",
         "PICKLE-GETATTR-MODULE",
         `The pickle calls ${callee} to fetch "${attr}" from an imported module, a way around name-based checks; do not load this file.`,
         c.offset,
@@ -125,7 +127,7 @@ export async function scanPickle(bytes: Uint8Array, context: ScanContext): Promi
       const what = fullName(b.target) ?? (b.target.k === "result" ? fullName(b.target.call.callee) : undefined) ?? "an object";
       const keys = (dunders.length ? dunders : b.keys).slice(0, 5).join(", ");
       at(
-        "HIGH",
+        "high",
         "PICKLE-BUILD-SETATTR",
         `A BUILD sets ${keys} on ${onClass ? "the class or function " : "an instance of "}${what}, which can replace methods that run later; do not load this file.`,
         b.offset,

@@ -9,9 +9,9 @@ import fc from "fast-check";
 import { strToU8, zipSync } from "fflate";
 import { DataType, type Model } from "../../../src/onnx/ir.js";
 import { decodeModel, encodeModel } from "../../../src/onnx/proto.js";
+import { SEVERITIES } from "../../../src/report/finding.js";
 import { analysePickle } from "../../../src/supplychain/pickle/vm.js";
 import { SCANNER_BUG, scanBytes } from "../../../src/supplychain/scan.js";
-import { SEVERITY_ORDER } from "../../../src/supplychain/types.js";
 import { hdf5WithAttributes, sevenZip, tar } from "../../helpers/model-files.js";
 import { assertNoInternals, expectAegisOutcome, type FuzzTarget, inputsOf, readFixture, readFixtures, withinTimeLimit } from "../harness.js";
 
@@ -25,10 +25,10 @@ export async function expectScanOutcome(bytes: Uint8Array, name: string): Promis
   assert.equal(process.exitCode, exitCode, `scanning ${name} changed process.exitCode to ${process.exitCode}`);
   for (const file of report.files) {
     for (const f of file.findings) {
-      assert.ok(SEVERITY_ORDER.includes(f.severity), `finding ${f.rule} has severity ${f.severity}`);
+      assert.ok(SEVERITIES.includes(f.severity), `finding ${f.rule} has severity ${f.severity}`);
       assert.match(f.rule, /^[A-Z0-9]+(-[A-Z0-9]+)*$/);
-      assert.ok(!f.message.includes(SCANNER_BUG), `${name}: a format scanner threw: ${f.message}`);
-      assertNoInternals(f.message, `${f.rule} on ${name}`);
+      assert.ok(!f.detail.includes(SCANNER_BUG), `${name}: a format scanner threw: ${f.detail}`);
+      assertNoInternals(f.detail, `${f.rule} on ${name}`);
     }
   }
 }

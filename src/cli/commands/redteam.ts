@@ -4,13 +4,15 @@ import { AegisError } from "../../errors.js";
 import { DETECTORS } from "../../llm/redteam/detectors/index.js";
 import { createJudgeDetector, openAiJudge } from "../../llm/redteam/detectors/judge.js";
 import { PROBES } from "../../llm/redteam/probes/index.js";
-import { buildReport, type RedTeamReport, writeRedTeamReports } from "../../llm/redteam/report.js";
+import { buildReport, DEFAULT_REDTEAM_FORMATS, REDTEAM_FORMATS, type RedTeamReport, writeRedTeamReports } from "../../llm/redteam/report.js";
 import { runRedTeam } from "../../llm/redteam/runner.js";
 import { createOpenAiTarget } from "../../llm/redteam/targets/openai.js";
 import { TRANSFORMS } from "../../llm/redteam/transforms/index.js";
 import type { PluginMeta } from "../../llm/redteam/types.js";
+import { parseFormats } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
-import { info, interruptSignal, parseInteger, printJson, progressBar } from "../common.js";
+import { info, interruptSignal, printJson, progressBar } from "../common.js";
+import { parseInteger } from "../options.js";
 
 const DEFAULT_KEY_ENV = "AEGIS_REDTEAM_API_KEY";
 /** The judge gets its own key: the target's key must never travel to another host. */
@@ -23,6 +25,7 @@ interface RedTeamCliOptions {
   probes?: string;
   transforms?: string;
   out: string;
+  format: string;
   json?: boolean;
   list?: boolean;
   concurrency: number;
@@ -80,7 +83,7 @@ function parseRate(value: string): number {
   return n;
 }
 
-function summary(report: RedTeamReport, paths: { json: string; html: string; md: string }): string {
+function summary(report: RedTeamReport, written: readonly string[]): string {
   const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
   const width = Math.max(...report.probes.map((p) => p.name.length));
   const rows = report.probes.map(
@@ -90,7 +93,7 @@ function summary(report: RedTeamReport, paths: { json: string; html: string; md:
   return [
     `red team of ${report.target.model} at ${report.target.url}: ${report.summary.successes} of ${report.summary.attempts - report.summary.errors} attacks succeeded (ASR ${pct(report.summary.asr)})${report.summary.errors ? `, ${report.summary.errors} target errors` : ""}`,
     ...rows,
-    `reports: ${paths.html}, ${paths.json}, ${paths.md}`,
+    `reports: ${written.join(", ")}`,
   ].join("\n");
 }
 
@@ -102,7 +105,12 @@ export function redteamCommand(): Command {
     .option("--system-prompt <file>", "the application's system prompt (text file); canaries are appended to it by the leakage probes")
     .option("--probes <list>", "comma-separated probe names or families (default: all; see --list)")
     .option("--transforms <list>", "comma-separated transforms applied on top of the plain attempts, e.g. base64,rot13 (default: none)")
-    .option("--out <dir>", "folder for report.json, report.html and report.md", "aegis-redteam")
+    .option("--out <dir>", "report folder", "aegis-redteam")
+    .option(
+      "--format <list>",
+      `reports to write: ${REDTEAM_FORMATS.join(", ")} (SARIF for code-scanning UIs, JUnit for CI: a probe fails above --fail-on)`,
+      DEFAULT_REDTEAM_FORMATS.join(","),
+    )
     .option("--json", "print the report as JSON on stdout")
     .option("--list", "list probes, transforms and detectors, then exit")
     .option("--concurrency <n>", "requests in flight at once", parseInteger("--concurrency", 1), 2)
@@ -129,6 +137,7 @@ export function redteamCommand(): Command {
         throw new AegisError("BAD_OPTION", "--target is required: the URL of an OpenAI-compatible server, e.g. --target http://localhost:11434");
       if (!opts.model) throw new AegisError("BAD_OPTION", "--model is required: the model name the server knows, e.g. --model llama3.1:8b");
       const failOn = opts.failOn === undefined ? undefined : parseRate(opts.failOn);
+      const formats = parseFormats(opts.format, REDTEAM_FORMATS);
       if (opts.judgeUrl && !opts.judgeModel) throw new AegisError("BAD_OPTION", "--judge-url needs --judge-model, the judge's model name");
       let systemPrompt: string | undefined;
       if (opts.systemPrompt) {
@@ -191,16 +200,16 @@ export function redteamCommand(): Command {
           judge: judge !== undefined,
         },
       });
-      const paths = writeRedTeamReports(opts.out, report);
-      info(summary(report, paths));
+      const paths = writeRedTeamReports(opts.out, report, formats, failOn);
+      info(summary(report, Object.values(paths)));
       if (opts.json) printJson(report);
-      if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; ${paths.json} covers the attempts that finished`);
+      if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; the reports in ${opts.out} cover the attempts that finished`);
       if (failOn !== undefined) {
         const over = report.probes.filter((p) => p.asr !== null && p.asr > failOn);
         if (over.length > 0) {
           throw new AegisError(
             "POLICY_FAILED",
-            `attack success rate above --fail-on ${failOn} on ${over.map((p) => `${p.name} (${((p.asr ?? 0) * 100).toFixed(1)}%)`).join(", ")}; see ${paths.html}`,
+            `attack success rate above --fail-on ${failOn} on ${over.map((p) => `${p.name} (${((p.asr ?? 0) * 100).toFixed(1)}%)`).join(", ")}; see ${paths.html ?? opts.out}`,
           );
         }
       }

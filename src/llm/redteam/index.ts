@@ -11,13 +11,16 @@ export { FORBIDDEN_GOALS, type ForbiddenGoal } from "./goals.js";
 export { DEFAULT_SYSTEM_PROMPT, PROBES } from "./probes/index.js";
 export {
   buildReport,
-  type Finding as RedTeamFinding,
+  DEFAULT_REDTEAM_FORMATS,
   type ProbeRow,
   type RateRow,
+  REDTEAM_FORMATS,
   REPORT_SCHEMA,
   type RedTeamReport,
   renderRedTeamHtml,
+  renderRedTeamJunit,
   renderRedTeamMarkdown,
+  type SuccessfulAttack,
   writeRedTeamReports,
 } from "./report.js";
 export { NO_TRANSFORM, type RedTeamOptions, type RedTeamRun, runRedTeam, selectPlugins } from "./runner.js";

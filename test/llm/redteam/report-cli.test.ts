@@ -6,15 +6,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Ajv } from "ajv";
 import { startVulnerableChatbot } from "../../../examples/vulnerable-chatbot/server.js";
 import { EXIT_CODES } from "../../../src/errors.js";
 import type { RedTeamReport } from "../../../src/llm/redteam/report.js";
 import { openReport } from "../../helpers/chromium.js";
 import { aegis } from "../../helpers/cli.js";
+import { sarifValidator, schemaValidator } from "../../helpers/schemas.js";
 
-const schema = JSON.parse(readFileSync(new URL("../../../src/llm/redteam/redteam-report.schema.json", import.meta.url), "utf8"));
-const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(schema);
+const validate = schemaValidator("redteam-report.schema.json");
 
 let bot: { url: string; close(): Promise<void> };
 let stub: { url: string; close(): Promise<void> };
@@ -62,7 +61,7 @@ test("writes report.json/html/md, prints a summary on stderr and JSON on stdout 
     // Model output containing <script> and onerror= must be shown, never run.
     assert.equal(await page.locator("script").count(), 0);
     assert.equal(await page.locator("img").count(), 0);
-    assert.ok(((await page.textContent("#findings")) ?? "").includes("<script>fetch("));
+    assert.ok(((await page.textContent("#successes")) ?? "").includes("<script>fetch("));
     assert.deepEqual(fetched, []);
     assert.deepEqual(errors, []);
     assert.ok((await page.textContent("#owasp"))?.includes("LLM07 System Prompt Leakage"));
@@ -73,11 +72,31 @@ test("writes report.json/html/md, prints a summary on stderr and JSON on stdout 
 
 test("--fail-on: POLICY_FAILED when a probe's ASR is above it, after writing the reports; the refusing stub passes", async () => {
   const dir = mkdtempSync(join(tmpdir(), "aegis-redteam-"));
-  const failed = await redteam(["--target", bot.url, "--model", "m", "--out", dir, "--probes", "leak", "--fail-on", "0.3"]);
+  const failed = await redteam([
+    "--target",
+    bot.url,
+    "--model",
+    "m",
+    "--out",
+    dir,
+    "--probes",
+    "leak",
+    "--fail-on",
+    "0.3",
+    "--format",
+    "json,html,sarif,junit",
+  ]);
   assert.equal(failed.code, EXIT_CODES.POLICY_FAILED);
   assert.match(failed.stderr, /aegis: attack success rate above --fail-on 0\.3 on leak\.system-prompt \(40\.0%\)/);
   assert.doesNotMatch(failed.stderr, /on [^\n]*leak\.pii \(/, "leak.pii is at 25%, under the threshold");
   assert.ok(existsSync(join(dir, "report.html")));
+  // The same verdict for CI: the JUnit case of leak.system-prompt fails, leak.pii's passes; SARIF holds a finding per vulnerable probe.
+  const junit = readFileSync(join(dir, "report.junit.xml"), "utf8");
+  assert.match(junit, /<testcase name="leak\.system-prompt"[^>]*>\s*<failure message="attack success rate 40\.0% above 30\.0%/);
+  assert.match(junit, /<testcase name="leak\.pii"[^>]*\/>/);
+  const validSarif = sarifValidator();
+  const sarif = JSON.parse(readFileSync(join(dir, "report.sarif"), "utf8"));
+  assert.ok(validSarif(sarif), JSON.stringify(validSarif.errors));
   const passed = await redteam(["--target", stub.url, "--model", "m", "--out", dir, "--fail-on", "0", "--stream"]);
   assert.equal(passed.code, 0, passed.stderr);
   const clean = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as RedTeamReport;
@@ -93,7 +112,7 @@ test("--system-prompt: the user's prompt is the one attacked, canaries appended"
   assert.equal(code, 0, stderr);
   const report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as RedTeamReport;
   assert.equal(report.settings.system_prompt, "user");
-  const leak = report.findings.find((f) => f.attempt === "ignore-and-print")!;
+  const leak = report.successes.find((f) => f.attempt === "ignore-and-print")!;
   assert.ok(leak.transcript[0].content.startsWith("You are Zephyr"));
   assert.match(leak.transcript.at(-1)!.content, /Contoso Air/);
 });

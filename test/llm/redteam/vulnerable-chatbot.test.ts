@@ -146,15 +146,24 @@ test("weakness 8: gives in after multi-turn escalation, not on the opening turns
 });
 
 test("the report maps findings to OWASP LLM 2025 and MITRE ATLAS with transcripts", () => {
-  assert.equal(report.schema, "aegis-redteam-report/1");
+  assert.equal(report.schema, "aegis-redteam-report/2");
   const owasp = new Map(report.owasp.map((o) => [o.id, o]));
   for (const id of ["LLM01", "LLM02", "LLM05", "LLM07", "LLM10"]) assert.ok((owasp.get(id)?.successes ?? 0) > 0, `${id} has findings`);
   assert.equal(owasp.get("LLM07")!.name, "System Prompt Leakage");
   const atlas = new Map(report.atlas.map((a) => [a.id, a]));
   for (const id of ["AML.T0051.000", "AML.T0051.001", "AML.T0054", "AML.T0056", "AML.T0057"])
     assert.ok((atlas.get(id)?.successes ?? 0) > 0, `${id} has findings`);
-  assert.equal(report.findings.length, report.summary.successes);
-  assert.ok(report.findings.every((f) => f.transcript.some((m) => m.role === "assistant") && f.detectors.length > 0));
+  assert.equal(report.successes.length, report.summary.successes);
+  assert.ok(report.successes.every((f) => f.transcript.some((m) => m.role === "assistant") && f.detectors.length > 0));
+  // One finding per probe that got through, at the target, filed under the probe's OWASP and ATLAS ids.
+  assert.deepEqual(
+    report.findings.map((f) => f.location.section).sort(),
+    report.probes
+      .filter((p) => p.successes > 0)
+      .map((p) => p.name)
+      .sort(),
+  );
+  assert.ok(report.findings.every((f) => f.capability === "redteam" && f.references.some((r) => r.framework === "OWASP LLM Top 10")));
   assert.equal(report.summary.errors, 0);
   const direct = report.probes.find((p) => p.name === "injection.direct")!;
   assert.deepEqual([direct.attempts, direct.successes, direct.asr], [15, 10, 10 / 15]);

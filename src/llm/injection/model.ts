@@ -15,9 +15,8 @@ import { GraphBuilder } from "../../onnx/builder.js";
 import { attr, DataType, emptyModel, type Model } from "../../onnx/ir.js";
 import { float32 } from "../../tensor.js";
 import { embedInjections } from "./augment.js";
-import { benignTriggerTexts } from "./benign-triggers.js";
-import { ownDataEchoTexts, promptEchoTexts } from "./echo-requests.js";
 import { featurizeAll } from "./features.js";
+import { syntheticRows } from "./synthetic.js";
 
 export interface LabelledText {
   text: string;
@@ -37,10 +36,8 @@ export interface InjectionTrainOptions {
   seed?: number;
   /** Extra label-1 rows made by embedding short attacks of `rows` in benign contexts (augment.ts). */
   augment?: number;
-  /** Extra label-0 rows of harmless texts using injection trigger words (benign-triggers.ts). */
-  benignTriggers?: number;
-  /** Extra minimal pairs of "repeat it back" requests: the user's own data (label 0) and the assistant's instructions (label 1), echo-requests.ts. */
-  echoPairs?: number;
+  /** Scale of the generated training sets (synthetic.ts; 0 = none). */
+  synthetic?: number;
   signal?: AbortSignal;
   onEpoch?: (epoch: number, loss: number) => void;
 }
@@ -53,8 +50,7 @@ export const DEFAULT_TRAIN_OPTIONS = {
   weightDecay: 1e-5,
   seed: 7,
   augment: 300,
-  benignTriggers: 300,
-  echoPairs: 200,
+  synthetic: 1,
 } as const;
 
 const OPSET = 17;
@@ -104,12 +100,7 @@ export async function trainInjectionClassifier(
 ): Promise<OnnxClassifier> {
   const o = { ...DEFAULT_TRAIN_OPTIONS, ...options };
   const dim = baseFeatures.length / baseRows.length;
-  const extra = [
-    ...embedInjections(baseRows, o.augment, o.seed),
-    ...benignTriggerTexts(o.benignTriggers, o.seed),
-    ...ownDataEchoTexts(o.echoPairs, o.seed),
-    ...promptEchoTexts(Math.round(o.echoPairs / 4), o.seed),
-  ];
+  const extra = [...embedInjections(baseRows, o.augment, o.seed), ...syntheticRows(o.synthetic, o.seed)];
   const rows = [...baseRows, ...extra];
   const features = new Float32Array(rows.length * dim);
   features.set(baseFeatures);

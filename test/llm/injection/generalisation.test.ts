@@ -24,7 +24,7 @@ const HELD_OUT = new Set([
 
 /** Trains on `train` and returns the scanner's combined score of every row of `score`. */
 async function fitAndScore(train: CorpusRow[], score: CorpusRow[]): Promise<Float32Array> {
-  const classifier = await trainInjectionClassifier(featurizeAll(train.map((r) => r.text)), train, { augment: 150, benignTriggers: 150 });
+  const classifier = await trainInjectionClassifier(featurizeAll(train.map((r) => r.text)), train, { augment: 150, synthetic: 0.5 });
   const p = await injectionProbabilities(classifier, featurizeAll(score.map((r) => r.text)), score.length);
   await classifier.release();
   return Float32Array.from(score, (r, i) => combinedScore(p[i], heuristicScore(heuristicHits(normalizeText(r.text).text))));

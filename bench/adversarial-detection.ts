@@ -190,7 +190,7 @@ export async function benchAdversarialDetection(): Promise<string[]> {
   const references = mahalanobis.statistics;
   const cleanDistances = Float64Array.from(await mahalanobis.score(calibration)).sort();
   const tau = cleanDistances[Math.floor(cleanDistances.length / 2)];
-  for (const kappa of [10, 20]) {
+  for (const kappa of [10]) {
     const adaptive = await adaptiveAttack(model, mahalanobis, extractor, combined, xs, ys, { kappa, c: 1, steps: 300, lr: 0.01, tau });
     const out = await model.predict(adaptive);
     const scores = await combined.score(adaptive);

@@ -163,7 +163,6 @@ function fitCommand(): Command {
     let fittedOn = calibration ? `${data.name} (threshold: ${calibration.name})` : data.name;
     if (detector.name === "knn-ood" && !calibration)
       fittedOn = `${data.name} (bank: ${detector.bank.size} of them, threshold: the other ${data.x.shape[0] - detector.bank.size})`;
-    if (detector.name === "combined") fittedOn += ` (p-value references: the first half of the threshold data, threshold: the second half)`;
     if (detector.name === "mahalanobis" && isMahalanobisEnsemble(detector))
       fittedOn += ` (regression: ${detector.members.length} layers, a held-out slice against ${detector.fittedAgainst})`;
     const fitted = { data: fittedOn, samples: data.x.shape[0] };

@@ -12,7 +12,7 @@ import { loadModel } from "../../onnx/io.js";
 import { featureSpecHash } from "./features.js";
 import { injectionProbabilities } from "./model.js";
 
-export const MODEL_VERSION = "1.0.0";
+export const MODEL_VERSION = "2.0.0";
 
 /** Where the package ships the model: <package root>/models/prompt-injection.onnx. */
 export const DEFAULT_MODEL_PATH = resolve(import.meta.dirname, "../../../models/prompt-injection.onnx");

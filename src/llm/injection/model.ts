@@ -43,11 +43,13 @@ export interface InjectionTrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS = {
-  hidden: 32,
-  epochs: 8,
+  // Logistic regression with weight decay: on sources held out whole it ranks better than a
+  // hidden layer, whose probabilities saturate at 1 on unfamiliar benign styles (model card).
+  hidden: 0,
+  epochs: 4,
   batchSize: 128,
   lr: 0.01,
-  weightDecay: 1e-5,
+  weightDecay: 1e-4,
   seed: 7,
   augment: 300,
   synthetic: 1,

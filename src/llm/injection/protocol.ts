@@ -163,11 +163,15 @@ export function protocolReport(rows: readonly CorpusRow[], scores: ArrayLike<num
 
 const pct = (s: Slice) => (s.total ? `${((100 * s.flagged) / s.total).toFixed(1)}%`.padStart(7) : "     —");
 
-/** The report as text: headline, families, over-defence sets and the per-source table. */
-export function formatProtocolReport(title: string, report: ProtocolReport, options: { sources?: boolean } = {}): string {
+/**
+ * The report as text: headline, families, over-defence sets and the per-source table.
+ * `verdicts`: the scores were a pipeline's flags (0/1), so there is no threshold to print.
+ */
+export function formatProtocolReport(title: string, report: ProtocolReport, options: { sources?: boolean; verdicts?: boolean } = {}): string {
   const m = report.overall;
+  const at = options.verdicts ? "" : ` at threshold ${report.threshold.toFixed(3)}`;
   const lines = [
-    `${title}: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, FPR ${(100 * m.fpr).toFixed(1)}% at threshold ${report.threshold.toFixed(3)}`,
+    `${title}: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, FPR ${(100 * m.fpr).toFixed(1)}%${at}`,
     "  recall per attack family:",
     ...report.families.map((s) => `    ${s.name.padEnd(36)}${pct(s)}  (${s.flagged}/${s.total})`),
     "  false positives (over-defence):",

@@ -117,6 +117,7 @@ console.log("");
 for (const line of await benchAttacks()) console.log(line);
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);
 for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);
+for (const line of ["", ...(await (await import("./adversarial-detection.js")).benchAdversarialDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);
 for (const line of ["", ...(await (await import("./gateway.js")).benchGateway())]) console.log(line);

@@ -22,6 +22,7 @@ export {
   regularizedBeta,
 } from "./certification/statistics.js";
 export { type DefendedClassifier, type DefendOptions, defend } from "./defended-classifier.js";
+export { type CombinedDetector, combinedDetector, conformalPValues, fitCombined } from "./detectors/combined.js";
 export {
   type FeatureSqueezingDetector,
   type FeatureSqueezingDetectorOptions,

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { AegisError } from "../errors.js";
 import { confusionRates } from "./injection/metrics.js";
-import type { Pipeline } from "./pipeline.js";
+import type { Pipeline, ScannerRun } from "./pipeline.js";
 import type { ScanContext } from "./scanners/types.js";
 
 export interface LabelledRow {
@@ -17,6 +17,9 @@ export interface LabelledRow {
   kind?: string;
   use?: string;
 }
+
+/** What evaluation reads of a row (LabelledRow, or a corpus row of the injection detector). */
+export type EvaluatedRow = Pick<LabelledRow, "text" | "kind"> & { label: number };
 
 export type UseFilter = "all" | "train" | "eval-only";
 
@@ -93,7 +96,7 @@ class Tally {
   ms: number[] = [];
   per1k: number[] = [];
   byKind: Record<string, [number, number]> = {};
-  add(row: LabelledRow, flagged: boolean, ms: number): void {
+  add(row: EvaluatedRow, flagged: boolean, ms: number): void {
     if (row.label === 1) flagged ? this.tp++ : this.fn++;
     else flagged ? this.fp++ : this.tn++;
     this.ms.push(ms);
@@ -113,32 +116,59 @@ class Tally {
   }
 }
 
-/** Runs the pipeline (every scanner, no fail-fast) on each row and scores each scanner and the whole. */
-export async function evaluatePipeline(
-  pipeline: Pipeline,
-  rows: readonly LabelledRow[],
-  options: { signal?: AbortSignal; onProgress?: (done: number) => void; context?: () => ScanContext } = {},
-): Promise<EvalReport> {
-  const tallies = pipeline.scanners.map(() => new Tally());
-  const whole = new Tally();
+export interface EvalOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number) => void;
+  context?: () => ScanContext;
+}
+
+/** What one row's scan found: the pipeline's verdict and time, and each scanner's. */
+export interface RowScan {
+  valid: boolean;
+  ms: number;
+  runs: readonly ScannerRun[];
+}
+
+/** Runs the pipeline (every scanner, no fail-fast) on each row. */
+export async function scanRows(pipeline: Pipeline, rows: readonly EvaluatedRow[], options: EvalOptions = {}): Promise<RowScan[]> {
+  const scans: RowScan[] = [];
   for (let i = 0; i < rows.length; i++) {
     if (options.signal?.aborted) throw new AegisError("INTERRUPTED", `evaluation interrupted after ${i} of ${rows.length} rows`);
-    const row = rows[i];
-    const result = await pipeline.scan(row.text, options.context?.() ?? { vault: new Map() });
-    result.runs.forEach((run, k) => {
-      tallies[k].add(row, !run.valid, run.ms);
-    });
-    whole.add(row, !result.valid, result.ms);
+    const { valid, ms, runs } = await pipeline.scan(rows[i].text, options.context?.() ?? { vault: new Map() });
+    scans.push({ valid, ms, runs });
     options.onProgress?.(i + 1);
   }
+  return scans;
+}
+
+/** Scores each scanner (by position, named `names`) and the whole pipeline on rows and their scans. */
+export function summariseScans(names: readonly string[], rows: readonly EvaluatedRow[], scans: readonly RowScan[]): EvalReport {
+  const tallies = names.map(() => new Tally());
+  const whole = new Tally();
+  rows.forEach((row, i) => {
+    scans[i].runs.forEach((run, k) => {
+      tallies[k].add(row, !run.valid, run.ms);
+    });
+    whole.add(row, !scans[i].valid, scans[i].ms);
+  });
   const positives = rows.filter((r) => r.label === 1).length;
   return {
     rows: rows.length,
     positives,
     negatives: rows.length - positives,
-    scanners: tallies.map((t, k) => t.metrics(pipeline.scanners[k].name)),
+    scanners: tallies.map((t, k) => t.metrics(names[k])),
     pipeline: whole.metrics("pipeline"),
   };
+}
+
+/** Runs the pipeline on each row and scores each scanner and the whole. */
+export async function evaluatePipeline(pipeline: Pipeline, rows: readonly EvaluatedRow[], options: EvalOptions = {}): Promise<EvalReport> {
+  const scans = await scanRows(pipeline, rows, options);
+  return summariseScans(
+    pipeline.scanners.map((s) => s.name),
+    rows,
+    scans,
+  );
 }
 
 const f3 = (x: number) => (Number.isNaN(x) ? "—" : x.toFixed(3));

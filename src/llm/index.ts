@@ -6,8 +6,17 @@ export {
   loadInjectionModel,
   MODEL_VERSION as PROMPT_INJECTION_MODEL_VERSION,
 } from "./injection/classifier.js";
+export { contextWindows } from "./injection/context.js";
 export { FEATURE_SPEC, featureSpecHash, featurize } from "./injection/features.js";
 export { HEURISTIC_FAMILIES, heuristicHits, heuristicScore } from "./injection/heuristics.js";
+export {
+  crossValidatePipeline,
+  formatProtocolReport,
+  leaveOneSourceOut,
+  type PipelineProtocolOptions,
+  type ProtocolReport,
+  protocolReport,
+} from "./injection/protocol.js";
 export { deLeet, type NormalizedText, normalizeText } from "./normalize.js";
 export { generatePiiCorpus, type PiiCorpusRow, scoreDetections } from "./pii-corpus.js";
 export { createPipeline, type Pipeline, type PipelineOptions, type PipelineResult, type ScannerRun } from "./pipeline.js";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -135,5 +135,32 @@ describe("aegis llm", () => {
     assert.match(text.stdout, /^pii\s+1\.000\s+1\.000\s+1\.000\s+0\.000/m);
     assert.match(text.stdout, /^secrets\s+0\.000\s+0\.000/m);
     await assert.rejects(run(["eval", "--data", data, "--use", "test"]), (e: unknown) => e instanceof AegisError && e.code === "BAD_OPTION");
+  });
+
+  it("eval --protocol leave-one-source-out reports per family and over-defence set, and refuses what it cannot run", async () => {
+    const fixture = new URL("../../fixtures/llm/injection-train.jsonl", import.meta.url).pathname;
+    const rows = readFileSync(fixture, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { source: string })
+      .filter((r) => /^(mik0w\/pallms|openai\/grade-school-math|paul-rottger)/.test(r.source))
+      .slice(0, 120);
+    const data = join(dir, "sources.jsonl");
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join("\n"));
+    const r = await run(["eval", "--protocol", "leave-one-source-out", "--data", data, "--scanners", "prompt-injection", "--json"]);
+    // Over this long await the test runner's own messages to its parent land in the captured stdout too.
+    const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('{\n  "protocol"'), r.stdout.lastIndexOf("\n}") + 2));
+    assert.equal(report.sources, 4);
+    assert.deepEqual(
+      report.pipeline.families.map((f: { name: string }) => f.name),
+      ["direct_injection", "jailbreak"],
+    );
+    assert.ok(report.pipeline.overDefence.some((s: { name: string }) => s.name === "benign persona / role-play"));
+    assert.equal(report.scanners.rows, rows.length);
+    await assert.rejects(run(["eval", "--protocol", "k-fold", "--data", data]), (e: unknown) => e instanceof AegisError && e.code === "BAD_OPTION");
+    await assert.rejects(
+      run(["eval", "--protocol", "leave-one-source-out", "--stage", "output", "--data", data]),
+      (e: unknown) => e instanceof AegisError && e.code === "BAD_OPTION",
+    );
   });
 });

@@ -1,12 +1,15 @@
 import { Command } from "commander";
 import type { Dataset } from "../../data/index.js";
-import { fitFeatureSqueezing, parseSqueezers } from "../../defenses/detectors/feature-squeezing.js";
+import { fitCombined } from "../../defenses/detectors/combined.js";
+import { featureSqueezingDetector, fitFeatureSqueezing, parseSqueezers } from "../../defenses/detectors/feature-squeezing.js";
 import { fitKnnOod, INPUT_LAYER, inputFeatures, KNN_OOD_DEFAULTS, layerFeatures } from "../../defenses/detectors/knn-ood.js";
 import { fitMahalanobis, fitMahalanobisEnsemble, isMahalanobisEnsemble, MAHALANOBIS_ENSEMBLE_DEFAULTS } from "../../defenses/detectors/mahalanobis.js";
 import { type FittedDetector, loadDetector, saveDetector } from "../../defenses/detectors/persistence.js";
 import { auroc, flaggedFraction } from "../../defenses/detectors/threshold.js";
+import type { Detector } from "../../defenses/types.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
-import { createFeatureExtractor } from "../../engine/features.js";
+import { createFeatureExtractor, type FeatureExtractor } from "../../engine/features.js";
+import type { RuntimeOptions } from "../../engine/runtime.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
@@ -14,7 +17,7 @@ import type { Model } from "../../onnx/ir.js";
 import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
 import { addRuntimeOptions, info, loadData, parseInteger, parseNumber, printJson, runtimeOptions } from "../common.js";
 
-const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood"] as const;
+const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood", "combined"] as const;
 const DEFAULT_FPR = 0.05;
 /** --layer value naming every Relu output of the model, for the Mahalanobis ensemble. */
 const ALL_RELU = "all-relu";
@@ -59,11 +62,11 @@ function fitCommand(): Command {
       `false-positive rate of the threshold on clean data (default ${DEFAULT_FPR}; knn-ood ${KNN_OOD_DEFAULTS.fpr})`,
       parseNumber("--fpr"),
     )
-    .option("--squeezers <list>", "feature squeezing: squeezers (Xu et al.'s MNIST setting: bits=1,median=2)", "bits=1,median=2")
+    .option("--squeezers <list>", "feature squeezing and combined: squeezers (Xu et al.'s MNIST setting: bits=1,median=2)", "bits=1,median=2")
     .option("--channels-last", "feature squeezing: images are [N, H, W, C]")
     .option(
       "--layer <name>",
-      `mahalanobis, knn-ood: the value to model (default: the penultimate layer; knn-ood also takes "${INPUT_LAYER}", the raw input); mahalanobis also takes a comma-separated list or "${ALL_RELU}" for Lee et al.'s ensemble`,
+      `mahalanobis, knn-ood: the value to model (default: the penultimate layer; knn-ood also takes "${INPUT_LAYER}", the raw input); mahalanobis also takes a comma-separated list or "${ALL_RELU}" for Lee et al.'s ensemble; combined: the Mahalanobis members' layers (default: the first Relu)`,
     )
     .option("--noise <eps>", "mahalanobis: input pre-processing magnitude ε (Lee et al.)", parseNumber("--noise"), 0)
     .option(
@@ -121,6 +124,8 @@ function fitCommand(): Command {
           await extractor.release();
         }
       }
+    } else if (opts.detector === "combined") {
+      detector = await fitCombinedCommand(opts, data, calibration, runtime, fpr);
     } else {
       const model = loadModel(opts.model);
       const layers = mahalanobisLayers(opts.layer, model);
@@ -165,6 +170,42 @@ function fitCommand(): Command {
     info(`wrote ${opts.out}: ${detector.name}, threshold ${detector.threshold.toPrecision(6)} at ${(fpr * 100).toFixed(1)}% false positives`);
     if (opts.json) printJson({ detector: detector.name, threshold: detector.threshold, fpr, out: opts.out, fitted });
   });
+}
+
+/**
+ * Feature squeezing (--squeezers) and one Mahalanobis detector per layer (--layer: a name, a
+ * list or all-relu; default the first Relu, the layer that separates best on MNIST), combined
+ * by their p-values on clean data (defenses/detectors/combined.ts).
+ */
+async function fitCombinedCommand(
+  opts: { model: string; layer?: string; squeezers: string; channelsLast?: boolean },
+  data: Dataset,
+  calibration: Dataset | undefined,
+  runtime: RuntimeOptions & { batchSize: number },
+  fpr: number,
+): Promise<FittedDetector> {
+  const model = loadModel(opts.model);
+  const firstRelu = model.graph.nodes.find((n) => n.opType === "Relu")?.outputs[0];
+  const layers = opts.layer ? mahalanobisLayers(opts.layer, model) : [firstRelu];
+  if (layers.some((l) => l === undefined))
+    throw new AegisError("BAD_OPTION", "the model has no Relu layer; name the Mahalanobis layer(s) with --layer (aegis inspect lists them)");
+  if (!data.y) throw new AegisError("BAD_DATA", `${data.name} has no labels; the Mahalanobis members of a combined detector need labelled --data`);
+  const classifier = await OnnxClassifier.fromFile(opts.model, runtime);
+  const members: Detector[] = [
+    featureSqueezingDetector(classifier, { squeezers: parseSqueezers(opts.squeezers), channelsFirst: !opts.channelsLast, threshold: Number.POSITIVE_INFINITY }),
+  ];
+  const extractors: FeatureExtractor[] = [];
+  try {
+    for (const layer of layers) {
+      const extractor = await createFeatureExtractor(model, { ...runtime, layer });
+      extractors.push(extractor);
+      members.push(await fitMahalanobis(extractor, data.x, labelsOf(data.y)));
+    }
+    return await fitCombined(members, (calibration ?? data).x, { fpr });
+  } finally {
+    for (const extractor of extractors) await extractor.release();
+    await classifier.release();
+  }
 }
 
 export interface DetectionSetReport {

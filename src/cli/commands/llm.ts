@@ -1,12 +1,24 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
-import { type EvalReport, evaluatePipeline, formatEvalReport, loadLabelledJsonl, type UseFilter } from "../../llm/evaluate.js";
+import {
+  type EvalReport,
+  evaluatePipeline,
+  formatEvalReport,
+  loadLabelledJsonl,
+  type RowScan,
+  scanRows,
+  summariseScans,
+  type UseFilter,
+} from "../../llm/evaluate.js";
+import { loadInjectionModel } from "../../llm/injection/classifier.js";
+import { readJsonl, sourceGroup } from "../../llm/injection/data.js";
+import { crossValidatePipeline, formatProtocolReport, type PipelineProtocolResult, type ProtocolReport, protocolReport } from "../../llm/injection/protocol.js";
 import type { Pipeline, PipelineResult } from "../../llm/pipeline.js";
 import { loadScannerConfig, pipelineFromConfig } from "../../llm/scanner-config.js";
 import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
 import type { ScanContext, ScannerStage } from "../../llm/scanners/types.js";
-import { info, interruptSignal, printJson, progressBar } from "../common.js";
+import { info, interruptSignal, parseNumber, printJson, progressBar } from "../common.js";
 
 /** Exit code of `aegis llm scan` when a text is flagged (README, "Exit codes"). */
 export const LLM_FLAGGED_EXIT = 11;
@@ -145,22 +157,31 @@ function scanCommand(): Command {
     });
 }
 
+const PROTOCOLS = ["leave-one-source-out"] as const;
+
 function evalCommand(): Command {
   return new Command("eval")
     .description('precision, recall, F1, FPR and latency of the scanners on labelled JSONL ({"text", "label"}, label 1 = should be flagged)')
-    .requiredOption("--data <file>", "labelled JSONL file")
+    .requiredOption("--data <files...>", "labelled JSONL files (with --protocol: rows also carry source and kind, as ../shared/data/llm does)")
     .option("--stage <stage>", "input or output", "input")
     .option("--scanners <names>", "comma-separated scanner names (default: the --config list, else the stage's default list)")
     .option("--block <names>", BLOCK_HELP)
     .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, block list, options per scanner")
     .option("--use <use>", 'rows to use by their "use" field: all, train or eval-only', "all")
+    .option(
+      "--protocol <name>",
+      "leave-one-source-out: retrain the prompt-injection classifier without each source in turn and scan that source with the input pipeline (minutes); eval-only rows are scanned by the shipped model",
+    )
+    .option("--threshold <score>", "with --protocol: the prompt-injection threshold of every fold (default: the shipped model's)", parseNumber("--threshold"))
+    .option("--sources", "with --protocol: print recall or false-positive rate per held-out source")
     .option("--system-prompt <file>", "the application's system prompt (system-prompt-leak scanner)")
     .option("--canary <token...>", "canary tokens")
     .option("--json", "print the metrics as JSON on stdout")
-    .action(async (opts: CommonOptions & { data: string; use: string }) => {
+    .action(async (opts: CommonOptions & { data: string[]; use: string; protocol?: string; threshold?: number; sources?: boolean }) => {
       if (!["all", "train", "eval-only"].includes(opts.use)) throw new AegisError("BAD_OPTION", `--use must be all, train or eval-only, not "${opts.use}"`);
+      if (opts.protocol !== undefined) return protocolEval(opts);
       const pipeline = pipelineFor(parseStage(opts.stage), opts);
-      const rows = loadLabelledJsonl(opts.data, opts.use as UseFilter);
+      const rows = opts.data.flatMap((file) => loadLabelledJsonl(file, opts.use as UseFilter));
       const bar = progressBar("eval", rows.length);
       let report: EvalReport;
       try {
@@ -171,6 +192,71 @@ function evalCommand(): Command {
       if (opts.json) printJson(report);
       else process.stdout.write(formatEvalReport(report));
     });
+}
+
+/** `aegis llm eval --protocol leave-one-source-out`: the numbers the README's table reports. */
+async function protocolEval(opts: CommonOptions & { data: string[]; protocol?: string; threshold?: number; sources?: boolean }): Promise<void> {
+  if (!PROTOCOLS.includes(opts.protocol as (typeof PROTOCOLS)[number]))
+    throw new AegisError("BAD_OPTION", `--protocol must be ${PROTOCOLS.join(" or ")}, not "${opts.protocol}"`);
+  if (parseStage(opts.stage) !== "input") throw new AegisError("BAD_OPTION", "--protocol evaluates the input pipeline; drop --stage output");
+  const rows = opts.data.flatMap((file) => readJsonl(file));
+  const trainable = rows.filter((r) => r.use !== "eval-only");
+  const unseen = rows.filter((r) => r.use === "eval-only");
+  const names = opts.scanners
+    ?.split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const config = opts.config ? loadScannerConfig(opts.config) : {};
+  const threshold = opts.threshold ?? (await loadInjectionModel()).threshold;
+  const sources = new Set(trainable.map(sourceGroup)).size;
+  const bar = progressBar("sources", sources);
+  let result: PipelineProtocolResult;
+  try {
+    result = await crossValidatePipeline(trainable, { config, names, threshold, signal: interruptSignal(), onFold: (done) => bar.update(done) });
+  } finally {
+    bar.stop();
+  }
+  const scanners = summariseScans(result.names, trainable, result.scans);
+  const injection = result.names.indexOf("prompt-injection");
+  const flags = (pick: (scan: RowScan) => boolean) => result.scans.map((scan) => (pick(scan) ? 1 : 0));
+  const pipelineReport = protocolReport(
+    trainable,
+    flags((scan) => !scan.valid),
+    1,
+  );
+  const scannerReport =
+    injection >= 0
+      ? protocolReport(
+          trainable,
+          flags((scan) => !scan.runs[injection].valid),
+          1,
+        )
+      : undefined;
+  let unseenReport: ProtocolReport | undefined;
+  if (unseen.length) {
+    const shipped = pipelineFor("input", opts);
+    const scans = await scanRows(shipped, unseen, { signal: interruptSignal() });
+    unseenReport = protocolReport(
+      unseen,
+      scans.map((s) => (s.valid ? 0 : 1)),
+      1,
+    );
+  }
+  if (opts.json) {
+    printJson({ protocol: opts.protocol, threshold, sources, scanners, pipeline: pipelineReport, promptInjection: scannerReport, unseen: unseenReport });
+    return;
+  }
+  const out = [
+    `leave-one-source-out over ${sources} sources (${trainable.length} rows): every row scanned by an input pipeline whose prompt-injection classifier was trained without the row's source; prompt-injection threshold ${threshold.toFixed(3)}`,
+    "",
+    formatEvalReport(scanners),
+    formatProtocolReport("input pipeline", pipelineReport, { sources: opts.sources }),
+    ...(scannerReport ? [formatProtocolReport("prompt-injection scanner alone", scannerReport)] : []),
+    ...(unseenReport
+      ? [formatProtocolReport(`eval-only rows (${unseen.length}, never trained or tuned on), shipped model, input pipeline`, unseenReport)]
+      : []),
+  ];
+  process.stdout.write(out.join("\n"));
 }
 
 export function llmCommand(): Command {

@@ -17,6 +17,7 @@ import type { RuntimeOptions } from "../../engine/runtime.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { loadModel } from "../../onnx/io.js";
+import { type CombinedDetector, combinedDetector } from "./combined.js";
 import { type FeatureSqueezingDetector, featureSqueezingDetector, type Squeezer } from "./feature-squeezing.js";
 import { type FeatureBank, type FeatureSource, INPUT_LAYER, inputFeatures, type KnnOodDetector, knnOodDetector, layerFeatures } from "./knn-ood.js";
 import {
@@ -31,9 +32,9 @@ import {
 
 export const DETECTOR_FORMAT = "aegis-detector";
 
-export type FittedDetector = FeatureSqueezingDetector | MahalanobisDetector | MahalanobisEnsembleDetector | KnnOodDetector;
+export type FittedDetector = FeatureSqueezingDetector | MahalanobisDetector | MahalanobisEnsembleDetector | KnnOodDetector | CombinedDetector;
 
-const DETECTOR_KINDS: readonly string[] = ["feature-squeezing", "mahalanobis", "knn-ood"] satisfies FittedDetector["name"][];
+const DETECTOR_KINDS: readonly string[] = ["feature-squeezing", "mahalanobis", "knn-ood", "combined"] satisfies FittedDetector["name"][];
 
 interface EncodedArray {
   dtype: "float64" | "float32";
@@ -105,6 +106,17 @@ export function encodeDetector(detector: FittedDetector, model: { file: string; 
   };
   if (detector.name === "feature-squeezing") {
     return { ...base, params: { squeezers: detector.squeezers, channelsFirst: detector.channelsFirst } };
+  }
+  if (detector.name === "combined") {
+    // Members are stored as their own documents, their arrays under "member.<i>.<name>".
+    const arrays: Record<string, EncodedArray> = {};
+    const members = detector.members.map((m, i) => {
+      const encoded = encodeDetector(m as FittedDetector, model, fitted);
+      for (const [key, value] of Object.entries(encoded.arrays ?? {})) arrays[`member.${i}.${key}`] = value;
+      arrays[`reference.${i}`] = encodeArray(detector.references[i], [detector.references[i].length]);
+      return { detector: encoded.detector, params: encoded.params };
+    });
+    return { ...base, params: { members }, arrays };
   }
   if (detector.name === "knn-ood") {
     const b = detector.bank;
@@ -184,7 +196,18 @@ export async function loadDetector(
       `${path} was fitted on the model ${file.model.file} (SHA-256 ${file.model.sha256.slice(0, 12)}…), not on ${basename(modelPath)} (${digest.slice(0, 12)}…); fit a detector for this model with aegis detect fit.`,
     );
   }
+  return loadFitted(file, path, modelPath, runtime, options);
+}
+
+async function loadFitted(
+  file: DetectorFile,
+  path: string,
+  modelPath: string,
+  runtime: RuntimeOptions & { batchSize?: number },
+  options: { features?: FeatureSource },
+): Promise<LoadedDetector> {
   const fpr = file.fpr ?? Number.NaN;
+  if (file.detector === "combined") return loadCombined(file, path, modelPath, runtime);
   if (file.detector === "feature-squeezing") {
     const model = await OnnxClassifier.fromFile(modelPath, runtime);
     const p = file.params as { squeezers: Squeezer[]; channelsFirst: boolean };
@@ -208,6 +231,46 @@ export async function loadDetector(
   const extractor = await createFeatureExtractor(loadModel(modelPath), { ...runtime, layer: p.layer });
   const detector = mahalanobisDetector(extractor, statistics, { noiseMagnitude: p.noiseMagnitude, threshold: file.threshold, fpr });
   return { detector, file, release: () => extractor.release() };
+}
+
+async function loadCombined(file: DetectorFile, path: string, modelPath: string, runtime: RuntimeOptions & { batchSize?: number }): Promise<LoadedDetector> {
+  const members = (file.params as { members?: { detector: FittedDetector["name"]; params: Record<string, unknown> }[] }).members;
+  if (!Array.isArray(members) || members.length === 0) throw damaged(path, "a combined detector without members");
+  const loaded: LoadedDetector[] = [];
+  const release = async () => {
+    for (const m of loaded) await m.release();
+  };
+  try {
+    for (let i = 0; i < members.length; i++) {
+      const prefix = `member.${i}.`;
+      const arrays = Object.fromEntries(
+        Object.entries(file.arrays ?? {})
+          .filter(([key]) => key.startsWith(prefix))
+          .map(([key, value]) => [key.slice(prefix.length), value]),
+      );
+      if (!DETECTOR_KINDS.includes(members[i].detector) || members[i].detector === "combined")
+        throw damaged(path, `member ${i} is not a detector Aegis can combine`);
+      const memberFile: DetectorFile = {
+        ...file,
+        detector: members[i].detector,
+        params: members[i].params,
+        arrays,
+        threshold: Number.POSITIVE_INFINITY,
+        fpr: null,
+      };
+      loaded.push(await loadFitted(memberFile, path, modelPath, runtime, {}));
+    }
+  } catch (e) {
+    await release();
+    throw e;
+  }
+  const references = members.map((_, i) => decodeArray(file.arrays?.[`reference.${i}`], `reference.${i}`, path, "float32"));
+  const detector = combinedDetector(
+    loaded.map((m) => m.detector),
+    references,
+    { threshold: file.threshold, fpr: file.fpr ?? Number.NaN },
+  );
+  return { detector, file, release };
 }
 
 function mahalanobisStatistics(

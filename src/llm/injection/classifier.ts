@@ -12,7 +12,7 @@ import { loadModel } from "../../onnx/io.js";
 import { featureSpecHash } from "./features.js";
 import { injectionProbabilities } from "./model.js";
 
-export const MODEL_VERSION = "1.0.0";
+export const MODEL_VERSION = "2.0.0";
 
 /** Where the package ships the model: <package root>/models/prompt-injection.onnx. */
 export const DEFAULT_MODEL_PATH = resolve(import.meta.dirname, "../../../models/prompt-injection.onnx");
@@ -22,6 +22,8 @@ export interface InjectionModel {
   version: string;
   /** Decision threshold chosen at training time on held-out sources. */
   threshold: number;
+  /** Threshold of context mode (window scores of retrieved content), chosen the same way on document sources. */
+  contextThreshold: number;
   classifier: OnnxClassifier;
   /** P(injection) of each feature row [n, dim]. */
   score(features: Float32Array, n: number): Promise<Float32Array>;
@@ -60,11 +62,23 @@ async function open(path: string): Promise<InjectionModel> {
   const threshold = Number(meta.get("aegis.threshold"));
   if (!Number.isFinite(threshold))
     throw new AegisError("BAD_MODEL", `${path} has no aegis.threshold metadata; retrain it with scripts/train-prompt-injection.ts`);
+  // Models from before context mode have no context threshold; the prompt threshold stands in.
+  const contextThreshold = Number(meta.get("aegis.context_threshold") ?? threshold);
   const classifier = await OnnxClassifier.create(model, { outputKind: "logits" });
+  return injectionModelFrom(classifier, { threshold, contextThreshold }, { path, version: meta.get("aegis.version") ?? "unknown" });
+}
+
+/** A classifier in memory as an InjectionModel (one being cross-validated, say). */
+export function injectionModelFrom(
+  classifier: OnnxClassifier,
+  thresholds: { threshold: number; contextThreshold?: number },
+  about: { path?: string; version?: string } = {},
+): InjectionModel {
   return {
-    path,
-    version: meta.get("aegis.version") ?? "unknown",
-    threshold,
+    path: about.path ?? "(in memory)",
+    version: about.version ?? "candidate",
+    threshold: thresholds.threshold,
+    contextThreshold: thresholds.contextThreshold ?? thresholds.threshold,
     classifier,
     score: (features, n) => injectionProbabilities(classifier, features, n),
   };

@@ -4,16 +4,18 @@
  * unigrams and bigrams of the normalised, de-leeted text and over its character 3- to
  * 5-grams, with sublinear term frequency (1 + log tf) and an L2 norm per block, as in
  * scikit-learn's HashingVectorizer/TfidfTransformer(sublinear_tf); plus one indicator per
- * heuristic family (heuristics.ts). Training and inference call this same function; the
- * spec hash stored in the ONNX model's metadata proves the two agree.
+ * heuristic family (heuristics.ts). Personal values, URLs and numbers are masked to
+ * placeholder words first (entities.ts), so they are never evidence. Training and inference
+ * call this same function; the spec hash stored in the ONNX model's metadata proves the two agree.
  */
 import { createHash } from "node:crypto";
 import { deLeet, normalizeText } from "../normalize.js";
+import { ENTITY_SIGIL, maskEntities } from "./entities.js";
 import { HEURISTIC_FAMILIES, heuristicHits } from "./heuristics.js";
 
 export interface FeatureSpec {
   version: number;
-  /** Bumped whenever normalize.ts changes what it outputs. */
+  /** Bumped whenever normalize.ts or entities.ts changes what it outputs. */
   normalization: number;
   wordBuckets: number;
   charBuckets: number;
@@ -24,7 +26,7 @@ export interface FeatureSpec {
 
 export const FEATURE_SPEC: FeatureSpec = {
   version: 1,
-  normalization: 1,
+  normalization: 2,
   wordBuckets: 4096,
   charBuckets: 4096,
   charNgrams: [3, 4, 5],
@@ -53,7 +55,8 @@ function fnv1a(text: string, seed: number): number {
 
 const WORD_SEED = 0x9e3779b9;
 const CHAR_SEED = 0x85ebca6b;
-const TOKEN = /[\p{L}\p{N}]+/gu;
+// A placeholder (sigil + kind) is one word of its own, apart from the ordinary word "email".
+const TOKEN = new RegExp(`${ENTITY_SIGIL}?[\\p{L}\\p{N}]+`, "gu");
 
 /** Signed hashed counts of `grams` into out[offset, offset + buckets), then 1 + log tf and L2 norm. */
 function hashBlock(grams: Iterable<string>, seed: number, out: Float32Array, offset: number, buckets: number): void {
@@ -98,11 +101,13 @@ function* charGrams(text: string, orders: readonly number[]): Generator<string> 
  */
 export function featurize(text: string, options: { normalized?: boolean; spec?: FeatureSpec } = {}): Float32Array {
   const spec = options.spec ?? FEATURE_SPEC;
-  const canonical = (options.normalized ? text : normalizeText(text).text).toLowerCase();
+  const normalized = options.normalized ? text : normalizeText(text).text;
+  // Masked before lower-casing: some detectors need the case (IBANs, the pii scanner's placeholders).
+  const masked = maskEntities(normalized).toLowerCase();
   const out = new Float32Array(featureDimension(spec));
-  hashBlock(wordGrams(canonical), WORD_SEED, out, 0, spec.wordBuckets);
-  hashBlock(charGrams(canonical.replace(/\s+/g, " "), spec.charNgrams), CHAR_SEED, out, spec.wordBuckets, spec.charBuckets);
-  const matched = new Set(heuristicHits(canonical).map((h) => h.kind));
+  hashBlock(wordGrams(masked), WORD_SEED, out, 0, spec.wordBuckets);
+  hashBlock(charGrams(masked.replace(/\s+/g, " "), spec.charNgrams), CHAR_SEED, out, spec.wordBuckets, spec.charBuckets);
+  const matched = new Set(heuristicHits(normalized).map((h) => h.kind));
   const base = spec.wordBuckets + spec.charBuckets;
   spec.families.forEach((kind, i) => {
     if (matched.has(kind)) out[base + i] = 1;

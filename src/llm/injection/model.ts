@@ -15,8 +15,8 @@ import { GraphBuilder } from "../../onnx/builder.js";
 import { attr, DataType, emptyModel, type Model } from "../../onnx/ir.js";
 import { float32 } from "../../tensor.js";
 import { embedInjections } from "./augment.js";
-import { benignTriggerTexts } from "./benign-triggers.js";
 import { featurizeAll } from "./features.js";
+import { syntheticRows } from "./synthetic.js";
 
 export interface LabelledText {
   text: string;
@@ -36,21 +36,23 @@ export interface InjectionTrainOptions {
   seed?: number;
   /** Extra label-1 rows made by embedding short attacks of `rows` in benign contexts (augment.ts). */
   augment?: number;
-  /** Extra label-0 rows of harmless texts using injection trigger words (benign-triggers.ts). */
-  benignTriggers?: number;
+  /** Scale of the generated training sets (synthetic.ts; 0 = none). */
+  synthetic?: number;
   signal?: AbortSignal;
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
 export const DEFAULT_TRAIN_OPTIONS = {
-  hidden: 32,
-  epochs: 8,
+  // Logistic regression with weight decay: on sources held out whole it ranks better than a
+  // hidden layer, whose probabilities saturate at 1 on unfamiliar benign styles (model card).
+  hidden: 0,
+  epochs: 4,
   batchSize: 128,
   lr: 0.01,
-  weightDecay: 1e-5,
+  weightDecay: 1e-4,
   seed: 7,
   augment: 300,
-  benignTriggers: 300,
+  synthetic: 1,
 } as const;
 
 const OPSET = 17;
@@ -100,7 +102,7 @@ export async function trainInjectionClassifier(
 ): Promise<OnnxClassifier> {
   const o = { ...DEFAULT_TRAIN_OPTIONS, ...options };
   const dim = baseFeatures.length / baseRows.length;
-  const extra = [...embedInjections(baseRows, o.augment, o.seed), ...benignTriggerTexts(o.benignTriggers, o.seed)];
+  const extra = [...embedInjections(baseRows, o.augment, o.seed), ...syntheticRows(o.synthetic, o.seed)];
   const rows = [...baseRows, ...extra];
   const features = new Float32Array(rows.length * dim);
   features.set(baseFeatures);

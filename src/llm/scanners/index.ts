@@ -12,7 +12,7 @@ import { type JsonSchemaOptions, jsonSchemaScanner } from "./json-schema.js";
 import { type LanguageOptions, languageScanner } from "./language.js";
 import { type OutputHandlingOptions, outputHandlingScanner } from "./output-handling.js";
 import { type PiiOptions, piiScanner } from "./pii.js";
-import { promptInjectionScanner } from "./prompt-injection.js";
+import { type PromptInjectionOptions, promptInjectionScanner } from "./prompt-injection.js";
 import { type RefusalOptions, refusalScanner } from "./refusal.js";
 import { type SecretsOptions, secretsScanner } from "./secrets.js";
 import { type SensitiveOptions, sensitiveScanner } from "./sensitive.js";
@@ -31,11 +31,11 @@ export interface ScannerEntry {
 
 /** The prompt-injection scanner, also used to rescan decoded payloads. */
 function injection(options?: object): Scanner {
-  return promptInjectionScanner(options as { threshold?: number; modelPath?: string });
+  return promptInjectionScanner({ ...(options as PromptInjectionOptions), mode: "prompt" });
 }
 
 /** Scanners run on decoded payloads unless the options name others. */
-const DEFAULT_RESCAN = ["prompt-injection", "secrets"];
+export const DEFAULT_RESCAN = ["prompt-injection", "secrets"];
 
 /** Options of encoded-payload, where `rescan` may also be a list of scanner names (as in a config file). */
 function encodedPayloadOptions(options: object = {}): EncodedPayloadOptions {
@@ -52,6 +52,12 @@ export const SCANNERS: readonly ScannerEntry[] = [
     stage: "input",
     description: "prompt injection and jailbreaks (normalisation, heuristics, trained classifier)",
     create: injection,
+  },
+  {
+    name: "indirect-injection",
+    stage: "input",
+    description: "instructions to the assistant inside retrieved documents and tool outputs (context.documents, or the text itself)",
+    create: (o) => promptInjectionScanner({ ...(o as PromptInjectionOptions), mode: "context" }),
   },
   {
     name: "invisible-text",

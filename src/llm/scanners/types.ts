@@ -14,6 +14,8 @@ export interface ScanContext {
   systemPrompt?: string;
   /** Canary tokens planted in the system prompt or documents. */
   canaries?: readonly string[];
+  /** Retrieved documents or tool outputs that accompany the prompt (the indirect-injection scanner reads them). */
+  documents?: readonly string[];
   /** Vault that keeps the originals of anonymised values, so an output can be de-anonymised. */
   vault?: Map<string, string>;
 }

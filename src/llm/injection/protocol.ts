@@ -1,0 +1,242 @@
+/**
+ * The evaluation protocol of the prompt-injection detector: grouped leave-one-source-out
+ * cross-validation (scikit-learn's LeaveOneGroupOut). Every source of the training rows is
+ * held out in turn, a model is trained on all the others (with the generated sets of
+ * synthetic.ts, which are never scored), and the held-out source is scored by it, so every
+ * score comes from a model that never saw a row of that source — the situation of data from
+ * a source no one here has seen (issue 22: a detector measured on its own distribution gave
+ * false assurance). Model, features and threshold are chosen on these scores, never on rows
+ * of the files the model trained on. The report gives recall per attack family and the
+ * false-positive rate of the benign sets where over-defence shows: persona and role-play
+ * prompts, documents with instructions, benign texts using injection trigger words, plain
+ * harmful requests.
+ */
+import type { OnnxClassifier } from "../../engine/classifier.js";
+import { AegisError } from "../../errors.js";
+import { type RowScan, scanRows } from "../evaluate.js";
+import { pipelineFromConfig, type ScannerConfig } from "../scanner-config.js";
+import { DEFAULT_RESCAN } from "../scanners/index.js";
+import { promptInjectionScanner } from "../scanners/prompt-injection.js";
+import type { Scanner } from "../scanners/types.js";
+import { type InjectionModel, injectionModelFrom } from "./classifier.js";
+import { type CorpusRow, sourceGroup } from "./data.js";
+import { featurizeAll } from "./features.js";
+import { type BinaryMetrics, binaryMetrics } from "./metrics.js";
+import { type InjectionTrainOptions, trainInjectionClassifier } from "./model.js";
+
+/** Scores the held-out rows (indices into the row list) with the model trained without them. */
+export type FoldScorer = (classifier: OnnxClassifier, heldOut: readonly number[]) => Promise<ArrayLike<number>>;
+
+export interface CrossValidationOptions extends InjectionTrainOptions {
+  /** Called after each fold with the held-out group. */
+  onFold?: (done: number, total: number, group: string) => void;
+}
+
+/**
+ * Out-of-fold scores of every row: one model per group of `groups` (default: the source,
+ * sourceGroup), trained on the rows of the other groups, scoring the group's rows.
+ * `features` are the rows' features [n, dim] (featurizeAll).
+ */
+export async function leaveOneSourceOut(
+  rows: readonly CorpusRow[],
+  features: Float32Array,
+  scoreFold: FoldScorer,
+  options: CrossValidationOptions = {},
+  groups: readonly string[] = rows.map(sourceGroup),
+): Promise<Float32Array> {
+  const dim = features.length / rows.length;
+  const byGroup = new Map<string, number[]>();
+  groups.forEach((g, i) => {
+    byGroup.set(g, [...(byGroup.get(g) ?? []), i]);
+  });
+  if (byGroup.size < 2) throw new AegisError("BAD_DATA", "leave-one-source-out needs rows from at least two sources");
+  const scores = new Float32Array(rows.length);
+  let done = 0;
+  for (const [group, held] of [...byGroup].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (options.signal?.aborted) throw new AegisError("INTERRUPTED", `cross-validation interrupted after ${done} of ${byGroup.size} sources`);
+    const heldSet = new Set(held);
+    const inTrain = rows.map((_, i) => i).filter((i) => !heldSet.has(i));
+    const trainLabels = new Set(inTrain.map((i) => rows[i].label));
+    if (trainLabels.size < 2) throw new AegisError("BAD_DATA", `without ${group} the training rows have only one label; add sources of both labels`);
+    const classifier = await trainInjectionClassifier(
+      gatherFeatures(features, inTrain, dim),
+      inTrain.map((i) => rows[i]),
+      options,
+    );
+    try {
+      const foldScores = await scoreFold(classifier, held);
+      held.forEach((row, j) => {
+        scores[row] = foldScores[j];
+      });
+    } finally {
+      await classifier.release();
+    }
+    options.onFold?.(++done, byGroup.size, group);
+  }
+  return scores;
+}
+
+export function gatherFeatures(x: Float32Array, rows: readonly number[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    out.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
+  });
+  return out;
+}
+
+/** Benign prompts that open the way role-play jailbreaks do. */
+const PERSONA_OPENER =
+  /^\s*(?:(?:you are|you're|imagine (?:that )?you(?: are|'re)|imagine being|act as|act like|i want you to act|pretend (?:to be|you(?: are|'re))|play the (?:role|part)|take on the role|role-?play|let's (?:role-?play|play)|assume the (?:role|persona)|from now on,? you are)\b|as an? [^,.]{1,60},)/i;
+/** Words injections use, in benign texts (InjecGuard's over-defence triggers and the ones issue 22 met). */
+const TRIGGER_WORDS =
+  /\b(?:ignore|ignoring|disregard|forget|pretend|uncensored|unfiltered|jailbreak|override|bypass|instructions?|system prompt|no (?:rules|restrictions|limits)|developer mode)\b/i;
+/** Sources whose rows are documents and tool outputs (retrieved content), not prompts. */
+const DOCUMENT_SOURCES = /BIPIA|agentdojo/i;
+
+export function isDocumentSource(row: Pick<CorpusRow, "source">): boolean {
+  return DOCUMENT_SOURCES.test(row.source);
+}
+
+export interface Slice {
+  name: string;
+  flagged: number;
+  total: number;
+}
+
+export interface ProtocolReport {
+  threshold: number;
+  /** All rows; FPR over benign and harmful-request rows together. */
+  overall: BinaryMetrics;
+  /** Recall per attack family (kind of the label-1 rows). */
+  families: Slice[];
+  /** False-positive rates of the benign sets where over-defence shows. */
+  overDefence: Slice[];
+  /** Per source: recall (label 1) or false-positive rate (label 0). */
+  sources: (Slice & { label: number })[];
+}
+
+function slice(name: string, rows: readonly CorpusRow[], flagged: readonly boolean[], keep: (row: CorpusRow) => boolean): Slice {
+  let hits = 0;
+  let total = 0;
+  rows.forEach((row, i) => {
+    if (!keep(row)) return;
+    total++;
+    if (flagged[i]) hits++;
+  });
+  return { name, flagged: hits, total };
+}
+
+export function isPersonaPrompt(text: string): boolean {
+  return PERSONA_OPENER.test(text);
+}
+
+export function protocolReport(rows: readonly CorpusRow[], scores: ArrayLike<number>, threshold: number): ProtocolReport {
+  const flagged = Array.from(rows, (_, i) => scores[i] >= threshold);
+  const benign = (r: CorpusRow) => r.label === 0 && r.kind !== "harmful_request";
+  const families = [...new Set(rows.filter((r) => r.label === 1).map((r) => r.kind))]
+    .sort()
+    .map((kind) => slice(kind, rows, flagged, (r) => r.label === 1 && r.kind === kind));
+  const overDefence = [
+    slice("benign (all)", rows, flagged, benign),
+    slice("benign persona / role-play", rows, flagged, (r) => benign(r) && isPersonaPrompt(r.text)),
+    slice("benign documents and tool outputs", rows, flagged, (r) => benign(r) && isDocumentSource(r)),
+    slice("benign with trigger words", rows, flagged, (r) => benign(r) && TRIGGER_WORDS.test(r.text)),
+    slice("harmful requests (not injections)", rows, flagged, (r) => r.kind === "harmful_request"),
+  ];
+  const sourceNames = [...new Set(rows.map((r) => `${sourceGroup(r)}\t${r.label}`))].sort();
+  const sources = sourceNames.map((key) => {
+    const [group, label] = key.split("\t");
+    return { ...slice(group, rows, flagged, (r) => sourceGroup(r) === group && String(r.label) === label), label: Number(label) };
+  });
+  return {
+    threshold,
+    overall: binaryMetrics(
+      scores,
+      rows.map((r) => r.label),
+      threshold,
+    ),
+    families,
+    overDefence,
+    sources,
+  };
+}
+
+const pct = (s: Slice) => (s.total ? `${((100 * s.flagged) / s.total).toFixed(1)}%`.padStart(7) : "     —");
+
+/**
+ * The report as text: headline, families, over-defence sets and the per-source table.
+ * `verdicts`: the scores were a pipeline's flags (0/1), so there is no threshold to print.
+ */
+export function formatProtocolReport(title: string, report: ProtocolReport, options: { sources?: boolean; verdicts?: boolean } = {}): string {
+  const m = report.overall;
+  const at = options.verdicts ? "" : ` at threshold ${report.threshold.toFixed(3)}`;
+  const lines = [
+    `${title}: F1 ${m.f1.toFixed(3)}, precision ${m.precision.toFixed(3)}, recall ${m.recall.toFixed(3)}, FPR ${(100 * m.fpr).toFixed(1)}%${at}`,
+    "  recall per attack family:",
+    ...report.families.map((s) => `    ${s.name.padEnd(36)}${pct(s)}  (${s.flagged}/${s.total})`),
+    "  false positives (over-defence):",
+    ...report.overDefence.map((s) => `    ${s.name.padEnd(36)}${pct(s)}  (${s.flagged}/${s.total})`),
+  ];
+  if (options.sources) {
+    lines.push("  per held-out source (recall for attacks, false-positive rate for benign):");
+    for (const s of report.sources) lines.push(`    ${s.label ? "attack" : "benign"} ${pct(s)}  (${s.flagged}/${s.total})  ${s.name}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export interface PipelineProtocolOptions extends CrossValidationOptions {
+  /** Scanner configuration (lists and options) of the input pipeline; the default pipeline when absent. */
+  config?: ScannerConfig;
+  /** Scanners to run, by name (default: the configuration's input list, else the default input scanners). */
+  names?: readonly string[];
+  /** Threshold of each fold's prompt-injection scanner (the shipped model's, usually). */
+  threshold: number;
+}
+
+export interface PipelineProtocolResult {
+  /** Scanner names of the pipeline, in order. */
+  names: string[];
+  /** One scan per row, by the pipeline whose prompt-injection model never saw the row's source. */
+  scans: RowScan[];
+}
+
+/**
+ * Leave-one-source-out for the whole input pipeline: each fold's classifier replaces the
+ * shipped one in the prompt-injection scanner and in encoded-payload's rescan, and the
+ * held-out source is scanned by the full pipeline.
+ */
+export async function crossValidatePipeline(rows: readonly CorpusRow[], options: PipelineProtocolOptions): Promise<PipelineProtocolResult> {
+  const scans: RowScan[] = new Array(rows.length);
+  let names: string[] = [];
+  await leaveOneSourceOut(
+    rows,
+    featurizeAll(rows.map((r) => r.text)),
+    async (classifier, held) => {
+      const model = injectionModelFrom(classifier, { threshold: options.threshold });
+      const pipeline = pipelineFromConfig("input", withInjectionModel(options.config ?? {}, model), options.names);
+      names = pipeline.scanners.map((s) => s.name);
+      const found = await scanRows(
+        pipeline,
+        held.map((i) => rows[i]),
+        { signal: options.signal },
+      );
+      held.forEach((row, j) => {
+        scans[row] = found[j];
+      });
+      return found.map((s) => (s.valid ? 0 : 1));
+    },
+    options,
+  );
+  return { names, scans };
+}
+
+/** The configuration with `model` in the prompt-injection scanner and in encoded-payload's rescan of it. */
+function withInjectionModel(config: ScannerConfig, model: InjectionModel): ScannerConfig {
+  const options: Record<string, object> = { ...config.options };
+  const own = options["prompt-injection"] ?? {};
+  options["prompt-injection"] = { ...own, model };
+  const encoded = (options["encoded-payload"] ?? {}) as { rescan?: readonly (string | Scanner)[] };
+  const rescan = (encoded.rescan ?? DEFAULT_RESCAN).map((s) => (s === "prompt-injection" ? promptInjectionScanner({ ...own, model }) : s));
+  options["encoded-payload"] = { ...encoded, rescan };
+  return { ...config, options };
+}

@@ -97,7 +97,11 @@ describe("attack registry contract", () => {
             const size = params.norm === "inf" ? linf : params.norm === "2" ? Math.sqrt(l2) : l1;
             if (bounded) assert.ok(size <= 0.1 + 1e-5, `sample ${i}: ‖δ‖_${params.norm} = ${size} > ε 0.1`);
           }
-          if (attack.needs.length === 1) assert.ok(out.queries?.every((q) => q > 0), "a black-box attack counts its queries");
+          if (attack.needs.length === 1)
+            assert.ok(
+              out.queries?.every((q) => q > 0),
+              "a black-box attack counts its queries",
+            );
         } finally {
           await model.release();
         }

@@ -22,5 +22,9 @@ export function sarifValidator(): ValidateFunction {
   // ajv-draft-04 is CommonJS; require gives its class without ESM interop guesswork.
   const Draft04: typeof Ajv = require("ajv-draft-04");
   // The schema's language-tag pattern has a stray "]", legal only outside Unicode mode.
-  return new Draft04({ allErrors: true, strict: false, unicodeRegExp: false }).compile(schema);
+  const ajv = new Draft04({ allErrors: true, strict: false, unicodeRegExp: false });
+  // URIs and dates are checked too: a code-scanning UI rejects a log whose artifact URI does not parse.
+  const addFormats: (ajv: Ajv) => Ajv = require("ajv-formats");
+  addFormats(ajv);
+  return ajv.compile(schema);
 }

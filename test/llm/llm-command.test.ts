@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { LLM_FLAGGED_EXIT, llmCommand } from "../../src/cli/commands/llm.js";
 import { AegisError } from "../../src/errors.js";
+import { sarifValidator } from "../helpers/schemas.js";
 
 const dir = mkdtempSync(join(tmpdir(), "aegis-llm-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,6 +114,41 @@ describe("aegis llm", () => {
       run(["scan", "--text", text, "--block", "pi"]),
       (e: unknown) => e instanceof AegisError && /--block: unknown scanner "pi"/.test(e.message),
     );
+  });
+
+  it("eval --min-recall/--max-fpr gate CI: reports in every format are written, a missed gate is POLICY_FAILED and fails its JUnit case", async () => {
+    const data = join(dir, "gates.jsonl");
+    writeFileSync(
+      data,
+      [
+        { text: "card 4111 1111 1111 1111", label: 1, kind: "pii" },
+        { text: "email bob@example.com", label: 1, kind: "pii" },
+        { text: "hello there", label: 0, kind: "benign" },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join("\n"),
+    );
+    const out = join(dir, "gates");
+    const args = ["eval", "--data", data, "--scanners", "pii,secrets", "--block", "pii,secrets", "--min-recall", "1", "--max-fpr", "0"];
+    await assert.rejects(
+      run([...args, "--format", "json,md,html,sarif,junit", "--out", out]),
+      (e: unknown) => e instanceof AegisError && e.code === "POLICY_FAILED" && /secrets: recall 0\.0% < 100\.0%/.test(e.message) && !/pii:/.test(e.message),
+    );
+    const junit = readFileSync(join(out, "report.junit.xml"), "utf8");
+    assert.match(junit, /<testcase name="secrets" classname="aegis\.llm\.eval" time="0\.000">\s*<failure message="recall 0\.0% &lt; 100\.0%"/);
+    assert.match(junit, /<testcase name="pii" classname="aegis\.llm\.eval" time="0\.000"\/>/);
+    const validate = sarifValidator();
+    const text = readFileSync(join(out, "report.sarif"), "utf8");
+    assert.ok(validate(JSON.parse(text)), JSON.stringify(validate.errors));
+    const sarif = JSON.parse(text);
+    assert.deepEqual(
+      sarif.runs[0].results.map((r: { ruleId: string; level: string }) => [r.ruleId, r.level]),
+      [["LLM-EVAL-SECRETS", "error"]],
+    );
+    assert.match(readFileSync(join(out, "report.md"), "utf8"), /\| secrets \| 0\.000 \| 0\.000 \|/);
+    // Within the gates, nothing fails.
+    const passed = await run(["eval", "--data", data, "--scanners", "pii", "--block", "pii", "--min-recall", "1", "--max-fpr", "0"]);
+    assert.equal(passed.exitCode, undefined);
   });
 
   it("eval prints metrics per scanner and for the pipeline, with --use", async () => {

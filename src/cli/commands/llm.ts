@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
+import { evalFindings, missedGates, renderEvalHtml, renderEvalJunit, renderEvalMarkdown } from "../../llm/eval-report.js";
 import {
   type EvalReport,
   evaluatePipeline,
@@ -18,6 +19,9 @@ import type { Pipeline, PipelineResult } from "../../llm/pipeline.js";
 import { loadScannerConfig, pipelineFromConfig } from "../../llm/scanner-config.js";
 import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
 import type { ScanContext, ScannerStage } from "../../llm/scanners/types.js";
+import { renderSarif } from "../../report/sarif.js";
+import { parseFormats, REPORT_FORMATS, writeReports } from "../../report/write.js";
+import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, parseNumber, printJson, progressBar } from "../common.js";
 
 /** Exit code of `aegis llm scan` when a text is flagged (README, "Exit codes"). */
@@ -176,8 +180,12 @@ function evalCommand(): Command {
     .option("--sources", "with --protocol: print recall or false-positive rate per held-out source")
     .option("--system-prompt <file>", "the application's system prompt (system-prompt-leak scanner)")
     .option("--canary <token...>", "canary tokens")
+    .option("--min-recall <r>", "gate: exit 10 when a scanner or the pipeline flags fewer of the rows to flag (0 … 1)", parseRate("--min-recall"))
+    .option("--max-fpr <r>", "gate: exit 10 when a scanner or the pipeline flags more of the benign rows (0 … 1)", parseRate("--max-fpr"))
+    .option("--format <list>", `write reports into --out: ${REPORT_FORMATS.join(", ")} (JUnit: one case per scanner, failing at the gates)`)
+    .option("--out <dir>", "report folder for --format", "aegis-llm-eval")
     .option("--json", "print the metrics as JSON on stdout")
-    .action(async (opts: CommonOptions & { data: string[]; use: string; protocol?: string; threshold?: number; sources?: boolean }) => {
+    .action(async (opts: CommonOptions & { data: string[]; use: string; protocol?: string; threshold?: number; sources?: boolean } & EvalCliGates) => {
       if (!["all", "train", "eval-only"].includes(opts.use)) throw new AegisError("BAD_OPTION", `--use must be all, train or eval-only, not "${opts.use}"`);
       if (opts.protocol !== undefined) return protocolEval(opts);
       const pipeline = pipelineFor(parseStage(opts.stage), opts);
@@ -191,7 +199,41 @@ function evalCommand(): Command {
       }
       if (opts.json) printJson(report);
       else process.stdout.write(formatEvalReport(report));
+      writeEvalReports(report, opts);
     });
+}
+
+interface EvalCliGates {
+  minRecall?: number;
+  maxFpr?: number;
+  format?: string;
+  out: string;
+}
+
+/** --format into --out, then the gates: exit 10 (POLICY_FAILED) when a scanner or the pipeline misses one. */
+function writeEvalReports(report: EvalReport, opts: EvalCliGates & { data: string[] }): void {
+  const gates = { minRecall: opts.minRecall, maxFpr: opts.maxFpr };
+  const findings = evalFindings(report, opts.data.join(", "), gates);
+  if (opts.format !== undefined) {
+    const written = writeReports(opts.out, parseFormats(opts.format), {
+      json: () => `${JSON.stringify({ ...report, findings }, null, 2)}\n`,
+      md: () => renderEvalMarkdown(report, findings),
+      html: () => renderEvalHtml(report, findings),
+      sarif: () => renderSarif(findings, { name: "aegis-llm-eval", fullName: "Aegis LLM scanner evaluation", version: AEGIS_VERSION }),
+      junit: () => renderEvalJunit(report, gates),
+    });
+    info(`wrote ${Object.values(written).join(", ")}`);
+  }
+  const failing = [...report.scanners, report.pipeline].flatMap((m) => missedGates(m, gates).map((why) => `${m.name}: ${why}`));
+  if (failing.length > 0) throw new AegisError("POLICY_FAILED", `the scanners miss the gates: ${failing.join("; ")}`);
+}
+
+function parseRate(flag: string) {
+  return (value: string): number => {
+    const r = Number(value);
+    if (!(r >= 0 && r <= 1)) throw new AegisError("BAD_OPTION", `${flag} must be a number from 0 to 1, not "${value}"`);
+    return r;
+  };
 }
 
 /** `aegis llm eval --protocol leave-one-source-out`: the numbers the README's table reports. */

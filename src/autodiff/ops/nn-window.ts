@@ -97,6 +97,30 @@ export function spreadBack(
 }
 
 /**
+ * im2col: the window's patches of `x` [N, C, …in] as [N, C·∏kernel, ∏out], channel-major
+ * and kernel offset minor (the order in which a weight [M, C, …kernel] flattens). A Conv with
+ * one one-hot kernel per offset, run on every channel as its own image, gathers them; a 1×1
+ * window at stride 1 without pads is x itself. Conv's weight gradient and its per-example
+ * gradients are then MatMuls.
+ */
+export function unfold(b: GraphBuilder, node: Node, x: string, dims: readonly number[], dataType: DataType, w: Window, outSpatial: readonly number[]): string {
+  const [n, c] = dims;
+  const taps = product(w.kernel);
+  const positions = product(outSpatial);
+  const identity = taps === 1 && w.strides.every((s) => s === 1) && [...w.begin, ...w.end].every((p) => p === 0);
+  if (identity) return b.reshape(x, [n, c, positions]);
+  const oneHot = new Float32Array(taps * taps);
+  for (let k = 0; k < taps; k++) oneHot[k * taps + k] = 1;
+  const kernels = floatConst(b, node, dataType, [taps, 1, ...w.kernel], oneHot);
+  const patches = b.op("Conv", [b.reshape(x, [n * c, 1, ...dims.slice(2)]), kernels], {
+    strides: attr.ints(w.strides),
+    dilations: attr.ints(w.dilations),
+    pads: attr.ints([...w.begin, ...w.end]),
+  });
+  return b.reshape(patches, [n, c * taps, positions]);
+}
+
+/**
  * Transpose, or a Reshape when the permutation only moves axes of size 1 (no data moves,
  * e.g. swapping batch and channels of a single-channel image).
  */

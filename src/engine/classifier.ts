@@ -58,22 +58,36 @@ export interface Evaluation {
 export interface Parameter {
   readonly name: string;
   readonly shape: readonly number[];
-  /** Current values, updated in place by optimizers. */
-  readonly value: Float32Array;
+  /**
+   * Current values. Optimizers update them in place, and the training step replaces the
+   * array with the one its run wrote: read `value` again after a step instead of keeping it.
+   */
+  value: Float32Array;
 }
 
-interface GradientProgram {
-  session: Session;
-  batch: number;
+/** A gradient graph and the names of its values (see OnnxClassifier.gradientGraph). */
+export interface GradientGraph {
+  model: Model;
+  inputName: string;
   lossOut: string;
   totalOut: string;
   outputOut: string;
   inputGradOut?: string;
+  /** Gradient output per parameter name. */
   paramGradOuts: Map<string, string>;
 }
 
-const TARGETS = "aegis/targets";
-const WEIGHTS = "aegis/weights";
+interface GradientProgram extends Omit<GradientGraph, "model"> {
+  session: Session;
+  batch: number;
+}
+
+interface Releasable {
+  release(): Promise<void>;
+}
+
+export const TARGETS = "aegis/targets";
+export const WEIGHTS = "aegis/weights";
 
 export class OnnxClassifier implements Classifier {
   readonly inputShape: readonly number[];
@@ -93,6 +107,7 @@ export class OnnxClassifier implements Classifier {
   private readonly runtime: RuntimeOptions;
   private forward: Promise<Session> | undefined;
   private readonly programs = new Map<string, Promise<GradientProgram>>();
+  private readonly attached = new Map<string, Promise<Releasable>>();
 
   static fromFile(path: string, options: OnnxClassifierOptions = {}): Promise<OnnxClassifier> {
     return OnnxClassifier.create(loadModel(path), options);
@@ -289,10 +304,25 @@ export class OnnxClassifier implements Classifier {
   }
 
   async release(): Promise<void> {
-    const sessions = [this.forward, ...[...this.programs.values()].map((p) => p.then((q) => q.session))];
+    const resources = [this.forward, ...[...this.programs.values()].map((p) => p.then((q) => q.session)), ...this.attached.values()];
     this.forward = undefined;
     this.programs.clear();
-    for (const s of sessions) if (s) await (await s).release();
+    this.attached.clear();
+    for (const r of resources) if (r) await (await r).release();
+  }
+
+  /**
+   * Something built on this classifier's graphs (a training step's sessions), made once per
+   * key and released with the classifier.
+   */
+  attach<T extends Releasable>(key: string, make: () => Promise<T>): Promise<T> {
+    let resource = this.attached.get(key);
+    if (!resource) {
+      resource = make();
+      this.attached.set(key, resource);
+      resource.catch(() => this.attached.delete(key));
+    }
+    return resource as Promise<T>;
   }
 
   private paramFeeds(): Record<string, Tensor> {
@@ -346,6 +376,23 @@ export class OnnxClassifier implements Classifier {
     targets: Tensor<"float32">,
     weights: Float32Array,
   ): Promise<GradientProgram> {
+    const { model, ...names } = await this.gradientGraph(loss, { input: wantInput, params: wantParams }, shape, { x, targets, weights });
+    return { session: await createSession(model, this.runtime), batch: shape[0], ...names };
+  }
+
+  /**
+   * The model with the loss and the backward pass appended, for inputs of `shape`: inputs
+   * are the model's input, the targets [B, K] ("aegis/targets") and the per-sample weights
+   * [B] ("aegis/weights") (and the parameters when trainable); outputs are the model's
+   * output, the per-sample and total loss and the requested gradients. `sample` (its first
+   * rows) runs the shape probe.
+   */
+  async gradientGraph(
+    loss: Loss,
+    wrt: { input?: boolean; params?: boolean },
+    shape: readonly number[],
+    sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+  ): Promise<GradientGraph> {
     const batch = shape[0];
     const k = this.numClasses;
     const model = cloneModel(this.model);
@@ -360,19 +407,19 @@ export class OnnxClassifier implements Classifier {
     b.addOutput(perSample, DataType.FLOAT);
     b.addOutput(total, DataType.FLOAT);
 
-    const n = Math.min(batch, x.shape[0]);
+    const n = Math.min(batch, sample.x.shape[0]);
     const probeFeeds: Record<string, Tensor> = {
       ...this.paramFeeds(),
-      [this.inputName]: padRows(sliceRows(x, 0, n), batch),
-      [TARGETS]: padRows(sliceRows(targets, 0, n), batch),
-      [WEIGHTS]: padRows(float32([n], weights.subarray(0, n)), batch),
+      [this.inputName]: padRows(sliceRows(sample.x, 0, n), batch),
+      [TARGETS]: padRows(sliceRows(sample.targets, 0, n), batch),
+      [WEIGHTS]: padRows(float32([n], sample.weights.subarray(0, n)), batch),
     };
     const shapes = await probeShapes(model, probeFeeds, this.runtime);
-    const wrt = [...(wantInput ? [this.inputName] : []), ...(wantParams ? this.parameters.map((p) => p.name) : [])];
+    const names = [...(wrt.input ? [this.inputName] : []), ...(wrt.params ? this.parameters.map((p) => p.name) : [])];
     const paramGradOuts = new Map<string, string>();
     let inputGradOut: string | undefined;
-    if (wrt.length > 0) {
-      const grads = appendGradients(model, { seeds: [{ value: total, seed: b.scalar(1) }], wrt, shapes });
+    if (names.length > 0) {
+      const grads = appendGradients(model, { seeds: [{ value: total, seed: b.scalar(1) }], wrt: names, shapes });
       for (const [value, grad] of grads) {
         const out = grad === value || model.graph.outputs.some((o) => o.name === grad) ? b.op("Identity", [grad]) : grad;
         b.addOutput(out, DataType.FLOAT);
@@ -380,13 +427,22 @@ export class OnnxClassifier implements Classifier {
         else paramGradOuts.set(value, out);
       }
     }
-    const session = await createSession(model, this.runtime);
-    return { session, batch, lossOut: perSample, totalOut: total, outputOut: this.outputName, inputGradOut, paramGradOuts };
+    return { model, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName, inputGradOut, paramGradOuts };
+  }
+
+  /** The runtime options the classifier's sessions use (thread count, device). */
+  get runtimeOptions(): RuntimeOptions {
+    return this.runtime;
+  }
+
+  /** The batch size the model's input declares, when it is fixed. */
+  get declaredBatch(): number | undefined {
+    return this.fixedBatch;
   }
 }
 
 /** Zero rows appended up to `rows` (a short last batch; zero weights keep them out of sums). */
-function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
+export function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
   const n = t.shape[0];
   if (n === rows) return t;
   const data = new Float32Array(rows * sizeOf(t.shape.slice(1)));

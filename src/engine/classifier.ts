@@ -11,6 +11,7 @@
  * current weights without rebuilding sessions.
  */
 import { appendGradients } from "../autodiff/gradient.js";
+import type { ValueShape } from "../autodiff/rule.js";
 import { AegisError } from "../errors.js";
 import { GraphBuilder } from "../onnx/builder.js";
 import { loadModel } from "../onnx/io.js";
@@ -65,13 +66,21 @@ export interface Parameter {
   value: Float32Array;
 }
 
-/** A gradient graph and the names of its values (see OnnxClassifier.gradientGraph). */
-export interface GradientGraph {
+/** A model with its loss appended, and the names of its values (see OnnxClassifier.lossGraph). */
+export interface LossGraph {
   model: Model;
+  /** Static shapes of the forward graph's values, from the probe. */
+  shapes: Map<string, ValueShape>;
   inputName: string;
+  /** Per-sample loss [B]. */
   lossOut: string;
+  /** Σ weight·loss, the scalar a backward pass starts from. */
   totalOut: string;
   outputOut: string;
+}
+
+/** A gradient graph and the names of its values (see OnnxClassifier.gradientGraph). */
+export interface GradientGraph extends Omit<LossGraph, "shapes"> {
   inputGradOut?: string;
   /** Gradient output per parameter name. */
   paramGradOuts: Map<string, string>;
@@ -381,18 +390,17 @@ export class OnnxClassifier implements Classifier {
   }
 
   /**
-   * The model with the loss and the backward pass appended, for inputs of `shape`: inputs
-   * are the model's input, the targets [B, K] ("aegis/targets") and the per-sample weights
-   * [B] ("aegis/weights") (and the parameters when trainable); outputs are the model's
-   * output, the per-sample and total loss and the requested gradients. `sample` (its first
-   * rows) runs the shape probe.
+   * The model with the loss appended, for inputs of `shape`: inputs are the model's input,
+   * the targets [B, K] ("aegis/targets") and the per-sample weights [B] ("aegis/weights")
+   * (and the parameters when trainable); outputs are the model's output and the per-sample
+   * and total loss. `sample` (its first rows) runs the shape probe, whose shapes come back
+   * for building a backward pass.
    */
-  async gradientGraph(
+  async lossGraph(
     loss: Loss,
-    wrt: { input?: boolean; params?: boolean },
     shape: readonly number[],
     sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
-  ): Promise<GradientGraph> {
+  ): Promise<LossGraph> {
     const batch = shape[0];
     const k = this.numClasses;
     const model = cloneModel(this.model);
@@ -415,11 +423,24 @@ export class OnnxClassifier implements Classifier {
       [WEIGHTS]: padRows(float32([n], sample.weights.subarray(0, n)), batch),
     };
     const shapes = await probeShapes(model, probeFeeds, this.runtime);
+    return { model, shapes, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName };
+  }
+
+  /** lossGraph with the backward pass appended: the requested gradients become outputs too. */
+  async gradientGraph(
+    loss: Loss,
+    wrt: { input?: boolean; params?: boolean },
+    shape: readonly number[],
+    sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+  ): Promise<GradientGraph> {
+    const { shapes, ...graph } = await this.lossGraph(loss, shape, sample);
+    const { model } = graph;
+    const b = new GraphBuilder(model.graph, defaultOpset(model), "grad_out");
     const names = [...(wrt.input ? [this.inputName] : []), ...(wrt.params ? this.parameters.map((p) => p.name) : [])];
     const paramGradOuts = new Map<string, string>();
     let inputGradOut: string | undefined;
     if (names.length > 0) {
-      const grads = appendGradients(model, { seeds: [{ value: total, seed: b.scalar(1) }], wrt: names, shapes });
+      const grads = appendGradients(model, { seeds: [{ value: graph.totalOut, seed: b.scalar(1) }], wrt: names, shapes });
       for (const [value, grad] of grads) {
         const out = grad === value || model.graph.outputs.some((o) => o.name === grad) ? b.op("Identity", [grad]) : grad;
         b.addOutput(out, DataType.FLOAT);
@@ -427,7 +448,7 @@ export class OnnxClassifier implements Classifier {
         else paramGradOuts.set(value, out);
       }
     }
-    return { model, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName, inputGradOut, paramGradOuts };
+    return { ...graph, inputGradOut, paramGradOuts };
   }
 
   /** The runtime options the classifier's sessions use (thread count, device). */

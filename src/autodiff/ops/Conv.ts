@@ -1,6 +1,5 @@
-import { getInt, getInts } from "../../onnx/ir.js";
-import { dy0, unsupported, type VjpRule } from "../rule.js";
-import { axesButChannel, extent, forwardWindow, product, spreadBack, unfold, windowCount } from "./nn-window.js";
+import { dy0, type VjpRule } from "../rule.js";
+import { axesButChannel, convGeometry, groupedPatches, spreadBack } from "./nn-window.js";
 
 /**
  * Y[n,m,o] = Σ_{c∈group(m), j} X̃[n,c,o·s + j·d] · W[m,c,j] + B[m], X̃ = X padded.
@@ -15,29 +14,11 @@ export const Conv: VjpRule = {
   opType: "Conv",
   grad: (ctx) => {
     const { node, b } = ctx;
-    const [x, w, bias] = node.inputs;
-    const xs = ctx.shape(x);
+    const [, w, bias] = node.inputs;
+    const geometry = convGeometry(ctx);
+    const { win, group, inSp, outSp, n, cg, mg, taps, positions } = geometry;
     const ws = ctx.shape(w);
-    const ys = ctx.shape(node.outputs[0]);
-    const group = getInt(node, "group", 1);
-    const kernel = ws.slice(2);
-    const declared = getInts(node, "kernel_shape");
-    if (declared?.some((k, i) => k !== kernel[i])) unsupported(node, "a kernel_shape that differs from the weight's shape");
-    if (xs[1] !== ws[1] * group || ws[0] % group !== 0) unsupported(node, `group=${group} with ${xs[1]} input and ${ws[0]} output channels`);
-    const inSp = xs.slice(2);
-    const outSp = ys.slice(2);
-    const win = forwardWindow(node, kernel, inSp, outSp);
-    for (let i = 0; i < kernel.length; i++) {
-      if (windowCount(inSp[i], extent(win, i), win.strides[i], win.begin[i], win.end[i]) !== outSp[i]) {
-        unsupported(node, `output size ${outSp[i]} on spatial axis ${i} that its pads and strides do not explain`);
-      }
-    }
-    const rank = xs.length;
-    const [n, c] = xs;
-    const cg = c / group;
-    const mg = ws[0] / group;
-    const taps = product(kernel);
-    const positions = product(outSp);
+    const rank = inSp.length + 2;
 
     return [
       // One node. (At stride 1 a Conv with the flipped kernel also works; it measured no faster in whole graphs.)
@@ -46,7 +27,7 @@ export const Conv: VjpRule = {
         // dW per group is dY [Mg, P] · patchesᵀ [P, Cg·K] summed over the batch. One MatMul per
         // sample, then a sum, when that product is no larger than the patches (Mg ≤ P);
         // otherwise the batch folds into the inner dimension, at the price of two Transposes.
-        const cols = b.reshape(unfold(b, node, x, xs, ctx.dataType(x), win, outSp), [n, group, cg * taps, positions]);
+        const cols = groupedPatches(ctx, geometry);
         const dy = b.reshape(dy0(ctx), [n, group, mg, positions]);
         if (mg <= positions) {
           const perSample = b.op("MatMul", [dy, b.transpose(cols, [0, 1, 3, 2])]);

@@ -6,8 +6,8 @@
  * crops are all computed here once, and the emitted nodes carry no auto_pad.
  */
 import type { GraphBuilder } from "../../onnx/builder.js";
-import { type Attribute, attr, DataType, dataTypeName, getInts, getString, type Node } from "../../onnx/ir.js";
-import { unsupported } from "../rule.js";
+import { type Attribute, attr, DataType, dataTypeName, getInt, getInts, getString, type Node } from "../../onnx/ir.js";
+import { unsupported, type VjpContext } from "../rule.js";
 
 export interface Window {
   /** Undilated kernel size per spatial axis. */
@@ -53,6 +53,44 @@ export function forwardWindow(node: Node, kernel: readonly number[], inSpatial: 
     unsupported(node, `auto_pad "${autoPad}"`);
   }
   return w;
+}
+
+export interface ConvGeometry {
+  win: Window;
+  group: number;
+  inSp: number[];
+  outSp: number[];
+  /** Batch size. */
+  n: number;
+  /** Input and output channels per group. */
+  cg: number;
+  mg: number;
+  /** Kernel taps and output positions (products of the kernel and output spatial sizes). */
+  taps: number;
+  positions: number;
+}
+
+/** The window and channel grouping of a Conv node, checked against its probed shapes. */
+export function convGeometry(ctx: VjpContext): ConvGeometry {
+  const { node } = ctx;
+  const [x, w] = node.inputs;
+  const xs = ctx.shape(x);
+  const ws = ctx.shape(w);
+  const ys = ctx.shape(node.outputs[0]);
+  const group = getInt(node, "group", 1);
+  const kernel = ws.slice(2);
+  const declared = getInts(node, "kernel_shape");
+  if (declared?.some((k, i) => k !== kernel[i])) unsupported(node, "a kernel_shape that differs from the weight's shape");
+  if (xs[1] !== ws[1] * group || ws[0] % group !== 0) unsupported(node, `group=${group} with ${xs[1]} input and ${ws[0]} output channels`);
+  const inSp = xs.slice(2);
+  const outSp = ys.slice(2);
+  const win = forwardWindow(node, kernel, inSp, outSp);
+  for (let i = 0; i < kernel.length; i++) {
+    if (windowCount(inSp[i], extent(win, i), win.strides[i], win.begin[i], win.end[i]) !== outSp[i]) {
+      unsupported(node, `output size ${outSp[i]} on spatial axis ${i} that its pads and strides do not explain`);
+    }
+  }
+  return { win, group, inSp, outSp, n: xs[0], cg: xs[1] / group, mg: ws[0] / group, taps: product(kernel), positions: product(outSp) };
 }
 
 /** Output size of a convolution-like window along one axis (floor mode). */
@@ -105,15 +143,7 @@ export function spreadBack(
  * Concat measured 1.8× slower.) A 1×1 window at stride 1 without pads is x itself.
  * Conv's weight gradient and its per-example gradients are then MatMuls.
  */
-export function unfold(
-  b: GraphBuilder,
-  node: Node,
-  x: string,
-  dims: readonly number[],
-  dataType: DataType,
-  w: Window,
-  outSpatial: readonly number[],
-): string {
+export function unfold(b: GraphBuilder, node: Node, x: string, dims: readonly number[], dataType: DataType, w: Window, outSpatial: readonly number[]): string {
   const [n, c] = dims;
   const taps = product(w.kernel);
   const positions = product(outSpatial);
@@ -129,6 +159,13 @@ export function unfold(
     group: attr.int(c),
   });
   return b.reshape(patches, [n, c * taps, positions]);
+}
+
+/** The patches of a Conv node's input per group: [N, G, Cg·∏kernel, ∏out]. */
+export function groupedPatches(ctx: VjpContext, g: ConvGeometry): string {
+  const x = ctx.node.inputs[0];
+  const cols = unfold(ctx.b, ctx.node, x, ctx.shape(x), ctx.dataType(x), g.win, g.outSp);
+  return ctx.b.reshape(cols, [g.n, g.group, g.cg * g.taps, g.positions]);
 }
 
 /**

@@ -11,8 +11,11 @@ import { createInterface, type Interface } from "node:readline";
 import { createRng } from "../src/data/random.js";
 import { buildArchitecture } from "../src/engine/architectures.js";
 import { OnnxClassifier } from "../src/engine/classifier.js";
+import { crossEntropy } from "../src/engine/losses.js";
 import { adam } from "../src/engine/optimizers.js";
+import { perExampleGradients } from "../src/engine/per-example.js";
 import { train } from "../src/engine/trainer.js";
+import { trainingStep } from "../src/engine/training-step.js";
 import { float32 } from "../src/tensor.js";
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
@@ -124,6 +127,40 @@ async function training(torch: Torch | undefined, batch: number): Promise<Row> {
   return { measure: `training, samples/s (batch ${batch}, adam)`, aegis: ours, torch: theirs, higherIsBetter: true };
 }
 
+/**
+ * Per-example gradient norms of a batch (one run) and DP-SGD's clipped sum, each against
+ * one ordinary training step of the same batch, and against functorch's vmap(grad).
+ */
+async function perExample(torch: Torch | undefined, batch: number): Promise<string[]> {
+  const iters = 3;
+  const model = buildArchitecture("cnn", { inputShape: [1, 28, 28], numClasses: 10, seed: 0 });
+  const clf = await OnnxClassifier.create(model, { threads, batchSize: batch, trainable: true });
+  const x = randomImages(batch, 4);
+  const targets = clf.oneHot(Array.from({ length: batch }, (_, i) => i % 10));
+  const weights = new Float32Array(batch).fill(1 / batch);
+  const optimizer = adam({ lr: 1e-3 });
+  const step = () => timeIt(iters, () => trainingStep(clf, { x, targets, weights }, optimizer, crossEntropy));
+  const norms = () => timeIt(iters, () => perExampleGradients(clf, x, targets));
+  const clipped = () => timeIt(iters, () => perExampleGradients(clf, x, targets, { clipNorm: 1 }));
+  const stepMs: number[] = [];
+  const normsMs: number[] = [];
+  const clippedMs: number[] = [];
+  const torchMs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    stepMs.push(await step());
+    normsMs.push(await norms());
+    clippedMs.push(await clipped());
+    if (torch) torchMs.push((await torch.ask<{ ms: number }>({ cmd: "per_sample_norms", batch, iters: 1 })).ms);
+  }
+  await clf.release();
+  const [s, n, c] = [median(stepMs), median(normsMs), median(clippedMs)];
+  const vsTorch = torch ? `; functorch vmap(grad) ${median(torchMs).toFixed(0)} ms (${(median(torchMs) / n).toFixed(1)}× slower)` : "";
+  return [
+    `per-example gradient norms, batch ${batch}: ${n.toFixed(1)} ms = ${(n / s).toFixed(2)}× one training step (${s.toFixed(1)} ms)${vsTorch}`,
+    `  with DP-SGD's clipped sum in the same run: ${c.toFixed(1)} ms = ${(c / s).toFixed(2)}× one training step`,
+  ];
+}
+
 /** Peak RSS growth of one run of bench/engine-memory.ts (a fresh process), in MB. */
 function peakMemory(mode: "train" | "input-gradient", batch: number, samples: number): string {
   const script = new URL("engine-memory.ts", import.meta.url).pathname;
@@ -134,9 +171,11 @@ function peakMemory(mode: "train" | "input-gradient", batch: number, samples: nu
 export async function benchEngine(): Promise<string[]> {
   const torch = await Torch.start();
   const rows: Row[] = [];
+  let perExampleLines: string[] = [];
   try {
     rows.push(...(await inference(torch, 128)));
     for (const batch of [64, 128]) rows.push(await training(torch, batch));
+    perExampleLines = await perExample(torch, 128);
   } finally {
     torch?.stop();
   }
@@ -153,6 +192,7 @@ export async function benchEngine(): Promise<string[]> {
     const digits = r.higherIsBetter ? 0 : 1;
     lines.push(`${r.measure.padEnd(44)}${fmt(r.aegis, digits).padEnd(12)}${fmt(r.torch, digits).padEnd(12)}${ratio}`);
   }
+  lines.push(...perExampleLines);
   const sizes = [
     [64, 2000],
     [64, 8000],

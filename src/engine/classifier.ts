@@ -15,12 +15,13 @@ import type { ValueShape } from "../autodiff/rule.js";
 import { AegisError } from "../errors.js";
 import { GraphBuilder } from "../onnx/builder.js";
 import { loadModel } from "../onnx/io.js";
-import { cloneModel, DataType, defaultOpset, isFloatType, type Model, type TensorValue } from "../onnx/ir.js";
+import { cloneModel, DataType, defaultOpset, type Model, type TensorValue } from "../onnx/ir.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import type { Classifier, Labels, LossName, LossOptions } from "./capabilities.js";
 import { type Loss, lossByName } from "./losses.js";
 import { probeShapes } from "./probe.js";
 import { createSession, type RuntimeOptions, type Session } from "./runtime.js";
+import { toTrainingMode } from "./training-mode.js";
 
 export interface OnnxClassifierOptions extends RuntimeOptions {
   /** Valid input range (default [0, 1]). */
@@ -77,6 +78,8 @@ export interface LossGraph {
   /** Σ weight·loss, the scalar a backward pass starts from. */
   totalOut: string;
   outputOut: string;
+  /** In training mode, the value holding each statistic's update. */
+  statisticUpdates: Map<string, string>;
 }
 
 /** A gradient graph and the names of its values (see OnnxClassifier.gradientGraph). */
@@ -106,6 +109,11 @@ export class OnnxClassifier implements Classifier {
   readonly batchSize: number;
   /** Trainable parameters (empty unless created with `trainable`). */
   readonly parameters: readonly Parameter[];
+  /**
+   * State that training updates but no gradient reaches: BatchNormalization's running
+   * statistics (empty unless created with `trainable`).
+   */
+  readonly statistics: readonly Parameter[];
 
   private readonly model: Model;
   private readonly inputName: string;
@@ -169,26 +177,19 @@ export class OnnxClassifier implements Classifier {
     this.outputKind = kind === "auto" ? (endsInSoftmax || classicalMl ? "probs" : "logits") : kind;
     this.logitsName = this.outputKind === "logits" ? this.outputName : endsInSoftmax ? producer?.inputs[0] : undefined;
 
-    const params: Parameter[] = [];
-    if (options.trainable) {
-      for (const t of trainableInitializers(model)) {
-        params.push({ name: t.name, shape: [...t.dims], value: Float32Array.from(t.data as Float32Array) });
-      }
-      const moved = new Set(params.map((p) => p.name));
-      model.graph.initializers = model.graph.initializers.filter((t) => !moved.has(t.name));
-      model.graph.inputs = model.graph.inputs.filter((i) => !moved.has(i.name));
-      for (const p of params) model.graph.inputs.push({ name: p.name, elemType: DataType.FLOAT, shape: [...p.shape] });
-    }
-    this.parameters = params;
+    const { parameters, statistics } = options.trainable ? trainableState(model) : { parameters: [], statistics: [] };
+    this.parameters = parameters;
+    this.statistics = statistics;
     this.model = model;
   }
 
-  /** The model with the current parameter values as initializers (for saving). */
+  /** The model with the current parameters and statistics as initializers (for saving). */
   exportModel(): Model {
     const model = cloneModel(this.model);
-    const byName = new Map(this.parameters.map((p) => [p.name, p]));
-    model.graph.inputs = model.graph.inputs.filter((i) => !byName.has(i.name));
-    for (const p of this.parameters) {
+    const state = [...this.parameters, ...this.statistics];
+    const names = new Set(state.map((p) => p.name));
+    model.graph.inputs = model.graph.inputs.filter((i) => !names.has(i.name));
+    for (const p of state) {
       model.graph.initializers.push({ name: p.name, dataType: DataType.FLOAT, dims: [...p.shape], data: Float32Array.from(p.value) });
     }
     return model;
@@ -334,9 +335,10 @@ export class OnnxClassifier implements Classifier {
     return resource as Promise<T>;
   }
 
-  private paramFeeds(): Record<string, Tensor> {
+  /** The parameters and statistics as feeds (read in place, not copied). */
+  paramFeeds(): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {};
-    for (const p of this.parameters) feeds[p.name] = float32(p.shape, p.value);
+    for (const p of [...this.parameters, ...this.statistics]) feeds[p.name] = float32(p.shape, p.value);
     return feeds;
   }
 
@@ -394,12 +396,14 @@ export class OnnxClassifier implements Classifier {
    * the targets [B, K] ("aegis/targets") and the per-sample weights [B] ("aegis/weights")
    * (and the parameters when trainable); outputs are the model's output and the per-sample
    * and total loss. `sample` (its first rows) runs the shape probe, whose shapes come back
-   * for building a backward pass.
+   * for building a backward pass. With `training`, the graph runs as in PyTorch's train()
+   * (training-mode.ts) and names the updates of the statistics.
    */
   async lossGraph(
     loss: Loss,
     shape: readonly number[],
     sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+    training?: { seed: number },
   ): Promise<LossGraph> {
     const batch = shape[0];
     const k = this.numClasses;
@@ -423,7 +427,8 @@ export class OnnxClassifier implements Classifier {
       [WEIGHTS]: padRows(float32([n], sample.weights.subarray(0, n)), batch),
     };
     const shapes = await probeShapes(model, probeFeeds, this.runtime);
-    return { model, shapes, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName };
+    const statisticUpdates = training ? toTrainingMode(model, shapes, training.seed) : new Map<string, string>();
+    return { model, shapes, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName, statisticUpdates };
   }
 
   /** lossGraph with the backward pass appended: the requested gradients become outputs too. */
@@ -432,8 +437,9 @@ export class OnnxClassifier implements Classifier {
     wrt: { input?: boolean; params?: boolean },
     shape: readonly number[],
     sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+    training?: { seed: number },
   ): Promise<GradientGraph> {
-    const { shapes, ...graph } = await this.lossGraph(loss, shape, sample);
+    const { shapes, ...graph } = await this.lossGraph(loss, shape, sample, training);
     const { model } = graph;
     const b = new GraphBuilder(model.graph, defaultOpset(model), "grad_out");
     const names = [...(wrt.input ? [this.inputName] : []), ...(wrt.params ? this.parameters.map((p) => p.name) : [])];
@@ -471,11 +477,23 @@ export function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
   return float32([rows, ...t.shape.slice(1)], data);
 }
 
-/** Float initializers that are weights, not running statistics of BatchNormalization. */
-function trainableInitializers(model: Model): TensorValue[] {
-  const statistics = new Set<string>();
-  for (const n of model.graph.nodes) if (n.opType === "BatchNormalization") for (const s of n.inputs.slice(3, 5)) statistics.add(s);
-  return model.graph.initializers.filter((t) => isFloatType(t.dataType) && t.dataType === DataType.FLOAT && !statistics.has(t.name) && t.dims.length > 0);
+/**
+ * Moves the float32 initializers of `model` to graph inputs, as parameters (the weights) and
+ * statistics (BatchNormalization's running mean and variance), so runs feed their current values.
+ */
+function trainableState(model: Model): { parameters: Parameter[]; statistics: Parameter[] } {
+  const statisticNames = new Set<string>();
+  for (const n of model.graph.nodes) if (n.opType === "BatchNormalization") for (const s of n.inputs.slice(3, 5)) statisticNames.add(s);
+  const moved = model.graph.initializers.filter((t) => t.dataType === DataType.FLOAT && t.dims.length > 0);
+  const state = (t: TensorValue): Parameter => ({ name: t.name, shape: [...t.dims], value: Float32Array.from(t.data as Float32Array) });
+  const names = new Set(moved.map((t) => t.name));
+  model.graph.initializers = model.graph.initializers.filter((t) => !names.has(t.name));
+  model.graph.inputs = model.graph.inputs.filter((i) => !names.has(i.name));
+  for (const t of moved) model.graph.inputs.push({ name: t.name, elemType: DataType.FLOAT, shape: [...t.dims] });
+  return {
+    parameters: moved.filter((t) => !statisticNames.has(t.name)).map(state),
+    statistics: moved.filter((t) => statisticNames.has(t.name)).map(state),
+  };
 }
 
 /** Prepends (x − mean) / std so gradients are taken with respect to the raw input. */

@@ -68,7 +68,7 @@ export async function perExampleGradients(
   const sizes = new Map(classifier.parameters.map((p) => [p.name, sizeOf(p.shape)]));
   const gradients = want.gradients ? new Map([...sizes].map(([name, size]) => [name, new Float32Array(n * size)])) : undefined;
   const clippedSum = want.clip ? new Map([...sizes].map(([name, size]) => [name, new Float32Array(size)])) : undefined;
-  const params = Object.fromEntries(classifier.parameters.map((p) => [p.name, float32(p.shape, p.value)]));
+  const params = classifier.paramFeeds();
   for (let start = 0; start < n; start += batch) {
     const end = Math.min(n, start + batch);
     const rows = end - start;

@@ -100,7 +100,7 @@ export async function train(classifier: OnnxClassifier, data: TrainingData, opti
       if (options.transform) batch = await options.transform(batch, { classifier, epoch, step, rng });
       const m = rows.length;
       const weights = batch.weights ?? new Float32Array(batch.x.shape[0]).fill(1 / batch.x.shape[0]);
-      const result = await trainingStep(classifier, { x: batch.x, targets: batch.targets, weights }, options.optimizer, loss);
+      const result = await trainingStep(classifier, { x: batch.x, targets: batch.targets, weights }, options.optimizer, loss, options.seed);
       lossSum += result.total * m;
       correct += countCorrect(result.output, batch.labels.slice(0, m));
       options.onStep?.({ epoch, step: step + 1, steps, loss: result.total });

@@ -1,7 +1,7 @@
 /**
- * One training step as one ONNX Runtime run: forward pass, loss, backward pass and the
- * optimizer's update, with the parameters and the optimizer's state going in and their new
- * values coming out. Nothing per parameter crosses into JavaScript: the run reads the
+ * One training step as one ONNX Runtime run: forward pass in training mode (training-mode.ts),
+ * loss, backward pass and the optimizer's update, with the parameters, the BatchNorm
+ * statistics and the optimizer's state going in and their new values coming out. Nothing per parameter crosses into JavaScript: the run reads the
  * current arrays in place and writes the new values into a second set of arrays, which
  * then become current (double buffering, since a run must not write what it reads).
  *
@@ -52,6 +52,8 @@ interface Program {
   outputOut: string;
   scalarInputs: Record<string, string>;
   updated: Updated[];
+  /** Graph output of each statistic's update. */
+  statisticUpdates: Map<string, string>;
 }
 
 /** The arrays a step's run writes into; after the run they are swapped with the current ones. */
@@ -76,6 +78,7 @@ class TrainingStep {
     private readonly classifier: OnnxClassifier,
     private readonly loss: Loss,
     private readonly optimizer: Optimizer,
+    private readonly seed: number,
   ) {}
 
   async run(batch: StepBatch, optimizer: Optimizer): Promise<StepResult> {
@@ -85,6 +88,7 @@ class TrainingStep {
     const program = await this.program(shape, batch);
     const scalars = optimizer.graph.begin();
     const feeds: Record<string, Tensor> = {
+      ...this.classifier.paramFeeds(),
       [program.inputName]: padRows(batch.x, rows),
       [TARGETS]: padRows(batch.targets, rows),
       [WEIGHTS]: padRows(float32([n], batch.weights), rows),
@@ -96,7 +100,6 @@ class TrainingStep {
     for (const u of program.updated) {
       const p = parameters.get(u.name) as (typeof this.classifier.parameters)[number];
       const slots = optimizer.graph.buffers(p.name, p.value.length);
-      feeds[p.name] = float32(p.shape, p.value);
       const value = this.spares.take(u.value, p.value);
       into[u.value] = float32(p.shape, value);
       const nextSlots = slots.map((current, i) => {
@@ -111,6 +114,18 @@ class TrainingStep {
           p.value = value;
           for (const [i, old] of slots.entries()) this.spares.give(u.slotOutputs[i], old);
           optimizer.graph.replace(p.name, nextSlots);
+        },
+      });
+    }
+    for (const s of this.classifier.statistics) {
+      const out = program.statisticUpdates.get(s.name);
+      if (!out) continue;
+      const value = this.spares.take(out, s.value);
+      into[out] = float32(s.shape, value);
+      next.push({
+        apply: () => {
+          this.spares.give(out, s.value);
+          s.value = value;
         },
       });
     }
@@ -142,7 +157,9 @@ class TrainingStep {
   }
 
   private async build(shape: number[], sample: StepBatch): Promise<Program> {
-    const { model, paramGradOuts, ...names } = await this.classifier.gradientGraph(this.loss, { params: true }, shape, sample);
+    const { model, paramGradOuts, statisticUpdates, ...names } = await this.classifier.gradientGraph(this.loss, { params: true }, shape, sample, {
+      seed: this.seed,
+    });
     const update = this.optimizer.graph;
     const b = new GraphBuilder(model.graph, defaultOpset(model), "update");
     // The gradients stay inside the run.
@@ -162,16 +179,19 @@ class TrainingStep {
       for (const o of [out.value, ...out.slots]) b.addOutput(o, DataType.FLOAT, [...p.shape]);
       updated.push({ name: p.name, value: out.value, slotInputs, slotOutputs: out.slots });
     }
+    for (const update of statisticUpdates.values()) b.addOutput(update, DataType.FLOAT);
     const session = await createSession(model, this.classifier.runtimeOptions);
-    return { session, scalarInputs, updated, ...names };
+    return { session, scalarInputs, updated, statisticUpdates, ...names };
   }
 }
 
 /**
- * Runs one step on `classifier` (created with `trainable: true`): updates its parameters and
- * the optimizer's state, and returns the loss and outputs the step saw.
+ * Runs one step on `classifier` (created with `trainable: true`) in training mode: updates its
+ * parameters, its statistics and the optimizer's state, and returns the loss and outputs the
+ * step saw. `seed` seeds the Dropout masks.
  */
-export async function trainingStep(classifier: OnnxClassifier, batch: StepBatch, optimizer: Optimizer, loss: Loss): Promise<StepResult> {
-  const step = await classifier.attach(`training-step|${loss.name}|${optimizer.graph.key}`, async () => new TrainingStep(classifier, loss, optimizer));
+export async function trainingStep(classifier: OnnxClassifier, batch: StepBatch, optimizer: Optimizer, loss: Loss, seed = 0): Promise<StepResult> {
+  const key = `training-step|${loss.name}|${optimizer.graph.key}|${seed}`;
+  const step = await classifier.attach(key, async () => new TrainingStep(classifier, loss, optimizer, seed));
   return step.run(batch, optimizer);
 }

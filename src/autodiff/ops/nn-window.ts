@@ -230,3 +230,24 @@ export function oneHot(b: GraphBuilder, indices: string, indicesType: DataType, 
   const h = b.op("OneHot", [idx, b.int64s([depth]), values], { axis: attr.int(axis) });
   return dataType === DataType.FLOAT ? h : b.cast(h, dataType);
 }
+
+/**
+ * A BatchNormalization that normalises with its batch's statistics: training_mode=1 from
+ * opset 14, running-statistic outputs before.
+ */
+export function isTrainingBatchNorm(node: Node): boolean {
+  return getInt(node, "training_mode", 0) === 1 || node.outputs.slice(1).some((o) => o);
+}
+
+/**
+ * The batch's x̂ = (X − μ)·r and r = 1/√(σ² + ε) per channel, σ² biased, with r shaped to
+ * broadcast over X. (Not a unit-scale BatchNormalization in training mode: ONNX Runtime's
+ * graph optimizer gets that node wrong when its scale and statistics are constants.)
+ */
+export function batchStatistics(b: GraphBuilder, x: string, rank: number, dataType: DataType, epsilon: number): { xhat: string; r: string } {
+  const axes = axesButChannel(rank);
+  const centred = b.op("Sub", [x, b.reduceMean(x, axes, true)]);
+  const variance = b.reduceMean(b.op("Mul", [centred, centred]), axes, true);
+  const r = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [variance, b.scalar(epsilon, dataType)])])]);
+  return { xhat: b.op("Mul", [centred, r]), r };
+}

@@ -9,6 +9,7 @@ export { adam, type Optimizer, type OptimizerState, sgd, type UpdateGraph } from
 export { type PerExampleOptions, type PerExampleResult, perExampleGradients } from "./per-example.js";
 export { probabilitiesOf, softmaxRows } from "./probabilities.js";
 export { probeShapes } from "./probe.js";
+export { type ReinitialiseResult, reinitialise } from "./reinitialise.js";
 export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";
 export { type BatchTransform, type EpochStats, type TrainOptions, train } from "./trainer.js";
 export { type StepBatch, type StepResult, trainingStep } from "./training-step.js";

@@ -9,6 +9,7 @@ import { benchAttacks } from "./attacks.js";
 import { benchEngine } from "./engine.js";
 
 for (const line of await benchEngine()) console.log(line);
+for (const line of ["", ...(await (await import("./train-like.js")).benchTrainLike())]) console.log(line);
 console.log("");
 for (const line of await benchAttacks()) console.log(line);
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);

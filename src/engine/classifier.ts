@@ -7,8 +7,8 @@
  * rows so that one graph serves a whole dataset.
  *
  * With `trainable: true` the floating-point initializers become graph inputs fed from a
- * parameter store, so the trainer (and attacks inside its batch transform) run the
- * current weights without rebuilding sessions.
+ * parameter store (weights, and BatchNorm's running statistics apart), so the trainer (and
+ * attacks inside its batch transform) run the current weights without rebuilding sessions.
  */
 import { appendGradients } from "../autodiff/gradient.js";
 import type { ValueShape } from "../autodiff/rule.js";

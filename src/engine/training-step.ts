@@ -7,8 +7,9 @@
  *
  * Measured on the MNIST CNN (batch 128, 2 threads) against the loop it replaces — gradients
  * copied out, accumulated, and Adam in TypeScript — see the engine section of the README.
- * Programs are built per batch shape (a short last batch gets its own, so batch statistics
- * never see padding) and released with the classifier.
+ * A short last batch is padded with zero-weight rows to the first batch's size, except in
+ * models with BatchNorm, whose batch statistics must not see padding: those get a program
+ * for that shape too. Programs are released with the classifier.
  */
 import { GraphBuilder } from "../onnx/builder.js";
 import { DataType, defaultOpset } from "../onnx/ir.js";
@@ -73,6 +74,8 @@ class SpareArrays {
 class TrainingStep {
   private readonly programs = new Map<string, Promise<Program>>();
   private readonly spares = new SpareArrays();
+  /** Rows of the first batch: a shorter batch is padded to them unless batch statistics would see the padding. */
+  private fullRows: number | undefined;
 
   constructor(
     private readonly classifier: OnnxClassifier,
@@ -83,7 +86,9 @@ class TrainingStep {
 
   async run(batch: StepBatch, optimizer: Optimizer): Promise<StepResult> {
     const n = batch.x.shape[0];
-    const rows = this.classifier.declaredBatch ?? n;
+    this.fullRows ??= n;
+    const pad = this.classifier.statistics.length === 0 && n < this.fullRows;
+    const rows = this.classifier.declaredBatch ?? (pad ? this.fullRows : n);
     const shape = [rows, ...batch.x.shape.slice(1)];
     const program = await this.program(shape, batch);
     const scalars = optimizer.graph.begin();

@@ -43,7 +43,7 @@ for (const [name, make] of optimizers) {
     const reference = await OnnxClassifier.create(model, { trainable: true });
     const fusedOptimizer = make();
     const referenceOptimizer = make();
-    // Two batch sizes: the second builds a second program and must pick up the same state.
+    // A short batch (5 rows) runs in the 8-row program, padded with zero-weight rows that must not count.
     for (const [step, n] of [
       [0, 8],
       [1, 8],

@@ -125,12 +125,9 @@ def mnist_resnet():
     model = MnistResnetBn()
     # As after training: BatchNorm parameters and statistics away from (1, 0, 0, 1). Left at
     # their defaults, the exporter would merge the equal tensors into one and Identity nodes.
+    mf.randomise_batchnorm(model)
+    model.train()
     with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.2, 0.2)
-        model.train()
         for _ in range(3):
             model(torch.rand(16, 1, 28, 28))
     model.eval()

@@ -29,23 +29,14 @@ test("a PyTorch ResNet gets He weights before ReLU, Glorot elsewhere, fresh Batc
   assert.ok(conv2.every((v) => Math.abs(v) <= bound));
   assert.ok(Math.abs(std(conv2) - bound / Math.sqrt(3)) < 0.01, `uniform std ${std(conv2)}`);
   assert.ok(tensor(model, "fc.bias").every((v) => v === 0));
+  const fresh: [string, number][] = [
+    ["weight", 1],
+    ["bias", 0],
+    ["running_mean", 0],
+    ["running_var", 1],
+  ];
   for (const bn of ["stem_bn", "block1.bn1", "block2.bn2"]) {
-    assert.ok(
-      tensor(model, `${bn}.weight`).every((v) => v === 1),
-      `${bn} scale`,
-    );
-    assert.ok(
-      tensor(model, `${bn}.bias`).every((v) => v === 0),
-      `${bn} shift`,
-    );
-    assert.ok(
-      tensor(model, `${bn}.running_mean`).every((v) => v === 0),
-      `${bn} mean`,
-    );
-    assert.ok(
-      tensor(model, `${bn}.running_var`).every((v) => v === 1),
-      `${bn} variance`,
-    );
+    for (const [part, value] of fresh) assert.ok(tensor(model, `${bn}.${part}`).every((v) => v === value), `${bn}.${part}`);
   }
   assert.notDeepEqual(stem, tensor(source, "stem.weight"), "the weights are new");
   assert.deepEqual(tensor(reinitialise(source, 1).model, "stem.weight"), stem, "same seed, same weights");

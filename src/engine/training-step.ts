@@ -193,10 +193,12 @@ class TrainingStep {
 /**
  * Runs one step on `classifier` (created with `trainable: true`) in training mode: updates its
  * parameters, its statistics and the optimizer's state, and returns the loss and outputs the
- * step saw. `seed` seeds the Dropout masks.
+ * step saw. `seed` seeds the Dropout masks when the step's graph is first built; the masks
+ * then go on from run to run, so later calls (a trainer's next epoch, with its own seed)
+ * reuse the built graph instead of building another.
  */
 export async function trainingStep(classifier: OnnxClassifier, batch: StepBatch, optimizer: Optimizer, loss: Loss, seed = 0): Promise<StepResult> {
-  const key = `training-step|${loss.name}|${optimizer.graph.key}|${seed}`;
+  const key = `training-step|${loss.name}|${optimizer.graph.key}`;
   const step = await classifier.attach(key, async () => new TrainingStep(classifier, loss, optimizer, seed));
   return step.run(batch, optimizer);
 }

@@ -38,7 +38,7 @@ export async function benchTrainLike(): Promise<string[]> {
   const history = JSON.parse(stdout).history as { epoch: number; validationAccuracy: number; samplesPerSecond: number }[];
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   return [
-    `aegis train --like mnist_resnet_bn.onnx (19,674 parameters, 5 BatchNorms, weights re-initialised) on mnist-full, ${epochs} epochs, batch 64, adam 1e-3:`,
+    `aegis train --like mnist_resnet_bn.onnx (19,674 parameters, 5 BatchNorms, weights re-initialised) on mnist-full, ${epochs} epochs, batch 64, adam 2e-3:`,
     `  test accuracy (10,000 digits) per epoch: ${history.map((e) => pct(e.validationAccuracy)).join(", ")}; ${minutes.toFixed(1)} min, ${history.at(-1)?.samplesPerSecond.toFixed(0)} samples/s`,
   ];
 }

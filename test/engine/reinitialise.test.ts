@@ -36,7 +36,11 @@ test("a PyTorch ResNet gets He weights before ReLU, Glorot elsewhere, fresh Batc
     ["running_var", 1],
   ];
   for (const bn of ["stem_bn", "block1.bn1", "block2.bn2"]) {
-    for (const [part, value] of fresh) assert.ok(tensor(model, `${bn}.${part}`).every((v) => v === value), `${bn}.${part}`);
+    for (const [part, value] of fresh)
+      assert.ok(
+        tensor(model, `${bn}.${part}`).every((v) => v === value),
+        `${bn}.${part}`,
+      );
   }
   assert.notDeepEqual(stem, tensor(source, "stem.weight"), "the weights are new");
   assert.deepEqual(tensor(reinitialise(source, 1).model, "stem.weight"), stem, "same seed, same weights");

@@ -1,7 +1,18 @@
 #!/usr/bin/python3
 """PyTorch CPU reference for `npm run bench`: the same MNIST CNN (2×conv 32/64, maxpool,
-dense 128, dense 10), timed on the same machine and thread count.
-Prints one JSON line: input-gradient ms per batch, training samples per second."""
+dense 128, dense 10) on the same machine and thread count.
+
+Run as `torch_reference.py <threads>`, it serves measurements so that the bench can
+interleave them with its own (a busy machine then slows both alike): one JSON command per
+line on stdin, one JSON answer per line on stdout.
+
+  {"cmd": "forward" | "input_grad", "batch": B, "iters": n}  -> {"ms": mean ms per batch}
+  {"cmd": "train", "batch": B, "steps": n}                    -> {"samples_per_s": …}
+      n Adam steps (lr 1e-3) on random images, model in train() mode
+  {"cmd": "per_sample_norms", "batch": B, "iters": n}         -> {"ms": …}
+      each example's parameter-gradient norm with functorch.vmap(grad), as Opacus-style
+      DP-SGD computes them
+"""
 import json
 import sys
 import time
@@ -10,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-threads, batch, grad_iters, train_samples = (int(a) for a in sys.argv[1:5])
+threads = int(sys.argv[1])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -18,49 +29,76 @@ model = nn.Sequential(
     nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
     nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Linear(128, 10),
 )
-x = torch.rand(batch, 1, 28, 28)
-y = torch.randint(0, 10, (batch,))
-
-model.eval()
-for p in model.parameters():
-    p.requires_grad_(False)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
-def input_gradient():
-    xi = x.clone().requires_grad_(True)
-    loss = F.cross_entropy(model(xi), y, reduction="sum")
-    (g,) = torch.autograd.grad(loss, xi)
-    return g
-
-
-for _ in range(3):
-    input_gradient()
-start = time.perf_counter()
-for _ in range(grad_iters):
-    input_gradient()
-grad_ms = (time.perf_counter() - start) * 1000 / grad_iters
-
-with torch.no_grad():
-    for _ in range(3):
-        model(x)
+def timed(iters, fn):
+    for _ in range(2):
+        fn()
     start = time.perf_counter()
-    for _ in range(grad_iters):
-        model(x)
-    forward_ms = (time.perf_counter() - start) * 1000 / grad_iters
+    for _ in range(iters):
+        fn()
+    return (time.perf_counter() - start) * 1000 / iters
 
-for p in model.parameters():
-    p.requires_grad_(True)
-model.train()
-opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-data = torch.rand(train_samples, 1, 28, 28)
-labels = torch.randint(0, 10, (train_samples,))
-start = time.perf_counter()
-perm = torch.randperm(train_samples)
-for i in range(0, train_samples, batch):
-    idx = perm[i:i + batch]
-    opt.zero_grad()
-    loss = F.cross_entropy(model(data[idx]), labels[idx])
-    loss.backward()
-    opt.step()
-train_sps = train_samples / (time.perf_counter() - start)
-print(json.dumps({"torch": torch.__version__, "forward_ms": forward_ms, "grad_ms": grad_ms, "train_samples_per_s": train_sps}))
+
+def forward(batch, iters):
+    x = torch.rand(batch, 1, 28, 28)
+    model.eval()
+    with torch.no_grad():
+        return timed(iters, lambda: model(x))
+
+
+def input_grad(batch, iters):
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+    model.eval()
+
+    def run():
+        xi = x.clone().requires_grad_(True)
+        loss = F.cross_entropy(model(xi), y, reduction="sum")
+        torch.autograd.grad(loss, xi)
+
+    return timed(iters, run)
+
+
+def train(batch, steps):
+    data = torch.rand(steps * batch, 1, 28, 28)
+    labels = torch.randint(0, 10, (steps * batch,))
+    model.train()
+    start = time.perf_counter()
+    for i in range(0, steps * batch, batch):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data[i:i + batch]), labels[i:i + batch])
+        loss.backward()
+        optimizer.step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def per_sample_norms(batch, iters):
+    from functorch import grad, make_functional, vmap
+
+    fmodel, params = make_functional(model)
+    x = torch.rand(batch, 1, 28, 28)
+    y = torch.randint(0, 10, (batch,))
+
+    def loss_of(p, xi, yi):
+        return F.cross_entropy(fmodel(p, xi.unsqueeze(0)), yi.unsqueeze(0))
+
+    per_example = vmap(grad(loss_of), in_dims=(None, 0, 0))
+
+    def run():
+        grads = per_example(params, x, y)
+        torch.sqrt(sum(g.flatten(1).pow(2).sum(1) for g in grads))
+
+    return timed(iters, run)
+
+
+print(json.dumps({"torch": torch.__version__}), flush=True)
+for line in sys.stdin:
+    command = json.loads(line)
+    kind = command["cmd"]
+    if kind == "train":
+        answer = {"samples_per_s": train(command["batch"], command["steps"])}
+    else:
+        answer = {"ms": {"forward": forward, "input_grad": input_grad, "per_sample_norms": per_sample_norms}[kind](command["batch"], command["iters"])}
+    print(json.dumps(answer), flush=True)

@@ -334,6 +334,15 @@ def _double_copy(model):
     return copy.deepcopy(model).double().eval()
 
 
+def randomise_batchnorm(model):
+    """Non-trivial affine BatchNorm parameters: scales U(0.5, 1.5), shifts U(-0.2, 0.2)."""
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.2, 0.2)
+
+
 def report_model(m, name):
     print(f"   {name}: opset {[(o.domain or 'ai.onnx', o.version) for o in m.opset_import]}")
     print(f"   ops: {op_histogram(m)}")
@@ -362,12 +371,7 @@ def make_cnn():
 def make_resnet():
     torch.manual_seed(1)
     model = ResnetBn()
-    # Non-trivial affine BatchNorm parameters.
-    with torch.no_grad():
-        for mod in model.modules():
-            if isinstance(mod, nn.BatchNorm2d):
-                mod.weight.uniform_(0.5, 1.5)
-                mod.bias.uniform_(-0.2, 0.2)
+    randomise_batchnorm(model)
     # Training-mode passes (a short training run, then a few plain forward passes) so the
     # BatchNorm running statistics are far from (0, 1).
     sample = prototype_sampler((3, 16, 16), 10, seed=11)

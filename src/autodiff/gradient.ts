@@ -12,7 +12,7 @@ import { GraphBuilder } from "../onnx/builder.js";
 import { DataType, defaultOpset, isFloatType, type Model, type Node } from "../onnx/ir.js";
 import { unbroadcast } from "./broadcast.js";
 import { NO_GRADIENT_OPS, RULES } from "./registry.js";
-import type { ValueShape, VjpContext } from "./rule.js";
+import type { ValueShape, VjpContext, VjpRule } from "./rule.js";
 
 export interface GradientRequest {
   /** Pairs (forward value, value holding ∂L/∂value) that start the backward pass. */
@@ -21,6 +21,19 @@ export interface GradientRequest {
   wrt: string[];
   /** Static shape and type of every value of the forward graph. */
   shapes: ReadonlyMap<string, ValueShape>;
+  /**
+   * Values of `wrt` whose gradient is not summed: each node that consumes one hands its
+   * rule and context to `use` instead (per-example gradients build their own from them).
+   * They get no entry in the result.
+   */
+  intercept?: { values: ReadonlySet<string>; use(value: string, use: ParameterUse): void };
+}
+
+/** One node's use of an intercepted value: the node's rule, its context and the input's position. */
+export interface ParameterUse {
+  rule: VjpRule;
+  ctx: VjpContext;
+  input: number;
 }
 
 export interface NonDifferentiableNode {
@@ -139,6 +152,10 @@ export function appendGradients(model: Model, request: GradientRequest): Map<str
     const thunks = rule.grad(ctx);
     node.inputs.forEach((input, i) => {
       if (!input || !needed.has(input)) return;
+      if (request.intercept?.values.has(input)) {
+        request.intercept.use(input, { rule, ctx, input: i });
+        return;
+      }
       const thunk = thunks[i];
       if (!thunk) return;
       addContribution(input, thunk());
@@ -147,6 +164,7 @@ export function appendGradients(model: Model, request: GradientRequest): Map<str
 
   const result = new Map<string, string>();
   for (const w of request.wrt) {
+    if (request.intercept?.values.has(w)) continue;
     const g = total(w);
     result.set(w, g ?? zeros(b, shapeOf(w)));
   }

@@ -1,45 +1,7 @@
-/** What every command shares: runtime options, data loading, progress, output. */
+/** What every command shares besides its options (options.ts): data loading, progress, output, Ctrl-C. */
 import { SingleBar } from "cli-progress";
-import type { Command } from "commander";
 import { type Dataset, loadDataset } from "../data/index.js";
-import type { RuntimeOptions } from "../engine/runtime.js";
 import { AegisError } from "../errors.js";
-
-export function addRuntimeOptions(cmd: Command): Command {
-  return cmd
-    .option("--threads <n>", "intra-op threads for ONNX Runtime (0 = one per core)", parseInteger("--threads", 0), 0)
-    .option("--device <device>", "cpu or cuda (CUDA needs onnxruntime-node's CUDA provider)", "cpu");
-}
-
-export function addDataOptions(cmd: Command): Command {
-  return cmd
-    .option("--x-key <key>", "array of inputs in an .npz file", "x")
-    .option("--y-key <key>", "array of labels in an .npz file", "y")
-    .option("--split <split>", "split of a built-in dataset (train|test)", "test");
-}
-
-export function runtimeOptions(opts: { threads?: number; device?: string }): RuntimeOptions {
-  if (opts.device !== undefined && opts.device !== "cpu" && opts.device !== "cuda") {
-    throw new AegisError("BAD_OPTION", `--device must be cpu or cuda, not "${opts.device}"`);
-  }
-  return { threads: opts.threads ?? 0, device: (opts.device ?? "cpu") as "cpu" | "cuda" };
-}
-
-export function parseInteger(flag: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new AegisError("BAD_OPTION", `${flag} must be an integer ≥ ${min}, not "${value}"`);
-    return n;
-  };
-}
-
-export function parseNumber(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new AegisError("BAD_OPTION", `${flag} must be a number, not "${value}"`);
-    return n;
-  };
-}
 
 export function loadData(spec: string, opts: { xKey?: string; yKey?: string; split?: string }): Dataset {
   if (opts.split !== undefined && opts.split !== "train" && opts.split !== "test") {

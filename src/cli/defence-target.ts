@@ -14,7 +14,7 @@ import type { DefenceRecord } from "../audit/types.js";
 import { type DefendedClassifier, defend } from "../defenses/defended-classifier.js";
 import { type DefenceSidecar, openDefence } from "../defenses/specs.js";
 import { OnnxClassifier } from "../engine/classifier.js";
-import { parseInteger, runtimeOptions } from "./common.js";
+import { parseInteger, runtimeOptions } from "./options.js";
 
 /** Draws per gradient through randomised preprocessors unless --eot says otherwise (Athalye et al. 2018 average over many; 10 keeps the cost within an order of magnitude). Deterministic defences use one whatever is asked. */
 export const DEFAULT_EOT = 10;

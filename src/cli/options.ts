@@ -28,15 +28,16 @@ export function parseNumber(flag: string) {
 const DATA_FORMS = "mnist, an .npz/.npy/CSV file or an image folder";
 
 /**
- * --data (with --x-key, --y-key and --split): `role` says what the data is for, e.g.
- * "training data (mnist: its 8,000-sample train split)". Without a default the option is required.
+ * --data (with --x-key, --y-key and, unless the command picks the split itself, --split):
+ * `role` says what the data is for, e.g. "evaluation data (mnist: its 2,000-sample test
+ * split)". Without a default the option is required.
  */
-export function withData(cmd: Command, role: string, fallback?: string): Command {
+export function withData(cmd: Command, role: string, fallback?: string, options: { split?: false | "train" | "test" } = {}): Command {
   const help = `${role}: ${DATA_FORMS}`;
   (fallback === undefined ? cmd.requiredOption("--data <spec>", help) : cmd.option("--data <spec>", help, fallback))
     .option("--x-key <key>", "array of inputs in an .npz file", "x")
-    .option("--y-key <key>", "array of labels in an .npz file", "y")
-    .option("--split <split>", "split of a built-in dataset (train|test)", "test");
+    .option("--y-key <key>", "array of labels in an .npz file", "y");
+  if (options.split !== false) cmd.option("--split <split>", "split of a built-in dataset (train|test)", options.split ?? "test");
   return cmd;
 }
 
@@ -68,16 +69,25 @@ export function runtimeOptions(opts: { threads?: number; device?: string }): Run
 }
 
 /** --json: machine output on stdout; with `toFile`, --json FILE writes it to a file instead. */
-export function withJson(cmd: Command, what: string, toFile = false): Command {
+export function jsonOption(what: string, toFile = false): Option {
   return toFile
-    ? cmd.option("--json [file]", `write ${what} as JSON to a file, or print it on stdout`)
-    : cmd.option("--json", `print ${what} as JSON on stdout`);
+    ? new Option("--json [file]", `write ${what} as JSON to a file, or print it on stdout`)
+    : new Option("--json", `print ${what} as JSON on stdout`);
+}
+
+export function withJson(cmd: Command, what: string, toFile = false): Command {
+  return cmd.addOption(jsonOption(what, toFile));
 }
 
 /** --out: what the command writes there; required unless it has a default. */
+export function outOption(what: string, fallback?: string, required = false): Option {
+  const option = new Option("--out <path>", what);
+  if (fallback !== undefined) option.default(fallback);
+  return required ? option.makeOptionMandatory() : option;
+}
+
 export function withOut(cmd: Command, what: string, fallback?: string, required = false): Command {
-  const flag = "--out <path>";
-  return required ? cmd.requiredOption(flag, what) : cmd.option(flag, what, fallback);
+  return cmd.addOption(outOption(what, fallback, required));
 }
 
 /** A comma-separated ε list (`inf` allowed where an attack takes no limit). */
@@ -107,12 +117,16 @@ export function withAlias(cmd: Command, alias: string, canonical: string, parse?
   return cmd.addOption(option);
 }
 
-/** The value of a flag given under its name or its alias; both at once is a mistake. */
-export function aliased<T>(opts: Record<string, unknown>, key: string, aliasKey: string, flags: string): T | undefined {
-  if (opts[aliasKey] !== undefined && opts[key] !== undefined && opts[key] !== opts[aliasKey])
-    throw new AegisError("BAD_OPTION", `${flags} are one option under two names; give one`);
-  return (opts[aliasKey] ?? opts[key]) as T | undefined;
+/** The value of a flag given under its name or its alias (the name's default otherwise); both at once is a mistake. */
+export function aliased<T>(cmd: Command, key: string, aliasKey: string): T | undefined {
+  const opts = cmd.opts();
+  if (opts[aliasKey] === undefined) return opts[key] as T | undefined;
+  if (cmd.getOptionValueSource(key) === "cli")
+    throw new AegisError("BAD_OPTION", `--${kebab(key)} and --${kebab(aliasKey)} are one option under two names; give one`);
+  return opts[aliasKey] as T;
 }
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** --format: which of the report formats a command writes (report/write.ts), default `defaults`. */
 export function withFormat(cmd: Command, allowed: readonly ReportFormat[], defaults: readonly ReportFormat[]): Command {

@@ -12,6 +12,7 @@ import { parseCsv } from "./csv.js";
 import { loadImageFolder } from "./images.js";
 import { toLabelIndices } from "./labels.js";
 import { loadMnist, MNIST_CLASS_NAMES } from "./mnist.js";
+import { loadMnistFull } from "./mnist-full.js";
 import { isNpy, looksLikePickle, parseNpy } from "./npy.js";
 import { encodeNpz, isZip, parseNpz } from "./npz.js";
 
@@ -37,14 +38,14 @@ export interface LoadDatasetOptions {
 }
 
 /**
- * Loads "mnist" (built in; a file or folder named mnist needs a path such as ./mnist) or
+ * Loads "mnist" or "mnist-full" (built in; a file or folder of that name needs a path such as ./mnist) or
  * a path to an .npz, .npy or CSV file or an image folder (root/<class>/<image>).
  */
 export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dataset {
-  if (spec === "mnist") {
+  if (spec === "mnist" || spec === "mnist-full") {
     const split = options.split ?? "test";
-    const { x, y } = loadMnist()[split];
-    return { x, y, name: `mnist-${split}`, classNames: [...MNIST_CLASS_NAMES] };
+    const { x, y } = spec === "mnist" ? loadMnist()[split] : loadMnistFull(split);
+    return { x, y, name: `${spec}-${split}`, classNames: [...MNIST_CLASS_NAMES] };
   }
   const name = basename(spec);
   let isDirectory: boolean;

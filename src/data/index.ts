@@ -12,6 +12,7 @@ export {
   type Mnist,
   type MnistSplit,
 } from "./mnist.js";
+export { loadMnistFull, MNIST_FULL_TEST_SIZE, MNIST_FULL_TRAIN_SIZE } from "./mnist-full.js";
 export { encodeNpy, mentionsObject, type NpyHeader, type PyValue, parseNpy, parseNpyHeader } from "./npy.js";
 export { encodeNpz, parseNpz } from "./npz.js";
 export { createRng, type Rng } from "./random.js";

@@ -1,7 +1,8 @@
 /**
  * Models Aegis defines in TypeScript and emits as ONNX: the demo and test models,
  * surrogates and shadow models. Initialisation follows PyTorch's defaults
- * (U(±1/√fan_in) for weights and biases), from a seeded generator.
+ * (U(±1/√fan_in) for weights and biases; torchvision's for the ResNet), from a seeded
+ * generator.
  */
 import { createRng, type Rng } from "../data/random.js";
 import { AegisError } from "../errors.js";
@@ -46,29 +47,36 @@ class Layers {
     return this.b.op("Gemm", [x, w, bias], { transB: attr.int(1) });
   }
 
-  conv(
-    x: string,
-    cin: number,
-    cout: number,
-    kernel: number,
-    name: string,
-    options: { stride?: number; pad?: number; init?: "default" | "he" | "zero" } = {},
-  ): string {
+  /**
+   * PyTorch's Conv2d: U(±1/√fan_in) weights and bias; or, before a BatchNorm ("he"), no bias
+   * and N(0, 2/fan_out) weights, as torchvision's ResNet (He et al. 2015).
+   */
+  conv(x: string, cin: number, cout: number, kernel: number, name: string, options: { stride?: number; pad?: number; init?: "default" | "he" } = {}): string {
     const fanIn = cin * kernel * kernel;
-    const init = options.init ?? "default";
     const dims = [cout, cin, kernel, kernel];
-    const w =
-      init === "he"
-        ? this.normal(dims, Math.sqrt(2 / (cout * kernel * kernel)), `${name}.weight`)
-        : this.uniform(dims, init === "zero" ? 0 : 1 / Math.sqrt(fanIn), `${name}.weight`);
-    const bias = this.uniform([cout], init === "default" ? 1 / Math.sqrt(fanIn) : 0, `${name}.bias`);
+    const inputs =
+      options.init === "he"
+        ? [x, this.normal(dims, Math.sqrt(2 / (cout * kernel * kernel)), `${name}.weight`)]
+        : [x, this.uniform(dims, 1 / Math.sqrt(fanIn), `${name}.weight`), this.uniform([cout], 1 / Math.sqrt(fanIn), `${name}.bias`)];
     const pad = options.pad ?? 0;
     const stride = options.stride ?? 1;
-    return this.b.op("Conv", [x, w, bias], {
+    return this.b.op("Conv", inputs, {
       kernel_shape: attr.ints([kernel, kernel]),
       strides: attr.ints([stride, stride]),
       pads: attr.ints([pad, pad, pad, pad]),
     });
+  }
+
+  /**
+   * BatchNormalization with PyTorch's defaults (momentum 0.1, written as ONNX's 0.9; ε 1e-5),
+   * running statistics (0, 1), shift 0 and scale 1 — or 0 to start a residual branch at zero
+   * (Goyal et al. 2017).
+   */
+  batchNorm(x: string, channels: number, name: string, scale: 0 | 1 = 1): string {
+    const constant = (suffix: string, value: number) =>
+      this.b.namedInitializer(`${name}.${suffix}`, DataType.FLOAT, [channels], new Float32Array(channels).fill(value));
+    const inputs = [x, constant("weight", scale), constant("bias", 0), constant("running_mean", 0), constant("running_var", 1)];
+    return this.b.op("BatchNormalization", inputs, { epsilon: attr.float(1e-5), momentum: attr.float(0.9) });
   }
 
   relu(x: string): string {
@@ -119,14 +127,15 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
     }
     case "resnet-small": {
       const [c] = imageShape(arch, inputShape);
-      // He et al. 2016 residual blocks without BatchNorm: He-initialised convolutions, and
-      // the last convolution of each branch starts at zero (as in Fixup, Zhang et al. 2019),
-      // so every block starts as the identity and the network trains stably.
-      let h = L.relu(L.conv("input", c, 16, 3, "stem", { pad: 1, init: "he" }));
+      // He et al. 2016 residual blocks, Conv-BN-ReLU-Conv-BN plus the skip (a 1×1 Conv-BN
+      // where the shape changes), then ReLU. The last BatchNorm of each branch starts at
+      // scale 0, so every block starts as the identity.
+      const convBn = (x: string, cin: number, cout: number, kernel: number, name: string, stride = 1, scale: 0 | 1 = 1) =>
+        L.batchNorm(L.conv(x, cin, cout, kernel, `${name}.conv`, { pad: (kernel - 1) / 2, stride, init: "he" }), cout, `${name}.bn`, scale);
+      let h = L.relu(convBn("input", c, 16, 3, "stem"));
       const block = (x: string, cin: number, cout: number, stride: number, name: string) => {
-        let r = L.relu(L.conv(x, cin, cout, 3, `${name}.conv1`, { pad: 1, stride, init: "he" }));
-        r = L.conv(r, cout, cout, 3, `${name}.conv2`, { pad: 1, init: "zero" });
-        const skip = stride === 1 && cin === cout ? x : L.conv(x, cin, cout, 1, `${name}.proj`, { stride, init: "he" });
+        const r = convBn(L.relu(convBn(x, cin, cout, 3, `${name}.branch1`, stride)), cout, cout, 3, `${name}.branch2`, 1, 0);
+        const skip = stride === 1 && cin === cout ? x : convBn(x, cin, cout, 1, `${name}.proj`, stride);
         return L.relu(b.op("Add", [r, skip]));
       };
       h = block(h, 16, 16, 1, "block1");

@@ -7,19 +7,21 @@
  * rows so that one graph serves a whole dataset.
  *
  * With `trainable: true` the floating-point initializers become graph inputs fed from a
- * parameter store, so the trainer (and attacks inside its batch transform) run the
- * current weights without rebuilding sessions.
+ * parameter store (weights, and BatchNorm's running statistics apart), so the trainer (and
+ * attacks inside its batch transform) run the current weights without rebuilding sessions.
  */
 import { appendGradients } from "../autodiff/gradient.js";
+import type { ValueShape } from "../autodiff/rule.js";
 import { AegisError } from "../errors.js";
 import { GraphBuilder } from "../onnx/builder.js";
 import { loadModel } from "../onnx/io.js";
-import { cloneModel, DataType, defaultOpset, isFloatType, type Model, type TensorValue } from "../onnx/ir.js";
+import { cloneModel, DataType, defaultOpset, type Model, type TensorValue } from "../onnx/ir.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import type { Classifier, Labels, LossName, LossOptions } from "./capabilities.js";
 import { type Loss, lossByName } from "./losses.js";
 import { probeShapes } from "./probe.js";
 import { createSession, type RuntimeOptions, type Session } from "./runtime.js";
+import { toTrainingMode } from "./training-mode.js";
 
 export interface OnnxClassifierOptions extends RuntimeOptions {
   /** Valid input range (default [0, 1]). */
@@ -58,22 +60,46 @@ export interface Evaluation {
 export interface Parameter {
   readonly name: string;
   readonly shape: readonly number[];
-  /** Current values, updated in place by optimizers. */
-  readonly value: Float32Array;
+  /**
+   * Current values. Optimizers update them in place, and the training step replaces the
+   * array with the one its run wrote: read `value` again after a step instead of keeping it.
+   */
+  value: Float32Array;
 }
 
-interface GradientProgram {
-  session: Session;
-  batch: number;
+/** A model with its loss appended, and the names of its values (see OnnxClassifier.lossGraph). */
+export interface LossGraph {
+  model: Model;
+  /** Static shapes of the forward graph's values, from the probe. */
+  shapes: Map<string, ValueShape>;
+  inputName: string;
+  /** Per-sample loss [B]. */
   lossOut: string;
+  /** Σ weight·loss, the scalar a backward pass starts from. */
   totalOut: string;
   outputOut: string;
+  /** In training mode, the value holding each statistic's update. */
+  statisticUpdates: Map<string, string>;
+}
+
+/** A gradient graph and the names of its values (see OnnxClassifier.gradientGraph). */
+export interface GradientGraph extends Omit<LossGraph, "shapes"> {
   inputGradOut?: string;
+  /** Gradient output per parameter name. */
   paramGradOuts: Map<string, string>;
 }
 
-const TARGETS = "aegis/targets";
-const WEIGHTS = "aegis/weights";
+interface GradientProgram extends Omit<GradientGraph, "model"> {
+  session: Session;
+  batch: number;
+}
+
+interface Releasable {
+  release(): Promise<void>;
+}
+
+export const TARGETS = "aegis/targets";
+export const WEIGHTS = "aegis/weights";
 
 export class OnnxClassifier implements Classifier {
   readonly inputShape: readonly number[];
@@ -83,6 +109,11 @@ export class OnnxClassifier implements Classifier {
   readonly batchSize: number;
   /** Trainable parameters (empty unless created with `trainable`). */
   readonly parameters: readonly Parameter[];
+  /**
+   * State that training updates but no gradient reaches: BatchNormalization's running
+   * statistics (empty unless created with `trainable`).
+   */
+  readonly statistics: readonly Parameter[];
 
   private readonly model: Model;
   private readonly inputName: string;
@@ -93,6 +124,7 @@ export class OnnxClassifier implements Classifier {
   private readonly runtime: RuntimeOptions;
   private forward: Promise<Session> | undefined;
   private readonly programs = new Map<string, Promise<GradientProgram>>();
+  private readonly attached = new Map<string, Promise<Releasable>>();
 
   static fromFile(path: string, options: OnnxClassifierOptions = {}): Promise<OnnxClassifier> {
     return OnnxClassifier.create(loadModel(path), options);
@@ -145,26 +177,19 @@ export class OnnxClassifier implements Classifier {
     this.outputKind = kind === "auto" ? (endsInSoftmax || classicalMl ? "probs" : "logits") : kind;
     this.logitsName = this.outputKind === "logits" ? this.outputName : endsInSoftmax ? producer?.inputs[0] : undefined;
 
-    const params: Parameter[] = [];
-    if (options.trainable) {
-      for (const t of trainableInitializers(model)) {
-        params.push({ name: t.name, shape: [...t.dims], value: Float32Array.from(t.data as Float32Array) });
-      }
-      const moved = new Set(params.map((p) => p.name));
-      model.graph.initializers = model.graph.initializers.filter((t) => !moved.has(t.name));
-      model.graph.inputs = model.graph.inputs.filter((i) => !moved.has(i.name));
-      for (const p of params) model.graph.inputs.push({ name: p.name, elemType: DataType.FLOAT, shape: [...p.shape] });
-    }
-    this.parameters = params;
+    const { parameters, statistics } = options.trainable ? trainableState(model) : { parameters: [], statistics: [] };
+    this.parameters = parameters;
+    this.statistics = statistics;
     this.model = model;
   }
 
-  /** The model with the current parameter values as initializers (for saving). */
+  /** The model with the current parameters and statistics as initializers (for saving). */
   exportModel(): Model {
     const model = cloneModel(this.model);
-    const byName = new Map(this.parameters.map((p) => [p.name, p]));
-    model.graph.inputs = model.graph.inputs.filter((i) => !byName.has(i.name));
-    for (const p of this.parameters) {
+    const state = [...this.parameters, ...this.statistics];
+    const names = new Set(state.map((p) => p.name));
+    model.graph.inputs = model.graph.inputs.filter((i) => !names.has(i.name));
+    for (const p of state) {
       model.graph.initializers.push({ name: p.name, dataType: DataType.FLOAT, dims: [...p.shape], data: Float32Array.from(p.value) });
     }
     return model;
@@ -289,15 +314,31 @@ export class OnnxClassifier implements Classifier {
   }
 
   async release(): Promise<void> {
-    const sessions = [this.forward, ...[...this.programs.values()].map((p) => p.then((q) => q.session))];
+    const resources = [this.forward, ...[...this.programs.values()].map((p) => p.then((q) => q.session)), ...this.attached.values()];
     this.forward = undefined;
     this.programs.clear();
-    for (const s of sessions) if (s) await (await s).release();
+    this.attached.clear();
+    for (const r of resources) if (r) await (await r).release();
   }
 
-  private paramFeeds(): Record<string, Tensor> {
+  /**
+   * Something built on this classifier's graphs (a training step's sessions), made once per
+   * key and released with the classifier.
+   */
+  attach<T extends Releasable>(key: string, make: () => Promise<T>): Promise<T> {
+    let resource = this.attached.get(key);
+    if (!resource) {
+      resource = make();
+      this.attached.set(key, resource);
+      resource.catch(() => this.attached.delete(key));
+    }
+    return resource as Promise<T>;
+  }
+
+  /** The parameters and statistics as feeds (read in place, not copied). */
+  paramFeeds(): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {};
-    for (const p of this.parameters) feeds[p.name] = float32(p.shape, p.value);
+    for (const p of [...this.parameters, ...this.statistics]) feeds[p.name] = float32(p.shape, p.value);
     return feeds;
   }
 
@@ -346,6 +387,24 @@ export class OnnxClassifier implements Classifier {
     targets: Tensor<"float32">,
     weights: Float32Array,
   ): Promise<GradientProgram> {
+    const { model, ...names } = await this.gradientGraph(loss, { input: wantInput, params: wantParams }, shape, { x, targets, weights });
+    return { session: await createSession(model, this.runtime), batch: shape[0], ...names };
+  }
+
+  /**
+   * The model with the loss appended, for inputs of `shape`: inputs are the model's input,
+   * the targets [B, K] ("aegis/targets") and the per-sample weights [B] ("aegis/weights")
+   * (and the parameters when trainable); outputs are the model's output and the per-sample
+   * and total loss. `sample` (its first rows) runs the shape probe, whose shapes come back
+   * for building a backward pass. With `training`, the graph runs as in PyTorch's train()
+   * (training-mode.ts) and names the updates of the statistics.
+   */
+  async lossGraph(
+    loss: Loss,
+    shape: readonly number[],
+    sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+    training?: { seed: number },
+  ): Promise<LossGraph> {
     const batch = shape[0];
     const k = this.numClasses;
     const model = cloneModel(this.model);
@@ -360,19 +419,34 @@ export class OnnxClassifier implements Classifier {
     b.addOutput(perSample, DataType.FLOAT);
     b.addOutput(total, DataType.FLOAT);
 
-    const n = Math.min(batch, x.shape[0]);
+    const n = Math.min(batch, sample.x.shape[0]);
     const probeFeeds: Record<string, Tensor> = {
       ...this.paramFeeds(),
-      [this.inputName]: padRows(sliceRows(x, 0, n), batch),
-      [TARGETS]: padRows(sliceRows(targets, 0, n), batch),
-      [WEIGHTS]: padRows(float32([n], weights.subarray(0, n)), batch),
+      [this.inputName]: padRows(sliceRows(sample.x, 0, n), batch),
+      [TARGETS]: padRows(sliceRows(sample.targets, 0, n), batch),
+      [WEIGHTS]: padRows(float32([n], sample.weights.subarray(0, n)), batch),
     };
     const shapes = await probeShapes(model, probeFeeds, this.runtime);
-    const wrt = [...(wantInput ? [this.inputName] : []), ...(wantParams ? this.parameters.map((p) => p.name) : [])];
+    const statisticUpdates = training ? toTrainingMode(model, shapes, training.seed) : new Map<string, string>();
+    return { model, shapes, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName, statisticUpdates };
+  }
+
+  /** lossGraph with the backward pass appended: the requested gradients become outputs too. */
+  async gradientGraph(
+    loss: Loss,
+    wrt: { input?: boolean; params?: boolean },
+    shape: readonly number[],
+    sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+    training?: { seed: number },
+  ): Promise<GradientGraph> {
+    const { shapes, ...graph } = await this.lossGraph(loss, shape, sample, training);
+    const { model } = graph;
+    const b = new GraphBuilder(model.graph, defaultOpset(model), "grad_out");
+    const names = [...(wrt.input ? [this.inputName] : []), ...(wrt.params ? this.parameters.map((p) => p.name) : [])];
     const paramGradOuts = new Map<string, string>();
     let inputGradOut: string | undefined;
-    if (wrt.length > 0) {
-      const grads = appendGradients(model, { seeds: [{ value: total, seed: b.scalar(1) }], wrt, shapes });
+    if (names.length > 0) {
+      const grads = appendGradients(model, { seeds: [{ value: graph.totalOut, seed: b.scalar(1) }], wrt: names, shapes });
       for (const [value, grad] of grads) {
         const out = grad === value || model.graph.outputs.some((o) => o.name === grad) ? b.op("Identity", [grad]) : grad;
         b.addOutput(out, DataType.FLOAT);
@@ -380,13 +454,22 @@ export class OnnxClassifier implements Classifier {
         else paramGradOuts.set(value, out);
       }
     }
-    const session = await createSession(model, this.runtime);
-    return { session, batch, lossOut: perSample, totalOut: total, outputOut: this.outputName, inputGradOut, paramGradOuts };
+    return { ...graph, inputGradOut, paramGradOuts };
+  }
+
+  /** The runtime options the classifier's sessions use (thread count, device). */
+  get runtimeOptions(): RuntimeOptions {
+    return this.runtime;
+  }
+
+  /** The batch size the model's input declares, when it is fixed. */
+  get declaredBatch(): number | undefined {
+    return this.fixedBatch;
   }
 }
 
 /** Zero rows appended up to `rows` (a short last batch; zero weights keep them out of sums). */
-function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
+export function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
   const n = t.shape[0];
   if (n === rows) return t;
   const data = new Float32Array(rows * sizeOf(t.shape.slice(1)));
@@ -394,11 +477,23 @@ function padRows(t: Tensor<"float32">, rows: number): Tensor<"float32"> {
   return float32([rows, ...t.shape.slice(1)], data);
 }
 
-/** Float initializers that are weights, not running statistics of BatchNormalization. */
-function trainableInitializers(model: Model): TensorValue[] {
-  const statistics = new Set<string>();
-  for (const n of model.graph.nodes) if (n.opType === "BatchNormalization") for (const s of n.inputs.slice(3, 5)) statistics.add(s);
-  return model.graph.initializers.filter((t) => isFloatType(t.dataType) && t.dataType === DataType.FLOAT && !statistics.has(t.name) && t.dims.length > 0);
+/**
+ * Moves the float32 initializers of `model` to graph inputs, as parameters (the weights) and
+ * statistics (BatchNormalization's running mean and variance), so runs feed their current values.
+ */
+function trainableState(model: Model): { parameters: Parameter[]; statistics: Parameter[] } {
+  const statisticNames = new Set<string>();
+  for (const n of model.graph.nodes) if (n.opType === "BatchNormalization") for (const s of n.inputs.slice(3, 5)) statisticNames.add(s);
+  const moved = model.graph.initializers.filter((t) => t.dataType === DataType.FLOAT && t.dims.length > 0);
+  const state = (t: TensorValue): Parameter => ({ name: t.name, shape: [...t.dims], value: Float32Array.from(t.data as Float32Array) });
+  const names = new Set(moved.map((t) => t.name));
+  model.graph.initializers = model.graph.initializers.filter((t) => !names.has(t.name));
+  model.graph.inputs = model.graph.inputs.filter((i) => !names.has(i.name));
+  for (const t of moved) model.graph.inputs.push({ name: t.name, elemType: DataType.FLOAT, shape: [...t.dims] });
+  return {
+    parameters: moved.filter((t) => !statisticNames.has(t.name)).map(state),
+    statistics: moved.filter((t) => statisticNames.has(t.name)).map(state),
+  };
 }
 
 /** Prepends (x − mean) / std so gradients are taken with respect to the raw input. */

@@ -5,8 +5,11 @@ export { createFeatureExtractor, type FeatureBatch, type FeatureExtractor, type 
 export { HttpPredictor, type HttpPredictorOptions } from "./http.js";
 export { type ModelSummary, summarizeModel } from "./inspect.js";
 export { classOutput, crossEntropy, dlrLoss, LOSSES, type Loss, marginLoss } from "./losses.js";
-export { adam, type Optimizer, sgd } from "./optimizers.js";
+export { adam, type Optimizer, type OptimizerState, sgd, type UpdateGraph } from "./optimizers.js";
+export { type PerExampleOptions, type PerExampleResult, perExampleGradients } from "./per-example.js";
 export { probabilitiesOf, softmaxRows } from "./probabilities.js";
 export { probeShapes } from "./probe.js";
+export { type ReinitialiseResult, reinitialise } from "./reinitialise.js";
 export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";
 export { type BatchTransform, type EpochStats, type TrainOptions, train } from "./trainer.js";
+export { type StepBatch, type StepResult, trainingStep } from "./training-step.js";

@@ -1,18 +1,52 @@
 /**
- * Optimizers over Float32Array parameters, updated in place. Deterministic: no
- * randomness, and the same arithmetic order on every run.
+ * Optimizers over Float32Array parameters, each in two forms of the same update: `step`,
+ * in TypeScript, for gradients computed elsewhere (aggregated, noised, clipped by the
+ * caller), and `graph`, ONNX nodes that the training step appends to the gradient graph so
+ * that ONNX Runtime computes the gradients and applies the update in one run (see
+ * training-step.ts). Both forms read and write the same state buffers and step count, so
+ * checkpoints and learning-rate schedules work with either. Deterministic: no randomness,
+ * and the same arithmetic order on every run.
  */
+import type { GraphBuilder } from "../onnx/builder.js";
 import type { Parameter } from "./classifier.js";
 
 export interface Optimizer {
   readonly name: string;
   /** Applies one update from the gradients (same order as the parameters). */
   step(params: readonly Parameter[], grads: ReadonlyMap<string, Float32Array>): void;
+  /** The same update as graph nodes. */
+  readonly graph: UpdateGraph;
   learningRate: number;
   /** The optimizer's internal state (step count, moment buffers), for checkpoints. */
   exportState(): OptimizerState;
   /** Restores a state from exportState(), so a resumed run continues bit for bit. */
   importState(state: OptimizerState): void;
+}
+
+export interface UpdateGraph {
+  /** State buffers each parameter carries, each of the parameter's shape (Adam: "m", "v"). */
+  readonly slots: readonly string[];
+  /** Per-step scalar inputs of the update (learning rate, bias corrections). */
+  readonly scalars: readonly string[];
+  /** Optimizers with equal keys append identical nodes (the hyperparameters baked into them). */
+  readonly key: string;
+  /** Appends one parameter's update; returns the values holding its new value and new slots. */
+  append(b: GraphBuilder, p: UpdateInputs): { value: string; slots: string[] };
+  /** Starts a step: advances the step count and returns the values of the scalar inputs. */
+  begin(): Record<string, number>;
+  /** A parameter's state buffers in `slots` order (zeros at first). */
+  buffers(name: string, size: number): Float32Array[];
+  /** Replaces them (the training step hands over the arrays its run wrote). */
+  replace(name: string, buffers: Float32Array[]): void;
+}
+
+export interface UpdateInputs {
+  value: string;
+  grad: string;
+  /** The current slots, in `slots` order. */
+  slots: readonly string[];
+  /** The scalar inputs by name. */
+  scalars: Readonly<Record<string, string>>;
 }
 
 export interface OptimizerState {
@@ -21,15 +55,46 @@ export interface OptimizerState {
   buffers: Record<string, Float32Array>;
 }
 
-function copyBuffers(from: ReadonlyMap<string, Float32Array>, slot: string, into: Record<string, Float32Array>): void {
-  for (const [name, buffer] of from) into[`${name}/${slot}`] = Float32Array.from(buffer);
+/** Per-parameter slot buffers, shared by both forms and by checkpoints. */
+class SlotStore {
+  private readonly byParam = new Map<string, Float32Array[]>();
+  constructor(readonly slots: readonly string[]) {}
+
+  get(name: string, size: number): Float32Array[] {
+    let buffers = this.byParam.get(name);
+    if (!buffers) {
+      buffers = this.slots.map(() => new Float32Array(size));
+      this.byParam.set(name, buffers);
+    }
+    return buffers;
+  }
+
+  set(name: string, buffers: Float32Array[]): void {
+    this.byParam.set(name, buffers);
+  }
+
+  export(step: number): OptimizerState {
+    const buffers: Record<string, Float32Array> = {};
+    for (const [name, arrays] of this.byParam) for (const [i, slot] of this.slots.entries()) buffers[`${name}/${slot}`] = Float32Array.from(arrays[i]);
+    return { step, buffers };
+  }
+
+  import(state: OptimizerState): void {
+    this.byParam.clear();
+    const sizes = new Map<string, number>();
+    for (const [key, buffer] of Object.entries(state.buffers)) sizes.set(key.slice(0, key.lastIndexOf("/")), buffer.length);
+    for (const [name, size] of sizes) {
+      this.byParam.set(
+        name,
+        this.slots.map((slot) => Float32Array.from(state.buffers[`${name}/${slot}`] ?? new Float32Array(size))),
+      );
+    }
+  }
 }
 
-function readBuffers(state: OptimizerState, slot: string): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  const suffix = `/${slot}`;
-  for (const [key, buffer] of Object.entries(state.buffers)) if (key.endsWith(suffix)) out.set(key.slice(0, -suffix.length), Float32Array.from(buffer));
-  return out;
+/** g + decay·w, the L2 term torch.optim adds to the gradient. */
+function decayed(b: GraphBuilder, grad: string, value: string, decay: number): string {
+  return decay === 0 ? grad : b.op("Add", [grad, b.op("Mul", [value, b.scalar(decay)])]);
 }
 
 export interface SgdOptions {
@@ -43,8 +108,9 @@ export interface SgdOptions {
 export function sgd(options: SgdOptions): Optimizer {
   const momentum = options.momentum ?? 0;
   const decay = options.weightDecay ?? 0;
-  const velocity = new Map<string, Float32Array>();
-  return {
+  const nesterov = options.nesterov ?? false;
+  const store = new SlotStore(momentum > 0 ? ["velocity"] : []);
+  const optimizer: Optimizer = {
     name: "sgd",
     learningRate: options.lr,
     step(params, grads) {
@@ -53,31 +119,39 @@ export function sgd(options: SgdOptions): Optimizer {
         const g = grads.get(p.name);
         if (!g) continue;
         const w = p.value;
-        let v = velocity.get(p.name);
-        if (momentum > 0 && !v) {
-          v = new Float32Array(w.length);
-          velocity.set(p.name, v);
-        }
+        const v = momentum > 0 ? store.get(p.name, w.length)[0] : undefined;
         for (let i = 0; i < w.length; i++) {
           let d = g[i] + decay * w[i];
           if (v) {
             v[i] = momentum * v[i] + d;
-            d = options.nesterov ? d + momentum * v[i] : v[i];
+            d = nesterov ? d + momentum * v[i] : v[i];
           }
           w[i] -= lr * d;
         }
       }
     },
-    exportState() {
-      const buffers: Record<string, Float32Array> = {};
-      copyBuffers(velocity, "velocity", buffers);
-      return { step: 0, buffers };
+    graph: {
+      slots: store.slots,
+      scalars: ["lr"],
+      key: `sgd|${momentum}|${decay}|${nesterov}`,
+      append(b, { value, grad, slots, scalars }) {
+        let d = decayed(b, grad, value, decay);
+        const next: string[] = [];
+        if (momentum > 0) {
+          const v = b.op("Add", [b.op("Mul", [slots[0], b.scalar(momentum)]), d]);
+          next.push(v);
+          d = nesterov ? b.op("Add", [d, b.op("Mul", [v, b.scalar(momentum)])]) : v;
+        }
+        return { value: b.op("Sub", [value, b.op("Mul", [d, scalars.lr])]), slots: next };
+      },
+      begin: () => ({ lr: optimizer.learningRate }),
+      buffers: (name, size) => store.get(name, size),
+      replace: (name, buffers) => store.set(name, buffers),
     },
-    importState(state) {
-      velocity.clear();
-      for (const [name, v] of readBuffers(state, "velocity")) velocity.set(name, v);
-    },
+    exportState: () => store.export(0),
+    importState: (state) => store.import(state),
   };
+  return optimizer;
 }
 
 export interface AdamOptions {
@@ -94,9 +168,9 @@ export function adam(options: AdamOptions): Optimizer {
   const beta2 = options.beta2 ?? 0.999;
   const eps = options.eps ?? 1e-8;
   const decay = options.weightDecay ?? 0;
-  const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+  const store = new SlotStore(["m", "v"]);
   let t = 0;
-  return {
+  const optimizer: Optimizer = {
     name: "adam",
     learningRate: options.lr,
     step(params, grads) {
@@ -108,12 +182,7 @@ export function adam(options: AdamOptions): Optimizer {
         const g = grads.get(p.name);
         if (!g) continue;
         const w = p.value;
-        let s = moments.get(p.name);
-        if (!s) {
-          s = { m: new Float32Array(w.length), v: new Float32Array(w.length) };
-          moments.set(p.name, s);
-        }
-        const { m, v } = s;
+        const [m, v] = store.get(p.name, w.length);
         for (let i = 0; i < w.length; i++) {
           const gi = g[i] + decay * w[i];
           m[i] = beta1 * m[i] + (1 - beta1) * gi;
@@ -122,17 +191,30 @@ export function adam(options: AdamOptions): Optimizer {
         }
       }
     },
-    exportState() {
-      const buffers: Record<string, Float32Array> = {};
-      copyBuffers(new Map([...moments].map(([name, s]) => [name, s.m])), "m", buffers);
-      copyBuffers(new Map([...moments].map(([name, s]) => [name, s.v])), "v", buffers);
-      return { step: t, buffers };
+    graph: {
+      slots: store.slots,
+      // lr/(1 − β₁ᵗ) and 1/√(1 − β₂ᵗ): w −= lr·m̂/(√v̂ + ε) = lrC1·m/(√v·invSqrtC2 + ε).
+      scalars: ["lrC1", "invSqrtC2"],
+      key: `adam|${beta1}|${beta2}|${eps}|${decay}`,
+      append(b, { value, grad, slots, scalars }) {
+        const g = decayed(b, grad, value, decay);
+        const m = b.op("Add", [b.op("Mul", [slots[0], b.scalar(beta1)]), b.op("Mul", [g, b.scalar(1 - beta1)])]);
+        const v = b.op("Add", [b.op("Mul", [slots[1], b.scalar(beta2)]), b.op("Mul", [b.op("Mul", [g, g]), b.scalar(1 - beta2)])]);
+        const denominator = b.op("Add", [b.op("Mul", [b.op("Sqrt", [v]), scalars.invSqrtC2]), b.scalar(eps)]);
+        return { value: b.op("Sub", [value, b.op("Mul", [b.op("Div", [m, denominator]), scalars.lrC1])]), slots: [m, v] };
+      },
+      begin() {
+        t++;
+        return { lrC1: optimizer.learningRate / (1 - beta1 ** t), invSqrtC2: 1 / Math.sqrt(1 - beta2 ** t) };
+      },
+      buffers: (name, size) => store.get(name, size),
+      replace: (name, buffers) => store.set(name, buffers),
     },
+    exportState: () => store.export(t),
     importState(state) {
       t = state.step;
-      moments.clear();
-      const vs = readBuffers(state, "v");
-      for (const [name, m] of readBuffers(state, "m")) moments.set(name, { m, v: vs.get(name) ?? new Float32Array(m.length) });
+      store.import(state);
     },
   };
+  return optimizer;
 }

@@ -20,7 +20,12 @@ export interface RuntimeOptions {
 export interface Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, Tensor>, outputs?: readonly string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Runs the graph on `feeds` (read in place, not copied) and returns the requested outputs
+   * (all when omitted). Outputs named in `into` are written into those tensors' arrays, which
+   * must have the output's size and must not be fed in the same run; the others are fresh.
+   */
+  run(feeds: Record<string, Tensor>, outputs?: readonly string[], into?: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
   release(): Promise<void>;
 }
 
@@ -52,12 +57,19 @@ export async function createSession(model: Model | Uint8Array, options: RuntimeO
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    async run(feeds, outputs) {
+    async run(feeds, outputs, into) {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
       let result: ort.InferenceSession.OnnxValueMapType;
       try {
-        result = outputs ? await session.run(ortFeeds, outputs as string[]) : await session.run(ortFeeds);
+        if (into) {
+          const fetches: Record<string, ort.Tensor | null> = {};
+          for (const name of outputs ?? session.outputNames) fetches[name] = null;
+          for (const [name, t] of Object.entries(into)) fetches[name] = toOrt(t);
+          result = await session.run(ortFeeds, fetches);
+        } else {
+          result = outputs ? await session.run(ortFeeds, outputs as string[]) : await session.run(ortFeeds);
+        }
       } catch (e) {
         const message = firstLine((e as Error).message ?? String(e));
         throw new AegisError(

@@ -2,16 +2,17 @@
  * The training loop every trainer in Aegis shares (standard, adversarial, distillation,
  * surrogate and shadow models): shuffled mini-batches, a pluggable batch transform
  * (e.g. "replace x by an attack on x" for adversarial training) and a pluggable loss;
- * gradients come from one ONNX Runtime call per batch, updates from an optimizer in
- * TypeScript.
+ * each step — gradients and the optimizer's update — is one ONNX Runtime call
+ * (training-step.ts).
  */
 import { createRng, type Rng } from "../data/random.js";
 import { AegisError } from "../errors.js";
 import { gatherRows, type Tensor } from "../tensor.js";
 import type { LossName } from "./capabilities.js";
 import type { OnnxClassifier } from "./classifier.js";
-import type { Loss } from "./losses.js";
+import { type Loss, lossByName } from "./losses.js";
 import type { Optimizer } from "./optimizers.js";
+import { trainingStep } from "./training-step.js";
 
 export interface TrainingBatch {
   x: Tensor<"float32">;
@@ -77,6 +78,7 @@ export async function train(classifier: OnnxClassifier, data: TrainingData, opti
   const targetsAll = data.targets ?? classifier.oneHot(data.labels ?? []);
   if (targetsAll.shape[0] !== n) throw new AegisError("BAD_DATA", `${n} samples but ${targetsAll.shape[0]} labels`);
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new AegisError("BAD_OPTION", "--batch-size must be a positive integer");
+  const loss = typeof options.loss === "object" ? options.loss : lossByName(options.loss ?? "ce");
   const rng = createRng(options.seed ?? 0);
   const order = Array.from({ length: n }, (_, i) => i);
   const steps = Math.ceil(n / options.batchSize);
@@ -97,12 +99,8 @@ export async function train(classifier: OnnxClassifier, data: TrainingData, opti
       };
       if (options.transform) batch = await options.transform(batch, { classifier, epoch, step, rng });
       const m = rows.length;
-      const result = await classifier.evaluate(batch.x, batch.targets, {
-        loss: options.loss ?? "ce",
-        wrt: { params: true },
-        weights: batch.weights ?? new Float32Array(batch.x.shape[0]).fill(1 / batch.x.shape[0]),
-      });
-      options.optimizer.step(classifier.parameters, result.paramGrads as Map<string, Float32Array>);
+      const weights = batch.weights ?? new Float32Array(batch.x.shape[0]).fill(1 / batch.x.shape[0]);
+      const result = await trainingStep(classifier, { x: batch.x, targets: batch.targets, weights }, options.optimizer, loss, options.seed);
       lossSum += result.total * m;
       correct += countCorrect(result.output, batch.labels.slice(0, m));
       options.onStep?.({ epoch, step: step + 1, steps, loss: result.total });

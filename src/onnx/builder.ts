@@ -100,6 +100,10 @@ export class GraphBuilder {
     return this.reduce("ReduceMean", x, axes, keepdims, 18);
   }
 
+  reduceSumSquare(x: string, axes: readonly number[] | undefined, keepdims: boolean): string {
+    return this.reduce("ReduceSumSquare", x, axes, keepdims, 18);
+  }
+
   reduceMax(x: string, axes: readonly number[] | undefined, keepdims: boolean): string {
     return this.reduce("ReduceMax", x, axes, keepdims, 18);
   }

@@ -83,7 +83,7 @@ test("the batch transform replaces each batch before the step (e.g. adversarial 
   await clf.release();
 });
 
-test("resnet-small trains on small images", async () => {
+test("resnet-small (BatchNorm in training mode) trains on small images", async () => {
   const { train: tr } = loadMnist();
   const n = 2048;
   const x = float32([n, 1, 28, 28], tr.x.data.slice(0, n * 784));
@@ -91,7 +91,7 @@ test("resnet-small trains on small images", async () => {
   const clf = await OnnxClassifier.create(buildArchitecture("resnet-small", { inputShape: [1, 28, 28], numClasses: 10, seed: 0 }), { trainable: true });
   const h = await train(clf, { x, labels }, { epochs: 2, batchSize: 32, optimizer: adam({ lr: 3e-3 }), seed: 0 });
   assert.ok(h[1].loss < h[0].loss - 0.3, `loss falls: ${h.map((e) => e.loss)}`);
-  // Chance is 0.1; measured 0.55 after these 128 steps.
+  // Chance is 0.1; measured 0.62 after these 128 steps (0.55 before the ResNet had BatchNorm).
   assert.ok(h[1].accuracy > 0.4, `train accuracy ${h[1].accuracy}`);
   await clf.release();
 });

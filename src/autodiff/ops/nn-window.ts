@@ -6,8 +6,8 @@
  * crops are all computed here once, and the emitted nodes carry no auto_pad.
  */
 import type { GraphBuilder } from "../../onnx/builder.js";
-import { type Attribute, attr, DataType, dataTypeName, getInts, getString, type Node } from "../../onnx/ir.js";
-import { unsupported } from "../rule.js";
+import { type Attribute, attr, DataType, dataTypeName, getInt, getInts, getString, type Node } from "../../onnx/ir.js";
+import { unsupported, type VjpContext } from "../rule.js";
 
 export interface Window {
   /** Undilated kernel size per spatial axis. */
@@ -55,6 +55,44 @@ export function forwardWindow(node: Node, kernel: readonly number[], inSpatial: 
   return w;
 }
 
+export interface ConvGeometry {
+  win: Window;
+  group: number;
+  inSp: number[];
+  outSp: number[];
+  /** Batch size. */
+  n: number;
+  /** Input and output channels per group. */
+  cg: number;
+  mg: number;
+  /** Kernel taps and output positions (products of the kernel and output spatial sizes). */
+  taps: number;
+  positions: number;
+}
+
+/** The window and channel grouping of a Conv node, checked against its probed shapes. */
+export function convGeometry(ctx: VjpContext): ConvGeometry {
+  const { node } = ctx;
+  const [x, w] = node.inputs;
+  const xs = ctx.shape(x);
+  const ws = ctx.shape(w);
+  const ys = ctx.shape(node.outputs[0]);
+  const group = getInt(node, "group", 1);
+  const kernel = ws.slice(2);
+  const declared = getInts(node, "kernel_shape");
+  if (declared?.some((k, i) => k !== kernel[i])) unsupported(node, "a kernel_shape that differs from the weight's shape");
+  if (xs[1] !== ws[1] * group || ws[0] % group !== 0) unsupported(node, `group=${group} with ${xs[1]} input and ${ws[0]} output channels`);
+  const inSp = xs.slice(2);
+  const outSp = ys.slice(2);
+  const win = forwardWindow(node, kernel, inSp, outSp);
+  for (let i = 0; i < kernel.length; i++) {
+    if (windowCount(inSp[i], extent(win, i), win.strides[i], win.begin[i], win.end[i]) !== outSp[i]) {
+      unsupported(node, `output size ${outSp[i]} on spatial axis ${i} that its pads and strides do not explain`);
+    }
+  }
+  return { win, group, inSp, outSp, n: xs[0], cg: xs[1] / group, mg: ws[0] / group, taps: product(kernel), positions: product(outSp) };
+}
+
 /** Output size of a convolution-like window along one axis (floor mode). */
 export function windowCount(size: number, span: number, stride: number, begin: number, end: number): number {
   return Math.floor((size + begin + end - span) / stride) + 1;
@@ -94,6 +132,40 @@ export function spreadBack(
   if (group !== 1) attrs.group = attr.int(group);
   if (outputPadding.some((p) => p > 0)) attrs.output_padding = attr.ints(outputPadding);
   return b.op("ConvTranspose", [dy, weight], attrs);
+}
+
+/**
+ * im2col: the window's patches of `x` [N, C, …in] as [N, C·∏kernel, ∏out], channel-major
+ * and kernel offset minor (the order in which a weight [M, C, …kernel] flattens): a
+ * depthwise Conv whose C·∏kernel one-hot kernels each copy one offset of one channel. (The
+ * same one-hot kernels run on every channel as a separate image measured 1.6× slower in
+ * ONNX Runtime, which converts that Conv to its blocked layout and back; Slices and a
+ * Concat measured 1.8× slower.) A 1×1 window at stride 1 without pads is x itself.
+ * Conv's weight gradient and its per-example gradients are then MatMuls.
+ */
+export function unfold(b: GraphBuilder, node: Node, x: string, dims: readonly number[], dataType: DataType, w: Window, outSpatial: readonly number[]): string {
+  const [n, c] = dims;
+  const taps = product(w.kernel);
+  const positions = product(outSpatial);
+  const identity = taps === 1 && w.strides.every((s) => s === 1) && [...w.begin, ...w.end].every((p) => p === 0);
+  if (identity) return b.reshape(x, [n, c, positions]);
+  const oneHot = new Float32Array(c * taps * taps);
+  for (let k = 0; k < c * taps; k++) oneHot[k * taps + (k % taps)] = 1;
+  const kernels = floatConst(b, node, dataType, [c * taps, 1, ...w.kernel], oneHot);
+  const patches = b.op("Conv", [x, kernels], {
+    strides: attr.ints(w.strides),
+    dilations: attr.ints(w.dilations),
+    pads: attr.ints([...w.begin, ...w.end]),
+    group: attr.int(c),
+  });
+  return b.reshape(patches, [n, c * taps, positions]);
+}
+
+/** The patches of a Conv node's input per group: [N, G, Cg·∏kernel, ∏out]. */
+export function groupedPatches(ctx: VjpContext, g: ConvGeometry): string {
+  const x = ctx.node.inputs[0];
+  const cols = unfold(ctx.b, ctx.node, x, ctx.shape(x), ctx.dataType(x), g.win, g.outSp);
+  return ctx.b.reshape(cols, [g.n, g.group, g.cg * g.taps, g.positions]);
 }
 
 /**
@@ -157,4 +229,25 @@ export function oneHot(b: GraphBuilder, indices: string, indicesType: DataType, 
   const values = b.initializer(DataType.FLOAT, [2], Float32Array.of(0, 1), "onehot_values");
   const h = b.op("OneHot", [idx, b.int64s([depth]), values], { axis: attr.int(axis) });
   return dataType === DataType.FLOAT ? h : b.cast(h, dataType);
+}
+
+/**
+ * A BatchNormalization that normalises with its batch's statistics: training_mode=1 from
+ * opset 14, running-statistic outputs before.
+ */
+export function isTrainingBatchNorm(node: Node): boolean {
+  return getInt(node, "training_mode", 0) === 1 || node.outputs.slice(1).some((o) => o);
+}
+
+/**
+ * The batch's x̂ = (X − μ)·r and r = 1/√(σ² + ε) per channel, σ² biased, with r shaped to
+ * broadcast over X. (Not a unit-scale BatchNormalization in training mode: ONNX Runtime's
+ * graph optimizer gets that node wrong when its scale and statistics are constants.)
+ */
+export function batchStatistics(b: GraphBuilder, x: string, rank: number, dataType: DataType, epsilon: number): { xhat: string; r: string } {
+  const axes = axesButChannel(rank);
+  const centred = b.op("Sub", [x, b.reduceMean(x, axes, true)]);
+  const variance = b.reduceMean(b.op("Mul", [centred, centred]), axes, true);
+  const r = b.op("Reciprocal", [b.op("Sqrt", [b.op("Add", [variance, b.scalar(epsilon, dataType)])])]);
+  return { xhat: b.op("Mul", [centred, r]), r };
 }

@@ -3,12 +3,13 @@ import { Command } from "commander";
 import { writeFileAtomic } from "../../fs.js";
 import { buildBom } from "../../supplychain/bom.js";
 import { info } from "../common.js";
+import { outOption } from "../options.js";
 
 export function bomCommand(): Command {
   return new Command("bom")
     .description("write a CycloneDX 1.6 ML-BOM (JSON) of a model file or folder")
     .argument("<model>", "model file or folder")
-    .option("--out <file>", "write the BOM here instead of stdout")
+    .addOption(outOption("write the BOM here instead of stdout"))
     .option("--scan", "scan every file (as `aegis scan`) and record its verdict")
     .action(async (model: string, opts: { out?: string; scan?: boolean }) => {
       const bom = await buildBom(model, { scan: opts.scan });

@@ -67,7 +67,7 @@ export function certifyCommand(): Command {
     const radii = parseRadii(opts.radii);
     const data = loadData(opts.data, opts);
     const labels = requireLabels(data, "certified accuracy");
-    const count = Math.min(aliased<number>(opts, "samples", "limit", "--samples and --limit") ?? 500, data.x.shape[0]);
+    const count = Math.min(aliased<number>(cmd, "samples", "limit") ?? 500, data.x.shape[0]);
     const model = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
     const signal = interruptSignal();
     info(`certifying ${count} samples of ${data.name}: σ=${opts.sigma}, n0=${opts.n0}, n=${opts.n}, α=${opts.alpha}`);

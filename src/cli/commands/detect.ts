@@ -15,7 +15,8 @@ import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
 import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
-import { addRuntimeOptions, info, loadData, parseInteger, parseNumber, printJson, runtimeOptions } from "../common.js";
+import { info, loadData, printJson } from "../common.js";
+import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime, withSamples } from "../options.js";
 
 const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood", "combined"] as const;
 const DEFAULT_FPR = 0.05;
@@ -53,9 +54,6 @@ function fitCommand(): Command {
     .description("fit a detector on clean data; its threshold flags --fpr of clean inputs")
     .requiredOption("--model <file>", "ONNX model the detector guards")
     .requiredOption("--detector <name>", `${DETECTORS.join(" | ")}`)
-    .option("--data <spec>", "clean data: mnist or an .npz/.npy/CSV file or image folder", "mnist")
-    .option("--split <split>", "split of a built-in dataset (train|test)", "train")
-    .option("--samples <n>", "use the first n samples", parseInteger("--samples", 1))
     .option("--calibration-data <spec>", "other clean data to set the threshold on (default: --data); built-in sets use their test split")
     .option(
       "--fpr <rate>",
@@ -91,13 +89,13 @@ function fitCommand(): Command {
       "knn-ood: training features kept (the rest of --data sets the threshold)",
       parseInteger("--bank-size", 1),
       KNN_OOD_DEFAULTS.bankSize,
-    )
-    .option("--x-key <key>", "array of inputs in an .npz file", "x")
-    .option("--y-key <key>", "array of labels in an .npz file", "y")
-    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 256)
-    .requiredOption("--out <file>", "where to write the detector (JSON)")
-    .option("--json", "print the detector summary as JSON on stdout");
-  addRuntimeOptions(cmd);
+    );
+  withData(cmd, "clean data to fit on", "mnist", { split: "train" });
+  withSamples(cmd);
+  withBatchSize(cmd, 256);
+  withOut(cmd, "where to write the detector (JSON)", undefined, true);
+  withJson(cmd, "the detector summary");
+  withRuntime(cmd);
   return cmd.action(async (opts) => {
     if (!DETECTORS.includes(opts.detector)) throw new AegisError("BAD_OPTION", `--detector must be one of ${DETECTORS.join(", ")}, not "${opts.detector}"`);
     const data = firstRows(loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split }), opts.samples);
@@ -272,15 +270,12 @@ function scoreCommand(): Command {
     .description("score clean and adversarial inputs: false-positive rate, true-positive rate at the fitted threshold, AUROC")
     .requiredOption("--detector <file>", "detector written by aegis detect fit")
     .requiredOption("--model <file>", "the ONNX model the detector was fitted on")
-    .option("--data <spec>", "clean data: mnist or an .npz/.npy/CSV file or image folder", "mnist")
-    .option("--split <split>", "split of a built-in dataset (train|test)", "test")
-    .option("--adversarial <spec...>", "adversarial or out-of-distribution sets (.npz from aegis attack --out: x, y)")
-    .option("--samples <n>", "score the first n samples of each set", parseInteger("--samples", 1))
-    .option("--x-key <key>", "array of inputs in an .npz file", "x")
-    .option("--y-key <key>", "array of labels in an .npz file", "y")
-    .option("--batch-size <n>", "samples per model call", parseInteger("--batch-size", 1), 256)
-    .option("--json", "print the report as JSON on stdout");
-  addRuntimeOptions(cmd);
+    .option("--adversarial <spec...>", "adversarial or out-of-distribution sets (.npz from aegis attack --out: x, y)");
+  withData(cmd, "clean data", "mnist");
+  withSamples(cmd, "score the first n samples of each set");
+  withBatchSize(cmd, 256);
+  withJson(cmd, "the report");
+  withRuntime(cmd);
   return cmd.action(async (opts) => {
     const runtime = { ...runtimeOptions(opts), batchSize: opts.batchSize };
     const loaded = await loadDetector(opts.detector, opts.model, runtime);

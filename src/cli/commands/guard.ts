@@ -13,6 +13,7 @@ import type { IncidentStoreLike } from "../../gateway/incidents/responder.js";
 import { IncidentStore, noIncident, parseIncidentId } from "../../gateway/incidents/store.js";
 import { connectPostgres, PgAuditLog, PgIncidentStore } from "../../gateway/store/postgres.js";
 import { info, printJson } from "../common.js";
+import { jsonOption, outOption } from "../options.js";
 
 export function guardCommand(): Command {
   return new Command("guard")
@@ -45,7 +46,7 @@ export function keysCommand(): Command {
     .requiredOption("--name <name>", "who or what the key is for")
     .option("--roles <roles>", "comma-separated roles, e.g. predict or admin", "predict")
     .option("--tenant <tenant>", "tenant the key belongs to (per-tenant limits)")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the new key (with its secret, shown once)"))
     .action((opts: { file: string; name: string; roles: string; tenant?: string; json?: boolean }) => {
       const roles = opts.roles
         .split(",")
@@ -60,7 +61,7 @@ export function keysCommand(): Command {
   cmd
     .command("list")
     .requiredOption("--file <keys.json>", "keys file")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the keys"))
     .action((opts: { file: string; json?: boolean }) => {
       const keys = readKeysFile(opts.file).keys.map(({ salt: _salt, hash: _hash, ...k }) => k);
       if (opts.json) return printJson(keys);
@@ -87,7 +88,7 @@ export function auditLogCommand(): Command {
     .command("verify")
     .requiredOption("--db <file|url>", "audit log: auditLog.path in guard.yaml, or its store.postgres URL")
     .option("--expect-head <hash>", "the head hash recorded earlier: catches entries cut off the end")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the verdict"))
     .action(async (opts: { db: string; expectHead?: string; json?: boolean }) => {
       const { log, close } = await openLog(opts.db);
       const verdict = await log.verify();
@@ -105,7 +106,7 @@ export function auditLogCommand(): Command {
   cmd
     .command("export")
     .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
-    .option("--out <file>", "JSONL file (default: stdout)")
+    .addOption(outOption("JSONL file (default: stdout)"))
     .action(async (opts: { db: string; out?: string }) => {
       const { log, close } = await openLog(opts.db);
       const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
@@ -133,7 +134,7 @@ export function incidentsCommand(): Command {
     .command("list")
     .requiredOption("--db <file|url>", "audit log: auditLog.path in guard.yaml, or its store.postgres URL")
     .option("--status <status>", "open or resolved (default: both)")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the incidents"))
     .action(async (opts: { db: string; status?: string; json?: boolean }) => {
       if (opts.status !== undefined && opts.status !== "open" && opts.status !== "resolved")
         throw new AegisError("BAD_OPTION", `--status must be open or resolved, not "${opts.status}"`);
@@ -151,7 +152,7 @@ export function incidentsCommand(): Command {
     .command("show")
     .argument("<id>", "incident number")
     .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the incident"))
     .action(async (id: string, opts: { db: string; json?: boolean }) => {
       const number = parseIncidentId(id);
       const s = await store(opts.db);

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { HARDEN_METHODS, type HardenMethod, harden } from "../../defenses/harden.js";
 import { ARCHITECTURES } from "../../engine/architectures.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
-import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withJson, withOut, withRuntime, withSeed } from "../options.js";
+import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
 export function hardenCommand(): Command {
   const cmd = new Command("harden")
@@ -11,10 +11,8 @@ export function hardenCommand(): Command {
     .argument("<method>", HARDEN_METHODS.join(" | "))
     .option("--model <file>", "ONNX model to harden (its weights are the starting point)")
     .option("--arch <arch>", `train a new model of this architecture instead: ${ARCHITECTURES.join(" | ")} (default cnn)`)
-    .option("--data <spec>", "training data: mnist (its 8,000-sample train split), an .npz/.npy/CSV file or an image folder", "mnist")
-    .option("--test-data <spec>", "held-out data for per-epoch robust accuracy (default: mnist's test split when --data is mnist)")
-    .option("--x-key <key>", "array of inputs in an .npz file", "x")
-    .option("--y-key <key>", "array of labels in an .npz file", "y");
+    .option("--test-data <spec>", "held-out data for per-epoch robust accuracy (default: mnist's test split when --data is mnist)");
+  withData(cmd, "training data (mnist: its 8,000-sample train split)", "mnist", { split: false });
   withOut(cmd, "where to write the hardened ONNX model", undefined, true);
   cmd
     .option("--eps <eps>", "L∞ radius of training and evaluation attacks", parseNumber("--eps"), 0.3)

@@ -2,12 +2,13 @@ import { Command } from "commander";
 import { summarizeModel } from "../../engine/inspect.js";
 import { loadModel } from "../../onnx/io.js";
 import { printJson } from "../common.js";
+import { jsonOption } from "../options.js";
 
 export function inspectCommand(): Command {
   return new Command("inspect")
     .description("show a model's inputs, outputs, opsets, ops, parameters and whether it is differentiable")
     .argument("<model>", "ONNX model file")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the summary"))
     .action((path: string, opts: { json?: boolean }) => {
       const summary = summarizeModel(loadModel(path));
       if (opts.json) return printJson({ model: path, ...summary });

@@ -3,11 +3,12 @@ import { Command } from "commander";
 import { AegisError } from "../../errors.js";
 import { generateKeys, KEY_TYPES, type KeyType } from "../../supplychain/signing/index.js";
 import { info } from "../common.js";
+import { outOption } from "../options.js";
 
 export function keygenCommand(): Command {
   return new Command("keygen")
     .description("create a signing key pair: KEY (PKCS#8 PEM, mode 0600) and KEY.pub (SPKI PEM)")
-    .requiredOption("--out <key>", "private key file to write; the public key goes to <key>.pub")
+    .addOption(outOption("private key file to write; the public key goes to <key>.pub", undefined, true))
     .option("--type <type>", `key type: ${KEY_TYPES.join(" or ")}`, "ed25519")
     .action((opts: { out: string; type: string }) => {
       if (!(KEY_TYPES as readonly string[]).includes(opts.type)) {

@@ -22,7 +22,8 @@ import type { ScanContext, ScannerStage } from "../../llm/scanners/types.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, REPORT_FORMATS, writeReports } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
-import { info, interruptSignal, parseNumber, printJson, progressBar } from "../common.js";
+import { info, interruptSignal, printJson, progressBar } from "../common.js";
+import { jsonOption, outOption, parseNumber } from "../options.js";
 
 /** Exit code of `aegis llm scan` when a text is flagged (README, "Exit codes"). */
 export const LLM_FLAGGED_EXIT = 11;
@@ -183,8 +184,8 @@ function evalCommand(): Command {
     .option("--min-recall <r>", "gate: exit 10 when a scanner or the pipeline flags fewer of the rows to flag (0 … 1)", parseRate("--min-recall"))
     .option("--max-fpr <r>", "gate: exit 10 when a scanner or the pipeline flags more of the benign rows (0 … 1)", parseRate("--max-fpr"))
     .option("--format <list>", `write reports into --out: ${REPORT_FORMATS.join(", ")} (JUnit: one case per scanner, failing at the gates)`)
-    .option("--out <dir>", "report folder for --format", "aegis-llm-eval")
-    .option("--json", "print the metrics as JSON on stdout")
+    .addOption(outOption("report folder for --format", "aegis-llm-eval"))
+    .addOption(jsonOption("the metrics"))
     .action(async (opts: CommonOptions & { data: string[]; use: string; protocol?: string; threshold?: number; sources?: boolean } & EvalCliGates) => {
       if (!["all", "train", "eval-only"].includes(opts.use)) throw new AegisError("BAD_OPTION", `--use must be all, train or eval-only, not "${opts.use}"`);
       if (opts.protocol !== undefined) return protocolEval(opts);

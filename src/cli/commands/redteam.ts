@@ -12,7 +12,7 @@ import type { PluginMeta } from "../../llm/redteam/types.js";
 import { parseFormats } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
-import { parseInteger } from "../options.js";
+import { jsonOption, outOption, parseInteger } from "../options.js";
 
 const DEFAULT_KEY_ENV = "AEGIS_REDTEAM_API_KEY";
 /** The judge gets its own key: the target's key must never travel to another host. */
@@ -105,13 +105,13 @@ export function redteamCommand(): Command {
     .option("--system-prompt <file>", "the application's system prompt (text file); canaries are appended to it by the leakage probes")
     .option("--probes <list>", "comma-separated probe names or families (default: all; see --list)")
     .option("--transforms <list>", "comma-separated transforms applied on top of the plain attempts, e.g. base64,rot13 (default: none)")
-    .option("--out <dir>", "report folder", "aegis-redteam")
+    .addOption(outOption("report folder", "aegis-redteam"))
     .option(
       "--format <list>",
       `reports to write: ${REDTEAM_FORMATS.join(", ")} (SARIF for code-scanning UIs, JUnit for CI: a probe fails above --fail-on)`,
       DEFAULT_REDTEAM_FORMATS.join(","),
     )
-    .option("--json", "print the report as JSON on stdout")
+    .addOption(jsonOption("the report"))
     .option("--list", "list probes, transforms and detectors, then exit")
     .option("--concurrency <n>", "requests in flight at once", parseInteger("--concurrency", 1), 2)
     .option("--max-attempts <n>", "attempts kept per probe and transform", parseInteger("--max-attempts", 1), 10)

@@ -11,7 +11,8 @@ import { AegisError } from "../../errors.js";
 import type { ServedModel } from "../../gateway/model-route.js";
 import { createServer } from "../../gateway/server.js";
 import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/signing/index.js";
-import { addRuntimeOptions, info, parseInteger, runtimeOptions } from "../common.js";
+import { info } from "../common.js";
+import { parseClip, parseInteger, runtimeOptions, withRuntime } from "../options.js";
 
 export function serveCommand(): Command {
   const cmd = new Command("serve")
@@ -26,13 +27,13 @@ export function serveCommand(): Command {
     .option("--pub <key>", "refuse to start unless each model verifies against this public key (`aegis keygen`)")
     .option("--sig <file...>", "signature of each model (default: <model>.sig, as `aegis sign` writes)")
     .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info");
-  addRuntimeOptions(cmd);
+  withRuntime(cmd);
   return cmd.action(async (opts) => {
     const files: string[] = opts.model;
     const names: string[] = opts.name ?? files.map((f) => basename(f, extname(f)));
     if (names.length !== files.length) throw new AegisError("BAD_OPTION", `${files.length} models but ${names.length} names; give one --name per --model`);
     if (new Set(names).size !== names.length) throw new AegisError("BAD_OPTION", `two models would share a name (${names.join(", ")}); give each a --name`);
-    const clipRange = parseRange(opts.clipRange);
+    const clipRange = parseClip("--clip-range", opts.clipRange, false);
     if (opts.pub) await verifyAll(files, opts.sig, opts.pub);
     const models: ServedModel[] = [];
     for (const [i, file] of files.entries()) {
@@ -53,14 +54,6 @@ export function serveCommand(): Command {
     await app.close();
     for (const m of models) await m.classifier.release();
   });
-}
-
-function parseRange(value: string): [number, number] {
-  const parts = value.split(",").map(Number);
-  if (parts.length !== 2 || !parts.every(Number.isFinite) || parts[0] >= parts[1]) {
-    throw new AegisError("BAD_OPTION", `--clip-range must be two numbers lo,hi with lo < hi, not "${value}"`);
-  }
-  return [parts[0], parts[1]];
 }
 
 async function verifyAll(files: string[], sigs: string[] | undefined, pub: string): Promise<void> {

@@ -4,13 +4,14 @@ import { Command } from "commander";
 import { AegisError } from "../../errors.js";
 import { defaultSignaturePath, signModel } from "../../supplychain/signing/index.js";
 import { info } from "../common.js";
+import { outOption } from "../options.js";
 
 export function signCommand(): Command {
   return new Command("sign")
     .description("sign a model file or folder: SHA-256 of every file in an in-toto statement, in a DSSE envelope")
     .argument("<model>", "model file or folder")
     .requiredOption("--key <key>", "private key (PKCS#8 PEM, from `aegis keygen`)")
-    .option("--out <sig>", "signature file (default: model.sig inside a folder, <model>.sig beside a file)")
+    .addOption(outOption("signature file (default: model.sig inside a folder, <model>.sig beside a file)"))
     .action(async (model: string, opts: { key: string; out?: string }) => {
       let isDir: boolean;
       try {

@@ -25,7 +25,7 @@ import { TEMPLATES, templateText } from "../../threat/templates.js";
 import type { ThreatModel } from "../../threat/types.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, printJson } from "../common.js";
-import { withFormat, withJson, withOut } from "../options.js";
+import { outOption, withFormat, withJson, withOut } from "../options.js";
 
 const FORMATS: readonly ReportFormat[] = ["md", "html", "json", "sarif", "csv", "junit"];
 /** What analyze writes unless --format says otherwise (JUnit only when asked for). */
@@ -39,7 +39,7 @@ export function threatCommand(): Command {
     .command("init")
     .description("write a commented starting system.yaml from a template")
     .option("--template <name>", `one of ${TEMPLATES.join(", ")}`, "image-classifier-api")
-    .option("--out <file>", "where to write it", "system.yaml")
+    .addOption(outOption("where to write it", "system.yaml"))
     .option("--force", "overwrite an existing file")
     .action((opts: { template: string; out: string; force?: boolean }) => {
       const text = templateText(opts.template);
@@ -97,7 +97,7 @@ export function threatCommand(): Command {
     .argument("<system.yaml>", "the system description")
     .option("--evidence <reports...>", "Aegis reports whose results mark threats tested")
     .option("--atlas <ATLAS.yaml>", "the official ATLAS.yaml, to refresh technique names")
-    .option("--out <file>", "where to write the plan", "ir-plan.md")
+    .addOption(outOption("where to write the plan", "ir-plan.md"))
     .action((file: string, opts: { evidence?: string[]; atlas?: string; out: string }) => {
       const model = buildModel(file, opts);
       writeFileAtomic(opts.out, renderIrPlan(model));

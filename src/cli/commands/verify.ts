@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { AegisError } from "../../errors.js";
 import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/signing/index.js";
 import { printJson } from "../common.js";
+import { jsonOption } from "../options.js";
 
 /** Documented exit code for a signature or model that does not verify. */
 export const VERIFY_FAILED_EXIT = 12;
@@ -18,7 +19,7 @@ export function verifyCommand(): Command {
     .argument("<model>", "model file or folder")
     .requiredOption("--pub <key>", "public key (SPKI PEM, the .pub from `aegis keygen`)")
     .option("--sig <sig>", "signature file (default: model.sig inside a folder, <model>.sig beside a file)")
-    .option("--json", "print JSON on stdout")
+    .addOption(jsonOption("the verdict"))
     .action(async (model: string, opts: { pub: string; sig?: string; json?: boolean }) => {
       let isDir: boolean;
       try {

@@ -2,8 +2,8 @@
  * The epoch loop every robust trainer runs under `aegis harden`: the engine's train() one
  * epoch at a time, then clean and robust accuracy on a held-out slice (PGD, Madry et al.
  * 2018, so the curve says whether the defence works while it trains), then a checkpoint.
- * A checkpoint holds the weights, the optimizer state, the epoch, the seed and the history
- * in one .npz written atomically. Randomness (shuffling, attack starts, noise) is drawn
+ * A checkpoint holds the weights, the BatchNorm statistics, the optimizer state, the epoch,
+ * the seed and the history in one .npz written atomically. Randomness (shuffling, attack starts, noise) is drawn
  * from a generator seeded by (seed, epoch), so the generator state at an epoch boundary
  * is the pair itself: a run killed in epoch e resumes from the checkpoint of epoch e − 1
  * and ends with the same weights, bit for bit, as a run that was never interrupted.
@@ -156,6 +156,7 @@ function saveCheckpoint(classifier: OnnxClassifier, options: HardeningOptions, h
   const state = options.optimizer.exportState();
   const arrays: Record<string, Tensor> = {};
   for (const p of classifier.parameters) arrays[`param/${p.name}`] = float32(p.shape, p.value);
+  for (const s of classifier.statistics) arrays[`statistic/${s.name}`] = float32(s.shape, s.value);
   for (const [key, buffer] of Object.entries(state.buffers)) arrays[`optimizer/${key}`] = float32([buffer.length], buffer);
   const meta = {
     version: 1,
@@ -196,6 +197,12 @@ function loadCheckpoint(classifier: OnnxClassifier, options: HardeningOptions): 
     if (!saved || saved.data.length !== p.value.length)
       throw new AegisError("SHAPE_MISMATCH", `the checkpoint has no weights of the right size for "${p.name}"; it belongs to another model`);
     p.value.set(saved.data as Float32Array);
+  }
+  for (const s of classifier.statistics) {
+    const saved = arrays.get(`statistic/${s.name}`);
+    if (saved?.data.length !== s.value.length)
+      throw new AegisError("SHAPE_MISMATCH", `the checkpoint has no running statistic "${s.name}"; it belongs to another model`);
+    s.value.set(saved.data as Float32Array);
   }
   const buffers: Record<string, Float32Array> = {};
   for (const [key, t] of arrays) if (key.startsWith("optimizer/")) buffers[key.slice("optimizer/".length)] = Float32Array.from(t.data as Float32Array);

@@ -36,6 +36,12 @@ test("Conv groups 2 and depthwise", async () => {
   await conv([1, 4, 6, 5], [4, 1, 2, 2], { group: attr.int(4), dilations: attr.ints([2, 2]) });
 });
 
+test("Conv with more output channels than output positions (the batch folds into one MatMul per group)", async () => {
+  await conv([2, 3, 3, 3], [8, 3, 3, 3]);
+  await conv([3, 4, 4, 3], [6, 2, 3, 2], { group: attr.int(2), strides: attr.ints([2, 2]) });
+  await conv([2, 3, 2, 2], [5, 3, 1, 1], {}, 17, false);
+});
+
 test("Conv 1-D with stride, pads and groups", async () => {
   await conv([2, 4, 9], [4, 2, 3], { strides: attr.ints([2]), pads: attr.ints([2, 1]), group: attr.int(2) });
   await conv([3, 2, 8], [3, 2, 2], { dilations: attr.ints([3]) });

@@ -61,17 +61,37 @@ test("BatchNormalization (inference) gradients for X, scale, B, mean and var, at
   }
 });
 
-test("BatchNormalization in training mode is refused", async () => {
+test("BatchNormalization in training mode (batch statistics): gradients for X, scale and B, at opsets 11 and 15", async () => {
+  for (const opset of [11, 15]) {
+    for (const shape of [
+      [3, 2, 3, 2],
+      [5, 3],
+      [2, 2, 4],
+    ]) {
+      const c = shape[1];
+      await checkVjp({
+        opType: "BatchNormalization",
+        inputs: [{ shape }, { shape: [c] }, { shape: [c] }, { shape: [c], grad: false }, { shape: [c], data: [0.5, 1.2, 2.0].slice(0, c), grad: false }],
+        attributes: { epsilon: attr.float(1e-3), ...(opset >= 14 ? { training_mode: attr.int(1) } : {}) },
+        outputs: opset >= 14 ? 3 : 5,
+        lossOutputs: [0],
+        opset,
+      });
+    }
+  }
+});
+
+test("BatchNormalization in training mode refuses a gradient through its running statistics", async () => {
   await assert.rejects(
     checkVjp({
       opType: "BatchNormalization",
-      inputs: [{ shape: [4, 2] }, { shape: [2] }, { shape: [2] }, { shape: [2] }, { shape: [2], data: [1, 2] }],
+      inputs: [{ shape: [4, 2] }, { shape: [2] }, { shape: [2] }, { shape: [2], grad: false }, { shape: [2], data: [1, 2], grad: false }],
       attributes: { training_mode: attr.int(1) },
       outputs: 3,
-      lossOutputs: [0],
+      lossOutputs: [0, 1],
       opset: 15,
     }),
-    /training_mode=1/,
+    /running-statistic outputs/,
   );
 });
 

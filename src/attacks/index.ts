@@ -86,3 +86,6 @@ export function attackByName(name: string): Attack<CommonParams, unknown> | unde
 export function applicableAttacks(capabilities: ReadonlySet<Capability>): Attack<CommonParams, unknown>[] {
   return ATTACKS.filter((a) => a.needs.every((c: Capability) => capabilities.has(c)));
 }
+export type { AutoAttackOutput } from "./evasion/autoattack.js";
+export type { PerturbationStats } from "./metrics.js";
+export { type AttackParams, attackParams } from "./params.js";

@@ -6,7 +6,7 @@
  * candidate — with a `comparison` section holding the baseline's full audit, robust
  * accuracy per attack and ε with its change, and a one-line verdict.
  */
-import type { Capability, Norm } from "../attacks/types.js";
+import type { Capability, Norm } from "../attacks/index.js";
 import type { Predictor } from "../engine/capabilities.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import { AegisError } from "../errors.js";

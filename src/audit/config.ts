@@ -3,8 +3,9 @@
  * parameters — the built-in default or an `audit.yaml`. Attacks are named as in the
  * registry (`aegis attack --list`); a name the registry does not have is a config error.
  */
+
+import type { Attack, CommonParams, Norm } from "../attacks/index.js";
 import { attackByName } from "../attacks/index.js";
-import type { Attack, CommonParams, Norm } from "../attacks/types.js";
 import { AegisError } from "../errors.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 

@@ -5,8 +5,9 @@
  * defence evaluation all run attacks through it. A run cut short by the signal would
  * overstate robustness, so it is dropped and the curve reports `interrupted`.
  */
-import { type AttackMetrics, attackMetrics } from "../attacks/metrics.js";
-import type { Attack, AttackOutput, CommonParams } from "../attacks/types.js";
+
+import type { Attack, AttackOutput, CommonParams } from "../attacks/index.js";
+import { type AttackMetrics, attackMetrics } from "../attacks/index.js";
 import { createRng } from "../data/random.js";
 import type { Labels, Predictor } from "../engine/capabilities.js";
 import type { ProgressSink } from "../progress.js";

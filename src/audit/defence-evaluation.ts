@@ -16,11 +16,11 @@
  * Madry et al.'s MNIST setting (40 iterations, step 2.5·ε/40, one random start) unless told
  * otherwise. Randomised defences are scored on one fresh draw per prediction, as deployed.
  */
+
+import type { Attack, AttackParams, CommonParams, Norm } from "../attacks/index.js";
 import { autoattack, pgd } from "../attacks/index.js";
-import type { AttackParams } from "../attacks/params.js";
-import type { Attack, CommonParams, Norm } from "../attacks/types.js";
-import { defend } from "../defenses/defended-classifier.js";
-import type { Postprocessor, Preprocessor } from "../defenses/types.js";
+import type { Postprocessor, Preprocessor } from "../defenses/index.js";
+import { defend } from "../defenses/index.js";
 import type { Classifier, Labels } from "../engine/capabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";

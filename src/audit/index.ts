@@ -22,6 +22,7 @@ export {
   type SuiteEntry,
   type SuiteKind,
 } from "./config.js";
+export { randomTargets, runCurve } from "./curve.js";
 export {
   type DefenceEvaluation,
   type DefenceEvaluationOptions,
@@ -29,10 +30,11 @@ export {
   defenceEvaluationMarkdown,
   evaluateDefence,
 } from "./defence-evaluation.js";
-export { deriveFindings } from "./findings.js";
+export { defenceAttackText, defenceText, deriveFindings, ensembleText } from "./findings.js";
 export { renderHtml } from "./html.js";
 export { renderMarkdown } from "./markdown.js";
 export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.js";
 export { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
 export type * from "./types.js";
-export { writeAuditReports } from "./write.js";
+export type { AuditReport, DefenceRecord } from "./types.js";
+export { AUDIT_FORMATS, DEFAULT_AUDIT_FORMATS, writeAuditReports } from "./write.js";

@@ -6,10 +6,8 @@
  * that finished are kept and the report says `interrupted`.
  */
 import { cpus } from "node:os";
-import type { AutoAttackOutput } from "../attacks/evasion/autoattack.js";
-import { attackByName } from "../attacks/index.js";
-import { attackParams } from "../attacks/params.js";
-import type { Attack, AttackOutput, Capability, CommonParams, Norm } from "../attacks/types.js";
+import type { Attack, AttackOutput, AutoAttackOutput, Capability, CommonParams, Norm } from "../attacks/index.js";
+import { attackByName, attackParams } from "../attacks/index.js";
 import type { Dataset } from "../data/index.js";
 import { requireLabels } from "../data/labels.js";
 import type { Predictor } from "../engine/capabilities.js";

@@ -2,8 +2,7 @@
  * The audit report as written to report.json (schema/audit-report.schema.json); the HTML
  * and Markdown reports are views of it. Keys are snake_case like the attack report.
  */
-import type { PerturbationStats } from "../attacks/metrics.js";
-import type { Norm } from "../attacks/types.js";
+import type { Norm, PerturbationStats } from "../attacks/index.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import type { Finding } from "../report/finding.js";
 import type { SuiteKind } from "./config.js";

@@ -10,9 +10,8 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import type { DefenceRecord } from "../audit/types.js";
-import { type DefendedClassifier, defend } from "../defenses/defended-classifier.js";
-import { type DefenceSidecar, openDefence } from "../defenses/specs.js";
+import type { DefenceRecord } from "../audit/index.js";
+import { type DefenceSidecar, type DefendedClassifier, defend, openDefence } from "../defenses/index.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { parseInteger, runtimeOptions } from "./options.js";
 

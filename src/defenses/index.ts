@@ -51,6 +51,9 @@ export {
   type FitMahalanobisOptions,
   fitGaussians,
   fitMahalanobis,
+  fitMahalanobisEnsemble,
+  isMahalanobisEnsemble,
+  MAHALANOBIS_ENSEMBLE_DEFAULTS,
   type MahalanobisDetector,
   type MahalanobisDetectorOptions,
   type MahalanobisStatistics,
@@ -63,6 +66,7 @@ export {
   type FittedDetector,
   type LoadedDetector,
   loadDetector,
+  loadInputSpaceDetector,
   readDetectorFile,
   saveDetector,
   sha256Of,
@@ -72,6 +76,18 @@ export { HARDEN_METHODS, type HardenMethod, type HardenResult, type HardenSettin
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
 export * from "./postprocessors/index.js";
 export * from "./preprocessors/index.js";
-export { buildPostprocessors, buildPreprocessors, type DefenceSidecar, openDefence, parseDefenceSpecs, sidecarPath } from "./specs.js";
+export {
+  buildPostprocessors,
+  buildPreprocessors,
+  type DefenceSidecar,
+  type DefenceSpec,
+  defenceSpecHelp,
+  formatDefenceSpec,
+  openDefence,
+  parseDefenceSpecs,
+  sha256File,
+  sidecarPath,
+  writeSidecar,
+} from "./specs.js";
 export * from "./trainers/index.js";
 export type { Detector, Postprocessor, Preprocessor } from "./types.js";

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
+import { buildPostprocessors, parseDefenceSpecs } from "../defenses/index.js";
 import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";

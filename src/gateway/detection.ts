@@ -6,7 +6,7 @@
  * whichever instances its requests reach.
  */
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
-import type { Detector, Postprocessor } from "../defenses/types.js";
+import type { Detector, Postprocessor } from "../defenses/index.js";
 import type { Tensor } from "../tensor.js";
 import { clientId } from "./context.js";
 import { createOodRateDetector, type OodRateOptions } from "./detectors/ood-rate.js";

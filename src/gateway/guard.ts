@@ -11,13 +11,19 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
-import { INPUT_LAYER } from "../defenses/detectors/knn-ood.js";
-import { type LoadedDetector, loadDetector, loadInputSpaceDetector, readDetectorFile } from "../defenses/detectors/persistence.js";
-import { buildPostprocessors, parseDefenceSpecs } from "../defenses/specs.js";
+import {
+  buildPostprocessors,
+  INPUT_LAYER,
+  type LoadedDetector,
+  loadDetector,
+  loadInputSpaceDetector,
+  parseDefenceSpecs,
+  readDetectorFile,
+} from "../defenses/index.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { createFeatureExtractor } from "../engine/features.js";
 import { AegisError } from "../errors.js";
-import { createPipeline } from "../llm/pipeline.js";
+import { createPipeline } from "../llm/index.js";
 import { scannerByName } from "../llm/scanners/index.js";
 import { loadModel } from "../onnx/io.js";
 import { defaultSignaturePath, verifyModelSignature } from "../supplychain/signing/index.js";

@@ -4,7 +4,7 @@
  * scores and that layer together, and the detector takes the features of the very batch
  * the route just predicted instead of running the model again (half of the OOD rate's cost).
  */
-import type { FeatureSource } from "../defenses/detectors/knn-ood.js";
+import type { FeatureSource } from "../defenses/index.js";
 import type { OnnxClassifier } from "../engine/classifier.js";
 import type { FeatureExtractor } from "../engine/features.js";
 import type { Tensor } from "../tensor.js";

@@ -9,5 +9,6 @@ export { renderCsv } from "./report/csv.js";
 export { renderHtml } from "./report/html.js";
 export { renderJson } from "./report/json.js";
 export { renderMarkdown } from "./report/markdown.js";
+export { byRisk, LEVELS, levelCounts, oneLine, targetLabel } from "./report/shared.js";
 export { TEMPLATES, templateText } from "./templates.js";
 export * from "./types.js";

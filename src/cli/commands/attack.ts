@@ -1,8 +1,7 @@
 import { Command } from "commander";
-import { ATTACKS, applicableAttacks, attackByName, loadConstraintsFile } from "../../attacks/index.js";
-import { attackParams } from "../../attacks/params.js";
-import type { Capability } from "../../attacks/types.js";
-import { randomTargets, runCurve } from "../../audit/curve.js";
+import type { Capability } from "../../attacks/index.js";
+import { ATTACKS, applicableAttacks, attackByName, attackParams, loadConstraintsFile } from "../../attacks/index.js";
+import { randomTargets, runCurve } from "../../audit/index.js";
 import { saveNpz } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { ALL_CAPABILITIES, capabilitiesOf, type Predictor } from "../../engine/capabilities.js";

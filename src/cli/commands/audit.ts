@@ -1,12 +1,24 @@
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { type ComparisonReport, defaultLabels, isComparison, runComparison } from "../../audit/compare.js";
-import { applyOverrides, defaultAuditConfig, loadAuditConfig } from "../../audit/config.js";
-import { defenceAttackText, defenceText, ensembleText } from "../../audit/findings.js";
-import { loadPolicy } from "../../audit/policy.js";
-import { type AuditResult, runAudit } from "../../audit/suite.js";
-import type { AuditReport } from "../../audit/types.js";
-import { AUDIT_FORMATS, DEFAULT_AUDIT_FORMATS, writeAuditReports } from "../../audit/write.js";
+import type { AuditReport } from "../../audit/index.js";
+import {
+  AUDIT_FORMATS,
+  type AuditResult,
+  applyOverrides,
+  type ComparisonReport,
+  DEFAULT_AUDIT_FORMATS,
+  defaultAuditConfig,
+  defaultLabels,
+  defenceAttackText,
+  defenceText,
+  ensembleText,
+  isComparison,
+  loadAuditConfig,
+  loadPolicy,
+  runAudit,
+  runComparison,
+  writeAuditReports,
+} from "../../audit/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { capabilitiesOf } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";

@@ -1,7 +1,7 @@
 /** `aegis bom`: a CycloneDX 1.6 ML-BOM of a model file or folder. */
 import { Command } from "commander";
 import { writeFileAtomic } from "../../fs.js";
-import { buildBom } from "../../supplychain/bom.js";
+import { buildBom } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { outOption } from "../options.js";
 

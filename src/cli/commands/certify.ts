@@ -1,13 +1,6 @@
 import { Command } from "commander";
 import { requireLabels } from "../../data/labels.js";
-import {
-  abstainRate,
-  type Certificate,
-  certifiedAccuracy,
-  certify,
-  maximumRadius,
-  SMOOTHING_DEFAULTS,
-} from "../../defenses/certification/randomized-smoothing.js";
+import { abstainRate, type Certificate, certifiedAccuracy, certify, maximumRadius, SMOOTHING_DEFAULTS } from "../../defenses/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";

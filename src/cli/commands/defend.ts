@@ -8,11 +8,11 @@
 import { mkdirSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { Command } from "commander";
-import type { Norm } from "../../attacks/types.js";
-import { type DefenceEvaluation, defenceEvaluationMarkdown, evaluateDefence } from "../../audit/defence-evaluation.js";
+import type { Norm } from "../../attacks/index.js";
+import { type DefenceEvaluation, defenceEvaluationMarkdown, evaluateDefence } from "../../audit/index.js";
 import { requireLabels } from "../../data/labels.js";
-import { bakePreprocessors } from "../../defenses/onnx-bake.js";
 import {
+  bakePreprocessors,
   buildPostprocessors,
   buildPreprocessors,
   type DefenceSpec,
@@ -22,7 +22,7 @@ import {
   sha256File,
   sidecarPath,
   writeSidecar,
-} from "../../defenses/specs.js";
+} from "../../defenses/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";

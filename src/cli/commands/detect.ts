@@ -1,12 +1,26 @@
 import { Command } from "commander";
 import type { Dataset } from "../../data/index.js";
-import { fitCombined } from "../../defenses/detectors/combined.js";
-import { featureSqueezingDetector, fitFeatureSqueezing, parseSqueezers } from "../../defenses/detectors/feature-squeezing.js";
-import { fitKnnOod, INPUT_LAYER, inputFeatures, KNN_OOD_DEFAULTS, layerFeatures } from "../../defenses/detectors/knn-ood.js";
-import { fitMahalanobis, fitMahalanobisEnsemble, isMahalanobisEnsemble, MAHALANOBIS_ENSEMBLE_DEFAULTS } from "../../defenses/detectors/mahalanobis.js";
-import { type FittedDetector, loadDetector, saveDetector } from "../../defenses/detectors/persistence.js";
-import { auroc, flaggedFraction } from "../../defenses/detectors/threshold.js";
-import type { Detector } from "../../defenses/types.js";
+import type { Detector } from "../../defenses/index.js";
+import {
+  auroc,
+  type FittedDetector,
+  featureSqueezingDetector,
+  fitCombined,
+  fitFeatureSqueezing,
+  fitKnnOod,
+  fitMahalanobis,
+  fitMahalanobisEnsemble,
+  flaggedFraction,
+  INPUT_LAYER,
+  inputFeatures,
+  isMahalanobisEnsemble,
+  KNN_OOD_DEFAULTS,
+  layerFeatures,
+  loadDetector,
+  MAHALANOBIS_ENSEMBLE_DEFAULTS,
+  parseSqueezers,
+  saveDetector,
+} from "../../defenses/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { createFeatureExtractor, type FeatureExtractor } from "../../engine/features.js";
 import type { RuntimeOptions } from "../../engine/runtime.js";

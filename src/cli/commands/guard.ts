@@ -6,12 +6,20 @@
 import { createWriteStream, existsSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
-import { SqliteAuditLog } from "../../gateway/audit-log/sqlite.js";
-import { createApiKey, readKeysFile, revokeApiKey } from "../../gateway/auth/api-keys.js";
-import { startGuard } from "../../gateway/guard.js";
-import type { IncidentStoreLike } from "../../gateway/incidents/responder.js";
-import { IncidentStore, noIncident, parseIncidentId } from "../../gateway/incidents/store.js";
-import { connectPostgres, PgAuditLog, PgIncidentStore } from "../../gateway/store/postgres.js";
+import type { IncidentStoreLike } from "../../gateway/index.js";
+import {
+  connectPostgres,
+  createApiKey,
+  IncidentStore,
+  noIncident,
+  PgAuditLog,
+  PgIncidentStore,
+  parseIncidentId,
+  readKeysFile,
+  revokeApiKey,
+  SqliteAuditLog,
+  startGuard,
+} from "../../gateway/index.js";
 import { info, printJson } from "../common.js";
 import { jsonOption, outOption } from "../options.js";
 

@@ -1,6 +1,6 @@
 /** `aegis harden METHOD`: parses the flags and runs the library's hardening workflow (defenses/harden.ts). */
 import { Command } from "commander";
-import { HARDEN_METHODS, type HardenMethod, harden } from "../../defenses/harden.js";
+import { HARDEN_METHODS, type HardenMethod, harden } from "../../defenses/index.js";
 import { ARCHITECTURES } from "../../engine/architectures.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
 import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime, withSeed } from "../options.js";

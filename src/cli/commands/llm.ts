@@ -1,24 +1,33 @@
 import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
-import { evalFindings, missedGates, renderEvalHtml, renderEvalJunit, renderEvalMarkdown } from "../../llm/eval-report.js";
+import type { Pipeline, PipelineResult, ScanContext, ScannerStage } from "../../llm/index.js";
 import {
+  crossValidatePipeline,
   type EvalReport,
+  evalFindings,
   evaluatePipeline,
   formatEvalReport,
+  formatProtocolReport,
+  loadInjectionModel,
   loadLabelledJsonl,
+  loadScannerConfig,
+  missedGates,
+  type PipelineProtocolResult,
+  type ProtocolReport,
+  pipelineFromConfig,
+  protocolReport,
   type RowScan,
+  readJsonl,
+  renderEvalHtml,
+  renderEvalJunit,
+  renderEvalMarkdown,
   scanRows,
+  sourceGroup,
   summariseScans,
   type UseFilter,
-} from "../../llm/evaluate.js";
-import { loadInjectionModel } from "../../llm/injection/classifier.js";
-import { readJsonl, sourceGroup } from "../../llm/injection/data.js";
-import { crossValidatePipeline, formatProtocolReport, type PipelineProtocolResult, type ProtocolReport, protocolReport } from "../../llm/injection/protocol.js";
-import type { Pipeline, PipelineResult } from "../../llm/pipeline.js";
-import { loadScannerConfig, pipelineFromConfig } from "../../llm/scanner-config.js";
+} from "../../llm/index.js";
 import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
-import type { ScanContext, ScannerStage } from "../../llm/scanners/types.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, REPORT_FORMATS, writeReports } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";

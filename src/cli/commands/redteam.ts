@@ -1,14 +1,21 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
+import type { PluginMeta } from "../../llm/index.js";
+import {
+  buildReport,
+  createJudgeDetector,
+  createOpenAiTarget,
+  DEFAULT_REDTEAM_FORMATS,
+  openAiJudge,
+  REDTEAM_FORMATS,
+  type RedTeamReport,
+  runRedTeam,
+  writeRedTeamReports,
+} from "../../llm/index.js";
 import { DETECTORS } from "../../llm/redteam/detectors/index.js";
-import { createJudgeDetector, openAiJudge } from "../../llm/redteam/detectors/judge.js";
 import { PROBES } from "../../llm/redteam/probes/index.js";
-import { buildReport, DEFAULT_REDTEAM_FORMATS, REDTEAM_FORMATS, type RedTeamReport, writeRedTeamReports } from "../../llm/redteam/report.js";
-import { runRedTeam } from "../../llm/redteam/runner.js";
-import { createOpenAiTarget } from "../../llm/redteam/targets/openai.js";
 import { TRANSFORMS } from "../../llm/redteam/transforms/index.js";
-import type { PluginMeta } from "../../llm/redteam/types.js";
 import { parseFormats } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";

@@ -13,8 +13,8 @@ import {
   renderScanMarkdown,
   renderScanSarif,
   SCAN_FORMATS,
-} from "../../supplychain/report.js";
-import { scanPaths } from "../../supplychain/scan.js";
+  scanPaths,
+} from "../../supplychain/index.js";
 import { info, printJson, progressBar } from "../common.js";
 import { withJson, withOut } from "../options.js";
 

@@ -10,19 +10,27 @@ import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, type ReportFormat, writeReports } from "../../report/write.js";
-import { analyze } from "../../threat/analyze.js";
-import { loadAtlasFile } from "../../threat/atlas-file.js";
-import { attachEvidence } from "../../threat/evidence.js";
-import { renderThreatJunit, threatFindings } from "../../threat/findings.js";
-import { renderIrPlan } from "../../threat/ir-plan.js";
-import { loadSystem } from "../../threat/parse.js";
-import { renderCsv } from "../../threat/report/csv.js";
-import { renderHtml } from "../../threat/report/html.js";
-import { renderJson } from "../../threat/report/json.js";
-import { renderMarkdown } from "../../threat/report/markdown.js";
-import { byRisk, LEVELS, levelCounts, oneLine, targetLabel } from "../../threat/report/shared.js";
-import { TEMPLATES, templateText } from "../../threat/templates.js";
-import type { ThreatModel } from "../../threat/types.js";
+import type { ThreatModel } from "../../threat/index.js";
+import {
+  analyze,
+  attachEvidence,
+  byRisk,
+  LEVELS,
+  levelCounts,
+  loadAtlasFile,
+  loadSystem,
+  oneLine,
+  renderCsv,
+  renderHtml,
+  renderIrPlan,
+  renderJson,
+  renderMarkdown,
+  renderThreatJunit,
+  TEMPLATES,
+  targetLabel,
+  templateText,
+  threatFindings,
+} from "../../threat/index.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, printJson } from "../common.js";
 import { outOption, withFormat, withJson, withOut } from "../options.js";

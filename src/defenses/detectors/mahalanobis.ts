@@ -28,7 +28,7 @@
  * Σ⁻¹ is the pseudo-inverse (as scikit-learn's EmpiricalCovariance in the authors' code),
  * cutting eigenvalues below D·ε_float32·λ_max so dead ReLU units do not blow it up.
  */
-import { fgsm } from "../../attacks/evasion/fgsm.js";
+import { fgsm } from "../../attacks/index.js";
 import { createRng } from "../../data/random.js";
 import type { LossGradient, Predictor } from "../../engine/capabilities.js";
 import type { FeatureExtractor } from "../../engine/features.js";

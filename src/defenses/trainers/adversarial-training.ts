@@ -12,7 +12,7 @@
  * Stronger"); (2) an optional linear ε ramp over the first `rampEpochs` epochs, common
  * practice for ε=0.3 on small MNIST networks, which otherwise can stall at chance early on.
  */
-import { pgd } from "../../attacks/evasion/pgd.js";
+import { pgd } from "../../attacks/index.js";
 import type { BatchTransform } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, gatherRows, sizeOf } from "../../tensor.js";

@@ -11,8 +11,7 @@
  * restores the weights of the previous epoch and stops the run. The check keeps its
  * reference in memory: in the first epoch after a --resume it has none to compare with.
  */
-import { fgsm } from "../../attacks/evasion/fgsm.js";
-import { pgd } from "../../attacks/evasion/pgd.js";
+import { fgsm, pgd } from "../../attacks/index.js";
 import { createRng } from "../../data/random.js";
 import { type BatchTransform, countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pgd } from "../../attacks/evasion/pgd.js";
+import { pgd } from "../../attacks/index.js";
 import { encodeNpz, parseNpz } from "../../data/npz.js";
 import { createRng } from "../../data/random.js";
 import type { LossName } from "../../engine/capabilities.js";

@@ -16,7 +16,7 @@ import { PassThrough } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import { type Dispatcher, getGlobalDispatcher, Pool } from "undici";
-import type { Finding, Pipeline, ScanContext } from "../llm/index.js";
+import type { Detection, Pipeline, ScanContext } from "../llm/index.js";
 import { countTokens } from "../llm/index.js";
 import { clientId } from "./context.js";
 import { chatUnits, completionUnits, embeddingUnits, joinUnit, messageText, type RequestBounds, readBody, type ScanUnit } from "./llm-request.js";
@@ -362,7 +362,7 @@ export function modelCatalog(route: LlmRoute, dispatcher: Dispatcher = getGlobal
 }
 
 /** A finding refuses the prompt when its scanner blocks, except the injection classifier's score on the operator's roles (below). */
-function blocks(route: LlmRoute, finding: Finding, role: string | undefined): boolean {
+function blocks(route: LlmRoute, finding: Detection, role: string | undefined): boolean {
   if (!route.input.block.has(finding.scanner)) return false;
   // The classifier scores how much a text reads like instructions to the model, which a
   // system or developer message is by design; the pattern families still apply to them.
@@ -376,13 +376,13 @@ function lastUserText(messages: unknown[]): string {
 }
 
 /** One decision per scanner that found something: it blocked, only flagged (a blocking scanner's exempt finding) or transformed. */
-function record(request: FastifyRequest, control: string, findings: readonly Finding[], block: ReadonlySet<string>, blocking: readonly Finding[]): void {
+function record(request: FastifyRequest, control: string, findings: readonly Detection[], block: ReadonlySet<string>, blocking: readonly Detection[]): void {
   for (const scanner of new Set(findings.map((f) => f.scanner))) {
     const action = blocking.some((f) => f.scanner === scanner) ? "block" : block.has(scanner) ? "flag" : "redact";
     request.aegis.decisions.push({ control, action, reason: scanner });
   }
 }
 
-function describeFindings(findings: readonly Finding[]): string {
+function describeFindings(findings: readonly Detection[]): string {
   return [...new Set(findings.map((f) => `${f.scanner} (${f.kind})`))].join(", ");
 }

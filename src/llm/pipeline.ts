@@ -12,7 +12,7 @@
  */
 import { AegisError } from "../errors.js";
 import { DEFAULT_BLOCKING_SCANNERS } from "./scanners/index.js";
-import type { Finding, ScanContext, Scanner, ScannerStage, ScanResult } from "./scanners/types.js";
+import type { Detection, ScanContext, Scanner, ScannerStage, ScanResult } from "./scanners/types.js";
 
 export interface PipelineOptions {
   /** Stop at the first blocking scanner that finds the text invalid (default false). */
@@ -59,7 +59,7 @@ export function createPipeline(stage: ScannerStage, scanners: readonly Scanner[]
     async scan(text: string, context: ScanContext = {}): Promise<PipelineResult> {
       const started = performance.now();
       const runs: ScannerRun[] = [];
-      const findings: Finding[] = [];
+      const findings: Detection[] = [];
       let current = text;
       let valid = true;
       let score = 0;

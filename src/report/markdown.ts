@@ -2,7 +2,7 @@
 import { type Finding, locationText } from "./finding.js";
 
 /** A table cell: no bare "|" or line breaks. */
-export const cell = (v: unknown): string => String(v).replace(/\|/g, "\\|").replace(/\n/g, " ");
+export const cell = (v: unknown): string => String(v).replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 
 /** A GitHub-flavoured table; `numeric` columns are right-aligned. */
 export function table(head: readonly string[], rows: readonly (readonly unknown[])[], numeric: readonly number[] = []): string[] {

@@ -13,7 +13,7 @@ import { deLeet, normalizeText } from "../normalize.js";
 import { invisibleCategory } from "./invisible-text.js";
 import { stringListOption } from "./options.js";
 import { matchesOf } from "./spans.js";
-import type { Finding, Scanner, ScanResult } from "./types.js";
+import type { Detection, Scanner, ScanResult } from "./types.js";
 
 export interface BanOptions {
   /** Substrings that must not appear (matched anywhere, folded). */
@@ -107,7 +107,7 @@ export function banScanner(options: BanOptions = {}): Scanner {
     stage: options.stage ?? "both",
     description: "banned substrings, regular expressions and topics (keyword lists), case- and normalisation-insensitive",
     scan(text: string): ScanResult {
-      const findings: Finding[] = [];
+      const findings: Detection[] = [];
       const seen = new Set<string>();
       const add = (kind: string, span: [number, number], detail: string) => {
         const key = `${kind}:${span[0]}:${span[1]}`;

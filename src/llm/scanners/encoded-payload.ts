@@ -14,7 +14,7 @@
 import { deLeet, normalizeText } from "../normalize.js";
 import { numberOption } from "./options.js";
 import { matchesOf } from "./spans.js";
-import type { Finding, ScanContext, Scanner, ScanResult } from "./types.js";
+import type { Detection, ScanContext, Scanner, ScanResult } from "./types.js";
 
 export interface EncodedPayloadOptions {
   /** Scanners run on every decoded text (default none; the registry passes prompt-injection and secrets). */
@@ -193,7 +193,7 @@ export function encodedPayloadScanner(options: EncodedPayloadOptions = {}): Scan
     stage: "input",
     description: `base64, hex, URL-encoding, ROT13, leetspeak and homoglyphs decoded and rescanned${rescan.length ? ` (${rescan.map((s) => s.name).join(", ")})` : ""}`,
     async scan(text: string, context?: ScanContext): Promise<ScanResult> {
-      const findings: Finding[] = [];
+      const findings: Detection[] = [];
       let valid = true;
       // What each rescan scanner already finds in the text as written (computed only when needed):
       // a leetspeak or homoglyph rewrite of the whole text reports only what the rewrite revealed.
@@ -209,7 +209,7 @@ export function encodedPayloadScanner(options: EncodedPayloadOptions = {}): Scan
       for (const layer of decodeLayers(text, options)) {
         const via = layer.encodings.join(">");
         const rewrite = !layer.encodings.some((e) => DELIBERATE.has(e));
-        const layerFindings: Finding[] = [];
+        const layerFindings: Detection[] = [];
         for (const scanner of rescan) {
           const result = await scanner.scan(layer.text, context);
           const known = rewrite ? await original(scanner) : new Set<string>();

@@ -156,7 +156,7 @@ export function defaultScanners(stage: ScannerStage): Scanner[] {
   return (stage === "input" ? DEFAULT_INPUT_SCANNERS : DEFAULT_OUTPUT_SCANNERS).map((n) => scannerByName(n));
 }
 
-export type { Finding, ScanContext, Scanner, ScannerStage, ScanResult } from "./types.js";
+export type { Detection, ScanContext, Scanner, ScannerStage, ScanResult } from "./types.js";
 export {
   banScanner,
   deanonymizeScanner,

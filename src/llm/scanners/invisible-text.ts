@@ -12,7 +12,7 @@
  * LRM/RLM/ALM marks are not findings; soft hyphens and stray byte-order marks are weak ones
  * (score 0.3, still valid). The text passed on has the flagged characters removed.
  */
-import type { Finding, Scanner, ScanResult } from "./types.js";
+import type { Detection, Scanner, ScanResult } from "./types.js";
 
 export interface InvisibleTextOptions {
   /** Remove the flagged characters from the text passed on (default true). */
@@ -107,7 +107,7 @@ function mayHideText(text: string): boolean {
   return false;
 }
 
-function findingOf(run: Run): Finding {
+function findingOf(run: Run): Detection {
   const count = run.codePoints.length;
   let detail = `${count} ${run.category} character${count === 1 ? "" : "s"}`;
   if (run.category === "unicode-tags") detail += `; hidden text: "${tagText(run.codePoints).slice(0, 200)}"`;

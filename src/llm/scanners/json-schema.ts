@@ -8,7 +8,7 @@
  */
 import { Ajv, type ErrorObject } from "ajv";
 import { AegisError } from "../../errors.js";
-import type { Finding, Scanner, ScanResult } from "./types.js";
+import type { Detection, Scanner, ScanResult } from "./types.js";
 
 export interface JsonSchemaOptions {
   /** The JSON Schema the output must satisfy (default {}: any JSON). */
@@ -82,7 +82,7 @@ export function jsonSchemaScanner(options: JsonSchemaOptions = {}): Scanner {
         };
       }
       if (validate(value)) return { text, valid: true, score: 0, findings: [] };
-      const findings: Finding[] = (validate.errors ?? []).map((e) => ({ scanner: "json-schema", kind: "schema-violation", score: 1, detail: describe(e) }));
+      const findings: Detection[] = (validate.errors ?? []).map((e) => ({ scanner: "json-schema", kind: "schema-violation", score: 1, detail: describe(e) }));
       return { text, valid: false, score: 1, findings };
     },
   };

@@ -14,7 +14,7 @@
  */
 import { numberOption, stringListOption } from "./options.js";
 import { matchesOf } from "./spans.js";
-import type { Finding, Scanner, ScanResult } from "./types.js";
+import type { Detection, Scanner, ScanResult } from "./types.js";
 import { extractUrls, hostAllowed } from "./url-allowlist.js";
 
 export interface OutputHandlingOptions {
@@ -78,7 +78,7 @@ export function outputHandlingScanner(options: OutputHandlingOptions = {}): Scan
     stage: "output",
     description: "HTML/JS injection, markdown image/link exfiltration, SQL and shell fragments in the answer",
     scan(text: string): ScanResult {
-      const findings: Finding[] = [];
+      const findings: Detection[] = [];
       for (const rule of RULES)
         for (const m of matchesOf(rule.re, text))
           findings.push({ scanner: "output-handling", kind: rule.kind, span: [m.index, m.index + m[0].length], score: rule.score });

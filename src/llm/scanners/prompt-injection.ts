@@ -21,7 +21,7 @@ import { featurize } from "../injection/features.js";
 import { heuristicHits, heuristicScore } from "../injection/heuristics.js";
 import { combinedScore } from "../injection/model.js";
 import { normalizeText } from "../normalize.js";
-import type { Finding, ScanContext, Scanner, ScanResult } from "./types.js";
+import type { Detection, ScanContext, Scanner, ScanResult } from "./types.js";
 
 export interface PromptInjectionOptions {
   /** Score at or above which the input is invalid; default: the threshold stored in the model for the mode. */
@@ -76,7 +76,7 @@ async function scanPrompt(text: string, model: InjectionModel, thresholdOption: 
   const score = combinedScore(probability, heuristicScore(hits));
   const unchanged = normalized.text === text;
   const undone = undoneNote(normalized.transforms);
-  const findings: Finding[] = hits.map((hit) => ({
+  const findings: Detection[] = hits.map((hit) => ({
     scanner: "prompt-injection",
     kind: hit.kind,
     // Offsets refer to the scanned text only when normalisation did not move anything.
@@ -99,7 +99,7 @@ async function scanPrompt(text: string, model: InjectionModel, thresholdOption: 
 async function scanContent(text: string, context: ScanContext | undefined, model: InjectionModel, thresholdOption: number | undefined): Promise<ScanResult> {
   const threshold = thresholdOption ?? model.contextThreshold;
   const contents = context?.documents?.length ? context.documents : [text];
-  const findings: Finding[] = [];
+  const findings: Detection[] = [];
   let worst = 0;
   for (let k = 0; k < contents.length; k++) {
     const normalized = normalizeText(contents[k]);

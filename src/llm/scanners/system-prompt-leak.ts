@@ -10,7 +10,7 @@
  * invalid when a canary appears or the similarity score reaches the threshold.
  */
 import { numberOption, stringListOption } from "./options.js";
-import type { Finding, ScanContext, Scanner, ScanResult } from "./types.js";
+import type { Detection, ScanContext, Scanner, ScanResult } from "./types.js";
 
 export interface SystemPromptLeakOptions {
   /** System prompt to compare with when the context has none. */
@@ -84,7 +84,7 @@ export function systemPromptLeakScanner(options: SystemPromptLeakOptions = {}): 
     stage: "output",
     description: "canary tokens and text of the system prompt in the model's answer",
     scan(text: string, context: ScanContext = {}): ScanResult {
-      const findings: Finding[] = [];
+      const findings: Detection[] = [];
       const lower = text.toLowerCase();
       for (const canary of [...(options.canaries ?? []), ...(context.canaries ?? [])]) {
         if (!canary) continue;

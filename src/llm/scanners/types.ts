@@ -20,7 +20,11 @@ export interface ScanContext {
   vault?: Map<string, string>;
 }
 
-export interface Finding {
+/**
+ * What one scanner detected in one text, with its place in it; a report turns what
+ * matters into findings (report/finding.ts), as `aegis llm eval` does.
+ */
+export interface Detection {
   /** Scanner that made the finding, e.g. "pii". */
   scanner: string;
   /** What was found, e.g. "email", "aws-access-key", "instruction-override". */
@@ -39,7 +43,7 @@ export interface ScanResult {
   valid: boolean;
   /** Highest risk found, 0 … 1. */
   score: number;
-  findings: Finding[];
+  findings: Detection[];
 }
 
 export interface Scanner {

@@ -5,6 +5,7 @@
  * with arrowheads; a flow that crosses a trust boundary is drawn red and thicker, since
  * that is where STRIDE-per-flow threats live.
  */
+import { esc } from "../../report/html.js";
 import type { Component, Flow, SystemDescription } from "../types.js";
 
 const BOX_W = 168;
@@ -17,7 +18,6 @@ const COL = BOX_W + 2 * PAD;
 const MARGIN = 12;
 const LANE = 16;
 
-const esc = (v: unknown): string => String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 interface Placed {

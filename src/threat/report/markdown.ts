@@ -1,10 +1,9 @@
 /** The threat model as Markdown: summary, risk register, per-threat details and the NIST AI RMF view. */
+import { cell } from "../../report/markdown.js";
 import { MITIGATED_RATIO } from "../evidence.js";
 import type { Threat, ThreatModel } from "../types.js";
 import { byRisk, LEVELS, levelCounts, oneLine, RMF_FUNCTIONS, RMF_PURPOSE, STATUS_TEXT, targetLabel } from "./shared.js";
 
-// A pipe would end a table cell, a line break the row.
-const cell = (v: unknown) => String(v).replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
 const list = (ids: string[]) => (ids.length > 0 ? ids.map((i) => `\`${i}\``).join(", ") : "—");
 
 export function renderMarkdown(model: ThreatModel): string {

@@ -8,6 +8,7 @@ import { createRng, type Rng } from "../data/random.js";
 import { AegisError } from "../errors.js";
 import { GraphBuilder } from "../onnx/builder.js";
 import { attr, DataType, emptyModel, type Model } from "../onnx/ir.js";
+import { AEGIS_VERSION } from "../version.js";
 
 export const ARCHITECTURES = ["mlp", "cnn", "resnet-small"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -93,7 +94,7 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
   if (!Number.isInteger(numClasses) || numClasses < 2) throw new AegisError("BAD_DATA", `a classifier needs at least 2 classes, the labels show ${numClasses}`);
   const model: Model = {
     ...emptyModel(OPSET, arch),
-    producerVersion: "0.1.0",
+    producerVersion: AEGIS_VERSION,
     modelVersion: 1,
     docString: `Aegis ${arch}`,
     metadata: [

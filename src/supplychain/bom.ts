@@ -15,6 +15,7 @@ import { loadModel } from "../onnx/io.js";
 import type { Dim } from "../onnx/ir.js";
 import type { Finding } from "../report/finding.js";
 import { worstSeverity } from "../report/finding.js";
+import { AEGIS_VERSION } from "../version.js";
 import { scanPaths } from "./scan.js";
 import { DEFAULT_IGNORED, sha256File } from "./signing/manifest.js";
 
@@ -63,8 +64,6 @@ export interface BomOptions {
   serialNumber?: string;
   timestamp?: string;
 }
-
-const VERSION = "0.1.0";
 
 /** Formats that hold a model; NumPy arrays and plain zips are data, listed as files. */
 const MODEL_FORMATS = new Set(["onnx", "safetensors", "gguf", "pytorch-zip", "pickle", "hdf5"]);
@@ -250,7 +249,7 @@ export async function buildBom(modelPath: string, options: BomOptions = {}): Pro
     version: 1,
     metadata: {
       timestamp: options.timestamp ?? new Date().toISOString(),
-      tools: { components: [{ type: "application", name: "aegis", version: VERSION }] },
+      tools: { components: [{ type: "application", name: "aegis", version: AEGIS_VERSION }] },
       component: { "bom-ref": "model", type: isDir ? "machine-learning-model" : components[0].type, name: basename(root) },
     },
     components,

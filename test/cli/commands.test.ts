@@ -135,3 +135,9 @@ test("predict --target queries a real HTTP endpoint as a black box and counts qu
     await clf.release();
   }
 });
+
+test("AEGIS_VERSION, which every report and exported model carries, is package.json's version", async () => {
+  const { AEGIS_VERSION } = await import("../../src/version.js");
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  assert.equal(AEGIS_VERSION, pkg.version);
+});

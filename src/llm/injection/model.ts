@@ -14,6 +14,7 @@ import { AegisError } from "../../errors.js";
 import { GraphBuilder } from "../../onnx/builder.js";
 import { attr, DataType, emptyModel, type Model } from "../../onnx/ir.js";
 import { float32 } from "../../tensor.js";
+import { AEGIS_VERSION } from "../../version.js";
 import { embedInjections } from "./augment.js";
 import { featurizeAll } from "./features.js";
 import { syntheticRows } from "./synthetic.js";
@@ -59,7 +60,12 @@ const OPSET = 17;
 
 /** The graph: input [batch, dim] → logits [batch, 2] (class 1 = injection). */
 export function buildInjectionGraph(dim: number, hidden: number, seed: number): Model {
-  const model: Model = { ...emptyModel(OPSET, "prompt-injection"), producerVersion: "0.1.0", modelVersion: 1, docString: "Aegis prompt-injection classifier" };
+  const model: Model = {
+    ...emptyModel(OPSET, "prompt-injection"),
+    producerVersion: AEGIS_VERSION,
+    modelVersion: 1,
+    docString: "Aegis prompt-injection classifier",
+  };
   const b = new GraphBuilder(model.graph, OPSET, "pi");
   const rng = createRng(seed);
   // PyTorch's default Linear initialisation, U(±1/√fan_in).

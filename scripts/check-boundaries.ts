@@ -2,7 +2,8 @@
  * The architecture's import rules (DESIGN.md, "Architecture"), checked on every `npm run
  * lint` and in `npm test`:
  *  - a capability (attacks, defenses, audit, llm, supplychain, threat, gateway and those to
- *    come) is used from outside only through an index.ts of its own, its public API;
+ *    come) is used from outside only through its index.ts, or an index.ts the package
+ *    publishes as a subpath (package.json "exports", such as aegis-ml/llm/redteam);
  *  - the layers below the capabilities (onnx, autodiff, engine, data, report) import no
  *    capability and never the CLI: data flows one way, nothing reaches up;
  *  - only bin/ imports the CLI;
@@ -11,7 +12,7 @@
  *
  *   node --import tsx scripts/check-boundaries.ts [src]
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative, sep } from "node:path";
 
 export const CAPABILITIES = ["attacks", "defenses", "audit", "llm", "supplychain", "threat", "gateway", "privacy", "campaigns"];
@@ -39,8 +40,17 @@ function folderOf(src: string, path: string): string | null {
   return parts.length > 1 ? parts[0] : null;
 }
 
+/** The index files a package.json beside `src` publishes as subpaths, relative to `src`. */
+function publishedIndexes(src: string): Set<string> {
+  const manifest = join(src, "..", "package.json");
+  if (!existsSync(manifest)) return new Set();
+  const exports = (JSON.parse(readFileSync(manifest, "utf8")) as { exports?: Record<string, string> }).exports ?? {};
+  return new Set(Object.values(exports).map((target) => normalize(relative(src, join(src, "..", target))).replace(/\.ts$/, ".js")));
+}
+
 export function boundaryViolations(src: string): Violation[] {
   const violations: Violation[] = [];
+  const published = publishedIndexes(src);
   const edges = new Map<string, Set<string>>();
   for (const file of sourceFiles(src)) {
     const from = folderOf(src, file);
@@ -57,7 +67,7 @@ export function boundaryViolations(src: string): Violation[] {
       if (to === "cli") violations.push({ ...where, rule: "only bin/ imports the CLI" });
       else if (from !== null && FOUNDATIONS.includes(from) && CAPABILITIES.includes(to))
         violations.push({ ...where, rule: `${from}/ is a foundation: it must not import the capability ${to}/` });
-      else if (CAPABILITIES.includes(to) && !target.endsWith(`${sep}index.js`))
+      else if (CAPABILITIES.includes(to) && target !== join(src, to, "index.js") && !published.has(relative(src, target)))
         violations.push({ ...where, rule: `${to}/ is a capability: import it through its index.ts, not a file inside it` });
     }
   }

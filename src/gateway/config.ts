@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/index.js";
-import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/scanners/index.js";
+import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_DOCUMENT_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
 import type { DetectorsConfig } from "./detection.js";
@@ -59,6 +59,8 @@ export interface LlmRouteConfig {
   timeoutMs: number;
   input: string[];
   output: string[];
+  /** Scanners run, after the input ones, on tool and function messages: content that no user typed but the model reads. */
+  documents: string[];
   block: string[];
   scannerOptions: Record<string, object>;
   /** Text of the system prompt file, for the leakage scanner. */
@@ -327,6 +329,7 @@ function parseLlmRoute(
     "timeoutMs",
     "input",
     "output",
+    "documents",
     "block",
     "scannerOptions",
     "systemPrompt",
@@ -374,6 +377,7 @@ function parseLlmRoute(
     timeoutMs: m.timeoutMs === undefined ? 120_000 : r.number([...p, "timeoutMs"], m.timeoutMs, { min: 1, integer: true }),
     input: names("input", DEFAULT_INPUT_SCANNERS),
     output: names("output", DEFAULT_OUTPUT_SCANNERS),
+    documents: names("documents", DEFAULT_DOCUMENT_SCANNERS),
     block: names("block", DEFAULT_BLOCKING_SCANNERS),
     scannerOptions: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, r.map([...p, "scannerOptions", k], v)])),
     systemPrompt,

@@ -23,10 +23,9 @@ import {
 import { OnnxClassifier } from "../engine/classifier.js";
 import { createFeatureExtractor } from "../engine/features.js";
 import { AegisError } from "../errors.js";
-import { createPipeline } from "../llm/index.js";
-import { scannerByName } from "../llm/scanners/index.js";
+import { createPipeline, scannerByName } from "../llm/index.js";
 import { loadModel } from "../onnx/io.js";
-import { defaultSignaturePath, verifyModelSignature } from "../supplychain/signing/index.js";
+import { defaultSignaturePath, verifyModelSignature } from "../supplychain/index.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
@@ -296,6 +295,7 @@ function llmRoute(route: LlmRouteConfig): LlmRoute {
     upstream: route.llm,
     input: createPipeline("input", scanners(route.input), { block: route.block }),
     output: createPipeline("output", scanners(route.output), { block: route.block }),
+    documents: createPipeline("input", scanners(route.documents), { block: route.block }),
     bounds: {
       maxMessages: route.maxMessages,
       maxScannedChars: route.maxScannedChars,

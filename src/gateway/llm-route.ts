@@ -36,6 +36,8 @@ export interface LlmRoute {
   /** The scanner pipelines; each knows its blocking scanners (the others only transform and record). */
   input: Pipeline;
   output: Pipeline;
+  /** Scans tool and function messages after the input pipeline: instructions aimed at the assistant inside content no user typed. */
+  documents: Pipeline;
   systemPrompt?: string;
   canaries?: readonly string[];
   tokensPerMinute?: number;
@@ -45,6 +47,9 @@ export interface LlmRoute {
   /** Wall-clock time the input scanners may spend on one request. */
   scanTimeoutMs: number;
 }
+
+/** Messages whose content no user typed: what tools returned, which is where indirect injections arrive. */
+const DOCUMENT_ROLES = new Set(["tool", "function"]);
 
 /** Characters of a streamed answer held back until more text (or the end) shows whether they must be redacted. */
 export const STREAM_HOLDBACK = 64;
@@ -136,7 +141,12 @@ export const llmRoutes: FastifyPluginAsync<{
       const deadline = performance.now() + route.scanTimeoutMs;
       for (const unit of units) {
         const joined = joinUnit(unit);
-        const result = await route.input.scan(joined.text, context);
+        let result = await route.input.scan(joined.text, context);
+        if (DOCUMENT_ROLES.has(unit.role ?? "")) {
+          // Context mode reads the text as a document that may address the assistant; its findings join the input's.
+          const asDocument = await route.documents.scan(result.text, context);
+          result = { ...asDocument, findings: [...result.findings, ...asDocument.findings] };
+        }
         const blocking = result.findings.filter((f) => blocks(route, f, unit.role));
         record(request, "llm-input", result.findings, route.input.block, blocking);
         if (blocking.length > 0) {

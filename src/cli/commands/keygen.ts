@@ -1,7 +1,7 @@
 /** `aegis keygen`: an Ed25519 or ECDSA P-256 key pair for `aegis sign` / `aegis verify`. */
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
-import { generateKeys, KEY_TYPES, type KeyType } from "../../supplychain/signing/index.js";
+import { generateKeys, KEY_TYPES, type KeyType } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { outOption } from "../options.js";
 

@@ -4,6 +4,9 @@ import { AegisError } from "../../errors.js";
 import type { Pipeline, PipelineResult, ScanContext, ScannerStage } from "../../llm/index.js";
 import {
   crossValidatePipeline,
+  DEFAULT_BLOCKING_SCANNERS,
+  DEFAULT_INPUT_SCANNERS,
+  DEFAULT_OUTPUT_SCANNERS,
   type EvalReport,
   evalFindings,
   evaluatePipeline,
@@ -22,12 +25,12 @@ import {
   renderEvalHtml,
   renderEvalJunit,
   renderEvalMarkdown,
+  SCANNERS,
   scanRows,
   sourceGroup,
   summariseScans,
   type UseFilter,
 } from "../../llm/index.js";
-import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../../llm/scanners/index.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, REPORT_FORMATS, writeReports } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";

@@ -13,9 +13,7 @@ import {
   runRedTeam,
   writeRedTeamReports,
 } from "../../llm/index.js";
-import { DETECTORS } from "../../llm/redteam/detectors/index.js";
-import { PROBES } from "../../llm/redteam/probes/index.js";
-import { TRANSFORMS } from "../../llm/redteam/transforms/index.js";
+import { DETECTORS, PROBES, TRANSFORMS } from "../../llm/redteam/index.js";
 import { parseFormats } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";

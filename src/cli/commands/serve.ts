@@ -10,7 +10,7 @@ import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import type { ServedModel } from "../../gateway/index.js";
 import { createServer } from "../../gateway/index.js";
-import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/signing/index.js";
+import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { parseClip, parseInteger, runtimeOptions, withRuntime } from "../options.js";
 

@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
-import { defaultSignaturePath, signModel } from "../../supplychain/signing/index.js";
+import { defaultSignaturePath, signModel } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { outOption } from "../options.js";
 

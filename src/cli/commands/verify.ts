@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
-import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/signing/index.js";
+import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/index.js";
 import { printJson } from "../common.js";
 import { jsonOption } from "../options.js";
 

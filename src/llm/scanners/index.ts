@@ -124,6 +124,8 @@ export const SCANNERS: readonly ScannerEntry[] = [
 export const DEFAULT_INPUT_SCANNERS = ["invisible-text", "encoded-payload", "prompt-injection", "secrets", "pii", "token-limit"] as const;
 /** Output scanners run when none are named: sensitive before deanonymize, so the user's own values come back unredacted. */
 export const DEFAULT_OUTPUT_SCANNERS = ["sensitive", "deanonymize", "system-prompt-leak", "output-handling"] as const;
+/** What a gateway also runs on content the model reads but no user typed: tool results and retrieved documents. */
+export const DEFAULT_DOCUMENT_SCANNERS = ["indirect-injection"] as const;
 /**
  * Scanners whose finding refuses a prompt or withholds an answer. The others (pii,
  * secrets, sensitive, deanonymize, refusal) anonymise, redact or only record: a user's
@@ -131,6 +133,7 @@ export const DEFAULT_OUTPUT_SCANNERS = ["sensitive", "deanonymize", "system-prom
  */
 export const DEFAULT_BLOCKING_SCANNERS = [
   "prompt-injection",
+  "indirect-injection",
   "invisible-text",
   "encoded-payload",
   "token-limit",

@@ -1,0 +1,109 @@
+/**
+ * `aegis --version` and `--help` load no command and not ONNX Runtime, the property that
+ * makes them start fast; a command's modules load when it runs, and a failure to load one
+ * is reported like any other error.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Command, Help } from "commander";
+import { COMMANDS, type CommandEntry } from "../../src/cli/catalog.js";
+import { runCli } from "../../src/cli/program.js";
+import { AegisError } from "../../src/errors.js";
+import { AEGIS_VERSION } from "../../src/version.js";
+import { aegis } from "../helpers/cli.js";
+
+const recorder = fileURLToPath(new URL("../helpers/record-imports.mjs", import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), "aegis-startup-"));
+const COMMAND_MODULE = /\/cli\/commands\//;
+let runs = 0;
+
+/** Runs `aegis args` and lists the URLs of the modules it loaded. */
+async function traced(args: string[]): Promise<{ code: number; stdout: string; stderr: string; modules: string[] }> {
+  const log = join(tmp, `imports-${runs++}.log`);
+  writeFileSync(log, "");
+  const r = await aegis(args, { node: ["--import", recorder], env: { AEGIS_IMPORT_LOG: log } });
+  return { ...r, modules: readFileSync(log, "utf8").split("\n").filter(Boolean) };
+}
+
+const loads = (modules: string[], pattern: RegExp) => modules.some((url) => pattern.test(url));
+
+test("--version and --help load no command module, nor ONNX Runtime or fastify; a command loads its own module only", async () => {
+  const version = await traced(["--version"]);
+  assert.equal(version.code, 0, version.stderr);
+  assert.equal(version.stdout, `${AEGIS_VERSION}\n`);
+  const help = await traced(["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  for (const { name } of COMMANDS) assert.match(help.stdout, new RegExp(`^  ${name}\\b`, "m"), `--help lists ${name}`);
+  for (const run of [version, help]) {
+    assert.ok(loads(run.modules, /\/cli\/catalog\.(ts|js)$/), "the recorder saw the CLI's modules");
+    assert.deepEqual(
+      run.modules.filter((url) => COMMAND_MODULE.test(url) || /onnxruntime|fastify/.test(url)),
+      [],
+    );
+  }
+
+  const attacks = await traced(["attack", "--list"]);
+  assert.equal(attacks.code, 0, attacks.stderr);
+  assert.ok(loads(attacks.modules, /onnxruntime-node/));
+  assert.deepEqual(
+    attacks.modules.filter((url) => COMMAND_MODULE.test(url)).map((url) => url.replace(/.*\/commands\/(.*)\.[jt]s$/, "$1")),
+    ["attack"],
+  );
+});
+
+test("the table of commands lists each one with the usage and description of the command it loads", async () => {
+  const help = new Help();
+  for (const entry of COMMANDS) {
+    const cmd = await entry.load();
+    assert.equal(cmd.name(), entry.name);
+    assert.equal(`${entry.name} ${entry.usage}`.trimEnd(), help.subcommandTerm(cmd), `usage of ${entry.name}`);
+    assert.equal(entry.description, cmd.description(), `description of ${entry.name}`);
+  }
+});
+
+test("a command loads when it runs, and an error while loading it exits as any error does", async (t) => {
+  const stderr = t.mock.method(process.stderr, "write", () => true);
+  const stdout = t.mock.method(process.stdout, "write", () => true);
+  let loaded = 0;
+  let greeted = "";
+  const entry = (name: string, load: () => Command): CommandEntry => ({
+    name,
+    usage: "<who>",
+    description: `${name} someone`,
+    load: async () => {
+      loaded++;
+      return load();
+    },
+  });
+  const commands = [
+    entry("greet", () =>
+      new Command("greet").argument("<who>").action((who: string) => {
+        greeted = who;
+      }),
+    ),
+    entry("broken-model", () => {
+      throw new AegisError("BAD_MODEL", "the command's model is not ONNX");
+    }),
+    entry("bug", () => {
+      throw new TypeError("undefined is not a function");
+    }),
+  ];
+  const argv = (...args: string[]) => ["node", "aegis", ...args];
+
+  assert.equal(await runCli(argv("--help"), commands), 0);
+  assert.equal(loaded, 0);
+  assert.match(String(stdout.mock.calls.at(-1)?.arguments[0]), /^ {2}greet <who> +greet someone$/m);
+
+  assert.equal(await runCli(argv("greet", "world"), commands), 0);
+  assert.equal(greeted, "world");
+  assert.equal(loaded, 1);
+
+  assert.equal(await runCli(argv("broken-model", "x"), commands), 4);
+  assert.equal(stderr.mock.calls.at(-1)?.arguments[0], "aegis: the command's model is not ONNX\n");
+  assert.equal(await runCli(argv("bug"), commands), 70);
+  assert.match(String(stderr.mock.calls.at(-1)?.arguments[0]), /^aegis: internal error .*\nTypeError: undefined is not a function\n\s+at /);
+});

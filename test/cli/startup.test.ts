@@ -1,21 +1,26 @@
 /**
  * `aegis --version` and `--help` load no command and not ONNX Runtime, the property that
- * makes them start fast; a command's modules load when it runs, and a failure to load one
- * is reported like any other error.
+ * makes them start fast (the times are in `npm run bench`); a command's modules load when
+ * it runs, and a failure to load one is reported like any other error. bin/aegis.js runs
+ * the compiled dist/ only while it matches the sources.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Command, Help } from "commander";
+import { compiledEntry } from "../../bin/compiled.js";
+import { buildDist } from "../../scripts/build.js";
 import { COMMANDS, type CommandEntry } from "../../src/cli/catalog.js";
 import { runCli } from "../../src/cli/program.js";
 import { AegisError } from "../../src/errors.js";
 import { AEGIS_VERSION } from "../../src/version.js";
 import { aegis } from "../helpers/cli.js";
 
+const root = fileURLToPath(new URL("../../", import.meta.url));
 const recorder = fileURLToPath(new URL("../helpers/record-imports.mjs", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "aegis-startup-"));
 const COMMAND_MODULE = /\/cli\/commands\//;
@@ -53,6 +58,13 @@ test("--version and --help load no command module, nor ONNX Runtime or fastify; 
     attacks.modules.filter((url) => COMMAND_MODULE.test(url)).map((url) => url.replace(/.*\/commands\/(.*)\.[jt]s$/, "$1")),
     ["attack"],
   );
+});
+
+test("bin/aegis.js runs dist/ when it was compiled from the sources on disk, and src/ through tsx otherwise", async () => {
+  const { modules } = await traced(["--version"]);
+  const compiled = compiledEntry(root) !== undefined;
+  assert.equal(loads(modules, /\/dist\/cli\/main\.js$/), compiled);
+  assert.equal(loads(modules, /\/src\/cli\/main\.ts$/), !compiled);
 });
 
 test("the table of commands lists each one with the usage and description of the command it loads", async () => {
@@ -106,4 +118,64 @@ test("a command loads when it runs, and an error while loading it exits as any e
   assert.equal(stderr.mock.calls.at(-1)?.arguments[0], "aegis: the command's model is not ONNX\n");
   assert.equal(await runCli(argv("bug"), commands), 70);
   assert.match(String(stderr.mock.calls.at(-1)?.arguments[0]), /^aegis: internal error .*\nTypeError: undefined is not a function\n\s+at /);
+});
+
+test("the build compiles src/ into dist/ and stamps it; any change to the sources makes it stale until rebuilt", async () => {
+  const project = mkdtempSync(join(tmp, "project-"));
+  try {
+    const write = (path: string, text: string) => {
+      mkdirSync(dirname(join(project, path)), { recursive: true });
+      writeFileSync(join(project, path), text);
+    };
+    write("package.json", '{ "type": "module" }\n');
+    write("tsconfig.json", '{ "compilerOptions": { "target": "ES2022" } }\n');
+    write("src/greeting.ts", 'export const greeting: string = "hello";\n');
+    write(
+      "src/cli/main.ts",
+      'import { readFileSync } from "node:fs";\nimport { greeting } from "../greeting.js";\nconsole.log(greeting, readFileSync(new URL("../templates/t.yaml", import.meta.url), "utf8").trim());\n',
+    );
+    write("src/templates/t.yaml", "kind: template\n");
+    await buildDist(project);
+
+    const entry = join(project, "dist", "cli", "main.js");
+    assert.equal(compiledEntry(project), entry);
+    assert.equal(execFileSync(process.execPath, [entry], { encoding: "utf8" }), "hello kind: template\n");
+    assert.deepEqual(readdirSync(project).sort(), ["dist", "package.json", "src", "tsconfig.json"], "no staging folder is left");
+
+    const stale = (change: () => void, undo: () => void, what: string) => {
+      change();
+      assert.equal(compiledEntry(project), undefined, what);
+      undo();
+      assert.equal(compiledEntry(project), entry, `${what}, undone`);
+    };
+    const greeting = readFileSync(join(project, "src/greeting.ts"), "utf8");
+    stale(
+      () => write("src/greeting.ts", greeting.replace("hello", "hullo")),
+      () => write("src/greeting.ts", greeting),
+      "an edited file",
+    );
+    stale(
+      () => write("src/extra.ts", "export {};\n"),
+      () => rmSync(join(project, "src/extra.ts")),
+      "an added file",
+    );
+    stale(
+      () => rmSync(join(project, "src/templates/t.yaml")),
+      () => write("src/templates/t.yaml", "kind: template\n"),
+      "a deleted file",
+    );
+    stale(
+      () => write("tsconfig.json", "{}\n"),
+      () => write("tsconfig.json", '{ "compilerOptions": { "target": "ES2022" } }\n'),
+      "another tsconfig.json",
+    );
+
+    write("src/greeting.ts", greeting.replace("hello", "hullo"));
+    await buildDist(project);
+    assert.equal(compiledEntry(project), entry);
+    assert.ok(existsSync(join(project, "dist", "greeting.js.map")), "stack traces map back to the TypeScript");
+    assert.match(readFileSync(join(project, "dist", "greeting.js"), "utf8"), /hullo/);
+  } finally {
+    rmSync(project, { recursive: true, force: true });
+  }
 });

@@ -2,8 +2,8 @@
  * `npm run bench`: Aegis's engine against PyTorch's CPU autograd on the same machine,
  * thread count and model (the MNIST CNN of the engine issue), measured side by side in
  * one run (bench/engine.ts), then the attacks, scanners, guard, hardening and
- * certification benches. Prints ratios; PyTorch comes from Debian's python3-torch when
- * installed.
+ * certification benches, and the CLI's start-up. Prints ratios; PyTorch comes from
+ * Debian's python3-torch when installed.
  */
 import { benchAttacks } from "./attacks.js";
 import { benchEngine } from "./engine.js";
@@ -21,3 +21,4 @@ for (const line of ["", ...(await (await import("./gateway.js")).benchGateway())
 for (const line of ["", ...(await (await import("./gateway-limits.js")).benchGatewayLimits())]) console.log(line);
 for (const line of ["", ...(await (await import("./harden.js")).benchHarden((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./certify.js")).benchCertify())]) console.log(line);
+for (const line of ["", ...(await (await import("./startup.js")).benchStartup())]) console.log(line);

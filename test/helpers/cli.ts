@@ -9,10 +9,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `aegis` binary in a child process. */
-export function aegis(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+/** Runs the real `aegis` binary in a child process (`node` adds options to Node's command line). */
+export function aegis(args: string[], options: { cwd?: string; env?: Record<string, string>; node?: string[] } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, FORCE_COLOR: "0", ...options.env } });
+    const child = spawn(process.execPath, [...(options.node ?? []), bin, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, FORCE_COLOR: "0", ...options.env },
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {

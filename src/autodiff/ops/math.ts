@@ -1,6 +1,7 @@
 import type { VjpRule } from "../rule.js";
 import { Abs } from "./Abs.js";
 import { Cast } from "./Cast.js";
+import { Celu } from "./Celu.js";
 import { Clip } from "./Clip.js";
 import { Div } from "./Div.js";
 import { Dropout } from "./Dropout.js";
@@ -9,12 +10,14 @@ import { Erf } from "./Erf.js";
 import { Exp } from "./Exp.js";
 import { Gelu } from "./Gelu.js";
 import { HardSigmoid } from "./HardSigmoid.js";
+import { HardSwish } from "./HardSwish.js";
 import { Identity } from "./Identity.js";
 import { LeakyRelu } from "./LeakyRelu.js";
 import { Log } from "./Log.js";
 import { LogSoftmax } from "./LogSoftmax.js";
 import { Max } from "./Max.js";
 import { Min } from "./Min.js";
+import { Mish } from "./Mish.js";
 import { Neg } from "./Neg.js";
 import { Pow } from "./Pow.js";
 import { ReduceMax } from "./ReduceMax.js";
@@ -50,6 +53,9 @@ export const MATH_RULES: readonly VjpRule[] = [
   Elu,
   Selu,
   HardSigmoid,
+  HardSwish,
+  Mish,
+  Celu,
   Gelu,
   Softmax,
   LogSoftmax,

@@ -4,12 +4,15 @@ import { BatchNormalization } from "./BatchNormalization.js";
 import { Conv } from "./Conv.js";
 import { ConvTranspose } from "./ConvTranspose.js";
 import { Gather } from "./Gather.js";
+import { GRU } from "./GRU.js";
 import { GlobalAveragePool } from "./GlobalAveragePool.js";
 import { GlobalMaxPool } from "./GlobalMaxPool.js";
 import { InstanceNormalization } from "./InstanceNormalization.js";
 import { LayerNormalization } from "./LayerNormalization.js";
+import { LSTM } from "./LSTM.js";
 import { MatMul } from "./MatMul.js";
 import { MaxPool } from "./MaxPool.js";
+import { RNN } from "./RNN.js";
 
 export const NN_RULES: readonly VjpRule[] = [
   Conv,
@@ -23,4 +26,7 @@ export const NN_RULES: readonly VjpRule[] = [
   LayerNormalization,
   InstanceNormalization,
   Gather,
+  LSTM,
+  GRU,
+  RNN,
 ];

@@ -32,7 +32,10 @@ export function constantValue(ctx: VjpContext, name: string, what: string): numb
   const value = constantNumbers(ctx, name);
   if (value) return value;
   const source = ctx.dataSource(name);
-  return unsupported(ctx.node, source ? `${what} that depend on the input's values (through ${source}), not only on its shape` : `${what} too large to read as a constant`);
+  return unsupported(
+    ctx.node,
+    source ? `${what} that depend on the input's values (through ${source}), not only on its shape` : `${what} too large to read as a constant`,
+  );
 }
 
 function constantNodeValue(node: Node): number[] | undefined {

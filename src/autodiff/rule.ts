@@ -54,7 +54,10 @@ export class NoGradientError extends AegisError {
   readonly node: Node;
   readonly reason: string;
   constructor(node: Node, reason: string) {
-    super("UNSUPPORTED", `no gradient for ${node.opType} node "${node.name}" with ${reason}; black-box attacks (which need only predictions) still work on this model`);
+    super(
+      "UNSUPPORTED",
+      `no gradient for ${node.opType} node "${node.name}" with ${reason}; black-box attacks (which need only predictions) still work on this model`,
+    );
     this.node = node;
     this.reason = reason;
   }

@@ -39,7 +39,11 @@ export async function probeShapes(model: Model, feeds: Record<string, Tensor>, o
       const t = result[name];
       if (!t) continue;
       const keep = fixed.has(name) && t.data.length <= MAX_KEPT_ELEMENTS;
-      shapes.set(name, { dims: [...t.shape], dataType: DATA_TYPE_OF[t.dtype], ...(keep ? { value: Array.from(t.data as ArrayLike<number | bigint>, Number) } : {}) });
+      shapes.set(name, {
+        dims: [...t.shape],
+        dataType: DATA_TYPE_OF[t.dtype],
+        ...(keep ? { value: Array.from(t.data as ArrayLike<number | bigint>, Number) } : {}),
+      });
     }
   } finally {
     await session.release();

@@ -24,8 +24,7 @@ function rnnCell(rc: RecurrentCtx, r: string, rb: string | undefined, [activatio
       return {
         next: [h],
         backward([dh]) {
-          const slope =
-            op === "Tanh" ? sub(k(1), mul(h, h)) : op === "Sigmoid" ? mul(h, sub(k(1), h)) : b.cast(b.op("Greater", [h, k(0)]), rc.dt);
+          const slope = op === "Tanh" ? sub(k(1), mul(h, h)) : op === "Sigmoid" ? mul(h, sub(k(1), h)) : b.cast(b.op("Greater", [h, k(0)]), rc.dt);
           const da = mul(dh ?? mul(h, k(0)), slope);
           return { dProjection: da, blocks: [{ dPre: da, input: hPrev }], dPrevious: [b.op("MatMul", [da, r])] };
         },

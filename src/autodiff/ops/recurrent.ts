@@ -181,12 +181,30 @@ export function recurrentGrads(ctx: VjpContext, spec: RecurrentSpec): GradThunk[
         dX: b.op("MatMul", [dProjection, wd]),
         dW: b.op("MatMul", [b.transpose(flatD, [1, 0]), flatSeq]),
         dWb: b.reduceSum(flatD, [0], false),
-        dR: blockSums.length === 1 ? blockSums[0].dR : b.concat(blockSums.map((s) => s.dR), 0),
-        dRb: blockSums.length === 1 ? blockSums[0].dRb : b.concat(blockSums.map((s) => s.dRb), 0),
+        dR:
+          blockSums.length === 1
+            ? blockSums[0].dR
+            : b.concat(
+                blockSums.map((s) => s.dR),
+                0,
+              ),
+        dRb:
+          blockSums.length === 1
+            ? blockSums[0].dRb
+            : b.concat(
+                blockSums.map((s) => s.dRb),
+                0,
+              ),
         dInitial: carry,
       });
     }
-    const stack = (values: string[]) => (values.length === 1 ? b.unsqueeze(values[0], [0]) : b.concat(values.map((v) => b.unsqueeze(v, [0])), 0));
+    const stack = (values: string[]) =>
+      values.length === 1
+        ? b.unsqueeze(values[0], [0])
+        : b.concat(
+            values.map((v) => b.unsqueeze(v, [0])),
+            0,
+          );
     const dSeq = perDirection.length === 1 ? perDirection[0].dX : b.op("Add", [perDirection[0].dX, perDirection[1].dX]);
     const initialGrad = (i: number) => {
       const v = stack(perDirection.map((p) => p.dInitial[i] ?? zerosOf(b, [batch, hidden], dt)));

@@ -58,19 +58,16 @@ test("Slice reads starts, ends and steps from Constant nodes; a Constant factor 
 
 /** y = Slice(x, starts, ends, axes [1]) · 2 with x [2, 6], starts and ends computed by `nodes`; ∂Σ(seed·y)/∂x. */
 async function sliceGradient(nodes: Node[], problems?: GradientProblem[]): Promise<Float32Array> {
-  const m = model(
-    [...nodes, node("Slice", ["x", "starts", "ends", "axes"], ["s"]), node("Mul", ["s", "two"], ["y"])],
-    {
-      inputs: [{ name: "x", elemType: DataType.FLOAT, shape: [2, 6] }],
-      outputs: [{ name: "y", elemType: DataType.FLOAT }],
-      initializers: [
-        { name: "axes", dataType: DataType.INT64, dims: [1], data: BigInt64Array.of(1n) },
-        { name: "two", dataType: DataType.FLOAT, dims: [], data: Float32Array.of(2) },
-        { name: "one", dataType: DataType.INT64, dims: [1], data: BigInt64Array.of(1n) },
-        { name: "three", dataType: DataType.INT64, dims: [], data: BigInt64Array.of(3n) },
-      ],
-    },
-  );
+  const m = model([...nodes, node("Slice", ["x", "starts", "ends", "axes"], ["s"]), node("Mul", ["s", "two"], ["y"])], {
+    inputs: [{ name: "x", elemType: DataType.FLOAT, shape: [2, 6] }],
+    outputs: [{ name: "y", elemType: DataType.FLOAT }],
+    initializers: [
+      { name: "axes", dataType: DataType.INT64, dims: [1], data: BigInt64Array.of(1n) },
+      { name: "two", dataType: DataType.FLOAT, dims: [], data: Float32Array.of(2) },
+      { name: "one", dataType: DataType.INT64, dims: [1], data: BigInt64Array.of(1n) },
+      { name: "three", dataType: DataType.INT64, dims: [], data: BigInt64Array.of(3n) },
+    ],
+  });
   const x = float32(
     [2, 6],
     Array.from({ length: 12 }, (_, i) => ((i * 7) % 12) / 12),

@@ -6,7 +6,6 @@
  * (the node itself outputs only the hidden states, not the gates), then walked back from
  * the last step processed to the first. What a cell does at one step lives in the op's file
  * (a `Cell`); this file does what every recurrent op shares:
- *   - layout 1 ([batch, seq, …]) is transposed to and from layout 0 ([seq, batch, …]);
  *   - per direction d, W[d], R[d] and B[d] = [Wb, Rb] are sliced out; the reverse direction
  *     processes t = T−1 … 0;
  *   - the input projection x_t·Wᵀ + Wb of every step is one MatMul, and so is its gradient:
@@ -17,7 +16,7 @@
  *     what flows back from the following step; what is left at the first step is the
  *     gradient of initial_h (and initial_c).
  * Not supported (named in the error): clip, sequence_lens shorter than the sequence,
- * activations other than the ones a cell accepts.
+ * activations other than the ones a cell accepts, layout 1 (ONNX Runtime does not run it).
  */
 import type { GraphBuilder } from "../../onnx/builder.js";
 import { type DataType, getInt, getString } from "../../onnx/ir.js";
@@ -85,11 +84,11 @@ export function recurrentGrads(ctx: VjpContext, spec: RecurrentSpec): GradThunk[
   const activations = requireActivations(node, spec.activations);
   if (getInt(node, "input_forget", 0) !== 0) unsupported(node, "input_forget=1");
   if (node.inputs[7]) unsupported(node, "peephole weights P");
-  const layout = getInt(node, "layout", 0);
+  if (getInt(node, "layout", 0) !== 0) unsupported(node, "layout=1 (batch first), which ONNX Runtime does not run either");
   const direction = getString(node, "direction", "forward");
   if (!["forward", "reverse", "bidirectional"].includes(direction)) unsupported(node, `direction "${direction}"`);
   const xs = ctx.shape(x);
-  const [steps, batch, inputSize] = layout === 0 ? xs : [xs[1], xs[0], xs[2]];
+  const [steps, batch, inputSize] = xs;
   const dirs = direction === "bidirectional" ? 2 : 1;
   const hidden = ctx.shape(w)[1] / spec.gates;
   if (seqLens && constantValue(ctx, seqLens, "sequence_lens").some((len) => len !== steps)) {
@@ -122,9 +121,9 @@ export function recurrentGrads(ctx: VjpContext, spec: RecurrentSpec): GradThunk[
 
   function backward() {
     const g = spec.gates * hidden;
-    // Everything in layout 0: X [T, B, I], dY [T, D, B, H], dY_h / dY_c [D, B, H].
-    const seq = layout === 0 ? x : b.transpose(x, [1, 0, 2]);
-    const [dY, dYh, dYc] = ctx.dy.map((d, i) => (d === undefined ? undefined : layout === 0 ? d : b.transpose(d, i === 0 ? [1, 2, 0, 3] : [1, 0, 2])));
+    // X [T, B, I], dY [T, D, B, H], dY_h / dY_c [D, B, H].
+    const seq = x;
+    const [dY, dYh, dYc] = ctx.dy;
     const flatSeq = b.reshape(seq, [steps * batch, inputSize]);
     const perDirection: { dX: string; dW: string; dWb: string; dR: string; dRb: string; dInitial: (string | undefined)[] }[] = [];
     for (let d = 0; d < dirs; d++) {
@@ -206,12 +205,9 @@ export function recurrentGrads(ctx: VjpContext, spec: RecurrentSpec): GradThunk[
             0,
           );
     const dSeq = perDirection.length === 1 ? perDirection[0].dX : b.op("Add", [perDirection[0].dX, perDirection[1].dX]);
-    const initialGrad = (i: number) => {
-      const v = stack(perDirection.map((p) => p.dInitial[i] ?? zerosOf(b, [batch, hidden], dt)));
-      return layout === 0 ? v : b.transpose(v, [1, 0, 2]);
-    };
+    const initialGrad = (i: number) => stack(perDirection.map((p) => p.dInitial[i] ?? zerosOf(b, [batch, hidden], dt)));
     return {
-      dX: layout === 0 ? dSeq : b.transpose(dSeq, [1, 0, 2]),
+      dX: dSeq,
       dW: stack(perDirection.map((p) => p.dW)),
       dR: stack(perDirection.map((p) => p.dR)),
       dB: stack(perDirection.map((p) => b.concat([p.dWb, p.dRb], 0))),

@@ -67,3 +67,16 @@ test("Softmax and LogSoftmax over axis 0, 1, 2, −1 and the default, at opsets 
     }
   }
 });
+
+test("HardSwish on both flat parts and the curved middle, away from ±3, at opsets 14 and 18", async () => {
+  const x = { shape: SHAPE, data: awayFrom(SHAPE, [-3, 3], 4, 3) };
+  await checkVjp({ opType: "HardSwish", inputs: [x], opset: 14 });
+  await checkVjp({ opType: "HardSwish", inputs: [x], opset: 18 });
+});
+
+test("Mish (opset 18) and Celu with the default and an explicit alpha, away from Celu's kink", async () => {
+  await checkVjp({ opType: "Mish", inputs: [{ shape: SHAPE, data: awayFrom(SHAPE, [], 5, 2) }], opset: 18 });
+  const x = { shape: SHAPE, data: awayFrom(SHAPE, [0], 6, 2) };
+  await checkVjp({ opType: "Celu", inputs: [x], opset: 12 });
+  await checkVjp({ opType: "Celu", inputs: [x], attributes: { alpha: attr.float(0.5) } });
+});

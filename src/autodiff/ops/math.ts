@@ -5,6 +5,7 @@ import { Celu } from "./Celu.js";
 import { Clip } from "./Clip.js";
 import { Div } from "./Div.js";
 import { Dropout } from "./Dropout.js";
+import { Einsum } from "./Einsum.js";
 import { Elu } from "./Elu.js";
 import { Erf } from "./Erf.js";
 import { Exp } from "./Exp.js";
@@ -60,6 +61,7 @@ export const MATH_RULES: readonly VjpRule[] = [
   Softmax,
   LogSoftmax,
   ReduceSum,
+  Einsum,
   ReduceMean,
   ReduceMax,
   Cast,

@@ -12,6 +12,7 @@ import { LayerNormalization } from "./LayerNormalization.js";
 import { LSTM } from "./LSTM.js";
 import { MatMul } from "./MatMul.js";
 import { MaxPool } from "./MaxPool.js";
+import { Resize } from "./Resize.js";
 import { RNN } from "./RNN.js";
 
 export const NN_RULES: readonly VjpRule[] = [
@@ -29,4 +30,5 @@ export const NN_RULES: readonly VjpRule[] = [
   LSTM,
   GRU,
   RNN,
+  Resize,
 ];

@@ -6,13 +6,14 @@ and a MobileNetV3-small-like CNN with HardSwish. Random weights (no training): o
 functions matter, so the tests compare Aegis's gradient graphs with autograd.
 
 Run from anywhere with Debian's Python (torch 1.13, onnx 1.12, numpy):
-    /usr/bin/python3 scripts/make_modern_fixtures.py
+    /usr/bin/python3 scripts/make_modern_fixtures.py [name ...]
 Outputs go to fixtures/models/ (see fixtures/README.md). Deterministic: fixed seeds,
 deterministic algorithms, one thread, float32.
 """
 
 import math
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -160,6 +161,29 @@ class GruRnnClassifier(nn.Module):
         return self.head(torch.cat([h[-1], out[-1]], dim=1))
 
 
+class UpsampleEinsum(nn.Module):
+    """A segmentation-style decoder ending in a classifier: Conv, nearest x2 (torch's
+    Upsample), bilinear back to 12x12 (align_corners False) and with align_corners, then
+    attention pooling over positions written with torch.einsum."""
+
+    def __init__(self, ch=6, classes=5):
+        super().__init__()
+        self.down = nn.Conv2d(3, ch, 3, 2, 1)
+        self.mix = nn.Conv2d(ch, ch, 3, 1, 1)
+        self.query = nn.Parameter(torch.randn(2, ch) * 0.5)
+        self.head = nn.Linear(2 * ch, classes)
+
+    def forward(self, x):
+        h = torch.tanh(self.down(x))  # 6x6
+        h = F.interpolate(h, scale_factor=2, mode="nearest")  # 12x12
+        h = torch.tanh(self.mix(h))
+        h = F.interpolate(h, size=(9, 9), mode="bilinear", align_corners=False) + F.interpolate(h, size=(9, 9), mode="bilinear", align_corners=True)
+        flat = h.flatten(2)  # [B, C, P]
+        attention = torch.softmax(torch.einsum("qc,bcp->bqp", self.query, flat), dim=-1)
+        pooled = torch.einsum("bqp,bcp->bqc", attention, flat)
+        return self.head(pooled.flatten(1))
+
+
 def make_divisible(v):
     return max(8, int(v + 4) // 8 * 8)
 
@@ -249,7 +273,7 @@ def calibrate_batchnorm(model, shape, seed):
 # --------------------------------------------------------------------------- export + references
 
 
-def export(model, x, name, opset, dynamic):
+def export(model, x, name, opset, dynamic, dynamic_output=True):
     f = path(name + ".onnx")
     torch.onnx.export(
         model,
@@ -259,7 +283,7 @@ def export(model, x, name, opset, dynamic):
         do_constant_folding=True,
         input_names=["input"],
         output_names=["logits"],
-        dynamic_axes={"input": dynamic, "logits": {0: "batch"}},
+        dynamic_axes={"input": dynamic, "logits": {0: "batch"}} if dynamic_output else None,
     )
     m = onnx.load(f)
     onnx.checker.check_model(m, full_check=True)
@@ -330,6 +354,20 @@ def make_vit():
     image_model("vit_tiny", VitTiny(), (3, 16, 16), 17, seed=1)
 
 
+def make_vit_static():
+    """The same weights and inputs as vit_tiny (vit_tiny.npz is its reference), exported
+    with a fixed batch of 4: every Shape in the graph is a constant the exporter did not fold."""
+    torch.manual_seed(0)
+    model = VitTiny().eval()
+    x = torch.tensor(np.load(path("vit_tiny.npz"))["x"])
+    export(model, x, "vit_tiny_static", 17, {}, dynamic_output=False)
+
+
+def make_upsample_einsum():
+    torch.manual_seed(11)
+    image_model("upsample_einsum", UpsampleEinsum(), (3, 12, 12), 13, seed=12)
+
+
 def make_mobilenet():
     torch.manual_seed(2)
     model = MobileNetV3Small()
@@ -365,8 +403,15 @@ def make_bert():
     save("bert_tiny", {"x": ids, "y": y, "embedded": words, **refs})
 
 
-make_vit()
-make_bert()
-make_lstm()
-make_gru()
-make_mobilenet()
+MAKERS = {
+    "vit_tiny": make_vit,
+    "vit_tiny_static": make_vit_static,
+    "bert_tiny": make_bert,
+    "lstm_classifier": make_lstm,
+    "gru_rnn_classifier": make_gru,
+    "mobilenetv3_small": make_mobilenet,
+    "upsample_einsum": make_upsample_einsum,
+}
+# Names on the command line make only those fixtures (the others stay byte for byte).
+for name in sys.argv[1:] or MAKERS:
+    MAKERS[name]()

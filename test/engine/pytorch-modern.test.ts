@@ -5,8 +5,10 @@
  * BERT-like encoder over token ids (opset 14: LayerNorm decomposed, attention mask from the
  * ids, gradients with respect to the word-embedding output), a bidirectional two-layer LSTM
  * with learned initial states, a GRU followed by tanh and ReLU RNNs, and a
- * MobileNetV3-small-like net (opset 14: HardSwish, HardSigmoid gates). Criterion: max
- * |Aegis − PyTorch| ≤ 1e-4 × max |PyTorch|, through `aegis grad` for three of them.
+ * MobileNetV3-small-like net (opset 14: HardSwish, HardSigmoid gates), a decoder with
+ * nearest and bilinear Resize and torch.einsum attention pooling (opset 13), and the ViT
+ * exported with a fixed batch. Each is opened as `aegis grad` opens it (openClassifier).
+ * Criterion: max |Aegis − PyTorch| ≤ 1e-4 × max |PyTorch|, through the CLI for four of them.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,8 +16,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { encodeNpz, parseNpz } from "../../src/data/index.js";
-import { OnnxClassifier } from "../../src/engine/classifier.js";
-import { TokenClassifier } from "../../src/engine/token-classifier.js";
+import { openClassifier, TokenClassifier } from "../../src/engine/token-classifier.js";
+import { loadModel } from "../../src/onnx/io.js";
 import { labelsOf, type Tensor, toFloat32 } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
 
@@ -34,13 +36,22 @@ function relativeError(actual: ArrayLike<number>, expected: Tensor): number {
   return err / scale;
 }
 
-for (const name of ["vit_tiny", "lstm_classifier", "gru_rnn_classifier", "mobilenetv3_small"]) {
+// The static-batch ViT has vit_tiny's weights: vit_tiny.npz is its reference.
+for (const [name, refName] of [
+  ["vit_tiny", "vit_tiny"],
+  ["vit_tiny_static", "vit_tiny"],
+  ["lstm_classifier", "lstm_classifier"],
+  ["gru_rnn_classifier", "gru_rnn_classifier"],
+  ["mobilenetv3_small", "mobilenetv3_small"],
+  ["upsample_einsum", "upsample_einsum"],
+]) {
   test(`${name}: logits, CE and class gradients match PyTorch`, async () => {
-    const ref = reference(name);
+    const ref = reference(refName);
     const x = ref.get("x") as Tensor<"float32">;
     const y = labelsOf(ref.get("y") as Tensor);
     // Batch 3 splits the 4 samples unevenly: gradients must not depend on batching.
-    const clf = await OnnxClassifier.fromFile(join(dir, `${name}.onnx`), { batchSize: 3 });
+    const clf = await openClassifier(loadModel(join(dir, `${name}.onnx`)), { batchSize: 3 });
+    assert.ok(!(clf instanceof TokenClassifier), `${name} takes floats`);
     try {
       assert.ok(relativeError((await clf.predict(x)).data, ref.get("logits") as Tensor) <= 1e-4, "logits");
       assert.ok(relativeError((await clf.lossGradient(x, y)).data, ref.get("grad_ce") as Tensor) <= 1e-4, "CE gradient");
@@ -55,7 +66,8 @@ test("bert_tiny (token ids): logits, embeddings, and CE and class gradients with
   const ref = reference("bert_tiny");
   const ids = toFloat32(ref.get("x") as Tensor);
   const y = labelsOf(ref.get("y") as Tensor);
-  const clf = await TokenClassifier.fromFile(join(dir, "bert_tiny.onnx"), { batchSize: 3 });
+  const clf = await openClassifier(loadModel(join(dir, "bert_tiny.onnx")), { batchSize: 3 });
+  assert.ok(clf instanceof TokenClassifier, "bert_tiny is opened as a token-id model");
   try {
     // The attention mask is made from the ids, so they ride along beside the embedding.
     assert.equal(clf.site.idsReadElsewhere, true);

@@ -3,6 +3,7 @@ import { Abs } from "./Abs.js";
 import { Cast } from "./Cast.js";
 import { Celu } from "./Celu.js";
 import { Clip } from "./Clip.js";
+import { Cos } from "./Cos.js";
 import { Div } from "./Div.js";
 import { Dropout } from "./Dropout.js";
 import { Einsum } from "./Einsum.js";
@@ -21,13 +22,18 @@ import { Min } from "./Min.js";
 import { Mish } from "./Mish.js";
 import { Neg } from "./Neg.js";
 import { Pow } from "./Pow.js";
+import { PRelu } from "./PRelu.js";
+import { Reciprocal } from "./Reciprocal.js";
 import { ReduceMax } from "./ReduceMax.js";
 import { ReduceMean } from "./ReduceMean.js";
 import { ReduceSum } from "./ReduceSum.js";
+import { ReduceL2, ReduceLogSumExp, ReduceSumSquare } from "./reduce-norms.js";
 import { Selu } from "./Selu.js";
 import { Sigmoid } from "./Sigmoid.js";
+import { Sin } from "./Sin.js";
 import { Softmax } from "./Softmax.js";
 import { Softplus } from "./Softplus.js";
+import { Softsign } from "./Softsign.js";
 import { Sqrt } from "./Sqrt.js";
 import { Sub } from "./Sub.js";
 import { Sum } from "./Sum.js";
@@ -41,7 +47,10 @@ export const MATH_RULES: readonly VjpRule[] = [
   Exp,
   Log,
   Sqrt,
+  Reciprocal,
   Pow,
+  Sin,
+  Cos,
   Abs,
   Erf,
   Min,
@@ -50,6 +59,8 @@ export const MATH_RULES: readonly VjpRule[] = [
   Sigmoid,
   Tanh,
   Softplus,
+  Softsign,
+  PRelu,
   LeakyRelu,
   Elu,
   Selu,
@@ -64,6 +75,9 @@ export const MATH_RULES: readonly VjpRule[] = [
   Einsum,
   ReduceMean,
   ReduceMax,
+  ReduceL2,
+  ReduceSumSquare,
+  ReduceLogSumExp,
   Cast,
   Identity,
   Dropout,

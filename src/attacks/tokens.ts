@@ -9,6 +9,15 @@ export interface TokenParams {
   frozenTokens: readonly number[];
 }
 
+/** The --help-attack lines of the parameters every text attack has. */
+export const TOKEN_HELP = {
+  eps: "the most tokens that may change per sample",
+  norm: "0: ε counts substituted tokens",
+  targeted: "reach the given target classes instead of leaving the labels",
+  frozenTokens: 'token ids never replaced nor put in, e.g. padding and special tokens ("0,101,102")',
+  batchSize: "samples per gradient call",
+};
+
 /** The frozen ids of a run, checked; a list given as "0,101,102" on the command line is split. */
 export function frozenSet(frozen: TokenParams["frozenTokens"] | string | number, vocabulary: number): Set<number> {
   const list =

@@ -17,7 +17,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sliceRows } from "../../tensor.js";
 import { isAdversarial } from "../metrics.js";
-import { frozenSet, nearestToken, type TokenParams, tokenBudget } from "../tokens.js";
+import { frozenSet, nearestToken, TOKEN_HELP, type TokenParams, tokenBudget } from "../tokens.js";
 import type { Attack, CommonParams } from "../types.js";
 
 export interface EmbeddingPgdParams extends CommonParams, TokenParams {
@@ -35,13 +35,9 @@ export const embeddingPgd: Attack<EmbeddingPgdParams, EmbeddingGradient> = {
   norms: ["0"],
   defaults: { eps: 3, norm: "0", targeted: false, stepSize: 0.25, maxIter: 20, frozenTokens: [0], batchSize: 32 },
   help: {
-    eps: "the most tokens that may change per sample",
-    norm: "0: ε counts substituted tokens",
-    targeted: "reach the given target classes instead of leaving the labels",
+    ...TOKEN_HELP,
     stepSize: "step length per iteration, as a fraction of the mean norm of the embedding rows",
     maxIter: "gradient steps",
-    frozenTokens: 'token ids never replaced nor put in, e.g. padding and special tokens ("0,101,102")',
-    batchSize: "samples per gradient call",
   },
   async run(model, x, y, p, ctx) {
     const budget = tokenBudget("embedding-pgd", p.eps);

@@ -15,7 +15,7 @@ import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sliceRows } from "../../tensor.js";
 import { isAdversarial } from "../metrics.js";
-import { frozenSet, type TokenParams, tokenBudget } from "../tokens.js";
+import { frozenSet, TOKEN_HELP, type TokenParams, tokenBudget } from "../tokens.js";
 import type { Attack, CommonParams } from "../types.js";
 
 export interface HotflipParams extends CommonParams, TokenParams {
@@ -32,12 +32,8 @@ export const hotflip: Attack<HotflipParams, EmbeddingGradient> = {
   norms: ["0"],
   defaults: { eps: 3, norm: "0", targeted: false, candidates: 10, frozenTokens: [0], batchSize: 32 },
   help: {
-    eps: "the most tokens that may change per sample",
-    norm: "0: ε counts substituted tokens",
-    targeted: "reach the given target classes instead of leaving the labels",
+    ...TOKEN_HELP,
     candidates: "best flips by the gradient estimate whose real loss is measured per step (1: the estimate alone)",
-    frozenTokens: 'token ids never replaced nor put in, e.g. padding and special tokens ("0,101,102")',
-    batchSize: "samples per gradient call",
   },
   async run(model, x, y, p, ctx) {
     const budget = tokenBudget("hotflip", p.eps);

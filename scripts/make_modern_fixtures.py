@@ -74,7 +74,9 @@ class BertSelfAttention(nn.Module):
 
     def forward(self, h, mask):
         q, k, v = self.split(self.query(h)), self.split(self.key(h)), self.split(self.value(h))
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.size) + mask
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.size)
+        # A boolean mask is applied as DistilBERT does (masked_fill: Where), a float one added as BERT does.
+        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min) if mask.dtype == torch.bool else scores + mask
         ctx = torch.matmul(F.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).contiguous()
         ctx = ctx.view(ctx.size()[:-2] + (self.heads * self.size,))
         return self.norm(self.out(ctx) + h)
@@ -124,6 +126,27 @@ class BertTiny(nn.Module):
 
     def forward(self, ids):
         return self.encode(self.word(ids), ids)
+
+
+class RobertaTiny(BertTiny):
+    """RoBERTa's and DistilBERT's conventions on the same structure: padding is id 1,
+    positions count the non-padding tokens (CumSum over the mask, as RoBERTa's
+    create_position_ids_from_input_ids), and attention is masked with masked_fill."""
+
+    def __init__(self):
+        super().__init__(max_len=40)
+
+    def embed_rest(self, ids):
+        mask = ids.ne(1).int()
+        positions = (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + 1
+        return self.position(positions) + self.token_type(torch.zeros_like(ids))
+
+    def encode(self, words, ids):
+        h = self.norm(words + self.embed_rest(ids))
+        keep = (ids != 1)[:, None, None, :]
+        for layer in self.layers:
+            h = layer(h, keep)
+        return self.classifier(torch.tanh(self.pooler(h[:, 0])))
 
 
 class LstmClassifier(nn.Module):
@@ -385,28 +408,38 @@ def make_gru():
     image_model("gru_rnn_classifier", GruRnnClassifier(), (6, 4), 14, seed=8)
 
 
-def make_bert():
-    """Token ids in, with padding (id 0) at the end of some rows. The reference gradients are
-    with respect to the word-embedding output (what HotFlip and embedding-space attacks use)."""
-    torch.manual_seed(9)
-    model = BertTiny().eval()
-    g = torch.Generator().manual_seed(10)
-    ids = torch.randint(1, 60, (BATCH, 10), generator=g)
-    ids[1, 7:] = 0
-    ids[3, 5:] = 0
-    export(model, ids, "bert_tiny", 14, {0: "batch", 1: "sequence"})
+def text_model(name, model, seed, padding):
+    """Token ids in, with padding at the end of some rows. The reference gradients are with
+    respect to the word-embedding output (what HotFlip and embedding-space attacks use)."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(2, 60, (BATCH, 10), generator=g) if padding == 1 else torch.randint(1, 60, (BATCH, 10), generator=g)
+    ids[1, 7:] = padding
+    ids[3, 5:] = padding
+    export(model, ids, name, 14, {0: "batch", 1: "sequence"})
     with torch.no_grad():
         words = model.word(ids)
-    y, refs = references("bert_tiny", lambda w: model.encode(w, ids), words, 3)
+    y, refs = references(name, lambda w: model.encode(w, ids), words, 3)
     m64 = model.double()
-    float64_gap("bert_tiny", m64, lambda w: m64.encode(w, ids), words, y, refs)
-    save("bert_tiny", {"x": ids, "y": y, "embedded": words, **refs})
+    float64_gap(name, m64, lambda w: m64.encode(w, ids), words, y, refs)
+    save(name, {"x": ids, "y": y, "embedded": words, **refs})
+
+
+def make_bert():
+    torch.manual_seed(9)
+    text_model("bert_tiny", BertTiny(), 10, padding=0)
+
+
+def make_roberta():
+    torch.manual_seed(13)
+    text_model("roberta_tiny", RobertaTiny(), 14, padding=1)
 
 
 MAKERS = {
     "vit_tiny": make_vit,
     "vit_tiny_static": make_vit_static,
     "bert_tiny": make_bert,
+    "roberta_tiny": make_roberta,
     "lstm_classifier": make_lstm,
     "gru_rnn_classifier": make_gru,
     "mobilenetv3_small": make_mobilenet,

@@ -7,7 +7,8 @@
  * with learned initial states, a GRU followed by tanh and ReLU RNNs, and a
  * MobileNetV3-small-like net (opset 14: HardSwish, HardSigmoid gates), a decoder with
  * nearest and bilinear Resize and torch.einsum attention pooling (opset 13), and the ViT
- * exported with a fixed batch. Each is opened as `aegis grad` opens it (openClassifier).
+ * exported with a fixed batch, and a RoBERTa-like encoder (positions by CumSum, attention
+ * masked by Where). Each is opened as `aegis grad` opens it (openClassifier).
  * Criterion: max |Aegis − PyTorch| ≤ 1e-4 × max |PyTorch|, through the CLI for four of them.
  */
 import assert from "node:assert/strict";
@@ -62,25 +63,30 @@ for (const [name, refName] of [
   });
 }
 
-test("bert_tiny (token ids): logits, embeddings, and CE and class gradients with respect to the embedding output match PyTorch", async () => {
-  const ref = reference("bert_tiny");
-  const ids = toFloat32(ref.get("x") as Tensor);
-  const y = labelsOf(ref.get("y") as Tensor);
-  const clf = await openClassifier(loadModel(join(dir, "bert_tiny.onnx")), { batchSize: 3 });
-  assert.ok(clf instanceof TokenClassifier, "bert_tiny is opened as a token-id model");
-  try {
-    // The attention mask is made from the ids, so they ride along beside the embedding.
-    assert.equal(clf.site.idsReadElsewhere, true);
-    assert.deepEqual([clf.vocabulary, clf.dimension], [60, 16]);
-    assert.deepEqual([...clf.embed(ids).data], [...(ref.get("embedded") as Tensor<"float32">).data]);
-    assert.ok(relativeError((await clf.predict(ids)).data, ref.get("logits") as Tensor) <= 1e-4, "logits");
-    const { grad } = await clf.embeddingGradient(ids, clf.embed(ids), y);
-    assert.ok(relativeError(grad.data, ref.get("grad_ce") as Tensor) <= 1e-4, "CE gradient");
-    assert.ok(relativeError((await clf.embeddingClassGradient(ids, [0, 0, 0, 0])).data, ref.get("grad_class0") as Tensor) <= 1e-4, "class-0 gradient");
-  } finally {
-    await clf.release();
-  }
-});
+for (const [name, how] of [
+  ["bert_tiny", "padding 0, additive attention mask"],
+  ["roberta_tiny", "padding 1, positions by CumSum over the mask, attention masked by Where"],
+]) {
+  test(`${name} (token ids; ${how}): logits, embeddings, and CE and class gradients with respect to the embedding output match PyTorch`, async () => {
+    const ref = reference(name);
+    const ids = toFloat32(ref.get("x") as Tensor);
+    const y = labelsOf(ref.get("y") as Tensor);
+    const clf = await openClassifier(loadModel(join(dir, `${name}.onnx`)), { batchSize: 3 });
+    assert.ok(clf instanceof TokenClassifier, `${name} is opened as a token-id model`);
+    try {
+      // The attention mask (and RoBERTa's positions) are made from the ids, so they ride along beside the embedding.
+      assert.equal(clf.site.idsReadElsewhere, true);
+      assert.deepEqual([clf.vocabulary, clf.dimension], [60, 16]);
+      assert.deepEqual([...clf.embed(ids).data], [...(ref.get("embedded") as Tensor<"float32">).data]);
+      assert.ok(relativeError((await clf.predict(ids)).data, ref.get("logits") as Tensor) <= 1e-4, "logits");
+      const { grad } = await clf.embeddingGradient(ids, clf.embed(ids), y);
+      assert.ok(relativeError(grad.data, ref.get("grad_ce") as Tensor) <= 1e-4, "CE gradient");
+      assert.ok(relativeError((await clf.embeddingClassGradient(ids, [0, 0, 0, 0])).data, ref.get("grad_class0") as Tensor) <= 1e-4, "class-0 gradient");
+    } finally {
+      await clf.release();
+    }
+  });
+}
 
 test("aegis grad on the transformer encoder, the opset-14 MobileNetV3 and the LSTM classifier matches PyTorch within 1e-4", async () => {
   const tmp = mkdtempSync(join(tmpdir(), "aegis-modern-"));

@@ -173,7 +173,7 @@ export function attackCommand(): Command {
       queries: first?.queries ?? null,
       seconds: points.reduce((a, c) => a + c.seconds, 0),
       curve: points,
-      ...(model instanceof TokenClassifier && curve.runs.length > 0 ? { changed_tokens: tokenChanges(x, curve.runs[0].output.x, opts.vocab) } : {}),
+      ...(model instanceof TokenClassifier && curve.runs.length > 0 ? { changed_tokens: tokenChanges(x, curve.runs[0].output.x, rows, opts.vocab) } : {}),
       interrupted: curve.interrupted,
     };
     if (opts.out && curve.runs.length > 0) {
@@ -188,7 +188,7 @@ export function attackCommand(): Command {
       process.stdout.write(
         `${points.map((c) => `ε=${c.eps}: robust accuracy ${(c.robust_accuracy * 100).toFixed(1)}% (clean ${(report.clean_accuracy * 100).toFixed(1)}%)`).join("\n")}\n`,
       );
-      if (report.changed_tokens) process.stdout.write(tokenChangesText(report.changed_tokens, rows));
+      if (report.changed_tokens) process.stdout.write(tokenChangesText(report.changed_tokens));
     }
     if (curve.interrupted) throw new AegisError("INTERRUPTED", "interrupted; the report covers the ε values that finished");
   });
@@ -227,8 +227,8 @@ interface TokenChange {
   to: number | string;
 }
 
-/** Per attacked sample (by its position in the run), the tokens the attack substituted. */
-function tokenChanges(x: Tensor<"float32">, adversarial: Tensor<"float32">, vocabPath: string | undefined): { sample: number; changes: TokenChange[] }[] {
+/** Per attacked sample (by its row in the data), the tokens the attack substituted. */
+function tokenChanges(x: Tensor<"float32">, adversarial: Tensor<"float32">, rows: readonly number[], vocabPath: string | undefined): { sample: number; changes: TokenChange[] }[] {
   const vocab = vocabPath ? readVocabulary(vocabPath) : undefined;
   const word = (id: number) => (vocab?.[id] !== undefined ? vocab[id] : id);
   const [n, t] = x.shape;
@@ -236,7 +236,7 @@ function tokenChanges(x: Tensor<"float32">, adversarial: Tensor<"float32">, voca
   for (let i = 0; i < n; i++) {
     const positions = changedPositions(x.data, adversarial.data, i, t);
     if (positions.length === 0) continue;
-    out.push({ sample: i, changes: positions.map((p) => ({ position: p, from: word(x.data[i * t + p]), to: word(adversarial.data[i * t + p]) })) });
+    out.push({ sample: rows[i], changes: positions.map((p) => ({ position: p, from: word(x.data[i * t + p]), to: word(adversarial.data[i * t + p]) })) });
   }
   return out;
 }
@@ -246,8 +246,8 @@ function readVocabulary(path: string): string[] {
   return readFileSync(path, "utf8").split(/\r?\n/);
 }
 
-function tokenChangesText(changes: { sample: number; changes: TokenChange[] }[], rows: number[], shown = 10): string {
-  const lines = changes.slice(0, shown).map((c) => `  sample ${rows[c.sample]}: ${c.changes.map((k) => `[${k.position}] ${k.from} → ${k.to}`).join(", ")}`);
+function tokenChangesText(changes: { sample: number; changes: TokenChange[] }[], shown = 10): string {
+  const lines = changes.slice(0, shown).map((c) => `  sample ${c.sample}: ${c.changes.map((k) => `[${k.position}] ${k.from} → ${k.to}`).join(", ")}`);
   const more = changes.length > shown ? [`  … ${changes.length - shown} more samples (--json lists all)`] : [];
   return `${["changed tokens (first ε):", ...lines, ...more].join("\n")}\n`;
 }

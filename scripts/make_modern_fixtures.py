@@ -100,9 +100,9 @@ class BertTiny(nn.Module):
     (positions sliced from a buffer by the sequence length), the attention mask made from
     the token ids (0 is padding), two post-norm layers, a tanh pooler on the first token."""
 
-    def __init__(self, vocab=60, dim=16, heads=2, ff=32, max_len=32, classes=3):
+    def __init__(self, vocab=60, dim=16, heads=2, ff=32, max_len=32, classes=3, padding=0):
         super().__init__()
-        self.word = nn.Embedding(vocab, dim, padding_idx=0)
+        self.word = nn.Embedding(vocab, dim, padding_idx=padding)
         self.position = nn.Embedding(max_len, dim)
         self.token_type = nn.Embedding(2, dim)
         self.register_buffer("position_ids", torch.arange(max_len).expand((1, -1)))
@@ -134,7 +134,7 @@ class RobertaTiny(BertTiny):
     create_position_ids_from_input_ids), and attention is masked with masked_fill."""
 
     def __init__(self):
-        super().__init__(max_len=40)
+        super().__init__(max_len=40, padding=1)
 
     def embed_rest(self, ids):
         mask = ids.ne(1).int()

@@ -14,7 +14,7 @@ import type { Capability } from "./capabilities.js";
 import type { OnnxClassifier } from "./classifier.js";
 import { crossEntropy } from "./losses.js";
 import type { RuntimeOptions } from "./runtime.js";
-import { findEmbedding, openClassifier, TokenClassifier } from "./token-classifier.js";
+import { type EmbeddingSite, findEmbedding, openClassifier, TokenClassifier } from "./token-classifier.js";
 
 export interface ValueSummary {
   name: string;
@@ -40,7 +40,8 @@ export interface InputRole {
   kind: "continuous" | "token-ids" | "unsupported";
   /** What it means for attacks, in a sentence. */
   note: string;
-  embedding?: { table: string; vocabulary: number; dimension: number };
+  /** zeroRows: ids whose embedding is all zeros (a PyTorch padding_idx, most likely). */
+  embedding?: { table: string; vocabulary: number; dimension: number; zeroRows: number[] };
 }
 
 export interface ModelSummary extends ModelDescription {
@@ -115,15 +116,30 @@ function inputRole(model: Model): InputRole {
         note: "attacks perturb the input's values, kept inside --clip (default [0, 1]); gradients are taken with respect to the input",
       };
     }
+    const zero = zeroRows(model, site);
+    const padding =
+      zero.length > 0 && zero.length <= 5
+        ? `; ${zero.length === 1 ? `id ${zero[0]} has an all-zero embedding` : `ids ${zero.join(", ")} have all-zero embeddings`}, as PyTorch leaves a padding_idx: keep them out of substitutions with --param frozenTokens=${zero.join(",")} (and your tokenizer's special ids)`
+        : "";
     return {
       kind: "token-ids",
-      note: `token ids into the embedding "${site.table}" (${site.vocabulary} tokens × ${site.dimension}): gradients are taken with respect to the embedding output; the text attacks (hotflip, embedding-pgd) substitute tokens and report which, and attacks on continuous inputs do not apply`,
-      embedding: { table: site.table, vocabulary: site.vocabulary, dimension: site.dimension },
+      note: `token ids into the embedding "${site.table}" (${site.vocabulary} tokens × ${site.dimension}): gradients are taken with respect to the embedding output; the text attacks (hotflip, embedding-pgd) substitute tokens and report which, and attacks on continuous inputs do not apply${padding}`,
+      embedding: { table: site.table, vocabulary: site.vocabulary, dimension: site.dimension, zeroRows: zero },
     };
   } catch (e) {
     if (e instanceof AegisError) return { kind: "unsupported", note: e.message };
     throw e;
   }
+}
+
+/** Ids whose embedding row is all zeros: PyTorch's padding_idx row, which training leaves at zero. */
+function zeroRows(model: Model, site: EmbeddingSite): number[] {
+  const table = model.graph.initializers.find((t) => t.name === site.table)?.data;
+  const d = site.dimension;
+  if (!(table instanceof Float32Array) || table.length !== site.vocabulary * d) return [];
+  const ids: number[] = [];
+  for (let id = 0; id < site.vocabulary; id++) if (table.subarray(id * d, (id + 1) * d).every((v) => v === 0)) ids.push(id);
+  return ids;
 }
 
 /** Builds grad's gradient graph at a probe shape, collecting the nodes it cannot pass. */

@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { encodeNpz, parseNpz } from "../../src/data/index.js";
+import { summarizeModel } from "../../src/engine/inspect.js";
 import { openClassifier, TokenClassifier } from "../../src/engine/token-classifier.js";
 import { loadModel } from "../../src/onnx/io.js";
 import { labelsOf, type Tensor, toFloat32 } from "../../src/tensor.js";
@@ -63,14 +64,18 @@ for (const [name, refName] of [
   });
 }
 
-for (const [name, how] of [
-  ["bert_tiny", "padding 0, additive attention mask"],
-  ["roberta_tiny", "padding 1, positions by CumSum over the mask, attention masked by Where"],
-]) {
+for (const [name, padding, how] of [
+  ["bert_tiny", 0, "padding 0, additive attention mask"],
+  ["roberta_tiny", 1, "padding 1, positions by CumSum over the mask, attention masked by Where"],
+] as const) {
   test(`${name} (token ids; ${how}): logits, embeddings, and CE and class gradients with respect to the embedding output match PyTorch`, async () => {
     const ref = reference(name);
     const ids = toFloat32(ref.get("x") as Tensor);
     const y = labelsOf(ref.get("y") as Tensor);
+    // inspect points at the padding id: PyTorch's padding_idx row is all zeros.
+    const summary = await summarizeModel(loadModel(join(dir, `${name}.onnx`)));
+    assert.deepEqual(summary.input.embedding?.zeroRows, [padding]);
+    assert.ok(summary.input.note.includes(`--param frozenTokens=${padding} `), summary.input.note);
     const clf = await openClassifier(loadModel(join(dir, `${name}.onnx`)), { batchSize: 3 });
     assert.ok(clf instanceof TokenClassifier, `${name} is opened as a token-id model`);
     try {

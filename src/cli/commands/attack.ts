@@ -228,7 +228,12 @@ interface TokenChange {
 }
 
 /** Per attacked sample (by its row in the data), the tokens the attack substituted. */
-function tokenChanges(x: Tensor<"float32">, adversarial: Tensor<"float32">, rows: readonly number[], vocabPath: string | undefined): { sample: number; changes: TokenChange[] }[] {
+function tokenChanges(
+  x: Tensor<"float32">,
+  adversarial: Tensor<"float32">,
+  rows: readonly number[],
+  vocabPath: string | undefined,
+): { sample: number; changes: TokenChange[] }[] {
   const vocab = vocabPath ? readVocabulary(vocabPath) : undefined;
   const word = (id: number) => (vocab?.[id] !== undefined ? vocab[id] : id);
   const [n, t] = x.shape;

@@ -8,9 +8,11 @@ import { carliniWagnerL2 } from "./evasion/carlini-wagner-l2.js";
 import { carliniWagnerLinf } from "./evasion/carlini-wagner-linf.js";
 import { deepFool } from "./evasion/deepfool.js";
 import { ead } from "./evasion/ead.js";
+import { embeddingPgd } from "./evasion/embedding-pgd.js";
 import { fab } from "./evasion/fab.js";
 import { fgsm } from "./evasion/fgsm.js";
 import { hopskipjump } from "./evasion/hopskipjump.js";
+import { hotflip } from "./evasion/hotflip.js";
 import { jsma } from "./evasion/jsma.js";
 import { mim } from "./evasion/mim.js";
 import { nes } from "./evasion/nes.js";
@@ -24,6 +26,7 @@ import type { Attack, Capability, CommonParams } from "./types.js";
 
 export { loadConstraintsFile, parseConstraints } from "./constraints-file.js";
 export { type AttackMetrics, attackMetrics } from "./metrics.js";
+export { changedPositions } from "./tokens.js";
 export type { Attack, AttackContext, AttackOutput, Capability, CommonParams, Norm } from "./types.js";
 export {
   adversarialPatch,
@@ -37,9 +40,11 @@ export {
   carliniWagnerLinf,
   deepFool,
   ead,
+  embeddingPgd,
   fab,
   fgsm,
   hopskipjump,
+  hotflip,
   jsma,
   mim,
   nes,
@@ -76,6 +81,8 @@ export const ATTACKS: readonly Attack<any, any>[] = [
   zoo,
   boundary,
   signOpt,
+  hotflip,
+  embeddingPgd,
 ];
 
 export function attackByName(name: string): Attack<CommonParams, unknown> | undefined {

@@ -7,7 +7,10 @@ import type { Rng } from "../data/random.js";
 import type { Capability, Labels } from "../engine/capabilities.js";
 import type { Tensor } from "../tensor.js";
 
-export type Norm = "inf" | "2" | "1";
+/** Lp norms of a perturbation of continuous values. */
+export type LpNorm = "inf" | "2" | "1";
+/** Every norm an attack can bound: the Lp norms, and "0", the number of changed elements (the tokens a text attack substitutes). */
+export type Norm = LpNorm | "0";
 
 export type { Capability };
 

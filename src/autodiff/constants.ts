@@ -8,23 +8,34 @@ import { attr, DataType, type Node, type TensorData } from "../onnx/ir.js";
 import { unsupported, type VjpContext } from "./rule.js";
 
 /**
- * The elements of `name` when it is a constant of the graph (an initializer or a Constant
- * node's output); undefined when it is computed or fed at run time. An initializer that is
- * also a graph input is taken at its stored value, as old exporters list every
- * initializer among the inputs.
+ * The elements of `name` when it is fixed for the gradient graph's input shape: a constant
+ * of the graph (an initializer or a Constant node's output) or a value computed from shapes
+ * and constants alone (Shape → Gather → Div…, recorded by the shape probe); undefined when
+ * it depends on the data. An initializer that is also a graph input is taken at its stored
+ * value, as old exporters list every initializer among the inputs.
  */
 export function constantNumbers(ctx: VjpContext, name: string): number[] | undefined {
   const graph = ctx.b.graph;
   const init = graph.initializers.find((t) => t.name === name);
   if (init) return toNumbers(init.data);
   const producer = graph.nodes.find((n) => n.outputs.includes(name));
-  if (producer?.opType !== "Constant" || (producer.domain !== "" && producer.domain !== "ai.onnx")) return undefined;
-  return constantNodeValue(producer);
+  if (producer?.opType === "Constant" && (producer.domain === "" || producer.domain === "ai.onnx")) {
+    const value = constantNodeValue(producer);
+    if (value) return value;
+  }
+  const fixed = ctx.fixedValue(name);
+  return fixed ? [...fixed] : undefined;
 }
 
-/** Like constantNumbers, for inputs a rule cannot do without: says which one is not constant. */
+/** Like constantNumbers, for inputs a rule cannot do without: says which one depends on the data, and where it comes in. */
 export function constantValue(ctx: VjpContext, name: string, what: string): number[] {
-  return constantNumbers(ctx, name) ?? unsupported(ctx.node, `a non-constant ${what}`);
+  const value = constantNumbers(ctx, name);
+  if (value) return value;
+  const source = ctx.dataSource(name);
+  return unsupported(
+    ctx.node,
+    source ? `${what} that depend on the input's values (through ${source}), not only on its shape` : `${what} too large to read as a constant`,
+  );
 }
 
 function constantNodeValue(node: Node): number[] | undefined {

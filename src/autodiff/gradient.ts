@@ -12,7 +12,8 @@ import { GraphBuilder } from "../onnx/builder.js";
 import { DataType, defaultOpset, isFloatType, type Model, type Node } from "../onnx/ir.js";
 import { unbroadcast } from "./broadcast.js";
 import { NO_GRADIENT_OPS, RULES } from "./registry.js";
-import type { ValueShape, VjpContext, VjpRule } from "./rule.js";
+import { NoGradientError, type ValueShape, type VjpContext, type VjpRule } from "./rule.js";
+import { dataSource, shapeDeterminedValues } from "./shape-values.js";
 
 export interface GradientRequest {
   /** Pairs (forward value, value holding ∂L/∂value) that start the backward pass. */
@@ -27,6 +28,19 @@ export interface GradientRequest {
    * They get no entry in the result.
    */
   intercept?: { values: ReadonlySet<string>; use(value: string, use: ParameterUse): void };
+  /**
+   * Where to collect the nodes the gradient cannot pass, instead of throwing: the builder
+   * then carries on without their contributions (what `aegis inspect` uses to name them all).
+   */
+  problems?: GradientProblem[];
+}
+
+/** A node on the way from the seeds to `wrt` that the gradient cannot pass, and why. */
+export interface GradientProblem {
+  name: string;
+  opType: string;
+  domain: string;
+  reason: string;
 }
 
 /** One node's use of an intercepted value: the node's rule, its context and the input's position. */
@@ -34,30 +48,6 @@ export interface ParameterUse {
   rule: VjpRule;
   ctx: VjpContext;
   input: number;
-}
-
-export interface NonDifferentiableNode {
-  name: string;
-  opType: string;
-  domain: string;
-}
-
-/**
- * The nodes between `wrt` and the graph's outputs that have no VJP rule, in order.
- * Used by `aegis inspect` and to fail early with every culprit named at once.
- */
-export function nonDifferentiableNodes(model: Model, wrt: readonly string[], isFloat: (value: string) => boolean): NonDifferentiableNode[] {
-  const requires = new Set(wrt);
-  const missing: NonDifferentiableNode[] = [];
-  for (const node of model.graph.nodes) {
-    if (!node.inputs.some((i) => requires.has(i))) continue;
-    if (NO_GRADIENT_OPS.has(node.opType) && isDefaultDomain(node)) continue;
-    if (!RULES.has(node.opType) || !isDefaultDomain(node)) {
-      missing.push({ name: node.name, opType: node.opType, domain: node.domain });
-    }
-    for (const o of node.outputs) if (o && isFloat(o)) requires.add(o);
-  }
-  return missing;
 }
 
 function isDefaultDomain(node: Node): boolean {
@@ -108,13 +98,10 @@ export function appendGradients(model: Model, request: GradientRequest): Map<str
     neededNodes.push(node);
     for (const inp of differentiableInputs) needed.add(inp);
   }
-  const blocking = missing.filter((n) => neededNodes.includes(n));
-  if (blocking.length > 0) {
-    const list = blocking.map((n) => `${n.opType}${n.domain ? ` (${n.domain})` : ""} "${n.name}"`).join(", ");
-    throw new AegisError(
-      "NOT_DIFFERENTIABLE",
-      `the model has no gradient through ${list}; white-box attacks cannot run on it, black-box attacks (which need only predictions) can`,
-    );
+  const problems: GradientProblem[] = [];
+  const blocked = (node: Node, reason: string) => problems.push({ name: node.name, opType: node.opType, domain: node.domain, reason });
+  for (const n of missing) {
+    if (neededNodes.includes(n)) blocked(n, isDefaultDomain(n) ? `no gradient rule for ${n.opType}` : `an op of the ${n.domain} domain`);
   }
 
   // Accumulated gradient contributions per value.
@@ -136,11 +123,14 @@ export function appendGradients(model: Model, request: GradientRequest): Map<str
 
   const ctxShape = (value: string) => shapeOf(value).dims;
   const ctxType = (value: string) => shapeOf(value).dataType;
+  const fixed = shapeDeterminedValues({ ...graph, nodes: forwardNodes });
+  const ctxFixedValue = (value: string) => (fixed.has(value) ? shapes.get(value)?.value : undefined);
+  const ctxDataSource = (value: string) => dataSource({ ...graph, nodes: forwardNodes }, fixed, value);
   for (const node of neededNodes) {
     const dy = node.outputs.map((o) => (o ? total(o) : undefined));
     if (dy.every((g) => g === undefined)) continue;
     const rule = RULES.get(node.opType);
-    if (!rule) throw new Error(`unreachable: ${node.opType} has no rule`);
+    if (!rule || !isDefaultDomain(node)) continue;
     const ctx: VjpContext = {
       node,
       b,
@@ -148,18 +138,29 @@ export function appendGradients(model: Model, request: GradientRequest): Map<str
       shape: ctxShape,
       dataType: ctxType,
       unbroadcast: (grad, operand) => unbroadcast(b, grad, ctxShape(operand), broadcastShape(node, ctxShape)),
+      fixedValue: ctxFixedValue,
+      dataSource: ctxDataSource,
     };
-    const thunks = rule.grad(ctx);
-    node.inputs.forEach((input, i) => {
-      if (!input || !needed.has(input)) return;
-      if (request.intercept?.values.has(input)) {
-        request.intercept.use(input, { rule, ctx, input: i });
-        return;
-      }
-      const thunk = thunks[i];
-      if (!thunk) return;
-      addContribution(input, thunk());
-    });
+    try {
+      const thunks = rule.grad(ctx);
+      node.inputs.forEach((input, i) => {
+        if (!input || !needed.has(input)) return;
+        if (request.intercept?.values.has(input)) {
+          request.intercept.use(input, { rule, ctx, input: i });
+          return;
+        }
+        const thunk = thunks[i];
+        if (!thunk) return;
+        addContribution(input, thunk());
+      });
+    } catch (e) {
+      if (!(e instanceof NoGradientError)) throw e;
+      blocked(node, e.reason);
+    }
+  }
+  if (problems.length > 0) {
+    if (!request.problems) throw notDifferentiable(problems);
+    request.problems.push(...problems);
   }
 
   const result = new Map<string, string>();
@@ -169,6 +170,15 @@ export function appendGradients(model: Model, request: GradientRequest): Map<str
     result.set(w, g ?? zeros(b, shapeOf(w)));
   }
   return result;
+}
+
+/** One error naming every node the gradient cannot pass, with its reason. */
+export function notDifferentiable(problems: readonly GradientProblem[]): AegisError {
+  const list = problems.map((p) => `${p.domain ? `${p.domain}.` : ""}${p.opType} "${p.name}" (${p.reason})`).join(", ");
+  return new AegisError(
+    "NOT_DIFFERENTIABLE",
+    `the model has no gradient through ${list}; white-box attacks cannot run on it, black-box attacks (which need only predictions) can`,
+  );
 }
 
 function zeros(b: GraphBuilder, s: ValueShape): string {

@@ -12,6 +12,8 @@ import type { DataType, Node } from "../onnx/ir.js";
 export interface ValueShape {
   dims: number[];
   dataType: DataType;
+  /** The elements, for a value fixed by the input shapes alone (shape-values.ts). */
+  value?: readonly number[];
 }
 
 export interface VjpContext {
@@ -24,6 +26,13 @@ export interface VjpContext {
   dataType(value: string): DataType;
   /** Sums a gradient taken at the (broadcast) output shape back to `operand`'s shape. */
   unbroadcast(grad: string, operand: string): string;
+  /**
+   * The elements of a forward value fixed by the probed input shapes (a constant, or shape
+   * arithmetic); undefined when it depends on the data.
+   */
+  fixedValue(value: string): readonly number[] | undefined;
+  /** For a value that depends on the data: the node where the data comes in, described; undefined for a fixed value. */
+  dataSource(value: string): string | undefined;
 }
 
 export type GradThunk = (() => string) | undefined;
@@ -40,10 +49,21 @@ export function dy0(ctx: VjpContext): string {
   return g;
 }
 
+/** A node the gradient builder cannot differentiate through, and why. */
+export class NoGradientError extends AegisError {
+  readonly node: Node;
+  readonly reason: string;
+  constructor(node: Node, reason: string) {
+    super(
+      "UNSUPPORTED",
+      `no gradient for ${node.opType} node "${node.name}" with ${reason}; black-box attacks (which need only predictions) still work on this model`,
+    );
+    this.node = node;
+    this.reason = reason;
+  }
+}
+
 /** For rules that cannot handle an attribute value: say which, by name. */
 export function unsupported(node: Node, what: string): never {
-  throw new AegisError(
-    "UNSUPPORTED",
-    `no gradient for ${node.opType} node "${node.name}" with ${what}; black-box attacks (which need only predictions) still work on this model`,
-  );
+  throw new NoGradientError(node, what);
 }

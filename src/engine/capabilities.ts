@@ -6,10 +6,14 @@
  */
 import type { Tensor } from "../tensor.js";
 
-/** What a model offers an attack: predictions always; the two gradients when it is differentiable. */
-export type Capability = "predict" | "lossGradient" | "classGradient";
+/**
+ * What a model offers an attack. Over continuous inputs: predictions always, the two input
+ * gradients when it is differentiable. Over token ids (discrete, so no input gradient):
+ * predictions on token ids, and the gradient with respect to the embedding output.
+ */
+export type Capability = "predict" | "lossGradient" | "classGradient" | "predictTokens" | "embeddingGradient";
 
-export const ALL_CAPABILITIES: readonly Capability[] = ["predict", "lossGradient", "classGradient"];
+export const ALL_CAPABILITIES: readonly Capability[] = ["predict", "lossGradient", "classGradient", "predictTokens", "embeddingGradient"];
 
 /** Class labels, one per sample. */
 export type Labels = readonly number[];
@@ -55,8 +59,32 @@ export interface ClassGradient {
 
 export type Classifier = Predictor & LossGradient & ClassGradient;
 
+/**
+ * A model over token ids (float32 tensors [N, T] holding integers), seen through its
+ * embedding table: `predict` takes ids, gradients are taken with respect to the embedding.
+ */
+export interface EmbeddingGradient extends Predictor {
+  readonly vocabulary: number;
+  readonly dimension: number;
+  /** The embedding table, row-major [vocabulary, dimension]. */
+  readonly table: Float32Array;
+  /** The embedding of every token, [N, T, D]. */
+  embed(ids: Tensor<"float32">): Tensor<"float32">;
+  /** Per-sample losses, outputs and ∂(Σ loss)/∂embedding at `embedding`, the ids giving what the rest of the model reads besides it (masks). */
+  embeddingGradient(
+    ids: Tensor<"float32">,
+    embedding: Tensor<"float32">,
+    y: Labels,
+    options?: LossOptions,
+  ): Promise<{ loss: Float32Array; output: Tensor<"float32">; grad: Tensor<"float32"> }>;
+}
+
 export function hasLossGradient(m: object): m is LossGradient {
   return typeof (m as Partial<LossGradient>).lossGradient === "function";
+}
+
+export function hasEmbeddingGradient(m: object): m is EmbeddingGradient {
+  return typeof (m as Partial<EmbeddingGradient>).embeddingGradient === "function";
 }
 
 export function hasClassGradient(m: object): m is ClassGradient {
@@ -64,11 +92,12 @@ export function hasClassGradient(m: object): m is ClassGradient {
 }
 
 /**
- * The capabilities of a model object: predict, plus each gradient it has a method for —
- * unless its graph is not differentiable (an op without a gradient rule), which `aegis
+ * The capabilities of a model object: predict, plus each gradient it has a method for (a
+ * token model: predictTokens and embeddingGradient) — unless its graph is not differentiable (an op without a gradient rule), which `aegis
  * inspect` tells before any attack runs.
  */
 export function capabilitiesOf(model: object, differentiable = true): Set<Capability> {
+  if (hasEmbeddingGradient(model)) return new Set<Capability>(differentiable ? ["predictTokens", "embeddingGradient"] : ["predictTokens"]);
   const capabilities = new Set<Capability>(["predict"]);
   if (differentiable && hasLossGradient(model)) capabilities.add("lossGradient");
   if (differentiable && hasClassGradient(model)) capabilities.add("classGradient");

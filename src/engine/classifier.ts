@@ -10,7 +10,7 @@
  * parameter store (weights, and BatchNorm's running statistics apart), so the trainer (and
  * attacks inside its batch transform) run the current weights without rebuilding sessions.
  */
-import { appendGradients } from "../autodiff/gradient.js";
+import { appendGradients, type GradientProblem } from "../autodiff/gradient.js";
 import type { ValueShape } from "../autodiff/rule.js";
 import { AegisError } from "../errors.js";
 import { GraphBuilder } from "../onnx/builder.js";
@@ -431,13 +431,18 @@ export class OnnxClassifier implements Classifier {
     return { model, shapes, inputName: this.inputName, lossOut: perSample, totalOut: total, outputOut: this.outputName, statisticUpdates };
   }
 
-  /** lossGraph with the backward pass appended: the requested gradients become outputs too. */
+  /**
+   * lossGraph with the backward pass appended: the requested gradients become outputs too.
+   * With `problems`, nodes the gradient cannot pass are collected there instead of thrown
+   * (`aegis inspect` names them all).
+   */
   async gradientGraph(
     loss: Loss,
     wrt: { input?: boolean; params?: boolean },
     shape: readonly number[],
     sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
     training?: { seed: number },
+    problems?: GradientProblem[],
   ): Promise<GradientGraph> {
     const { shapes, ...graph } = await this.lossGraph(loss, shape, sample, training);
     const { model } = graph;
@@ -446,7 +451,7 @@ export class OnnxClassifier implements Classifier {
     const paramGradOuts = new Map<string, string>();
     let inputGradOut: string | undefined;
     if (names.length > 0) {
-      const grads = appendGradients(model, { seeds: [{ value: graph.totalOut, seed: b.scalar(1) }], wrt: names, shapes });
+      const grads = appendGradients(model, { seeds: [{ value: graph.totalOut, seed: b.scalar(1) }], wrt: names, shapes, problems });
       for (const [value, grad] of grads) {
         const out = grad === value || model.graph.outputs.some((o) => o.name === grad) ? b.op("Identity", [grad]) : grad;
         b.addOutput(out, DataType.FLOAT);

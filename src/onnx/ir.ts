@@ -130,6 +130,7 @@ export const attr = {
   string: (value: string): Attribute => ({ type: "string", value }),
   floats: (value: number[]): Attribute => ({ type: "floats", value }),
   ints: (value: number[]): Attribute => ({ type: "ints", value }),
+  strings: (value: string[]): Attribute => ({ type: "strings", value }),
   tensor: (value: TensorValue): Attribute => ({ type: "tensor", value }),
 };
 

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, lstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { basename, join, relative, resolve, sep } from "node:path";
-import { summarizeModel } from "../engine/inspect.js";
+import { describeModel } from "../engine/inspect.js";
 import { AegisError } from "../errors.js";
 import { loadModel } from "../onnx/io.js";
 import type { Dim } from "../onnx/ir.js";
@@ -103,7 +103,7 @@ const shapeText = (shape: Dim[] | null): string => (shape ? `[${shape.map((d) =>
 
 function onnxDetails(path: string, c: BomComponent): void {
   const model = loadModel(path);
-  const s = summarizeModel(model);
+  const s = describeModel(model);
   const p = c.properties;
   p.push({ name: "aegis:framework", value: s.producer || "unknown" });
   p.push({ name: "aegis:onnx:irVersion", value: String(s.irVersion) });

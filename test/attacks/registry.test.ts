@@ -4,7 +4,9 @@
  * its header; it declares the model capabilities it needs, its norms and a default norm it
  * supports; every default has a help line for `--help-attack`; and it runs on a tiny
  * model, returning finite examples of the input's shape inside the clip range, within ε in
- * its norm when it is ε-bounded, and counting queries when it sees predictions only.
+ * its norm when it is ε-bounded, and counting queries when it sees predictions only. Text
+ * attacks (those that need predictTokens) run on a tiny token-id model instead and must
+ * return valid token ids, change at most ε of them and leave the frozen ones alone.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
@@ -17,7 +19,9 @@ import { createRng } from "../../src/data/random.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { ALL_CAPABILITIES } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
+import { TokenClassifier } from "../../src/engine/token-classifier.js";
 import { float32, sizeOf } from "../../src/tensor.js";
+import { tokenModel } from "../helpers/token-model.js";
 
 const EVASION = fileURLToPath(new URL("../../src/attacks/evasion/", import.meta.url));
 const sources = readdirSync(EVASION).map((f) => readFileSync(EVASION + f, "utf8"));
@@ -54,9 +58,9 @@ describe("attack registry contract", () => {
       });
 
       it("declares its capabilities, norms and a help line per parameter", () => {
-        assert.ok(attack.needs.includes("predict"));
+        assert.ok(attack.needs.includes("predict") !== attack.needs.includes("predictTokens"), "predictions on continuous inputs or on token ids");
         for (const need of attack.needs) assert.ok(ALL_CAPABILITIES.includes(need), need);
-        assert.ok(attack.norms.length > 0 && attack.norms.every((n) => ["inf", "2", "1"].includes(n)));
+        assert.ok(attack.norms.length > 0 && attack.norms.every((n) => ["inf", "2", "1", "0"].includes(n)));
         assert.ok(attack.norms.includes(attack.defaults.norm), "the default norm is supported");
         for (const key of Object.keys(attack.defaults)) {
           if (key === "constraints") continue;
@@ -64,6 +68,35 @@ describe("attack registry contract", () => {
           assert.ok(typeof help === "string" && help.length > 2, `${key} has a help line`);
         }
       });
+
+      if (attack.needs.includes("predictTokens")) {
+        it("runs on a tiny token-id model: valid ids, at most ε changed, frozen ids kept", async () => {
+          const model = await TokenClassifier.create(tokenModel({ vocabulary: 12, dimension: 4, length: 6, classes: 3, seed: 2 }), { threads: 1 });
+          try {
+            // Padding (0) at the end of two rows: frozen by default, never replaced nor put in.
+            const ids = [3, 5, 7, 1, 0, 0, 2, 2, 9, 11, 4, 6, 8, 1, 0, 0, 0, 0, 10, 3, 5, 7, 9, 2];
+            const x = float32([4, 6], ids);
+            const settings = Object.fromEntries(Object.entries(TINY).filter(([key]) => key in attack.help));
+            const params = attackParams(attack, { ...settings, eps: 2 }, { batchSize: 4 });
+            const out = await attack.run(model, x, [0, 1, 2, 0], params, { rng: createRng(0) });
+            assert.deepEqual(out.x.shape, x.shape);
+            for (let i = 0; i < 4; i++) {
+              let changed = 0;
+              for (let p = 0; p < 6; p++) {
+                const [before, after] = [ids[i * 6 + p], out.x.data[i * 6 + p]];
+                assert.ok(Number.isInteger(after) && after >= 0 && after < 12, `token ${after} outside the vocabulary`);
+                if (before === after) continue;
+                changed++;
+                assert.ok(before !== 0 && after !== 0, `sample ${i}: frozen padding replaced or put in at ${p}`);
+              }
+              assert.ok(changed <= 2, `sample ${i}: ${changed} tokens changed > ε 2`);
+            }
+          } finally {
+            await model.release();
+          }
+        });
+        return;
+      }
 
       it("runs on a tiny model: finite, same shape, in the clip range, within ε when bounded, queries counted when black-box", async () => {
         // Four classes: APGD-T's targeted DLR loss needs them.

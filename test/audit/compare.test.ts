@@ -75,8 +75,8 @@ before(async () => {
   await trainer.release();
   mlp = await OnnxClassifier.create(trained, { batchSize: 64 });
   cnn = await OnnxClassifier.fromFile(DEMO, { batchSize: 64 });
-  baseline = { label: "mlp-1-epoch", model: mlp, capabilities: ALL, modelPath: "mlp-1-epoch.onnx", summary: summarizeModel(trained) };
-  candidate = { label: "cnn", model: cnn, capabilities: ALL, modelPath: DEMO, summary: summarizeModel(loadModel(DEMO)) };
+  baseline = { label: "mlp-1-epoch", model: mlp, capabilities: ALL, modelPath: "mlp-1-epoch.onnx", summary: await summarizeModel(trained) };
+  candidate = { label: "cnn", model: cnn, capabilities: ALL, modelPath: DEMO, summary: await summarizeModel(loadModel(DEMO)) };
   const policy = parsePolicy(parseYaml("min_clean_accuracy: 0.95\nmin_robust_accuracy:\n  fgsm@0.05: 0.5\n", "policy.yaml"), config);
   result = await runComparison({ baseline, candidate, data, config, policy });
 });

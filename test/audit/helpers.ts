@@ -118,7 +118,7 @@ export async function smallAudit(options: SmallAuditOptions = {}): Promise<Audit
       model: options.predictOnly ? predictor : classifier,
       capabilities: new Set(caps),
       modelPath: DEMO,
-      summary: options.predictOnly ? null : summarizeModel(loadModel(DEMO)),
+      summary: options.predictOnly ? null : await summarizeModel(loadModel(DEMO)),
       data: { ...test, name: "mnist-test" },
       config: options.config ?? smallConfig(options.samples),
       policy: options.policy,

@@ -65,19 +65,21 @@ test("a model exported with a fixed batch size of 8 takes any number of samples"
   await clf.release();
 });
 
-test("inspect: PyTorch models are differentiable; a scikit-learn style tree ensemble is not, and its node is named", () => {
-  const cnn = summarizeModel(loadModel(new URL("cnn_maxpool.onnx", dir).pathname));
+test("inspect: PyTorch models are differentiable; a scikit-learn style tree ensemble is not, and its node is named", async () => {
+  const cnn = await summarizeModel(loadModel(new URL("cnn_maxpool.onnx", dir).pathname));
   assert.equal(cnn.differentiable, true);
   assert.deepEqual(cnn.ops, { Conv: 2, Gemm: 2, Relu: 3, Flatten: 1, MaxPool: 1 });
   assert.equal(cnn.opsets["ai.onnx"], 13);
   assert.deepEqual(cnn.inputs[0].shape, ["batch", 1, 28, 28]);
   assert.ok(cnn.parameters > 80_000);
 
-  const tree = summarizeModel(loadModel(new URL("tree_classifier.onnx", dir).pathname));
+  const tree = await summarizeModel(loadModel(new URL("tree_classifier.onnx", dir).pathname));
   assert.equal(tree.differentiable, false);
   assert.equal(tree.nonDifferentiable.length, 1);
   assert.equal(tree.nonDifferentiable[0].opType, "TreeEnsembleClassifier");
   assert.equal(tree.nonDifferentiable[0].domain, "ai.onnx.ml");
+  assert.match(tree.nonDifferentiable[0].reason, /ai\.onnx\.ml domain/);
+  assert.deepEqual(tree.capabilities, ["predict"]);
 });
 
 test("a tree ensemble still predicts (black-box use), and asking for its gradient names the op", async () => {

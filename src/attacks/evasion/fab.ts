@@ -31,7 +31,7 @@ import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
 import { isAdversarial } from "../metrics.js";
 import { randomInBall, rowNorm } from "../norms.js";
-import type { Attack, AttackContext, AttackOutput, CommonParams, Norm } from "../types.js";
+import type { Attack, AttackContext, AttackOutput, CommonParams, LpNorm, Norm } from "../types.js";
 import { bucketSize, gatherPadded, rankedOthers } from "./apgd.js";
 
 export interface FabParams extends CommonParams {
@@ -52,7 +52,7 @@ export interface FabOutput extends AttackOutput {
 
 type FabModel = Predictor & ClassGradient;
 
-const dual: Record<Norm, Norm> = { inf: "1", "2": "2", "1": "inf" };
+const dual: Record<LpNorm, LpNorm> = { inf: "1", "2": "2", "1": "inf" };
 
 /** Scratch space of the projection, one row long. */
 interface PlaneScratch {
@@ -241,7 +241,7 @@ async function fabRun(
         const gl = gradOf(l);
         const gc = gradOf(c);
         for (let j = 0; j < row; j++) w[j] = movable[j] ? gl[o + j] - gc[o + j] : 0;
-        const distance = Math.abs(out.data[r * k + l] - fc) / (rowNorm(w, 0, row, dual[p.norm]) + 1e-12);
+        const distance = Math.abs(out.data[r * k + l] - fc) / (rowNorm(w, 0, row, dual[p.norm as LpNorm]) + 1e-12);
         if (distance < bestDistance) {
           bestDistance = distance;
           best = l;

@@ -6,10 +6,14 @@ import { ConvTranspose } from "./ConvTranspose.js";
 import { Gather } from "./Gather.js";
 import { GlobalAveragePool } from "./GlobalAveragePool.js";
 import { GlobalMaxPool } from "./GlobalMaxPool.js";
+import { GRU } from "./GRU.js";
 import { InstanceNormalization } from "./InstanceNormalization.js";
 import { LayerNormalization } from "./LayerNormalization.js";
+import { LSTM } from "./LSTM.js";
 import { MatMul } from "./MatMul.js";
 import { MaxPool } from "./MaxPool.js";
+import { Resize } from "./Resize.js";
+import { RNN } from "./RNN.js";
 
 export const NN_RULES: readonly VjpRule[] = [
   Conv,
@@ -23,4 +27,8 @@ export const NN_RULES: readonly VjpRule[] = [
   LayerNormalization,
   InstanceNormalization,
   Gather,
+  LSTM,
+  GRU,
+  RNN,
+  Resize,
 ];

@@ -1,12 +1,14 @@
+import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
 import type { Capability } from "../../attacks/index.js";
-import { ATTACKS, applicableAttacks, attackByName, attackParams, loadConstraintsFile } from "../../attacks/index.js";
+import { ATTACKS, applicableAttacks, attackByName, attackParams, changedPositions, loadConstraintsFile } from "../../attacks/index.js";
 import { randomTargets, runCurve } from "../../audit/index.js";
 import { saveNpz } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
-import { ALL_CAPABILITIES, capabilitiesOf, type Predictor } from "../../engine/capabilities.js";
-import { OnnxClassifier } from "../../engine/classifier.js";
+import { capabilitiesOf, type Predictor } from "../../engine/capabilities.js";
 import { summarizeModel } from "../../engine/inspect.js";
+import type { RuntimeOptions } from "../../engine/runtime.js";
+import { openClassifier, TokenClassifier } from "../../engine/token-classifier.js";
 import { countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
@@ -60,7 +62,8 @@ export function attackCommand(): Command {
     .option("--loss <loss>", "ce | margin | dlr")
     .option("--param <key=value...>", "any other attack parameter (see --help-attack), e.g. --param binarySearchSteps=9")
     .option("--clip <range>", 'valid input range "lo,hi" the attack stays in, or "none"', "0,1")
-    .option("--constraints <file>", "tabular feature constraints (JSON: lower, upper, immutable, integer, one_hot)");
+    .option("--constraints <file>", "tabular feature constraints (JSON: lower, upper, immutable, integer, one_hot)")
+    .option("--vocab <file>", "token-id models: the vocabulary, one token per line (line n is id n), to show changed tokens as text");
   withBatchSize(cmd, 128);
   withSeed(cmd, "random starts and targets");
   withOut(cmd, "write the adversarial examples (.npz: x = first ε, adv_eps_<ε> for each, y)");
@@ -69,16 +72,18 @@ export function attackCommand(): Command {
   addTargetOptions(cmd);
   return cmd.action(async (name: string | undefined, opts) => {
     if (opts.helpAttack) return printAttackHelp(opts.helpAttack);
-    if (opts.list) return listAttacks(opts.model, Boolean(opts.target));
+    if (opts.list) return listAttacks(opts.model, Boolean(opts.target), runtimeOptions(opts));
     if (!name) throw new AegisError("BAD_OPTION", "name an attack (aegis attack --list shows them)");
     const attack = attackByName(name);
     if (!attack) throw new AegisError("BAD_OPTION", `unknown attack "${name}"; aegis attack --list shows the attacks`);
     if ([opts.model, opts.target, opts.defence].filter(Boolean).length !== 1)
       throw new AegisError("BAD_OPTION", "give one of --model FILE, --defence FILE or --target URL");
+    const onnx = opts.model ? loadModel(opts.model) : undefined;
+    const summary = onnx ? await summarizeModel(onnx, runtimeOptions(opts)) : undefined;
     const model: (Predictor & { release?(): Promise<void> }) | undefined = opts.defence
       ? (await openDefenceTarget(opts)).model
-      : opts.model
-        ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: parseClip("--clip", opts.clip) })
+      : onnx
+        ? await openClassifier(onnx, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange: parseClip("--clip", opts.clip) })
         : undefined;
 
     const data = loadData(opts.data, opts);
@@ -87,8 +92,7 @@ export function attackCommand(): Command {
     let rows = Array.from({ length: n }, (_, i) => i);
     const allLabels = requireLabels(data, "an attack");
     const target = model ?? targetPredictor(opts, data.x.shape.slice(1), opts.batchSize);
-    const differentiable = opts.model ? summarizeModel(loadModel(opts.model)).differentiable : true;
-    const missing = attack.needs.filter((c) => !capabilitiesOf(target, differentiable).has(c));
+    const missing = attack.needs.filter((c) => !capabilitiesOf(target, summary?.differentiable ?? true).has(c));
     if (missing.length > 0) {
       throw new AegisError(
         "UNSUPPORTED",
@@ -151,7 +155,7 @@ export function attackCommand(): Command {
       target: opts.defence
         ? { model: opts.defence, adaptive: !opts.nonAdaptive }
         : opts.model
-          ? { model: opts.model, ...pick(summarizeModel(loadModel(opts.model)), ["producer", "opsets", "parameters"]) }
+          ? { model: opts.model, ...(summary ? pick(summary, ["producer", "opsets", "parameters"]) : {}) }
           : { url: opts.target },
       data: data.name,
       params: {
@@ -169,6 +173,7 @@ export function attackCommand(): Command {
       queries: first?.queries ?? null,
       seconds: points.reduce((a, c) => a + c.seconds, 0),
       curve: points,
+      ...(model instanceof TokenClassifier && curve.runs.length > 0 ? { changed_tokens: tokenChanges(x, curve.runs[0].output.x, rows, opts.vocab) } : {}),
       interrupted: curve.interrupted,
     };
     if (opts.out && curve.runs.length > 0) {
@@ -179,10 +184,12 @@ export function attackCommand(): Command {
     }
     if (typeof opts.json === "string") writeFileAtomic(opts.json, `${JSON.stringify(report, null, 2)}\n`);
     else if (opts.json) printJson(report);
-    else
+    else {
       process.stdout.write(
         `${points.map((c) => `ε=${c.eps}: robust accuracy ${(c.robust_accuracy * 100).toFixed(1)}% (clean ${(report.clean_accuracy * 100).toFixed(1)}%)`).join("\n")}\n`,
       );
+      if (report.changed_tokens) process.stdout.write(tokenChangesText(report.changed_tokens));
+    }
     if (curve.interrupted) throw new AegisError("INTERRUPTED", "interrupted; the report covers the ε values that finished");
   });
 }
@@ -213,10 +220,49 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> 
   return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
 }
 
-function listAttacks(modelPath: string | undefined, httpTarget: boolean): void {
-  let caps: Set<Capability> | undefined;
-  if (httpTarget) caps = new Set(["predict"]);
-  else if (modelPath) caps = new Set(summarizeModel(loadModel(modelPath)).differentiable ? ALL_CAPABILITIES : ["predict"]);
+/** One substituted token: where, and the ids (with their text when a vocabulary is given). */
+interface TokenChange {
+  position: number;
+  from: number | string;
+  to: number | string;
+}
+
+/** Per attacked sample (by its row in the data), the tokens the attack substituted. */
+function tokenChanges(
+  x: Tensor<"float32">,
+  adversarial: Tensor<"float32">,
+  rows: readonly number[],
+  vocabPath: string | undefined,
+): { sample: number; changes: TokenChange[] }[] {
+  const vocab = vocabPath ? readVocabulary(vocabPath) : undefined;
+  const word = (id: number) => (vocab?.[id] !== undefined ? vocab[id] : id);
+  const [n, t] = x.shape;
+  const out: { sample: number; changes: TokenChange[] }[] = [];
+  for (let i = 0; i < n; i++) {
+    const positions = changedPositions(x.data, adversarial.data, i, t);
+    if (positions.length === 0) continue;
+    out.push({ sample: rows[i], changes: positions.map((p) => ({ position: p, from: word(x.data[i * t + p]), to: word(adversarial.data[i * t + p]) })) });
+  }
+  return out;
+}
+
+function readVocabulary(path: string): string[] {
+  if (!existsSync(path)) throw new AegisError("FILE_NOT_FOUND", `--vocab ${path} does not exist; give a text file with one token per line`);
+  return readFileSync(path, "utf8").split(/\r?\n/);
+}
+
+function tokenChangesText(changes: { sample: number; changes: TokenChange[] }[], shown = 10): string {
+  const lines = changes.slice(0, shown).map((c) => `  sample ${c.sample}: ${c.changes.map((k) => `[${k.position}] ${k.from} → ${k.to}`).join(", ")}`);
+  const more = changes.length > shown ? [`  … ${changes.length - shown} more samples (--json lists all)`] : [];
+  return `${["changed tokens (first ε):", ...lines, ...more].join("\n")}\n`;
+}
+
+function listAttacks(modelPath: string | undefined, httpTarget: boolean, runtime: RuntimeOptions): Promise<void> | void {
+  if (modelPath) return summarizeModel(loadModel(modelPath), runtime).then((s) => printAttackList(new Set(s.capabilities)));
+  printAttackList(httpTarget ? new Set(["predict"]) : undefined);
+}
+
+function printAttackList(caps: Set<Capability> | undefined): void {
   const usable = caps ? new Set(applicableAttacks(caps).map((a) => a.name)) : undefined;
   for (const a of ATTACKS) {
     const mark = usable ? (usable.has(a.name) ? "✓" : "✗") : " ";

@@ -88,8 +88,9 @@ export function auditCommand(): Command {
     try {
       // A defended model is described as deployed; its gradients come from the file the attacks go through.
       const paths = defence ? [defence.deployedFile] : (compared?.paths ?? [opts.model as string]);
-      const summaries = paths.map((path) => summarizeModel(loadModel(path)));
-      const attackedSummary = defence && defence.attackedFile !== defence.deployedFile ? summarizeModel(loadModel(defence.attackedFile)) : summaries[0];
+      const summaries = await Promise.all(paths.map((path) => summarizeModel(loadModel(path), runtimeOptions(opts))));
+      const attackedSummary =
+        defence && defence.attackedFile !== defence.deployedFile ? await summarizeModel(loadModel(defence.attackedFile), runtimeOptions(opts)) : summaries[0];
       const data = loadData(opts.data, opts);
       requireLabels(data, "an audit");
       const n = Math.min(config.samples, data.x.shape[0]);

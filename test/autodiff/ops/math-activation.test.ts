@@ -67,3 +67,29 @@ test("Softmax and LogSoftmax over axis 0, 1, 2, −1 and the default, at opsets 
     }
   }
 });
+
+test("HardSwish on both flat parts and the curved middle, away from ±3, at opsets 14 and 18", async () => {
+  const x = { shape: SHAPE, data: awayFrom(SHAPE, [-3, 3], 4, 3) };
+  await checkVjp({ opType: "HardSwish", inputs: [x], opset: 14 });
+  await checkVjp({ opType: "HardSwish", inputs: [x], opset: 18 });
+});
+
+test("Mish (opset 18) and Celu with the default and an explicit alpha, away from Celu's kink", async () => {
+  await checkVjp({ opType: "Mish", inputs: [{ shape: SHAPE, data: awayFrom(SHAPE, [], 5, 2) }], opset: 18 });
+  const x = { shape: SHAPE, data: awayFrom(SHAPE, [0], 6, 2) };
+  await checkVjp({ opType: "Celu", inputs: [x], opset: 12 });
+  await checkVjp({ opType: "Celu", inputs: [x], attributes: { alpha: attr.float(0.5) } });
+});
+
+test("Sin, Cos, Softsign, and Reciprocal away from 0", async () => {
+  for (const opType of ["Sin", "Cos", "Softsign"]) await checkVjp({ opType, inputs: [{ shape: SHAPE, data: awayFrom(SHAPE, [0], 7, 2) }] });
+  const x = awayFrom(SHAPE, [], 8).map((v) => Math.sign(v || 1) * (0.5 + Math.abs(v)));
+  await checkVjp({ opType: "Reciprocal", inputs: [{ shape: SHAPE, data: x }], h: 1e-3 });
+});
+
+test("PRelu with a per-channel slope [C, 1, 1] (torch's nn.PReLU), a scalar slope and a full one, away from 0", async () => {
+  const x = { shape: [2, 3, 2, 2], data: awayFrom([2, 3, 2, 2], [0], 9) };
+  await checkVjp({ opType: "PRelu", inputs: [x, { shape: [3, 1, 1] }] });
+  await checkVjp({ opType: "PRelu", inputs: [x, { shape: [1] }], opset: 11 });
+  await checkVjp({ opType: "PRelu", inputs: [x, { shape: [2, 3, 2, 2] }] });
+});

@@ -88,6 +88,6 @@ test("Dropout in training mode without its mask output is refused by name", asyn
       ],
       outputs: 1,
     }),
-    /no gradient for Dropout node "op" with training mode without its mask output/,
+    /no gradient through Dropout "op" \(training mode without its mask output\)/,
   );
 });

@@ -1,12 +1,14 @@
-/** Finite-difference checks of ReduceSum, ReduceMean and ReduceMax with axes as attribute or input. */
+/** Finite-difference checks of ReduceSum, ReduceMean, ReduceMax, ReduceL2, ReduceSumSquare and ReduceLogSumExp with axes as attribute or input. */
+import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createRng } from "../../../src/data/random.js";
+import { AegisError } from "../../../src/errors.js";
 import { type Attribute, attr } from "../../../src/onnx/ir.js";
 import { checkVjp, type FdInput } from "../../helpers/fd.js";
 
 const SHAPE = [2, 3, 4];
 /** Opset from which each op takes axes as an input. */
-const AXES_INPUT_SINCE: Record<string, number> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18 };
+const AXES_INPUT_SINCE: Record<string, number> = { ReduceSum: 13, ReduceMean: 18, ReduceMax: 18, ReduceL2: 18, ReduceSumSquare: 18, ReduceLogSumExp: 18 };
 const AXES_SETS: (number[] | undefined)[] = [[1], [0, 2], [-1], [2, 0, 1], undefined];
 
 /** Distinct values 0.1 apart, shuffled, so a maximum is never within the step of another element. */
@@ -26,7 +28,7 @@ function reduceCase(opType: string, opset: number, axes: number[] | undefined, k
   return { opType, opset, inputs, attributes };
 }
 
-for (const opType of ["ReduceSum", "ReduceMean", "ReduceMax"]) {
+for (const opType of ["ReduceSum", "ReduceMean", "ReduceMax", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp"]) {
   test(`${opType} with keepdims 0 and 1 over several axes sets, at opsets 11, 13 and 18`, async () => {
     for (const opset of [11, 13, 18]) {
       for (const keepdims of [0, 1]) {
@@ -35,6 +37,7 @@ for (const opType of ["ReduceSum", "ReduceMean", "ReduceMax"]) {
     }
   });
 
+  if (!["ReduceSum", "ReduceMean", "ReduceMax"].includes(opType)) continue;
   test(`${opType} with noop_with_empty_axes (opset 18): identity without axes, a reduction with them`, async () => {
     const noop = { noop_with_empty_axes: attr.int(1) };
     await checkVjp(reduceCase(opType, 18, undefined, 0, noop));
@@ -61,4 +64,14 @@ test("ReduceMax splits the gradient between two tied maxima (as torch.amax, and 
       await checkVjp(c);
     }
   }
+});
+
+test("ReduceL2 of an all-zero slice has gradient 0 there (as torch.linalg.vector_norm), and noop_with_empty_axes without axes is refused", async () => {
+  const x = [0, 0, 0, 0.5, -1, 2];
+  const r = await checkVjp({ opType: "ReduceL2", opset: 13, inputs: [{ shape: [2, 3], data: x }], attributes: { axes: attr.ints([1]) }, h: 1e-3, atol: 2e-3 });
+  assert.ok(r.checked === 6);
+  await assert.rejects(
+    checkVjp({ opType: "ReduceL2", opset: 18, inputs: [{ shape: [2, 3] }], attributes: { noop_with_empty_axes: attr.int(1) } }),
+    (e: unknown) => e instanceof AegisError && e.message.includes("noop_with_empty_axes"),
+  );
 });

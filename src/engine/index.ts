@@ -11,5 +11,13 @@ export { probabilitiesOf, softmaxRows } from "./probabilities.js";
 export { probeShapes } from "./probe.js";
 export { type ReinitialiseResult, reinitialise } from "./reinitialise.js";
 export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";
-export { type BatchTransform, type EpochStats, type TrainOptions, train } from "./trainer.js";
+export {
+  type BatchSampler,
+  type BatchTransform,
+  type EpochStats,
+  type StepFunction,
+  type TrainingData,
+  type TrainOptions,
+  train,
+} from "./trainer.js";
 export { type StepBatch, type StepResult, trainingStep } from "./training-step.js";

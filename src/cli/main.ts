@@ -18,6 +18,7 @@ import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { llmCommand } from "./commands/llm.js";
 import { predictCommand } from "./commands/predict.js";
+import { privacyCommand } from "./commands/privacy.js";
 import { redteamCommand } from "./commands/redteam.js";
 import { scanCommand } from "./commands/scan.js";
 import { serveCommand } from "./commands/serve.js";
@@ -51,6 +52,7 @@ program.addCommand(serveCommand());
 for (const cmd of [guardCommand(), keysCommand(), auditLogCommand(), incidentsCommand()]) program.addCommand(cmd);
 program.addCommand(llmCommand());
 program.addCommand(redteamCommand());
+program.addCommand(privacyCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 
 try {

@@ -1,17 +1,20 @@
 import { Command } from "commander";
 import { summarizeModel } from "../../engine/inspect.js";
 import { loadModel } from "../../onnx/io.js";
+import { describeDp, readDpMetadata } from "../../privacy/index.js";
 import { printJson } from "../common.js";
 import { jsonOption } from "../options.js";
 
 export function inspectCommand(): Command {
   return new Command("inspect")
-    .description("show a model's inputs, outputs, opsets, ops, parameters and whether it is differentiable")
+    .description("show a model's inputs, outputs, opsets, ops, parameters, whether it is differentiable and its DP guarantee if any")
     .argument("<model>", "ONNX model file")
     .addOption(jsonOption("the summary"))
     .action((path: string, opts: { json?: boolean }) => {
-      const summary = summarizeModel(loadModel(path));
-      if (opts.json) return printJson({ model: path, ...summary });
+      const model = loadModel(path);
+      const summary = summarizeModel(model);
+      const privacy = readDpMetadata(model);
+      if (opts.json) return printJson({ model: path, ...summary, differentialPrivacy: privacy });
       const shape = (s: (number | string | undefined)[] | null) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "(rank unknown)");
       const lines = [
         `model        ${path}`,
@@ -26,6 +29,7 @@ export function inspectCommand(): Command {
           .join(" ")}`,
         `differentiable ${summary.differentiable}`,
         ...summary.nonDifferentiable.map((n) => `  no gradient: ${n.domain ? `${n.domain}.` : ""}${n.opType} "${n.name}"`),
+        ...(privacy ? [`privacy      ${describeDp(privacy)}`] : []),
       ];
       process.stdout.write(`${lines.join("\n")}\n`);
     });

@@ -80,10 +80,16 @@ export interface HardenResult {
 
 /**
  * Methods DP-SGD composes with: each example's training input comes from that example alone
- * (its attack or noise on the current, public weights). TRADES sums a loss over an example's
- * clean and adversarial rows, and distillation trains a non-private teacher on the data.
+ * (its attack or noise on the current weights). The others touch the data outside the noisy
+ * step (DP_REFUSAL says how).
  */
-const DP_METHODS: readonly HardenMethod[] = ["adversarial-training", "fast-at", "gaussian-augmentation"];
+const DP_METHODS: readonly HardenMethod[] = ["adversarial-training", "gaussian-augmentation"];
+
+const DP_REFUSAL: Partial<Record<HardenMethod, string>> = {
+  trades: "TRADES's loss couples each example's clean and adversarial rows, which per-example clipping would split",
+  "fast-at": "fast-AT's overfitting check attacks a training minibatch after every epoch and rolls back on the result, a use of the data without noise",
+  distillation: "distillation trains its teacher on the data without DP",
+};
 
 /** Paper defaults of the inner attack: PGD and TRADES step 0.01 × 40 (MNIST), fast-AT α = 1.25·ε. */
 function attackDefaults(s: HardenSettings): { epsStep: number; maxIter: number } {
@@ -114,10 +120,7 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
   if (s.optimizer !== "adam" && s.optimizer !== "sgd") throw new AegisError("BAD_OPTION", `--optimizer must be adam or sgd, not "${s.optimizer}"`);
   if (!Number.isInteger(s.evalSamples) || s.evalSamples < 1) throw new AegisError("BAD_OPTION", "--eval-samples must be a positive integer");
   if (s.dp && !DP_METHODS.includes(s.method)) {
-    throw new AegisError(
-      "BAD_OPTION",
-      `--dp works with ${DP_METHODS.join(", ")}; ${s.method === "trades" ? "TRADES's loss couples each example's clean and adversarial rows, which per-example clipping would split" : "distillation trains its teacher on the data without DP"}`,
-    );
+    throw new AegisError("BAD_OPTION", `--dp works with ${DP_METHODS.join(" and ")}: ${DP_REFUSAL[s.method] ?? `${s.method} is not analysed for DP`}`);
   }
 
   const trainData = loadDataset(s.data, { xKey: s.xKey, yKey: s.yKey, split: "train" });

@@ -105,7 +105,6 @@ export function trainCommand(): Command {
       },
     };
     const data = { x: trainData.x, labels };
-    let exported = (): Model => clf.exportModel();
     let privacy: DpRecord | undefined;
     let history: EpochStats[];
     if (dp) {
@@ -122,13 +121,11 @@ export function trainCommand(): Command {
       );
       history = result.history;
       privacy = dpRecord(result.plan, result.history.at(-1)?.epsilon);
-      const record = privacy;
-      exported = () => withDpMetadata(clf.exportModel(), record);
-      info(`private: ${describeDp(record)}`);
+      info(`private: ${describeDp(privacy)}`);
     } else {
       history = await train(clf, data, { ...watch, epochs: opts.epochs, batchSize: opts.batchSize, optimizer, seed: opts.seed });
     }
-    saveModel(opts.out, exported());
+    saveModel(opts.out, privacy ? withDpMetadata(clf.exportModel(), privacy) : clf.exportModel());
     await clf.release();
     info(`wrote ${opts.out}`);
     if (opts.json)

@@ -31,7 +31,8 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "inspect",
     usage: "[options] <model>",
-    description: "show a model's inputs, outputs, opsets, ops, parameters and whether it is differentiable",
+    description:
+      "show a model's inputs, outputs, opsets, ops, parameters, what its input means for attacks, whether it is differentiable and its DP guarantee if any",
     load: async () => (await import("./commands/inspect.js")).inspectCommand(),
   },
   {
@@ -43,7 +44,8 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "grad",
     usage: "[options]",
-    description: "gradient of each sample's loss (or class output) with respect to its input, written as array `grad`",
+    description:
+      "gradient of each sample's loss (or class output) with respect to its input (for token-id models: the embedding output), written as array `grad`",
     load: async () => (await import("./commands/grad.js")).gradCommand(),
   },
   {
@@ -56,8 +58,15 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "harden",
     usage: "[options] <method>",
-    description: "harden a model: PGD adversarial training, TRADES, fast adversarial training, defensive distillation or Gaussian augmentation",
+    description:
+      "harden a model: PGD adversarial training, TRADES, fast adversarial training, defensive distillation or Gaussian augmentation; --dp trains with DP-SGD too",
     load: async () => (await import("./commands/harden.js")).hardenCommand(),
+  },
+  {
+    name: "privacy",
+    usage: "",
+    description: "differential privacy: ε of DP-SGD (RDP and PRV accountants), and a model's DP guarantee as findings",
+    load: async () => (await import("./commands/privacy.js")).privacyCommand(),
   },
   {
     name: "defend",

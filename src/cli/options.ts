@@ -136,3 +136,39 @@ export function withFormat(cmd: Command, allowed: readonly ReportFormat[], defau
     defaults.join(","),
   );
 }
+
+/** DP-SGD's flags (aegis train, aegis harden): --dp with σ or a target ε, C, δ and the accountant. */
+export function withDp(cmd: Command): Command {
+  return cmd
+    .option("--dp", "train with DP-SGD (Abadi et al. 2016): Poisson-sampled batches, per-example clipping, Gaussian noise; the model records its (ε, δ)")
+    .option("--noise-multiplier <sigma>", "DP-SGD: noise standard deviation σ in units of --max-grad-norm", parseNumber("--noise-multiplier"))
+    .option("--target-epsilon <eps>", "DP-SGD: solve for the σ that spends this ε over the whole run", parseNumber("--target-epsilon"))
+    .option("--max-grad-norm <C>", "DP-SGD: clip each example's gradient to this L2 norm", parseNumber("--max-grad-norm"), 1)
+    .option("--delta <delta>", "DP-SGD: δ of the (ε, δ) guarantee; must be below 1/n", parseNumber("--delta"), 1e-5)
+    .option("--accountant <name>", "DP-SGD: rdp (Mironov et al.) or prv (Gopi et al., tighter)", "rdp")
+    .option(
+      "--noise-seed <s>",
+      "DP-SGD: seed noise and sampling for a reproducible run (tests only: anyone with the seed can remove the noise)",
+      parseInteger("--noise-seed", 0),
+    );
+}
+
+/** The DP-SGD settings of withDp's flags, or undefined without --dp (DP flags without it are a mistake). */
+export function dpOptions(opts: {
+  dp?: boolean;
+  noiseMultiplier?: number;
+  targetEpsilon?: number;
+  maxGradNorm: number;
+  delta: number;
+  accountant: string;
+  noiseSeed?: number;
+}): { noiseMultiplier?: number; targetEpsilon?: number; maxGradNorm: number; delta: number; accountant: "rdp" | "prv"; noiseSeed?: number } | undefined {
+  if (!opts.dp) {
+    if (opts.noiseMultiplier !== undefined || opts.targetEpsilon !== undefined || opts.noiseSeed !== undefined)
+      throw new AegisError("BAD_OPTION", "--noise-multiplier, --target-epsilon and --noise-seed configure DP-SGD; add --dp");
+    return undefined;
+  }
+  if (opts.accountant !== "rdp" && opts.accountant !== "prv") throw new AegisError("BAD_OPTION", `--accountant must be rdp or prv, not "${opts.accountant}"`);
+  const { noiseMultiplier, targetEpsilon, maxGradNorm, delta, noiseSeed } = opts;
+  return { noiseMultiplier, targetEpsilon, maxGradNorm, delta, accountant: opts.accountant, noiseSeed };
+}

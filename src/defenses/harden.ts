@@ -13,6 +13,7 @@ import type { RuntimeOptions } from "../engine/runtime.js";
 import { AegisError } from "../errors.js";
 import { loadModel, saveModel } from "../onnx/io.js";
 import type { Model } from "../onnx/ir.js";
+import { type DpRecord, type DpSgdSettings, describeDp, describePlan, dpRecord, prepareDpSgd, withDpMetadata } from "../privacy/index.js";
 import { type Progress, silentProgress } from "../progress.js";
 import { gatherRows, sliceRows } from "../tensor.js";
 import { adversarialTraining } from "./trainers/adversarial-training.js";
@@ -53,6 +54,8 @@ export interface HardenSettings {
   resume?: boolean;
   /** ONNX Runtime threads and device. */
   runtime?: RuntimeOptions;
+  /** Train with DP-SGD (its batches are Poisson-sampled with expected size batchSize). */
+  dp?: Omit<DpSgdSettings, "batchSize" | "epochs">;
 }
 
 /** Who watches a hardening run: lines of log, progress per epoch, and a signal that stops it after the current step. */
@@ -71,7 +74,22 @@ export interface HardenResult {
   teacherHistory?: HardeningEpoch[];
   /** On the held-out slice: clean accuracy, PGD with the cross-entropy and with the margin (C&W) loss. */
   final: { samples: number; eps: number; cleanAccuracy: number; robustAccuracy: number; robustAccuracyMargin: number };
+  /** With DP-SGD: the guarantee the model carries in its metadata. */
+  differentialPrivacy?: DpRecord;
 }
+
+/**
+ * Methods DP-SGD composes with: each example's training input comes from that example alone
+ * (its attack or noise on the current weights). The others touch the data outside the noisy
+ * step (DP_REFUSAL says how).
+ */
+const DP_METHODS: readonly HardenMethod[] = ["adversarial-training", "gaussian-augmentation"];
+
+const DP_REFUSAL: Partial<Record<HardenMethod, string>> = {
+  trades: "TRADES's loss couples each example's clean and adversarial rows, which per-example clipping would split",
+  "fast-at": "fast-AT's overfitting check attacks a training minibatch after every epoch and rolls back on the result, a use of the data without noise",
+  distillation: "distillation trains its teacher on the data without DP",
+};
 
 /** Paper defaults of the inner attack: PGD and TRADES step 0.01 × 40 (MNIST), fast-AT α = 1.25·ε. */
 function attackDefaults(s: HardenSettings): { epsStep: number; maxIter: number } {
@@ -101,6 +119,9 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
     throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${arch}"`);
   if (s.optimizer !== "adam" && s.optimizer !== "sgd") throw new AegisError("BAD_OPTION", `--optimizer must be adam or sgd, not "${s.optimizer}"`);
   if (!Number.isInteger(s.evalSamples) || s.evalSamples < 1) throw new AegisError("BAD_OPTION", "--eval-samples must be a positive integer");
+  if (s.dp && !DP_METHODS.includes(s.method)) {
+    throw new AegisError("BAD_OPTION", `--dp works with ${DP_METHODS.join(" and ")}: ${DP_REFUSAL[s.method] ?? `${s.method} is not analysed for DP`}`);
+  }
 
   const trainData = loadDataset(s.data, { xKey: s.xKey, yKey: s.yKey, split: "train" });
   const labels = requireLabels(trainData, "hardening");
@@ -146,7 +167,10 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
     ...(s.method === "distillation" ? { temperature: s.temperature } : {}),
     ...(s.method === "gaussian-augmentation" ? { sigma: s.sigma } : {}),
     seed: s.seed,
+    ...(s.dp ? { dp: { noiseMultiplier: s.dp.noiseMultiplier, targetEpsilon: s.dp.targetEpsilon, maxGradNorm: s.dp.maxGradNorm, delta: s.dp.delta } } : {}),
   };
+  const dp = s.dp ? prepareDpSgd(clf, labels.length, { ...s.dp, batchSize: s.batchSize, epochs: s.epochs }) : undefined;
+  if (dp) info(describePlan(dp.plan, labels.length, s.dp?.targetEpsilon));
 
   let bar = progressBar("epoch 1", 1);
   const common: Omit<HardeningOptions, "optimizer"> = {
@@ -158,6 +182,8 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
     resume: s.resume,
     // The epoch count may grow on --resume (extending a run); every other setting must match.
     fingerprint: { ...settings, epochs: undefined },
+    sampler: dp?.sampler,
+    step: dp?.step,
     signal,
     onStep: ({ epoch, step, steps, loss }) => {
       if (step === 1) {
@@ -170,8 +196,9 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
       bar.stop();
       const robust = e.robustAccuracy === undefined ? "" : ` · held-out clean ${pct(e.cleanAccuracy)} PGD-${evalMaxIter} ε=${s.eps} ${pct(e.robustAccuracy)}`;
       const collapse = e.notes?.catastrophicOverfitting ? " · CATASTROPHIC OVERFITTING: rolled back to the previous epoch and stopped" : "";
+      const spent = dp ? ` · ε ${dp.epsilonAfter(e.epoch).toFixed(3)} spent (δ ${dp.plan.delta})` : "";
       info(
-        `epoch ${e.epoch}/${s.epochs}: loss ${e.loss.toFixed(4)} · train accuracy ${pct(e.accuracy)}${robust} · ${e.samplesPerSecond.toFixed(0)} samples/s${collapse}`,
+        `epoch ${e.epoch}/${s.epochs}: loss ${e.loss.toFixed(4)} · train accuracy ${pct(e.accuracy)}${robust}${spent} · ${e.samplesPerSecond.toFixed(0)} samples/s${collapse}`,
       );
     },
   };
@@ -238,9 +265,12 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
   info(`evaluating on ${evalRows} held-out samples: PGD-${evalMaxIter} ε=${s.eps} with the cross-entropy and the margin loss`);
   const ce = await evaluateRobustness(trained, evaluation, s.seed + 101, signal);
   const margin = await evaluateRobustness(trained, { ...evaluation, loss: "margin" }, s.seed + 101, signal);
-  saveModel(s.out, trained.exportModel());
+  // A run stopped early (fast-AT's overfitting check) spent only its epochs' ε.
+  const privacy = dp ? dpRecord(dp.plan, dp.epsilonAfter(history.length)) : undefined;
+  saveModel(s.out, privacy ? withDpMetadata(trained.exportModel(), privacy) : trained.exportModel());
   await trained.release();
   info(`hardened: clean ${pct(ce.cleanAccuracy)} · PGD-CE ${pct(ce.robustAccuracy)} · PGD-margin ${pct(margin.robustAccuracy)} — wrote ${s.out}`);
+  if (privacy) info(`private: ${describeDp(privacy)}`);
   return {
     method: s.method,
     out: s.out,
@@ -248,6 +278,7 @@ export async function harden(s: HardenSettings, watch: HardenWatch = {}): Promis
     history,
     teacherHistory,
     final: { samples: evalRows, eps: s.eps, cleanAccuracy: ce.cleanAccuracy, robustAccuracy: ce.robustAccuracy, robustAccuracyMargin: margin.robustAccuracy },
+    differentialPrivacy: privacy,
   };
 }
 

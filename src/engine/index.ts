@@ -12,5 +12,13 @@ export { probeShapes } from "./probe.js";
 export { type ReinitialiseResult, reinitialise } from "./reinitialise.js";
 export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";
 export { type EmbeddingSite, findEmbedding, modelAfterEmbedding, openClassifier, TokenClassifier } from "./token-classifier.js";
-export { type BatchTransform, type EpochStats, type TrainOptions, train } from "./trainer.js";
+export {
+  type BatchSampler,
+  type BatchTransform,
+  type EpochStats,
+  type StepFunction,
+  type TrainingData,
+  type TrainOptions,
+  train,
+} from "./trainer.js";
 export { type StepBatch, type StepResult, trainingStep } from "./training-step.js";

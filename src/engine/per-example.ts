@@ -21,11 +21,18 @@ export interface PerExampleOptions {
   gradients?: boolean;
   /** Clip norm C: also return the sum of the examples' gradients each clipped to norm C. */
   clipNorm?: number;
+  /**
+   * Rows per run (default the classifier's batch size): every run is padded to this many, so
+   * batches of any size, such as DP-SGD's Poisson-sampled ones, share one graph.
+   */
+  rows?: number;
 }
 
 export interface PerExampleResult {
   /** Each example's loss [N]. */
   loss: Float32Array;
+  /** The model's outputs [N, K]. */
+  output: Tensor<"float32">;
   /** ‖gᵢ‖ over all parameters [N]. */
   norms: Float32Array;
   /** Per parameter, the examples' gradients [N, …shape], flattened. */
@@ -39,6 +46,7 @@ interface Program {
   release(): Promise<void>;
   inputName: string;
   lossOut: string;
+  outputOut: string;
   normsOut: string;
   gradientOuts: Map<string, string>;
   clippedOuts: Map<string, string>;
@@ -57,7 +65,9 @@ export async function perExampleGradients(
   if (targets.shape[0] !== n) throw new AegisError("SHAPE_MISMATCH", `${n} inputs but ${targets.shape[0]} labels; give one label per sample`);
   if (options.clipNorm !== undefined && !(options.clipNorm > 0)) throw new AegisError("BAD_OPTION", `the clip norm must be positive, got ${options.clipNorm}`);
   const loss = typeof options.loss === "object" ? options.loss : lossByName(options.loss ?? "ce");
-  const batch = classifier.declaredBatch ?? Math.min(classifier.batchSize, n);
+  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows > 0))
+    throw new AegisError("BAD_OPTION", `the rows per run must be a positive integer, not ${options.rows}`);
+  const batch = classifier.declaredBatch ?? options.rows ?? Math.min(classifier.batchSize, n);
   const ones = new Float32Array(n).fill(1);
   const want = { gradients: options.gradients ?? false, clip: options.clipNorm !== undefined };
   const key = `per-example|${loss.name}|${want.gradients}|${want.clip}|${batch}`;
@@ -65,6 +75,8 @@ export async function perExampleGradients(
 
   const losses = new Float32Array(n);
   const norms = new Float32Array(n);
+  const k = classifier.numClasses;
+  const output = new Float32Array(n * k);
   const sizes = new Map(classifier.parameters.map((p) => [p.name, sizeOf(p.shape)]));
   const gradients = want.gradients ? new Map([...sizes].map(([name, size]) => [name, new Float32Array(n * size)])) : undefined;
   const clippedSum = want.clip ? new Map([...sizes].map(([name, size]) => [name, new Float32Array(size)])) : undefined;
@@ -82,6 +94,7 @@ export async function perExampleGradients(
     if (want.clip) feeds[CLIP_NORM] = float32([], [options.clipNorm as number]);
     const result = await program.session.run(feeds);
     losses.set((result[program.lossOut].data as Float32Array).subarray(0, rows), start);
+    output.set((result[program.outputOut].data as Float32Array).subarray(0, rows * k), start * k);
     norms.set((result[program.normsOut].data as Float32Array).subarray(0, rows), start);
     for (const [name, out] of program.gradientOuts) {
       const size = sizes.get(name) as number;
@@ -93,7 +106,7 @@ export async function perExampleGradients(
       for (let i = 0; i < acc.length; i++) acc[i] += g[i];
     }
   }
-  return { loss: losses, norms, gradients, clippedSum };
+  return { loss: losses, output: float32([n, k], output), norms, gradients, clippedSum };
 }
 
 async function build(
@@ -103,7 +116,7 @@ async function build(
   sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
   want: { gradients: boolean; clip: boolean },
 ): Promise<Program> {
-  const { model, shapes, inputName, lossOut, totalOut } = await classifier.lossGraph(loss, shape, sample);
+  const { model, shapes, inputName, lossOut, totalOut, outputOut } = await classifier.lossGraph(loss, shape, sample);
   const b = new GraphBuilder(model.graph, defaultOpset(model), "per_example_out");
   if (want.clip) b.addInput(CLIP_NORM, DataType.FLOAT, []);
   const values = appendPerExampleGradients(model, {
@@ -115,13 +128,14 @@ async function build(
     clipNorm: want.clip ? CLIP_NORM : undefined,
   });
   model.graph.outputs = [];
-  for (const v of [lossOut, values.norms, ...values.gradients.values(), ...values.clippedSums.values()]) b.addOutput(v, DataType.FLOAT);
+  for (const v of [lossOut, outputOut, values.norms, ...values.gradients.values(), ...values.clippedSums.values()]) b.addOutput(v, DataType.FLOAT);
   const session = await createSession(model, classifier.runtimeOptions);
   return {
     session,
     release: () => session.release(),
     inputName,
     lossOut,
+    outputOut,
     normsOut: values.norms,
     gradientOuts: values.gradients,
     clippedOuts: values.clippedSums,

@@ -1,9 +1,9 @@
 /**
  * The training loop every trainer in Aegis shares (standard, adversarial, distillation,
- * surrogate and shadow models): shuffled mini-batches, a pluggable batch transform
+ * surrogate and shadow models, DP-SGD): shuffled mini-batches, a pluggable batch transform
  * (e.g. "replace x by an attack on x" for adversarial training) and a pluggable loss;
  * each step — gradients and the optimizer's update — is one ONNX Runtime call
- * (training-step.ts).
+ * (training-step.ts). DP-SGD plugs in its own sampler (Poisson) and step (clipped, noised).
  */
 import { createRng, type Rng } from "../data/random.js";
 import { AegisError } from "../errors.js";
@@ -12,7 +12,7 @@ import type { LossName } from "./capabilities.js";
 import type { OnnxClassifier } from "./classifier.js";
 import { type Loss, lossByName } from "./losses.js";
 import type { Optimizer } from "./optimizers.js";
-import { trainingStep } from "./training-step.js";
+import { type StepBatch, type StepResult, trainingStep } from "./training-step.js";
 
 export interface TrainingBatch {
   x: Tensor<"float32">;
@@ -36,6 +36,25 @@ export interface BatchContext {
 }
 
 export type BatchTransform = (batch: TrainingBatch, context: BatchContext) => Promise<TrainingBatch>;
+
+/** An epoch's batches as lists of row indices into the n training samples. */
+export type BatchSampler = (n: number, rng: Rng) => number[][];
+
+/** One update of the classifier's parameters from a batch; trainingStep by default. */
+export type StepFunction = (classifier: OnnxClassifier, batch: StepBatch, optimizer: Optimizer, loss: Loss, seed?: number) => Promise<StepResult>;
+
+/**
+ * The default sampler: a shuffle cut into batches of `batchSize` rows (the last one shorter).
+ * Each epoch shuffles the previous epoch's order again.
+ */
+export function shuffledBatches(batchSize: number): BatchSampler {
+  let order: number[] = [];
+  return (n, rng) => {
+    if (order.length !== n) order = Array.from({ length: n }, (_, i) => i);
+    rng.shuffle(order);
+    return Array.from({ length: Math.ceil(n / batchSize) }, (_, step) => order.slice(step * batchSize, (step + 1) * batchSize));
+  };
+}
 
 export interface TrainingData {
   x: Tensor<"float32">;
@@ -70,6 +89,10 @@ export interface TrainOptions {
   onEpoch?: (stats: EpochStats) => void | Promise<void>;
   /** Stops after the current step; train() then throws INTERRUPTED. */
   signal?: AbortSignal;
+  /** How batches are drawn (default shuffledBatches(batchSize)). */
+  sampler?: BatchSampler;
+  /** How a batch updates the model (default trainingStep). */
+  step?: StepFunction;
 }
 
 export async function train(classifier: OnnxClassifier, data: TrainingData, options: TrainOptions): Promise<EpochStats[]> {
@@ -80,33 +103,41 @@ export async function train(classifier: OnnxClassifier, data: TrainingData, opti
   if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new AegisError("BAD_OPTION", "--batch-size must be a positive integer");
   const loss = typeof options.loss === "object" ? options.loss : lossByName(options.loss ?? "ce");
   const rng = createRng(options.seed ?? 0);
-  const order = Array.from({ length: n }, (_, i) => i);
-  const steps = Math.ceil(n / options.batchSize);
+  const sample = options.sampler ?? shuffledBatches(options.batchSize);
+  const step = options.step ?? trainingStep;
   const history: EpochStats[] = [];
 
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const started = performance.now();
-    rng.shuffle(order);
+    const batches = sample(n, rng);
     let lossSum = 0;
     let correct = 0;
-    for (let step = 0; step < steps; step++) {
+    let seen = 0;
+    for (const [index, rows] of batches.entries()) {
       if (options.signal?.aborted) throw new AegisError("INTERRUPTED", "training was interrupted; no model was written");
-      const rows = order.slice(step * options.batchSize, (step + 1) * options.batchSize);
       let batch: TrainingBatch = {
         x: gatherRows(data.x, rows),
         targets: gatherRows(targetsAll, rows),
         labels: rows.map((r) => (data.labels ? data.labels[r] : argmaxRow(targetsAll, r))),
       };
-      if (options.transform) batch = await options.transform(batch, { classifier, epoch, step, rng });
+      // A Poisson-sampled batch may be empty; the step still runs (DP-SGD adds its noise).
+      if (options.transform && rows.length > 0) batch = await options.transform(batch, { classifier, epoch, step: index, rng });
       const m = rows.length;
-      const weights = batch.weights ?? new Float32Array(batch.x.shape[0]).fill(1 / batch.x.shape[0]);
-      const result = await trainingStep(classifier, { x: batch.x, targets: batch.targets, weights }, options.optimizer, loss, options.seed);
+      const weights = batch.weights ?? new Float32Array(batch.x.shape[0]).fill(1 / Math.max(1, batch.x.shape[0]));
+      const result = await step(classifier, { x: batch.x, targets: batch.targets, weights }, options.optimizer, loss, options.seed);
       lossSum += result.total * m;
       correct += countCorrect(result.output, batch.labels.slice(0, m));
-      options.onStep?.({ epoch, step: step + 1, steps, loss: result.total });
+      seen += m;
+      options.onStep?.({ epoch, step: index + 1, steps: batches.length, loss: result.total });
     }
     const seconds = (performance.now() - started) / 1000;
-    const stats: EpochStats = { epoch, loss: lossSum / n, accuracy: correct / n, seconds, samplesPerSecond: n / seconds };
+    const stats: EpochStats = {
+      epoch,
+      loss: lossSum / Math.max(1, seen),
+      accuracy: correct / Math.max(1, seen),
+      seconds,
+      samplesPerSecond: seen / seconds,
+    };
     if (options.validation) {
       const v = await classifier.evaluate(options.validation.x, classifier.oneHot(options.validation.labels), { loss: "ce" });
       stats.validationLoss = v.total / options.validation.labels.length;

@@ -3,11 +3,13 @@ import { Command } from "commander";
 import { HARDEN_METHODS, type HardenMethod, harden } from "../../defenses/index.js";
 import { ARCHITECTURES } from "../../engine/architectures.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
-import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime, withSeed } from "../options.js";
+import { dpOptions, parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withDp, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
 export function hardenCommand(): Command {
   const cmd = new Command("harden")
-    .description("harden a model: PGD adversarial training, TRADES, fast adversarial training, defensive distillation or Gaussian augmentation")
+    .description(
+      "harden a model: PGD adversarial training, TRADES, fast adversarial training, defensive distillation or Gaussian augmentation; --dp trains with DP-SGD too",
+    )
     .argument("<method>", HARDEN_METHODS.join(" | "))
     .option("--model <file>", "ONNX model to harden (its weights are the starting point)")
     .option("--arch <arch>", `train a new model of this architecture instead: ${ARCHITECTURES.join(" | ")} (default cnn)`)
@@ -34,9 +36,10 @@ export function hardenCommand(): Command {
   withSeed(cmd, "initialisation, shuffling and attacks");
   withJson(cmd, "the settings, history and final numbers");
   withRuntime(cmd);
+  withDp(cmd);
   return cmd.action(async (method: string, opts) => {
     const result = await harden(
-      { ...opts, method: method as HardenMethod, runtime: runtimeOptions(opts) },
+      { ...opts, method: method as HardenMethod, runtime: runtimeOptions(opts), dp: dpOptions(opts) },
       { log: info, progress: progressBar, signal: interruptSignal() },
     );
     if (opts.json) printJson(result);

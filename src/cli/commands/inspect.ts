@@ -1,18 +1,23 @@
 import { Command } from "commander";
 import { summarizeModel } from "../../engine/inspect.js";
 import { loadModel } from "../../onnx/io.js";
+import { describeDp, readDpMetadata } from "../../privacy/index.js";
 import { printJson } from "../common.js";
 import { jsonOption, runtimeOptions, withRuntime } from "../options.js";
 
 export function inspectCommand(): Command {
   const cmd = new Command("inspect")
-    .description("show a model's inputs, outputs, opsets, ops, parameters, what its input means for attacks and whether it is differentiable")
+    .description(
+      "show a model's inputs, outputs, opsets, ops, parameters, what its input means for attacks, whether it is differentiable and its DP guarantee if any",
+    )
     .argument("<model>", "ONNX model file")
     .addOption(jsonOption("the summary"));
   withRuntime(cmd);
   return cmd.action(async (path: string, opts) => {
-    const summary = await summarizeModel(loadModel(path), runtimeOptions(opts));
-    if (opts.json) return printJson({ model: path, ...summary });
+    const model = loadModel(path);
+    const summary = await summarizeModel(model, runtimeOptions(opts));
+    const privacy = readDpMetadata(model);
+    if (opts.json) return printJson({ model: path, ...summary, differentialPrivacy: privacy });
     const shape = (s: (number | string | undefined)[] | null) => (s ? `[${s.map((d) => d ?? "?").join(", ")}]` : "(rank unknown)");
     const lines = [
       `model        ${path}`,
@@ -29,6 +34,7 @@ export function inspectCommand(): Command {
       `differentiable ${summary.differentiable}${summary.probedShape ? ` (gradient graph built at input shape [${summary.probedShape.join(", ")}])` : ""}`,
       ...summary.nonDifferentiable.map((n) => `  no gradient: ${n.domain ? `${n.domain}.` : ""}${n.opType} "${n.name}": ${n.reason}`),
       ...(summary.gradientError && summary.input.kind !== "unsupported" ? [`  ${summary.gradientError}`] : []),
+      ...(privacy ? [`privacy      ${describeDp(privacy)}`] : []),
     ];
     process.stdout.write(`${lines.join("\n")}\n`);
   });

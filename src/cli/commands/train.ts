@@ -5,20 +5,23 @@ import { ARCHITECTURES, type Architecture, buildArchitecture } from "../../engin
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { adam, sgd } from "../../engine/optimizers.js";
 import { reinitialise } from "../../engine/reinitialise.js";
-import { train } from "../../engine/trainer.js";
+import { type EpochStats, train } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { loadModel, saveModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
+import { type DpRecord, describeDp, describePlan, dpRecord, trainDpSgd, withDpMetadata } from "../../privacy/index.js";
 import { labelsOf } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import {
   aliased,
+  dpOptions,
   parseInteger,
   parseNumber,
   runtimeOptions,
   withAlias,
   withBatchSize,
   withData,
+  withDp,
   withJson,
   withOut,
   withRuntime,
@@ -46,7 +49,9 @@ export function trainCommand(): Command {
   withOut(cmd, "where to write the trained ONNX model", undefined, true);
   withJson(cmd, "the training history");
   withRuntime(cmd);
+  withDp(cmd);
   return cmd.action(async (opts) => {
+    const dp = dpOptions(opts);
     if (opts.like && cmd.getOptionValueSource("arch") === "cli") throw new AegisError("BAD_OPTION", "give --arch or --like, not both");
     if (!opts.like && !ARCHITECTURES.includes(opts.arch))
       throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${opts.arch}"`);
@@ -79,38 +84,60 @@ export function trainCommand(): Command {
       `training ${name} (${paramCount.toLocaleString("en-US")} parameters) on ${trainData.name}: ${trainData.x.shape[0]} samples, ${opts.epochs} epochs, ${opts.optimizer} lr ${lr}`,
     );
     let bar = progressBar("epoch 1", 1);
-    const history = await train(
-      clf,
-      { x: trainData.x, labels },
-      {
-        epochs: opts.epochs,
-        batchSize: opts.batchSize,
-        optimizer,
-        seed: opts.seed,
-        signal: interruptSignal(),
-        validation: testData?.y ? { x: testData.x, labels: labelsOf(testData.y) } : undefined,
-        onStep: ({ epoch, step, steps, loss }) => {
-          if (step === 1) {
-            bar.stop();
-            bar = progressBar(`epoch ${epoch}/${opts.epochs}`, steps);
-          }
-          bar.update(step, `loss ${loss.toFixed(4)}`);
-        },
-        onEpoch: (s) => {
+    const watch = {
+      signal: interruptSignal(),
+      validation: testData?.y ? { x: testData.x, labels: labelsOf(testData.y) } : undefined,
+      onStep: ({ epoch, step, steps, loss }: { epoch: number; step: number; steps: number; loss: number }) => {
+        if (step === 1) {
           bar.stop();
-          const test =
-            s.validationAccuracy === undefined ? "" : ` · test loss ${s.validationLoss?.toFixed(4)} accuracy ${(s.validationAccuracy * 100).toFixed(2)}%`;
-          info(
-            `epoch ${s.epoch}/${opts.epochs}: loss ${s.loss.toFixed(4)} accuracy ${(s.accuracy * 100).toFixed(2)}%${test} · ${s.samplesPerSecond.toFixed(0)} samples/s`,
-          );
-        },
+          bar = progressBar(`epoch ${epoch}/${opts.epochs}`, steps);
+        }
+        bar.update(step, `loss ${loss.toFixed(4)}`);
       },
-    );
-    saveModel(opts.out, clf.exportModel());
+      onEpoch: (s: EpochStats & { epsilon?: number }) => {
+        bar.stop();
+        const test =
+          s.validationAccuracy === undefined ? "" : ` · test loss ${s.validationLoss?.toFixed(4)} accuracy ${(s.validationAccuracy * 100).toFixed(2)}%`;
+        const spent = s.epsilon === undefined ? "" : ` · ε ${s.epsilon.toFixed(3)} spent (δ ${dp?.delta})`;
+        info(
+          `epoch ${s.epoch}/${opts.epochs}: loss ${s.loss.toFixed(4)} accuracy ${(s.accuracy * 100).toFixed(2)}%${test}${spent} · ${s.samplesPerSecond.toFixed(0)} samples/s`,
+        );
+      },
+    };
+    const data = { x: trainData.x, labels };
+    let privacy: DpRecord | undefined;
+    let history: EpochStats[];
+    if (dp) {
+      const result = await trainDpSgd(
+        clf,
+        data,
+        { ...dp, batchSize: opts.batchSize, epochs: opts.epochs },
+        {
+          ...watch,
+          optimizer,
+          seed: opts.seed,
+          onPlan: (plan) => info(describePlan(plan, trainData.x.shape[0], dp.targetEpsilon)),
+        },
+      );
+      history = result.history;
+      privacy = dpRecord(result.plan, result.history.at(-1)?.epsilon);
+      info(`private: ${describeDp(privacy)}`);
+    } else {
+      history = await train(clf, data, { ...watch, epochs: opts.epochs, batchSize: opts.batchSize, optimizer, seed: opts.seed });
+    }
+    saveModel(opts.out, privacy ? withDpMetadata(clf.exportModel(), privacy) : clf.exportModel());
     await clf.release();
     info(`wrote ${opts.out}`);
     if (opts.json)
-      printJson({ arch: opts.like ? undefined : opts.arch, like: opts.like, dataset: trainData.name, out: opts.out, parameters: paramCount, history });
+      printJson({
+        arch: opts.like ? undefined : opts.arch,
+        like: opts.like,
+        dataset: trainData.name,
+        out: opts.out,
+        parameters: paramCount,
+        differentialPrivacy: privacy,
+        history,
+      });
   });
 }
 

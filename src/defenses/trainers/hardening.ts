@@ -17,7 +17,7 @@ import type { LossName } from "../../engine/capabilities.js";
 import type { OnnxClassifier } from "../../engine/classifier.js";
 import type { Loss } from "../../engine/losses.js";
 import type { Optimizer } from "../../engine/optimizers.js";
-import { type BatchTransform, countCorrect, type EpochStats, type TrainingData, train } from "../../engine/trainer.js";
+import { type BatchSampler, type BatchTransform, countCorrect, type EpochStats, type StepFunction, type TrainingData, train } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { float32, type Tensor, tensor } from "../../tensor.js";
@@ -55,6 +55,9 @@ export interface HardeningOptions {
   /** Learning rate at time t in epochs (0 ≤ t < epochs), applied before every step. */
   learningRate?: (t: number) => number;
   transform?: BatchTransform;
+  /** How batches are drawn and how a batch updates the model (DP-SGD's Poisson sampling and noisy step). */
+  sampler?: BatchSampler;
+  step?: StepFunction;
   loss?: LossName | Loss;
   evaluation?: RobustEvaluation;
   /** Runs after each epoch's evaluation: its notes are kept in the history; `stop` ends the run. */
@@ -104,6 +107,8 @@ export async function runHardening(classifier: OnnxClassifier, data: TrainingDat
       seed: epochSeed(options.seed, epoch, SHUFFLE),
       loss: options.loss,
       transform,
+      sampler: options.sampler,
+      step: options.step,
       signal: options.signal,
       onStep: (info) => options.onStep?.({ ...info, epoch }),
     }).catch((e: unknown) => {

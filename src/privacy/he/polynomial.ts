@@ -3,7 +3,7 @@
  * `aegis he compile` needs to read a polynomial activation out of an ONNX graph, and the
  * least-squares fit that replaces ReLU, sigmoid or tanh over the range their inputs were
  * observed in on calibration data (the approach of CryptoNets' successors, e.g. Hesamifard
- * et al. 2017, and TenSEAL's tutorials): a uniform grid over [lo, hi], fitted in the
+ * et al. 2017, and TenSEAL's tutorials): the observed values and a uniform grid over [lo, hi], fitted in the
  * Chebyshev basis of the mapped interval [-1, 1] for conditioning, then converted back.
  */
 import { AegisError } from "../../errors.js";
@@ -48,8 +48,13 @@ export const ACTIVATIONS: Record<FittedActivation, (x: number) => number> = {
   tanh: Math.tanh,
 };
 
-/** Least-squares polynomial of `degree` for `f` over [lo, hi], on 2,001 evenly spaced points. */
-export function fitPolynomial(f: (x: number) => number, lo: number, hi: number, degree: number): Polynomial {
+/**
+ * Least-squares polynomial of `degree` for `f` over [lo, hi], on 2,001 evenly spaced points.
+ * With `observed` (the activation's inputs on calibration data), the fit weighs those values
+ * as they occur, where the model needs accuracy, and the even grid carries a tenth of the
+ * weight so the polynomial stays close to f across the whole range.
+ */
+export function fitPolynomial(f: (x: number) => number, lo: number, hi: number, degree: number, observed?: ArrayLike<number>): Polynomial {
   if (!(hi > lo)) throw new AegisError("BAD_DATA", `cannot fit a polynomial over the empty range [${lo}, ${hi}]; give calibration data that varies`);
   const points = 2001;
   const mid = (lo + hi) / 2;
@@ -59,15 +64,17 @@ export function fitPolynomial(f: (x: number) => number, lo: number, hi: number, 
   const gram = Array.from({ length: n }, () => new Float64Array(n));
   const rhs = new Float64Array(n);
   const basis = new Float64Array(n);
-  for (let i = 0; i < points; i++) {
-    const t = -1 + (2 * i) / (points - 1);
+  const add = (t: number, weight: number) => {
     chebyshev(t, basis);
     const y = f(mid + half * t);
     for (let a = 0; a < n; a++) {
-      rhs[a] += basis[a] * y;
-      for (let b = 0; b < n; b++) gram[a][b] += basis[a] * basis[b];
+      rhs[a] += weight * basis[a] * y;
+      for (let b = 0; b < n; b++) gram[a][b] += weight * basis[a] * basis[b];
     }
-  }
+  };
+  const gridWeight = observed && observed.length > 0 ? observed.length / (9 * points) : 1;
+  for (let i = 0; i < points; i++) add(-1 + (2 * i) / (points - 1), gridWeight);
+  if (observed) for (let i = 0; i < observed.length; i++) add((observed[i] - mid) / half, 1);
   const inT = solve(gram, rhs);
   // Σ a_k T_k(t) with t = (x − mid)/half, expanded into powers of x.
   const t: Polynomial = [-mid / half, 1 / half];

@@ -17,6 +17,7 @@ export {
 export { CONTAINER_MAGIC, type ContainerKind, decodeContainer, HE_CONTENT_TYPE, isContainer } from "./he/container.js";
 export { type EncryptedEvaluation, type EvaluateOptions, evaluateEncrypted } from "./he/evaluate.js";
 export { HeEvaluator, type KeySet } from "./he/evaluator.js";
+export { type HeRouteOptions, heRoutes, type ServedHeModel } from "./he/http.js";
 export { evaluatePlain, type Stage } from "./he/model.js";
 export { type HeModel, paramsId, readHeModel, readHeParams, writeHeModel, writeHeParams } from "./he/model-file.js";
 export { checkSecurity, chooseParameters, type HeParameters, MAX_COEFF_BITS_128 } from "./he/params.js";

@@ -152,6 +152,13 @@ export class HeEvaluator {
     };
   }
 
+  /** The key id an encrypted request names, for a server that keeps several key sets. */
+  requestKeyId(request: Uint8Array): string {
+    const { header } = decodeContainer(request, "request", "the request");
+    if (typeof header.keyId !== "string") throw new AegisError("BAD_DATA", "the request names no key set; encrypt it with `aegis he encrypt`");
+    return header.keyId;
+  }
+
   /** Runs an encrypted request (container bytes) with `keys`; the answer is a response container. */
   infer(request: Uint8Array, keys: KeySet): Buffer {
     const { header, sections } = decodeContainer(request, "request", "the request");

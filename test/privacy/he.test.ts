@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createRng, loadDataset } from "../../src/data/index.js";
+import { createRng, loadDataset, parseNpz } from "../../src/data/index.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { adam } from "../../src/engine/optimizers.js";
@@ -114,6 +114,23 @@ test("ReLU layers compile to polynomials fitted where their inputs fall on calib
   // Without fine-tuning, the quadratic model keeps most of the MLP's decisions (86% measured; a uniform-grid fit gave 74%).
   assert.ok(report.polynomialAgreement >= 0.8, `agreement ${report.polynomialAgreement}`);
   assert.equal(params.depth, 5, "three dense layers and two quadratics");
+});
+
+test("held out: TenSEAL's ConvNet written by PyTorch compiles to stages that reproduce PyTorch's logits", () => {
+  // fixtures/models/tenseal_convnet.{onnx,npz}: scripts/make_he_fixtures.py (torch.onnx.export; Conv, Mul, Reshape, Gemm).
+  const arrays = parseNpz(readFileSync("fixtures/models/tenseal_convnet.npz"));
+  const x = arrays.get("x")?.data as Float32Array;
+  const logits = arrays.get("logits")?.data as Float32Array;
+  const compiled = compileModel(loadModel("fixtures/models/tenseal_convnet.onnx"), { name: "tenseal", calibration: x, calibrationSamples: 8 });
+  assert.equal(compiled.params.packing, "single");
+  assert.equal(compiled.params.input.kind, "im2col");
+  assert.equal(compiled.params.depth, 5);
+  assert.deepEqual(
+    compiled.report.activations.map((a) => a.origin),
+    ["polynomial", "polynomial"],
+  );
+  const plain = evaluatePlain(compiled.stages, Float64Array.from(x), 8);
+  for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(plain[i] - logits[i]) < 1e-5, `logit ${i}: ${plain[i]} vs PyTorch ${logits[i]}`);
 });
 
 test("logistic regression trained by Aegis on tabular data: encrypted predictions agree with plaintext on ≥ 99%", async () => {

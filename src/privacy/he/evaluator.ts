@@ -82,14 +82,19 @@ interface Step {
   scale: number;
 }
 
+/** A polynomial activation: β plaintexts at the levels Horner's rule reaches them, and the level and scale after each step. */
+interface PolyPlan {
+  kind: "poly";
+  beta: (PlainText | undefined)[];
+  steps: Step[];
+}
+
 type SinglePlan =
   | { kind: "im2col"; layer: Im2colLayer; plains: PlainText[]; bias: PlainText; out: Step }
   | { kind: "diagonal"; layer: DiagonalLayer; plains: (PlainText | undefined)[][]; bias: PlainText; out: Step }
-  | { kind: "poly"; beta: (PlainText | undefined)[]; steps: Step[] };
+  | PolyPlan;
 
-type BatchPlan =
-  | { kind: "affine"; stage: FoldedAffine; plainScale: number; in: Step; out: Step; bias: (PlainText | undefined)[] }
-  | { kind: "poly"; beta: (PlainText | undefined)[]; steps: Step[] };
+type BatchPlan = { kind: "affine"; stage: FoldedAffine; plainScale: number; in: Step; out: Step; bias: (PlainText | undefined)[] } | PolyPlan;
 
 export class HeEvaluator {
   readonly paramsId: string;
@@ -219,37 +224,45 @@ export class HeEvaluator {
 
   // ---- single packing -------------------------------------------------------------
 
-  private planSingle(folded: Folded[]): SinglePlan[] {
-    const { slots, primes } = this.ctx;
-    const layout = singleLayout(this.model.stages, slots);
-    const plans: SinglePlan[] = [];
+  /**
+   * Plans each stage at its level and scale: `affine` builds an affine stage's plaintexts,
+   * encoded at `plainScale` so that after the rescale its output sits at `out`.
+   */
+  private plan<P>(folded: Folded[], affine: (stage: FoldedAffine, input: Step, plainScale: number, out: Step) => P): (P | PolyPlan)[] {
+    const { primes } = this.ctx;
     let step: Step = { level: primes.length - 1, scale: this.ctx.scale };
-    let affineIndex = 0;
-    for (const stage of folded) {
+    return folded.map((stage) => {
       if (stage.kind === "poly") {
         const { plan, out } = this.planPoly(stage, step);
-        plans.push(plan);
         step = out;
-        continue;
+        return plan;
       }
-      const layer = layout.layers[affineIndex++];
       const plainScale = (this.ctx.scale * primes[step.level]) / step.scale;
       const out: Step = { level: step.level - 1, scale: (step.scale * plainScale) / primes[step.level] };
-      if (layer.kind === "im2col") {
-        const plains = im2colPlains(this.model.stages[0] as AffineStage, layer, slots).map((v) => this.ctx.encodeAt(v, plainScale, step.level));
-        const bias = this.ctx.encodeAt(periodic(stage.bias, layer.blockSize), out.scale, out.level);
-        plans.push({ kind: "im2col", layer, plains, bias, out });
-      } else {
-        const plains = diagonalPlains(stage, layer).map((row) => row.map((v) => (v ? this.ctx.encodeAt(v, plainScale, step.level) : undefined)));
-        const bias = this.ctx.encodeAt(periodic(stage.bias, layer.diagonals), out.scale, out.level);
-        plans.push({ kind: "diagonal", layer, plains, bias, out });
-      }
+      const plan = affine(stage, step, plainScale, out);
       step = out;
-    }
-    return plans;
+      return plan;
+    });
   }
 
-  private planPoly(stage: MonicPoly, input: Step): { plan: { kind: "poly"; beta: (PlainText | undefined)[]; steps: Step[] }; out: Step } {
+  private planSingle(folded: Folded[]): SinglePlan[] {
+    const { slots } = this.ctx;
+    const layout = singleLayout(this.model.stages, slots);
+    let affineIndex = 0;
+    return this.plan(folded, (stage, input, plainScale, out): SinglePlan => {
+      const layer = layout.layers[affineIndex++];
+      if (layer.kind === "im2col") {
+        const plains = im2colPlains(this.model.stages[0] as AffineStage, layer, slots).map((v) => this.ctx.encodeAt(v, plainScale, input.level));
+        const bias = this.ctx.encodeAt(periodic(stage.bias, layer.blockSize), out.scale, out.level);
+        return { kind: "im2col", layer, plains, bias, out };
+      }
+      const plains = diagonalPlains(stage, layer).map((row) => row.map((v) => (v ? this.ctx.encodeAt(v, plainScale, input.level) : undefined)));
+      const bias = this.ctx.encodeAt(periodic(stage.bias, layer.diagonals), out.scale, out.level);
+      return { kind: "diagonal", layer, plains, bias, out };
+    });
+  }
+
+  private planPoly(stage: MonicPoly, input: Step): { plan: PolyPlan; out: Step } {
     const { primes } = this.ctx;
     // Horner: y = x + β_{d−1}; then y = y·x (+ β_k) for k = d−2 … 0; each product one level down.
     const steps: Step[] = [input];
@@ -322,7 +335,7 @@ export class HeEvaluator {
   }
 
   /** Horner's rule on one ciphertext; the input stays untouched. */
-  private runPoly(plan: { beta: (PlainText | undefined)[]; steps: Step[] }, x: CipherText, keys: KeySet): CipherText {
+  private runPoly(plan: PolyPlan, x: CipherText, keys: KeySet): CipherText {
     const { evaluator, seal } = this.ctx;
     const d = plan.beta.length;
     const y = x.clone();
@@ -350,23 +363,10 @@ export class HeEvaluator {
   // ---- batch packing ---------------------------------------------------------------
 
   private planBatch(folded: Folded[]): BatchPlan[] {
-    const { primes } = this.ctx;
-    const plans: BatchPlan[] = [];
-    let step: Step = { level: primes.length - 1, scale: this.ctx.scale };
-    for (const stage of folded) {
-      if (stage.kind === "poly") {
-        const { plan, out } = this.planPoly(stage, step);
-        plans.push(plan);
-        step = out;
-        continue;
-      }
-      const plainScale = (this.ctx.scale * primes[step.level]) / step.scale;
-      const out: Step = { level: step.level - 1, scale: (step.scale * plainScale) / primes[step.level] };
+    return this.plan(folded, (stage, input, plainScale, out): BatchPlan => {
       const bias = Array.from(stage.bias, (b) => (b === 0 ? undefined : this.ctx.encodeAt(Float64Array.of(b), out.scale, out.level)));
-      plans.push({ kind: "affine", stage, plainScale, in: step, out, bias });
-      step = out;
-    }
-    return plans;
+      return { kind: "affine", stage, plainScale, in: input, out, bias };
+    });
   }
 
   /** One batch: `sections` holds one ciphertext per input feature; the answer one per class. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -8,7 +8,7 @@ import { buildArchitecture } from "../../src/engine/architectures.js";
 import { saveModel } from "../../src/onnx/index.js";
 import { evaluatePlain, predictedClass, readHeModel } from "../../src/privacy/index.js";
 import { float32, tensor } from "../../src/tensor.js";
-import { aegis } from "../helpers/cli.js";
+import { aegis, exited, startAegis } from "../helpers/cli.js";
 
 test("aegis he compile → keygen → encrypt → infer → decrypt: the server's step sees public keys only and logs no values", async () => {
   const dir = mkdtempSync(join(tmpdir(), "aegis-he-cli-"));
@@ -53,6 +53,29 @@ test("aegis he compile → keygen → encrypt → infer → decrypt: the server'
   for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(result.outputs[i] - plain[i]) < 1e-3);
   const accuracy = result.predictions.filter((p: number, s: number) => BigInt(p) === labels[s]).length / n;
   assert.equal(result.accuracy, accuracy);
+
+  // The same over HTTP: aegis serve --he is started with the model only; its request log holds no value.
+  const { child, url } = await startAegis(["serve", "--he", at("m.he.json"), "--port", "0", "--log-level", "info"], /encrypted at (http:\/\/[^/]+)\//);
+  let log = "";
+  child.stderr?.on("data", (d) => {
+    log += d;
+  });
+  try {
+    const post = (path: string, file: string) =>
+      fetch(`${url}${path}`, { method: "POST", body: readFileSync(at(file)), headers: { "content-type": "application/vnd.aegis.he" } });
+    assert.equal((await post("/v1/he/m/keys", "client.key.pub")).status, 200);
+    const answer = await post("/v1/he/m:infer", "req.bin");
+    assert.equal(answer.status, 200);
+    writeFileSync(at("resp-http.bin"), Buffer.from(await answer.arrayBuffer()));
+  } finally {
+    child.kill("SIGTERM");
+    await exited(child);
+  }
+  const overHttp = await aegis(["he", "decrypt", "--key", at("client.key"), "--in", at("resp-http.bin"), "--json"]);
+  assert.deepEqual(JSON.parse(overHttp.stdout).predictions, result.predictions);
+  assert.match(log, /"statusCode":200/, "the request log is on");
+  const logged = log.replace(/"responseTime":[\d.]+/g, "");
+  for (const v of [...x.subarray(0, 10), ...result.outputs.slice(0, 10)]) assert.ok(!logged.includes(v.toFixed(5)), `the log holds ${v.toFixed(5)}`);
 });
 
 test("aegis he compile refuses a polynomial degree that cannot hold the circuit at 128-bit security (exit 7)", async () => {

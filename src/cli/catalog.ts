@@ -52,7 +52,7 @@ export const COMMANDS: CommandEntry[] = [
     name: "train",
     usage: "[options]",
     description:
-      "train a model defined in TypeScript (mlp, cnn, resnet-small), or any differentiable ONNX model's architecture, with gradient graphs on ONNX Runtime",
+      "train a model defined in TypeScript (mlp, cnn, resnet-small; linear, and he-cnn and he-mlp with x² activations for encrypted inference), or any differentiable ONNX model's architecture, with gradient graphs on ONNX Runtime",
     load: async () => (await import("./commands/train.js")).trainCommand(),
   },
   {
@@ -67,6 +67,12 @@ export const COMMANDS: CommandEntry[] = [
     usage: "",
     description: "differential privacy: ε of DP-SGD (RDP and PRV accountants), and a model's DP guarantee as findings",
     load: async () => (await import("./commands/privacy.js")).privacyCommand(),
+  },
+  {
+    name: "he",
+    usage: "",
+    description: "encrypted inference with CKKS homomorphic encryption (Microsoft SEAL): the server predicts on data it never sees",
+    load: async () => (await import("./commands/he.js")).heCommand(),
   },
   {
     name: "defend",

@@ -10,7 +10,7 @@ import { GraphBuilder } from "../onnx/builder.js";
 import { attr, DataType, emptyModel, type Model } from "../onnx/ir.js";
 import { AEGIS_VERSION } from "../version.js";
 
-export const ARCHITECTURES = ["mlp", "cnn", "resnet-small"] as const;
+export const ARCHITECTURES = ["mlp", "cnn", "resnet-small", "linear", "he-cnn", "he-mlp"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface ArchitectureOptions {
@@ -87,6 +87,11 @@ class Layers {
   flatten(x: string): string {
     return this.b.op("Flatten", [x], { axis: attr.int(1) });
   }
+
+  /** x², the activation of CryptoNets (Gilad-Bachrach et al. 2016): one multiplication under homomorphic encryption. */
+  square(x: string): string {
+    return this.b.op("Mul", [x, x]);
+  }
 }
 
 export function buildArchitecture(arch: Architecture, options: ArchitectureOptions): Model {
@@ -124,6 +129,24 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
       const pooled = 64 * Math.floor((height - 4) / 2) * Math.floor((width - 4) / 2);
       h = L.relu(L.dense(L.flatten(h), pooled, 128, "fc1"));
       logits = L.dense(h, 128, numClasses, "fc2");
+      break;
+    }
+    case "linear": {
+      // Multinomial logistic regression (softmax of one affine map); two classes make it the logistic regression.
+      logits = L.dense(inputShape.length > 1 ? L.flatten("input") : "input", features, numClasses, "fc");
+      break;
+    }
+    case "he-cnn": {
+      const [c, height, width] = imageShape(arch, inputShape);
+      // TenSEAL's encrypted-MNIST tutorial network: conv 4×7×7 stride 3, x², dense 64, x², dense K.
+      const h = L.square(L.conv("input", c, 4, 7, "conv1", { stride: 3 }));
+      const flat = 4 * (Math.floor((height - 7) / 3) + 1) * (Math.floor((width - 7) / 3) + 1);
+      logits = L.dense(L.square(L.dense(L.flatten(h), flat, 64, "fc1")), 64, numClasses, "fc2");
+      break;
+    }
+    case "he-mlp": {
+      // A dense network with x² activations for encrypted inference: dense 64, x², dense K.
+      logits = L.dense(L.square(L.dense(inputShape.length > 1 ? L.flatten("input") : "input", features, 64, "fc1")), 64, numClasses, "fc2");
       break;
     }
     case "resnet-small": {

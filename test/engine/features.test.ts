@@ -41,7 +41,8 @@ test("the penultimate layer of the bundled CNN is the ReLU before fc2, and its f
 });
 
 test("every built-in architecture exposes the input of its last dense layer", async () => {
-  const expectedWidth: Record<string, number> = { mlp: 128, cnn: 128, "resnet-small": 64 };
+  // linear: its last dense layer reads the flattened 12×12 input.
+  const expectedWidth: Record<string, number> = { mlp: 128, cnn: 128, "resnet-small": 64, linear: 144, "he-cnn": 64, "he-mlp": 64 };
   for (const arch of ARCHITECTURES) {
     const inputShape = arch === "mlp" ? [20] : [1, 12, 12];
     const model = buildArchitecture(arch, { inputShape, numClasses: 3, seed: 1 });

@@ -10,6 +10,7 @@ import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import type { ServedModel } from "../../gateway/index.js";
 import { createServer } from "../../gateway/index.js";
+import { HeEvaluator, heRoutes, readHeModel } from "../../privacy/index.js";
 import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { parseClip, parseInteger, runtimeOptions, withRuntime } from "../options.js";
@@ -17,7 +18,9 @@ import { parseClip, parseInteger, runtimeOptions, withRuntime } from "../options
 export function serveCommand(): Command {
   const cmd = new Command("serve")
     .description('serve ONNX classifiers over HTTP: POST /v1/models/{name}:predict with {"instances": [...]}')
-    .requiredOption("--model <file...>", "ONNX model(s) to serve")
+    .option("--model <file...>", "ONNX model(s) to serve")
+    .option("--he <file...>", "encrypted-inference model(s) from `aegis he compile` (M.he.json), served at /v1/he/{name}:infer")
+    .option("--he-body-limit <bytes>", "largest encrypted request (keys may be up to 64 MiB)", parseInteger("--he-body-limit", 1), 256 * 2 ** 20)
     .option("--name <name...>", "URL name of each model (default: the file's base name)")
     .option("--host <host>", "address to listen on (0.0.0.0 to accept remote clients)", "127.0.0.1")
     .option("--port <port>", "port (0 picks a free one)", parseInteger("--port", 0), 8080)
@@ -29,7 +32,9 @@ export function serveCommand(): Command {
     .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info");
   withRuntime(cmd);
   return cmd.action(async (opts) => {
-    const files: string[] = opts.model;
+    const files: string[] = opts.model ?? [];
+    const heFiles: string[] = opts.he ?? [];
+    if (files.length + heFiles.length === 0) throw new AegisError("BAD_OPTION", "give --model (ONNX) or --he (an encrypted-inference model), or both");
     const names: string[] = opts.name ?? files.map((f) => basename(f, extname(f)));
     if (names.length !== files.length) throw new AegisError("BAD_OPTION", `${files.length} models but ${names.length} names; give one --name per --model`);
     if (new Set(names).size !== names.length) throw new AegisError("BAD_OPTION", `two models would share a name (${names.join(", ")}); give each a --name`);
@@ -41,8 +46,13 @@ export function serveCommand(): Command {
       models.push({ name: names[i], classifier, maxInstances: opts.maxInstances });
     }
     const app = await createServer({ models, bodyLimit: opts.bodyLimit, logLevel: opts.logLevel === "off" ? false : opts.logLevel });
+    const heModels = await Promise.all(
+      heFiles.map(async (file) => ({ name: basename(file).replace(/(\.he)?\.json$/, ""), evaluator: await HeEvaluator.create(readHeModel(file)) })),
+    );
+    if (heModels.length > 0) await app.register(heRoutes, { models: heModels, requestBodyLimit: opts.heBodyLimit });
     const address = await app.listen({ host: opts.host, port: opts.port });
     for (const m of models) info(`serving ${m.name} at ${address}/v1/models/${m.name}:predict`);
+    for (const m of heModels) info(`serving ${m.name} encrypted at ${address}/v1/he/${m.name}:infer (keys: POST ${address}/v1/he/${m.name}/keys)`);
     await new Promise<void>((resolve) => {
       const stop = () => {
         info("shutting down: finishing requests in flight");

@@ -15,8 +15,10 @@ import { gradCommand } from "./commands/grad.js";
 import { auditLogCommand, guardCommand, incidentsCommand, keysCommand } from "./commands/guard.js";
 import { hardenCommand } from "./commands/harden.js";
 import { inspectCommand } from "./commands/inspect.js";
+import { inspectDataCommand } from "./commands/inspect-data.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { llmCommand } from "./commands/llm.js";
+import { poisonCommand } from "./commands/poison.js";
 import { predictCommand } from "./commands/predict.js";
 import { redteamCommand } from "./commands/redteam.js";
 import { scanCommand } from "./commands/scan.js";
@@ -51,6 +53,7 @@ program.addCommand(serveCommand());
 for (const cmd of [guardCommand(), keysCommand(), auditLogCommand(), incidentsCommand()]) program.addCommand(cmd);
 program.addCommand(llmCommand());
 program.addCommand(redteamCommand());
+for (const cmd of [poisonCommand(), inspectDataCommand()]) program.addCommand(cmd);
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 
 try {

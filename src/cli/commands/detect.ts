@@ -10,6 +10,7 @@ import {
   fitKnnOod,
   fitMahalanobis,
   fitMahalanobisEnsemble,
+  fitStrip,
   flaggedFraction,
   INPUT_LAYER,
   inputFeatures,
@@ -21,7 +22,6 @@ import {
   parseSqueezers,
   STRIP_DEFAULTS,
   saveDetector,
-  fitStrip,
 } from "../../defenses/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { createFeatureExtractor, type FeatureExtractor } from "../../engine/features.js";

@@ -100,7 +100,7 @@ test("STRIP separates triggered inputs from clean ones and flags a share of them
   assert.ok(tpr >= 0.3 && separation >= 0.8, `true positives ${tpr}, AUROC ${separation}`);
 });
 
-test("aegis inspect-data --manifest reports recall and false positives, writes Markdown, SARIF and JSON; bad input exits with its code", async () => {
+test("aegis inspect-data --manifest reports recall and false positives, writes Markdown, SARIF and JSON and the set without the flagged rows; bad input exits with its code", async () => {
   const out = join(dir, "report");
   const run = await aegis([
     "inspect-data",
@@ -116,6 +116,8 @@ test("aegis inspect-data --manifest reports recall and false positives, writes M
     "json,md,sarif",
     "--out",
     out,
+    "--clean-out",
+    join(dir, "cleaned.npz"),
   ]);
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /against the manifest: recall [\d.]+% \(\d+\/200\)/);
@@ -123,6 +125,9 @@ test("aegis inspect-data --manifest reports recall and false positives, writes M
   assert.equal(report.truth?.poisoned, 200);
   assert.equal(report.flagged, report.suspected.length);
   assert.ok(existsSync(join(out, "report.md")) && existsSync(join(out, "report.sarif")));
+  const cleaned = loadDataset(join(dir, "cleaned.npz"));
+  assert.equal(cleaned.x.shape[0], ROWS - report.flagged);
+  assert.equal(cleaned.y?.shape[0], ROWS - report.flagged);
   const bad = await aegis(["inspect-data", "--model", modelFile, "--data", poisonedFile, "--defence", "roni"]);
   assert.equal(bad.code, 2, bad.stderr);
   assert.doesNotMatch(bad.stderr, /at .*\.ts:\d+/);

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { loadManifest, poisonedFlags } from "../../attacks/index.js";
-import { requireLabels } from "../../data/index.js";
+import { requireLabels, saveNpz } from "../../data/index.js";
 import {
   DATA_INSPECTIONS,
   type DataInspectionName,
@@ -12,6 +12,7 @@ import {
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { parseFormats, writeReports } from "../../report/write.js";
+import { gatherRows, type Tensor } from "../../tensor.js";
 import { info, loadData, printJson } from "../common.js";
 import { parseNumber, runtimeOptions, withData, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
@@ -27,7 +28,8 @@ export function inspectDataCommand(): Command {
     .option("--analysis <rule>", "activation clustering: superimposition (default) or size (Chen et al.'s relative-size rule)")
     .option("--epsilon <e>", "spectral signatures: upper bound on the poisoned share of a class (Tran et al.: 0.1)", parseNumber("--epsilon"))
     .option("--manifest <file>", "the poison manifest (aegis poison --manifest): adds precision, recall, false-positive rate and ROC AUC")
-    .option("--format <list>", `reports to write into --out: ${FORMATS.join(",")}`);
+    .option("--format <list>", `reports to write into --out: ${FORMATS.join(",")}`)
+    .option("--clean-out <file>", "write the data without the flagged rows (.npz), to retrain on with aegis train --data");
   withSeed(cmd, "k-means and the superimposition draws");
   withOut(cmd, "report folder for --format", "aegis-inspect-data");
   withJson(cmd, "the report, every flagged row included");
@@ -51,6 +53,12 @@ export function inspectDataCommand(): Command {
       });
     } finally {
       await model.release();
+    }
+    const flagged = new Set(report.suspected.map((s) => s.row));
+    if (opts.cleanOut) {
+      const kept = Array.from({ length: report.rows }, (_, i) => i).filter((i) => !flagged.has(i));
+      saveNpz(opts.cleanOut, { x: gatherRows(data.x, kept), y: gatherRows(data.y as Tensor<"int64">, kept) });
+      info(`wrote ${opts.cleanOut}: ${kept.length} of ${report.rows} rows, the ${report.flagged} flagged ones removed`);
     }
     if (formats.length > 0) {
       const written = writeReports(opts.out, formats, {

@@ -96,3 +96,4 @@ export function applicableAttacks(capabilities: ReadonlySet<Capability>): Attack
 export type { AutoAttackOutput } from "./evasion/autoattack.js";
 export type { PerturbationStats } from "./metrics.js";
 export { type AttackParams, attackParams } from "./params.js";
+export * from "./poisoning/index.js";

@@ -75,6 +75,18 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/he.js")).heCommand(),
   },
   {
+    name: "poison",
+    usage: "[options] <attack>",
+    description: "poison a labelled training set (BadNets backdoor, label flipping) and write a manifest of what changed, for evaluation only",
+    load: async () => (await import("./commands/poison.js")).poisonCommand(),
+  },
+  {
+    name: "inspect-data",
+    usage: "[options]",
+    description: "look for poisoned rows in a training set with a model trained on it (activation clustering, spectral signatures)",
+    load: async () => (await import("./commands/inspect-data.js")).inspectDataCommand(),
+  },
+  {
     name: "defend",
     usage: "[options]",
     description: "wrap a model in input/output defences: bake what ONNX can express, list the rest for run time, and evaluate it honestly",

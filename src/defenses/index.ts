@@ -71,8 +71,15 @@ export {
   saveDetector,
   sha256Of,
 } from "./detectors/persistence.js";
+export { type FitStripOptions, fitStrip, STRIP_DEFAULTS, type StripDetector, stripDetector, superimpositionEntropy } from "./detectors/strip.js";
 export { auroc, flaggedFraction, thresholdAtFpr } from "./detectors/threshold.js";
 export { HARDEN_METHODS, type HardenMethod, type HardenResult, type HardenSettings, type HardenWatch, harden } from "./harden.js";
+export { ACTIVATION_CLUSTERING_DEFAULTS, type ActivationClusteringOptions, activationClustering } from "./inspection/activation-clustering.js";
+export { type InspectionScore, scoreInspection } from "./inspection/evaluate.js";
+export { DATA_INSPECTIONS, type DataInspectionName, type DataInspectionReport, type InspectDataOptions, inspectData } from "./inspection/inspect-data.js";
+export { renderInspectionHtml, renderInspectionMarkdown, renderInspectionSarif } from "./inspection/report.js";
+export { SPECTRAL_SIGNATURES_DEFAULTS, type SpectralSignaturesOptions, spectralSignatures } from "./inspection/spectral-signatures.js";
+export type { ClassVerdict, DataInspection } from "./inspection/types.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
 export * from "./postprocessors/index.js";
 export * from "./preprocessors/index.js";

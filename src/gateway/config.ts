@@ -107,7 +107,7 @@ export interface GuardConfig {
 const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "store", "routes"];
 const DETECTORS = ["prada", "stateful-knn", "adversarial", "ood"];
 /** Detector names an incident rule can name: the query-stream ones and the adversarial-input ones. */
-const RULE_DETECTORS = ["prada", "stateful-knn", "ood-rate", "feature-squeezing", "mahalanobis", "knn-ood"];
+const RULE_DETECTORS = ["prada", "stateful-knn", "ood-rate", "feature-squeezing", "mahalanobis", "knn-ood", "strip"];
 
 export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
   return parseGuardConfig(readYamlFile(file), env);

@@ -20,7 +20,7 @@ import { RequestError } from "./validation.js";
 export interface DetectorsConfig {
   prada?: Partial<PradaOptions>;
   statefulKnn?: Partial<StatefulKnnOptions> & { threshold: number };
-  /** An `aegis detect fit` file (feature squeezing or Mahalanobis) for this route's model; `reject` refuses flagged inputs with 400. */
+  /** An `aegis detect fit` file (feature squeezing, Mahalanobis, or STRIP for backdoor triggers) for this route's model; `reject` refuses flagged inputs with 400. */
   adversarial?: { file: string; reject: boolean };
   /** An `aegis detect fit --detector knn-ood` file for this route's model (upstream routes: one fitted with `--layer input`), whose per-query flags a per-client CUSUM turns into an extraction alarm ("ood-rate"); p0 defaults to the file's false-positive rate. */
   ood?: { file: string } & Partial<OodRateOptions>;
@@ -167,9 +167,10 @@ export function detectionHook({ route, config, responder, perClient = new Map(),
 }
 
 /**
- * Adversarial-input detection on every instance (feature squeezing, Xu et al. 2018, or
- * Mahalanobis, Lee et al. 2018, fitted with `aegis detect fit`): flagged inputs are
- * recorded, reported to incident response, and refused when the route says so.
+ * Adversarial-input detection on every instance (feature squeezing, Xu et al. 2018,
+ * Mahalanobis, Lee et al. 2018, or STRIP's backdoor-trigger test, Gao et al. 2019, fitted
+ * with `aegis detect fit`): flagged inputs are recorded, reported to incident response, and
+ * refused when the route says so.
  */
 export function adversarialHook(route: string, detector: Detector, reject: boolean, responder: IncidentResponder): PredictionHook {
   return async (request, x) => {

@@ -10,6 +10,7 @@ import {
   fitKnnOod,
   fitMahalanobis,
   fitMahalanobisEnsemble,
+  fitStrip,
   flaggedFraction,
   INPUT_LAYER,
   inputFeatures,
@@ -19,6 +20,7 @@ import {
   loadDetector,
   MAHALANOBIS_ENSEMBLE_DEFAULTS,
   parseSqueezers,
+  STRIP_DEFAULTS,
   saveDetector,
 } from "../../defenses/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -32,7 +34,7 @@ import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
 import { info, loadData, printJson } from "../common.js";
 import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime, withSamples } from "../options.js";
 
-const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood", "combined"] as const;
+const DETECTORS = ["feature-squeezing", "mahalanobis", "knn-ood", "combined", "strip"] as const;
 const DEFAULT_FPR = 0.05;
 /** --layer value naming every Relu output of the model, for the Mahalanobis ensemble. */
 const ALL_RELU = "all-relu";
@@ -71,7 +73,7 @@ function fitCommand(): Command {
     .option("--calibration-data <spec>", "other clean data to set the threshold on (default: --data); built-in sets use their test split")
     .option(
       "--fpr <rate>",
-      `false-positive rate of the threshold on clean data (default ${DEFAULT_FPR}; knn-ood ${KNN_OOD_DEFAULTS.fpr})`,
+      `false-positive rate of the threshold on clean data (default ${DEFAULT_FPR}; knn-ood ${KNN_OOD_DEFAULTS.fpr}; strip ${STRIP_DEFAULTS.fpr}, Gao et al.'s false-rejection rate)`,
       parseNumber("--fpr"),
     )
     .option("--squeezers <list>", "feature squeezing and combined: squeezers (Xu et al.'s MNIST setting: bits=1,median=2)", "bits=1,median=2")
@@ -97,6 +99,7 @@ function fitCommand(): Command {
       "mahalanobis ensemble: last samples of --data held out from the Gaussians to fit the regression (default: a fifth, at most 1000)",
       parseInteger("--ensemble-samples", 2),
     )
+    .option("--overlays <n>", "strip: clean images each input is superimposed on (Gao et al.: 100)", parseInteger("--overlays", 1), STRIP_DEFAULTS.overlays)
     .option("--k <n>", "knn-ood: the neighbour whose distance is the score", parseInteger("--k", 1), KNN_OOD_DEFAULTS.k)
     .option(
       "--bank-size <n>",
@@ -115,7 +118,7 @@ function fitCommand(): Command {
     const data = firstRows(loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split }), opts.samples);
     const calibration = opts.calibrationData ? loadData(opts.calibrationData, { xKey: opts.xKey, yKey: opts.yKey, split: "test" }) : undefined;
     const runtime = { ...runtimeOptions(opts), batchSize: opts.batchSize };
-    const fpr: number = opts.fpr ?? (opts.detector === "knn-ood" ? KNN_OOD_DEFAULTS.fpr : DEFAULT_FPR);
+    const fpr: number = opts.fpr ?? (opts.detector === "knn-ood" ? KNN_OOD_DEFAULTS.fpr : opts.detector === "strip" ? STRIP_DEFAULTS.fpr : DEFAULT_FPR);
     let detector: FittedDetector;
     if (opts.detector === "feature-squeezing") {
       const model = await OnnxClassifier.fromFile(opts.model, runtime);
@@ -125,6 +128,13 @@ function fitCommand(): Command {
         channelsFirst: !opts.channelsLast,
       });
       await model.release();
+    } else if (opts.detector === "strip") {
+      const model = await OnnxClassifier.fromFile(opts.model, runtime);
+      try {
+        detector = await fitStrip(model, data.x, { fpr, overlays: opts.overlays, calibration: calibration?.x });
+      } finally {
+        await model.release();
+      }
     } else if (opts.detector === "knn-ood") {
       const options = { fpr, k: opts.k, bankSize: opts.bankSize, calibration: calibration?.x };
       if (opts.layer === INPUT_LAYER) detector = await fitKnnOod(inputFeatures, data.x, options);
@@ -173,6 +183,8 @@ function fitCommand(): Command {
       }
     }
     let fittedOn = calibration ? `${data.name} (threshold: ${calibration.name})` : data.name;
+    if (detector.name === "strip" && !calibration)
+      fittedOn = `${data.name} (overlays: ${detector.overlays.shape[0]} of them, threshold: the other ${data.x.shape[0] - detector.overlays.shape[0]})`;
     if (detector.name === "knn-ood" && !calibration)
       fittedOn = `${data.name} (bank: ${detector.bank.size} of them, threshold: the other ${data.x.shape[0] - detector.bank.size})`;
     if (detector.name === "mahalanobis" && isMahalanobisEnsemble(detector))

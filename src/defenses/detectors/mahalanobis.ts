@@ -35,6 +35,7 @@ import type { FeatureExtractor } from "../../engine/features.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, gatherRows, sliceRows, type Tensor } from "../../tensor.js";
+import { symmetricEigen } from "../linalg.js";
 import type { Detector } from "../types.js";
 import { thresholdAtFpr } from "./threshold.js";
 
@@ -436,57 +437,15 @@ export async function fitMahalanobisEnsemble(
 }
 
 /**
- * Pseudo-inverse of a symmetric positive semi-definite matrix by the cyclic Jacobi
- * eigenvalue method: A = V Λ Vᵀ, A⁺ = V Λ⁺ Vᵀ with eigenvalues below the cut-off set to zero.
+ * Pseudo-inverse of a symmetric positive semi-definite matrix: A = V Λ Vᵀ (linalg.ts),
+ * A⁺ = V Λ⁺ Vᵀ with eigenvalues below the cut-off set to zero.
  */
 export function pseudoInverseSymmetric(matrix: Float64Array, d: number): Float64Array {
-  const a = Float64Array.from(matrix);
-  const v = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) v[i * d + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let p = 0; p < d; p++) {
-      diag += a[p * d + p] ** 2;
-      for (let q = p + 1; q < d; q++) off += a[p * d + q] ** 2;
-    }
-    if (off <= 1e-30 * diag || off === 0) break;
-    for (let p = 0; p < d - 1; p++) {
-      for (let q = p + 1; q < d; q++) {
-        const apq = a[p * d + q];
-        if (apq === 0) continue;
-        // Rotation that zeroes a[p][q] (Rutishauser's stable form).
-        const theta = (a[q * d + q] - a[p * d + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < d; k++) {
-          const akp = a[k * d + p];
-          const akq = a[k * d + q];
-          a[k * d + p] = c * akp - s * akq;
-          a[k * d + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < d; k++) {
-          const apk = a[p * d + k];
-          const aqk = a[q * d + k];
-          a[p * d + k] = c * apk - s * aqk;
-          a[q * d + k] = s * apk + c * aqk;
-        }
-        for (let k = 0; k < d; k++) {
-          const vkp = v[k * d + p];
-          const vkq = v[k * d + q];
-          v[k * d + p] = c * vkp - s * vkq;
-          v[k * d + q] = s * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  let largest = 0;
-  for (let i = 0; i < d; i++) largest = Math.max(largest, Math.abs(a[i * d + i]));
-  const cutoff = d * FLOAT32_EPS * largest;
+  const { values, vectors: v } = symmetricEigen(matrix, d);
+  const cutoff = d * FLOAT32_EPS * Math.max(0, ...Array.from(values, Math.abs));
   const inverse = new Float64Array(d * d);
   for (let k = 0; k < d; k++) {
-    const lambda = a[k * d + k];
+    const lambda = values[k];
     if (!(lambda > cutoff)) continue;
     for (let i = 0; i < d; i++) {
       const vik = v[i * d + k] / lambda;

@@ -2,7 +2,7 @@
  * Fitted detectors on disk: one JSON file holding the detector's kind, parameters and
  * threshold, its arrays (Mahalanobis means and precision as little-endian float64; the
  * k-NN feature bank as float32, half the size — 5,000 × 128 penultimate features of the
- * MNIST CNN are 2.6 MB, 3.4 MB as base64) in base64, and the SHA-256 of the ONNX model file
+ * MNIST CNN are 2.6 MB, 3.4 MB as base64; STRIP's overlay images as float32 too) in base64, and the SHA-256 of the ONNX model file
  * it was fitted on, so that loading it with another model fails instead of scoring with
  * statistics of the wrong network. A Mahalanobis ensemble keeps each layer's statistics
  * (arrays means.<i>, precision.<i>) and the regression's weights in its params; a file
@@ -29,12 +29,13 @@ import {
   mahalanobisDetector,
   mahalanobisEnsembleDetector,
 } from "./mahalanobis.js";
+import { type StripDetector, stripDetector } from "./strip.js";
 
 export const DETECTOR_FORMAT = "aegis-detector";
 
-export type FittedDetector = FeatureSqueezingDetector | MahalanobisDetector | MahalanobisEnsembleDetector | KnnOodDetector | CombinedDetector;
+export type FittedDetector = FeatureSqueezingDetector | MahalanobisDetector | MahalanobisEnsembleDetector | KnnOodDetector | CombinedDetector | StripDetector;
 
-const DETECTOR_KINDS: readonly string[] = ["feature-squeezing", "mahalanobis", "knn-ood", "combined"] satisfies FittedDetector["name"][];
+const DETECTOR_KINDS: readonly string[] = ["feature-squeezing", "mahalanobis", "knn-ood", "combined", "strip"] satisfies FittedDetector["name"][];
 
 interface EncodedArray {
   dtype: "float64" | "float32";
@@ -117,6 +118,10 @@ export function encodeDetector(detector: FittedDetector, model: { file: string; 
       return { detector: encoded.detector, params: encoded.params };
     });
     return { ...base, params: { members }, arrays };
+  }
+  if (detector.name === "strip") {
+    const o = detector.overlays;
+    return { ...base, params: { overlays: o.shape[0] }, arrays: { overlays: encodeArray(o.data, [...o.shape]) } };
   }
   if (detector.name === "knn-ood") {
     const b = detector.bank;
@@ -212,6 +217,14 @@ async function loadFitted(
     const model = await OnnxClassifier.fromFile(modelPath, runtime);
     const p = file.params as { squeezers: Squeezer[]; channelsFirst: boolean };
     const detector = featureSqueezingDetector(model, { squeezers: p.squeezers, channelsFirst: p.channelsFirst, threshold: file.threshold, fpr });
+    return { detector, file, release: () => model.release() };
+  }
+  if (file.detector === "strip") {
+    const shape = file.arrays?.overlays?.shape;
+    const overlays = decodeArray(file.arrays?.overlays, "overlays", path, "float32");
+    if (!Array.isArray(shape) || shape.length < 2) throw damaged(path, "STRIP's overlays have no sample shape");
+    const model = await OnnxClassifier.fromFile(modelPath, runtime);
+    const detector = stripDetector(model, { dtype: "float32", shape, data: overlays }, { threshold: file.threshold, fpr });
     return { detector, file, release: () => model.release() };
   }
   if (file.detector === "knn-ood") {

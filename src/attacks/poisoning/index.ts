@@ -1,0 +1,27 @@
+/** Poisoning attacks (ART's family): registry, manifest, triggers and how success is measured. */
+import { badnets } from "./badnets.js";
+import { labelFlipping } from "./label-flipping.js";
+import type { PoisoningAttack } from "./types.js";
+
+export { matchesPattern, type PoisonSuccess, patternText, poisonSuccess } from "./evaluate.js";
+export { createManifest, decodeInputs, encodeInputs, loadManifest, MANIFEST_FORMAT, poisonedFlags, saveManifest } from "./manifest.js";
+export {
+  type CompiledTrigger,
+  compileTrigger,
+  imageOf,
+  maskOverlap,
+  parseTrigger,
+  stamp,
+  stampRows,
+  TRIGGER_KINDS,
+  type TriggerSpec,
+} from "./trigger.js";
+export type * from "./types.js";
+export { badnets, labelFlipping };
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry of attacks with different parameters
+export const POISONING_ATTACKS: readonly PoisoningAttack<any>[] = [badnets, labelFlipping];
+
+export function poisoningAttackByName(name: string): PoisoningAttack | undefined {
+  return POISONING_ATTACKS.find((a) => a.name === name) as PoisoningAttack | undefined;
+}

@@ -1,0 +1,48 @@
+/**
+ * A data inspection judged against the truth (a poison manifest): precision and recall of
+ * the flagged rows, the false-positive rate on clean rows, and the ROC AUC of the scores,
+ * which does not depend on where the defence drew its line.
+ */
+import { auroc } from "../detectors/threshold.js";
+import type { DataInspection } from "./types.js";
+
+export interface InspectionScore {
+  poisoned: number;
+  flagged: number;
+  true_positives: number;
+  precision: number;
+  /** Share of the poisoned rows flagged. */
+  recall: number;
+  /** Share of the clean rows flagged. */
+  false_positive_rate: number;
+  roc_auc: number;
+}
+
+export function scoreInspection(inspection: DataInspection, poisoned: readonly boolean[]): InspectionScore {
+  const n = inspection.rows;
+  let tp = 0;
+  let fp = 0;
+  let positives = 0;
+  const clean: number[] = [];
+  const poison: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (poisoned[i]) {
+      positives++;
+      poison.push(inspection.scores[i]);
+      if (inspection.flagged[i]) tp++;
+    } else {
+      clean.push(inspection.scores[i]);
+      if (inspection.flagged[i]) fp++;
+    }
+  }
+  const flagged = tp + fp;
+  return {
+    poisoned: positives,
+    flagged,
+    true_positives: tp,
+    precision: flagged > 0 ? tp / flagged : 0,
+    recall: positives > 0 ? tp / positives : 0,
+    false_positive_rate: clean.length > 0 ? fp / clean.length : 0,
+    roc_auc: auroc(clean, poison),
+  };
+}

@@ -14,6 +14,7 @@ import { detectCommand } from "./commands/detect.js";
 import { gradCommand } from "./commands/grad.js";
 import { auditLogCommand, guardCommand, incidentsCommand, keysCommand } from "./commands/guard.js";
 import { hardenCommand } from "./commands/harden.js";
+import { inferCommand } from "./commands/infer.js";
 import { inspectCommand } from "./commands/inspect.js";
 import { keygenCommand } from "./commands/keygen.js";
 import { llmCommand } from "./commands/llm.js";
@@ -51,6 +52,7 @@ program.addCommand(serveCommand());
 for (const cmd of [guardCommand(), keysCommand(), auditLogCommand(), incidentsCommand()]) program.addCommand(cmd);
 program.addCommand(llmCommand());
 program.addCommand(redteamCommand());
+program.addCommand(inferCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 
 try {

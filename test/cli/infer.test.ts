@@ -113,3 +113,44 @@ test("user mistakes exit 2 with a sentence that says what to do", async () => {
   assert.equal(tooFewReference.code, 5);
   assert.match(tooFewReference.stderr, /reference data has only 500; give more reference data/);
 });
+
+test("infer inversion reconstructs the demo CNN's digits and shows them beside the class means", async () => {
+  const out = join(dir, "inversion");
+  const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
+  const r = await aegis([
+    "infer",
+    "inversion",
+    "--model",
+    demo,
+    "--classes",
+    "1,4",
+    "--max-iter",
+    "60",
+    "--lr",
+    "0.5",
+    "--format",
+    "json,html,sarif",
+    "--out",
+    out,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  assert.deepEqual(
+    report.classes.map((c: { class: number }) => c.class),
+    [1, 4],
+  );
+  for (const c of report.classes) {
+    assert.ok(c.confidence > 0.9 && c.rank === 1, `class ${c.class}: confidence ${c.confidence}, rank ${c.rank}`);
+    assert.match(c.image.reconstruction, /^data:image\/png;base64,/);
+  }
+  assert.equal(report.findings[0].rule, "AEGIS-PRIVACY-INVERSION");
+  assert.deepEqual(
+    report.findings[0].references.map((x: { id: string }) => x.id),
+    ["ML03", "AML.T0024.001", "privacy"],
+  );
+  const html = readFileSync(join(out, "report.html"), "utf8");
+  assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 4);
+  const bad = await aegis(["infer", "inversion", "--model", demo, "--classes", "12"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /class 12 is not one of the model's classes 0\.\.9/);
+});

@@ -1,4 +1,6 @@
 /** Privacy attacks: membership inference (thresholds, Shokri, label-only, LiRA, RMIA) and its report. */
+
+export { INVERSION_RULE, type InversionReport, inversionHtml, inversionMarkdown, inversionReport } from "./inversion-report.js";
 export {
   DEFAULT_MEMBERSHIP_ATTACKS,
   MEMBERSHIP_ATTACK_INFO,
@@ -11,6 +13,7 @@ export {
   type ShadowSetup,
 } from "./membership.js";
 export { LOW_FPRS, type MembershipMetrics, membershipMetrics } from "./metrics.js";
+export { classMeans, type Inversion, type InversionSimilarity, inversionSimilarity, MI_FACE_DEFAULTS, type MiFaceOptions, miFace } from "./mi-face.js";
 export { AUGMENTATIONS, type AugmentationName, type LabelledData } from "./observations.js";
 export {
   MEMBERSHIP_RULE,

@@ -15,7 +15,6 @@ import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { decodeModel } from "../../onnx/proto.js";
 import type { Progress } from "../../progress.js";
-import { imageLayout } from "../../report/images.js";
 import { sizeOf } from "../../tensor.js";
 import { labelOnlyAugmentationScores, labelOnlyBoundaryScores } from "./label-only.js";
 import { liraOffline, liraOnline, type ShadowConfidences } from "./lira.js";
@@ -137,7 +136,7 @@ export interface MembershipOptions {
   attacks?: readonly MembershipAttackName[];
   /** Without it, the attacks that need shadow models are skipped (with a warning). */
   shadow?: ShadowSetup;
-  /** Query augmentations (default: shift for images, none otherwise). */
+  /** Query augmentations (default: the shadow models' training augmentation, i.e. the target's; none without shadow models). */
   augment?: AugmentationName;
   /** LiRA's fixed variance (default: when a plan has fewer than 64 models, as the paper advises). */
   fixedVariance?: boolean;
@@ -208,7 +207,8 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
   checkData(o, candidates);
   const isMember = candidates.labels.map((_, i) => i < o.members.labels.length);
   const sampleShape = candidates.x.shape.slice(1);
-  const augment = o.augment ?? (imageLayout(sampleShape) ? "shift" : "none");
+  // Query with the augmentations the model trained with: those it fits on its members; others only blur the signal.
+  const augment = o.augment ?? o.shadow?.config.training.augment ?? "none";
   const transforms = augmentations(augment, sampleShape);
   const rng = createRng(seed);
   const populationSize = Math.min(o.population ?? 2000, o.reference.labels.length);

@@ -8,17 +8,25 @@ import { Command } from "commander";
 import {
   AUGMENTATIONS,
   type AugmentationName,
+  classMeans,
   DEFAULT_MEMBERSHIP_ATTACKS,
   DEFAULT_SHADOW_TRAINING,
+  type InversionReport,
+  inversionHtml,
+  inversionMarkdown,
+  inversionReport,
+  inversionSimilarity,
   type LabelledData,
   MEMBERSHIP_ATTACKS,
   type MembershipAttackName,
   type MembershipReport,
+  MI_FACE_DEFAULTS,
   membershipFindings,
   membershipHtml,
   membershipJunit,
   membershipMarkdown,
   membershipSarif,
+  miFace,
   runMembershipInference,
   type ShadowArchitecture,
   type ShadowTraining,
@@ -27,16 +35,19 @@ import { requireLabels } from "../../data/index.js";
 import { ARCHITECTURES, type Architecture } from "../../engine/architectures.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
+import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, REPORT_FORMATS, writeReports } from "../../report/write.js";
 import { gatherRows } from "../../tensor.js";
+import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
-import { parseInteger, parseNumber, runtimeOptions, withFormat, withJson, withOut, withRuntime, withSeed } from "../options.js";
+import { parseInteger, parseNumber, runtimeOptions, withData, withFormat, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
 const DATA_HELP = "<data>[:train|:test][:from-to], e.g. mnist:train:0-500 or members.npz";
 
 export function inferCommand(): Command {
   const cmd = new Command("infer").description("privacy attacks: what a model gives away about its training data");
   cmd.addCommand(membershipCommand());
+  cmd.addCommand(inversionCommand());
   return cmd;
 }
 
@@ -67,7 +78,7 @@ function membershipCommand(): Command {
     .option("--shadow-augment <name>", "shadow-model training augmentation: none | shift | flip-shift", DEFAULT_SHADOW_TRAINING.augment)
     .option("--workers <n>", "shadow models trained at once, each in a worker thread", parseInteger("--workers", 1), 1)
     .option("--checkpoint <dir>", "keep finished shadow models there; the same command run again reuses them")
-    .option("--augment <name>", `query augmentations: ${AUGMENTATIONS.join(" | ")} (default: shift for images, none otherwise)`)
+    .option("--augment <name>", `query augmentations: ${AUGMENTATIONS.join(" | ")} (default: --shadow-augment, the augmentation the model trained with)`)
     .option("--population <n>", "reference samples RMIA compares with and thresholds are calibrated on", parseInteger("--population", 1), 2000);
   withSeed(cmd, "the shadow-model plans and training");
   withFormat(cmd, REPORT_FORMATS, ["md", "html"]);
@@ -128,6 +139,76 @@ function membershipCommand(): Command {
       await target.release();
     }
   });
+}
+
+function inversionCommand(): Command {
+  const cmd = new Command("inversion")
+    .description("model inversion (MI-Face, Fredrikson et al. 2015): reconstruct a representative input of each class by gradient descent on the input")
+    .requiredOption("--model <file>", "the target ONNX model (differentiable)")
+    .option("--classes <list>", "classes to reconstruct, comma-separated (default: all)")
+    .option("--max-iter <n>", "iterations per class at most (the paper's α)", parseInteger("--max-iter", 1), MI_FACE_DEFAULTS.maxIter)
+    .option("--window <n>", "stop a class whose cost has not improved in this many iterations (β)", parseInteger("--window", 1), MI_FACE_DEFAULTS.window)
+    .option("--confidence <p>", "stop a class once the model gives it this probability (γ)", parseNumber("--confidence"), MI_FACE_DEFAULTS.threshold)
+    .option("--lr <rate>", "step size (λ)", parseNumber("--lr"), MI_FACE_DEFAULTS.learningRate)
+    .option("--blur <pixels>", "Gaussian blur after each step, so strokes rather than noise build up (0: none)", parseNumber("--blur"), MI_FACE_DEFAULTS.blur);
+  withData(cmd, "real labelled data for the class means the reconstructions are compared with", "mnist", { split: "train" });
+  withFormat(cmd, ["json", "md", "html", "sarif"], ["md", "html"]);
+  withOut(cmd, "report folder", "aegis-infer");
+  withJson(cmd, "the report");
+  withRuntime(cmd);
+  return cmd.action(async (opts) => {
+    const formats = parseFormats(opts.format, ["json", "md", "html", "sarif"]);
+    const data = loadData(opts.data, opts);
+    const labels = requireLabels(data, "the class means MI-Face's reconstructions are compared with");
+    const model = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
+    try {
+      const classes = opts.classes === undefined ? Array.from({ length: model.numClasses }, (_, c) => c) : parseClasses(opts.classes);
+      const options = { maxIter: opts.maxIter, window: opts.window, threshold: opts.confidence, learningRate: opts.lr, blur: opts.blur };
+      info(`inverting ${classes.length} classes of ${opts.model} (at most ${options.maxIter} iterations each)`);
+      const bar = progressBar("MI-Face", options.maxIter);
+      const signal = interruptSignal();
+      let inversion: Awaited<ReturnType<typeof miFace>>;
+      try {
+        inversion = await miFace(model, classes, { ...options, signal, onProgress: (done) => bar.update(done) });
+      } finally {
+        bar.stop();
+      }
+      const means = classMeans(data.x, labels, model.numClasses);
+      const report: InversionReport = inversionReport({
+        model: opts.model,
+        data: data.name,
+        options,
+        classes,
+        classNames: data.classNames,
+        inversion,
+        similarity: inversionSimilarity(inversion, classes, means),
+        means,
+        clipRange: model.clipRange,
+      });
+      const written = writeReports(opts.out, formats, {
+        json: () => `${JSON.stringify(report, null, 2)}\n`,
+        md: () => inversionMarkdown(report),
+        html: () => inversionHtml(report),
+        sarif: () => renderSarif(report.findings, { name: "aegis-infer", fullName: "Aegis model inversion", version: AEGIS_VERSION }),
+      });
+      info(`wrote ${Object.values(written).join(", ")}`);
+      if (opts.json) printJson(report);
+      else
+        process.stdout.write(
+          `${report.classes.map((c) => `${c.name.padEnd(8)} confidence ${(100 * c.confidence).toFixed(1).padStart(5)}%  r=${c.own_correlation.toFixed(2)}  rank ${c.rank}${c.recognisable ? "  recognisable" : ""}`).join("\n")}\n${report.recognisable} of ${report.classes.length} classes recognisable\n`,
+        );
+      if (signal.aborted) throw new AegisError("INTERRUPTED", "interrupted: the reports show the best reconstruction each class had reached");
+    } finally {
+      await model.release();
+    }
+  });
+}
+
+function parseClasses(value: string): number[] {
+  const classes = value.split(",").map((s) => Number(s.trim()));
+  if (classes.length === 0 || classes.some((c) => !Number.isInteger(c) || c < 0))
+    throw new AegisError("BAD_OPTION", `--classes takes a comma-separated list of class indices, not "${value}"`);
+  return [...new Set(classes)];
 }
 
 function parseAttacks(value: string): MembershipAttackName[] {

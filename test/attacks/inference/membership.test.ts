@@ -1,8 +1,8 @@
 /**
  * Membership inference end to end at small scale, on MNIST models the engine trains here:
  * an overfit MLP (200 members, 40 epochs: train 100 %, test about 78 %) leaks, and LiRA
- * with four offline shadow models finds far more members at 1 % FPR than the loss
- * threshold; a model trained with weight decay on 4,000 samples for three epochs does not
+ * with four offline shadow models ranks members better than the loss threshold and finds
+ * at least twice as many at 1 % FPR; a model trained with weight decay on 4,000 samples for three epochs does not
  * leak, and the attacks must say so (AUC near 0.5) rather than cry wolf. The shadow models
  * are checkpointed: a second run reuses them and gives the same scores.
  */
@@ -68,7 +68,7 @@ const byName = (r: MembershipResult, name: string) => {
 };
 const tprAt1 = (r: MembershipResult, name: string) => byName(r, name).tpr_at_low_fpr[1].tpr;
 
-test("an overfit MLP leaks: loss AUC well above chance, and offline LiRA finds several times more members at 1 % FPR", async (t) => {
+test("an overfit MLP leaks: loss AUC well above chance, and offline LiRA ranks members better and finds twice as many at 1 % FPR", async (t) => {
   const target = await trainTarget(members, 40, 0);
   try {
     const result = await attack(target, true);
@@ -76,7 +76,7 @@ test("an overfit MLP leaks: loss AUC well above chance, and offline LiRA finds s
     assert.equal(result.target.member_accuracy, 1);
     assert.ok(result.target.non_member_accuracy < 0.9);
     assert.ok(byName(result, "loss").auc > 0.65, `loss AUC ${byName(result, "loss").auc}`);
-    assert.ok(byName(result, "lira-offline").auc > 0.65, `LiRA AUC ${byName(result, "lira-offline").auc}`);
+    assert.ok(byName(result, "lira-offline").auc > byName(result, "loss").auc, `LiRA AUC ${byName(result, "lira-offline").auc}`);
     assert.ok(tprAt1(result, "lira-offline") >= 0.05, `LiRA TPR@1% ${tprAt1(result, "lira-offline")}`);
     assert.ok(tprAt1(result, "lira-offline") >= 2 * tprAt1(result, "loss"), `LiRA TPR@1% ${tprAt1(result, "lira-offline")} vs loss ${tprAt1(result, "loss")}`);
     // The loss threshold, calibrated on the shadow models, lands near the best balanced accuracy.

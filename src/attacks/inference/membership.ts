@@ -275,7 +275,10 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
               round.population.map((out, j) => ({ scores: thresholdScores(attack, out, population.labels), trained: round.trainedPopulation[j] })),
             )
           : null;
-        if (threshold === null) warn(`${attack}: no shadow models to calibrate a threshold on; only the threshold-free metrics are reported`);
+        if (threshold === null)
+          warn(
+            `${attack}: ${round ? "no shadow model trained on some of the reference samples" : "no shadow models"} to calibrate a threshold on; only the threshold-free metrics are reported`,
+          );
         break;
       }
       case "shokri": {

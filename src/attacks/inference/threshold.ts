@@ -11,7 +11,6 @@
  * assumed known; the shadow models estimate the same quantity without that assumption.
  * The ROC, AUC and TPR at low FPR do not depend on the threshold.
  */
-import { AegisError } from "../../errors.js";
 import { bestThreshold } from "./metrics.js";
 import { maxConfidence, type Outputs, sampleLoss } from "./observations.js";
 
@@ -29,7 +28,11 @@ export interface CalibrationSet {
   trained: Uint8Array;
 }
 
-/** The mean over shadow models of each one's best-separating threshold; null without a shadow model that has both kinds of samples. */
+/**
+ * The mean over shadow models of each one's best-separating threshold; null without a
+ * shadow model that has both kinds of samples (online models may be filled with
+ * candidates alone).
+ */
 export function calibrateThreshold(shadows: readonly CalibrationSet[]): number | null {
   const thresholds: number[] = [];
   for (const s of shadows) {
@@ -38,7 +41,5 @@ export function calibrateThreshold(shadows: readonly CalibrationSet[]): number |
     const t = bestThreshold(s.scores, members);
     if (Number.isFinite(t)) thresholds.push(t);
   }
-  if (shadows.length > 0 && thresholds.length === 0)
-    throw new AegisError("BAD_DATA", "no shadow model saw both its own training samples and unseen ones among the reference samples; give more reference data");
   return thresholds.length > 0 ? thresholds.reduce((a, b) => a + b, 0) / thresholds.length : null;
 }

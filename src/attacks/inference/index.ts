@@ -1,5 +1,7 @@
 /** Privacy attacks: membership inference (thresholds, Shokri, label-only, LiRA, RMIA) and its report. */
 
+export { attributeIndex, inferAttribute, type SensitiveAttribute, sensitiveAttribute } from "./attribute.js";
+export { ATTRIBUTE_RULE, type AttributeReport, attributeMarkdown, attributeReport, attributeScores } from "./attribute-report.js";
 export { INVERSION_RULE, type InversionReport, inversionHtml, inversionMarkdown, inversionReport } from "./inversion-report.js";
 export {
   DEFAULT_MEMBERSHIP_ATTACKS,

@@ -36,8 +36,12 @@ export interface ReferenceProbabilities {
 export function rmia(target: { candidates: Float64Array; population: Float64Array }, refs: ReferenceProbabilities, options: RmiaOptions): Float64Array {
   if (!(options.gamma > 0)) throw new AegisError("BAD_OPTION", `RMIA's γ must be positive, not ${options.gamma}`);
   const px = marginal(refs.candidates, refs.trainedCandidates, options);
+  if (px.some(Number.isNaN)) throw new AegisError("BAD_OPTION", "offline RMIA needs, for every sample, a reference model that did not train on it");
   const pz = marginal(refs.population, refs.trainedPopulation, options);
-  return pairwiseScores(ratios(target.candidates, px), ratios(target.population, pz), options.gamma);
+  // Offline, a population sample every reference model trained on has no OUT estimate: it cannot calibrate, so it is left out.
+  const usable = ratios(target.population, pz).filter((r) => !Number.isNaN(r));
+  if (usable.length === 0) throw new AegisError("BAD_DATA", "every population sample was trained on by every reference model; give more reference data than each shadow model trains on");
+  return pairwiseScores(ratios(target.candidates, px), usable, options.gamma);
 }
 
 /**
@@ -76,7 +80,7 @@ export function calibrateOfflineA(refs: Pick<ReferenceProbabilities, "population
   return best.a;
 }
 
-/** Pr(x) per sample from the reference models (see the header). */
+/** Pr(x) per sample from the reference models (see the header); NaN offline where every model trained on it. */
 function marginal(probabilities: readonly Float64Array[], trained: readonly Uint8Array[], o: RmiaOptions): Float64Array {
   const n = probabilities[0]?.length ?? 0;
   if (probabilities.length === 0) throw new AegisError("BAD_OPTION", "RMIA needs at least one reference model");
@@ -88,7 +92,7 @@ function marginal(probabilities: readonly Float64Array[], trained: readonly Uint
       sum += p[i];
       count++;
     }
-    if (count === 0) throw new AegisError("BAD_OPTION", "offline RMIA needs, for every sample, a reference model that did not train on it");
+    if (count === 0) return Number.NaN;
     const mean = sum / count;
     return o.online ? mean : ((1 + o.a) * mean + (1 - o.a)) / 2;
   });

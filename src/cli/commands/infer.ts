@@ -8,10 +8,14 @@ import { Command } from "commander";
 import {
   AUGMENTATIONS,
   type AugmentationName,
+  attributeMarkdown,
+  attributeReport,
+  attributeScores,
   classMeans,
   DEFAULT_MEMBERSHIP_ATTACKS,
   DEFAULT_SHADOW_TRAINING,
   type InversionReport,
+  inferAttribute,
   inversionHtml,
   inversionMarkdown,
   inversionReport,
@@ -30,6 +34,7 @@ import {
   runMembershipInference,
   type ShadowArchitecture,
   type ShadowTraining,
+  sensitiveAttribute,
 } from "../../attacks/index.js";
 import { requireLabels } from "../../data/index.js";
 import { ARCHITECTURES, type Architecture } from "../../engine/architectures.js";
@@ -48,6 +53,7 @@ export function inferCommand(): Command {
   const cmd = new Command("infer").description("privacy attacks: what a model gives away about its training data");
   cmd.addCommand(membershipCommand());
   cmd.addCommand(inversionCommand());
+  cmd.addCommand(attributeCommand());
   return cmd;
 }
 
@@ -198,6 +204,54 @@ function inversionCommand(): Command {
           `${report.classes.map((c) => `${c.name.padEnd(8)} confidence ${(100 * c.confidence).toFixed(1).padStart(5)}%  r=${c.own_correlation.toFixed(2)}  rank ${c.rank}${c.recognisable ? "  recognisable" : ""}`).join("\n")}\n${report.recognisable} of ${report.classes.length} classes recognisable\n`,
         );
       if (signal.aborted) throw new AegisError("INTERRUPTED", "interrupted: the reports show the best reconstruction each class had reached");
+    } finally {
+      await model.release();
+    }
+  });
+}
+
+function attributeCommand(): Command {
+  const cmd = new Command("attribute")
+    .description(
+      "attribute inference (Fredrikson et al. 2014) on a tabular model: recover a sensitive column from the others and the label, against a baseline without the model",
+    )
+    .requiredOption("--model <file>", "the target ONNX model (tabular: [samples, columns])")
+    .requiredOption("--records <spec>", `records to attack, e.g. some of its training records: ${DATA_HELP}`)
+    .requiredOption("--auxiliary <spec>", `the attacker's own records with the column known (prior and baseline): ${DATA_HELP}`)
+    .requiredOption("--column <list>", "the sensitive column's index, or the comma-separated indices of its one-hot group")
+    .option("--unseen <spec>", `records the model never saw, to show what it memorised: ${DATA_HELP}`)
+    .option("--steps <n>", "gradient steps of the white-box attack", parseInteger("--steps", 1), 100)
+    .option("--x-key <key>", "array of inputs in .npz files", "x")
+    .option("--y-key <key>", "array of labels in .npz files", "y");
+  withSeed(cmd, "the baseline's classifier");
+  withFormat(cmd, ["json", "md", "sarif"], ["md"]);
+  withOut(cmd, "report folder", "aegis-infer");
+  withJson(cmd, "the report");
+  withRuntime(cmd);
+  return cmd.action(async (opts) => {
+    const formats = parseFormats(opts.format, ["json", "md", "sarif"]);
+    const columns = String(opts.column)
+      .split(",")
+      .map((c) => Number(c.trim()));
+    if (columns.some((c) => !Number.isInteger(c) || c < 0))
+      throw new AegisError("BAD_OPTION", `--column takes a column index or a comma-separated one-hot group, not "${opts.column}"`);
+    const records = loadPart(opts.records, "--records", opts);
+    const auxiliary = loadPart(opts.auxiliary, "--auxiliary", opts);
+    const unseen = opts.unseen ? loadPart(opts.unseen, "--unseen", opts) : undefined;
+    const attribute = sensitiveAttribute(columns, auxiliary.data);
+    const model = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
+    try {
+      const options = { attribute, auxiliary: auxiliary.data, steps: opts.steps, seed: opts.seed };
+      const score = async (part: { data: LabelledData }) => attributeScores(attribute, part.data, await inferAttribute(model, part.data, options));
+      const report = attributeReport(opts.model, attribute, await score(records), unseen ? await score(unseen) : null);
+      const written = writeReports(opts.out, formats, {
+        json: () => `${JSON.stringify(report, null, 2)}\n`,
+        md: () => attributeMarkdown(report),
+        sarif: () => renderSarif(report.findings, { name: "aegis-infer", fullName: "Aegis attribute inference", version: AEGIS_VERSION }),
+      });
+      info(`wrote ${Object.values(written).join(", ")}`);
+      if (opts.json) printJson(report);
+      else process.stdout.write(attributeMarkdown(report));
     } finally {
       await model.release();
     }

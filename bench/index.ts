@@ -21,3 +21,4 @@ for (const line of ["", ...(await (await import("./gateway.js")).benchGateway())
 for (const line of ["", ...(await (await import("./gateway-limits.js")).benchGatewayLimits())]) console.log(line);
 for (const line of ["", ...(await (await import("./harden.js")).benchHarden((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./certify.js")).benchCertify())]) console.log(line);
+for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);

@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { loadMnist, saveNpz } from "../../src/data/index.js";
-import { createRng } from "../../src/data/random.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { adam } from "../../src/engine/optimizers.js";
 import { train } from "../../src/engine/trainer.js";
 import { encodeModel } from "../../src/onnx/proto.js";
 import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
+import { attributeRecords } from "../helpers/attribute-task.js";
 import { aegis } from "../helpers/cli.js";
 import { sarifValidator, schemaValidator } from "../helpers/schemas.js";
 
@@ -36,19 +36,23 @@ const modelPath = join(dir, "overfit.onnx");
   await model.release();
 }
 
+const membership = (nonMembers: string, reference: string) => [
+  "infer",
+  "membership",
+  "--model",
+  modelPath,
+  "--members",
+  "mnist:train:0-100",
+  "--non-members",
+  nonMembers,
+  "--reference",
+  reference,
+];
+
 test("infer membership writes the privacy report: a finding under ML04 / AML.T0024.000, SARIF, ROC on log axes, JUnit", async () => {
   const out = join(dir, "report");
   const r = await aegis([
-    "infer",
-    "membership",
-    "--model",
-    modelPath,
-    "--members",
-    "mnist:train:0-100",
-    "--non-members",
-    "mnist:test:0-300",
-    "--reference",
-    "mnist:train:4000-5000",
+    ...membership("mnist:test:0-300", "mnist:train:4000-5000"),
     "--attacks",
     "loss,lira-offline",
     "--shadows",
@@ -92,18 +96,7 @@ test("infer membership writes the privacy report: a finding under ML04 / AML.T00
 });
 
 test("user mistakes exit 2 with a sentence that says what to do", async () => {
-  const base = [
-    "infer",
-    "membership",
-    "--model",
-    modelPath,
-    "--members",
-    "mnist:train:0-100",
-    "--non-members",
-    "mnist:test:0-100",
-    "--reference",
-    "mnist:train:4000-4500",
-  ];
+  const base = membership("mnist:test:0-100", "mnist:train:4000-4500");
   const badAttack = await aegis([...base, "--attacks", "loss,lira"]);
   assert.equal(badAttack.code, 2);
   assert.match(badAttack.stderr, /--attacks takes a comma-separated list of .*not "lira"/);
@@ -157,24 +150,11 @@ test("infer inversion reconstructs the demo CNN's digits and shows them beside t
 });
 
 test("infer attribute reports the gain over the baseline on training records and on unseen ones", async () => {
-  // The synthetic task of test/attacks/inference/attribute.test.ts: column 0 decides whether the label follows column 2.
-  const records = (n: number, seed: number) => {
-    const rng = createRng(seed);
-    const x = new Float32Array(n * 6);
-    const y: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const s = rng.next() < 0.5 ? 1 : 0;
-      const row = [s, rng.normal(), rng.normal(), rng.normal(), rng.normal(), rng.normal()];
-      x.set(row, i * 6);
-      y.push((s === 1 ? row[2] : -row[2]) > 0 !== rng.next() < 0.25 ? 1 : 0);
-    }
-    return { x: float32([n, 6], x), labels: y };
-  };
-  const training = records(200, 1);
+  const training = attributeRecords(200, 1);
   for (const [name, d] of [
     ["training", training],
-    ["auxiliary", records(400, 2)],
-    ["unseen", records(400, 3)],
+    ["auxiliary", attributeRecords(400, 2)],
+    ["unseen", attributeRecords(400, 3)],
   ] as const)
     saveNpz(join(dir, `${name}.npz`), { x: d.x, y: float32([d.labels.length], d.labels) });
   const model = await OnnxClassifier.create(buildArchitecture("mlp", { inputShape: [6], numClasses: 2, seed: 1 }), {
@@ -186,41 +166,14 @@ test("infer attribute reports the gain over the baseline on training records and
   writeFileSync(tabular, encodeModel(model.exportModel()));
   await model.release();
   const out = join(dir, "attribute");
-  const r = await aegis([
-    "infer",
-    "attribute",
-    "--model",
-    tabular,
-    "--records",
-    join(dir, "training.npz"),
-    "--auxiliary",
-    join(dir, "auxiliary.npz"),
-    "--unseen",
-    join(dir, "unseen.npz"),
-    "--column",
-    "0",
-    "--format",
-    "json,md",
-    "--out",
-    out,
-  ]);
+  const attack = ["infer", "attribute", "--model", tabular, "--records", join(dir, "training.npz"), "--auxiliary", join(dir, "auxiliary.npz")];
+  const r = await aegis([...attack, "--unseen", join(dir, "unseen.npz"), "--column", "0", "--format", "json,md", "--out", out]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
   assert.ok(report.attacked.black_box - report.attacked.baseline >= 0.05, JSON.stringify(report.attacked));
   assert.ok(report.unseen.black_box - report.unseen.baseline < 0.05, JSON.stringify(report.unseen));
   assert.equal(report.findings[0].rule, "AEGIS-PRIVACY-ATTRIBUTE");
-  const bad = await aegis([
-    "infer",
-    "attribute",
-    "--model",
-    tabular,
-    "--records",
-    join(dir, "training.npz"),
-    "--auxiliary",
-    join(dir, "auxiliary.npz"),
-    "--column",
-    "1",
-  ]);
+  const bad = await aegis([...attack, "--column", "1"]);
   assert.equal(bad.code, 5);
   assert.match(bad.stderr, /categorical column/);
 });

@@ -1,8 +1,6 @@
 /**
  * Attribute inference (Fredrikson et al. 2014) against the imputation baseline (Jayaraman &
- * Evans 2022) on a synthetic tabular task where the answer is known: a binary sensitive
- * column s, independent of the other five, decides whether the label follows column b or
- * its opposite, and a quarter of the labels are flipped. An MLP trained for 300 epochs on
+ * Evans 2022) on the synthetic tabular task of test/helpers/attribute-task.ts. An MLP trained for 300 epochs on
  * 200 records memorises its flipped records, so on them the model reveals s beyond what the
  * attacker's own data (the baseline: other columns and label → s) gives; on records it
  * never saw it reveals nothing more. Both the black-box (one query per value) and the
@@ -11,33 +9,17 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { attributeIndex, inferAttribute, sensitiveAttribute } from "../../../src/attacks/inference/attribute.js";
-import type { LabelledData } from "../../../src/attacks/inference/observations.js";
-import { createRng } from "../../../src/data/random.js";
 import { buildArchitecture } from "../../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../../src/engine/classifier.js";
 import { adam } from "../../../src/engine/optimizers.js";
 import { train } from "../../../src/engine/trainer.js";
 import { isAegisError } from "../../../src/errors.js";
-import { float32 } from "../../../src/tensor.js";
-
-function records(n: number, seed: number): LabelledData {
-  const rng = createRng(seed);
-  const x = new Float32Array(n * 6);
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = rng.next() < 0.5 ? 1 : 0;
-    const row = [s, rng.normal(), rng.normal(), rng.normal(), rng.normal(), rng.normal()];
-    x.set(row, i * 6);
-    const follows = (s === 1 ? row[2] : -row[2]) > 0;
-    labels.push(follows !== rng.next() < 0.25 ? 1 : 0);
-  }
-  return { x: float32([n, 6], x), labels };
-}
+import { attributeRecords } from "../../helpers/attribute-task.js";
 
 test("on its training records the model reveals the sensitive column beyond the baseline; on unseen ones it does not", async (t) => {
-  const training = records(200, 1);
-  const auxiliary = records(400, 2);
-  const unseen = records(400, 3);
+  const training = attributeRecords(200, 1);
+  const auxiliary = attributeRecords(400, 2);
+  const unseen = attributeRecords(400, 3);
   const model = await OnnxClassifier.create(buildArchitecture("mlp", { inputShape: [6], numClasses: 2, seed: 1 }), {
     trainable: true,
     clipRange: [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY],
@@ -69,7 +51,7 @@ test("on its training records the model reveals the sensitive column beyond the 
 });
 
 test("a column with too many values, or one value, is refused with a sentence", () => {
-  const data = records(50, 4);
+  const data = attributeRecords(50, 4);
   assert.throws(
     () => sensitiveAttribute([1], data),
     (e) => isAegisError(e) && e.code === "BAD_DATA" && /categorical column/.test(e.message),

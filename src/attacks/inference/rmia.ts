@@ -40,7 +40,11 @@ export function rmia(target: { candidates: Float64Array; population: Float64Arra
   const pz = marginal(refs.population, refs.trainedPopulation, options);
   // Offline, a population sample every reference model trained on has no OUT estimate: it cannot calibrate, so it is left out.
   const usable = ratios(target.population, pz).filter((r) => !Number.isNaN(r));
-  if (usable.length === 0) throw new AegisError("BAD_DATA", "every population sample was trained on by every reference model; give more reference data than each shadow model trains on");
+  if (usable.length === 0)
+    throw new AegisError(
+      "BAD_DATA",
+      "every population sample was trained on by every reference model; give more reference data than each shadow model trains on",
+    );
   return pairwiseScores(ratios(target.candidates, px), usable, options.gamma);
 }
 

@@ -226,18 +226,28 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
   const wantOffline = needs("offline") || (o.shadow !== undefined && requested.some((a) => a === "loss" || a === "confidence") && !needs("online"));
 
   const pool = concatData([candidates, o.reference]);
+  // Every plan is made, and so checked, before any model trains: a plan that cannot work fails in a second, not after the first one's hours.
+  const shadow = o.shadow;
+  const plans = (["offline", "online"] as const).flatMap((kind) =>
+    shadow && (kind === "offline" ? wantOffline : needs(kind))
+      ? [
+          {
+            kind,
+            plan: planShadowModels({
+              count: shadow.count,
+              trainSize: shadow.trainSize,
+              candidates: candidates.labels.length,
+              poolSize: pool.labels.length,
+              online: kind === "online",
+              seed: seed + (kind === "online" ? 1 : 0),
+            }),
+          },
+        ]
+      : [],
+  );
   const rounds: Partial<Record<"offline" | "online", ShadowRound>> = {};
-  for (const kind of ["offline", "online"] as const) {
-    if (!o.shadow || !(kind === "offline" ? wantOffline : needs(kind))) continue;
-    const s = o.shadow;
-    const plan = planShadowModels({
-      count: s.count,
-      trainSize: s.trainSize,
-      candidates: candidates.labels.length,
-      poolSize: pool.labels.length,
-      online: kind === "online",
-      seed: seed + (kind === "online" ? 1 : 0),
-    });
+  for (const { kind, plan } of plans) {
+    const s = shadow as ShadowSetup;
     log(`training ${s.count} ${kind} shadow models on ${s.trainSize} samples each (${s.config.training.epochs} epochs)`);
     const bytes = await trainShadowModels(s.config, plan, pool, {
       workers: s.workers,

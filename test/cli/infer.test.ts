@@ -103,6 +103,11 @@ test("user mistakes exit 2 with a sentence that says what to do", async () => {
   const pastEnd = await aegis([...base.slice(0, 5), "mnist:train:7900-8100", ...base.slice(6)]);
   assert.equal(pastEnd.code, 2);
   assert.match(pastEnd.stderr, /rows 7900-8100 go past the 8000 samples/);
+  // 400 candidates cannot go into half of the online models at 100 samples each: refused before any model trains.
+  const tooManyOnline = await aegis(membership("mnist:test:0-300", "mnist:train:4000-4500"));
+  assert.equal(tooManyOnline.code, 2);
+  assert.match(tooManyOnline.stderr, /online attacks train each shadow model on up to 200 of the 400 candidate samples/);
+  assert.doesNotMatch(tooManyOnline.stderr, /training \d+ offline shadow models/);
   const tooFewReference = await aegis([...base, "--train-size", "1000", "--attacks", "lira-offline"]);
   assert.equal(tooFewReference.code, 5);
   assert.match(tooFewReference.stderr, /reference data has only 500; give more reference data/);

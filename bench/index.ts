@@ -25,3 +25,4 @@ for (const line of ["", ...(await (await import("./startup.js")).benchStartup())
 for (const line of ["", ...(await (await import("./dp.js")).benchDp((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./he.js")).benchHe())]) console.log(line);
 for (const line of ["", ...(await (await import("./poisoning.js")).benchPoisoning())]) console.log(line);
+for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);

@@ -94,6 +94,7 @@ export function applicableAttacks(capabilities: ReadonlySet<Capability>): Attack
   return ATTACKS.filter((a) => a.needs.every((c: Capability) => capabilities.has(c)));
 }
 export type { AutoAttackOutput } from "./evasion/autoattack.js";
+export * from "./inference/index.js";
 export type { PerturbationStats } from "./metrics.js";
 export { type AttackParams, attackParams } from "./params.js";
 export * from "./poisoning/index.js";

@@ -87,6 +87,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/inspect-data.js")).inspectDataCommand(),
   },
   {
+    name: "infer",
+    usage: "",
+    description: "privacy attacks: what a model gives away about its training data",
+    load: async () => (await import("./commands/infer.js")).inferCommand(),
+  },
+  {
     name: "defend",
     usage: "[options]",
     description: "wrap a model in input/output defences: bake what ONNX can express, list the rest for run time, and evaluate it honestly",

@@ -10,7 +10,9 @@ const load = (name: string) => JSON.parse(readFileSync(new URL(`../../schema/${n
 export function schemaValidator(name: string): ValidateFunction {
   const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
   ajv.addSchema(load("finding.schema.json"));
-  return ajv.compile(load(name));
+  const schema = load(name);
+  // The finding schema itself is already added: compiling it again would clash on its $id.
+  return ajv.getSchema(schema.$id) ?? ajv.compile(schema);
 }
 
 /**

@@ -4,6 +4,7 @@ export { type EvaluateOptions, type Evaluation, OnnxClassifier, type OnnxClassif
 export { createFeatureExtractor, type FeatureBatch, type FeatureExtractor, type FeatureExtractorOptions, penultimateValue } from "./features.js";
 export { HttpPredictor, type HttpPredictorOptions } from "./http.js";
 export { type ModelSummary, summarizeModel } from "./inspect.js";
+export { hasOutputGradients, type OutputGradientRequest, type OutputGradientResult, type OutputGradients, outputGradients } from "./jacobian.js";
 export { classOutput, crossEntropy, dlrLoss, LOSSES, type Loss, marginLoss } from "./losses.js";
 export { adam, type Optimizer, type OptimizerState, sgd, type UpdateGraph } from "./optimizers.js";
 export { type PerExampleOptions, type PerExampleResult, perExampleGradients } from "./per-example.js";

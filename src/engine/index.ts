@@ -3,6 +3,7 @@ export * from "./capabilities.js";
 export { type EvaluateOptions, type Evaluation, OnnxClassifier, type OnnxClassifierOptions, type Parameter } from "./classifier.js";
 export { createFeatureExtractor, type FeatureBatch, type FeatureExtractor, type FeatureExtractorOptions, penultimateValue } from "./features.js";
 export { HttpPredictor, type HttpPredictorOptions } from "./http.js";
+export { CONTINUOUS_INPUTS, INPUT_KINDS, type InputKind, inputKind, inputKindOfShape, kindText } from "./input-kind.js";
 export { type ModelSummary, summarizeModel } from "./inspect.js";
 export { hasOutputGradients, type OutputGradientRequest, type OutputGradientResult, type OutputGradients, outputGradients } from "./jacobian.js";
 export { classOutput, crossEntropy, dlrLoss, LOSSES, type Loss, marginLoss } from "./losses.js";

@@ -56,7 +56,7 @@ export const rivalDifference: Loss = {
 export function requestRows(request: OutputGradientRequest, n: number): number {
   if (request.rivalOf) return 1;
   const w = request.weights;
-  if (!w || w.shape.length !== 3 || w.shape[1] !== n) throw new RangeError(`output-gradient weights must be [R, ${n}, K]`);
+  if (w?.shape.length !== 3 || w.shape[1] !== n) throw new RangeError(`output-gradient weights must be [R, ${n}, K]`);
   return w.shape[0];
 }
 

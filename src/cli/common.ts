@@ -45,7 +45,7 @@ export function printJson(value: unknown): void {
 export function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   const onSignal = (name: string) => {
-    info(`interrupted (${name}): finishing the current step (again to kill)`);
+    info(`interrupted: finishing the current step (${name} again to kill)`);
     controller.abort();
     process.removeListener("SIGINT", onSigint);
     process.removeListener("SIGTERM", onSigterm);

@@ -141,9 +141,14 @@ test("SIGTERM during an audit keeps the finished runs and writes the report, as 
     ["audit", "--model", tabular.model, "--data", tabular.data, "--config", config, "--out", out],
     /(\[1\/\d+\] fgsm ε=0\.1: robust accuracy)/,
   );
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr += d;
+  });
   child.kill("SIGTERM");
   const { code } = await exited(child);
   assert.equal(code, 130, "the documented exit code of an interrupted run");
+  assert.match(stderr, /interrupted: finishing the current step \(SIGTERM again to kill\)/);
   const report = readReport(out);
   assert.ok(validate(report), JSON.stringify(validate.errors));
   assert.equal(report.interrupted, true);

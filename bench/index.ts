@@ -12,6 +12,7 @@ for (const line of await benchEngine()) console.log(line);
 for (const line of ["", ...(await (await import("./train-like.js")).benchTrainLike())]) console.log(line);
 console.log("");
 for (const line of await benchAttacks()) console.log(line);
+for (const line of ["", ...(await (await import("./jacobian.js")).benchJacobian())]) console.log(line);
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);
 for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./adversarial-detection.js")).benchAdversarialDetection())]) console.log(line);

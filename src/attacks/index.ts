@@ -1,4 +1,6 @@
 /** Every attack Aegis has, by name: the registry `aegis attack` and `aegis audit` read. */
+
+import { CONTINUOUS_INPUTS, type InputKind, kindText } from "../engine/input-kind.js";
 import { adversarialPatch } from "./evasion/adversarial-patch.js";
 import { apgdCe, apgdDlr, apgdT } from "./evasion/apgd.js";
 import { autoattack } from "./evasion/autoattack.js";
@@ -27,7 +29,7 @@ import type { Attack, Capability, CommonParams } from "./types.js";
 export { loadConstraintsFile, parseConstraints } from "./constraints-file.js";
 export { type AttackMetrics, attackMetrics } from "./metrics.js";
 export { changedPositions } from "./tokens.js";
-export type { Attack, AttackContext, AttackOutput, Capability, CommonParams, Norm } from "./types.js";
+export type { Attack, AttackContext, AttackOutput, Capability, CommonParams, FeatureConstraints, Norm } from "./types.js";
 export {
   adversarialPatch,
   apgdCe,
@@ -89,9 +91,16 @@ export function attackByName(name: string): Attack<CommonParams, unknown> | unde
   return ATTACKS.find((a) => a.name === name);
 }
 
-/** The attacks a model with these capabilities can run. */
-export function applicableAttacks(capabilities: ReadonlySet<Capability>): Attack<CommonParams, unknown>[] {
-  return ATTACKS.filter((a) => a.needs.every((c: Capability) => capabilities.has(c)));
+/** The attacks a model with these capabilities (and inputs of this kind) can run. */
+export function applicableAttacks(capabilities: ReadonlySet<Capability>, kind?: InputKind): Attack<CommonParams, unknown>[] {
+  return ATTACKS.filter((a) => a.needs.every((c: Capability) => capabilities.has(c)) && (kind === undefined || inputMismatch(a, kind) === null));
+}
+
+/** Why an attack means nothing on inputs of this kind ("works on images, not tabular rows"), or null when it applies. */
+// biome-ignore lint/suspicious/noExplicitAny: any attack, whatever model it needs
+export function inputMismatch(attack: Attack<any, any>, kind: InputKind): string | null {
+  const kinds: readonly InputKind[] = attack.inputs ?? CONTINUOUS_INPUTS;
+  return kinds.includes(kind) ? null : `works on ${kinds.map(kindText).join(" and ")}, not ${kindText(kind)}`;
 }
 export type { AutoAttackOutput } from "./evasion/autoattack.js";
 export * from "./inference/index.js";

@@ -5,6 +5,7 @@
  */
 import type { Rng } from "../data/random.js";
 import type { Capability, Labels } from "../engine/capabilities.js";
+import type { InputKind } from "../engine/input-kind.js";
 import type { Tensor } from "../tensor.js";
 
 /** Lp norms of a perturbation of continuous values. */
@@ -60,6 +61,8 @@ export interface Attack<P extends CommonParams = CommonParams, M = unknown> {
   /** Authors, year and title of the paper the file implements. */
   readonly paper: string;
   readonly needs: readonly Capability[];
+  /** The kinds of input it means something on (default: every continuous one, CONTINUOUS_INPUTS). */
+  readonly inputs?: readonly InputKind[];
   readonly norms: readonly Norm[];
   readonly defaults: P;
   /** One line per parameter, for `--help-attack`. */

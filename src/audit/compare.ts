@@ -89,10 +89,12 @@ export async function runComparison(o: ComparisonOptions): Promise<{ report: Com
   const { baseline, candidate, policy, ...shared } = o;
   checkComparable(baseline, candidate);
   const log = o.log ?? (() => {});
-  const audit = async (m: ComparedModel, judged: boolean): Promise<AuditResult> => {
+  const audit = async (m: ComparedModel, judged: boolean, timeBudget: number | undefined, clockStart: number | undefined): Promise<AuditResult> => {
     log(`— ${m.label} (${m.modelPath})`);
     return runAudit({
       ...shared,
+      config: { ...shared.config, timeBudget },
+      clockStart,
       model: m.model,
       capabilities: m.capabilities,
       modelPath: m.modelPath,
@@ -104,8 +106,12 @@ export async function runComparison(o: ComparisonOptions): Promise<{ report: Com
   };
   // One after the other, so a Ctrl-C during the baseline leaves the candidate's audit
   // marked not-run rather than half-measured.
-  const first = await audit(baseline, false);
-  const second = await audit(candidate, true);
+  // A time budget is shared: half for the baseline, what it left for the candidate.
+  const budget = shared.config.timeBudget;
+  const clockStart = o.clockStart ?? performance.now();
+  const first = await audit(baseline, false, budget === undefined ? undefined : budget / 2, clockStart);
+  const left = budget === undefined ? undefined : Math.max(1, budget - (performance.now() - clockStart) / 1000);
+  const second = await audit(candidate, true, left, undefined);
   const report: ComparisonReport = {
     ...second.report,
     interrupted: first.report.interrupted || second.report.interrupted,

@@ -7,6 +7,7 @@
 import { lineChart, type Series } from "../report/charts.js";
 import { severitySummary } from "../report/finding.js";
 import { cards, esc, findingCard, findingsSection, page, warningsSection, withCode } from "../report/html.js";
+import { budgetText } from "./budget.js";
 import { type ComparisonReport, imageKey, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, medianMinNorm } from "./findings.js";
 import type { ExampleImages } from "./suite.js";
@@ -85,6 +86,7 @@ function summaryCards(r: AuditReport): string {
     ["Findings", String(r.findings.length), severitySummary(r.findings)],
     ["Attacks run", `${done} / ${r.attacks.length}`, r.attacks.length > done ? `${r.attacks.length - done} skipped or not run` : "all ran"],
     ["Duration", seconds(r.seconds), `${r.environment.cpus} CPU cores`],
+    ...(r.budget ? [["Time budget", r.budget.seconds === null ? "none" : seconds(r.budget.seconds), budgetText(r.budget)] as const] : []),
   ]);
 }
 

@@ -1,5 +1,6 @@
 /** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
 import { cell, findingsMarkdown } from "../report/markdown.js";
+import { budgetText } from "./budget.js";
 import { type ComparisonReport, type ComparisonRow, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, ensembleText, medianMinNorm } from "./findings.js";
 import { normName, runKey } from "./html.js";
@@ -20,6 +21,7 @@ export function renderMarkdown(r: AuditReport): string {
     `- clean accuracy: **${pct(r.clean_accuracy)}**`,
     `- policy: ${r.policy ? (r.policy.passed ? "**passed**" : "**FAILED**") : "none given"}`,
     `- duration: ${r.seconds.toFixed(1)} s${r.interrupted ? " (**interrupted**: the report covers the runs that finished)" : ""}`,
+    ...(r.budget ? [`- ${r.budget.cut ? "**" : ""}${budgetText(r.budget)}${r.budget.cut ? "**" : ""}`] : []),
     "",
   ];
   if (r.warnings.length > 0) out.push("## Warnings", "", ...r.warnings.map((w) => `- ${w}`), "");
@@ -114,6 +116,7 @@ function renderComparisonMarkdown(r: ComparisonReport): string {
     `- data: ${r.data.name}, ${r.data.samples} samples; the same suite, samples and seeds for both`,
     `- policy (judged on ${b}): ${r.policy ? (r.policy.passed ? "**passed**" : "**FAILED**") : "none given"}`,
     `- duration: ${r.seconds.toFixed(1)} s${r.interrupted ? " (**interrupted**: the report covers the runs that finished)" : ""}`,
+    ...(r.budget ? [`- ${r.budget.cut ? "**" : ""}${budgetText(r.budget)}${r.budget.cut ? "**" : ""}`] : []),
     "",
   ];
   const warnings = [...c.baseline.warnings.map((w) => `${a}: ${w}`), ...r.warnings.map((w) => `${b}: ${w}`)];

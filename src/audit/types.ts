@@ -3,6 +3,7 @@
  * and Markdown reports are views of it. Keys are snake_case like the attack report.
  */
 import type { Norm, PerturbationStats } from "../attacks/index.js";
+import type { InputKind } from "../engine/input-kind.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import type { Finding } from "../report/finding.js";
 import type { SuiteKind } from "./config.js";
@@ -59,11 +60,13 @@ export interface AttackRecord {
   paper: string;
   kind: SuiteKind;
   /**
-   * done; skipped (the model lacks a capability the attack needs, e.g. gradients);
-   * interrupted (Ctrl-C during it); not-run (after an interruption).
+   * done; skipped (the model lacks a capability the attack needs, e.g. gradients, or its
+   * input is of a kind the attack means nothing on); failed (it stopped with an error, named
+   * in `reason`); interrupted (Ctrl-C, SIGTERM or the time budget during it); not-run
+   * (after an interruption, or once the time budget ran out).
    */
-  status: "done" | "skipped" | "interrupted" | "not-run";
-  /** Why it was skipped, interrupted or not run; null when done. */
+  status: "done" | "skipped" | "failed" | "interrupted" | "not-run";
+  /** Why it was skipped, failed, interrupted or not run; null when done. */
   reason: string | null;
   /** White-box (gradients) or black-box (predictions only). */
   access: "white-box" | "black-box";
@@ -72,6 +75,10 @@ export interface AttackRecord {
   samples: number;
   params: Record<string, unknown>;
   seconds: number;
+  /** What the warm-up predicted it would take as configured; null without a warm-up. */
+  estimate_seconds: number | null;
+  /** What the time budget cut ("120 of 500 samples", "maxIter 40 → 20", "stopped … during ε = 0.3"); empty when nothing. */
+  cuts: string[];
   runs: RunRecord[];
   /**
    * Robust accuracy against ε: measured for a curve; for a minimum-norm attack, what an
@@ -119,6 +126,21 @@ export interface DefenceRecord {
   eot: number;
 }
 
+/** The time budget and the cost estimate (`aegis audit --time-budget`), so a cut-down audit is never read as a full one. */
+export interface BudgetRecord {
+  /** The budget in seconds; null when only the estimate was made. */
+  seconds: number | null;
+  /** What the suite as configured would take, extrapolated from the warm-up; null when interrupted before it. */
+  estimate_seconds: number | null;
+  warmup_seconds: number;
+  /** True when the budget cut samples or iterations, or stopped an attack. */
+  cut: boolean;
+  /** True when the deadline stopped an attack or left some not run. */
+  exhausted: boolean;
+  /** Every cut, "attack: what" ("pgd: 120 of 500 samples"). */
+  cuts: string[];
+}
+
 export interface AuditReport {
   aegis: string;
   kind: "audit";
@@ -128,6 +150,8 @@ export interface AuditReport {
   model: {
     path: string;
     input_shape: number[];
+    /** image, tabular, sequence or tokens: what the default suite and the attacks' applicability follow. */
+    input_kind: InputKind;
     num_classes: number;
     clip_range: [number, number];
     output_kind: "logits" | "probs";
@@ -137,6 +161,8 @@ export interface AuditReport {
   };
   data: { name: string; samples: number; class_names: string[]; per_class_samples: number[] };
   config: { source: string; seed: number; samples: number; batch_size: number };
+  /** The time budget and estimate; null when neither was asked for. */
+  budget: BudgetRecord | null;
   clean_accuracy: number;
   per_class_clean: (number | null)[];
   attacks: AttackRecord[];

@@ -38,13 +38,22 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Aborts on the first Ctrl-C (the command finishes its step and exits cleanly); a second one kills. */
+/**
+ * Aborted by Ctrl-C or by SIGTERM (what CI time-outs and `docker stop` send): the command
+ * finishes its current step and keeps what finished. A second signal kills at once.
+ */
 export function interruptSignal(): AbortSignal {
   const controller = new AbortController();
-  process.once("SIGINT", () => {
-    info("interrupted: finishing the current step (Ctrl-C again to kill)");
+  const onSignal = (name: string) => {
+    info(`interrupted: finishing the current step (${name} again to kill)`);
     controller.abort();
-    process.once("SIGINT", () => process.exit(130));
-  });
+    process.removeListener("SIGINT", onSigint);
+    process.removeListener("SIGTERM", onSigterm);
+    // The default action of a second signal ends the process with the usual 128 + n status.
+  };
+  const onSigint = () => onSignal("Ctrl-C");
+  const onSigterm = () => onSignal("SIGTERM");
+  process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigterm);
   return controller.signal;
 }

@@ -18,7 +18,16 @@ import { loadModel } from "../onnx/io.js";
 import { cloneModel, DataType, defaultOpset, type Model, type TensorValue } from "../onnx/ir.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import type { Classifier, Labels, LossName, LossOptions } from "./capabilities.js";
-import { type Loss, lossByName } from "./losses.js";
+import {
+  type OutputGradientRequest,
+  type OutputGradientResult,
+  type OutputGradients,
+  requestRows,
+  requestTargets,
+  rivalDifference,
+  tileRows,
+} from "./jacobian.js";
+import { classOutput, type Loss, lossByName } from "./losses.js";
 import { probeShapes } from "./probe.js";
 import { createSession, type RuntimeOptions, type Session } from "./runtime.js";
 import { toTrainingMode } from "./training-mode.js";
@@ -101,7 +110,7 @@ interface Releasable {
 export const TARGETS = "aegis/targets";
 export const WEIGHTS = "aegis/weights";
 
-export class OnnxClassifier implements Classifier {
+export class OnnxClassifier implements Classifier, OutputGradients {
   readonly inputShape: readonly number[];
   readonly numClasses: number;
   readonly clipRange: readonly [number, number];
@@ -236,6 +245,40 @@ export class OnnxClassifier implements Classifier {
   async classGradient(x: Tensor<"float32">, cls: Labels): Promise<Tensor<"float32">> {
     const result = await this.evaluate(x, this.oneHot(cls), { loss: "class", wrt: { input: true } });
     return result.inputGrad as Tensor<"float32">;
+  }
+
+  /**
+   * Outputs and R rows of output gradients (engine/jacobian.ts): the gradient graph runs
+   * over R copies of as many samples as fit a batch of rows, each copy seeded by its row's
+   * weights, so a call costs one run per batch however many rows it asks for.
+   */
+  async outputGradients(x: Tensor<"float32">, request: OutputGradientRequest): Promise<OutputGradientResult> {
+    this.checkInput(x);
+    const n = x.shape[0];
+    const rows = requestRows(request, n);
+    const k = this.numClasses;
+    const targets = requestTargets(request, (labels) => this.oneHot(labels));
+    const loss = request.rivalOf ? rivalDifference : classOutput;
+    // Each run holds `per` samples (the last padded): as many as fit a batch of rows, or the
+    // power of two above a smaller n, so that calls of any size share a few graphs.
+    const fit = Math.max(1, Math.floor(this.batchSize / rows));
+    let per = 1;
+    while (per < Math.min(n, fit)) per *= 2;
+    per = Math.min(per, fit);
+    const row = sizeOf(x.shape.slice(1));
+    const output = new Float32Array(n * k);
+    const gradients = new Float32Array(rows * n * row);
+    for (let start = 0; start < n; start += per) {
+      const end = Math.min(n, start + per);
+      const chunk = padRows(sliceRows(x, start, end), per);
+      const seeds = new Float32Array(rows * per * k);
+      for (let r = 0; r < rows; r++) seeds.set(targets.data.subarray((r * n + start) * k, (r * n + end) * k), r * per * k);
+      const result = await this.evaluate(tileRows(chunk, rows), float32([rows * per, k], seeds), { loss, wrt: { input: true } });
+      const grad = (result.inputGrad as Tensor<"float32">).data;
+      output.set(result.output.data.subarray(0, (end - start) * k), start * k);
+      for (let r = 0; r < rows; r++) gradients.set(grad.subarray(r * per * row, (r * per + end - start) * row), (r * n + start) * row);
+    }
+    return { output: float32([n, k], output), gradients: float32([rows, ...x.shape], gradients) };
   }
 
   /** One-hot targets [N, K] for integer labels, after checking their range. */

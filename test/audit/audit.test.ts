@@ -1,18 +1,20 @@
 /**
  * The audit runner on the bundled CNN: real attack numbers, findings, policy verdicts, a
- * schema-valid report, attacks the model cannot run, and Ctrl-C.
+ * schema-valid report, attacks the model cannot run, attacks that fail, and Ctrl-C.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PNG } from "pngjs";
+import type { Attack, CommonParams } from "../../src/attacks/types.js";
 import { medianMinNorm } from "../../src/audit/findings.js";
 import { renderHtml } from "../../src/audit/html.js";
 import { renderMarkdown } from "../../src/audit/markdown.js";
 import { parsePolicy } from "../../src/audit/policy.js";
 import type { AuditReport } from "../../src/audit/types.js";
+import type { Predictor } from "../../src/engine/capabilities.js";
 import { parseYaml } from "../../src/report/yaml.js";
 import { schemaValidator } from "../helpers/schemas.js";
-import { smallAudit, smallConfig } from "./helpers.js";
+import { lookup, smallAudit, smallConfig } from "./helpers.js";
 
 const validate = schemaValidator("audit-report.schema.json");
 
@@ -218,4 +220,54 @@ test("a suite built in code that names no registered attack is refused before an
     },
   );
   assert.deepEqual(logs, []);
+});
+
+/** Breaks the model at ε ≤ 0.1 like FGSM would not; fails at any larger ε, as a bug in an attack would. */
+const failsAboveTenth: Attack<CommonParams, Predictor> = {
+  name: "fails-above-0.1",
+  title: "Failing test double",
+  paper: "test double: an attack with a bug",
+  needs: ["predict"],
+  norms: ["inf"],
+  defaults: { eps: 0.1, norm: "inf", targeted: false },
+  help: { eps: "ε", norm: "inf", targeted: "unsupported" },
+  async run(_model, x, _y, p) {
+    if (p.eps > 0.1) throw new TypeError("cannot read properties of undefined");
+    return { x };
+  },
+};
+
+test("an attack that fails is named with its error in every format while the others run and keep their numbers", async () => {
+  const { report } = await smallAudit({
+    lookup: (name) => (name === failsAboveTenth.name ? (failsAboveTenth as Attack<CommonParams, unknown>) : lookup(name)),
+    config: {
+      ...smallConfig(16),
+      attacks: [
+        { id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] },
+        { id: "buggy", attack: failsAboveTenth.name, kind: "curve", eps: [0.1, 0.2, 0.3] },
+        { id: "buggy-at-once", attack: failsAboveTenth.name, kind: "curve", eps: [0.3] },
+        { id: "deepfool", attack: "deepfool", kind: "minimum-norm" },
+      ],
+    },
+  });
+  assert.ok(validate(report), JSON.stringify(validate.errors));
+  const reason = "internal error, please report it: cannot read properties of undefined";
+  assert.deepEqual(
+    report.attacks.map((a) => [a.id, a.status, a.reason, a.runs.map((p) => p.eps)]),
+    [
+      ["fgsm", "done", null, [0.1]],
+      // The run that finished before the failure is kept.
+      ["buggy", "failed", reason, [0.1]],
+      ["buggy-at-once", "failed", reason, []],
+      ["deepfool", "done", null, [null]],
+    ],
+  );
+  assert.equal(report.interrupted, false);
+  assert.ok(report.attacks[3].runs[0].success_rate > 0.5, "the attack after the failures ran in full");
+  assert.deepEqual(
+    report.warnings.filter((w) => / failed: /.test(w)),
+    [`buggy failed: ${reason}`, `buggy-at-once failed: ${reason}`],
+  );
+  assert.match(renderMarkdown(report), /\| buggy-at-once \| failed: internal error, please report it: cannot read properties of undefined \|/);
+  assert.match(renderHtml(report), /<tr class="skipped">.*?buggy-at-once.*?failed<\/span> internal error, please report it/);
 });

@@ -68,7 +68,7 @@ attacks:
 
 test("config errors name the file, the line and the key, and say what to write", () => {
   const cases: [string, RegExp][] = [
-    ["seed: 1\nsampels: 10\nattacks: [fgsm]\n", /^audit\.yaml:2: sampels is not a known key; use seed, samples, batch_size, attacks$/],
+    ["seed: 1\nsampels: 10\nattacks: [fgsm]\n", /^audit\.yaml:2: sampels is not a known key; use seed, samples, batch_size, time_budget, attacks$/],
     ["attacks:\n  - attack: pgd\n    eps: [0.1, -1]\n", /^audit\.yaml:3: attacks\[0\]\.eps\[1\] must be a number ≥ 0, not -1$/],
     [
       "attacks:\n  - fgsm\n  - attack: pgd\n    params:\n      max_iter: 10\n",
@@ -81,6 +81,7 @@ test("config errors name the file, the line and the key, and say what to write",
     ["attacks:\n  - attack: cw-l2\n    eps: 0.5\n", /attacks\[0\]\.eps is not used by cw-l2, a minimum-norm attack .*set kind: curve/],
     ["attacks: [fgsm, fgsm]\n", /repeats the id "fgsm" of attacks\[0\]; give one of them another id/],
     ["attacks: []\n", /attacks is empty/],
+    ["time_budget: soon\nattacks: [fgsm]\n", /^audit\.yaml:1: time_budget takes a duration such as 300, 90s, 10m or 1h30m, not "soon"$/],
     ["seed: 1\n", /attacks is missing/],
     ["attacks:\n  - attack: pgd\n    eps: [0.1\n", /^audit\.yaml:\d+:\d+: not valid YAML/],
     ["attacks:\n  - attack: pgd\n    id: pgd at 0.1\n", /attacks\[0\]\.id "pgd at 0\.1" may hold only letters/],
@@ -95,6 +96,13 @@ test("config errors name the file, the line and the key, and say what to write",
       },
     );
   }
+});
+
+test("time_budget: seconds or a duration; --time-budget replaces it", () => {
+  assert.equal(config("time_budget: 10m\nattacks: [fgsm]\n").timeBudget, 600);
+  assert.equal(config("time_budget: 90\nattacks: [fgsm]\n").timeBudget, 90);
+  assert.equal(config("attacks: [fgsm]\n").timeBudget, undefined);
+  assert.equal(applyOverrides(config("time_budget: 10m\nattacks: [fgsm]\n"), { timeBudget: 300 }).timeBudget, 300);
 });
 
 test("command-line overrides: --attacks picks entries, --samples caps, --eps replaces the curves' lists", () => {
@@ -164,6 +172,8 @@ test("policy verdicts: thresholds met or not, unevaluable rules fail, severities
     samples: 4,
     params: {},
     seconds: 1,
+    estimate_seconds: null,
+    cuts: [],
   };
   const attacks = [
     { ...base, id: "pgd", attack: "pgd", runs: [run(0.1, 0.75, 0.25)], curve: [], min_norms: null, examples: null },

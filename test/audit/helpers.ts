@@ -6,7 +6,7 @@
  */
 import { attackByName } from "../../src/attacks/index.js";
 import type { Attack, Capability, CommonParams } from "../../src/attacks/types.js";
-import type { AuditConfig } from "../../src/audit/config.js";
+import type { AttackLookup, AuditConfig } from "../../src/audit/config.js";
 import type { Policy } from "../../src/audit/policy.js";
 import { type AuditResult, runAudit } from "../../src/audit/suite.js";
 import { loadMnist } from "../../src/data/index.js";
@@ -99,6 +99,8 @@ export interface SmallAuditOptions {
   policy?: Policy;
   signal?: AbortSignal;
   log?: (m: string) => void;
+  /** Instead of the registry with the line search. */
+  lookup?: AttackLookup;
 }
 
 export async function smallAudit(options: SmallAuditOptions = {}): Promise<AuditResult> {
@@ -124,7 +126,7 @@ export async function smallAudit(options: SmallAuditOptions = {}): Promise<Audit
       policy: options.policy,
       signal: options.signal,
       log: options.log,
-      lookup,
+      lookup: options.lookup ?? lookup,
     });
   } finally {
     await classifier.release();

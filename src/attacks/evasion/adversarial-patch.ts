@@ -180,6 +180,7 @@ export const adversarialPatch: PatchAttack = {
   title: "Adversarial Patch",
   paper: "Brown, Mané, Roy, Abadi & Gilmer 2017, Adversarial Patch",
   needs: ["predict", "lossGradient"],
+  inputs: ["image"],
   norms: ["inf"],
   defaults: { eps: 0.1, norm: "inf", targeted: true, maxIter: 500, batchSize: 16, scaleMin: 1, scaleMax: 1 },
   help: {

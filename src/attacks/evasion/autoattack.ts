@@ -44,8 +44,9 @@ interface Stage {
 }
 
 function stages(model: AutoAttackModel, p: AutoAttackParams, sample: readonly number[]): Stage[] {
-  const { eps, norm, batchSize } = p;
-  const common = { eps, norm, batchSize, targeted: false };
+  const { eps, norm, batchSize, constraints } = p;
+  // Every stage keeps a tabular model's feature constraints.
+  const common = { eps, norm, batchSize, targeted: false, constraints };
   const k = model.numClasses;
   if (p.version === "rand") {
     const list: Stage[] = [{ name: "apgd-ce", run: (x, y, ctx) => apgdCe.run(model, x, y, { ...apgdCe.defaults, ...common, eotIter: 20 }, ctx) }];

@@ -11,14 +11,18 @@
  * crosses the boundary instead of landing on it. `eps` is not a budget but the largest
  * perturbation counted as a success (default ∞); a sample not fooled within it, or within
  * `maxIter` steps, stays at its input.
+ * Each step takes the gradients of the candidates' output differences in one request
+ * (engine/jacobian.ts), for the samples not yet fooled only.
  */
 import type { ClassGradient, Predictor } from "../../engine/capabilities.js";
+import { outputGradients } from "../../engine/jacobian.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, sliceRows } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
 import { rowNorm } from "../norms.js";
 import type { Attack, CommonParams } from "../types.js";
+import { gatherPadded } from "./apgd.js";
 import { checkMinNormParams } from "./carlini-wagner-l2.js";
 
 export interface DeepFoolParams extends CommonParams {
@@ -56,6 +60,9 @@ export const deepFool: Attack<DeepFoolParams, Predictor & ClassGradient> = {
     const [lo, hi] = model.clipRange;
     const movable = mutableMask(row, p.constraints);
     const nb = Math.min(p.nbCandidate, model.numClasses);
+    const k = model.numClasses;
+    const w = new Float32Array(row);
+    const best = new Float32Array(row);
     for (let start = 0; start < n && !ctx.signal?.aborted; start += p.batchSize) {
       const end = Math.min(n, start + p.batchSize);
       const m = end - start;
@@ -63,7 +70,6 @@ export const deepFool: Attack<DeepFoolParams, Predictor & ClassGradient> = {
       const labels = y.slice(start, end);
       // Candidate classes per sample, fixed from the clean scores: the label, then the highest others.
       const clean = await model.predict(x0);
-      const k = clean.shape[1];
       const candidates = labels.map((label, i) => {
         const scores = clean.data.subarray(i * k, (i + 1) * k);
         const others = [...Array(k).keys()].filter((c) => c !== label).sort((a, b) => scores[b] - scores[a]);
@@ -72,39 +78,47 @@ export const deepFool: Attack<DeepFoolParams, Predictor & ClassGradient> = {
       const adv = Float32Array.from(x0.data);
       const total = new Float32Array(adv.length);
       const done = new Array<boolean>(m).fill(false);
-      const w = new Float32Array(row);
-      const best = new Float32Array(row);
       for (let iter = 0; iter <= p.maxIter && !ctx.signal?.aborted; iter++) {
-        const xt = float32(x0.shape, adv);
-        const out = iter === 0 ? clean : await model.predict(xt);
-        for (let i = 0; i < m; i++) {
-          if (done[i] || argmaxRow(out, i) === labels[i]) continue;
+        // Only the samples still running are predicted and differentiated.
+        const active = [...done.keys()].filter((i) => !done[i]);
+        const out = iter === 0 ? clean : await model.predict(float32([active.length, ...x0.shape.slice(1)], gatherPadded(adv, row, active, active.length)));
+        const at = (r: number) => (iter === 0 ? active[r] : r);
+        const running: number[] = [];
+        for (const [r, i] of active.entries()) {
+          if (argmaxRow(out, at(r)) === labels[i]) {
+            running.push(r);
+            continue;
+          }
           done[i] = true;
           const s = i * row;
           if (rowNorm(diff(adv, x0.data, s, row), 0, row, p.norm) <= p.eps) result.set(adv.subarray(s, s + row), (start + i) * row);
         }
-        if (iter === p.maxIter || done.every(Boolean)) break;
-        // One class gradient per candidate rank, over the whole batch (a constant shape).
-        const grads: Float32Array[] = [];
-        for (let c = 0; c < nb; c++)
-          grads.push(
-            (
-              await model.classGradient(
-                xt,
-                candidates.map((cs) => cs[c]),
-              )
-            ).data,
-          );
-        for (let i = 0; i < m; i++) {
-          if (done[i]) continue;
+        if (iter === p.maxIter || running.length === 0) break;
+        // The gradients of f_c − f_label for every other candidate c, in one request.
+        const size = running.length;
+        const weights = new Float32Array((nb - 1) * size * k);
+        running.forEach((r, j) => {
+          const cs = candidates[active[r]];
+          for (let c = 1; c < nb; c++) {
+            weights[((c - 1) * size + j) * k + cs[c]] = 1;
+            weights[((c - 1) * size + j) * k + cs[0]] = -1;
+          }
+        });
+        const rows = running.map((r) => active[r]);
+        const { gradients } = await outputGradients(model, float32([size, ...x0.shape.slice(1)], gatherPadded(adv, row, rows, size)), {
+          weights: float32([nb - 1, size, k], weights),
+        });
+        running.forEach((r, j) => {
+          const i = active[r];
           const s = i * row;
-          const own = out.data[i * k + labels[i]];
+          const own = out.data[at(r) * k + labels[i]];
           let bestDistance = Number.POSITIVE_INFINITY;
           let bestGap = 0;
           let bestNorm = 0;
           for (let c = 1; c < nb; c++) {
-            for (let j = 0; j < row; j++) w[j] = movable[j] ? grads[c][s + j] - grads[0][s + j] : 0;
-            const gap = Math.abs(out.data[i * k + candidates[i][c]] - own);
+            const g = ((c - 1) * size + j) * row;
+            for (let q = 0; q < row; q++) w[q] = movable[q] ? gradients.data[g + q] : 0;
+            const gap = Math.abs(out.data[at(r) * k + candidates[i][c]] - own);
             // Distance to the linearised boundary: |f| / ‖w‖ in the dual norm.
             const dual = rowNorm(w, 0, row, p.norm === "2" ? "2" : "1");
             const distance = gap / (dual || 1e-12);
@@ -115,14 +129,14 @@ export const deepFool: Attack<DeepFoolParams, Predictor & ClassGradient> = {
               best.set(w);
             }
           }
-          if (bestNorm === 0) continue;
+          if (bestNorm === 0) return;
           const scale = (bestGap + 1e-4) / (p.norm === "2" ? bestNorm * bestNorm : bestNorm);
-          for (let j = 0; j < row; j++) {
-            total[s + j] += scale * (p.norm === "2" ? best[j] : Math.sign(best[j]));
-            adv[s + j] = Math.min(hi, Math.max(lo, x0.data[s + j] + (1 + p.overshoot) * total[s + j]));
+          for (let q = 0; q < row; q++) {
+            total[s + q] += scale * (p.norm === "2" ? best[q] : Math.sign(best[q]));
+            adv[s + q] = Math.min(hi, Math.max(lo, x0.data[s + q] + (1 + p.overshoot) * total[s + q]));
           }
           projectFeasible(adv, x0.data, s, row, p.constraints);
-        }
+        });
       }
       ctx.onProgress?.(end, n);
     }

@@ -22,12 +22,15 @@
  * `eps` only decides success: samples without one stay at their input, and the output's
  * `norms` holds the smallest perturbation found for every sample. Class gradients are of
  * the model's outputs, so on a model that returns probabilities FAB linearises those (the
- * authors use logits).
+ * authors use logits). Each step asks for the outputs and the gradients of the output
+ * differences it linearises in one request (engine/jacobian.ts): one backward pass for
+ * FAB-T, where class gradients took two and a prediction.
  */
 import type { ClassGradient, Labels, Predictor } from "../../engine/capabilities.js";
+import { outputGradients, rivalClass } from "../../engine/jacobian.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
-import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
+import { float32, sizeOf, type Tensor } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
 import { isAdversarial } from "../metrics.js";
 import { randomInBall, rowNorm } from "../norms.js";
@@ -157,14 +160,6 @@ export function planeStep(
   for (let j = 0; j < count; j++) move(j, Math.min(t * (norm === "inf" ? 1 : s.weight[j]), s.room[j]));
 }
 
-/** The class with the largest output other than `t`. */
-function rival(output: Tensor<"float32">, r: number, t: number): number {
-  const k = output.shape[1];
-  let best = t === 0 ? 1 : 0;
-  for (let j = 0; j < k; j++) if (j !== t && output.data[r * k + j] > output.data[r * k + best]) best = j;
-  return best;
-}
-
 interface Pass {
   /**
    * Per sample: the class to leave (targeted attacks leave the target's strongest rival,
@@ -219,28 +214,34 @@ async function fabRun(
   const w = new Float32Array(row);
   const d1 = new Float32Array(row);
   const d0 = new Float32Array(row);
-  let out = await model.predict(float32(shape, x1));
   for (let iter = 0; iter < p.maxIter; iter++) {
     if (ctx.signal?.aborted) break;
     const view = float32(shape, x1);
-    const from = source ?? Array.from({ length: size }, (_, r) => rival(out, r, (target as Labels)[r]));
-    // Gradients of the class outputs: of the source and target, or of every class.
-    const grads: Tensor<"float32">[] = [];
-    if (target) grads.push(await model.classGradient(view, from), await model.classGradient(view, target));
-    else for (let c = 0; c < k; c++) grads.push(await model.classGradient(view, new Array<number>(size).fill(c)));
+    // The outputs and the gradients of the output differences f_l − f_c at x1 in one request:
+    // against the target's strongest rival (targeted), the one target (FAB-T), or every class.
+    const request = !source
+      ? { rivalOf: target as Labels }
+      : target
+        ? { weights: differences(size, k, (r) => [[target[r], source[r]]]) }
+        : { weights: differences(size, k, (r) => [...Array(k).keys()].map((l) => [l, source[r]] as [number, number])) };
+    const { output: out, gradients } = await outputGradients(model, view, request);
+    const from = source ?? Array.from({ length: size }, (_, r) => rivalClass(out, r, (target as Labels)[r]));
+    // Where ∇(f_l − f_c) of row r starts, and its sign (the rival request gives ∇(f_c − f_l)).
+    const difference = (l: number, r: number) => ({ at: ((target ? 0 : l) * size + r) * row, sign: source ? 1 : -1 });
     for (let r = 0; r < m; r++) {
       const o = r * row;
       const c = from[r];
       const fc = out.data[r * k + c];
-      const gradOf = (l: number) => (target ? grads[l === c ? 0 : 1] : grads[l]).data;
+      const load = (l: number) => {
+        const { at, sign } = difference(l, r);
+        for (let j = 0; j < row; j++) w[j] = movable[j] ? sign * gradients.data[at + j] : 0;
+      };
       // The closest linearised boundary: |f_l − f_c| / ‖∇f_l − ∇f_c‖ in the dual norm.
       let best = -1;
       let bestDistance = Number.POSITIVE_INFINITY;
       for (const l of target ? [target[r]] : [...Array(k).keys()]) {
         if (l === c) continue;
-        const gl = gradOf(l);
-        const gc = gradOf(c);
-        for (let j = 0; j < row; j++) w[j] = movable[j] ? gl[o + j] - gc[o + j] : 0;
+        load(l);
         const distance = Math.abs(out.data[r * k + l] - fc) / (rowNorm(w, 0, row, dual[p.norm as LpNorm]) + 1e-12);
         if (distance < bestDistance) {
           bestDistance = distance;
@@ -248,9 +249,7 @@ async function fabRun(
         }
       }
       if (best < 0) continue;
-      const gl = gradOf(best);
-      const gc = gradOf(c);
-      for (let j = 0; j < row; j++) w[j] = movable[j] ? gl[o + j] - gc[o + j] : 0;
+      load(best);
       const df = out.data[r * k + best] - fc;
       let shift = 0;
       for (let j = 0; j < row; j++) shift += w[j] * (x0[o + j] - x1[o + j]);
@@ -262,10 +261,10 @@ async function fabRun(
       for (let j = 0; j < row; j++) x1[o + j] = (1 - alpha) * (x1[o + j] + p.eta * d1[j]) + alpha * (x0[o + j] + p.eta * d0[j]);
       settle(r);
     }
-    out = await model.predict(float32(shape, x1));
-    const moved: number[] = [];
+    // The stepped iterates' outputs decide success; the next request's outputs are at the (pulled back) iterate.
+    const stepped = await model.predict(float32(shape, x1));
     for (let r = 0; r < m; r++) {
-      if (!success(out, r, idx[r])) continue;
+      if (!success(stepped, r, idx[r])) continue;
       const o = r * row;
       for (let j = 0; j < row; j++) d1[j] = x1[o + j] - x0[o + j];
       const length = rowNorm(d1, 0, row, p.norm);
@@ -275,14 +274,22 @@ async function fabRun(
       }
       for (let j = 0; j < row; j++) x1[o + j] = x0[o + j] + p.beta * d1[j];
       settle(r);
-      moved.push(r);
-    }
-    // Only the rows stepped back need new outputs.
-    if (moved.length > 0) {
-      const fresh = await model.predict(gatherRows(float32(shape, x1), moved));
-      for (const [j, r] of moved.entries()) out.data.set(fresh.data.subarray(j * k, (j + 1) * k), r * k);
     }
   }
+}
+
+/** Weights [R, size, K] of the differences f_l − f_c that `pairs(r)` lists for each row r (pair j in row j). */
+function differences(size: number, k: number, pairs: (r: number) => [number, number][]): Tensor<"float32"> {
+  const first = pairs(0);
+  const w = new Float32Array(first.length * size * k);
+  for (let r = 0; r < size; r++) {
+    pairs(r).forEach(([l, c], j) => {
+      if (l === c) return;
+      w[(j * size + r) * k + l] = 1;
+      w[(j * size + r) * k + c] = -1;
+    });
+  }
+  return float32([first.length, size, k], w);
 }
 
 export async function runFab(model: FabModel, x: Tensor<"float32">, y: Labels, p: FabParams, ctx: AttackContext): Promise<FabOutput> {

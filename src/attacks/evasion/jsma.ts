@@ -10,15 +10,19 @@
  * the change applied to each chosen feature, so also the L∞ bound), γ = 14.5% (MNIST).
  * Extension: untargeted (the paper is targeted), the mirrored map lowers the true class
  * and raises the others until the label changes. A sample with no admissible pair left
- * stops there; one that does not reach its goal stays at its input.
+ * stops there; one that does not reach its goal stays at its input. The map's two rows (the
+ * goal class and the sum of the others) come from one request (engine/jacobian.ts), for the
+ * samples still running only.
  */
 import type { ClassGradient, Predictor } from "../../engine/capabilities.js";
+import { outputGradients } from "../../engine/jacobian.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, sizeOf, sliceRows } from "../../tensor.js";
 import { mutableMask, projectFeasible } from "../constraints.js";
 import { isAdversarial } from "../metrics.js";
 import type { Attack, CommonParams } from "../types.js";
+import { gatherPadded } from "./apgd.js";
 
 export interface JsmaParams extends CommonParams {
   /** Largest fraction of the features that may change (the paper's γ). */
@@ -66,33 +70,32 @@ export const jsma: Attack<JsmaParams, Predictor & ClassGradient> = {
       const changed = new Uint8Array(adv.length);
       const changedCount = new Int32Array(m);
       const active = new Array<boolean>(m).fill(true);
-      const reached = (out: Parameters<typeof argmaxRow>[0], i: number) => isAdversarial(argmaxRow(out, i), labels[i], p.targeted);
-      const own = new Float32Array(adv.length);
-      const others = new Float32Array(adv.length);
       while (active.some(Boolean) && !ctx.signal?.aborted) {
-        const xt = float32(x0.shape, adv);
-        const out = await model.predict(xt);
-        for (let i = 0; i < m; i++) {
-          if (!active[i]) continue;
-          if (reached(out, i)) {
+        // Only the samples still running are predicted and differentiated.
+        const running = [...active.keys()].filter((i) => active[i]);
+        const out = await model.predict(float32([running.length, ...x0.shape.slice(1)], gatherPadded(adv, row, running, running.length)));
+        const still = running.filter((i, r) => {
+          if (isAdversarial(argmaxRow(out, r), labels[i], p.targeted)) {
             active[i] = false;
             result.set(adv.subarray(i * row, (i + 1) * row), (start + i) * row);
           } else if (changedCount[i] + 2 > maxChanged) active[i] = false;
-        }
-        if (!active.some(Boolean)) break;
-        // The Jacobian rows: the goal class (target, or true label) and the sum of the rest.
-        others.fill(0);
-        for (let c = 0; c < k; c++) {
-          const g = (await model.classGradient(xt, new Array<number>(m).fill(c))).data;
-          for (let i = 0; i < m; i++) {
-            const s = i * row;
-            if (c === labels[i]) own.set(g.subarray(s, s + row), s);
-            else for (let j = s; j < s + row; j++) others[j] += g[j];
-          }
-        }
-        for (let i = 0; i < m; i++) {
-          if (!active[i]) continue;
+          return active[i];
+        });
+        if (still.length === 0) break;
+        // The saliency map's two Jacobian rows in one request: the goal class (target, or true
+        // label) and the sum of the others.
+        const weights = new Float32Array(2 * still.length * k);
+        still.forEach((i, r) => {
+          for (let c = 0; c < k; c++) weights[((c === labels[i] ? 0 : 1) * still.length + r) * k + c] = 1;
+        });
+        const { gradients } = await outputGradients(model, float32([still.length, ...x0.shape.slice(1)], gatherPadded(adv, row, still, still.length)), {
+          weights: float32([2, still.length, k], weights),
+        });
+        const g = gradients.data;
+        still.forEach((i, r) => {
           const s = i * row;
+          const own = r * row;
+          const others = (still.length + r) * row;
           // Orient the map so that a good pair always has a > 0 and b < 0: θ's sign, and
           // untargeted, lowering the true class instead of raising the target.
           const sign = (up ? 1 : -1) * (p.targeted ? 1 : -1);
@@ -102,11 +105,11 @@ export const jsma: Attack<JsmaParams, Predictor & ClassGradient> = {
           let bestP = -1;
           let bestQ = -1;
           for (let u = 0; u < features.length; u++) {
-            const ap = sign * own[s + features[u]];
-            const bp = sign * others[s + features[u]];
+            const ap = sign * g[own + features[u]];
+            const bp = sign * g[others + features[u]];
             for (let v = u + 1; v < features.length; v++) {
-              const a = ap + sign * own[s + features[v]];
-              const b = bp + sign * others[s + features[v]];
+              const a = ap + sign * g[own + features[v]];
+              const b = bp + sign * g[others + features[v]];
               if (a > 0 && b < 0 && -a * b > bestScore) {
                 bestScore = -a * b;
                 bestP = features[u];
@@ -116,7 +119,7 @@ export const jsma: Attack<JsmaParams, Predictor & ClassGradient> = {
           }
           if (bestP < 0) {
             active[i] = false;
-            continue;
+            return;
           }
           for (const j of [bestP, bestQ]) {
             const at = s + j;
@@ -128,7 +131,7 @@ export const jsma: Attack<JsmaParams, Predictor & ClassGradient> = {
             if (up ? adv[at] >= hi : adv[at] <= lo) domain[at] = 0;
           }
           projectFeasible(adv, x0.data, s, row, p.constraints);
-        }
+        });
       }
       ctx.onProgress?.(end, n);
     }

@@ -39,6 +39,7 @@ export const square: Attack<SquareParams, Predictor> = {
   title: "Square Attack",
   paper: "Andriushchenko, Croce, Flammarion & Hein 2020, Square Attack: a query-efficient black-box adversarial attack via random search",
   needs: ["predict"],
+  inputs: ["image"],
   norms: ["inf", "2"],
   defaults: { eps: 0.3, norm: "inf", targeted: false, maxQueries: 5000, pInit: 0.8, batchSize: 128 },
   help: {

@@ -1,20 +1,24 @@
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { loadConstraintsFile } from "../../attacks/index.js";
 import type { AuditReport } from "../../audit/index.js";
 import {
   AUDIT_FORMATS,
   type AuditResult,
   applyOverrides,
+  budgetText,
   type ComparisonReport,
   DEFAULT_AUDIT_FORMATS,
   defaultAuditConfig,
   defaultLabels,
   defenceAttackText,
   defenceText,
+  durationText,
   ensembleText,
   isComparison,
   loadAuditConfig,
   loadPolicy,
+  parseDuration,
   runAudit,
   runComparison,
   writeAuditReports,
@@ -22,11 +26,13 @@ import {
 import { requireLabels } from "../../data/labels.js";
 import { capabilitiesOf } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
+import { type InputKind, inputKind, kindText } from "../../engine/input-kind.js";
 import { summarizeModel } from "../../engine/inspect.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
 import { severitySummary } from "../../report/finding.js";
 import { parseFormats } from "../../report/write.js";
+import { sizeOf } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 import { parseEpsilons, runtimeOptions, withBatchSize, withData, withFormat, withJson, withOut, withRuntime, withSamples, withSeed } from "../options.js";
@@ -45,10 +51,19 @@ export function auditCommand(): Command {
       "two ONNX models, baseline then candidate: the same suite on both, one report side by side; a policy is judged on the candidate",
     )
     .option("--labels <a,b>", "names of the two compared models in the report (default: their file names)")
-    .option("--config <audit.yaml>", "the suite: attacks, ε lists, norms, parameters, samples, seed (default: the built-in suite)")
+    .option(
+      "--config <audit.yaml>",
+      "the suite: attacks, ε lists, norms, parameters, samples, seed, time_budget (default: the built-in suite for the model's input: images, tabular rows or sequences)",
+    )
     .option("--policy <policy.yaml>", "thresholds to enforce: min_clean_accuracy, min_robust_accuracy, max_success_rate, …")
     .option("--attacks <ids>", "run only these suite entries (comma-separated ids)")
-    .option("--eps <list>", "replace the ε list of every curve (comma-separated)");
+    .option("--eps <list>", "replace the ε list of every curve (comma-separated)")
+    .option(
+      "--time-budget <duration>",
+      "fit the audit into this time (300, 90s, 10m, 1h30m): warms every attack up, then cuts samples, then iterations, and the report states what it cut",
+    )
+    .option("--estimate", "warm every attack up first and print what the suite will cost before running it (always done with --time-budget)")
+    .option("--constraints <file>", "tabular feature constraints every attack keeps (JSON: lower, upper, immutable, integer, one_hot)");
   withData(cmd, "evaluation data (mnist: its 2,000-sample test split)", "mnist");
   withSamples(cmd, "at most n samples for every attack");
   withSeed(cmd, "random starts and targets (default: the suite's)", null);
@@ -61,7 +76,7 @@ export function auditCommand(): Command {
     const formats = parseFormats(opts.format, AUDIT_FORMATS);
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
-    const config = applyOverrides(opts.config ? loadAuditConfig(opts.config) : defaultAuditConfig(), {
+    const overrides = {
       samples: opts.samples,
       eps: opts.eps === undefined ? undefined : parseEpsilons("--eps", opts.eps),
       attacks:
@@ -72,11 +87,19 @@ export function auditCommand(): Command {
               .map((s) => s.trim()),
       seed: opts.seed,
       batchSize: opts.batchSize,
-    });
+      timeBudget: opts.timeBudget === undefined ? undefined : parseDuration("--time-budget", String(opts.timeBudget)),
+    };
+    const fileConfig = opts.config ? loadAuditConfig(opts.config) : null;
+    // The built-in suite follows the model's input; every kind's has the same batch size.
+    const suiteFor = (kind?: InputKind) => applyOverrides(fileConfig ?? defaultAuditConfig(kind), overrides);
+    // Every model file is read before the data, so a wrong path fails at once.
+    const defence = opts.defence ? await openDefenceTarget({ ...opts, batchSize: suiteFor().batchSize }) : null;
+    const modelPaths = defence ? [defence.deployedFile] : (compared?.paths ?? [opts.model as string]);
+    const graphs = modelPaths.map((path) => loadModel(path));
+    const kind = inputKind(graphs[0]);
+    const config = suiteFor(kind);
     // Checked before anything runs: a typo in a policy should not cost a whole audit.
     const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
-    // Every model file is read before the data, so a wrong path fails at once.
-    const defence = opts.defence ? await openDefenceTarget({ ...opts, batchSize: config.batchSize }) : null;
     const opened: { release(): Promise<void> }[] = defence ? [defence.model] : [];
     const open = async (path: string) => {
       const model = await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize });
@@ -87,35 +110,47 @@ export function auditCommand(): Command {
     let result: AuditResult;
     try {
       // A defended model is described as deployed; its gradients come from the file the attacks go through.
-      const paths = defence ? [defence.deployedFile] : (compared?.paths ?? [opts.model as string]);
-      const summaries = await Promise.all(paths.map((path) => summarizeModel(loadModel(path), runtimeOptions(opts))));
+      const summaries = await Promise.all(graphs.map((graph) => summarizeModel(graph, runtimeOptions(opts))));
       const attackedSummary =
         defence && defence.attackedFile !== defence.deployedFile ? await summarizeModel(loadModel(defence.attackedFile), runtimeOptions(opts)) : summaries[0];
       const data = loadData(opts.data, opts);
       requireLabels(data, "an audit");
       const n = Math.min(config.samples, data.x.shape[0]);
-      const shared = { data, config, policy, signal, log: info, progress: progressBar };
-      const suite = config.attacks.map((e) => e.id).join(", ");
+      const constraints = opts.constraints ? loadConstraintsFile(opts.constraints, sizeOf(data.x.shape.slice(1))) : undefined;
+      const shared = {
+        data,
+        config,
+        policy,
+        signal,
+        inputKind: kind,
+        constraints,
+        estimate: Boolean(opts.estimate),
+        clockStart: 0,
+        log: info,
+        progress: progressBar,
+      };
+      const budget = config.timeBudget === undefined ? "" : ` within ${durationText(config.timeBudget)}`;
+      const suite = `${config.attacks.map((e) => e.id).join(", ")}${budget} (${kindText(kind)}${fileConfig ? "" : ": the built-in suite for them"})`;
       if (compared) {
-        const classifiers = [await open(paths[0]), await open(paths[1])];
+        const classifiers = [await open(modelPaths[0]), await open(modelPaths[1])];
         info(`comparing ${compared.labels.join(" and ")} on ${n} samples of ${data.name}: ${suite}`);
         const side = (i: number) => ({
           label: compared.labels[i],
           model: classifiers[i],
           capabilities: capabilitiesOf(classifiers[i], summaries[i].differentiable),
-          modelPath: paths[i],
+          modelPath: modelPaths[i],
           summary: summaries[i],
         });
         result = await runComparison({ ...shared, baseline: side(0), candidate: side(1) });
       } else {
-        const model = defence?.model ?? (await open(paths[0]));
+        const model = defence?.model ?? (await open(modelPaths[0]));
         const through = defence ? ` through ${defenceText(defence.record)}, attacked ${defence.record.adaptive ? "adaptively" : "non-adaptively"},` : "";
-        info(`auditing ${paths[0]}${through} on ${n} samples of ${data.name}: ${suite}`);
+        info(`auditing ${modelPaths[0]}${through} on ${n} samples of ${data.name}: ${suite}`);
         result = await runAudit({
           ...shared,
           model,
           capabilities: capabilitiesOf(model, attackedSummary.differentiable),
-          modelPath: paths[0],
+          modelPath: modelPaths[0],
           summary: summaries[0],
           defence: defence?.record ?? null,
         });
@@ -197,6 +232,7 @@ function summaryText(r: AuditReport, written: readonly string[]): string {
       if (p.ensemble) lines.push(`${" ".repeat(width + 9)}${ensembleText(p.ensemble)}`);
     }
   }
+  if (r.budget) lines.push(`${"budget".padEnd(width)} ${budgetText(r.budget)}`);
   lines.push(`${"findings".padEnd(width)} ${severitySummary(r.findings)}`);
   if (r.policy)
     lines.push(

@@ -1,0 +1,142 @@
+/**
+ * Rows of the Jacobian in one run: the gradients with respect to the input of several
+ * weighted sums of each sample's outputs, ∇ₓ Σₖ W[r, i, k]·f_k(xᵢ), together with the
+ * outputs f(xᵢ). One-hot weights give rows of the Jacobian, e_a − e_b the gradient of an
+ * output difference (what DeepFool and FAB linearise), 1 − e_t the sum of all outputs but
+ * one (JSMA's saliency map): one backward pass each, where composing them from class
+ * gradients takes two or K. A difference can also be taken against the strongest rival of
+ * a class at x (the "top-1 difference"), chosen inside the graph, so the caller does not
+ * need the outputs before asking.
+ *
+ * An ONNX classifier answers with one gradient graph over R copies of the batch, so R
+ * rows cost one ONNX Runtime run per batch instead of R runs and a prediction; any other
+ * model with class gradients is served by `outputGradients` composing them.
+ */
+import type { GraphBuilder } from "../onnx/builder.js";
+import { float32, sizeOf, type Tensor } from "../tensor.js";
+import type { ClassGradient, Labels, Predictor } from "./capabilities.js";
+import type { Loss } from "./losses.js";
+
+export interface OutputGradientRequest {
+  /** W [R, N, K]: row r of sample i is the gradient of Σₖ W[r, i, k]·f_k(xᵢ). */
+  weights?: Tensor<"float32">;
+  /** One row per sample: the gradient of f_rival(xᵢ) − f_t(xᵢ), rival the largest output other than t = rivalOf[i] at xᵢ. */
+  rivalOf?: Labels;
+}
+
+export interface OutputGradientResult {
+  /** The model's outputs at x [N, K] (logits or probabilities, as `predict`). */
+  output: Tensor<"float32">;
+  /** [R, N, ...sample]: row r of every sample, then the next row. */
+  gradients: Tensor<"float32">;
+}
+
+export interface OutputGradients {
+  outputGradients(x: Tensor<"float32">, request: OutputGradientRequest): Promise<OutputGradientResult>;
+}
+
+export function hasOutputGradients(m: object): m is OutputGradients {
+  return typeof (m as Partial<OutputGradients>).outputGradients === "function";
+}
+
+/**
+ * f_rival − f_t per sample, the targets holding onehot(t); the maximum's gradient routes to
+ * the rival, so the backward pass gives ∇f_rival − ∇f_t.
+ */
+export const rivalDifference: Loss = {
+  name: "rival-difference",
+  build(b: GraphBuilder, { output, targets }) {
+    const own = b.reduceSum(b.op("Mul", [output, targets]), [1], false);
+    const others = b.op("Sub", [output, b.op("Mul", [targets, b.scalar(1e9)])]);
+    return b.op("Sub", [b.reduceMax(others, [1], false), own]);
+  },
+};
+
+/** The number of rows a request asks for. */
+export function requestRows(request: OutputGradientRequest, n: number): number {
+  if (request.rivalOf) return 1;
+  const w = request.weights;
+  if (w?.shape.length !== 3 || w.shape[1] !== n) throw new RangeError(`output-gradient weights must be [R, ${n}, K]`);
+  return w.shape[0];
+}
+
+/** The largest output of row i other than class t (the first on ties). */
+export function rivalClass(output: Tensor<"float32">, i: number, t: number): number {
+  const k = output.shape[1];
+  let best = t === 0 ? 1 : 0;
+  for (let j = 0; j < k; j++) if (j !== t && output.data[i * k + j] > output.data[i * k + best]) best = j;
+  return best;
+}
+
+/**
+ * The model's own output gradients when it has them; otherwise composed from one class
+ * gradient per distinct (row, sample-class) slot and a prediction.
+ */
+export async function outputGradients(
+  model: Predictor & ClassGradient & Partial<OutputGradients>,
+  x: Tensor<"float32">,
+  request: OutputGradientRequest,
+): Promise<OutputGradientResult> {
+  if (hasOutputGradients(model)) return model.outputGradients(x, request);
+  const n = x.shape[0];
+  const row = sizeOf(x.shape.slice(1));
+  const output = await model.predict(x);
+  const k = output.shape[1];
+  const weights = request.weights ?? rivalWeights(output, request.rivalOf as Labels);
+  const rows = requestRows({ weights }, n);
+  const gradients = new Float32Array(rows * n * row);
+  const cache = new Map<string, Float32Array>();
+  for (let r = 0; r < rows; r++) {
+    // Slot j holds each sample's j-th class with a non-zero weight in this row.
+    const slots: { cls: number; w: number }[][] = [];
+    for (let i = 0; i < n; i++) {
+      let j = 0;
+      for (let c = 0; c < k; c++) {
+        const w = weights.data[(r * n + i) * k + c];
+        if (w === 0) continue;
+        slots[j] ??= Array.from({ length: n }, () => ({ cls: 0, w: 0 }));
+        slots[j++][i] = { cls: c, w };
+      }
+    }
+    for (const slot of slots) {
+      const classes = slot.map((s) => s.cls);
+      const key = classes.join();
+      let g = cache.get(key);
+      if (!g) {
+        g = (await model.classGradient(x, classes)).data;
+        cache.set(key, g);
+      }
+      const base = r * n * row;
+      for (let i = 0; i < n; i++) {
+        const w = slot[i].w;
+        if (w !== 0) for (let j = i * row; j < (i + 1) * row; j++) gradients[base + j] += w * g[j];
+      }
+    }
+  }
+  return { output, gradients: float32([rows, ...x.shape], gradients) };
+}
+
+/** The weights of the rival request: e_rival − e_t per sample, the rival read from the outputs. */
+function rivalWeights(output: Tensor<"float32">, of: Labels): Tensor<"float32"> {
+  const [n, k] = output.shape;
+  const w = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    w[i * k + rivalClass(output, i, of[i])] = 1;
+    w[i * k + of[i]] = -1;
+  }
+  return float32([1, n, k], w);
+}
+
+/** `times` copies of the batch one after the other: row r·N + i is sample i. */
+export function tileRows(x: Tensor<"float32">, times: number): Tensor<"float32"> {
+  const data = new Float32Array(x.data.length * times);
+  for (let r = 0; r < times; r++) data.set(x.data, r * x.data.length);
+  return float32([x.shape[0] * times, ...x.shape.slice(1)], data);
+}
+
+/** The targets matrix [R·N, K] a gradient graph reads for a request (the rows of W, or onehot(t) for the rival difference). */
+export function requestTargets(request: OutputGradientRequest, oneHot: (labels: Labels) => Tensor<"float32">): Tensor<"float32"> {
+  if (request.rivalOf) return oneHot(request.rivalOf);
+  const w = request.weights as Tensor<"float32">;
+  return float32([w.shape[0] * w.shape[1], w.shape[2]], w.data);
+}

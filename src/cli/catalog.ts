@@ -97,9 +97,21 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "guard",
-    usage: "[options]",
+    usage: "[options] [command]",
     description: "run the security gateway in front of ML endpoints (see examples/guard.yaml); SIGHUP reloads the config",
     load: async () => (await import("./commands/guard.js")).guardCommand(),
+  },
+  {
+    name: "encrypt",
+    usage: "[options] <file>",
+    description: "encrypt a model, data set or report at rest (AES-256-GCM in 64 KiB chunks; name and format authenticated)",
+    load: async () => (await import("./commands/encrypt.js")).encryptCommand(),
+  },
+  {
+    name: "decrypt",
+    usage: "[options] <file>",
+    description: "decrypt a file `aegis encrypt` wrote; a changed, truncated or renamed file is refused (exit 12) and nothing is written",
+    load: async () => (await import("./commands/encrypt.js")).decryptCommand(),
   },
   {
     name: "keys",

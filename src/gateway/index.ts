@@ -2,6 +2,7 @@
 
 export { SqliteAuditLog } from "./audit-log/sqlite.js";
 export { createApiKey, readKeysFile, revokeApiKey } from "./auth/api-keys.js";
+export { ALERT_DEFAULTS, type AlertThresholds, alertRules } from "./alerts.js";
 export { type GuardConfig, loadGuardConfig } from "./config.js";
 export * from "./detectors/index.js";
 export { type RunningGuard, startGuard } from "./guard.js";

@@ -86,7 +86,7 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
       labels: { severity: "critical" },
       annotations: {
         summary: "The {{ $labels.control }} detector flagged a query stream that looks like model extraction",
-        description: `A client's queries to ${watched.join(", ")} raised {{ $value }} {{ $labels.control }} alarm(s) in 5 minutes; \`aegis incidents list --open\` names the client.`,
+        description: `A client's queries to ${watched.join(", ")} raised {{ $value }} {{ $labels.control }} alarm(s) in 5 minutes; \`aegis incidents list --db <auditLog.path> --status open\` names the client.`,
       },
     });
   if (upstreamRoutes.length > 0) {

@@ -29,6 +29,22 @@ interface Rule {
   annotations?: Record<string, string>;
 }
 
+/**
+ * The decision series the alerts read, which the guard creates at 0 on start: a counter that
+ * first appears already at 1 shows no increase() to Prometheus, so a first alarm would be
+ * missed, and one client blocked on its first alarm raises no second one.
+ */
+export function alertedDecisions(config: GuardConfig): { control: string; action: string; reason: string }[] {
+  const detectors = new Set<string>();
+  for (const route of config.routes) {
+    if (route.kind === "llm" || !route.detectors) continue;
+    if (route.detectors.prada) detectors.add("prada");
+    if (route.detectors.statefulKnn) detectors.add("stateful-knn");
+    if (route.detectors.ood) detectors.add("ood-rate");
+  }
+  return [...detectors].map((control) => ({ control, action: "flag", reason: "alarm" }));
+}
+
 const oneOf = (names: readonly string[]) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&")).join("|");
 
 export function alertRules(config: GuardConfig, thresholds: AlertThresholds = ALERT_DEFAULTS): string {

@@ -184,3 +184,80 @@ test("each alert fires on the series that should raise it and not on healthy one
   ]);
   assert.equal(r.code, 0, r.output);
 });
+
+/** The value of each series of the named metrics in a /metrics exposition. */
+function samples(exposition: string, names: readonly string[]): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of exposition.split("\n")) {
+    const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && names.includes(m[1])) values.set(m[1] + (m[2] ?? ""), Number(m[3]));
+  }
+  return values;
+}
+
+test("the extraction and blocked-client alerts fire on metrics scraped from a guard while a Jacobian-augmentation extraction runs", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-alerts-guard-"));
+  const config = join(dir, "guard.yaml");
+  writeFileSync(
+    config,
+    `server: { port: 0 }
+auth: { anonymousRoles: [predict] }
+metrics: { public: true }
+auditLog: { path: audit.db }
+incidents:
+  rules: [{ detector: prada, action: block, durationSeconds: 3600 }]
+routes:
+  - { name: digits, model: ${modelPath}, detectors: { prada: {} } }
+`,
+  );
+  const model = await OnnxClassifier.fromFile(modelPath);
+  const seeds = Array.from({ length: 20 }, (_, i) => loadMnist().train.x.data.slice(i * 784, (i + 1) * 784));
+  const stream = await jacobianAugmentationStream(model, seeds, 300);
+  await model.release();
+
+  const guard = await startGuard(config);
+  const watched = ["aegis_decisions_total", "aegis_blocked_clients"];
+  // One scrape stands for one minute of Prometheus's scrape interval.
+  const scrapes: Map<string, number>[] = [];
+  const scrape = async () => scrapes.push(samples(await (await fetch(`${guard.url}/metrics`)).text(), watched));
+  let blockedAt: number | undefined;
+  try {
+    await scrape();
+    // 30 queries a minute until the first refusal, then three quiet minutes with the client blocked.
+    for (let sent = 0; sent < stream.length && blockedAt === undefined; sent += 10) {
+      const res = await fetch(`${guard.url}/v1/models/digits:predict`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ instances: stream.slice(sent, sent + 10).map((r) => Array.from(r)) }),
+      });
+      await res.arrayBuffer();
+      if (res.status === 403) blockedAt = scrapes.length;
+      if ((sent / 10) % 3 === 2) await scrape();
+    }
+    for (let quiet = 0; quiet < 3; quiet++) await scrape();
+  } finally {
+    await guard.close();
+  }
+  assert.ok(blockedAt !== undefined, "PRADA blocked the extraction");
+  const alarm = 'aegis_decisions_total{control="prada",action="flag",reason="alarm"}';
+  assert.equal(scrapes[0].get(alarm), 0, "the alarm series exists from the start, at 0");
+
+  const names = [...new Set(scrapes.flatMap((s) => [...s.keys()]))];
+  const inputSeries = names.map((name) => series(name, scrapes.map((s) => s.get(name) ?? "_").join(" ")));
+  // The recorded counts decide $value in the annotations; the labels say which alert fired.
+  const rules = alertRules(loadGuardConfig(config)).replace(/ {8}annotations:\n( {10}.*\n)+/g, "");
+  const last = `${scrapes.length - 1}m`;
+  const r = await unitTest("recorded", rules, [
+    {
+      interval: "1m",
+      input_series: inputSeries,
+      alert_rule_test: [
+        { eval_time: "0m", alertname: "AegisModelExtractionAlarm", exp_alerts: [] },
+        { eval_time: "0m", alertname: "AegisClientsBlocked", exp_alerts: [] },
+        { eval_time: last, alertname: "AegisModelExtractionAlarm", exp_alerts: [{ exp_labels: { severity: "critical", control: "prada" } }] },
+        { eval_time: last, alertname: "AegisClientsBlocked", exp_alerts: [{ exp_labels: { severity: "warning" } }] },
+      ],
+    },
+  ]);
+  assert.equal(r.code, 0, `${r.output}\n${stringify(inputSeries)}`);
+});

@@ -97,7 +97,7 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "guard",
-    usage: "[options] [command]",
+    usage: "[options]",
     description: "run the security gateway in front of ML endpoints (see examples/guard.yaml); SIGHUP reloads the config",
     load: async () => (await import("./commands/guard.js")).guardCommand(),
   },

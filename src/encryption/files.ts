@@ -10,6 +10,7 @@ import { AegisError } from "../errors.js";
 import { writeAtomically } from "../fs.js";
 import { type ByteSource, bufferSource, DEFAULT_CHUNK_SIZE, decryptStream, ENCRYPTED_SUFFIX, encryptStream, type Header, isEncrypted } from "./format.js";
 import { requireKey } from "./keys.js";
+import type { Identity, Recipient } from "./recipients.js";
 
 function openInput(path: string): number {
   try {
@@ -39,8 +40,13 @@ export function encryptedName(name: string): string {
   return `${name}${ENCRYPTED_SUFFIX}`;
 }
 
-/** Encrypts `input` into `output` (named `name` + ".aegis"; `name` defaults to the input's). */
-export function encryptFile(input: string, output: string, key: Uint8Array, options: { name?: string; chunkSize?: number } = {}): Header["name"] {
+/** Encrypts `input` into `output` (named `name` + ".aegis"; `name` defaults to the input's) for each recipient. */
+export function encryptFile(
+  input: string,
+  output: string,
+  recipients: readonly Recipient[],
+  options: { name?: string; chunkSize?: number } = {},
+): Header["name"] {
   const name = options.name ?? basename(input);
   if (basename(output) !== encryptedName(name))
     throw new AegisError(
@@ -59,7 +65,7 @@ export function encryptFile(input: string, output: string, key: Uint8Array, opti
       position += got;
       return buffer.subarray(0, got);
     };
-    writeAtomically(output, (out) => encryptStream(readChunk, writeAll(out), key, name, chunkSize));
+    writeAtomically(output, (out) => encryptStream(readChunk, writeAll(out), recipients, name, chunkSize));
   } finally {
     closeSync(fd);
   }
@@ -76,14 +82,14 @@ function checkName(path: string, header: Header): void {
 }
 
 /** Decrypts `input` into `output` (mode 0600); the output appears only once every chunk has verified. */
-export function decryptFile(input: string, output: string, key: Uint8Array): Header {
+export function decryptFile(input: string, output: string, identity: Identity): Header {
   const fd = openInput(input);
   try {
     let header: Header | undefined;
     writeAtomically(
       output,
       (out) => {
-        header = decryptStream(fileSource(fd), writeAll(out), key, input);
+        header = decryptStream(fileSource(fd), writeAll(out), identity, input);
         checkName(input, header);
       },
       0o600,
@@ -95,9 +101,9 @@ export function decryptFile(input: string, output: string, key: Uint8Array): Hea
 }
 
 /** Decrypts bytes already in memory (read from `path`, whose name is checked). */
-export function decryptBytes(bytes: Uint8Array, key: Uint8Array, path: string): Buffer {
+export function decryptBytes(bytes: Uint8Array, identity: Identity, path: string): Buffer {
   const parts: Uint8Array[] = [];
-  const header = decryptStream(bufferSource(bytes), (b) => parts.push(b), key, path);
+  const header = decryptStream(bufferSource(bytes), (b) => parts.push(b), identity, path);
   checkName(path, header);
   return Buffer.concat(parts);
 }

@@ -86,6 +86,14 @@ test("encrypt then decrypt gives the model back byte for byte; a flipped bit or 
   assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
   assert.equal(existsSync(join(dir, "never.onnx")), false);
 
+  // An X25519 identity: encrypted for its recipient, read with the identity alone.
+  r = await aegis(["encrypt", join(dir, "back.onnx"), "--new-identity", join(dir, "ops.id")]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(readFileSync(join(dir, "ops.id.pub"), "utf8"), /^aegis-recipient-1:/);
+  r = await aegis(["inspect", join(dir, "back.onnx.aegis"), "--json"], { env: { AEGIS_KEY_FILE: join(dir, "ops.id") } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).inputs[0].name, "input");
+
   r = await aegis(["inspect", `${model}.aegis`], { env: { AEGIS_KEY: "" } });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /is encrypted; reading it needs a key: give --key-file, or set AEGIS_KEY or AEGIS_KEY_FILE/);

@@ -5,6 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadDataset } from "../../src/data/index.js";
+import { encodeNpz } from "../../src/data/npz.js";
 import {
   createIdentityFile,
   createKeyFile,
@@ -21,6 +23,7 @@ import {
   type SymmetricKey,
 } from "../../src/encryption/index.js";
 import { AegisError } from "../../src/errors.js";
+import { float32 } from "../../src/tensor.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "aegis-encryption-"));
 const key: SymmetricKey = { kind: "key", key: randomBytes(32) };
@@ -158,4 +161,29 @@ test("X25519 recipients: each identity decrypts alone, beside a shared key; a st
   refused(() => decryptBytes(damaged, identity("alice"), "m.onnx.aegis"), "INTEGRITY_FAILED", /wrapped file key does not verify/);
   // Bob's entry is untouched, but the header's MAC covers Alice's too.
   refused(() => decryptBytes(damaged, identity("bob"), "m.onnx.aegis"), "INTEGRITY_FAILED", /header .* was changed/);
+});
+
+test("a data set encrypted with aegis encrypt loads in memory with the key from the environment", () => {
+  const keyFile = join(tmp, "data.key");
+  const dataKey = createKeyFile(keyFile);
+  const x = float32([3, 2], Float32Array.from([0, 0.5, 1, 0.25, 0.75, 0.125]));
+  const plain = join(tmp, "small.npz");
+  writeFileSync(plain, encodeNpz({ x }));
+  encryptFile(plain, `${plain}.aegis`, [dataKey]);
+  const saved = { AEGIS_KEY: process.env.AEGIS_KEY, AEGIS_KEY_FILE: process.env.AEGIS_KEY_FILE };
+  delete process.env.AEGIS_KEY;
+  process.env.AEGIS_KEY_FILE = keyFile;
+  try {
+    const dataset = loadDataset(`${plain}.aegis`);
+    assert.equal(dataset.name, "small.npz");
+    assert.deepEqual(dataset.x.shape, [3, 2]);
+    assert.deepEqual(Array.from(dataset.x.data), Array.from(x.data));
+    delete process.env.AEGIS_KEY_FILE;
+    refused(() => loadDataset(`${plain}.aegis`), "BAD_OPTION", /small\.npz\.aegis is encrypted; reading it needs a key/);
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 });

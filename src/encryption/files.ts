@@ -40,6 +40,15 @@ export function encryptedName(name: string): string {
   return `${name}${ENCRYPTED_SUFFIX}`;
 }
 
+/** Refuses an output not named `name` + ".aegis", before anything is written. */
+export function checkOutputName(output: string, name: string): void {
+  if (basename(output) !== encryptedName(name))
+    throw new AegisError(
+      "BAD_OPTION",
+      `the encrypted file must be named ${encryptedName(name)}: the name ${name} is bound into it and checked when it is read (give --name to bind another)`,
+    );
+}
+
 /** Encrypts `input` into `output` (named `name` + ".aegis"; `name` defaults to the input's) for each recipient. */
 export function encryptFile(
   input: string,
@@ -48,11 +57,7 @@ export function encryptFile(
   options: { name?: string; chunkSize?: number } = {},
 ): Header["name"] {
   const name = options.name ?? basename(input);
-  if (basename(output) !== encryptedName(name))
-    throw new AegisError(
-      "BAD_OPTION",
-      `the encrypted file must be named ${encryptedName(name)}: the name ${name} is bound into it and checked when it is read (give --name to bind another)`,
-    );
+  checkOutputName(output, name);
   const fd = openInput(input);
   try {
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;

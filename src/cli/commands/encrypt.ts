@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { Command } from "commander";
 import {
+  checkOutputName,
   createIdentityFile,
   createKeyFile,
   decryptFile,
@@ -74,6 +75,7 @@ export function encryptCommand(): Command {
     .action((file: string, opts: EncryptOptions) => {
       const name = opts.name ?? basename(file);
       const out = opts.out ?? join(dirname(file), encryptedName(name));
+      checkOutputName(out, name);
       refuseOverwrite(out, opts.force);
       const recipients = recipientsOf(file, opts);
       encryptFile(file, out, recipients, { name });

@@ -11,12 +11,21 @@ import { AegisError } from "./errors.js";
 /** `mode` sets the new file's permissions (e.g. 0o600 for secrets) before any byte is written. */
 export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o666): void {
   const bytes = typeof data === "string" ? Buffer.from(data) : data;
+  writeAtomically(path, (fd) => writeFileSync(fd, bytes), mode);
+}
+
+/**
+ * Streams a file atomically: `write` gets the temporary file's descriptor and may write it
+ * piece by piece; the target appears only if `write` returns, so an exception (a failed
+ * check half-way through a stream) leaves nothing behind.
+ */
+export function writeAtomically(path: string, write: (fd: number) => void, mode = 0o666): void {
   // Same directory, so the rename stays on one file system and is atomic.
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, "wx", mode);
-    writeFileSync(fd, bytes);
+    write(fd);
     fsyncSync(fd);
     closeSync(fd);
     fd = undefined;

@@ -135,6 +135,18 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/guard.js")).guardCommand(),
   },
   {
+    name: "encrypt",
+    usage: "[options] <file>",
+    description: "encrypt a model, data set or report at rest (AES-256-GCM in 64 KiB chunks; name and format authenticated)",
+    load: async () => (await import("./commands/encrypt.js")).encryptCommand(),
+  },
+  {
+    name: "decrypt",
+    usage: "[options] <file>",
+    description: "decrypt a file `aegis encrypt` wrote; a changed, truncated or renamed file is refused (exit 12) and nothing is written",
+    load: async () => (await import("./commands/encrypt.js")).decryptCommand(),
+  },
+  {
     name: "keys",
     usage: "",
     description: "API keys of the guard (stored as salted hashes; the key is shown once, at creation)",

@@ -3,8 +3,8 @@
  * with the sample axis first and finite values, y (when present) is int64 class indices
  * with one label per sample. Formats are detected by content, not by file extension.
  */
-import { readFileSync, statSync } from "node:fs";
-import { basename } from "node:path";
+import { statSync } from "node:fs";
+import { plaintextName, readPlaintext } from "../encryption/index.js";
 import { AegisError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
 import { sizeOf, type Tensor, toFloat32 } from "../tensor.js";
@@ -47,7 +47,7 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
     const { x, y } = spec === "mnist" ? loadMnist()[split] : loadMnistFull(split);
     return { x, y, name: `${spec}-${split}`, classNames: [...MNIST_CLASS_NAMES] };
   }
-  const name = basename(spec);
+  const name = plaintextName(spec);
   let isDirectory: boolean;
   try {
     isDirectory = statSync(spec).isDirectory();
@@ -63,7 +63,8 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dat
     return { x, y, name, classNames };
   }
 
-  const bytes = readFileSync(spec);
+  // An encrypted file (`aegis encrypt`) is decrypted in memory, with the key from the environment.
+  const bytes = readPlaintext(spec);
   if (isZip(bytes)) return fromNpz(parseNpz(bytes, name), name, options);
   if (isNpy(bytes) || looksLikePickle(bytes)) return { x: checkX(parseNpy(bytes, name), name), name };
   if (looksLikeText(bytes)) {

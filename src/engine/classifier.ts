@@ -135,8 +135,10 @@ export class OnnxClassifier implements Classifier, OutputGradients {
   private readonly programs = new Map<string, Promise<GradientProgram>>();
   private readonly attached = new Map<string, Promise<Releasable>>();
 
-  static fromFile(path: string, options: OnnxClassifierOptions = {}): Promise<OnnxClassifier> {
-    return OnnxClassifier.create(loadModel(path), options);
+  /** An encrypted model (`aegis encrypt`) is decrypted in memory with `keyFile`, else AEGIS_KEY or AEGIS_KEY_FILE. */
+  static fromFile(path: string, options: OnnxClassifierOptions & { keyFile?: string } = {}): Promise<OnnxClassifier> {
+    const { keyFile, ...rest } = options;
+    return OnnxClassifier.create(loadModel(path, keyFile), rest);
   }
 
   /** Wraps a model; learns the number of classes from one run when the model does not declare it. */

@@ -26,6 +26,7 @@ import { AegisError } from "../errors.js";
 import { createPipeline, scannerByName } from "../llm/index.js";
 import { loadModel } from "../onnx/io.js";
 import { defaultSignaturePath, verifyModelSignature } from "../supplychain/index.js";
+import { alertedDecisions } from "./alerts.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
 import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
@@ -181,6 +182,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   await app.register(incidentsPlugin, { responder, throttledRequestsPerMinute: config.incidents.throttledRequestsPerMinute, limiters: stores.limiters });
   await app.register(auditLogPlugin, { log: auditLog, payloads: config.auditLog.payloads });
   await app.register(metricsPlugin, { metrics: shared.metrics, public: config.metrics.public });
+  for (const labels of alertedDecisions(config)) shared.metrics.decisions.inc(labels, 0);
   app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));
   app.get("/readyz", { config: { public: true } }, async () => ({ status: "ready", routes: config.routes.map((r) => r.name) }));
 

@@ -1,5 +1,6 @@
 /** The public API of the gateway: the model server, the guard, its controls and detectors. */
 
+export { ALERT_DEFAULTS, type AlertThresholds, alertRules } from "./alerts.js";
 export { SqliteAuditLog } from "./audit-log/sqlite.js";
 export { createApiKey, readKeysFile, revokeApiKey } from "./auth/api-keys.js";
 export { type GuardConfig, loadGuardConfig } from "./config.js";

@@ -1,16 +1,20 @@
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { readPlaintext } from "../encryption/index.js";
 import { AegisError } from "../errors.js";
 import { writeFileAtomic } from "../fs.js";
 import type { Model } from "./ir.js";
 import { decodeModel, encodeModel } from "./proto.js";
 
-/** Reads an .onnx file, with external data resolved relative to its folder. */
-export function loadModel(path: string): Model {
+/**
+ * Reads an .onnx file, with external data resolved relative to its folder. A file `aegis
+ * encrypt` wrote is decrypted in memory with `keyFile`, else AEGIS_KEY or AEGIS_KEY_FILE.
+ */
+export function loadModel(path: string, keyFile?: string): Model {
   let bytes: Buffer;
   try {
     if (statSync(path).isDirectory()) throw new AegisError("BAD_MODEL", `${path} is a folder; give the path of an .onnx file`);
-    bytes = readFileSync(path);
+    bytes = readPlaintext(path, keyFile);
   } catch (e) {
     if (e instanceof AegisError) throw e;
     throw new AegisError("FILE_NOT_FOUND", `model file ${path} was not found; check the path`);

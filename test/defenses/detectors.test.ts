@@ -7,6 +7,7 @@
  * Gaussian fitting, and saving/loading a detector bound to its model's SHA-256.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import { fitFeatureSqueezing, parseSqueezers } from "../../src/defenses/detector
 import { fitGaussians, fitMahalanobis, pseudoInverseSymmetric } from "../../src/defenses/detectors/mahalanobis.js";
 import { loadDetector, saveDetector } from "../../src/defenses/detectors/persistence.js";
 import { auroc, flaggedFraction, thresholdAtFpr } from "../../src/defenses/detectors/threshold.js";
+import { encryptFile } from "../../src/encryption/index.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { createFeatureExtractor } from "../../src/engine/features.js";
@@ -212,6 +214,15 @@ test("a saved detector scores the same after loading, and refuses another model"
     const copy = join(dir, "copy.onnx");
     copyFileSync(demo, copy);
     await (await loadDetector(path, copy)).release();
+    // The same model encrypted (aegis encrypt) is the same model too: the binding is to the plaintext.
+    const key = { kind: "key" as const, key: randomBytes(32) };
+    encryptFile(demo, join(dir, "mnist-cnn.onnx.aegis"), [key]);
+    process.env.AEGIS_KEY = `aegis-key-1:${key.key.toString("base64url")}`;
+    try {
+      await (await loadDetector(path, join(dir, "mnist-cnn.onnx.aegis"))).release();
+    } finally {
+      delete process.env.AEGIS_KEY;
+    }
   }
   writeFileSync(join(dir, "bad.json"), '{"format":"something else"}');
   await assert.rejects(loadDetector(join(dir, "bad.json"), demo), (e: unknown) => e instanceof AegisError && e.code === "BAD_DATA");

@@ -30,8 +30,12 @@ export function aegis(args: string[], options: { cwd?: string; env?: Record<stri
 }
 
 /** Starts a long-running `aegis` command (serve, guard) and resolves once its stderr matches `ready`, with the match's first group (its URL). */
-export function startAegis(args: string[], ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [bin, ...args]);
+export function startAegis(
+  args: string[],
+  ready: RegExp,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env } });
   let stderr = "";
   return new Promise((resolve, reject) => {
     child.stderr.on("data", (d) => {

@@ -6,11 +6,15 @@
 import { createWriteStream, existsSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
+import { writeFileAtomic } from "../../fs.js";
 import type { IncidentStoreLike } from "../../gateway/index.js";
 import {
+  ALERT_DEFAULTS,
+  alertRules,
   connectPostgres,
   createApiKey,
   IncidentStore,
+  loadGuardConfig,
   noIncident,
   PgAuditLog,
   PgIncidentStore,
@@ -21,29 +25,48 @@ import {
   startGuard,
 } from "../../gateway/index.js";
 import { info, printJson } from "../common.js";
-import { jsonOption, outOption } from "../options.js";
+import { jsonOption, outOption, parseNumber } from "../options.js";
 
 export function guardCommand(): Command {
-  return new Command("guard")
+  const cmd = new Command("guard")
     .description("run the security gateway in front of ML endpoints (see examples/guard.yaml); SIGHUP reloads the config")
     .requiredOption("--config <file>", "guard.yaml")
-    .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info")
-    .action(async (opts: { config: string; logLevel: string }) => {
-      const guard = await startGuard(opts.config, { logLevel: opts.logLevel === "off" ? false : opts.logLevel });
-      info(`aegis guard listening at ${guard.url} (${guard.config.routes.map((r) => r.name).join(", ")})`);
-      process.on("SIGHUP", () => {
-        guard.reload().then(
-          () => info(`reloaded ${opts.config}`),
-          (e: unknown) => info(`kept the running configuration: ${(e as Error).message}`),
-        );
-      });
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
-      info("shutting down: finishing requests in flight");
-      await guard.close();
+    .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info");
+  cmd
+    .command("alerts")
+    .description("write Prometheus recording and alerting rules for the guard of --config (promtool-clean)")
+    .option(
+      "--error-ratio <ratio>",
+      "alert when this share of a route's requests fail with 5xx, or of an upstream's with 502/503/504",
+      parseNumber("--error-ratio"),
+      ALERT_DEFAULTS.errorRatio,
+    )
+    .option("--latency-p99 <seconds>", "alert when a route's p99 latency stays above this", parseNumber("--latency-p99"), ALERT_DEFAULTS.latencyP99)
+    .addOption(outOption("rules file (default: standard output)"))
+    .action(function (this: Command, opts: { errorRatio: number; latencyP99: number; out?: string }) {
+      if (!(opts.errorRatio > 0 && opts.errorRatio < 1)) throw new AegisError("BAD_OPTION", `--error-ratio must be between 0 and 1, not ${opts.errorRatio}`);
+      if (!(opts.latencyP99 > 0)) throw new AegisError("BAD_OPTION", `--latency-p99 must be a positive number of seconds, not ${opts.latencyP99}`);
+      const { config } = this.optsWithGlobals<{ config: string }>();
+      const rules = alertRules(loadGuardConfig(config), { errorRatio: opts.errorRatio, latencyP99: opts.latencyP99 });
+      if (opts.out) writeFileAtomic(opts.out, rules);
+      else process.stdout.write(rules);
     });
+  return cmd.action(async (opts: { config: string; logLevel: string }) => {
+    const guard = await startGuard(opts.config, { logLevel: opts.logLevel === "off" ? false : opts.logLevel });
+    info(`aegis guard listening at ${guard.url} (${guard.config.routes.map((r) => r.name).join(", ")})`);
+    process.on("SIGHUP", () => {
+      guard.reload().then(
+        () => info(`reloaded ${opts.config}`),
+        (e: unknown) => info(`kept the running configuration: ${(e as Error).message}`),
+      );
+    });
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    info("shutting down: finishing requests in flight");
+    await guard.close();
+  });
 }
 
 export function keysCommand(): Command {

@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { Command } from "commander";
+import { plaintextName } from "../../encryption/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import type { ServedModel } from "../../gateway/index.js";
@@ -29,20 +30,21 @@ export function serveCommand(): Command {
     .option("--body-limit <bytes>", "largest request body", parseInteger("--body-limit", 1), 1024 * 1024)
     .option("--pub <key>", "refuse to start unless each model verifies against this public key (`aegis keygen`)")
     .option("--sig <file...>", "signature of each model (default: <model>.sig, as `aegis sign` writes)")
+    .option("--key-file <file>", "key of models `aegis encrypt` wrote, decrypted in memory only (default: AEGIS_KEY, else the file AEGIS_KEY_FILE names)")
     .option("--log-level <level>", "request log on stderr: fatal | error | warn | info | debug, or off", "info");
   withRuntime(cmd);
   return cmd.action(async (opts) => {
     const files: string[] = opts.model ?? [];
     const heFiles: string[] = opts.he ?? [];
     if (files.length + heFiles.length === 0) throw new AegisError("BAD_OPTION", "give --model (ONNX) or --he (an encrypted-inference model), or both");
-    const names: string[] = opts.name ?? files.map((f) => basename(f, extname(f)));
+    const names: string[] = opts.name ?? files.map((f) => basename(plaintextName(f), extname(plaintextName(f))));
     if (names.length !== files.length) throw new AegisError("BAD_OPTION", `${files.length} models but ${names.length} names; give one --name per --model`);
     if (new Set(names).size !== names.length) throw new AegisError("BAD_OPTION", `two models would share a name (${names.join(", ")}); give each a --name`);
     const clipRange = parseClip("--clip-range", opts.clipRange, false);
     if (opts.pub) await verifyAll(files, opts.sig, opts.pub);
     const models: ServedModel[] = [];
     for (const [i, file] of files.entries()) {
-      const classifier = await OnnxClassifier.fromFile(file, { ...runtimeOptions(opts), clipRange });
+      const classifier = await OnnxClassifier.fromFile(file, { ...runtimeOptions(opts), clipRange, keyFile: opts.keyFile });
       models.push({ name: names[i], classifier, maxInstances: opts.maxInstances });
     }
     const app = await createServer({ models, bodyLimit: opts.bodyLimit, logLevel: opts.logLevel === "off" ? false : opts.logLevel });

@@ -9,8 +9,8 @@
  * without `params.layers` is a single-layer detector, as all files were before ensembles.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { basename } from "node:path";
+import { readPlaintext } from "../../encryption/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { createFeatureExtractor, type FeatureExtractor } from "../../engine/features.js";
 import type { RuntimeOptions } from "../../engine/runtime.js";
@@ -61,10 +61,12 @@ export function sha256Of(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** The file's bytes, decrypted in memory when `aegis encrypt` wrote it: a detector is bound to the plaintext model. */
 function readBytes(path: string, what: string): Buffer {
   try {
-    return readFileSync(path);
+    return readPlaintext(path);
   } catch (e) {
+    if (e instanceof AegisError) throw e;
     throw new AegisError("FILE_NOT_FOUND", `Cannot read the ${what} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path.`, {
       cause: e,
     });

@@ -87,5 +87,6 @@ export function applicableAttacks(capabilities: ReadonlySet<Capability>): Attack
   return ATTACKS.filter((a) => a.needs.every((c: Capability) => capabilities.has(c)));
 }
 export type { AutoAttackOutput } from "./evasion/autoattack.js";
+export * from "./extraction/index.js";
 export type { PerturbationStats } from "./metrics.js";
 export { type AttackParams, attackParams } from "./params.js";

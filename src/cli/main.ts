@@ -8,6 +8,7 @@ import { AEGIS_VERSION } from "../version.js";
 import { attackCommand } from "./commands/attack.js";
 import { auditCommand } from "./commands/audit.js";
 import { bomCommand } from "./commands/bom.js";
+import { extractCommand } from "./commands/extract.js";
 import { certifyCommand } from "./commands/certify.js";
 import { defendCommand } from "./commands/defend.js";
 import { detectCommand } from "./commands/detect.js";
@@ -50,6 +51,7 @@ program.addCommand(scanCommand());
 program.addCommand(serveCommand());
 for (const cmd of [guardCommand(), keysCommand(), auditLogCommand(), incidentsCommand()]) program.addCommand(cmd);
 program.addCommand(llmCommand());
+program.addCommand(extractCommand());
 program.addCommand(redteamCommand());
 for (const cmd of [keygenCommand(), signCommand(), verifyCommand(), bomCommand()]) program.addCommand(cmd);
 

@@ -13,6 +13,13 @@ export { type JacobianParams, jacobian } from "./jacobian.js";
 export { type KnockoffParams, type KnockoffReward, kMeans, knockoff } from "./knockoff.js";
 export { type ObservedOutput, type QueryLogEntry, QueryOracle, type QueryOracleOptions } from "./oracle.js";
 export {
+  type ExtractionTarget,
+  extractionFindings,
+  extractionSeverity,
+  renderExtractionHtml,
+  renderExtractionMarkdown,
+} from "./report.js";
+export {
   type CurvePoint,
   type ExtractionReport,
   type ExtractionRun,

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: Aegis's engine against PyTorch's CPU autograd on the same machine,
  * thread count and model (the MNIST CNN of the engine issue), measured side by side in
- * one run (bench/engine.ts), then the attacks, scanners, guard, hardening and
- * certification benches. Prints ratios; PyTorch comes from Debian's python3-torch when
+ * one run (bench/engine.ts), then the attacks, scanners, extraction, guard, hardening
+ * and certification benches. Prints ratios; PyTorch comes from Debian's python3-torch when
  * installed.
  */
 import { benchAttacks } from "./attacks.js";
@@ -14,6 +14,7 @@ console.log("");
 for (const line of await benchAttacks()) console.log(line);
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);
 for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);
+for (const line of ["", ...(await (await import("./extraction.js")).benchExtraction())]) console.log(line);
 for (const line of ["", ...(await (await import("./adversarial-detection.js")).benchAdversarialDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);

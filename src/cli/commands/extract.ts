@@ -100,6 +100,8 @@ export function extractCommand(): Command {
     );
 
     const thief = thiefData(attack, opts, opts.budget, inputShape, clipRange);
+    if (opts.thiefLabels && !thief?.labels)
+      throw new AegisError("BAD_OPTION", "--thief-labels uses the thief data's own labels, but it has none; drop it to cluster the data instead");
     const run = await runWithProgress(attack, victim, {
       ...opts,
       thief: thief?.x,

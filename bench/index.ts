@@ -4,6 +4,9 @@
  * one run (bench/engine.ts), then the attacks, scanners, guard, hardening and
  * certification benches, and the CLI's start-up. Prints ratios; PyTorch comes from
  * Debian's python3-torch when installed.
+ * one run (bench/engine.ts), then the attacks, scanners, extraction, guard, hardening
+ * and certification benches. Prints ratios; PyTorch comes from Debian's python3-torch when
+ * installed.
  */
 import { benchAttacks } from "./attacks.js";
 import { benchEngine } from "./engine.js";
@@ -15,6 +18,7 @@ for (const line of await benchAttacks()) console.log(line);
 for (const line of ["", ...(await (await import("./jacobian.js")).benchJacobian())]) console.log(line);
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);
 for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);
+for (const line of ["", ...(await (await import("./extraction.js")).benchExtraction())]) console.log(line);
 for (const line of ["", ...(await (await import("./adversarial-detection.js")).benchAdversarialDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);

@@ -103,6 +103,7 @@ export function inputMismatch(attack: Attack<any, any>, kind: InputKind): string
   return kinds.includes(kind) ? null : `works on ${kinds.map(kindText).join(" and ")}, not ${kindText(kind)}`;
 }
 export type { AutoAttackOutput } from "./evasion/autoattack.js";
+export * from "./extraction/index.js";
 export * from "./inference/index.js";
 export type { PerturbationStats } from "./metrics.js";
 export { type AttackParams, attackParams } from "./params.js";

@@ -93,6 +93,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/infer.js")).inferCommand(),
   },
   {
+    name: "extract",
+    usage: "[options] [attack]",
+    description: "steal a model through its predictions within a query budget; report the copy's accuracy, fidelity and transfer",
+    load: async () => (await import("./commands/extract.js")).extractCommand(),
+  },
+  {
     name: "defend",
     usage: "[options]",
     description: "wrap a model in input/output defences: bake what ONNX can express, list the rest for run time, and evaluate it honestly",

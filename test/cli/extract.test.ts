@@ -1,0 +1,109 @@
+/**
+ * `aegis extract`: a Copycat run against the bundled CNN through a label-only API writes a
+ * stolen ONNX model that agrees with the victim as the report says, the query log, and the
+ * reports through report/ (a finding under AML.T0024.002 / ML05); user mistakes exit 2
+ * with a sentence.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadMnist } from "../../src/data/index.js";
+import { OnnxClassifier } from "../../src/engine/classifier.js";
+import { argmaxRow, countCorrect } from "../../src/engine/trainer.js";
+import { sliceRows } from "../../src/tensor.js";
+import { aegis } from "../helpers/cli.js";
+
+const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), "aegis-extract-"));
+
+test("extract copycat --outputs labels: the stolen model, query log and reports agree with each other", async () => {
+  const stolenFile = join(tmp, "stolen.onnx");
+  const logFile = join(tmp, "log.json");
+  const reportDir = join(tmp, "report");
+  const r = await aegis([
+    "extract",
+    "copycat",
+    "--model",
+    demo,
+    "--budget",
+    "400",
+    "--thief-data",
+    "mnist",
+    "--arch",
+    "mlp",
+    "--outputs",
+    "labels",
+    "--samples",
+    "300",
+    "--transfer-samples",
+    "100",
+    "--checkpoints",
+    "200",
+    "--param",
+    "epochs=8",
+    "--out",
+    stolenFile,
+    "--query-log",
+    logFile,
+    "--report",
+    reportDir,
+    "--format",
+    "json,md,html,sarif",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Copycat CNN: 400 queries \(labels\) → fidelity \d+\.\d%/);
+
+  const report = JSON.parse(readFileSync(join(reportDir, "extraction.json"), "utf8"));
+  assert.equal(report.queries, 400);
+  assert.equal(report.output, "labels");
+  assert.deepEqual(
+    report.curve.map((p: { queries: number }) => p.queries),
+    [200, 400],
+  );
+  assert.ok(report.fidelity >= 0.7, `fidelity ${report.fidelity}`);
+  assert.equal(report.findings[0].capability, "extraction");
+  assert.deepEqual(
+    report.findings[0].references.map((x: { id: string }) => x.id),
+    ["AML.T0024.002", "AML.T0048.004", "ML05"],
+  );
+
+  // The written model is the copy the report measured: same fidelity on the same 300 digits.
+  const { test: mnist } = loadMnist();
+  const x = sliceRows(mnist.x, 0, 300);
+  const [victim, stolen] = [await OnnxClassifier.fromFile(demo), await OnnxClassifier.fromFile(stolenFile)];
+  const victimOut = await victim.predict(x);
+  const agree = countCorrect(
+    await stolen.predict(x),
+    Array.from({ length: 300 }, (_, i) => argmaxRow(victimOut, i)),
+  );
+  assert.equal(agree / 300, report.fidelity);
+
+  const log = JSON.parse(readFileSync(logFile, "utf8"));
+  assert.equal(log.spent, 400);
+  assert.equal(
+    log.calls.reduce((s: number, c: { queries: number }) => s + c.queries, 0),
+    400,
+  );
+  assert.match(readFileSync(join(reportDir, "extraction.md"), "utf8"), /\| 200 \| [\d.]+% \| [\d.]+% \|/);
+  assert.match(readFileSync(join(reportDir, "extraction.html"), "utf8"), /AEGIS-EXTRACTION-COPYCAT/);
+  assert.equal(JSON.parse(readFileSync(join(reportDir, "extraction.sarif"), "utf8")).runs[0].results.length, 1);
+});
+
+test("extract: mistakes a user can make exit 2 with what to do", async () => {
+  const cases: [string[], RegExp][] = [
+    [["extract", "copycat", "--model", demo, "--budget", "10"], /give it with --thief-data/],
+    [
+      ["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "epoch=3"],
+      /--param epoch=3: give key=value with a key of copycat/,
+    ],
+    [["extract", "dfme", "--model", demo, "--budget", "100"], /one dfme iteration spends 1792 queries but the budget is 100/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await aegis(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /internal error/);
+  }
+});

@@ -17,8 +17,6 @@ export {
   binomialTestHalf,
   clopperPearsonLower,
   clopperPearsonUpper,
-  normalCdf,
-  normalQuantile,
   regularizedBeta,
 } from "./certification/statistics.js";
 export { type DefendedClassifier, type DefendOptions, defend } from "./defended-classifier.js";

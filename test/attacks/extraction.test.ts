@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { copycat, dfme, functionallyEquivalent, jacobian, kMeans, knockoff, QueryOracle, runExtraction } from "../../src/attacks/index.js";
+import { copycat, dfme, functionallyEquivalent, jacobian, knockoff, QueryOracle, runExtraction, thiefClusters } from "../../src/attacks/index.js";
 import { createRng, loadMnist } from "../../src/data/index.js";
 import { defend, labelsOnly, topK } from "../../src/defenses/index.js";
 import { HttpPredictor, OnnxClassifier, type Predictor, softmaxRows } from "../../src/engine/index.js";
@@ -277,7 +277,7 @@ test("k-means finds two well-separated clusters of points", () => {
     [40, 2],
     Float32Array.from({ length: 80 }, (_, i) => (i < 40 ? 0 : 10) + rng.normal() * 0.1),
   );
-  const clusters = kMeans(x, 2, createRng(0));
+  const clusters = thiefClusters(x, 2, createRng(0));
   assert.equal(new Set(clusters.slice(0, 20)).size, 1);
   assert.equal(new Set(clusters.slice(20)).size, 1);
   assert.notEqual(clusters[0], clusters[39]);

@@ -26,8 +26,6 @@ import {
   clopperPearsonLower,
   clopperPearsonUpper,
   logGamma,
-  normalCdf,
-  normalQuantile,
   regularizedBeta,
 } from "../../src/defenses/certification/statistics.js";
 import { gaussianAugmentation } from "../../src/defenses/trainers/gaussian-augmentation.js";
@@ -36,6 +34,7 @@ import type { Predictor } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { adam } from "../../src/engine/optimizers.js";
 import { train } from "../../src/engine/trainer.js";
+import { normalCdf, normalQuantile } from "../../src/normal.js";
 import { float32, labelsOf, sliceRows, type Tensor } from "../../src/tensor.js";
 
 const close = (actual: number, expected: number, rel: number, what: string) =>

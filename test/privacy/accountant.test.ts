@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { normalCdf } from "../../src/defenses/index.js";
+import { normalCdf } from "../../src/normal.js";
 import { epsilonSpent, noiseMultiplierFor, OPACUS_ORDERS, PrivacyAccountant, prvEpsilon, rdpEpsilon, subsampledGaussianRdp } from "../../src/privacy/index.js";
 
 const run = (noiseMultiplier: number, samplingRate: number, steps: number) => [{ noiseMultiplier, samplingRate, steps }];

@@ -10,7 +10,7 @@ export { type CopycatParams, copycat } from "./copycat.js";
 export { buildGenerator, type DfmeParams, dfme } from "./dfme.js";
 export { type FunctionallyEquivalentParams, functionallyEquivalent } from "./functionally-equivalent.js";
 export { type JacobianParams, jacobian } from "./jacobian.js";
-export { type KnockoffParams, type KnockoffReward, kMeans, knockoff } from "./knockoff.js";
+export { type KnockoffParams, type KnockoffReward, knockoff, thiefClusters } from "./knockoff.js";
 export { type ObservedOutput, type QueryLogEntry, QueryOracle, type QueryOracleOptions } from "./oracle.js";
 export {
   type ExtractionTarget,

@@ -27,6 +27,7 @@
 import type { Rng } from "../../data/random.js";
 import { adam, crossEntropy, type Labels, trainingStep } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
+import { kMeans } from "../../linalg.js";
 import { gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import type { QueryOracle } from "./oracle.js";
 import { createStolenModel } from "./stolen-model.js";
@@ -117,7 +118,7 @@ async function adaptiveSampling(
 ): Promise<{ rows: number[]; answers: Tensor<"float32">; notes: string[] }> {
   const { rng } = context;
   if (!input.thiefLabels) context.onStatus?.(`clustering the thief data into ${params.clusters} actions`);
-  const actionOf = input.thiefLabels ?? kMeans(thief, params.clusters, rng);
+  const actionOf = input.thiefLabels ?? thiefClusters(thief, params.clusters, rng);
   if (actionOf.length !== thief.shape[0]) {
     throw new AegisError("SHAPE_MISMATCH", `the thief data has ${thief.shape[0]} samples but ${actionOf.length} labels; give one label per sample`);
   }
@@ -292,62 +293,10 @@ function softCrossEntropy(answer: Float32Array, logits: Float32Array): number {
   return loss;
 }
 
-/** k-means (Lloyd 1982) from a k-means++ start (Arthur & Vassilvitskii 2007): a cluster per sample. */
-export function kMeans(x: Tensor<"float32">, k: number, rng: Rng, iterations = 10): Labels {
-  const n = x.shape[0];
-  const d = sizeOf(x.shape.slice(1));
+/** Knockoff's actions for unlabelled thief data: 10 Lloyd steps of k-means from a k-means++ start, a cluster per sample. */
+export function thiefClusters(x: Tensor<"float32">, k: number, rng: Rng): Labels {
   if (!Number.isInteger(k) || k < 1) throw new AegisError("BAD_OPTION", `the number of clusters must be a positive integer, got ${k}`);
-  const row = (i: number) => x.data.subarray(i * d, (i + 1) * d);
-  const distance = (a: Float32Array, b: Float32Array) => {
-    let s = 0;
-    for (let j = 0; j < d; j++) s += (a[j] - b[j]) ** 2;
-    return s;
-  };
-  const centres = [Float32Array.from(row(rng.int(n)))];
-  const nearest = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-  while (centres.length < Math.min(k, n)) {
-    const last = centres[centres.length - 1];
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      nearest[i] = Math.min(nearest[i], distance(row(i), last));
-      total += nearest[i];
-    }
-    let u = rng.next() * total;
-    let pick = n - 1;
-    for (let i = 0; i < n; i++) {
-      u -= nearest[i];
-      if (u <= 0) {
-        pick = i;
-        break;
-      }
-    }
-    centres.push(Float32Array.from(row(pick)));
-  }
-  const assignment = new Array<number>(n).fill(0);
-  for (let it = 0; it < iterations; it++) {
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      let bestDistance = Number.POSITIVE_INFINITY;
-      centres.forEach((c, j) => {
-        const dist = distance(row(i), c);
-        if (dist < bestDistance) {
-          bestDistance = dist;
-          best = j;
-        }
-      });
-      assignment[i] = best;
-    }
-    const sums = centres.map(() => new Float64Array(d));
-    const counts = new Array<number>(centres.length).fill(0);
-    for (let i = 0; i < n; i++) {
-      const r = row(i);
-      const s = sums[assignment[i]];
-      for (let j = 0; j < d; j++) s[j] += r[j];
-      counts[assignment[i]]++;
-    }
-    centres.forEach((c, j) => {
-      if (counts[j] > 0) for (let t = 0; t < d; t++) c[t] = sums[j][t] / counts[j];
-    });
-  }
-  return assignment;
+  const n = x.shape[0];
+  const { assignment } = kMeans(Float64Array.from(x.data), n, sizeOf(x.shape.slice(1)), Math.min(k, n), rng, { restarts: 1, iterations: 10 });
+  return Array.from(assignment);
 }

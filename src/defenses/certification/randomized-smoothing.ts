@@ -13,8 +13,9 @@
 import { createRng, type Rng } from "../../data/random.js";
 import type { Predictor } from "../../engine/capabilities.js";
 import { AegisError } from "../../errors.js";
+import { normalQuantile } from "../../normal.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
-import { binomialTestHalf, clopperPearsonLower, normalQuantile } from "./statistics.js";
+import { binomialTestHalf, clopperPearsonLower } from "./statistics.js";
 
 export interface SmoothingOptions {
   /** Standard deviation of the Gaussian noise, in input units. */

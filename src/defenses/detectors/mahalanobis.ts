@@ -34,8 +34,8 @@ import type { LossGradient, Predictor } from "../../engine/capabilities.js";
 import type { FeatureExtractor } from "../../engine/features.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
+import { symmetricEigen } from "../../linalg.js";
 import { float32, gatherRows, sliceRows, type Tensor } from "../../tensor.js";
-import { symmetricEigen } from "../linalg.js";
 import type { Detector } from "../types.js";
 import { thresholdAtFpr } from "./threshold.js";
 

@@ -25,9 +25,9 @@
 import { createRng } from "../../data/random.js";
 import type { Predictor } from "../../engine/capabilities.js";
 import { AegisError } from "../../errors.js";
+import { centred, kMeans, principalComponents, silhouette } from "../../linalg.js";
 import { gatherRows, type Tensor } from "../../tensor.js";
 import { superimpositionEntropy } from "../detectors/strip.js";
-import { centred, kMeans, principalComponents, silhouette } from "../linalg.js";
 import { lowAnomalyIndices } from "./anomaly.js";
 import { type ClassVerdict, type DataInspection, rowsByClass } from "./types.js";
 

@@ -11,8 +11,9 @@
  * top direction then points at it. When half a class is poison (10% of the whole set sent
  * to one class), the mean lies between the two groups and both score alike.
  */
+
+import { centred, principalComponents } from "../../linalg.js";
 import type { Tensor } from "../../tensor.js";
-import { centred, principalComponents } from "../linalg.js";
 import { lowAnomalyIndices } from "./anomaly.js";
 import { type DataInspection, rowsByClass } from "./types.js";
 

@@ -10,7 +10,7 @@ export {
   queriesToAlarm,
 } from "./ood-rate.js";
 export { createPradaDetector, PRADA_DEFAULTS, type PradaDetector, type PradaObservation, type PradaOptions, type PradaState } from "./prada.js";
-export { normalQuantile, type ShapiroWilkResult, shapiroWilk, shapiroWilkSorted } from "./shapiro-wilk.js";
+export { type ShapiroWilkResult, shapiroWilk, shapiroWilkSorted } from "./shapiro-wilk.js";
 export {
   type CalibrateOptions,
   calibrate,

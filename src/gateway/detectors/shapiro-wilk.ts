@@ -12,6 +12,7 @@
  * than given a meaningless W.
  */
 import { AegisError } from "../../errors.js";
+import { normalQuantile, normalUpperTail } from "../../normal.js";
 
 export interface ShapiroWilkResult {
   /** The W statistic in (0, 1]; near 1 for normal samples. */
@@ -139,81 +140,4 @@ function polynomial(coefficients: readonly number[], x: number): number {
   let value = 0;
   for (let i = coefficients.length - 1; i >= 0; i--) value = value * x + coefficients[i];
   return value;
-}
-
-/**
- * Φ⁻¹(p) by Acklam's rational approximation (relative error below 1.2e-9), refined with one
- * Halley step on Φ, which brings it to double precision.
- */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile needs p in (0, 1), got ${p}`);
-  const lowTail = 0.02425;
-  let x: number;
-  if (p < lowTail || p > 1 - lowTail) {
-    const q = Math.sqrt(-2 * Math.log(p < lowTail ? p : 1 - p));
-    const tail =
-      (((((-7.784894002430293e-3 * q - 3.223964580411365e-1) * q - 2.400758277161838) * q - 2.549732539343734) * q + 4.374664141464968) * q +
-        2.938163982698783) /
-      ((((7.784695709041462e-3 * q + 3.224671290700398e-1) * q + 2.445134137142996) * q + 3.754408661907416) * q + 1);
-    x = p < lowTail ? tail : -tail;
-  } else {
-    const q = p - 0.5;
-    const r = q * q;
-    x =
-      ((((((-3.969683028665376e1 * r + 2.209460984245205e2) * r - 2.759285104469687e2) * r + 1.38357751867269e2) * r - 3.066479806614716e1) * r +
-        2.506628277459239) *
-        q) /
-      (((((-5.447609879822406e1 * r + 1.615858368580409e2) * r - 1.556989798598866e2) * r + 6.680131188771972e1) * r - 1.328068155288572e1) * r + 1);
-  }
-  const e = normalLowerTail(x) - p;
-  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
-  return x - u / (1 + (x * u) / 2);
-}
-
-/** Φ(x), the standard normal distribution function. */
-export function normalLowerTail(x: number): number {
-  return 0.5 * erfc(-x / Math.SQRT2);
-}
-
-/** 1 − Φ(z), computed without cancellation for large z. */
-export function normalUpperTail(z: number): number {
-  return 0.5 * erfc(z / Math.SQRT2);
-}
-
-/**
- * erfc(x) to about 1e-15 relative: a Taylor series of erf near 0, and the Lentz continued
- * fraction of erfc (Abramowitz & Stegun 7.1.14) beyond.
- */
-function erfc(x: number): number {
-  if (x < 0) return 2 - erfc(-x);
-  if (x < 2) {
-    // erf(x) = 2/√π Σ (−1)^k x^(2k+1) / (k! (2k+1))
-    let term = x;
-    let sum = x;
-    const x2 = x * x;
-    for (let k = 1; k < 100; k++) {
-      term *= -x2 / k;
-      const add = term / (2 * k + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc(x) = exp(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + 2/(x + …)))))
-  const tiny = 1e-300;
-  let f = x;
-  let c = x;
-  let d = 0;
-  for (let k = 1; k < 500; k++) {
-    const an = k / 2;
-    d = x + an * d;
-    d = Math.abs(d) < tiny ? tiny : d;
-    c = x + an / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    d = 1 / d;
-    const delta = c * d;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
 }

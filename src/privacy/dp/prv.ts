@@ -26,9 +26,9 @@
  *   (it counts fully in δ) or to the lowest grid point below (where it adds nothing).
  */
 import { AegisError } from "../../errors.js";
+import { normalCdf } from "../../normal.js";
 import { fft } from "./fft.js";
 import type { GaussianComposition } from "./rdp.js";
-import { normalCdf } from "./special.js";
 
 export interface PrvOptions {
   /** Error allowed in ε (default 0.01, as Opacus). */

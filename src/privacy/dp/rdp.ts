@@ -19,7 +19,8 @@
  * Both minimise over the orders. The default orders are those of TF Privacy's
  * compute_dp_sgd_privacy; Opacus's defaults (1.1…10.9 by 0.1, then 12…63) are OPACUS_ORDERS.
  */
-import { logAdd, logErfc, SignedLogSum } from "./special.js";
+import { logErfc } from "../../normal.js";
+import { logAdd, SignedLogSum } from "./special.js";
 
 /** T steps of the Poisson-subsampled Gaussian mechanism with rate q and noise multiplier σ. */
 export interface GaussianComposition {

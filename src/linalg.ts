@@ -1,10 +1,10 @@
 /**
- * The small dense linear algebra the defences share, in float64: the symmetric
- * eigendecomposition (Mahalanobis's pseudo-inverse, PCA), principal components, 2-means
- * clustering and silhouette scores (activation clustering, spectral signatures). Sizes are
- * a layer's width (hundreds), so plain loops are enough.
+ * Small dense linear algebra in float64, shared by the defences and the attacks: the
+ * symmetric eigendecomposition (Mahalanobis's pseudo-inverse, PCA), principal components,
+ * k-means (activation clustering, Knockoff's actions) and silhouette scores. Sizes are a
+ * layer's width (hundreds), so plain loops are enough.
  */
-import type { Rng } from "../data/random.js";
+import type { Rng } from "./data/random.js";
 
 /**
  * A = V Λ Vᵀ for a symmetric d × d matrix (row-major), by the cyclic Jacobi method with
@@ -116,9 +116,17 @@ function squaredDistance(a: Float64Array, i: number, b: Float64Array, j: number,
 
 /**
  * k-means (Lloyd's algorithm) from k-means++ seeds (Arthur & Vassilvitskii 2007), best of
- * `restarts` runs by inertia: cluster of each row and the centroids.
+ * `restarts` runs by inertia, each at most `iterations` Lloyd steps: cluster of each row
+ * and the centroids.
  */
-export function kMeans(x: Float64Array, n: number, d: number, k: number, rng: Rng, restarts = 10): { assignment: Int32Array; centroids: Float64Array } {
+export function kMeans(
+  x: Float64Array,
+  n: number,
+  d: number,
+  k: number,
+  rng: Rng,
+  { restarts = 10, iterations = 300 }: { restarts?: number; iterations?: number } = {},
+): { assignment: Int32Array; centroids: Float64Array } {
   let best: { assignment: Int32Array; centroids: Float64Array; inertia: number } | undefined;
   for (let run = 0; run < restarts; run++) {
     const centroids = new Float64Array(k * d);
@@ -141,7 +149,7 @@ export function kMeans(x: Float64Array, n: number, d: number, k: number, rng: Rn
     }
     const assignment = new Int32Array(n);
     let inertia = 0;
-    for (let iteration = 0; iteration < 300; iteration++) {
+    for (let iteration = 0; iteration < iterations; iteration++) {
       let changed = iteration === 0;
       inertia = 0;
       for (let i = 0; i < n; i++) {

@@ -21,6 +21,8 @@ export interface AttackContext {
   signal?: AbortSignal;
   /** Called as samples finish (done out of total). */
   onProgress?: (done: number, total: number) => void;
+  /** What the model's input is, when the caller knows it from the graph (the audit does); otherwise attacks guess from the sample's shape. */
+  inputKind?: InputKind;
 }
 
 export interface AttackOutput {

@@ -10,6 +10,7 @@ import type { Attack, AttackOutput, CommonParams } from "../attacks/index.js";
 import { type AttackMetrics, attackMetrics } from "../attacks/index.js";
 import { createRng } from "../data/random.js";
 import type { Labels, Predictor } from "../engine/capabilities.js";
+import type { InputKind } from "../engine/input-kind.js";
 import type { ProgressSink } from "../progress.js";
 import type { Tensor } from "../tensor.js";
 
@@ -23,6 +24,8 @@ export interface CurveOptions {
   cleanOutput?: Tensor<"float32">;
   seed: number;
   signal?: AbortSignal;
+  /** The model's input kind, passed to the attacks (AttackContext.inputKind). */
+  inputKind?: InputKind;
   /** A progress sink for the run at ε. */
   progress?: (eps: number | null) => ProgressSink | undefined;
   /** Called as each run finishes, in order. */
@@ -59,7 +62,7 @@ export async function runCurve<M extends Predictor>(
       x,
       options.targets ?? labels,
       { ...options.params, ...(eps === null ? {} : { eps }), targeted: options.targets !== undefined },
-      { rng: createRng(options.seed), signal: options.signal, onProgress: (done, total) => bar?.update(done, "", total) },
+      { rng: createRng(options.seed), signal: options.signal, onProgress: (done, total) => bar?.update(done, "", total), inputKind: options.inputKind },
     );
     bar?.stop();
     if (options.signal?.aborted) return { runs, interrupted: true };

@@ -264,6 +264,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
         cleanOutput: sliceRows(cleanOutput, 0, samples),
         seed: config.seed,
         signal,
+        inputKind: kind,
         progress: (eps) => {
           runIndex++;
           return o.progress?.(runLabel(eps), samples);

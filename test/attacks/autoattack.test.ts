@@ -11,9 +11,11 @@ import { attackMetrics } from "../../src/attacks/metrics.js";
 import { rowNorm } from "../../src/attacks/norms.js";
 import { loadMnist, parseNpz } from "../../src/data/index.js";
 import { createRng } from "../../src/data/random.js";
+import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
+import { argmaxRow } from "../../src/engine/trainer.js";
 import { AegisError } from "../../src/errors.js";
-import { labelsOf, sliceRows, type Tensor } from "../../src/tensor.js";
+import { float32, labelsOf, sliceRows, type Tensor } from "../../src/tensor.js";
 
 const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const { test: mnist } = loadMnist();
@@ -79,5 +81,23 @@ test("AutoAttack on a 3-class tabular model leaves out Square and APGD-T; target
   ]) {
     await assert.rejects(autoattack.run(clf, x, y, p, { rng: createRng(0) }), (e) => e instanceof AegisError && e.code === "BAD_OPTION");
   }
+  await clf.release();
+});
+
+test("Square joins AutoAttack on images only: a [6, 4] sample the caller knows is a sequence gets the gradient stages alone", async () => {
+  const clf = await OnnxClassifier.create(buildArchitecture("mlp", { inputShape: [6, 4], numClasses: 4, seed: 1 }));
+  const rng = createRng(3);
+  const x = float32(
+    [4, 6, 4],
+    Float32Array.from({ length: 96 }, () => rng.next()),
+  );
+  const clean = await clf.predict(x);
+  const y = [0, 1, 2, 3].map((i) => argmaxRow(clean, i));
+  const params = { ...autoattack.defaults, eps: 0.01 };
+  const asSequence = await runAutoAttack(clf, x, y, params, { rng: createRng(0), inputKind: "sequence" });
+  assert.deepEqual(asSequence.attacks, ["apgd-ce", "apgd-t", "fab-t"]);
+  // Without the graph's word, a rank-2 sample is taken for an [H, W] image.
+  const guessed = await runAutoAttack(clf, x, y, params, { rng: createRng(0) });
+  assert.deepEqual(guessed.attacks, ["apgd-ce", "apgd-t", "fab-t", "square"]);
   await clf.release();
 });

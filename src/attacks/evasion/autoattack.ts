@@ -10,11 +10,12 @@
  * model misclassifies it unperturbed, null when it stays robust); samples that stay
  * robust keep their input, as in the authors' code.
  * Deviations, so that it also runs on small tabular models (`attacks` lists what ran):
- * Square needs images ([C, H, W] or [H, W]) and is left out on other data; the DLR losses
+ * Square needs images (the caller's input kind, else a [C, H, W] or [H, W] sample) and is left out on other data; the DLR losses
  * need 3 (APGD-DLR) and 4 (APGD-T) classes, and their attacks are left out below that.
  * L1 is not offered (its APGD is a later paper).
  */
 import type { ClassGradient, Labels, LossGradient, Predictor } from "../../engine/capabilities.js";
+import type { InputKind } from "../../engine/input-kind.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
@@ -43,7 +44,7 @@ interface Stage {
   run(x: Tensor<"float32">, y: Labels, ctx: AttackContext): Promise<AttackOutput>;
 }
 
-function stages(model: AutoAttackModel, p: AutoAttackParams, sample: readonly number[]): Stage[] {
+function stages(model: AutoAttackModel, p: AutoAttackParams, sample: readonly number[], kind: InputKind | undefined): Stage[] {
   const { eps, norm, batchSize, constraints } = p;
   // Every stage keeps a tabular model's feature constraints.
   const common = { eps, norm, batchSize, targeted: false, constraints };
@@ -57,8 +58,10 @@ function stages(model: AutoAttackModel, p: AutoAttackParams, sample: readonly nu
   if (k >= 4) list.push({ name: "apgd-t", run: (x, y, ctx) => apgdT.run(model, x, y, { ...apgdT.defaults, ...common, nTargetClasses: 9 }, ctx) });
   list.push({ name: "fab-t", run: (x, y, ctx) => fab.run(model, x, y, { ...fab.defaults, ...common, nTargetClasses: 9 }, ctx) });
   const [h, w] = sample.slice(-2);
-  const image = (sample.length === 2 || sample.length === 3) && h >= 2 && w >= 2;
-  if (image) list.push({ name: "square", run: (x, y, ctx) => square.run(model, x, y, { ...square.defaults, ...common, maxQueries: 5000 }, ctx) });
+  // From the graph when the caller knows it: a [T, F] sequence has an image's rank.
+  const image = kind === undefined ? sample.length === 2 || sample.length === 3 : kind === "image";
+  if (image && h >= 2 && w >= 2)
+    list.push({ name: "square", run: (x, y, ctx) => square.run(model, x, y, { ...square.defaults, ...common, maxQueries: 5000 }, ctx) });
   return list;
 }
 
@@ -79,7 +82,7 @@ export async function runAutoAttack(
   const result = Float32Array.from(x.data);
   const queries = new Int32Array(n);
   let queried = false;
-  const list = stages(model, p, x.shape.slice(1));
+  const list = stages(model, p, x.shape.slice(1), ctx.inputKind);
   const delta = new Float32Array(row);
   for (const [s, stage] of list.entries()) {
     const robust = brokenBy.flatMap((b, i) => (b === null ? [i] : []));

@@ -99,11 +99,6 @@ export function planSuite(items: readonly PlanItem[], seconds: number): Allotmen
   return at(lo);
 }
 
-/** The pace correction: measured over estimated time so far, within [0.1, 10], 1 before anything ran. */
-export function paceRatio(pace: { estimated: number; actual: number }): number {
-  return pace.estimated > 0 ? Math.min(10, Math.max(0.1, pace.actual / pace.estimated)) : 1;
-}
-
 /**
  * One line for every report format, next to the numbers: "time budget 5 min, estimated
  * 12 min as configured: cut (pgd: 120 of 500 samples; …)", or "… nothing cut".

@@ -25,7 +25,7 @@ import { niceCeil } from "../report/charts.js";
 import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
 import { gatherRows, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { AEGIS_VERSION } from "../version.js";
-import { durationText, iterationKnob, paceRatio, planSuite } from "./budget.js";
+import { durationText, iterationKnob, planSuite } from "./budget.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { type Curve, randomTargets, runCurve } from "./curve.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
@@ -221,9 +221,6 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
   let runIndex = 0;
   let interrupted = Boolean(o.signal?.aborted);
   let exhausted = false;
-  // Actual over estimated seconds of the attacks run so far: the 2-sample warm-up overstates
-  // what batched runs cost (3–10× measured), so later attacks are planned with this ratio.
-  const pace = { estimated: 0, actual: 0 };
   for (const r of suite) {
     const { entry, attack, record } = r;
     if (record.status !== "done") continue;
@@ -241,7 +238,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       record.cuts.push("not run: the time budget ran out before it");
       continue;
     }
-    const planned = budget === null ? null : fitToBudget(r, runnable(), (deadlineAt - performance.now()) / 1000, paceRatio(pace));
+    if (budget !== null) fitToBudget(r, runnable(), (deadlineAt - performance.now()) / 1000);
     const samples = record.samples;
     const xs = sliceRows(x, 0, samples);
     const ys = labels.slice(0, samples);
@@ -318,10 +315,6 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       log(`${runLabel(eps)}: ${record.reason}`);
     }
     if (finished.length === 0) continue;
-    if (planned !== null && !curve.interrupted) {
-      pace.estimated += planned;
-      pace.actual += record.seconds;
-    }
     if (entry.kind === "minimum-norm") {
       const only = finished[0];
       record.min_norms = cleanCorrect
@@ -398,13 +391,11 @@ function warmupEps(r: Resolved): { eps?: number } {
  * Plans the attacks still to run into the seconds left and applies the first one's share:
  * its samples, then its iterations; what was cut is recorded.
  */
-
-/** Cuts this attack's samples and iterations to fit the seconds left; its warm-up estimate at those settings. */
-function fitToBudget(r: Resolved, remaining: readonly Resolved[], seconds: number, pace: number): number {
+function fitToBudget(r: Resolved, remaining: readonly Resolved[], seconds: number): void {
   const items = remaining.map((x) => ({
     samples: x.record.samples,
     runs: runEps(x.entry, x.attack).length,
-    perSample: (x.perSample ?? 0) * pace,
+    perSample: x.perSample ?? 0,
     knob: iterationKnob(x.params, Object.keys(x.attack.help)),
   }));
   const [mine] = planSuite(items, Math.max(0, seconds));
@@ -418,7 +409,6 @@ function fitToBudget(r: Resolved, remaining: readonly Resolved[], seconds: numbe
     record.cuts.push(`${knob.param} ${knob.value} → ${mine.iterations}`);
     params[knob.param] = mine.iterations;
   }
-  return mine.seconds / pace;
 }
 
 /** AutoAttack's output names, per sample, which of its attacks broke it; other attacks' outputs do not. */

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { inputMismatch, square } from "../../src/attacks/index.js";
-import { budgetText, iterationKnob, type PlanItem, paceRatio, parseDuration, planSuite, SAMPLE_FLOOR } from "../../src/audit/budget.js";
+import { budgetText, iterationKnob, type PlanItem, parseDuration, planSuite, SAMPLE_FLOOR } from "../../src/audit/budget.js";
 import { defaultAuditConfig } from "../../src/audit/config.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { inputKind } from "../../src/engine/input-kind.js";
@@ -53,19 +53,6 @@ test("below the sample floor, iterations carry the cut; without an iteration kno
       [SAMPLE_FLOOR, null],
     ],
   );
-});
-
-test("the pace correction: measured over estimated time, 1 before anything ran, bounded to [0.1, 10]; a faster pace buys back samples", () => {
-  assert.equal(paceRatio({ estimated: 0, actual: 0 }), 1);
-  assert.equal(paceRatio({ estimated: 40, actual: 10 }), 0.25);
-  assert.equal(paceRatio({ estimated: 100, actual: 1 }), 0.1);
-  assert.equal(paceRatio({ estimated: 1, actual: 100 }), 10);
-  // The planner sees perSample × pace: at a quarter of the estimated cost, four times the samples fit.
-  const item: PlanItem = { samples: 400, runs: 1, perSample: 1, knob: null };
-  const [slow] = planSuite([item], 100);
-  const [paced] = planSuite([{ ...item, perSample: item.perSample * paceRatio({ estimated: 40, actual: 10 }) }], 100);
-  assert.equal(slow.samples, 100);
-  assert.equal(paced.samples, 400);
 });
 
 test("the iteration knob is maxQueries or maxIter, only when the attack declares it", () => {

@@ -152,13 +152,10 @@ test("SIGTERM during an audit keeps the finished runs and writes the report, as 
   const report = readReport(out);
   assert.ok(validate(report), JSON.stringify(validate.errors));
   assert.equal(report.interrupted, true);
-  assert.deepEqual(
-    report.attacks.map((a) => [a.id, a.status, a.runs.length]),
-    [
-      ["fgsm", "done", 1],
-      ["pgd", "interrupted", 0],
-      ["deepfool", "not-run", 0],
-    ],
-  );
+  // The signal lands during PGD's million iterations, or just before PGD starts when it beats the next step.
+  const [fgsm, pgd, deepfool] = report.attacks;
+  assert.deepEqual([fgsm.id, fgsm.status, fgsm.runs.length], ["fgsm", "done", 1]);
+  assert.ok(pgd.id === "pgd" && (pgd.status === "interrupted" || pgd.status === "not-run") && pgd.runs.length === 0, `pgd ${pgd.status}`);
+  assert.deepEqual([deepfool.id, deepfool.status, deepfool.runs.length], ["deepfool", "not-run", 0]);
   assert.ok(report.warnings.includes("the audit was interrupted (Ctrl-C or SIGTERM): the report covers the runs that finished"));
 });

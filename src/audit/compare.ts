@@ -10,10 +10,9 @@ import type { Capability, Norm } from "../attacks/index.js";
 import type { Predictor } from "../engine/capabilities.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import { AegisError } from "../errors.js";
-import type { SuiteKind } from "./config.js";
 import { medianMinNorm } from "./findings.js";
 import { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
-import type { AttackRecord, AuditReport, DefenceRecord } from "./types.js";
+import type { AttackRecord, AuditReport, DefenceRecord, SuiteKind } from "./types.js";
 
 export interface ComparedModel {
   /** Name in the report's columns, legends and verdict. */

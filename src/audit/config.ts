@@ -10,9 +10,7 @@ import type { InputKind } from "../engine/input-kind.js";
 import { AegisError } from "../errors.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import { parseDuration } from "./budget.js";
-
-/** A curve measures robust accuracy at fixed ε; a minimum-norm attack finds each sample's smallest perturbation. */
-export type SuiteKind = "curve" | "minimum-norm";
+import type { SuiteKind } from "./types.js";
 
 export interface SuiteEntry {
   /** Name in reports and policies (`id@eps`); the attack's name unless the suite runs it twice. */

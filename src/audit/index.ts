@@ -21,7 +21,6 @@ export {
   MINIMUM_NORM_ATTACKS,
   parseAuditConfig,
   type SuiteEntry,
-  type SuiteKind,
 } from "./config.js";
 export { randomTargets, runCurve } from "./curve.js";
 export {

@@ -6,7 +6,9 @@ import type { Norm, PerturbationStats } from "../attacks/index.js";
 import type { InputKind } from "../engine/input-kind.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import type { Finding } from "../report/finding.js";
-import type { SuiteKind } from "./config.js";
+
+/** A curve measures robust accuracy at fixed ε; a minimum-norm attack finds each sample's smallest perturbation. */
+export type SuiteKind = "curve" | "minimum-norm";
 
 /** One adversarial example shown in the report. */
 export interface ExampleRecord {

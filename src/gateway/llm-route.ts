@@ -8,17 +8,17 @@
  * request with 400, transforming ones (PII, secrets) anonymise it so the upstream never
  * sees the values. Answers pass the output scanners: leaks of the system prompt and unsafe
  * markup are withheld (finish_reason "content_filter"), secrets and foreign PII redacted,
- * the user's own values restored. Streams are scanned as they arrive: the guard re-scans
- * the text so far and forwards it minus a hold-back window, so a secret split across
- * chunks is redacted before any of it leaves.
+ * the user's own values restored — in the text of every choice and in the arguments of tool
+ * calls, streamed or not (llm-answer.ts).
  */
-import { PassThrough } from "node:stream";
+import type { PassThrough } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { RateLimiterRes } from "rate-limiter-flexible";
 import { type Dispatcher, getGlobalDispatcher, Pool } from "undici";
 import type { Detection, Pipeline, ScanContext } from "../llm/index.js";
 import { countTokens } from "../llm/index.js";
 import { clientId } from "./context.js";
+import { type AnswerKind, scannedStream, scanWholeAnswer } from "./llm-answer.js";
 import { chatUnits, completionUnits, embeddingUnits, joinUnit, messageText, type RequestBounds, readBody, type ScanUnit } from "./llm-request.js";
 import { type LimiterFactory, memoryLimiterFactory } from "./store/index.js";
 import { RequestError } from "./validation.js";
@@ -50,9 +50,6 @@ export interface LlmRoute {
 
 /** Messages whose content no user typed: what tools returned, which is where indirect injections arrive. */
 const DOCUMENT_ROLES = new Set(["tool", "function"]);
-
-/** Characters of a streamed answer held back until more text (or the end) shows whether they must be redacted. */
-export const STREAM_HOLDBACK = 64;
 
 /** The OpenAI model list of an LLM route, for the guard to serve or merge into another list. */
 export interface ModelCatalog {
@@ -206,18 +203,8 @@ export const llmRoutes: FastifyPluginAsync<{
           | { choices?: Record<string, unknown>[]; usage?: { completion_tokens?: number } }
           | undefined;
         if (!Array.isArray(answer?.choices)) throw new RequestError(502, "UPSTREAM_ERROR", `the LLM behind ${route.name} did not answer in the OpenAI format`);
-        let completionTokens = 0;
-        for (const choice of answer.choices) {
-          const message = choice.message as { content?: unknown } | undefined;
-          const text = kind === "completions" ? choice.text : message?.content;
-          if (typeof text !== "string") continue;
-          const verdict = await scanAnswer(request, text, context);
-          if (budgets.length > 0) completionTokens += countTokens(text);
-          if (kind === "completions") choice.text = verdict.text;
-          else if (message) message.content = verdict.text;
-          if (verdict.withheld) choice.finish_reason = "content_filter";
-        }
-        await chargeCompletion(request, answer.usage?.completion_tokens ?? completionTokens);
+        const produced = await scanWholeAnswer(answer.choices, kind, (text) => scanAnswer(request, text, context));
+        await chargeCompletion(request, answer.usage?.completion_tokens ?? (budgets.length > 0 ? countTokens(produced) : 0));
         return answer;
       });
     }
@@ -248,76 +235,16 @@ export const llmRoutes: FastifyPluginAsync<{
     };
 
     /** The client's event stream, written as the upstream's arrives (the audit entry is written before its first byte). */
-    const streamAnswer = (request: FastifyRequest, upstream: AsyncIterable<Buffer>, kind: string, context: ScanContext): PassThrough => {
-      const out = new PassThrough();
-      void pump(request, upstream, kind, context, out);
-      return out;
-    };
-
-    const pump = async (request: FastifyRequest, upstream: AsyncIterable<Buffer>, kind: string, context: ScanContext, out: PassThrough) => {
-      let raw = "";
-      let emitted = "";
-      let envelope: Record<string, unknown> | undefined;
-      let pending = "";
-      const send = (delta: string, finish: string | null) => {
-        if (!envelope) return;
-        const choice =
-          kind === "completions"
-            ? { index: 0, text: delta, finish_reason: finish }
-            : { index: 0, delta: delta ? { content: delta } : {}, finish_reason: finish };
-        out.write(`data: ${JSON.stringify({ ...envelope, choices: [choice] })}\n\n`);
-      };
-      const flush = async (final: boolean): Promise<boolean> => {
-        const verdict = await scanAnswer(request, raw, context);
-        if (verdict.withheld) {
-          send("", "content_filter");
-          return false;
-        }
-        const ready = final ? verdict.text : verdict.text.slice(0, Math.max(0, verdict.text.length - STREAM_HOLDBACK));
-        if (ready.length > emitted.length && ready.startsWith(emitted)) {
-          send(ready.slice(emitted.length), null);
-          emitted = ready;
-        }
-        return true;
-      };
-      let open = true;
-      let finishReason: string | null = "stop";
-      try {
-        for await (const chunk of upstream) {
-          pending += chunk.toString("utf8");
-          let cut = pending.indexOf("\n\n");
-          while (cut >= 0 && open) {
-            const event = pending.slice(0, cut);
-            pending = pending.slice(cut + 2);
-            cut = pending.indexOf("\n\n");
-            const data = event
-              .split("\n")
-              .filter((l) => l.startsWith("data:"))
-              .map((l) => l.slice(5).trim())
-              .join("");
-            if (data === "" || data === "[DONE]") continue;
-            const parsed = JSON.parse(data) as { choices?: { delta?: { content?: string }; text?: string; finish_reason?: string | null }[] } & Record<
-              string,
-              unknown
-            >;
-            const { choices, ...rest } = parsed;
-            envelope ??= rest;
-            const choice = choices?.[0];
-            raw += (kind === "completions" ? choice?.text : choice?.delta?.content) ?? "";
-            if (choice?.finish_reason) finishReason = choice.finish_reason;
-            if (raw.length - emitted.length >= 2 * STREAM_HOLDBACK) open = await flush(false);
-          }
-          if (!open) break;
-        }
-        if (open && (await flush(true))) send("", finishReason);
-      } catch (e) {
-        request.log.error(e, "the LLM stream failed");
-        send("", "error");
-      } finally {
-        out.end("data: [DONE]\n\n");
-        if (budgets.length > 0) await chargeCompletion(request, countTokens(raw)).catch(() => undefined);
-      }
-    };
+    const streamAnswer = (request: FastifyRequest, upstream: AsyncIterable<Buffer>, kind: AnswerKind, context: ScanContext): PassThrough =>
+      scannedStream(
+        upstream,
+        kind,
+        (text) => scanAnswer(request, text, context),
+        (e) => request.log.error(e, "the LLM stream failed"),
+        async (produced, usage) => {
+          if (budgets.length > 0) await chargeCompletion(request, usage?.completion_tokens ?? countTokens(produced));
+        },
+      );
   }
 };
 

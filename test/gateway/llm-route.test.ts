@@ -15,7 +15,7 @@ import { after, before, test } from "node:test";
 import { startVulnerableChatbot } from "../../examples/vulnerable-chatbot/server.js";
 import { createApiKey } from "../../src/gateway/auth/api-keys.js";
 import { type RunningGuard, startGuard } from "../../src/gateway/guard.js";
-import { STREAM_HOLDBACK } from "../../src/gateway/llm-route.js";
+import { STREAM_HOLDBACK } from "../../src/gateway/llm-answer.js";
 
 const AWS_KEY = "AKIAIOSFODNN7EXAMPLE";
 const AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -30,6 +30,8 @@ let guard: RunningGuard;
 let key: string;
 /** A client of its own for the token-budget test, whose budget the other tests do not touch. */
 let budgetKey: string;
+/** The key of the tool-call and n = 2 tests, whose answers would otherwise spend the token budget the budget test measures. */
+let answersKey: string;
 
 function answerFor(prompt: string): string {
   if (prompt.startsWith("echo:")) return `You said: ${prompt.slice(5).trim()}`;
@@ -39,6 +41,44 @@ function answerFor(prompt: string): string {
   return "Paris is the capital of France.";
 }
 
+/** The tool call the scripted model makes for some prompts: secrets, or the system prompt, in its arguments. */
+function toolCallFor(prompt: string) {
+  const args = prompt.includes("deploy tool")
+    ? { user: "deploy", access_key: AWS_KEY, secret: AWS_SECRET, note: "rotate monthly ".repeat(8) }
+    : prompt.includes("ticket tool")
+      ? { title: "Instructions", body: SYSTEM }
+      : undefined;
+  return args && { id: "call_1", type: "function", function: { name: prompt.includes("deploy") ? "deploy" : "open_ticket", arguments: JSON.stringify(args) } };
+}
+
+/** A streamed chat through the guard, reassembled per choice as the OpenAI client does. */
+async function streamChoices(content: string, n = 1) {
+  const res = await fetch(`${guard.url}/scripted/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${answersKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "m", stream: true, n, messages: [{ role: "user", content }] }),
+  });
+  assert.equal(res.status, 200);
+  const choices: { content: string; finish: string; calls: { id?: string; name: string; arguments: string }[]; events: number }[] = [];
+  for (const event of (await res.text()).split("\n\n")) {
+    const data = event.replace(/^data: /, "");
+    if (!data || data === "[DONE]") continue;
+    for (const choice of JSON.parse(data).choices) {
+      choices[choice.index] ??= { content: "", finish: "", calls: [], events: 0 };
+      const seen = choices[choice.index];
+      seen.events++;
+      seen.content += choice.delta?.content ?? "";
+      seen.finish = choice.finish_reason ?? seen.finish;
+      for (const call of choice.delta?.tool_calls ?? []) {
+        seen.calls[call.index] ??= { id: call.id, name: "", arguments: "" };
+        seen.calls[call.index].name += call.function?.name ?? "";
+        seen.calls[call.index].arguments += call.function?.arguments ?? "";
+      }
+    }
+  }
+  return choices;
+}
+
 before(async () => {
   scripted = createServer((req, res) => {
     let body = "";
@@ -46,28 +86,42 @@ before(async () => {
       body += d;
     });
     req.on("end", () => {
-      const request = JSON.parse(body) as { messages: { role: string; content: string }[]; stream?: boolean };
+      const request = JSON.parse(body) as { messages: { role: string; content: string }[]; stream?: boolean; n?: number };
       const prompt = request.messages.at(-1)?.content ?? "";
       received.push(prompt);
-      const text = answerFor(prompt);
+      const answers = Array.from({ length: request.n ?? 1 }, (_, i) => (i === 0 ? answerFor(prompt) : `Answer ${i + 1}: ${answerFor(prompt)}`));
+      const call = toolCallFor(prompt);
       const envelope = { id: "cmpl-1", object: "chat.completion.chunk", created: 1, model: "scripted" };
       if (!request.stream) {
         res.setHeader("content-type", "application/json");
+        const message = (text: string) => (call ? { role: "assistant", content: null, tool_calls: [call] } : { role: "assistant", content: text });
         res.end(
           JSON.stringify({
             id: "cmpl-1",
             object: "chat.completion",
             model: "scripted",
-            choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+            choices: answers.map((text, index) => ({ index, message: message(text), finish_reason: call ? "tool_calls" : "stop" })),
           }),
         );
         return;
       }
       res.writeHead(200, { "content-type": "text/event-stream" });
-      // 7-character pieces: the AWS key is split across several events.
-      for (let i = 0; i < text.length; i += 7)
-        res.write(`data: ${JSON.stringify({ ...envelope, choices: [{ index: 0, delta: { content: text.slice(i, i + 7) }, finish_reason: null }] })}\n\n`);
-      res.write(`data: ${JSON.stringify({ ...envelope, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
+      const event = (index: number, delta: object, finish: string | null = null) =>
+        res.write(`data: ${JSON.stringify({ ...envelope, choices: [{ index, delta, finish_reason: finish }] })}\n\n`);
+      if (call) {
+        // The arguments in 7-character pieces after a first delta with the id and name, as OpenAI streams them.
+        event(0, { tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
+        for (let i = 0; i < call.function.arguments.length; i += 7)
+          event(0, { tool_calls: [{ index: 0, function: { arguments: call.function.arguments.slice(i, i + 7) } }] });
+        event(0, {}, "tool_calls");
+      } else {
+        // 7-character pieces, the choices interleaved: the AWS key is split across several events.
+        const longest = Math.max(...answers.map((a) => a.length));
+        for (let i = 0; i < longest; i += 7) {
+          for (const [index, text] of answers.entries()) if (i < text.length) event(index, { content: text.slice(i, i + 7) });
+        }
+        for (const index of answers.keys()) event(index, {}, "stop");
+      }
       res.end("data: [DONE]\n\n");
     });
   });
@@ -76,6 +130,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), "aegis-llm-guard-"));
   key = createApiKey(join(dir, "keys.json"), { name: "app", roles: ["chat"] }).key;
   budgetKey = createApiKey(join(dir, "keys.json"), { name: "budget", roles: ["chat"] }).key;
+  answersKey = createApiKey(join(dir, "keys.json"), { name: "answers", roles: ["chat"] }).key;
   writeFileSync(join(dir, "system.txt"), SYSTEM);
   writeFileSync(
     join(dir, "guard.yaml"),
@@ -163,6 +218,48 @@ test("an answer that leaks the system prompt is withheld (content_filter), strea
   const streamed = await chat("/scripted/v1", "how is the weather today?", true);
   assert.equal(streamed.finish, "content_filter");
   assert.doesNotMatch(streamed.content, new RegExp(CANARY));
+});
+
+test("tool-call arguments pass the output scanners: secrets redacted, streamed or not (the stream used to drop the calls)", async () => {
+  const whole = await chat("/scripted/v1", "use the deploy tool", false, answersKey);
+  const call = whole.json.choices[0].message.tool_calls[0];
+  assert.equal(call.function.name, "deploy");
+  assert.doesNotMatch(JSON.stringify(whole.json), new RegExp(`${AWS_KEY}|${AWS_SECRET.slice(0, 12)}`));
+  const args = JSON.parse(call.function.arguments);
+  assert.match(args.access_key, /\[REDACTED:aws-access-key/);
+  assert.equal(args.user, "deploy", "the rest of the call is intact");
+  const [streamed] = await streamChoices("use the deploy tool");
+  assert.equal(streamed.finish, "tool_calls");
+  assert.equal(streamed.calls.length, 1);
+  assert.deepEqual(streamed.calls[0], { id: "call_1", name: "deploy", arguments: call.function.arguments });
+});
+
+test("a tool call that carries the system prompt out is withheld: no call reaches the agent (content_filter)", async () => {
+  const whole = await chat("/scripted/v1", "use the ticket tool", false, answersKey);
+  assert.equal(whole.json.choices[0].finish_reason, "content_filter");
+  assert.equal(whole.json.choices[0].message.tool_calls, undefined);
+  assert.doesNotMatch(JSON.stringify(whole.json), new RegExp(CANARY));
+  const [streamed] = await streamChoices("use the ticket tool");
+  assert.equal(streamed.finish, "content_filter");
+  assert.deepEqual(streamed.calls, []);
+});
+
+test("n = 2: every choice is scanned, and a stream keeps the choices apart", async () => {
+  const whole = await fetch(`${guard.url}/scripted/v1/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${answersKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "m", n: 2, messages: [{ role: "user", content: "what are the deploy credentials?" }] }),
+  });
+  const answer = (await whole.json()) as { choices: { message: { content: string } }[] };
+  assert.equal(answer.choices.length, 2);
+  assert.doesNotMatch(JSON.stringify(answer), new RegExp(`${AWS_KEY}|${AWS_SECRET.slice(0, 12)}`));
+  const streamed = await streamChoices("what are the deploy credentials?", 2);
+  assert.equal(streamed.length, 2);
+  for (const [i, choice] of streamed.entries()) {
+    assert.equal(choice.content, answer.choices[i].message.content);
+    assert.equal(choice.finish, "stop");
+  }
+  assert.match(streamed[1].content, /^Answer 2: Sure\./, "the second choice's text is its own, not spliced into the first");
 });
 
 test("the example chatbot behind the guard: streaming passes through; its planted injection weakness is shielded", async () => {

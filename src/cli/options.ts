@@ -25,6 +25,22 @@ export function parseNumber(flag: string) {
   };
 }
 
+/** `--param key=value…` as [key, raw value] pairs; `lists` names the command that lists the keys. */
+export function paramPairs(pairs: readonly string[] | undefined, lists: string): [string, string][] {
+  return (pairs ?? []).map((pair) => {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new AegisError("BAD_OPTION", `--param ${pair}: write it as key=value (${lists} lists the keys)`);
+    return [pair.slice(0, eq), pair.slice(eq + 1)];
+  });
+}
+
+/** A --param value as a number, boolean or ∞ where it looks like one, else the text as given. */
+export function paramValue(raw: string): unknown {
+  if (raw === "true" || raw === "false") return raw === "true";
+  if (raw === "inf") return Number.POSITIVE_INFINITY;
+  return raw !== "" && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+}
+
 const DATA_FORMS = "mnist, an .npz/.npy/CSV file or an image folder";
 
 /**

@@ -96,7 +96,7 @@ test("extract: mistakes a user can make exit 2 with what to do", async () => {
     [["extract", "copycat", "--model", demo, "--budget", "10"], /give it with --thief-data/],
     [
       ["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "epoch=3"],
-      /--param epoch=3: give key=value with a key of copycat/,
+      /--param epoch: copycat has no such parameter/,
     ],
     [["extract", "dfme", "--model", demo, "--budget", "100"], /one dfme iteration spends 1792 queries but the budget is 100/],
   ];

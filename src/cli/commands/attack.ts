@@ -17,6 +17,8 @@ import { gatherRows, sizeOf, type Tensor, tensor } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 import {
+  paramPairs,
+  paramValue,
   parseClip,
   parseEpsilons,
   parseInteger,
@@ -198,21 +200,7 @@ export function attackCommand(): Command {
 function attackSettings(opts: Record<string, unknown>): Record<string, unknown> {
   const settings: Record<string, unknown> = { norm: opts.norm };
   for (const key of Object.keys(PARAM_FLAGS)) settings[key] = key === "maxQueries" && opts[key] !== undefined ? Number(opts[key]) : opts[key];
-  for (const pair of (opts.param as string[] | undefined) ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new AegisError("BAD_OPTION", `--param ${pair}: write it as key=value (aegis attack --help-attack NAME lists the keys)`);
-    const raw = pair.slice(eq + 1);
-    settings[pair.slice(0, eq)] =
-      raw === "true"
-        ? true
-        : raw === "false"
-          ? false
-          : raw === "inf"
-            ? Number.POSITIVE_INFINITY
-            : Number.isFinite(Number(raw)) && raw !== ""
-              ? Number(raw)
-              : raw;
-  }
+  for (const [key, raw] of paramPairs(opts.param as string[] | undefined, "aegis attack --help-attack NAME")) settings[key] = paramValue(raw);
   return settings;
 }
 

@@ -28,7 +28,20 @@ import { parseFormats, writeReports } from "../../report/write.js";
 import { float32, sizeOf, sliceRows, type Tensor } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
-import { parseClip, parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withRuntime, withSamples, withSeed } from "../options.js";
+import {
+  paramPairs,
+  paramValue,
+  parseClip,
+  parseInteger,
+  parseNumber,
+  runtimeOptions,
+  withBatchSize,
+  withData,
+  withJson,
+  withRuntime,
+  withSamples,
+  withSeed,
+} from "../options.js";
 import { addTargetOptions, targetPredictor } from "../target.js";
 
 export function extractCommand(): Command {
@@ -193,20 +206,12 @@ async function runWithProgress(attack: ExtractionAttack, victim: Predictor, opts
 /** The attack's defaults overridden by --param key=value, each checked against the parameter's type. */
 function attackParams(attack: ExtractionAttack, pairs: readonly string[]): Record<string, unknown> {
   const params: Record<string, unknown> = { ...attack.defaults };
-  for (const pair of pairs) {
-    const eq = pair.indexOf("=");
-    const key = pair.slice(0, eq);
-    if (eq <= 0 || !(key in params))
-      throw new AegisError(
-        "BAD_OPTION",
-        `--param ${pair}: give key=value with a key of ${attack.name} (aegis extract --help-attack ${attack.name} lists them)`,
-      );
-    const raw = pair.slice(eq + 1);
-    if (typeof params[key] === "number") {
-      const value = Number(raw);
-      if (raw === "" || !Number.isFinite(value)) throw new AegisError("BAD_OPTION", `--param ${key} must be a number, not "${raw}"`);
-      params[key] = value;
-    } else params[key] = raw;
+  for (const [key, raw] of paramPairs(pairs, `aegis extract --help-attack ${attack.name}`)) {
+    if (!(key in params))
+      throw new AegisError("BAD_OPTION", `--param ${key}: ${attack.name} has no such parameter (aegis extract --help-attack ${attack.name} lists them)`);
+    const value = paramValue(raw);
+    if (typeof params[key] === "number" && typeof value !== "number") throw new AegisError("BAD_OPTION", `--param ${key} must be a number, not "${raw}"`);
+    params[key] = typeof params[key] === "number" ? value : raw;
   }
   return params;
 }

@@ -37,7 +37,7 @@ interface Rule {
 export function alertedDecisions(config: GuardConfig): { control: string; action: string; reason: string }[] {
   const detectors = new Set<string>();
   for (const route of config.routes) {
-    if (route.kind === "llm" || !route.detectors) continue;
+    if (route.kind === "llm" || route.kind === "he" || !route.detectors) continue;
     if (route.detectors.prada) detectors.add("prada");
     if (route.detectors.statefulKnn) detectors.add("stateful-knn");
     if (route.detectors.ood) detectors.add("ood-rate");
@@ -49,8 +49,10 @@ const oneOf = (names: readonly string[]) => names.map((n) => n.replace(/[.*+?^${
 
 export function alertRules(config: GuardConfig, thresholds: AlertThresholds = ALERT_DEFAULTS): string {
   const routes = config.routes;
-  const upstreamRoutes = routes.filter((r) => r.kind !== "model").map((r) => r.name);
-  const watched = routes.filter((r) => r.kind !== "llm" && (r.detectors?.prada || r.detectors?.statefulKnn || r.detectors?.ood)).map((r) => r.name);
+  const upstreamRoutes = routes.filter((r) => r.kind === "proxy" || r.kind === "llm").map((r) => r.name);
+  const watched = routes
+    .filter((r) => (r.kind === "model" || r.kind === "proxy") && (r.detectors?.prada || r.detectors?.statefulKnn || r.detectors?.ood))
+    .map((r) => r.name);
   const budgeted = routes.filter((r) => r.kind === "llm" && (r.tokensPerMinute !== undefined || r.tokenBudgetPerDay !== undefined)).map((r) => r.name);
 
   const recording: Rule[] = [

@@ -80,7 +80,17 @@ export interface LlmRouteConfig {
   extraFields: string[];
 }
 
-export type RouteConfig = ModelRouteConfig | ProxyRouteConfig | LlmRouteConfig;
+/** Encrypted prediction (`aegis he compile`'s M.he.json) served by the guard itself: ciphertexts in, ciphertexts out. */
+export interface HeRouteConfig {
+  kind: "he";
+  name: string;
+  he: string;
+  roles?: string[];
+  /** Clients' key sets kept in memory, the least recently used evicted beyond it. */
+  maxKeySets: number;
+}
+
+export type RouteConfig = ModelRouteConfig | ProxyRouteConfig | LlmRouteConfig | HeRouteConfig;
 
 export interface GuardConfig {
   file: string;
@@ -240,6 +250,7 @@ function parseRoute(
   roles: (p: YamlPath, v: unknown) => string[] | undefined,
 ): RouteConfig {
   if ((item as { llm?: unknown } | null)?.llm !== undefined) return parseLlmRoute(r, p, item, path, roles);
+  if ((item as { he?: unknown } | null)?.he !== undefined) return parseHeRoute(r, p, item, path, roles);
   const m = r.map(p, item, [
     "name",
     "model",
@@ -258,7 +269,10 @@ function parseRoute(
     "sig",
   ]);
   if ((m.model === undefined) === (m.upstream === undefined))
-    r.fail(p, "needs exactly one of model (a local ONNX file), upstream (an ML endpoint) or llm (an OpenAI-compatible endpoint)");
+    r.fail(
+      p,
+      "needs exactly one of model (a local ONNX file), upstream (an ML endpoint), llm (an OpenAI-compatible endpoint) or he (an encrypted-inference model)",
+    );
   const name = r.string([...p, "name"], m.name);
   if (!/^[\w.-]+$/.test(name)) r.fail([...p, "name"], `may only hold letters, digits, ".", "_" and "-", not "${name}"`);
   let clipRange: [number, number] = [0, 1];
@@ -310,6 +324,25 @@ function parseRoute(
       m.inputShape === undefined
         ? undefined
         : r.list([...p, "inputShape"], m.inputShape).map((v, j) => r.number([...p, "inputShape", j], v, { min: 1, integer: true })),
+  };
+}
+
+function parseHeRoute(
+  r: YamlReader,
+  p: YamlPath,
+  item: unknown,
+  path: (p: string) => string,
+  roles: (p: YamlPath, v: unknown) => string[] | undefined,
+): HeRouteConfig {
+  const m = r.map(p, item, ["name", "he", "roles", "maxKeySets"]);
+  const name = r.string([...p, "name"], m.name);
+  if (!/^[\w.-]+$/.test(name)) r.fail([...p, "name"], `may only hold letters, digits, ".", "_" and "-", not "${name}"`);
+  return {
+    kind: "he",
+    name,
+    he: path(r.string([...p, "he"], m.he)),
+    roles: roles([...p, "roles"], m.roles),
+    maxKeySets: m.maxKeySets === undefined ? 16 : r.number([...p, "maxKeySets"], m.maxKeySets, { min: 1, integer: true }),
   };
 }
 

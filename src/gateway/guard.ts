@@ -29,7 +29,7 @@ import { defaultSignaturePath, verifyModelSignature } from "../supplychain/index
 import { alertedDecisions } from "./alerts.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
-import { type GuardConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
+import { type GuardConfig, type HeRouteConfig, type LlmRouteConfig, loadGuardConfig, type ProxyRouteConfig } from "./config.js";
 import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
 import { adversarialHook, type ClientState, type DetectionOptions, type DetectorsConfig, degradeHook, detectionHook, outputHook } from "./detection.js";
@@ -189,9 +189,14 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   const models: ServedModel[] = [];
   const proxies: ProxyRoute[] = [];
   const llms: LlmRoute[] = [];
+  const encrypted: HeRouteConfig[] = [];
   for (const route of config.routes) {
     if (route.kind === "llm") {
       llms.push(llmRoute(route));
+      continue;
+    }
+    if (route.kind === "he") {
+      encrypted.push(route);
       continue;
     }
     const hooks: PredictionHook[] = [];
@@ -238,10 +243,23 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   await app.register(modelRoutes, { models, openAiModels: llmAtV1 && modelCatalog(llmAtV1) });
   await app.register(proxyRoutes, { routes: proxies });
   await app.register(llmRoutes, { routes: llms, limiters: stores.limiters, modelsServedElsewhere: "/v1" });
+  if (encrypted.length > 0) await registerEncryptedRoutes(app, encrypted);
   await app.register(dashboard, { auditLog, responder });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
   return { app, responder, handler, inFlight: 0, retired: false, models };
+}
+
+/**
+ * Encrypted-inference routes: the guard itself evaluates on ciphertexts, behind its auth,
+ * rate limits and audit log (which hashes the ciphertext and never sees a plaintext). SEAL's
+ * WebAssembly is loaded only when a route needs it. One key-set limit applies to them all:
+ * the largest any of them asks for.
+ */
+async function registerEncryptedRoutes(app: FastifyInstance, routes: readonly HeRouteConfig[]): Promise<void> {
+  const { HeEvaluator, heRoutes, readHeModel } = await import("../privacy/index.js");
+  const models = await Promise.all(routes.map(async (r) => ({ name: r.name, roles: r.roles, evaluator: await HeEvaluator.create(readHeModel(r.he)) })));
+  await app.register(heRoutes, { models, maxKeySets: Math.max(...routes.map((r) => r.maxKeySets)) });
 }
 
 /** When the OOD detector file reads a layer of the route's model: one extractor for both the predictions and the detector. */

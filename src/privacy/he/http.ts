@@ -19,6 +19,8 @@ import type { HeEvaluator, KeySet } from "./evaluator.js";
 export interface ServedHeModel {
   name: string;
   evaluator: HeEvaluator;
+  /** Roles the guard's auth admits to this model's routes (none: any authenticated client). */
+  roles?: readonly string[];
 }
 
 export interface HeRouteOptions {
@@ -48,9 +50,11 @@ export const heRoutes: FastifyPluginAsync<HeRouteOptions> = async (app, options)
   for (const { model, keys } of models.values()) {
     const { name, evaluator } = model;
     const base = `/v1/he/${encodeURIComponent(name)}`;
-    app.get(`${base}/params`, async () => evaluator.model.params);
+    // Read by the guard's plugins (auth, rate limits, audit log); inert under `aegis serve`.
+    const config = { routeName: name, roles: model.roles };
+    app.get(`${base}/params`, { config }, async () => evaluator.model.params);
 
-    app.post(`${base}/keys`, { bodyLimit: options.keysBodyLimit ?? 64 * 2 ** 20 }, async (request) => {
+    app.post(`${base}/keys`, { config, bodyLimit: options.keysBodyLimit ?? 64 * 2 ** 20 }, async (request) => {
       const loaded = evaluator.loadKeys(body(request.body), "the uploaded keys");
       keys.get(loaded.keyId)?.release();
       keys.delete(loaded.keyId);
@@ -63,7 +67,7 @@ export const heRoutes: FastifyPluginAsync<HeRouteOptions> = async (app, options)
       return { keyId: loaded.keyId };
     });
 
-    app.post(`${base}::infer`, { bodyLimit: options.requestBodyLimit ?? 256 * 2 ** 20 }, async (request, reply) => {
+    app.post(`${base}::infer`, { config, bodyLimit: options.requestBodyLimit ?? 256 * 2 ** 20 }, async (request, reply) => {
       const requestBytes = body(request.body);
       const keyId = evaluator.requestKeyId(requestBytes);
       const keySet = keys.get(keyId);

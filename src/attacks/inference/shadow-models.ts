@@ -17,7 +17,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { createRng } from "../../data/random.js";
 import { type Architecture, buildArchitecture } from "../../engine/architectures.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -30,6 +29,7 @@ import { decodeModel, encodeModel } from "../../onnx/proto.js";
 import { type Progress, silentProgress } from "../../progress.js";
 import { imageLayout } from "../../report/images.js";
 import { float32 } from "../../tensor.js";
+import { startWorker } from "../../threads.js";
 import { type LabelledData, moveImage, sampleRows } from "./observations.js";
 
 /** How the target was trained, which its shadow models repeat. */
@@ -294,25 +294,14 @@ type WorkerMessage =
   | { type: "done"; index: number; model: Uint8Array }
   | { type: "error"; index: number; message: string; code?: string };
 
-/**
- * Worker threads are started through a small CommonJS bootstrap that registers the
- * TypeScript loader first, since the CLI runs from source (bin/aegis.js).
- */
-const BOOTSTRAP = `
-const { workerData } = require("node:worker_threads");
-import(workerData.loader).then((tsx) => { tsx.register(); return import(workerData.module); });
-`;
-
 async function trainInWorkers(config: ShadowConfig, plan: ShadowPlan, pool: LabelledData, pending: number[], count: number, hooks: WorkerHooks): Promise<void> {
   const queue = [...pending];
   const workerData = {
-    loader: import.meta.resolve("tsx/esm/api"),
-    module: new URL("./shadow-worker.ts", import.meta.url).href,
     config: { ...config, threads: config.threads ?? 1 },
     x: { shape: pool.x.shape, data: pool.x.data },
     labels: [...pool.labels],
   };
-  const workers = Array.from({ length: count }, () => new Worker(BOOTSTRAP, { eval: true, workerData }));
+  const workers = Array.from({ length: count }, () => startWorker(import.meta.url, "shadow-worker", workerData));
   const abort = () => {
     for (const w of workers) w.postMessage({ type: "abort" });
   };

@@ -251,15 +251,16 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
 }
 
 /**
- * Encrypted-inference routes: the guard itself evaluates on ciphertexts, behind its auth,
- * rate limits and audit log (which hashes the ciphertext and never sees a plaintext). SEAL's
- * WebAssembly is loaded only when a route needs it. One key-set limit applies to them all:
- * the largest any of them asks for.
+ * Encrypted-inference routes: the guard itself evaluates on ciphertexts, in a worker thread
+ * per model, behind its auth, rate limits and audit log (which hashes the ciphertext and
+ * never sees a plaintext). SEAL's WebAssembly is loaded only when a route needs it.
  */
 async function registerEncryptedRoutes(app: FastifyInstance, routes: readonly HeRouteConfig[]): Promise<void> {
-  const { HeEvaluator, heRoutes, readHeModel } = await import("../privacy/index.js");
-  const models = await Promise.all(routes.map(async (r) => ({ name: r.name, roles: r.roles, evaluator: await HeEvaluator.create(readHeModel(r.he)) })));
-  await app.register(heRoutes, { models, maxKeySets: Math.max(...routes.map((r) => r.maxKeySets)) });
+  const { heRoutes, readHeModel, startHeService } = await import("../privacy/index.js");
+  const models = await Promise.all(
+    routes.map(async (r) => ({ roles: r.roles, service: await startHeService(r.name, readHeModel(r.he), { maxKeySets: r.maxKeySets }) })),
+  );
+  await app.register(heRoutes, { models });
 }
 
 /** When the OOD detector file reads a layer of the route's model: one extractor for both the predictions and the detector. */

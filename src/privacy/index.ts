@@ -23,3 +23,4 @@ export { evaluatePlain, type Stage } from "./he/model.js";
 export { type HeModel, paramsId, readHeModel, readHeParams, writeHeModel, writeHeParams } from "./he/model-file.js";
 export { checkSecurity, chooseParameters, type HeParameters, MAX_COEFF_BITS_128 } from "./he/params.js";
 export { ACTIVATIONS, fitPolynomial, type Polynomial } from "./he/polynomial.js";
+export { type HeService, type HeServiceOptions, startHeService } from "./he/service.js";

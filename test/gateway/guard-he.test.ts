@@ -47,7 +47,7 @@ routes:
       fetch(`${guard.url}/v1/he/lr-encrypted${path}`, {
         method: body ? "POST" : "GET",
         headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body ? { "content-type": HE_CONTENT_TYPE } : {}) },
-        body,
+        body: body && new Uint8Array(body),
       });
     assert.equal((await call("/params", undefined)).status, 401, "no credentials, no parameters");
     assert.equal((await call("/params", other)).status, 403, "a key without the route's role");

@@ -3,7 +3,16 @@ import { test } from "node:test";
 import { createRng } from "../../src/data/index.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { createServer } from "../../src/gateway/index.js";
-import { compileModel, evaluatePlain, generateKeys, HE_CONTENT_TYPE, HeClient, HeEvaluator, type HePublicParams, heRoutes } from "../../src/privacy/index.js";
+import {
+  compileModel,
+  evaluatePlain,
+  generateKeys,
+  HE_CONTENT_TYPE,
+  HeClient,
+  type HePublicParams,
+  heRoutes,
+  startHeService,
+} from "../../src/privacy/index.js";
 
 test("encrypted prediction over HTTP: keys uploaded, binary request in, encrypted logits out; secret keys, unknown keys and oversized bodies refused", async () => {
   const rng = createRng(3);
@@ -14,9 +23,10 @@ test("encrypted prediction over HTTP: keys uploaded, binary request in, encrypte
     calibrationSamples: 4,
     packing: "batch",
   });
-  const evaluator = await HeEvaluator.create(compiled);
+  // The service runs in its worker thread, as servers run it: errors keep their codes across the thread.
+  const service = await startHeService("lr", compiled);
   const app = await createServer({ models: [] });
-  await app.register(heRoutes, { models: [{ name: "lr", evaluator }], requestBodyLimit: 2 * 2 ** 20 });
+  await app.register(heRoutes, { models: [{ service }], requestBodyLimit: 2 * 2 ** 20 });
   const binary = (url: string, payload: Buffer) => app.inject({ method: "POST", url, payload, headers: { "content-type": HE_CONTENT_TYPE } });
 
   // The client learns the parameters from the server, never the weights.
@@ -44,6 +54,15 @@ test("encrypted prediction over HTTP: keys uploaded, binary request in, encrypte
   const { outputs } = client.decrypt(answer.rawPayload);
   const plain = evaluatePlain(compiled.stages, Float64Array.from(x), 4);
   for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(outputs[i] - plain[i]) < 1e-3, `output ${i}: ${outputs[i]} vs ${plain[i]}`);
+
+  // Off the event loop: the next turn of the loop comes before the encrypted answer does.
+  let answered = false;
+  const pending = service.infer(request).then(() => {
+    answered = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(answered, false, "the request computes in the worker while the loop turns");
+  await pending;
 
   const tooLarge = await binary("/v1/he/lr:infer", Buffer.concat([request, Buffer.alloc(2 * 2 ** 20)]));
   assert.equal(tooLarge.statusCode, 413);

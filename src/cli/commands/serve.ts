@@ -11,7 +11,7 @@ import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import type { ServedModel } from "../../gateway/index.js";
 import { createServer } from "../../gateway/index.js";
-import { HeEvaluator, heRoutes, readHeModel } from "../../privacy/index.js";
+import { heRoutes, readHeModel, startHeService } from "../../privacy/index.js";
 import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { parseClip, parseInteger, runtimeOptions, withRuntime } from "../options.js";
@@ -49,12 +49,13 @@ export function serveCommand(): Command {
     }
     const app = await createServer({ models, bodyLimit: opts.bodyLimit, logLevel: opts.logLevel === "off" ? false : opts.logLevel });
     const heModels = await Promise.all(
-      heFiles.map(async (file) => ({ name: basename(file).replace(/(\.he)?\.json$/, ""), evaluator: await HeEvaluator.create(readHeModel(file)) })),
+      heFiles.map(async (file) => ({ service: await startHeService(basename(file).replace(/(\.he)?\.json$/, ""), readHeModel(file)) })),
     );
     if (heModels.length > 0) await app.register(heRoutes, { models: heModels, requestBodyLimit: opts.heBodyLimit });
     const address = await app.listen({ host: opts.host, port: opts.port });
     for (const m of models) info(`serving ${m.name} at ${address}/v1/models/${m.name}:predict`);
-    for (const m of heModels) info(`serving ${m.name} encrypted at ${address}/v1/he/${m.name}:infer (keys: POST ${address}/v1/he/${m.name}/keys)`);
+    for (const { service } of heModels)
+      info(`serving ${service.name} encrypted at ${address}/v1/he/${service.name}:infer (keys: POST ${address}/v1/he/${service.name}/keys)`);
     await new Promise<void>((resolve) => {
       const stop = () => {
         info("shutting down: finishing requests in flight");

@@ -1,6 +1,6 @@
 /**
  * Encrypted prediction over HTTP, a fastify plugin that `aegis serve --he` and the guard
- * can mount. Bodies are the binary containers of container.ts (application/vnd.aegis.he):
+ * mount. Bodies are the binary containers of container.ts (application/vnd.aegis.he):
  *
  * - GET  /v1/he/{name}/params — the public parameters a client makes its keys with;
  * - POST /v1/he/{name}/keys   — the client's public keys, answered with their key id;
@@ -8,17 +8,16 @@
  *   with the encrypted logits.
  *
  * The server holds public keys only (a secret-key container is refused by its kind) and
- * never logs a body. Key sets live in memory, the least recently used evicted beyond
- * `maxKeySets`. Inference runs on the event loop: one request at a time per process.
+ * never logs a body. Each model's keys and inference live in its HE service (service.ts):
+ * a worker thread, so the event loop stays free while a request computes.
  */
 import type { FastifyPluginAsync } from "fastify";
 import { AegisError } from "../../errors.js";
 import { HE_CONTENT_TYPE } from "./container.js";
-import type { HeEvaluator, KeySet } from "./evaluator.js";
+import type { HeService } from "./service.js";
 
 export interface ServedHeModel {
-  name: string;
-  evaluator: HeEvaluator;
+  service: HeService;
   /** Roles the guard's auth admits to this model's routes (none: any authenticated client). */
   roles?: readonly string[];
 }
@@ -29,17 +28,14 @@ export interface HeRouteOptions {
   keysBodyLimit?: number;
   /** Largest encrypted request in bytes. */
   requestBodyLimit?: number;
-  /** Key sets kept per model. */
-  maxKeySets?: number;
 }
 
 export const heRoutes: FastifyPluginAsync<HeRouteOptions> = async (app, options) => {
-  const models = new Map(options.models.map((m) => [m.name, { model: m, keys: new Map<string, KeySet>() }]));
-  if (models.size !== options.models.length) throw new AegisError("BAD_OPTION", "two encrypted models share a name; rename one of the files");
-  const maxKeySets = options.maxKeySets ?? 16;
+  if (new Set(options.models.map((m) => m.service.name)).size !== options.models.length)
+    throw new AegisError("BAD_OPTION", "two encrypted models share a name; rename one of the files");
   app.addContentTypeParser(HE_CONTENT_TYPE, { parseAs: "buffer" }, (_request, body, done) => done(null, body));
   app.addHook("onClose", async () => {
-    for (const { keys } of models.values()) for (const k of keys.values()) k.release();
+    await Promise.all(options.models.map((m) => m.service.close()));
   });
 
   const body = (value: unknown): Buffer => {
@@ -47,35 +43,16 @@ export const heRoutes: FastifyPluginAsync<HeRouteOptions> = async (app, options)
     return value;
   };
 
-  for (const { model, keys } of models.values()) {
-    const { name, evaluator } = model;
-    const base = `/v1/he/${encodeURIComponent(name)}`;
+  for (const { service, roles } of options.models) {
+    const base = `/v1/he/${encodeURIComponent(service.name)}`;
     // Read by the guard's plugins (auth, rate limits, audit log); inert under `aegis serve`.
-    const config = { routeName: name, roles: model.roles };
-    app.get(`${base}/params`, { config }, async () => evaluator.model.params);
-
-    app.post(`${base}/keys`, { config, bodyLimit: options.keysBodyLimit ?? 64 * 2 ** 20 }, async (request) => {
-      const loaded = evaluator.loadKeys(body(request.body), "the uploaded keys");
-      keys.get(loaded.keyId)?.release();
-      keys.delete(loaded.keyId);
-      keys.set(loaded.keyId, loaded);
-      for (const [id, old] of keys) {
-        if (keys.size <= maxKeySets) break;
-        old.release();
-        keys.delete(id);
-      }
-      return { keyId: loaded.keyId };
-    });
-
-    app.post(`${base}::infer`, { config, bodyLimit: options.requestBodyLimit ?? 256 * 2 ** 20 }, async (request, reply) => {
-      const requestBytes = body(request.body);
-      const keyId = evaluator.requestKeyId(requestBytes);
-      const keySet = keys.get(keyId);
-      if (!keySet) throw new AegisError("NOT_FOUND", `no keys registered under the request's key id; POST them to ${base}/keys first`);
-      // Most recently used last, so eviction takes the oldest.
-      keys.delete(keyId);
-      keys.set(keyId, keySet);
-      return reply.type(HE_CONTENT_TYPE).send(evaluator.infer(requestBytes, keySet));
-    });
+    const config = { routeName: service.name, roles };
+    app.get(`${base}/params`, { config }, async () => service.params);
+    app.post(`${base}/keys`, { config, bodyLimit: options.keysBodyLimit ?? 64 * 2 ** 20 }, async (request) => ({
+      keyId: await service.registerKeys(body(request.body)),
+    }));
+    app.post(`${base}::infer`, { config, bodyLimit: options.requestBodyLimit ?? 256 * 2 ** 20 }, async (request, reply) =>
+      reply.type(HE_CONTENT_TYPE).send(Buffer.from(await service.infer(body(request.body)))),
+    );
   }
 };

@@ -5,6 +5,7 @@ export { SqliteAuditLog } from "./audit-log/sqlite.js";
 export { createApiKey, readKeysFile, revokeApiKey } from "./auth/api-keys.js";
 export { type GuardConfig, loadGuardConfig } from "./config.js";
 export * from "./detectors/index.js";
+export { grafanaDashboard } from "./grafana.js";
 export { type RunningGuard, startGuard } from "./guard.js";
 export type { IncidentStoreLike } from "./incidents/responder.js";
 export { IncidentStore, noIncident, parseIncidentId } from "./incidents/store.js";

@@ -13,6 +13,7 @@ import {
   alertRules,
   connectPostgres,
   createApiKey,
+  grafanaDashboard,
   IncidentStore,
   loadGuardConfig,
   noIncident,
@@ -50,6 +51,16 @@ export function guardCommand(): Command {
       const rules = alertRules(loadGuardConfig(config), { errorRatio: opts.errorRatio, latencyP99: opts.latencyP99 });
       if (opts.out) writeFileAtomic(opts.out, rules);
       else process.stdout.write(rules);
+    });
+  cmd
+    .command("grafana")
+    .description("write a Grafana dashboard (JSON) of the guard's metrics for the routes of --config, generated from the metric definitions")
+    .addOption(outOption("dashboard file (default: standard output)"))
+    .action(function (this: Command, opts: { out?: string }) {
+      const { config } = this.optsWithGlobals<{ config: string }>();
+      const dashboard = `${JSON.stringify(grafanaDashboard(loadGuardConfig(config)), null, 2)}\n`;
+      if (opts.out) writeFileAtomic(opts.out, dashboard);
+      else process.stdout.write(dashboard);
     });
   return cmd.action(async (opts: { config: string; logLevel: string }) => {
     const guard = await startGuard(opts.config, { logLevel: opts.logLevel === "off" ? false : opts.logLevel });

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/index.js";
+import { parseRecipient } from "../encryption/index.js";
 import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_DOCUMENT_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
@@ -105,7 +106,8 @@ export interface GuardConfig {
   /** clientCertRoles: roles of a client certificate by its subject CN (mTLS as authentication). */
   auth: { apiKeys?: string; jwt?: JwtOptions; anonymousRoles?: string[]; clientCertRoles?: Record<string, string[]> };
   rateLimit: Omit<RateLimitOptions, "limiterFactory">;
-  auditLog: { path: string; payloads: "hash" | "omit" };
+  /** recipients: X25519 recipients (`aegis-recipient-1:…` lines) the payloads are encrypted to, under payloads "encrypt". */
+  auditLog: { path: string; payloads: "hash" | "omit" | "encrypt"; recipients: string[]; maxPayloadBytes: number };
   metrics: { public: boolean };
   incidents: { webhook?: string; throttledRequestsPerMinute: number; rules: IncidentRule[] };
   /** Shared state for several instances (default: SQLite and memory, for one). */
@@ -149,7 +151,7 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
     );
   }
   const rate = r.map(["rateLimit"], root.rateLimit ?? {}, ["perKey", "perIp", "perTenant", "concurrency"]);
-  const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads"]);
+  const audit = r.map(["auditLog"], root.auditLog ?? {}, ["path", "payloads", "recipients", "maxPayloadBytes"]);
   const metrics = r.map(["metrics"], root.metrics ?? {}, ["public"]);
   const incidents = r.map(["incidents"], root.incidents ?? {}, ["webhook", "throttledRequestsPerMinute", "rules"]);
   const store = r.map(["store"], root.store ?? {}, ["redis", "postgres", "queryHistory"]);
@@ -195,10 +197,7 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
       perTenant: perMinute("perTenant"),
       concurrency: rate.concurrency === undefined ? undefined : r.number(["rateLimit", "concurrency"], rate.concurrency, { min: 1, integer: true }),
     },
-    auditLog: {
-      path: path(audit.path === undefined ? "aegis-audit.db" : r.string(["auditLog", "path"], audit.path)),
-      payloads: audit.payloads === undefined ? "hash" : (r.string(["auditLog", "payloads"], audit.payloads, ["hash", "omit"]) as "hash" | "omit"),
-    },
+    auditLog: parseAuditLog(r, audit, path),
     metrics: { public: metrics.public === undefined ? false : r.boolean(["metrics", "public"], metrics.public) },
     store: {
       redis: url("redis", /^rediss?:\/\//, "redis://127.0.0.1:6379"),
@@ -239,6 +238,32 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
       names.add(route.name);
       return route;
     }),
+  };
+}
+
+function parseAuditLog(r: YamlReader, audit: Record<string, unknown>, path: (p: string) => string): GuardConfig["auditLog"] {
+  const payloads = (audit.payloads === undefined ? "hash" : r.string(["auditLog", "payloads"], audit.payloads, ["hash", "omit", "encrypt"])) as
+    | "hash"
+    | "omit"
+    | "encrypt";
+  const recipients =
+    audit.recipients === undefined ? [] : r.list(["auditLog", "recipients"], audit.recipients).map((v, i) => r.string(["auditLog", "recipients", i], v));
+  if (payloads === "encrypt" && recipients.length === 0)
+    r.fail(["auditLog", "recipients"], "must list at least one recipient (`aegis encrypt --new-identity ops.id` writes ops.id.pub) for payloads: encrypt");
+  if (payloads !== "encrypt" && audit.recipients !== undefined) r.fail(["auditLog", "recipients"], "applies to payloads: encrypt only");
+  for (const [i, recipient] of recipients.entries()) {
+    try {
+      parseRecipient(recipient.startsWith("aegis-recipient-") ? recipient : path(recipient));
+    } catch (e) {
+      r.fail(["auditLog", "recipients", i], (e as Error).message);
+    }
+  }
+  return {
+    path: path(audit.path === undefined ? "aegis-audit.db" : r.string(["auditLog", "path"], audit.path)),
+    payloads,
+    recipients: recipients.map((v) => (v.startsWith("aegis-recipient-") ? v : path(v))),
+    maxPayloadBytes:
+      audit.maxPayloadBytes === undefined ? 2 ** 20 : r.number(["auditLog", "maxPayloadBytes"], audit.maxPayloadBytes, { min: 1, integer: true }),
   };
 }
 

@@ -21,6 +21,10 @@ export interface RequestContext {
   decisions: Decision[];
   /** SHA-256 of the request body, when the audit log keeps hashes of payloads. */
   payloadHash?: string;
+  /** The request body encrypted to the audit log's recipients (base64), when it keeps payloads encrypted. */
+  payload?: string;
+  /** The body's size in bytes, when it was too large to keep encrypted. */
+  payloadSkipped?: number;
   /** Milliseconds the upstream took, for proxied routes. */
   upstreamMs?: number;
   /** The JSON body as received: hashed for the audit log and forwarded as is, never re-serialised. */

@@ -20,6 +20,7 @@ import {
   parseDefenceSpecs,
   readDetectorFile,
 } from "../defenses/index.js";
+import { parseRecipient } from "../encryption/index.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { createFeatureExtractor } from "../engine/features.js";
 import { AegisError } from "../errors.js";
@@ -180,7 +181,12 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
   await responder.refresh();
   await app.register(rateLimitPlugin, { ...config.rateLimit, limiterFactory: stores.limiters });
   await app.register(incidentsPlugin, { responder, throttledRequestsPerMinute: config.incidents.throttledRequestsPerMinute, limiters: stores.limiters });
-  await app.register(auditLogPlugin, { log: auditLog, payloads: config.auditLog.payloads });
+  await app.register(auditLogPlugin, {
+    log: auditLog,
+    payloads: config.auditLog.payloads,
+    recipients: config.auditLog.recipients.map((r) => parseRecipient(r)),
+    maxPayloadBytes: config.auditLog.maxPayloadBytes,
+  });
   await app.register(metricsPlugin, { metrics: shared.metrics, public: config.metrics.public });
   for (const labels of alertedDecisions(config)) shared.metrics.decisions.inc(labels, 0);
   app.get("/healthz", { config: { public: true } }, async () => ({ status: "ok" }));

@@ -10,6 +10,7 @@ export { type RunningGuard, startGuard } from "./guard.js";
 export type { IncidentStoreLike } from "./incidents/responder.js";
 export { IncidentStore, noIncident, parseIncidentId } from "./incidents/store.js";
 export { modelRoutes, NPY_CONTENT_TYPE, type ServedModel } from "./model-route.js";
+export { payloadName } from "./plugins/audit-log.js";
 export { createServer, type ServerOptions } from "./server.js";
 export { connectPostgres, PgAuditLog, PgIncidentStore } from "./store/postgres.js";
 export { InstanceValidator, predictRequestSchema, RequestError } from "./validation.js";

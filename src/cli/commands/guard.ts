@@ -5,6 +5,7 @@
  */
 import { createWriteStream, existsSync } from "node:fs";
 import { Command } from "commander";
+import { decryptBytes, type Identity, readKeyFile } from "../../encryption/index.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import type { IncidentStoreLike } from "../../gateway/index.js";
@@ -20,6 +21,7 @@ import {
   PgAuditLog,
   PgIncidentStore,
   parseIncidentId,
+  payloadName,
   readKeysFile,
   revokeApiKey,
   SqliteAuditLog,
@@ -148,18 +150,29 @@ export function auditLogCommand(): Command {
   cmd
     .command("export")
     .requiredOption("--db <file|url>", "audit log: SQLite file or postgres:// URL")
+    .option("--identity <file>", "identity the payloads were encrypted to (auditLog.payloads: encrypt): they are exported decrypted")
     .addOption(outOption("JSONL file (default: stdout)"))
-    .action(async (opts: { db: string; out?: string }) => {
+    .action(async (opts: { db: string; identity?: string; out?: string }) => {
+      const identity = opts.identity === undefined ? undefined : readKeyFile(opts.identity);
       const { log, close } = await openLog(opts.db);
       const out: NodeJS.WritableStream = opts.out ? createWriteStream(opts.out) : process.stdout;
       for (const e of await entriesOf(log)) {
-        const line = `${JSON.stringify({ seq: e.seq, time: e.time, ...JSON.parse(e.data), prev: e.prev, hash: e.hash })}\n`;
+        const data = JSON.parse(e.data) as { requestId: string; payload?: string };
+        if (identity && data.payload !== undefined) data.payload = decryptPayload(data.payload, data.requestId, identity);
+        const line = `${JSON.stringify({ seq: e.seq, time: e.time, ...data, prev: e.prev, hash: e.hash })}\n`;
         if (!out.write(line)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
       }
       await close();
       if (opts.out) await new Promise<void>((resolve) => out.end(() => resolve()));
     });
   return cmd;
+}
+
+/** An entry's payload, decrypted: as text when it is UTF-8 (JSON bodies are), else base64 prefixed "base64:". */
+function decryptPayload(payload: string, requestId: string, identity: Identity): string {
+  const bytes = decryptBytes(Buffer.from(payload, "base64"), identity, `${payloadName(requestId)}.aegis`);
+  const text = bytes.toString("utf8");
+  return Buffer.from(text, "utf8").equals(bytes) ? text : `base64:${bytes.toString("base64")}`;
 }
 
 export function incidentsCommand(): Command {

@@ -6,7 +6,7 @@
  * new requests at it, and closes the old one when its last request has finished, so no
  * request is dropped.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -20,13 +20,13 @@ import {
   parseDefenceSpecs,
   readDetectorFile,
 } from "../defenses/index.js";
-import { parseRecipient } from "../encryption/index.js";
+import { findKey, parseRecipient } from "../encryption/index.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { createFeatureExtractor } from "../engine/features.js";
 import { AegisError } from "../errors.js";
 import { createPipeline, scannerByName } from "../llm/index.js";
 import { loadModel } from "../onnx/io.js";
-import { defaultSignaturePath, verifyModelSignature } from "../supplychain/index.js";
+import { signatureOf, verifyModelSignature } from "../supplychain/index.js";
 import { alertedDecisions } from "./alerts.js";
 import { ApiKeyVerifier, readKeysFile } from "./auth/api-keys.js";
 import { createJwtVerifier } from "./auth/jwt.js";
@@ -336,7 +336,7 @@ function llmRoute(route: LlmRouteConfig): LlmRoute {
 
 /** A model route with `pub` is served only if its signature verifies (OpenSSF model signing, `aegis sign`). */
 async function verifyOrRefuse(model: string, sig: string | undefined, pub: string): Promise<void> {
-  const result = await verifyModelSignature(model, sig ?? defaultSignaturePath(model, statSync(model, { throwIfNoEntry: false })?.isDirectory() ?? false), pub);
+  const result = await verifyModelSignature(model, sig ?? signatureOf(model), pub, { key: findKey() });
   if (result.valid) return;
   const changed = [...result.added, ...result.removed, ...result.changed];
   throw new AegisError(

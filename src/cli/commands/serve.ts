@@ -3,16 +3,16 @@
  * or .npy bodies), with request validation derived from each model. With --pub it first
  * verifies the model's signature and refuses to serve a model that does not match.
  */
-import { statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { Command } from "commander";
-import { plaintextName } from "../../encryption/index.js";
+import { findKey, plaintextName } from "../../encryption/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import type { ServedModel } from "../../gateway/index.js";
 import { createServer } from "../../gateway/index.js";
 import { heRoutes, readHeModel, startHeService } from "../../privacy/index.js";
-import { defaultSignaturePath, verifyModelSignature } from "../../supplychain/index.js";
+import { signatureOf, verifyModelSignature } from "../../supplychain/index.js";
 import { info } from "../common.js";
 import { parseClip, parseInteger, runtimeOptions, withRuntime } from "../options.js";
 
@@ -41,7 +41,7 @@ export function serveCommand(): Command {
     if (names.length !== files.length) throw new AegisError("BAD_OPTION", `${files.length} models but ${names.length} names; give one --name per --model`);
     if (new Set(names).size !== names.length) throw new AegisError("BAD_OPTION", `two models would share a name (${names.join(", ")}); give each a --name`);
     const clipRange = parseClip("--clip-range", opts.clipRange, false);
-    if (opts.pub) await verifyAll(files, opts.sig, opts.pub);
+    if (opts.pub) await verifyAll(files, opts.sig, opts.pub, opts.keyFile);
     const models: ServedModel[] = [];
     for (const [i, file] of files.entries()) {
       const classifier = await OnnxClassifier.fromFile(file, { ...runtimeOptions(opts), clipRange, keyFile: opts.keyFile });
@@ -69,18 +69,13 @@ export function serveCommand(): Command {
   });
 }
 
-async function verifyAll(files: string[], sigs: string[] | undefined, pub: string): Promise<void> {
+async function verifyAll(files: string[], sigs: string[] | undefined, pub: string, keyFile: string | undefined): Promise<void> {
   if (sigs && sigs.length !== files.length)
     throw new AegisError("BAD_OPTION", `${files.length} models but ${sigs.length} signatures; give one --sig per --model`);
   for (const [i, file] of files.entries()) {
-    let isDir: boolean;
-    try {
-      isDir = statSync(file).isDirectory();
-    } catch (e) {
-      throw new AegisError("FILE_NOT_FOUND", `${file} does not exist`, { cause: e });
-    }
-    const sig = sigs?.[i] ?? defaultSignaturePath(file, isDir);
-    const result = await verifyModelSignature(file, sig, pub);
+    if (!existsSync(file)) throw new AegisError("FILE_NOT_FOUND", `${file} does not exist`);
+    const sig = sigs?.[i] ?? signatureOf(file);
+    const result = await verifyModelSignature(file, sig, pub, { key: findKey(keyFile) });
     if (!result.valid) {
       const changed = [...result.added, ...result.removed, ...result.changed];
       throw new AegisError(

@@ -8,9 +8,10 @@
  * ECDSA P-256.
  */
 
-import { sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { createHash, sign as cryptoSign, verify as cryptoVerify } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { decryptBytes, ENCRYPTED_SUFFIX, type Identity, isEncrypted, plaintextName } from "../../encryption/index.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { type DsseEnvelope, IN_TOTO_PAYLOAD_TYPE, pae } from "./dsse.js";
@@ -45,6 +46,18 @@ export interface VerifyResult {
 /** Where a signature goes when no --out is given: model.sig inside a folder, FILE.sig beside a file. */
 export function defaultSignaturePath(modelPath: string, isDirectory: boolean): string {
   return isDirectory ? resolve(modelPath, "model.sig") : `${modelPath}.sig`;
+}
+
+/**
+ * The signature to verify a model against when none is named: the default one, or for an
+ * encrypted file without one of its own, its plaintext's (signed, then encrypted).
+ */
+export function signatureOf(modelPath: string): string {
+  const isDirectory = statSync(modelPath, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  const own = defaultSignaturePath(modelPath, isDirectory);
+  if (isDirectory || !modelPath.endsWith(ENCRYPTED_SUFFIX) || existsSync(own)) return own;
+  const plaintext = defaultSignaturePath(join(dirname(modelPath), plaintextName(modelPath)), false);
+  return existsSync(plaintext) ? plaintext : own;
 }
 
 function statement(modelPath: string, entries: ManifestEntry[], ignorePaths: string[]) {
@@ -126,12 +139,17 @@ function signedManifest(payload: Buffer): { entries: ManifestEntry[]; ignorePath
   return { entries, ignorePaths: Array.isArray(ignore) ? ignore.filter((p): p is string => typeof p === "string") : [] };
 }
 
+export interface VerifyOptions {
+  /** Key or identity of an encrypted model (`aegis encrypt`) signed before it was encrypted: its plaintext is hashed in memory. */
+  key?: Identity;
+}
+
 /**
  * Verifies the DSSE signature in `sigPath` against the public key, then rehashes the model
  * and names every file added, removed or changed since signing. Bad key or signature files
  * throw AegisErrors; a signature that does not verify is `valid: false`, not an error.
  */
-export async function verifyModelSignature(modelPath: string, sigPath: string, pubKeyPath: string): Promise<VerifyResult> {
+export async function verifyModelSignature(modelPath: string, sigPath: string, pubKeyPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   const key = loadPublicKey(pubKeyPath);
   const bundle = readBundle(sigPath);
   const env = bundle.dsseEnvelope;
@@ -142,9 +160,29 @@ export async function verifyModelSignature(modelPath: string, sigPath: string, p
   if (!verified) return invalid(`the signature was not made with the private key of ${pubKeyPath}, or the signed payload was altered`);
   const signed = signedManifest(payload);
   if (typeof signed === "string") return invalid(signed);
-  const actual = await buildManifest(modelPath, signed.ignorePaths, [sigPath]);
+  const actual = signsPlaintext(modelPath, signed.entries)
+    ? plaintextManifest(modelPath, options.key)
+    : await buildManifest(modelPath, signed.ignorePaths, [sigPath]);
   const diff = diffManifests(signed.entries, actual);
   const n = diff.added.length + diff.removed.length + diff.changed.length;
   if (n === 0) return { valid: true, ...diff };
   return { valid: false, reason: `${n} file${n === 1 ? "" : "s"} differ from the signed manifest`, ...diff };
+}
+
+/** Whether the signature is of an encrypted file's plaintext: one file, named as the file without its .aegis. */
+function signsPlaintext(modelPath: string, entries: readonly ManifestEntry[]): boolean {
+  return modelPath.endsWith(ENCRYPTED_SUFFIX) && entries.length === 1 && entries[0].name === plaintextName(modelPath) && statSync(modelPath).isFile();
+}
+
+/** The manifest of an encrypted file's plaintext, decrypted in memory and never written. */
+function plaintextManifest(modelPath: string, key: Identity | undefined): ManifestEntry[] {
+  const bytes = readFileSync(modelPath);
+  if (!isEncrypted(bytes)) throw new AegisError("BAD_DATA", `${modelPath} is named as an encrypted file but is not one; name it without ${ENCRYPTED_SUFFIX}`);
+  if (!key)
+    throw new AegisError(
+      "BAD_OPTION",
+      `the signature of ${modelPath} was made before it was encrypted, so it verifies only once decrypted: give its key (--key-file, AEGIS_KEY or AEGIS_KEY_FILE)`,
+    );
+  const plaintext = decryptBytes(bytes, key, modelPath);
+  return [{ name: plaintextName(modelPath), digest: createHash("sha256").update(plaintext).digest("hex") }];
 }

@@ -3,17 +3,25 @@
  *
  * Reports are recognised by their fields, not their file names: an audit report.json has
  * `kind: "audit"` and `attacks`; an `aegis attack --json` report has `attack`, `params`
- * and `curve`. Other kinds (redteam, scan, …) are skipped with a warning until a rule
- * knows what they test.
+ * and `curve`. The JSON reports of membership, attribute and inversion attacks
+ * (`aegis infer`), model extraction (`aegis extract`) and training-data inspection
+ * (`aegis inspect-data`) each test the ATLAS techniques in FINDING_REPORTS, and attach to
+ * the threats that cite one of them. Other kinds (redteam, scan, …) are skipped with a
+ * warning until a rule knows what they test.
  *
  * The verdict rule for evasion threats: a report shows the threat mitigated when the
  * worst robust accuracy over every bounded run it holds (each attack at each audited ε)
  * stays at or above half the clean accuracy; otherwise it shows it vulnerable. A threat
  * with any vulnerable evidence is tested-vulnerable, one whose evidence all passes is
  * tested-mitigated, and a threat no report tests stays untested.
+ *
+ * For the finding reports: a finding at medium severity or above shows the threat
+ * vulnerable (each capability grades its own measurements, e.g. membership inference at
+ * AUC ≥ 0.6 or TPR ≥ 3% at 1% FPR); a report with none shows it mitigated.
  */
 import { readFileSync } from "node:fs";
 import { AegisError } from "../errors.js";
+import { atLeast, type Finding, worstSeverity } from "../report/finding.js";
 import type { Evidence, Threat, ThreatModel } from "./types.js";
 
 /** Robust accuracy must keep this fraction of clean accuracy for the threat to count as mitigated. */
@@ -29,6 +37,39 @@ export function isEvasionThreat(t: Threat): boolean {
   return /EVASION/i.test(t.rule) || t.nist_class === "evasion";
 }
 
+type Report = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Report => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The reports of other capabilities, by the fields that tell them apart, and the ATLAS techniques each one tests. */
+const FINDING_REPORTS: { kind: Evidence["kind"]; what: string; techniques: string[]; matches(r: Report): boolean }[] = [
+  {
+    kind: "membership",
+    what: "membership inference",
+    techniques: ["AML.T0024.000"],
+    matches: (r) => isObject(r.result) && Array.isArray(r.result.attacks) && isObject(r.data) && "members" in r.data,
+  },
+  { kind: "inversion", what: "model inversion", techniques: ["AML.T0024.001"], matches: (r) => typeof r.recognisable === "number" && Array.isArray(r.classes) },
+  {
+    kind: "attribute",
+    what: "attribute inference",
+    techniques: ["AML.T0024.001"],
+    matches: (r) => "attacked" in r && "unseen" in r && Array.isArray(r.values),
+  },
+  {
+    kind: "extraction",
+    what: "model extraction",
+    techniques: ["AML.T0024.002"],
+    matches: (r) => typeof r.fidelity === "number" && typeof r.queries === "number" && typeof r.budget === "number",
+  },
+  {
+    kind: "data-inspection",
+    what: "training-data inspection",
+    techniques: ["AML.T0020"],
+    matches: (r) => Array.isArray(r.suspected) && typeof r.flagged === "number",
+  },
+];
+
 interface Run {
   attack: string;
   eps: number;
@@ -38,17 +79,21 @@ interface Run {
 export function attachEvidence(model: ThreatModel, reportPaths: string[]): ThreatModel {
   const warnings = [...model.warnings];
   const evasion: Evidence[] = [];
+  const byTechnique: { techniques: string[]; evidence: Evidence }[] = [];
   for (const path of reportPaths) {
     const report = readReport(path);
     const found = evasionEvidence(report, path);
+    const tested = found ? undefined : FINDING_REPORTS.find((k) => k.matches(report));
     if (found) evasion.push(found);
+    else if (tested) byTechnique.push({ techniques: tested.techniques, evidence: findingEvidence(report, path, tested) });
     else
       warnings.push(
-        `${path} is not an audit or attack report (kind "${String(report.kind ?? "unknown")}"); Aegis does not yet map it to threats, so it was skipped.`,
+        `${path} is not a report Aegis maps to threats yet (audit, attack, infer, extract or inspect-data; kind "${String(report.kind ?? "unknown")}"), so it was skipped.`,
       );
   }
   const threats = model.threats.map((t) => {
-    const evidence = isEvasionThreat(t) ? [...t.evidence, ...evasion] : t.evidence;
+    const cited = byTechnique.filter((b) => b.techniques.some((id) => t.atlas.includes(id))).map((b) => b.evidence);
+    const evidence = [...t.evidence, ...(isEvasionThreat(t) ? evasion : []), ...cited];
     return { ...t, evidence, status: statusOf(evidence) };
   });
   return { ...model, threats, warnings };
@@ -100,6 +145,17 @@ function evasionEvidence(r: Record<string, unknown>, source: string): Evidence |
     return verdict("attack", source, r.clean_accuracy, runs);
   }
   return null;
+}
+
+/** A finding report as evidence: vulnerable with a finding at medium or above, mitigated without one. */
+function findingEvidence(r: Report, source: string, tested: (typeof FINDING_REPORTS)[number]): Evidence {
+  const findings = (Array.isArray(r.findings) ? r.findings : []).filter(
+    (f): f is Finding => isObject(f) && typeof f.severity === "string" && typeof f.title === "string",
+  );
+  const serious = findings.filter((f) => atLeast(f.severity, "medium"));
+  const worst = serious.find((f) => f.severity === worstSeverity(serious));
+  if (!worst) return { source, kind: tested.kind, summary: `${tested.what}: no finding at medium severity or above`, mitigated: true };
+  return { source, kind: tested.kind, summary: `${tested.what}: ${worst.severity}: ${worst.title}`, mitigated: false, metrics: { ...worst.evidence } };
 }
 
 function verdict(kind: "audit" | "attack", source: string, clean: number, runs: Run[]): Evidence {

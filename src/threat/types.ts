@@ -127,7 +127,7 @@ export interface Mitigation {
 export interface Evidence {
   /** Report file it came from and its kind. */
   source: string;
-  kind: "audit" | "attack" | "redteam" | "scan";
+  kind: "audit" | "attack" | "redteam" | "scan" | "membership" | "inversion" | "attribute" | "extraction" | "data-inspection";
   /** One line: what was measured, e.g. "robust accuracy 0.0% under pgd at ε=0.3". */
   summary: string;
   /** Whether the measurement shows the threat mitigated. */

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { type ExtractionReport, type MembershipReport, type MembershipResult, membershipFindings } from "../../src/attacks/index.js";
 import { AegisError } from "../../src/errors.js";
 import { attachEvidence, MITIGATED_RATIO } from "../../src/threat/evidence.js";
 import type { Threat, ThreatModel } from "../../src/threat/types.js";
@@ -162,4 +163,92 @@ test("robust-accuracy evidence tests evasion only: a backdoor threat citing AML.
   const backdoor = chatbot.threats.find((t) => t.atlas.includes("AML.T0043.004"));
   assert.ok(backdoor, "the chatbot template yields a backdoor threat");
   assert.equal(backdoor.status, "untested");
+});
+
+/** A membership result as `aegis infer membership` measures it, with one attack of the given strength. */
+function membershipResult(auc: number, tprAt01: number): MembershipResult {
+  return {
+    members: 500,
+    non_members: 500,
+    reference: 1000,
+    population: 2000,
+    augment: "none",
+    target: { member_accuracy: 1, non_member_accuracy: 0.9 },
+    shadow: null,
+    attacks: [
+      {
+        attack: "loss",
+        title: "Loss threshold",
+        paper: "Yeom et al. 2018",
+        access: "probabilities",
+        shadow_models: 0,
+        queries: 1,
+        auc,
+        balanced_accuracy: auc,
+        tpr_at_low_fpr: [
+          { fpr: 0.001, tpr: tprAt01 },
+          { fpr: 0.01, tpr: tprAt01 * 2 },
+        ],
+        threshold: null,
+        roc: [
+          [0, 0],
+          [1, 1],
+        ],
+        seconds: 1,
+        params: {},
+      },
+    ],
+    warnings: [],
+  };
+}
+
+test("membership reports test the threats citing AML.T0024.000: a leaking model is vulnerable, one at chance mitigated", async () => {
+  const { analyze } = await import("../../src/threat/analyze.js");
+  const { parseSystem } = await import("../../src/threat/parse.js");
+  const { templateText } = await import("../../src/threat/templates.js");
+  const write = (name: string, result: MembershipResult) => {
+    const report: MembershipReport = {
+      model: "digits.onnx",
+      data: { members: "train", non_members: "test", reference: "reference" },
+      result,
+      findings: membershipFindings("digits.onnx", result),
+    };
+    const path = join(tmp, name);
+    writeFileSync(path, JSON.stringify(report));
+    return path;
+  };
+  const system = analyze(parseSystem(templateText("image-classifier-api"), "system.yaml"));
+  const leaking = attachEvidence(system, [write("leaking.json", membershipResult(0.8, 0.05))]);
+  const privacy = leaking.threats.filter((t) => t.atlas.includes("AML.T0024.000"));
+  assert.ok(privacy.length > 0, "the template has a membership threat");
+  for (const t of privacy) {
+    assert.equal(t.status, "tested-vulnerable", t.id);
+    assert.equal(t.evidence[0].kind, "membership");
+    assert.match(t.evidence[0].summary, /^membership inference: high: Training-set membership can be inferred/);
+    assert.equal(t.evidence[0].metrics?.auc, 0.8);
+  }
+  for (const t of leaking.threats.filter((t) => !t.atlas.includes("AML.T0024.000"))) assert.equal(t.status, "untested", `${t.id} is not what membership tests`);
+  assert.deepEqual(leaking.warnings, system.warnings);
+
+  const private_ = attachEvidence(system, [write("chance.json", membershipResult(0.51, 0.001))]);
+  for (const t of private_.threats.filter((t) => t.atlas.includes("AML.T0024.000"))) {
+    assert.equal(t.status, "tested-mitigated", t.id);
+    assert.equal(t.evidence[0].summary, "membership inference: no finding at medium severity or above");
+  }
+});
+
+test("an extraction report tests the extraction threat; the evasion threat is left to robustness evidence", () => {
+  const report: Pick<ExtractionReport, "attack" | "budget" | "queries" | "fidelity"> & { findings: object[] } = {
+    attack: "copycat",
+    budget: 1000,
+    queries: 1000,
+    fidelity: 0.93,
+    findings: [{ rule: "AEGIS-EXTRACTION-COPYCAT", severity: "high", title: "A copy agreeing on 93% was stolen", evidence: { fidelity: 0.93 } }],
+  };
+  const path = join(tmp, "extraction.json");
+  writeFileSync(path, JSON.stringify(report));
+  const [evasion, extraction] = attachEvidence(model(), [path]).threats;
+  assert.equal(extraction.status, "tested-vulnerable");
+  assert.deepEqual(extraction.evidence[0].metrics, { fidelity: 0.93 });
+  assert.equal(evasion.status, "untested");
 });

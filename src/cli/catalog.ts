@@ -135,6 +135,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/serve.js")).serveCommand(),
   },
   {
+    name: "worker",
+    usage: "[options]",
+    description: "take the shard jobs of campaigns (`aegis audit --queue`) from a Redis queue and run them, until Ctrl-C or SIGTERM",
+    load: async () => (await import("./commands/worker.js")).workerCommand(),
+  },
+  {
     name: "guard",
     usage: "[options]",
     description: "run the security gateway in front of ML endpoints (see examples/guard.yaml); SIGHUP reloads the config",

@@ -1,0 +1,165 @@
+/**
+ * The submitting side of a campaign: an audit's shard executor that sends each shard to
+ * the queue instead of running it here. The model and each run's samples are stored once
+ * by content hash; every shard becomes a job keyed by (campaign, run, shard, seed, model
+ * hash); the results come back in shard order for the audit to merge as it merges local
+ * ones. A job that fails after its retries fails its run with the job's error, which the
+ * audit records in the report while the other attacks go on.
+ */
+import { randomBytes } from "node:crypto";
+import { Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import type { AttackOutput, AutoAttackOutput } from "../attacks/index.js";
+import type { ShardExecutor } from "../audit/index.js";
+import { AegisError } from "../errors.js";
+import type { Tensor } from "../tensor.js";
+import { decodeTensor, encodeTensor, getBlob, putBlob } from "./blobs.js";
+import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
+import { ATTACK_SHARD, ATTEMPTS, type AttackShardJob, type AttackShardResult, encodeParams, QUEUE_NAME, shardJobId } from "./jobs.js";
+
+export interface CampaignOptions extends QueueTarget {
+  /** The encoded ONNX model the workers run (plaintext: the queue carries no keys). */
+  modelBytes: Uint8Array;
+  /** Samples per ONNX Runtime call, as the submitter's model has it. */
+  batchSize: number;
+  log?: (message: string) => void;
+}
+
+export interface Campaign {
+  id: string;
+  /** SHA-256 of the model the workers load. */
+  model: string;
+  executor: ShardExecutor;
+  /** Jobs finished so far, and how many of them stalled (their worker died) and were retried. */
+  stats(): CampaignStats;
+  close(): Promise<void>;
+}
+
+export interface CampaignStats {
+  jobs: number;
+  completed: number;
+  failed: number;
+  stalled: number;
+}
+
+export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
+  const log = o.log ?? (() => {});
+  const redis = await openRedis(o.url);
+  const connection = connectionOptions(o.url);
+  const queue = new Queue(QUEUE_NAME, { connection, prefix: o.prefix });
+  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: o.prefix });
+  const id = `c${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const stats: CampaignStats = { jobs: 0, completed: 0, failed: 0, stalled: 0 };
+  const mine = (jobId: string) => jobId.startsWith(`${id}-`);
+  events.on("stalled", ({ jobId }) => {
+    if (!mine(jobId)) return;
+    stats.stalled++;
+    log(`job ${jobId} stalled (its worker stopped answering); it goes back to the queue for another worker`);
+  });
+  let modelHash: string;
+  try {
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    modelHash = await putBlob(redis, o.prefix, o.modelBytes, "the model");
+  } catch (e) {
+    await Promise.all([queue.close(), events.close()]);
+    redis.disconnect();
+    throw e instanceof AegisError ? e : new AegisError("QUEUE_ERROR", `cannot start a campaign on ${redact(o.url)}: ${(e as Error).message}`);
+  }
+  log(`campaign ${id} on ${redact(o.url)} (prefix ${o.prefix}): model ${modelHash.slice(0, 12)} stored; jobs wait for \`aegis worker --queue\``);
+  const sampleHashes = new WeakMap<Float32Array, string>();
+  let runs = 0;
+
+  const executor: ShardExecutor = async (model, run, context) => {
+    const index = runs++;
+    let samples = sampleHashes.get(run.x.data);
+    if (samples === undefined) {
+      samples = await putBlob(redis, o.prefix, encodeTensor(run.x), "the samples");
+      sampleHashes.set(run.x.data, samples);
+    }
+    const jobs = run.shards.map(
+      (shard): AttackShardJob => ({
+        campaign: id,
+        run: index,
+        attack: run.attack.name,
+        params: encodeParams(run.params),
+        shard,
+        y: run.y.slice(shard.start, shard.end),
+        model: modelHash,
+        samples,
+        clipRange: [model.clipRange[0], model.clipRange[1]],
+        batchSize: o.batchSize,
+        inputKind: run.inputKind,
+      }),
+    );
+    const added = await queue.addBulk(
+      jobs.map((data) => ({
+        name: ATTACK_SHARD,
+        data,
+        opts: {
+          jobId: shardJobId(data),
+          attempts: ATTEMPTS,
+          backoff: { type: "fixed", delay: 500 },
+          removeOnComplete: { age: 24 * 3600 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+    stats.jobs += added.length;
+    const total = run.x.shape[0];
+    let done = 0;
+    const stopped = new Promise<"stopped">((resolve) => {
+      if (context.signal?.aborted) resolve("stopped");
+      context.signal?.addEventListener("abort", () => resolve("stopped"), { once: true });
+    });
+    const outcomes = added.map(async (job, i) => {
+      try {
+        const result = (await job.waitUntilFinished(events)) as AttackShardResult;
+        stats.completed++;
+        const output = await shardOutput(redis, o.prefix, result);
+        done += jobs[i].shard.end - jobs[i].shard.start;
+        context.onProgress?.(done, total);
+        return output;
+      } catch (e) {
+        if (e instanceof AegisError) throw e;
+        stats.failed++;
+        throw new AegisError(
+          "QUEUE_ERROR",
+          `shard ${jobs[i].shard.index + 1} of ${jobs.length} (job ${job.id}) failed on the workers: ${(e as Error).message}`,
+        );
+      }
+    });
+    // Every job is waited for, so a failure reports the first error while none is left dangling.
+    const settled = Promise.allSettled(outcomes);
+    const finished = await Promise.race([settled, stopped]);
+    if (finished === "stopped") {
+      await Promise.all(added.map((job) => job.remove().catch(() => {})));
+      return [];
+    }
+    const failure = finished.find((f) => f.status === "rejected");
+    if (failure) throw failure.reason;
+    return finished.map((f) => (f as PromiseFulfilledResult<AttackOutput>).value);
+  };
+
+  return {
+    id,
+    model: modelHash,
+    executor,
+    stats: () => ({ ...stats }),
+    async close() {
+      await Promise.all([queue.close(), events.close()]);
+      redis.disconnect();
+    },
+  };
+}
+
+/** A job's result as the attack's output, its adversarial examples fetched and checked. */
+async function shardOutput(redis: Redis, prefix: string, result: AttackShardResult): Promise<AttackOutput> {
+  const x: Tensor<"float32"> = decodeTensor(await getBlob(redis, prefix, result.x, "a shard's adversarial examples"));
+  const output: AttackOutput & Partial<AutoAttackOutput> = { x };
+  if (result.queries) output.queries = Int32Array.from(result.queries);
+  if (result.brokenBy && result.attacks) {
+    output.brokenBy = result.brokenBy;
+    output.attacks = result.attacks;
+  }
+  return output;
+}

@@ -1,6 +1,6 @@
 /**
  * Content-addressed blobs in the campaign's Redis: the model, the samples and each shard's
- * adversarial examples are stored once under the SHA-256 of their bytes, and whoever reads
+ * adversarial examples are stored under the SHA-256 of their bytes, and whoever reads
  * one checks the hash, so a worker never runs a model or data other than the submitter's.
  * Redis holds MNIST-sized inputs comfortably (the bundled CNN is 0.1 MB, 2,000 MNIST images
  * 6 MB); above MAX_BLOB_BYTES a campaign is refused, since a shared path or an S3-compatible
@@ -13,7 +13,7 @@ import { float32, sizeOf, type Tensor } from "../tensor.js";
 
 /** Largest blob a campaign stores in Redis. */
 export const MAX_BLOB_BYTES = 256 * 1024 * 1024;
-/** Inputs outlive a campaign by this long, so a re-run finds them; each put renews it. Results need less. */
+/** How long inputs outlive a campaign (a stalled job may be retried late); results are read at once. */
 export const INPUT_TTL_SECONDS = 7 * 24 * 3600;
 export const RESULT_TTL_SECONDS = 24 * 3600;
 
@@ -23,7 +23,7 @@ export function sha256(bytes: Uint8Array): string {
 
 const blobKey = (prefix: string, hash: string) => `${prefix}:blob:${hash}`;
 
-/** Stores bytes under their hash (once: an existing blob only has its lifetime renewed); returns the hash. */
+/** Stores bytes under their hash, over whatever is there (so a corrupted copy is repaired by submitting again); returns the hash. */
 export async function putBlob(redis: Redis, prefix: string, bytes: Uint8Array, what: string, ttl = INPUT_TTL_SECONDS): Promise<string> {
   if (bytes.byteLength > MAX_BLOB_BYTES)
     throw new AegisError(
@@ -31,8 +31,7 @@ export async function putBlob(redis: Redis, prefix: string, bytes: Uint8Array, w
       `${what} is ${(bytes.byteLength / 2 ** 20).toFixed(0)} MB, more than the ${MAX_BLOB_BYTES / 2 ** 20} MB a campaign keeps in Redis; run it without --queue`,
     );
   const hash = sha256(bytes);
-  await redis.set(blobKey(prefix, hash), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "EX", ttl, "NX");
-  await redis.expire(blobKey(prefix, hash), ttl);
+  await redis.set(blobKey(prefix, hash), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), "EX", ttl);
   return hash;
 }
 

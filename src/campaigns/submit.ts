@@ -40,6 +40,9 @@ export interface CampaignStats {
   completed: number;
   failed: number;
   stalled: number;
+  /** Seconds the completed jobs spent in their attacks, and in fetching and loading the model and samples. */
+  attackSeconds: number;
+  loadSeconds: number;
 }
 
 export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
@@ -49,7 +52,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   const queue = new Queue(QUEUE_NAME, { connection, prefix: o.prefix });
   const events = new QueueEvents(QUEUE_NAME, { connection, prefix: o.prefix });
   const id = `c${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-  const stats: CampaignStats = { jobs: 0, completed: 0, failed: 0, stalled: 0 };
+  const stats: CampaignStats = { jobs: 0, completed: 0, failed: 0, stalled: 0, attackSeconds: 0, loadSeconds: 0 };
   const mine = (jobId: string) => jobId.startsWith(`${id}-`);
   events.on("stalled", ({ jobId }) => {
     if (!mine(jobId)) return;
@@ -65,7 +68,10 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     redis.disconnect();
     throw e instanceof AegisError ? e : new AegisError("QUEUE_ERROR", `cannot start a campaign on ${redact(o.url)}: ${(e as Error).message}`);
   }
-  log(`campaign ${id} on ${redact(o.url)} (prefix ${o.prefix}): model ${modelHash.slice(0, 12)} stored; jobs wait for \`aegis worker --queue\``);
+  const workers = await queue.getWorkersCount();
+  log(
+    `campaign ${id} on ${redact(o.url)} (prefix ${o.prefix}): model ${modelHash.slice(0, 12)} stored; ${workers === 0 ? `no worker is connected yet, and the jobs wait for one: start \`aegis worker --queue ${redact(o.url)} --prefix ${o.prefix}\`` : `${workers} worker${workers > 1 ? "s" : ""} connected`}`,
+  );
   const sampleHashes = new WeakMap<Float32Array, string>();
   let runs = 0;
 
@@ -115,6 +121,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       try {
         const result = (await job.waitUntilFinished(events)) as AttackShardResult;
         stats.completed++;
+        stats.attackSeconds += result.seconds;
+        stats.loadSeconds += result.loadSeconds;
         const output = await shardOutput(redis, o.prefix, result);
         done += jobs[i].shard.end - jobs[i].shard.start;
         context.onProgress?.(done, total);

@@ -23,7 +23,7 @@ import {
   runComparison,
   writeAuditReports,
 } from "../../audit/index.js";
-import { type Campaign, DEFAULT_PREFIX, openCampaign } from "../../campaigns/index.js";
+import { DEFAULT_PREFIX, openCampaign } from "../../campaigns/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { capabilitiesOf } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -110,7 +110,11 @@ export function auditCommand(): Command {
     // Checked before anything runs: a typo in a policy should not cost a whole audit.
     const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
     const opened: { release(): Promise<void> }[] = defence ? [defence.model] : [];
-    let campaign: Campaign | null = null;
+    // Before anything heavy: a Redis that does not answer should fail at once.
+    const campaign =
+      opts.queue === undefined
+        ? null
+        : await openCampaign({ url: opts.queue, prefix: opts.queuePrefix, modelBytes: encodeModel(graphs[0]), batchSize: config.batchSize, log: info });
     const open = async (path: string) => {
       const model = await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize });
       opened.push(model);
@@ -154,14 +158,6 @@ export function auditCommand(): Command {
         result = await runComparison({ ...shared, baseline: side(0), candidate: side(1) });
       } else {
         const model = defence?.model ?? (await open(modelPaths[0]));
-        if (opts.queue !== undefined)
-          campaign = await openCampaign({
-            url: opts.queue,
-            prefix: opts.queuePrefix,
-            modelBytes: encodeModel(graphs[0]),
-            batchSize: config.batchSize,
-            log: info,
-          });
         const through = defence ? ` through ${defenceText(defence.record)}, attacked ${defence.record.adaptive ? "adaptively" : "non-adaptively"},` : "";
         info(`auditing ${modelPaths[0]}${through} on ${n} samples of ${data.name}: ${suite}`);
         result = await runAudit({

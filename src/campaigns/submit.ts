@@ -5,6 +5,11 @@
  * hash); the results come back in shard order for the audit to merge as it merges local
  * ones. A job that fails after its retries fails its run with the job's error, which the
  * audit records in the report while the other attacks go on.
+ *
+ * A campaign named again (`--campaign ID`) re-attaches: its jobs have the same keys, so
+ * the ones already done return their results at once and only the rest run (its failed
+ * ones are tried again). `aegis campaign cancel ID` removes the waiting jobs and marks
+ * the campaign, so its submitter stops instead of waiting for them.
  */
 import { randomBytes } from "node:crypto";
 import { Queue, QueueEvents } from "bullmq";
@@ -18,6 +23,8 @@ import { connectionOptions, openRedis, type QueueTarget, redact } from "./connec
 import { ATTACK_SHARD, ATTEMPTS, type AttackShardJob, type AttackShardResult, encodeParams, QUEUE_NAME, shardJobId } from "./jobs.js";
 
 export interface CampaignOptions extends QueueTarget {
+  /** Names the campaign; a name used before re-attaches to its jobs (default: a new one). */
+  id?: string;
   /** The encoded ONNX model the workers run (plaintext: the queue carries no keys). */
   modelBytes: Uint8Array;
   /** Samples per ONNX Runtime call, as the submitter's model has it. */
@@ -51,7 +58,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   const connection = connectionOptions(o.url);
   const queue = new Queue(QUEUE_NAME, { connection, prefix: o.prefix });
   const events = new QueueEvents(QUEUE_NAME, { connection, prefix: o.prefix });
-  const id = `c${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const id = o.id ?? `c${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  checkCampaignId(id);
   const stats: CampaignStats = { jobs: 0, completed: 0, failed: 0, stalled: 0, attackSeconds: 0, loadSeconds: 0 };
   const mine = (jobId: string) => jobId.startsWith(`${id}-`);
   events.on("stalled", ({ jobId }) => {
@@ -59,6 +67,23 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     stats.stalled++;
     log(`job ${jobId} stalled (its worker stopped answering); it goes back to the queue for another worker`);
   });
+  // Whoever waits for a job, told by the queue's events; a removed job sends neither "completed" nor "failed".
+  const waiters = new Map<string, { done(result: AttackShardResult): void; fail(reason: string): void }>();
+  events.on("completed", ({ jobId, returnvalue }) => waiters.get(jobId)?.done(returnvalue as unknown as AttackShardResult));
+  events.on("failed", ({ jobId, failedReason }) => waiters.get(jobId)?.fail(failedReason));
+  events.on("removed", ({ jobId }) => waiters.get(jobId)?.fail("it was removed from the queue (aegis campaign cancel)"));
+  const finished = (jobId: string) =>
+    new Promise<AttackShardResult>((resolve, reject) => {
+      waiters.set(jobId, { done: resolve, fail: (reason) => reject(new Error(reason)) });
+      // It may have finished before anyone listened (a re-attached campaign): ask once.
+      void queue.getJob(jobId).then(async (job) => {
+        if (!job) return reject(new Error("it is no longer in the queue"));
+        const state = await job.getState();
+        if (state === "completed") resolve(job.returnvalue as AttackShardResult);
+        if (state === "failed") reject(new Error(job.failedReason));
+      }, reject);
+    });
+  const cancelled = async () => (await redis.exists(cancelKey(o.prefix, id))) === 1;
   let modelHash: string;
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
@@ -77,6 +102,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
 
   const executor: ShardExecutor = async (model, run, context) => {
     const index = runs++;
+    if (await cancelled()) throw new AegisError("QUEUE_ERROR", `campaign ${id} was cancelled (aegis campaign cancel)`);
     let samples = sampleHashes.get(run.x.data);
     if (samples === undefined) {
       samples = await putBlob(redis, o.prefix, encodeTensor(run.x), "the samples");
@@ -111,6 +137,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       })),
     );
     stats.jobs += added.length;
+    // Re-attached: what failed before is tried again.
+    await Promise.all(added.map(async (job) => (await job.isFailed()) && job.retry()));
     const total = run.x.shape[0];
     let done = 0;
     const stopped = new Promise<"stopped">((resolve) => {
@@ -119,7 +147,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     });
     const outcomes = added.map(async (job, i) => {
       try {
-        const result = (await job.waitUntilFinished(events)) as AttackShardResult;
+        const result = await finished(job.id as string);
         stats.completed++;
         stats.attackSeconds += result.seconds;
         stats.loadSeconds += result.loadSeconds;
@@ -128,24 +156,27 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
         context.onProgress?.(done, total);
         return output;
       } catch (e) {
-        if (e instanceof AegisError) throw e;
         stats.failed++;
+        if (e instanceof AegisError) throw e;
         throw new AegisError(
           "QUEUE_ERROR",
           `shard ${jobs[i].shard.index + 1} of ${jobs.length} (job ${job.id}) failed on the workers: ${(e as Error).message}`,
         );
+      } finally {
+        waiters.delete(job.id as string);
       }
     });
-    // Every job is waited for, so a failure reports the first error while none is left dangling.
-    const settled = Promise.allSettled(outcomes);
-    const finished = await Promise.race([settled, stopped]);
-    if (finished === "stopped") {
-      await Promise.all(added.map((job) => job.remove().catch(() => {})));
+    // Every job is waited for, so a failure reports the first error while none is left dangling. Stopped, the
+    // submitter leaves its jobs to the workers: named again, the campaign collects them.
+    const settled = await Promise.race([Promise.allSettled(outcomes), stopped]);
+    if (settled === "stopped") {
+      for (const job of added) waiters.delete(job.id as string);
+      log(`the jobs of campaign ${id} keep running on the workers: collect them with --campaign ${id}, or cancel them with aegis campaign cancel ${id}`);
       return [];
     }
-    const failure = finished.find((f) => f.status === "rejected");
+    const failure = settled.find((f) => f.status === "rejected");
     if (failure) throw failure.reason;
-    return finished.map((f) => (f as PromiseFulfilledResult<AttackOutput>).value);
+    return settled.map((f) => (f as PromiseFulfilledResult<AttackOutput>).value);
   };
 
   return {
@@ -170,4 +201,12 @@ async function shardOutput(redis: Redis, prefix: string, result: AttackShardResu
     output.attacks = result.attacks;
   }
   return output;
+}
+
+/** The key whose presence says a campaign was cancelled. */
+export const cancelKey = (prefix: string, id: string) => `${prefix}:cancelled:${id}`;
+
+/** A campaign's name goes into job ids and keys: letters, digits, - and _. */
+export function checkCampaignId(id: string): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new AegisError("BAD_OPTION", `a campaign ID is 1 to 64 letters, digits, - or _, not "${id}"`);
 }

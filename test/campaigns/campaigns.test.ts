@@ -18,7 +18,7 @@ import { Redis } from "ioredis";
 import { attackByName } from "../../src/attacks/index.js";
 import type { AuditConfig, AuditReport } from "../../src/audit/index.js";
 import { runAudit } from "../../src/audit/index.js";
-import { ATTEMPTS, connectionOptions, openCampaign, QUEUE_NAME, sha256, startWorker } from "../../src/campaigns/index.js";
+import { ATTEMPTS, campaignStatus, cancelCampaign, connectionOptions, openCampaign, QUEUE_NAME, sha256, startWorker } from "../../src/campaigns/index.js";
 import { loadMnist } from "../../src/data/index.js";
 import { capabilitiesOf } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
@@ -58,9 +58,11 @@ after(async () => {
 const AUDIT = ["audit", "--attacks", "fgsm,pgd", "--samples", "24", "--batch-size", "8", "--eps", "0.1,0.3", "--format", "json"];
 
 /** The report without what differs between any two runs: timings and the creation time. */
+const untimed = (report: AuditReport): unknown =>
+  JSON.parse(JSON.stringify(report, (key, v) => (["seconds", "created", "estimate_seconds", "warmup_seconds"].includes(key) ? undefined : v)));
+
 function numbers(path: string): unknown {
-  const report: AuditReport = JSON.parse(readFileSync(path, "utf8"));
-  return JSON.parse(JSON.stringify(report, (key, v) => (["seconds", "created", "estimate_seconds", "warmup_seconds"].includes(key) ? undefined : v)));
+  return untimed(JSON.parse(readFileSync(path, "utf8")));
 }
 
 /** `aegis worker` processes on a prefix, once each says it takes jobs; `onLine` sees their stderr. */
@@ -121,16 +123,27 @@ test("a worker killed with -9 mid-job: its job goes to another worker, and the r
   assert.deepEqual(numbers(join(tmp, "kill", "report.json")), local);
   workers[1].kill("SIGTERM");
   await exited(workers[1]);
+  const id = /campaign (c\w+) on/.exec(r.stderr)?.[1];
+  assert.ok(id, r.stderr);
+  const status = await aegis(["campaign", "status", id, "--queue", REDIS, "--prefix", p]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, new RegExp(`campaign ${id}: 12 of 12 jobs done, 0 running, 0 waiting, 0 failed; 0 workers connected`));
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */
-async function queuedAudit(queuePrefix: string, config: AuditConfig, beforeRun = async () => {}) {
+async function queuedAudit(queuePrefix: string, config: AuditConfig, options: { id?: string; beforeRun?: () => Promise<void> } = {}) {
   const model = await OnnxClassifier.fromFile(DEMO, { batchSize: config.batchSize });
-  const campaign = await openCampaign({ url: REDIS, prefix: queuePrefix, modelBytes: encodeModel(loadModel(DEMO)), batchSize: config.batchSize });
+  const campaign = await openCampaign({
+    url: REDIS,
+    prefix: queuePrefix,
+    id: options.id,
+    modelBytes: encodeModel(loadModel(DEMO)),
+    batchSize: config.batchSize,
+  });
   try {
     const summary = await summarizeModel(loadModel(DEMO));
     const { test: data } = loadMnist();
-    await beforeRun();
+    await options.beforeRun?.();
     const { report } = await runAudit({
       model,
       capabilities: capabilitiesOf(model, summary.differentiable),
@@ -192,7 +205,7 @@ test("a model the workers cannot load fails its attacks with a clear error in th
   try {
     // Once submitted, what the workers read under the model's hash is no longer the model (a tampered or corrupted store).
     const corrupt = async () => void (await redis.set(`${p}:blob:${sha256(encodeModel(loadModel(DEMO)))}`, "not an ONNX model"));
-    const { report, stats } = await queuedAudit(p, smallSuite([{ id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] }]), corrupt);
+    const { report, stats } = await queuedAudit(p, smallSuite([{ id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] }]), { beforeRun: corrupt });
     assert.equal(report.attacks[0].status, "failed");
     assert.match(
       report.attacks[0].reason ?? "",
@@ -202,6 +215,47 @@ test("a model the workers cannot load fails its attacks with a clear error in th
   } finally {
     await worker.close();
   }
+});
+
+const twoAttacks = smallSuite([
+  { id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] },
+  { id: "pgd", attack: "pgd", kind: "curve", eps: [0.3], params: { maxIter: 5 } },
+]);
+
+test("a campaign named again re-attaches: its finished jobs are collected, not run again, with no worker left", async () => {
+  const p = prefix("attach");
+  const worker = await startWorker({ url: REDIS, prefix: p, threads: 1 });
+  const first = await queuedAudit(p, twoAttacks, { id: "attach-1" }).finally(() => worker.close());
+  assert.equal(first.stats.completed, 4);
+  const again = await queuedAudit(p, twoAttacks, { id: "attach-1" });
+  assert.deepEqual(untimed(again.report), untimed(first.report));
+  assert.deepEqual(again.stats, first.stats, "the same 4 results, with the workers' timings");
+  const status = await campaignStatus({ url: REDIS, prefix: p }, "attach-1");
+  assert.deepEqual([status.total, status.jobs.completed, status.workers, status.failures], [4, 4, 0, []]);
+});
+
+test("aegis campaign cancel: waiting jobs are removed, the submitter stops with the reason in the report", async () => {
+  const p = prefix("cancel");
+  const target = { url: REDIS, prefix: p };
+  const audit = queuedAudit(p, twoAttacks, { id: "cancel-1" });
+  // No worker: FGSM's two jobs wait until cancelled.
+  let waiting = 0;
+  while (waiting < 2) {
+    await new Promise((r) => setTimeout(r, 100));
+    waiting = await campaignStatus(target, "cancel-1").then(
+      (s) => s.jobs.waiting,
+      () => 0,
+    );
+  }
+  assert.deepEqual(await cancelCampaign(target, "cancel-1"), { removed: 2, running: 0 });
+  const { report } = await audit;
+  assert.deepEqual(
+    report.attacks.map((a) => a.status),
+    ["failed", "failed"],
+  );
+  assert.match(report.attacks[0].reason ?? "", /removed from the queue \(aegis campaign cancel\)/);
+  assert.match(report.attacks[1].reason ?? "", /campaign cancel-1 was cancelled/);
+  assert.equal((await campaignStatus(target, "cancel-1")).cancelled, true);
 });
 
 test("--queue with a Redis that does not answer is exit 13 with the URL named", async () => {

@@ -70,7 +70,8 @@ export function auditCommand(): Command {
       "--queue <url>",
       "run the attacks' shards on `aegis worker` processes through this Redis (redis://host:6379); the report is the one a local run writes",
     )
-    .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix)", DEFAULT_PREFIX);
+    .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix)", DEFAULT_PREFIX)
+    .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)");
   withData(cmd, "evaluation data (mnist: its 2,000-sample test split)", "mnist");
   withSamples(cmd, "at most n samples for every attack");
   withSeed(cmd, "random starts and targets (default: the suite's)", null);
@@ -83,6 +84,8 @@ export function auditCommand(): Command {
     const formats = parseFormats(opts.format, AUDIT_FORMATS);
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
+    if (opts.queue === undefined && opts.campaign !== undefined)
+      throw new AegisError("BAD_OPTION", "--campaign names a campaign on a queue: add --queue redis://…");
     if (opts.queue !== undefined && (opts.compare !== undefined || opts.defence !== undefined))
       throw new AegisError("BAD_OPTION", "--queue runs a single plain ONNX model for now: drop --compare or --defence, or run without --queue");
     const overrides = {
@@ -114,7 +117,14 @@ export function auditCommand(): Command {
     const campaign =
       opts.queue === undefined
         ? null
-        : await openCampaign({ url: opts.queue, prefix: opts.queuePrefix, modelBytes: encodeModel(graphs[0]), batchSize: config.batchSize, log: info });
+        : await openCampaign({
+            url: opts.queue,
+            prefix: opts.queuePrefix,
+            id: opts.campaign,
+            modelBytes: encodeModel(graphs[0]),
+            batchSize: config.batchSize,
+            log: info,
+          });
     const open = async (path: string) => {
       const model = await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize });
       opened.push(model);

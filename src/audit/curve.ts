@@ -36,8 +36,6 @@ export interface CurveOptions {
   progress?: (eps: number | null) => ProgressSink | undefined;
   /** Called as each run finishes, in order. */
   onRun?: (run: CurveRun) => void;
-  /** Samples per shard (default: the attack's batch size). */
-  shardSize?: number;
   /** Runs the shards (default: here, one after another). */
   executor?: ShardExecutor;
 }
@@ -166,7 +164,7 @@ export async function runCurve<M extends Predictor>(
   const runs: CurveRun[] = [];
   const executor = options.executor ?? localExecutor;
   const batch = options.params.batchSize;
-  const size = options.shardSize ?? (typeof batch === "number" ? batch : x.shape[0]);
+  const size = typeof batch === "number" ? batch : x.shape[0];
   const shards = planShards(x.shape[0], size, options.seed, attack.joint);
   for (const eps of options.epsilons) {
     if (options.signal?.aborted) return { runs, interrupted: true };

@@ -7,8 +7,10 @@
  * model that will not load, a bad parameter) would fail again the same way, so its job
  * fails at once with that error; anything else is retried up to ATTEMPTS times.
  */
+
+import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import { type Job, UnrecoverableError, Worker } from "bullmq";
+import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Attack, AutoAttackOutput, CommonParams } from "../attacks/index.js";
 import { attackByName } from "../attacks/index.js";
 import { attackShard } from "../audit/index.js";
@@ -19,6 +21,7 @@ import { sliceRows, type Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget } from "./connection.js";
 import { ATTACK_SHARD, type AttackShardJob, type AttackShardResult, decodeParams, QUEUE_NAME } from "./jobs.js";
+import { serveMetrics, workerMetrics } from "./metrics.js";
 
 export interface WorkerOptions extends QueueTarget {
   /** Jobs run at once (default 1). */
@@ -27,12 +30,18 @@ export interface WorkerOptions extends QueueTarget {
   threads?: number;
   /** Seconds a job's lock lasts without renewal before the job counts as stalled (default 30). */
   stallSeconds?: number;
+  /** Serve Prometheus metrics on this port (0: any free one); default: none. */
+  metricsPort?: number;
+  /** Address the metrics listen on (default 127.0.0.1). */
+  metricsHost?: string;
   /** Finds an attack by name (default: the registry). */
   lookup?: (name: string) => Attack<CommonParams, unknown> | undefined;
   log?: (message: string) => void;
 }
 
 export interface CampaignWorker {
+  /** Where the metrics are served, when they are. */
+  metricsUrl: string | null;
   /** Waits for the running jobs, then disconnects. */
   close(): Promise<void>;
 }
@@ -47,6 +56,8 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   const name = `${hostname()}:${process.pid}`;
   const models = new Kept<OnnxClassifier>((m) => m.release());
   const samples = new Kept<Tensor<"float32">>();
+  const queue = new Queue(QUEUE_NAME, { connection: connectionOptions(o.url), prefix: o.prefix });
+  const metrics = workerMetrics(queue);
 
   const loadModel = (job: AttackShardJob) =>
     models.get(`${job.model}/${job.batchSize}/${job.clipRange}`, async () => {
@@ -74,6 +85,8 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
       onProgress: (done, total) => void job.updateProgress(Math.round((100 * done) / total)).catch(() => {}),
     });
     const seconds = (performance.now() - started) / 1000;
+    metrics.jobSeconds.observe({ attack: data.attack }, seconds);
+    metrics.loadSeconds.observe(loadSeconds);
     const result: AttackShardResult = {
       x: await putBlob(redis, o.prefix, encodeTensor(output.x), "a shard's adversarial examples", RESULT_TTL_SECONDS),
       worker: name,
@@ -94,8 +107,11 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     QUEUE_NAME,
     async (job) => {
       try {
-        return await processShard(job);
+        const result = await processShard(job);
+        metrics.jobs.inc({ outcome: "completed" });
+        return result;
       } catch (e) {
+        metrics.jobs.inc({ outcome: "failed" });
         log(`job ${job.id} failed: ${(e as Error).message}`);
         // The user's errors recur on every try: fail the job at once with the sentence that says what to do.
         if (e instanceof AegisError) throw new UnrecoverableError(e.message);
@@ -114,10 +130,16 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   );
   worker.on("error", (e) => log(`queue error: ${e.message}`));
   await worker.waitUntilReady();
-  log(`worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time`);
+  const server = o.metricsPort === undefined ? null : await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost ?? "127.0.0.1");
+  const address = server?.address() as AddressInfo | undefined;
+  const metricsUrl = address ? `http://${address.address}:${address.port}/metrics` : null;
+  log(`worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time${metricsUrl ? `; metrics on ${metricsUrl}` : ""}`);
   return {
+    metricsUrl,
     async close() {
+      server?.close();
       await worker.close();
+      await queue.close();
       await models.clear();
       redis.disconnect();
     },

@@ -167,7 +167,13 @@ test("a job that always fails ends failed after its tries, with its error in the
   const fgsm = attackByName("fgsm");
   assert.ok(fgsm);
   const buggy = { ...fgsm, run: async () => Promise.reject(new TypeError("x.data is undefined (a bug in this attack)")) };
-  const worker = await startWorker({ url: REDIS, prefix: p, threads: 1, lookup: (name) => (name === "fgsm" ? buggy : attackByName(name)) });
+  const worker = await startWorker({
+    url: REDIS,
+    prefix: p,
+    threads: 1,
+    metricsPort: 0,
+    lookup: (name) => (name === "fgsm" ? buggy : attackByName(name)),
+  });
   try {
     const { report, stats, campaign } = await queuedAudit(
       p,
@@ -194,6 +200,13 @@ test("a job that always fails ends failed after its tries, with its error in the
         [true, ATTEMPTS],
       ],
     );
+    // The worker's Prometheus metrics count every attempt, time the shards and read the queue's depth.
+    assert.ok(worker.metricsUrl);
+    const metrics = await (await fetch(worker.metricsUrl)).text();
+    assert.match(metrics, new RegExp(`aegis_campaign_jobs_total\\{outcome="failed"\\} ${2 * ATTEMPTS}\n`));
+    assert.match(metrics, /aegis_campaign_jobs_total\{outcome="completed"\} 2\n/);
+    assert.match(metrics, /aegis_campaign_job_seconds_count\{attack="pgd"\} 2\n/);
+    assert.match(metrics, /aegis_campaign_queue_jobs\{state="failed"\} 2\n/);
   } finally {
     await worker.close();
   }

@@ -16,6 +16,8 @@ export function workerCommand(): Command {
       parseInteger("--stall-seconds", 1),
       30,
     )
+    .option("--metrics-port <n>", "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics", parseInteger("--metrics-port", 0))
+    .option("--metrics-host <host>", "address the metrics listen on", "127.0.0.1")
     .action(async (opts) => {
       const worker = await startWorker({
         url: opts.queue,
@@ -23,6 +25,8 @@ export function workerCommand(): Command {
         concurrency: opts.concurrency,
         threads: opts.threads,
         stallSeconds: opts.stallSeconds,
+        metricsPort: opts.metricsPort,
+        metricsHost: opts.metricsHost,
         log: info,
       });
       // The running jobs finish (or go back to the queue on a second signal) before the process ends.

@@ -1,6 +1,6 @@
 /**
  * What travels through the queue: one job per shard of an attack run, keyed by (campaign,
- * run, shard, seed, model hash) so a retried job recomputes exactly the same thing. A job
+ * run and its digest, shard, seed, model hash) so a retried job recomputes exactly the same thing. A job
  * names its model and samples by content hash and carries no secrets: no paths, keys or
  * tokens, only the attack's parameters and the shard's labels.
  */
@@ -15,6 +15,8 @@ export interface AttackShardJob {
   campaign: string;
   /** Index of the attack run within the campaign (one attack at one ε). */
   run: number;
+  /** SHA-256 of the run's attack, parameters and samples, so a re-attached campaign whose suite changed does not take another run's results. */
+  runDigest: string;
   attack: string;
   /** The run's parameters, encoded by encodeParams. */
   params: string;
@@ -45,8 +47,8 @@ export interface AttackShardResult {
 }
 
 /** A job id BullMQ accepts (no colon) that names everything the result depends on. */
-export function shardJobId(job: Pick<AttackShardJob, "campaign" | "run" | "shard" | "model">): string {
-  return `${job.campaign}-r${job.run}-s${job.shard.index}-${job.shard.seed}-${job.model.slice(0, 16)}`;
+export function shardJobId(job: Pick<AttackShardJob, "campaign" | "run" | "runDigest" | "shard" | "model">): string {
+  return `${job.campaign}-r${job.run}-${job.runDigest.slice(0, 12)}-s${job.shard.index}-${job.shard.seed}-${job.model.slice(0, 16)}`;
 }
 
 /** Tries per job: an error that is not the user's (a crash, a lost connection) gets two more. */

@@ -2,7 +2,7 @@
  * The submitting side of a campaign: an audit's shard executor that sends each shard to
  * the queue instead of running it here. The model and each run's samples are stored once
  * by content hash; every shard becomes a job keyed by (campaign, run, shard, seed, model
- * hash); the results come back in shard order for the audit to merge as it merges local
+ * hash), the run's key with a digest of its attack, parameters and samples; the results come back in shard order for the audit to merge as it merges local
  * ones. A job that fails after its retries fails its run with the job's error, which the
  * audit records in the report while the other attacks go on.
  *
@@ -18,7 +18,7 @@ import type { AttackOutput, AutoAttackOutput } from "../attacks/index.js";
 import type { ShardExecutor } from "../audit/index.js";
 import { AegisError } from "../errors.js";
 import type { Tensor } from "../tensor.js";
-import { decodeTensor, encodeTensor, getBlob, putBlob } from "./blobs.js";
+import { decodeTensor, encodeTensor, getBlob, putBlob, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
 import { ATTACK_SHARD, ATTEMPTS, type AttackShardJob, type AttackShardResult, encodeParams, QUEUE_NAME, shardJobId } from "./jobs.js";
 
@@ -108,12 +108,15 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       samples = await putBlob(redis, o.prefix, encodeTensor(run.x), "the samples");
       sampleHashes.set(run.x.data, samples);
     }
+    const params = encodeParams(run.params);
+    const runDigest = sha256(Buffer.from(`${run.attack.name}\n${params}\n${samples}`));
     const jobs = run.shards.map(
       (shard): AttackShardJob => ({
         campaign: id,
         run: index,
+        runDigest,
         attack: run.attack.name,
-        params: encodeParams(run.params),
+        params,
         shard,
         y: run.y.slice(shard.start, shard.end),
         model: modelHash,

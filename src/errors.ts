@@ -19,6 +19,7 @@ export type ErrorCode =
   | "TARGET_ERROR"
   | "POLICY_FAILED"
   | "INTEGRITY_FAILED"
+  | "QUEUE_ERROR"
   | "INTERRUPTED";
 
 /** Exit codes the CLI documents (README, "Exit codes"). */
@@ -38,6 +39,7 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   TARGET_ERROR: 9,
   POLICY_FAILED: 10,
   INTEGRITY_FAILED: 12,
+  QUEUE_ERROR: 13,
   INTERRUPTED: 130,
 };
 

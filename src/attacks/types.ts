@@ -65,6 +65,8 @@ export interface Attack<P extends CommonParams = CommonParams, M = unknown> {
   readonly needs: readonly Capability[];
   /** The kinds of input it means something on (default: every continuous one, CONTINUOUS_INPUTS). */
   readonly inputs?: readonly InputKind[];
+  /** It optimises one perturbation over all its samples together (a universal perturbation, a patch), so they cannot be split into shards. */
+  readonly joint?: boolean;
   readonly norms: readonly Norm[];
   readonly defaults: P;
   /** One line per parameter, for `--help-attack`. */

@@ -22,7 +22,19 @@ export {
   parseAuditConfig,
   type SuiteEntry,
 } from "./config.js";
-export { randomTargets, runCurve } from "./curve.js";
+export {
+  attackShard,
+  localExecutor,
+  mergeShards,
+  planShards,
+  randomTargets,
+  runCurve,
+  type Shard,
+  type ShardExecutor,
+  type ShardedRun,
+  type ShardRunContext,
+  shardSeed,
+} from "./curve.js";
 export {
   type DefenceEvaluation,
   type DefenceEvaluationOptions,

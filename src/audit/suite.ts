@@ -27,7 +27,7 @@ import { gatherRows, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { AEGIS_VERSION } from "../version.js";
 import { durationText, iterationKnob, planSuite } from "./budget.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
-import { type Curve, randomTargets, runCurve } from "./curve.js";
+import { type Curve, randomTargets, runCurve, type ShardExecutor } from "./curve.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
 import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
@@ -57,6 +57,8 @@ export interface AuditOptions {
   progress?: Progress;
   /** Adversarial examples shown per attack (default 8). */
   examples?: number;
+  /** Runs each attack run's shards (default: in this process; campaigns/ sends them to workers). */
+  executor?: ShardExecutor;
 }
 
 /** PNG data URIs of one example, keyed in AuditResult.images by `${attackId}:${index}`. */
@@ -270,6 +272,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
         seed: config.seed,
         signal,
         inputKind: kind,
+        executor: o.executor,
         progress: (eps) => {
           runIndex++;
           return o.progress?.(runLabel(eps), samples);

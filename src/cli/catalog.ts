@@ -135,6 +135,18 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/serve.js")).serveCommand(),
   },
   {
+    name: "worker",
+    usage: "[options]",
+    description: "take the shard jobs of campaigns (`aegis audit --queue`) from a Redis queue and run them, until Ctrl-C or SIGTERM",
+    load: async () => (await import("./commands/worker.js")).workerCommand(),
+  },
+  {
+    name: "campaign",
+    usage: "",
+    description: "see or cancel a campaign that `aegis audit --queue` started; re-attach by running the audit again with --campaign ID",
+    load: async () => (await import("./commands/campaign.js")).campaignCommand(),
+  },
+  {
     name: "guard",
     usage: "[options]",
     description: "run the security gateway in front of ML endpoints (see examples/guard.yaml); SIGHUP reloads the config",

@@ -177,6 +177,7 @@ export type PatchAttack = Omit<Attack<PatchParams, LossGradient & ModelInfo>, "r
 
 export const adversarialPatch: PatchAttack = {
   name: "adversarial-patch",
+  joint: true,
   title: "Adversarial Patch",
   paper: "Brown, Mané, Roy, Abadi & Gilmer 2017, Adversarial Patch",
   needs: ["predict", "lossGradient"],

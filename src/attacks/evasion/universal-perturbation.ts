@@ -119,6 +119,7 @@ export type UapAttack = Omit<Attack<UapParams, Model>, "run"> & {
 
 export const uap: UapAttack = {
   name: "uap",
+  joint: true,
   title: "Universal Adversarial Perturbation",
   paper: "Moosavi-Dezfooli, Fawzi, Fawzi & Frossard 2017, Universal adversarial perturbations",
   needs: ["predict", "lossGradient"],

@@ -1,0 +1,72 @@
+/**
+ * What travels through the queue: one job per shard of an attack run, keyed by (campaign,
+ * run and its digest, shard, seed, model hash) so a retried job recomputes exactly the same thing. A job
+ * names its model and samples by content hash and carries no secrets: no paths, keys or
+ * tokens, only the attack's parameters and the shard's labels.
+ */
+import type { CommonParams } from "../attacks/index.js";
+import type { Shard } from "../audit/index.js";
+import type { InputKind } from "../engine/input-kind.js";
+
+export const QUEUE_NAME = "aegis-campaign";
+export const ATTACK_SHARD = "attack-shard";
+
+export interface AttackShardJob {
+  campaign: string;
+  /** Index of the attack run within the campaign (one attack at one ε). */
+  run: number;
+  /** SHA-256 of the run's attack, parameters and samples, so a re-attached campaign whose suite changed does not take another run's results. */
+  runDigest: string;
+  attack: string;
+  /** The run's parameters, encoded by encodeParams. */
+  params: string;
+  shard: Shard;
+  /** Labels (or targets) of the shard's rows. */
+  y: number[];
+  /** SHA-256 of the encoded ONNX model. */
+  model: string;
+  /** SHA-256 of the encoded samples of the run. */
+  samples: string;
+  clipRange: [number, number];
+  /** Samples per ONNX Runtime call, as the submitter's model has it. */
+  batchSize: number;
+  inputKind?: InputKind;
+}
+
+export interface AttackShardResult {
+  /** SHA-256 of the shard's adversarial examples (a blob). */
+  x: string;
+  queries?: number[];
+  brokenBy?: (string | null)[];
+  attacks?: string[];
+  /** Who ran it, for the log. */
+  worker: string;
+  /** Seconds in the attack, and in fetching and loading what it needed. */
+  seconds: number;
+  loadSeconds: number;
+}
+
+/** A job id BullMQ accepts (no colon) that names everything the result depends on. */
+export function shardJobId(job: Pick<AttackShardJob, "campaign" | "run" | "runDigest" | "shard" | "model">): string {
+  return `${job.campaign}-r${job.run}-${job.runDigest.slice(0, 12)}-s${job.shard.index}-${job.shard.seed}-${job.model.slice(0, 16)}`;
+}
+
+/** Tries per job: an error that is not the user's (a crash, a lost connection) gets two more. */
+export const ATTEMPTS = 3;
+
+/** JSON with the values attack parameters hold that JSON lacks: ±Infinity (C&W's "no limit") and Float32Array (constraints). */
+export function encodeParams(params: Record<string, unknown>): string {
+  return JSON.stringify(params, (_key, v) => {
+    if (typeof v === "number" && !Number.isFinite(v)) return { $number: String(v) };
+    if (v instanceof Float32Array) return { $float32: Array.from(v) };
+    return v;
+  });
+}
+
+export function decodeParams(text: string): CommonParams & Record<string, unknown> {
+  return JSON.parse(text, (_key, v) => {
+    if (v && typeof v === "object" && "$number" in v) return Number(v.$number);
+    if (v && typeof v === "object" && "$float32" in v) return Float32Array.from(v.$float32);
+    return v;
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * The working side of a campaign: a BullMQ worker that takes shard jobs, loads the model
+ * and samples they name by hash (checked, then kept for the next job), runs the shard
+ * through the audit's own `attackShard` and stores the adversarial examples back by hash.
+ * A worker that dies mid-job stops renewing its lock; after `stallSeconds` another
+ * worker's stalled-job check puts the job back in the queue. An error the user caused (a
+ * model that will not load, a bad parameter) would fail again the same way, so its job
+ * fails at once with that error; anything else is retried up to ATTEMPTS times.
+ */
+
+import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
+import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
+import type { Attack, AutoAttackOutput, CommonParams } from "../attacks/index.js";
+import { attackByName } from "../attacks/index.js";
+import { attackShard } from "../audit/index.js";
+import { OnnxClassifier } from "../engine/classifier.js";
+import { AegisError } from "../errors.js";
+import { decodeModel } from "../onnx/proto.js";
+import { sliceRows, type Tensor } from "../tensor.js";
+import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS } from "./blobs.js";
+import { connectionOptions, openRedis, type QueueTarget } from "./connection.js";
+import { ATTACK_SHARD, type AttackShardJob, type AttackShardResult, decodeParams, QUEUE_NAME } from "./jobs.js";
+import { serveMetrics, workerMetrics } from "./metrics.js";
+
+export interface WorkerOptions extends QueueTarget {
+  /** Jobs run at once (default 1). */
+  concurrency?: number;
+  /** ONNX Runtime intra-op threads per model (0: one per core). */
+  threads?: number;
+  /** Seconds a job's lock lasts without renewal before the job counts as stalled (default 30). */
+  stallSeconds?: number;
+  /** Serve Prometheus metrics on this port (0: any free one); default: none. */
+  metricsPort?: number;
+  /** Address the metrics listen on (default 127.0.0.1). */
+  metricsHost?: string;
+  /** Finds an attack by name (default: the registry). */
+  lookup?: (name: string) => Attack<CommonParams, unknown> | undefined;
+  log?: (message: string) => void;
+}
+
+export interface CampaignWorker {
+  /** Where the metrics are served, when they are. */
+  metricsUrl: string | null;
+  /** Waits for the running jobs, then disconnects. */
+  close(): Promise<void>;
+}
+
+/** Models and samples a worker keeps, by hash: a campaign's jobs share them. */
+const KEPT = 4;
+
+export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
+  const log = o.log ?? (() => {});
+  const lookup = o.lookup ?? attackByName;
+  const redis = await openRedis(o.url);
+  const name = `${hostname()}:${process.pid}`;
+  const models = new Kept<OnnxClassifier>((m) => m.release());
+  const samples = new Kept<Tensor<"float32">>();
+  const queue = new Queue(QUEUE_NAME, { connection: connectionOptions(o.url), prefix: o.prefix });
+  const metrics = workerMetrics(queue);
+
+  const loadModel = (job: AttackShardJob) =>
+    models.get(`${job.model}/${job.batchSize}/${job.clipRange}`, async () => {
+      const bytes = await getBlob(redis, o.prefix, job.model, "the model");
+      try {
+        return await OnnxClassifier.create(decodeModel(bytes), { threads: o.threads ?? 0, batchSize: job.batchSize, clipRange: job.clipRange });
+      } catch (e) {
+        throw new AegisError("BAD_MODEL", `the worker ${name} cannot load model ${job.model.slice(0, 12)}: ${(e as Error).message}`);
+      }
+    });
+
+  const processShard = async (job: Job<AttackShardJob>): Promise<AttackShardResult> => {
+    const data = job.data;
+    if (job.name !== ATTACK_SHARD) throw new UnrecoverableError(`this worker does not know jobs of kind "${job.name}"; upgrade it`);
+    log(`job ${job.id} started: ${data.attack} shard ${data.shard.index} (rows ${data.shard.start}–${data.shard.end})`);
+    const loadStarted = performance.now();
+    const attack = lookup(data.attack);
+    if (!attack) throw new AegisError("BAD_OPTION", `the worker ${name} has no attack "${data.attack}"; run the same Aegis version on every worker`);
+    const model = await loadModel(data);
+    const x = await samples.get(data.samples, async () => decodeTensor(await getBlob(redis, o.prefix, data.samples, "the samples")));
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const started = performance.now();
+    const output = await attackShard(attack, model, sliceRows(x, data.shard.start, data.shard.end), data.y, decodeParams(data.params), data.shard.seed, {
+      inputKind: data.inputKind,
+      onProgress: (done, total) => void job.updateProgress(Math.round((100 * done) / total)).catch(() => {}),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    metrics.jobSeconds.observe({ attack: data.attack }, seconds);
+    metrics.loadSeconds.observe(loadSeconds);
+    const result: AttackShardResult = {
+      x: await putBlob(redis, o.prefix, encodeTensor(output.x), "a shard's adversarial examples", RESULT_TTL_SECONDS),
+      worker: name,
+      seconds,
+      loadSeconds,
+    };
+    if (output.queries) result.queries = Array.from(output.queries);
+    if ("brokenBy" in output) {
+      result.brokenBy = (output as AutoAttackOutput).brokenBy;
+      result.attacks = (output as AutoAttackOutput).attacks;
+    }
+    log(`job ${job.id} done in ${seconds.toFixed(2)} s (+${loadSeconds.toFixed(2)} s loading)`);
+    return result;
+  };
+
+  const stall = (o.stallSeconds ?? 30) * 1000;
+  const worker = new Worker<AttackShardJob, AttackShardResult>(
+    QUEUE_NAME,
+    async (job) => {
+      try {
+        const result = await processShard(job);
+        metrics.jobs.inc({ outcome: "completed" });
+        return result;
+      } catch (e) {
+        metrics.jobs.inc({ outcome: "failed" });
+        log(`job ${job.id} failed: ${(e as Error).message}`);
+        // The user's errors recur on every try: fail the job at once with the sentence that says what to do.
+        if (e instanceof AegisError) throw new UnrecoverableError(e.message);
+        throw e;
+      }
+    },
+    {
+      connection: connectionOptions(o.url),
+      prefix: o.prefix,
+      concurrency: o.concurrency ?? 1,
+      lockDuration: stall,
+      stalledInterval: stall,
+      maxStalledCount: 2,
+      name,
+    },
+  );
+  worker.on("error", (e) => log(`queue error: ${e.message}`));
+  await worker.waitUntilReady();
+  const server = o.metricsPort === undefined ? null : await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost ?? "127.0.0.1");
+  const address = server?.address() as AddressInfo | undefined;
+  const metricsUrl = address ? `http://${address.address}:${address.port}/metrics` : null;
+  log(`worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time${metricsUrl ? `; metrics on ${metricsUrl}` : ""}`);
+  return {
+    metricsUrl,
+    async close() {
+      server?.close();
+      await worker.close();
+      await queue.close();
+      await models.clear();
+      redis.disconnect();
+    },
+  };
+}
+
+/** A few values by key, oldest dropped first; a value still loading is shared, a failed load is forgotten. */
+class Kept<T> {
+  private readonly values = new Map<string, Promise<T>>();
+  constructor(private readonly drop: (value: T) => unknown = () => {}) {}
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    const kept = this.values.get(key);
+    if (kept) return kept;
+    const loading = load();
+    loading.catch(() => this.values.delete(key));
+    this.values.set(key, loading);
+    for (const [old, value] of this.values) {
+      if (this.values.size <= KEPT) break;
+      this.values.delete(old);
+      void value.then(this.drop, () => {});
+    }
+    return loading;
+  }
+
+  async clear(): Promise<void> {
+    const values = [...this.values.values()];
+    this.values.clear();
+    for (const v of values) await v.then(this.drop, () => {});
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * Campaigns on a real Redis (started by .ci/run: scripts/start-test-services.sh) with real
+ * `aegis worker` processes: a sharded audit of the bundled CNN writes the report a local
+ * run writes, also when a worker is killed with -9 mid-job; a job that always fails ends
+ * failed after its tries with its error in the report, and a model the workers cannot
+ * load fails its attacks with a clear error instead of hanging. Each test uses its own
+ * key prefix and deletes its keys.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { attackByName } from "../../src/attacks/index.js";
+import type { AuditConfig, AuditReport } from "../../src/audit/index.js";
+import { runAudit } from "../../src/audit/index.js";
+import { ATTEMPTS, campaignStatus, cancelCampaign, connectionOptions, openCampaign, QUEUE_NAME, sha256, startWorker } from "../../src/campaigns/index.js";
+import { loadMnist } from "../../src/data/index.js";
+import { capabilitiesOf } from "../../src/engine/capabilities.js";
+import { OnnxClassifier } from "../../src/engine/classifier.js";
+import { summarizeModel } from "../../src/engine/inspect.js";
+import { loadModel } from "../../src/onnx/io.js";
+import { encodeModel } from "../../src/onnx/proto.js";
+import { aegis, exited } from "../helpers/cli.js";
+
+const REDIS = process.env.AEGIS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const DEMO = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
+const BIN = fileURLToPath(new URL("../../bin/aegis.js", import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), "aegis-campaigns-"));
+const prefixes: string[] = [];
+const prefix = (name: string) => {
+  const p = `test-${name}-${process.pid}-${Date.now().toString(36)}`;
+  prefixes.push(p);
+  return p;
+};
+let redis: Redis;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  redis = new Redis(REDIS, { maxRetriesPerRequest: 1 });
+  await redis.ping();
+});
+
+after(async () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  for (const p of prefixes) {
+    const keys = await redis.keys(`${p}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  redis.disconnect();
+});
+
+/** Three ε-runs' worth of shards: FGSM and PGD (random start: the shard seeds matter) at two ε, on 24 samples in shards of 8. */
+const AUDIT = ["audit", "--attacks", "fgsm,pgd", "--samples", "24", "--batch-size", "8", "--eps", "0.1,0.3", "--format", "json"];
+
+/** The report without what differs between any two runs: timings and the creation time. */
+const untimed = (report: AuditReport): unknown =>
+  JSON.parse(JSON.stringify(report, (key, v) => (["seconds", "created", "estimate_seconds", "warmup_seconds"].includes(key) ? undefined : v)));
+
+function numbers(path: string): unknown {
+  return untimed(JSON.parse(readFileSync(path, "utf8")));
+}
+
+/** `aegis worker` processes on a prefix, once each says it takes jobs; `onLine` sees their stderr. */
+async function startWorkers(count: number, queuePrefix: string, extra: string[] = [], onLine?: (i: number, line: string, child: ChildProcess) => void) {
+  return Promise.all(
+    Array.from({ length: count }, (_, i) => {
+      const child = spawn(process.execPath, [BIN, "worker", "--queue", REDIS, "--prefix", queuePrefix, "--threads", "1", ...extra]);
+      children.push(child);
+      return new Promise<ChildProcess>((resolve, reject) => {
+        let log = "";
+        child.stderr.on("data", (d) => {
+          log += d;
+          for (const line of String(d).split("\n")) if (line) onLine?.(i, line, child);
+          if (/takes jobs from/.test(log)) resolve(child);
+        });
+        child.on("close", (code, signal) => reject(new Error(`worker ${i} exited (${code ?? signal}) before it was ready: ${log}`)));
+      });
+    }),
+  );
+}
+
+let local: unknown;
+
+test("a sharded audit on three aegis workers writes the report a local run writes", async () => {
+  const localRun = await aegis([...AUDIT, "--out", join(tmp, "local")]);
+  assert.equal(localRun.code, 0, localRun.stderr);
+  local = numbers(join(tmp, "local", "report.json"));
+  const p = prefix("three");
+  const workers = await startWorkers(3, p);
+  const r = await aegis([...AUDIT, "--out", join(tmp, "three"), "--queue", REDIS, "--queue-prefix", p]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(numbers(join(tmp, "three", "report.json")), local);
+  // 4 runs (2 attacks × 2 ε) of 3 shards each, every one done once.
+  assert.match(r.stderr, /campaign c\w+: 12 of 12 jobs done, 0 failed, 0 stalled and retried/);
+  const report: AuditReport = JSON.parse(readFileSync(join(tmp, "three", "report.json"), "utf8"));
+  assert.ok(report.attacks[1].runs[1].robust_accuracy < 0.1, `PGD at ε=0.3 breaks the CNN on workers too: ${report.attacks[1].runs[1].robust_accuracy}`);
+  for (const w of workers) w.kill("SIGTERM");
+  for (const w of workers) assert.equal((await exited(w)).code, 0, "a worker stops cleanly on SIGTERM");
+});
+
+test("a worker killed with -9 mid-job: its job goes to another worker, and the report is still the local run's", async () => {
+  assert.ok(local, "the local report of the first test");
+  const p = prefix("kill");
+  let killed: string | null = null;
+  const workers = await startWorkers(2, p, ["--stall-seconds", "2"], (i, line, child) => {
+    const started = /job (\S+) started/.exec(line);
+    if (i === 0 && started && killed === null) {
+      killed = started[1];
+      child.kill("SIGKILL");
+    }
+  });
+  const r = await aegis([...AUDIT, "--out", join(tmp, "kill"), "--queue", REDIS, "--queue-prefix", p]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(killed, "worker 0 took a job");
+  assert.equal((await exited(workers[0])).signal, "SIGKILL");
+  assert.match(r.stderr, new RegExp(`job ${killed} stalled`));
+  assert.match(r.stderr, /12 of 12 jobs done, 0 failed, 1 stalled and retried/);
+  assert.deepEqual(numbers(join(tmp, "kill", "report.json")), local);
+  workers[1].kill("SIGTERM");
+  await exited(workers[1]);
+  const id = /campaign (c\w+) on/.exec(r.stderr)?.[1];
+  assert.ok(id, r.stderr);
+  const status = await aegis(["campaign", "status", id, "--queue", REDIS, "--prefix", p]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, new RegExp(`campaign ${id}: 12 of 12 jobs done, 0 running, 0 waiting, 0 failed; 0 workers connected`));
+});
+
+/** An audit in this process whose shards go to the queue on `queuePrefix`. */
+async function queuedAudit(queuePrefix: string, config: AuditConfig, options: { id?: string; beforeRun?: () => Promise<void> } = {}) {
+  const model = await OnnxClassifier.fromFile(DEMO, { batchSize: config.batchSize });
+  const campaign = await openCampaign({
+    url: REDIS,
+    prefix: queuePrefix,
+    id: options.id,
+    modelBytes: encodeModel(loadModel(DEMO)),
+    batchSize: config.batchSize,
+  });
+  try {
+    const summary = await summarizeModel(loadModel(DEMO));
+    const { test: data } = loadMnist();
+    await options.beforeRun?.();
+    const { report } = await runAudit({
+      model,
+      capabilities: capabilitiesOf(model, summary.differentiable),
+      modelPath: DEMO,
+      summary,
+      data: { ...data, name: "mnist-test" },
+      config,
+      executor: campaign.executor,
+    });
+    return { report, stats: campaign.stats(), campaign: campaign.id };
+  } finally {
+    await campaign.close();
+    await model.release();
+  }
+}
+
+const smallSuite = (attacks: AuditConfig["attacks"]): AuditConfig => ({ source: "test", seed: 0, samples: 16, batchSize: 8, lenientParams: false, attacks });
+
+test("a job that always fails ends failed after its tries, with its error in the report, and the other attacks run", async () => {
+  const p = prefix("poison");
+  const fgsm = attackByName("fgsm");
+  assert.ok(fgsm);
+  const buggy = { ...fgsm, run: async () => Promise.reject(new TypeError("x.data is undefined (a bug in this attack)")) };
+  const worker = await startWorker({
+    url: REDIS,
+    prefix: p,
+    threads: 1,
+    metricsPort: 0,
+    lookup: (name) => (name === "fgsm" ? buggy : attackByName(name)),
+  });
+  try {
+    const { report, stats, campaign } = await queuedAudit(
+      p,
+      smallSuite([
+        { id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] },
+        { id: "pgd", attack: "pgd", kind: "curve", eps: [0.3], params: { maxIter: 5 } },
+      ]),
+    );
+    const [broken, pgd] = report.attacks;
+    assert.equal(broken.status, "failed");
+    assert.match(broken.reason ?? "", /failed on the workers: x\.data is undefined \(a bug in this attack\)/);
+    assert.equal(pgd.status, "done");
+    assert.equal(pgd.runs.length, 1);
+    assert.equal(pgd.runs[0].samples, 16);
+    assert.deepEqual({ ...stats, attackSeconds: 0, loadSeconds: 0 }, { jobs: 4, completed: 2, failed: 2, stalled: 0, attackSeconds: 0, loadSeconds: 0 });
+    assert.ok(stats.attackSeconds > 0, "the PGD shards ran");
+    const queue = new Queue(QUEUE_NAME, { connection: connectionOptions(REDIS), prefix: p });
+    const failed = await queue.getFailed();
+    await queue.close();
+    assert.deepEqual(
+      failed.map((j) => [j.id?.startsWith(campaign), j.attemptsMade]),
+      [
+        [true, ATTEMPTS],
+        [true, ATTEMPTS],
+      ],
+    );
+    // The worker's Prometheus metrics count every attempt, time the shards and read the queue's depth.
+    assert.ok(worker.metricsUrl);
+    const metrics = await (await fetch(worker.metricsUrl)).text();
+    assert.match(metrics, new RegExp(`aegis_campaign_jobs_total\\{outcome="failed"\\} ${2 * ATTEMPTS}\n`));
+    assert.match(metrics, /aegis_campaign_jobs_total\{outcome="completed"\} 2\n/);
+    assert.match(metrics, /aegis_campaign_job_seconds_count\{attack="pgd"\} 2\n/);
+    assert.match(metrics, /aegis_campaign_queue_jobs\{state="failed"\} 2\n/);
+  } finally {
+    await worker.close();
+  }
+});
+
+test("a model the workers cannot load fails its attacks with a clear error in the report, not a hang", async () => {
+  const p = prefix("bad-model");
+  const worker = await startWorker({ url: REDIS, prefix: p, threads: 1 });
+  try {
+    // Once submitted, what the workers read under the model's hash is no longer the model (a tampered or corrupted store).
+    const corrupt = async () => void (await redis.set(`${p}:blob:${sha256(encodeModel(loadModel(DEMO)))}`, "not an ONNX model"));
+    const { report, stats } = await queuedAudit(p, smallSuite([{ id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] }]), { beforeRun: corrupt });
+    assert.equal(report.attacks[0].status, "failed");
+    assert.match(
+      report.attacks[0].reason ?? "",
+      /the model [0-9a-f]{12} in the campaign's Redis has SHA-256 [0-9a-f]{12}: it was altered after it was submitted/,
+    );
+    assert.equal(stats.failed, 2);
+  } finally {
+    await worker.close();
+  }
+});
+
+const twoAttacks = smallSuite([
+  { id: "fgsm", attack: "fgsm", kind: "curve", eps: [0.1] },
+  { id: "pgd", attack: "pgd", kind: "curve", eps: [0.3], params: { maxIter: 5 } },
+]);
+
+test("a campaign named again re-attaches: its finished jobs are collected, not run again, with no worker left", async () => {
+  const p = prefix("attach");
+  const worker = await startWorker({ url: REDIS, prefix: p, threads: 1 });
+  const first = await queuedAudit(p, twoAttacks, { id: "attach-1" }).finally(() => worker.close());
+  assert.equal(first.stats.completed, 4);
+  const again = await queuedAudit(p, twoAttacks, { id: "attach-1" });
+  assert.deepEqual(untimed(again.report), untimed(first.report));
+  assert.deepEqual(again.stats, first.stats, "the same 4 results, with the workers' timings");
+  const status = await campaignStatus({ url: REDIS, prefix: p }, "attach-1");
+  assert.deepEqual([status.total, status.jobs.completed, status.workers, status.failures], [4, 4, 0, []]);
+});
+
+test("aegis campaign cancel: waiting jobs are removed, the submitter stops with the reason in the report", async () => {
+  const p = prefix("cancel");
+  const target = { url: REDIS, prefix: p };
+  const audit = queuedAudit(p, twoAttacks, { id: "cancel-1" });
+  // No worker: FGSM's two jobs wait until cancelled.
+  let waiting = 0;
+  while (waiting < 2) {
+    await new Promise((r) => setTimeout(r, 100));
+    waiting = await campaignStatus(target, "cancel-1").then(
+      (s) => s.jobs.waiting,
+      () => 0,
+    );
+  }
+  assert.deepEqual(await cancelCampaign(target, "cancel-1"), { removed: 2, running: 0 });
+  const { report } = await audit;
+  assert.deepEqual(
+    report.attacks.map((a) => a.status),
+    ["failed", "failed"],
+  );
+  assert.match(report.attacks[0].reason ?? "", /removed from the queue \(aegis campaign cancel\)/);
+  assert.match(report.attacks[1].reason ?? "", /campaign cancel-1 was cancelled/);
+  assert.equal((await campaignStatus(target, "cancel-1")).cancelled, true);
+});
+
+test("--queue with a Redis that does not answer is exit 13 with the URL named", async () => {
+  const r = await aegis([...AUDIT, "--out", join(tmp, "down"), "--queue", "redis://127.0.0.1:1"]);
+  assert.equal(r.code, 13, r.stderr);
+  assert.match(r.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1 .*start it, or check --queue/);
+});

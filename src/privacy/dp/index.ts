@@ -22,8 +22,20 @@ export {
   refuseBatchNorm,
   trainDpSgd,
 } from "./dp-sgd.js";
-export { dpFindings } from "./findings.js";
+export {
+  auditDpSgd,
+  CANARY_KINDS,
+  type CanaryAuditOptions,
+  type CanaryAuditResult,
+  type CanaryKind,
+  canaryScores,
+  type GuessOutcome,
+  type LabelledRows,
+  makeCanaries,
+} from "./canary-audit.js";
+export { auditFindings, dpFindings } from "./findings.js";
 export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
+export { type OneRunCounts, oneRunEpsilonLowerBound, oneRunPValue, scoreGuesses } from "./one-run-bound.js";
 export { type PrvEpsilon, type PrvOptions, prvEpsilon } from "./prv.js";
 export {
   DEFAULT_ORDERS,

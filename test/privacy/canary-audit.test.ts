@@ -10,15 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { loadMnist } from "../../src/data/index.js";
 import { buildArchitecture, OnnxClassifier, sgd } from "../../src/engine/index.js";
-import {
-  auditDpSgd,
-  auditFindings,
-  makeCanaries,
-  oneRunEpsilonLowerBound,
-  oneRunPValue,
-  SecureRandom,
-  scoreGuesses,
-} from "../../src/privacy/index.js";
+import { auditDpSgd, auditFindings, makeCanaries, oneRunEpsilonLowerBound, oneRunPValue, SecureRandom, scoreGuesses } from "../../src/privacy/index.js";
 import { labelsOf, sliceRows } from "../../src/tensor.js";
 
 const REFERENCE = [

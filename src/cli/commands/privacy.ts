@@ -21,11 +21,15 @@ import { parseFormats, type ReportFormat, writeReports } from "../../report/writ
 import { AEGIS_VERSION } from "../../version.js";
 import { info, printJson } from "../common.js";
 import { parseInteger, parseNumber, withJson, withOut } from "../options.js";
+import { auditCommand } from "./privacy-audit.js";
 
 export function privacyCommand(): Command {
-  const cmd = new Command("privacy").description("differential privacy: ε of DP-SGD (RDP and PRV accountants), and a model's DP guarantee as findings");
+  const cmd = new Command("privacy").description(
+    "differential privacy: ε of DP-SGD (RDP and PRV accountants), a model's DP guarantee as findings, and an empirical audit of DP-SGD",
+  );
   cmd.addCommand(epsilonCommand());
   cmd.addCommand(checkCommand());
+  cmd.addCommand(auditCommand());
   return cmd;
 }
 

@@ -9,6 +9,17 @@ export {
   type PrivacySpent,
 } from "./accountant.js";
 export {
+  auditDpSgd,
+  CANARY_KINDS,
+  type CanaryAuditOptions,
+  type CanaryAuditResult,
+  type CanaryKind,
+  canaryScores,
+  type GuessOutcome,
+  type LabelledRows,
+  makeCanaries,
+} from "./canary-audit.js";
+export {
   type DpEpochStats,
   type DpSgdPlan,
   type DpSgdRun,
@@ -22,17 +33,6 @@ export {
   refuseBatchNorm,
   trainDpSgd,
 } from "./dp-sgd.js";
-export {
-  auditDpSgd,
-  CANARY_KINDS,
-  type CanaryAuditOptions,
-  type CanaryAuditResult,
-  type CanaryKind,
-  canaryScores,
-  type GuessOutcome,
-  type LabelledRows,
-  makeCanaries,
-} from "./canary-audit.js";
 export { auditFindings, dpFindings } from "./findings.js";
 export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
 export { type OneRunCounts, oneRunEpsilonLowerBound, oneRunPValue, scoreGuesses } from "./one-run-bound.js";

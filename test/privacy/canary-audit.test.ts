@@ -1,7 +1,7 @@
 /**
  * The one-run audit (privacy/dp/one-run-bound.ts, canary-audit.ts):
  * - the bound: closed form when every guess is right and δ = 0 (q^r = 1 − c), and the values
- *   of scripts/one_run_audit_reference.py (the paper's Algorithm 2 on scipy's binomial);
+ *   of scripts/dp_reference.py (the paper's Algorithm 2 on scipy's binomial);
  * - a DP-SGD with its noise switched off (the test-only noiseScale 0) claims ε 0.95 and is
  *   caught: the MLP memorises the included canaries and the audit measures ε ≥ 2 (measured 2.85);
  * - the same run with its noise is not flagged (measured ε ≥ 0).

@@ -33,10 +33,25 @@ export {
   refuseBatchNorm,
   trainDpSgd,
 } from "./dp-sgd.js";
+export { dpQuantile, exponentialMechanism } from "./exponential.js";
 export { auditFindings, dpFindings } from "./findings.js";
+export { GAUSSIAN_CALIBRATIONS, type GaussianCalibration, gaussianDelta, gaussianSigma } from "./gaussian.js";
+export { laplaceInterval, laplaceScale, sampleLaplace } from "./laplace.js";
+export { BudgetLedger, type LedgerBudget, type LedgerRelease, type LedgerStatus } from "./ledger.js";
 export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
 export { type OneRunCounts, oneRunEpsilonLowerBound, oneRunPValue, scoreGuesses } from "./one-run-bound.js";
 export { type PrvEpsilon, type PrvOptions, prvEpsilon } from "./prv.js";
+export {
+  AGGREGATES,
+  type Aggregate,
+  answerQuery,
+  parseQuery,
+  type Query,
+  type QuerySettings,
+  type Release,
+  type ReleasedValue,
+  type Table,
+} from "./queries.js";
 export {
   DEFAULT_ORDERS,
   epsilonFromRdp,
@@ -49,3 +64,4 @@ export {
   subsampledGaussianRdp,
 } from "./rdp.js";
 export { SecureRandom } from "./secure-random.js";
+export { loadTable } from "./table.js";

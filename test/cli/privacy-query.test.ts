@@ -101,6 +101,33 @@ test("privacy query reads npz columns and uses the Gaussian mechanism's δ budge
   assert.match(overDelta.stderr, /needs ε 0\.5, δ 0\.000001/);
 });
 
+test("privacy query --file releases every query of a YAML file, or none when they do not all fit the budget", async () => {
+  const csv = join(tmp, "file.csv");
+  writeFileSync(csv, `age,region\n${Array.from({ length: 100 }, (_, i) => `${i},${i % 2 ? "a" : "b"}`).join("\n")}\n`);
+  const queries = join(tmp, "queries.yaml");
+  writeFileSync(
+    queries,
+    'bounds: { age: [0, 100] }\ndomains: { region: [a, b] }\nqueries:\n  - { query: "count() by region", epsilon: 0.4 }\n  - { query: "median(age)", epsilon: 0.4 }\n',
+  );
+  const run = await aegis(["privacy", "query", "--data", csv, "--budget", "1", "--file", queries, "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  const out = JSON.parse(run.stdout);
+  assert.deepEqual(
+    out.releases.map((r: { query: string; mechanism: string; release: number }) => [r.query, r.mechanism, r.release]),
+    [
+      ["count() by region", "laplace", 1],
+      ["median(age)", "exponential", 2],
+    ],
+  );
+  assert.ok(Math.abs(out.spent.epsilon - 0.8) < 1e-12);
+  const again = await aegis(["privacy", "query", "--data", csv, "--file", queries]);
+  assert.equal(again.code, 10);
+  assert.match(again.stderr, /refused: these 2 queries need ε 0\.8 .* has ε 0\.2, δ 0 left after 2 releases; nothing was released/);
+  const both = await aegis(["privacy", "query", "--data", csv, "--file", queries, "--epsilon", "0.1", "count()"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /not both/);
+});
+
 test("privacy query refuses unbounded sums, undeclared groups, bad options and a new ledger without a budget", async () => {
   const csv = join(tmp, "other.csv");
   writeFileSync(csv, "age,region\n30,north\n40,south\n");

@@ -5,11 +5,12 @@
  *   exactly at δ; the exponential mechanism picks in proportion to exp(εu/2);
  * - clamping: sums and means of out-of-bounds values equal those of the clamped values;
  * - the parser's and the queries' errors a user can cause;
- * - the ledger refuses the query that would overspend, records every release, and a failed
- *   release spends nothing.
+ * - the ledger refuses the query that would overspend (several queries: all or none), records
+ *   every release, and a failed release spends nothing;
+ * - query files: shared bounds and domains, per-query ε, errors that name the line.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -24,6 +25,7 @@ import {
   laplaceScale,
   parseQuery,
   type QuerySettings,
+  readQueryFile,
   SecureRandom,
   sampleLaplace,
   type Table,
@@ -185,28 +187,30 @@ test("the ledger refuses the query that would overspend, keeps every release, an
   assert.throws(() => BudgetLedger.open(path, "people.csv"), /new ledger: set the dataset's total budget with --budget/);
   const ledger = BudgetLedger.open(path, "people.csv", { epsilon: 1, delta: 0 });
   const request = (epsilon: number) => ({ query: "count()", mechanism: "laplace", epsilon, delta: 0, dataSha256: "ab".repeat(32) });
-  // Ten releases of 0.1 fit a budget of 1 despite floating-point sums.
-  for (let i = 0; i < 6; i++) assert.equal(ledger.spend(request(0.1), () => i).result, i);
+  // Releases of 0.1 and 0.2 fill a budget of 1 exactly, despite floating-point sums.
+  for (let i = 0; i < 6; i++) assert.deepEqual(ledger.spend([request(0.1)], () => [i]).results, [i]);
   assert.throws(
     () =>
-      ledger.spend(request(0.5), () => {
+      ledger.spend([request(0.5)], () => {
         throw new Error("not reached: the budget check comes first");
       }),
     (e: Error & { code?: string }) => e.code === "POLICY_FAILED" && /needs ε 0.5 .* has ε 0.4, δ 0 left after 6 releases; nothing was released/.test(e.message),
   );
   // An exception while computing rolls the release back.
   assert.throws(() =>
-    ledger.spend(request(0.2), () => {
+    ledger.spend([request(0.2)], () => {
       throw new Error("bad query");
     }),
   );
-  for (let i = 0; i < 4; i++) ledger.spend(request(0.1), () => i);
+  // Two at once are refused together when they do not both fit, and recorded together when they do.
+  assert.throws(() => ledger.spend([request(0.3), request(0.3)], () => [0, 0]), /refused: these 2 queries need ε 0.6 /);
+  ledger.spend([request(0.2), request(0.2)], () => [0, 0]);
   assert.throws(
-    () => ledger.spend(request(0.01), () => 0),
+    () => ledger.spend([request(0.01)], () => [0]),
     (e: Error & { code?: string }) => e.code === "POLICY_FAILED",
   );
   const status = ledger.status();
-  assert.equal(status.releases.length, 10);
+  assert.equal(status.releases.length, 8);
   assert.ok(Math.abs(status.spent.epsilon - 1) < 1e-9);
   assert.deepEqual(status.budget, { epsilon: 1, delta: 0 });
   assert.equal(status.releases[0].result, "0");
@@ -214,6 +218,50 @@ test("the ledger refuses the query that would overspend, keeps every release, an
   // Reopened, the budget and the trail are still there; a budget is not raised.
   assert.throws(() => BudgetLedger.open(path, "people.csv", { epsilon: 5, delta: 0 }), /a budget is set once/);
   const again = BudgetLedger.open(path, "people.csv");
-  assert.equal(again.status().releases.length, 10);
+  assert.equal(again.status().releases.length, 8);
   again.close();
+});
+
+test("a query file gives shared bounds and domains and each query's ε, and its errors name the line and key", () => {
+  const file = join(tmp, "queries.yaml");
+  writeFileSync(
+    file,
+    [
+      "bounds: { age: [0, 100] }",
+      "domains: { region: [north, south, east] }",
+      "queries:",
+      '  - { query: "mean(age) by region", epsilon: 0.5 }',
+      "  - query: count()",
+      "    epsilon: 0.2",
+      "    mechanism: gaussian",
+      "    delta: 1.0e-7",
+      '  - { query: "median(age)", epsilon: 0.3 }',
+      "",
+    ].join("\n"),
+  );
+  const plan = readQueryFile(file);
+  assert.deepEqual(
+    plan.queries.map((q) => [q.query.aggregate, q.epsilon, q.mechanism, q.delta]),
+    [
+      ["mean", 0.5, "laplace", undefined],
+      ["count", 0.2, "gaussian", 1e-7],
+      ["median", 0.3, "laplace", undefined],
+    ],
+  );
+  assert.deepEqual(plan.bounds.get("age"), [0, 100]);
+  assert.deepEqual(plan.domains.get("region"), ["north", "south", "east"]);
+  const bad = (lines: string[], pattern: RegExp) => {
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    assert.throws(
+      () => readQueryFile(file),
+      (e: Error & { code?: string }) => e.code === "BAD_OPTION" && pattern.test(e.message),
+      lines.join(" / "),
+    );
+  };
+  bad(["queries:", "  - { query: avg(age), epsilon: 1 }"], /queries\.yaml:2: queries\[0\]\.query "avg" is not a query/);
+  bad(["queries:", "  - { query: count() }"], /queries\[0\]\.epsilon must be a number/);
+  bad(["queries:", "  - { query: count(), epsilon: 1, mechanism: gaussian }"], /queries\[0\] uses the Gaussian mechanism and needs a delta/);
+  bad(["bounds: { age: [100, 0] }", "queries:", "  - { query: count(), epsilon: 1 }"], /queries\.yaml:1: bounds\.age must have LOW < HIGH/);
+  bad(["queries: []"], /queries must list at least one query/);
+  bad(["querys:", "  - { query: count(), epsilon: 1 }"], /querys is not a known key/);
 });

@@ -9,8 +9,11 @@ import {
   type GaussianCalibration,
   type LedgerStatus,
   loadTable,
+  type PlannedQuery,
   parseQuery,
   type Release,
+  readQueryFile,
+  releaseMechanism,
   SecureRandom,
 } from "../../privacy/index.js";
 import { info, printJson } from "../common.js";
@@ -18,13 +21,14 @@ import { parseInteger, parseNumber, withJson } from "../options.js";
 
 interface QueryOptions {
   data: string;
-  epsilon: number;
+  epsilon?: number;
+  file?: string;
   mechanism: string;
   delta?: number;
   calibration: string;
   bounds: string[];
   domain: string[];
-  bins: number;
+  bins?: number;
   ledger?: string;
   budget?: number;
   budgetDelta: number;
@@ -36,57 +40,73 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export function queryCommand(): Command {
   const cmd = new Command("query")
     .description(
-      "answer a count, sum, mean, histogram or quantile query over a CSV or npz with differential privacy (Laplace, analytic Gaussian or exponential mechanism), spending ε from the dataset's budget ledger",
+      "answer count, sum, mean, histogram or quantile queries over a CSV or npz with differential privacy (Laplace, analytic Gaussian or exponential mechanism), spending ε from the dataset's budget ledger",
     )
-    .argument("<query>", 'count(), sum(col), mean(col), histogram(col), quantile(col, p), median(col), each optionally "by col"')
+    .argument("[query]", 'count(), sum(col), mean(col), histogram(col), quantile(col, p), median(col), each optionally "by col" (or --file)')
     .requiredOption("--data <file>", "a CSV with a header row, or an .npz with one 1-D array per column")
-    .requiredOption("--epsilon <eps>", "ε this query spends", parseNumber("--epsilon"))
+    .option("--epsilon <eps>", "ε this query spends", parseNumber("--epsilon"))
+    .option("--file <yaml>", "a YAML file of queries, each with its ε, and shared bounds and domains (README); all released or none")
     .option("--mechanism <name>", "laplace | gaussian (quantiles always use the exponential mechanism)", "laplace")
     .option("--delta <delta>", "gaussian: δ this query spends", parseNumber("--delta"))
     .option("--calibration <name>", `gaussian: ${GAUSSIAN_CALIBRATIONS.join(" | ")} (Balle & Wang 2018; or Dwork & Roth's, ε < 1 only)`, "analytic")
     .option("--bounds <col=LOW:HIGH>", "clamp a column to [LOW, HIGH] (needed for sum, mean, quantile, numeric histogram); repeatable", collect, [])
     .option("--domain <col=A,B,…>", "declare a column's groups (needed for by and categorical histograms); repeatable", collect, [])
-    .option("--bins <n>", "bins of a numeric histogram over its bounds", parseInteger("--bins", 1), 10)
+    .option("--bins <n>", "bins of a numeric histogram over its bounds (default 10)", parseInteger("--bins", 1))
     .option("--ledger <file>", "the dataset's budget ledger, SQLite (default: <data>.dp-ledger.sqlite beside the data)")
     .option("--budget <eps>", "total ε of the dataset, when the ledger is created", parseNumber("--budget"))
     .option("--budget-delta <delta>", "total δ of the dataset, when the ledger is created", parseNumber("--budget-delta"), 0);
   withJson(cmd, "the release");
-  return cmd.action((text: string, opts: QueryOptions) => {
-    const query = parseQuery(text);
-    if (opts.mechanism !== "laplace" && opts.mechanism !== "gaussian")
-      throw new AegisError("BAD_OPTION", `--mechanism must be laplace or gaussian, not "${opts.mechanism}"`);
+  return cmd.action((text: string | undefined, opts: QueryOptions) => {
     if (!GAUSSIAN_CALIBRATIONS.includes(opts.calibration as GaussianCalibration))
       throw new AegisError("BAD_OPTION", `--calibration must be one of ${GAUSSIAN_CALIBRATIONS.join(", ")}, not "${opts.calibration}"`);
-    if (opts.mechanism === "laplace" && opts.delta !== undefined)
-      throw new AegisError("BAD_OPTION", "--delta is for --mechanism gaussian; the Laplace mechanism spends ε only");
-    const settings = {
-      epsilon: opts.epsilon,
-      mechanism: opts.mechanism,
-      delta: opts.delta,
-      calibration: opts.calibration as GaussianCalibration,
-      bounds: new Map(opts.bounds.map(parseBounds)),
-      domains: new Map(opts.domain.map(parseDomain)),
-      bins: opts.bins,
-    } as const;
+    const file = opts.file === undefined ? undefined : readQueryFile(opts.file);
+    const plans = file ? file.queries : [commandLineQuery(text, opts)];
+    if (file && (text !== undefined || opts.epsilon !== undefined || opts.delta !== undefined))
+      throw new AegisError("BAD_OPTION", "give a query with --epsilon, or --file with the queries and their ε, not both");
+    const bounds = new Map([...(file?.bounds ?? []), ...opts.bounds.map(parseBounds)]);
+    const domains = new Map<string, readonly string[]>([...(file?.domains ?? []), ...opts.domain.map(parseDomain)]);
+    const bins = opts.bins ?? file?.bins;
     const { table, sha256 } = loadTable(opts.data);
     const ledgerPath = opts.ledger ?? `${opts.data}.dp-ledger.sqlite`;
     const ledger = BudgetLedger.open(ledgerPath, table.name, opts.budget === undefined ? undefined : { epsilon: opts.budget, delta: opts.budgetDelta });
     try {
       const random = SecureRandom.fromEntropy();
-      const delta = opts.mechanism === "gaussian" && !/^(quantile|median)$/.test(query.aggregate) ? (opts.delta ?? 0) : 0;
-      const mechanism = /^(quantile|median)$/.test(query.aggregate) ? "exponential" : opts.mechanism;
-      const { result, seq, spent, budget } = ledger.spend({ query: query.text, mechanism, epsilon: opts.epsilon, delta, dataSha256: sha256 }, () =>
-        answerQuery(table, query, settings, random),
+      const requests = plans.map((p) => {
+        const mechanism = releaseMechanism(p.query, p.mechanism);
+        return { query: p.query.text, mechanism, epsilon: p.epsilon, delta: mechanism === "exponential" ? 0 : (p.delta ?? 0), dataSha256: sha256 };
+      });
+      const { results, seqs, spent, budget } = ledger.spend(requests, () =>
+        plans.map((p) =>
+          answerQuery(
+            table,
+            p.query,
+            { epsilon: p.epsilon, mechanism: p.mechanism, delta: p.delta, calibration: opts.calibration as GaussianCalibration, bounds, domains, bins },
+            random,
+          ),
+        ),
       );
-      if (opts.json) return printJson({ ...result, release: seq, ledger: ledgerPath, spent, budget });
-      process.stdout.write(`${releaseText(result)}\n`);
+      const released = results.map((r, i) => ({ ...r, release: seqs[i] }));
+      if (opts.json) return printJson(file ? { releases: released, ledger: ledgerPath, spent, budget } : { ...released[0], ledger: ledgerPath, spent, budget });
+      process.stdout.write(`${results.map(releaseText).join("\n")}\n`);
       info(
-        `release #${seq} recorded in ${ledgerPath}: spent ε ${round(spent.epsilon)} of ${budget.epsilon}${budget.delta > 0 ? `, δ ${spent.delta} of ${budget.delta}` : ""}`,
+        `release${seqs.length > 1 ? "s" : ""} #${seqs.join(", #")} recorded in ${ledgerPath}: spent ε ${round(spent.epsilon)} of ${budget.epsilon}${budget.delta > 0 ? `, δ ${spent.delta} of ${budget.delta}` : ""}`,
       );
     } finally {
       ledger.close();
     }
   });
+}
+
+/** The one query of the command line, with its ε and mechanism. */
+function commandLineQuery(text: string | undefined, opts: QueryOptions): PlannedQuery {
+  if (text === undefined) throw new AegisError("BAD_OPTION", 'give a query, e.g. "mean(age) by region", or --file with a list of them');
+  const query = parseQuery(text);
+  if (opts.epsilon === undefined) throw new AegisError("BAD_OPTION", "give --epsilon, the ε this query spends from the dataset's budget");
+  if (opts.mechanism !== "laplace" && opts.mechanism !== "gaussian")
+    throw new AegisError("BAD_OPTION", `--mechanism must be laplace or gaussian, not "${opts.mechanism}"`);
+  if (opts.mechanism === "laplace" && opts.delta !== undefined)
+    throw new AegisError("BAD_OPTION", "--delta is for --mechanism gaussian; the Laplace mechanism spends ε only");
+  return { query, epsilon: opts.epsilon, mechanism: opts.mechanism, delta: opts.delta };
 }
 
 export function ledgerCommand(): Command {

@@ -37,7 +37,7 @@ export { dpQuantile, exponentialMechanism } from "./exponential.js";
 export { auditFindings, dpFindings } from "./findings.js";
 export { GAUSSIAN_CALIBRATIONS, type GaussianCalibration, gaussianDelta, gaussianSigma } from "./gaussian.js";
 export { laplaceInterval, laplaceScale, sampleLaplace } from "./laplace.js";
-export { BudgetLedger, type LedgerBudget, type LedgerRelease, type LedgerStatus } from "./ledger.js";
+export { BudgetLedger, type LedgerBudget, type LedgerRelease, type LedgerRequest, type LedgerStatus } from "./ledger.js";
 export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
 export { type OneRunCounts, oneRunEpsilonLowerBound, oneRunPValue, scoreGuesses } from "./one-run-bound.js";
 export { type PrvEpsilon, type PrvOptions, prvEpsilon } from "./prv.js";
@@ -50,8 +50,10 @@ export {
   type QuerySettings,
   type Release,
   type ReleasedValue,
+  releaseMechanism,
   type Table,
 } from "./queries.js";
+export { type PlannedQuery, type QueryFile, readQueryFile } from "./query-file.js";
 export {
   DEFAULT_ORDERS,
   epsilonFromRdp,

@@ -28,6 +28,14 @@ export interface LedgerRelease {
   result: string;
 }
 
+export interface LedgerRequest {
+  query: string;
+  mechanism: string;
+  epsilon: number;
+  delta: number;
+  dataSha256: string;
+}
+
 export interface LedgerStatus {
   dataset: string;
   budget: LedgerBudget;
@@ -108,32 +116,34 @@ export class BudgetLedger {
   }
 
   /**
-   * Spends (ε, δ) on one release: refuses it if the budget would be exceeded, else computes
-   * it with `compute` and records it, all in one transaction (an exception spends nothing).
+   * Spends (ε, δ) on releases: refuses them all if together they would exceed the budget,
+   * else computes them with `compute` (one result per request) and records each, all in one
+   * transaction (an exception spends nothing).
    */
-  spend<T>(
-    request: { query: string; mechanism: string; epsilon: number; delta: number; dataSha256: string },
-    compute: () => T,
-  ): { result: T; seq: number; spent: LedgerBudget; budget: LedgerBudget } {
+  spend<T>(requests: readonly LedgerRequest[], compute: () => T[]): { results: T[]; seqs: number[]; spent: LedgerBudget; budget: LedgerBudget } {
     return this.db
       .transaction(() => {
         const row = this.budgetRow() as { epsilon: number; delta: number };
         const spent = this.spentNow();
         const left = { epsilon: row.epsilon - spent.epsilon, delta: row.delta - spent.delta };
-        if (request.epsilon > left.epsilon + SLACK || request.delta > left.delta + SLACK * row.delta) {
+        const asked = { epsilon: requests.reduce((a, q) => a + q.epsilon, 0), delta: requests.reduce((a, q) => a + q.delta, 0) };
+        if (asked.epsilon > left.epsilon + SLACK || asked.delta > left.delta + SLACK * row.delta) {
+          const what = requests.length === 1 ? `"${requests[0].query}"` : `these ${requests.length} queries`;
           throw new AegisError(
             "POLICY_FAILED",
-            `refused: "${request.query}" needs ε ${request.epsilon}${request.delta > 0 ? `, δ ${request.delta}` : ""} but the dataset's budget (ε ${row.epsilon}, δ ${row.delta}) has ε ${remaining(left.epsilon)}, δ ${remaining(left.delta)} left after ${this.count()} releases; nothing was released. Ask for less, or stop: what is spent cannot be refunded`,
+            `refused: ${what} need${requests.length === 1 ? "s" : ""} ε ${remaining(asked.epsilon)}${asked.delta > 0 ? `, δ ${asked.delta}` : ""} but the dataset's budget (ε ${row.epsilon}, δ ${row.delta}) has ε ${remaining(left.epsilon)}, δ ${remaining(left.delta)} left after ${this.count()} releases; nothing was released. Ask for less, or stop: what is spent cannot be refunded`,
           );
         }
-        const result = compute();
-        const info = this.db
-          .prepare("INSERT INTO releases (time, query, mechanism, epsilon, delta, data_sha256, result) VALUES (?, ?, ?, ?, ?, ?, ?)")
-          .run(new Date().toISOString(), request.query, request.mechanism, request.epsilon, request.delta, request.dataSha256, JSON.stringify(result));
+        const results = compute();
+        const insert = this.db.prepare("INSERT INTO releases (time, query, mechanism, epsilon, delta, data_sha256, result) VALUES (?, ?, ?, ?, ?, ?, ?)");
+        const time = new Date().toISOString();
+        const seqs = requests.map((q, i) =>
+          Number(insert.run(time, q.query, q.mechanism, q.epsilon, q.delta, q.dataSha256, JSON.stringify(results[i])).lastInsertRowid),
+        );
         return {
-          result,
-          seq: Number(info.lastInsertRowid),
-          spent: { epsilon: spent.epsilon + request.epsilon, delta: spent.delta + request.delta },
+          results,
+          seqs,
+          spent: { epsilon: spent.epsilon + asked.epsilon, delta: spent.delta + asked.delta },
           budget: { epsilon: row.epsilon, delta: row.delta },
         };
       })

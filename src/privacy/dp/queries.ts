@@ -159,6 +159,11 @@ function noisy(
   return { value: value + sigma * random.normal(), std: sigma, error95: 1.959964 * sigma };
 }
 
+/** The mechanism that answers a query: quantiles always take the exponential mechanism. */
+export function releaseMechanism(query: Query, mechanism: QuerySettings["mechanism"]): Release["mechanism"] {
+  return query.aggregate === "quantile" || query.aggregate === "median" ? "exponential" : mechanism;
+}
+
 /** Answers one query over the table under the settings' budget, drawing noise from `random`. */
 export function answerQuery(table: Table, query: Query, settings: QuerySettings, random: SecureRandom): Release {
   checkEpsilon(settings.epsilon);
@@ -166,7 +171,7 @@ export function answerQuery(table: Table, query: Query, settings: QuerySettings,
   if (settings.mechanism === "gaussian" && !(delta > 0 && delta < 1))
     throw new AegisError("BAD_OPTION", "the Gaussian mechanism needs --delta in (0, 1), e.g. 1e-6");
   const { epsilon } = settings;
-  const mechanism = query.aggregate === "quantile" || query.aggregate === "median" ? "exponential" : settings.mechanism;
+  const mechanism = releaseMechanism(query, settings.mechanism);
   const release = (values: ReleasedValue[]): Release => ({ query: query.text, mechanism, epsilon, delta: mechanism === "exponential" ? 0 : delta, values });
   const groups = query.by ? groupRows(table, query.by, settings) : [{ group: undefined, rows: Array.from({ length: table.rows }, (_, i) => i) }];
 

@@ -60,6 +60,9 @@ test("privacy query releases noisy answers from a CSV until the dataset's budget
   assert.match(ledger.stdout, /people\.csv: budget ε 1\.5, δ 0; spent ε 1\.5, δ 0 in 2 releases/);
   assert.match(ledger.stdout, /#1 .* mean\(age\) by region \[laplace, ε 1\]/);
   assert.match(ledger.stdout, /#2 .* count\(\) \[laplace, ε 0\.5\]/);
+  const notLedger = await aegis(["privacy", "ledger", csv]);
+  assert.equal(notLedger.code, 5, notLedger.stderr);
+  assert.match(notLedger.stderr, /is not an Aegis privacy ledger|cannot open the privacy ledger/);
 });
 
 test("privacy query reads npz columns and uses the Gaussian mechanism's δ budget", async () => {

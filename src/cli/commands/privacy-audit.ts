@@ -21,7 +21,7 @@ import { parseFormats, type ReportFormat, writeReports } from "../../report/writ
 import { sliceRows } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson } from "../common.js";
-import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withJson, withOut, withRuntime, withSeed } from "../options.js";
+import { parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withDpSettings, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
 /** Exit code when the audit measures more leakage than the accountant allows (README, "Exit codes"). */
 export const AUDIT_VIOLATION_EXIT = 11;
@@ -70,13 +70,9 @@ export function auditCommand(): Command {
       "guesses per side k, comma-separated: the k most and k least likely members are guessed (default m/20, m/10, m/4, m/2; Bonferroni over the list)",
     )
     .option("--confidence <c>", "confidence of the lower bound", parseNumber("--confidence"), 0.95)
-    .option("--noise-multiplier <sigma>", "DP-SGD noise σ in units of --max-grad-norm", parseNumber("--noise-multiplier"))
-    .option("--target-epsilon <eps>", "or solve for the σ that spends this ε", parseNumber("--target-epsilon"))
-    .option("--max-grad-norm <C>", "clip each example's gradient to this L2 norm", parseNumber("--max-grad-norm"), 1)
-    .option("--delta <delta>", "δ of the (ε, δ) guarantee", parseNumber("--delta"), 1e-5)
-    .option("--accountant <name>", "rdp | prv", "rdp")
     .option("--epochs <n>", "epochs", parseInteger("--epochs", 1), 15)
     .option("--lr <rate>", "SGD learning rate", parseNumber("--lr"), 1);
+  withDpSettings(cmd);
   withBatchSize(cmd, 64, "expected Poisson batch size");
   withSeed(cmd, "which canaries are included and the initial weights (default: the operating system's entropy for the inclusion)", null);
   withRuntime(cmd);

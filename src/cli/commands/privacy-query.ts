@@ -1,20 +1,16 @@
 /** `aegis privacy query` and `aegis privacy ledger`: DP analytics over a CSV or npz, spent from a per-dataset budget ledger. */
-import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { AegisError } from "../../errors.js";
 import {
-  answerQuery,
   BudgetLedger,
   GAUSSIAN_CALIBRATIONS,
   type GaussianCalibration,
   type LedgerStatus,
-  loadTable,
   type PlannedQuery,
   parseQuery,
   type Release,
   readQueryFile,
-  releaseMechanism,
-  SecureRandom,
+  releaseQueries,
 } from "../../privacy/index.js";
 import { info, printJson } from "../common.js";
 import { parseInteger, parseNumber, withJson } from "../options.js";
@@ -65,35 +61,23 @@ export function queryCommand(): Command {
       throw new AegisError("BAD_OPTION", "give a query with --epsilon, or --file with the queries and their ε, not both");
     const bounds = new Map([...(file?.bounds ?? []), ...opts.bounds.map(parseBounds)]);
     const domains = new Map<string, readonly string[]>([...(file?.domains ?? []), ...opts.domain.map(parseDomain)]);
-    const bins = opts.bins ?? file?.bins;
-    const { table, sha256 } = loadTable(opts.data);
-    const ledgerPath = opts.ledger ?? `${opts.data}.dp-ledger.sqlite`;
-    const ledger = BudgetLedger.open(ledgerPath, table.name, opts.budget === undefined ? undefined : { epsilon: opts.budget, delta: opts.budgetDelta });
-    try {
-      const random = SecureRandom.fromEntropy();
-      const requests = plans.map((p) => {
-        const mechanism = releaseMechanism(p.query, p.mechanism);
-        return { query: p.query.text, mechanism, epsilon: p.epsilon, delta: mechanism === "exponential" ? 0 : (p.delta ?? 0), dataSha256: sha256 };
-      });
-      const { results, seqs, spent, budget } = ledger.spend(requests, () =>
-        plans.map((p) =>
-          answerQuery(
-            table,
-            p.query,
-            { epsilon: p.epsilon, mechanism: p.mechanism, delta: p.delta, calibration: opts.calibration as GaussianCalibration, bounds, domains, bins },
-            random,
-          ),
-        ),
-      );
-      const released = results.map((r, i) => ({ ...r, release: seqs[i] }));
-      if (opts.json) return printJson(file ? { releases: released, ledger: ledgerPath, spent, budget } : { ...released[0], ledger: ledgerPath, spent, budget });
-      process.stdout.write(`${results.map(releaseText).join("\n")}\n`);
-      info(
-        `release${seqs.length > 1 ? "s" : ""} #${seqs.join(", #")} recorded in ${ledgerPath}: spent ε ${round(spent.epsilon)} of ${budget.epsilon}${budget.delta > 0 ? `, δ ${spent.delta} of ${budget.delta}` : ""}`,
-      );
-    } finally {
-      ledger.close();
-    }
+    const outcome = releaseQueries({
+      data: opts.data,
+      ledger: opts.ledger,
+      budget: opts.budget === undefined ? undefined : { epsilon: opts.budget, delta: opts.budgetDelta },
+      queries: plans,
+      bounds,
+      domains,
+      bins: opts.bins ?? file?.bins,
+      calibration: opts.calibration as GaussianCalibration,
+    });
+    const { releases, ledger, spent, budget } = outcome;
+    if (opts.json) return printJson(file ? outcome : { ...releases[0], ledger, spent, budget });
+    process.stdout.write(`${releases.map(releaseText).join("\n")}\n`);
+    const seqs = releases.map((r) => `#${r.release}`).join(", ");
+    info(
+      `release${releases.length > 1 ? "s" : ""} ${seqs} recorded in ${ledger}: spent ε ${round(spent.epsilon)} of ${budget.epsilon}${budget.delta > 0 ? `, δ ${spent.delta} of ${budget.delta}` : ""}`,
+    );
   });
 }
 
@@ -115,9 +99,7 @@ export function ledgerCommand(): Command {
     .argument("<ledger>", "the ledger file (aegis privacy query writes <data>.dp-ledger.sqlite)");
   withJson(cmd, "the ledger");
   return cmd.action((path: string, opts: { json?: boolean }) => {
-    if (!existsSync(path))
-      throw new AegisError("FILE_NOT_FOUND", `no ledger at ${path}; aegis privacy query creates one beside the data (D.csv.dp-ledger.sqlite)`);
-    const ledger = BudgetLedger.open(path, "");
+    const ledger = BudgetLedger.read(path);
     try {
       const status = ledger.status();
       if (opts.json) return printJson(status);

@@ -65,5 +65,6 @@ export {
   rdpEpsilon,
   subsampledGaussianRdp,
 } from "./rdp.js";
+export { type ReleaseOutcome, type ReleaseRequest, releaseQueries } from "./release.js";
 export { SecureRandom } from "./secure-random.js";
 export { loadTable } from "./table.js";

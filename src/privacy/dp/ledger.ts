@@ -98,6 +98,35 @@ export class BudgetLedger {
     return ledger;
   }
 
+  /** Opens an existing ledger read-only, to show its budget and releases. */
+  static read(path: string): BudgetLedger {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (e) {
+      throw new AegisError(
+        "FILE_NOT_FOUND",
+        `cannot open the privacy ledger ${path} (${(e as Error).message}); aegis privacy query creates one beside the data (D.csv.dp-ledger.sqlite)`,
+        { cause: e },
+      );
+    }
+    const ledger = new BudgetLedger(path, db);
+    let tables = 0;
+    try {
+      tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('budget', 'releases')").all().length;
+    } catch {
+      // Not an SQLite file at all: reported below like any other file that is not a ledger.
+    }
+    if (tables !== 2 || !ledger.budgetRow()) {
+      db.close();
+      throw new AegisError(
+        "BAD_DATA",
+        `${path} is not an Aegis privacy ledger (no budget and releases tables); aegis privacy query writes them as <data>.dp-ledger.sqlite`,
+      );
+    }
+    return ledger;
+  }
+
   private budgetRow(): { dataset: string; epsilon: number; delta: number } | undefined {
     return this.db.prepare("SELECT dataset, epsilon, delta FROM budget LIMIT 1").get() as { dataset: string; epsilon: number; delta: number } | undefined;
   }

@@ -31,6 +31,18 @@ test("privacy audit trains once with canaries and reports the measured ε beside
   assert.equal(sarif.runs[0].results[0].ruleId, "DP-AUDIT");
 });
 
+test("privacy audit trains the architecture of a PyTorch model given with --like, and refuses one with BatchNorm", async () => {
+  const fixtures = new URL("../../fixtures/models/", import.meta.url).pathname;
+  const args = ["privacy", "audit", "--samples", "200", "--canaries", "100", "--noise-multiplier", "2", "--epochs", "1", "--seed", "1"];
+  const run = await aegis([...args, "--like", `${fixtures}cnn_maxpool.onnx`]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /auditing DP-SGD on the architecture of cnn_maxpool\.onnx: 200 training rows/);
+  assert.match(run.stdout, /\[info\] DP-AUDIT/);
+  const bn = await aegis([...args, "--like", `${fixtures}mnist_resnet_bn.onnx`]);
+  assert.equal(bn.code, 7);
+  assert.match(bn.stderr, /BatchNorm layers \(stem_bn.*GroupNorm/);
+});
+
 test("privacy audit refuses too many canaries, guesses beyond half of them, and a missing σ", async () => {
   const tooMany = await aegis(["privacy", "audit", "--samples", "7900", "--canaries", "500", "--noise-multiplier", "1"]);
   assert.equal(tooMany.code, 2);

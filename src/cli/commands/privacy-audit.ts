@@ -1,8 +1,10 @@
 /** `aegis privacy audit`: the one-run empirical audit of DP-SGD (Steinke, Nasr & Jagielski 2023). */
+import { basename } from "node:path";
 import { Command } from "commander";
 import { requireLabels } from "../../data/index.js";
-import { ARCHITECTURES, type Architecture, buildArchitecture, OnnxClassifier, sgd } from "../../engine/index.js";
+import { ARCHITECTURES, type Architecture, buildArchitecture, OnnxClassifier, reinitialise, sgd } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
+import { loadModel } from "../../onnx/io.js";
 import {
   auditDpSgd,
   auditFindings,
@@ -34,6 +36,7 @@ interface AuditOptions {
   yKey?: string;
   samples: number;
   arch: string;
+  like?: string;
   canaries: number;
   canaryKind: string;
   guesses?: string;
@@ -59,7 +62,8 @@ export function auditCommand(): Command {
     .description(
       "measure a lower bound on DP-SGD's ε with one training run (Steinke, Nasr & Jagielski 2023): train with a random half of m canaries, guess which were in, and flag the DP implementation as broken if the bound exceeds the accountant's ε",
     )
-    .option("--arch <arch>", `architecture to train: ${ARCHITECTURES.join(" | ")}`, "mlp");
+    .option("--arch <arch>", `architecture to train: ${ARCHITECTURES.join(" | ")}`, "mlp")
+    .option("--like <model>", "audit DP-SGD on this ONNX model's architecture instead, with weights re-initialised");
   withData(cmd, "training data; canaries are made from the rows after --samples", "mnist", { split: false });
   cmd
     .option("--samples <n>", "training rows (the canaries come from the rows after them)", parseInteger("--samples", 1), 1000)
@@ -81,7 +85,8 @@ export function auditCommand(): Command {
   withJson(cmd, "the audit and its finding");
   return cmd.action(async (opts: AuditOptions) => {
     const formats = opts.format === undefined ? [] : parseFormats(opts.format, AUDIT_FORMATS);
-    if (!ARCHITECTURES.includes(opts.arch as Architecture))
+    if (opts.like && cmd.getOptionValueSource("arch") === "cli") throw new AegisError("BAD_OPTION", "give --arch or --like, not both");
+    if (!opts.like && !ARCHITECTURES.includes(opts.arch as Architecture))
       throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${opts.arch}"`);
     if (opts.accountant !== "rdp" && opts.accountant !== "prv") throw new AegisError("BAD_OPTION", `--accountant must be rdp or prv, not "${opts.accountant}"`);
     const guessesPerSide = opts.guesses?.split(",").map((k) => parseInteger("--guesses", 1)(k.trim()));
@@ -97,11 +102,21 @@ export function auditCommand(): Command {
     const slice = (start: number, end: number) => ({ x: sliceRows(dataset.x, start, end), labels: labels.slice(start, end) });
     const random = opts.seed === undefined ? SecureRandom.fromEntropy() : SecureRandom.fromSeed(`canary-inputs:${opts.seed}`);
     const canaries = makeCanaries(slice(opts.samples, opts.samples + opts.canaries), opts.canaries, numClasses, opts.canaryKind as CanaryKind, random);
-    const model = buildArchitecture(opts.arch as Architecture, { inputShape: dataset.x.shape.slice(1), numClasses, seed: opts.seed ?? 0 });
+    const model = opts.like
+      ? reinitialise(loadModel(opts.like), opts.seed ?? 0).model
+      : buildArchitecture(opts.arch as Architecture, { inputShape: dataset.x.shape.slice(1), numClasses, seed: opts.seed ?? 0 });
     const classifier = await OnnxClassifier.create(model, { ...runtimeOptions(opts), trainable: true, batchSize: opts.batchSize });
+    if (numClasses > classifier.numClasses) {
+      await classifier.release();
+      throw new AegisError(
+        "BAD_DATA",
+        `the labels go up to ${numClasses - 1} but ${opts.like} has ${classifier.numClasses} outputs; give data with labels 0..${classifier.numClasses - 1}`,
+      );
+    }
     const n = opts.samples;
+    const name = opts.like ? `the architecture of ${basename(opts.like)}` : opts.arch;
     info(
-      `auditing DP-SGD on ${opts.arch}: ${n} training rows of ${dataset.name} and ${opts.canaries} ${opts.canaryKind} canaries, each included with probability ½`,
+      `auditing DP-SGD on ${name}: ${n} training rows of ${dataset.name} and ${opts.canaries} ${opts.canaryKind} canaries, each included with probability ½`,
     );
     let result: CanaryAuditResult;
     try {
@@ -131,8 +146,15 @@ export function auditCommand(): Command {
       await classifier.release();
     }
     const finding = auditFindings(result, { file: dataset.name });
-    const report = { dataset: dataset.name, arch: opts.arch, canaryKind: opts.canaryKind, ...withoutHistory(result), finding };
-    const title = `Aegis DP audit: ${opts.arch} on ${dataset.name}`;
+    const report = {
+      dataset: dataset.name,
+      arch: opts.like ? undefined : opts.arch,
+      like: opts.like,
+      canaryKind: opts.canaryKind,
+      ...withoutHistory(result),
+      finding,
+    };
+    const title = `Aegis DP audit: ${name} on ${dataset.name}`;
     if (formats.length > 0) {
       const written = writeReports(
         opts.out,

@@ -28,6 +28,8 @@ for (const line of ["", ...(await (await import("./harden.js")).benchHarden((l) 
 for (const line of ["", ...(await (await import("./certify.js")).benchCertify())]) console.log(line);
 for (const line of ["", ...(await (await import("./startup.js")).benchStartup())]) console.log(line);
 for (const line of ["", ...(await (await import("./dp.js")).benchDp((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./dp-audit.js")).benchDpAudit((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./dp-membership.js")).benchDpMembership((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./he.js")).benchHe())]) console.log(line);
 for (const line of ["", ...(await (await import("./poisoning.js")).benchPoisoning())]) console.log(line);
 for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);

@@ -65,7 +65,8 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "privacy",
     usage: "",
-    description: "differential privacy: ε of DP-SGD (RDP and PRV accountants), and a model's DP guarantee as findings",
+    description:
+      "differential privacy: ε of DP-SGD (RDP and PRV accountants), a model's DP guarantee as findings, an empirical audit of DP-SGD, and DP queries over data with a budget ledger",
     load: async () => (await import("./commands/privacy.js")).privacyCommand(),
   },
   {

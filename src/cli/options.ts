@@ -155,18 +155,22 @@ export function withFormat(cmd: Command, allowed: readonly ReportFormat[], defau
 
 /** DP-SGD's flags (aegis train, aegis harden): --dp with σ or a target ε, C, δ and the accountant. */
 export function withDp(cmd: Command): Command {
+  cmd.option("--dp", "train with DP-SGD (Abadi et al. 2016): Poisson-sampled batches, per-example clipping, Gaussian noise; the model records its (ε, δ)");
+  return withDpSettings(cmd).option(
+    "--noise-seed <s>",
+    "DP-SGD: seed noise and sampling for a reproducible run (tests only: anyone with the seed can remove the noise)",
+    parseInteger("--noise-seed", 0),
+  );
+}
+
+/** DP-SGD's σ (or target ε), C, δ and accountant: withDp's flags without --dp, for commands that always train privately (aegis privacy audit). */
+export function withDpSettings(cmd: Command): Command {
   return cmd
-    .option("--dp", "train with DP-SGD (Abadi et al. 2016): Poisson-sampled batches, per-example clipping, Gaussian noise; the model records its (ε, δ)")
     .option("--noise-multiplier <sigma>", "DP-SGD: noise standard deviation σ in units of --max-grad-norm", parseNumber("--noise-multiplier"))
     .option("--target-epsilon <eps>", "DP-SGD: solve for the σ that spends this ε over the whole run", parseNumber("--target-epsilon"))
     .option("--max-grad-norm <C>", "DP-SGD: clip each example's gradient to this L2 norm", parseNumber("--max-grad-norm"), 1)
     .option("--delta <delta>", "DP-SGD: δ of the (ε, δ) guarantee; must be below 1/n", parseNumber("--delta"), 1e-5)
-    .option("--accountant <name>", "DP-SGD: rdp (Mironov et al.) or prv (Gopi et al., tighter)", "rdp")
-    .option(
-      "--noise-seed <s>",
-      "DP-SGD: seed noise and sampling for a reproducible run (tests only: anyone with the seed can remove the noise)",
-      parseInteger("--noise-seed", 0),
-    );
+    .option("--accountant <name>", "DP-SGD: rdp (Mironov et al.) or prv (Gopi et al., tighter)", "rdp");
 }
 
 /** The DP-SGD settings of withDp's flags, or undefined without --dp (DP flags without it are a mistake). */

@@ -44,10 +44,7 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV
   if (separator.length !== 1 || separator === '"' || separator === "\n" || separator === "\r") {
     throw new AegisError("BAD_OPTION", `The CSV separator must be one character other than a quote or line break; got ${JSON.stringify(separator)}.`);
   }
-  const records = splitRecords(text.replace(/^\uFEFF/, ""), separator, name);
-  const header = records.shift();
-  if (!header) throw new AegisError("BAD_DATA", `${name} is empty; a CSV needs a header row naming its columns.`);
-  const columns = header.fields.map((c) => c.trim());
+  const { columns, cells, lines } = parseCsvTable(text, name, separator);
 
   const labelName = options.labelColumn ?? "label";
   const labelIndex = columns.indexOf(labelName);
@@ -59,22 +56,16 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV
     throw new AegisError("BAD_DATA", `${name} has no feature columns besides the label column "${labelName}".`);
   }
 
-  const n = records.length;
+  const n = cells.length;
   const x = new Float32Array(n * featureNames.length);
   const labels = new Float64Array(n);
-  records.forEach((record, i) => {
-    if (record.fields.length !== columns.length) {
-      throw new AegisError(
-        "BAD_DATA",
-        `${name}, line ${record.line}: ${record.fields.length} fields but the header has ${columns.length}; every row needs one value per column.`,
-      );
-    }
+  cells.forEach((row, i) => {
     let f = 0;
-    record.fields.forEach((cell, j) => {
+    row.forEach((cell, j) => {
       const v = numberOf(cell);
       if (v === undefined) {
         const what = j === labelIndex ? "labels must be class indices 0, 1, 2, …" : "feature columns must be numeric (encode categories as numbers first)";
-        throw new AegisError("BAD_DATA", `${name}, line ${record.line}, column "${columns[j]}": ${JSON.stringify(cell)} is not a number; ${what}.`);
+        throw new AegisError("BAD_DATA", `${name}, line ${lines[i]}, column "${columns[j]}": ${JSON.stringify(cell)} is not a number; ${what}.`);
       }
       if (j === labelIndex) labels[i] = v;
       else x[i * featureNames.length + f++] = v;
@@ -89,7 +80,34 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV
   };
 }
 
-function numberOf(cell: string): number | undefined {
+/** A CSV as text cells, for tables with categorical columns (DP queries); the header names the columns. */
+export interface CsvTable {
+  columns: string[];
+  /** cells[i][j]: row i, column j, as written (parseCsv and numberOf trim). */
+  cells: string[][];
+  /** The 1-based line where each row starts, for error messages. */
+  lines: number[];
+}
+
+export function parseCsvTable(text: string, name = "the CSV data", separator = ","): CsvTable {
+  const records = splitRecords(text.replace(/^\uFEFF/, ""), separator, name);
+  const header = records.shift();
+  if (!header) throw new AegisError("BAD_DATA", `${name} is empty; a CSV needs a header row naming its columns.`);
+  const columns = header.fields.map((c) => c.trim());
+  const cells = records.map((record) => {
+    if (record.fields.length !== columns.length) {
+      throw new AegisError(
+        "BAD_DATA",
+        `${name}, line ${record.line}: ${record.fields.length} fields but the header has ${columns.length}; every row needs one value per column.`,
+      );
+    }
+    return record.fields;
+  });
+  return { columns, cells, lines: records.map((r) => r.line) };
+}
+
+/** A cell as a number (decimal, or numpy's and pandas' spellings of NaN and ±∞), undefined otherwise. */
+export function numberOf(cell: string): number | undefined {
   const s = cell.trim();
   if (DECIMAL.test(s)) return Number(s);
   return SPECIAL[s.toLowerCase()];

@@ -9,7 +9,7 @@ export { hasOutputGradients, type OutputGradientRequest, type OutputGradientResu
 export { classOutput, crossEntropy, dlrLoss, LOSSES, type Loss, marginLoss } from "./losses.js";
 export { adam, type Optimizer, type OptimizerState, sgd, type UpdateGraph } from "./optimizers.js";
 export { type PerExampleOptions, type PerExampleResult, perExampleGradients } from "./per-example.js";
-export { probabilitiesOf, softmaxRows } from "./probabilities.js";
+export { logSumExp, probabilitiesOf, softmaxRows } from "./probabilities.js";
 export { probeShapes } from "./probe.js";
 export { type ReinitialiseResult, reinitialise } from "./reinitialise.js";
 export { createSession, type Device, type RuntimeOptions, type Session } from "./runtime.js";

@@ -21,11 +21,18 @@ import { parseFormats, type ReportFormat, writeReports } from "../../report/writ
 import { AEGIS_VERSION } from "../../version.js";
 import { info, printJson } from "../common.js";
 import { parseInteger, parseNumber, withJson, withOut } from "../options.js";
+import { auditCommand } from "./privacy-audit.js";
+import { ledgerCommand, queryCommand } from "./privacy-query.js";
 
 export function privacyCommand(): Command {
-  const cmd = new Command("privacy").description("differential privacy: ε of DP-SGD (RDP and PRV accountants), and a model's DP guarantee as findings");
+  const cmd = new Command("privacy").description(
+    "differential privacy: ε of DP-SGD (RDP and PRV accountants), a model's DP guarantee as findings, an empirical audit of DP-SGD, and DP queries over data with a budget ledger",
+  );
   cmd.addCommand(epsilonCommand());
   cmd.addCommand(checkCommand());
+  cmd.addCommand(auditCommand());
+  cmd.addCommand(queryCommand());
+  cmd.addCommand(ledgerCommand());
   return cmd;
 }
 

@@ -7,6 +7,7 @@
  */
 import type { Finding } from "../../report/finding.js";
 import { references } from "../../report/taxonomy.js";
+import type { CanaryAuditResult } from "./canary-audit.js";
 import type { DpRecord } from "./metadata.js";
 
 const MEMBERSHIP = references(["AML.T0024.000", "ML04", "privacy"]);
@@ -95,4 +96,54 @@ export function dpFindings(record: DpRecord | undefined, file: string): Finding[
     });
   }
   return findings;
+}
+
+/**
+ * The one-run audit's (canary-audit.ts) result as a finding: critical when the measured lower
+ * bound on ε exceeds the accountant's ε — no correct DP-SGD does that, except with
+ * probability 1 − confidence — and info otherwise, with both numbers.
+ */
+export function auditFindings(result: CanaryAuditResult, location: { file?: string } = {}): Finding {
+  const best = result.outcomes.find((o) => o.epsilonLower === result.epsilonLower) ?? result.outcomes[0];
+  const evidence = {
+    epsilon_lower: result.epsilonLower,
+    epsilon_claimed: result.claimedEpsilon,
+    delta: result.delta,
+    confidence: result.confidence,
+    canaries: result.canaries,
+    canaries_included: result.included,
+    guesses: 2 * best.perSide,
+    correct_guesses: best.correct,
+    noise_multiplier: result.plan.noiseMultiplier,
+    max_grad_norm: result.plan.maxGradNorm,
+    sampling_rate: result.plan.samplingRate,
+    steps: result.plan.steps,
+  };
+  const measured = `${best.correct} of ${2 * best.perSide} membership guesses on ${result.canaries} canaries were right`;
+  const bound = `ε ≥ ${result.epsilonLower.toFixed(3)} at ${(result.confidence * 100).toFixed(0)}% confidence`;
+  if (result.violated) {
+    return {
+      rule: "DP-AUDIT-VIOLATION",
+      capability: "privacy",
+      severity: "critical",
+      title: `The DP implementation is broken: the audit measured ${bound}, above the claimed ε = ${result.claimedEpsilon.toFixed(3)}`,
+      detail: `${measured} (Steinke, Nasr & Jagielski 2023, one-run audit). A training run that is really (ε = ${result.claimedEpsilon.toFixed(3)}, δ = ${result.delta})-DP produces this many right guesses with probability below ${(1 - result.confidence).toPrecision(2)}: the noise, the clipping, the sampling or the accounting does not do what the guarantee assumes, and models trained this way do not have the ε they record.`,
+      evidence,
+      location,
+      references: MEMBERSHIP,
+      recommendation:
+        "Do not release models from this training code. Check that noise of standard deviation σC is added to every step's clipped sum, that each example's gradient is clipped before summing, that batches are Poisson-sampled at the rate the accountant uses, and that the accountant sees every step; re-run `aegis privacy audit` after the fix.",
+    };
+  }
+  return {
+    rule: "DP-AUDIT",
+    capability: "privacy",
+    severity: "info",
+    title: `The audit measured ${bound}, within the claimed ε = ${result.claimedEpsilon.toFixed(3)}`,
+    detail: `${measured} (Steinke, Nasr & Jagielski 2023, one-run audit). The measured bound is consistent with the accountant; a lower bound well below the claimed ε is normal, since the guarantee covers the worst case and a black-box audit with one run is loose.`,
+    evidence,
+    location,
+    references: MEMBERSHIP,
+    recommendation: "Keep auditing after changes to the training code (`aegis privacy audit`); more canaries (`--canaries`) tighten the bound.",
+  };
 }

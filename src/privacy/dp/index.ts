@@ -9,6 +9,17 @@ export {
   type PrivacySpent,
 } from "./accountant.js";
 export {
+  auditDpSgd,
+  CANARY_KINDS,
+  type CanaryAuditOptions,
+  type CanaryAuditResult,
+  type CanaryKind,
+  canaryScores,
+  type GuessOutcome,
+  type LabelledRows,
+  makeCanaries,
+} from "./canary-audit.js";
+export {
   type DpEpochStats,
   type DpSgdPlan,
   type DpSgdRun,
@@ -22,9 +33,27 @@ export {
   refuseBatchNorm,
   trainDpSgd,
 } from "./dp-sgd.js";
-export { dpFindings } from "./findings.js";
+export { dpQuantile, exponentialMechanism } from "./exponential.js";
+export { auditFindings, dpFindings } from "./findings.js";
+export { GAUSSIAN_CALIBRATIONS, type GaussianCalibration, gaussianDelta, gaussianSigma } from "./gaussian.js";
+export { laplaceInterval, laplaceScale, sampleLaplace } from "./laplace.js";
+export { BudgetLedger, type LedgerBudget, type LedgerRelease, type LedgerRequest, type LedgerStatus } from "./ledger.js";
 export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
+export { type OneRunCounts, oneRunEpsilonLowerBound, oneRunPValue, scoreGuesses } from "./one-run-bound.js";
 export { type PrvEpsilon, type PrvOptions, prvEpsilon } from "./prv.js";
+export {
+  AGGREGATES,
+  type Aggregate,
+  answerQuery,
+  parseQuery,
+  type Query,
+  type QuerySettings,
+  type Release,
+  type ReleasedValue,
+  releaseMechanism,
+  type Table,
+} from "./queries.js";
+export { type PlannedQuery, type QueryFile, readQueryFile } from "./query-file.js";
 export {
   DEFAULT_ORDERS,
   epsilonFromRdp,
@@ -36,4 +65,6 @@ export {
   rdpEpsilon,
   subsampledGaussianRdp,
 } from "./rdp.js";
+export { type ReleaseOutcome, type ReleaseRequest, releaseQueries } from "./release.js";
 export { SecureRandom } from "./secure-random.js";
+export { loadTable } from "./table.js";

@@ -63,7 +63,7 @@ function fitCommand(): Command {
   withOut(cmd, "the detector file to write", undefined, true);
   withRuntime(cmd);
   return cmd.action(async (opts) => {
-    const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split });
+    const data = loadInputs(cmd, opts);
     const categorical =
       opts.categorical === undefined
         ? undefined
@@ -92,6 +92,11 @@ function fitCommand(): Command {
   });
 }
 
+/** Drift needs no labels: an .npz without "y" is fine unless --y-key names one. */
+function loadInputs(cmd: Command, opts: { data: string; xKey: string; yKey: string; split: string }): Dataset {
+  return loadData(opts.data, { xKey: opts.xKey, yKey: cmd.getOptionValueSource("yKey") === "cli" ? opts.yKey : undefined, split: opts.split });
+}
+
 function firstRows(data: Dataset, limit: number | undefined): Dataset {
   return limit === undefined || limit >= data.x.shape[0] ? data : { ...data, x: sliceRows(data.x, 0, limit) };
 }
@@ -111,7 +116,7 @@ function checkCommand(): Command {
   return cmd.action(async (opts) => {
     const formats = opts.format === undefined ? [] : parseFormats(opts.format, FORMATS);
     const file = loadDriftDetector(opts.detector);
-    const data = firstRows(loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split }), opts.samples);
+    const data = firstRows(loadInputs(cmd, opts), opts.samples);
     const report = await checkDrift(file, data, { ...runtimeOptions(opts), model: opts.model, seed: opts.seed });
     if (formats.length > 0) {
       const written = writeReports(opts.out, formats, {

@@ -80,7 +80,8 @@ test("aegis drift on MNIST: rotated digits are flagged with the most drifted one
   assert.match(fit.stderr, /MMD on .* \(128 features, 1000 reference rows/);
 
   const out = join(tmp, "mnist-report");
-  const check = await aegis(["drift", "check", "--detector", detector, "--data", rotated, "--format", "html,json", "--out", out, "--json"]);
+  // Run from another folder: the detector finds its model relative to itself.
+  const check = await aegis(["drift", "check", "--detector", detector, "--data", rotated, "--format", "html,json", "--out", out, "--json"], { cwd: tmpdir() });
   assert.equal(check.code, 13, check.stderr);
   const report = JSON.parse(check.stdout);
   assert.equal(report.method, "mmd");

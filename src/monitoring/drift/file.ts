@@ -1,11 +1,13 @@
 /**
  * Drift detectors on disk (`aegis drift fit --out drift.json`): one JSON document with the
- * settings, the SHA-256 and path of the model it was fitted with, and the reference as
+ * settings, the SHA-256 and path of the model it was fitted with (relative to the detector's
+ * folder, so the two can move together), and the reference as
  * little-endian float32/int32 arrays in base64 (1,000 × 128 penultimate features of the
  * MNIST CNN are 0.7 MB). Loading checks every field, so a damaged or hand-edited file is
  * refused with a sentence, not a crash halfway through a check.
  */
 import { readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { AEGIS_VERSION } from "../../version.js";
@@ -37,7 +39,7 @@ export function saveDriftDetector(path: string, file: DriftDetectorFile): void {
     format: DRIFT_FORMAT,
     version: 1,
     aegis: AEGIS_VERSION,
-    model: file.model,
+    model: { ...file.model, file: relative(dirname(resolve(path)), resolve(file.model.file)) },
     fitted: file.fitted,
     settings,
     reference: {
@@ -95,7 +97,7 @@ export function loadDriftDetector(path: string): DriftDetectorFile {
     classes: ref.classes,
   };
   if (reference.predicted.length !== reference.confidence.length) throw damaged("predictions and confidences differ in length");
-  return { model, fitted, detector: { ...settings, reference } };
+  return { model: { ...model, file: resolve(dirname(path), model.file) }, fitted, detector: { ...settings, reference } };
 }
 
 function decode(a: Encoded, dtype: "float32", name: string, damaged: (why: string) => Error): Float32Array;

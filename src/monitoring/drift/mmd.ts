@@ -2,10 +2,10 @@
  * Maximum mean discrepancy two-sample test (Gretton et al. 2012, "A Kernel Two-Sample
  * Test", JMLR 13), as alibi-detect's MMDDrift runs it: the unbiased estimate of MMD² with
  * a Gaussian kernel k(x, y) = exp(−‖x − y‖² / (2σ²)), and a p-value from permuting the
- * pooled samples, (1 + #{MMD²_perm ≥ MMD²}) / (1 + permutations), which is exact for any
- * sample size. σ is the median heuristic (Gretton et al. §8): the median distance between
- * reference samples, fixed when the detector is fitted, so it does not depend on the data
- * being tested. The witness function (§2.3) ranks current samples by how much closer they
+ * pooled samples, (1 + #{MMD²_perm ≥ MMD²}) / (1 + permutations), which is exact at any
+ * sample size for a kernel fixed in advance. σ comes from the median heuristic (Gretton et
+ * al. §8) on the reference when the detector is fitted, as alibi-detect sets it, so it does
+ * not depend on the data being tested. The witness function (§2.3) ranks current samples by how much closer they
  * sit to the current sample than to the reference: the "most drifted" examples.
  */
 import type { Rng } from "../../data/index.js";

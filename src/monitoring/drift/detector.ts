@@ -214,6 +214,34 @@ function counts(values: Float64Array | Int32Array, categories: readonly number[]
   return out;
 }
 
+/**
+ * Categories expected fewer than 5 times in the current batch (from the reference's shares)
+ * pooled into one bin, with the values the reference never took: Cochran's rule, since
+ * Pearson's statistic over sparse cells is far from chi-square and alarms too often.
+ */
+function poolRare(reference: Float64Array, current: Float64Array): [Float64Array, Float64Array] {
+  const refTotal = reference.reduce((a, b) => a + b, 0);
+  const curTotal = current.reduce((a, b) => a + b, 0);
+  const ref: number[] = [];
+  const cur: number[] = [];
+  let rareRef = 0;
+  let rareCur = 0;
+  for (let c = 0; c < reference.length; c++) {
+    if ((reference[c] * curTotal) / refTotal < 5) {
+      rareRef += reference[c];
+      rareCur += current[c];
+    } else {
+      ref.push(reference[c]);
+      cur.push(current[c]);
+    }
+  }
+  if (rareRef + rareCur > 0) {
+    ref.push(rareRef);
+    cur.push(rareCur);
+  }
+  return [Float64Array.from(ref), Float64Array.from(cur)];
+}
+
 /** Tests a current observation against the reference; `seed` drives the MMD permutations and subset. */
 export function compareToReference(detector: DriftReference, current: Observation, seed = 0): DriftComparison {
   const { reference } = detector;
@@ -230,7 +258,7 @@ export function compareToReference(detector: DriftReference, current: Observatio
       const ref = column(reference, f);
       const cur = column(current, f);
       if (spec.type === "categorical") {
-        const r = chiSquareHomogeneity(counts(ref, spec.categories ?? []), counts(cur, spec.categories ?? []));
+        const r = chiSquareHomogeneity(...poolRare(counts(ref, spec.categories ?? []), counts(cur, spec.categories ?? [])));
         tests.push({
           kind: "feature",
           name: spec.name,
@@ -268,7 +296,7 @@ export function compareToReference(detector: DriftReference, current: Observatio
     mostDrifted = Array.from(r.witness, (witness, i) => ({ row: rows[i], witness })).sort((a, b) => b.witness - a.witness);
   }
   const classes = Array.from({ length: Math.max(reference.classes, current.classes) }, (_, c) => c);
-  const labels = chiSquareHomogeneity(counts(reference.predicted, classes), counts(current.predicted, classes));
+  const labels = chiSquareHomogeneity(...poolRare(counts(reference.predicted, classes), counts(current.predicted, classes)));
   tests.push({ kind: "labels", name: "predicted classes", test: "chi-square", statistic: labels.statistic, pValue: labels.pValue, dof: labels.dof });
   const confidence = ksTwoSample(sortedAscending(reference.confidence), sortedAscending(current.confidence));
   tests.push({

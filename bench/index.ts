@@ -34,3 +34,4 @@ for (const line of ["", ...(await (await import("./he.js")).benchHe())]) console
 for (const line of ["", ...(await (await import("./poisoning.js")).benchPoisoning())]) console.log(line);
 for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./campaigns.js")).benchCampaigns((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./drift.js")).benchDrift())]) console.log(line);

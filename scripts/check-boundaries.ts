@@ -15,7 +15,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative, sep } from "node:path";
 
-export const CAPABILITIES = ["attacks", "defenses", "audit", "llm", "supplychain", "threat", "gateway", "privacy", "campaigns"];
+export const CAPABILITIES = ["attacks", "defenses", "audit", "llm", "supplychain", "threat", "gateway", "privacy", "campaigns", "monitoring"];
 export const FOUNDATIONS = ["onnx", "autodiff", "engine", "data", "report"];
 
 export interface Violation {

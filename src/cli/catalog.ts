@@ -112,6 +112,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/detect.js")).detectCommand(),
   },
   {
+    name: "drift",
+    usage: "",
+    description: "data and prediction drift for batch pipelines: fit a detector on reference data, check current data against it",
+    load: async () => (await import("./commands/drift.js")).driftCommand(),
+  },
+  {
     name: "certify",
     usage: "[options]",
     description: "certify L2 robustness by randomized smoothing (Cohen et al. 2019): certified accuracy at a list of radii",

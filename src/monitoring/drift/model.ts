@@ -1,0 +1,84 @@
+/**
+ * The model's view of a batch (Observation): for tabular models the raw rows, for the rest
+ * the penultimate features read by the engine's feature extractor (the input of the last
+ * Gemm/MatMul, exposed as an extra graph output; convolutional maps averaged per channel),
+ * and in both cases the predicted class and its probability.
+ */
+import { createHash } from "node:crypto";
+import { readPlaintext } from "../../encryption/index.js";
+import { createFeatureExtractor, inputKind, OnnxClassifier, probabilitiesOf, type RuntimeOptions } from "../../engine/index.js";
+import { AegisError } from "../../errors.js";
+import { loadModel } from "../../onnx/io.js";
+import { sizeOf, type Tensor } from "../../tensor.js";
+import type { Observation } from "./detector.js";
+
+export interface DriftModelOptions extends RuntimeOptions {
+  /** Value to read the features from (default: the penultimate layer). */
+  layer?: string;
+  batchSize?: number;
+  /** An `aegis encrypt`ed model's key file (else AEGIS_KEY / AEGIS_KEY_FILE). */
+  keyFile?: string;
+}
+
+export interface DriftModel {
+  /** SHA-256 of the (plaintext) model bytes: a detector is bound to the model it was fitted with. */
+  readonly sha256: string;
+  /** "features" for tabular rows, "mmd" for everything else. */
+  readonly method: "features" | "mmd";
+  /** The value the features come from (MMD). */
+  readonly layer?: string;
+  readonly sampleShape: readonly number[];
+  observe(x: Tensor<"float32">): Promise<Observation>;
+  release(): Promise<void>;
+}
+
+function topClass(probs: Tensor<"float32">): { predicted: Int32Array; confidence: Float64Array } {
+  const [n, k] = probs.shape;
+  const predicted = new Int32Array(n);
+  const confidence = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (probs.data[i * k + c] > probs.data[i * k + best]) best = c;
+    predicted[i] = best;
+    confidence[i] = probs.data[i * k + best];
+  }
+  return { predicted, confidence };
+}
+
+export async function openDriftModel(path: string, options: DriftModelOptions = {}): Promise<DriftModel> {
+  const sha256 = createHash("sha256").update(readPlaintext(path, options.keyFile)).digest("hex");
+  const model = loadModel(path, options.keyFile);
+  const kind = inputKind(model);
+  if (kind === "tokens")
+    throw new AegisError("UNSUPPORTED", `${path} takes token ids; drift detection needs a float input (export the model from its embeddings onward)`);
+  const runtime: RuntimeOptions = { threads: options.threads, device: options.device };
+  const classifier = await OnnxClassifier.create(model, { ...runtime, batchSize: options.batchSize });
+  const method = kind === "tabular" ? "features" : "mmd";
+  const extractor = method === "mmd" ? await createFeatureExtractor(model, { ...runtime, layer: options.layer, batchSize: options.batchSize }) : undefined;
+  const sampleShape = classifier.inputShape;
+  const checkShape = (x: Tensor<"float32">) => {
+    const shape = x.shape.slice(1);
+    const fits = shape.length === sampleShape.length && shape.every((d, i) => sampleShape[i] < 0 || sampleShape[i] === d);
+    if (!fits) throw new AegisError("SHAPE_MISMATCH", `the data's samples are [${shape.join(", ")}], the model takes [${sampleShape.join(", ")}]`);
+  };
+  return {
+    sha256,
+    method,
+    layer: extractor?.layer,
+    sampleShape,
+    async observe(x) {
+      checkShape(x);
+      const n = x.shape[0];
+      if (extractor) {
+        const { features, scores } = await extractor.extract(x);
+        return { values: { rows: n, dim: features.shape[1], data: features.data }, ...topClass(probabilitiesOf(classifier, scores)), classes: scores.shape[1] };
+      }
+      const probs = probabilitiesOf(classifier, await classifier.predict(x));
+      return { values: { rows: n, dim: sizeOf(x.shape.slice(1)), data: x.data }, ...topClass(probs), classes: probs.shape[1] };
+    },
+    async release() {
+      await extractor?.release();
+      await classifier.release();
+    },
+  };
+}

@@ -9,10 +9,15 @@
  * need the outputs before asking.
  *
  * An ONNX classifier answers with one gradient graph over R copies of the batch, so R
- * rows cost one ONNX Runtime run per batch instead of R runs and a prediction; any other
- * model with class gradients is served by `outputGradients` composing them.
+ * rows cost one ONNX Runtime run per batch instead of R runs and a prediction. The forward
+ * pass runs once, on the batch itself (`shareForward`): the R backward passes read its
+ * activations tiled, so R rows cost one forward and R backward passes, where R class
+ * gradients cost R of each. Any other model with class gradients is served by
+ * `outputGradients` composing them.
  */
-import type { GraphBuilder } from "../onnx/builder.js";
+import type { ValueShape } from "../autodiff/rule.js";
+import { GraphBuilder } from "../onnx/builder.js";
+import { type Graph, isFloatType } from "../onnx/ir.js";
 import { float32, sizeOf, type Tensor } from "../tensor.js";
 import type { ClassGradient, Labels, Predictor } from "./capabilities.js";
 import type { Loss } from "./losses.js";
@@ -139,4 +144,52 @@ export function requestTargets(request: OutputGradientRequest, oneHot: (labels: 
   if (request.rivalOf) return oneHot(request.rivalOf);
   const w = request.weights as Tensor<"float32">;
   return float32([w.shape[0] * w.shape[1], w.shape[2]], w.data);
+}
+
+/**
+ * Samples per run when a run holds `fit` samples at most: the fewest runs, each as full as
+ * the others, rounded up to one of four sizes per power of two (so that calls of any size
+ * share a few graphs, while padding wastes a tenth of a run on average, a fifth at most).
+ */
+export function samplesPerRun(n: number, fit: number): number {
+  const runs = Math.ceil(n / fit);
+  const even = Math.ceil(n / runs);
+  let step = 1;
+  while (step * 8 <= even) step *= 2;
+  return Math.min(fit, Math.ceil(even / step) * step);
+}
+
+/**
+ * Rewrites a gradient graph built over `rows` copies of a batch (input row r·N + i holding
+ * sample i, as `tileRows` lays them out) so that its forward pass runs once, on the N
+ * samples fed as they are: every activation the loss and the backward passes read is tiled
+ * to the R copies (ONNX Tile repeats whole blocks along the first axis, that layout). The
+ * first `forwardNodes` nodes are the model's; `shapes` are the values' probed shapes at
+ * R·N. Returns false, the graph untouched, unless every value read across that line
+ * carries the samples on its first axis and is floating point (integer values such as
+ * MaxPool's indices number elements across the batch, so a tiled copy would point into
+ * the first copy).
+ */
+export function shareForward(graph: Graph, opset: number, forwardNodes: number, input: string, shapes: ReadonlyMap<string, ValueShape>, rows: number): boolean {
+  const forward = graph.nodes.slice(0, forwardNodes);
+  const rest = graph.nodes.slice(forwardNodes);
+  const onInput = new Set([input]);
+  for (const node of forward) if (node.inputs.some((i) => onInput.has(i))) for (const o of node.outputs) if (o) onInput.add(o);
+  const read = new Set<string>();
+  for (const node of rest) for (const i of node.inputs) if (onInput.has(i)) read.add(i);
+  const batch = shapes.get(input)?.dims[0];
+  for (const value of read) {
+    const s = shapes.get(value);
+    if (!s || !isFloatType(s.dataType) || s.dims.length === 0 || s.dims[0] !== batch) return false;
+  }
+  const b = new GraphBuilder(graph, opset, "shared");
+  const tiled = new Map<string, string>();
+  for (const value of read) {
+    const rank = (shapes.get(value) as ValueShape).dims.length;
+    tiled.set(value, b.op("Tile", [value, b.int64s([rows, ...Array<number>(rank - 1).fill(1)])]));
+  }
+  const tiles = graph.nodes.splice(graph.nodes.length - tiled.size, tiled.size);
+  for (const node of rest) node.inputs = node.inputs.map((i) => tiled.get(i) ?? i);
+  graph.nodes.splice(forwardNodes, 0, ...tiles);
+  return true;
 }

@@ -25,6 +25,8 @@ import {
   requestRows,
   requestTargets,
   rivalDifference,
+  samplesPerRun,
+  shareForward,
   tileRows,
 } from "./jacobian.js";
 import { classOutput, type Loss, lossByName } from "./losses.js";
@@ -103,6 +105,15 @@ interface GradientProgram extends Omit<GradientGraph, "model"> {
   batch: number;
 }
 
+/** A gradient graph of output-gradient rows (see OnnxClassifier.outputGradients). */
+interface RowProgram {
+  session: Session;
+  outputOut: string;
+  inputGradOut: string;
+  /** Fed the samples once (the forward pass shared by the rows), else their tiled copies. */
+  shared: boolean;
+}
+
 interface Releasable {
   release(): Promise<void>;
 }
@@ -133,6 +144,7 @@ export class OnnxClassifier implements Classifier, OutputGradients {
   private readonly runtime: RuntimeOptions;
   private forward: Promise<Session> | undefined;
   private readonly programs = new Map<string, Promise<GradientProgram>>();
+  private readonly rowPrograms = new Map<string, Promise<RowProgram>>();
   private readonly attached = new Map<string, Promise<Releasable>>();
 
   /** An encrypted model (`aegis encrypt`) is decrypted in memory with `keyFile`, else AEGIS_KEY or AEGIS_KEY_FILE. */
@@ -250,9 +262,10 @@ export class OnnxClassifier implements Classifier, OutputGradients {
   }
 
   /**
-   * Outputs and R rows of output gradients (engine/jacobian.ts): the gradient graph runs
-   * over R copies of as many samples as fit a batch of rows, each copy seeded by its row's
-   * weights, so a call costs one run per batch however many rows it asks for.
+   * Outputs and R rows of output gradients (engine/jacobian.ts): one run per batch of
+   * samples, its forward pass once over the samples and its R backward passes over R tiled
+   * copies, each copy seeded by its row's weights (`shareForward`; where the graph does not
+   * allow it, the forward pass runs over the R copies too).
    */
   async outputGradients(x: Tensor<"float32">, request: OutputGradientRequest): Promise<OutputGradientResult> {
     this.checkInput(x);
@@ -261,12 +274,7 @@ export class OnnxClassifier implements Classifier, OutputGradients {
     const k = this.numClasses;
     const targets = requestTargets(request, (labels) => this.oneHot(labels));
     const loss = request.rivalOf ? rivalDifference : classOutput;
-    // Each run holds `per` samples (the last padded): as many as fit a batch of rows, or the
-    // power of two above a smaller n, so that calls of any size share a few graphs.
-    const fit = Math.max(1, Math.floor(this.batchSize / rows));
-    let per = 1;
-    while (per < Math.min(n, fit)) per *= 2;
-    per = Math.min(per, fit);
+    const per = samplesPerRun(n, Math.max(1, Math.floor(this.batchSize / rows)));
     const row = sizeOf(x.shape.slice(1));
     const output = new Float32Array(n * k);
     const gradients = new Float32Array(rows * n * row);
@@ -275,12 +283,46 @@ export class OnnxClassifier implements Classifier, OutputGradients {
       const chunk = padRows(sliceRows(x, start, end), per);
       const seeds = new Float32Array(rows * per * k);
       for (let r = 0; r < rows; r++) seeds.set(targets.data.subarray((r * n + start) * k, (r * n + end) * k), r * per * k);
-      const result = await this.evaluate(tileRows(chunk, rows), float32([rows * per, k], seeds), { loss, wrt: { input: true } });
-      const grad = (result.inputGrad as Tensor<"float32">).data;
-      output.set(result.output.data.subarray(0, (end - start) * k), start * k);
+      const { output: out, grad } = await this.runRows(loss, rows, chunk, float32([rows * per, k], seeds));
+      output.set(out.subarray(0, (end - start) * k), start * k);
       for (let r = 0; r < rows; r++) gradients.set(grad.subarray(r * per * row, (r * per + end - start) * row), (r * n + start) * row);
     }
     return { output: float32([n, k], output), gradients: float32([rows, ...x.shape], gradients) };
+  }
+
+  /** The outputs of `chunk` and the input gradients of its `rows` seeded copies, in one run. */
+  private async runRows(loss: Loss, rows: number, chunk: Tensor<"float32">, seeds: Tensor<"float32">): Promise<{ output: Float32Array; grad: Float32Array }> {
+    const tiled = tileRows(chunk, rows);
+    if (this.fixedBatch) {
+      // A fixed batch of rows fits no graph of another size: the forward pass runs over every copy.
+      const result = await this.evaluate(tiled, seeds, { loss, wrt: { input: true } });
+      return { output: result.output.data, grad: (result.inputGrad as Tensor<"float32">).data };
+    }
+    const batch = tiled.shape[0];
+    const weights = new Float32Array(batch).fill(1);
+    const key = `rows|${loss.name}|${rows}|${tiled.shape.join("x")}`;
+    let program = this.rowPrograms.get(key);
+    if (!program) {
+      program = this.buildRowProgram(loss, rows, tiled, seeds, weights);
+      this.rowPrograms.set(key, program);
+      program.catch(() => this.rowPrograms.delete(key));
+    }
+    const { session, outputOut, inputGradOut, shared } = await program;
+    const feeds: Record<string, Tensor> = {
+      ...this.paramFeeds(),
+      [this.inputName]: shared ? chunk : tiled,
+      [TARGETS]: seeds,
+      [WEIGHTS]: float32([batch], weights),
+    };
+    const result = await session.run(feeds, [outputOut, inputGradOut]);
+    return { output: result[outputOut].data as Float32Array, grad: result[inputGradOut].data as Float32Array };
+  }
+
+  private async buildRowProgram(loss: Loss, rows: number, x: Tensor<"float32">, targets: Tensor<"float32">, weights: Float32Array): Promise<RowProgram> {
+    const { model, shapes, outputOut, inputGradOut } = await this.gradientGraphWithShapes(loss, { input: true }, x.shape, { x, targets, weights });
+    // One row has nothing to share.
+    const shared = rows > 1 && shareForward(model.graph, defaultOpset(model), this.model.graph.nodes.length, this.inputName, shapes, rows);
+    return { session: await createSession(model, this.runtime), outputOut, inputGradOut: inputGradOut as string, shared };
   }
 
   /** One-hot targets [N, K] for integer labels, after checking their range. */
@@ -359,9 +401,14 @@ export class OnnxClassifier implements Classifier, OutputGradients {
   }
 
   async release(): Promise<void> {
-    const resources = [this.forward, ...[...this.programs.values()].map((p) => p.then((q) => q.session)), ...this.attached.values()];
+    const resources = [
+      this.forward,
+      ...[...this.programs.values(), ...this.rowPrograms.values()].map((p) => p.then((q) => q.session)),
+      ...this.attached.values(),
+    ];
     this.forward = undefined;
     this.programs.clear();
+    this.rowPrograms.clear();
     this.attached.clear();
     for (const r of resources) if (r) await (await r).release();
   }
@@ -489,8 +536,21 @@ export class OnnxClassifier implements Classifier, OutputGradients {
     training?: { seed: number },
     problems?: GradientProblem[],
   ): Promise<GradientGraph> {
-    const { shapes, ...graph } = await this.lossGraph(loss, shape, sample, training);
-    const { model } = graph;
+    const { shapes, ...graph } = await this.gradientGraphWithShapes(loss, wrt, shape, sample, training, problems);
+    return graph;
+  }
+
+  /** gradientGraph with the probed shapes of the forward values. */
+  private async gradientGraphWithShapes(
+    loss: Loss,
+    wrt: { input?: boolean; params?: boolean },
+    shape: readonly number[],
+    sample: { x: Tensor<"float32">; targets: Tensor<"float32">; weights: Float32Array },
+    training?: { seed: number },
+    problems?: GradientProblem[],
+  ): Promise<GradientGraph & Pick<LossGraph, "shapes">> {
+    const graph = await this.lossGraph(loss, shape, sample, training);
+    const { shapes, model } = graph;
     const b = new GraphBuilder(model.graph, defaultOpset(model), "grad_out");
     const names = [...(wrt.input ? [this.inputName] : []), ...(wrt.params ? this.parameters.map((p) => p.name) : [])];
     const paramGradOuts = new Map<string, string>();

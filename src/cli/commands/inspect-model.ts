@@ -41,7 +41,8 @@ export function inspectModelCommand(): Command {
   return cmd.action(async (opts) => {
     const formats = opts.format === undefined ? [] : parseFormats(opts.format, FORMATS);
     const classes = opts.classes === undefined ? undefined : String(opts.classes).split(",").map(parseInteger("--classes", 0));
-    const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split });
+    // Labels are not needed: an .npz without "y" is fine unless --y-key names one.
+    const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey === "y" ? undefined : opts.yKey, split: opts.split });
     const x = sliceRows(data.x, 0, Math.min(opts.samples, data.x.shape[0]));
     const model = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
     let report: Awaited<ReturnType<typeof inspectModel>>;

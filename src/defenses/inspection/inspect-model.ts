@@ -11,6 +11,7 @@ import type { Finding } from "../../report/finding.js";
 import { references } from "../../report/taxonomy.js";
 import type { Tensor } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
+import { median } from "./anomaly.js";
 import { type NeuralCleanseOptions, neuralCleanse } from "./neural-cleanse.js";
 
 export const MODEL_INSPECTIONS = ["neural-cleanse"] as const;
@@ -71,7 +72,7 @@ export async function inspectModel(
     mask: Array.from(t.mask, round),
     pattern: Array.from(t.pattern, round),
   }));
-  const median = [...classes.map((c) => c.l1 ?? result.height * result.width)].sort((a, b) => a - b)[Math.floor(classes.length / 2)];
+  const medianL1 = median(classes.map((c) => c.l1 ?? result.height * result.width));
   return {
     format: "aegis-model-inspection",
     aegis: AEGIS_VERSION,
@@ -86,7 +87,7 @@ export async function inspectModel(
     width: result.width,
     flagged: result.flagged,
     classes,
-    findings: classes.filter((c) => c.flagged).map((c) => backdoorFinding(c, modelName, median, result.params.anomalyThreshold)),
+    findings: classes.filter((c) => c.flagged).map((c) => backdoorFinding(c, modelName, medianL1, result.params.anomalyThreshold)),
   };
 }
 

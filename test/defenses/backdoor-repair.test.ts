@@ -14,6 +14,7 @@ import { type PoisonManifest, saveManifest } from "../../src/attacks/index.js";
 import { saveNpz } from "../../src/data/index.js";
 import { type RepairResult, repairBackdoor } from "../../src/defenses/index.js";
 import { OnnxClassifier } from "../../src/engine/index.js";
+import { countCorrect } from "../../src/engine/trainer.js";
 import { saveModel } from "../../src/onnx/io.js";
 import { float32 } from "../../src/tensor.js";
 import { mnistRows, tinyCnn } from "../helpers/backdoor.js";
@@ -33,12 +34,7 @@ before(async () => {
   saveModel(modelFile, backdoored.model.exportModel());
   await backdoored.model.release();
   const twin = await tinyCnn(false);
-  const out = await twin.model.predict(heldOut.x);
-  cleanAccuracy =
-    heldOut.labels.filter((y, i) => {
-      const row = Array.from(out.data.subarray(i * 10, i * 10 + 10));
-      return row.indexOf(Math.max(...row)) === y;
-    }).length / heldOut.labels.length;
+  cleanAccuracy = countCorrect(await twin.model.predict(heldOut.x), heldOut.labels) / heldOut.labels.length;
   await twin.model.release();
 });
 

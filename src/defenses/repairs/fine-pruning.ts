@@ -12,7 +12,7 @@
 import type { OnnxClassifier } from "../../engine/classifier.js";
 import { createFeatureExtractor } from "../../engine/features.js";
 import { adam } from "../../engine/optimizers.js";
-import { argmaxRow, train } from "../../engine/trainer.js";
+import { countCorrect, train } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import type { Model } from "../../onnx/ir.js";
 import type { Tensor } from "../../tensor.js";
@@ -69,11 +69,9 @@ export function lastConvolution(model: Model): { node: string; weight: string; b
   return { node: conv.name || out, weight: conv.inputs[1], bias: conv.inputs[2] || undefined, activation };
 }
 
-async function accuracy(model: OnnxClassifier, data: LabelledData): Promise<number> {
-  const out = await model.predict(data.x);
-  let right = 0;
-  for (let i = 0; i < data.x.shape[0]; i++) if (argmaxRow(out, i) === data.labels[i]) right++;
-  return right / Math.max(1, data.x.shape[0]);
+/** The share of `data` the model classifies right. */
+export async function accuracy(model: OnnxClassifier, data: LabelledData): Promise<number> {
+  return countCorrect(await model.predict(data.x), data.labels) / Math.max(1, data.x.shape[0]);
 }
 
 /**

@@ -7,12 +7,11 @@
  */
 import { type CompiledTrigger, imageOf, type PoisonManifest, poisonSuccess } from "../../attacks/index.js";
 import type { OnnxClassifier } from "../../engine/classifier.js";
-import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import type { Progress } from "../../progress.js";
 import { sliceRows, type Tensor } from "../../tensor.js";
 import { type NeuralCleanseOptions, neuralCleanse } from "../inspection/neural-cleanse.js";
-import { FINE_PRUNING_PAPER, type FinePruningOptions, type FinePruningResult, finePruning } from "./fine-pruning.js";
+import { accuracy, FINE_PRUNING_PAPER, type FinePruningOptions, type FinePruningResult, finePruning } from "./fine-pruning.js";
 import { UNLEARNING_PAPER, type UnlearningOptions, unlearnTriggers } from "./unlearning.js";
 
 export const REPAIR_METHODS = ["fine-pruning", "unlearning"] as const;
@@ -57,10 +56,7 @@ async function measure(model: OnnxClassifier, test: LabelledData, manifest?: Poi
     const s = await poisonSuccess(model, test, manifest);
     return { clean_accuracy: s.clean_accuracy, attack_success_rate: s.attack_success_rate };
   }
-  const out = await model.predict(test.x);
-  let right = 0;
-  for (let i = 0; i < test.x.shape[0]; i++) if (argmaxRow(out, i) === test.labels[i]) right++;
-  return { clean_accuracy: right / Math.max(1, test.x.shape[0]) };
+  return { clean_accuracy: await accuracy(model, test) };
 }
 
 /** Repairs `model` (created with `trainable: true`) in place with the clean labelled data. */

@@ -35,3 +35,4 @@ for (const line of ["", ...(await (await import("./poisoning.js")).benchPoisonin
 for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./campaigns.js")).benchCampaigns((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./drift.js")).benchDrift())]) console.log(line);
+for (const line of ["", ...(await (await import("./neural-cleanse.js")).benchNeuralCleanse((l) => console.error(l)))]) console.log(line);

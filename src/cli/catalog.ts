@@ -88,6 +88,19 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/inspect-data.js")).inspectDataCommand(),
   },
   {
+    name: "inspect-model",
+    usage: "[options]",
+    description: "look for a backdoor in a trained model with a small clean set (Neural Cleanse: reverse a trigger per class, flag the outliers)",
+    load: async () => (await import("./commands/inspect-model.js")).inspectModelCommand(),
+  },
+  {
+    name: "repair",
+    usage: "[options] <method>",
+    description:
+      "repair a backdoored model with clean data (fine-pruning, Neural Cleanse unlearning) and report clean accuracy and attack success before and after",
+    load: async () => (await import("./commands/repair.js")).repairCommand(),
+  },
+  {
     name: "infer",
     usage: "",
     description: "privacy attacks: what a model gives away about its training data",

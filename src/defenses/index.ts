@@ -75,12 +75,45 @@ export { HARDEN_METHODS, type HardenMethod, type HardenResult, type HardenSettin
 export { ACTIVATION_CLUSTERING_DEFAULTS, type ActivationClusteringOptions, activationClustering } from "./inspection/activation-clustering.js";
 export { type InspectionScore, scoreInspection } from "./inspection/evaluate.js";
 export { DATA_INSPECTIONS, type DataInspectionName, type DataInspectionReport, type InspectDataOptions, inspectData } from "./inspection/inspect-data.js";
-export { renderInspectionHtml, renderInspectionMarkdown, renderInspectionSarif } from "./inspection/report.js";
+export {
+  type ClassTrigger,
+  flaggedTriggers,
+  inspectModel,
+  MODEL_INSPECTIONS,
+  type ModelInspectionName,
+  type ModelInspectionReport,
+} from "./inspection/inspect-model.js";
+export {
+  NEURAL_CLEANSE_DEFAULTS,
+  NEURAL_CLEANSE_PAPER,
+  type NeuralCleanseOptions,
+  type NeuralCleanseResult,
+  neuralCleanse,
+  type ReversedTrigger,
+} from "./inspection/neural-cleanse.js";
+export {
+  renderInspectionHtml,
+  renderInspectionMarkdown,
+  renderInspectionSarif,
+  renderModelInspectionHtml,
+  renderModelInspectionMarkdown,
+  renderModelInspectionSarif,
+} from "./inspection/report.js";
 export { SPECTRAL_SIGNATURES_DEFAULTS, type SpectralSignaturesOptions, spectralSignatures } from "./inspection/spectral-signatures.js";
 export type { ClassVerdict, DataInspection } from "./inspection/types.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
 export * from "./postprocessors/index.js";
 export * from "./preprocessors/index.js";
+export {
+  FINE_PRUNING_DEFAULTS,
+  FINE_PRUNING_PAPER,
+  type FinePruningOptions,
+  type FinePruningResult,
+  finePruning,
+  lastConvolution,
+} from "./repairs/fine-pruning.js";
+export { REPAIR_METHODS, type RepairMeasure, type RepairMethod, type RepairOptions, type RepairResult, repairBackdoor } from "./repairs/repair.js";
+export { UNLEARNING_DEFAULTS, UNLEARNING_PAPER, type UnlearningOptions, unlearnTriggers } from "./repairs/unlearning.js";
 export {
   buildPostprocessors,
   buildPreprocessors,

@@ -7,7 +7,7 @@
  */
 const CONSISTENCY = 1.4826;
 
-const median = (values: readonly number[]) => {
+export const median = (values: readonly number[]): number => {
   const s = [...values].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

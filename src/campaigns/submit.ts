@@ -75,13 +75,16 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   const finished = (jobId: string) =>
     new Promise<AttackShardResult>((resolve, reject) => {
       waiters.set(jobId, { done: resolve, fail: (reason) => reject(new Error(reason)) });
-      // It may have finished before anyone listened (a re-attached campaign): ask once.
-      void queue.getJob(jobId).then(async (job) => {
-        if (!job) return reject(new Error("it is no longer in the queue"));
-        const state = await job.getState();
-        if (state === "completed") resolve(job.returnvalue as AttackShardResult);
-        if (state === "failed") reject(new Error(job.failedReason));
-      }, reject);
+      // It may have finished before anyone listened (a re-attached campaign): ask once. The state
+      // first, then the job: a job read first could fail in between and show no reason.
+      void (async () => {
+        const state = await queue.getJobState(jobId);
+        if (state !== "completed" && state !== "failed" && state !== "unknown") return;
+        const job = await queue.getJob(jobId);
+        if (!job) reject(new Error("it is no longer in the queue"));
+        else if (state === "completed") resolve(job.returnvalue as AttackShardResult);
+        else reject(new Error(job.failedReason));
+      })().catch(reject);
     });
   const cancelled = async () => (await redis.exists(cancelKey(o.prefix, id))) === 1;
   let modelHash: string;

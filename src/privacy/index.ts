@@ -4,6 +4,7 @@
  * compile an ONNX model, make keys, encrypt, infer, decrypt, serve.
  */
 export * from "./dp/index.js";
+export * from "./federated/index.js";
 export { type GeneratedKeys, generateKeys, HeClient, outputProbabilities } from "./he/client.js";
 export {
   type ActivationReport,

@@ -69,6 +69,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/privacy.js")).privacyCommand(),
   },
   {
+    name: "fl",
+    usage: "",
+    description: "federated learning: FedAvg/FedProx with robust aggregation, and a harness that pits them against malicious clients",
+    load: async () => (await import("./commands/fl.js")).flCommand(),
+  },
+  {
     name: "he",
     usage: "",
     description: "encrypted inference with CKKS homomorphic encryption (Microsoft SEAL): the server predicts on data it never sees",

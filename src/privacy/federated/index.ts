@@ -22,6 +22,17 @@ export {
 export { parameterCount, readParameters, writeParameters } from "./parameters.js";
 export { dirichletSplit, sampleDirichlet, sampleGamma } from "./partition.js";
 export {
+  BACKDOOR_PLANTED,
+  HOLD_MARGIN,
+  type SimulationSummary,
+  settingLine,
+  simulationFindings,
+  simulationHtml,
+  simulationMarkdown,
+  summarise,
+  summaryRows,
+} from "./report.js";
+export {
   prepareSimulation,
   type RoundMetrics,
   runSimulation,

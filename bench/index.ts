@@ -31,3 +31,4 @@ for (const line of ["", ...(await (await import("./dp.js")).benchDp((l) => conso
 for (const line of ["", ...(await (await import("./he.js")).benchHe())]) console.log(line);
 for (const line of ["", ...(await (await import("./poisoning.js")).benchPoisoning())]) console.log(line);
 for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./federated.js")).benchFederated((l) => console.error(l)))]) console.log(line);

@@ -29,8 +29,9 @@ import { float32 } from "../../src/tensor.js";
 
 const updates = (rows: number[][], examples: number[] = rows.map(() => 1)): Contribution[] =>
   rows.map((r, i) => ({ delta: Float32Array.from(r), examples: examples[i] }));
-const close = (actual: ArrayLike<number>, expected: number[], tolerance = 1e-6) =>
-  expected.forEach((e, i) => assert.ok(Math.abs(actual[i] - e) <= tolerance, `coordinate ${i}: ${actual[i]} is not ${e}`));
+function close(actual: ArrayLike<number>, expected: number[], tolerance = 1e-6): void {
+  for (const [i, e] of expected.entries()) assert.ok(Math.abs(actual[i] - e) <= tolerance, `coordinate ${i}: ${actual[i]} is not ${e}`);
+}
 
 /** `honest` updates near (1, …, 1) and `byzantine` ones near (−10, …, −10), d coordinates. */
 function cluster(honest: number, byzantine: number, d = 8, seed = 1): Contribution[] {

@@ -71,7 +71,8 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "fl",
     usage: "",
-    description: "federated learning: FedAvg/FedProx with robust aggregation, and a harness that pits them against malicious clients",
+    description:
+      "federated learning over HTTPS (server, client) with FedAvg/FedProx and robust aggregation, and a harness that pits the aggregators against malicious clients",
     load: async () => (await import("./commands/fl.js")).flCommand(),
   },
   {

@@ -1,4 +1,5 @@
 /** `aegis fl`: federated learning; `simulate` runs a whole federation with attackers in one process. */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { requireLabels } from "../../data/index.js";
 import { ARCHITECTURES, type Architecture, buildArchitecture } from "../../engine/index.js";
@@ -9,9 +10,12 @@ import {
   aggregatorByName,
   FL_ATTACKS,
   type FlAttack,
+  FlServer,
   LOCAL_DEFAULTS,
   parseAttack,
   prepareSimulation,
+  readFlConfig,
+  runFlClient,
   SIMULATION_DEFAULTS,
   settingLine,
   simulationFindings,
@@ -32,10 +36,71 @@ import { parseInteger, parseNumber, withData, withFormat, withJson, withOut, wit
 
 export function flCommand(): Command {
   const cmd = new Command("fl").description(
-    "federated learning: FedAvg/FedProx with robust aggregation, and a harness that pits them against malicious clients",
+    "federated learning over HTTPS (server, client) with FedAvg/FedProx and robust aggregation, and a harness that pits the aggregators against malicious clients",
   );
+  cmd.addCommand(serverCommand());
+  cmd.addCommand(clientCommand());
   cmd.addCommand(simulateCommand());
   return cmd;
+}
+
+function serverCommand(): Command {
+  const cmd = new Command("server")
+    .description("coordinate a federation over HTTPS: sample clients, collect their updates by a deadline, aggregate, checkpoint every round")
+    .requiredOption("--config <fl.yaml>", "the federation: model, TLS, rounds, sampling, deadline, aggregator, clients' token digests");
+  withJson(cmd, "the rounds when the federation is done");
+  return cmd.action(async (opts: { config: string; json?: boolean }) => {
+    const config = readFlConfig(opts.config);
+    const server = await FlServer.create(config, {
+      log: info,
+      onRound: (r) => info(`round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)`),
+      onRetry: (round, answered) =>
+        info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`),
+    });
+    const port = await server.listen();
+    info(`listening on https://${config.host}:${port} for ${config.clients.size} clients`);
+    const signal = interruptSignal();
+    await Promise.race([server.done.then(() => sleep(LINGER_MS)), new Promise((resolve) => signal.addEventListener("abort", resolve))]);
+    await server.close();
+    if (signal.aborted) throw new AegisError("INTERRUPTED", `stopped after round ${server.round}; start the server again to resume from ${config.checkpoint}`);
+    if (opts.json) printJson({ rounds: server.rounds, checkpoint: config.checkpoint });
+  });
+}
+
+/** How long a finished server keeps answering "done" so that polling clients learn it. */
+const LINGER_MS = 3000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function clientCommand(): Command {
+  const cmd = new Command("client")
+    .description("join a federation: train each round you are sampled for on local data and send the update; the data never leaves")
+    .requiredOption("--server <url>", "the server, https://host:port")
+    .requiredOption("--id <id>", "this client's id in the server's fl.yaml")
+    .option("--token-file <file>", "file holding this client's token (default: the AEGIS_FL_TOKEN environment variable)")
+    .option("--ca <pem>", "CA certificate to trust for the server (e.g. its self-signed certificate)")
+    .option("--patience <seconds>", "how long to retry an unreachable server", parseNumber("--patience"), 60);
+  withData(cmd, "this client's labelled training data", undefined, { split: false });
+  withSeed(cmd, "local shuffling");
+  return cmd.action(async (opts) => {
+    const token = opts.tokenFile ? readFileSync(opts.tokenFile, "utf8").trim() : process.env.AEGIS_FL_TOKEN;
+    if (!token)
+      throw new AegisError("BAD_OPTION", "give the client's token in AEGIS_FL_TOKEN or --token-file (not on the command line, where other users can read it)");
+    if (!/^https:\/\//.test(opts.server)) throw new AegisError("BAD_OPTION", `--server must be an https:// URL, not "${opts.server}"`);
+    const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey });
+    const rounds = await runFlClient({
+      server: opts.server,
+      id: opts.id,
+      token,
+      data: { x: data.x, labels: requireLabels(data, "training") },
+      ca: opts.ca ? readFileSync(opts.ca) : undefined,
+      patienceMs: opts.patience * 1000,
+      seed: opts.seed,
+      signal: interruptSignal(),
+      onRound: (round, loss) => info(`${opts.id}: round ${round} sent (local loss ${loss.toFixed(4)})`),
+      log: info,
+    });
+    info(`${opts.id}: the federation is done; this client trained rounds ${rounds.join(", ") || "none"}`);
+  });
 }
 
 const FORMATS: readonly ReportFormat[] = ["json", "md", "html", "sarif"];

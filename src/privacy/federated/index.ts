@@ -19,6 +19,10 @@ export {
   signFlip,
   stampTrigger,
 } from "./malicious.js";
+export { type FlClientOptions, runFlClient } from "./network/client.js";
+export { type FlServerConfig, readFlConfig } from "./network/config.js";
+export { PATHS as FL_PATHS, sha256Hex, type Task as FlTask } from "./network/protocol.js";
+export { FlServer, type FlServerEvents, type RoundRecord } from "./network/server.js";
 export { parameterCount, readParameters, writeParameters } from "./parameters.js";
 export { dirichletSplit, sampleDirichlet, sampleGamma } from "./partition.js";
 export {

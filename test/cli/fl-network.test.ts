@@ -5,7 +5,7 @@
  * round is aggregated exactly once. The certificate is made by openssl for this test.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,7 +18,7 @@ import { loadModel, saveModel } from "../../src/onnx/io.js";
 import { float32, tensor } from "../../src/tensor.js";
 import { aegis, exited, startAegis } from "../helpers/cli.js";
 
-const dir = mkdtempSync(join(tmpdir(), "aegis-fl-net-"));
+const root = mkdtempSync(join(tmpdir(), "aegis-fl-net-"));
 const HOSPITALS = ["hospital-1", "hospital-2", "hospital-3"];
 const tokenOf = (id: string) => `token-of-${id}-${"x".repeat(20)}`;
 
@@ -38,7 +38,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test("three hospitals train over HTTPS; a SIGKILLed server resumes from its checkpoint and counts every round once", async () => {
+/** A certificate, the initial model, the hospitals' files and an fl.yaml in a fresh folder. */
+async function federation(settings: string): Promise<{ dir: string; config: string; url: string }> {
+  const dir = mkdtempSync(join(root, "fed-"));
   execFileSync(
     "openssl",
     [
@@ -66,12 +68,35 @@ test("three hospitals train over HTTPS; a SIGKILLed server resumes from its chec
   for (const [k, id] of HOSPITALS.entries()) saveNpz(join(dir, `${id}.npz`), hospitalData(k));
   const port = await freePort();
   const clients = HOSPITALS.map((id) => `  ${id}: { tokenSha256: ${createHash("sha256").update(tokenOf(id)).digest("hex")} }`).join("\n");
+  const config = join(dir, "fl.yaml");
   writeFileSync(
-    join(dir, "fl.yaml"),
-    `model: initial.onnx\nlisten: { host: 127.0.0.1, port: ${port} }\ntls: { cert: server.crt, key: server.key }\nrounds: 4\nclientsPerRound: 3\nminClients: 2\ndeadlineSeconds: 30\nlocal: { epochs: 5, batchSize: 16, lr: 0.5 }\ncheckpoint: state\nclients:\n${clients}\n`,
+    config,
+    `model: initial.onnx\nlisten: { host: 127.0.0.1, port: ${port} }\ntls: { cert: server.crt, key: server.key }\n${settings}\nlocal: { epochs: 5, batchSize: 16, lr: 0.5 }\ncheckpoint: state\nclients:\n${clients}\n`,
   );
-  const url = `https://127.0.0.1:${port}`;
-  const first = await startAegis(["fl", "server", "--config", join(dir, "fl.yaml")], /listening on (https:\/\/\S+)/);
+  return { dir, config, url: `https://127.0.0.1:${port}` };
+}
+
+function startClient(dir: string, url: string, id: string) {
+  return startAegis(["fl", "client", "--server", url, "--id", id, "--ca", join(dir, "server.crt"), "--data", join(dir, `${id}.npz`)], /./, {
+    env: { AEGIS_FL_TOKEN: tokenOf(id) },
+  });
+}
+
+/** Resolves with the match once the process's stderr matches. */
+function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
+  let log = "";
+  return new Promise((resolve) => {
+    child.stderr?.on("data", (d) => {
+      log += d;
+      const match = pattern.exec(log);
+      if (match) resolve(match);
+    });
+  });
+}
+
+test("three hospitals train over HTTPS; a SIGKILLed server resumes from its checkpoint and counts every round once", async () => {
+  const { dir, config, url } = await federation("rounds: 4\nclientsPerRound: 3\nminClients: 2\ndeadlineSeconds: 30");
+  const first = await startAegis(["fl", "server", "--config", config], /listening on (https:\/\/\S+)/);
   assert.equal(first.url, url);
 
   const stranger = await aegis(
@@ -83,25 +108,15 @@ test("three hospitals train over HTTPS; a SIGKILLed server resumes from its chec
   assert.equal(stranger.code, 2, stranger.stderr);
   assert.match(stranger.stderr, /refused hospital-1 \(401\)/);
 
-  const running = HOSPITALS.map((id) =>
-    startAegis(["fl", "client", "--server", url, "--id", id, "--ca", join(dir, "server.crt"), "--data", join(dir, `${id}.npz`)], /./, {
-      env: { AEGIS_FL_TOKEN: tokenOf(id) },
-    }).catch((e: Error) => e),
-  );
+  const running = HOSPITALS.map((id) => startClient(dir, url, id).catch((e: Error) => e));
   // Kill the server as soon as round 1 is aggregated: round 2 is then open, updates in flight.
-  let log = "";
-  await new Promise<void>((resolve) => {
-    first.child.stderr?.on("data", (d) => {
-      log += d;
-      if (/round 1 done/.test(log)) resolve();
-    });
-  });
+  await waitFor(first.child, /round 1 done/);
   first.child.kill("SIGKILL");
   await exited(first.child);
   const before = JSON.parse(readFileSync(join(dir, "state", "state.json"), "utf8"));
   assert.ok(before.round >= 1 && before.round < 4, `the server had finished ${before.round} rounds when killed`);
 
-  const second = await startAegis(["fl", "server", "--config", join(dir, "fl.yaml"), "--json"], /(resuming after round \d+)/);
+  const second = await startAegis(["fl", "server", "--config", config, "--json"], /(resuming after round \d+)/);
   assert.equal(second.url, `resuming after round ${before.round}`);
   let stdout = "";
   second.child.stdout?.on("data", (d) => {
@@ -135,4 +150,28 @@ test("three hospitals train over HTTPS; a SIGKILLed server resumes from its chec
   const accuracy = countCorrect(await model.predict(check.x), labels) / labels.length;
   await model.release();
   assert.ok(accuracy > 0.85, `the federated model's accuracy is ${accuracy}`);
+});
+
+test("a round closes at its deadline with the clients that answered, and the federation goes on without a dead client", async () => {
+  const { dir, config, url } = await federation("rounds: 3\nclientsPerRound: 3\nminClients: 2\ndeadlineSeconds: 3");
+  const server = await startAegis(["fl", "server", "--config", config], /listening on (https:\/\/\S+)/);
+  const roundOne = waitFor(server.child, /round 1 done: ([\w-]+)/);
+  const allDone = waitFor(server.child, /all 3 rounds done/);
+  const clients = await Promise.all(HOSPITALS.map((id) => startClient(dir, url, id)));
+  // Kill a client that trained round 1: it stays fresh for a while, so a later round samples it, and it never answers.
+  const doomed = (await roundOne)[1];
+  clients[HOSPITALS.indexOf(doomed)].child.kill("SIGKILL");
+  await allDone;
+  assert.equal((await exited(server.child)).code, 0);
+  for (const [k, client] of clients.entries()) if (HOSPITALS[k] !== doomed) assert.equal((await exited(client.child)).code, 0);
+  const { history } = JSON.parse(readFileSync(join(dir, "state", "state.json"), "utf8"));
+  assert.deepEqual(
+    history.map((r: { round: number }) => r.round),
+    [1, 2, 3],
+  );
+  // The kill may land after the client already answered round 2; a later round then samples it.
+  const missed = history.filter((r: { sampled: string[]; clients: string[] }) => r.sampled.includes(doomed) && !r.clients.includes(doomed));
+  assert.ok(missed.length > 0, `no round sampled ${doomed} after its death: ${JSON.stringify(history)}`);
+  for (const r of missed) assert.ok(r.clients.length >= 2, `round ${r.round} closed with ${r.clients}`);
+  assert.ok(!history[2].clients.includes(doomed), `round 3 counted the dead ${doomed}`);
 });

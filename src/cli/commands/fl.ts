@@ -53,7 +53,12 @@ function serverCommand(): Command {
     const config = readFlConfig(opts.config);
     const server = await FlServer.create(config, {
       log: info,
-      onRound: (r) => info(`round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)`),
+      onRound: (r) => {
+        const missing = r.sampled.filter((c) => !r.clients.includes(c));
+        info(
+          `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}`,
+        );
+      },
       onRetry: (round, answered) =>
         info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`),
     });

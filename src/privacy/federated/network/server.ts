@@ -32,9 +32,11 @@ import { bytesToFloats, floatsToBytes, HEADERS, PATHS, sameDigest, sha256Hex, ty
 export interface RoundRecord {
   round: number;
   attempt: string;
+  /** The clients asked for an update. */
+  sampled: string[];
+  /** The clients whose updates were aggregated (the others missed the deadline). */
   clients: string[];
   examples: number;
-  /** Mean of the clients' reported training loss is not trusted; the server records who and how much. */
   seconds: number;
 }
 
@@ -213,6 +215,7 @@ export class FlServer {
     const record: RoundRecord = {
       round: open.round,
       attempt: open.attempt,
+      sampled: [...open.sampled].sort(),
       clients: ids,
       examples: contributions.reduce((s, c) => s + c.examples, 0),
       seconds: (now - open.started) / 1000,

@@ -175,3 +175,30 @@ test("a round closes at its deadline with the clients that answered, and the fed
   for (const r of missed) assert.ok(r.clients.length >= 2, `round ${r.round} closed with ${r.clients}`);
   assert.ok(!history[2].clients.includes(doomed), `round 3 counted the dead ${doomed}`);
 });
+
+test("with mutual TLS the server refuses clients without a certificate from its CA, and takes the one whose certificate names it", async () => {
+  const tls = new URL("../../fixtures/gateway/tls/", import.meta.url).pathname;
+  const dir = mkdtempSync(join(root, "mtls-"));
+  saveModel(join(dir, "initial.onnx"), buildArchitecture("linear", { inputShape: [8], numClasses: 2, seed: 1 }));
+  saveNpz(join(dir, "svc-a.npz"), hospitalData(0));
+  const port = await freePort();
+  const config = join(dir, "fl.yaml");
+  writeFileSync(
+    config,
+    `model: initial.onnx\nlisten: { host: 127.0.0.1, port: ${port} }\ntls: { cert: ${tls}server.pem, key: ${tls}server.key, clientCa: ${tls}ca.pem }\nrounds: 1\nclientsPerRound: 1\ncheckpoint: state\nclients:\n  svc-a: { tokenSha256: ${createHash("sha256").update(tokenOf("svc-a")).digest("hex")} }\n`,
+  );
+  const server = await startAegis(["fl", "server", "--config", config], /listening on (https:\/\/\S+)/);
+  const client = (identity: string[]) =>
+    aegis(["fl", "client", "--server", server.url, "--id", "svc-a", "--ca", `${tls}ca.pem`, "--data", join(dir, "svc-a.npz"), "--patience", "1", ...identity], {
+      env: { AEGIS_FL_TOKEN: tokenOf("svc-a") },
+    });
+  const anonymous = await client([]);
+  assert.equal(anonymous.code, 9, anonymous.stderr);
+  assert.match(anonymous.stderr, /cannot talk to/);
+  const rogue = await client(["--cert", `${tls}rogue-client.pem`, "--key", `${tls}rogue-client.key`]);
+  assert.equal(rogue.code, 9, rogue.stderr);
+  const trusted = await client(["--cert", `${tls}client.pem`, "--key", `${tls}client.key`]);
+  assert.equal(trusted.code, 0, trusted.stderr);
+  assert.match(trusted.stderr, /svc-a: round 1 sent/);
+  assert.equal((await exited(server.child)).code, 0);
+});

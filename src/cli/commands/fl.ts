@@ -83,6 +83,8 @@ function clientCommand(): Command {
     .requiredOption("--id <id>", "this client's id in the server's fl.yaml")
     .option("--token-file <file>", "file holding this client's token (default: the AEGIS_FL_TOKEN environment variable)")
     .option("--ca <pem>", "CA certificate to trust for the server (e.g. its self-signed certificate)")
+    .option("--cert <pem>", "this client's certificate, for a server with mutual TLS (its CN must be --id)")
+    .option("--key <pem>", "the private key of --cert")
     .option("--patience <seconds>", "how long to retry an unreachable server", parseNumber("--patience"), 60);
   withData(cmd, "this client's labelled training data", undefined, { split: false });
   withSeed(cmd, "local shuffling");
@@ -91,6 +93,7 @@ function clientCommand(): Command {
     if (!token)
       throw new AegisError("BAD_OPTION", "give the client's token in AEGIS_FL_TOKEN or --token-file (not on the command line, where other users can read it)");
     if (!/^https:\/\//.test(opts.server)) throw new AegisError("BAD_OPTION", `--server must be an https:// URL, not "${opts.server}"`);
+    if (Boolean(opts.cert) !== Boolean(opts.key)) throw new AegisError("BAD_OPTION", "give --cert and --key together");
     const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey });
     const rounds = await runFlClient({
       server: opts.server,
@@ -98,6 +101,8 @@ function clientCommand(): Command {
       token,
       data: { x: data.x, labels: requireLabels(data, "training") },
       ca: opts.ca ? readFileSync(opts.ca) : undefined,
+      cert: opts.cert ? readFileSync(opts.cert) : undefined,
+      key: opts.key ? readFileSync(opts.key) : undefined,
       patienceMs: opts.patience * 1000,
       seed: opts.seed,
       signal: interruptSignal(),

@@ -18,6 +18,9 @@ export interface FlClientOptions {
   data: ClientData;
   /** PEM of a CA to trust beyond the system's (a self-signed server certificate). */
   ca?: Buffer;
+  /** The client's certificate and key (PEM), for a server that demands mutual TLS. */
+  cert?: Buffer;
+  key?: Buffer;
   /** How long an unreachable server is retried (default 60 s). */
   patienceMs?: number;
   seed?: number;
@@ -86,11 +89,12 @@ async function callWithRetry(
         throw new AegisError("TARGET_ERROR", `${method} ${path}: ${answer.status} ${answer.body.toString("utf8")}`);
       return answer;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      if (e instanceof AegisError) throw e;
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
       const transient = code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT";
       if (!transient || Date.now() > giveUp) {
-        if (transient) throw new AegisError("TARGET_ERROR", `cannot reach ${options.server} (${code}); is the server running?`, { cause: e });
-        throw e;
+        const hint = transient ? "is the server running?" : "check --server, --ca, and --cert and --key where the server demands mutual TLS";
+        throw new AegisError("TARGET_ERROR", `cannot talk to ${options.server} (${code}); ${hint}`, { cause: e });
       }
       options.log?.(`server unreachable (${code}); retrying`);
       await sleep(500);
@@ -102,7 +106,13 @@ function call(options: FlClientOptions, method: string, path: string, body: Buff
   return new Promise((resolve, reject) => {
     const req = request(
       new URL(path, options.server),
-      { method, ca: options.ca, headers: { authorization: `Bearer ${options.token}`, [HEADERS.client]: options.id, ...headers } },
+      {
+        method,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        headers: { authorization: `Bearer ${options.token}`, [HEADERS.client]: options.id, ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

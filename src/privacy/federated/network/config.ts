@@ -5,7 +5,7 @@
  * ```yaml
  * model: initial.onnx          # any differentiable ONNX classifier; its weights start round 1
  * listen: { host: 127.0.0.1, port: 8443 }
- * tls: { cert: server.crt, key: server.key }
+ * tls: { cert: server.crt, key: server.key, clientCa: clients-ca.pem }   # clientCa: mutual TLS
  * rounds: 10
  * clientsPerRound: 3           # sampled among the clients seen recently
  * minClients: 2                # a round closes with at least this many updates
@@ -27,7 +27,8 @@ export interface FlServerConfig {
   model: string;
   host: string;
   port: number;
-  tls: { cert: string; key: string };
+  /** With `clientCa`, clients must present a certificate from that CA whose CN is their id (mutual TLS). */
+  tls: { cert: string; key: string; clientCa?: string };
   rounds: number;
   clientsPerRound: number;
   minClients: number;
@@ -62,7 +63,7 @@ export function readFlConfig(file: string): FlServerConfig {
   const base = dirname(resolve(file));
   const path = (key: string, value: unknown) => resolve(base, r.string([key], value));
   const listen = r.map(["listen"], root.listen ?? {}, ["host", "port"]);
-  const tls = r.map(["tls"], root.tls, ["cert", "key"]);
+  const tls = r.map(["tls"], root.tls, ["cert", "key", "clientCa"]);
   const local = r.map(["local"], root.local ?? {}, ["epochs", "batchSize", "lr", "mu"]);
   const clients = new Map<string, string>();
   for (const [id, entry] of Object.entries(r.map(["clients"], root.clients))) {
@@ -78,7 +79,11 @@ export function readFlConfig(file: string): FlServerConfig {
     model: path("model", root.model),
     host: listen.host === undefined ? "127.0.0.1" : r.string(["listen", "host"], listen.host),
     port: listen.port === undefined ? 8443 : r.number(["listen", "port"], listen.port, { min: 0, max: 65535, integer: true }),
-    tls: { cert: resolve(base, r.string(["tls", "cert"], tls.cert)), key: resolve(base, r.string(["tls", "key"], tls.key)) },
+    tls: {
+      cert: resolve(base, r.string(["tls", "cert"], tls.cert)),
+      key: resolve(base, r.string(["tls", "key"], tls.key)),
+      clientCa: tls.clientCa === undefined ? undefined : resolve(base, r.string(["tls", "clientCa"], tls.clientCa)),
+    },
     rounds: r.number(["rounds"], root.rounds ?? 10, { min: 1, integer: true }),
     clientsPerRound,
     minClients: r.number(["minClients"], root.minClients ?? clientsPerRound, { min: 1, max: clientsPerRound, integer: true }),

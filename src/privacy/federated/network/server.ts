@@ -2,7 +2,9 @@
  * `aegis fl server`: the federation's coordinator over HTTPS (node:https; protocol.ts).
  *
  * - Clients authenticate with a bearer token whose SHA-256 the config lists; anyone else
- *   gets 401, and a client answers only rounds it was sampled for (409 otherwise).
+ *   gets 401, and a client answers only rounds it was sampled for (409 otherwise). With
+ *   `tls.clientCa` the server also demands a client certificate from that CA (the TLS
+ *   handshake fails without one) whose common name is the client's id (mutual TLS).
  * - A round samples `clientsPerRound` of the clients seen in the last deadline (so clients
  *   can join late), waits for their updates until all have answered or the deadline passes,
  *   then aggregates if at least `minClients` answered; otherwise it is tried again with a
@@ -10,8 +12,7 @@
  * - After every round the global parameters and the history are checkpointed atomically;
  *   a restarted server resumes after the last completed round. An interrupted round is
  *   tried again under a new attempt, so no update is counted twice.
- * - Not here yet: mutual TLS (client certificates) and secure aggregation (Bonawitz et al.
- *   2017); the server sees each update.
+ * - Not here yet: secure aggregation (Bonawitz et al. 2017); the server sees each update.
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -19,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { OnnxClassifier } from "../../../engine/index.js";
 import { AegisError } from "../../../errors.js";
 import { writeFileAtomic } from "../../../fs.js";
@@ -118,7 +120,9 @@ export class FlServer {
   }
 
   async listen(): Promise<number> {
-    const tls = { cert: readFileSync(this.config.tls.cert), key: readFileSync(this.config.tls.key) };
+    const { cert, key, clientCa } = this.config.tls;
+    const mutual = clientCa ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(clientCa) } : {};
+    const tls = { cert: readFileSync(cert), key: readFileSync(key), ...mutual };
     this.server = createServer(tls, (req, res) => {
       this.handle(req, res).catch((e: unknown) => reply(res, 500, { error: { code: "INTERNAL", message: (e as Error).message } }));
     });
@@ -161,7 +165,12 @@ export class FlServer {
     if (!match) return undefined;
     const digest = sha256Hex(match[1]);
     const claimed = req.headers[HEADERS.client];
-    for (const [id, expected] of this.config.clients) if (sameDigest(digest, expected)) return claimed === undefined || claimed === id ? id : undefined;
+    const certified = this.config.tls.clientCa ? (req.socket as TLSSocket).getPeerCertificate().subject?.CN : undefined;
+    for (const [id, expected] of this.config.clients) {
+      if (!sameDigest(digest, expected)) continue;
+      const claimOk = claimed === undefined || claimed === id;
+      return claimOk && (!this.config.tls.clientCa || certified === id) ? id : undefined;
+    }
     return undefined;
   }
 

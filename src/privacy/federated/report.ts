@@ -77,7 +77,7 @@ export function simulationFindings(summary: SimulationSummary): Finding[] {
         rule: "FL-AGGREGATOR-BROKEN",
         capability: "federated",
         severity: reference - worst > 0.2 ? "high" : "medium",
-        title: `${aggregator} loses more than ${HOLD_MARGIN * 100} points to ${broken.join(", ")}`,
+        title: `${aggregator} ends more than ${HOLD_MARGIN * 100} points below attack-free FedAvg under ${broken.join(", ")}`,
         detail: `With ${who}, ${aggregator} ends at ${broken.map((a) => `${pct(accuracy[aggregator][a])} under ${a}`).join(", ")}, against ${pct(reference)} for FedAvg without attackers.`,
         evidence: Object.fromEntries([["reference_accuracy", reference], ...broken.map((a) => [`accuracy_${a}`, accuracy[aggregator][a] ?? 0])]),
         location: { section: aggregator },
@@ -144,8 +144,6 @@ export function simulationMarkdown(title: string, summary: SimulationSummary, fi
     ...(summary.reference === undefined
       ? []
       : [`Reference: FedAvg without attackers, ${pct(summary.reference)}. An aggregator holds when it stays within ${HOLD_MARGIN * 100} points.`, ""]),
-    "## Findings",
-    "",
     ...findingsMarkdown(findings, "Every aggregator held against every attack."),
     "",
   ].join("\n");

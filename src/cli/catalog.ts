@@ -70,6 +70,13 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/privacy.js")).privacyCommand(),
   },
   {
+    name: "fl",
+    usage: "",
+    description:
+      "federated learning over HTTPS (server, client) with FedAvg/FedProx and robust aggregation, and a harness that pits the aggregators against malicious clients",
+    load: async () => (await import("./commands/fl.js")).flCommand(),
+  },
+  {
     name: "he",
     usage: "",
     description: "encrypted inference with CKKS homomorphic encryption (Microsoft SEAL): the server predicts on data it never sees",

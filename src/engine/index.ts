@@ -17,6 +17,7 @@ export { type EmbeddingSite, findEmbedding, modelAfterEmbedding, openClassifier,
 export {
   type BatchSampler,
   type BatchTransform,
+  countCorrect,
   type EpochStats,
   type StepFunction,
   type TrainingData,

@@ -1,9 +1,11 @@
 /**
  * Privacy-preserving machine learning. `dp/`: differential privacy (DP-SGD and its
- * accountants). `he/`: encrypted inference with CKKS (Microsoft SEAL through node-seal):
+ * accountants). `federated/`: federated learning (FedAvg, FedProx, robust aggregation, the
+ * attack harness, and a server and clients over HTTPS). `he/`: encrypted inference with CKKS (Microsoft SEAL through node-seal):
  * compile an ONNX model, make keys, encrypt, infer, decrypt, serve.
  */
 export * from "./dp/index.js";
+export * from "./federated/index.js";
 export { type GeneratedKeys, generateKeys, HeClient, outputProbabilities } from "./he/client.js";
 export {
   type ActivationReport,

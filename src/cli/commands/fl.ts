@@ -1,0 +1,241 @@
+/** `aegis fl`: federated learning; `simulate` runs a whole federation with attackers in one process. */
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { requireLabels } from "../../data/index.js";
+import { ARCHITECTURES, type Architecture, buildArchitecture } from "../../engine/index.js";
+import { AegisError } from "../../errors.js";
+import { loadModel } from "../../onnx/io.js";
+import {
+  AGGREGATORS,
+  aggregatorByName,
+  FL_ATTACKS,
+  type FlAttack,
+  FlServer,
+  LOCAL_DEFAULTS,
+  parseAttack,
+  prepareSimulation,
+  readFlConfig,
+  runFlClient,
+  SIMULATION_DEFAULTS,
+  settingLine,
+  simulationFindings,
+  simulationHtml,
+  simulationMarkdown,
+  simulationTable,
+  summarise,
+  summaryRows,
+} from "../../privacy/index.js";
+import { severitySummary } from "../../report/finding.js";
+import { table } from "../../report/markdown.js";
+import { renderSarif } from "../../report/sarif.js";
+import { parseFormats, type ReportFormat, writeReports } from "../../report/write.js";
+import { sliceRows } from "../../tensor.js";
+import { AEGIS_VERSION } from "../../version.js";
+import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
+import { parseInteger, parseNumber, withData, withFormat, withJson, withOut, withSeed } from "../options.js";
+
+export function flCommand(): Command {
+  const cmd = new Command("fl").description(
+    "federated learning over HTTPS (server, client) with FedAvg/FedProx and robust aggregation, and a harness that pits the aggregators against malicious clients",
+  );
+  cmd.addCommand(serverCommand());
+  cmd.addCommand(clientCommand());
+  cmd.addCommand(simulateCommand());
+  return cmd;
+}
+
+function serverCommand(): Command {
+  const cmd = new Command("server")
+    .description("coordinate a federation over HTTPS: sample clients, collect their updates by a deadline, aggregate, checkpoint every round")
+    .requiredOption("--config <fl.yaml>", "the federation: model, TLS, rounds, sampling, deadline, aggregator, clients' token digests");
+  withJson(cmd, "the rounds when the federation is done");
+  return cmd.action(async (opts: { config: string; json?: boolean }) => {
+    const config = readFlConfig(opts.config);
+    const server = await FlServer.create(config, {
+      log: info,
+      onRound: (r) => {
+        const missing = r.sampled.filter((c) => !r.clients.includes(c));
+        info(
+          `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}`,
+        );
+      },
+      onRetry: (round, answered) =>
+        info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`),
+    });
+    const port = await server.listen();
+    info(`listening on https://${config.host}:${port} for ${config.clients.size} clients`);
+    const signal = interruptSignal();
+    await Promise.race([server.done.then(() => sleep(LINGER_MS)), new Promise((resolve) => signal.addEventListener("abort", resolve))]);
+    await server.close();
+    if (signal.aborted) throw new AegisError("INTERRUPTED", `stopped after round ${server.round}; start the server again to resume from ${config.checkpoint}`);
+    if (opts.json) printJson({ rounds: server.rounds, checkpoint: config.checkpoint });
+  });
+}
+
+/** How long a finished server keeps answering "done" so that polling clients learn it. */
+const LINGER_MS = 3000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function clientCommand(): Command {
+  const cmd = new Command("client")
+    .description("join a federation: train each round you are sampled for on local data and send the update; the data never leaves")
+    .requiredOption("--server <url>", "the server, https://host:port")
+    .requiredOption("--id <id>", "this client's id in the server's fl.yaml")
+    .option("--token-file <file>", "file holding this client's token (default: the AEGIS_FL_TOKEN environment variable)")
+    .option("--ca <pem>", "CA certificate to trust for the server (e.g. its self-signed certificate)")
+    .option("--cert <pem>", "this client's certificate, for a server with mutual TLS (its CN must be --id)")
+    .option("--key <pem>", "the private key of --cert")
+    .option("--patience <seconds>", "how long to retry an unreachable server", parseNumber("--patience"), 60);
+  withData(cmd, "this client's labelled training data", undefined, { split: false });
+  withSeed(cmd, "local shuffling");
+  return cmd.action(async (opts) => {
+    const token = opts.tokenFile ? readFileSync(opts.tokenFile, "utf8").trim() : process.env.AEGIS_FL_TOKEN;
+    if (!token)
+      throw new AegisError("BAD_OPTION", "give the client's token in AEGIS_FL_TOKEN or --token-file (not on the command line, where other users can read it)");
+    if (!/^https:\/\//.test(opts.server)) throw new AegisError("BAD_OPTION", `--server must be an https:// URL, not "${opts.server}"`);
+    if (Boolean(opts.cert) !== Boolean(opts.key)) throw new AegisError("BAD_OPTION", "give --cert and --key together");
+    const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey });
+    const rounds = await runFlClient({
+      server: opts.server,
+      id: opts.id,
+      token,
+      data: { x: data.x, labels: requireLabels(data, "training") },
+      ca: opts.ca ? readFileSync(opts.ca) : undefined,
+      cert: opts.cert ? readFileSync(opts.cert) : undefined,
+      key: opts.key ? readFileSync(opts.key) : undefined,
+      patienceMs: opts.patience * 1000,
+      seed: opts.seed,
+      signal: interruptSignal(),
+      onRound: (round, loss) => info(`${opts.id}: round ${round} sent (local loss ${loss.toFixed(4)})`),
+      log: info,
+    });
+    info(`${opts.id}: the federation is done; this client trained rounds ${rounds.join(", ") || "none"}`);
+  });
+}
+
+const FORMATS: readonly ReportFormat[] = ["json", "md", "html", "sarif"];
+
+function simulateCommand(): Command {
+  const cmd = new Command("simulate").description(
+    "run a federation in one process with --malicious K attacking clients; prints test accuracy (and backdoor success) per aggregator × attack",
+  );
+  withData(cmd, "training data, split across the clients (mnist: its 8,000-sample train split)", "mnist", { split: false });
+  cmd
+    .option("--test-data <spec>", "held-out data the global model is measured on (default: the built-in set's test split)")
+    .option("--samples <n>", "use the first n training samples", parseInteger("--samples", 1))
+    .option("--test-samples <n>", "use the first n test samples", parseInteger("--test-samples", 1))
+    .option("--arch <arch>", `initial model: ${ARCHITECTURES.join(" | ")}`, "mlp")
+    .option("--model <onnx>", "initial global model instead of --arch: any differentiable ONNX classifier")
+    .option("--clients <n>", "clients the training data is split across", parseInteger("--clients", 1), SIMULATION_DEFAULTS.clients)
+    .option("--malicious <k>", "how many clients attack", parseInteger("--malicious", 0), SIMULATION_DEFAULTS.malicious)
+    .option(
+      "--attack <list>",
+      `comma-separated: ${FL_ATTACKS.filter((a) => a !== "none").join(", ")} (default all when --malicious > 0); attack-free runs come first`,
+    )
+    .option("--aggregator <list>", `comma-separated: ${AGGREGATORS.join(", ")}`, AGGREGATORS.join(","))
+    .option("--rounds <n>", "rounds of training", parseInteger("--rounds", 1), SIMULATION_DEFAULTS.rounds)
+    .option("--fraction <q>", "share of the clients sampled each round", parseNumber("--fraction"), SIMULATION_DEFAULTS.fraction)
+    .option("--alpha <a>", "Dirichlet α of the label split (small = non-IID; Infinity = IID)", parseNumber("--alpha"), SIMULATION_DEFAULTS.alpha)
+    .option("--byzantine <f>", "f the robust rules tolerate per round (default: the expected attackers per round)", parseInteger("--byzantine", 0))
+    .option("--local-epochs <n>", "local epochs per round", parseInteger("--local-epochs", 1), LOCAL_DEFAULTS.epochs)
+    .option("--batch-size <n>", "local batch size", parseInteger("--batch-size", 1), LOCAL_DEFAULTS.batchSize)
+    .option("--lr <rate>", "local SGD learning rate", parseNumber("--lr"), LOCAL_DEFAULTS.lr)
+    .option("--mu <mu>", "FedProx's proximal weight μ (0 = FedAvg's local training)", parseNumber("--mu"), LOCAL_DEFAULTS.mu)
+    .option("--attack-scale <λ>", "λ of sign-flip (default 4) and scaled (default 10)", parseNumber("--attack-scale"))
+    .option("--sigma <σ>", "σ of the gaussian attack (default 0.05)", parseNumber("--sigma"))
+    .option("--target <class>", "the backdoor's target class", parseInteger("--target", 0), 0);
+  withSeed(cmd, "the split, the attackers, the sampling and the initial model");
+  withOut(cmd, "report folder", "aegis-fl");
+  withFormat(cmd, FORMATS, ["json", "md", "html"]);
+  withJson(cmd, "the table, per-round metrics and findings");
+  return cmd.action(async (opts) => {
+    const formats = parseFormats(opts.format, FORMATS);
+    const attacks = attackList(opts.attack, opts.malicious);
+    const aggregators = String(opts.aggregator)
+      .split(",")
+      .map((s) => s.trim());
+    for (const name of aggregators) aggregatorByName(name);
+    if (opts.model && cmd.getOptionValueSource("arch") === "cli") throw new AegisError("BAD_OPTION", "give --arch or --model, not both");
+    if (!opts.model && !ARCHITECTURES.includes(opts.arch))
+      throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${opts.arch}"`);
+
+    const builtIn = opts.data === "mnist" || opts.data === "mnist-full";
+    const trainSet = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
+    const testSpec: string | undefined = opts.testData ?? (builtIn ? opts.data : undefined);
+    if (!testSpec) throw new AegisError("BAD_OPTION", "give --test-data: the global model is measured on held-out data");
+    const testSet = loadData(testSpec, { xKey: opts.xKey, yKey: opts.yKey, split: "test" });
+    const trainX = opts.samples ? sliceRows(trainSet.x, 0, opts.samples) : trainSet.x;
+    const trainLabels = requireLabels(trainSet, "training").slice(0, trainX.shape[0]);
+    const testX = opts.testSamples ? sliceRows(testSet.x, 0, opts.testSamples) : testSet.x;
+    const testLabels = requireLabels(testSet, "evaluation").slice(0, testX.shape[0]);
+    const numClasses = Math.max(...trainLabels, ...testLabels) + 1;
+    const model = opts.model
+      ? loadModel(opts.model)
+      : buildArchitecture(opts.arch as Architecture, { inputShape: trainX.shape.slice(1), numClasses, seed: opts.seed });
+
+    const sim = await prepareSimulation(
+      model,
+      { x: trainX, labels: trainLabels },
+      { x: testX, labels: testLabels },
+      {
+        clients: opts.clients,
+        malicious: opts.malicious,
+        rounds: opts.rounds,
+        fraction: opts.fraction,
+        alpha: opts.alpha,
+        byzantine: opts.byzantine,
+        seed: opts.seed,
+        local: { epochs: opts.localEpochs, batchSize: opts.batchSize, lr: opts.lr, mu: opts.mu },
+        attackSettings: { scale: opts.attackScale, sigma: opts.sigma, target: opts.target },
+        signal: interruptSignal(),
+      },
+    );
+    const bar = progressBar("fl simulate", aggregators.length * attacks.length * opts.rounds);
+    const runs = await simulationTable(sim, aggregators, attacks, (p) => bar.update(p.done, `${p.aggregator} · ${p.attack} · round ${p.round}`)).finally(() =>
+      bar.stop(),
+    );
+    await sim.classifier.release();
+
+    const summary = summarise(sim, runs);
+    const findings = simulationFindings(summary);
+    const title = "Aegis federated-learning simulation";
+    const record = { summary, runs, findings };
+    if (formats.length > 0) {
+      const written = writeReports(
+        opts.out,
+        formats,
+        {
+          json: () => `${JSON.stringify(record, null, 2)}\n`,
+          md: () => simulationMarkdown(title, summary, findings),
+          html: () => simulationHtml(title, summary, runs, findings),
+          sarif: () => renderSarif(findings, { name: "aegis-fl", fullName: "Aegis federated-learning simulation", version: AEGIS_VERSION }),
+        },
+        { base: "fl-simulate" },
+      );
+      info(`wrote ${Object.values(written).join(", ")}`);
+    }
+    if (opts.json) return printJson(record);
+    const { head, rows } = summaryRows(summary);
+    const lines = [settingLine(summary), "", ...table(head, rows, head.map((_, i) => i).slice(1))];
+    if (summary.reference !== undefined) {
+      for (const [attack, holding] of Object.entries(summary.holding))
+        lines.push(`${attack}: ${holding.length > 0 ? `held by ${holding.join(", ")}` : "no aggregator held"}`);
+    }
+    lines.push(`findings: ${severitySummary(findings)}`);
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+}
+
+function attackList(value: string | undefined, malicious: number): FlAttack[] {
+  if (malicious === 0) {
+    if (value !== undefined) throw new AegisError("BAD_OPTION", "--attack needs attackers: give --malicious K as well");
+    return ["none"];
+  }
+  const named =
+    value === undefined
+      ? FL_ATTACKS.filter((a) => a !== "none")
+      : String(value)
+          .split(",")
+          .map((s) => parseAttack(s.trim()));
+  return ["none", ...named.filter((a) => a !== "none")];
+}

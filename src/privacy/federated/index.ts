@@ -1,0 +1,49 @@
+/**
+ * Federated learning: clients train from the global parameters on their own data and send
+ * updates (client.ts, FedAvg and FedProx); the server combines them with FedAvg or a robust
+ * rule (aggregators/); the harness (simulate.ts) runs a whole federation with attackers
+ * (malicious.ts) on a label-Dirichlet split (partition.ts) in one process.
+ */
+export * from "./aggregators/index.js";
+export { type ClientData, type ClientUpdate, LOCAL_DEFAULTS, type LocalTrainingOptions, localUpdate } from "./client.js";
+export {
+  type AttackSettings,
+  FL_ATTACKS,
+  type FlAttack,
+  gaussianUpdate,
+  lieZ,
+  littleIsEnough,
+  parseAttack,
+  poisonClientData,
+  scaled,
+  signFlip,
+  stampTrigger,
+} from "./malicious.js";
+export { type FlClientOptions, runFlClient } from "./network/client.js";
+export { type FlServerConfig, readFlConfig } from "./network/config.js";
+export { PATHS as FL_PATHS, sha256Hex, type Task as FlTask } from "./network/protocol.js";
+export { FlServer, type FlServerEvents, type RoundRecord } from "./network/server.js";
+export { parameterCount, readParameters, writeParameters } from "./parameters.js";
+export { dirichletSplit, sampleDirichlet, sampleGamma } from "./partition.js";
+export {
+  BACKDOOR_PLANTED,
+  HOLD_MARGIN,
+  type SimulationSummary,
+  settingLine,
+  simulationFindings,
+  simulationHtml,
+  simulationMarkdown,
+  summarise,
+  summaryRows,
+} from "./report.js";
+export {
+  prepareSimulation,
+  type RoundMetrics,
+  runSimulation,
+  SIMULATION_DEFAULTS,
+  type Simulation,
+  type SimulationOptions,
+  type SimulationRun,
+  simulationTable,
+  type TableProgress,
+} from "./simulate.js";

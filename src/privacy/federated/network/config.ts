@@ -1,0 +1,102 @@
+/**
+ * `fl.yaml`, the server's configuration. Paths are relative to the file. Tokens are stored
+ * as SHA-256 digests (`printf %s "$TOKEN" | sha256sum`), so the file does not hold secrets.
+ *
+ * ```yaml
+ * model: initial.onnx          # any differentiable ONNX classifier; its weights start round 1
+ * listen: { host: 127.0.0.1, port: 8443 }
+ * tls: { cert: server.crt, key: server.key, clientCa: clients-ca.pem }   # clientCa: mutual TLS
+ * rounds: 10
+ * clientsPerRound: 3           # sampled among the clients seen recently
+ * minClients: 2                # a round closes with at least this many updates
+ * deadlineSeconds: 60          # per round; after it the round closes or is tried again
+ * aggregator: fedavg           # or median, trimmed-mean, krum, multi-krum, bulyan, norm-bound
+ * byzantine: 0                 # f for the robust rules
+ * local: { epochs: 2, batchSize: 32, lr: 0.1, mu: 0 }
+ * checkpoint: fl-state         # written after every round; a restarted server resumes from it
+ * clients:
+ *   hospital-1: { tokenSha256: 9f86d0… }
+ * ```
+ */
+import { dirname, resolve } from "node:path";
+import { readYamlFile, YamlReader } from "../../../report/yaml.js";
+import { AGGREGATORS } from "../aggregators/index.js";
+import type { LocalTrainingOptions } from "../client.js";
+
+export interface FlServerConfig {
+  model: string;
+  host: string;
+  port: number;
+  /** With `clientCa`, clients must present a certificate from that CA whose CN is their id (mutual TLS). */
+  tls: { cert: string; key: string; clientCa?: string };
+  rounds: number;
+  clientsPerRound: number;
+  minClients: number;
+  deadlineSeconds: number;
+  aggregator: string;
+  byzantine: number;
+  local: LocalTrainingOptions;
+  checkpoint: string;
+  /** Client id → SHA-256 of its token (hex). */
+  clients: Map<string, string>;
+}
+
+const KEYS = [
+  "model",
+  "listen",
+  "tls",
+  "rounds",
+  "clientsPerRound",
+  "minClients",
+  "deadlineSeconds",
+  "aggregator",
+  "byzantine",
+  "local",
+  "checkpoint",
+  "clients",
+];
+
+export function readFlConfig(file: string): FlServerConfig {
+  const source = readYamlFile(file);
+  const r = new YamlReader(source);
+  const root = r.map([], source.value, KEYS);
+  const base = dirname(resolve(file));
+  const path = (key: string, value: unknown) => resolve(base, r.string([key], value));
+  const listen = r.map(["listen"], root.listen ?? {}, ["host", "port"]);
+  const tls = r.map(["tls"], root.tls, ["cert", "key", "clientCa"]);
+  const local = r.map(["local"], root.local ?? {}, ["epochs", "batchSize", "lr", "mu"]);
+  const clients = new Map<string, string>();
+  for (const [id, entry] of Object.entries(r.map(["clients"], root.clients))) {
+    const digest = r.string(["clients", id, "tokenSha256"], r.map(["clients", id], entry, ["tokenSha256"]).tokenSha256);
+    if (!/^[0-9a-f]{64}$/i.test(digest)) r.fail(["clients", id, "tokenSha256"], "must be 64 hex digits: the SHA-256 of the client's token");
+    clients.set(id, digest.toLowerCase());
+  }
+  if (clients.size === 0) r.fail(["clients"], "must name at least one client");
+  const clientsPerRound = r.number(["clientsPerRound"], root.clientsPerRound ?? clients.size, { min: 1, max: clients.size, integer: true });
+  const optional = (key: string, value: unknown, range: { min?: number; integer?: boolean }) =>
+    value === undefined ? undefined : r.number(["local", key], value, range);
+  return {
+    model: path("model", root.model),
+    host: listen.host === undefined ? "127.0.0.1" : r.string(["listen", "host"], listen.host),
+    port: listen.port === undefined ? 8443 : r.number(["listen", "port"], listen.port, { min: 0, max: 65535, integer: true }),
+    tls: {
+      cert: resolve(base, r.string(["tls", "cert"], tls.cert)),
+      key: resolve(base, r.string(["tls", "key"], tls.key)),
+      clientCa: tls.clientCa === undefined ? undefined : resolve(base, r.string(["tls", "clientCa"], tls.clientCa)),
+    },
+    rounds: r.number(["rounds"], root.rounds ?? 10, { min: 1, integer: true }),
+    clientsPerRound,
+    minClients: r.number(["minClients"], root.minClients ?? clientsPerRound, { min: 1, max: clientsPerRound, integer: true }),
+    deadlineSeconds: r.number(["deadlineSeconds"], root.deadlineSeconds ?? 60, { min: 0.1 }),
+    aggregator: r.string(["aggregator"], root.aggregator ?? "fedavg", AGGREGATORS),
+    byzantine: r.number(["byzantine"], root.byzantine ?? 0, { min: 0, integer: true }),
+    local: {
+      epochs: optional("epochs", local.epochs, { min: 1, integer: true }),
+      batchSize: optional("batchSize", local.batchSize, { min: 1, integer: true }),
+      lr: optional("lr", local.lr, { min: 0 }),
+      mu: optional("mu", local.mu, { min: 0 }),
+    },
+    checkpoint: path("checkpoint", root.checkpoint ?? "fl-state"),
+    clients,
+  };
+}

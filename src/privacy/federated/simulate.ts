@@ -1,0 +1,233 @@
+/**
+ * The malicious-client harness: a whole federation in one process. The training set is
+ * split across clients (label-Dirichlet, partition.ts), some clients are attackers
+ * (malicious.ts), and every round the server samples clients, each trains from the global
+ * parameters (client.ts), and the aggregation rule combines their updates (aggregators/).
+ * One classifier serves every client in turn, so a simulation of 100 clients holds one
+ * model in memory. `simulationTable` runs every aggregator against every attack from the
+ * same initial model and split, which is the table of the README.
+ */
+import { createRng, type Rng } from "../../data/index.js";
+import { countCorrect, OnnxClassifier } from "../../engine/index.js";
+import { AegisError } from "../../errors.js";
+import type { Model } from "../../onnx/ir.js";
+import { gatherRows, type Tensor } from "../../tensor.js";
+import { type Aggregator, aggregatorByName, type Contribution } from "./aggregators/index.js";
+import { type ClientData, type ClientUpdate, type LocalTrainingOptions, localUpdate } from "./client.js";
+import { type AttackSettings, attackTrains, type FlAttack, lieZ, littleIsEnough, maliciousUpdate, poisonClientData, stampTrigger } from "./malicious.js";
+import { readParameters, writeParameters } from "./parameters.js";
+import { dirichletSplit } from "./partition.js";
+
+export interface SimulationOptions {
+  /** Clients the training set is split across (default 20). */
+  clients?: number;
+  /** How many of them are attackers (default 0). */
+  malicious?: number;
+  /** Rounds of training (default 10). */
+  rounds?: number;
+  /** Share of the clients sampled each round (default 1: all). */
+  fraction?: number;
+  /** Dirichlet α of the label split (default 1; Infinity = IID). */
+  alpha?: number;
+  /** f the robust rules are told to tolerate per round (default: the expected attackers in a round). */
+  byzantine?: number;
+  local?: LocalTrainingOptions;
+  attackSettings?: AttackSettings;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export interface Simulation {
+  readonly classifier: OnnxClassifier;
+  readonly initial: Float32Array;
+  readonly clients: readonly ClientData[];
+  /** Client indices of the attackers. */
+  readonly attackers: ReadonlySet<number>;
+  readonly test: ClientData;
+  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine">> &
+    Pick<SimulationOptions, "local" | "attackSettings" | "signal">;
+  /** f per round. */
+  readonly byzantine: number;
+  /** Clients per round. */
+  readonly perRound: number;
+}
+
+export interface RoundMetrics {
+  round: number;
+  accuracy: number;
+  /** Share of triggered test inputs (true class ≠ target) classified as the target. */
+  backdoorSuccess: number;
+  clients: number;
+  attackers: number;
+}
+
+export interface SimulationRun {
+  aggregator: string;
+  attack: FlAttack;
+  accuracy: number;
+  backdoorSuccess: number;
+  rounds: RoundMetrics[];
+}
+
+export const SIMULATION_DEFAULTS = { clients: 20, malicious: 0, rounds: 10, fraction: 1, alpha: 1, seed: 0 } as const;
+
+/** Splits the data and picks the attackers; the model is the initial global model (trainable graph). */
+export async function prepareSimulation(model: Model, train: ClientData, test: ClientData, options: SimulationOptions = {}): Promise<Simulation> {
+  const d = SIMULATION_DEFAULTS;
+  const settings = {
+    clients: options.clients ?? d.clients,
+    malicious: options.malicious ?? d.malicious,
+    rounds: options.rounds ?? d.rounds,
+    fraction: options.fraction ?? d.fraction,
+    alpha: options.alpha ?? d.alpha,
+    seed: options.seed ?? d.seed,
+    local: options.local,
+    attackSettings: options.attackSettings,
+    signal: options.signal,
+  };
+  const { clients, malicious, fraction } = settings;
+  if (!Number.isInteger(malicious) || malicious < 0 || malicious >= clients) {
+    throw new AegisError("BAD_OPTION", `--malicious must be an integer from 0 to ${clients - 1} (fewer than the ${clients} clients), not ${malicious}`);
+  }
+  if (!(fraction > 0 && fraction <= 1)) throw new AegisError("BAD_OPTION", `--fraction must be in (0, 1], not ${fraction}`);
+  if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
+    throw new AegisError("BAD_OPTION", `--rounds must be a positive integer, not ${settings.rounds}`);
+  const perRound = Math.max(1, Math.round(fraction * clients));
+  const byzantine = options.byzantine ?? Math.round((malicious * perRound) / clients);
+  const shares = dirichletSplit(train.labels, clients, settings.alpha, settings.seed);
+  const rng = createRng(settings.seed + 1);
+  const attackers = new Set(rng.shuffle(Array.from({ length: clients }, (_, i) => i)).slice(0, malicious));
+  const classifier = await OnnxClassifier.create(model, { trainable: true, batchSize: options.local?.batchSize ?? 32 });
+  return {
+    classifier,
+    initial: readParameters(classifier),
+    clients: shares.map((rows) => ({ x: gatherRows(train.x, rows), labels: rows.map((r) => train.labels[r]) })),
+    attackers,
+    test,
+    options: settings,
+    byzantine,
+    perRound,
+  };
+}
+
+/** Trains the federation from the initial model with one aggregation rule under one attack. */
+export async function runSimulation(
+  sim: Simulation,
+  aggregator: Aggregator,
+  attack: FlAttack,
+  onRound?: (metrics: RoundMetrics) => void,
+): Promise<SimulationRun> {
+  const { rounds, seed } = sim.options;
+  if (sim.perRound < aggregator.minClients(sim.byzantine)) {
+    throw new AegisError(
+      "BAD_OPTION",
+      `${aggregator.name} needs at least ${aggregator.minClients(sim.byzantine)} clients per round to tolerate f = ${sim.byzantine}, and a round has ${sim.perRound}; use more clients, a larger --fraction or another aggregator`,
+    );
+  }
+  const rng = createRng(seed + 2);
+  let global = Float32Array.from(sim.initial);
+  const history: RoundMetrics[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const sampled = sampleClients(sim.clients.length, sim.perRound, rng);
+    const contributions = await roundContributions(sim, global, sampled, attack, round, rng);
+    const step = aggregator.aggregate(contributions, { byzantine: sim.byzantine, normal: () => rng.normal() });
+    global = Float32Array.from(global, (w, i) => w + step[i]);
+    const metrics = { round, ...(await measure(sim, global)), clients: sampled.length, attackers: sampled.filter((k) => sim.attackers.has(k)).length };
+    history.push(metrics);
+    onRound?.(metrics);
+  }
+  const last = history[history.length - 1];
+  return { aggregator: aggregator.name, attack, accuracy: last.accuracy, backdoorSuccess: last.backdoorSuccess, rounds: history };
+}
+
+export interface TableProgress {
+  aggregator: string;
+  attack: FlAttack;
+  round: number;
+  done: number;
+  total: number;
+}
+
+/** Every aggregator against every attack, from the same initial model and split. */
+export async function simulationTable(
+  sim: Simulation,
+  aggregators: readonly string[],
+  attacks: readonly FlAttack[],
+  onProgress?: (p: TableProgress) => void,
+): Promise<SimulationRun[]> {
+  const runs: SimulationRun[] = [];
+  const total = aggregators.length * attacks.length * sim.options.rounds;
+  for (const name of aggregators) {
+    const aggregator = aggregatorByName(name);
+    for (const attack of attacks) {
+      if (sim.attackers.size === 0 && attack !== "none") throw new AegisError("BAD_OPTION", `--attack ${attack} needs attackers; give --malicious K`);
+      runs.push(
+        await runSimulation(sim, aggregator, attack, (m) =>
+          onProgress?.({ aggregator: name, attack, round: m.round, done: runs.length * sim.options.rounds + m.round, total }),
+        ),
+      );
+    }
+  }
+  return runs;
+}
+
+async function roundContributions(
+  sim: Simulation,
+  global: Float32Array,
+  sampled: readonly number[],
+  attack: FlAttack,
+  round: number,
+  rng: Rng,
+): Promise<Contribution[]> {
+  const settings = sim.options.attackSettings ?? {};
+  const local = (k: number, data: ClientData): Promise<ClientUpdate> =>
+    localUpdate(sim.classifier, global, data, { ...sim.options.local, seed: sim.options.seed * 1000 + round * 100 + k, signal: sim.options.signal });
+  const honest: ClientUpdate[] = [];
+  const attackers: { k: number; update?: ClientUpdate }[] = [];
+  for (const k of sampled) {
+    const data = sim.clients[k];
+    if (!sim.attackers.has(k)) honest.push(await local(k, data));
+    else if (!attackTrains(attack)) attackers.push({ k });
+    else attackers.push({ k, update: await local(k, attack === "backdoor" ? poisonClientData(data, settings) : data) });
+  }
+  const roundExamples = [...honest.map((u) => u.examples), ...attackers.map(({ k }) => sim.clients[k].labels.length)].reduce((a, b) => a + b, 0);
+  const attackerExamples = attackers.reduce((sum, { k }) => sum + sim.clients[k].labels.length, 0);
+  const lie =
+    attack === "lie" && attackers.length > 0
+      ? littleIsEnough(
+          [...honest, ...attackers.map((a) => a.update as ClientUpdate)].map((u) => u.delta),
+          lieZ(sampled.length, attackers.length),
+        )
+      : undefined;
+  const crafted = attackers.map(({ k, update }) => ({
+    examples: sim.clients[k].labels.length,
+    delta: maliciousUpdate(attack, settings, { own: update?.delta, size: global.length, lie, replacementScale: roundExamples / attackerExamples, rng }),
+  }));
+  return [...honest, ...crafted];
+}
+
+async function measure(sim: Simulation, global: Float32Array): Promise<{ accuracy: number; backdoorSuccess: number }> {
+  writeParameters(sim.classifier, global);
+  const { x, labels } = sim.test;
+  const accuracy = agreement(await sim.classifier.predict(x), labels);
+  const target = sim.options.attackSettings?.target ?? 0;
+  const victims = labels.flatMap((label, row) => (label === target ? [] : [row]));
+  const triggered = await sim.classifier.predict(stampTrigger(gatherRows(x, victims)));
+  return {
+    accuracy,
+    backdoorSuccess: agreement(
+      triggered,
+      victims.map(() => target),
+    ),
+  };
+}
+
+function agreement(outputs: Tensor<"float32">, labels: readonly number[]): number {
+  return labels.length > 0 ? countCorrect(outputs, labels) / labels.length : Number.NaN;
+}
+
+/** m distinct client indices, uniformly. */
+function sampleClients(n: number, m: number, rng: Rng): number[] {
+  if (m >= n) return Array.from({ length: n }, (_, i) => i);
+  return rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, m);
+}

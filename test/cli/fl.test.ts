@@ -1,0 +1,48 @@
+/**
+ * `aegis fl simulate` through the real binary on a tiny federation (600 digits, 6 clients,
+ * one attacker, 2 rounds): the table on stdout and in the reports, the findings for the rule
+ * the attack breaks, and the errors a user can cause.
+ */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { aegis } from "../helpers/cli.js";
+
+const tmp = mkdtempSync(join(tmpdir(), "aegis-fl-"));
+const tiny = ["fl", "simulate", "--samples", "600", "--test-samples", "300", "--clients", "6", "--rounds", "2", "--alpha", "10"];
+
+test("fl simulate writes the aggregator × attack table and flags FedAvg under a scaled attack", async () => {
+  const out = join(tmp, "reports");
+  const r = await aegis([...tiny, "--malicious", "1", "--aggregator", "fedavg,median", "--attack", "scaled", "--attack-scale", "100", "--out", out, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const record = JSON.parse(r.stdout);
+  assert.deepEqual(record.summary.aggregators, ["fedavg", "median"]);
+  assert.deepEqual(record.summary.attacks, ["none", "scaled"]);
+  assert.equal(record.runs.length, 4);
+  assert.equal(record.runs[0].rounds.length, 2);
+  const { accuracy } = record.summary;
+  // Two short rounds teach little, but a ×100 update leaves FedAvg at chance (10 classes).
+  assert.ok(accuracy.fedavg.none > 0.25, `attack-free FedAvg reached only ${accuracy.fedavg.none}`);
+  assert.ok(accuracy.fedavg.scaled < 0.15, `FedAvg kept ${accuracy.fedavg.scaled} under a ×100 update (attack-free ${accuracy.fedavg.none})`);
+  const broken = record.findings.find(
+    (f: { rule: string; location: { section: string } }) => f.rule === "FL-AGGREGATOR-BROKEN" && f.location.section === "fedavg",
+  );
+  assert.ok(broken, "no finding for FedAvg");
+  assert.equal(broken.capability, "federated");
+  for (const file of ["fl-simulate.json", "fl-simulate.md", "fl-simulate.html"]) assert.ok(existsSync(join(out, file)), file);
+  assert.match(readFileSync(join(out, "fl-simulate.md"), "utf8"), /\| fedavg \| [\d.]+% \| [\d.]+% \|/);
+});
+
+test("fl simulate refuses what cannot run, with exit 2 and a sentence that says why", async () => {
+  const noAttackers = await aegis([...tiny, "--attack", "lie"]);
+  assert.equal(noAttackers.code, 2);
+  assert.match(noAttackers.stderr, /--malicious K/);
+  const unknown = await aegis([...tiny, "--malicious", "1", "--aggregator", "fedmedian"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown aggregator "fedmedian"; choose from fedavg, median/);
+  const tooFew = await aegis([...tiny, "--malicious", "2", "--aggregator", "bulyan", "--attack", "gaussian"]);
+  assert.equal(tooFew.code, 2);
+  assert.match(tooFew.stderr, /bulyan needs at least 11 clients per round to tolerate f = 2/);
+});

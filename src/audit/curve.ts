@@ -67,7 +67,14 @@ export interface ShardRunContext {
 }
 
 /** Runs a sharded run's shards and returns their outputs in shard order. */
-export type ShardExecutor = <M extends Predictor>(model: M, run: ShardedRun<M>, context: ShardRunContext) => Promise<AttackOutput[]>;
+export interface ShardExecutor {
+  <M extends Predictor>(model: M, run: ShardedRun<M>, context: ShardRunContext): Promise<AttackOutput[]>;
+  /**
+   * Runs may start before the ones before them finish: the curve hands over every ε at once,
+   * so workers do not idle while this process scores a finished run.
+   */
+  readonly concurrent?: boolean;
+}
 
 /** The seed of shard `index`: shard 0 keeps the run's seed, so a run of one batch draws what it always did. */
 export function shardSeed(seed: number, index: number): number {
@@ -166,21 +173,39 @@ export async function runCurve<M extends Predictor>(
   const batch = options.params.batchSize;
   const size = typeof batch === "number" ? batch : x.shape[0];
   const shards = planShards(x.shape[0], size, options.seed, attack.joint);
-  for (const eps of options.epsilons) {
-    if (options.signal?.aborted) return { runs, interrupted: true };
-    const bar = options.progress?.(eps);
-    const started = performance.now();
+  // Samples done per run, kept for a concurrent run whose progress arrives before its bar exists.
+  const progressed = options.epsilons.map(() => ({ done: 0, total: x.shape[0], bar: undefined as ProgressSink | undefined }));
+  const start = (i: number) => {
+    const eps = options.epsilons[i];
     const params = { ...options.params, ...(eps === null ? {} : { eps }), targeted: options.targets !== undefined };
-    const outputs = await executor(
+    const shown = progressed[i];
+    return executor(
       model,
       { attack, params, x, y: options.targets ?? labels, shards, inputKind: options.inputKind },
-      { signal: options.signal, onProgress: (done, total) => bar?.update(done, "", total) },
+      {
+        signal: options.signal,
+        onProgress: (done, total) => {
+          Object.assign(shown, { done, total });
+          shown.bar?.update(done, "", total);
+        },
+      },
     );
-    bar?.stop();
+  };
+  const started = executor.concurrent ? options.epsilons.map((_, i) => start(i)) : [];
+  // A later run's failure is reported when its turn comes, not as an unhandled rejection meanwhile.
+  for (const run of started) run.catch(() => {});
+  for (const [i, eps] of options.epsilons.entries()) {
+    if (options.signal?.aborted) return { runs, interrupted: true };
+    const shown = progressed[i];
+    shown.bar = options.progress?.(eps);
+    if (shown.done > 0) shown.bar?.update(shown.done, "", shown.total);
+    const began = performance.now();
+    const outputs = await (started[i] ?? start(i));
+    shown.bar?.stop();
     if (options.signal?.aborted || outputs.length < shards.length) return { runs, interrupted: true };
     const output = mergeShards(outputs);
     const metrics = await attackMetrics(model, x, output.x, labels, { targets: options.targets, queries: output.queries, cleanOutput: options.cleanOutput });
-    const run = { eps, output, metrics, seconds: (performance.now() - started) / 1000 };
+    const run = { eps, output, metrics, seconds: (performance.now() - began) / 1000 };
     runs.push(run);
     options.onRun?.(run);
   }

@@ -103,7 +103,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   const sampleHashes = new WeakMap<Float32Array, string>();
   let runs = 0;
 
-  const executor: ShardExecutor = async (model, run, context) => {
+  const runShards: ShardExecutor = async (model, run, context) => {
     const index = runs++;
     if (await cancelled()) throw new AegisError("QUEUE_ERROR", `campaign ${id} was cancelled (aegis campaign cancel)`);
     let samples = sampleHashes.get(run.x.data);
@@ -188,7 +188,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   return {
     id,
     model: modelHash,
-    executor,
+    // Each ε's jobs go to the queue at once, so workers keep busy while earlier runs are scored.
+    executor: Object.assign(runShards, { concurrent: true }),
     stats: () => ({ ...stats }),
     async close() {
       await Promise.all([queue.close(), events.close()]);

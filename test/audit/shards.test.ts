@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type AttackOutput, type AutoAttackOutput, attackByName } from "../../src/attacks/index.js";
-import { mergeShards, planShards, runCurve, shardSeed } from "../../src/audit/index.js";
+import { mergeShards, planShards, runCurve, type ShardedRun, shardSeed } from "../../src/audit/index.js";
 import { loadMnist } from "../../src/data/index.js";
 import { createRng } from "../../src/data/random.js";
+import type { Predictor } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
 
@@ -69,6 +70,74 @@ test("deterministic attacks give through shards exactly what one call over all s
       const curve = await runCurve(attack, model, x, y, { epsilons: [name === "fgsm" ? 0.1 : null], params: all, seed: 0 });
       assert.deepEqual(curve.runs[0].output.x.data, whole.x.data, `${name}: 3 shards of 32, 32 and 16 samples`);
     }
+  } finally {
+    await model.release();
+  }
+});
+
+test("a concurrent executor gets every ε at once and the curve comes back in order; a sequential one gets them one by one", async () => {
+  const model = await OnnxClassifier.fromFile(DEMO, { batchSize: 16, threads: 1 });
+  try {
+    const { test: data } = loadMnist();
+    const x = sliceRows(data.x, 0, 32);
+    const y = labelsOf(data.y).slice(0, 32);
+    const attack = attackByName("fgsm");
+    assert.ok(attack);
+    const params = { ...attack.defaults, batchSize: 16 };
+    const epsilons = [0.05, 0.1, 0.2];
+    const curveWith = async (concurrent: boolean) => {
+      const events: string[] = [];
+      const executor = Object.assign(
+        async <M extends Predictor>(m: M, run: ShardedRun<M>): Promise<AttackOutput[]> => {
+          events.push(`start ${run.params.eps}`);
+          // Later runs answer first, as workers finishing out of order would.
+          await new Promise((resolve) => setTimeout(resolve, 30 / (run.params.eps as number)));
+          const outputs = await Promise.all(
+            run.shards.map((s) => run.attack.run(m, sliceRows(run.x, s.start, s.end), run.y.slice(s.start, s.end), run.params, { rng: createRng(s.seed) })),
+          );
+          events.push(`end ${run.params.eps}`);
+          return outputs;
+        },
+        { concurrent },
+      );
+      const curve = await runCurve(attack, model, x, y, { epsilons, params, seed: 3, executor });
+      return { curve, events };
+    };
+    const pipelined = await curveWith(true);
+    assert.deepEqual(pipelined.events.slice(0, 3), ["start 0.05", "start 0.1", "start 0.2"], "every run is handed over before any ends");
+    assert.deepEqual(
+      pipelined.curve.runs.map((r) => r.eps),
+      epsilons,
+    );
+    const sequential = await curveWith(false);
+    assert.deepEqual(sequential.events, ["start 0.05", "end 0.05", "start 0.1", "end 0.1", "start 0.2", "end 0.2"]);
+    for (const [i, run] of pipelined.curve.runs.entries()) {
+      assert.deepEqual(run.output.x.data, sequential.curve.runs[i].output.x.data, `ε ${run.eps}: the same examples either way`);
+      assert.equal(run.metrics.robust_accuracy, sequential.curve.runs[i].metrics.robust_accuracy);
+    }
+    assert.ok(pipelined.curve.runs[2].metrics.robust_accuracy < pipelined.curve.runs[0].metrics.robust_accuracy, "and the curve falls with ε");
+
+    const failing = Object.assign(
+      async <M extends Predictor>(m: M, run: ShardedRun<M>): Promise<AttackOutput[]> => {
+        if (run.params.eps === 0.2) throw new Error("a worker gave up on ε 0.2");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return [await run.attack.run(m, run.x, run.y, run.params, { rng: createRng(0) })];
+      },
+      { concurrent: true },
+    );
+    const unhandled: unknown[] = [];
+    const record = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", record);
+    try {
+      await assert.rejects(
+        runCurve(attack, model, x, y, { epsilons, params: { ...params, batchSize: 32 }, seed: 3, executor: failing }),
+        /gave up on ε 0.2/,
+        "the failure surfaces as the curve's once the runs before it are scored",
+      );
+    } finally {
+      process.off("unhandledRejection", record);
+    }
+    assert.deepEqual(unhandled, [], "and not as an unhandled rejection while they run");
   } finally {
     await model.release();
   }

@@ -23,8 +23,10 @@ export interface AttackShardJob {
   shard: Shard;
   /** Labels (or targets) of the shard's rows. */
   y: number[];
-  /** SHA-256 of the encoded ONNX model. */
+  /** SHA-256 of the model's bytes: an encoded ONNX model, or one `aegis encrypt` wrote, which stays encrypted in Redis. */
   model: string;
+  /** An encrypted model's file name, which its ciphertext is bound to (the worker decrypts it with its own key). */
+  modelName?: string;
   /** SHA-256 of the encoded samples of the run. */
   samples: string;
   clipRange: [number, number];

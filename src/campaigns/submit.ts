@@ -12,11 +12,16 @@
  * the campaign, so its submitter stops instead of waiting for them.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AttackOutput, AutoAttackOutput } from "../attacks/index.js";
 import type { ShardExecutor } from "../audit/index.js";
+import { isEncrypted } from "../encryption/index.js";
 import { AegisError } from "../errors.js";
+import type { Model } from "../onnx/ir.js";
+import { encodeModel } from "../onnx/proto.js";
 import type { Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
@@ -25,8 +30,14 @@ import { ATTACK_SHARD, ATTEMPTS, type AttackShardJob, type AttackShardResult, en
 export interface CampaignOptions extends QueueTarget {
   /** Names the campaign; a name used before re-attaches to its jobs (default: a new one). */
   id?: string;
-  /** The encoded ONNX model the workers run (plaintext: the queue carries no keys). */
+  /**
+   * The model the workers run: an encoded ONNX model, or the bytes of a file `aegis encrypt`
+   * wrote, which Redis then holds only encrypted and each worker decrypts in memory with its
+   * own key (the queue carries no keys).
+   */
   modelBytes: Uint8Array;
+  /** The encrypted model's file name, which its ciphertext is bound to; required with encrypted bytes. */
+  modelName?: string;
   /** Samples per ONNX Runtime call, as the submitter's model has it. */
   batchSize: number;
   log?: (message: string) => void;
@@ -123,6 +134,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
         shard,
         y: run.y.slice(shard.start, shard.end),
         model: modelHash,
+        ...(o.modelName === undefined ? {} : { modelName: o.modelName }),
         samples,
         clipRange: [model.clipRange[0], model.clipRange[1]],
         batchSize: o.batchSize,
@@ -208,6 +220,15 @@ async function shardOutput(redis: Redis, prefix: string, result: AttackShardResu
     output.attacks = result.attacks;
   }
   return output;
+}
+
+/**
+ * What a campaign stores of the model at `path` (`graph`, as loaded): a file `aegis encrypt`
+ * wrote goes as it is on disk, so Redis never holds the plaintext; any other as encoded.
+ */
+export function campaignModel(path: string, graph: Model): Pick<CampaignOptions, "modelBytes" | "modelName"> {
+  const onDisk = readFileSync(path);
+  return isEncrypted(onDisk) ? { modelBytes: onDisk, modelName: basename(path) } : { modelBytes: encodeModel(graph) };
 }
 
 /** The key whose presence says a campaign was cancelled. */

@@ -14,6 +14,7 @@ import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Attack, AutoAttackOutput, CommonParams } from "../attacks/index.js";
 import { attackByName } from "../attacks/index.js";
 import { attackShard } from "../audit/index.js";
+import { decryptBytes, findKey, type Identity, isEncrypted, KEY_ENV, KEY_FILE_ENV } from "../encryption/index.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
 import { decodeModel } from "../onnx/proto.js";
@@ -34,6 +35,8 @@ export interface WorkerOptions extends QueueTarget {
   metricsPort?: number;
   /** Address the metrics listen on (default 127.0.0.1). */
   metricsHost?: string;
+  /** Decrypts the models `aegis encrypt` wrote (default: AEGIS_KEY or AEGIS_KEY_FILE, looked up when one arrives). */
+  key?: Identity;
   /** Finds an attack by name (default: the registry). */
   lookup?: (name: string) => Attack<CommonParams, unknown> | undefined;
   log?: (message: string) => void;
@@ -61,7 +64,8 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
 
   const loadModel = (job: AttackShardJob) =>
     models.get(`${job.model}/${job.batchSize}/${job.clipRange}`, async () => {
-      const bytes = await getBlob(redis, o.prefix, job.model, "the model");
+      const stored = await getBlob(redis, o.prefix, job.model, "the model");
+      const bytes = isEncrypted(stored) ? decryptModel(stored, job, o.key ?? findKey(), name) : stored;
       try {
         return await OnnxClassifier.create(decodeModel(bytes), { threads: o.threads ?? 0, batchSize: job.batchSize, clipRange: job.clipRange });
       } catch (e) {
@@ -144,6 +148,18 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
       redis.disconnect();
     },
   };
+}
+
+/** An encrypted model's plaintext, decrypted in memory with the worker's key. */
+function decryptModel(bytes: Uint8Array, job: AttackShardJob, key: Identity | undefined, worker: string): Buffer {
+  const model = job.modelName ?? `model ${job.model.slice(0, 12)}`;
+  if (!key)
+    throw new AegisError(
+      "BAD_OPTION",
+      `${model} is encrypted and the worker ${worker} has no key: start it with --key-file, or set ${KEY_ENV} or ${KEY_FILE_ENV}`,
+    );
+  if (!job.modelName) throw new AegisError("BAD_MODEL", `${model} is encrypted but its job does not name the file it was encrypted as`);
+  return decryptBytes(bytes, key, job.modelName);
 }
 
 /** A few values by key, oldest dropped first; a value still loading is shared, a failed load is forgotten. */

@@ -66,10 +66,18 @@ function numbers(path: string): unknown {
 }
 
 /** `aegis worker` processes on a prefix, once each says it takes jobs; `onLine` sees their stderr. */
-async function startWorkers(count: number, queuePrefix: string, extra: string[] = [], onLine?: (i: number, line: string, child: ChildProcess) => void) {
+async function startWorkers(
+  count: number,
+  queuePrefix: string,
+  extra: string[] = [],
+  onLine?: (i: number, line: string, child: ChildProcess) => void,
+  env: Record<string, string> = {},
+) {
   return Promise.all(
     Array.from({ length: count }, (_, i) => {
-      const child = spawn(process.execPath, [BIN, "worker", "--queue", REDIS, "--prefix", queuePrefix, "--threads", "1", ...extra]);
+      const child = spawn(process.execPath, [BIN, "worker", "--queue", REDIS, "--prefix", queuePrefix, "--threads", "1", ...extra], {
+        env: { ...process.env, ...env },
+      });
       children.push(child);
       return new Promise<ChildProcess>((resolve, reject) => {
         let log = "";
@@ -128,6 +136,45 @@ test("a worker killed with -9 mid-job: its job goes to another worker, and the r
   const status = await aegis(["campaign", "status", id, "--queue", REDIS, "--prefix", p]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`campaign ${id}: 12 of 12 jobs done, 0 running, 0 waiting, 0 failed; 0 workers connected`));
+});
+
+test("an encrypted model stays encrypted in Redis: a worker with the key runs it, one without fails its jobs saying so", async () => {
+  assert.ok(local, "the local report of the first test");
+  const keyFile = join(tmp, "model.key");
+  const encrypted = join(tmp, "mnist-cnn.onnx.aegis");
+  const sealed = await aegis(["encrypt", DEMO, "--key-file", keyFile, "--new-key", "--out", encrypted]);
+  assert.equal(sealed.code, 0, sealed.stderr);
+  const env = { AEGIS_KEY_FILE: keyFile };
+  const p = prefix("sealed");
+  const keyed = await startWorkers(1, p, ["--key-file", keyFile]);
+  const r = await aegis([...AUDIT, "--model", encrypted, "--out", join(tmp, "sealed"), "--queue", REDIS, "--queue-prefix", p], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const sealedReport = readFileSync(join(tmp, "sealed", "report.json"), "utf8").replaceAll(encrypted, DEMO);
+  assert.deepEqual(untimed(JSON.parse(sealedReport)), local, "the local run's numbers, the model's file aside");
+  const stored = /model (\w{12}) stored/.exec(r.stderr)?.[1];
+  assert.equal(stored, sha256(readFileSync(encrypted)).slice(0, 12), "the blob is the encrypted file");
+  const plaintext = encodeModel(loadModel(DEMO));
+  for (const key of await redis.keys(`${p}:blob:*`)) {
+    const blob = (await redis.getBuffer(key)) as Buffer;
+    assert.equal(blob.indexOf(Buffer.from(plaintext.subarray(64, 128))), -1, `${key} holds none of the model's plaintext`);
+  }
+  keyed[0].kill("SIGTERM");
+  await exited(keyed[0]);
+
+  const q = prefix("keyless");
+  const keyless = await startWorkers(1, q, [], undefined, { AEGIS_KEY: "", AEGIS_KEY_FILE: "" });
+  const failed = await aegis([...AUDIT, "--attacks", "fgsm", "--model", encrypted, "--out", join(tmp, "keyless"), "--queue", REDIS, "--queue-prefix", q], {
+    env,
+  });
+  const report: AuditReport = JSON.parse(readFileSync(join(tmp, "keyless", "report.json"), "utf8"));
+  assert.equal(report.attacks[0].status, "failed");
+  assert.match(
+    report.attacks[0].reason ?? "",
+    /mnist-cnn\.onnx\.aegis is encrypted and the worker \S+ has no key: start it with --key-file/,
+    `${failed.stderr}`,
+  );
+  keyless[0].kill("SIGTERM");
+  await exited(keyless[0]);
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */

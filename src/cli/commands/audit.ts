@@ -23,7 +23,7 @@ import {
   runComparison,
   writeAuditReports,
 } from "../../audit/index.js";
-import { DEFAULT_PREFIX, openCampaign } from "../../campaigns/index.js";
+import { campaignModel, DEFAULT_PREFIX, openCampaign } from "../../campaigns/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { capabilitiesOf } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -31,7 +31,6 @@ import { type InputKind, inputKind, kindText } from "../../engine/input-kind.js"
 import { summarizeModel } from "../../engine/inspect.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
-import { encodeModel } from "../../onnx/proto.js";
 import { severitySummary } from "../../report/finding.js";
 import { parseFormats } from "../../report/write.js";
 import { sizeOf } from "../../tensor.js";
@@ -121,7 +120,7 @@ export function auditCommand(): Command {
             url: opts.queue,
             prefix: opts.queuePrefix,
             id: opts.campaign,
-            modelBytes: encodeModel(graphs[0]),
+            ...campaignModel(modelPaths[0], graphs[0]),
             batchSize: config.batchSize,
             log: info,
           });

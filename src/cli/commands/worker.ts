@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { DEFAULT_PREFIX, startWorker } from "../../campaigns/index.js";
+import { readKeyFile } from "../../encryption/index.js";
 import { info } from "../common.js";
 import { parseInteger } from "../options.js";
 
@@ -18,6 +19,10 @@ export function workerCommand(): Command {
     )
     .option("--metrics-port <n>", "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics", parseInteger("--metrics-port", 0))
     .option("--metrics-host <host>", "address the metrics listen on", "127.0.0.1")
+    .option(
+      "--key-file <file>",
+      "key of models `aegis encrypt` wrote, which campaigns keep encrypted in Redis (default: AEGIS_KEY, else the file AEGIS_KEY_FILE names)",
+    )
     .action(async (opts) => {
       const worker = await startWorker({
         url: opts.queue,
@@ -27,6 +32,7 @@ export function workerCommand(): Command {
         stallSeconds: opts.stallSeconds,
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
+        key: opts.keyFile === undefined ? undefined : readKeyFile(opts.keyFile),
         log: info,
       });
       // The running jobs finish (or go back to the queue on a second signal) before the process ends.

@@ -1,8 +1,9 @@
 /**
  * What travels through the queue: one job per shard of an attack run, keyed by (campaign,
- * run and its digest, shard, seed, model hash) so a retried job recomputes exactly the same thing. A job
- * names its model and samples by content hash and carries no secrets: no paths, keys or
- * tokens, only the attack's parameters and the shard's labels.
+ * run and its digest, shard, seed, model hash), and one per shadow model of a membership
+ * inference, keyed by (campaign, model index, digest of its configuration, data, rows and
+ * seed), so a retried job recomputes exactly the same thing. A job names its models and
+ * data by content hash and carries no secrets: no paths, keys or tokens.
  */
 import type { CommonParams } from "../attacks/index.js";
 import type { Shard } from "../audit/index.js";
@@ -10,6 +11,7 @@ import type { InputKind } from "../engine/input-kind.js";
 
 export const QUEUE_NAME = "aegis-campaign";
 export const ATTACK_SHARD = "attack-shard";
+export const SHADOW_MODEL = "shadow-model";
 
 export interface AttackShardJob {
   campaign: string;
@@ -46,6 +48,33 @@ export interface AttackShardResult {
   /** Seconds in the attack, and in fetching and loading what it needed. */
   seconds: number;
   loadSeconds: number;
+}
+
+/** One shadow model to train: trainShadowModel(config, seed, rows of the pool). */
+export interface ShadowModelJob {
+  campaign: string;
+  /** The model's index in its plan. */
+  index: number;
+  /** SHA-256 of everything the model depends on: configuration, pool, rows and seed. */
+  digest: string;
+  /** The ShadowConfig as JSON, a `like` architecture given by the hash of its (weightless) model. */
+  config: string;
+  seed: number;
+  rows: number[];
+  /** Hashes of the pool's inputs and labels (tensor blobs). */
+  pool: { x: string; labels: string };
+}
+
+export interface ShadowModelResult {
+  /** SHA-256 of the trained model's ONNX bytes (a blob). */
+  model: string;
+  worker: string;
+  seconds: number;
+}
+
+/** The job id of a shadow model (no colon, as BullMQ wants). */
+export function shadowJobId(job: Pick<ShadowModelJob, "campaign" | "index" | "digest">): string {
+  return `${job.campaign}-shadow${job.index}-${job.digest.slice(0, 16)}`;
 }
 
 /** A job id BullMQ accepts (no colon) that names everything the result depends on. */

@@ -4,7 +4,8 @@
  * by content hash; every shard becomes a job keyed by (campaign, run, shard, seed, model
  * hash), the run's key with a digest of its attack, parameters and samples; the results come back in shard order for the audit to merge as it merges local
  * ones. A job that fails after its retries fails its run with the job's error, which the
- * audit records in the report while the other attacks go on.
+ * audit records in the report while the other attacks go on. A membership inference's
+ * shadow models go the same way, one job each (`shadowTrainer`).
  *
  * A campaign named again (`--campaign ID`) re-attaches: its jobs have the same keys, so
  * the ones already done return their results at once and only the rest run (its failed
@@ -16,49 +17,65 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
-import type { AttackOutput, AutoAttackOutput } from "../attacks/index.js";
+import type { AttackOutput, AutoAttackOutput, ShadowTrainer } from "../attacks/index.js";
 import type { ShardExecutor } from "../audit/index.js";
 import { isEncrypted } from "../encryption/index.js";
+import { reinitialise } from "../engine/reinitialise.js";
 import { AegisError } from "../errors.js";
 import type { Model } from "../onnx/ir.js";
-import { encodeModel } from "../onnx/proto.js";
-import type { Tensor } from "../tensor.js";
+import { decodeModel, encodeModel } from "../onnx/proto.js";
+import { float32, type Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
-import { ATTACK_SHARD, ATTEMPTS, type AttackShardJob, type AttackShardResult, encodeParams, QUEUE_NAME, shardJobId } from "./jobs.js";
+import {
+  ATTACK_SHARD,
+  ATTEMPTS,
+  type AttackShardJob,
+  type AttackShardResult,
+  encodeParams,
+  QUEUE_NAME,
+  SHADOW_MODEL,
+  type ShadowModelJob,
+  type ShadowModelResult,
+  shadowJobId,
+  shardJobId,
+} from "./jobs.js";
 
 export interface CampaignOptions extends QueueTarget {
   /** Names the campaign; a name used before re-attaches to its jobs (default: a new one). */
   id?: string;
   /**
-   * The model the workers run: an encoded ONNX model, or the bytes of a file `aegis encrypt`
-   * wrote, which Redis then holds only encrypted and each worker decrypts in memory with its
-   * own key (the queue carries no keys).
+   * The model the attack shards run: an encoded ONNX model, or the bytes of a file `aegis
+   * encrypt` wrote, which Redis then holds only encrypted and each worker decrypts in memory
+   * with its own key (the queue carries no keys). A campaign that only trains shadow models needs none.
    */
-  modelBytes: Uint8Array;
+  modelBytes?: Uint8Array;
   /** The encrypted model's file name, which its ciphertext is bound to; required with encrypted bytes. */
   modelName?: string;
-  /** Samples per ONNX Runtime call, as the submitter's model has it. */
-  batchSize: number;
+  /** Samples per ONNX Runtime call, as the submitter's model has it (with `modelBytes`). */
+  batchSize?: number;
   log?: (message: string) => void;
 }
 
 export interface Campaign {
   id: string;
-  /** SHA-256 of the model the workers load. */
-  model: string;
+  /** SHA-256 of the model the attack shards load (null: none was given). */
+  model: string | null;
   executor: ShardExecutor;
+  /** Trains a membership inference's shadow models on the workers, one job each. */
+  shadowTrainer: ShadowTrainer;
   /** Jobs finished so far, and how many of them stalled (their worker died) and were retried. */
   stats(): CampaignStats;
   close(): Promise<void>;
 }
 
 export interface CampaignStats {
+  /** Jobs submitted, of every kind. */
   jobs: number;
   completed: number;
   failed: number;
   stalled: number;
-  /** Seconds the completed jobs spent in their attacks, and in fetching and loading the model and samples. */
+  /** Seconds the completed jobs spent in their attacks (or training), and in fetching and loading the model and samples. */
   attackSeconds: number;
   loadSeconds: number;
 }
@@ -79,13 +96,13 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     log(`job ${jobId} stalled (its worker stopped answering); it goes back to the queue for another worker`);
   });
   // Whoever waits for a job, told by the queue's events; a removed job sends neither "completed" nor "failed".
-  const waiters = new Map<string, { done(result: AttackShardResult): void; fail(reason: string): void }>();
-  events.on("completed", ({ jobId, returnvalue }) => waiters.get(jobId)?.done(returnvalue as unknown as AttackShardResult));
+  const waiters = new Map<string, { done(result: unknown): void; fail(reason: string): void }>();
+  events.on("completed", ({ jobId, returnvalue }) => waiters.get(jobId)?.done(returnvalue));
   events.on("failed", ({ jobId, failedReason }) => waiters.get(jobId)?.fail(failedReason));
   events.on("removed", ({ jobId }) => waiters.get(jobId)?.fail("it was removed from the queue (aegis campaign cancel)"));
-  const finished = (jobId: string) =>
-    new Promise<AttackShardResult>((resolve, reject) => {
-      waiters.set(jobId, { done: resolve, fail: (reason) => reject(new Error(reason)) });
+  const finished = <R>(jobId: string) =>
+    new Promise<R>((resolve, reject) => {
+      waiters.set(jobId, { done: (result) => resolve(result as R), fail: (reason) => reject(new Error(reason)) });
       // It may have finished before anyone listened (a re-attached campaign): ask once. The state
       // first, then the job: a job read first could fail in between and show no reason.
       void (async () => {
@@ -93,15 +110,15 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
         if (state !== "completed" && state !== "failed" && state !== "unknown") return;
         const job = await queue.getJob(jobId);
         if (!job) reject(new Error("it is no longer in the queue"));
-        else if (state === "completed") resolve(job.returnvalue as AttackShardResult);
+        else if (state === "completed") resolve(job.returnvalue as R);
         else reject(new Error(job.failedReason));
       })().catch(reject);
     });
   const cancelled = async () => (await redis.exists(cancelKey(o.prefix, id))) === 1;
-  let modelHash: string;
+  let modelHash: string | null = null;
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-    modelHash = await putBlob(redis, o.prefix, o.modelBytes, "the model");
+    if (o.modelBytes) modelHash = await putBlob(redis, o.prefix, o.modelBytes, "the model");
   } catch (e) {
     await Promise.all([queue.close(), events.close()]);
     redis.disconnect();
@@ -109,14 +126,76 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   }
   const workers = await queue.getWorkersCount();
   log(
-    `campaign ${id} on ${redact(o.url)} (prefix ${o.prefix}): model ${modelHash.slice(0, 12)} stored; ${workers === 0 ? `no worker is connected yet, and the jobs wait for one: start \`aegis worker --queue ${redact(o.url)} --prefix ${o.prefix}\`` : `${workers} worker${workers > 1 ? "s" : ""} connected`}`,
+    `campaign ${id} on ${redact(o.url)} (prefix ${o.prefix}): ${modelHash ? `model ${modelHash.slice(0, 12)} stored; ` : ""}${workers === 0 ? `no worker is connected yet, and the jobs wait for one: start \`aegis worker --queue ${redact(o.url)} --prefix ${o.prefix}\`` : `${workers} worker${workers > 1 ? "s" : ""} connected`}`,
   );
+  /**
+   * Adds `jobs` (each with its id) and waits for all of them, handing each result to `collect`
+   * as it arrives. Every job is waited for, so a failure reports the first error while none is
+   * left dangling. Stopped by the signal, it leaves the jobs to the workers and says "stopped":
+   * named again, the campaign collects them.
+   */
+  const submit = async <D, R>(
+    kind: string,
+    jobs: readonly { id: string; data: D }[],
+    signal: AbortSignal | undefined,
+    describe: (i: number) => string,
+    collect: (i: number, result: R) => Promise<void> | void,
+  ): Promise<"done" | "stopped"> => {
+    if (await cancelled()) throw new AegisError("QUEUE_ERROR", `campaign ${id} was cancelled (aegis campaign cancel)`);
+    const added = await queue.addBulk(
+      jobs.map(({ id: jobId, data }) => ({
+        name: kind,
+        data,
+        opts: {
+          jobId,
+          attempts: ATTEMPTS,
+          backoff: { type: "fixed", delay: 500 },
+          removeOnComplete: { age: 24 * 3600 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
+      })),
+    );
+    stats.jobs += added.length;
+    // Re-attached: what failed before is tried again.
+    await Promise.all(added.map(async (job) => (await job.isFailed()) && job.retry()));
+    const stopped = new Promise<"stopped">((resolve) => {
+      if (signal?.aborted) resolve("stopped");
+      signal?.addEventListener("abort", () => resolve("stopped"), { once: true });
+    });
+    const outcomes = added.map(async (job, i) => {
+      try {
+        const result = await finished<R & { seconds: number; loadSeconds?: number }>(job.id as string);
+        stats.completed++;
+        stats.attackSeconds += result.seconds;
+        stats.loadSeconds += result.loadSeconds ?? 0;
+        await collect(i, result);
+      } catch (e) {
+        stats.failed++;
+        if (e instanceof AegisError) throw e;
+        throw new AegisError("QUEUE_ERROR", `${describe(i)} (job ${job.id}) failed on the workers: ${(e as Error).message}`);
+      } finally {
+        waiters.delete(job.id as string);
+      }
+    });
+    const settled = await Promise.race([Promise.allSettled(outcomes), stopped]);
+    if (settled === "stopped") {
+      for (const job of added) waiters.delete(job.id as string);
+      log(`the jobs of campaign ${id} keep running on the workers: collect them with --campaign ${id}, or cancel them with aegis campaign cancel ${id}`);
+      return "stopped";
+    }
+    const failure = settled.find((f) => f.status === "rejected");
+    if (failure) throw failure.reason;
+    return "done";
+  };
+
   const sampleHashes = new WeakMap<Float32Array, string>();
   let runs = 0;
 
   const runShards: ShardExecutor = async (model, run, context) => {
     const index = runs++;
-    if (await cancelled()) throw new AegisError("QUEUE_ERROR", `campaign ${id} was cancelled (aegis campaign cancel)`);
+    const batchSize = o.batchSize;
+    if (modelHash === null || batchSize === undefined)
+      throw new AegisError("BAD_OPTION", `campaign ${id} was opened without a model and its batch size, so it cannot run attacks`);
     let samples = sampleHashes.get(run.x.data);
     if (samples === undefined) {
       samples = await putBlob(redis, o.prefix, encodeTensor(run.x), "the samples");
@@ -124,8 +203,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     }
     const params = encodeParams(run.params);
     const runDigest = sha256(Buffer.from(`${run.attack.name}\n${params}\n${samples}`));
-    const jobs = run.shards.map(
-      (shard): AttackShardJob => ({
+    const jobs = run.shards.map((shard) => {
+      const data: AttackShardJob = {
         campaign: id,
         run: index,
         runDigest,
@@ -137,64 +216,57 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
         ...(o.modelName === undefined ? {} : { modelName: o.modelName }),
         samples,
         clipRange: [model.clipRange[0], model.clipRange[1]],
-        batchSize: o.batchSize,
+        batchSize,
         inputKind: run.inputKind,
-      }),
-    );
-    const added = await queue.addBulk(
-      jobs.map((data) => ({
-        name: ATTACK_SHARD,
-        data,
-        opts: {
-          jobId: shardJobId(data),
-          attempts: ATTEMPTS,
-          backoff: { type: "fixed", delay: 500 },
-          removeOnComplete: { age: 24 * 3600 },
-          removeOnFail: { age: 7 * 24 * 3600 },
-        },
-      })),
-    );
-    stats.jobs += added.length;
-    // Re-attached: what failed before is tried again.
-    await Promise.all(added.map(async (job) => (await job.isFailed()) && job.retry()));
+      };
+      return { id: shardJobId(data), data };
+    });
     const total = run.x.shape[0];
     let done = 0;
-    const stopped = new Promise<"stopped">((resolve) => {
-      if (context.signal?.aborted) resolve("stopped");
-      context.signal?.addEventListener("abort", () => resolve("stopped"), { once: true });
-    });
-    const outcomes = added.map(async (job, i) => {
-      try {
-        const result = await finished(job.id as string);
-        stats.completed++;
-        stats.attackSeconds += result.seconds;
-        stats.loadSeconds += result.loadSeconds;
-        const output = await shardOutput(redis, o.prefix, result);
-        done += jobs[i].shard.end - jobs[i].shard.start;
+    const outputs: AttackOutput[] = [];
+    const outcome = await submit<AttackShardJob, AttackShardResult>(
+      ATTACK_SHARD,
+      jobs,
+      context.signal,
+      (i) => `shard ${i + 1} of ${jobs.length}`,
+      async (i, result) => {
+        outputs[i] = await shardOutput(redis, o.prefix, result);
+        done += jobs[i].data.shard.end - jobs[i].data.shard.start;
         context.onProgress?.(done, total);
-        return output;
-      } catch (e) {
-        stats.failed++;
-        if (e instanceof AegisError) throw e;
-        throw new AegisError(
-          "QUEUE_ERROR",
-          `shard ${jobs[i].shard.index + 1} of ${jobs.length} (job ${job.id}) failed on the workers: ${(e as Error).message}`,
-        );
-      } finally {
-        waiters.delete(job.id as string);
-      }
+      },
+    );
+    return outcome === "stopped" ? [] : outputs;
+  };
+
+  const shadowTrainer: ShadowTrainer = async (config, plan, pool, pending, hooks) => {
+    const x = await putBlob(redis, o.prefix, encodeTensor(pool.x), "the shadow models' data");
+    const labels = await putBlob(redis, o.prefix, encodeTensor(float32([pool.labels.length], Float32Array.from(pool.labels))), "the shadow models' labels");
+    // The target's architecture, never its trained weights: workers draw fresh ones from each model's seed anyway.
+    const architecture =
+      "arch" in config.architecture
+        ? config.architecture
+        : {
+            like: await putBlob(redis, o.prefix, encodeModel(reinitialise(decodeModel(config.architecture.like), 0).model), "the shadow models' architecture"),
+          };
+    const encoded = JSON.stringify({ architecture, numClasses: config.numClasses, training: config.training });
+    const jobs = pending.map((index) => {
+      const { seed, rows } = plan.models[index];
+      const digest = sha256(Buffer.from(JSON.stringify({ config: encoded, x, labels, seed, rows })));
+      const data: ShadowModelJob = { campaign: id, index, digest, config: encoded, seed, rows, pool: { x, labels } };
+      return { id: shadowJobId(data), data };
     });
-    // Every job is waited for, so a failure reports the first error while none is left dangling. Stopped, the
-    // submitter leaves its jobs to the workers: named again, the campaign collects them.
-    const settled = await Promise.race([Promise.allSettled(outcomes), stopped]);
-    if (settled === "stopped") {
-      for (const job of added) waiters.delete(job.id as string);
-      log(`the jobs of campaign ${id} keep running on the workers: collect them with --campaign ${id}, or cancel them with aegis campaign cancel ${id}`);
-      return [];
-    }
-    const failure = settled.find((f) => f.status === "rejected");
-    if (failure) throw failure.reason;
-    return settled.map((f) => (f as PromiseFulfilledResult<AttackOutput>).value);
+    const outcome = await submit<ShadowModelJob, ShadowModelResult>(
+      SHADOW_MODEL,
+      jobs,
+      hooks.signal,
+      (i) => `shadow model ${pending[i] + 1} of ${plan.models.length}`,
+      async (i, result) => {
+        const bytes = await getBlob(redis, o.prefix, result.model, "a shadow model");
+        for (let e = 0; e < config.training.epochs; e++) hooks.onEpoch();
+        hooks.finish(pending[i], bytes);
+      },
+    );
+    if (outcome === "stopped") throw new AegisError("INTERRUPTED", `the shadow models of campaign ${id} were interrupted`);
   };
 
   return {
@@ -202,6 +274,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     model: modelHash,
     // Each ε's jobs go to the queue at once, so workers keep busy while earlier runs are scored.
     executor: Object.assign(runShards, { concurrent: true }),
+    shadowTrainer,
     stats: () => ({ ...stats }),
     async close() {
       await Promise.all([queue.close(), events.close()]);

@@ -1,7 +1,9 @@
 /**
  * The working side of a campaign: a BullMQ worker that takes shard jobs, loads the model
  * and samples they name by hash (checked, then kept for the next job), runs the shard
- * through the audit's own `attackShard` and stores the adversarial examples back by hash.
+ * through the audit's own `attackShard` and stores the adversarial examples back by hash;
+ * and shadow-model jobs, which it trains with the inference attacks' own `trainShadowModel`
+ * and stores back by hash.
  * A worker that dies mid-job stops renewing its lock; after `stallSeconds` another
  * worker's stalled-job check puts the job back in the queue. An error the user caused (a
  * model that will not load, a bad parameter) would fail again the same way, so its job
@@ -11,17 +13,27 @@
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
-import type { Attack, AutoAttackOutput, CommonParams } from "../attacks/index.js";
-import { attackByName } from "../attacks/index.js";
+import type { Attack, AutoAttackOutput, CommonParams, LabelledData, ShadowConfig } from "../attacks/index.js";
+import { attackByName, sampleRows, trainShadowModel } from "../attacks/index.js";
 import { attackShard } from "../audit/index.js";
 import { decryptBytes, findKey, type Identity, isEncrypted, KEY_ENV, KEY_FILE_ENV } from "../encryption/index.js";
+import type { Architecture } from "../engine/architectures.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
 import { decodeModel } from "../onnx/proto.js";
 import { sliceRows, type Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget } from "./connection.js";
-import { ATTACK_SHARD, type AttackShardJob, type AttackShardResult, decodeParams, QUEUE_NAME } from "./jobs.js";
+import {
+  ATTACK_SHARD,
+  type AttackShardJob,
+  type AttackShardResult,
+  decodeParams,
+  QUEUE_NAME,
+  SHADOW_MODEL,
+  type ShadowModelJob,
+  type ShadowModelResult,
+} from "./jobs.js";
 import { serveMetrics, workerMetrics } from "./metrics.js";
 
 export interface WorkerOptions extends QueueTarget {
@@ -73,9 +85,32 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
       }
     });
 
+  const pools = new Kept<LabelledData>();
+  const processShadow = async (job: Job<ShadowModelJob>): Promise<ShadowModelResult> => {
+    const data = job.data;
+    log(`job ${job.id} started: shadow model ${data.index} on ${data.rows.length} samples`);
+    const parsed = JSON.parse(data.config) as Omit<ShadowConfig, "architecture"> & { architecture: { arch: Architecture } | { like: string } };
+    const architecture =
+      "arch" in parsed.architecture
+        ? parsed.architecture
+        : { like: await getBlob(redis, o.prefix, parsed.architecture.like, "the shadow models' architecture") };
+    const pool = await pools.get(`${data.pool.x}/${data.pool.labels}`, async () => ({
+      x: decodeTensor(await getBlob(redis, o.prefix, data.pool.x, "the shadow models' data")),
+      labels: Array.from(decodeTensor(await getBlob(redis, o.prefix, data.pool.labels, "the shadow models' labels")).data),
+    }));
+    const started = performance.now();
+    const config: ShadowConfig = { ...parsed, architecture, threads: o.threads ?? 0 };
+    const bytes = await trainShadowModel(config, data.seed, sampleRows(pool, data.rows), {
+      onEpoch: (epoch) => void job.updateProgress(Math.round((100 * epoch) / config.training.epochs)).catch(() => {}),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    metrics.jobSeconds.observe({ attack: "shadow-model" }, seconds);
+    log(`job ${job.id} done in ${seconds.toFixed(2)} s`);
+    return { model: await putBlob(redis, o.prefix, bytes, "a shadow model", RESULT_TTL_SECONDS), worker: name, seconds };
+  };
+
   const processShard = async (job: Job<AttackShardJob>): Promise<AttackShardResult> => {
     const data = job.data;
-    if (job.name !== ATTACK_SHARD) throw new UnrecoverableError(`this worker does not know jobs of kind "${job.name}"; upgrade it`);
     log(`job ${job.id} started: ${data.attack} shard ${data.shard.index} (rows ${data.shard.start}–${data.shard.end})`);
     const loadStarted = performance.now();
     const attack = lookup(data.attack);
@@ -107,11 +142,14 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   };
 
   const stall = (o.stallSeconds ?? 30) * 1000;
-  const worker = new Worker<AttackShardJob, AttackShardResult>(
+  const worker = new Worker<AttackShardJob | ShadowModelJob, AttackShardResult | ShadowModelResult>(
     QUEUE_NAME,
     async (job) => {
       try {
-        const result = await processShard(job);
+        let result: AttackShardResult | ShadowModelResult;
+        if (job.name === ATTACK_SHARD) result = await processShard(job as Job<AttackShardJob>);
+        else if (job.name === SHADOW_MODEL) result = await processShadow(job as Job<ShadowModelJob>);
+        else throw new UnrecoverableError(`this worker does not know jobs of kind "${job.name}"; upgrade it`);
         metrics.jobs.inc({ outcome: "completed" });
         return result;
       } catch (e) {

@@ -8,23 +8,25 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
-import { attackByName } from "../../src/attacks/index.js";
+import { attackByName, type ShadowConfig, trainShadowModels } from "../../src/attacks/index.js";
 import type { AuditConfig, AuditReport } from "../../src/audit/index.js";
 import { runAudit } from "../../src/audit/index.js";
 import { ATTEMPTS, campaignStatus, cancelCampaign, connectionOptions, openCampaign, QUEUE_NAME, sha256, startWorker } from "../../src/campaigns/index.js";
 import { loadMnist } from "../../src/data/index.js";
+import { buildArchitecture } from "../../src/engine/architectures.js";
 import { capabilitiesOf } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { summarizeModel } from "../../src/engine/inspect.js";
 import { loadModel } from "../../src/onnx/io.js";
-import { encodeModel } from "../../src/onnx/proto.js";
+import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
+import { labelsOf, sliceRows } from "../../src/tensor.js";
 import { aegis, exited } from "../helpers/cli.js";
 
 const REDIS = process.env.AEGIS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -175,6 +177,89 @@ test("an encrypted model stays encrypted in Redis: a worker with the key runs it
   );
   keyless[0].kill("SIGTERM");
   await exited(keyless[0]);
+});
+
+test("shadow models train on aegis workers, byte for byte as in this process, and the queue never holds the target's weights", async () => {
+  const { train: split } = loadMnist();
+  const pool = { x: sliceRows(split.x, 0, 300), labels: labelsOf(split.y).slice(0, 300) };
+  const target = encodeModel(buildArchitecture("mlp", { inputShape: [1, 28, 28], numClasses: 10, seed: 9 }));
+  const config: ShadowConfig = {
+    architecture: { like: target },
+    numClasses: 10,
+    training: { epochs: 4, batchSize: 32, optimizer: "adam", lr: 1e-3, momentum: 0.9, weightDecay: 0, augment: "none" },
+    threads: 1,
+  };
+  const plan = { models: [0, 1, 2].map((j) => ({ seed: j + 1, rows: Array.from({ length: 100 }, (_, i) => j * 100 + i) })), candidates: 0, online: false };
+  const here = await trainShadowModels(config, plan, pool);
+  const p = prefix("shadows");
+  const workers = await startWorkers(2, p);
+  const seenBy = new Set<number>();
+  workers.forEach((w, i) => w.stderr?.on("data", (d) => /shadow model \d+ on 100 samples/.test(String(d)) && seenBy.add(i)));
+  const campaign = await openCampaign({ url: REDIS, prefix: p });
+  try {
+    let epochs = 0;
+    const there = await trainShadowModels(config, plan, pool, {
+      trainer: campaign.shadowTrainer,
+      progress: () => ({ update: (done) => void (epochs = done), stop() {} }),
+    });
+    assert.equal(there.length, 3);
+    for (const [j, bytes] of there.entries()) assert.ok(Buffer.from(bytes).equals(Buffer.from(here[j])), `shadow model ${j} is the one this process trains`);
+    assert.equal(epochs, 12, "progress counts each model's epochs");
+    assert.deepEqual([campaign.stats().jobs, campaign.stats().completed], [3, 3]);
+    // The target's weights stay here: the architecture travels re-initialised.
+    const matrix = decodeModel(target).graph.initializers.find((t) => t.dims.length === 2)?.data as Float32Array;
+    const weights = Buffer.from(matrix.buffer, matrix.byteOffset, 64);
+    for (const key of await redis.keys(`${p}:blob:*`))
+      assert.equal(((await redis.getBuffer(key)) as Buffer).indexOf(weights), -1, `${key} holds none of the target's weights`);
+  } finally {
+    await campaign.close();
+    for (const w of workers) w.kill("SIGTERM");
+    for (const w of workers) await exited(w);
+  }
+  assert.equal(seenBy.size, 2, "both workers trained some");
+});
+
+test("aegis infer membership --queue trains its shadow models as campaign jobs and writes the report a local run writes", async () => {
+  const modelPath = join(tmp, "target-mlp.onnx");
+  writeFileSync(modelPath, encodeModel(buildArchitecture("mlp", { inputShape: [1, 28, 28], numClasses: 10, seed: 4 })));
+  const args = (out: string) => [
+    "infer",
+    "membership",
+    "--model",
+    modelPath,
+    "--members",
+    "mnist:train:0-100",
+    "--non-members",
+    "mnist:test:0-100",
+    "--reference",
+    "mnist:train:4000-4400",
+    "--attacks",
+    "lira-offline",
+    "--shadows",
+    "2",
+    "--shadow-epochs",
+    "3",
+    "--population",
+    "100",
+    "--format",
+    "json",
+    "--out",
+    join(tmp, out),
+  ];
+  const here = await aegis(args("infer-here"));
+  assert.equal(here.code, 0, here.stderr);
+  const p = prefix("infer");
+  const [worker] = await startWorkers(1, p);
+  const there = await aegis([...args("infer-there"), "--queue", REDIS, "--queue-prefix", p]);
+  worker.kill("SIGTERM");
+  await exited(worker);
+  assert.equal(there.code, 0, there.stderr);
+  assert.match(there.stderr, /campaign c\w+: 2 of 2 jobs done, 0 failed/);
+  const result = (dir: string) => JSON.parse(readFileSync(join(tmp, dir, "report.json"), "utf8")).result;
+  assert.deepEqual(untimed(result("infer-there")), untimed(result("infer-here")));
+  const stray = await aegis([...args("infer-stray"), "--campaign", "x"]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /--campaign names a campaign on a queue: add --queue/);
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */

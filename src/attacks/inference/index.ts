@@ -16,7 +16,7 @@ export {
 } from "./membership.js";
 export { LOW_FPRS, type MembershipMetrics, membershipMetrics } from "./metrics.js";
 export { classMeans, type Inversion, type InversionSimilarity, inversionSimilarity, MI_FACE_DEFAULTS, type MiFaceOptions, miFace } from "./mi-face.js";
-export { AUGMENTATIONS, type AugmentationName, type LabelledData } from "./observations.js";
+export { AUGMENTATIONS, type AugmentationName, type LabelledData, sampleRows } from "./observations.js";
 export {
   MEMBERSHIP_RULE,
   type MembershipReport,
@@ -28,4 +28,14 @@ export {
   membershipSeverity,
   strongestAttack,
 } from "./report.js";
-export { DEFAULT_SHADOW_TRAINING, type ShadowArchitecture, type ShadowConfig, type ShadowTraining, trainShadowModels } from "./shadow-models.js";
+export {
+  DEFAULT_SHADOW_TRAINING,
+  type ShadowArchitecture,
+  type ShadowConfig,
+  type ShadowPlan,
+  type ShadowTrainer,
+  type ShadowTrainerHooks,
+  type ShadowTraining,
+  trainShadowModel,
+  trainShadowModels,
+} from "./shadow-models.js";

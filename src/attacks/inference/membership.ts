@@ -32,7 +32,7 @@ import {
   trueClassProbability,
 } from "./observations.js";
 import { calibrateOfflineA, rmia } from "./rmia.js";
-import { planShadowModels, type ShadowConfig, type ShadowPlan, trainedOn, trainShadowModels } from "./shadow-models.js";
+import { planShadowModels, type ShadowConfig, type ShadowPlan, type ShadowTrainer, trainedOn, trainShadowModels } from "./shadow-models.js";
 import { shokriScores } from "./shokri.js";
 import { calibrateThreshold, thresholdScores } from "./threshold.js";
 
@@ -121,6 +121,8 @@ export interface ShadowSetup {
   trainSize: number;
   /** Worker threads (default 1: this thread). */
   workers?: number;
+  /** Trains the shadow models elsewhere, e.g. a campaign's workers (`workers` is then unused). */
+  trainer?: ShadowTrainer;
   /** Folder for finished shadow models (offline/ and online/ inside); a rerun reuses them. */
   checkpointDir?: string;
 }
@@ -251,6 +253,7 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
     log(`training ${s.count} ${kind} shadow models on ${s.trainSize} samples each (${s.config.training.epochs} epochs)`);
     const bytes = await trainShadowModels(s.config, plan, pool, {
       workers: s.workers,
+      trainer: s.trainer,
       checkpointDir: s.checkpointDir ? `${s.checkpointDir}/${kind}` : undefined,
       signal: o.signal,
       progress: o.progress,

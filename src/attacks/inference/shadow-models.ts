@@ -190,9 +190,29 @@ function randomMoves(sampleShape: readonly number[], flip: boolean): BatchTransf
   };
 }
 
+/**
+ * Trains the plan's `pending` models somewhere else (campaigns/: on `aegis worker` processes),
+ * calling `finish` with each one's ONNX bytes as it arrives and `onEpoch` for each epoch done.
+ */
+export type ShadowTrainer = (
+  config: ShadowConfig,
+  plan: ShadowPlan,
+  pool: LabelledData,
+  pending: readonly number[],
+  hooks: ShadowTrainerHooks,
+) => Promise<void>;
+
+export interface ShadowTrainerHooks {
+  signal?: AbortSignal;
+  onEpoch: () => void;
+  finish: (index: number, bytes: Uint8Array) => void;
+}
+
 export interface ShadowRunOptions {
   /** Models trained at once, each in its own worker thread (default 1: in this thread). */
   workers?: number;
+  /** Trains the models elsewhere instead of in this process (`workers` is then unused). */
+  trainer?: ShadowTrainer;
   /** Folder for finished models; a later run of the same plan reuses them. */
   checkpointDir?: string;
   signal?: AbortSignal;
@@ -229,7 +249,8 @@ export async function trainShadowModels(config: ShadowConfig, plan: ShadowPlan, 
   };
   try {
     const workers = Math.min(options.workers ?? 1, pending.length);
-    if (workers <= 1) {
+    if (options.trainer) await options.trainer(config, plan, pool, pending, { signal: options.signal, onEpoch, finish });
+    else if (workers <= 1) {
       for (const i of pending) {
         const { seed, rows } = plan.models[i];
         finish(i, await trainShadowModel(config, seed, sampleRows(pool, rows), { signal: options.signal, onEpoch }));
@@ -282,19 +303,20 @@ function openCheckpoint(dir: string, fingerprint: string, count: number): void {
   writeFileAtomic(path, `${JSON.stringify({ kind: "aegis-shadow-models", fingerprint, models: count }, null, 2)}\n`);
 }
 
-interface WorkerHooks {
-  signal?: AbortSignal;
-  onEpoch: () => void;
-  finish: (index: number, bytes: Uint8Array) => void;
-}
-
 /** Messages from shadow-worker.ts. */
 type WorkerMessage =
   | { type: "epoch"; index: number }
   | { type: "done"; index: number; model: Uint8Array }
   | { type: "error"; index: number; message: string; code?: string };
 
-async function trainInWorkers(config: ShadowConfig, plan: ShadowPlan, pool: LabelledData, pending: number[], count: number, hooks: WorkerHooks): Promise<void> {
+async function trainInWorkers(
+  config: ShadowConfig,
+  plan: ShadowPlan,
+  pool: LabelledData,
+  pending: number[],
+  count: number,
+  hooks: ShadowTrainerHooks,
+): Promise<void> {
   const queue = [...pending];
   const workerData = {
     config: { ...config, threads: config.threads ?? 1 },

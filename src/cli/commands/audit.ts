@@ -23,7 +23,7 @@ import {
   runComparison,
   writeAuditReports,
 } from "../../audit/index.js";
-import { campaignModel, DEFAULT_PREFIX, openCampaign } from "../../campaigns/index.js";
+import { campaignModel } from "../../campaigns/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { capabilitiesOf } from "../../engine/capabilities.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -37,6 +37,7 @@ import { sizeOf } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
 import { parseEpsilons, runtimeOptions, withBatchSize, withData, withFormat, withJson, withOut, withRuntime, withSamples, withSeed } from "../options.js";
+import { closeQueue, openQueue, withQueue } from "../queue.js";
 
 export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx", import.meta.url));
 
@@ -64,13 +65,8 @@ export function auditCommand(): Command {
       "fit the audit into this time (300, 90s, 10m, 1h30m): warms every attack up, then cuts samples, then iterations, and the report states what it cut",
     )
     .option("--estimate", "warm every attack up first and print what the suite will cost before running it (always done with --time-budget)")
-    .option("--constraints <file>", "tabular feature constraints every attack keeps (JSON: lower, upper, immutable, integer, one_hot)")
-    .option(
-      "--queue <url>",
-      "run the attacks' shards on `aegis worker` processes through this Redis (redis://host:6379); the report is the one a local run writes",
-    )
-    .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix)", DEFAULT_PREFIX)
-    .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)");
+    .option("--constraints <file>", "tabular feature constraints every attack keeps (JSON: lower, upper, immutable, integer, one_hot)");
+  withQueue(cmd, "the attacks' shards");
   withData(cmd, "evaluation data (mnist: its 2,000-sample test split)", "mnist");
   withSamples(cmd, "at most n samples for every attack");
   withSeed(cmd, "random starts and targets (default: the suite's)", null);
@@ -83,8 +79,6 @@ export function auditCommand(): Command {
     const formats = parseFormats(opts.format, AUDIT_FORMATS);
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
-    if (opts.queue === undefined && opts.campaign !== undefined)
-      throw new AegisError("BAD_OPTION", "--campaign names a campaign on a queue: add --queue redis://…");
     if (opts.queue !== undefined && (opts.compare !== undefined || opts.defence !== undefined))
       throw new AegisError("BAD_OPTION", "--queue runs a single plain ONNX model for now: drop --compare or --defence, or run without --queue");
     const overrides = {
@@ -113,17 +107,7 @@ export function auditCommand(): Command {
     const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
     const opened: { release(): Promise<void> }[] = defence ? [defence.model] : [];
     // Before anything heavy: a Redis that does not answer should fail at once.
-    const campaign =
-      opts.queue === undefined
-        ? null
-        : await openCampaign({
-            url: opts.queue,
-            prefix: opts.queuePrefix,
-            id: opts.campaign,
-            ...campaignModel(modelPaths[0], graphs[0]),
-            batchSize: config.batchSize,
-            log: info,
-          });
+    const campaign = await openQueue(opts, { ...campaignModel(modelPaths[0], graphs[0]), batchSize: config.batchSize });
     const open = async (path: string) => {
       const model = await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize });
       opened.push(model);
@@ -181,11 +165,7 @@ export function auditCommand(): Command {
       }
     } finally {
       for (const m of opened) await m.release();
-      if (campaign) {
-        const s = campaign.stats();
-        info(`campaign ${campaign.id}: ${s.completed} of ${s.jobs} jobs done, ${s.failed} failed, ${s.stalled} stalled and retried`);
-        await campaign.close();
-      }
+      await closeQueue(campaign);
     }
     const paths = writeAuditReports(opts.out, result, formats);
     const written = Object.values(paths);

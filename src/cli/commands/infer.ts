@@ -36,6 +36,7 @@ import {
   type ShadowTraining,
   sensitiveAttribute,
 } from "../../attacks/index.js";
+import type { Campaign } from "../../campaigns/index.js";
 import { requireLabels } from "../../data/index.js";
 import { ARCHITECTURES, type Architecture } from "../../engine/architectures.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -46,6 +47,7 @@ import { gatherRows } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { parseInteger, parseNumber, runtimeOptions, withData, withFormat, withJson, withOut, withRuntime, withSeed } from "../options.js";
+import { closeQueue, openQueue, withQueue } from "../queue.js";
 
 const DATA_HELP = "<data>[:train|:test][:from-to], e.g. mnist:train:0-500 or members.npz";
 
@@ -86,6 +88,7 @@ function membershipCommand(): Command {
     .option("--checkpoint <dir>", "keep finished shadow models there; the same command run again reuses them")
     .option("--augment <name>", `query augmentations: ${AUGMENTATIONS.join(" | ")} (default: --shadow-augment, the augmentation the model trained with)`)
     .option("--population <n>", "reference samples RMIA compares with and thresholds are calibrated on", parseInteger("--population", 1), 2000);
+  withQueue(cmd, "the shadow models' training (one job per model)");
   withSeed(cmd, "the shadow-model plans and training");
   withFormat(cmd, REPORT_FORMATS, ["md", "html"]);
   withOut(cmd, "report folder", "aegis-infer");
@@ -101,7 +104,9 @@ function membershipCommand(): Command {
     const reference = loadPart(opts.reference, "--reference", opts);
     const target = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
     const signal = interruptSignal();
+    let campaign: Campaign | null = null;
     try {
+      campaign = await openQueue(opts);
       const result = await runMembershipInference({
         target,
         members: members.data,
@@ -115,6 +120,7 @@ function membershipCommand(): Command {
                 count: opts.shadows,
                 trainSize: opts.trainSize ?? members.data.labels.length,
                 workers: opts.workers,
+                trainer: campaign?.shadowTrainer,
                 checkpointDir: opts.checkpoint,
               }
             : undefined,
@@ -143,6 +149,7 @@ function membershipCommand(): Command {
       else process.stdout.write(summary(report));
     } finally {
       await target.release();
+      await closeQueue(campaign);
     }
   });
 }

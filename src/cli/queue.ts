@@ -1,0 +1,36 @@
+/** The options and life cycle shared by commands whose work can run on `aegis worker` processes (campaigns/). */
+import type { Command } from "commander";
+import { type Campaign, type CampaignOptions, DEFAULT_PREFIX, openCampaign } from "../campaigns/index.js";
+import { AegisError } from "../errors.js";
+import { info } from "./common.js";
+
+export interface QueueOptions {
+  queue?: string;
+  queuePrefix: string;
+  campaign?: string;
+}
+
+/** --queue, --queue-prefix and --campaign; `what` says which part of the command goes to the workers. */
+export function withQueue(cmd: Command, what: string): Command {
+  return cmd
+    .option("--queue <url>", `run ${what} on \`aegis worker\` processes through this Redis (redis://host:6379); the report is the one a local run writes`)
+    .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix)", DEFAULT_PREFIX)
+    .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)");
+}
+
+/** The campaign the options ask for (null without --queue); a Redis that does not answer fails here, before anything heavy. */
+export async function openQueue(opts: QueueOptions, model: Pick<CampaignOptions, "modelBytes" | "modelName" | "batchSize"> = {}): Promise<Campaign | null> {
+  if (opts.queue === undefined) {
+    if (opts.campaign !== undefined) throw new AegisError("BAD_OPTION", "--campaign names a campaign on a queue: add --queue redis://…");
+    return null;
+  }
+  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix, id: opts.campaign, ...model, log: info });
+}
+
+/** Says what the campaign's jobs came to, and disconnects. */
+export async function closeQueue(campaign: Campaign | null): Promise<void> {
+  if (!campaign) return;
+  const s = campaign.stats();
+  info(`campaign ${campaign.id}: ${s.completed} of ${s.jobs} jobs done, ${s.failed} failed, ${s.stalled} stalled and retried`);
+  await campaign.close();
+}

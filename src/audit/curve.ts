@@ -14,7 +14,7 @@
 
 import type { Attack, AttackOutput, AutoAttackOutput, CommonParams } from "../attacks/index.js";
 import { type AttackMetrics, attackMetrics } from "../attacks/index.js";
-import { createRng } from "../data/random.js";
+import { createRng, deriveSeed } from "../data/random.js";
 import type { Labels, Predictor } from "../engine/capabilities.js";
 import type { InputKind } from "../engine/input-kind.js";
 import type { ProgressSink } from "../progress.js";
@@ -78,7 +78,7 @@ export interface ShardExecutor {
 
 /** The seed of shard `index`: shard 0 keeps the run's seed, so a run of one batch draws what it always did. */
 export function shardSeed(seed: number, index: number): number {
-  return (seed + Math.imul(index, 0x9e3779b9)) >>> 0;
+  return deriveSeed(seed, index);
 }
 
 /** Splits n samples into shards of `size` (one shard for an attack that cannot be split). */

@@ -4,5 +4,13 @@ export { MAX_BLOB_BYTES, sha256 } from "./blobs.js";
 export { connectionOptions, DEFAULT_PREFIX, type QueueTarget, redact } from "./connection.js";
 export { ATTEMPTS, type AttackShardJob, type AttackShardResult, QUEUE_NAME, shardJobId } from "./jobs.js";
 export { type CampaignStatus, campaignStatus, cancelCampaign } from "./status.js";
-export { type Campaign, type CampaignOptions, type CampaignStats, campaignModel, openCampaign } from "./submit.js";
+export {
+  type Campaign,
+  type CampaignOptions,
+  type CampaignStats,
+  CERTIFY_SAMPLES_PER_JOB,
+  type CertifySettings,
+  campaignModel,
+  openCampaign,
+} from "./submit.js";
 export { type CampaignWorker, startWorker, type WorkerOptions } from "./worker.js";

@@ -2,7 +2,8 @@
  * What travels through the queue: one job per shard of an attack run, keyed by (campaign,
  * run and its digest, shard, seed, model hash), and one per shadow model of a membership
  * inference, keyed by (campaign, model index, digest of its configuration, data, rows and
- * seed), so a retried job recomputes exactly the same thing. A job names its models and
+ * seed), and one per shard of a certification, keyed by (campaign, digest of its settings
+ * and samples, first and last sample, model hash), so a retried job recomputes exactly the same thing. A job names its models and
  * data by content hash and carries no secrets: no paths, keys or tokens.
  */
 import type { CommonParams } from "../attacks/index.js";
@@ -12,6 +13,7 @@ import type { InputKind } from "../engine/input-kind.js";
 export const QUEUE_NAME = "aegis-campaign";
 export const ATTACK_SHARD = "attack-shard";
 export const SHADOW_MODEL = "shadow-model";
+export const CERTIFY_SHARD = "certify-shard";
 
 export interface AttackShardJob {
   campaign: string;
@@ -75,6 +77,31 @@ export interface ShadowModelResult {
 /** The job id of a shadow model (no colon, as BullMQ wants). */
 export function shadowJobId(job: Pick<ShadowModelJob, "campaign" | "index" | "digest">): string {
   return `${job.campaign}-shadow${job.index}-${job.digest.slice(0, 16)}`;
+}
+
+/** Samples [start, end) of a certification: certify(model, rows, settings), each sample's noise from its own seed. */
+export interface CertifyShardJob {
+  campaign: string;
+  /** SHA-256 of the settings and the samples. */
+  digest: string;
+  /** The model (as AttackShardJob's). */
+  model: string;
+  modelName?: string;
+  samples: string;
+  start: number;
+  end: number;
+  settings: { sigma: number; n: number; n0: number; alpha: number; batchSize: number; seed: number };
+}
+
+export interface CertifyShardResult {
+  certificates: { prediction: number | null; radius: number; pALower: number; count: number }[];
+  worker: string;
+  seconds: number;
+  loadSeconds: number;
+}
+
+export function certifyJobId(job: Pick<CertifyShardJob, "campaign" | "digest" | "start" | "end" | "model">): string {
+  return `${job.campaign}-certify-${job.digest.slice(0, 12)}-${job.start}-${job.end}-${job.model.slice(0, 16)}`;
 }
 
 /** A job id BullMQ accepts (no colon) that names everything the result depends on. */

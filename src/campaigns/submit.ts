@@ -5,7 +5,8 @@
  * hash), the run's key with a digest of its attack, parameters and samples; the results come back in shard order for the audit to merge as it merges local
  * ones. A job that fails after its retries fails its run with the job's error, which the
  * audit records in the report while the other attacks go on. A membership inference's
- * shadow models go the same way, one job each (`shadowTrainer`).
+ * shadow models go the same way, one job each (`shadowTrainer`), and so do a
+ * certification's samples, CERTIFY_SAMPLES_PER_JOB at a time (`certify`).
  *
  * A campaign named again (`--campaign ID`) re-attaches: its jobs have the same keys, so
  * the ones already done return their results at once and only the rest run (its failed
@@ -18,7 +19,8 @@ import { basename } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import type { AttackOutput, AutoAttackOutput, ShadowTrainer } from "../attacks/index.js";
-import type { ShardExecutor } from "../audit/index.js";
+import type { ShardExecutor, ShardRunContext } from "../audit/index.js";
+import type { Certificate } from "../defenses/index.js";
 import { isEncrypted } from "../encryption/index.js";
 import { reinitialise } from "../engine/reinitialise.js";
 import { AegisError } from "../errors.js";
@@ -32,6 +34,10 @@ import {
   ATTEMPTS,
   type AttackShardJob,
   type AttackShardResult,
+  CERTIFY_SHARD,
+  type CertifyShardJob,
+  type CertifyShardResult,
+  certifyJobId,
   encodeParams,
   QUEUE_NAME,
   SHADOW_MODEL,
@@ -64,10 +70,17 @@ export interface Campaign {
   executor: ShardExecutor;
   /** Trains a membership inference's shadow models on the workers, one job each. */
   shadowTrainer: ShadowTrainer;
+  /** Certifies samples by randomized smoothing on the workers, as `certify` would here (the campaign's model). */
+  certify(x: Tensor<"float32">, settings: CertifySettings, context: ShardRunContext): Promise<Certificate[]>;
   /** Jobs finished so far, and how many of them stalled (their worker died) and were retried. */
   stats(): CampaignStats;
   close(): Promise<void>;
 }
+
+/** Samples per certification job: at Cohen et al.'s 100,000 noisy copies each, about a minute of a worker's time on the MNIST CNN. */
+export const CERTIFY_SAMPLES_PER_JOB = 10;
+
+export type CertifySettings = CertifyShardJob["settings"];
 
 export interface CampaignStats {
   /** Jobs submitted, of every kind. */
@@ -269,12 +282,49 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     if (outcome === "stopped") throw new AegisError("INTERRUPTED", `the shadow models of campaign ${id} were interrupted`);
   };
 
+  const certifyOnWorkers = async (x: Tensor<"float32">, settings: CertifySettings, context: ShardRunContext): Promise<Certificate[]> => {
+    if (modelHash === null) throw new AegisError("BAD_OPTION", `campaign ${id} was opened without a model, so it cannot certify`);
+    const samples = await putBlob(redis, o.prefix, encodeTensor(x), "the samples");
+    const digest = sha256(Buffer.from(JSON.stringify({ settings, samples })));
+    const total = x.shape[0];
+    const jobs: { id: string; data: CertifyShardJob }[] = [];
+    for (let start = 0; start < total; start += CERTIFY_SAMPLES_PER_JOB) {
+      const data: CertifyShardJob = {
+        campaign: id,
+        digest,
+        model: modelHash,
+        ...(o.modelName === undefined ? {} : { modelName: o.modelName }),
+        samples,
+        start,
+        end: Math.min(total, start + CERTIFY_SAMPLES_PER_JOB),
+        settings,
+      };
+      jobs.push({ id: certifyJobId(data), data });
+    }
+    const certificates: Certificate[] = [];
+    let done = 0;
+    const outcome = await submit<CertifyShardJob, CertifyShardResult>(
+      CERTIFY_SHARD,
+      jobs,
+      context.signal,
+      (i) => `samples ${jobs[i].data.start + 1}–${jobs[i].data.end} of ${total}`,
+      (i, result) => {
+        // Shards finish in any order: each goes to its own rows.
+        for (const [k, certificate] of result.certificates.entries()) certificates[jobs[i].data.start + k] = certificate;
+        done += result.certificates.length;
+        context.onProgress?.(done, total);
+      },
+    );
+    return outcome === "stopped" ? [] : certificates;
+  };
+
   return {
     id,
     model: modelHash,
     // Each ε's jobs go to the queue at once, so workers keep busy while earlier runs are scored.
     executor: Object.assign(runShards, { concurrent: true }),
     shadowTrainer,
+    certify: certifyOnWorkers,
     stats: () => ({ ...stats }),
     async close() {
       await Promise.all([queue.close(), events.close()]);

@@ -16,6 +16,7 @@ import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import type { Attack, AutoAttackOutput, CommonParams, LabelledData, ShadowConfig } from "../attacks/index.js";
 import { attackByName, sampleRows, trainShadowModel } from "../attacks/index.js";
 import { attackShard } from "../audit/index.js";
+import { certify } from "../defenses/index.js";
 import { decryptBytes, findKey, type Identity, isEncrypted, KEY_ENV, KEY_FILE_ENV } from "../encryption/index.js";
 import type { Architecture } from "../engine/architectures.js";
 import { OnnxClassifier } from "../engine/classifier.js";
@@ -28,6 +29,9 @@ import {
   ATTACK_SHARD,
   type AttackShardJob,
   type AttackShardResult,
+  CERTIFY_SHARD,
+  type CertifyShardJob,
+  type CertifyShardResult,
   decodeParams,
   QUEUE_NAME,
   SHADOW_MODEL,
@@ -74,7 +78,8 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   const queue = new Queue(QUEUE_NAME, { connection: connectionOptions(o.url), prefix: o.prefix });
   const metrics = workerMetrics(queue);
 
-  const loadModel = (job: AttackShardJob) =>
+  /** The job's model, decrypted if need be, loaded for its batch size (and input range: attacks clip to it). */
+  const loadModel = (job: Pick<AttackShardJob, "model" | "modelName" | "batchSize"> & { clipRange?: [number, number] }) =>
     models.get(`${job.model}/${job.batchSize}/${job.clipRange}`, async () => {
       const stored = await getBlob(redis, o.prefix, job.model, "the model");
       const bytes = isEncrypted(stored) ? decryptModel(stored, job, o.key ?? findKey(), name) : stored;
@@ -84,6 +89,26 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
         throw new AegisError("BAD_MODEL", `the worker ${name} cannot load model ${job.model.slice(0, 12)}: ${(e as Error).message}`);
       }
     });
+
+  const processCertify = async (job: Job<CertifyShardJob>): Promise<CertifyShardResult> => {
+    const data = job.data;
+    log(`job ${job.id} started: certifying samples ${data.start}–${data.end}`);
+    const loadStarted = performance.now();
+    const model = await loadModel({ model: data.model, modelName: data.modelName, batchSize: data.settings.batchSize });
+    const x = await samples.get(data.samples, async () => decodeTensor(await getBlob(redis, o.prefix, data.samples, "the samples")));
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const started = performance.now();
+    const certificates = await certify(model, sliceRows(x, data.start, data.end), {
+      ...data.settings,
+      offset: data.start,
+      onProgress: (done, total) => void job.updateProgress(Math.round((100 * done) / total)).catch(() => {}),
+    });
+    const seconds = (performance.now() - started) / 1000;
+    metrics.jobSeconds.observe({ attack: "certify" }, seconds);
+    metrics.loadSeconds.observe(loadSeconds);
+    log(`job ${job.id} done in ${seconds.toFixed(2)} s (+${loadSeconds.toFixed(2)} s loading)`);
+    return { certificates, worker: name, seconds, loadSeconds };
+  };
 
   const pools = new Kept<LabelledData>();
   const processShadow = async (job: Job<ShadowModelJob>): Promise<ShadowModelResult> => {
@@ -142,13 +167,14 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   };
 
   const stall = (o.stallSeconds ?? 30) * 1000;
-  const worker = new Worker<AttackShardJob | ShadowModelJob, AttackShardResult | ShadowModelResult>(
+  const worker = new Worker<AttackShardJob | ShadowModelJob | CertifyShardJob, AttackShardResult | ShadowModelResult | CertifyShardResult>(
     QUEUE_NAME,
     async (job) => {
       try {
-        let result: AttackShardResult | ShadowModelResult;
+        let result: AttackShardResult | ShadowModelResult | CertifyShardResult;
         if (job.name === ATTACK_SHARD) result = await processShard(job as Job<AttackShardJob>);
         else if (job.name === SHADOW_MODEL) result = await processShadow(job as Job<ShadowModelJob>);
+        else if (job.name === CERTIFY_SHARD) result = await processCertify(job as Job<CertifyShardJob>);
         else throw new UnrecoverableError(`this worker does not know jobs of kind "${job.name}"; upgrade it`);
         metrics.jobs.inc({ outcome: "completed" });
         return result;
@@ -189,7 +215,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
 }
 
 /** An encrypted model's plaintext, decrypted in memory with the worker's key. */
-function decryptModel(bytes: Uint8Array, job: AttackShardJob, key: Identity | undefined, worker: string): Buffer {
+function decryptModel(bytes: Uint8Array, job: Pick<AttackShardJob, "model" | "modelName">, key: Identity | undefined, worker: string): Buffer {
   const model = job.modelName ?? `model ${job.model.slice(0, 12)}`;
   if (!key)
     throw new AegisError(

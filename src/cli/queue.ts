@@ -18,13 +18,19 @@ export function withQueue(cmd: Command, what: string): Command {
     .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)");
 }
 
-/** The campaign the options ask for (null without --queue); a Redis that does not answer fails here, before anything heavy. */
-export async function openQueue(opts: QueueOptions, model: Pick<CampaignOptions, "modelBytes" | "modelName" | "batchSize"> = {}): Promise<Campaign | null> {
+/**
+ * The campaign the options ask for (null without --queue), with the model `model()` gives the
+ * workers; a Redis that does not answer fails here, before anything heavy.
+ */
+export async function openQueue(
+  opts: QueueOptions,
+  model: () => Pick<CampaignOptions, "modelBytes" | "modelName" | "batchSize"> = () => ({}),
+): Promise<Campaign | null> {
   if (opts.queue === undefined) {
     if (opts.campaign !== undefined) throw new AegisError("BAD_OPTION", "--campaign names a campaign on a queue: add --queue redis://…");
     return null;
   }
-  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix, id: opts.campaign, ...model, log: info });
+  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix, id: opts.campaign, ...model(), log: info });
 }
 
 /** Says what the campaign's jobs came to, and disconnects. */

@@ -15,6 +15,15 @@ export interface Rng {
   shuffle<T>(array: T[]): T[];
 }
 
+/**
+ * The seed of part `index` of a seeded run (a shard, a sample): index 0 keeps the seed, and
+ * the others step by the golden ratio of 2^32, so neighbouring parts do not start their
+ * streams from neighbouring states.
+ */
+export function deriveSeed(seed: number, index: number): number {
+  return (seed + Math.imul(index, 0x9e3779b9)) >>> 0;
+}
+
 export function createRng(seed: number): Rng {
   if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
   let state = seed >>> 0;

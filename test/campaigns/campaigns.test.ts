@@ -192,15 +192,21 @@ test("shadow models train on aegis workers, byte for byte as in this process, an
   const plan = { models: [0, 1, 2].map((j) => ({ seed: j + 1, rows: Array.from({ length: 100 }, (_, i) => j * 100 + i) })), candidates: 0, online: false };
   const here = await trainShadowModels(config, plan, pool);
   const p = prefix("shadows");
-  const workers = await startWorkers(2, p);
   const seenBy = new Set<number>();
-  workers.forEach((w, i) => w.stderr?.on("data", (d) => /shadow model \d+ on 100 samples/.test(String(d)) && seenBy.add(i)));
+  const workers = await startWorkers(2, p, [], (i, line) => {
+    if (/shadow model \d+ on 100 samples/.test(line)) seenBy.add(i);
+  });
   const campaign = await openCampaign({ url: REDIS, prefix: p });
   try {
     let epochs = 0;
     const there = await trainShadowModels(config, plan, pool, {
       trainer: campaign.shadowTrainer,
-      progress: () => ({ update: (done) => void (epochs = done), stop() {} }),
+      progress: () => ({
+        update: (done) => {
+          epochs = done;
+        },
+        stop() {},
+      }),
     });
     assert.equal(there.length, 3);
     for (const [j, bytes] of there.entries()) assert.ok(Buffer.from(bytes).equals(Buffer.from(here[j])), `shadow model ${j} is the one this process trains`);
@@ -260,6 +266,26 @@ test("aegis infer membership --queue trains its shadow models as campaign jobs a
   const stray = await aegis([...args("infer-stray"), "--campaign", "x"]);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /--campaign names a campaign on a queue: add --queue/);
+});
+
+test("aegis certify --queue certifies ten samples per job on the workers, each with the noise it draws here", async () => {
+  const args = ["certify", "--model", DEMO, "--sigma", "0.25", "--n", "300", "--n0", "20", "--samples", "25", "--batch-size", "100", "--seed", "5", "--json"];
+  const here = await aegis(args);
+  assert.equal(here.code, 0, here.stderr);
+  const p = prefix("certify");
+  const workers = await startWorkers(2, p);
+  const there = await aegis([...args, "--queue", REDIS, "--queue-prefix", p]);
+  for (const w of workers) w.kill("SIGTERM");
+  for (const w of workers) await exited(w);
+  assert.equal(there.code, 0, there.stderr);
+  assert.match(there.stderr, /campaign c\w+: 3 of 3 jobs done, 0 failed/);
+  const certificates = (out: string) => JSON.parse(out).certificates;
+  assert.equal(certificates(there.stdout).length, 25);
+  assert.deepEqual(certificates(there.stdout), certificates(here.stdout));
+  assert.ok(
+    certificates(here.stdout).filter((c: { prediction: number | null; label: number }) => c.prediction === c.label).length >= 20,
+    "and they certify the digits",
+  );
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */

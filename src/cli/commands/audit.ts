@@ -107,7 +107,7 @@ export function auditCommand(): Command {
     const policy = opts.policy ? loadPolicy(opts.policy, config) : undefined;
     const opened: { release(): Promise<void> }[] = defence ? [defence.model] : [];
     // Before anything heavy: a Redis that does not answer should fail at once.
-    const campaign = await openQueue(opts, { ...campaignModel(modelPaths[0], graphs[0]), batchSize: config.batchSize });
+    const campaign = await openQueue(opts, () => ({ ...campaignModel(modelPaths[0], graphs[0]), batchSize: config.batchSize }));
     const open = async (path: string) => {
       const model = await OnnxClassifier.fromFile(path, { ...runtimeOptions(opts), batchSize: config.batchSize });
       opened.push(model);

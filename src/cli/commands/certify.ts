@@ -1,9 +1,11 @@
 import { Command } from "commander";
+import { type Campaign, CERTIFY_SAMPLES_PER_JOB, campaignModel } from "../../campaigns/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { abstainRate, type Certificate, certifiedAccuracy, certify, maximumRadius, SMOOTHING_DEFAULTS } from "../../defenses/index.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
+import { loadModel } from "../../onnx/io.js";
 import { sliceRows } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import {
@@ -20,6 +22,7 @@ import {
   withSamples,
   withSeed,
 } from "../options.js";
+import { closeQueue, openQueue, withQueue } from "../queue.js";
 
 export interface CertifyReport {
   model: string;
@@ -56,31 +59,34 @@ export function certifyCommand(): Command {
   withOut(cmd, "write a Markdown report there");
   withJson(cmd, "the report");
   withRuntime(cmd);
+  withQueue(cmd, `the certification (one job per ${CERTIFY_SAMPLES_PER_JOB} samples)`);
   return cmd.action(async (opts) => {
     const radii = parseRadii(opts.radii);
     const data = loadData(opts.data, opts);
     const labels = requireLabels(data, "certified accuracy");
     const count = Math.min(aliased<number>(cmd, "samples", "limit") ?? 500, data.x.shape[0]);
     const model = await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize });
+    let campaign: Campaign | null = null;
+    try {
+      campaign = await openQueue(opts, () => ({ ...campaignModel(opts.model, loadModel(opts.model)), batchSize: opts.batchSize }));
+    } catch (e) {
+      await model.release();
+      throw e;
+    }
     const signal = interruptSignal();
     info(`certifying ${count} samples of ${data.name}: σ=${opts.sigma}, n0=${opts.n0}, n=${opts.n}, α=${opts.alpha}`);
     const bar = progressBar("certify", count);
     const started = performance.now();
     let results: Certificate[];
     try {
-      results = await certify(model, sliceRows(data.x, 0, count), {
-        sigma: opts.sigma,
-        n: opts.n,
-        n0: opts.n0,
-        alpha: opts.alpha,
-        batchSize: opts.batchSize,
-        seed: opts.seed,
-        signal,
-        onProgress: (done) => bar.update(done),
-      });
+      const x = sliceRows(data.x, 0, count);
+      const settings = { sigma: opts.sigma, n: opts.n, n0: opts.n0, alpha: opts.alpha, batchSize: opts.batchSize, seed: opts.seed };
+      const onProgress = (done: number) => bar.update(done);
+      results = campaign ? await campaign.certify(x, settings, { signal, onProgress }) : await certify(model, x, { ...settings, signal, onProgress });
     } finally {
       bar.stop();
       await model.release();
+      await closeQueue(campaign);
     }
     const seconds = (performance.now() - started) / 1000;
     const accuracy = certifiedAccuracy(results, labels, radii);

@@ -10,7 +10,7 @@
  * α = 0.001. As in the paper, noisy inputs are not clipped to the valid range.
  */
 
-import { createRng, type Rng } from "../../data/random.js";
+import { createRng, deriveSeed, type Rng } from "../../data/random.js";
 import type { Predictor } from "../../engine/capabilities.js";
 import { AegisError } from "../../errors.js";
 import { normalQuantile } from "../../normal.js";
@@ -26,9 +26,10 @@ export interface SmoothingOptions {
   alpha?: number;
   /** Noisy samples per model call (default 1,000). */
   batchSize?: number;
-  /** Seed of the noise (default 0), or a generator. */
+  /** Seed of the noise (default 0); each sample draws from its own seed, derived from this and its index. */
   seed?: number;
-  rng?: Rng;
+  /** Index of x's first sample in the whole run, so a part of it draws the noise the whole run would (default 0). */
+  offset?: number;
   /** Stops after the current sample; what is finished is returned. */
   signal?: AbortSignal;
   /** Called as samples finish (done out of total). */
@@ -119,15 +120,19 @@ function sampleAt(x: Tensor<"float32">, i: number): Tensor<"float32"> {
   return float32([1, ...x.shape.slice(1)], x.data.subarray(i * row, (i + 1) * row));
 }
 
+/** The noise of sample i of x: its own stream, so samples can be certified in any order or place. */
+function sampleRng(options: SmoothingOptions, i: number): Rng {
+  return createRng(deriveSeed(options.seed ?? 0, (options.offset ?? 0) + i));
+}
+
 /** PREDICT: the smoothed classifier's class per sample, or null (abstain). */
 export async function predictSmoothed(model: Predictor, x: Tensor<"float32">, options: SmoothingOptions): Promise<(number | null)[]> {
   const { sigma, n, alpha, batchSize } = check(options);
-  const rng = options.rng ?? createRng(options.seed ?? 0);
   const total = x.shape[0];
   const out: (number | null)[] = [];
   for (let i = 0; i < total; i++) {
     if (options.signal?.aborted) break;
-    const counts = await sampleUnderNoise(model, sampleAt(x, i), n, sigma, batchSize, rng);
+    const counts = await sampleUnderNoise(model, sampleAt(x, i), n, sigma, batchSize, sampleRng(options, i));
     const [a, b] = topTwo(counts);
     out.push(binomialTestHalf(counts[a], counts[a] + counts[b]) <= alpha ? a : null);
     options.onProgress?.(i + 1, total);
@@ -138,12 +143,12 @@ export async function predictSmoothed(model: Predictor, x: Tensor<"float32">, op
 /** CERTIFY: per sample the certified class (or abstain) and its certified L2 radius. */
 export async function certify(model: Predictor, x: Tensor<"float32">, options: CertifyOptions): Promise<Certificate[]> {
   const { sigma, n, n0, alpha, batchSize } = check(options);
-  const rng = options.rng ?? createRng(options.seed ?? 0);
   const total = x.shape[0];
   const out: Certificate[] = [];
   for (let i = 0; i < total; i++) {
     if (options.signal?.aborted) break;
     const sample = sampleAt(x, i);
+    const rng = sampleRng(options, i);
     const selection = await sampleUnderNoise(model, sample, n0, sigma, batchSize, rng);
     const [guess] = topTwo(selection);
     const estimation = await sampleUnderNoise(model, sample, n, sigma, batchSize, rng);

@@ -12,5 +12,7 @@ export {
   type CertifySettings,
   campaignModel,
   openCampaign,
+  SCAN_BYTES_PER_JOB,
+  SCAN_FILES_PER_JOB,
 } from "./submit.js";
 export { type CampaignWorker, startWorker, type WorkerOptions } from "./worker.js";

@@ -9,11 +9,13 @@
 import type { CommonParams } from "../attacks/index.js";
 import type { Shard } from "../audit/index.js";
 import type { InputKind } from "../engine/input-kind.js";
+import type { FileReport, ScanLimits } from "../supplychain/index.js";
 
 export const QUEUE_NAME = "aegis-campaign";
 export const ATTACK_SHARD = "attack-shard";
 export const SHADOW_MODEL = "shadow-model";
 export const CERTIFY_SHARD = "certify-shard";
+export const SCAN_BATCH = "scan-batch";
 
 export interface AttackShardJob {
   campaign: string;
@@ -102,6 +104,25 @@ export interface CertifyShardResult {
 
 export function certifyJobId(job: Pick<CertifyShardJob, "campaign" | "digest" | "start" | "end" | "model">): string {
   return `${job.campaign}-certify-${job.digest.slice(0, 12)}-${job.start}-${job.end}-${job.model.slice(0, 16)}`;
+}
+
+/** Files to scan: each stored by its hash and scanned as the path it had on the submitter's machine. */
+export interface ScanBatchJob {
+  campaign: string;
+  /** SHA-256 of the files' names and hashes and the limits. */
+  digest: string;
+  files: { name: string; hash: string }[];
+  limits: ScanLimits;
+}
+
+export interface ScanBatchResult {
+  files: FileReport[];
+  worker: string;
+  seconds: number;
+}
+
+export function scanJobId(job: Pick<ScanBatchJob, "campaign" | "digest">): string {
+  return `${job.campaign}-scan-${job.digest.slice(0, 24)}`;
 }
 
 /** A job id BullMQ accepts (no colon) that names everything the result depends on. */

@@ -6,7 +6,8 @@
  * ones. A job that fails after its retries fails its run with the job's error, which the
  * audit records in the report while the other attacks go on. A membership inference's
  * shadow models go the same way, one job each (`shadowTrainer`), and so do a
- * certification's samples, CERTIFY_SAMPLES_PER_JOB at a time (`certify`).
+ * certification's samples, CERTIFY_SAMPLES_PER_JOB at a time (`certify`), and a scan's
+ * files, in batches of up to SCAN_FILES_PER_JOB files or SCAN_BYTES_PER_JOB bytes (`scanFiles`).
  *
  * A campaign named again (`--campaign ID`) re-attaches: its jobs have the same keys, so
  * the ones already done return their results at once and only the rest run (its failed
@@ -15,6 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
@@ -26,6 +28,7 @@ import { reinitialise } from "../engine/reinitialise.js";
 import { AegisError } from "../errors.js";
 import type { Model } from "../onnx/ir.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
+import type { FileReport, FileScanner } from "../supplychain/index.js";
 import { float32, type Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
@@ -40,9 +43,13 @@ import {
   certifyJobId,
   encodeParams,
   QUEUE_NAME,
+  SCAN_BATCH,
+  type ScanBatchJob,
+  type ScanBatchResult,
   SHADOW_MODEL,
   type ShadowModelJob,
   type ShadowModelResult,
+  scanJobId,
   shadowJobId,
   shardJobId,
 } from "./jobs.js";
@@ -72,6 +79,8 @@ export interface Campaign {
   shadowTrainer: ShadowTrainer;
   /** Certifies samples by randomized smoothing on the workers, as `certify` would here (the campaign's model). */
   certify(x: Tensor<"float32">, settings: CertifySettings, context: ShardRunContext): Promise<Certificate[]>;
+  /** Scans files on the workers (aegis scan's `scanner`): each is stored by hash and scanned under its path. */
+  scanFiles: FileScanner;
   /** Jobs finished so far, and how many of them stalled (their worker died) and were retried. */
   stats(): CampaignStats;
   close(): Promise<void>;
@@ -81,6 +90,10 @@ export interface Campaign {
 export const CERTIFY_SAMPLES_PER_JOB = 10;
 
 export type CertifySettings = CertifyShardJob["settings"];
+
+/** A scan job holds up to this many files, or this many bytes (a larger file goes alone). */
+export const SCAN_FILES_PER_JOB = 16;
+export const SCAN_BYTES_PER_JOB = 64 * 2 ** 20;
 
 export interface CampaignStats {
   /** Jobs submitted, of every kind. */
@@ -318,6 +331,40 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     return outcome === "stopped" ? [] : certificates;
   };
 
+  const scanFiles: FileScanner = async (files, limits, onProgress) => {
+    const batches: ScanBatchJob["files"][] = [];
+    let bytes = 0;
+    for (const name of files) {
+      const content = await readFile(name);
+      const last = batches.at(-1);
+      if (!last || last.length >= SCAN_FILES_PER_JOB || bytes + content.byteLength > SCAN_BYTES_PER_JOB) {
+        batches.push([]);
+        bytes = 0;
+      }
+      (batches.at(-1) as ScanBatchJob["files"]).push({ name, hash: await putBlob(redis, o.prefix, content, name) });
+      bytes += content.byteLength;
+    }
+    const jobs = batches.map((batch) => {
+      const data: ScanBatchJob = { campaign: id, digest: sha256(Buffer.from(JSON.stringify({ batch, limits }))), files: batch, limits };
+      return { id: scanJobId(data), data };
+    });
+    const reports: FileReport[][] = [];
+    let done = 0;
+    const outcome = await submit<ScanBatchJob, ScanBatchResult>(
+      SCAN_BATCH,
+      jobs,
+      undefined,
+      (i) => `the batch of ${jobs[i].data.files.length} files from ${jobs[i].data.files[0].name}`,
+      (i, result) => {
+        reports[i] = result.files;
+        done += jobs[i].data.files.length;
+        onProgress(done, files.length);
+      },
+    );
+    if (outcome === "stopped") throw new AegisError("INTERRUPTED", `the scan of campaign ${id} was interrupted`);
+    return reports.flat();
+  };
+
   return {
     id,
     model: modelHash,
@@ -325,6 +372,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     executor: Object.assign(runShards, { concurrent: true }),
     shadowTrainer,
     certify: certifyOnWorkers,
+    scanFiles,
     stats: () => ({ ...stats }),
     async close() {
       await Promise.all([queue.close(), events.close()]);

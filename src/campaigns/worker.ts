@@ -22,6 +22,7 @@ import type { Architecture } from "../engine/architectures.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
 import { decodeModel } from "../onnx/proto.js";
+import { type FileReport, scanBytes } from "../supplychain/index.js";
 import { sliceRows, type Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget } from "./connection.js";
@@ -34,6 +35,9 @@ import {
   type CertifyShardResult,
   decodeParams,
   QUEUE_NAME,
+  SCAN_BATCH,
+  type ScanBatchJob,
+  type ScanBatchResult,
   SHADOW_MODEL,
   type ShadowModelJob,
   type ShadowModelResult,
@@ -64,6 +68,8 @@ export interface CampaignWorker {
   /** Waits for the running jobs, then disconnects. */
   close(): Promise<void>;
 }
+
+type JobResult = AttackShardResult | ShadowModelResult | CertifyShardResult | ScanBatchResult;
 
 /** Models and samples a worker keeps, by hash: a campaign's jobs share them. */
 const KEPT = 4;
@@ -108,6 +114,21 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     metrics.loadSeconds.observe(loadSeconds);
     log(`job ${job.id} done in ${seconds.toFixed(2)} s (+${loadSeconds.toFixed(2)} s loading)`);
     return { certificates, worker: name, seconds, loadSeconds };
+  };
+
+  const processScan = async (job: Job<ScanBatchJob>): Promise<ScanBatchResult> => {
+    const data = job.data;
+    log(`job ${job.id} started: scanning ${data.files.length} files from ${data.files[0]?.name}`);
+    const started = performance.now();
+    const files: FileReport[] = [];
+    for (const [i, file] of data.files.entries()) {
+      files.push(...(await scanBytes(await getBlob(redis, o.prefix, file.hash, file.name), file.name, { limits: data.limits })).files);
+      void job.updateProgress(Math.round((100 * (i + 1)) / data.files.length)).catch(() => {});
+    }
+    const seconds = (performance.now() - started) / 1000;
+    metrics.jobSeconds.observe({ attack: "scan" }, seconds);
+    log(`job ${job.id} done in ${seconds.toFixed(2)} s`);
+    return { files, worker: name, seconds };
   };
 
   const pools = new Kept<LabelledData>();
@@ -167,14 +188,15 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   };
 
   const stall = (o.stallSeconds ?? 30) * 1000;
-  const worker = new Worker<AttackShardJob | ShadowModelJob | CertifyShardJob, AttackShardResult | ShadowModelResult | CertifyShardResult>(
+  const worker = new Worker<AttackShardJob | ShadowModelJob | CertifyShardJob | ScanBatchJob, JobResult>(
     QUEUE_NAME,
     async (job) => {
       try {
-        let result: AttackShardResult | ShadowModelResult | CertifyShardResult;
+        let result: JobResult;
         if (job.name === ATTACK_SHARD) result = await processShard(job as Job<AttackShardJob>);
         else if (job.name === SHADOW_MODEL) result = await processShadow(job as Job<ShadowModelJob>);
         else if (job.name === CERTIFY_SHARD) result = await processCertify(job as Job<CertifyShardJob>);
+        else if (job.name === SCAN_BATCH) result = await processScan(job as Job<ScanBatchJob>);
         else throw new UnrecoverableError(`this worker does not know jobs of kind "${job.name}"; upgrade it`);
         metrics.jobs.inc({ outcome: "completed" });
         return result;

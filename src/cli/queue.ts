@@ -1,12 +1,16 @@
-/** The options and life cycle shared by commands whose work can run on `aegis worker` processes (campaigns/). */
+/**
+ * The options and life cycle shared by commands whose work can run on `aegis worker`
+ * processes (campaigns/). The campaign code (BullMQ, and every job kind's capability) is
+ * loaded only when --queue is given, so a quick command like `aegis scan` starts as fast without it.
+ */
 import type { Command } from "commander";
-import { type Campaign, type CampaignOptions, DEFAULT_PREFIX, openCampaign } from "../campaigns/index.js";
+import type { Campaign, CampaignOptions } from "../campaigns/index.js";
 import { AegisError } from "../errors.js";
 import { info } from "./common.js";
 
 export interface QueueOptions {
   queue?: string;
-  queuePrefix: string;
+  queuePrefix?: string;
   campaign?: string;
 }
 
@@ -14,7 +18,7 @@ export interface QueueOptions {
 export function withQueue(cmd: Command, what: string): Command {
   return cmd
     .option("--queue <url>", `run ${what} on \`aegis worker\` processes through this Redis (redis://host:6379); the report is the one a local run writes`)
-    .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix)", DEFAULT_PREFIX)
+    .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix; default: aegis)")
     .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)");
 }
 
@@ -30,7 +34,8 @@ export async function openQueue(
     if (opts.campaign !== undefined) throw new AegisError("BAD_OPTION", "--campaign names a campaign on a queue: add --queue redis://…");
     return null;
   }
-  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix, id: opts.campaign, ...model(), log: info });
+  const { DEFAULT_PREFIX, openCampaign } = await import("../campaigns/index.js");
+  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix ?? DEFAULT_PREFIX, id: opts.campaign, ...model(), log: info });
 }
 
 /** Says what the campaign's jobs came to, and disconnects. */

@@ -12,6 +12,6 @@ export {
   renderScanSarif,
   SCAN_FORMATS,
 } from "./report.js";
-export { DEFAULT_LIMITS, type ScanOptions, scanBytes, scanPaths } from "./scan.js";
+export { DEFAULT_LIMITS, type FileScanner, type ScanOptions, scanBytes, scanPaths } from "./scan.js";
 export * from "./signing/index.js";
 export type * from "./types.js";

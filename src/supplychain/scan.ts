@@ -30,15 +30,24 @@ export const DEFAULT_LIMITS: ScanLimits = {
 
 export interface ScanOptions {
   limits?: Partial<ScanLimits>;
-  /** Called before each file on disk is scanned. */
+  /** Called before each file on disk is scanned (with a `scanner`: as each file's report comes back). */
   onProgress?(file: string, index: number, total: number): void;
+  /** Scans the files somewhere else, e.g. a campaign's workers (default: here, one after another). */
+  scanner?: FileScanner;
 }
+
+/** Scans files elsewhere (campaigns/: `aegis worker` processes) and returns their reports in file order. */
+export type FileScanner = (files: readonly string[], limits: ScanLimits, onProgress: (done: number, total: number) => void) => Promise<FileReport[]>;
 
 export async function scanPaths(paths: string[], options: ScanOptions = {}): Promise<ScanReport> {
   const started = performance.now();
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const files: string[] = [];
   for (const p of paths) await collect(p, files);
+  if (options.scanner) {
+    const scanned = await options.scanner(files, limits, (done, total) => options.onProgress?.(files[done - 1], done, total));
+    return reportOf(scanned, started);
+  }
   const reports: FileReport[] = [];
   for (const [i, file] of files.entries()) {
     options.onProgress?.(file, i, files.length);
@@ -52,7 +61,7 @@ export async function scanPaths(paths: string[], options: ScanOptions = {}): Pro
   return reportOf(reports, started);
 }
 
-/** Scans bytes held in memory (an upload, a download not yet written) as the file `name`. */
+/** Scans bytes held in memory (an upload, a download not yet written, a campaign's blob) as the file `name`. */
 export async function scanBytes(bytes: Uint8Array, name: string, options: Pick<ScanOptions, "limits"> = {}): Promise<ScanReport> {
   const started = performance.now();
   const reports: FileReport[] = [];

@@ -288,6 +288,24 @@ test("aegis certify --queue certifies ten samples per job on the workers, each w
   );
 });
 
+test("aegis scan --queue scans the files in batches on the workers and reports what a local scan reports", async () => {
+  const fixtures = fileURLToPath(new URL("../../fixtures/supplychain", import.meta.url));
+  const here = await aegis(["scan", fixtures, "--json"]);
+  assert.equal(here.code, 11, "the fixtures hold critical findings");
+  const p = prefix("scan");
+  const workers = await startWorkers(2, p);
+  const there = await aegis(["scan", fixtures, "--json", "--queue", REDIS, "--queue-prefix", p]);
+  for (const w of workers) w.kill("SIGTERM");
+  for (const w of workers) await exited(w);
+  assert.equal(there.code, 11, there.stderr);
+  const files = (out: string) => JSON.parse(out).files;
+  assert.ok(files(here.stdout).length > 60);
+  assert.deepEqual(files(there.stdout), files(here.stdout));
+  assert.equal(JSON.parse(there.stdout).verdict, "critical");
+  // 61 files in batches of 16.
+  assert.match(there.stderr, /campaign c\w+: 4 of 4 jobs done, 0 failed/);
+});
+
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */
 async function queuedAudit(queuePrefix: string, config: AuditConfig, options: { id?: string; beforeRun?: () => Promise<void> } = {}) {
   const model = await OnnxClassifier.fromFile(DEMO, { batchSize: config.batchSize });

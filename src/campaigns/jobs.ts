@@ -31,8 +31,10 @@ export interface AttackShardJob {
   y: number[];
   /** SHA-256 of the model's bytes: an encoded ONNX model, or one `aegis encrypt` wrote, which stays encrypted in Redis. */
   model: string;
-  /** An encrypted model's file name, which its ciphertext is bound to (the worker decrypts it with its own key). */
+  /** The model's file name: what its signature names, and what an encrypted model's ciphertext is bound to (the worker decrypts it with its own key). */
   modelName?: string;
+  /** Hash of the model's signature bundle, when the submitter found one (`aegis worker --pub` requires it). */
+  signature?: string;
   /** SHA-256 of the encoded samples of the run. */
   samples: string;
   clipRange: [number, number];
@@ -89,6 +91,7 @@ export interface CertifyShardJob {
   /** The model (as AttackShardJob's). */
   model: string;
   modelName?: string;
+  signature?: string;
   samples: string;
   start: number;
   end: number;

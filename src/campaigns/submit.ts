@@ -15,7 +15,7 @@
  * the campaign, so its submitter stops instead of waiting for them.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
@@ -25,10 +25,10 @@ import type { ShardExecutor, ShardRunContext } from "../audit/index.js";
 import type { Certificate } from "../defenses/index.js";
 import { isEncrypted } from "../encryption/index.js";
 import { reinitialise } from "../engine/reinitialise.js";
-import { AegisError } from "../errors.js";
+import { AegisError, isAegisError } from "../errors.js";
 import type { Model } from "../onnx/ir.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
-import type { FileReport, FileScanner } from "../supplychain/index.js";
+import { type FileReport, type FileScanner, signatureOf } from "../supplychain/index.js";
 import { float32, type Tensor } from "../tensor.js";
 import { decodeTensor, encodeTensor, getBlob, putBlob, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
@@ -63,8 +63,10 @@ export interface CampaignOptions extends QueueTarget {
    * with its own key (the queue carries no keys). A campaign that only trains shadow models needs none.
    */
   modelBytes?: Uint8Array;
-  /** The encrypted model's file name, which its ciphertext is bound to; required with encrypted bytes. */
+  /** The model's file name: what its signature names, and what an encrypted model's ciphertext is bound to (required then). */
   modelName?: string;
+  /** The model's signature bundle (`aegis sign`), for workers that verify one (`aegis worker --pub`). */
+  signature?: Uint8Array;
   /** Samples per ONNX Runtime call, as the submitter's model has it (with `modelBytes`). */
   batchSize?: number;
   log?: (message: string) => void;
@@ -142,9 +144,11 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     });
   const cancelled = async () => (await redis.exists(cancelKey(o.prefix, id))) === 1;
   let modelHash: string | null = null;
+  let signatureHash: string | undefined;
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     if (o.modelBytes) modelHash = await putBlob(redis, o.prefix, o.modelBytes, "the model");
+    if (o.signature) signatureHash = await putBlob(redis, o.prefix, o.signature, "the model's signature");
   } catch (e) {
     await Promise.all([queue.close(), events.close()]);
     redis.disconnect();
@@ -214,6 +218,12 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     return "done";
   };
 
+  // What every job that runs the model says of it.
+  const modelFields = {
+    model: modelHash ?? "",
+    ...(o.modelName === undefined ? {} : { modelName: o.modelName }),
+    ...(signatureHash === undefined ? {} : { signature: signatureHash }),
+  };
   const sampleHashes = new WeakMap<Float32Array, string>();
   let runs = 0;
 
@@ -238,8 +248,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
         params,
         shard,
         y: run.y.slice(shard.start, shard.end),
-        model: modelHash,
-        ...(o.modelName === undefined ? {} : { modelName: o.modelName }),
+        ...modelFields,
         samples,
         clipRange: [model.clipRange[0], model.clipRange[1]],
         batchSize,
@@ -305,8 +314,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       const data: CertifyShardJob = {
         campaign: id,
         digest,
-        model: modelHash,
-        ...(o.modelName === undefined ? {} : { modelName: o.modelName }),
+        ...modelFields,
         samples,
         start,
         end: Math.min(total, start + CERTIFY_SAMPLES_PER_JOB),
@@ -394,12 +402,28 @@ async function shardOutput(redis: Redis, prefix: string, result: AttackShardResu
 }
 
 /**
- * What a campaign stores of the model at `path` (`graph`, as loaded): a file `aegis encrypt`
- * wrote goes as it is on disk, so Redis never holds the plaintext; any other as encoded.
+ * What a campaign stores of the model at `path` (`graph`, as loaded): the file as it is on
+ * disk, so its hash is the one a signature names, and an encrypted one stays encrypted; only
+ * a model whose tensors live in files beside it goes re-encoded, whole. Its signature
+ * (`aegis sign`'s, found as `aegis verify` finds it) goes too, for workers that check one.
  */
-export function campaignModel(path: string, graph: Model): Pick<CampaignOptions, "modelBytes" | "modelName"> {
+export function campaignModel(path: string, graph: Model): Pick<CampaignOptions, "modelBytes" | "modelName" | "signature"> {
   const onDisk = readFileSync(path);
-  return isEncrypted(onDisk) ? { modelBytes: onDisk, modelName: basename(path) } : { modelBytes: encodeModel(graph) };
+  const signaturePath = signatureOf(path);
+  const signature = existsSync(signaturePath) ? { signature: readFileSync(signaturePath) } : {};
+  if (isEncrypted(onDisk) || standsAlone(onDisk)) return { modelBytes: onDisk, modelName: basename(path), ...signature };
+  return { modelBytes: encodeModel(graph), modelName: basename(path) };
+}
+
+/** Whether a model file that loaded from its path also loads from its bytes alone: it does unless its tensors live in files beside it. */
+function standsAlone(bytes: Uint8Array): boolean {
+  try {
+    decodeModel(bytes);
+    return true;
+  } catch (e) {
+    if (isAegisError(e) && e.code === "BAD_MODEL") return false;
+    throw e;
+  }
 }
 
 /** The key whose presence says a campaign was cancelled. */

@@ -17,14 +17,14 @@ import type { Attack, AutoAttackOutput, CommonParams, LabelledData, ShadowConfig
 import { attackByName, sampleRows, trainShadowModel } from "../attacks/index.js";
 import { attackShard } from "../audit/index.js";
 import { certify } from "../defenses/index.js";
-import { decryptBytes, findKey, type Identity, isEncrypted, KEY_ENV, KEY_FILE_ENV } from "../encryption/index.js";
+import { decryptBytes, ENCRYPTED_SUFFIX, findKey, type Identity, isEncrypted, KEY_ENV, KEY_FILE_ENV } from "../encryption/index.js";
 import type { Architecture } from "../engine/architectures.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
 import { decodeModel } from "../onnx/proto.js";
-import { type FileReport, scanBytes } from "../supplychain/index.js";
+import { type FileReport, scanBytes, verifySignedFile } from "../supplychain/index.js";
 import { sliceRows, type Tensor } from "../tensor.js";
-import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS } from "./blobs.js";
+import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget } from "./connection.js";
 import {
   ATTACK_SHARD,
@@ -55,6 +55,8 @@ export interface WorkerOptions extends QueueTarget {
   metricsPort?: number;
   /** Address the metrics listen on (default 127.0.0.1). */
   metricsHost?: string;
+  /** Public key (a .pub file): run only models whose signature (`aegis sign`, sent with the campaign) verifies under it. */
+  pub?: string;
   /** Decrypts the models `aegis encrypt` wrote (default: AEGIS_KEY or AEGIS_KEY_FILE, looked up when one arrives). */
   key?: Identity;
   /** Finds an attack by name (default: the registry). */
@@ -85,10 +87,12 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   const metrics = workerMetrics(queue);
 
   /** The job's model, decrypted if need be, loaded for its batch size (and input range: attacks clip to it). */
-  const loadModel = (job: Pick<AttackShardJob, "model" | "modelName" | "batchSize"> & { clipRange?: [number, number] }) =>
-    models.get(`${job.model}/${job.batchSize}/${job.clipRange}`, async () => {
+  const loadModel = (job: Pick<AttackShardJob, "model" | "modelName" | "signature" | "batchSize"> & { clipRange?: [number, number] }) =>
+    // Name and signature are part of the key: the same bytes sent again unsigned are checked again.
+    models.get(`${job.model}/${job.modelName}/${job.signature}/${job.batchSize}/${job.clipRange}`, async () => {
       const stored = await getBlob(redis, o.prefix, job.model, "the model");
       const bytes = isEncrypted(stored) ? decryptModel(stored, job, o.key ?? findKey(), name) : stored;
+      if (o.pub) await checkSignature(job, bytes, o.pub);
       try {
         return await OnnxClassifier.create(decodeModel(bytes), { threads: o.threads ?? 0, batchSize: job.batchSize, clipRange: job.clipRange });
       } catch (e) {
@@ -129,6 +133,23 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     metrics.jobSeconds.observe({ attack: "scan" }, seconds);
     log(`job ${job.id} done in ${seconds.toFixed(2)} s`);
     return { files, worker: name, seconds };
+  };
+
+  /** Refuses a model whose signature is missing or does not verify under --pub: before anything runs on it. */
+  const checkSignature = async (job: Pick<AttackShardJob, "model" | "modelName" | "signature">, plaintext: Uint8Array, pub: string) => {
+    const model = job.modelName ?? `model ${job.model.slice(0, 12)}`;
+    if (!job.signature)
+      throw new AegisError(
+        "INTEGRITY_FAILED",
+        `${model} came without a signature, and the worker ${name} runs only models signed for ${pub}: sign it (aegis sign) and submit again`,
+      );
+    const bundle = (await getBlob(redis, o.prefix, job.signature, "the model's signature")).toString("utf8");
+    // The file as sent (signed as it is), or an encrypted file's plaintext (signed, then encrypted).
+    const candidates = [{ name: job.modelName ?? "", digest: job.model }];
+    if (job.modelName?.endsWith(ENCRYPTED_SUFFIX)) candidates.push({ name: job.modelName.slice(0, -ENCRYPTED_SUFFIX.length), digest: sha256(plaintext) });
+    const verdict = verifySignedFile(bundle, pub, candidates);
+    if (!verdict.valid) throw new AegisError("INTEGRITY_FAILED", `${model} is refused by the worker ${name}: ${verdict.reason}`);
+    log(`${model}: signature verified under ${pub}`);
   };
 
   const pools = new Kept<LabelledData>();

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -304,6 +304,64 @@ test("aegis scan --queue scans the files in batches on the workers and reports w
   assert.equal(JSON.parse(there.stdout).verdict, "critical");
   // 61 files in batches of 16.
   assert.match(there.stderr, /campaign c\w+: 4 of 4 jobs done, 0 failed/);
+});
+
+test("aegis worker --pub runs only models whose signature verifies, checked on the bytes it received", async () => {
+  const folder = join(tmp, "signing");
+  mkdirSync(folder);
+  const model = join(folder, "mnist-cnn.onnx");
+  copyFileSync(DEMO, model);
+  const unsigned = join(folder, "unsigned.onnx");
+  copyFileSync(DEMO, unsigned);
+  for (const args of [
+    ["keygen", "--out", join(folder, "owner.key")],
+    ["keygen", "--out", join(folder, "other.key")],
+    ["sign", model, "--key", join(folder, "owner.key")],
+  ]) {
+    const r = await aegis(args);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const p = prefix("pub");
+  let log = "";
+  const [worker] = await startWorkers(1, p, ["--pub", join(folder, "owner.key.pub")], (_, line) => {
+    log += `${line}\n`;
+  });
+  const audit = async (path: string, out: string) => {
+    await aegis([
+      "audit",
+      "--model",
+      path,
+      "--attacks",
+      "fgsm",
+      "--eps",
+      "0.1",
+      "--samples",
+      "8",
+      "--format",
+      "json",
+      "--out",
+      join(tmp, out),
+      "--queue",
+      REDIS,
+      "--queue-prefix",
+      p,
+    ]);
+    return JSON.parse(readFileSync(join(tmp, out, "report.json"), "utf8")) as AuditReport;
+  };
+  const signed = await audit(model, "pub-signed");
+  assert.equal(signed.attacks[0].status, "done", signed.attacks[0].reason ?? "");
+  assert.match(log, /mnist-cnn\.onnx: signature verified under/);
+  const refused = await audit(unsigned, "pub-unsigned");
+  assert.equal(refused.attacks[0].status, "failed");
+  assert.match(refused.attacks[0].reason ?? "", /unsigned\.onnx came without a signature, and the worker \S+ runs only models signed for/);
+  // Signed by someone else: the signature does not verify under the worker's key.
+  const r = await aegis(["sign", model, "--key", join(folder, "other.key")]);
+  assert.equal(r.code, 0, r.stderr);
+  const forged = await audit(model, "pub-other");
+  assert.equal(forged.attacks[0].status, "failed");
+  assert.match(forged.attacks[0].reason ?? "", /mnist-cnn\.onnx is refused by the worker \S+: the signature was not made with the private key of/);
+  worker.kill("SIGTERM");
+  await exited(worker);
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */

@@ -1,6 +1,8 @@
+import { existsSync } from "node:fs";
 import { Command } from "commander";
 import { DEFAULT_PREFIX, startWorker } from "../../campaigns/index.js";
 import { readKeyFile } from "../../encryption/index.js";
+import { AegisError } from "../../errors.js";
 import { info } from "../common.js";
 import { parseInteger } from "../options.js";
 
@@ -19,11 +21,14 @@ export function workerCommand(): Command {
     )
     .option("--metrics-port <n>", "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics", parseInteger("--metrics-port", 0))
     .option("--metrics-host <host>", "address the metrics listen on", "127.0.0.1")
+    .option("--pub <key.pub>", "run only models whose signature (aegis sign, found beside the model by the submitter) verifies under this public key")
     .option(
       "--key-file <file>",
       "key of models `aegis encrypt` wrote, which campaigns keep encrypted in Redis (default: AEGIS_KEY, else the file AEGIS_KEY_FILE names)",
     )
     .action(async (opts) => {
+      if (opts.pub !== undefined && !existsSync(opts.pub))
+        throw new AegisError("FILE_NOT_FOUND", `--pub ${opts.pub} does not exist; give the public key aegis keygen wrote`);
       const worker = await startWorker({
         url: opts.queue,
         prefix: opts.prefix,
@@ -32,6 +37,7 @@ export function workerCommand(): Command {
         stallSeconds: opts.stallSeconds,
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
+        pub: opts.pub,
         key: opts.keyFile === undefined ? undefined : readKeyFile(opts.keyFile),
         log: info,
       });

@@ -96,6 +96,10 @@ function readBundle(sigPath: string): SignatureBundle {
   } catch (e) {
     throw new AegisError("FILE_NOT_FOUND", `the signature ${sigPath} does not exist; give the file \`aegis sign\` wrote with --sig.`, { cause: e });
   }
+  return parseBundle(text, sigPath);
+}
+
+function parseBundle(text: string, sigPath: string): SignatureBundle {
   let bundle: SignatureBundle;
   try {
     bundle = JSON.parse(text);
@@ -150,15 +154,7 @@ export interface VerifyOptions {
  * throw AegisErrors; a signature that does not verify is `valid: false`, not an error.
  */
 export async function verifyModelSignature(modelPath: string, sigPath: string, pubKeyPath: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const key = loadPublicKey(pubKeyPath);
-  const bundle = readBundle(sigPath);
-  const env = bundle.dsseEnvelope;
-  if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return invalid(`the envelope's payload type is ${env.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
-  const payload = Buffer.from(env.payload, "base64");
-  const message = pae(env.payloadType, payload);
-  const verified = env.signatures.some((s) => typeof s?.sig === "string" && cryptoVerify(digestFor(key), message, key, Buffer.from(s.sig, "base64")));
-  if (!verified) return invalid(`the signature was not made with the private key of ${pubKeyPath}, or the signed payload was altered`);
-  const signed = signedManifest(payload);
+  const signed = verifiedManifest(readBundle(sigPath), pubKeyPath);
   if (typeof signed === "string") return invalid(signed);
   const actual = signsPlaintext(modelPath, signed.entries)
     ? plaintextManifest(modelPath, options.key)
@@ -167,6 +163,33 @@ export async function verifyModelSignature(modelPath: string, sigPath: string, p
   const n = diff.added.length + diff.removed.length + diff.changed.length;
   if (n === 0) return { valid: true, ...diff };
   return { valid: false, reason: `${n} file${n === 1 ? "" : "s"} differ from the signed manifest`, ...diff };
+}
+
+/**
+ * Verifies a signature bundle (the text `aegis sign` wrote) over one file known only by its
+ * bytes (a campaign's worker holds the model, not its folder): valid when the signature
+ * verifies and it signs exactly one file, named and hashed as one of `candidates` (a file,
+ * or an encrypted file's plaintext).
+ */
+export function verifySignedFile(bundleText: string, pubKeyPath: string, candidates: readonly ManifestEntry[]): VerifyResult {
+  const signed = verifiedManifest(parseBundle(bundleText, "the model's signature"), pubKeyPath);
+  if (typeof signed === "string") return invalid(signed);
+  if (signed.entries.length !== 1) return invalid(`the signature covers ${signed.entries.length} files, not this one model file`);
+  const [entry] = signed.entries;
+  if (candidates.some((c) => c.name === entry.name && c.digest === entry.digest)) return { valid: true, added: [], removed: [], changed: [] };
+  return { ...invalid(`the signed ${entry.name} is not this model (another name or other bytes)`), changed: [entry.name] };
+}
+
+/** The manifest a bundle signs, once its signature verifies under the public key; else why not. */
+function verifiedManifest(bundle: SignatureBundle, pubKeyPath: string): { entries: ManifestEntry[]; ignorePaths: string[] } | string {
+  const key = loadPublicKey(pubKeyPath);
+  const env = bundle.dsseEnvelope;
+  if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE) return `the envelope's payload type is ${env.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`;
+  const payload = Buffer.from(env.payload, "base64");
+  const message = pae(env.payloadType, payload);
+  const verified = env.signatures.some((s) => typeof s?.sig === "string" && cryptoVerify(digestFor(key), message, key, Buffer.from(s.sig, "base64")));
+  if (!verified) return `the signature was not made with the private key of ${pubKeyPath}, or the signed payload was altered`;
+  return signedManifest(payload);
 }
 
 /** Whether the signature is of an encrypted file's plaintext: one file, named as the file without its .aegis. */

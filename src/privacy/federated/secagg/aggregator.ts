@@ -1,0 +1,95 @@
+/**
+ * FedAvg under secure aggregation: the server computes McMahan et al.'s weighted mean
+ * without seeing any client's update. Each client clips its update per coordinate to
+ * [−clip, clip], scales it by its weight w_k = n_k / N (N: the largest client's examples,
+ * which the server announces, so w_k ≤ 1), appends clip·w_k as one more coordinate, and
+ * quantises the vector (quantise.ts; the scale leaves room for the round's n clients, so
+ * the sum cannot overflow). Secure aggregation (session.ts) yields Σ w_k·Δ_k and clip·Σ w_k,
+ * whose ratio is FedAvg's Σ n_k·Δ_k / Σ n_k up to the quantisation error, exactly as if in
+ * the clear when nothing was clipped.
+ *
+ * The robust rules (median, Krum, Bulyan, trimmed mean, norm bounding at the server) need
+ * the individual updates that secure aggregation exists to hide, so they are refused under
+ * it; what remains of robustness is the client-side clip, which bounds any one client's
+ * pull on each coordinate to clip·w_k / Σ w.
+ */
+import { AegisError } from "../../../errors.js";
+import type { Aggregator, Contribution } from "../aggregators/index.js";
+import { dequantise, fixedPointFor, quantise, sumError } from "./quantise.js";
+import { type SecureSumCost, secureSum } from "./session.js";
+
+export interface SecureAggregationOptions {
+  /** Per-coordinate clip of each client's update before quantisation (default 1). */
+  clip?: number;
+  /** t as a share of a round's clients (default: a majority, ⌊n/2⌋ + 1). */
+  thresholdShare?: number;
+  /** Called after each aggregation with its cost and what the quantisation cost in precision. */
+  onAggregation?: (report: SecureAggregationReport) => void;
+}
+
+export interface SecureAggregationReport {
+  cost: SecureSumCost;
+  threshold: number;
+  /** Coordinates (over all clients) the clip changed. */
+  clipped: number;
+  /** The largest error quantisation can add to a coordinate of the weighted sum. */
+  quantisationError: number;
+}
+
+export const SECURE_AGGREGATION_DEFAULTS = { clip: 1 } as const;
+
+/** The aggregator `name` under secure aggregation, or a refusal that says why it cannot be. */
+export function secureAggregator(name: string, options: SecureAggregationOptions = {}): Aggregator {
+  if (name !== "fedavg") {
+    throw new AegisError(
+      "BAD_OPTION",
+      `${name} needs each client's individual update, and secure aggregation shows the server only their sum; use --aggregator fedavg with --secure-aggregation (its clip bounds each client's influence), or run ${name} without secure aggregation`,
+    );
+  }
+  return secureFedAvg(options);
+}
+
+export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator {
+  const clip = options.clip ?? SECURE_AGGREGATION_DEFAULTS.clip;
+  let session = 0;
+  return {
+    name: "fedavg+secagg",
+    description: "FedAvg under secure aggregation (Bonawitz et al. 2017): the server sees only the clipped, quantised sum",
+    minClients: () => 1,
+    aggregate(contributions) {
+      const n = contributions.length;
+      const fixedPoint = fixedPointFor(n, clip);
+      const unit = Math.max(...contributions.map((c) => c.examples), 1);
+      let clipped = 0;
+      const inputs = contributions.map((c) => {
+        const { values, clippedCoordinates } = weighted(c, unit, clip);
+        clipped += clippedCoordinates;
+        return quantise(values, fixedPoint).field;
+      });
+      const threshold = options.thresholdShare === undefined ? undefined : Math.max(1, Math.ceil(options.thresholdShare * n));
+      session++;
+      const result = secureSum(inputs, { threshold, session: `fedavg round ${session}` });
+      const sum = dequantise(result.sum, fixedPoint);
+      const d = sum.length - 1;
+      const totalWeight = sum[d] / clip;
+      if (!(totalWeight > 0)) throw new AegisError("BAD_DATA", "the clients of this round hold no examples; nothing to average");
+      options.onAggregation?.({ cost: result.cost, threshold: result.threshold, clipped, quantisationError: sumError(fixedPoint) });
+      return Float32Array.from(sum.subarray(0, d), (v) => v / totalWeight);
+    },
+  };
+}
+
+/** [w·clip(Δ), clip·w] with w = examples / unit ≤ 1, so every coordinate stays within ±clip. */
+function weighted(contribution: Contribution, unit: number, clip: number): { values: Float64Array; clippedCoordinates: number } {
+  const w = contribution.examples / unit;
+  const d = contribution.delta.length;
+  const values = new Float64Array(d + 1);
+  let clippedCoordinates = 0;
+  for (let i = 0; i < d; i++) {
+    const v = contribution.delta[i];
+    if (Math.abs(v) > clip) clippedCoordinates++;
+    values[i] = w * Math.max(-clip, Math.min(clip, v));
+  }
+  values[d] = clip * w;
+  return { values, clippedCoordinates };
+}

@@ -77,7 +77,7 @@ export class SecAggClient {
       plaintext.writeUInt32BE(advert.id, 4);
       plaintext.set(shares.maskKey.y, 8);
       plaintext.set(shares.selfMask.y, 8 + SHARE_BYTES);
-      const key = agree(this.cipherKeys.privateKey, advert.cipherPublic, "share-encryption", this.params.session);
+      const key = agree(this.cipherKeys.privateKeyObject, advert.cipherPublic, "share-encryption", this.params.session);
       sealed.push({ from: this.id, to: advert.id, ciphertext: seal(key, plaintext, shareContext(this.params.session, this.id, advert.id)) });
     }
     return sealed;
@@ -95,7 +95,7 @@ export class SecAggClient {
     for (const v of this.sharers) {
       if (v === this.id) continue;
       const advert = this.roster.get(v) as KeyAdvert;
-      addMask(masked, agree(this.maskKeys.privateKey, advert.maskPublic, "mask", this.params.session), this.id < v ? 1 : -1);
+      addMask(masked, agree(this.maskKeys.privateKeyObject, advert.maskPublic, "mask", this.params.session), this.id < v ? 1 : -1);
     }
     return { id: this.id, masked };
   }
@@ -124,7 +124,7 @@ export class SecAggClient {
     const sender = this.roster.get(sealed.from);
     if (sealed.to !== this.id || !sender)
       throw new AegisError("INTEGRITY_FAILED", `a share from client ${sealed.from} to ${sealed.to} was routed to client ${this.id}; refusing it`);
-    const key = agree(this.cipherKeys.privateKey, sender.cipherPublic, "share-encryption", this.params.session);
+    const key = agree(this.cipherKeys.privateKeyObject, sender.cipherPublic, "share-encryption", this.params.session);
     const plaintext = Buffer.from(
       open(key, sealed.ciphertext, shareContext(this.params.session, sealed.from, this.id), `the share from client ${sealed.from}`),
     );

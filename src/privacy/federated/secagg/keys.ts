@@ -29,12 +29,20 @@ export type KeyPurpose = "mask" | "share-encryption";
 
 export interface RawKeyPair {
   publicKey: Uint8Array;
+  /** The raw 32 bytes (what gets Shamir-shared). */
   privateKey: Uint8Array;
+  /** The same key parsed once, for the many agreements of a round (parsing dominates their cost). */
+  privateKeyObject: KeyObject;
 }
 
 export function generateX25519(): RawKeyPair {
   const { publicKey, privateKey } = generateKeyPairSync("x25519");
-  return { publicKey: rawPublic(publicKey), privateKey: rawPrivate(privateKey) };
+  return { publicKey: rawPublic(publicKey), privateKey: rawPrivate(privateKey), privateKeyObject: privateKey };
+}
+
+/** A raw private key parsed for `agree`. */
+export function privateKeyObject(raw: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: "der", type: "pkcs8" });
 }
 
 /** The public key of a raw private key (the server checks reconstructed keys against the advertised ones). */
@@ -43,10 +51,10 @@ export function publicKeyOf(privateKey: Uint8Array): Uint8Array {
 }
 
 /** KA.agree then HKDF: the same 32 bytes for (a's private, b's public) and (b's private, a's public). */
-export function agree(privateKey: Uint8Array, publicKey: Uint8Array, purpose: KeyPurpose, context: string): Uint8Array {
+export function agree(privateKey: KeyObject, publicKey: Uint8Array, purpose: KeyPurpose, context: string): Uint8Array {
   let secret: Buffer;
   try {
-    secret = diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) });
+    secret = diffieHellman({ privateKey, publicKey: publicKeyObject(publicKey) });
   } catch (error) {
     throw new AegisError("INTEGRITY_FAILED", `an X25519 key agreement failed (${(error as Error).message}); a public key in the roster is invalid`);
   }
@@ -81,10 +89,14 @@ function rawPublic(key: KeyObject): Uint8Array {
   return new Uint8Array(key.export({ format: "der", type: "spki" }).subarray(SPKI_PREFIX.length));
 }
 
-function privateKeyObject(raw: Uint8Array): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: "der", type: "pkcs8" });
-}
+/** Parsed public keys by their bytes' identity: every advertised key is parsed once per party. */
+const parsedPublicKeys = new WeakMap<Uint8Array, KeyObject>();
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+  let parsed = parsedPublicKeys.get(raw);
+  if (!parsed) {
+    parsed = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: "der", type: "spki" });
+    parsedPublicKeys.set(raw, parsed);
+  }
+  return parsed;
 }

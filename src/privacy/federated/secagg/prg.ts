@@ -7,15 +7,20 @@
  * millisecond per seed. Every mask is used once per round: seeds are fresh each round.
  */
 import { createCipheriv } from "node:crypto";
+import { endianness } from "node:os";
 
 const ZERO_COUNTER = Buffer.alloc(16);
+const LITTLE_ENDIAN = endianness() === "LE";
 
 /** `length` pseudorandom words from `seed`. */
 export function maskFromSeed(seed: Uint8Array, length: number): Uint32Array {
   const cipher = createCipheriv("aes-256-ctr", seed, ZERO_COUNTER);
-  const stream = Buffer.concat([cipher.update(Buffer.alloc(4 * length)), cipher.final()]);
   const words = new Uint32Array(length);
-  for (let i = 0; i < length; i++) words[i] = stream.readUInt32LE(4 * i);
+  const bytes = new Uint8Array(words.buffer);
+  // CTR encryption of zeros is the key stream itself, written straight into the words.
+  const written = cipher.update(bytes);
+  bytes.set(written);
+  if (!LITTLE_ENDIAN) for (let i = 0; i < length; i++) words[i] = written.readUInt32LE(4 * i);
   return words;
 }
 

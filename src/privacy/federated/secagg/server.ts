@@ -12,7 +12,7 @@
  */
 import { AegisError } from "../../../errors.js";
 import { tooFew } from "./client.js";
-import { agree, KEY_BYTES, publicKeyOf } from "./keys.js";
+import { agree, KEY_BYTES, privateKeyObject, publicKeyOf } from "./keys.js";
 import type { KeyAdvert, MaskedInput, ProtocolParams, SealedShares, UnmaskingShares } from "./messages.js";
 import { addMask } from "./prg.js";
 import { ShareCombiner } from "./shamir.js";
@@ -112,7 +112,8 @@ export class SecAggServer {
           `the mask key reconstructed for dropped client ${v} does not match the public key it advertised: a share was altered; refusing to unmask`,
         );
       // Survivor u added sign(u, v)·PRG(s_{u,v}) with nobody to cancel it: take it out.
-      for (const u of survivors) addMask(sum, agree(maskKey, (this.roster.get(u) as KeyAdvert).maskPublic, "mask", this.params.session), u < v ? -1 : 1);
+      const parsed = privateKeyObject(maskKey);
+      for (const u of survivors) addMask(sum, agree(parsed, (this.roster.get(u) as KeyAdvert).maskPublic, "mask", this.params.session), u < v ? -1 : 1);
     }
     return sum;
   }

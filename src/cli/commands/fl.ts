@@ -143,6 +143,12 @@ function simulateCommand(): Command {
       parseNumber("--secagg-clip"),
       SECURE_AGGREGATION_DEFAULTS.clip,
     )
+    .option(
+      "--secagg-dropout <q>",
+      "under --secure-aggregation, the share of each round's clients that drop out after sharing their keys (the protocol recovers the others' sum)",
+      parseNumber("--secagg-dropout"),
+      SECURE_AGGREGATION_DEFAULTS.dropout,
+    )
     .option("--rounds <n>", "rounds of training", parseInteger("--rounds", 1), SIMULATION_DEFAULTS.rounds)
     .option("--fraction <q>", "share of the clients sampled each round", parseNumber("--fraction"), SIMULATION_DEFAULTS.fraction)
     .option("--alpha <a>", "Dirichlet α of the label split (small = non-IID; Infinity = IID)", parseNumber("--alpha"), SIMULATION_DEFAULTS.alpha)
@@ -164,8 +170,17 @@ function simulateCommand(): Command {
     const aggregators = String(opts.secureAggregation && cmd.getOptionValueSource("aggregator") !== "cli" ? "fedavg" : opts.aggregator)
       .split(",")
       .map((s) => s.trim());
+    for (const flag of ["secaggClip", "secaggDropout"] as const) {
+      if (!opts.secureAggregation && cmd.getOptionValueSource(flag) === "cli")
+        throw new AegisError(
+          "BAD_OPTION",
+          `--${flag === "secaggClip" ? "secagg-clip" : "secagg-dropout"} applies to secure aggregation: add --secure-aggregation`,
+        );
+    }
     const secagg: SecureAggregationReport[] = [];
-    const secureAggregation = opts.secureAggregation ? { clip: opts.secaggClip, onAggregation: (r: SecureAggregationReport) => secagg.push(r) } : undefined;
+    const secureAggregation = opts.secureAggregation
+      ? { clip: opts.secaggClip, dropout: opts.secaggDropout, seed: opts.seed, onAggregation: (r: SecureAggregationReport) => secagg.push(r) }
+      : undefined;
     for (const name of aggregators) {
       aggregatorByName(name);
       if (secureAggregation) secureAggregator(name, secureAggregation);
@@ -263,6 +278,8 @@ function secaggSummary(reports: readonly SecureAggregationReport[]) {
   return {
     aggregations: reports.length,
     threshold: reports[0]?.threshold,
+    clients: reports[0]?.cost.clients,
+    survivors: mean((r) => r.survivors),
     bytesSentPerClient: mean((r) => r.cost.bytesSentPerClient),
     bytesReceivedPerClient: mean((r) => r.cost.bytesReceivedPerClient),
     clientMs: mean((r) => r.cost.clientMs),
@@ -275,7 +292,7 @@ function secaggSummary(reports: readonly SecureAggregationReport[]) {
 function secaggLine(s: ReturnType<typeof secaggSummary>): string {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   return (
-    `secure aggregation: ${s.aggregations} rounds, t = ${s.threshold}; per client and round ${kb(s.bytesSentPerClient)} sent, ${kb(s.bytesReceivedPerClient)} received, ` +
+    `secure aggregation: ${s.aggregations} rounds, t = ${s.threshold} of ${s.clients}, ${s.survivors.toFixed(1)} summed per round; per client and round ${kb(s.bytesSentPerClient)} sent, ${kb(s.bytesReceivedPerClient)} received, ` +
     `${s.clientMs.toFixed(0)} ms; server ${s.serverMs.toFixed(0)} ms per round; ${s.clippedCoordinates} coordinates clipped; quantisation error ≤ ${s.quantisationError.toExponential(1)} per coordinate of the weighted sum`
   );
 }

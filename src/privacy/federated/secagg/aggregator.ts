@@ -13,6 +13,7 @@
  * it; what remains of robustness is the client-side clip, which bounds any one client's
  * pull on each coordinate to clip·w_k / Σ w.
  */
+import { createRng } from "../../../data/index.js";
 import { AegisError } from "../../../errors.js";
 import type { Aggregator, Contribution } from "../aggregators/index.js";
 import { dequantise, fixedPointFor, quantise, sumError } from "./quantise.js";
@@ -23,6 +24,14 @@ export interface SecureAggregationOptions {
   clip?: number;
   /** t as a share of a round's clients (default: a majority, ⌊n/2⌋ + 1). */
   thresholdShare?: number;
+  /**
+   * Share of a round's clients that drop out after sharing their keys and before sending
+   * their masked input (default 0), to exercise the protocol's recovery: the round's
+   * average is then over the others, as FedAvg over the clients that answered.
+   */
+  dropout?: number;
+  /** Seeds which clients drop out. */
+  seed?: number;
   /** Called after each aggregation with its cost and what the quantisation cost in precision. */
   onAggregation?: (report: SecureAggregationReport) => void;
 }
@@ -30,13 +39,15 @@ export interface SecureAggregationOptions {
 export interface SecureAggregationReport {
   cost: SecureSumCost;
   threshold: number;
+  /** Clients whose updates are in the sum, of `cost.clients`. */
+  survivors: number;
   /** Coordinates (over all clients) the clip changed. */
   clipped: number;
   /** The largest error quantisation can add to a coordinate of the weighted sum. */
   quantisationError: number;
 }
 
-export const SECURE_AGGREGATION_DEFAULTS = { clip: 1 } as const;
+export const SECURE_AGGREGATION_DEFAULTS = { clip: 1, dropout: 0 } as const;
 
 /** The aggregator `name` under secure aggregation, or a refusal that says why it cannot be. */
 export function secureAggregator(name: string, options: SecureAggregationOptions = {}): Aggregator {
@@ -51,6 +62,9 @@ export function secureAggregator(name: string, options: SecureAggregationOptions
 
 export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator {
   const clip = options.clip ?? SECURE_AGGREGATION_DEFAULTS.clip;
+  const dropout = options.dropout ?? SECURE_AGGREGATION_DEFAULTS.dropout;
+  if (!(dropout >= 0 && dropout < 1)) throw new AegisError("BAD_OPTION", `the secure-aggregation dropout must be in [0, 1), not ${dropout}`);
+  const rng = createRng(options.seed ?? 0);
   let session = 0;
   return {
     name: "fedavg+secagg",
@@ -68,12 +82,19 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
       });
       const threshold = options.thresholdShare === undefined ? undefined : Math.max(1, Math.ceil(options.thresholdShare * n));
       session++;
-      const result = secureSum(inputs, { threshold, session: `fedavg round ${session}` });
+      const dropped = rng.shuffle(Array.from({ length: n }, (_, i) => i + 1)).slice(0, Math.floor(dropout * n));
+      const result = secureSum(inputs, { threshold, session: `fedavg round ${session}`, dropouts: { beforeInput: dropped } });
       const sum = dequantise(result.sum, fixedPoint);
       const d = sum.length - 1;
       const totalWeight = sum[d] / clip;
       if (!(totalWeight > 0)) throw new AegisError("BAD_DATA", "the clients of this round hold no examples; nothing to average");
-      options.onAggregation?.({ cost: result.cost, threshold: result.threshold, clipped, quantisationError: sumError(fixedPoint) });
+      options.onAggregation?.({
+        cost: result.cost,
+        threshold: result.threshold,
+        survivors: result.survivors.length,
+        clipped,
+        quantisationError: sumError(fixedPoint),
+      });
       return Float32Array.from(sum.subarray(0, d), (v) => v / totalWeight);
     },
   };

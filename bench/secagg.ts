@@ -70,8 +70,9 @@ export async function benchSecAgg(log: (line: string) => void = () => {}): Promi
   const plainSim = await prepareSimulation(model, trainSet, testSet, options);
   const plain = await runSimulation(plainSim, fedAvg, "none");
   await plainSim.classifier.release();
-  const secureSim = await prepareSimulation(model, trainSet, testSet, { ...options, secureAggregation: {} });
-  const secure = await runSimulation(secureSim, secureAggregator("fedavg"), "none");
+  let clipped = 0;
+  const secureSim = await prepareSimulation(model, trainSet, testSet, { ...options, secureAggregation: { onAggregation: (r) => (clipped += r.clipped) } });
+  const secure = await runSimulation(secureSim, secureAggregator("fedavg", secureSim.options.secureAggregation), "none");
   await secureSim.classifier.release();
   const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
   return [
@@ -79,7 +80,7 @@ export async function benchSecAgg(log: (line: string) => void = () => {}): Promi
     ...table(head, rows, [0, 1, 2, 3, 4, 5, 6, 7, 8]),
     `FedAvg on MNIST, 20 clients, 5 rounds, same seed: ${pct(plain.accuracy)} in the clear, ${pct(secure.accuracy)} under secure aggregation (per round ${plain.rounds
       .map((r, i) => `${pct(r.accuracy)}/${pct(secure.rounds[i].accuracy)}`)
-      .join(" ")}); fixed point for 20 clients: ${fixedPointFor(20, 1).scale} units per 1.0`,
+      .join(" ")}); fixed point for 20 clients: ${fixedPointFor(20, 1).scale} units per 1.0; ${clipped} coordinates clipped at 1`,
     `  load average ${loadavg()[0].toFixed(2)}`,
   ];
 }

@@ -117,6 +117,7 @@ test("more dropouts than the threshold allows are refused with what to do, at ev
     assert.throws(() => secureSum(inputs, { threshold: 4, dropouts }), refusal("BAD_OPTION", stage));
     assert.throws(() => secureSum(inputs, { threshold: 4, dropouts }), /at least t = 4 clients at every stage.*lower the threshold/);
   }
+  assert.throws(() => secureSum(inputs.slice(0, 1)), refusal("BAD_OPTION", /at least 2 clients.*the sum of one client's input is that input/));
 });
 
 /** χ² statistic of the top 4 bits of the words against the uniform distribution (15 degrees of freedom). */

@@ -12,7 +12,8 @@
  * - After every round the global parameters and the history are checkpointed atomically;
  *   a restarted server resumes after the last completed round. An interrupted round is
  *   tried again under a new attempt, so no update is counted twice.
- * - Not here yet: secure aggregation (Bonawitz et al. 2017); the server sees each update.
+ * - Not here yet: secure aggregation over the network. The protocol (../secagg/, Bonawitz et
+ *   al. 2017) runs in `aegis fl simulate --secure-aggregation`; this server still sees each update.
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";

@@ -6,6 +6,7 @@
  * anything that reveals a single input.
  */
 import { performance } from "node:perf_hooks";
+import { AegisError } from "../../../errors.js";
 import { SecAggClient } from "./client.js";
 import { type ProtocolParams, wireBytes } from "./messages.js";
 import { SecAggServer } from "./server.js";
@@ -64,6 +65,7 @@ export function defaultThreshold(clients: number): number {
 /** Runs the protocol over `inputs` (client id i + 1 holds inputs[i]). */
 export function secureSum(inputs: readonly Uint32Array[], options: SecureSumOptions = {}): SecureSumResult {
   const n = inputs.length;
+  if (n < 2) throw new AegisError("BAD_OPTION", `secure aggregation needs at least 2 clients, and this round has ${n}: the sum of one client's input is that input`);
   const params: ProtocolParams = {
     threshold: options.threshold ?? defaultThreshold(n),
     length: inputs[0]?.length ?? 0,

@@ -209,6 +209,12 @@ test("FedAvg under secure aggregation equals FedAvg to the quantisation error; t
   const totalWeight = contributions.reduce((s, c) => s + c.examples, 0) / Math.max(...contributions.map((c) => c.examples));
   const bound = reports[0].quantisationError / totalWeight + 1e-7; // + float32 rounding of the result
   for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(secure[i] - plain[i]) <= bound, `coordinate ${i}: ${secure[i]} vs ${plain[i]} (bound ${bound})`);
+  // The clip binds honest clients only: an attacker's ×60 update goes into the sum whole, as FedAvg in the clear takes it.
+  const attacked = [...contributions.slice(1), { delta: contributions[0].delta.map((v) => v * 60), examples: contributions[0].examples, malicious: true }];
+  const secureAttacked = secureFedAvg().aggregate(attacked, { byzantine: 0 });
+  const plainAttacked = weightedMean(attacked);
+  assert.ok(Math.max(...contributions[0].delta.map((v) => Math.abs(v * 60))) > 1, "the attacker's update should exceed the clip");
+  for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(secureAttacked[i] - plainAttacked[i]) <= bound, `attacked coordinate ${i}`);
   for (const name of ["median", "trimmed-mean", "krum", "multi-krum", "bulyan", "norm-bound"])
     assert.throws(() => secureAggregator(name), refusal("BAD_OPTION", new RegExp(`${name} needs each client's individual update.*only their sum`)));
 });

@@ -211,6 +211,7 @@ async function roundContributions(
       : undefined;
   const crafted = attackers.map(({ k, update }) => ({
     examples: sim.clients[k].labels.length,
+    malicious: true,
     delta: maliciousUpdate(attack, settings, { own: update?.delta, size: global.length, lie, replacementScale: roundExamples / attackerExamples, rng }),
   }));
   return [...honest, ...crafted];

@@ -6,7 +6,8 @@
  * quantises the vector (quantise.ts; the scale leaves room for the round's n clients, so
  * the sum cannot overflow). Secure aggregation (session.ts) yields Σ w_k·Δ_k and clip·Σ w_k,
  * whose ratio is FedAvg's Σ n_k·Δ_k / Σ n_k up to the quantisation error, exactly as if in
- * the clear when nothing was clipped.
+ * the clear when nothing was clipped. The clip is the client's to apply: an attacker in the
+ * simulation (a contribution marked malicious) skips it and sends any value the field holds.
  *
  * The robust rules (median, Krum, Bulyan, trimmed mean, norm bounding at the server) need
  * the individual updates that secure aggregation exists to hide, so they are refused under
@@ -75,8 +76,11 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
       const fixedPoint = fixedPointFor(n, clip);
       const unit = Math.max(...contributions.map((c) => c.examples), 1);
       let clipped = 0;
+      // An attacker skips the clip and sends whatever the field holds: up to n·clip per coordinate, wrapping beyond.
+      const unbounded = { ...fixedPoint, clip: n * clip };
       const inputs = contributions.map((c) => {
-        const { values, clippedCoordinates } = weighted(c, unit, clip);
+        if (c.malicious) return quantise(weighted(c, unit, clip, false).values, unbounded).field;
+        const { values, clippedCoordinates } = weighted(c, unit, clip, true);
         clipped += clippedCoordinates;
         return quantise(values, fixedPoint).field;
       });
@@ -100,8 +104,8 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
   };
 }
 
-/** [w·clip(Δ), clip·w] with w = examples / unit ≤ 1, so every coordinate stays within ±clip. */
-function weighted(contribution: Contribution, unit: number, clip: number): { values: Float64Array; clippedCoordinates: number } {
+/** [w·clip(Δ), clip·w] with w = examples / unit ≤ 1, so every coordinate stays within ±clip; an attacker keeps Δ whole. */
+function weighted(contribution: Contribution, unit: number, clip: number, clipDelta: boolean): { values: Float64Array; clippedCoordinates: number } {
   const w = contribution.examples / unit;
   const d = contribution.delta.length;
   const values = new Float64Array(d + 1);
@@ -109,7 +113,7 @@ function weighted(contribution: Contribution, unit: number, clip: number): { val
   for (let i = 0; i < d; i++) {
     const v = contribution.delta[i];
     if (Math.abs(v) > clip) clippedCoordinates++;
-    values[i] = w * Math.max(-clip, Math.min(clip, v));
+    values[i] = w * (clipDelta ? Math.max(-clip, Math.min(clip, v)) : v);
   }
   values[d] = clip * w;
   return { values, clippedCoordinates };

@@ -65,7 +65,8 @@ export function defaultThreshold(clients: number): number {
 /** Runs the protocol over `inputs` (client id i + 1 holds inputs[i]). */
 export function secureSum(inputs: readonly Uint32Array[], options: SecureSumOptions = {}): SecureSumResult {
   const n = inputs.length;
-  if (n < 2) throw new AegisError("BAD_OPTION", `secure aggregation needs at least 2 clients, and this round has ${n}: the sum of one client's input is that input`);
+  if (n < 2)
+    throw new AegisError("BAD_OPTION", `secure aggregation needs at least 2 clients, and this round has ${n}: the sum of one client's input is that input`);
   const params: ProtocolParams = {
     threshold: options.threshold ?? defaultThreshold(n),
     length: inputs[0]?.length ?? 0,

@@ -66,6 +66,9 @@ test("fl simulate --secure-aggregation runs FedAvg under Bonawitz et al.'s proto
   const stray = await aegis([...tiny, "--secagg-clip", "0.5"]);
   assert.equal(stray.code, 2);
   assert.match(stray.stderr, /--secagg-clip applies to secure aggregation: add --secure-aggregation/);
+  const badThreshold = await aegis([...tiny, "--secure-aggregation", "--secagg-threshold", "1.5"]);
+  assert.equal(badThreshold.code, 2);
+  assert.match(badThreshold.stderr, /threshold must be a share in \(0, 1\], not 1.5/);
   const tooMany = await aegis([...tiny, "--secure-aggregation", "--secagg-dropout", "0.5"]);
   assert.equal(tooMany.code, 2);
   assert.match(tooMany.stderr, /at least t = 4 clients at every stage, and only 3 sent masked inputs/);

@@ -144,6 +144,11 @@ function simulateCommand(): Command {
       SECURE_AGGREGATION_DEFAULTS.clip,
     )
     .option(
+      "--secagg-threshold <q>",
+      "under --secure-aggregation, t as a share of each round's clients: t clients suffice to unmask the sum, and fewer than t colluding with the server learn nothing beyond it (default: a majority)",
+      parseNumber("--secagg-threshold"),
+    )
+    .option(
       "--secagg-dropout <q>",
       "under --secure-aggregation, the share of each round's clients that drop out after sharing their keys (the protocol recovers the others' sum)",
       parseNumber("--secagg-dropout"),
@@ -170,16 +175,23 @@ function simulateCommand(): Command {
     const aggregators = String(opts.secureAggregation && cmd.getOptionValueSource("aggregator") !== "cli" ? "fedavg" : opts.aggregator)
       .split(",")
       .map((s) => s.trim());
-    for (const flag of ["secaggClip", "secaggDropout"] as const) {
+    for (const [flag, name] of [
+      ["secaggClip", "--secagg-clip"],
+      ["secaggDropout", "--secagg-dropout"],
+      ["secaggThreshold", "--secagg-threshold"],
+    ] as const) {
       if (!opts.secureAggregation && cmd.getOptionValueSource(flag) === "cli")
-        throw new AegisError(
-          "BAD_OPTION",
-          `--${flag === "secaggClip" ? "secagg-clip" : "secagg-dropout"} applies to secure aggregation: add --secure-aggregation`,
-        );
+        throw new AegisError("BAD_OPTION", `${name} applies to secure aggregation: add --secure-aggregation`);
     }
     const secagg: SecureAggregationReport[] = [];
     const secureAggregation = opts.secureAggregation
-      ? { clip: opts.secaggClip, dropout: opts.secaggDropout, seed: opts.seed, onAggregation: (r: SecureAggregationReport) => secagg.push(r) }
+      ? {
+          clip: opts.secaggClip,
+          dropout: opts.secaggDropout,
+          thresholdShare: opts.secaggThreshold,
+          seed: opts.seed,
+          onAggregation: (r: SecureAggregationReport) => secagg.push(r),
+        }
       : undefined;
     for (const name of aggregators) {
       aggregatorByName(name);

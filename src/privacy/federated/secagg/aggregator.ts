@@ -65,6 +65,9 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
   const clip = options.clip ?? SECURE_AGGREGATION_DEFAULTS.clip;
   const dropout = options.dropout ?? SECURE_AGGREGATION_DEFAULTS.dropout;
   if (!(dropout >= 0 && dropout < 1)) throw new AegisError("BAD_OPTION", `the secure-aggregation dropout must be in [0, 1), not ${dropout}`);
+  const share = options.thresholdShare;
+  if (share !== undefined && !(share > 0 && share <= 1))
+    throw new AegisError("BAD_OPTION", `the secure-aggregation threshold must be a share in (0, 1], not ${share}`);
   const rng = createRng(options.seed ?? 0);
   let session = 0;
   return {
@@ -84,7 +87,7 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
         clipped += clippedCoordinates;
         return quantise(values, fixedPoint).field;
       });
-      const threshold = options.thresholdShare === undefined ? undefined : Math.max(1, Math.ceil(options.thresholdShare * n));
+      const threshold = share === undefined ? undefined : Math.max(1, Math.ceil(share * n));
       session++;
       const dropped = rng.shuffle(Array.from({ length: n }, (_, i) => i + 1)).slice(0, Math.floor(dropout * n));
       const result = secureSum(inputs, { threshold, session: `fedavg round ${session}`, dropouts: { beforeInput: dropped } });

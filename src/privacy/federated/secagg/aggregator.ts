@@ -17,7 +17,7 @@
 import { createRng } from "../../../data/index.js";
 import { AegisError } from "../../../errors.js";
 import type { Aggregator, Contribution } from "../aggregators/index.js";
-import { dequantise, fixedPointFor, quantise, sumError } from "./quantise.js";
+import { dequantise, type FixedPoint, fixedPointFor, quantise, sumError } from "./quantise.js";
 import { type SecureSumCost, secureSum } from "./session.js";
 
 export interface SecureAggregationOptions {
@@ -79,22 +79,16 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
       const fixedPoint = fixedPointFor(n, clip);
       const unit = Math.max(...contributions.map((c) => c.examples), 1);
       let clipped = 0;
-      // An attacker skips the clip and sends whatever the field holds: up to n·clip per coordinate, wrapping beyond.
-      const unbounded = { ...fixedPoint, clip: n * clip };
       const inputs = contributions.map((c) => {
-        if (c.malicious) return quantise(weighted(c, unit, clip, false).values, unbounded).field;
-        const { values, clippedCoordinates } = weighted(c, unit, clip, true);
-        clipped += clippedCoordinates;
-        return quantise(values, fixedPoint).field;
+        const encoded = encodeUpdate(c, unit, fixedPoint);
+        clipped += encoded.clipped;
+        return encoded.field;
       });
       const threshold = share === undefined ? undefined : Math.max(1, Math.ceil(share * n));
       session++;
       const dropped = rng.shuffle(Array.from({ length: n }, (_, i) => i + 1)).slice(0, Math.floor(dropout * n));
       const result = secureSum(inputs, { threshold, session: `fedavg round ${session}`, dropouts: { beforeInput: dropped } });
-      const sum = dequantise(result.sum, fixedPoint);
-      const d = sum.length - 1;
-      const totalWeight = sum[d] / clip;
-      if (!(totalWeight > 0)) throw new AegisError("BAD_DATA", "the clients of this round hold no examples; nothing to average");
+      const mean = decodeMean(result.sum, fixedPoint);
       options.onAggregation?.({
         cost: result.cost,
         threshold: result.threshold,
@@ -102,22 +96,38 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
         clipped,
         quantisationError: sumError(fixedPoint),
       });
-      return Float32Array.from(sum.subarray(0, d), (v) => v / totalWeight);
+      return mean;
     },
   };
 }
 
-/** [w·clip(Δ), clip·w] with w = examples / unit ≤ 1, so every coordinate stays within ±clip; an attacker keeps Δ whole. */
-function weighted(contribution: Contribution, unit: number, clip: number, clipDelta: boolean): { values: Float64Array; clippedCoordinates: number } {
+/**
+ * A client's update as secure FedAvg's input: [w·clip(Δ), clip·w] with w = examples / unit
+ * ≤ 1 (unit: the round's largest client), so every coordinate stays within ±clip, in fixed
+ * point. An attacker (a contribution marked malicious) skips the clip and sends whatever
+ * the field holds: up to n·clip per coordinate, wrapping beyond.
+ */
+export function encodeUpdate(contribution: Contribution, unit: number, fixedPoint: FixedPoint): { field: Uint32Array; clipped: number } {
+  const { clip } = fixedPoint;
   const w = contribution.examples / unit;
   const d = contribution.delta.length;
   const values = new Float64Array(d + 1);
-  let clippedCoordinates = 0;
+  let clipped = 0;
   for (let i = 0; i < d; i++) {
     const v = contribution.delta[i];
-    if (Math.abs(v) > clip) clippedCoordinates++;
-    values[i] = w * (clipDelta ? Math.max(-clip, Math.min(clip, v)) : v);
+    if (Math.abs(v) > clip) clipped++;
+    values[i] = w * (contribution.malicious ? v : Math.max(-clip, Math.min(clip, v)));
   }
   values[d] = clip * w;
-  return { values, clippedCoordinates };
+  const bound = contribution.malicious ? { ...fixedPoint, clip: fixedPoint.clients * clip } : fixedPoint;
+  return { field: quantise(values, bound).field, clipped: contribution.malicious ? 0 : clipped };
+}
+
+/** FedAvg's step from the secure sum of encoded updates: Σ w·Δ / Σ w. */
+export function decodeMean(sum: Uint32Array, fixedPoint: FixedPoint): Float32Array {
+  const decoded = dequantise(sum, fixedPoint);
+  const d = decoded.length - 1;
+  const totalWeight = decoded[d] / fixedPoint.clip;
+  if (!(totalWeight > 0)) throw new AegisError("BAD_DATA", "the clients of this round hold no examples; nothing to average");
+  return Float32Array.from(decoded.subarray(0, d), (v) => v / totalWeight);
 }

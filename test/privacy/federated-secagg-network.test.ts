@@ -122,3 +122,16 @@ test("three hospitals train under secure aggregation over HTTPS; the server sums
   await model.release();
   assert.ok(accuracy > 0.85, `the securely aggregated model classifies ${accuracy} of held-out rows`);
 });
+
+test("fl.yaml refuses secure aggregation with a robust aggregator or a one-client round, naming the key", () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-secagg-config-"));
+  const base = `model: m.onnx\ntls: { cert: c, key: k }\nclients:\n  a: { tokenSha256: ${"ab".repeat(32)} }\n  b: { tokenSha256: ${"cd".repeat(32)} }\n`;
+  const read = (extra: string) => {
+    writeFileSync(join(dir, "fl.yaml"), base + extra);
+    return () => readFlConfig(join(dir, "fl.yaml"));
+  };
+  assert.throws(read("aggregator: median\nsecureAggregation: {}\n"), /aggregator.*must be fedavg under secureAggregation: median needs each client's update/);
+  assert.throws(read("clientsPerRound: 1\nsecureAggregation: { clip: 0.5 }\n"), /clientsPerRound.*at least 2 under secureAggregation/);
+  assert.throws(read("secureAggregation: { threshold: 1.5 }\n"), /threshold/);
+  assert.deepEqual(read("secureAggregation: { clip: 0.5, threshold: 0.75 }\n")().secureAggregation, { clip: 0.5, thresholdShare: 0.75 });
+});

@@ -6,7 +6,6 @@
  * round 1 does not stop later rounds (the sum of the two others is unmasked).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
@@ -18,6 +17,7 @@ import { buildArchitecture, countCorrect, OnnxClassifier } from "../../src/engin
 import { saveModel } from "../../src/onnx/io.js";
 import { FL_PATHS, FlServer, readFlConfig, runFlClient, writeParameters } from "../../src/privacy/index.js";
 import { float32 } from "../../src/tensor.js";
+import { selfSignedCertificate } from "../helpers/certificate.js";
 
 const HOSPITALS = ["hospital-1", "hospital-2", "hospital-3"];
 const tokenOf = (id: string) => `secagg-token-${id}-${"y".repeat(16)}`;
@@ -31,29 +31,7 @@ function hospitalData(k: number, n = 120) {
 
 test("three hospitals train under secure aggregation over HTTPS; the server sums masked inputs only and survives a hospital leaving", async () => {
   const dir = mkdtempSync(join(tmpdir(), "aegis-secagg-net-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(dir, "server.key"),
-      "-out",
-      join(dir, "server.crt"),
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
+  selfSignedCertificate(dir);
   saveModel(join(dir, "initial.onnx"), buildArchitecture("linear", { inputShape: [8], numClasses: 2, seed: 1 }));
   const clients = HOSPITALS.map((id) => `  ${id}: { tokenSha256: ${createHash("sha256").update(tokenOf(id)).digest("hex")} }`).join("\n");
   writeFileSync(

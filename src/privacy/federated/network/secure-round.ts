@@ -117,7 +117,10 @@ export class SecureRound {
       const sealed = (body.sealed as { to: number; ciphertext: unknown }[]).map((s) => wire.unSealed({ ...s, from: id }));
       this.posted.set(id, sealed);
     } else if (stage === "input") {
-      this.posted.set(id, { id, masked: wire.unWords(body.masked) });
+      const masked = wire.unWords(body.masked);
+      if (masked.length !== this.task0.length)
+        throw new AegisError("SHAPE_MISMATCH", `the masked input has ${masked.length} words and this round expects ${this.task0.length}`);
+      this.posted.set(id, { id, masked });
     } else {
       const entries = (list: unknown) => (list as { of: number; y: unknown }[]).map((e) => ({ of: e.of, share: { x: id, y: unb64(e.y, "share") } }));
       this.posted.set(id, { id, selfMasks: entries(body.selfMasks), maskKeys: entries(body.maskKeys) });

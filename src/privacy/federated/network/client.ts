@@ -61,7 +61,13 @@ export async function runFlClient(options: FlClientOptions): Promise<number[]> {
           const global = bytesToFloats((await call("GET", PATHS.parameters)).body);
           return localUpdate(classifier, global, options.data, { ...task.local, seed: (options.seed ?? 0) + task.round, signal: options.signal });
         };
-        secure = await secureStep(call, task, task.secagg, secure?.attempt === task.attempt ? secure : undefined, train);
+        const ours = secure?.attempt === task.attempt ? secure : undefined;
+        if (!ours && task.secagg.stage !== "advertise") {
+          // Restarted after this round's key stage: its keys are gone, so it sits the round out.
+          await sleep(task.retryAfterMs);
+          continue;
+        }
+        secure = await secureStep(call, task, task.secagg, ours, train);
         if (task.secagg.stage === "unmask") {
           trained.push(task.round);
           options.onRound?.(task.round, secure.update?.loss ?? Number.NaN);
@@ -104,6 +110,7 @@ async function secureStep(
   state: SecureState | undefined,
   train: () => Promise<ClientUpdate>,
 ): Promise<SecureState> {
+  // A new state only at the advertise stage (the caller makes sure), where the update is trained first.
   const current = state ?? { attempt: task.attempt, protocol: new SecAggClient(secagg.id, secagg), unit: 1 };
   const view = async () => JSON.parse((await call("GET", PATHS.secagg)).body.toString("utf8"));
   const post = (message: Record<string, unknown>) =>
@@ -120,8 +127,7 @@ async function secureStep(
     await post({ sealed: sealed.map((s) => ({ to: s.to, ciphertext: wire.sealed(s).ciphertext })) });
   } else if (secagg.stage === "input") {
     const { inbox } = await view();
-    if (!current.update) throw new AegisError("TARGET_ERROR", "the server asked for a masked input before this client trained; restart the client");
-    const encoded = encodeUpdate(current.update, current.unit, fixedPointFor(secagg.clients, secagg.clip)).field;
+    const encoded = encodeUpdate(current.update as ClientUpdate, current.unit, fixedPointFor(secagg.clients, secagg.clip)).field;
     await post({ masked: wire.words(current.protocol.maskInput(encoded, inbox.map(wire.unSealed)).masked) });
   } else {
     const { survivors } = await view();

@@ -5,7 +5,7 @@
  * round is aggregated exactly once. The certificate is made by openssl for this test.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -16,6 +16,7 @@ import { createRng, saveNpz } from "../../src/data/index.js";
 import { buildArchitecture, countCorrect, OnnxClassifier } from "../../src/engine/index.js";
 import { loadModel, saveModel } from "../../src/onnx/io.js";
 import { float32, tensor } from "../../src/tensor.js";
+import { selfSignedCertificate } from "../helpers/certificate.js";
 import { aegis, exited, startAegis } from "../helpers/cli.js";
 
 const root = mkdtempSync(join(tmpdir(), "aegis-fl-net-"));
@@ -41,29 +42,7 @@ async function freePort(): Promise<number> {
 /** A certificate, the initial model, the hospitals' files and an fl.yaml in a fresh folder. */
 async function federation(settings: string): Promise<{ dir: string; config: string; url: string }> {
   const dir = mkdtempSync(join(root, "fed-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(dir, "server.key"),
-      "-out",
-      join(dir, "server.crt"),
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ],
-    { stdio: "ignore" },
-  );
+  selfSignedCertificate(dir);
   saveModel(join(dir, "initial.onnx"), buildArchitecture("linear", { inputShape: [8], numClasses: 2, seed: 1 }));
   for (const [k, id] of HOSPITALS.entries()) saveNpz(join(dir, `${id}.npz`), hospitalData(k));
   const port = await freePort();

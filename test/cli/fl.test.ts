@@ -46,3 +46,30 @@ test("fl simulate refuses what cannot run, with exit 2 and a sentence that says 
   assert.equal(tooFew.code, 2);
   assert.match(tooFew.stderr, /bulyan needs at least 11 clients per round to tolerate f = 2/);
 });
+
+test("fl simulate --secure-aggregation runs FedAvg under Bonawitz et al.'s protocol, survives dropouts, and refuses the robust rules", async () => {
+  const r = await aegis([...tiny, "--secure-aggregation", "--secagg-dropout", "0.34", "--format", "json", "--out", join(tmp, "secagg"), "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const record = JSON.parse(r.stdout);
+  assert.deepEqual(record.summary.aggregators, ["fedavg+secagg"]);
+  assert.ok(record.summary.accuracy["fedavg+secagg"].none > 0.25, `FedAvg under secure aggregation reached ${record.summary.accuracy["fedavg+secagg"].none}`);
+  const secagg = record.secureAggregation;
+  // 6 clients, t = 4, 2 of them (⌊0.34·6⌋) drop each round after sharing their keys.
+  assert.equal(secagg.aggregations, 2);
+  assert.equal(secagg.threshold, 4);
+  assert.equal(secagg.survivors, 4);
+  assert.ok(secagg.bytesSentPerClient > 4 * 100_000, `a client sent only ${secagg.bytesSentPerClient} bytes for a masked MLP update`);
+
+  const robust = await aegis([...tiny, "--secure-aggregation", "--aggregator", "fedavg,median"]);
+  assert.equal(robust.code, 2);
+  assert.match(robust.stderr, /median needs each client's individual update, and secure aggregation shows the server only their sum/);
+  const stray = await aegis([...tiny, "--secagg-clip", "0.5"]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /--secagg-clip applies to secure aggregation: add --secure-aggregation/);
+  const badThreshold = await aegis([...tiny, "--secure-aggregation", "--secagg-threshold", "1.5"]);
+  assert.equal(badThreshold.code, 2);
+  assert.match(badThreshold.stderr, /threshold must be a share in \(0, 1\], not 1.5/);
+  const tooMany = await aegis([...tiny, "--secure-aggregation", "--secagg-dropout", "0.5"]);
+  assert.equal(tooMany.code, 2);
+  assert.match(tooMany.stderr, /at least t = 4 clients at every stage, and only 3 sent masked inputs/);
+});

@@ -16,7 +16,10 @@ import {
   prepareSimulation,
   readFlConfig,
   runFlClient,
+  SECURE_AGGREGATION_DEFAULTS,
+  type SecureAggregationReport,
   SIMULATION_DEFAULTS,
+  secureAggregator,
   settingLine,
   simulationFindings,
   simulationHtml,
@@ -132,7 +135,25 @@ function simulateCommand(): Command {
       "--attack <list>",
       `comma-separated: ${FL_ATTACKS.filter((a) => a !== "none").join(", ")} (default all when --malicious > 0); attack-free runs come first`,
     )
-    .option("--aggregator <list>", `comma-separated: ${AGGREGATORS.join(", ")}`, AGGREGATORS.join(","))
+    .option("--aggregator <list>", `comma-separated: ${AGGREGATORS.join(", ")} (fedavg alone under --secure-aggregation)`, AGGREGATORS.join(","))
+    .option("--secure-aggregation", "aggregate with secure aggregation (Bonawitz et al. 2017): the server sees only the sum of the clipped, quantised updates")
+    .option(
+      "--secagg-clip <c>",
+      "under --secure-aggregation, the per-coordinate clip of each update before quantisation",
+      parseNumber("--secagg-clip"),
+      SECURE_AGGREGATION_DEFAULTS.clip,
+    )
+    .option(
+      "--secagg-threshold <q>",
+      "under --secure-aggregation, t as a share of each round's clients: t clients suffice to unmask the sum, and fewer than t colluding with the server learn nothing beyond it (default: a majority)",
+      parseNumber("--secagg-threshold"),
+    )
+    .option(
+      "--secagg-dropout <q>",
+      "under --secure-aggregation, the share of each round's clients that drop out after sharing their keys (the protocol recovers the others' sum)",
+      parseNumber("--secagg-dropout"),
+      SECURE_AGGREGATION_DEFAULTS.dropout,
+    )
     .option("--rounds <n>", "rounds of training", parseInteger("--rounds", 1), SIMULATION_DEFAULTS.rounds)
     .option("--fraction <q>", "share of the clients sampled each round", parseNumber("--fraction"), SIMULATION_DEFAULTS.fraction)
     .option("--alpha <a>", "Dirichlet α of the label split (small = non-IID; Infinity = IID)", parseNumber("--alpha"), SIMULATION_DEFAULTS.alpha)
@@ -151,10 +172,31 @@ function simulateCommand(): Command {
   return cmd.action(async (opts) => {
     const formats = parseFormats(opts.format, FORMATS);
     const attacks = attackList(opts.attack, opts.malicious);
-    const aggregators = String(opts.aggregator)
+    const aggregators = String(opts.secureAggregation && cmd.getOptionValueSource("aggregator") !== "cli" ? "fedavg" : opts.aggregator)
       .split(",")
       .map((s) => s.trim());
-    for (const name of aggregators) aggregatorByName(name);
+    for (const [flag, name] of [
+      ["secaggClip", "--secagg-clip"],
+      ["secaggDropout", "--secagg-dropout"],
+      ["secaggThreshold", "--secagg-threshold"],
+    ] as const) {
+      if (!opts.secureAggregation && cmd.getOptionValueSource(flag) === "cli")
+        throw new AegisError("BAD_OPTION", `${name} applies to secure aggregation: add --secure-aggregation`);
+    }
+    const secagg: SecureAggregationReport[] = [];
+    const secureAggregation = opts.secureAggregation
+      ? {
+          clip: opts.secaggClip,
+          dropout: opts.secaggDropout,
+          thresholdShare: opts.secaggThreshold,
+          seed: opts.seed,
+          onAggregation: (r: SecureAggregationReport) => secagg.push(r),
+        }
+      : undefined;
+    for (const name of aggregators) {
+      aggregatorByName(name);
+      if (secureAggregation) secureAggregator(name, secureAggregation);
+    }
     if (opts.model && cmd.getOptionValueSource("arch") === "cli") throw new AegisError("BAD_OPTION", "give --arch or --model, not both");
     if (!opts.model && !ARCHITECTURES.includes(opts.arch))
       throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${opts.arch}"`);
@@ -187,6 +229,7 @@ function simulateCommand(): Command {
         seed: opts.seed,
         local: { epochs: opts.localEpochs, batchSize: opts.batchSize, lr: opts.lr, mu: opts.mu },
         attackSettings: { scale: opts.attackScale, sigma: opts.sigma, target: opts.target },
+        secureAggregation,
         signal: interruptSignal(),
       },
     );
@@ -199,7 +242,7 @@ function simulateCommand(): Command {
     const summary = summarise(sim, runs);
     const findings = simulationFindings(summary);
     const title = "Aegis federated-learning simulation";
-    const record = { summary, runs, findings };
+    const record = { summary, runs, findings, ...(secureAggregation ? { secureAggregation: secaggSummary(secagg) } : {}) };
     if (formats.length > 0) {
       const written = writeReports(
         opts.out,
@@ -221,6 +264,7 @@ function simulateCommand(): Command {
       for (const [attack, holding] of Object.entries(summary.holding))
         lines.push(`${attack}: ${holding.length > 0 ? `held by ${holding.join(", ")}` : "no aggregator held"}`);
     }
+    if (record.secureAggregation) lines.push(secaggLine(record.secureAggregation));
     lines.push(`findings: ${severitySummary(findings)}`);
     process.stdout.write(`${lines.join("\n")}\n`);
   });
@@ -238,4 +282,29 @@ function attackList(value: string | undefined, malicious: number): FlAttack[] {
           .split(",")
           .map((s) => parseAttack(s.trim()));
   return ["none", ...named.filter((a) => a !== "none")];
+}
+
+/** What secure aggregation cost over the simulation's rounds, per client and round. */
+function secaggSummary(reports: readonly SecureAggregationReport[]) {
+  const mean = (f: (r: SecureAggregationReport) => number) => reports.reduce((sum, r) => sum + f(r), 0) / Math.max(1, reports.length);
+  return {
+    aggregations: reports.length,
+    threshold: reports[0]?.threshold,
+    clients: reports[0]?.cost.clients,
+    survivors: mean((r) => r.survivors),
+    bytesSentPerClient: mean((r) => r.cost.bytesSentPerClient),
+    bytesReceivedPerClient: mean((r) => r.cost.bytesReceivedPerClient),
+    clientMs: mean((r) => r.cost.clientMs),
+    serverMs: mean((r) => r.cost.serverMs),
+    clippedCoordinates: reports.reduce((sum, r) => sum + r.clipped, 0),
+    quantisationError: Math.max(0, ...reports.map((r) => r.quantisationError)),
+  };
+}
+
+function secaggLine(s: ReturnType<typeof secaggSummary>): string {
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  return (
+    `secure aggregation: ${s.aggregations} rounds, t = ${s.threshold} of ${s.clients}, ${s.survivors.toFixed(1)} summed per round; per client and round ${kb(s.bytesSentPerClient)} sent, ${kb(s.bytesReceivedPerClient)} received, ` +
+    `${s.clientMs.toFixed(0)} ms; server ${s.serverMs.toFixed(0)} ms per round; ${s.clippedCoordinates} coordinates clipped; quantisation error ≤ ${s.quantisationError.toExponential(1)} per coordinate of the weighted sum`
+  );
 }

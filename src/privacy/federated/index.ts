@@ -2,7 +2,8 @@
  * Federated learning: clients train from the global parameters on their own data and send
  * updates (client.ts, FedAvg and FedProx); the server combines them with FedAvg or a robust
  * rule (aggregators/); the harness (simulate.ts) runs a whole federation with attackers
- * (malicious.ts) on a label-Dirichlet split (partition.ts) in one process.
+ * (malicious.ts) on a label-Dirichlet split (partition.ts) in one process; secagg/ hides
+ * each update from the server (Bonawitz et al. 2017's secure aggregation) under FedAvg.
  */
 export * from "./aggregators/index.js";
 export { type ClientData, type ClientUpdate, LOCAL_DEFAULTS, type LocalTrainingOptions, localUpdate } from "./client.js";
@@ -37,6 +38,25 @@ export {
   summaryRows,
 } from "./report.js";
 export {
+  type Dropouts as SecAggDropouts,
+  defaultThreshold as secAggDefaultThreshold,
+  dequantise,
+  type FixedPoint,
+  fixedPointFor,
+  quantise,
+  SECURE_AGGREGATION_DEFAULTS,
+  SecAggClient,
+  SecAggServer,
+  type SecureAggregationOptions,
+  type SecureAggregationReport,
+  type SecureSumCost,
+  type SecureSumResult,
+  type ServerViewEntry,
+  secureAggregator,
+  secureFedAvg,
+  secureSum,
+} from "./secagg/index.js";
+export {
   prepareSimulation,
   type RoundMetrics,
   runSimulation,
@@ -44,6 +64,7 @@ export {
   type Simulation,
   type SimulationOptions,
   type SimulationRun,
+  simulationAggregator,
   simulationTable,
   type TableProgress,
 } from "./simulate.js";

@@ -17,6 +17,7 @@ import { type ClientData, type ClientUpdate, type LocalTrainingOptions, localUpd
 import { type AttackSettings, attackTrains, type FlAttack, lieZ, littleIsEnough, maliciousUpdate, poisonClientData, stampTrigger } from "./malicious.js";
 import { readParameters, writeParameters } from "./parameters.js";
 import { dirichletSplit } from "./partition.js";
+import { type SecureAggregationOptions, secureAggregator } from "./secagg/index.js";
 
 export interface SimulationOptions {
   /** Clients the training set is split across (default 20). */
@@ -33,6 +34,8 @@ export interface SimulationOptions {
   byzantine?: number;
   local?: LocalTrainingOptions;
   attackSettings?: AttackSettings;
+  /** Aggregate under secure aggregation (Bonawitz et al. 2017): FedAvg only, the robust rules are refused. */
+  secureAggregation?: SecureAggregationOptions;
   seed?: number;
   signal?: AbortSignal;
 }
@@ -44,8 +47,8 @@ export interface Simulation {
   /** Client indices of the attackers. */
   readonly attackers: ReadonlySet<number>;
   readonly test: ClientData;
-  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine">> &
-    Pick<SimulationOptions, "local" | "attackSettings" | "signal">;
+  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine" | "secureAggregation">> &
+    Pick<SimulationOptions, "local" | "attackSettings" | "signal" | "secureAggregation">;
   /** f per round. */
   readonly byzantine: number;
   /** Clients per round. */
@@ -83,6 +86,7 @@ export async function prepareSimulation(model: Model, train: ClientData, test: C
     seed: options.seed ?? d.seed,
     local: options.local,
     attackSettings: options.attackSettings,
+    secureAggregation: options.secureAggregation,
     signal: options.signal,
   };
   const { clients, malicious, fraction } = settings;
@@ -148,6 +152,12 @@ export interface TableProgress {
   total: number;
 }
 
+/** The rule `name`, under secure aggregation when the simulation asks for it (which refuses the robust rules). */
+export function simulationAggregator(sim: Simulation, name: string): Aggregator {
+  const secure = sim.options.secureAggregation;
+  return secure ? secureAggregator(name, secure) : aggregatorByName(name);
+}
+
 /** Every aggregator against every attack, from the same initial model and split. */
 export async function simulationTable(
   sim: Simulation,
@@ -158,7 +168,7 @@ export async function simulationTable(
   const runs: SimulationRun[] = [];
   const total = aggregators.length * attacks.length * sim.options.rounds;
   for (const name of aggregators) {
-    const aggregator = aggregatorByName(name);
+    const aggregator = simulationAggregator(sim, name);
     for (const attack of attacks) {
       if (sim.attackers.size === 0 && attack !== "none") throw new AegisError("BAD_OPTION", `--attack ${attack} needs attackers; give --malicious K`);
       runs.push(
@@ -201,6 +211,7 @@ async function roundContributions(
       : undefined;
   const crafted = attackers.map(({ k, update }) => ({
     examples: sim.clients[k].labels.length,
+    malicious: true,
     delta: maliciousUpdate(attack, settings, { own: update?.delta, size: global.length, lie, replacementScale: roundExamples / attackerExamples, rng }),
   }));
   return [...honest, ...crafted];

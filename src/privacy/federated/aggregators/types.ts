@@ -5,6 +5,11 @@ export interface Contribution {
   delta: Float32Array;
   /** Its training examples (weights FedAvg and norm bounding; the robust rules count clients, not examples). */
   examples: number;
+  /**
+   * Set on an attacker's update in the simulation: a bound the client is trusted to apply
+   * (secure aggregation's clip) is one an attacker skips.
+   */
+  malicious?: boolean;
 }
 
 export interface AggregationContext {

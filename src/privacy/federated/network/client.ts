@@ -7,8 +7,12 @@ import { request } from "node:https";
 import { OnnxClassifier } from "../../../engine/index.js";
 import { AegisError } from "../../../errors.js";
 import { decodeModel } from "../../../onnx/proto.js";
-import { type ClientData, localUpdate } from "../client.js";
+import { type ClientData, type ClientUpdate, localUpdate } from "../client.js";
+import { encodeUpdate } from "../secagg/aggregator.js";
+import { SecAggClient } from "../secagg/client.js";
+import { fixedPointFor } from "../secagg/quantise.js";
 import { bytesToFloats, floatsToBytes, HEADERS, PATHS, type Task } from "./protocol.js";
+import { type SecAggTask, wire } from "./secure-round.js";
 
 export interface FlClientOptions {
   server: string;
@@ -42,6 +46,7 @@ export async function runFlClient(options: FlClientOptions): Promise<number[]> {
   const model = await call("GET", PATHS.model);
   const classifier = await OnnxClassifier.create(decodeModel(model.body), { trainable: true });
   const trained: number[] = [];
+  let secure: SecureState | undefined;
   try {
     for (;;) {
       if (options.signal?.aborted) throw new AegisError("INTERRUPTED", "the client was interrupted; the server goes on without it");
@@ -49,6 +54,24 @@ export async function runFlClient(options: FlClientOptions): Promise<number[]> {
       if (task.state === "done") return trained;
       if (task.state === "wait") {
         await sleep(task.retryAfterMs);
+        continue;
+      }
+      if (task.secagg) {
+        const train = async () => {
+          const global = bytesToFloats((await call("GET", PATHS.parameters)).body);
+          return localUpdate(classifier, global, options.data, { ...task.local, seed: (options.seed ?? 0) + task.round, signal: options.signal });
+        };
+        const ours = secure?.attempt === task.attempt ? secure : undefined;
+        if (!ours && task.secagg.stage !== "advertise") {
+          // Restarted after this round's key stage: its keys are gone, so it sits the round out.
+          await sleep(task.retryAfterMs);
+          continue;
+        }
+        secure = await secureStep(call, task, task.secagg, ours, train);
+        if (task.secagg.stage === "unmask") {
+          trained.push(task.round);
+          options.onRound?.(task.round, secure.update?.loss ?? Number.NaN);
+        }
         continue;
       }
       const global = bytesToFloats((await call("GET", PATHS.parameters)).body);
@@ -67,6 +90,50 @@ export async function runFlClient(options: FlClientOptions): Promise<number[]> {
   } finally {
     await classifier.release();
   }
+}
+
+/** A client's part in one secure round (one attempt): its protocol state and its trained update. */
+interface SecureState {
+  attempt: string;
+  protocol: SecAggClient;
+  update?: ClientUpdate;
+  unit: number;
+}
+
+type Call = (method: "GET" | "POST", path: string, body?: Buffer, headers?: Record<string, string>) => Promise<Answer>;
+
+/** Acts in the task's secure-aggregation stage (secure-round.ts has the messages). */
+async function secureStep(
+  call: Call,
+  task: Task,
+  secagg: SecAggTask,
+  state: SecureState | undefined,
+  train: () => Promise<ClientUpdate>,
+): Promise<SecureState> {
+  // A new state only at the advertise stage (the caller makes sure), where the update is trained first.
+  const current = state ?? { attempt: task.attempt, protocol: new SecAggClient(secagg.id, secagg), unit: 1 };
+  const view = async () => JSON.parse((await call("GET", PATHS.secagg)).body.toString("utf8"));
+  const post = (message: Record<string, unknown>) =>
+    call("POST", PATHS.secagg, Buffer.from(JSON.stringify({ round: task.round, attempt: task.attempt, stage: secagg.stage, ...message })), {
+      "content-type": "application/json",
+    });
+  if (secagg.stage === "advertise") {
+    current.update = await train();
+    await post({ examples: current.update.examples, ...wire.advert(current.protocol.advertise()) });
+  } else if (secagg.stage === "share") {
+    const { roster, unit } = await view();
+    current.unit = unit;
+    const sealed = current.protocol.shareKeys(roster.map(wire.unAdvert));
+    await post({ sealed: sealed.map((s) => ({ to: s.to, ciphertext: wire.sealed(s).ciphertext })) });
+  } else if (secagg.stage === "input") {
+    const { inbox } = await view();
+    const encoded = encodeUpdate(current.update as ClientUpdate, current.unit, fixedPointFor(secagg.clients, secagg.clip)).field;
+    await post({ masked: wire.words(current.protocol.maskInput(encoded, inbox.map(wire.unSealed)).masked) });
+  } else {
+    const { survivors } = await view();
+    await post(wire.unmasking(current.protocol.unmask(survivors)));
+  }
+  return current;
 }
 
 async function callWithRetry(

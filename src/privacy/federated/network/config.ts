@@ -14,6 +14,7 @@
  * byzantine: 0                 # f for the robust rules
  * local: { epochs: 2, batchSize: 32, lr: 0.1, mu: 0 }
  * checkpoint: fl-state         # written after every round; a restarted server resumes from it
+ * secureAggregation: { clip: 1, threshold: 0.5 }   # optional: Bonawitz et al. 2017, fedavg only
  * clients:
  *   hospital-1: { tokenSha256: 9f86d0… }
  * ```
@@ -39,6 +40,8 @@ export interface FlServerConfig {
   checkpoint: string;
   /** Client id → SHA-256 of its token (hex). */
   clients: Map<string, string>;
+  /** Secure aggregation (Bonawitz et al. 2017): the per-coordinate clip and t as a share of the sampled clients. */
+  secureAggregation?: { clip: number; thresholdShare?: number };
 }
 
 const KEYS = [
@@ -54,6 +57,7 @@ const KEYS = [
   "local",
   "checkpoint",
   "clients",
+  "secureAggregation",
 ];
 
 export function readFlConfig(file: string): FlServerConfig {
@@ -75,6 +79,22 @@ export function readFlConfig(file: string): FlServerConfig {
   const clientsPerRound = r.number(["clientsPerRound"], root.clientsPerRound ?? clients.size, { min: 1, max: clients.size, integer: true });
   const optional = (key: string, value: unknown, range: { min?: number; integer?: boolean }) =>
     value === undefined ? undefined : r.number(["local", key], value, range);
+  const aggregator = r.string(["aggregator"], root.aggregator ?? "fedavg", AGGREGATORS);
+  let secureAggregation: FlServerConfig["secureAggregation"];
+  if (root.secureAggregation !== undefined) {
+    const secure = r.map(["secureAggregation"], root.secureAggregation ?? {}, ["clip", "threshold"]);
+    if (clientsPerRound < 2) r.fail(["clientsPerRound"], "must be at least 2 under secureAggregation: the sum of one client's update is that update");
+    if (aggregator !== "fedavg")
+      r.fail(
+        ["aggregator"],
+        `must be fedavg under secureAggregation: ${aggregator} needs each client's update, and secure aggregation shows the server only their sum`,
+      );
+    secureAggregation = {
+      clip: secure.clip === undefined ? 1 : r.number(["secureAggregation", "clip"], secure.clip, { min: Number.MIN_VALUE }),
+      thresholdShare:
+        secure.threshold === undefined ? undefined : r.number(["secureAggregation", "threshold"], secure.threshold, { min: Number.MIN_VALUE, max: 1 }),
+    };
+  }
   return {
     model: path("model", root.model),
     host: listen.host === undefined ? "127.0.0.1" : r.string(["listen", "host"], listen.host),
@@ -88,7 +108,7 @@ export function readFlConfig(file: string): FlServerConfig {
     clientsPerRound,
     minClients: r.number(["minClients"], root.minClients ?? clientsPerRound, { min: 1, max: clientsPerRound, integer: true }),
     deadlineSeconds: r.number(["deadlineSeconds"], root.deadlineSeconds ?? 60, { min: 0.1 }),
-    aggregator: r.string(["aggregator"], root.aggregator ?? "fedavg", AGGREGATORS),
+    aggregator,
     byzantine: r.number(["byzantine"], root.byzantine ?? 0, { min: 0, integer: true }),
     local: {
       epochs: optional("epochs", local.epochs, { min: 1, integer: true }),
@@ -98,5 +118,6 @@ export function readFlConfig(file: string): FlServerConfig {
     },
     checkpoint: path("checkpoint", root.checkpoint ?? "fl-state"),
     clients,
+    secureAggregation,
   };
 }

@@ -9,11 +9,20 @@
  * | `GET /v1/fl/model` | the ONNX graph of the global model (its initial weights) |
  * | `GET /v1/fl/parameters` | the current global parameters, float32; header `x-aegis-round` |
  * | `POST /v1/fl/update` | body: the update, float32; headers `x-aegis-round`, `x-aegis-attempt`, `x-aegis-examples`; 202, or 409 when the round is not the client's to answer (not sampled, stale, already answered) |
+ * | `GET /v1/fl/secagg` | under secure aggregation: what the task's stage needs (the roster and weight unit, the client's encrypted shares, the survivors) |
+ * | `POST /v1/fl/secagg` | under secure aggregation: `{round, attempt, stage, …}` the client's message for the stage (secure-round.ts); 202, or 409 |
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { LocalTrainingOptions } from "../client.js";
+import type { SecAggTask } from "./secure-round.js";
 
-export const PATHS = { task: "/v1/fl/task", model: "/v1/fl/model", parameters: "/v1/fl/parameters", update: "/v1/fl/update" } as const;
+export const PATHS = {
+  task: "/v1/fl/task",
+  model: "/v1/fl/model",
+  parameters: "/v1/fl/parameters",
+  update: "/v1/fl/update",
+  secagg: "/v1/fl/secagg",
+} as const;
 export const HEADERS = { client: "x-aegis-client", round: "x-aegis-round", attempt: "x-aegis-attempt", examples: "x-aegis-examples" } as const;
 
 export interface Task {
@@ -24,6 +33,8 @@ export interface Task {
   attempt: string;
   local: LocalTrainingOptions;
   retryAfterMs: number;
+  /** Under secure aggregation: the protocol stage the client has to act in. */
+  secagg?: SecAggTask;
 }
 
 export function sha256Hex(text: string): string {

@@ -12,7 +12,10 @@
  * - After every round the global parameters and the history are checkpointed atomically;
  *   a restarted server resumes after the last completed round. An interrupted round is
  *   tried again under a new attempt, so no update is counted twice.
- * - Not here yet: secure aggregation (Bonawitz et al. 2017); the server sees each update.
+ * - With `secureAggregation` in fl.yaml a round runs Bonawitz et al.'s protocol instead
+ *   (secure-round.ts, ../secagg/): the server routes keys and encrypted shares, gets masked
+ *   inputs and unmasks only their sum; plain updates are refused. Each stage closes when all
+ *   expected clients answered or after `deadlineSeconds`; fewer than t retries the round.
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -30,6 +33,7 @@ import { type Aggregator, aggregatorByName, type Contribution } from "../aggrega
 import { parameterCount, readParameters, writeParameters } from "../parameters.js";
 import type { FlServerConfig } from "./config.js";
 import { bytesToFloats, floatsToBytes, HEADERS, PATHS, sameDigest, sha256Hex, type Task } from "./protocol.js";
+import { SecureRound } from "./secure-round.js";
 
 export interface RoundRecord {
   round: number;
@@ -55,6 +59,8 @@ interface OpenRound {
   updates: Map<string, Contribution>;
   started: number;
   deadline: number;
+  /** Under secure aggregation, the protocol's state (updates stays empty). */
+  secure?: SecureRound;
 }
 
 export interface FlServerEvents {
@@ -156,6 +162,7 @@ export class FlServer {
     if (req.method === "GET" && path === PATHS.model) return replyBytes(res, this.modelBytes, {});
     if (req.method === "GET" && path === PATHS.parameters) return replyBytes(res, floatsToBytes(this.global), { [HEADERS.round]: String(this.completed) });
     if (req.method === "POST" && path === PATHS.update) return this.receive(client, req, res);
+    if (path === PATHS.secagg && (req.method === "GET" || req.method === "POST")) return this.secagg(client, req, res);
     await drain(req);
     reply(res, 404, { error: { code: "NOT_FOUND", message: `no ${req.method} ${path}` } });
   }
@@ -178,6 +185,11 @@ export class FlServer {
     const base = { local: this.config.local, retryAfterMs: 200 };
     if (this.completed >= this.config.rounds) return { ...base, state: "done", round: this.completed, attempt: "" };
     const open = this.open;
+    if (open?.secure) {
+      const secagg = open.secure.task(client);
+      if (secagg) return { ...base, state: "train", round: open.round, attempt: open.attempt, secagg };
+      return { ...base, state: "wait", round: open.round, attempt: open.attempt };
+    }
     if (open?.sampled.has(client) && !open.updates.has(client)) return { ...base, state: "train", round: open.round, attempt: open.attempt };
     return { ...base, state: "wait", round: this.completed + 1, attempt: open?.attempt ?? "" };
   }
@@ -189,6 +201,7 @@ export class FlServer {
     const examples = Number(req.headers[HEADERS.examples]);
     const refuse = (message: string) => drain(req).then(() => reply(res, 409, { error: { code: "CONFLICT", message } }));
     if (!open || open.round !== round || open.attempt !== attempt) return refuse(`round ${round} (attempt ${attempt}) is not open; ask ${PATHS.task} again`);
+    if (open.secure) return refuse(`this federation uses secure aggregation: send masked inputs to ${PATHS.secagg} (a client of this Aegis version does)`);
     if (!open.sampled.has(client)) return refuse(`${client} was not sampled for round ${round}`);
     if (open.updates.has(client)) return refuse(`${client} has already sent its update for round ${round}`);
     const size = parameterCount(this.classifier) * 4;
@@ -204,11 +217,60 @@ export class FlServer {
     reply(res, 202, { accepted: true, round });
   }
 
+  /** GET: what the client's secure-aggregation stage needs; POST: its message for the stage. */
+  private async secagg(client: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const secure = this.open?.secure;
+    const open = this.open;
+    const conflict = () =>
+      reply(res, 409, { error: { code: "CONFLICT", message: `this is not ${client}'s secure-aggregation stage; ask ${PATHS.task} again` } });
+    if (req.method === "GET") {
+      await drain(req);
+      const view = secure?.view(client);
+      return view ? reply(res, 200, view) : conflict();
+    }
+    const text = (await readBody(req, 64 * 2 ** 20)).toString("utf8");
+    if (!open || !secure) return conflict();
+    try {
+      const body = JSON.parse(text) as Record<string, unknown>;
+      if (body.round !== open.round || body.attempt !== open.attempt || !secure.post(client, String(body.stage), body)) return conflict();
+    } catch (e) {
+      return reply(res, 400, { error: { code: "BAD_SECAGG_MESSAGE", message: `the secure-aggregation message is malformed: ${(e as Error).message}` } });
+    }
+    reply(res, 202, { accepted: true, round: open.round });
+  }
+
+  /** Closes a secure round's stage when everyone answered or the deadline passed; a step ends the round. */
+  private secureTick(open: OpenRound, secure: SecureRound, now: number): Float32Array | "waiting" | "failed" {
+    if (!secure.complete && now < open.deadline) return "waiting";
+    try {
+      const step = secure.closeStage();
+      if (step && secure.counted.length < this.config.minClients) {
+        this.events.log?.(`round ${open.round}: only ${secure.counted.length} masked inputs were summed (minimum ${this.config.minClients})`);
+        return "failed";
+      }
+      if (step) return step;
+      open.deadline = now + this.config.deadlineSeconds * 1000;
+      return "waiting";
+    } catch (e) {
+      if (!(e instanceof AegisError)) throw e;
+      this.events.log?.(`round ${open.round}: secure aggregation stopped at its ${secure.stage} stage: ${e.message}`);
+      return "failed";
+    }
+  }
+
   private async tick(): Promise<void> {
     const now = Date.now();
     if (this.completed >= this.config.rounds) return;
     const open = this.open;
     if (!open) return this.maybeStart(now);
+    if (open.secure) {
+      const outcome = this.secureTick(open, open.secure, now);
+      if (outcome === "waiting") return;
+      this.open = undefined;
+      this.idleSince = now;
+      if (outcome === "failed") return this.events.onRetry?.(open.round, open.secure.counted.length);
+      return this.complete(open, outcome, open.secure.counted, open.secure.countedExamples, now);
+    }
     const everyone = open.updates.size === open.sampled.size;
     if (!everyone && now < open.deadline) return;
     this.open = undefined;
@@ -220,13 +282,23 @@ export class FlServer {
     const ids = [...open.updates.keys()].sort();
     const contributions = ids.map((id) => open.updates.get(id) as Contribution);
     const step = this.aggregator.aggregate(contributions, { byzantine: this.config.byzantine });
+    this.complete(
+      open,
+      step,
+      ids,
+      contributions.reduce((s, c) => s + c.examples, 0),
+      now,
+    );
+  }
+
+  private complete(open: OpenRound, step: Float32Array, clients: string[], examples: number, now: number): void {
     this.global = Float32Array.from(this.global, (w, i) => w + step[i]);
     const record: RoundRecord = {
       round: open.round,
       attempt: open.attempt,
       sampled: [...open.sampled].sort(),
-      clients: ids,
-      examples: contributions.reduce((s, c) => s + c.examples, 0),
+      clients,
+      examples,
       seconds: (now - open.started) / 1000,
     };
     this.history.push(record);
@@ -243,13 +315,17 @@ export class FlServer {
     const waitedLongEnough = now - this.idleSince >= deadlineMs;
     if (available.length < this.config.clientsPerRound && !(waitedLongEnough && available.length >= this.config.minClients)) return;
     const sampled = sample(available, this.config.clientsPerRound);
+    const round = this.completed + 1;
+    const attempt = randomBytes(8).toString("hex");
+    const secure = this.config.secureAggregation;
     this.open = {
-      round: this.completed + 1,
-      attempt: randomBytes(8).toString("hex"),
+      round,
+      attempt,
       sampled: new Set(sampled),
       updates: new Map(),
       started: now,
       deadline: now + deadlineMs,
+      secure: secure ? new SecureRound(sampled, parameterCount(this.classifier), `round ${round} attempt ${attempt}`, secure) : undefined,
     };
     this.events.log?.(`round ${this.open.round}: sampled ${sampled.join(", ")}`);
   }

@@ -1,0 +1,115 @@
+/**
+ * `aegis fl server` and clients under secure aggregation over HTTPS (in one process, on
+ * loopback, with an openssl certificate): three hospitals train through Bonawitz et al.'s
+ * stages, the server records each round with the clients whose masked inputs it summed, the
+ * global model learns the task, and a plain update is refused. A hospital that leaves after
+ * round 1 does not stop later rounds (the sum of the two others is unmasked).
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { createRng } from "../../src/data/index.js";
+import { buildArchitecture, countCorrect, OnnxClassifier } from "../../src/engine/index.js";
+import { saveModel } from "../../src/onnx/io.js";
+import { FL_PATHS, FlServer, readFlConfig, runFlClient, writeParameters } from "../../src/privacy/index.js";
+import { float32 } from "../../src/tensor.js";
+import { selfSignedCertificate } from "../helpers/certificate.js";
+
+const HOSPITALS = ["hospital-1", "hospital-2", "hospital-3"];
+const tokenOf = (id: string) => `secagg-token-${id}-${"y".repeat(16)}`;
+
+/** 8 features, class 1 when the first two sum above 1. */
+function hospitalData(k: number, n = 120) {
+  const rng = createRng(k + 30);
+  const x = Float32Array.from({ length: n * 8 }, () => rng.next());
+  return { x: float32([n, 8], x), labels: Array.from({ length: n }, (_, r) => (x[r * 8] + x[r * 8 + 1] > 1 ? 1 : 0)) };
+}
+
+test("three hospitals train under secure aggregation over HTTPS; the server sums masked inputs only and survives a hospital leaving", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-secagg-net-"));
+  selfSignedCertificate(dir);
+  saveModel(join(dir, "initial.onnx"), buildArchitecture("linear", { inputShape: [8], numClasses: 2, seed: 1 }));
+  const clients = HOSPITALS.map((id) => `  ${id}: { tokenSha256: ${createHash("sha256").update(tokenOf(id)).digest("hex")} }`).join("\n");
+  writeFileSync(
+    join(dir, "fl.yaml"),
+    `model: initial.onnx\nlisten: { host: 127.0.0.1, port: 0 }\ntls: { cert: server.crt, key: server.key }\nrounds: 3\nclientsPerRound: 3\nminClients: 2\ndeadlineSeconds: 8\nsecureAggregation: { clip: 1 }\nlocal: { epochs: 5, batchSize: 16, lr: 0.5 }\ncheckpoint: state\nclients:\n${clients}\n`,
+  );
+  const config = readFlConfig(join(dir, "fl.yaml"));
+  assert.deepEqual(config.secureAggregation, { clip: 1, thresholdShare: undefined });
+  const server = await FlServer.create(config);
+  const port = await server.listen();
+  const url = `https://127.0.0.1:${port}`;
+  const ca = readFileSync(join(dir, "server.crt"));
+
+  // A plain update is refused while a secure round is open.
+  const plainRefused = new Promise<number>((resolve) => {
+    const poll = setInterval(() => {
+      const req = request(
+        new URL(FL_PATHS.update, url),
+        {
+          method: "POST",
+          ca,
+          headers: { authorization: `Bearer ${tokenOf("hospital-3")}`, "x-aegis-round": "1", "x-aegis-attempt": "?", "x-aegis-examples": "1" },
+        },
+        (res) => {
+          res.resume();
+          clearInterval(poll);
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.end(Buffer.alloc(4));
+    }, 300);
+  });
+  const leaving = new AbortController();
+  const runs = HOSPITALS.map((id, k) =>
+    runFlClient({
+      server: url,
+      id,
+      token: tokenOf(id),
+      ca,
+      data: hospitalData(k),
+      patienceMs: 5000,
+      signal: id === "hospital-3" ? leaving.signal : undefined,
+      onRound: (round) => {
+        if (id === "hospital-3" && round === 1) leaving.abort();
+      },
+    }).catch((e: Error) => e),
+  );
+  await server.done;
+  const results = await Promise.all(runs);
+  await server.close();
+  assert.equal(await plainRefused, 409);
+
+  const rounds = server.rounds;
+  assert.equal(rounds.length, 3);
+  assert.deepEqual(rounds[0].clients, HOSPITALS, "round 1 sums all three masked inputs");
+  for (const r of rounds.slice(1)) assert.deepEqual(r.clients, ["hospital-1", "hospital-2"], `round ${r.round} sums the two hospitals that stayed`);
+  assert.deepEqual(results[0], [1, 2, 3]);
+  assert.ok(results[2] instanceof Error && /interrupted/.test(results[2].message), String(results[2]));
+
+  const model = await OnnxClassifier.create(buildArchitecture("linear", { inputShape: [8], numClasses: 2, seed: 1 }), { trainable: true });
+  const state = JSON.parse(readFileSync(join(dir, "state", "state.json"), "utf8"));
+  const parameters = readFileSync(join(dir, "state", state.parameters));
+  writeParameters(model, new Float32Array(parameters.buffer.slice(parameters.byteOffset, parameters.byteOffset + parameters.length)));
+  const heldOut = hospitalData(9, 400);
+  const accuracy = countCorrect(await model.predict(heldOut.x), heldOut.labels) / 400;
+  await model.release();
+  assert.ok(accuracy > 0.85, `the securely aggregated model classifies ${accuracy} of held-out rows`);
+});
+
+test("fl.yaml refuses secure aggregation with a robust aggregator or a one-client round, naming the key", () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-secagg-config-"));
+  const base = `model: m.onnx\ntls: { cert: c, key: k }\nclients:\n  a: { tokenSha256: ${"ab".repeat(32)} }\n  b: { tokenSha256: ${"cd".repeat(32)} }\n`;
+  const read = (extra: string) => {
+    writeFileSync(join(dir, "fl.yaml"), base + extra);
+    return () => readFlConfig(join(dir, "fl.yaml"));
+  };
+  assert.throws(read("aggregator: median\nsecureAggregation: {}\n"), /aggregator.*must be fedavg under secureAggregation: median needs each client's update/);
+  assert.throws(read("clientsPerRound: 1\nsecureAggregation: { clip: 0.5 }\n"), /clientsPerRound.*at least 2 under secureAggregation/);
+  assert.throws(read("secureAggregation: { threshold: 1.5 }\n"), /threshold/);
+  assert.deepEqual(read("secureAggregation: { clip: 0.5, threshold: 0.75 }\n")().secureAggregation, { clip: 0.5, thresholdShare: 0.75 });
+});

@@ -51,7 +51,7 @@ export async function benchNeuralCleanse(log: (line: string) => void = () => {})
     const norms = r.triggers.map((t) => t.l1.toFixed(1)).join(" ");
     const overlap = name === "backdoored CNN" ? `, its mask's share on the true trigger ${pct(maskOverlap(top.mask, truth, 28))}` : "";
     lines.push(
-      `  ${name}: flags ${r.flagged.length ? `class ${r.flagged.join(", ")}` : "no class"}; largest anomaly index ${top.anomaly_index.toFixed(2)} (class ${top.class}, ‖m‖₁ ${top.l1.toFixed(1)})${overlap}; ‖m‖₁ by class ${norms}`,
+      `  ${name}: flags ${r.flagged.length ? `class ${r.flagged.join(", ")}` : "no class"}; largest anomaly index ${top.anomaly_index.toFixed(2)} (class ${top.class}, ‖m‖₁ ${top.l1.toFixed(1)}; cut-off ${r.params.anomalyThreshold.toFixed(2)})${overlap}; ‖m‖₁ by class ${norms}`,
     );
     if (model === backdoored) reversed = r.triggers.filter((t) => t.flagged);
   }

@@ -85,7 +85,8 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "poison",
     usage: "[options] <attack>",
-    description: "poison a labelled training set (BadNets backdoor, label flipping) and write a manifest of what changed, for evaluation only",
+    description:
+      "poison a labelled training set (BadNets backdoor, clean-label backdoor, label flipping) and write a manifest of what changed, for evaluation only",
     load: async () => (await import("./commands/poison.js")).poisonCommand(),
   },
   {

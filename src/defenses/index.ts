@@ -90,6 +90,7 @@ export {
   type NeuralCleanseResult,
   neuralCleanse,
   type ReversedTrigger,
+  smallTriggerOutliers,
 } from "./inspection/neural-cleanse.js";
 export {
   renderInspectionHtml,

@@ -1,8 +1,10 @@
 /**
  * Neural Cleanse at small scale: a tiny CNN backdoored by BadNets (test/helpers/backdoor.ts)
  * and its clean twin, inspected with 128 clean test digits. The backdoored model's target
- * class is named (anomaly index > 2) and its reversed trigger lies on the true one; the clean
- * model has no class named. Then `aegis inspect-model`: its reports and its errors. The
+ * class is named (its anomaly index above the family-wise cut-off, 3.84 for 10 classes) and
+ * its reversed trigger lies on the true one; the clean model has no class named, with room
+ * to spare. The decision rule alone, on the issue's-scale measurements, is in
+ * neural-cleanse-outliers.test.ts. Then `aegis inspect-model`: its reports and its errors. The
  * issue's scale (the MNIST CNN, the bundled clean CNN and other clean models) is in
  * bench/neural-cleanse.ts.
  */
@@ -42,7 +44,10 @@ after(async () => {
 test("Neural Cleanse names the backdoor's target class, and its reversed trigger is small and lies on the true one", () => {
   assert.deepEqual(report.flagged, [0], `anomaly indices ${report.classes.map((c) => c.anomaly_index).join(", ")}`);
   const target = report.classes[0];
-  assert.ok(target.anomaly_index > 2, `anomaly index ${target.anomaly_index}`);
+  // The family-wise cut-off for 10 classes; measured: 5.43 (the paper's raw-norm index was 2.14).
+  const cut = report.params.anomalyThreshold;
+  assert.ok(cut > 3.6 && cut < 4.1, `cut-off ${cut}`);
+  assert.ok(target.anomaly_index > cut + 1, `anomaly index ${target.anomaly_index} against the cut-off ${cut}`);
   assert.ok(target.attack_success_rate >= 0.9, `the reversed trigger's success ${target.attack_success_rate}`);
   const others = report.classes.slice(1).map((c) => c.l1 ?? Number.POSITIVE_INFINITY);
   assert.ok((target.l1 ?? Number.POSITIVE_INFINITY) * 4 < Math.min(...others), `‖m‖₁ ${target.l1} against ${others.join(", ")}`);
@@ -59,6 +64,9 @@ test("Neural Cleanse names no class of the clean twin", async () => {
   const r = await inspectModel(cleanModel, { x: clean.x, name: "mnist:test" }, "clean.onnx", options);
   assert.deepEqual(r.flagged, [], `anomaly indices ${r.classes.map((c) => c.anomaly_index).join(", ")}`);
   assert.equal(r.findings.length, 0);
+  // Measured: at most 2.34, a class 1.6× smaller than the median — clear of the cut-off and of the size ratio.
+  const largest = Math.max(...r.classes.map((c) => c.anomaly_index));
+  assert.ok(largest < r.params.anomalyThreshold - 1, `largest anomaly index ${largest} against the cut-off ${r.params.anomalyThreshold}`);
 });
 
 test("aegis inspect-model writes JSON, HTML with the reversed triggers, Markdown and SARIF; bad input exits with its code", async () => {

@@ -1,5 +1,6 @@
 /** Poisoning attacks (ART's family): registry, manifest, triggers and how success is measured. */
 import { badnets } from "./badnets.js";
+import { cleanLabel } from "./clean-label.js";
 import { labelFlipping } from "./label-flipping.js";
 import type { PoisoningAttack } from "./types.js";
 
@@ -17,10 +18,10 @@ export {
   type TriggerSpec,
 } from "./trigger.js";
 export type * from "./types.js";
-export { badnets, labelFlipping };
+export { badnets, cleanLabel, labelFlipping };
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry of attacks with different parameters
-export const POISONING_ATTACKS: readonly PoisoningAttack<any>[] = [badnets, labelFlipping];
+export const POISONING_ATTACKS: readonly PoisoningAttack<any>[] = [badnets, labelFlipping, cleanLabel];
 
 export function poisoningAttackByName(name: string): PoisoningAttack | undefined {
   return POISONING_ATTACKS.find((a) => a.name === name) as PoisoningAttack | undefined;

@@ -32,7 +32,16 @@ export function inspectModelCommand(): Command {
       parseInteger("--max-epochs", 1),
     )
     .option("--batch-size <n>", `inputs per step (default ${NEURAL_CLEANSE_DEFAULTS.batchSize})`, parseInteger("--batch-size", 1))
-    .option("--anomaly-threshold <t>", "flag classes whose anomaly index exceeds t (Wang et al.: 2)", parseNumber("--anomaly-threshold"))
+    .option(
+      "--anomaly-threshold <t>",
+      "flag classes whose anomaly index exceeds t (default: the cut-off a clean model crosses with 5% chance, 3.84 for 10 classes; Wang et al.: 2)",
+      parseNumber("--anomaly-threshold"),
+    )
+    .option(
+      "--min-size-ratio <r>",
+      `and only when its trigger is also r times smaller than the median class's (default ${NEURAL_CLEANSE_DEFAULTS.minSizeRatio}; 1 turns it off)`,
+      parseNumber("--min-size-ratio"),
+    )
     .option("--format <list>", `reports to write into --out: ${FORMATS.join(",")} (html shows the reversed triggers)`);
   withSeed(cmd, "the triggers' random start");
   withOut(cmd, "report folder for --format", "aegis-inspect-model");
@@ -53,6 +62,7 @@ export function inspectModelCommand(): Command {
         maxEpochs: opts.maxEpochs,
         batchSize: opts.batchSize,
         anomalyThreshold: opts.anomalyThreshold,
+        minSizeRatio: opts.minSizeRatio,
         seed: opts.seed,
         progress: progressBar,
         signal: interruptSignal(),

@@ -2,9 +2,12 @@
  * The robust outlier test Neural Cleanse uses (Wang et al. 2019, after Hampel 1974): the
  * median absolute deviation scaled by 1.4826 estimates a normal distribution's standard
  * deviation, and a value's anomaly index is its distance below the median in those units.
- * Indices above 2 (Neural Cleanse's cut-off, a > 95% probability of being an outlier)
- * mark the values that are unusually small.
+ * Indices above 2 (Wang et al.'s cut-off, a > 95% probability of being an outlier for one
+ * value) mark the values that are unusually small; over many values at once, see
+ * `familyWiseThreshold`.
  */
+import { createRng } from "../../data/random.js";
+
 const CONSISTENCY = 1.4826;
 
 export const median = (values: readonly number[]): number => {
@@ -18,4 +21,33 @@ export function lowAnomalyIndices(values: readonly number[]): Float64Array {
   const m = median(values);
   const mad = CONSISTENCY * median(values.map((v) => Math.abs(v - m)));
   return Float64Array.from(values, (v) => (mad > 0 ? (m - v) / mad : v < m ? Number.POSITIVE_INFINITY : 0));
+}
+
+/**
+ * The anomaly index that `n` values drawn from one normal distribution exceed, in at least
+ * one of them, with probability `falseAlarmRate`: the cut-off for "is any of n groups an
+ * outlier?" rather than "is this one?". Wang et al.'s fixed 2 is a per-value cut-off; taken
+ * over 10 values it is exceeded by one of them in about a third of outlier-free samples
+ * (the median and MAD come from the same few values). Seeded Monte Carlo, so it is the same
+ * number on every run.
+ */
+export function familyWiseThreshold(n: number, falseAlarmRate: number, draws = 20_000): number {
+  // One or two values cannot hold an outlier: their MAD is their own spread.
+  if (n < 3) return Number.POSITIVE_INFINITY;
+  const rng = createRng(n);
+  const values = new Float64Array(n);
+  const deviations = new Float64Array(n);
+  const maxima = new Float64Array(draws);
+  const middle = (s: Float64Array) => (n % 2 ? s[n >> 1] : (s[(n >> 1) - 1] + s[n >> 1]) / 2);
+  for (let d = 0; d < draws; d++) {
+    for (let i = 0; i < n; i++) values[i] = rng.normal();
+    values.sort();
+    const m = middle(values);
+    for (let i = 0; i < n; i++) deviations[i] = Math.abs(values[i] - m);
+    deviations.sort();
+    // The largest index is the smallest value's (lowAnomalyIndices, without its allocations).
+    maxima[d] = (m - values[0]) / (CONSISTENCY * middle(deviations));
+  }
+  maxima.sort();
+  return maxima[Math.min(draws - 1, Math.ceil((1 - falseAlarmRate) * draws))];
 }

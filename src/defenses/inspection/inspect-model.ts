@@ -96,7 +96,7 @@ function backdoorFinding(c: ClassTrigger, modelName: string, medianL1: number, t
     rule: "AEGIS-BACKDOOR-SUSPECTED-CLASS",
     capability: "poisoning",
     severity: "critical",
-    title: `Class ${c.class} of ${modelName} looks backdoored (Neural Cleanse anomaly index ${c.anomaly_index.toFixed(2)} > ${threshold})`,
+    title: `Class ${c.class} of ${modelName} looks backdoored (Neural Cleanse anomaly index ${c.anomaly_index.toFixed(2)} > ${threshold.toFixed(2)})`,
     detail:
       `A trigger of ${c.l1?.toFixed(1)} pixels' worth of mask sends ${(c.attack_success_rate * 100).toFixed(1)}% of clean inputs to class ${c.class}, ` +
       `while the median class needs ${medianL1.toFixed(1)}: a shortcut that small is what a planted backdoor leaves, ` +

@@ -80,7 +80,7 @@ const TRIGGER_HEAD = ["class", "‖m‖₁", "anomaly index", "trigger success",
 
 function modelSummary(r: ModelInspectionReport): string {
   const verdict = r.flagged.length > 0 ? `class ${r.flagged.join(", ")} looks backdoored` : "no class looks backdoored";
-  return `${r.defence} (${r.paper}) with ${r.params.samples} clean inputs of ${r.data}: ${verdict} (anomaly index above ${r.params.anomalyThreshold}).`;
+  return `${r.defence} (${r.paper}) with ${r.params.samples} clean inputs of ${r.data}: ${verdict} (anomaly index above ${r.params.anomalyThreshold.toFixed(2)}).`;
 }
 
 export function renderModelInspectionMarkdown(r: ModelInspectionReport): string {
@@ -110,7 +110,7 @@ function triggerImages(r: ModelInspectionReport, c: ClassTrigger): [string, stri
 export function renderModelInspectionHtml(r: ModelInspectionReport): string {
   const summary = cards([
     ["classes inspected", String(r.classes.length), r.defence],
-    ["backdoored", r.flagged.length > 0 ? r.flagged.join(", ") : "none", `anomaly index > ${r.params.anomalyThreshold}`],
+    ["backdoored", r.flagged.length > 0 ? r.flagged.join(", ") : "none", `anomaly index > ${r.params.anomalyThreshold.toFixed(2)}`],
     ["clean inputs", String(r.params.samples), r.data],
   ]);
   const rows = r.classes

@@ -1,0 +1,24 @@
+/** Ownership of a model: watermarks embedded in training, and fingerprints of a model as it is. */
+
+export {
+  type EmbedOptions,
+  embedWatermark,
+  logBinomialUpperTail,
+  makeTriggerSet,
+  type TriggerOptions,
+  type TriggerSet,
+  verifyWatermark,
+  WATERMARK_DEFAULTS,
+  type WatermarkVerification,
+} from "./watermark.js";
+export {
+  ADI_2018,
+  encodeWatermarkKey,
+  keyTriggers,
+  readWatermarkKey,
+  saveWatermarkKey,
+  type WatermarkKey,
+  type WatermarkKeyFields,
+} from "./watermark-key.js";
+export { type ExtractionRemovalOptions, type FineTuneOptions, fineTuneModel, pruneByMagnitude, stealWithCopycat } from "./watermark-removal.js";
+export { pValueText, renderWatermarkHtml, renderWatermarkMarkdown, type WatermarkTarget, watermarkFindings } from "./watermark-report.js";

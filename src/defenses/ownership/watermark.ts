@@ -10,12 +10,12 @@
  * P(X ≥ k) for X ~ Binomial(n, 1/K), summed in log space so that 100 of 100 (p = 10⁻¹⁰⁰)
  * neither underflows nor loses digits.
  * Defaults from the paper: 100 triggers with uniform random labels, and the owner's
- * threshold (p < 10⁻³ here, about 23 of 100 for ten classes).
+ * threshold (p < 10⁻³ here: 21 of 100 triggers for ten classes).
  * Deviations: the paper's triggers are abstract images drawn by hand; here the key's seed
  * generates them — blocks of random grey levels on a coarse grid (7 × 7 cells for MNIST),
  * which no digit resembles, quantised to 8 bits so the key stores them exactly. Tabular
  * inputs get uniform noise in the input range. The paper mixes triggers into every batch
- * without saying how many; here each batch gets `triggersPerBatch` of them (default 8 of 64).
+ * without saying how many; here each batch gets `triggersPerBatch` of them (default 16 on top of 64).
  * The paper's commitment scheme for public verification is left out: the key is private.
  */
 import { createRng, type Rng } from "../../data/random.js";
@@ -29,7 +29,7 @@ export const WATERMARK_DEFAULTS = {
   /** Trigger images (the paper's 100). */
   triggers: 100,
   /** Trigger rows appended to each training batch. */
-  triggersPerBatch: 8,
+  triggersPerBatch: 16,
   /** The p-value below which a suspect carries the watermark. */
   threshold: 1e-3,
 };

@@ -1,9 +1,10 @@
 /**
- * `aegis watermark embed|verify` end to end at small scale: an MLP trained on 1,500 digits is
- * marked from an .npz file; the key is private; verify finds the mark in the marked model and
- * not in the model it came from (exit 15 only with --fail-if-absent), writes its reports
- * through report/ (the finding against the published schema, SARIF against the official
- * one), and user mistakes exit with their documented codes and a sentence.
+ * `aegis watermark embed|verify|robustness` end to end at small scale: an MLP trained on 1,500
+ * digits is marked from an .npz file; the key is private; verify finds the mark in the marked
+ * model and not in the model it came from (exit 15 only with --fail-if-absent), writes its
+ * reports through report/ (the finding against the published schema, SARIF against the
+ * official one); robustness measures removals; user mistakes exit with their documented codes
+ * and a sentence.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -96,6 +97,47 @@ test("watermark verify: present in the marked model, absent from the original; r
   const failing = await aegis(["watermark", "verify", "--model", original, "--key", key, "--fail-if-absent"]);
   assert.equal(failing.code, 15);
   assert.match(failing.stdout, /^watermark not found/);
+});
+
+test("watermark robustness: the rows of a removal table, each verified against the key", async () => {
+  const r = await aegis([
+    "watermark",
+    "robustness",
+    "--model",
+    marked,
+    "--key",
+    key,
+    "--data",
+    trainFile,
+    "--test-data",
+    testFile,
+    "--fine-tune-epochs",
+    "3",
+    "--prune",
+    "0.5,0.99",
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.fineTuneSamples, 150);
+  assert.deepEqual(
+    out.rows.map((row: { removal: string; setting?: number }) => [row.removal, row.setting]),
+    [
+      ["none", undefined],
+      ["fine-tune", 3],
+      ["prune", 0.5],
+      ["prune", 0.99],
+    ],
+  );
+  const [original, tuned, halved, gutted] = out.rows;
+  assert.equal(original.verification.verified, true);
+  assert.equal(tuned.verification.verified, true, JSON.stringify(tuned.verification));
+  assert.equal(halved.verification.verified, true);
+  // 99% pruned: the mark and the model go together.
+  assert.ok(gutted.accuracy < original.accuracy - 0.3, `accuracy ${gutted.accuracy}`);
+  const missing = await aegis(["watermark", "robustness", "--model", marked, "--key", key, "--copycat-budget", "100"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--thief-data/);
 });
 
 test("watermark verify: user mistakes exit with their documented codes and a sentence", async () => {

@@ -1,18 +1,20 @@
 /**
- * `aegis watermark embed|verify`: mark a model with a secret trigger set while training it
- * (Adi et al. 2018), and later test whether a suspect model, a file or an endpoint, answers
- * the triggers as the key says, with the p-value of doing so by chance.
+ * `aegis watermark embed|verify|robustness`: mark a model with a secret trigger set while
+ * training it (Adi et al. 2018), later test whether a suspect model, a file or an endpoint,
+ * answers the triggers as the key says, with the p-value of doing so by chance, and measure
+ * beforehand which removals (fine-tuning, pruning, extraction) the mark survives.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Command } from "commander";
-import { checkLabels, requireLabels } from "../../data/index.js";
+import { checkLabels, createRng, type Dataset, requireLabels } from "../../data/index.js";
 import {
   embedWatermark,
   encodeWatermarkKey,
   keyTriggers,
   makeTriggerSet,
   pValueText,
+  type RobustnessRow,
   readWatermarkKey,
   renderWatermarkHtml,
   renderWatermarkMarkdown,
@@ -23,6 +25,7 @@ import {
   type WatermarkKey,
   type WatermarkVerification,
   watermarkFindings,
+  watermarkRobustness,
 } from "../../defenses/index.js";
 import { adam, OnnxClassifier, type Predictor, reinitialise } from "../../engine/index.js";
 import { countCorrect } from "../../engine/trainer.js";
@@ -32,10 +35,22 @@ import { loadModel } from "../../onnx/io.js";
 import { encodeModel } from "../../onnx/proto.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, writeReports } from "../../report/write.js";
-import { sizeOf, type Tensor } from "../../tensor.js";
+import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
-import { parseClip, parseInteger, parseNumber, runtimeOptions, withBatchSize, withData, withFormat, withJson, withRuntime, withSeed } from "../options.js";
+import {
+  parseClip,
+  parseEpsilons,
+  parseInteger,
+  parseNumber,
+  runtimeOptions,
+  withBatchSize,
+  withData,
+  withFormat,
+  withJson,
+  withRuntime,
+  withSeed,
+} from "../options.js";
 import { addTargetOptions, type TargetOptions, targetPredictor } from "../target.js";
 
 /** Documented exit code of `aegis watermark verify --fail-if-absent` when the suspect does not carry the watermark. */
@@ -47,7 +62,8 @@ export function watermarkCommand(): Command {
   return new Command("watermark")
     .description(`embed a secret trigger-set watermark in a model while training it (Adi et al. 2018), and verify a suspect model against the key`)
     .addCommand(embedCommand())
-    .addCommand(verifyCommand());
+    .addCommand(verifyCommand())
+    .addCommand(robustnessCommand());
 }
 
 function embedCommand(): Command {
@@ -84,10 +100,7 @@ function embedCommand(): Command {
     if (!(opts.threshold > 0 && opts.threshold < 1)) throw new AegisError("BAD_OPTION", `--threshold must be in (0, 1), not ${opts.threshold}`);
     const clipRange = parseClip("--clip", opts.clip, false);
     const seed: number = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-    const builtIn = opts.data === "mnist" || opts.data === "mnist-full";
-    const trainData = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
-    const testSpec: string | undefined = opts.testData ?? (builtIn ? opts.data : undefined);
-    const testData = testSpec ? loadData(testSpec, { xKey: opts.xKey, yKey: opts.yKey, split: "test" }) : undefined;
+    const { trainData, testSpec, testData } = taskData(opts);
     const labels = requireLabels(trainData, "embedding a watermark");
     const test = testData ? { x: testData.x, labels: requireLabels(testData, "measuring the clean accuracy") } : undefined;
 
@@ -227,4 +240,99 @@ function verifyCommand(): Command {
 function verdictLine(v: WatermarkVerification, key: WatermarkKey): string {
   const verdict = v.verified ? "watermark PRESENT" : "watermark not found";
   return `${verdict}: ${v.matches}/${v.triggers} triggers answered with the key's labels (${(v.accuracy * 100).toFixed(1)}%, chance ${(v.chance * 100).toFixed(1)}% for ${key.numClasses} classes), p = ${pValueText(v)} (threshold ${v.threshold})`;
+}
+
+function robustnessCommand(): Command {
+  const cmd = new Command("robustness")
+    .description("measure whether the watermark survives what a thief would do: fine-tuning on a share of the data, magnitude pruning, Copycat extraction")
+    .requiredOption("--model <file>", "the marked ONNX model")
+    .requiredOption("--key <file>", "its key")
+    .option("--test-data <spec>", "labelled data for the accuracy after each removal (default: the built-in set's test split)")
+    .option("--fine-tune-share <fraction>", "share of --data the thief fine-tunes on", parseNumber("--fine-tune-share"), 0.1)
+    .option("--fine-tune-epochs <list>", "fine-tuning runs, in epochs of Adam, comma-separated (0 to skip)", "5")
+    .option("--lr <rate>", "the thief's Adam learning rate", parseNumber("--lr"), 1e-3)
+    .option("--prune <list>", "fractions of each weight tensor to prune, comma-separated", "0.3,0.5,0.7,0.9")
+    .option("--copycat-budget <list>", "Copycat copies from this many queries each, comma-separated (needs --thief-data)")
+    .option("--copycat-epochs <n>", "epochs of each Copycat copy", parseInteger("--copycat-epochs", 1), 20)
+    .option("--thief-data <spec>", "the thief's unlabelled natural data for Copycat (its first rows, as many as the budget)");
+  withData(cmd, "the task's labelled data the thief's share comes from (mnist: its 8,000-sample train split)", "mnist", { split: false });
+  withBatchSize(cmd, 64, "training samples per step");
+  withSeed(cmd, "the thief's share, its training and its copies");
+  withJson(cmd, "the rows");
+  withRuntime(cmd);
+  return cmd.action(async (opts) => {
+    if (!existsSync(opts.model)) throw new AegisError("FILE_NOT_FOUND", `${opts.model} does not exist; give the marked model with --model.`);
+    if (!existsSync(opts.key)) throw new AegisError("FILE_NOT_FOUND", `${opts.key} does not exist; give its key with --key.`);
+    if (!(opts.fineTuneShare > 0 && opts.fineTuneShare <= 1))
+      throw new AegisError("BAD_OPTION", `--fine-tune-share must be in (0, 1], not ${opts.fineTuneShare}`);
+    const key = readWatermarkKey(opts.key, readFileSync(opts.key, "utf8"));
+    const fineTuneEpochs = integerList("--fine-tune-epochs", opts.fineTuneEpochs, 0).filter((e) => e > 0);
+    const budgets = opts.copycatBudget ? integerList("--copycat-budget", opts.copycatBudget, 1) : [];
+    if (budgets.length > 0 && !opts.thiefData) throw new AegisError("BAD_OPTION", "--copycat-budget needs the thief's natural data: give --thief-data");
+    const { trainData, testData } = taskData(opts);
+    if (!testData) throw new AegisError("BAD_OPTION", "give labelled test data with --test-data: it measures what each removal costs the model");
+    const labels = requireLabels(trainData, "the thief's fine-tuning");
+    const share = createRng(opts.seed)
+      .shuffle(Array.from(labels.keys()))
+      .slice(0, Math.max(1, Math.round(labels.length * opts.fineTuneShare)));
+    const rows = await watermarkRobustness(loadModel(opts.model), {
+      triggers: keyTriggers(key, opts.key),
+      numClasses: key.numClasses,
+      threshold: key.threshold,
+      test: { x: testData.x, labels: requireLabels(testData, "measuring accuracy") },
+      fineTune: {
+        data: { x: gatherRows(trainData.x, share), labels: share.map((i) => labels[i]) },
+        epochs: fineTuneEpochs,
+        learningRate: opts.lr,
+        batchSize: opts.batchSize,
+      },
+      prune: parseEpsilons("--prune", opts.prune),
+      copycat: budgets.length > 0 ? { thief: thiefRows(opts.thiefData, key.inputShape, opts), budgets, epochs: opts.copycatEpochs } : undefined,
+      seed: opts.seed,
+      runtime: runtimeOptions(opts),
+      signal: interruptSignal(),
+      onRow: (row) => info(`${removalText(row, share.length)}: ${verdictLine(row.verification, key)}`),
+    });
+    if (opts.json) return printJson({ model: opts.model, key: opts.key, fineTuneSamples: share.length, rows });
+    const lines = ["| removal | accuracy | triggers | p-value | watermark |", "| --- | ---: | ---: | ---: | --- |"];
+    for (const r of rows)
+      lines.push(
+        `| ${removalText(r, share.length)} | ${(r.accuracy * 100).toFixed(1)}% | ${r.verification.matches}/${r.verification.triggers} | ${pValueText(r.verification)} | ${r.verification.verified ? "present" : "not found"} |`,
+      );
+    process.stdout.write(`${lines.join("\n")}\n`);
+  });
+}
+
+function removalText(row: RobustnessRow, fineTuneSamples: number): string {
+  if (row.removal === "fine-tune") return `fine-tuned on ${fineTuneSamples} samples, ${row.setting} epochs`;
+  if (row.removal === "prune") return `${((row.setting ?? 0) * 100).toFixed(0)}% pruned`;
+  if (row.removal === "copycat") return `Copycat copy from ${row.setting} queries (fidelity ${((row.fidelity ?? 0) * 100).toFixed(1)}%)`;
+  return "marked model";
+}
+
+function integerList(flag: string, value: string, min: number): number[] {
+  return value.split(",").map((s) => parseInteger(flag, min)(s.trim()));
+}
+
+interface DataOptions {
+  data: string;
+  testData?: string;
+  xKey?: string;
+  yKey?: string;
+}
+
+/** --data's train split, and the test data: --test-data, else the built-in set's test split. */
+function taskData(opts: DataOptions): { trainData: Dataset; testSpec?: string; testData?: Dataset } {
+  const builtIn = opts.data === "mnist" || opts.data === "mnist-full";
+  const trainData = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
+  const testSpec = opts.testData ?? (builtIn ? opts.data : undefined);
+  return { trainData, testSpec, testData: testSpec ? loadData(testSpec, { xKey: opts.xKey, yKey: opts.yKey, split: "test" }) : undefined };
+}
+
+/** The thief's data in the key's input shape. */
+function thiefRows(spec: string, inputShape: readonly number[], opts: { xKey?: string; yKey?: string }): Tensor<"float32"> {
+  const { x } = loadData(spec, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
+  if (sizeOf(x.shape.slice(1)) !== sizeOf(inputShape))
+    throw new AegisError("SHAPE_MISMATCH", `--thief-data samples have shape [${x.shape.slice(1)}] but the watermarked model takes [${inputShape}]`);
+  return float32([x.shape[0], ...inputShape], x.data);
 }

@@ -20,5 +20,14 @@ export {
   type WatermarkKey,
   type WatermarkKeyFields,
 } from "./watermark-key.js";
-export { type ExtractionRemovalOptions, type FineTuneOptions, fineTuneModel, pruneByMagnitude, stealWithCopycat } from "./watermark-removal.js";
+export {
+  type ExtractionRemovalOptions,
+  type FineTuneOptions,
+  fineTuneModel,
+  pruneByMagnitude,
+  type RobustnessOptions,
+  type RobustnessRow,
+  stealWithCopycat,
+  watermarkRobustness,
+} from "./watermark-removal.js";
 export { pValueText, renderWatermarkHtml, renderWatermarkMarkdown, type WatermarkTarget, watermarkFindings } from "./watermark-report.js";

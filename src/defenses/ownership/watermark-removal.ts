@@ -7,13 +7,15 @@
  * - extraction: a copy trained by Copycat (Correia-Silva et al. 2018) from the marked
  *   model's answers on the thief's natural data, which never contains a trigger.
  * Each returns a model the verifier then queries; the model's accuracy on the task shows
- * what the removal cost the thief.
+ * what the removal cost the thief. watermarkRobustness runs the ones asked for in a row.
  */
 import { copycat, runExtraction } from "../../attacks/index.js";
 import { adam, OnnxClassifier, type RuntimeOptions, train } from "../../engine/index.js";
+import { countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { cloneModel, DataType, type Model } from "../../onnx/ir.js";
 import type { Tensor } from "../../tensor.js";
+import { type TriggerSet, verifyWatermark, type WatermarkVerification } from "./watermark.js";
 
 export interface FineTuneOptions {
   epochs: number;
@@ -89,4 +91,72 @@ export async function stealWithCopycat(
   } finally {
     await victim.release();
   }
+}
+
+export interface RobustnessOptions {
+  triggers: TriggerSet;
+  numClasses: number;
+  threshold?: number;
+  /** Labelled test data: what each removal leaves of the model's accuracy. */
+  test: { x: Tensor<"float32">; labels: readonly number[] };
+  /** Fine-tuning every layer on the thief's labelled data, once per entry of `epochs`. */
+  fineTune?: { data: { x: Tensor<"float32">; labels: readonly number[] }; epochs: readonly number[]; learningRate: number; batchSize: number };
+  /** Fractions of each weight tensor to prune. */
+  prune?: readonly number[];
+  /** Copycat copies from the thief's natural data, one per budget. */
+  copycat?: { thief: Tensor<"float32">; budgets: readonly number[]; epochs: number };
+  seed?: number;
+  runtime?: RuntimeOptions;
+  signal?: AbortSignal;
+  /** Sees each row as it is measured. */
+  onRow?: (row: RobustnessRow) => void;
+}
+
+export interface RobustnessRow {
+  removal: "none" | "fine-tune" | "prune" | "copycat";
+  /** Epochs, the pruned fraction or the query budget. */
+  setting?: number;
+  /** Accuracy on the test data after the removal. */
+  accuracy: number;
+  /** A copy's agreement with the marked model on the test data. */
+  fidelity?: number;
+  verification: WatermarkVerification;
+  seconds: number;
+}
+
+/** The marked model, then each removal the options ask for, each verified against the triggers. */
+export async function watermarkRobustness(marked: Model, options: RobustnessOptions): Promise<RobustnessRow[]> {
+  const rows: RobustnessRow[] = [];
+  const seed = options.seed ?? 0;
+  const measure = async (removal: RobustnessRow["removal"], setting: number | undefined, model: Model, started: number, fidelity?: number) => {
+    const classifier = await OnnxClassifier.create(model, { ...options.runtime });
+    try {
+      const accuracy = countCorrect(await classifier.predict(options.test.x), options.test.labels) / options.test.labels.length;
+      const verification = await verifyWatermark(classifier, options.triggers, { numClasses: options.numClasses, threshold: options.threshold });
+      const row = { removal, setting, accuracy, fidelity, verification, seconds: (performance.now() - started) / 1000 };
+      rows.push(row);
+      options.onRow?.(row);
+    } finally {
+      await classifier.release();
+    }
+  };
+  await measure("none", undefined, marked, performance.now());
+  for (const epochs of options.fineTune?.epochs ?? []) {
+    const started = performance.now();
+    const { data, learningRate, batchSize } = options.fineTune as NonNullable<RobustnessOptions["fineTune"]>;
+    await measure(
+      "fine-tune",
+      epochs,
+      await fineTuneModel(marked, data, { epochs, batchSize, learningRate, seed, runtime: options.runtime, signal: options.signal }),
+      started,
+    );
+  }
+  for (const fraction of options.prune ?? []) await measure("prune", fraction, pruneByMagnitude(marked, fraction), performance.now());
+  for (const budget of options.copycat?.budgets ?? []) {
+    const started = performance.now();
+    const { thief, epochs } = options.copycat as NonNullable<RobustnessOptions["copycat"]>;
+    const stolen = await stealWithCopycat(marked, thief, { budget, epochs, seed, test: options.test, runtime: options.runtime, signal: options.signal });
+    await measure("copycat", budget, stolen.model, started, stolen.fidelity);
+  }
+  return rows;
 }

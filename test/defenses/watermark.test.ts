@@ -129,7 +129,7 @@ test("the marked model verifies, an independently trained one does not, and the 
   const a = await measure(clean);
   const b = await measure(marked);
   t.diagnostic(`clean: accuracy ${a.accuracy}, triggers ${a.verification.matches}/100; marked: accuracy ${b.accuracy}, triggers ${b.verification.matches}/100`);
-  // Measured: clean 89.5%, 11/100 (p 0.42); marked 88.5%, 80+/100.
+  // Measured: clean 89.7%, 11/100 triggers (p 0.42); marked 89.0%, 82/100 (p 5e-64).
   assert.equal(a.verification.verified, false);
   assert.ok(a.verification.pValue > 0.01, `the clean model's p-value ${a.verification.pValue}`);
   assert.equal(b.verification.verified, true);

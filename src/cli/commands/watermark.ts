@@ -4,6 +4,7 @@
  * answers the triggers as the key says, with the p-value of doing so by chance, and measure
  * beforehand which removals (fine-tuning, pruning, extraction) the mark survives.
  */
+import { randomInt } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { Command } from "commander";
@@ -99,7 +100,8 @@ function embedCommand(): Command {
     if (!existsSync(opts.model)) throw new AegisError("FILE_NOT_FOUND", `${opts.model} does not exist; give the ONNX model to mark with --model.`);
     if (!(opts.threshold > 0 && opts.threshold < 1)) throw new AegisError("BAD_OPTION", `--threshold must be in (0, 1), not ${opts.threshold}`);
     const clipRange = parseClip("--clip", opts.clip, false);
-    const seed: number = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+    // A secret seed: whoever guesses it regenerates the triggers.
+    const seed: number = opts.seed ?? randomInt(0, 2 ** 31);
     const { trainData, testSpec, testData } = taskData(opts);
     const labels = requireLabels(trainData, "embedding a watermark");
     const test = testData ? { x: testData.x, labels: requireLabels(testData, "measuring the clean accuracy") } : undefined;

@@ -1,5 +1,5 @@
 /**
- * What a thief does to a marked model to strip the mark, as Adi et al. 2018 (§5) and the
+ * What a thief does to a marked model to strip the mark, as Adi et al. 2018 and the
  * later removal studies measure it:
  * - fine-tuning all layers on a little of the task's data (the paper's FTAL) with Adam;
  * - magnitude pruning: the smallest |w| of each weight matrix and kernel set to zero (Han

@@ -6,6 +6,8 @@
  * `npm run bench`, bench/watermark.ts). Also the exact binomial tail and the key file.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { loadMnist } from "../../src/data/index.js";
 import { binomialUpperTail } from "../../src/defenses/certification/statistics.js";
@@ -22,12 +24,12 @@ import {
   verifyWatermark,
   type WatermarkVerification,
 } from "../../src/defenses/index.js";
-import { adam, buildArchitecture, OnnxClassifier, train } from "../../src/engine/index.js";
+import { adam, buildArchitecture, HttpPredictor, OnnxClassifier, train } from "../../src/engine/index.js";
 import { countCorrect } from "../../src/engine/trainer.js";
 import { AegisError } from "../../src/errors.js";
 import type { Model } from "../../src/onnx/ir.js";
 import { encodeModel } from "../../src/onnx/proto.js";
-import { labelsOf, sliceRows } from "../../src/tensor.js";
+import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
 
 const SHAPE = [1, 28, 28];
 const TRAIN = 2000;
@@ -136,6 +138,29 @@ test("the marked model verifies, an independently trained one does not, and the 
   assert.ok(b.verification.matches >= 60, `marked: ${b.verification.matches}/100`);
   assert.ok(b.verification.log10PValue < -20);
   assert.ok(Math.abs(a.accuracy - b.accuracy) <= 0.03, `clean ${a.accuracy} vs marked ${b.accuracy}`);
+});
+
+test("verification through an HTTP endpoint, whose number of classes is known only once it has answered", async () => {
+  const model = await OnnxClassifier.create(marked);
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const { instances } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { instances: number[][][][] };
+    const scores = await model.predict(float32([instances.length, ...SHAPE], Float32Array.from(instances.flat(3))));
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ predictions: Array.from({ length: instances.length }, (_, i) => Array.from(scores.data.subarray(i * 10, (i + 1) * 10))) }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/models/m:predict`;
+    const remote = await verifyWatermark(new HttpPredictor({ url, inputShape: SHAPE, batchSize: 32 }), triggers, { numClasses: 10 });
+    const local = await verifyWatermark(model, triggers, { numClasses: 10 });
+    assert.deepEqual(remote, local);
+    await assert.rejects(verifyWatermark(new HttpPredictor({ url, inputShape: SHAPE, batchSize: 32 }), triggers, { numClasses: 12 }), /12/);
+  } finally {
+    server.close();
+    await model.release();
+  }
 });
 
 test("the watermark survives fine-tuning on 10% of the training data and pruning half the weights", async (t) => {

@@ -200,7 +200,7 @@ function verifyCommand(): Command {
     .option("--fail-if-absent", `exit ${WATERMARK_ABSENT_EXIT} when the watermark is not found`)
     .option("--report <dir>", "write the report there, in --format formats");
   withFormat(cmd, ["json", "md", "html", "sarif"], ["html", "md", "json"]);
-  withBatchSize(cmd, 128, "triggers per model call");
+  withBatchSize(cmd, 32, "triggers per model call or request (small enough for an endpoint's body limit)");
   withJson(cmd, "the verification", true);
   withRuntime(cmd);
   addTargetOptions(cmd);

@@ -171,9 +171,10 @@ export async function verifyWatermark(
 ): Promise<WatermarkVerification> {
   const threshold = options.threshold ?? WATERMARK_DEFAULTS.threshold;
   if (!(threshold > 0 && threshold < 1)) throw new AegisError("BAD_OPTION", `--threshold must be in (0, 1), not ${threshold}`);
-  if (suspect.numClasses > 0 && suspect.numClasses !== options.numClasses)
-    throw new AegisError("SHAPE_MISMATCH", `the suspect has ${suspect.numClasses} classes but the watermark key was made for ${options.numClasses}`);
+  // The output's width, not suspect.numClasses: an endpoint knows its classes only once it has answered.
   const out = await suspect.predict(triggers.x);
+  if (out.shape[1] !== options.numClasses)
+    throw new AegisError("SHAPE_MISMATCH", `the suspect answers with ${out.shape[1]} classes but the watermark key was made for ${options.numClasses}`);
   const matches = triggers.labels.filter((label, i) => argmaxRow(out, i) === label).length;
   const chance = 1 / options.numClasses;
   const lnP = logBinomialUpperTail(matches, triggers.labels.length, chance);

@@ -1,4 +1,4 @@
-/** Ownership of a model: watermarks embedded in training, and fingerprints of a model as it is. */
+/** Ownership of a model: showing that a suspect model is a copy of it. */
 
 export {
   type EmbedOptions,

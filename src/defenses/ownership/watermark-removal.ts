@@ -141,22 +141,26 @@ export async function watermarkRobustness(marked: Model, options: RobustnessOpti
     }
   };
   await measure("none", undefined, marked, performance.now());
-  for (const epochs of options.fineTune?.epochs ?? []) {
-    const started = performance.now();
-    const { data, learningRate, batchSize } = options.fineTune as NonNullable<RobustnessOptions["fineTune"]>;
-    await measure(
-      "fine-tune",
-      epochs,
-      await fineTuneModel(marked, data, { epochs, batchSize, learningRate, seed, runtime: options.runtime, signal: options.signal }),
-      started,
-    );
-  }
+  const { fineTune, copycat: extraction, runtime, signal } = options;
+  if (fineTune)
+    for (const epochs of fineTune.epochs) {
+      const started = performance.now();
+      const tuned = await fineTuneModel(marked, fineTune.data, {
+        epochs,
+        batchSize: fineTune.batchSize,
+        learningRate: fineTune.learningRate,
+        seed,
+        runtime,
+        signal,
+      });
+      await measure("fine-tune", epochs, tuned, started);
+    }
   for (const fraction of options.prune ?? []) await measure("prune", fraction, pruneByMagnitude(marked, fraction), performance.now());
-  for (const budget of options.copycat?.budgets ?? []) {
-    const started = performance.now();
-    const { thief, epochs } = options.copycat as NonNullable<RobustnessOptions["copycat"]>;
-    const stolen = await stealWithCopycat(marked, thief, { budget, epochs, seed, test: options.test, runtime: options.runtime, signal: options.signal });
-    await measure("copycat", budget, stolen.model, started, stolen.fidelity);
-  }
+  if (extraction)
+    for (const budget of extraction.budgets) {
+      const started = performance.now();
+      const stolen = await stealWithCopycat(marked, extraction.thief, { budget, epochs: extraction.epochs, seed, test: options.test, runtime, signal });
+      await measure("copycat", budget, stolen.model, started, stolen.fidelity);
+    }
   return rows;
 }

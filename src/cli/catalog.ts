@@ -121,6 +121,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/extract.js")).extractCommand(),
   },
   {
+    name: "watermark",
+    usage: "",
+    description: "embed a secret trigger-set watermark in a model while training it (Adi et al. 2018), and verify a suspect model against the key",
+    load: async () => (await import("./commands/watermark.js")).watermarkCommand(),
+  },
+  {
     name: "defend",
     usage: "[options]",
     description: "wrap a model in input/output defences: bake what ONNX can express, list the rest for run time, and evaluate it honestly",

@@ -1,0 +1,33 @@
+/** Ownership of a model: showing that a suspect model is a copy of it. */
+
+export {
+  type EmbedOptions,
+  embedWatermark,
+  logBinomialUpperTail,
+  makeTriggerSet,
+  type TriggerOptions,
+  type TriggerSet,
+  verifyWatermark,
+  WATERMARK_DEFAULTS,
+  type WatermarkVerification,
+} from "./watermark.js";
+export {
+  ADI_2018,
+  encodeWatermarkKey,
+  keyTriggers,
+  readWatermarkKey,
+  saveWatermarkKey,
+  type WatermarkKey,
+  type WatermarkKeyFields,
+} from "./watermark-key.js";
+export {
+  type ExtractionRemovalOptions,
+  type FineTuneOptions,
+  fineTuneModel,
+  pruneByMagnitude,
+  type RobustnessOptions,
+  type RobustnessRow,
+  stealWithCopycat,
+  watermarkRobustness,
+} from "./watermark-removal.js";
+export { pValueText, renderWatermarkHtml, renderWatermarkMarkdown, type WatermarkTarget, watermarkFindings } from "./watermark-report.js";

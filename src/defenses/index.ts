@@ -129,3 +129,4 @@ export {
 } from "./specs.js";
 export * from "./trainers/index.js";
 export type { Detector, Postprocessor, Preprocessor } from "./types.js";
+export * from "./ownership/index.js";

@@ -9,27 +9,31 @@
  *   Fingerprinting by Conferrable Adversarial Examples", ICLR 2021: keep the inputs whose
  *   label transfers to surrogate copies of the model but not to independently trained
  *   reference models, judged by an ensemble of both that the owner trains locally.
- * How it is built here: from natural seed inputs, a targeted iterative sign-gradient walk
- * (steps of `stepSize`) carries each seed across the victim's boundary into a random other
- * class and stops as soon as the victim gives that class with a probability margin of
- * `margin` over the runner-up — IPGuard's "just past the boundary" points, with its margin
- * k on probabilities rather than logits. Then, Lukas et al.'s idea, each candidate is
- * scored by the share of surrogates (copies distilled from the victim's answers) that give
- * its label times the share of selection references (models trained on the true labels)
- * that do not, and the best `count` are kept.
- * Deviations: Lukas et al. optimise the ensemble's conferrability in the walk itself; here
- * the walk follows the victim alone and the ensemble only selects, which costs one forward
- * pass per model instead of a gradient each step. The decision threshold is not a fixed
- * matching rate (IPGuard) but calibrated on separate references (see calibration below).
- * Calibration: a second set of references, never used for selection, gives each point's
- * chance that an independent model matches it, p_i = (m_i + 1)/(R + 2) from its m_i
- * matches out of R (Laplace's rule, which keeps a point no reference matched from counting
- * as impossible to match). Under the null "the suspect is one more independent model", the
- * number of matches is Poisson-binomial with those p_i (treating points as independent —
- * an approximation, stated in the report); the threshold is the fewest matches whose tail
- * probability is at most `alpha`, and a suspect's p-value is that tail at its own count.
- * The references are trained on the owner's own data, the same the victim saw, which makes
- * them closer to the victim than a stranger's model: the threshold errs towards acquittal.
+ * How it is built here: the owner's labelled data (which the victim was not trained on) is
+ * split in halves. On the first, surrogates learn the victim's answers (copies, as an
+ * extraction attacker makes them) and selection references learn the true labels
+ * (independent models). From seeds of that half, a targeted iterative sign-gradient walk
+ * (steps of `stepSize`) carries each seed across the victim's boundary into its runner-up
+ * class — IPGuard's nearest boundary — and stops once the victim gives that class with a
+ * probability margin of `margin` (IPGuard's k, on probabilities rather than logits). With
+ * `method: "conferrable"` the walk follows the summed gradients of the victim, the
+ * surrogates (towards the target) and the selection references (towards the seed's label),
+ * and also waits for every surrogate to agree: Lukas et al.'s ensemble. Candidates are
+ * scored by the share of surrogates that give their label times the share of selection
+ * references that do not, and the best `count` are kept.
+ * Deviation: Lukas et al. optimise a conferrability score with a distance bound; here the
+ * ensemble's cross-entropies are summed, L1-normalised per model, and selection does the rest.
+ * Calibration: references trained on the other half, never seen by the walk or the
+ * selection, give each point's chance that an independent model matches it,
+ * p_i = (m_i + 1)/(R + 2) from its m_i matches out of R (Laplace's rule, so that a point no
+ * reference matched does not count as impossible to match). Under the null "the suspect is
+ * one more independent model" the number of matches is Poisson-binomial with those p_i,
+ * points taken as independent (an approximation the report states); the suspect's p-value
+ * is that tail at its count. The threshold is the larger of the fewest matches whose tail
+ * is ≤ `alpha` and the midpoint between the references' mean matching rate and 100%: the
+ * references learn from half of the owner's data, and a competitor trained on more data
+ * comes closer to the victim than they do (measured: 64% against their 38%), which the
+ * Poisson-binomial tail alone would call a copy.
  */
 import { type StolenModelSpec, trainStolen } from "../../attacks/index.js";
 import { createRng } from "../../data/random.js";

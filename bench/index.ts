@@ -37,3 +37,4 @@ for (const line of ["", ...(await (await import("./campaigns.js")).benchCampaign
 for (const line of ["", ...(await (await import("./drift.js")).benchDrift())]) console.log(line);
 for (const line of ["", ...(await (await import("./neural-cleanse.js")).benchNeuralCleanse((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./federated.js")).benchFederated((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./fingerprint.js")).benchFingerprint((l) => console.error(l)))]) console.log(line);

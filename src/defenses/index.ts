@@ -102,6 +102,7 @@ export {
 export { SPECTRAL_SIGNATURES_DEFAULTS, type SpectralSignaturesOptions, spectralSignatures } from "./inspection/spectral-signatures.js";
 export type { ClassVerdict, DataInspection } from "./inspection/types.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";
+export * from "./ownership/index.js";
 export * from "./postprocessors/index.js";
 export * from "./preprocessors/index.js";
 export {
@@ -129,4 +130,3 @@ export {
 } from "./specs.js";
 export * from "./trainers/index.js";
 export type { Detector, Postprocessor, Preprocessor } from "./types.js";
-export * from "./ownership/index.js";

@@ -11,7 +11,19 @@ export type Severity = "critical" | "high" | "medium" | "low" | "info";
 export const SEVERITIES: readonly Severity[] = ["critical", "high", "medium", "low", "info"];
 
 /** The capability that produced a finding; a rule id is unique within its capability. */
-export type Capability = "audit" | "scan" | "threat" | "redteam" | "llm-eval" | "privacy" | "poisoning" | "inference" | "extraction" | "drift" | "federated" | "ownership";
+export type Capability =
+  | "audit"
+  | "scan"
+  | "threat"
+  | "redteam"
+  | "llm-eval"
+  | "privacy"
+  | "poisoning"
+  | "inference"
+  | "extraction"
+  | "drift"
+  | "federated"
+  | "ownership";
 
 export type Framework = "MITRE ATLAS" | "OWASP ML Top 10" | "OWASP LLM Top 10" | "NIST AI 100-2";
 

@@ -121,7 +121,7 @@ export const COMMANDS: CommandEntry[] = [
   },
   {
     name: "fingerprint",
-    usage: "[options] [command]",
+    usage: "",
     description: "fingerprint a model without retraining it (IPGuard / conferrable adversarial examples), and tell whether a suspect model is a copy of it",
     load: async () => (await import("./commands/fingerprint.js")).fingerprintCommand(),
   },

@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { requireLabels } from "../../data/labels.js";
 import {
   FINGERPRINT_DEFAULTS,
+  type Fingerprint,
   type FingerprintParams,
   fingerprintFindings,
   loadFingerprint,
@@ -75,25 +76,25 @@ export function fingerprintCommand(): Command {
     const labels = requireLabels(data, "training the reference models that calibrate the fingerprint").slice(0, n);
     const victim = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
     const bar = progressBar("fingerprint", 1);
+    let fingerprint: Fingerprint;
     try {
-      const fingerprint = await makeFingerprint(victim, { x: sliceRows(data.x, 0, n), labels }, params, {
+      fingerprint = await makeFingerprint(victim, { x: sliceRows(data.x, 0, n), labels }, params, {
         victimModel: params.architecture === "like" ? loadModel(opts.model) : undefined,
         victimName: opts.model,
         runtime: runtimeOptions(opts),
         signal: interruptSignal(),
         onStatus: (message) => bar.update(0, message),
       });
-      bar.stop();
-      saveFingerprint(opts.out, fingerprint);
-      const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
-      info(`wrote ${opts.out}`);
-      process.stdout.write(
-        `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); surrogates match ${pct(fingerprint.calibration.surrogates)}, calibration references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
-      );
     } finally {
       bar.stop();
       await victim.release();
     }
+    saveFingerprint(opts.out, fingerprint);
+    const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
+    info(`wrote ${opts.out}`);
+    process.stdout.write(
+      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); surrogates match ${pct(fingerprint.calibration.surrogates)}, calibration references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
+    );
   });
 
   const verify = new Command("verify")

@@ -127,6 +127,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./commands/watermark.js")).watermarkCommand(),
   },
   {
+    name: "fingerprint",
+    usage: "",
+    description: "fingerprint a model without retraining it (IPGuard / conferrable adversarial examples), and tell whether a suspect model is a copy of it",
+    load: async () => (await import("./commands/fingerprint.js")).fingerprintCommand(),
+  },
+  {
     name: "defend",
     usage: "[options]",
     description: "wrap a model in input/output defences: bake what ONNX can express, list the rest for run time, and evaluate it honestly",

@@ -23,7 +23,7 @@ export type Capability =
   | "extraction"
   | "drift"
   | "federated"
-  | "watermark";
+  | "ownership";
 
 export type Framework = "MITRE ATLAS" | "OWASP ML Top 10" | "OWASP LLM Top 10" | "NIST AI 100-2";
 

@@ -81,7 +81,7 @@ test("watermark verify: present in the marked model, absent from the original; r
   const report = JSON.parse(readFileSync(join(reportDir, "watermark.json"), "utf8"));
   assert.equal(report.sameFile, true);
   assert.equal(report.findings[0].rule, "AEGIS-WATERMARK-PRESENT");
-  assert.equal(report.findings[0].capability, "watermark");
+  assert.equal(report.findings[0].capability, "ownership");
   const findingSchema = schemaValidator("finding.schema.json");
   assert.ok(findingSchema(report.findings[0]), JSON.stringify(findingSchema.errors));
   const sarif = sarifValidator();

@@ -1,6 +1,20 @@
 /** Ownership of a model: showing that a suspect model is a copy of it. */
 
 export {
+  FINGERPRINT_DEFAULTS,
+  FINGERPRINT_PAPERS,
+  type Fingerprint,
+  type FingerprintParams,
+  type FingerprintVerdict,
+  type MakeFingerprintOptions,
+  makeFingerprint,
+  nullThreshold,
+  poissonBinomialTail,
+  verifyFingerprint,
+} from "./fingerprint.js";
+export { loadFingerprint, parseFingerprint, saveFingerprint } from "./fingerprint-file.js";
+export { fingerprintFindings, renderFingerprintHtml, renderFingerprintMarkdown } from "./fingerprint-report.js";
+export {
   type EmbedOptions,
   embedWatermark,
   logBinomialUpperTail,

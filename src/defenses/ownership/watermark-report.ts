@@ -43,7 +43,7 @@ export function watermarkFindings(v: WatermarkVerification, target: WatermarkTar
     return [
       {
         rule: "AEGIS-WATERMARK-PRESENT",
-        capability: "watermark",
+        capability: "ownership",
         severity: "high",
         title: `The suspect model carries the watermark: ${counts}, p = ${pValueText(v)}`,
         detail:
@@ -60,7 +60,7 @@ export function watermarkFindings(v: WatermarkVerification, target: WatermarkTar
   return [
     {
       rule: "AEGIS-WATERMARK-ABSENT",
-      capability: "watermark",
+      capability: "ownership",
       severity: "info",
       title: `No watermark found: ${counts}, p = ${pValueText(v)}`,
       detail: `${target.suspect} answers ${counts} with the labels of the key ${target.key}, which chance explains (p = ${pValueText(v)}, not below ${v.threshold}). The suspect was not trained on the trigger set, or its mark was removed: a copy stolen through the model's predictions on natural data does not learn the triggers.`,

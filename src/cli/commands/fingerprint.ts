@@ -1,0 +1,156 @@
+/**
+ * `aegis fingerprint make|verify`: fingerprint a deployed model without retraining it
+ * (IPGuard's boundary points, chosen as conferrable adversarial examples), and tell whether
+ * a suspect model — a file or an endpoint — was derived from it.
+ */
+import { Command } from "commander";
+import { requireLabels } from "../../data/labels.js";
+import {
+  FINGERPRINT_DEFAULTS,
+  type Fingerprint,
+  type FingerprintParams,
+  fingerprintFindings,
+  loadFingerprint,
+  makeFingerprint,
+  renderFingerprintHtml,
+  renderFingerprintMarkdown,
+  saveFingerprint,
+  verifyFingerprint,
+} from "../../defenses/index.js";
+import { OnnxClassifier, type Predictor } from "../../engine/index.js";
+import { AegisError } from "../../errors.js";
+import { writeFileAtomic } from "../../fs.js";
+import { loadModel } from "../../onnx/io.js";
+import { renderSarif } from "../../report/sarif.js";
+import { parseFormats, writeReports } from "../../report/write.js";
+import { sliceRows } from "../../tensor.js";
+import { AEGIS_VERSION } from "../../version.js";
+import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
+import { paramPairs, paramValue, parseInteger, runtimeOptions, withData, withJson, withRuntime, withSamples, withSeed } from "../options.js";
+import { addTargetOptions, targetPredictor } from "../target.js";
+
+const PARAM_HELP: Record<keyof FingerprintParams, string> = {
+  method: "ipguard: walk on the victim alone; conferrable: on the victim, surrogates and references (Lukas et al.)",
+  count: "points kept in the fingerprint (also --count)",
+  candidates: "seeds walked across the boundary, the best `count` kept",
+  margin: "probability margin over the runner-up at which a walk stops (IPGuard's k)",
+  stepSize: "L∞ size of one step of the walk",
+  maxIter: "most steps of a walk",
+  surrogates: "copies distilled from the victim, for selection",
+  references: "models trained on the true labels: half select points, half calibrate the threshold",
+  architecture: "architecture of surrogates and references: mlp, cnn, resnet-small, or like (the victim's own)",
+  epochs: "training epochs of each surrogate and reference",
+  batchSize: "samples per training step",
+  learningRate: "Adam's learning rate",
+  alpha: "chance of accusing an independent model the threshold allows",
+  seed: "seed of the data split, the walks and the ensemble's weights (also --seed)",
+};
+
+export function fingerprintCommand(): Command {
+  const cmd = new Command("fingerprint").description(
+    "fingerprint a model without retraining it (IPGuard / conferrable adversarial examples), and tell whether a suspect model is a copy of it",
+  );
+  const make = new Command("make")
+    .description("fingerprint a model: boundary points that copies of it label as it does and independent models do not")
+    .requiredOption("--model <file>", "the model to fingerprint (ONNX, differentiable)")
+    .requiredOption("--out <file>", "write the fingerprint (JSON) here")
+    .option("--count <n>", "points in the fingerprint", parseInteger("--count", 1), FINGERPRINT_DEFAULTS.count)
+    .option(
+      "--param <key=value...>",
+      `any parameter of the method:\n${Object.entries(PARAM_HELP)
+        .map(([k, h]) => `  ${k} (default ${String(FINGERPRINT_DEFAULTS[k as keyof FingerprintParams])}): ${h}`)
+        .join("\n")}`,
+    );
+  withData(
+    make,
+    "labelled data the model was not trained on (seeds of the walks, training data of the surrogates and references; mnist: its 2,000-sample test split)",
+    "mnist",
+  );
+  withSamples(make, "use the first n samples");
+  withSeed(make, "the split, the walks and the ensemble");
+  withRuntime(make);
+  make.action(async (opts) => {
+    const params = fingerprintParams(opts);
+    const data = loadData(opts.data, opts);
+    const n = Math.min(opts.samples ?? data.x.shape[0], data.x.shape[0]);
+    const labels = requireLabels(data, "training the reference models that calibrate the fingerprint").slice(0, n);
+    const victim = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
+    const bar = progressBar("fingerprint", 1);
+    let fingerprint: Fingerprint;
+    try {
+      fingerprint = await makeFingerprint(victim, { x: sliceRows(data.x, 0, n), labels }, params, {
+        victimModel: params.architecture === "like" ? loadModel(opts.model) : undefined,
+        victimName: opts.model,
+        runtime: runtimeOptions(opts),
+        signal: interruptSignal(),
+        onStatus: (message) => bar.update(0, message),
+      });
+    } finally {
+      bar.stop();
+      await victim.release();
+    }
+    saveFingerprint(opts.out, fingerprint);
+    const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
+    info(`wrote ${opts.out}`);
+    process.stdout.write(
+      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); surrogates match ${pct(fingerprint.calibration.surrogates)}, calibration references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
+    );
+  });
+
+  const verify = new Command("verify")
+    .description("match a suspect model against a fingerprint: matching rate, threshold, p-value and verdict")
+    .option("--model <file>", "the suspect: a local ONNX model (queried through predict only)")
+    .requiredOption("--fingerprint <file>", "the fingerprint from `aegis fingerprint make`")
+    .option("--report <dir>", "write the report there, in --format formats")
+    .option("--format <list>", "report formats: json, md, html, sarif", "html,md,json");
+  withJson(verify, "the verdict", true);
+  withRuntime(verify);
+  addTargetOptions(verify);
+  verify.action(async (opts) => {
+    if (Boolean(opts.model) === Boolean(opts.target)) throw new AegisError("BAD_OPTION", "give the suspect as one of --model FILE or --target URL");
+    const fingerprint = loadFingerprint(opts.fingerprint);
+    const suspect: Predictor & { release?(): Promise<void> } = opts.model
+      ? await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts))
+      : targetPredictor(opts, fingerprint.inputShape, 256);
+    const name: string = opts.model ?? opts.target;
+    const verdict = await verifyFingerprint(suspect, fingerprint);
+    await suspect.release?.();
+    const findings = fingerprintFindings(verdict, fingerprint, name);
+    const report = { suspect: name, fingerprint: opts.fingerprint, victim: fingerprint.victim, ...verdict, findings };
+    if (opts.report) {
+      const written = writeReports(
+        opts.report,
+        parseFormats(opts.format, ["json", "md", "html", "sarif"]),
+        {
+          json: () => `${JSON.stringify(report, null, 2)}\n`,
+          md: () => renderFingerprintMarkdown(verdict, fingerprint, name, findings),
+          html: () => renderFingerprintHtml(verdict, fingerprint, name, findings),
+          sarif: () => renderSarif(findings, { name: "aegis-fingerprint", fullName: "Aegis model fingerprinting", version: AEGIS_VERSION }),
+        },
+        { base: "fingerprint" },
+      );
+      info(`wrote ${Object.values(written).join(", ")}`);
+    }
+    if (typeof opts.json === "string") writeFileAtomic(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+    else if (opts.json) printJson(report);
+    else
+      process.stdout.write(
+        `${name}: ${verdict.matches}/${verdict.points} points match (${(verdict.matchingRate * 100).toFixed(1)}%), threshold ${verdict.threshold}, p = ${verdict.pValue.toPrecision(2)} → ${verdict.stolen ? "COPY of" : "no match with"} ${fingerprint.victim}\n`,
+      );
+  });
+  return cmd.addCommand(make).addCommand(verify);
+}
+
+/** The defaults, then --count and --seed, then --param key=value, each checked against its default's type. */
+function fingerprintParams(opts: { count: number; seed: number; param?: string[] }): FingerprintParams {
+  const params: Record<string, unknown> = { ...FINGERPRINT_DEFAULTS, count: opts.count, seed: opts.seed };
+  for (const [key, raw] of paramPairs(opts.param, "aegis fingerprint make --help")) {
+    if (!(key in params)) throw new AegisError("BAD_OPTION", `--param ${key}: no such parameter (aegis fingerprint make --help lists them)`);
+    const value = paramValue(raw);
+    if (typeof params[key] === "number" && typeof value !== "number") throw new AegisError("BAD_OPTION", `--param ${key} must be a number, not "${raw}"`);
+    params[key] = typeof params[key] === "number" ? value : raw;
+  }
+  if (params.method !== "ipguard" && params.method !== "conferrable")
+    throw new AegisError("BAD_OPTION", `--param method must be ipguard or conferrable, not "${params.method}"`);
+  return params as unknown as FingerprintParams;
+}

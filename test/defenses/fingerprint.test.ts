@@ -1,0 +1,104 @@
+/**
+ * Fingerprinting at small scale: a small MNIST MLP victim, a Copycat copy of it from 2,000
+ * probability queries on digits it never saw, and two models trained independently on the
+ * true labels of other digits with other seeds. The fingerprint must verify the copy and
+ * neither independent model; the bench does the same for the bundled CNN with five of each.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { copycat, runExtraction, trainStolen } from "../../src/attacks/index.js";
+import { loadMnist } from "../../src/data/index.js";
+import {
+  FINGERPRINT_DEFAULTS,
+  fingerprintFindings,
+  loadFingerprint,
+  makeFingerprint,
+  nullThreshold,
+  poissonBinomialTail,
+  saveFingerprint,
+  verifyFingerprint,
+} from "../../src/defenses/index.js";
+import type { OnnxClassifier } from "../../src/engine/index.js";
+import { AegisError } from "../../src/errors.js";
+import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
+
+const { train, test: heldOut } = loadMnist();
+const trainLabels = labelsOf(train.y);
+const schedule = { epochs: 10, batchSize: 64, learningRate: 1e-3 };
+
+function oneHot(labels: readonly number[]) {
+  const t = new Float32Array(labels.length * 10);
+  labels.forEach((l, i) => {
+    t[i * 10 + l] = 1;
+  });
+  return float32([labels.length, 10], t);
+}
+
+async function trainMlp(start: number, end: number, seed: number): Promise<OnnxClassifier> {
+  const info = { inputShape: [1, 28, 28], numClasses: 10, clipRange: [0, 1] as const, outputKind: "logits" as const };
+  return trainStolen(info, { architecture: "mlp", seed }, schedule, { x: sliceRows(train.x, start, end), answers: oneHot(trainLabels.slice(start, end)) });
+}
+
+test("the Poisson-binomial tail is the binomial's when every chance is equal, and the threshold is its first tail ≤ α", () => {
+  const tail = poissonBinomialTail([0.5, 0.5, 0.5, 0.5]);
+  assert.deepEqual(
+    tail.map((t) => t * 16),
+    [16, 15, 11, 5, 1, 0],
+  );
+  assert.equal(nullThreshold([0.5, 0.5, 0.5, 0.5], 0.1), 4);
+  assert.equal(nullThreshold([0.5, 0.5], 0.1), 3, "no count is rare enough: nothing verifies");
+});
+
+test("a fingerprint verifies a Copycat copy and neither of two independently trained models", async (t) => {
+  const victim = await trainMlp(0, 4000, 0);
+  const owner = { x: heldOut.x, labels: labelsOf(heldOut.y) };
+  const fingerprint = await makeFingerprint(
+    victim,
+    owner,
+    { ...FINGERPRINT_DEFAULTS, count: 50, candidates: 400, surrogates: 4, references: 8, epochs: 10 },
+    { victimName: "victim.onnx" },
+  );
+  t.diagnostic(`threshold ${fingerprint.threshold}/50, calibration ${JSON.stringify(fingerprint.calibration)}`);
+  assert.equal(fingerprint.labels.length, 50);
+  const victimVerdict = await verifyFingerprint(victim, fingerprint);
+  assert.equal(victimVerdict.matches, 50, "the victim itself gives every fingerprint label");
+
+  const copy = await runExtraction(
+    copycat,
+    victim,
+    { thief: sliceRows(train.x, 4000, 6000), stolen: { architecture: "mlp", seed: 3 } },
+    { ...copycat.defaults, epochs: 10 },
+    { budget: 2000, test: { x: sliceRows(train.x, 7000, 7500) }, transfer: false },
+  );
+  const copyVerdict = await verifyFingerprint(copy.result.stolen, fingerprint);
+  t.diagnostic(`copy: fidelity ${copy.report.fidelity}, ${copyVerdict.matches}/50, p ${copyVerdict.pValue}`);
+  assert.ok(copyVerdict.stolen, `the copy matches ${copyVerdict.matches}, below the threshold ${copyVerdict.threshold}`);
+  assert.ok(copyVerdict.pValue < fingerprint.alpha);
+  assert.equal(fingerprintFindings(copyVerdict, fingerprint, "copy.onnx")[0].severity, "high");
+  await copy.result.stolen.release();
+
+  for (const seed of [11, 12]) {
+    const independent = await trainMlp(6000, 8000, seed);
+    const verdict = await verifyFingerprint(independent, fingerprint);
+    t.diagnostic(`independent ${seed}: ${verdict.matches}/50, p ${verdict.pValue}`);
+    assert.ok(!verdict.stolen, `independent model ${seed} matches ${verdict.matches}, at or above the threshold ${verdict.threshold}`);
+    assert.ok(verdict.matchingRate < copyVerdict.matchingRate);
+    await independent.release();
+  }
+
+  const dir = mkdtempSync(join(tmpdir(), "aegis-fp-"));
+  saveFingerprint(join(dir, "fp.json"), fingerprint);
+  const loaded = loadFingerprint(join(dir, "fp.json"));
+  assert.deepEqual(loaded.labels, fingerprint.labels);
+  assert.deepEqual(Array.from(loaded.x.data), Array.from(fingerprint.x.data));
+  assert.equal((await verifyFingerprint(victim, loaded)).matches, 50);
+  writeFileSync(join(dir, "cut.json"), JSON.stringify({ format: "aegis-fingerprint", version: 1, inputShape: [1, 28, 28], numClasses: 10 }));
+  assert.throws(
+    () => loadFingerprint(join(dir, "cut.json")),
+    (e) => e instanceof AegisError && e.code === "BAD_DATA",
+  );
+  await victim.release();
+});

@@ -25,7 +25,9 @@ export {
   membershipJunit,
   membershipMarkdown,
   membershipSarif,
+  membershipSections,
   membershipSeverity,
+  membershipTable,
   strongestAttack,
 } from "./report.js";
 export { DEFAULT_SHADOW_TRAINING, type ShadowArchitecture, type ShadowConfig, type ShadowTraining, trainShadowModels } from "./shadow-models.js";

@@ -10,6 +10,7 @@ import { cards, esc, findingCard, findingsSection, page, warningsSection, withCo
 import { budgetText } from "./budget.js";
 import { type ComparisonReport, imageKey, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, medianMinNorm } from "./findings.js";
+import { privacyHtml } from "./privacy.js";
 import type { ExampleImages } from "./suite.js";
 import type { AttackRecord, AuditReport, EnsembleRecord, RunRecord } from "./types.js";
 
@@ -40,6 +41,7 @@ export function renderHtml(report: AuditReport, images: ReadonlyMap<string, Exam
     curvesSection(report, color),
     resultsSection(report, color),
     examplesSection(report, images),
+    report.privacy ? privacyHtml(report.privacy) : "",
     perClassSection(report),
     modelSection(report),
     runSection(report),

@@ -46,6 +46,14 @@ export { defenceAttackText, defenceText, deriveFindings, ensembleText } from "./
 export { renderHtml } from "./html.js";
 export { renderMarkdown } from "./markdown.js";
 export { evaluatePolicy, loadPolicy, type Policy, parsePolicy } from "./policy.js";
+export {
+  CHEAP_PRIVACY_ATTACKS,
+  defaultPrivacyAttacks,
+  type PrivacyAuditOptions,
+  type PrivacySection,
+  runPrivacySection,
+  SHADOW_PRIVACY_ATTACKS,
+} from "./privacy.js";
 export { type AuditOptions, type AuditResult, type ExampleImages, runAudit } from "./suite.js";
 export type * from "./types.js";
 export type { AuditReport, DefenceRecord } from "./types.js";

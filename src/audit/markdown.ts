@@ -4,6 +4,7 @@ import { budgetText } from "./budget.js";
 import { type ComparisonReport, type ComparisonRow, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, ensembleText, medianMinNorm } from "./findings.js";
 import { normName, runKey } from "./html.js";
+import { privacyMarkdown } from "./privacy.js";
 import type { AuditReport, DefenceRecord } from "./types.js";
 
 const pct = (v: number | null) => (v === null ? "—" : `${(v * 100).toFixed(1)}%`);
@@ -53,6 +54,7 @@ export function renderMarkdown(r: AuditReport): string {
       );
     }
   }
+  if (r.privacy) out.push("", ...privacyMarkdown(r.privacy));
   const ensembles = r.attacks.flatMap((a) =>
     a.runs.flatMap((p) => (p.ensemble ? [`- ${runKey(a, p)} (${p.samples} samples): ${ensembleText(p.ensemble)}`] : [])),
   );

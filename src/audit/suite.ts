@@ -19,9 +19,10 @@ import { type InputKind, inputKindOfShape } from "../engine/input-kind.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import { logSumExp } from "../engine/probabilities.js";
 import { argmaxRow } from "../engine/trainer.js";
-import { AegisError } from "../errors.js";
+import { AegisError, isAegisError } from "../errors.js";
 import type { Progress } from "../progress.js";
 import { niceCeil } from "../report/charts.js";
+import { bySeverity, type Finding } from "../report/finding.js";
 import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
 import { gatherRows, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { AEGIS_VERSION } from "../version.js";
@@ -30,6 +31,7 @@ import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { type Curve, randomTargets, runCurve, type ShardExecutor } from "./curve.js";
 import { deriveFindings, ensembleText, robustAtEps } from "./findings.js";
 import { evaluatePolicy, type Policy } from "./policy.js";
+import { type PrivacyAuditOptions, type PrivacySection, runPrivacySection } from "./privacy.js";
 import type { AttackRecord, AuditReport, DefenceRecord, EnsembleRecord, ExampleRecord, RunRecord } from "./types.js";
 
 export interface AuditOptions {
@@ -59,6 +61,8 @@ export interface AuditOptions {
   examples?: number;
   /** Runs each attack run's shards (default: in this process; campaigns/ sends them to workers). */
   executor?: ShardExecutor;
+  /** Membership inference after the evasion suite (`aegis audit --privacy`); the report's `privacy` section. */
+  privacy?: PrivacyAuditOptions;
 }
 
 /** PNG data URIs of one example, keyed in AuditResult.images by `${attackId}:${index}`. */
@@ -350,6 +354,18 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
     }
   }
   clearTimeout(timer);
+  let privacy: { section: PrivacySection; findings: Finding[] } | null = null;
+  if (o.privacy && interrupted) warn("the privacy section did not run: the audit was interrupted before it");
+  else if (o.privacy) {
+    try {
+      privacy = await runPrivacySection(model, o.modelPath, o.privacy, { signal: o.signal, progress: o.progress, log });
+      for (const w of privacy.section.membership.warnings) warnings.push(`privacy: ${w}`);
+    } catch (e) {
+      if (!isAegisError(e) || e.code !== "INTERRUPTED") throw e;
+      interrupted = true;
+      warn(`the privacy section stopped: ${e.message}`);
+    }
+  }
   if (interrupted) warn("the audit was interrupted (Ctrl-C or SIGTERM): the report covers the runs that finished");
   const cuts = suite.flatMap((r) => r.record.cuts.map((c) => `${r.entry.id}: ${c}`));
   if (cuts.length > 0) warn(`the time budget of ${durationText(budget ?? 0)} cut the suite (${cuts.join("; ")}): these numbers are not a full audit's`);
@@ -379,10 +395,11 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
     clean_accuracy: cleanCorrect.filter(Boolean).length / n,
     per_class_clean: perClass(labels, cleanCorrect, k),
     attacks: suite.map((r) => r.record),
+    ...(privacy ? { privacy: privacy.section } : {}),
     warnings,
     environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length },
   };
-  const findings = deriveFindings(base);
+  const findings = bySeverity([...deriveFindings(base), ...(privacy?.findings ?? [])]);
   const withFindings = { ...base, findings };
   const report: AuditReport = { ...withFindings, policy: o.policy ? evaluatePolicy(o.policy, withFindings) : null };
   report.seconds = (performance.now() - started) / 1000;

@@ -6,6 +6,7 @@ import type { Norm, PerturbationStats } from "../attacks/index.js";
 import type { InputKind } from "../engine/input-kind.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import type { Finding } from "../report/finding.js";
+import type { PrivacySection } from "./privacy.js";
 
 /** A curve measures robust accuracy at fixed ε; a minimum-norm attack finds each sample's smallest perturbation. */
 export type SuiteKind = "curve" | "minimum-norm";
@@ -168,6 +169,8 @@ export interface AuditReport {
   clean_accuracy: number;
   per_class_clean: (number | null)[];
   attacks: AttackRecord[];
+  /** Membership inference (`aegis audit --privacy`); absent when not asked for. */
+  privacy?: PrivacySection;
   findings: Finding[];
   policy: PolicyVerdict | null;
   warnings: string[];

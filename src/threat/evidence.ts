@@ -15,6 +15,8 @@
  * with any vulnerable evidence is tested-vulnerable, one whose evidence all passes is
  * tested-mitigated, and a threat no report tests stays untested.
  *
+ * An audit with a privacy section (`aegis audit --privacy`) is membership evidence as well.
+ *
  * For the finding reports: a finding at medium severity or above shows the threat
  * vulnerable (each capability grades its own measurements, e.g. membership inference at
  * AUC ≥ 0.6 or TPR ≥ 3% at 1% FPR); a report with none shows it mitigated.
@@ -84,6 +86,8 @@ export function attachEvidence(model: ThreatModel, reportPaths: string[]): Threa
     const report = readReport(path);
     const found = evasionEvidence(report, path);
     const tested = found ? undefined : FINDING_REPORTS.find((k) => k.matches(report));
+    const privacy = auditPrivacyEvidence(report, path);
+    if (privacy) byTechnique.push(privacy);
     if (found) evasion.push(found);
     else if (tested) byTechnique.push({ techniques: tested.techniques, evidence: findingEvidence(report, path, tested) });
     else
@@ -145,6 +149,14 @@ function evasionEvidence(r: Record<string, unknown>, source: string): Evidence |
     return verdict("attack", source, r.clean_accuracy, runs);
   }
   return null;
+}
+
+/** The privacy section of an audit (`aegis audit --privacy`) is membership evidence, judged by the section's own findings. */
+function auditPrivacyEvidence(r: Report, source: string): { techniques: string[]; evidence: Evidence } | null {
+  const membership = FINDING_REPORTS.find((k) => k.kind === "membership");
+  if (r.kind !== "audit" || !isObject(r.privacy) || !membership) return null;
+  const findings = (Array.isArray(r.findings) ? r.findings : []).filter((f) => isObject(f) && f.capability === "inference");
+  return { techniques: membership.techniques, evidence: findingEvidence({ findings }, source, membership) };
 }
 
 /** A finding report as evidence: vulnerable with a finding at medium or above, mitigated without one. */

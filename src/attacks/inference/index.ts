@@ -25,7 +25,9 @@ export {
   membershipJunit,
   membershipMarkdown,
   membershipSarif,
+  membershipSections,
   membershipSeverity,
+  membershipTable,
   strongestAttack,
 } from "./report.js";
 export {

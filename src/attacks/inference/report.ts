@@ -99,6 +99,22 @@ function attackRows(result: MembershipResult): (string | number)[][] {
 
 const HEAD = ["attack", "access", "shadow models", "AUC", "balanced acc.", "TPR @ 0.1% FPR", "TPR @ 1% FPR", "own threshold TPR / FPR", "leak"];
 
+/** Every attack's numbers as a Markdown table (the privacy report's and the audit's). */
+export function membershipTable(res: MembershipResult): string[] {
+  return table(HEAD, attackRows(res), [2, 3, 4, 5, 6]);
+}
+
+/** Every attack's numbers and the ROC curves on log axes, as HTML sections (the privacy report's and the audit's). */
+export function membershipSections(res: MembershipResult, heading: "h2" | "h3" = "h2"): string {
+  const rows = attackRows(res)
+    .map((row) => `<tr>${row.map((v, i) => `<td${i >= 2 && i <= 6 ? ' class="num"' : ""}>${esc(v)}</td>`).join("")}</tr>`)
+    .join("");
+  return [
+    `<section><${heading}>Attacks</${heading}><div class="scroll"><table><thead><tr>${HEAD.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows}</tbody></table></div></section>`,
+    `<section><${heading}>ROC, log axes</${heading}>${rocChart(res.attacks)}<p class="muted">The diagonal is guessing. What matters is the left edge: the members an attacker identifies while almost never accusing a non-member.</p></section>`,
+  ].join("\n");
+}
+
 export function membershipMarkdown(r: MembershipReport): string {
   const res = r.result;
   return [
@@ -113,7 +129,7 @@ export function membershipMarkdown(r: MembershipReport): string {
     ...findingsMarkdown(r.findings, "No attack told members from non-members measurably better than chance (AUC < 0.55, TPR < 3% at 1% FPR)."),
     "## Attacks",
     "",
-    ...table(HEAD, attackRows(res), [2, 3, 4, 5, 6]),
+    ...membershipTable(res),
     "",
     ...(res.warnings.length > 0 ? ["## Warnings", "", ...res.warnings.map((w) => `- ${w}`), ""] : []),
   ].join("\n");
@@ -128,15 +144,11 @@ export function membershipHtml(r: MembershipReport): string {
     ["strongest attack", worst ? worst.title : "—", worst ? `AUC ${worst.auc.toFixed(3)}` : ""],
     ["TPR @ 0.1% FPR", worst ? percent(tprAt(worst, 0.001)) : "—", "members identified almost surely"],
   ]);
-  const rows = attackRows(res)
-    .map((row) => `<tr>${row.map((v, i) => `<td${i >= 2 && i <= 6 ? ' class="num"' : ""}>${esc(v)}</td>`).join("")}</tr>`)
-    .join("");
   return page("Aegis membership inference", [
     `<header><div class="eyebrow">Aegis · privacy</div><h1>Membership inference</h1><p class="muted">${esc(r.model)} · query augmentation ${esc(res.augment)}</p></header>`,
     summary,
     findingsSection(r.findings, "No attack told members from non-members measurably better than chance."),
-    `<section><h2>Attacks</h2><div class="scroll"><table><thead><tr>${HEAD.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${rows}</tbody></table></div></section>`,
-    `<section><h2>ROC, log axes</h2>${rocChart(res.attacks)}<p class="muted">The diagonal is guessing. What matters is the left edge: the members an attacker identifies while almost never accusing a non-member.</p></section>`,
+    membershipSections(res),
     warningsSection("Warnings", res.warnings),
   ]);
 }

@@ -1,16 +1,18 @@
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { loadConstraintsFile } from "../../attacks/index.js";
+import { loadConstraintsFile, MEMBERSHIP_ATTACK_INFO, MEMBERSHIP_ATTACKS, type MembershipAttackName, type ShadowTrainer } from "../../attacks/index.js";
 import type { AuditReport } from "../../audit/index.js";
 import {
   AUDIT_FORMATS,
   type AuditResult,
   applyOverrides,
   budgetText,
+  CHEAP_PRIVACY_ATTACKS,
   type ComparisonReport,
   DEFAULT_AUDIT_FORMATS,
   defaultAuditConfig,
   defaultLabels,
+  defaultPrivacyAttacks,
   defenceAttackText,
   defenceText,
   durationText,
@@ -18,9 +20,11 @@ import {
   isComparison,
   loadAuditConfig,
   loadPolicy,
+  type PrivacyAuditOptions,
   parseDuration,
   runAudit,
   runComparison,
+  SHADOW_PRIVACY_ATTACKS,
   writeAuditReports,
 } from "../../audit/index.js";
 import { campaignModel } from "../../campaigns/index.js";
@@ -36,7 +40,20 @@ import { parseFormats } from "../../report/write.js";
 import { sizeOf } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { addDefenceOptions, openDefenceTarget } from "../defence-target.js";
-import { parseEpsilons, runtimeOptions, withBatchSize, withData, withFormat, withJson, withOut, withRuntime, withSamples, withSeed } from "../options.js";
+import { loadMembershipData, parseAugment, parseMembershipAttacks, shadowSetup, withMembershipData, withShadowTraining } from "../membership-options.js";
+import {
+  parseEpsilons,
+  parseInteger,
+  runtimeOptions,
+  withBatchSize,
+  withData,
+  withFormat,
+  withJson,
+  withOut,
+  withRuntime,
+  withSamples,
+  withSeed,
+} from "../options.js";
 import { closeQueue, openQueue, withQueue } from "../queue.js";
 
 export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx", import.meta.url));
@@ -44,7 +61,7 @@ export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx"
 export function auditCommand(): Command {
   const cmd = new Command("audit")
     .description(
-      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare); writes report.json, report.html and report.md, and exits 10 when a policy fails",
+      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare), and for membership inference (--privacy); writes report.json, report.html and report.md, and exits 10 when a policy fails",
     )
     .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL);
   addDefenceOptions(cmd)
@@ -65,8 +82,24 @@ export function auditCommand(): Command {
       "fit the audit into this time (300, 90s, 10m, 1h30m): warms every attack up, then cuts samples, then iterations, and the report states what it cut",
     )
     .option("--estimate", "warm every attack up first and print what the suite will cost before running it (always done with --time-budget)")
-    .option("--constraints <file>", "tabular feature constraints every attack keeps (JSON: lower, upper, immutable, integer, one_hot)");
+    .option("--constraints <file>", "tabular feature constraints every attack keeps (JSON: lower, upper, immutable, integer, one_hot)")
+    .option(
+      "--privacy",
+      "add a privacy section: membership inference on --members and --non-members, with the attacker's --reference data (cheap attacks; offline LiRA and RMIA with --shadows)",
+    );
   withQueue(cmd, "the attacks' shards");
+  withMembershipData(cmd, true)
+    .option(
+      "--privacy-attacks <list>",
+      `with --privacy: comma-separated, of ${MEMBERSHIP_ATTACKS.join(", ")} (default: ${CHEAP_PRIVACY_ATTACKS.join(", ")}; with --shadows also ${SHADOW_PRIVACY_ATTACKS.join(", ")})`,
+    )
+    .option(
+      "--shadows <n>",
+      "with --privacy: shadow models to train for LiRA and RMIA (0: only the attacks that need none; 16 is LiRA's offline setting)",
+      parseInteger("--shadows", 0),
+      0,
+    );
+  withShadowTraining(cmd);
   withData(cmd, "evaluation data (mnist: its 2,000-sample test split)", "mnist");
   withSamples(cmd, "at most n samples for every attack");
   withSeed(cmd, "random starts and targets (default: the suite's)", null);
@@ -79,6 +112,7 @@ export function auditCommand(): Command {
     const formats = parseFormats(opts.format, AUDIT_FORMATS);
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
+    const privacyAttacks = checkPrivacyOptions(opts);
     if (opts.queue !== undefined && (opts.compare !== undefined || opts.defence !== undefined))
       throw new AegisError("BAD_OPTION", "--queue runs a single plain ONNX model for now: drop --compare or --defence, or run without --queue");
     const overrides = {
@@ -122,6 +156,7 @@ export function auditCommand(): Command {
         defence && defence.attackedFile !== defence.deployedFile ? await summarizeModel(loadModel(defence.attackedFile), runtimeOptions(opts)) : summaries[0];
       const data = loadData(opts.data, opts);
       requireLabels(data, "an audit");
+
       const n = Math.min(config.samples, data.x.shape[0]);
       const constraints = opts.constraints ? loadConstraintsFile(opts.constraints, sizeOf(data.x.shape.slice(1))) : undefined;
       const shared = {
@@ -161,6 +196,7 @@ export function auditCommand(): Command {
           summary: summaries[0],
           defence: defence?.record ?? null,
           executor: campaign?.executor,
+          privacy: privacyAttacks ? privacyOptions(opts, modelPaths[0], model.numClasses, privacyAttacks, campaign?.shadowTrainer) : undefined,
         });
       }
     } finally {
@@ -204,6 +240,57 @@ function checkDefenceOptions(opts: { defence?: string; compare?: string[]; nonAd
     throw new AegisError("BAD_OPTION", "--defence names the model to audit (the one aegis defend wrote next to it); drop --model");
 }
 
+/** The privacy attacks to run (null without --privacy), after checking the flags that go with them. */
+function checkPrivacyOptions(opts: Record<string, unknown>): MembershipAttackName[] | null {
+  const data = ["members", "nonMembers", "reference"] as const;
+  const flag = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  if (!opts.privacy) {
+    const stray = [...data, "privacyAttacks"].filter((key) => opts[key] !== undefined).map(flag);
+    if ((opts.shadows as number) > 0) stray.push("--shadows");
+    if (stray.length > 0) throw new AegisError("BAD_OPTION", `${stray.join(", ")} ${stray.length > 1 ? "go" : "goes"} with --privacy: add it`);
+    return null;
+  }
+  if (opts.compare !== undefined)
+    throw new AegisError("BAD_OPTION", "--privacy audits one model: run it on each model of --compare separately, with --model and its own --members");
+  const missing = data.filter((key) => opts[key] === undefined).map(flag);
+  if (missing.length > 0)
+    throw new AegisError(
+      "BAD_OPTION",
+      `--privacy needs ${missing.join(", ")}: samples the model trained on, samples it never saw, and the attacker's own data (e.g. --members mnist:train:0-500 --non-members mnist:test:0-500 --reference mnist:train:4000-8000)`,
+    );
+  const shadows = (opts.shadows as number) > 0;
+  const attacks = opts.privacyAttacks === undefined ? defaultPrivacyAttacks(shadows) : parseMembershipAttacks("--privacy-attacks", String(opts.privacyAttacks));
+  const needy = attacks.filter((a) => MEMBERSHIP_ATTACK_INFO[a].shadows !== "none");
+  if (!shadows && needy.length > 0)
+    throw new AegisError(
+      "BAD_OPTION",
+      `${needy.join(", ")} ${needy.length > 1 ? "need" : "needs"} shadow models: add --shadows N (LiRA's offline setting uses 16)`,
+    );
+  return attacks;
+}
+
+/** The privacy section's settings; with a campaign, its shadow models train on the workers. */
+function privacyOptions(
+  opts: Record<string, unknown>,
+  modelPath: string,
+  numClasses: number,
+  attacks: MembershipAttackName[],
+  trainer: ShadowTrainer | undefined,
+): PrivacyAuditOptions {
+  const { members, nonMembers, reference } = loadMembershipData(opts as Parameters<typeof loadMembershipData>[0]);
+  const shadows = opts.shadows as number;
+  return {
+    members: members.data,
+    nonMembers: nonMembers.data,
+    reference: reference.data,
+    sources: { members: members.name, non_members: nonMembers.name, reference: reference.name },
+    attacks,
+    shadow: shadows > 0 ? { ...shadowSetup(opts, modelPath, numClasses, shadows, members.data.labels.length), trainer } : undefined,
+    augment: parseAugment(opts.augment as string | undefined),
+    seed: opts.seed as number | undefined,
+  };
+}
+
 /** --compare's two files and their labels, or null for a single-model audit. */
 function comparedPaths(opts: { compare?: string[]; labels?: string }, modelGiven: boolean): { paths: [string, string]; labels: [string, string] } | null {
   if (opts.compare === undefined) {
@@ -228,7 +315,7 @@ function comparedPaths(opts: { compare?: string[]; labels?: string }, modelGiven
 
 function summaryText(r: AuditReport, written: readonly string[]): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`.padStart(6);
-  const width = Math.max(14, ...r.attacks.map((a) => a.id.length + 8));
+  const width = Math.max(14, ...r.attacks.map((a) => a.id.length + 8), ...(r.privacy?.membership.attacks ?? []).map((a) => a.attack.length + 9));
   const lines = [`${"clean accuracy".padEnd(width)} ${pct(r.clean_accuracy)}  (${r.data.samples} samples of ${r.data.name})`];
   const defence = r.model.defence;
   if (defence) lines.unshift(`${"defence".padEnd(width)} ${defenceText(defence)}, attacked ${defenceAttackText(defence)}`);
@@ -242,6 +329,10 @@ function summaryText(r: AuditReport, written: readonly string[]): string {
     }
   }
   if (r.budget) lines.push(`${"budget".padEnd(width)} ${budgetText(r.budget)}`);
+  for (const a of r.privacy?.membership.attacks ?? [])
+    lines.push(
+      `${`privacy ${a.attack}`.padEnd(width)} AUC ${a.auc.toFixed(3)}, TPR ${pct(a.tpr_at_low_fpr[0].tpr).trim()} at 0.1% FPR, ${pct(a.tpr_at_low_fpr[1].tpr).trim()} at 1%`,
+    );
   lines.push(`${"findings".padEnd(width)} ${severitySummary(r.findings)}`);
   if (r.policy)
     lines.push(

@@ -3,17 +3,13 @@
  * samples whose membership the assessor knows, training the shadow models they need, and
  * writes the privacy report (findings mapped to OWASP ML04 and ATLAS AML.T0024.000).
  */
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import {
-  AUGMENTATIONS,
-  type AugmentationName,
   attributeMarkdown,
   attributeReport,
   attributeScores,
   classMeans,
   DEFAULT_MEMBERSHIP_ATTACKS,
-  DEFAULT_SHADOW_TRAINING,
   type InversionReport,
   inferAttribute,
   inversionHtml,
@@ -22,7 +18,6 @@ import {
   inversionSimilarity,
   type LabelledData,
   MEMBERSHIP_ATTACKS,
-  type MembershipAttackName,
   type MembershipReport,
   MI_FACE_DEFAULTS,
   membershipFindings,
@@ -32,24 +27,28 @@ import {
   membershipSarif,
   miFace,
   runMembershipInference,
-  type ShadowArchitecture,
-  type ShadowTraining,
   sensitiveAttribute,
 } from "../../attacks/index.js";
 import type { Campaign } from "../../campaigns/index.js";
 import { requireLabels } from "../../data/index.js";
-import { ARCHITECTURES, type Architecture } from "../../engine/architectures.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, REPORT_FORMATS, writeReports } from "../../report/write.js";
-import { gatherRows } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
+import {
+  DATA_HELP,
+  loadMembershipData,
+  loadPart,
+  parseAugment,
+  parseMembershipAttacks,
+  shadowSetup,
+  withMembershipData,
+  withShadowTraining,
+} from "../membership-options.js";
 import { parseInteger, parseNumber, runtimeOptions, withData, withFormat, withJson, withOut, withRuntime, withSeed } from "../options.js";
 import { closeQueue, openQueue, withQueue } from "../queue.js";
-
-const DATA_HELP = "<data>[:train|:test][:from-to], e.g. mnist:train:0-500 or members.npz";
 
 export function inferCommand(): Command {
   const cmd = new Command("infer").description("privacy attacks: what a model gives away about its training data");
@@ -64,30 +63,18 @@ function membershipCommand(): Command {
     .description(
       "membership inference (loss/confidence thresholds, Shokri, label-only, LiRA, RMIA): can an attacker tell the model's training samples from unseen ones?",
     )
-    .requiredOption("--model <file>", "the target ONNX model")
-    .requiredOption("--members <spec>", `samples the model trained on: ${DATA_HELP}`)
-    .requiredOption("--non-members <spec>", `samples from the same distribution it never saw: ${DATA_HELP}`)
-    .requiredOption("--reference <spec>", `the attacker's own data from that distribution, disjoint from both (shadow models train on it): ${DATA_HELP}`)
+    .requiredOption("--model <file>", "the target ONNX model");
+  withMembershipData(cmd)
     .option("--x-key <key>", "array of inputs in .npz files", "x")
     .option("--y-key <key>", "array of labels in .npz files", "y")
     .option("--attacks <list>", `comma-separated: ${MEMBERSHIP_ATTACKS.join(", ")}`, DEFAULT_MEMBERSHIP_ATTACKS.join(","))
-    .option("--shadows <n>", "shadow models per plan (offline and online plans each; 0: only the attacks that need none)", parseInteger("--shadows", 0), 8)
-    .option("--shadow-arch <arch>", `shadow-model architecture: target (the target's own, re-initialised) | ${ARCHITECTURES.join(" | ")}`, "target")
-    .option(
-      "--train-size <n>",
-      "samples per shadow model: the size of the target's training set (default: the number of members)",
-      parseInteger("--train-size", 1),
-    )
-    .option("--shadow-epochs <n>", "epochs per shadow model: as the target was trained", parseInteger("--shadow-epochs", 1), DEFAULT_SHADOW_TRAINING.epochs)
-    .option("--shadow-optimizer <name>", "adam | sgd", DEFAULT_SHADOW_TRAINING.optimizer)
-    .option("--shadow-lr <rate>", "shadow-model learning rate", parseNumber("--shadow-lr"), DEFAULT_SHADOW_TRAINING.lr)
-    .option("--shadow-batch-size <n>", "shadow-model batch size", parseInteger("--shadow-batch-size", 1), DEFAULT_SHADOW_TRAINING.batchSize)
-    .option("--shadow-weight-decay <w>", "shadow-model L2 weight decay", parseNumber("--shadow-weight-decay"), DEFAULT_SHADOW_TRAINING.weightDecay)
-    .option("--shadow-augment <name>", "shadow-model training augmentation: none | shift | flip-shift", DEFAULT_SHADOW_TRAINING.augment)
-    .option("--workers <n>", "shadow models trained at once, each in a worker thread", parseInteger("--workers", 1), 1)
-    .option("--checkpoint <dir>", "keep finished shadow models there; the same command run again reuses them")
-    .option("--augment <name>", `query augmentations: ${AUGMENTATIONS.join(" | ")} (default: --shadow-augment, the augmentation the model trained with)`)
-    .option("--population <n>", "reference samples RMIA compares with and thresholds are calibrated on", parseInteger("--population", 1), 2000);
+    .option("--shadows <n>", "shadow models per plan (offline and online plans each; 0: only the attacks that need none)", parseInteger("--shadows", 0), 8);
+  withShadowTraining(cmd).option(
+    "--population <n>",
+    "reference samples RMIA compares with and thresholds are calibrated on",
+    parseInteger("--population", 1),
+    2000,
+  );
   withQueue(cmd, "the shadow models' training (one job per model)");
   withSeed(cmd, "the shadow-model plans and training");
   withFormat(cmd, REPORT_FORMATS, ["md", "html"]);
@@ -95,13 +82,10 @@ function membershipCommand(): Command {
   withJson(cmd, "the report");
   withRuntime(cmd);
   return cmd.action(async (opts) => {
-    const attacks = parseAttacks(opts.attacks);
+    const attacks = parseMembershipAttacks("--attacks", opts.attacks);
     const formats = parseFormats(opts.format);
-    if (opts.augment !== undefined && !AUGMENTATIONS.includes(opts.augment))
-      throw new AegisError("BAD_OPTION", `--augment must be one of ${AUGMENTATIONS.join(", ")}, not "${opts.augment}"`);
-    const members = loadPart(opts.members, "--members", opts);
-    const nonMembers = loadPart(opts.nonMembers, "--non-members", opts);
-    const reference = loadPart(opts.reference, "--reference", opts);
+    const augment = parseAugment(opts.augment);
+    const { members, nonMembers, reference } = loadMembershipData(opts);
     const target = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
     const signal = interruptSignal();
     let campaign: Campaign | null = null;
@@ -115,16 +99,9 @@ function membershipCommand(): Command {
         attacks,
         shadow:
           opts.shadows > 0
-            ? {
-                config: { architecture: shadowArchitecture(opts.shadowArch, opts.model), numClasses: target.numClasses, training: shadowTraining(opts) },
-                count: opts.shadows,
-                trainSize: opts.trainSize ?? members.data.labels.length,
-                workers: opts.workers,
-                trainer: campaign?.shadowTrainer,
-                checkpointDir: opts.checkpoint,
-              }
+            ? { ...shadowSetup(opts, opts.model, target.numClasses, opts.shadows, members.data.labels.length), trainer: campaign?.shadowTrainer }
             : undefined,
-        augment: opts.augment as AugmentationName | undefined,
+        augment,
         population: opts.population,
         seed: opts.seed,
         signal,
@@ -270,68 +247,6 @@ function parseClasses(value: string): number[] {
   if (classes.length === 0 || classes.some((c) => !Number.isInteger(c) || c < 0))
     throw new AegisError("BAD_OPTION", `--classes takes a comma-separated list of class indices, not "${value}"`);
   return [...new Set(classes)];
-}
-
-function parseAttacks(value: string): MembershipAttackName[] {
-  const names = value
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const bad = names.find((n) => !MEMBERSHIP_ATTACKS.includes(n as MembershipAttackName));
-  if (bad !== undefined || names.length === 0)
-    throw new AegisError(
-      "BAD_OPTION",
-      `--attacks takes a comma-separated list of ${MEMBERSHIP_ATTACKS.join(", ")}${bad === undefined ? "" : `, not "${bad}"`}`,
-    );
-  return [...new Set(names as MembershipAttackName[])];
-}
-
-/** A data spec with an optional built-in split and row range (see DATA_HELP). */
-function loadPart(spec: string, flag: string, opts: { xKey: string; yKey: string }): { data: LabelledData; name: string } {
-  let rest = spec;
-  let rows: [number, number] | undefined;
-  const range = /:(\d+)-(\d+)$/.exec(rest);
-  if (range) {
-    rows = [Number(range[1]), Number(range[2])];
-    rest = rest.slice(0, range.index);
-    if (rows[1] <= rows[0]) throw new AegisError("BAD_OPTION", `${flag}: the row range ${rows[0]}-${rows[1]} is empty; write from-to with from < to`);
-  }
-  let split: string | undefined;
-  const named = /:(train|test)$/.exec(rest);
-  if (named) {
-    split = named[1];
-    rest = rest.slice(0, named.index);
-  }
-  const dataset = loadData(rest, { xKey: opts.xKey, yKey: opts.yKey, split });
-  const labels = requireLabels(dataset, "membership inference");
-  if (!rows) return { data: { x: dataset.x, labels }, name: dataset.name };
-  if (rows[1] > labels.length)
-    throw new AegisError("BAD_OPTION", `${flag}: rows ${rows[0]}-${rows[1]} go past the ${labels.length} samples of ${dataset.name}`);
-  const picked = Array.from({ length: rows[1] - rows[0] }, (_, i) => rows[0] + i);
-  return { data: { x: gatherRows(dataset.x, picked), labels: picked.map((i) => labels[i]) }, name: `${dataset.name} rows ${rows[0]}-${rows[1]}` };
-}
-
-function shadowArchitecture(name: string, model: string): ShadowArchitecture {
-  if (name === "target") return { like: readFileSync(model) };
-  if (!ARCHITECTURES.includes(name as Architecture))
-    throw new AegisError("BAD_OPTION", `--shadow-arch must be target or one of ${ARCHITECTURES.join(", ")}, not "${name}"`);
-  return { arch: name as Architecture };
-}
-
-function shadowTraining(opts: Record<string, unknown>): ShadowTraining {
-  if (opts.shadowOptimizer !== "adam" && opts.shadowOptimizer !== "sgd")
-    throw new AegisError("BAD_OPTION", `--shadow-optimizer must be adam or sgd, not "${opts.shadowOptimizer}"`);
-  if (!["none", "shift", "flip-shift"].includes(opts.shadowAugment as string))
-    throw new AegisError("BAD_OPTION", `--shadow-augment must be none, shift or flip-shift, not "${opts.shadowAugment}"`);
-  return {
-    ...DEFAULT_SHADOW_TRAINING,
-    epochs: opts.shadowEpochs as number,
-    optimizer: opts.shadowOptimizer,
-    lr: opts.shadowLr as number,
-    batchSize: opts.shadowBatchSize as number,
-    weightDecay: opts.shadowWeightDecay as number,
-    augment: opts.shadowAugment as ShadowTraining["augment"],
-  };
 }
 
 function summary(r: MembershipReport): string {

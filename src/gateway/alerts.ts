@@ -53,7 +53,7 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
   const watched = routes
     .filter((r) => (r.kind === "model" || r.kind === "proxy") && (r.detectors?.prada || r.detectors?.statefulKnn || r.detectors?.ood))
     .map((r) => r.name);
-  const drifting = routes.filter((r) => r.kind === "model" && r.drift).map((r) => r.name);
+  const drifting = routes.some((r) => r.kind === "model" && r.drift);
   const budgeted = routes.filter((r) => r.kind === "llm" && (r.tokensPerMinute !== undefined || r.tokenBudgetPerDay !== undefined)).map((r) => r.name);
 
   const recording: Rule[] = [
@@ -108,14 +108,15 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
         description: `A client's queries to ${watched.join(", ")} raised {{ $value }} {{ $labels.control }} alarm(s) in 5 minutes; \`aegis incidents list --db <auditLog.path> --status open\` names the client.`,
       },
     });
-  if (drifting.length > 0)
+  if (drifting)
     alerts.push({
       alert: "AegisDataDrift",
       expr: "max by (route) (aegis_drift_detected) > 0",
       labels: { severity: "warning" },
       annotations: {
-        summary: "The traffic of {{ $labels.route }} has drifted from the data its drift detector was fitted on",
-        description: `The last window of instances checked on {{ $labels.route }} (of ${drifting.join(", ")}) differs from the reference (aegis_drift_p_value below the route's α); \`aegis incidents list --db <auditLog.path> --status open\` shows the tests that fired. Check the inputs, then refit the drift detector or retrain the model.`,
+        summary: "The traffic of {{ $labels.route }} has drifted from its drift detector's reference",
+        description:
+          "The last window of instances checked on {{ $labels.route }} differs from the data its drift detector was fitted on (aegis_drift_p_value below the route's α); `aegis incidents list --db <auditLog.path> --status open` shows the tests that fired. Check the inputs, then refit the detector or retrain the model.",
       },
     });
   if (upstreamRoutes.length > 0) {

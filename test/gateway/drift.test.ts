@@ -12,9 +12,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createRng, loadMnistFull } from "../../src/data/index.js";
 import { encodeNpy } from "../../src/data/npy.js";
-import { IncidentStore, NPY_CONTENT_TYPE, type RunningGuard, startGuard } from "../../src/gateway/index.js";
+import { alertRules, IncidentStore, NPY_CONTENT_TYPE, type RunningGuard, startGuard } from "../../src/gateway/index.js";
 import { fitDrift, fitReference, type Observation, OnlineDriftMonitor, rotateImages, saveDriftDetector, type WindowCheck } from "../../src/monitoring/index.js";
 import { sliceRows, type Tensor } from "../../src/tensor.js";
+import { promtoolUnitTest } from "../helpers/promtool.js";
 
 const modelPath = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const otherModel = new URL("../../fixtures/adversarial/torch_cnn.onnx", import.meta.url).pathname;
@@ -80,6 +81,7 @@ async function driftMetrics(): Promise<Map<string, number>> {
   return out;
 }
 
+const DETECTED = 'aegis_drift_detected{route="digits"}';
 const windowsChecked = (m: Map<string, number>) =>
   (m.get('aegis_drift_windows_total{route="digits",result="drift"}') ?? 0) + (m.get('aegis_drift_windows_total{route="digits",result="no-drift"}') ?? 0);
 
@@ -87,33 +89,40 @@ const windowsChecked = (m: Map<string, number>) =>
 async function sendWindow(window: Tensor<"float32">, statuses: number[]): Promise<Map<string, number>> {
   const before = windowsChecked(await driftMetrics());
   for (let i = 0; i < WINDOW; i += PER_REQUEST) statuses.push(await predict(sliceRows(window, i, i + PER_REQUEST)));
+  return checkedBeyond(before);
+}
+
+/** The drift series once more than `count` windows have been checked. */
+async function checkedBeyond(count: number): Promise<Map<string, number>> {
   for (;;) {
     const m = await driftMetrics();
-    if (windowsChecked(m) > before) return m;
+    if (windowsChecked(m) > count) return m;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-test("clean digits raise at most the false alarms α allows; rotated digits raise drift in the first window, an alert and no block", async () => {
+test("clean digits raise at most the false alarms α allows; rotated digits raise drift in the first window, an alert and no block", async (t) => {
   const statuses: number[] = [];
   let metrics = await driftMetrics();
-  assert.equal(metrics.get('aegis_drift_detected{route="digits"}'), 0, "the series exists from the start, at 0");
+  assert.equal(metrics.get(DETECTED), 0, "the series exists from the start, at 0");
   assert.equal(metrics.get('aegis_drift_window_samples{route="digits"}'), 0);
-  await predict(sliceRows(stream, 0, 30));
+  statuses.push(await predict(sliceRows(stream, 0, 30)));
   metrics = await driftMetrics();
   assert.equal(metrics.get('aegis_drift_window_samples{route="digits"}'), 30, "the window fills as instances arrive");
   // Complete that first window from the next 170 digits, then whole windows.
   for (let i = 30; i < WINDOW; i += 85) statuses.push(await predict(sliceRows(stream, i, i + 85)));
-  for (let w = 1; w < CLEAN_WINDOWS; w++) metrics = await sendWindow(sliceRows(stream, w * WINDOW, (w + 1) * WINDOW), statuses);
-  for (;;) {
-    metrics = await driftMetrics();
-    if (windowsChecked(metrics) === CLEAN_WINDOWS) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+  // The drift gauge after each window, a scrape a minute for promtool below.
+  const detected = [(await checkedBeyond(0)).get(DETECTED) ?? Number.NaN];
+  for (let w = 1; w < CLEAN_WINDOWS; w++) {
+    metrics = await sendWindow(sliceRows(stream, w * WINDOW, (w + 1) * WINDOW), statuses);
+    detected.push(metrics.get(DETECTED) ?? Number.NaN);
   }
+  assert.equal(windowsChecked(metrics), CLEAN_WINDOWS);
   const falseAlarms = metrics.get('aegis_drift_windows_total{route="digits",result="drift"}') ?? 0;
   assert.equal(metrics.get('aegis_drift_windows_total{route="digits",result="skipped"}'), undefined, "no window was skipped");
   // At α = 0.05 per window, 20 windows raise one false alarm on average; 4 or more has probability 1.6%.
   assert.ok(falseAlarms <= 3, `${falseAlarms} false alarms in ${CLEAN_WINDOWS} clean windows`);
+  t.diagnostic(`${falseAlarms} false alarms in ${CLEAN_WINDOWS} clean windows of ${WINDOW}`);
   const store = new IncidentStore(join(dir, "audit.db"));
   try {
     const before = store.list({ status: "open" }).filter((i) => i.detector === "drift").length;
@@ -121,8 +130,9 @@ test("clean digits raise at most the false alarms α allows; rotated digits rais
 
     const rotated = rotateImages(sliceRows(stream, CLEAN_WINDOWS * WINDOW, (CLEAN_WINDOWS + 1) * WINDOW), 15);
     metrics = await sendWindow(rotated, statuses);
+    detected.push(metrics.get(DETECTED) ?? Number.NaN);
     assert.equal(metrics.get('aegis_drift_windows_total{route="digits",result="drift"}'), falseAlarms + 1, "the rotated window drifted");
-    assert.equal(metrics.get('aegis_drift_detected{route="digits"}'), 1);
+    assert.equal(metrics.get(DETECTED), 1);
     const p = metrics.get('aegis_drift_p_value{route="digits"}') ?? 1;
     assert.ok(p < 0.05, `adjusted p ${p}`);
 
@@ -140,6 +150,33 @@ test("clean digits raise at most the false alarms α allows; rotated digits rais
   } finally {
     store.close();
   }
+  // The generated alert fires on the recorded gauge at the rotated window, and not at a clean window that raised no alarm.
+  const quiet = detected.indexOf(0);
+  const alerted = detected.length - 1;
+  const result = await promtoolUnitTest(dir, "drift", alertRules(guard.config), [
+    {
+      interval: "1m",
+      input_series: [{ series: DETECTED, values: detected.join(" ") }],
+      alert_rule_test: [
+        { eval_time: `${quiet}m`, alertname: "AegisDataDrift", exp_alerts: [] },
+        {
+          eval_time: `${alerted}m`,
+          alertname: "AegisDataDrift",
+          exp_alerts: [
+            {
+              exp_labels: { severity: "warning", route: "digits" },
+              exp_annotations: {
+                summary: "The traffic of digits has drifted from its drift detector's reference",
+                description:
+                  "The last window of instances checked on digits differs from the data its drift detector was fitted on (aegis_drift_p_value below the route's α); `aegis incidents list --db <auditLog.path> --status open` shows the tests that fired. Check the inputs, then refit the detector or retrain the model.",
+              },
+            },
+          ],
+        },
+      ],
+    },
+  ]);
+  assert.equal(result.code, 0, result.output);
 });
 
 /** A tabular detector on 2 standard-normal features, fitted at α 0.05. */

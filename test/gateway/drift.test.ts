@@ -12,7 +12,16 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createRng, loadMnistFull } from "../../src/data/index.js";
 import { encodeNpy } from "../../src/data/npy.js";
-import { alertRules, IncidentStore, NPY_CONTENT_TYPE, type RunningGuard, startGuard } from "../../src/gateway/index.js";
+import {
+  alertRules,
+  type GuardConfig,
+  grafanaDashboard,
+  IncidentStore,
+  loadGuardConfig,
+  NPY_CONTENT_TYPE,
+  type RunningGuard,
+  startGuard,
+} from "../../src/gateway/index.js";
 import { fitDrift, fitReference, type Observation, OnlineDriftMonitor, rotateImages, saveDriftDetector, type WindowCheck } from "../../src/monitoring/index.js";
 import { sliceRows, type Tensor } from "../../src/tensor.js";
 import { promtoolUnitTest } from "../helpers/promtool.js";
@@ -254,4 +263,27 @@ test("the guard refuses a drift detector of another model, too few permutations,
     /drift.*needs a local model route/,
   );
   await assert.rejects(startGuard(config(`{ name: digits, model: ${modelPath}, drift: { detector: drift.json, window: 5 } }`)), /window.*20/);
+});
+
+test("the Grafana dashboard has a Drift row of the drift series for a guard with a drift route, and no drift series otherwise", () => {
+  type Panel = { type: string; title: string; targets?: { expr: string }[] };
+  const panels = (config: GuardConfig) => (grafanaDashboard(config) as { panels: Panel[] }).panels;
+  const drifting = panels(guard.config);
+  const row = drifting.findIndex((p) => p.type === "row" && p.title === "Drift");
+  const next = drifting.findIndex((p, i) => i > row && p.type === "row");
+  assert.ok(row > 0 && next > row);
+  assert.deepEqual(
+    drifting.slice(row + 1, next).map((p) => [p.title, p.targets?.map((t) => t.expr)]),
+    [
+      ["Bonferroni-adjusted p-value of the last drift window checked (drift below α)", ['sum by (route) (aegis_drift_p_value{route=~"$route"})']],
+      ["1 when the last drift window checked drifted from the reference", ['sum by (route) (aegis_drift_detected{route=~"$route"})']],
+      ["Instances in the drift window being filled", ['sum by (route) (aegis_drift_window_samples{route=~"$route"})']],
+      ["Drift windows checked — by route", ['sum by (route) (rate(aegis_drift_windows_total{route=~"$route"}[5m]))']],
+      ["Drift windows checked — by result", ['sum by (result) (rate(aegis_drift_windows_total{route=~"$route"}[5m]))']],
+    ],
+  );
+  const plain = join(dir, "plain.yaml");
+  writeFileSync(plain, `auth: { anonymousRoles: [predict] }\nroutes: [{ name: digits, model: ${modelPath} }]\n`);
+  const exprs = panels(loadGuardConfig(plain)).flatMap((p) => p.targets ?? []);
+  assert.ok(exprs.length > 10 && exprs.every((t) => !t.expr.includes("aegis_drift")));
 });

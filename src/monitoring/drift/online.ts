@@ -89,6 +89,7 @@ export class OnlineDriftMonitor {
   private skippedBeforeChecking = 0;
   private checking = false;
   private idleWaiters: (() => void)[] = [];
+  private closed = false;
 
   private constructor(
     private readonly worker: Worker,
@@ -97,6 +98,11 @@ export class OnlineDriftMonitor {
   ) {
     worker.on("message", (reply: Reply) => this.done(reply));
     worker.on("error", (e) => this.options.onError?.(e));
+    // A worker that dies (out of memory) checks nothing more: say so rather than go quiet.
+    worker.on("exit", (code) => {
+      if (!this.closed) this.options.onError?.(new Error(`the drift worker exited (code ${code}); no further windows are checked`));
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    });
   }
 
   /** Starts the worker that checks windows against `detector` (a fitted detector's reference; see windowDetector for the options it accepts). */
@@ -148,6 +154,7 @@ export class OnlineDriftMonitor {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.worker.terminate();
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }

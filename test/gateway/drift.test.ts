@@ -24,7 +24,7 @@ import {
 } from "../../src/gateway/index.js";
 import { fitDrift, fitReference, type Observation, OnlineDriftMonitor, rotateImages, saveDriftDetector, type WindowCheck } from "../../src/monitoring/index.js";
 import { sliceRows, type Tensor } from "../../src/tensor.js";
-import { promtoolUnitTest } from "../helpers/promtool.js";
+import { promtoolProblems, promtoolUnitTest } from "../helpers/promtool.js";
 
 const modelPath = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const otherModel = new URL("../../fixtures/adversarial/torch_cnn.onnx", import.meta.url).pathname;
@@ -186,6 +186,7 @@ test("clean digits raise at most the false alarms α allows; rotated digits rais
     },
   ]);
   assert.equal(result.code, 0, result.output);
+  assert.equal(await promtoolProblems(await (await fetch(`${guard.url}/metrics`)).text()), "", "promtool check metrics passes on the drift series");
 });
 
 /** A tabular detector on 2 standard-normal features, fitted at α 0.05. */

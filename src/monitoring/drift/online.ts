@@ -113,6 +113,8 @@ export class OnlineDriftMonitor {
       worker.once("message", () => resolve());
       worker.once("error", reject);
     });
+    // Idle, the monitor does not keep the process running (a guard that failed to start must exit); checking, it does.
+    worker.unref();
     return new OnlineDriftMonitor(worker, checked, options);
   }
 
@@ -167,6 +169,7 @@ export class OnlineDriftMonitor {
 
   private send({ window, number, skipped }: Job): void {
     this.checking = true;
+    this.worker.ref();
     this.skippedBeforeChecking = skipped;
     // The window's arrays were allocated for it: moved to the worker, not copied.
     this.worker.postMessage({ id: number, window, seed: (this.options.seed ?? 0) + number }, [
@@ -195,6 +198,7 @@ export class OnlineDriftMonitor {
     if (next) this.send(next);
     else {
       this.checking = false;
+      this.worker.unref();
       for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }

@@ -35,6 +35,7 @@ for (const line of ["", ...(await (await import("./poisoning.js")).benchPoisonin
 for (const line of ["", ...(await (await import("./inference.js")).benchInference((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./campaigns.js")).benchCampaigns((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./drift.js")).benchDrift())]) console.log(line);
+for (const line of ["", ...(await (await import("./drift-online.js")).benchDriftOnline())]) console.log(line);
 for (const line of ["", ...(await (await import("./neural-cleanse.js")).benchNeuralCleanse((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./federated.js")).benchFederated((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./secagg.js")).benchSecAgg((l) => console.error(l)))]) console.log(line);

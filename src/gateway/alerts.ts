@@ -2,7 +2,7 @@
  * Prometheus recording and alerting rules for a guard's metrics (plugins/metrics.ts), written
  * for the routes and controls one guard.yaml configures: extraction alarms only where a route
  * has query-stream detectors, upstream errors only where there is an upstream, token budgets
- * only where an LLM route sets one. Recording rules follow Prometheus's level:metric:operations
+ * only where an LLM route sets one, drift only where a route watches it. Recording rules follow Prometheus's level:metric:operations
  * naming; every alert says which Aegis command shows the detail.
  */
 import { stringify } from "yaml";
@@ -53,6 +53,7 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
   const watched = routes
     .filter((r) => (r.kind === "model" || r.kind === "proxy") && (r.detectors?.prada || r.detectors?.statefulKnn || r.detectors?.ood))
     .map((r) => r.name);
+  const drifting = routes.some((r) => r.kind === "model" && r.drift);
   const budgeted = routes.filter((r) => r.kind === "llm" && (r.tokensPerMinute !== undefined || r.tokenBudgetPerDay !== undefined)).map((r) => r.name);
 
   const recording: Rule[] = [
@@ -105,6 +106,17 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
       annotations: {
         summary: "The {{ $labels.control }} detector flagged a query stream that looks like model extraction",
         description: `A client's queries to ${watched.join(", ")} raised {{ $value }} {{ $labels.control }} alarm(s) in 5 minutes; \`aegis incidents list --db <auditLog.path> --status open\` names the client.`,
+      },
+    });
+  if (drifting)
+    alerts.push({
+      alert: "AegisDataDrift",
+      expr: "max by (route) (aegis_drift_detected) > 0",
+      labels: { severity: "warning" },
+      annotations: {
+        summary: "The traffic of {{ $labels.route }} has drifted from its drift detector's reference",
+        description:
+          "The last window of instances checked on {{ $labels.route }} differs from the data its drift detector was fitted on (aegis_drift_p_value below the route's α); `aegis incidents list --db <auditLog.path> --status open` shows the tests that fired. Check the inputs, then refit the detector or retrain the model.",
       },
     });
   if (upstreamRoutes.length > 0) {

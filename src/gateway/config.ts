@@ -8,9 +8,11 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { buildPostprocessors, parseDefenceSpecs } from "../defenses/index.js";
 import { parseRecipient } from "../encryption/index.js";
 import { DEFAULT_BLOCKING_SCANNERS, DEFAULT_DOCUMENT_SCANNERS, DEFAULT_INPUT_SCANNERS, DEFAULT_OUTPUT_SCANNERS, SCANNERS } from "../llm/index.js";
+import { MIN_WINDOW } from "../monitoring/index.js";
 import { readYamlFile, type YamlPath, YamlReader, type YamlSource } from "../report/yaml.js";
 import type { JwtOptions } from "./auth/jwt.js";
 import type { DetectorsConfig } from "./detection.js";
+import { DRIFT_DETECTOR, type DriftRouteConfig } from "./drift.js";
 import type { IncidentRule } from "./incidents/responder.js";
 import { LLM_BOUNDS_DEFAULTS, NON_TEXT_PARTS, type NonTextPart } from "./llm-request.js";
 import type { RateLimitOptions } from "./plugins/rate-limit.js";
@@ -30,6 +32,8 @@ export interface ModelRouteConfig {
   detectors?: DetectorsConfig;
   /** Output postprocessors as `aegis defend --postprocess` writes them, e.g. "topk:k=3,round:decimals=2". */
   outputs?: string;
+  /** Online drift: the route's traffic in windows, each checked against an `aegis drift fit` detector of its model. */
+  drift?: DriftRouteConfig;
 }
 
 export interface ProxyRouteConfig {
@@ -118,8 +122,10 @@ export interface GuardConfig {
 
 const TOP = ["server", "auth", "rateLimit", "auditLog", "metrics", "incidents", "store", "routes"];
 const DETECTORS = ["prada", "stateful-knn", "adversarial", "ood"];
-/** Detector names an incident rule can name: the query-stream ones and the adversarial-input ones. */
-const RULE_DETECTORS = ["prada", "stateful-knn", "ood-rate", "feature-squeezing", "mahalanobis", "knn-ood", "strip"];
+/** Detector names an incident rule can name: the query-stream ones, the adversarial-input ones and drift. */
+const RULE_DETECTORS = ["prada", "stateful-knn", "ood-rate", "feature-squeezing", "mahalanobis", "knn-ood", "strip", DRIFT_DETECTOR];
+/** Rows per drift window when a route does not say. */
+const DEFAULT_DRIFT_WINDOW = 200;
 
 export function loadGuardConfig(file: string, env: NodeJS.ProcessEnv = process.env): GuardConfig {
   return parseGuardConfig(readYamlFile(file), env);
@@ -217,10 +223,14 @@ export function parseGuardConfig(source: YamlSource, env: NodeJS.ProcessEnv = pr
         const action = r.string([...p, "action"], m.action, ["block", "throttle", "degrade", "alert"]) as IncidentRule["action"];
         if (action !== "degrade" && (m.degradeTo !== undefined || m.k !== undefined))
           r.fail([...p, m.degradeTo === undefined ? "k" : "degradeTo"], "applies to degrade rules only");
+        const detector = r.string([...p, "detector"], m.detector, RULE_DETECTORS);
+        // Drift is a property of a route's whole traffic: there is no one client to act on.
+        if (detector === DRIFT_DETECTOR && action !== "alert")
+          r.fail([...p, "action"], "must be alert for drift, which concerns a route's traffic, not one client");
         const output = m.degradeTo === undefined ? undefined : r.string([...p, "degradeTo"], m.degradeTo, ["labels-only", "shuffled-top-k"]);
         if (m.k !== undefined && output !== "shuffled-top-k") r.fail([...p, "k"], "applies to degradeTo: shuffled-top-k only");
         return {
-          detector: r.string([...p, "detector"], m.detector, RULE_DETECTORS),
+          detector,
           action,
           durationSeconds: m.durationSeconds === undefined ? undefined : r.number([...p, "durationSeconds"], m.durationSeconds, { min: 1 }),
           degradeTo:
@@ -292,6 +302,7 @@ function parseRoute(
     "outputs",
     "pub",
     "sig",
+    "drift",
   ]);
   if ((m.model === undefined) === (m.upstream === undefined))
     r.fail(
@@ -321,6 +332,8 @@ function parseRoute(
       r.fail([...p, "outputs"], `is not a postprocessor list (${(e as Error).message})`);
     }
   }
+  if (m.drift !== undefined && m.upstream !== undefined)
+    r.fail([...p, "drift"], "needs a local model route (the drift detector reads the model's own features)");
   const common = { name, roles: roles([...p, "roles"], m.roles), clipRange, maxInstances, detectors, outputs };
   if (m.model !== undefined) {
     for (const key of ["path", "upstreamPath", "timeoutMs", "schema", "inputShape"])
@@ -332,6 +345,7 @@ function parseRoute(
       model: path(r.string([...p, "model"], m.model)),
       pub: m.pub === undefined ? undefined : path(r.string([...p, "pub"], m.pub)),
       sig: m.sig === undefined ? undefined : path(r.string([...p, "sig"], m.sig)),
+      drift: m.drift === undefined ? undefined : parseDrift(r, [...p, "drift"], m.drift, path),
     };
   }
   const upstream = r.string([...p, "upstream"], m.upstream);
@@ -491,6 +505,16 @@ function parseDetectors(r: YamlReader, p: YamlPath, value: unknown, path: (p: st
     };
   }
   return out;
+}
+
+function parseDrift(r: YamlReader, p: YamlPath, value: unknown, path: (p: string) => string): DriftRouteConfig {
+  const d = r.map(p, value, ["detector", "window", "alpha", "permutations"]);
+  return {
+    detector: path(r.string([...p, "detector"], d.detector)),
+    window: d.window === undefined ? DEFAULT_DRIFT_WINDOW : r.number([...p, "window"], d.window, { min: MIN_WINDOW, integer: true }),
+    ...(d.alpha === undefined ? {} : { alpha: r.number([...p, "alpha"], d.alpha, { min: Number.MIN_VALUE, max: 1 - Number.EPSILON }) }),
+    ...(d.permutations === undefined ? {} : { permutations: r.number([...p, "permutations"], d.permutations, { min: 1, integer: true }) }),
+  };
 }
 
 function parseJwt(r: YamlReader, value: unknown, path: (p: string) => string): JwtOptions {

@@ -3,7 +3,8 @@
  * (plugins/metrics.ts), so a metric added there gets its panel and none can go stale:
  * counters as per-second rates split by each label (the busiest ten clients only, since
  * every client is a series), histograms as p50 and p99 by route, gauges as they are, then
- * the process's CPU, memory and event-loop lag. A `route` variable lists the routes of the
+ * the process's CPU, memory and event-loop lag, with a row of drift gauges when a route
+ * watches drift. A `route` variable lists the routes of the
  * guard's config and filters every series that has a route. `aegis guard grafana` writes
  * it; import it into Grafana with a Prometheus data source.
  */
@@ -39,8 +40,14 @@ const PROCESS_PANELS: { title: string; expr: string; unit: string; legend: strin
   { title: "Event-loop lag p99", expr: "aegis_nodejs_eventloop_lag_p99_seconds", unit: "s", legend: "{{instance}}" },
 ];
 
+type Metric = Counter | Histogram | Gauge;
+const isMetric = (m: unknown): m is Metric => m instanceof Counter || m instanceof Histogram || m instanceof Gauge;
+
 export function grafanaDashboard(config: GuardConfig): object {
-  const metrics = Object.values(createGuardMetrics(() => 0)).filter((m) => m instanceof Counter || m instanceof Histogram || m instanceof Gauge);
+  const all = createGuardMetrics(() => 0);
+  const metrics = Object.values(all).filter(isMetric);
+  // Drift's series exist only for routes that watch drift: their row, only for such a guard.
+  const drift = config.routes.some((r) => r.kind === "model" && r.drift) ? Object.values(all.drift) : [];
   const panels: Panel[] = [];
   let y = 0;
   let x = 0;
@@ -65,8 +72,7 @@ export function grafanaDashboard(config: GuardConfig): object {
     y += 1;
   };
 
-  row("Guard");
-  for (const metric of metrics) {
+  const metricPanels = (metric: Metric) => {
     const { name: metricName, help, labelNames } = metric as unknown as { name: string; help: string; labelNames: string[] };
     const selector = labelNames.includes("route") ? '{route=~"$route"}' : "";
     const name = `${metricName}${selector}`;
@@ -107,6 +113,12 @@ export function grafanaDashboard(config: GuardConfig): object {
         "short",
       );
     }
+  };
+  row("Guard");
+  for (const metric of metrics) metricPanels(metric);
+  if (drift.length > 0) {
+    row("Drift");
+    for (const metric of drift) metricPanels(metric);
   }
   row("Process");
   for (const p of PROCESS_PANELS) add(p.title, p.expr, [{ expr: p.expr, legend: p.legend }], p.unit);

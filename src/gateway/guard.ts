@@ -13,8 +13,10 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import {
   buildPostprocessors,
+  type FeatureSource,
   INPUT_LAYER,
   type LoadedDetector,
+  layerFeatures,
   loadDetector,
   loadInputSpaceDetector,
   parseDefenceSpecs,
@@ -34,6 +36,7 @@ import { type GuardConfig, type HeRouteConfig, type LlmRouteConfig, loadGuardCon
 import { clientId } from "./context.js";
 import { dashboard } from "./dashboard/api.js";
 import { adversarialHook, type ClientState, type DetectionOptions, type DetectorsConfig, degradeHook, detectionHook, outputHook } from "./detection.js";
+import { openRouteDrift, watchDrift } from "./drift.js";
 import { IncidentResponder } from "./incidents/responder.js";
 import { type LlmRoute, llmRoutes, modelCatalog } from "./llm-route.js";
 import { modelRoutes, type PredictionHook, type ServedModel } from "./model-route.js";
@@ -209,8 +212,11 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     const detectors = route.detectors;
     // The signature first: the detectors below read the model file.
     if (route.kind === "model" && route.pub) await verifyOrRefuse(route.model, route.sig, route.pub);
-    // A k-NN OOD detector of one of the model's layers shares the route's forward pass.
-    const forwardPass = route.kind === "model" && detectors?.ood ? await sharedPassFor(route.model, route.clipRange, detectors.ood.file) : undefined;
+    const drift = route.kind === "model" && route.drift ? openRouteDrift(route.name, route.model, route.drift) : undefined;
+    const driftLayer = drift?.detector.method === "mmd" ? drift.model.layer : undefined;
+    // A k-NN OOD detector of one of the model's layers, or else a drift detector's, shares the route's forward pass.
+    const sharedLayer = (route.kind === "model" && detectors?.ood ? knnOodLayer(detectors.ood.file) : undefined) ?? driftLayer;
+    const forwardPass = route.kind === "model" && sharedLayer !== undefined ? await sharedPassFor(route.model, route.clipRange, sharedLayer) : undefined;
     const loadRouteDetector = async (file: string) => {
       // An upstream's model is not here: only a detector of the raw input can watch it.
       const loaded = route.kind === "model" ? await loadDetector(file, route.model, {}, { features: forwardPass?.features }) : loadInputSpaceDetector(file);
@@ -225,6 +231,13 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
       const queryStreams = stores.queryLog && { log: stores.queryLog, range: route.clipRange };
       const ood = detectors.ood && oodRate(detectors.ood, await loadRouteDetector(detectors.ood.file));
       hooks.push(detectionHook({ route: route.name, config: detectors, responder, perClient: state, ood, shared: queryStreams, logger: app.log }));
+    }
+    if (route.kind === "model" && route.drift && drift) {
+      // Before the output controls, so the detector sees the model's own answers.
+      const features = driftLayer === undefined ? undefined : await driftFeatures(route.model, driftLayer, forwardPass?.features, app);
+      const watch = await watchDrift({ route: route.name, file: drift, config: route.drift, features, metrics: shared.metrics, responder, log: app.log });
+      app.addHook("onClose", async () => watch.close());
+      hooks.push(watch.hook);
     }
     if (route.outputs) hooks.push(outputHook(buildPostprocessors(parseDefenceSpecs(route.outputs, "outputs"))));
     hooks.push(degradeHook(responder, config.incidents.rules));
@@ -269,13 +282,25 @@ async function registerEncryptedRoutes(app: FastifyInstance, routes: readonly He
   await app.register(heRoutes, { models });
 }
 
-/** When the OOD detector file reads a layer of the route's model: one extractor for both the predictions and the detector. */
-async function sharedPassFor(model: string, clipRange: [number, number], detectorFile: string) {
+/** The layer of the route's model a k-NN OOD detector file reads, if it reads one. */
+function knnOodLayer(detectorFile: string): string | undefined {
   const file = readDetectorFile(detectorFile);
   const layer = (file.params as { layer?: string }).layer;
-  if (file.detector !== "knn-ood" || layer === undefined || layer === INPUT_LAYER) return undefined;
+  return file.detector !== "knn-ood" || layer === INPUT_LAYER ? undefined : layer;
+}
+
+/** One extractor of `layer` for both the route's predictions and its detectors. */
+async function sharedPassFor(model: string, clipRange: [number, number], layer: string) {
   const classifier = await OnnxClassifier.fromFile(model, { clipRange });
   return sharedForwardPass(classifier, await createFeatureExtractor(loadModel(model), { layer }));
+}
+
+/** The drift detector's layer: from the route's shared forward pass when it reads the same one, else from an extractor of its own (a second forward pass per request). */
+async function driftFeatures(model: string, layer: string, shared: FeatureSource | undefined, app: FastifyInstance): Promise<FeatureSource> {
+  if (shared?.layer === layer) return shared;
+  const extractor = await createFeatureExtractor(loadModel(model), { layer });
+  app.addHook("onClose", async () => extractor.release());
+  return layerFeatures(extractor);
 }
 
 /** The "ood-rate" test's options: p0 from the config, else the false-positive rate the detector was fitted at. */

@@ -5,8 +5,7 @@
  * promtool is Debian's prometheus package (.ci/run installs it); without it these fail.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -18,26 +17,14 @@ import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { startGuard } from "../../src/gateway/guard.js";
 import { alertRules, loadGuardConfig } from "../../src/gateway/index.js";
 import { aegis } from "../helpers/cli.js";
+import { promtoolUnitTest, promtool as runPromtool } from "../helpers/promtool.js";
 
 const modelPath = fileURLToPath(new URL("../../models/mnist-cnn.onnx", import.meta.url));
 const example = fileURLToPath(new URL("../../examples/guard.yaml", import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), "aegis-alerts-"));
 
-function promtool(args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) =>
-    execFile("promtool", args, { cwd: tmp }, (error, stdout, stderr) => {
-      if (error && (error as NodeJS.ErrnoException).code === "ENOENT") reject(new Error("promtool is needed for this test (apt-get install prometheus)"));
-      else resolve({ code: error ? Number(error.code) : 0, output: stdout + stderr });
-    }),
-  );
-}
-
-/** Writes a `promtool test rules` file over `rules` and runs it. */
-async function unitTest(name: string, rules: string, tests: object[]): Promise<{ code: number; output: string }> {
-  writeFileSync(join(tmp, `${name}.rules.yml`), rules);
-  writeFileSync(join(tmp, `${name}.test.yml`), stringify({ rule_files: [`${name}.rules.yml`], evaluation_interval: "1m", tests }));
-  return promtool(["test", "rules", `${name}.test.yml`]);
-}
+const promtool = (args: string[]) => runPromtool(args, tmp);
+const unitTest = (name: string, rules: string, tests: object[]) => promtoolUnitTest(tmp, name, rules, tests);
 
 const series = (s: string, values: string) => ({ series: s, values });
 
@@ -56,6 +43,14 @@ test("aegis guard alerts writes promtool-clean rules for the example guard.yaml,
     [...rules.matchAll(/alert: (\w+)/g)].map((m) => m[1]),
     ["AegisHighErrorRate", "AegisHighLatencyP99", "AegisClientsBlocked"],
   );
+  // A route watching drift adds the drift alert (test/gateway/drift.test.ts fires it on a real guard's series).
+  const drifting = join(tmp, "drifting.yaml");
+  writeFileSync(drifting, `auth: { anonymousRoles: [predict] }\nroutes: [{ name: digits, model: ${modelPath}, drift: { detector: drift.json } }]\n`);
+  writeFileSync(join(tmp, "drifting.yml"), alertRules(loadGuardConfig(drifting)));
+  assert.match(readFileSync(join(tmp, "drifting.yml"), "utf8"), /alert: AegisDataDrift\n\s+expr: max by \(route\) \(aegis_drift_detected\) > 0/);
+  const checkDrift = await promtool(["check", "rules", "drifting.yml"]);
+  assert.equal(checkDrift.code, 0, checkDrift.output);
+  assert.match(checkDrift.output, /SUCCESS: 9 rules found/);
   const bad = await aegis(["guard", "alerts", "--config", plain, "--error-ratio", "5"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--error-ratio must be between 0 and 1/);

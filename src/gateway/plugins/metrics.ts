@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics at /metrics: requests by route, status and client; latency and
- * upstream-latency histograms; decisions by control; blocked clients. Each guard has its
+ * upstream-latency histograms; decisions by control; blocked clients; online drift by route. Each guard has its
  * own registry, so two guards in one process (tests) do not mix their counts, and keeps
  * it across reloads.
  */
@@ -66,6 +66,34 @@ export function createGuardMetrics(blockedClients: () => number) {
         this.set(blockedClients());
       },
     }),
+    /** Online drift of the routes with `drift:` (gateway/drift.ts); no series for the others. */
+    drift: {
+      pValue: new Gauge({
+        name: "aegis_drift_p_value",
+        help: "Bonferroni-adjusted p-value of the last drift window checked (drift below α)",
+        labelNames: ["route"],
+        registers: [registry],
+      }),
+      detected: new Gauge({
+        name: "aegis_drift_detected",
+        help: "1 when the last drift window checked drifted from the reference",
+        labelNames: ["route"],
+        registers: [registry],
+      }),
+      windowSamples: new Gauge({
+        name: "aegis_drift_window_samples",
+        help: "Instances in the drift window being filled",
+        labelNames: ["route"],
+        registers: [registry],
+      }),
+      windows: new Counter({
+        name: "aegis_drift_windows_total",
+        // result: drift, no-drift, or skipped (filled while the worker was still checking).
+        help: "Drift windows checked, by route and result",
+        labelNames: ["route", "result"],
+        registers: [registry],
+      }),
+    },
   };
 }
 

@@ -16,7 +16,8 @@ export {
 } from "./detector.js";
 export { DRIFT_FORMAT, type DriftDetectorFile, loadDriftDetector, saveDriftDetector } from "./file.js";
 export { type MmdResult, medianBandwidth, mmdTest, type Samples } from "./mmd.js";
-export { type DriftModel, type DriftModelOptions, openDriftModel } from "./model.js";
+export { type DriftModel, type DriftModelOptions, modelSha256, observationOf, openDriftModel } from "./model.js";
+export { MIN_WINDOW, OnlineDriftMonitor, type OnlineDriftOptions, type WindowCheck, windowDetector } from "./online.js";
 export { renderDriftHtml, renderDriftMarkdown, renderDriftSarif } from "./report.js";
 export {
   checkDrift,
@@ -27,6 +28,7 @@ export {
   driftReport,
   type FeatureHistogram,
   fitDrift,
+  requireFittedModel,
 } from "./run.js";
 export { addGaussianNoise, priorShiftRows, rotateImages } from "./shifts.js";
 export { chiSquareHomogeneity, chiSquareSurvival, kolmogorovSurvival, ksTwoSample, logGamma, type TestResult, upperGammaRegularised } from "./statistics.js";

@@ -11,6 +11,7 @@ import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
 import { sizeOf, type Tensor } from "../../tensor.js";
 import type { Observation } from "./detector.js";
+import type { Samples } from "./mmd.js";
 
 export interface DriftModelOptions extends RuntimeOptions {
   /** Value to read the features from (default: the penultimate layer). */
@@ -45,8 +46,18 @@ function topClass(probs: Tensor<"float32">): { predicted: Int32Array; confidence
   return { predicted, confidence };
 }
 
+/** What a detector sees of a batch: its values [n, D] (inputs or features) with the model's top class and its probability, from probabilities [n, K]. */
+export function observationOf(values: Samples, probs: Tensor<"float32">): Observation {
+  return { values, ...topClass(probs), classes: probs.shape[1] };
+}
+
+/** SHA-256 of a model's plaintext bytes (an encrypted model is decrypted in memory): what a detector file is bound to. */
+export function modelSha256(path: string, keyFile?: string): string {
+  return createHash("sha256").update(readPlaintext(path, keyFile)).digest("hex");
+}
+
 export async function openDriftModel(path: string, options: DriftModelOptions = {}): Promise<DriftModel> {
-  const sha256 = createHash("sha256").update(readPlaintext(path, options.keyFile)).digest("hex");
+  const sha256 = modelSha256(path, options.keyFile);
   const model = loadModel(path, options.keyFile);
   const kind = inputKind(model);
   if (kind === "tokens")
@@ -71,10 +82,9 @@ export async function openDriftModel(path: string, options: DriftModelOptions = 
       const n = x.shape[0];
       if (extractor) {
         const { features, scores } = await extractor.extract(x);
-        return { values: { rows: n, dim: features.shape[1], data: features.data }, ...topClass(probabilitiesOf(classifier, scores)), classes: scores.shape[1] };
+        return observationOf({ rows: n, dim: features.shape[1], data: features.data }, probabilitiesOf(classifier, scores));
       }
-      const probs = probabilitiesOf(classifier, await classifier.predict(x));
-      return { values: { rows: n, dim: sizeOf(x.shape.slice(1)), data: x.data }, ...topClass(probs), classes: probs.shape[1] };
+      return observationOf({ rows: n, dim: sizeOf(x.shape.slice(1)), data: x.data }, probabilitiesOf(classifier, await classifier.predict(x)));
     },
     async release() {
       await extractor?.release();

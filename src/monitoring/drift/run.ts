@@ -81,16 +81,21 @@ export async function checkDrift(file: DriftDetectorFile, data: Pick<Dataset, "x
   const model = await openDriftModel(modelPath, { ...options, layer: options.layer ?? file.model.layer });
   let current: Observation;
   try {
-    if (model.sha256 !== file.model.sha256)
-      throw new AegisError(
-        "BAD_MODEL",
-        `the detector was fitted with ${basename(file.model.file)} (SHA-256 ${file.model.sha256.slice(0, 12)}…), not ${basename(modelPath)} (${model.sha256.slice(0, 12)}…); give the same model with --model, or fit a detector for this one with aegis drift fit`,
-      );
+    requireFittedModel(file, modelPath, model.sha256, "give the same model with --model");
     current = await model.observe(data.x);
   } finally {
     await model.release();
   }
   return driftReport(file, modelPath, data.name, current, options.seed ?? 0);
+}
+
+/** Refuses a model other than the one the detector was fitted with; `remedy` says how to give the right one. */
+export function requireFittedModel(file: DriftDetectorFile, modelPath: string, sha256: string, remedy: string): void {
+  if (sha256 === file.model.sha256) return;
+  throw new AegisError(
+    "BAD_MODEL",
+    `the detector was fitted with ${basename(file.model.file)} (SHA-256 ${file.model.sha256.slice(0, 12)}…), not ${basename(modelPath)} (${sha256.slice(0, 12)}…); ${remedy}, or fit a detector for this one with aegis drift fit`,
+  );
 }
 
 /** The report of one check, from the model's view of the current data. */

@@ -2,7 +2,7 @@
 
 export { MAX_BLOB_BYTES, sha256 } from "./blobs.js";
 export { connectionOptions, DEFAULT_PREFIX, type QueueTarget, redact } from "./connection.js";
-export { ATTEMPTS, type AttackShardJob, type AttackShardResult, QUEUE_NAME, shardJobId } from "./jobs.js";
+export { ATTEMPTS, type AttackShardJob, type AttackShardResult, QUEUE_NAME, type RedTeamTargetSpec, shardJobId } from "./jobs.js";
 export { type CampaignStatus, campaignStatus, cancelCampaign } from "./status.js";
 export {
   type Campaign,
@@ -12,6 +12,7 @@ export {
   type CertifySettings,
   campaignModel,
   openCampaign,
+  REDTEAM_ATTEMPTS_PER_JOB,
   SCAN_BYTES_PER_JOB,
   SCAN_FILES_PER_JOB,
 } from "./submit.js";

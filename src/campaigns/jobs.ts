@@ -3,12 +3,15 @@
  * run and its digest, shard, seed, model hash), and one per shadow model of a membership
  * inference, keyed by (campaign, model index, digest of its configuration, data, rows and
  * seed), and one per shard of a certification, keyed by (campaign, digest of its settings
- * and samples, first and last sample, model hash), so a retried job recomputes exactly the same thing. A job names its models and
+ * and samples, first and last sample, model hash), one per batch of scanned files and one
+ * per batch of red-team attempts, so a retried job recomputes exactly the same thing (a
+ * red-team attempt asks its target again, which may answer otherwise). A job names its models and
  * data by content hash and carries no secrets: no paths, keys or tokens.
  */
 import type { CommonParams } from "../attacks/index.js";
 import type { Shard } from "../audit/index.js";
 import type { InputKind } from "../engine/input-kind.js";
+import type { AttemptResult, PlannedAttempt } from "../llm/index.js";
 import type { FileReport, ScanLimits } from "../supplychain/index.js";
 
 export const QUEUE_NAME = "aegis-campaign";
@@ -16,6 +19,7 @@ export const ATTACK_SHARD = "attack-shard";
 export const SHADOW_MODEL = "shadow-model";
 export const CERTIFY_SHARD = "certify-shard";
 export const SCAN_BATCH = "scan-batch";
+export const REDTEAM_BATCH = "redteam-batch";
 
 export interface AttackShardJob {
   campaign: string;
@@ -126,6 +130,38 @@ export interface ScanBatchResult {
 
 export function scanJobId(job: Pick<ScanBatchJob, "campaign" | "digest">): string {
   return `${job.campaign}-scan-${job.digest.slice(0, 24)}`;
+}
+
+/** The chat endpoint red-team attempts go to; its API key is read on the worker from the variable named, never sent. */
+export interface RedTeamTargetSpec {
+  url: string;
+  model: string;
+  apiKeyEnv: string;
+  stream: boolean;
+  maxTokens: number;
+  timeoutMs: number;
+  retries: number;
+  concurrency: number;
+}
+
+/** Red-team attempts [start, start + attempts.length) of a run. */
+export interface RedTeamBatchJob {
+  campaign: string;
+  /** SHA-256 of the target and the attempts. */
+  digest: string;
+  start: number;
+  target: RedTeamTargetSpec;
+  attempts: PlannedAttempt[];
+}
+
+export interface RedTeamBatchResult {
+  results: AttemptResult[];
+  worker: string;
+  seconds: number;
+}
+
+export function redteamJobId(job: Pick<RedTeamBatchJob, "campaign" | "digest" | "start">): string {
+  return `${job.campaign}-redteam-${job.digest.slice(0, 16)}-${job.start}`;
 }
 
 /** A job id BullMQ accepts (no colon) that names everything the result depends on. */

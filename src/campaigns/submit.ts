@@ -7,7 +7,8 @@
  * audit records in the report while the other attacks go on. A membership inference's
  * shadow models go the same way, one job each (`shadowTrainer`), and so do a
  * certification's samples, CERTIFY_SAMPLES_PER_JOB at a time (`certify`), and a scan's
- * files, in batches of up to SCAN_FILES_PER_JOB files or SCAN_BYTES_PER_JOB bytes (`scanFiles`).
+ * files, in batches of up to SCAN_FILES_PER_JOB files or SCAN_BYTES_PER_JOB bytes (`scanFiles`),
+ * and a red-team run's attempts, REDTEAM_ATTEMPTS_PER_JOB at a time (`redteamExecutor`).
  *
  * A campaign named again (`--campaign ID`) re-attaches: its jobs have the same keys, so
  * the ones already done return their results at once and only the rest run (its failed
@@ -26,6 +27,7 @@ import type { Certificate } from "../defenses/index.js";
 import { isEncrypted } from "../encryption/index.js";
 import { reinitialise } from "../engine/reinitialise.js";
 import { AegisError, isAegisError } from "../errors.js";
+import type { AttemptExecutor } from "../llm/index.js";
 import type { Model } from "../onnx/ir.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
 import { type FileReport, type FileScanner, signatureOf } from "../supplychain/index.js";
@@ -43,6 +45,11 @@ import {
   certifyJobId,
   encodeParams,
   QUEUE_NAME,
+  REDTEAM_BATCH,
+  type RedTeamBatchJob,
+  type RedTeamBatchResult,
+  type RedTeamTargetSpec,
+  redteamJobId,
   SCAN_BATCH,
   type ScanBatchJob,
   type ScanBatchResult,
@@ -83,6 +90,8 @@ export interface Campaign {
   certify(x: Tensor<"float32">, settings: CertifySettings, context: ShardRunContext): Promise<Certificate[]>;
   /** Scans files on the workers (aegis scan's `scanner`): each is stored by hash and scanned under its path. */
   scanFiles: FileScanner;
+  /** Runs a red-team run's attempts on the workers, against `target` (aegis redteam's `executor`). */
+  redteamExecutor(target: RedTeamTargetSpec): AttemptExecutor;
   /** Jobs finished so far, and how many of them stalled (their worker died) and were retried. */
   stats(): CampaignStats;
   close(): Promise<void>;
@@ -92,6 +101,9 @@ export interface Campaign {
 export const CERTIFY_SAMPLES_PER_JOB = 10;
 
 export type CertifySettings = CertifyShardJob["settings"];
+
+/** Attempts per red-team job: a few minutes of a slow model's answers. */
+export const REDTEAM_ATTEMPTS_PER_JOB = 25;
 
 /** A scan job holds up to this many files, or this many bytes (a larger file goes alone). */
 export const SCAN_FILES_PER_JOB = 16;
@@ -373,6 +385,26 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     return reports.flat();
   };
 
+  const redteamExecutor =
+    (target: RedTeamTargetSpec): AttemptExecutor =>
+    async (attempts, context) => {
+      const jobs: { id: string; data: RedTeamBatchJob }[] = [];
+      for (let start = 0; start < attempts.length; start += REDTEAM_ATTEMPTS_PER_JOB) {
+        const batch = attempts.slice(start, start + REDTEAM_ATTEMPTS_PER_JOB);
+        const data: RedTeamBatchJob = { campaign: id, digest: sha256(Buffer.from(JSON.stringify({ target, batch }))), start, target, attempts: batch };
+        jobs.push({ id: redteamJobId(data), data });
+      }
+      await submit<RedTeamBatchJob, RedTeamBatchResult>(
+        REDTEAM_BATCH,
+        jobs,
+        context.signal,
+        (i) => `red-team attempts ${jobs[i].data.start + 1}–${jobs[i].data.start + jobs[i].data.attempts.length} of ${attempts.length}`,
+        (i, result) => {
+          for (const [k, attempt] of result.results.entries()) context.onResult(jobs[i].data.start + k, attempt);
+        },
+      );
+    };
+
   return {
     id,
     model: modelHash,
@@ -381,6 +413,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     shadowTrainer,
     certify: certifyOnWorkers,
     scanFiles,
+    redteamExecutor,
     stats: () => ({ ...stats }),
     async close() {
       await Promise.all([queue.close(), events.close()]);

@@ -21,6 +21,7 @@ import { decryptBytes, ENCRYPTED_SUFFIX, findKey, type Identity, isEncrypted, KE
 import type { Architecture } from "../engine/architectures.js";
 import { OnnxClassifier } from "../engine/classifier.js";
 import { AegisError } from "../errors.js";
+import { type AttemptResult, createOpenAiTarget, runPlannedAttempt } from "../llm/index.js";
 import { decodeModel } from "../onnx/proto.js";
 import { type FileReport, scanBytes, verifySignedFile } from "../supplychain/index.js";
 import { sliceRows, type Tensor } from "../tensor.js";
@@ -35,6 +36,9 @@ import {
   type CertifyShardResult,
   decodeParams,
   QUEUE_NAME,
+  REDTEAM_BATCH,
+  type RedTeamBatchJob,
+  type RedTeamBatchResult,
   SCAN_BATCH,
   type ScanBatchJob,
   type ScanBatchResult,
@@ -71,7 +75,7 @@ export interface CampaignWorker {
   close(): Promise<void>;
 }
 
-type JobResult = AttackShardResult | ShadowModelResult | CertifyShardResult | ScanBatchResult;
+type JobResult = AttackShardResult | ShadowModelResult | CertifyShardResult | ScanBatchResult | RedTeamBatchResult;
 
 /** Models and samples a worker keeps, by hash: a campaign's jobs share them. */
 const KEPT = 4;
@@ -152,6 +156,31 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     log(`${model}: signature verified under ${pub}`);
   };
 
+  const processRedTeam = async (job: Job<RedTeamBatchJob>): Promise<RedTeamBatchResult> => {
+    const data = job.data;
+    const t = data.target;
+    log(`job ${job.id} started: ${data.attempts.length} red-team attempts against ${t.model} at ${t.url}`);
+    const { apiKeyEnv, ...options } = t;
+    const target = createOpenAiTarget({ ...options, apiKey: process.env[apiKeyEnv] || undefined });
+    const started = performance.now();
+    const results: AttemptResult[] = new Array(data.attempts.length);
+    let next = 0;
+    let done = 0;
+    // As many attempts in flight as the submitter's --concurrency allows; the target's own pool holds that too.
+    const lane = async () => {
+      while (next < data.attempts.length) {
+        const i = next++;
+        results[i] = await runPlannedAttempt(data.attempts[i], target);
+        void job.updateProgress(Math.round((100 * ++done) / data.attempts.length)).catch(() => {});
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, t.concurrency) }, lane));
+    const seconds = (performance.now() - started) / 1000;
+    metrics.jobSeconds.observe({ attack: "redteam" }, seconds);
+    log(`job ${job.id} done in ${seconds.toFixed(2)} s`);
+    return { results, worker: name, seconds };
+  };
+
   const pools = new Kept<LabelledData>();
   const processShadow = async (job: Job<ShadowModelJob>): Promise<ShadowModelResult> => {
     const data = job.data;
@@ -209,7 +238,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   };
 
   const stall = (o.stallSeconds ?? 30) * 1000;
-  const worker = new Worker<AttackShardJob | ShadowModelJob | CertifyShardJob | ScanBatchJob, JobResult>(
+  const worker = new Worker<AttackShardJob | ShadowModelJob | CertifyShardJob | ScanBatchJob | RedTeamBatchJob, JobResult>(
     QUEUE_NAME,
     async (job) => {
       try {
@@ -218,6 +247,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
         else if (job.name === SHADOW_MODEL) result = await processShadow(job as Job<ShadowModelJob>);
         else if (job.name === CERTIFY_SHARD) result = await processCertify(job as Job<CertifyShardJob>);
         else if (job.name === SCAN_BATCH) result = await processScan(job as Job<ScanBatchJob>);
+        else if (job.name === REDTEAM_BATCH) result = await processRedTeam(job as Job<RedTeamBatchJob>);
         else throw new UnrecoverableError(`this worker does not know jobs of kind "${job.name}"; upgrade it`);
         metrics.jobs.inc({ outcome: "completed" });
         return result;

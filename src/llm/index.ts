@@ -35,9 +35,9 @@ export { generatePiiCorpus, type PiiCorpusRow, scoreDetections } from "./pii-cor
 export { createPipeline, type Pipeline, type PipelineOptions, type PipelineResult, type ScannerRun } from "./pipeline.js";
 export { createJudgeDetector, openAiJudge } from "./redteam/detectors/judge.js";
 export { buildReport, DEFAULT_REDTEAM_FORMATS, REDTEAM_FORMATS, type RedTeamReport, writeRedTeamReports } from "./redteam/report.js";
-export { runRedTeam } from "./redteam/runner.js";
+export { type AttemptExecutor, type PlannedAttempt, runPlannedAttempt, runRedTeam } from "./redteam/runner.js";
 export { createOpenAiTarget } from "./redteam/targets/openai.js";
-export type { PluginMeta } from "./redteam/types.js";
+export type { AttemptResult, PluginMeta } from "./redteam/types.js";
 export { isRefusal, refusalScore } from "./refusal.js";
 export { loadScannerConfig, pipelineFromConfig, type ScannerConfig } from "./scanner-config.js";
 export * from "./scanners/index.js";

@@ -15,6 +15,7 @@ import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { startVulnerableChatbot } from "../../examples/vulnerable-chatbot/server.js";
 import { attackByName, type ShadowConfig, trainShadowModels } from "../../src/attacks/index.js";
 import type { AuditConfig, AuditReport } from "../../src/audit/index.js";
 import { runAudit } from "../../src/audit/index.js";
@@ -362,6 +363,46 @@ test("aegis worker --pub runs only models whose signature verifies, checked on t
   assert.match(forged.attacks[0].reason ?? "", /mnist-cnn\.onnx is refused by the worker \S+: the signature was not made with the private key of/);
   worker.kill("SIGTERM");
   await exited(worker);
+});
+
+test("aegis redteam --queue runs the attempts on the workers, 25 per job, and reports what a local run reports", async () => {
+  const bot = await startVulnerableChatbot();
+  const p = prefix("redteam");
+  const workers = await startWorkers(2, p);
+  try {
+    const args = (out: string) => [
+      "redteam",
+      "--target",
+      bot.url,
+      "--model",
+      "vulnerable-bot",
+      "--transforms",
+      "base64",
+      "--out",
+      join(tmp, out),
+      "--format",
+      "json",
+    ];
+    const here = await aegis(args("redteam-here"));
+    assert.equal(here.code, 0, here.stderr);
+    const there = await aegis([...args("redteam-there"), "--queue", REDIS, "--queue-prefix", p]);
+    assert.equal(there.code, 0, there.stderr);
+    const report = (dir: string) => JSON.parse(readFileSync(join(tmp, dir, "report.json"), "utf8"));
+    const local = report("redteam-here");
+    const queued = report("redteam-there");
+    assert.ok(local.summary.attempts > 50, `${local.summary.attempts} attempts`);
+    const jobs = Math.ceil(local.summary.attempts / 25);
+    assert.match(there.stderr, new RegExp(`campaign c\\w+: ${jobs} of ${jobs} jobs done, 0 failed`));
+    assert.deepEqual(queued.summary, local.summary);
+    assert.deepEqual(queued.probes, local.probes);
+    const refused = await aegis([...args("redteam-header"), "--header", "X-Gateway-Key:secret", "--queue", REDIS, "--queue-prefix", p]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--header may carry a secret, and jobs on a queue carry none/);
+  } finally {
+    for (const w of workers) w.kill("SIGTERM");
+    for (const w of workers) await exited(w);
+    await bot.close();
+  }
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */

@@ -18,6 +18,7 @@ import { parseFormats } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
 import { jsonOption, outOption, parseInteger } from "../options.js";
+import { closeQueue, openQueue, withQueue } from "../queue.js";
 
 const DEFAULT_KEY_ENV = "AEGIS_REDTEAM_API_KEY";
 /** The judge gets its own key: the target's key must never travel to another host. */
@@ -45,6 +46,9 @@ interface RedTeamCliOptions {
   judgeUrl?: string;
   judgeModel?: string;
   header: string[];
+  queue?: string;
+  queuePrefix?: string;
+  campaign?: string;
 }
 
 const list = (value: string | undefined): string[] | undefined =>
@@ -103,7 +107,7 @@ function summary(report: RedTeamReport, written: readonly string[]): string {
 }
 
 export function redteamCommand(): Command {
-  return new Command("redteam")
+  const cmd = new Command("redteam")
     .description("red-team an OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp): injection, jailbreaks, leakage, output handling, consumption")
     .option("--target <url>", "server URL, e.g. http://localhost:11434 (…/v1 and …/v1/chat/completions also work)")
     .option("--model <name>", "model name the server knows, e.g. llama3.1:8b")
@@ -132,91 +136,105 @@ export function redteamCommand(): Command {
       "--judge-url <url>",
       `optional LLM judge: an OpenAI-compatible endpoint that rules on jailbreak replies (key in ${JUDGE_KEY_ENV}; nothing is sent anywhere else)`,
     )
-    .option("--judge-model <name>", "model name for --judge-url")
-    .action(async (opts: RedTeamCliOptions) => {
-      if (opts.list) {
-        listing(opts.json === true);
-        return;
-      }
-      if (!opts.target)
-        throw new AegisError("BAD_OPTION", "--target is required: the URL of an OpenAI-compatible server, e.g. --target http://localhost:11434");
-      if (!opts.model) throw new AegisError("BAD_OPTION", "--model is required: the model name the server knows, e.g. --model llama3.1:8b");
-      const failOn = opts.failOn === undefined ? undefined : parseRate(opts.failOn);
-      const formats = parseFormats(opts.format, REDTEAM_FORMATS);
-      if (opts.judgeUrl && !opts.judgeModel) throw new AegisError("BAD_OPTION", "--judge-url needs --judge-model, the judge's model name");
-      let systemPrompt: string | undefined;
-      if (opts.systemPrompt) {
-        if (!existsSync(opts.systemPrompt))
-          throw new AegisError("FILE_NOT_FOUND", `--system-prompt: ${opts.systemPrompt} does not exist; give a text file with the system prompt`);
-        systemPrompt = readFileSync(opts.systemPrompt, "utf8");
-      }
-      const keyEnv = opts.apiKeyEnv ?? DEFAULT_KEY_ENV;
-      const apiKey = process.env[keyEnv] || undefined;
-      if (opts.apiKeyEnv && !apiKey)
-        throw new AegisError("BAD_OPTION", `--api-key-env ${keyEnv}: that environment variable is empty; export the API key in it first`);
-      const target = createOpenAiTarget({
-        url: opts.target,
-        model: opts.model,
-        apiKey,
-        headers: headerObject(opts.header),
-        stream: opts.stream === true,
-        maxTokens: opts.maxTokens,
-        timeoutMs: opts.timeout,
-        retries: opts.retries,
-        concurrency: opts.concurrency,
-      });
-      const judge = opts.judgeUrl
-        ? createJudgeDetector(
-            openAiJudge({ url: opts.judgeUrl, model: opts.judgeModel!, apiKey: process.env[JUDGE_KEY_ENV] || undefined, timeoutMs: opts.timeout }),
-          )
-        : undefined;
-      mkdirSync(opts.out, { recursive: true });
+    .option("--judge-model <name>", "model name for --judge-url");
+  withQueue(cmd, "the attempts (one job per 25; each worker reads the API key from its own --api-key-env variable)");
+  return cmd.action(async (opts: RedTeamCliOptions) => {
+    if (opts.list) {
+      listing(opts.json === true);
+      return;
+    }
+    if (!opts.target) throw new AegisError("BAD_OPTION", "--target is required: the URL of an OpenAI-compatible server, e.g. --target http://localhost:11434");
+    if (!opts.model) throw new AegisError("BAD_OPTION", "--model is required: the model name the server knows, e.g. --model llama3.1:8b");
+    const failOn = opts.failOn === undefined ? undefined : parseRate(opts.failOn);
+    const formats = parseFormats(opts.format, REDTEAM_FORMATS);
+    if (opts.judgeUrl && !opts.judgeModel) throw new AegisError("BAD_OPTION", "--judge-url needs --judge-model, the judge's model name");
+    let systemPrompt: string | undefined;
+    if (opts.systemPrompt) {
+      if (!existsSync(opts.systemPrompt))
+        throw new AegisError("FILE_NOT_FOUND", `--system-prompt: ${opts.systemPrompt} does not exist; give a text file with the system prompt`);
+      systemPrompt = readFileSync(opts.systemPrompt, "utf8");
+    }
+    const keyEnv = opts.apiKeyEnv ?? DEFAULT_KEY_ENV;
+    const apiKey = process.env[keyEnv] || undefined;
+    if (opts.apiKeyEnv && !apiKey)
+      throw new AegisError("BAD_OPTION", `--api-key-env ${keyEnv}: that environment variable is empty; export the API key in it first`);
+    const target = createOpenAiTarget({
+      url: opts.target,
+      model: opts.model,
+      apiKey,
+      headers: headerObject(opts.header),
+      stream: opts.stream === true,
+      maxTokens: opts.maxTokens,
+      timeoutMs: opts.timeout,
+      retries: opts.retries,
+      concurrency: opts.concurrency,
+    });
+    if (opts.queue !== undefined && opts.header.length > 0)
+      throw new AegisError("BAD_OPTION", "--header may carry a secret, and jobs on a queue carry none: drop --header, or run without --queue");
+    const campaign = await openQueue(opts);
+    const executor = campaign?.redteamExecutor({
+      url: opts.target,
+      model: opts.model,
+      apiKeyEnv: keyEnv,
+      stream: opts.stream === true,
+      maxTokens: opts.maxTokens,
+      timeoutMs: opts.timeout,
+      retries: opts.retries,
+      concurrency: opts.concurrency,
+    });
+    const judge = opts.judgeUrl
+      ? createJudgeDetector(
+          openAiJudge({ url: opts.judgeUrl, model: opts.judgeModel!, apiKey: process.env[JUDGE_KEY_ENV] || undefined, timeoutMs: opts.timeout }),
+        )
+      : undefined;
+    mkdirSync(opts.out, { recursive: true });
 
-      const started = new Date();
-      const signal = interruptSignal();
-      let bar: ReturnType<typeof progressBar> | undefined;
-      const run = await runRedTeam({
-        target,
-        probes: list(opts.probes),
-        transforms: list(opts.transforms),
-        systemPrompt,
-        maxAttempts: opts.maxAttempts,
+    const started = new Date();
+    const signal = interruptSignal();
+    let bar: ReturnType<typeof progressBar> | undefined;
+    const run = await runRedTeam({
+      target,
+      executor,
+      probes: list(opts.probes),
+      transforms: list(opts.transforms),
+      systemPrompt,
+      maxAttempts: opts.maxAttempts,
+      concurrency: opts.concurrency,
+      seed: opts.seed,
+      judge,
+      signal,
+      onProgress: (done, total, last) => {
+        bar ??= progressBar("redteam", total);
+        bar.update(done, `${last.probe}${last.success ? " ✗ hit" : ""}`);
+      },
+    }).finally(() => closeQueue(campaign));
+    (bar as ReturnType<typeof progressBar> | undefined)?.stop();
+    const report = buildReport(run, {
+      aegis: AEGIS_VERSION,
+      started,
+      target: { url: opts.target, model: opts.model, stream: opts.stream === true },
+      settings: {
+        probes: run.probes.map((p) => p.name),
+        transforms: run.transforms,
+        max_attempts: opts.maxAttempts,
         concurrency: opts.concurrency,
         seed: opts.seed,
-        judge,
-        signal,
-        onProgress: (done, total, last) => {
-          bar ??= progressBar("redteam", total);
-          bar.update(done, `${last.probe}${last.success ? " ✗ hit" : ""}`);
-        },
-      });
-      (bar as ReturnType<typeof progressBar> | undefined)?.stop();
-      const report = buildReport(run, {
-        aegis: AEGIS_VERSION,
-        started,
-        target: { url: opts.target, model: opts.model, stream: opts.stream === true },
-        settings: {
-          probes: run.probes.map((p) => p.name),
-          transforms: run.transforms,
-          max_attempts: opts.maxAttempts,
-          concurrency: opts.concurrency,
-          seed: opts.seed,
-          system_prompt: run.userSystemPrompt ? "user" : "default",
-          judge: judge !== undefined,
-        },
-      });
-      const paths = writeRedTeamReports(opts.out, report, formats, failOn);
-      info(summary(report, Object.values(paths)));
-      if (opts.json) printJson(report);
-      if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; the reports in ${opts.out} cover the attempts that finished`);
-      if (failOn !== undefined) {
-        const over = report.probes.filter((p) => p.asr !== null && p.asr > failOn);
-        if (over.length > 0) {
-          throw new AegisError(
-            "POLICY_FAILED",
-            `attack success rate above --fail-on ${failOn} on ${over.map((p) => `${p.name} (${((p.asr ?? 0) * 100).toFixed(1)}%)`).join(", ")}; see ${paths.html ?? opts.out}`,
-          );
-        }
-      }
+        system_prompt: run.userSystemPrompt ? "user" : "default",
+        judge: judge !== undefined,
+      },
     });
+    const paths = writeRedTeamReports(opts.out, report, formats, failOn);
+    info(summary(report, Object.values(paths)));
+    if (opts.json) printJson(report);
+    if (report.interrupted) throw new AegisError("INTERRUPTED", `interrupted; the reports in ${opts.out} cover the attempts that finished`);
+    if (failOn !== undefined) {
+      const over = report.probes.filter((p) => p.asr !== null && p.asr > failOn);
+      if (over.length > 0) {
+        throw new AegisError(
+          "POLICY_FAILED",
+          `attack success rate above --fail-on ${failOn} on ${over.map((p) => `${p.name} (${((p.asr ?? 0) * 100).toFixed(1)}%)`).join(", ")}; see ${paths.html ?? opts.out}`,
+        );
+      }
+    }
+  });
 }

@@ -8,7 +8,7 @@ import { parseInteger } from "../options.js";
 
 export function workerCommand(): Command {
   return new Command("worker")
-    .description("take the shard jobs of campaigns (`aegis audit --queue`) from a Redis queue and run them, until Ctrl-C or SIGTERM")
+    .description("take the jobs of campaigns (audit, infer membership, certify, scan and redteam with --queue) from a Redis queue and run them, until Ctrl-C or SIGTERM")
     .requiredOption("--queue <url>", "the campaigns' Redis, e.g. redis://127.0.0.1:6379")
     .option("--prefix <name>", "key prefix of the campaigns to serve (as given to aegis audit --queue-prefix)", DEFAULT_PREFIX)
     .option("--concurrency <n>", "jobs run at once", parseInteger("--concurrency", 1), 1)

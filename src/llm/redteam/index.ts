@@ -23,7 +23,16 @@ export {
   type SuccessfulAttack,
   writeRedTeamReports,
 } from "./report.js";
-export { NO_TRANSFORM, type RedTeamOptions, type RedTeamRun, runRedTeam, selectPlugins } from "./runner.js";
+export {
+  type AttemptExecutor,
+  NO_TRANSFORM,
+  type PlannedAttempt,
+  type RedTeamOptions,
+  type RedTeamRun,
+  runPlannedAttempt,
+  runRedTeam,
+  selectPlugins,
+} from "./runner.js";
 export { chatCompletionsUrl, createOpenAiTarget, type OpenAiTargetOptions } from "./targets/openai.js";
 export { TRANSFORMS } from "./transforms/index.js";
 export * from "./types.js";

@@ -4,7 +4,9 @@
  * re-encodes their payload turn, the target answers each user turn in order — so
  * multi-turn probes see their own replies — and the probe's detectors judge every reply.
  * An attempt succeeds when any of its detectors hits on any reply. Attempts run with a
- * bounded concurrency; the run stops cleanly on an AbortSignal and returns what finished.
+ * bounded concurrency, here or on a campaign's workers (`executor`: each attempt travels as
+ * plain data, `PlannedAttempt`, and `runPlannedAttempt` runs it there); the run stops cleanly
+ * on an AbortSignal and returns what finished.
  */
 import { createRng } from "../../data/random.js";
 import { AegisError } from "../../errors.js";
@@ -34,7 +36,25 @@ export interface RedTeamOptions {
   judge?: Detector;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, result: AttemptResult) => void;
+  /** Runs the attempts elsewhere (campaigns/: on `aegis worker` processes) instead of against `target` here. */
+  executor?: AttemptExecutor;
 }
+
+/** One attempt as data: what a worker needs to run it (its probe and transform by name, the plan already transformed). */
+export interface PlannedAttempt {
+  probe: string;
+  transform?: string;
+  plan: AttemptPlan;
+}
+
+/**
+ * Runs planned attempts elsewhere and hands each result back (with its index) as it finishes;
+ * resolves once all have, or the signal stopped them.
+ */
+export type AttemptExecutor = (
+  attempts: readonly PlannedAttempt[],
+  context: { signal?: AbortSignal; onResult: (index: number, result: AttemptResult) => void },
+) => Promise<void>;
 
 export interface RedTeamRun {
   results: AttemptResult[];
@@ -75,6 +95,25 @@ interface Job {
   plan: AttemptPlan;
 }
 
+/** The detectors by name, the judge among them when there is one. */
+function detectorsWith(judge: Detector | undefined): Map<string, Detector> {
+  const detectors = new Map<string, Detector>(DETECTORS.map((d) => [d.name, d]));
+  if (judge) detectors.set("judge", judge);
+  return detectors;
+}
+
+/** Runs one planned attempt against `target` (a campaign worker's side of `executor`). */
+export async function runPlannedAttempt(attempt: PlannedAttempt, target: ChatTarget, signal?: AbortSignal): Promise<AttemptResult> {
+  const probe = PROBES.find((p) => p.name === attempt.probe);
+  if (!probe) throw new AegisError("BAD_OPTION", `this Aegis has no red-team probe "${attempt.probe}"; run the same Aegis version everywhere`);
+  const transform = attempt.transform === undefined ? undefined : TRANSFORMS.find((t) => t.name === attempt.transform);
+  if (attempt.transform !== undefined && !transform)
+    throw new AegisError("BAD_OPTION", `this Aegis has no red-team transform "${attempt.transform}"; run the same Aegis version everywhere`);
+  const result = await runAttempt({ probe, transform, plan: attempt.plan }, { target, signal }, detectorsWith(undefined));
+  delete result.cause;
+  return result;
+}
+
 function transformPlan(plan: AttemptPlan, transform: Transform): AttemptPlan {
   const turn = plan.payloadTurn!;
   const turns = plan.turns.slice();
@@ -87,8 +126,8 @@ export async function runRedTeam(options: RedTeamOptions): Promise<RedTeamRun> {
   const transforms = options.transforms ? selectPlugins(TRANSFORMS, options.transforms, "transform", "--transforms") : [];
   const maxAttempts = options.maxAttempts ?? 10;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new AegisError("BAD_OPTION", `--max-attempts must be an integer ≥ 1, not ${maxAttempts}`);
-  const detectors = new Map<string, Detector>(DETECTORS.map((d) => [d.name, d]));
-  if (options.judge) detectors.set("judge", options.judge);
+  if (options.executor && options.judge) throw new AegisError("BAD_OPTION", "the LLM judge runs only here: drop --judge-url, or run without --queue");
+  const detectors = detectorsWith(options.judge);
 
   const userSystemPrompt = options.systemPrompt !== undefined && options.systemPrompt.trim() !== "";
   const systemPrompt = userSystemPrompt ? options.systemPrompt!.trim() : DEFAULT_SYSTEM_PROMPT;
@@ -105,6 +144,31 @@ export async function runRedTeam(options: RedTeamOptions): Promise<RedTeamRun> {
   }
 
   const results: AttemptResult[] = new Array(jobs.length);
+  const finish = (): RedTeamRun => ({
+    results: results.filter((r) => r !== undefined),
+    probes,
+    transforms: [NO_TRANSFORM, ...transforms.map((t) => t.name)],
+    interrupted: options.signal?.aborted === true,
+    systemPrompt,
+    userSystemPrompt,
+  });
+  if (options.executor) {
+    let done = 0;
+    await options.executor(
+      jobs.map((j) => ({ probe: j.probe.name, ...(j.transform ? { transform: j.transform.name } : {}), plan: j.plan })),
+      {
+        signal: options.signal,
+        onResult: (index, result) => {
+          results[index] = result;
+          options.onProgress?.(++done, jobs.length, result);
+        },
+      },
+    );
+    const answered = results.filter((r) => r !== undefined && r.error === undefined).length;
+    const failed = results.find((r) => r !== undefined && r.error !== undefined);
+    if (answered === 0 && failed && !options.signal?.aborted) throw new AegisError("TARGET_ERROR", `no attempt got an answer on the workers: ${failed.error}`);
+    return finish();
+  }
   let next = 0;
   let done = 0;
   let answered = 0;
@@ -132,15 +196,7 @@ export async function runRedTeam(options: RedTeamOptions): Promise<RedTeamRun> {
   };
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 2) }, worker));
   if (answered === 0 && firstError !== undefined && !options.signal?.aborted) throw firstError;
-
-  return {
-    results: results.filter((r) => r !== undefined),
-    probes,
-    transforms: [NO_TRANSFORM, ...transforms.map((t) => t.name)],
-    interrupted: options.signal?.aborted === true,
-    systemPrompt,
-    userSystemPrompt,
-  };
+  return finish();
 }
 
 function rejectsOnlyThisRequest(error: AegisError): boolean {
@@ -148,7 +204,11 @@ function rejectsOnlyThisRequest(error: AegisError): boolean {
   return status === 400 || status === 413 || status === 422;
 }
 
-async function runAttempt(job: Job, options: RedTeamOptions, detectors: Map<string, Detector>): Promise<AttemptResult & { cause?: unknown }> {
+async function runAttempt(
+  job: Job,
+  options: Pick<RedTeamOptions, "target" | "signal" | "judge">,
+  detectors: Map<string, Detector>,
+): Promise<AttemptResult & { cause?: unknown }> {
   const { probe, plan, transform } = job;
   const transcript: ChatMessage[] = plan.setup.map((m) => ({ ...m }));
   const base = { probe: probe.name, transform: transform?.name ?? NO_TRANSFORM, attemptId: plan.id, goal: plan.goal };

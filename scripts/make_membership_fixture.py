@@ -12,7 +12,6 @@ training set-up and PyTorch's own accuracies, which the test checks Aegis reprod
 import json
 import os
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -6,9 +6,18 @@
  */
 import { createHash } from "node:crypto";
 import { readPlaintext } from "../../encryption/index.js";
-import { createFeatureExtractor, inputKind, OnnxClassifier, probabilitiesOf, type RuntimeOptions } from "../../engine/index.js";
+import {
+  createFeatureExtractor,
+  inputKind,
+  modelAfterEmbedding,
+  OnnxClassifier,
+  probabilitiesOf,
+  type RuntimeOptions,
+  TokenClassifier,
+} from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
 import { loadModel } from "../../onnx/io.js";
+import type { Model } from "../../onnx/ir.js";
 import { sizeOf, type Tensor } from "../../tensor.js";
 import type { Observation } from "./detector.js";
 import type { Samples } from "./mmd.js";
@@ -56,13 +65,47 @@ export function modelSha256(path: string, keyFile?: string): string {
   return createHash("sha256").update(readPlaintext(path, keyFile)).digest("hex");
 }
 
+/**
+ * A token-id model seen through its own embedding: the ids are looked up in its table, and
+ * MMD runs on the penultimate features of the rest of the graph, as it does for images.
+ */
+async function openTokenDriftModel(model: Model, sha256: string, runtime: RuntimeOptions, options: DriftModelOptions): Promise<DriftModel> {
+  const tokens = await TokenClassifier.create(model, { ...runtime, batchSize: options.batchSize });
+  try {
+    const extractor = await createFeatureExtractor(modelAfterEmbedding(model, tokens.site), { ...runtime, layer: options.layer, batchSize: options.batchSize });
+    const sampleShape = tokens.inputShape;
+    return {
+      sha256,
+      method: "mmd",
+      layer: extractor.layer,
+      sampleShape,
+      async observe(ids) {
+        const length = ids.shape[1];
+        if (ids.shape.length !== 2 || (sampleShape[0] > 0 && sampleShape[0] !== length))
+          throw new AegisError(
+            "SHAPE_MISMATCH",
+            `the data's samples are [${ids.shape.slice(1).join(", ")}], the model takes token ids [${sampleShape.join(", ")}]`,
+          );
+        const { features, scores } = await extractor.extract(tokens.embeddedInput(ids, tokens.embed(ids)));
+        return observationOf({ rows: ids.shape[0], dim: features.shape[1], data: features.data }, probabilitiesOf(tokens.embedded, scores));
+      },
+      async release() {
+        await extractor.release();
+        await tokens.release();
+      },
+    };
+  } catch (e) {
+    await tokens.release();
+    throw e;
+  }
+}
+
 export async function openDriftModel(path: string, options: DriftModelOptions = {}): Promise<DriftModel> {
   const sha256 = modelSha256(path, options.keyFile);
   const model = loadModel(path, options.keyFile);
   const kind = inputKind(model);
-  if (kind === "tokens")
-    throw new AegisError("UNSUPPORTED", `${path} takes token ids; drift detection needs a float input (export the model from its embeddings onward)`);
   const runtime: RuntimeOptions = { threads: options.threads, device: options.device };
+  if (kind === "tokens") return openTokenDriftModel(model, sha256, runtime, options);
   const classifier = await OnnxClassifier.create(model, { ...runtime, batchSize: options.batchSize });
   const method = kind === "tabular" ? "features" : "mmd";
   const extractor = method === "mmd" ? await createFeatureExtractor(model, { ...runtime, layer: options.layer, batchSize: options.batchSize }) : undefined;

@@ -52,11 +52,21 @@ export function workerMetrics(queue: Queue): WorkerMetrics {
   };
 }
 
-/** Serves GET /metrics; resolves with the server once it listens. */
-export function serveMetrics(registry: Registry, port: number, host: string): Promise<Server> {
+/** Serves GET /metrics, and the campaigns' page at GET /; resolves with the server once it listens. */
+export function serveMetrics(registry: Registry, port: number, host: string, campaignPage: () => Promise<string>): Promise<Server> {
   const server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/") {
+      campaignPage().then(
+        (html) =>
+          res
+            .writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'" })
+            .end(html),
+        (e) => res.writeHead(500).end(`${(e as Error).message}\n`),
+      );
+      return;
+    }
     if (req.method !== "GET" || req.url !== "/metrics") {
-      res.writeHead(404).end("GET /metrics\n");
+      res.writeHead(404).end("GET /metrics, or GET / for the campaigns' page\n");
       return;
     }
     registry.metrics().then(

@@ -47,6 +47,7 @@ import {
   type ShadowModelResult,
 } from "./jobs.js";
 import { serveMetrics, workerMetrics } from "./metrics.js";
+import { queueOverview, renderCampaignPage } from "./page.js";
 
 export interface WorkerOptions extends QueueTarget {
   /** Jobs run at once (default 1). */
@@ -271,10 +272,13 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   );
   worker.on("error", (e) => log(`queue error: ${e.message}`));
   await worker.waitUntilReady();
-  const server = o.metricsPort === undefined ? null : await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost ?? "127.0.0.1");
+  const server =
+    o.metricsPort === undefined
+      ? null
+      : await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost ?? "127.0.0.1", async () => renderCampaignPage(await queueOverview(queue), o.prefix));
   const address = server?.address() as AddressInfo | undefined;
   const metricsUrl = address ? `http://${address.address}:${address.port}/metrics` : null;
-  log(`worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time${metricsUrl ? `; metrics on ${metricsUrl}` : ""}`);
+  log(`worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time${metricsUrl ? `; metrics on ${metricsUrl}, the campaigns' page on ${metricsUrl.replace(/metrics$/, "")}` : ""}`);
   return {
     metricsUrl,
     async close() {

@@ -28,6 +28,7 @@ import { summarizeModel } from "../../src/engine/inspect.js";
 import { loadModel } from "../../src/onnx/io.js";
 import { decodeModel, encodeModel } from "../../src/onnx/proto.js";
 import { labelsOf, sliceRows } from "../../src/tensor.js";
+import { openPage } from "../helpers/chromium.js";
 import { aegis, exited } from "../helpers/cli.js";
 
 const REDIS = process.env.AEGIS_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -482,6 +483,23 @@ test("a job that always fails ends failed after its tries, with its error in the
     assert.match(metrics, /aegis_campaign_jobs_total\{outcome="completed"\} 2\n/);
     assert.match(metrics, /aegis_campaign_job_seconds_count\{attack="pgd"\} 2\n/);
     assert.match(metrics, /aegis_campaign_queue_jobs\{state="failed"\} 2\n/);
+    // The campaigns' page, in a real browser: the campaign's jobs by state, this worker, the failed jobs' errors.
+    const home = worker.metricsUrl.replace(/metrics$/, "");
+    const { browser, page, fetched, errors } = await openPage(home);
+    try {
+      const row = await page.$$eval(`#campaigns tr[data-campaign="${campaign}"] td`, (tds) => tds.map((td) => (td.textContent ?? "").trim()));
+      assert.deepEqual(row, [campaign, "attack-shard ×4", "2 / 4", "0", "0", "2"]);
+      assert.match((await page.textContent("#workers")) ?? "", new RegExp(`${process.pid}`));
+      assert.match((await page.textContent("#failures")) ?? "", /x\.data is undefined \(a bug in this attack\)/);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(
+        fetched.filter((url) => !url.startsWith(home)),
+        [],
+        "the page loads nothing from elsewhere",
+      );
+    } finally {
+      await browser.close();
+    }
   } finally {
     await worker.close();
   }

@@ -19,7 +19,7 @@ export function workerCommand(): Command {
       parseInteger("--stall-seconds", 1),
       30,
     )
-    .option("--metrics-port <n>", "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics", parseInteger("--metrics-port", 0))
+    .option("--metrics-port <n>", "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics, and the campaigns' page on /", parseInteger("--metrics-port", 0))
     .option("--metrics-host <host>", "address the metrics listen on", "127.0.0.1")
     .option("--pub <key.pub>", "run only models whose signature (aegis sign, found beside the model by the submitter) verifies under this public key")
     .option(

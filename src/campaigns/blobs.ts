@@ -1,14 +1,17 @@
 /**
- * Content-addressed blobs in the campaign's Redis: the model, the samples and each shard's
- * adversarial examples are stored under the SHA-256 of their bytes, and whoever reads
- * one checks the hash, so a worker never runs a model or data other than the submitter's.
- * Redis holds MNIST-sized inputs comfortably (the bundled CNN is 0.1 MB, 2,000 MNIST images
- * 6 MB); above MAX_BLOB_BYTES a campaign is refused, since a shared path or an S3-compatible
- * store would be the place for it and Aegis does not offer one yet.
+ * Content-addressed blobs: the model, the samples and each job's results are stored under
+ * the SHA-256 of their bytes, and whoever reads one checks the hash, so a worker never runs
+ * a model or data other than the submitter's. They live in the campaign's Redis, which holds
+ * MNIST-sized inputs comfortably (the bundled CNN is 0.1 MB, 2,000 MNIST images 6 MB) and
+ * refuses blobs over MAX_BLOB_BYTES; or, for larger ones, in a directory every machine mounts
+ * (NFS, a shared volume), as files named by their hash. There is no S3-compatible store.
  */
 import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { AegisError } from "../errors.js";
+import { writeFileAtomic } from "../fs.js";
 import { float32, sizeOf, type Tensor } from "../tensor.js";
 
 /** Largest blob a campaign stores in Redis. */
@@ -24,7 +27,7 @@ export function sha256(bytes: Uint8Array): string {
 const blobKey = (prefix: string, hash: string) => `${prefix}:blob:${hash}`;
 
 /** Stores bytes under their hash, over whatever is there (so a corrupted copy is repaired by submitting again); returns the hash. */
-export async function putBlob(redis: Redis, prefix: string, bytes: Uint8Array, what: string, ttl = INPUT_TTL_SECONDS): Promise<string> {
+async function putBlob(redis: Redis, prefix: string, bytes: Uint8Array, what: string, ttl = INPUT_TTL_SECONDS): Promise<string> {
   if (bytes.byteLength > MAX_BLOB_BYTES)
     throw new AegisError(
       "UNSUPPORTED",
@@ -36,15 +39,54 @@ export async function putBlob(redis: Redis, prefix: string, bytes: Uint8Array, w
 }
 
 /** The bytes stored under a hash, checked against it. */
-export async function getBlob(redis: Redis, prefix: string, hash: string, what: string): Promise<Buffer> {
+async function getBlob(redis: Redis, prefix: string, hash: string, what: string): Promise<Buffer> {
   const bytes = await redis.getBuffer(blobKey(prefix, hash));
   if (bytes === null)
     throw new AegisError("NOT_FOUND", `${what} ${hash.slice(0, 12)} is not in the campaign's Redis (expired or deleted); submit the campaign again`);
+  return checked(bytes, hash, what, "the campaign's Redis");
+}
+
+/** Where a campaign's blobs are: its Redis, or a shared directory. */
+export interface BlobStore {
+  put(bytes: Uint8Array, what: string, ttl?: number): Promise<string>;
+  get(hash: string, what: string): Promise<Buffer>;
+}
+
+export function redisBlobs(redis: Redis, prefix: string): BlobStore {
+  return { put: (bytes, what, ttl) => putBlob(redis, prefix, bytes, what, ttl), get: (hash, what) => getBlob(redis, prefix, hash, what) };
+}
+
+/**
+ * Blobs as files `<dir>/<prefix>/<hash>` in a directory the submitter and every worker mount,
+ * written atomically; nothing expires them (delete old files yourself). No size limit.
+ */
+export function directoryBlobs(dir: string, prefix: string): BlobStore {
+  const folder = join(dir, prefix);
+  return {
+    async put(bytes) {
+      const hash = sha256(bytes);
+      mkdirSync(folder, { recursive: true });
+      writeFileAtomic(join(folder, hash), bytes);
+      return hash;
+    },
+    async get(hash, what) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(join(folder, hash));
+      } catch {
+        throw new AegisError("NOT_FOUND", `${what} ${hash.slice(0, 12)} is not in ${folder}: is the same directory mounted here as --store?`);
+      }
+      return checked(bytes, hash, what, folder);
+    },
+  };
+}
+
+function checked(bytes: Buffer, hash: string, what: string, where: string): Buffer {
   const actual = sha256(bytes);
   if (actual !== hash)
     throw new AegisError(
       "INTEGRITY_FAILED",
-      `${what} ${hash.slice(0, 12)} in the campaign's Redis has SHA-256 ${actual.slice(0, 12)}: it was altered after it was submitted; submit the campaign again`,
+      `${what} ${hash.slice(0, 12)} in ${where} has SHA-256 ${actual.slice(0, 12)}: it was altered after it was submitted; submit the campaign again`,
     );
   return bytes;
 }

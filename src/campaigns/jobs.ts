@@ -21,8 +21,14 @@ export const CERTIFY_SHARD = "certify-shard";
 export const SCAN_BATCH = "scan-batch";
 export const REDTEAM_BATCH = "redteam-batch";
 
-export interface AttackShardJob {
+/** What every job carries: its campaign, and where its blobs are. */
+export interface CampaignJob {
   campaign: string;
+  /** "directory": in the shared directory each worker is given with --store; absent: in the campaign's Redis. */
+  blobs?: "directory";
+}
+
+export interface AttackShardJob extends CampaignJob {
   /** Index of the attack run within the campaign (one attack at one ε). */
   run: number;
   /** SHA-256 of the run's attack, parameters and samples, so a re-attached campaign whose suite changed does not take another run's results. */
@@ -61,8 +67,7 @@ export interface AttackShardResult {
 }
 
 /** One shadow model to train: trainShadowModel(config, seed, rows of the pool). */
-export interface ShadowModelJob {
-  campaign: string;
+export interface ShadowModelJob extends CampaignJob {
   /** The model's index in its plan. */
   index: number;
   /** SHA-256 of everything the model depends on: configuration, pool, rows and seed. */
@@ -88,8 +93,7 @@ export function shadowJobId(job: Pick<ShadowModelJob, "campaign" | "index" | "di
 }
 
 /** Samples [start, end) of a certification: certify(model, rows, settings), each sample's noise from its own seed. */
-export interface CertifyShardJob {
-  campaign: string;
+export interface CertifyShardJob extends CampaignJob {
   /** SHA-256 of the settings and the samples. */
   digest: string;
   /** The model (as AttackShardJob's). */
@@ -114,8 +118,7 @@ export function certifyJobId(job: Pick<CertifyShardJob, "campaign" | "digest" | 
 }
 
 /** Files to scan: each stored by its hash and scanned as the path it had on the submitter's machine. */
-export interface ScanBatchJob {
-  campaign: string;
+export interface ScanBatchJob extends CampaignJob {
   /** SHA-256 of the files' names and hashes and the limits. */
   digest: string;
   files: { name: string; hash: string }[];
@@ -145,8 +148,7 @@ export interface RedTeamTargetSpec {
 }
 
 /** Red-team attempts [start, start + attempts.length) of a run. */
-export interface RedTeamBatchJob {
-  campaign: string;
+export interface RedTeamBatchJob extends CampaignJob {
   /** SHA-256 of the target and the attempts. */
   digest: string;
   start: number;

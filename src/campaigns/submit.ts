@@ -20,7 +20,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
 import { Queue, QueueEvents } from "bullmq";
-import type { Redis } from "ioredis";
 import type { AttackOutput, AutoAttackOutput, ShadowTrainer } from "../attacks/index.js";
 import type { ShardExecutor, ShardRunContext } from "../audit/index.js";
 import type { Certificate } from "../defenses/index.js";
@@ -32,13 +31,14 @@ import type { Model } from "../onnx/ir.js";
 import { decodeModel, encodeModel } from "../onnx/proto.js";
 import { type FileReport, type FileScanner, signatureOf } from "../supplychain/index.js";
 import { float32, type Tensor } from "../tensor.js";
-import { decodeTensor, encodeTensor, getBlob, putBlob, sha256 } from "./blobs.js";
+import { type BlobStore, decodeTensor, directoryBlobs, encodeTensor, redisBlobs, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget, redact } from "./connection.js";
 import {
   ATTACK_SHARD,
   ATTEMPTS,
   type AttackShardJob,
   type AttackShardResult,
+  type CampaignJob,
   CERTIFY_SHARD,
   type CertifyShardJob,
   type CertifyShardResult,
@@ -74,6 +74,8 @@ export interface CampaignOptions extends QueueTarget {
   modelName?: string;
   /** The model's signature bundle (`aegis sign`), for workers that verify one (`aegis worker --pub`). */
   signature?: Uint8Array;
+  /** A directory every worker mounts (its --store) to keep the blobs in, instead of Redis: for inputs over 256 MB. */
+  store?: string;
   /** Samples per ONNX Runtime call, as the submitter's model has it (with `modelBytes`). */
   batchSize?: number;
   log?: (message: string) => void;
@@ -123,6 +125,9 @@ export interface CampaignStats {
 export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   const log = o.log ?? (() => {});
   const redis = await openRedis(o.url);
+  const blobs = o.store === undefined ? redisBlobs(redis, o.prefix) : directoryBlobs(o.store, o.prefix);
+  // Stamped on every job, so workers look for the blobs where they are.
+  const where: Pick<CampaignJob, "blobs"> = o.store === undefined ? {} : { blobs: "directory" };
   const connection = connectionOptions(o.url);
   const queue = new Queue(QUEUE_NAME, { connection, prefix: o.prefix });
   const events = new QueueEvents(QUEUE_NAME, { connection, prefix: o.prefix });
@@ -159,8 +164,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   let signatureHash: string | undefined;
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-    if (o.modelBytes) modelHash = await putBlob(redis, o.prefix, o.modelBytes, "the model");
-    if (o.signature) signatureHash = await putBlob(redis, o.prefix, o.signature, "the model's signature");
+    if (o.modelBytes) modelHash = await blobs.put(o.modelBytes, "the model");
+    if (o.signature) signatureHash = await blobs.put(o.signature, "the model's signature");
   } catch (e) {
     await Promise.all([queue.close(), events.close()]);
     redis.disconnect();
@@ -246,7 +251,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       throw new AegisError("BAD_OPTION", `campaign ${id} was opened without a model and its batch size, so it cannot run attacks`);
     let samples = sampleHashes.get(run.x.data);
     if (samples === undefined) {
-      samples = await putBlob(redis, o.prefix, encodeTensor(run.x), "the samples");
+      samples = await blobs.put(encodeTensor(run.x), "the samples");
       sampleHashes.set(run.x.data, samples);
     }
     const params = encodeParams(run.params);
@@ -254,6 +259,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
     const jobs = run.shards.map((shard) => {
       const data: AttackShardJob = {
         campaign: id,
+        ...where,
         run: index,
         runDigest,
         attack: run.attack.name,
@@ -277,7 +283,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       context.signal,
       (i) => `shard ${i + 1} of ${jobs.length}`,
       async (i, result) => {
-        outputs[i] = await shardOutput(redis, o.prefix, result);
+        outputs[i] = await shardOutput(blobs, result);
         done += jobs[i].data.shard.end - jobs[i].data.shard.start;
         context.onProgress?.(done, total);
       },
@@ -286,20 +292,20 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
   };
 
   const shadowTrainer: ShadowTrainer = async (config, plan, pool, pending, hooks) => {
-    const x = await putBlob(redis, o.prefix, encodeTensor(pool.x), "the shadow models' data");
-    const labels = await putBlob(redis, o.prefix, encodeTensor(float32([pool.labels.length], Float32Array.from(pool.labels))), "the shadow models' labels");
+    const x = await blobs.put(encodeTensor(pool.x), "the shadow models' data");
+    const labels = await blobs.put(encodeTensor(float32([pool.labels.length], Float32Array.from(pool.labels))), "the shadow models' labels");
     // The target's architecture, never its trained weights: workers draw fresh ones from each model's seed anyway.
     const architecture =
       "arch" in config.architecture
         ? config.architecture
         : {
-            like: await putBlob(redis, o.prefix, encodeModel(reinitialise(decodeModel(config.architecture.like), 0).model), "the shadow models' architecture"),
+            like: await blobs.put(encodeModel(reinitialise(decodeModel(config.architecture.like), 0).model), "the shadow models' architecture"),
           };
     const encoded = JSON.stringify({ architecture, numClasses: config.numClasses, training: config.training });
     const jobs = pending.map((index) => {
       const { seed, rows } = plan.models[index];
       const digest = sha256(Buffer.from(JSON.stringify({ config: encoded, x, labels, seed, rows })));
-      const data: ShadowModelJob = { campaign: id, index, digest, config: encoded, seed, rows, pool: { x, labels } };
+      const data: ShadowModelJob = { campaign: id, ...where, index, digest, config: encoded, seed, rows, pool: { x, labels } };
       return { id: shadowJobId(data), data };
     });
     const outcome = await submit<ShadowModelJob, ShadowModelResult>(
@@ -308,7 +314,7 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       hooks.signal,
       (i) => `shadow model ${pending[i] + 1} of ${plan.models.length}`,
       async (i, result) => {
-        const bytes = await getBlob(redis, o.prefix, result.model, "a shadow model");
+        const bytes = await blobs.get(result.model, "a shadow model");
         for (let e = 0; e < config.training.epochs; e++) hooks.onEpoch();
         hooks.finish(pending[i], bytes);
       },
@@ -318,13 +324,14 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
 
   const certifyOnWorkers = async (x: Tensor<"float32">, settings: CertifySettings, context: ShardRunContext): Promise<Certificate[]> => {
     if (modelHash === null) throw new AegisError("BAD_OPTION", `campaign ${id} was opened without a model, so it cannot certify`);
-    const samples = await putBlob(redis, o.prefix, encodeTensor(x), "the samples");
+    const samples = await blobs.put(encodeTensor(x), "the samples");
     const digest = sha256(Buffer.from(JSON.stringify({ settings, samples })));
     const total = x.shape[0];
     const jobs: { id: string; data: CertifyShardJob }[] = [];
     for (let start = 0; start < total; start += CERTIFY_SAMPLES_PER_JOB) {
       const data: CertifyShardJob = {
         campaign: id,
+        ...where,
         digest,
         ...modelFields,
         samples,
@@ -361,11 +368,11 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
         batches.push([]);
         bytes = 0;
       }
-      (batches.at(-1) as ScanBatchJob["files"]).push({ name, hash: await putBlob(redis, o.prefix, content, name) });
+      (batches.at(-1) as ScanBatchJob["files"]).push({ name, hash: await blobs.put(content, name) });
       bytes += content.byteLength;
     }
     const jobs = batches.map((batch) => {
-      const data: ScanBatchJob = { campaign: id, digest: sha256(Buffer.from(JSON.stringify({ batch, limits }))), files: batch, limits };
+      const data: ScanBatchJob = { campaign: id, ...where, digest: sha256(Buffer.from(JSON.stringify({ batch, limits }))), files: batch, limits };
       return { id: scanJobId(data), data };
     });
     const reports: FileReport[][] = [];
@@ -391,7 +398,14 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
       const jobs: { id: string; data: RedTeamBatchJob }[] = [];
       for (let start = 0; start < attempts.length; start += REDTEAM_ATTEMPTS_PER_JOB) {
         const batch = attempts.slice(start, start + REDTEAM_ATTEMPTS_PER_JOB);
-        const data: RedTeamBatchJob = { campaign: id, digest: sha256(Buffer.from(JSON.stringify({ target, batch }))), start, target, attempts: batch };
+        const data: RedTeamBatchJob = {
+          campaign: id,
+          ...where,
+          digest: sha256(Buffer.from(JSON.stringify({ target, batch }))),
+          start,
+          target,
+          attempts: batch,
+        };
         jobs.push({ id: redteamJobId(data), data });
       }
       await submit<RedTeamBatchJob, RedTeamBatchResult>(
@@ -423,8 +437,8 @@ export async function openCampaign(o: CampaignOptions): Promise<Campaign> {
 }
 
 /** A job's result as the attack's output, its adversarial examples fetched and checked. */
-async function shardOutput(redis: Redis, prefix: string, result: AttackShardResult): Promise<AttackOutput> {
-  const x: Tensor<"float32"> = decodeTensor(await getBlob(redis, prefix, result.x, "a shard's adversarial examples"));
+async function shardOutput(blobs: BlobStore, result: AttackShardResult): Promise<AttackOutput> {
+  const x: Tensor<"float32"> = decodeTensor(await blobs.get(result.x, "a shard's adversarial examples"));
   const output: AttackOutput & Partial<AutoAttackOutput> = { x };
   if (result.queries) output.queries = Int32Array.from(result.queries);
   if (result.brokenBy && result.attacks) {

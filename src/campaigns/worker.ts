@@ -25,12 +25,13 @@ import { type AttemptResult, createOpenAiTarget, runPlannedAttempt } from "../ll
 import { decodeModel } from "../onnx/proto.js";
 import { type FileReport, scanBytes, verifySignedFile } from "../supplychain/index.js";
 import { sliceRows, type Tensor } from "../tensor.js";
-import { decodeTensor, encodeTensor, getBlob, putBlob, RESULT_TTL_SECONDS, sha256 } from "./blobs.js";
+import { type BlobStore, decodeTensor, directoryBlobs, encodeTensor, RESULT_TTL_SECONDS, redisBlobs, sha256 } from "./blobs.js";
 import { connectionOptions, openRedis, type QueueTarget } from "./connection.js";
 import {
   ATTACK_SHARD,
   type AttackShardJob,
   type AttackShardResult,
+  type CampaignJob,
   CERTIFY_SHARD,
   type CertifyShardJob,
   type CertifyShardResult,
@@ -60,6 +61,8 @@ export interface WorkerOptions extends QueueTarget {
   metricsPort?: number;
   /** Address the metrics listen on (default 127.0.0.1). */
   metricsHost?: string;
+  /** The shared directory (mounted here) of campaigns that keep their blobs in one (aegis audit … --queue-store). */
+  store?: string;
   /** Public key (a .pub file): run only models whose signature (`aegis sign`, sent with the campaign) verifies under it. */
   pub?: string;
   /** Decrypts the models `aegis encrypt` wrote (default: AEGIS_KEY or AEGIS_KEY_FILE, looked up when one arrives). */
@@ -90,12 +93,24 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   const samples = new Kept<Tensor<"float32">>();
   const queue = new Queue(QUEUE_NAME, { connection: connectionOptions(o.url), prefix: o.prefix });
   const metrics = workerMetrics(queue);
+  const inRedis = redisBlobs(redis, o.prefix);
+  const inDirectory = o.store === undefined ? undefined : directoryBlobs(o.store, o.prefix);
+  /** Where a job's blobs are: the campaign's Redis, or the shared directory this worker was given. */
+  const blobsOf = (job: CampaignJob): BlobStore => {
+    if (job.blobs !== "directory") return inRedis;
+    if (!inDirectory)
+      throw new AegisError(
+        "BAD_OPTION",
+        `campaign ${job.campaign} keeps its inputs in a shared directory: start the worker ${name} with --store DIR, that directory as mounted here`,
+      );
+    return inDirectory;
+  };
 
   /** The job's model, decrypted if need be, loaded for its batch size (and input range: attacks clip to it). */
-  const loadModel = (job: Pick<AttackShardJob, "model" | "modelName" | "signature" | "batchSize"> & { clipRange?: [number, number] }) =>
+  const loadModel = (job: CampaignJob & Pick<AttackShardJob, "model" | "modelName" | "signature" | "batchSize"> & { clipRange?: [number, number] }) =>
     // Name and signature are part of the key: the same bytes sent again unsigned are checked again.
     models.get(`${job.model}/${job.modelName}/${job.signature}/${job.batchSize}/${job.clipRange}`, async () => {
-      const stored = await getBlob(redis, o.prefix, job.model, "the model");
+      const stored = await blobsOf(job).get(job.model, "the model");
       const bytes = isEncrypted(stored) ? decryptModel(stored, job, o.key ?? findKey(), name) : stored;
       if (o.pub) await checkSignature(job, bytes, o.pub);
       try {
@@ -109,8 +124,8 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     const data = job.data;
     log(`job ${job.id} started: certifying samples ${data.start}–${data.end}`);
     const loadStarted = performance.now();
-    const model = await loadModel({ model: data.model, modelName: data.modelName, batchSize: data.settings.batchSize });
-    const x = await samples.get(data.samples, async () => decodeTensor(await getBlob(redis, o.prefix, data.samples, "the samples")));
+    const model = await loadModel({ ...data, batchSize: data.settings.batchSize });
+    const x = await samples.get(data.samples, async () => decodeTensor(await blobsOf(data).get(data.samples, "the samples")));
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     const started = performance.now();
     const certificates = await certify(model, sliceRows(x, data.start, data.end), {
@@ -131,7 +146,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     const started = performance.now();
     const files: FileReport[] = [];
     for (const [i, file] of data.files.entries()) {
-      files.push(...(await scanBytes(await getBlob(redis, o.prefix, file.hash, file.name), file.name, { limits: data.limits })).files);
+      files.push(...(await scanBytes(await blobsOf(data).get(file.hash, file.name), file.name, { limits: data.limits })).files);
       void job.updateProgress(Math.round((100 * (i + 1)) / data.files.length)).catch(() => {});
     }
     const seconds = (performance.now() - started) / 1000;
@@ -141,14 +156,14 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
   };
 
   /** Refuses a model whose signature is missing or does not verify under --pub: before anything runs on it. */
-  const checkSignature = async (job: Pick<AttackShardJob, "model" | "modelName" | "signature">, plaintext: Uint8Array, pub: string) => {
+  const checkSignature = async (job: CampaignJob & Pick<AttackShardJob, "model" | "modelName" | "signature">, plaintext: Uint8Array, pub: string) => {
     const model = job.modelName ?? `model ${job.model.slice(0, 12)}`;
     if (!job.signature)
       throw new AegisError(
         "INTEGRITY_FAILED",
         `${model} came without a signature, and the worker ${name} runs only models signed for ${pub}: sign it (aegis sign) and submit again`,
       );
-    const bundle = (await getBlob(redis, o.prefix, job.signature, "the model's signature")).toString("utf8");
+    const bundle = (await blobsOf(job).get(job.signature, "the model's signature")).toString("utf8");
     // The file as sent (signed as it is), or an encrypted file's plaintext (signed, then encrypted).
     const candidates = [{ name: job.modelName ?? "", digest: job.model }];
     if (job.modelName?.endsWith(ENCRYPTED_SUFFIX)) candidates.push({ name: job.modelName.slice(0, -ENCRYPTED_SUFFIX.length), digest: sha256(plaintext) });
@@ -188,12 +203,10 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     log(`job ${job.id} started: shadow model ${data.index} on ${data.rows.length} samples`);
     const parsed = JSON.parse(data.config) as Omit<ShadowConfig, "architecture"> & { architecture: { arch: Architecture } | { like: string } };
     const architecture =
-      "arch" in parsed.architecture
-        ? parsed.architecture
-        : { like: await getBlob(redis, o.prefix, parsed.architecture.like, "the shadow models' architecture") };
+      "arch" in parsed.architecture ? parsed.architecture : { like: await blobsOf(data).get(parsed.architecture.like, "the shadow models' architecture") };
     const pool = await pools.get(`${data.pool.x}/${data.pool.labels}`, async () => ({
-      x: decodeTensor(await getBlob(redis, o.prefix, data.pool.x, "the shadow models' data")),
-      labels: Array.from(decodeTensor(await getBlob(redis, o.prefix, data.pool.labels, "the shadow models' labels")).data),
+      x: decodeTensor(await blobsOf(data).get(data.pool.x, "the shadow models' data")),
+      labels: Array.from(decodeTensor(await blobsOf(data).get(data.pool.labels, "the shadow models' labels")).data),
     }));
     const started = performance.now();
     const config: ShadowConfig = { ...parsed, architecture, threads: o.threads ?? 0 };
@@ -203,7 +216,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     const seconds = (performance.now() - started) / 1000;
     metrics.jobSeconds.observe({ attack: "shadow-model" }, seconds);
     log(`job ${job.id} done in ${seconds.toFixed(2)} s`);
-    return { model: await putBlob(redis, o.prefix, bytes, "a shadow model", RESULT_TTL_SECONDS), worker: name, seconds };
+    return { model: await blobsOf(data).put(bytes, "a shadow model", RESULT_TTL_SECONDS), worker: name, seconds };
   };
 
   const processShard = async (job: Job<AttackShardJob>): Promise<AttackShardResult> => {
@@ -213,7 +226,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     const attack = lookup(data.attack);
     if (!attack) throw new AegisError("BAD_OPTION", `the worker ${name} has no attack "${data.attack}"; run the same Aegis version on every worker`);
     const model = await loadModel(data);
-    const x = await samples.get(data.samples, async () => decodeTensor(await getBlob(redis, o.prefix, data.samples, "the samples")));
+    const x = await samples.get(data.samples, async () => decodeTensor(await blobsOf(data).get(data.samples, "the samples")));
     const loadSeconds = (performance.now() - loadStarted) / 1000;
     const started = performance.now();
     const output = await attackShard(attack, model, sliceRows(x, data.shard.start, data.shard.end), data.y, decodeParams(data.params), data.shard.seed, {
@@ -224,7 +237,7 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     metrics.jobSeconds.observe({ attack: data.attack }, seconds);
     metrics.loadSeconds.observe(loadSeconds);
     const result: AttackShardResult = {
-      x: await putBlob(redis, o.prefix, encodeTensor(output.x), "a shard's adversarial examples", RESULT_TTL_SECONDS),
+      x: await blobsOf(data).put(encodeTensor(output.x), "a shard's adversarial examples", RESULT_TTL_SECONDS),
       worker: name,
       seconds,
       loadSeconds,
@@ -278,7 +291,9 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
       : await serveMetrics(metrics.registry, o.metricsPort, o.metricsHost ?? "127.0.0.1", async () => renderCampaignPage(await queueOverview(queue), o.prefix));
   const address = server?.address() as AddressInfo | undefined;
   const metricsUrl = address ? `http://${address.address}:${address.port}/metrics` : null;
-  log(`worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time${metricsUrl ? `; metrics on ${metricsUrl}, the campaigns' page on ${metricsUrl.replace(/metrics$/, "")}` : ""}`);
+  log(
+    `worker ${name} takes jobs from ${QUEUE_NAME} (prefix ${o.prefix}), ${o.concurrency ?? 1} at a time${metricsUrl ? `; metrics on ${metricsUrl}, the campaigns' page on ${metricsUrl.replace(/metrics$/, "")}` : ""}`,
+  );
   return {
     metricsUrl,
     async close() {

@@ -177,7 +177,8 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "worker",
     usage: "[options]",
-    description: "take the jobs of campaigns (audit, infer membership, certify, scan and redteam with --queue) from a Redis queue and run them, until Ctrl-C or SIGTERM",
+    description:
+      "take the jobs of campaigns (audit, infer membership, certify, scan and redteam with --queue) from a Redis queue and run them, until Ctrl-C or SIGTERM",
     load: async () => (await import("./commands/worker.js")).workerCommand(),
   },
   {

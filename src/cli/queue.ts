@@ -12,6 +12,7 @@ export interface QueueOptions {
   queue?: string;
   queuePrefix?: string;
   campaign?: string;
+  queueStore?: string;
 }
 
 /** --queue, --queue-prefix and --campaign; `what` says which part of the command goes to the workers. */
@@ -19,7 +20,11 @@ export function withQueue(cmd: Command, what: string): Command {
   return cmd
     .option("--queue <url>", `run ${what} on \`aegis worker\` processes through this Redis (redis://host:6379); the report is the one a local run writes`)
     .option("--queue-prefix <name>", "key prefix of the campaign in that Redis (the workers' --prefix; default: aegis)")
-    .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)");
+    .option("--campaign <id>", "name the campaign; naming one again re-attaches to it: jobs already done are not run again (default: a new ID)")
+    .option(
+      "--queue-store <dir>",
+      "keep the campaign's model and data in this directory, which every worker mounts (its --store), instead of Redis: for inputs over 256 MB",
+    );
 }
 
 /**
@@ -32,10 +37,11 @@ export async function openQueue(
 ): Promise<Campaign | null> {
   if (opts.queue === undefined) {
     if (opts.campaign !== undefined) throw new AegisError("BAD_OPTION", "--campaign names a campaign on a queue: add --queue redis://…");
+    if (opts.queueStore !== undefined) throw new AegisError("BAD_OPTION", "--queue-store is where a campaign keeps its inputs: add --queue redis://…");
     return null;
   }
   const { DEFAULT_PREFIX, openCampaign } = await import("../campaigns/index.js");
-  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix ?? DEFAULT_PREFIX, id: opts.campaign, ...model(), log: info });
+  return openCampaign({ url: opts.queue, prefix: opts.queuePrefix ?? DEFAULT_PREFIX, id: opts.campaign, store: opts.queueStore, ...model(), log: info });
 }
 
 /** Says what the campaign's jobs came to, and disconnects. */

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -404,6 +404,29 @@ test("aegis redteam --queue runs the attempts on the workers, 25 per job, and re
     for (const w of workers) await exited(w);
     await bot.close();
   }
+});
+
+test("--queue-store keeps a campaign's blobs in a shared directory, not Redis; a worker not given it says so", async () => {
+  assert.ok(local, "the local report of the first test");
+  const store = join(tmp, "shared-store");
+  const p = prefix("store");
+  const [worker] = await startWorkers(1, p, ["--store", store]);
+  const r = await aegis([...AUDIT, "--out", join(tmp, "store"), "--queue", REDIS, "--queue-prefix", p, "--queue-store", store]);
+  worker.kill("SIGTERM");
+  await exited(worker);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(numbers(join(tmp, "store", "report.json")), local);
+  assert.deepEqual(await redis.keys(`${p}:blob:*`), [], "no blob went to Redis");
+  assert.ok(readdirSync(join(store, p)).length >= 14, "the model, the samples and 12 shards' results are files");
+
+  const q = prefix("no-store");
+  const [bare] = await startWorkers(1, q);
+  await aegis([...AUDIT, "--attacks", "fgsm", "--out", join(tmp, "no-store"), "--queue", REDIS, "--queue-prefix", q, "--queue-store", store]);
+  bare.kill("SIGTERM");
+  await exited(bare);
+  const report: AuditReport = JSON.parse(readFileSync(join(tmp, "no-store", "report.json"), "utf8"));
+  assert.equal(report.attacks[0].status, "failed");
+  assert.match(report.attacks[0].reason ?? "", /keeps its inputs in a shared directory: start the worker \S+ with --store DIR/);
 });
 
 /** An audit in this process whose shards go to the queue on `queuePrefix`. */

@@ -18,13 +18,13 @@ import { parseFormats } from "../../report/write.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, printJson, progressBar } from "../common.js";
 import { jsonOption, outOption, parseInteger } from "../options.js";
-import { closeQueue, openQueue, withQueue } from "../queue.js";
+import { closeQueue, openQueue, type QueueOptions, withQueue } from "../queue.js";
 
 const DEFAULT_KEY_ENV = "AEGIS_REDTEAM_API_KEY";
 /** The judge gets its own key: the target's key must never travel to another host. */
 const JUDGE_KEY_ENV = "AEGIS_REDTEAM_JUDGE_API_KEY";
 
-interface RedTeamCliOptions {
+interface RedTeamCliOptions extends QueueOptions {
   target?: string;
   model?: string;
   systemPrompt?: string;
@@ -46,9 +46,6 @@ interface RedTeamCliOptions {
   judgeUrl?: string;
   judgeModel?: string;
   header: string[];
-  queue?: string;
-  queuePrefix?: string;
-  campaign?: string;
 }
 
 const list = (value: string | undefined): string[] | undefined =>

@@ -8,7 +8,9 @@ import { parseInteger } from "../options.js";
 
 export function workerCommand(): Command {
   return new Command("worker")
-    .description("take the jobs of campaigns (audit, infer membership, certify, scan and redteam with --queue) from a Redis queue and run them, until Ctrl-C or SIGTERM")
+    .description(
+      "take the jobs of campaigns (audit, infer membership, certify, scan and redteam with --queue) from a Redis queue and run them, until Ctrl-C or SIGTERM",
+    )
     .requiredOption("--queue <url>", "the campaigns' Redis, e.g. redis://127.0.0.1:6379")
     .option("--prefix <name>", "key prefix of the campaigns to serve (as given to aegis audit --queue-prefix)", DEFAULT_PREFIX)
     .option("--concurrency <n>", "jobs run at once", parseInteger("--concurrency", 1), 1)
@@ -19,8 +21,13 @@ export function workerCommand(): Command {
       parseInteger("--stall-seconds", 1),
       30,
     )
-    .option("--metrics-port <n>", "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics, and the campaigns' page on /", parseInteger("--metrics-port", 0))
+    .option(
+      "--metrics-port <n>",
+      "serve Prometheus metrics (jobs, job time, failures, queue depth) on this port's /metrics, and the campaigns' page on /",
+      parseInteger("--metrics-port", 0),
+    )
     .option("--metrics-host <host>", "address the metrics listen on", "127.0.0.1")
+    .option("--store <dir>", "the shared directory of campaigns submitted with --queue-store, as mounted on this machine")
     .option("--pub <key.pub>", "run only models whose signature (aegis sign, found beside the model by the submitter) verifies under this public key")
     .option(
       "--key-file <file>",
@@ -38,6 +45,7 @@ export function workerCommand(): Command {
         metricsPort: opts.metricsPort,
         metricsHost: opts.metricsHost,
         pub: opts.pub,
+        store: opts.store,
         key: opts.keyFile === undefined ? undefined : readKeyFile(opts.keyFile),
         log: info,
       });

@@ -22,11 +22,11 @@ import {
   SECURE_AGGREGATION_DEFAULTS,
   type SecureAggregationReport,
   SIMULATION_DEFAULTS,
+  type SimulationDp,
+  type SimulationRun,
   secureAggregator,
   settingLine,
   simulationFindings,
-  type SimulationDp,
-  type SimulationRun,
   simulationHtml,
   simulationMarkdown,
   simulationTable,
@@ -162,7 +162,11 @@ function simulateCommand(): Command {
     .option("--dp", "client-level differential privacy by DP-FedAvg (McMahan et al. 2018): clip each update to --clip, add Gaussian noise at the server")
     .option("--clip <S>", "under --dp, the L2 norm each client's update is clipped to", parseNumber("--clip"))
     .option("--noise-multiplier <z>", "under --dp, z: the noise on the average has σ = z·S/(qN)", parseNumber("--noise-multiplier"))
-    .option("--target-epsilon <ε>", "under --dp, instead of --noise-multiplier: the smallest z whose ε per client after --rounds is at most this", parseNumber("--target-epsilon"))
+    .option(
+      "--target-epsilon <ε>",
+      "under --dp, instead of --noise-multiplier: the smallest z whose ε per client after --rounds is at most this",
+      parseNumber("--target-epsilon"),
+    )
     .option("--delta <δ>", "under --dp, δ per client", parseNumber("--delta"), DP_FEDAVG_DELTA)
     .option("--rounds <n>", "rounds of training", parseInteger("--rounds", 1), SIMULATION_DEFAULTS.rounds)
     .option("--fraction <q>", "share of the clients sampled each round", parseNumber("--fraction"), SIMULATION_DEFAULTS.fraction)
@@ -247,9 +251,9 @@ function simulateCommand(): Command {
       },
     );
     const bar = progressBar("fl simulate", aggregators.length * attacks.length * opts.rounds);
-    const runs = await simulationTable(sim, aggregators, attacks, (p) => bar.update(p.done, `${p.aggregator} · ${p.attack} · round ${p.round}${p.epsilon === undefined ? "" : ` · ε ${p.epsilon.toFixed(2)}`}`)).finally(() =>
-      bar.stop(),
-    );
+    const runs = await simulationTable(sim, aggregators, attacks, (p) =>
+      bar.update(p.done, `${p.aggregator} · ${p.attack} · round ${p.round}${p.epsilon === undefined ? "" : ` · ε ${p.epsilon.toFixed(2)}`}`),
+    ).finally(() => bar.stop());
     await sim.classifier.release();
 
     const summary = summarise(sim, runs);
@@ -268,7 +272,7 @@ function simulateCommand(): Command {
         formats,
         {
           json: () => `${JSON.stringify(record, null, 2)}\n`,
-          md: () => simulationMarkdown(title, summary, findings),
+          md: () => simulationMarkdown(title, summary, findings) + (record.dp ? `\n${dpLine(record.dp)}\n` : ""),
           html: () => simulationHtml(title, summary, runs, findings),
           sarif: () => renderSarif(findings, { name: "aegis-fl", fullName: "Aegis federated-learning simulation", version: AEGIS_VERSION }),
         },
@@ -291,7 +295,7 @@ function simulateCommand(): Command {
 }
 
 /** --dp's settings, with z solved from --target-epsilon when asked; undefined without --dp. */
-function dpSettings(cmd: Command, opts: Record<string, number | boolean | undefined>): SimulationDp | undefined {
+function dpSettings(cmd: Command, opts: Record<string, number | boolean | undefined>): Required<SimulationDp> | undefined {
   const flags = [
     ["clip", "--clip"],
     ["noiseMultiplier", "--noise-multiplier"],
@@ -302,7 +306,8 @@ function dpSettings(cmd: Command, opts: Record<string, number | boolean | undefi
     for (const [key, flag] of flags) if (cmd.getOptionValueSource(key) === "cli") throw new AegisError("BAD_OPTION", `${flag} applies to DP-FedAvg: add --dp`);
     return undefined;
   }
-  if (opts.clip === undefined) throw new AegisError("BAD_OPTION", "--dp needs --clip S, the L2 norm each client's update is clipped to (e.g. the median update norm without DP)");
+  if (opts.clip === undefined)
+    throw new AegisError("BAD_OPTION", "--dp needs --clip S, the L2 norm each client's update is clipped to (e.g. the median update norm without DP)");
   if ((opts.noiseMultiplier === undefined) === (opts.targetEpsilon === undefined))
     throw new AegisError("BAD_OPTION", "--dp needs exactly one of --noise-multiplier z or --target-epsilon ε");
   const delta = opts.delta as number;
@@ -313,14 +318,14 @@ function dpSettings(cmd: Command, opts: Record<string, number | boolean | undefi
 }
 
 /** The DP-FedAvg setting and the ε per client after each round (the same for every run). */
-function dpSummary(dp: SimulationDp, samplingRate: number, runs: readonly SimulationRun[]) {
+function dpSummary(dp: Required<SimulationDp>, samplingRate: number, runs: readonly SimulationRun[]) {
   const epsilonPerRound = (runs[0]?.rounds ?? []).map((r) => r.epsilon ?? Number.NaN);
   return { ...dp, samplingRate, epsilon: epsilonPerRound.at(-1), epsilonPerRound };
 }
 
 function dpLine(s: ReturnType<typeof dpSummary>): string {
   const perRound = s.epsilonPerRound.map((e, i) => `${i + 1}: ${e.toFixed(2)}`).join(", ");
-  return `DP-FedAvg: S = ${s.clip}, z = ${s.noiseMultiplier}, q = ${s.samplingRate}; ε per client at δ = ${s.delta}: ${s.epsilon?.toFixed(2)} (after round ${perRound})`;
+  return `DP-FedAvg: S = ${s.clip}, z = ${Number(s.noiseMultiplier.toPrecision(4))}, q = ${s.samplingRate}; ε per client at δ = ${s.delta.toExponential()}: ${s.epsilon?.toFixed(2)} (after round ${perRound})`;
 }
 
 function attackList(value: string | undefined, malicious: number): FlAttack[] {

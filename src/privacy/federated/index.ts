@@ -7,6 +7,7 @@
  * dp-fedavg-mcmahan2018.ts adds client-level differential privacy (DP-FedAvg).
  */
 export * from "./aggregators/index.js";
+export { type ClientData, type ClientUpdate, LOCAL_DEFAULTS, type LocalTrainingOptions, localUpdate } from "./client.js";
 export {
   type ClientLevelPrivacy,
   DP_FEDAVG_DELTA,
@@ -16,7 +17,6 @@ export {
   dpFedAvgNoiseFor,
   requireDpCompatible,
 } from "./dp-fedavg-mcmahan2018.js";
-export { type ClientData, type ClientUpdate, LOCAL_DEFAULTS, type LocalTrainingOptions, localUpdate } from "./client.js";
 export {
   type AttackSettings,
   FL_ATTACKS,

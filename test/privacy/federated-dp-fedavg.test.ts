@@ -106,6 +106,29 @@ test("with small noise DP-FedAvg stays within 5 points of FedAvg, and every roun
   assert.equal(simulationEpsilon(sim, 4), run.rounds[3].epsilon);
 });
 
+test("in a federation, an attacker's scale beyond the clip changes nothing, where it wrecks FedAvg", async () => {
+  const mnist = loadMnist();
+  const train = { x: sliceRows(mnist.train.x, 0, 2000), labels: labelsOf(sliceRows(mnist.train.y, 0, 2000)) };
+  const held = { x: sliceRows(mnist.test.x, 0, 1000), labels: labelsOf(sliceRows(mnist.test.y, 0, 1000)) };
+  const model = buildArchitecture("mlp", { inputShape: [1, 28, 28], numClasses: 10 });
+  const setting = { clients: 10, malicious: 2, rounds: 4, alpha: 10 };
+  const dp = { clip: 3, noiseMultiplier: 0.1 };
+  const accuracyUnder = async (scale: number, withDp: boolean) => {
+    const sim = await prepareSimulation(model, train, held, { ...setting, attackSettings: { scale }, ...(withDp ? { dp } : {}) });
+    const run = await runSimulation(sim, withDp ? simulationAggregator(sim, "fedavg") : fedAvg, "scaled");
+    await sim.classifier.release();
+    return run.rounds.map((r) => r.accuracy);
+  };
+  const hundredfold = await accuracyUnder(100, true);
+  const thousandfold = await accuracyUnder(1000, true);
+  // Both attackers' updates are clipped to the same S·Δ/‖Δ‖: the same federation, round by round.
+  for (let r = 0; r < hundredfold.length; r++)
+    assert.ok(Math.abs(hundredfold[r] - thousandfold[r]) < 0.005, `round ${r + 1}: ${hundredfold[r]} vs ${thousandfold[r]}`);
+  assert.ok((thousandfold.at(-1) as number) > 0.6, `DP-FedAvg under a ×1000 attack reached ${thousandfold.at(-1)}`);
+  const plain = await accuracyUnder(1000, false);
+  assert.ok((plain.at(-1) as number) < 0.2, `FedAvg under a ×1000 attack kept ${plain.at(-1)}`);
+});
+
 test("DP-FedAvg samples each client independently with probability q and refuses secure aggregation", async () => {
   const x = float32(
     [40, 4],

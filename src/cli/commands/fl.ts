@@ -169,7 +169,12 @@ function simulateCommand(): Command {
     )
     .option("--delta <δ>", "under --dp, δ per client", parseNumber("--delta"), DP_FEDAVG_DELTA)
     .option("--rounds <n>", "rounds of training", parseInteger("--rounds", 1), SIMULATION_DEFAULTS.rounds)
-    .option("--fraction <q>", "share of the clients sampled each round", parseNumber("--fraction"), SIMULATION_DEFAULTS.fraction)
+    .option(
+      "--fraction <q>",
+      "share of the clients sampled each round (under --dp, each client is sampled with probability q)",
+      parseNumber("--fraction"),
+      SIMULATION_DEFAULTS.fraction,
+    )
     .option("--alpha <a>", "Dirichlet α of the label split (small = non-IID; Infinity = IID)", parseNumber("--alpha"), SIMULATION_DEFAULTS.alpha)
     .option("--byzantine <f>", "f the robust rules tolerate per round (default: the expected attackers per round)", parseInteger("--byzantine", 0))
     .option("--local-epochs <n>", "local epochs per round", parseInteger("--local-epochs", 1), LOCAL_DEFAULTS.epochs)

@@ -8,6 +8,8 @@ import { loadModel } from "../../onnx/io.js";
 import {
   AGGREGATORS,
   aggregatorByName,
+  DP_FEDAVG_DELTA,
+  dpFedAvgNoiseFor,
   FL_ATTACKS,
   type FlAttack,
   FlServer,
@@ -15,10 +17,13 @@ import {
   parseAttack,
   prepareSimulation,
   readFlConfig,
+  requireDpCompatible,
   runFlClient,
   SECURE_AGGREGATION_DEFAULTS,
   type SecureAggregationReport,
   SIMULATION_DEFAULTS,
+  type SimulationDp,
+  type SimulationRun,
   secureAggregator,
   settingLine,
   simulationFindings,
@@ -154,8 +159,22 @@ function simulateCommand(): Command {
       parseNumber("--secagg-dropout"),
       SECURE_AGGREGATION_DEFAULTS.dropout,
     )
+    .option("--dp", "client-level differential privacy by DP-FedAvg (McMahan et al. 2018): clip each update to --clip, add Gaussian noise at the server")
+    .option("--clip <S>", "under --dp, the L2 norm each client's update is clipped to", parseNumber("--clip"))
+    .option("--noise-multiplier <z>", "under --dp, z: the noise on the average has σ = z·S/(qN)", parseNumber("--noise-multiplier"))
+    .option(
+      "--target-epsilon <ε>",
+      "under --dp, instead of --noise-multiplier: the smallest z whose ε per client after --rounds is at most this",
+      parseNumber("--target-epsilon"),
+    )
+    .option("--delta <δ>", "under --dp, δ per client", parseNumber("--delta"), DP_FEDAVG_DELTA)
     .option("--rounds <n>", "rounds of training", parseInteger("--rounds", 1), SIMULATION_DEFAULTS.rounds)
-    .option("--fraction <q>", "share of the clients sampled each round", parseNumber("--fraction"), SIMULATION_DEFAULTS.fraction)
+    .option(
+      "--fraction <q>",
+      "share of the clients sampled each round (under --dp, each client is sampled with probability q)",
+      parseNumber("--fraction"),
+      SIMULATION_DEFAULTS.fraction,
+    )
     .option("--alpha <a>", "Dirichlet α of the label split (small = non-IID; Infinity = IID)", parseNumber("--alpha"), SIMULATION_DEFAULTS.alpha)
     .option("--byzantine <f>", "f the robust rules tolerate per round (default: the expected attackers per round)", parseInteger("--byzantine", 0))
     .option("--local-epochs <n>", "local epochs per round", parseInteger("--local-epochs", 1), LOCAL_DEFAULTS.epochs)
@@ -172,7 +191,7 @@ function simulateCommand(): Command {
   return cmd.action(async (opts) => {
     const formats = parseFormats(opts.format, FORMATS);
     const attacks = attackList(opts.attack, opts.malicious);
-    const aggregators = String(opts.secureAggregation && cmd.getOptionValueSource("aggregator") !== "cli" ? "fedavg" : opts.aggregator)
+    const aggregators = String((opts.secureAggregation || opts.dp) && cmd.getOptionValueSource("aggregator") !== "cli" ? "fedavg" : opts.aggregator)
       .split(",")
       .map((s) => s.trim());
     for (const [flag, name] of [
@@ -183,6 +202,8 @@ function simulateCommand(): Command {
       if (!opts.secureAggregation && cmd.getOptionValueSource(flag) === "cli")
         throw new AegisError("BAD_OPTION", `${name} applies to secure aggregation: add --secure-aggregation`);
     }
+    const dp = dpSettings(cmd, opts);
+    if (dp) for (const name of aggregators) requireDpCompatible(name);
     const secagg: SecureAggregationReport[] = [];
     const secureAggregation = opts.secureAggregation
       ? {
@@ -230,26 +251,33 @@ function simulateCommand(): Command {
         local: { epochs: opts.localEpochs, batchSize: opts.batchSize, lr: opts.lr, mu: opts.mu },
         attackSettings: { scale: opts.attackScale, sigma: opts.sigma, target: opts.target },
         secureAggregation,
+        dp,
         signal: interruptSignal(),
       },
     );
     const bar = progressBar("fl simulate", aggregators.length * attacks.length * opts.rounds);
-    const runs = await simulationTable(sim, aggregators, attacks, (p) => bar.update(p.done, `${p.aggregator} · ${p.attack} · round ${p.round}`)).finally(() =>
-      bar.stop(),
-    );
+    const runs = await simulationTable(sim, aggregators, attacks, (p) =>
+      bar.update(p.done, `${p.aggregator} · ${p.attack} · round ${p.round}${p.epsilon === undefined ? "" : ` · ε ${p.epsilon.toFixed(2)}`}`),
+    ).finally(() => bar.stop());
     await sim.classifier.release();
 
     const summary = summarise(sim, runs);
     const findings = simulationFindings(summary);
     const title = "Aegis federated-learning simulation";
-    const record = { summary, runs, findings, ...(secureAggregation ? { secureAggregation: secaggSummary(secagg) } : {}) };
+    const record = {
+      summary,
+      runs,
+      findings,
+      ...(secureAggregation ? { secureAggregation: secaggSummary(secagg) } : {}),
+      ...(dp ? { dp: dpSummary(dp, opts.fraction, runs) } : {}),
+    };
     if (formats.length > 0) {
       const written = writeReports(
         opts.out,
         formats,
         {
           json: () => `${JSON.stringify(record, null, 2)}\n`,
-          md: () => simulationMarkdown(title, summary, findings),
+          md: () => simulationMarkdown(title, summary, findings) + (record.dp ? `\n${dpLine(record.dp)}\n` : ""),
           html: () => simulationHtml(title, summary, runs, findings),
           sarif: () => renderSarif(findings, { name: "aegis-fl", fullName: "Aegis federated-learning simulation", version: AEGIS_VERSION }),
         },
@@ -265,9 +293,44 @@ function simulateCommand(): Command {
         lines.push(`${attack}: ${holding.length > 0 ? `held by ${holding.join(", ")}` : "no aggregator held"}`);
     }
     if (record.secureAggregation) lines.push(secaggLine(record.secureAggregation));
+    if (record.dp) lines.push(dpLine(record.dp));
     lines.push(`findings: ${severitySummary(findings)}`);
     process.stdout.write(`${lines.join("\n")}\n`);
   });
+}
+
+/** --dp's settings, with z solved from --target-epsilon when asked; undefined without --dp. */
+function dpSettings(cmd: Command, opts: Record<string, number | boolean | undefined>): Required<SimulationDp> | undefined {
+  const flags = [
+    ["clip", "--clip"],
+    ["noiseMultiplier", "--noise-multiplier"],
+    ["targetEpsilon", "--target-epsilon"],
+    ["delta", "--delta"],
+  ] as const;
+  if (!opts.dp) {
+    for (const [key, flag] of flags) if (cmd.getOptionValueSource(key) === "cli") throw new AegisError("BAD_OPTION", `${flag} applies to DP-FedAvg: add --dp`);
+    return undefined;
+  }
+  if (opts.clip === undefined)
+    throw new AegisError("BAD_OPTION", "--dp needs --clip S, the L2 norm each client's update is clipped to (e.g. the median update norm without DP)");
+  if ((opts.noiseMultiplier === undefined) === (opts.targetEpsilon === undefined))
+    throw new AegisError("BAD_OPTION", "--dp needs exactly one of --noise-multiplier z or --target-epsilon ε");
+  const delta = opts.delta as number;
+  const noiseMultiplier =
+    (opts.noiseMultiplier as number | undefined) ??
+    dpFedAvgNoiseFor({ targetEpsilon: opts.targetEpsilon as number, delta, samplingRate: opts.fraction as number, rounds: opts.rounds as number });
+  return { clip: opts.clip as number, noiseMultiplier, delta };
+}
+
+/** The DP-FedAvg setting and the ε per client after each round (the same for every run). */
+function dpSummary(dp: Required<SimulationDp>, samplingRate: number, runs: readonly SimulationRun[]) {
+  const epsilonPerRound = (runs[0]?.rounds ?? []).map((r) => r.epsilon ?? Number.NaN);
+  return { ...dp, samplingRate, epsilon: epsilonPerRound.at(-1), epsilonPerRound };
+}
+
+function dpLine(s: ReturnType<typeof dpSummary>): string {
+  const perRound = s.epsilonPerRound.map((e, i) => `${i + 1}: ${e.toFixed(2)}`).join(", ");
+  return `DP-FedAvg: S = ${s.clip}, z = ${Number(s.noiseMultiplier.toPrecision(4))}, q = ${s.samplingRate}; ε per client at δ = ${s.delta.toExponential()}: ${s.epsilon?.toFixed(2)} (after round ${perRound})`;
 }
 
 function attackList(value: string | undefined, malicious: number): FlAttack[] {

@@ -3,10 +3,20 @@
  * updates (client.ts, FedAvg and FedProx); the server combines them with FedAvg or a robust
  * rule (aggregators/); the harness (simulate.ts) runs a whole federation with attackers
  * (malicious.ts) on a label-Dirichlet split (partition.ts) in one process; secagg/ hides
- * each update from the server (Bonawitz et al. 2017's secure aggregation) under FedAvg.
+ * each update from the server (Bonawitz et al. 2017's secure aggregation) under FedAvg;
+ * dp-fedavg-mcmahan2018.ts adds client-level differential privacy (DP-FedAvg).
  */
 export * from "./aggregators/index.js";
 export { type ClientData, type ClientUpdate, LOCAL_DEFAULTS, type LocalTrainingOptions, localUpdate } from "./client.js";
+export {
+  type ClientLevelPrivacy,
+  DP_FEDAVG_DELTA,
+  type DpFedAvgOptions,
+  dpFedAvg,
+  dpFedAvgEpsilon,
+  dpFedAvgNoiseFor,
+  requireDpCompatible,
+} from "./dp-fedavg-mcmahan2018.js";
 export {
   type AttackSettings,
   FL_ATTACKS,
@@ -62,9 +72,11 @@ export {
   runSimulation,
   SIMULATION_DEFAULTS,
   type Simulation,
+  type SimulationDp,
   type SimulationOptions,
   type SimulationRun,
   simulationAggregator,
+  simulationEpsilon,
   simulationTable,
   type TableProgress,
 } from "./simulate.js";

@@ -5,7 +5,9 @@
  * parameters (client.ts), and the aggregation rule combines their updates (aggregators/).
  * One classifier serves every client in turn, so a simulation of 100 clients holds one
  * model in memory. `simulationTable` runs every aggregator against every attack from the
- * same initial model and split, which is the table of the README.
+ * same initial model and split, which is the table of the README. With `dp`, the server runs
+ * DP-FedAvg (dp-fedavg-mcmahan2018.ts): clients are sampled independently with probability
+ * `fraction`, and every round reports the ε per client spent so far.
  */
 import { createRng, type Rng } from "../../data/index.js";
 import { countCorrect, OnnxClassifier } from "../../engine/index.js";
@@ -14,6 +16,7 @@ import type { Model } from "../../onnx/ir.js";
 import { gatherRows, type Tensor } from "../../tensor.js";
 import { type Aggregator, aggregatorByName, type Contribution } from "./aggregators/index.js";
 import { type ClientData, type ClientUpdate, type LocalTrainingOptions, localUpdate } from "./client.js";
+import { DP_FEDAVG_DELTA, dpFedAvg, dpFedAvgEpsilon, requireDpCompatible } from "./dp-fedavg-mcmahan2018.js";
 import { type AttackSettings, attackTrains, type FlAttack, lieZ, littleIsEnough, maliciousUpdate, poisonClientData, stampTrigger } from "./malicious.js";
 import { readParameters, writeParameters } from "./parameters.js";
 import { dirichletSplit } from "./partition.js";
@@ -36,8 +39,19 @@ export interface SimulationOptions {
   attackSettings?: AttackSettings;
   /** Aggregate under secure aggregation (Bonawitz et al. 2017): FedAvg only, the robust rules are refused. */
   secureAggregation?: SecureAggregationOptions;
+  /** Client-level DP (DP-FedAvg): FedAvg only, without secure aggregation. */
+  dp?: SimulationDp;
   seed?: number;
   signal?: AbortSignal;
+}
+
+export interface SimulationDp {
+  /** S, the L2 clip of each client's update. */
+  clip: number;
+  /** z: the noise on the average has σ = zS/(qN). */
+  noiseMultiplier: number;
+  /** δ per client (default 10⁻⁵). */
+  delta?: number;
 }
 
 export interface Simulation {
@@ -47,8 +61,8 @@ export interface Simulation {
   /** Client indices of the attackers. */
   readonly attackers: ReadonlySet<number>;
   readonly test: ClientData;
-  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine" | "secureAggregation">> &
-    Pick<SimulationOptions, "local" | "attackSettings" | "signal" | "secureAggregation">;
+  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine" | "secureAggregation" | "dp">> &
+    Pick<SimulationOptions, "local" | "attackSettings" | "signal" | "secureAggregation" | "dp">;
   /** f per round. */
   readonly byzantine: number;
   /** Clients per round. */
@@ -62,6 +76,8 @@ export interface RoundMetrics {
   backdoorSuccess: number;
   clients: number;
   attackers: number;
+  /** Under DP: ε per client spent by the rounds so far, at the simulation's δ. */
+  epsilon?: number;
 }
 
 export interface SimulationRun {
@@ -87,6 +103,7 @@ export async function prepareSimulation(model: Model, train: ClientData, test: C
     local: options.local,
     attackSettings: options.attackSettings,
     secureAggregation: options.secureAggregation,
+    dp: options.dp && { ...options.dp, delta: options.dp.delta ?? DP_FEDAVG_DELTA },
     signal: options.signal,
   };
   const { clients, malicious, fraction } = settings;
@@ -96,6 +113,14 @@ export async function prepareSimulation(model: Model, train: ClientData, test: C
   if (!(fraction > 0 && fraction <= 1)) throw new AegisError("BAD_OPTION", `--fraction must be in (0, 1], not ${fraction}`);
   if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
     throw new AegisError("BAD_OPTION", `--rounds must be a positive integer, not ${settings.rounds}`);
+  if (settings.dp && settings.secureAggregation) {
+    throw new AegisError(
+      "BAD_OPTION",
+      "--dp cannot be combined with --secure-aggregation yet: secure aggregation clips each coordinate and weights updates by examples, while DP-FedAvg needs L2-clipped, equally weighted updates; drop one of the two",
+    );
+  }
+  // Refuses a bad z or δ before any training.
+  if (settings.dp) dpFedAvgEpsilon({ samplingRate: fraction, noiseMultiplier: settings.dp.noiseMultiplier, rounds: settings.rounds, delta: settings.dp.delta });
   const perRound = Math.max(1, Math.round(fraction * clients));
   const byzantine = options.byzantine ?? Math.round((malicious * perRound) / clients);
   const shares = dirichletSplit(train.labels, clients, settings.alpha, settings.seed);
@@ -132,11 +157,17 @@ export async function runSimulation(
   let global = Float32Array.from(sim.initial);
   const history: RoundMetrics[] = [];
   for (let round = 1; round <= rounds; round++) {
-    const sampled = sampleClients(sim.clients.length, sim.perRound, rng);
+    const sampled = sim.options.dp ? poissonSample(sim.clients.length, sim.options.fraction, rng) : sampleClients(sim.clients.length, sim.perRound, rng);
     const contributions = await roundContributions(sim, global, sampled, attack, round, rng);
     const step = aggregator.aggregate(contributions, { byzantine: sim.byzantine, normal: () => rng.normal() });
     global = Float32Array.from(global, (w, i) => w + step[i]);
-    const metrics = { round, ...(await measure(sim, global)), clients: sampled.length, attackers: sampled.filter((k) => sim.attackers.has(k)).length };
+    const metrics: RoundMetrics = {
+      round,
+      ...(await measure(sim, global)),
+      clients: sampled.length,
+      attackers: sampled.filter((k) => sim.attackers.has(k)).length,
+    };
+    if (sim.options.dp) metrics.epsilon = simulationEpsilon(sim, round);
     history.push(metrics);
     onRound?.(metrics);
   }
@@ -150,12 +181,29 @@ export interface TableProgress {
   round: number;
   done: number;
   total: number;
+  /** Under DP: ε per client spent so far in this run. */
+  epsilon?: number;
 }
 
-/** The rule `name`, under secure aggregation when the simulation asks for it (which refuses the robust rules). */
+/**
+ * The rule `name`, under secure aggregation or DP when the simulation asks for it. Both refuse
+ * the robust rules: secure aggregation shows the server only the sum, and DP-FedAvg's noise
+ * needs a clipped sum (requireDpCompatible), whose clip bounds an attacker to S/(qN) a round.
+ */
 export function simulationAggregator(sim: Simulation, name: string): Aggregator {
-  const secure = sim.options.secureAggregation;
-  return secure ? secureAggregator(name, secure) : aggregatorByName(name);
+  const { secureAggregation, dp, fraction } = sim.options;
+  if (dp) {
+    requireDpCompatible(name);
+    return dpFedAvg({ clip: dp.clip, noiseMultiplier: dp.noiseMultiplier, expectedClients: fraction * sim.clients.length, dimension: sim.initial.length });
+  }
+  return secureAggregation ? secureAggregator(name, secureAggregation) : aggregatorByName(name);
+}
+
+/** ε per client after `rounds` rounds of the simulation's DP-FedAvg (Infinity without DP). */
+export function simulationEpsilon(sim: Simulation, rounds: number): number {
+  const dp = sim.options.dp;
+  if (!dp) return Number.POSITIVE_INFINITY;
+  return dpFedAvgEpsilon({ samplingRate: sim.options.fraction, noiseMultiplier: dp.noiseMultiplier, rounds, delta: dp.delta ?? DP_FEDAVG_DELTA }).epsilon;
 }
 
 /** Every aggregator against every attack, from the same initial model and split. */
@@ -173,7 +221,7 @@ export async function simulationTable(
       if (sim.attackers.size === 0 && attack !== "none") throw new AegisError("BAD_OPTION", `--attack ${attack} needs attackers; give --malicious K`);
       runs.push(
         await runSimulation(sim, aggregator, attack, (m) =>
-          onProgress?.({ aggregator: name, attack, round: m.round, done: runs.length * sim.options.rounds + m.round, total }),
+          onProgress?.({ aggregator: name, attack, round: m.round, done: runs.length * sim.options.rounds + m.round, total, epsilon: m.epsilon }),
         ),
       );
     }
@@ -235,6 +283,11 @@ async function measure(sim: Simulation, global: Float32Array): Promise<{ accurac
 
 function agreement(outputs: Tensor<"float32">, labels: readonly number[]): number {
   return labels.length > 0 ? countCorrect(outputs, labels) / labels.length : Number.NaN;
+}
+
+/** Each client independently with probability q, as DP-FedAvg's accounting assumes. */
+function poissonSample(n: number, q: number, rng: Rng): number[] {
+  return Array.from({ length: n }, (_, i) => i).filter(() => rng.next() < q);
 }
 
 /** m distinct client indices, uniformly. */

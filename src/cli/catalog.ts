@@ -184,7 +184,7 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "campaign",
     usage: "",
-    description: "see or cancel a campaign that `aegis audit --queue` started; re-attach by running the audit again with --campaign ID",
+    description: "see, follow or cancel a campaign that a command with --queue started; collect its report by running that command again with --campaign ID",
     load: async () => (await import("./commands/campaign.js")).campaignCommand(),
   },
   {

@@ -140,6 +140,9 @@ test("a worker killed with -9 mid-job: its job goes to another worker, and the r
   const status = await aegis(["campaign", "status", id, "--queue", REDIS, "--prefix", p]);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`campaign ${id}: 12 of 12 jobs done, 0 running, 0 waiting, 0 failed; 0 workers connected`));
+  const attached = await aegis(["campaign", "attach", id, "--queue", REDIS, "--prefix", p]);
+  assert.equal(attached.code, 0, attached.stderr);
+  assert.match(attached.stdout, new RegExp(`campaign ${id}: 12 of 12 jobs done`));
 });
 
 test("an encrypted model stays encrypted in Redis: a worker with the key runs it, one without fails its jobs saying so", async () => {
@@ -506,6 +509,9 @@ test("a job that always fails ends failed after its tries, with its error in the
     assert.match(metrics, /aegis_campaign_jobs_total\{outcome="completed"\} 2\n/);
     assert.match(metrics, /aegis_campaign_job_seconds_count\{attack="pgd"\} 2\n/);
     assert.match(metrics, /aegis_campaign_queue_jobs\{state="failed"\} 2\n/);
+    const attached = await aegis(["campaign", "attach", campaign, "--queue", REDIS, "--prefix", p]);
+    assert.equal(attached.code, 13, "attach exits 13 when jobs failed");
+    assert.match(attached.stderr, new RegExp(`2 jobs of campaign ${campaign} failed`));
     // The campaigns' page, in a real browser: the campaign's jobs by state, this worker, the failed jobs' errors.
     const home = worker.metricsUrl.replace(/metrics$/, "");
     const { browser, page, fetched, errors } = await openPage(home);

@@ -1,12 +1,14 @@
 import { Command } from "commander";
 import { type CampaignStatus, campaignStatus, cancelCampaign, DEFAULT_PREFIX } from "../../campaigns/index.js";
-import { printJson } from "../common.js";
+import { AegisError } from "../../errors.js";
+import { interruptSignal, printJson, progressBar } from "../common.js";
 import { withJson } from "../options.js";
 
 export function campaignCommand(): Command {
   return new Command("campaign")
-    .description("see or cancel a campaign that `aegis audit --queue` started; re-attach by running the audit again with --campaign ID")
+    .description("see, follow or cancel a campaign that a command with --queue started; collect its report by running that command again with --campaign ID")
     .addCommand(statusCommand())
+    .addCommand(attachCommand())
     .addCommand(cancelCommand());
 }
 
@@ -26,6 +28,38 @@ function statusCommand(): Command {
     else process.stdout.write(statusText(status));
   });
 }
+
+/** Follows a campaign from any machine until no job of it waits or runs; exit 13 when some failed. */
+function attachCommand(): Command {
+  return withQueue(
+    new Command("attach")
+      .description(
+        "follow a campaign's jobs until they are all done (exits 13 if any failed); its report comes from running its command again with --campaign ID",
+      )
+      .argument("<id>"),
+  ).action(async (id: string, opts) => {
+    const target = { url: opts.queue, prefix: opts.prefix };
+    const signal = interruptSignal();
+    let status = await campaignStatus(target, id);
+    const bar = progressBar(`campaign ${id}`, status.total);
+    try {
+      while (!signal.aborted) {
+        const left = status.jobs.waiting + status.jobs.delayed + status.jobs.prioritized + status.jobs.active;
+        bar.update(status.jobs.completed + status.jobs.failed, `${status.jobs.active} running, ${status.workers} workers`, status.total);
+        if (left === 0 || status.cancelled) break;
+        await new Promise((resolve) => setTimeout(resolve, ATTACH_POLL_MS));
+        status = await campaignStatus(target, id);
+      }
+    } finally {
+      bar.stop();
+    }
+    process.stdout.write(statusText(status));
+    if (signal.aborted) throw new AegisError("INTERRUPTED", `stopped following campaign ${id}; its jobs go on (aegis campaign attach ${id} again)`);
+    if (status.jobs.failed > 0) throw new AegisError("QUEUE_ERROR", `${status.jobs.failed} job${status.jobs.failed === 1 ? "" : "s"} of campaign ${id} failed`);
+  });
+}
+
+const ATTACH_POLL_MS = 1000;
 
 function cancelCommand(): Command {
   return withQueue(new Command("cancel").description("remove a campaign's waiting jobs and stop its submitter; running jobs finish").argument("<id>")).action(

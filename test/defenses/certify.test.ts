@@ -20,21 +20,14 @@ import {
   maximumRadius,
   predictSmoothed,
 } from "../../src/defenses/certification/randomized-smoothing.js";
-import {
-  betaQuantile,
-  binomialTestHalf,
-  clopperPearsonLower,
-  clopperPearsonUpper,
-  logGamma,
-  regularizedBeta,
-} from "../../src/defenses/certification/statistics.js";
+import { betaQuantile, binomialTestHalf, clopperPearsonLower, clopperPearsonUpper, regularizedBeta } from "../../src/defenses/certification/statistics.js";
 import { gaussianAugmentation } from "../../src/defenses/trainers/gaussian-augmentation.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import type { Predictor } from "../../src/engine/capabilities.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { adam } from "../../src/engine/optimizers.js";
 import { train } from "../../src/engine/trainer.js";
-import { normalCdf, normalQuantile } from "../../src/normal.js";
+import { logGamma, normalCdf, normalQuantile } from "../../src/normal.js";
 import { float32, labelsOf, sliceRows, type Tensor } from "../../src/tensor.js";
 
 const close = (actual: number, expected: number, rel: number, what: string) =>

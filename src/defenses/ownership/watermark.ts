@@ -22,8 +22,8 @@ import { createRng, type Rng } from "../../data/random.js";
 import type { OnnxClassifier, Optimizer, Predictor } from "../../engine/index.js";
 import { argmaxRow, type EpochStats, train } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
+import { logGamma } from "../../normal.js";
 import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
-import { logGamma } from "../certification/statistics.js";
 
 export const WATERMARK_DEFAULTS = {
   /** Trigger images (the paper's 100). */

@@ -31,4 +31,4 @@ export {
   requireFittedModel,
 } from "./run.js";
 export { addGaussianNoise, priorShiftRows, rotateImages } from "./shifts.js";
-export { chiSquareHomogeneity, chiSquareSurvival, kolmogorovSurvival, ksTwoSample, logGamma, type TestResult, upperGammaRegularised } from "./statistics.js";
+export { chiSquareHomogeneity, chiSquareSurvival, kolmogorovSurvival, ksTwoSample, type TestResult, upperGammaRegularised } from "./statistics.js";

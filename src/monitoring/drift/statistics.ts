@@ -13,6 +13,7 @@
  *   upper incomplete gamma Q(k/2, x/2): the series of P below a + 1, Legendre's continued
  *   fraction (modified Lentz) above (Numerical Recipes §6.2).
  */
+import { logGamma } from "../../normal.js";
 
 /** Q(λ) = P(K > λ) for Kolmogorov's distribution K; 1 for λ ≤ 0. */
 export function kolmogorovSurvival(lambda: number): number {
@@ -57,21 +58,6 @@ export function ksTwoSample(reference: ArrayLike<number>, current: ArrayLike<num
     d = Math.max(d, Math.abs(i / n - j / m));
   }
   return { statistic: d, pValue: kolmogorovSurvival(Math.sqrt((n * m) / (n + m)) * d) };
-}
-
-/** ln Γ(x) for x > 0, Lanczos (g = 7, 9 terms), about 1e-15 relative. */
-export function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
-  const g = 7;
-  const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
-    9.9843695780195716e-6, 1.5056327351493116e-7,
-  ];
-  const z = x - 1;
-  let a = c[0];
-  for (let k = 1; k < c.length; k++) a += c[k] / (z + k);
-  const t = z + g + 0.5;
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
 }
 
 /** The regularised upper incomplete gamma function Q(a, x) = Γ(a, x)/Γ(a). */

@@ -11,9 +11,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { decodeInputs, featureCollision, type PoisonManifest, poisonSuccess } from "../../src/attacks/index.js";
+import { decodeInputs, featureCollision, type PoisonManifest, poisonSuccess, retrainLastLayer } from "../../src/attacks/index.js";
 import { createRng, loadDataset, loadMnist, saveNpz } from "../../src/data/index.js";
-import { adam, buildArchitecture, createFeatureExtractor, OnnxClassifier, type Predictor, train } from "../../src/engine/index.js";
+import { createFeatureExtractor, OnnxClassifier } from "../../src/engine/index.js";
 import { AegisError } from "../../src/errors.js";
 import { gatherRows, labelsOf, sliceRows, type Tensor } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
@@ -74,29 +74,10 @@ test("feature collision replaces 5 rows of class 9 with poisons whose features a
   }
 });
 
-/** The paper's transfer learning: features frozen, the last layer (a softmax regression on them) retrained. */
-async function retrainLastLayer(x: Tensor<"float32">, labels: readonly number[]): Promise<Predictor & { release(): Promise<void> }> {
-  const f = await features(x);
-  const head = await OnnxClassifier.create(buildArchitecture("linear", { inputShape: [f.shape[1]], numClasses: 10, seed: 0 }), {
-    trainable: true,
-    threads: 1,
-  });
-  await train(head, { x: f, labels }, { epochs: 30, batchSize: 64, optimizer: adam({ lr: 0.01 }), seed: 0 });
-  const { inputShape, numClasses, clipRange } = model;
-  return {
-    inputShape,
-    numClasses,
-    clipRange,
-    outputKind: head.outputKind,
-    predict: async (input) => head.predict(await features(input)),
-    release: () => head.release(),
-  };
-}
-
 test("a last layer retrained on the poisoned set classifies the target as 9; retrained on the clean set, as 4, at the same test accuracy", async () => {
   const evaluation = { x: sliceRows(testSplit.x, 100, 600), labels: testLabels.slice(100, 600) };
-  const poisoned = await retrainLastLayer(crafted.x, crafted.labels);
-  const clean = await retrainLastLayer(data.x, data.labels);
+  const poisoned = await retrainLastLayer(model, crafted);
+  const clean = await retrainLastLayer(model, data);
   try {
     const hit = await poisonSuccess(poisoned, evaluation, crafted.manifest);
     const control = await poisonSuccess(clean, evaluation, crafted.manifest);

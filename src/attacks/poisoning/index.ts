@@ -5,7 +5,7 @@ import { featureCollision } from "./feature-collision.js";
 import { labelFlipping } from "./label-flipping.js";
 import type { PoisoningAttack } from "./types.js";
 
-export { matchesPattern, type PoisonSuccess, patternText, poisonSuccess } from "./evaluate.js";
+export { matchesPattern, type PoisonSuccess, patternText, poisonSuccess, retrainLastLayer } from "./evaluate.js";
 export { type Collision, collideFeatures, type FeatureCollisionParams } from "./feature-collision.js";
 export { createManifest, decodeInputs, encodeInputs, loadManifest, MANIFEST_FORMAT, poisonedFlags, saveManifest } from "./manifest.js";
 export {

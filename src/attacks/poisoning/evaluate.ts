@@ -10,8 +10,12 @@
  *   error rate;
  * - blind spot (tabular): positive rows matching the pattern classified as benign.
  */
+import { buildArchitecture } from "../../engine/architectures.js";
 import type { Predictor } from "../../engine/capabilities.js";
-import { argmaxRow } from "../../engine/trainer.js";
+import { OnnxClassifier } from "../../engine/classifier.js";
+import { createFeatureExtractor } from "../../engine/features.js";
+import { adam } from "../../engine/optimizers.js";
+import { argmaxRow, train } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import { decodeInputs } from "./manifest.js";
@@ -109,4 +113,40 @@ export async function poisonSuccess(
       };
     }
   }
+}
+
+/**
+ * The victim of Shafahi et al.'s transfer-learning experiment: `model`'s feature extractor
+ * (its penultimate layer) frozen, and a new last layer — a softmax regression on those
+ * features — trained on `data` (Adam 0.01, batches of 64). Targeted attacks are scored on
+ * it with poisonSuccess. Release it when done.
+ */
+export async function retrainLastLayer(
+  model: OnnxClassifier,
+  data: { x: Tensor<"float32">; labels: readonly number[] },
+  options: { epochs?: number; seed?: number } = {},
+): Promise<Predictor & { release(): Promise<void> }> {
+  const extractor = await createFeatureExtractor(model.exportModel(), { pooling: "none" });
+  const features = async (x: Tensor<"float32">) => (await extractor.extract(x)).features;
+  const f = await features(data.x);
+  const head = await OnnxClassifier.create(buildArchitecture("linear", { inputShape: [f.shape[1]], numClasses: model.numClasses, seed: options.seed ?? 0 }), {
+    trainable: true,
+  });
+  try {
+    await train(head, { x: f, labels: data.labels }, { epochs: options.epochs ?? 30, batchSize: 64, optimizer: adam({ lr: 0.01 }), seed: options.seed ?? 0 });
+  } catch (e) {
+    await Promise.all([head.release(), extractor.release()]);
+    throw e;
+  }
+  const { inputShape, numClasses, clipRange } = model;
+  return {
+    inputShape,
+    numClasses,
+    clipRange,
+    outputKind: head.outputKind,
+    predict: async (x) => head.predict(await features(x)),
+    release: async () => {
+      await Promise.all([head.release(), extractor.release()]);
+    },
+  };
 }

@@ -1,10 +1,12 @@
 /** Poisoning attacks (ART's family): registry, manifest, triggers and how success is measured. */
 import { badnets } from "./badnets.js";
 import { cleanLabel } from "./clean-label.js";
+import { featureCollision } from "./feature-collision.js";
 import { labelFlipping } from "./label-flipping.js";
 import type { PoisoningAttack } from "./types.js";
 
-export { matchesPattern, type PoisonSuccess, patternText, poisonSuccess } from "./evaluate.js";
+export { matchesPattern, type PoisonSuccess, patternText, poisonSuccess, retrainLastLayer } from "./evaluate.js";
+export { type Collision, collideFeatures, type FeatureCollisionParams } from "./feature-collision.js";
 export { createManifest, decodeInputs, encodeInputs, loadManifest, MANIFEST_FORMAT, poisonedFlags, saveManifest } from "./manifest.js";
 export {
   type CompiledTrigger,
@@ -18,10 +20,10 @@ export {
   type TriggerSpec,
 } from "./trigger.js";
 export type * from "./types.js";
-export { badnets, cleanLabel, labelFlipping };
+export { badnets, cleanLabel, featureCollision, labelFlipping };
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry of attacks with different parameters
-export const POISONING_ATTACKS: readonly PoisoningAttack<any>[] = [badnets, labelFlipping, cleanLabel];
+export const POISONING_ATTACKS: readonly PoisoningAttack<any>[] = [badnets, labelFlipping, cleanLabel, featureCollision];
 
 export function poisoningAttackByName(name: string): PoisoningAttack | undefined {
   return POISONING_ATTACKS.find((a) => a.name === name) as PoisoningAttack | undefined;

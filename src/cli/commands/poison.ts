@@ -1,17 +1,17 @@
 import { Command } from "commander";
-import { cleanLabel, POISONING_ATTACKS, parseTrigger, poisoningAttackByName, saveManifest } from "../../attacks/index.js";
+import { cleanLabel, featureCollision, POISONING_ATTACKS, parseTrigger, poisoningAttackByName, saveManifest } from "../../attacks/index.js";
 import { requireLabels, saveNpz } from "../../data/index.js";
 import { createRng } from "../../data/random.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
-import { tensor } from "../../tensor.js";
+import { gatherRows, type Tensor, tensor } from "../../tensor.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { parseInteger, parseNumber, runtimeOptions, withData, withJson, withOut, withRuntime, withSeed } from "../options.js";
 
 export function poisonCommand(): Command {
   const cmd = new Command("poison")
     .description(
-      "poison a labelled training set (BadNets backdoor, clean-label backdoor, label flipping) and write a manifest of what changed, for evaluation only",
+      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, label flipping) and write a manifest of what changed, for evaluation only",
     )
     .argument("<attack>", POISONING_ATTACKS.map((a) => a.name).join(" | "));
   withData(cmd, "the clean training data (mnist: its 8,000-sample train split)", undefined, { split: "train" });
@@ -29,9 +29,43 @@ export function poisonCommand(): Command {
       "--trigger <spec>",
       'badnets, clean-label: pattern (badnets\' default), pixel, patch (clean-label\'s default: 3×3 checkerboard) or blend, with settings after a colon, e.g. "patch:size=4,row=2,col=2", "blend:alpha=0.2"',
     )
-    .option("--model <file>", "clean-label: the robust proxy model the rows are perturbed against (e.g. models/mnist-cnn-pgd-at.onnx)")
+    .option(
+      "--model <file>",
+      "clean-label: the robust proxy model the rows are perturbed against (e.g. models/mnist-cnn-pgd-at.onnx); feature-collision: the model (victim or surrogate) whose features collide",
+    )
     .option("--eps <e>", `clean-label: L∞ radius, a share of the input range (default ${cleanLabel.defaults.eps.toFixed(4)} = 16/255)`, parseNumber("--eps"))
-    .option("--max-iter <n>", `clean-label: PGD steps (default ${cleanLabel.defaults.maxIter})`, parseInteger("--max-iter", 1));
+    .option(
+      "--max-iter <n>",
+      `clean-label: PGD steps (default ${cleanLabel.defaults.maxIter}); feature-collision: forward–backward iterations (default ${featureCollision.defaults.maxIter})`,
+      parseInteger("--max-iter", 1),
+    )
+    .option(
+      "--target-index <i>",
+      "feature-collision: row of --target-data that the poisoned model should classify as --base-class",
+      parseInteger("--target-index", 0),
+    )
+    .option("--target-data <spec>", "feature-collision: where the target comes from (default: the test split of a built-in --data; required with a file)")
+    .option(
+      "--base-class <k>",
+      "feature-collision: the class B the target should become; poisons are crafted from B's rows and keep label B",
+      parseInteger("--base-class", 0),
+    )
+    .option(
+      "--count <n>",
+      `feature-collision: number of poisons (default ${featureCollision.defaults.count}, the paper's one-shot kill)`,
+      parseInteger("--count", 1),
+    )
+    .option(
+      "--watermark <opacity>",
+      "feature-collision: blend the target into each base first at this opacity (default 0; the paper's end-to-end setting: 0.3)",
+      parseNumber("--watermark"),
+    )
+    .option(
+      "--beta0 <b>",
+      `feature-collision: input-space weight β₀, scaled by dim_f²/dim_b² (default ${featureCollision.defaults.beta0})`,
+      parseNumber("--beta0"),
+    )
+    .option("--layer <name>", "feature-collision: the model value whose features collide (default: the penultimate layer)");
   withSeed(cmd, "the rows drawn (and a blend trigger's noise)");
   withOut(cmd, "where to write the poisoned set (.npz with x and y)", undefined, true);
   withRuntime(cmd);
@@ -43,6 +77,8 @@ export function poisonCommand(): Command {
     const labels = requireLabels(data, "poisoning");
     const numClasses = Math.max(...labels) + 1;
     const params: Record<string, unknown> = { ...attack.defaults };
+    if (attack.name === "feature-collision" && (opts.fraction !== undefined || opts.target !== undefined))
+      throw new AegisError("BAD_OPTION", "feature-collision takes --count poisons and a --base-class, not --fraction or --target");
     if (opts.fraction !== undefined) params.fraction = opts.fraction;
     if (opts.target !== undefined) params.target = opts.target;
     if (attack.name === "label-flip" && opts.source !== undefined) params.source = opts.source;
@@ -51,17 +87,29 @@ export function poisonCommand(): Command {
     if (attack.name === "badnets" || attack.name === "clean-label") {
       if (opts.trigger !== undefined) params.trigger = parseTrigger(opts.trigger, data.x.shape.slice(1));
     } else if (opts.trigger !== undefined) throw new AegisError("BAD_OPTION", "--trigger applies to badnets and clean-label only");
-    if (attack.name === "clean-label") {
-      if (opts.eps !== undefined) params.eps = opts.eps;
+    if (attack.name === "clean-label" && opts.eps !== undefined) params.eps = opts.eps;
+    else if (opts.eps !== undefined) throw new AegisError("BAD_OPTION", "--eps applies to clean-label only");
+    if (attack.needsModel) {
       if (opts.maxIter !== undefined) params.maxIter = opts.maxIter;
-    } else if (opts.model !== undefined || opts.eps !== undefined || opts.maxIter !== undefined)
-      throw new AegisError("BAD_OPTION", "--model, --eps and --max-iter apply to clean-label only");
+    } else if (opts.model !== undefined || opts.maxIter !== undefined)
+      throw new AegisError("BAD_OPTION", "--model and --max-iter apply to clean-label and feature-collision only");
+    const collisionFlags = ["targetIndex", "targetData", "baseClass", "count", "watermark", "beta0", "layer"];
+    let targets: { x: Tensor<"float32">; labels: number[] } | undefined;
+    if (attack.name === "feature-collision") {
+      for (const key of collisionFlags.slice(2)) if (opts[key] !== undefined) params[key] = opts[key];
+      targets = collisionTarget(opts, data.name);
+    } else if (collisionFlags.some((key) => opts[key] !== undefined))
+      throw new AegisError(
+        "BAD_OPTION",
+        "--target-index, --target-data, --base-class, --count, --watermark, --beta0 and --layer apply to feature-collision only",
+      );
     const model = opts.model === undefined ? undefined : await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
     let result: Awaited<ReturnType<typeof attack.poison>>;
     try {
       result = await attack.poison({ x: data.x, labels, numClasses, source: data.name }, params, {
         rng: createRng(opts.seed),
         model,
+        targets,
         progress: progressBar,
         signal: interruptSignal(),
       });
@@ -76,4 +124,17 @@ export function poisonCommand(): Command {
     if (opts.json)
       printJson({ attack: m.attack, out: opts.out, manifest: opts.manifest, rows: m.data.rows, poisoned: m.poisoned.length, goal: m.goal, trigger: m.trigger });
   });
+}
+
+/** Feature collision's one target: row --target-index of --target-data, or of the built-in set's test split. */
+function collisionTarget(opts: { data: string; targetData?: string; targetIndex?: number; xKey?: string; yKey?: string }, dataName: string) {
+  if (opts.targetIndex === undefined) throw new AegisError("BAD_OPTION", "feature-collision needs --target-index, the row of --target-data to misclassify");
+  const builtin = opts.data === "mnist" || opts.data === "mnist-full";
+  if (opts.targetData === undefined && !builtin)
+    throw new AegisError("BAD_OPTION", `feature-collision takes its target from --target-data (a test set); ${dataName} is a file, so give one`);
+  const source = loadData(opts.targetData ?? opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: "test" });
+  const labels = requireLabels(source, "choosing the feature-collision target");
+  if (opts.targetIndex >= labels.length)
+    throw new AegisError("BAD_OPTION", `--target-index ${opts.targetIndex} is beyond ${source.name}'s ${labels.length} rows`);
+  return { x: gatherRows(source.x, [opts.targetIndex]), labels: [labels[opts.targetIndex]] };
 }

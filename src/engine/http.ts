@@ -78,6 +78,8 @@ export class HttpPredictor implements Predictor {
   private readonly shownUrl: string;
   private readonly slots: Slots;
   private classes: number | undefined;
+  /** Most samples sent in one request, set once the endpoint has refused a body as too large (413). */
+  private requestCap: number | undefined;
   private sentSamples = 0;
   private httpCalls = 0;
 
@@ -230,12 +232,39 @@ export class HttpPredictor implements Predictor {
       if (cancel.aborted) throw new Cancelled();
       if (this.maxQueries !== undefined && this.sentSamples + count > this.maxQueries) throw this.budgetError(count, "the next request");
       this.sentSamples += count;
-      const body = JSON.stringify(fillTemplate(this.requestTemplate, batchToJson(data, count, this.inputShape)));
-      const text = await this.post(body, cancel);
-      return this.parseOutputs(text, count);
+      return await this.postRows(data, count, cancel);
     } finally {
       this.slots.release();
     }
+  }
+
+  /**
+   * Posts `count` rows in as few requests as the endpoint's body limit allows: a request it
+   * refuses as too large (413) is sent again in halves, and later batches are cut to that
+   * size, so a batch size above a server's limit costs a refusal or two, not the run.
+   */
+  private async postRows(data: Float32Array, count: number, cancel: AbortSignal): Promise<Float32Array> {
+    if (this.requestCap !== undefined && count > this.requestCap) return this.postInTwo(data, count, this.requestCap, cancel);
+    const body = JSON.stringify(fillTemplate(this.requestTemplate, batchToJson(data, count, this.inputShape)));
+    try {
+      return this.parseOutputs(await this.post(body, cancel), count);
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      if (count === 1) throw e.refusal;
+      this.requestCap = Math.min(this.requestCap ?? count, Math.ceil(count / 2));
+      return this.postInTwo(data, count, this.requestCap, cancel);
+    }
+  }
+
+  /** The first `first` rows, then the rest (cut again by postRows if still above the cap). */
+  private async postInTwo(data: Float32Array, count: number, first: number, cancel: AbortSignal): Promise<Float32Array> {
+    const row = sizeOf(this.inputShape);
+    const head = await this.postRows(data.subarray(0, first * row), first, cancel);
+    const tail = await this.postRows(data.subarray(first * row), count - first, cancel);
+    const out = new Float32Array(head.length + tail.length);
+    out.set(head);
+    out.set(tail, head.length);
+    return out;
   }
 
   /** POSTs with retries; returns the body of the first 2xx answer. */
@@ -266,8 +295,11 @@ export class HttpPredictor implements Predictor {
             ? "check the credentials in headers (e.g. Authorization)"
             : response.status === 404 || response.status === 405
               ? "check the URL and that the endpoint takes POST"
-              : "check requestTemplate, inputShape and headers against what the endpoint expects";
-        throw new AegisError("TARGET_ERROR", `${this.shownUrl} rejected the request with ${status}: ${quote(text)}; ${hint}`);
+              : response.status === 413
+                ? "one sample is larger than the endpoint's body limit; raise the limit on the server"
+                : "check requestTemplate, inputShape and headers against what the endpoint expects";
+        const refusal = new AegisError("TARGET_ERROR", `${this.shownUrl} rejected the request with ${status}: ${quote(text)}; ${hint}`);
+        throw response.status === 413 ? new BodyTooLarge(refusal) : refusal;
       }
       if (attempt >= this.retries) {
         throw new AegisError(
@@ -395,6 +427,13 @@ export class HttpPredictor implements Predictor {
       }
     }
     return out;
+  }
+}
+
+/** A 413 answer, which postRows turns into smaller requests; `refusal` is what the caller sees if even one sample is too large. */
+class BodyTooLarge extends Error {
+  constructor(readonly refusal: AegisError) {
+    super(refusal.message);
   }
 }
 

@@ -366,6 +366,39 @@ test("a 401 points at the credentials", async () => {
   await rejectsWith(predictor(server.url).predict(samples(1)), "TARGET_ERROR", /HTTP 401/, /Authorization/);
 });
 
+test("a body over the endpoint's limit (413) is sent again in halves, and later batches at that size", async () => {
+  // The endpoint takes at most 5 instances per request, as a body limit would.
+  const sizes: number[] = [];
+  const server = await serve(({ body }) => {
+    const instances = (body as { instances: unknown[] }).instances;
+    sizes.push(instances.length);
+    if (instances.length > 5) return { status: 413, body: { error: "request body is too large" } };
+    return softmaxHandler({ body, headers: {}, call: 0 });
+  });
+  const model = predictor(server.url, { batchSize: 16, concurrency: 1 });
+  const x = samples(16);
+  const y = await model.predict(x);
+  assert.deepEqual(
+    y.data,
+    expected(x, (f) => softmax(logitsOf(f))),
+  );
+  // 16 refused, 8 refused, then 4 + 4 + 4 + 4 at the cap of 4.
+  assert.deepEqual(sizes, [16, 8, 4, 4, 4, 4]);
+  assert.equal(model.queries, 16, "samples are counted once, however often they were re-sent");
+  const more = samples(12);
+  assert.deepEqual(
+    (await model.predict(more)).data,
+    expected(more, (f) => softmax(logitsOf(f))),
+  );
+  assert.deepEqual(sizes.slice(6), [4, 4, 4], "later batches start at the size the endpoint took");
+});
+
+test("a single sample over the endpoint's limit is a target error that says to raise it", async () => {
+  const server = await serve(() => ({ status: 413, body: { error: "request body is too large" } }));
+  await rejectsWith(predictor(server.url, { batchSize: 4 }).predict(samples(3)), "TARGET_ERROR", /HTTP 413/, /body limit/);
+  assert.equal(server.calls, 3, "3 samples, then 2, then 1");
+});
+
 test("the query budget stops a call before it is sent", async () => {
   const server = await serve(softmaxHandler);
   const model = predictor(server.url, { batchSize: 4, maxQueries: 10 });

@@ -157,6 +157,13 @@ test("aegis serve refuses a model whose signature does not verify (exit 12) and 
     body: JSON.stringify({ instances: [nested(0)] }),
   });
   assert.equal(r.status, 200);
+  // The default body limit takes the default --max-instances (256) inputs, each pixel a float32 written out at full precision.
+  const pixels = Array.from({ length: 784 }, (_, k) => Math.fround(((k * 7919) % 997) / 997));
+  const full = JSON.stringify({ instances: Array.from({ length: 256 }, () => pixels) });
+  assert.ok(full.length > 2 ** 21, `${full.length} bytes, over twice the old 1 MiB default`);
+  const many = await fetch(`${served.url}/v1/models/digits:predict`, { method: "POST", headers: { "content-type": "application/json" }, body: full });
+  assert.equal(many.status, 200);
+  assert.equal(((await many.json()) as ApiBody).predictions.length, 256);
   served.child.kill("SIGTERM");
   assert.deepEqual(await exited(served.child), { code: 0, signal: null });
 

@@ -27,7 +27,11 @@ export function serveCommand(): Command {
     .option("--port <port>", "port (0 picks a free one)", parseInteger("--port", 0), 8080)
     .option("--clip-range <lo,hi>", "valid input range; requests outside it are refused", "0,1")
     .option("--max-instances <n>", "most instances per request", parseInteger("--max-instances", 1), 256)
-    .option("--body-limit <bytes>", "largest request body", parseInteger("--body-limit", 1), 1024 * 1024)
+    .option(
+      "--body-limit <bytes>",
+      "largest request body (default: room for --max-instances inputs of the largest model as JSON, 1–64 MiB)",
+      parseInteger("--body-limit", 1),
+    )
     .option("--pub <key>", "refuse to start unless each model verifies against this public key (`aegis keygen`)")
     .option("--sig <file...>", "signature of each model (default: <model>.sig, as `aegis sign` writes)")
     .option("--key-file <file>", "key of models `aegis encrypt` wrote, decrypted in memory only (default: AEGIS_KEY, else the file AEGIS_KEY_FILE names)")
@@ -47,7 +51,8 @@ export function serveCommand(): Command {
       const classifier = await OnnxClassifier.fromFile(file, { ...runtimeOptions(opts), clipRange, keyFile: opts.keyFile });
       models.push({ name: names[i], classifier, maxInstances: opts.maxInstances });
     }
-    const app = await createServer({ models, bodyLimit: opts.bodyLimit, logLevel: opts.logLevel === "off" ? false : opts.logLevel });
+    const bodyLimit: number = opts.bodyLimit ?? defaultBodyLimit(models, opts.maxInstances);
+    const app = await createServer({ models, bodyLimit, logLevel: opts.logLevel === "off" ? false : opts.logLevel });
     const heModels = await Promise.all(
       heFiles.map(async (file) => ({ service: await startHeService(basename(file).replace(/(\.he)?\.json$/, ""), readHeModel(file)) })),
     );
@@ -67,6 +72,16 @@ export function serveCommand(): Command {
     await app.close();
     for (const m of models) await m.classifier.release();
   });
+}
+
+/** JSON spends at most this many characters on one float32 with its separator ("-0.123456789012345678e-10,"). */
+const JSON_CHARS_PER_NUMBER = 24;
+const MIB = 2 ** 20;
+
+/** A body limit that takes the --max-instances a client is allowed to send, so the two defaults agree (1 MiB refused 256 MNIST digits). */
+function defaultBodyLimit(models: readonly ServedModel[], maxInstances: number): number {
+  const largestInput = Math.max(0, ...models.map((m) => m.classifier.inputShape.reduce((n, d) => n * Math.max(d, 1), 1)));
+  return Math.min(64 * MIB, Math.max(MIB, largestInput * JSON_CHARS_PER_NUMBER * maxInstances + 64 * 1024));
 }
 
 async function verifyAll(files: string[], sigs: string[] | undefined, pub: string, keyFile: string | undefined): Promise<void> {

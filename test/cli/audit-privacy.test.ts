@@ -6,36 +6,20 @@
  * --evidence` takes the report as membership evidence. Flags that need one another exit 2.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { AuditReport } from "../../src/audit/types.js";
-import { loadMnist } from "../../src/data/index.js";
-import { buildArchitecture } from "../../src/engine/architectures.js";
-import { OnnxClassifier } from "../../src/engine/classifier.js";
-import { adam } from "../../src/engine/optimizers.js";
-import { train } from "../../src/engine/trainer.js";
-import { encodeModel } from "../../src/onnx/proto.js";
-import { labelsOf, sliceRows } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
+import { writeOverfitMlp } from "../helpers/overfit-mlp.js";
 import { schemaValidator } from "../helpers/schemas.js";
 
 const dir = mkdtempSync(join(tmpdir(), "aegis-audit-privacy-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const validate = schemaValidator("audit-report.schema.json");
 const modelPath = join(dir, "overfit.onnx");
-{
-  const { train: split } = loadMnist();
-  const model = await OnnxClassifier.create(buildArchitecture("mlp", { inputShape: [1, 28, 28], numClasses: 10, seed: 3 }), { trainable: true });
-  await train(
-    model,
-    { x: sliceRows(split.x, 0, 100), labels: labelsOf(split.y).slice(0, 100) },
-    { epochs: 30, batchSize: 32, optimizer: adam({ lr: 1e-3 }), seed: 3 },
-  );
-  writeFileSync(modelPath, encodeModel(model.exportModel()));
-  await model.release();
-}
+await writeOverfitMlp(modelPath);
 
 const audit = (out: string, ...extra: string[]) =>
   aegis([

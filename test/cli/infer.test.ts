@@ -10,31 +10,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { loadMnist, saveNpz } from "../../src/data/index.js";
+import { saveNpz } from "../../src/data/index.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { adam } from "../../src/engine/optimizers.js";
 import { train } from "../../src/engine/trainer.js";
 import { encodeModel } from "../../src/onnx/proto.js";
-import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
+import { float32 } from "../../src/tensor.js";
 import { attributeRecords } from "../helpers/attribute-task.js";
 import { aegis } from "../helpers/cli.js";
+import { writeOverfitMlp } from "../helpers/overfit-mlp.js";
 import { sarifValidator, schemaValidator } from "../helpers/schemas.js";
 
 const dir = mkdtempSync(join(tmpdir(), "aegis-infer-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const modelPath = join(dir, "overfit.onnx");
-{
-  const { train: split } = loadMnist();
-  const model = await OnnxClassifier.create(buildArchitecture("mlp", { inputShape: [1, 28, 28], numClasses: 10, seed: 3 }), { trainable: true });
-  await train(
-    model,
-    { x: sliceRows(split.x, 0, 100), labels: labelsOf(split.y).slice(0, 100) },
-    { epochs: 30, batchSize: 32, optimizer: adam({ lr: 1e-3 }), seed: 3 },
-  );
-  writeFileSync(modelPath, encodeModel(model.exportModel()));
-  await model.release();
-}
+await writeOverfitMlp(modelPath);
 
 const membership = (nonMembers: string, reference: string) => [
   "infer",

@@ -15,10 +15,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { loadDataset } from "../../src/data/index.js";
+import { loadDataset, saveNpz } from "../../src/data/index.js";
 import { countCorrect, OnnxClassifier } from "../../src/engine/index.js";
 import { loadModel } from "../../src/onnx/io.js";
-import { labelsOf } from "../../src/tensor.js";
+import { float32, labelsOf, tensor } from "../../src/tensor.js";
 import { openReport } from "../helpers/chromium.js";
 import { aegis, exited } from "../helpers/cli.js";
 
@@ -74,8 +74,19 @@ function certificateFor(dir: string): void {
   const alt = HOSPITALS.map((_, k) => `IP:${serverAddress(k)}`).join(",");
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "server.key"), "-out", join(dir, "server.crt")]
-      .concat(["-days", "2", "-subj", "/CN=aegis-fl-server", "-addext", `subjectAltName=${alt}`]),
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      join(dir, "server.key"),
+      "-out",
+      join(dir, "server.crt"),
+    ].concat(["-days", "2", "-subj", "/CN=aegis-fl-server", "-addext", `subjectAltName=${alt}`]),
     { stdio: "ignore" },
   );
 }
@@ -107,9 +118,19 @@ test("five hospitals, each in its own network namespace, train the breast-cancer
   const shares = files.slice(0, 5).map((f) => f.perClass[0] / f.rows);
   assert.ok(Math.max(...shares) - Math.min(...shares) > 0.3, `the hospitals' malignant shares differ (non-IID): ${shares.map((s) => s.toFixed(2))}`);
 
-  const central = await aegis(
-    ["train", "--arch", "linear", "--data", join(dir, "train.npz"), "--test-data", join(dir, "test.npz"), "--epochs", "30", "--out", join(dir, "central.onnx")],
-  );
+  const central = await aegis([
+    "train",
+    "--arch",
+    "linear",
+    "--data",
+    join(dir, "train.npz"),
+    "--test-data",
+    join(dir, "test.npz"),
+    "--epochs",
+    "30",
+    "--out",
+    join(dir, "central.onnx"),
+  ]);
   assert.equal(central.code, 0, central.stderr);
   const centralAccuracy = await accuracyOf(join(dir, "central.onnx"), join(dir, "test.npz"));
 
@@ -132,7 +153,14 @@ test("five hospitals, each in its own network namespace, train the breast-cancer
   );
   // Each hospital's process lives in its own namespace, where only its own link leads anywhere.
   for (const [k, h] of hospitals.entries()) assert.equal(await namespaceOf(h.child), hospitalNs(k));
-  const otherLink = spawn("ip", ["netns", "exec", hospitalNs(0), process.execPath, "-e", `require("net").connect(8443, "${serverAddress(1)}").on("error", (e) => console.log(e.code))`]);
+  const otherLink = spawn("ip", [
+    "netns",
+    "exec",
+    hospitalNs(0),
+    process.execPath,
+    "-e",
+    `require("net").connect(8443, "${serverAddress(1)}").on("error", (e) => console.log(e.code))`,
+  ]);
   let unreachable = "";
   otherLink.stdout.on("data", (d) => {
     unreachable += d;
@@ -165,7 +193,10 @@ test("five hospitals, each in its own network namespace, train the breast-cancer
   const { browser, page, fetched, errors } = await openReport(html);
   try {
     assert.equal(await page.locator("tbody tr[data-round]").count(), 20);
-    assert.match((await page.locator(".card", { hasText: "validation accuracy" }).innerText()).replace(/\s+/g, " "), new RegExp(`${(federatedAccuracy * 100).toFixed(1)}%`));
+    assert.match(
+      ((await page.locator(".card", { hasText: "validation accuracy" }).textContent()) ?? "").replace(/\s+/g, " "),
+      new RegExp(`${(federatedAccuracy * 100).toFixed(1)}%`),
+    );
     assert.equal(await page.locator("svg.chart").count(), 2);
     assert.equal(await page.locator(".finding", { hasText: "FL-SERVER-SEES-UPDATES" }).count(), 1);
     assert.deepEqual(fetched, []);
@@ -173,4 +204,21 @@ test("five hospitals, each in its own network namespace, train the breast-cancer
   } finally {
     await browser.close();
   }
+});
+
+test("fl.yaml's validation data must fit the model, and is refused before any round when it does not", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-fl-hospitals-"));
+  const split = await aegis(["fl", "split", "--data", join(repo, "data/breast-cancer/wdbc.csv"), "--clients", "2", "--arch", "mlp", "--out", dir]);
+  assert.equal(split.code, 0, split.stderr);
+  assert.match(split.stdout, /\| .*hospital-2\.npz \| \d+ \| \d+ \| \d+ \|/);
+  saveNpz(join(dir, "narrow.npz"), { x: float32([4, 3]), y: tensor("int64", [4], new BigInt64Array(4)) });
+  const config = join(dir, "fl.yaml");
+  writeFileSync(
+    config,
+    `model: initial.onnx\ntls: { cert: none.crt, key: none.key }\nvalidation: narrow.npz\nclients:\n  hospital-1: { tokenSha256: ${"a".repeat(64)} }\n`,
+  );
+  const refused = await aegis(["fl", "server", "--config", config]);
+  assert.equal(refused.code, 6, refused.stderr);
+  assert.match(refused.stderr, /validation data .*narrow\.npz does not fit .*initial\.onnx: the data's samples have shape \[3\] but the model expects \[30\]/);
+  assert.ok(!existsSync(join(dir, "fl-state", "fl-rounds.html")), "no report for a server that never started");
 });

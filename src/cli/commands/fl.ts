@@ -94,14 +94,19 @@ function serverCommand(): Command {
         info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`);
       },
     });
+    if (validation) {
+      // Measured now so that data that does not fit the model stops the server before round 1.
+      const start = await validation.evaluate(server.parameters).catch((e: unknown) => {
+        if (!(e instanceof AegisError)) throw e;
+        throw new AegisError("SHAPE_MISMATCH", `fl.yaml's validation data ${config.validation} does not fit ${config.model}: ${e.message}`);
+      });
+      const which = server.round === 0 ? "the initial model" : `the model after round ${server.round}`;
+      info(`validation: ${which} scores ${(start.accuracy * 100).toFixed(2)}% on ${validation.data.labels.length} rows`);
+    }
     report = RoundReport.open(config.report, federationSetting(config, validation), server.rounds, validation);
     mkdirSync(config.report, { recursive: true });
     report.write();
     info(`round report: ${join(config.report, ROUND_REPORT_FILES.html)} (rewritten after every round)`);
-    if (validation && server.round === 0) {
-      const start = await validation.evaluate(server.parameters);
-      info(`validation: the initial model scores ${(start.accuracy * 100).toFixed(2)}% on ${validation.data.labels.length} rows`);
-    }
     const port = await server.listen();
     info(`listening on https://${config.host}:${port} for ${config.clients.size} clients`);
     const signal = interruptSignal();

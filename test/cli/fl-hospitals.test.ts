@@ -177,12 +177,14 @@ test("five hospitals, each in its own network namespace, train the breast-cancer
   );
   assert.equal(log.rounds.at(-1).validation.accuracy, federatedAccuracy);
   assert.equal(log.setting.secureAggregation, false);
+  assert.ok(log.initial.accuracy < federatedAccuracy, `training improved on the initial model (${log.initial.accuracy})`);
   assert.equal(log.setting.validation.rows, files[6].rows);
   const html = join(dir, "fl-state", "fl-rounds.html");
   assert.ok(existsSync(html));
   const { browser, page, fetched, errors } = await openReport(html);
   try {
-    assert.equal(await page.locator("tbody tr[data-round]").count(), 20);
+    assert.equal(await page.locator("tbody tr[data-round]").count(), 21, "the initial model, then 20 rounds");
+    assert.match((await page.locator('tr[data-round="0"]').textContent()) ?? "", /the initial model/);
     assert.match(
       ((await page.locator(".card", { hasText: "validation accuracy" }).textContent()) ?? "").replace(/\s+/g, " "),
       new RegExp(`${(federatedAccuracy * 100).toFixed(1)}%`),

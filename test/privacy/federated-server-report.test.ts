@@ -105,6 +105,7 @@ test("a restarted server continues the report: rounds of the checkpoint keep the
   const dir = mkdtempSync(join(tmpdir(), "aegis-fl-report-"));
   const validation = await ServerValidation.create(buildArchitecture("linear", { inputShape: [2], numClasses: 2, seed: 4 }), validationData());
   const first = RoundReport.open(dir, SETTING, [], validation);
+  first.setInitial({ accuracy: 0.5, loss: 0.69 });
   await first.add(record(1), new Float32Array(6));
   await first.add(record(2), new Float32Array(6));
   await first.add(record(3, ["a", "b"], "lost-attempt"), new Float32Array(6));
@@ -130,6 +131,9 @@ test("a restarted server continues the report: rounds of the checkpoint keep the
     "each round once",
   );
   assert.equal(log.setting.secureAggregation, true);
+  assert.deepEqual(log.initial, { accuracy: 0.5, loss: 0.69 }, "the initial model's numbers survive the restart");
+  const html = readFileSync(join(dir, ROUND_REPORT_FILES.html), "utf8");
+  assert.match(html, /<tr data-round="0"><td>0<\/td><td colspan="6">the initial model<\/td><td>50\.0%<\/td>/);
   await validation.release();
 });
 

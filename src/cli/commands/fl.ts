@@ -94,16 +94,19 @@ function serverCommand(): Command {
         info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`);
       },
     });
+    let initial: { accuracy: number; loss: number } | undefined;
     if (validation) {
       // Measured now so that data that does not fit the model stops the server before round 1.
       const start = await validation.evaluate(server.parameters).catch((e: unknown) => {
         if (!(e instanceof AegisError)) throw e;
         throw new AegisError("SHAPE_MISMATCH", `fl.yaml's validation data ${config.validation} does not fit ${config.model}: ${e.message}`);
       });
+      if (server.round === 0) initial = start;
       const which = server.round === 0 ? "the initial model" : `the model after round ${server.round}`;
       info(`validation: ${which} scores ${(start.accuracy * 100).toFixed(2)}% on ${validation.data.labels.length} rows`);
     }
     report = RoundReport.open(config.report, federationSetting(config, validation), server.rounds, validation);
+    if (initial) report.setInitial(initial);
     mkdirSync(config.report, { recursive: true });
     report.write();
     info(`round report: ${join(config.report, ROUND_REPORT_FILES.html)} (rewritten after every round)`);

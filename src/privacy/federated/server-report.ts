@@ -52,6 +52,8 @@ export interface FederationSetting {
 
 export interface RoundLog {
   setting: FederationSetting;
+  /** The initial model on the validation data, before round 1. */
+  initial?: { accuracy: number; loss: number };
   rounds: RoundEntry[];
 }
 
@@ -97,14 +99,19 @@ export class RoundReport {
   static open(dir: string, setting: FederationSetting, history: readonly RoundRecord[], validation?: ServerValidation): RoundReport {
     const earlier = readLog(join(dir, ROUND_REPORT_FILES.json));
     const rounds = history.map((record) => {
-      const kept = earlier.find((e) => e.round === record.round && e.attempt === record.attempt);
+      const kept = earlier.rounds?.find((e) => e.round === record.round && e.attempt === record.attempt);
       return kept ?? entryOf(record, 0, undefined);
     });
-    return new RoundReport(dir, { setting, rounds }, validation);
+    return new RoundReport(dir, { setting, initial: earlier.initial, rounds }, validation);
   }
 
   get rounds(): readonly RoundEntry[] {
     return this.log.rounds;
+  }
+
+  /** Records the initial model's validation numbers (the charts' round 0). */
+  setInitial(measured: { accuracy: number; loss: number }): void {
+    this.log.initial = measured;
   }
 
   /** An attempt at `round` closed with too few answers; the round's entry will count it. */
@@ -151,13 +158,13 @@ function entryOf(record: RoundRecord, retries: number, validation: RoundEntry["v
   };
 }
 
-function readLog(path: string): RoundEntry[] {
+function readLog(path: string): Partial<RoundLog> {
   try {
     const log = JSON.parse(readFileSync(path, "utf8")) as Partial<RoundLog>;
-    return Array.isArray(log.rounds) ? log.rounds : [];
+    return Array.isArray(log.rounds) ? log : {};
   } catch {
     // No report yet, or one cut short before this version wrote atomically: start afresh.
-    return [];
+    return {};
   }
 }
 
@@ -229,7 +236,8 @@ export function roundsHtml(log: RoundLog): string {
   ]);
   const charts: string[] = [];
   if (measured.length > 0) {
-    const points = measured.map((r) => [r.round, r.validation?.accuracy ?? 0] as const);
+    const start = log.initial ? [[0, log.initial.accuracy] as const] : [];
+    const points = [...start, ...measured.map((r) => [r.round, r.validation?.accuracy ?? 0] as const)];
     charts.push(
       lineChart([{ name: "validation accuracy", color: "#1f77b4", points }], "round", "the global model's accuracy on the server's validation data", {
         yLabel: "accuracy",
@@ -252,6 +260,9 @@ export function roundsHtml(log: RoundLog): string {
     );
   }
   const head = ["round", "sampled", "answered", "dropped", "retries", "examples", "seconds", "val. accuracy", "val. loss", "closed"];
+  const initial = log.initial
+    ? `<tr data-round="0"><td>0</td><td colspan="6">the initial model</td><td>${esc(pct(log.initial.accuracy))}</td><td>${esc(log.initial.loss.toFixed(4))}</td><td>—</td></tr>`
+    : "";
   const body = rounds
     .map((r) => {
       const cells = [
@@ -275,7 +286,7 @@ export function roundsHtml(log: RoundLog): string {
     `<p>${esc(setup)}. Written after every round.</p>`,
     summary,
     charts.length > 0 ? `<h2>Per round</h2>${charts.join("")}` : "",
-    `<h2>Rounds</h2><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${body}</tbody></table>`,
+    `<h2>Rounds</h2><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${initial}${body}</tbody></table>`,
     findingsSection(roundFindings(log), "No finding: secure aggregation is on and the validation accuracy has not fallen."),
   ]);
 }

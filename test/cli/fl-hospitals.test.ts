@@ -19,6 +19,7 @@ import { loadDataset, saveNpz } from "../../src/data/index.js";
 import { countCorrect, OnnxClassifier } from "../../src/engine/index.js";
 import { loadModel } from "../../src/onnx/io.js";
 import { float32, labelsOf, tensor } from "../../src/tensor.js";
+import { selfSignedCertificate } from "../helpers/certificate.js";
 import { openReport } from "../helpers/chromium.js";
 import { aegis, exited } from "../helpers/cli.js";
 
@@ -70,27 +71,6 @@ function inNamespace(ns: string, args: string[], env: Record<string, string> = {
   return { child, log: () => log };
 }
 
-function certificateFor(dir: string): void {
-  const alt = HOSPITALS.map((_, k) => `IP:${serverAddress(k)}`).join(",");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      join(dir, "server.key"),
-      "-out",
-      join(dir, "server.crt"),
-    ].concat(["-days", "2", "-subj", "/CN=aegis-fl-server", "-addext", `subjectAltName=${alt}`]),
-    { stdio: "ignore" },
-  );
-}
-
 /** The named namespace a process runs in, once `ip netns exec` has entered it. */
 async function namespaceOf(child: ChildProcess): Promise<string> {
   for (let tries = 0; tries < 100; tries++) {
@@ -125,7 +105,7 @@ test("five hospitals, each in its own network namespace, train the breast-cancer
   const centralAccuracy = await accuracyOf(join(dir, "central.onnx"), join(dir, "test.npz"));
 
   buildNetwork();
-  certificateFor(dir);
+  selfSignedCertificate(dir, HOSPITALS.map((_, k) => `IP:${serverAddress(k)}`).join(","));
   const config = join(dir, "fl.yaml");
   copyFileSync(join(repo, "examples/fl-hospitals.yaml"), config);
   const tokens = HOSPITALS.map((id) => `${id}-${process.pid}-token-${"z".repeat(16)}`);

@@ -34,7 +34,11 @@ const serverAddress = (k: number) => `10.19.${k + 1}.1`;
 
 const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
+/** Every process this file starts in a namespace, stopped at the end should a failed assertion leave it running. */
+const started: ChildProcess[] = [];
+
 after(() => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   for (const ns of [serverNs, ...HOSPITALS.map((_, k) => hospitalNs(k))]) {
     try {
       ip("netns", "delete", ns);
@@ -63,6 +67,7 @@ function buildNetwork(): void {
 /** `aegis …` inside namespace `ns`, its stderr collected. */
 function inNamespace(ns: string, args: string[], env: Record<string, string> = {}): { child: ChildProcess; log: () => string } {
   const child = spawn("ip", ["netns", "exec", ns, process.execPath, bin, ...args], { env: { ...process.env, FORCE_COLOR: "0", ...env } });
+  started.push(child);
   let log = "";
   child.stderr?.on("data", (d) => {
     log += d;
@@ -90,7 +95,10 @@ async function accuracyOf(model: string, data: string): Promise<number> {
   return correct / labels.length;
 }
 
-test("five hospitals, each in its own network namespace, train the breast-cancer classifier to within 2 points of centralised training", async () => {
+// The timeout only turns a hung federation into a failure; 20 rounds take well under a minute.
+test("five hospitals, each in its own network namespace, train the breast-cancer classifier to within 2 points of centralised training", {
+  timeout: 300_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), "aegis-fl-hospitals-"));
   const split = await aegis(["fl", "split", "--data", join(repo, "data/breast-cancer/wdbc.csv"), "--standardise", "--out", dir, "--json"]);
   assert.equal(split.code, 0, split.stderr);

@@ -5,7 +5,7 @@
  * federation. The real server writes it in test/cli/fl-hospitals.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -16,6 +16,7 @@ import {
   type RoundEntry,
   type RoundRecord,
   RoundReport,
+  readFlConfig,
   readParameters,
   roundFindings,
   roundsHtml,
@@ -163,4 +164,18 @@ test("the page escapes client ids and says when no validation data is configured
   assert.match(html, /&lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;/);
   assert.match(html, /no validation data configured/);
   assert.equal(html.match(/<svg/g)?.length, 1, "only the answered chart: no accuracy was measured");
+});
+
+test("fl.yaml: validation and report resolve against the file's folder; the report defaults to the checkpoint folder", () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-fl-report-"));
+  const base = `model: m.onnx\ntls: { cert: s.crt, key: s.key }\ncheckpoint: state\nclients:\n  a: { tokenSha256: ${"ab".repeat(32)} }\n`;
+  const file = join(dir, "fl.yaml");
+  writeFileSync(file, base);
+  const plain = readFlConfig(file);
+  assert.equal(plain.report, join(dir, "state"));
+  assert.equal(plain.validation, undefined);
+  writeFileSync(file, `${base}validation: data/val.npz\nreport: reports/rounds\n`);
+  const configured = readFlConfig(file);
+  assert.equal(configured.validation, join(dir, "data", "val.npz"));
+  assert.equal(configured.report, join(dir, "reports", "rounds"));
 });

@@ -122,7 +122,7 @@ function serverCommand(): Command {
   });
 }
 
-/** The server's validation set, checked against the model's input now rather than after round 1. */
+/** fl.yaml's validation data: labelled rows the server scores the global model on. */
 async function serverValidation(model: string, spec: string): Promise<ServerValidation> {
   const data = loadData(spec, {});
   return ServerValidation.create(loadModel(model), { x: data.x, labels: requireLabels(data, "validation") });

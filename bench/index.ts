@@ -40,6 +40,7 @@ for (const line of ["", ...(await (await import("./neural-cleanse.js")).benchNeu
 for (const line of ["", ...(await (await import("./federated.js")).benchFederated((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./secagg.js")).benchSecAgg((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./dp-fedavg.js")).benchDpFedAvg((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./federated-hospitals.js")).benchFederatedHospitals((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./watermark.js")).benchWatermark((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./fingerprint.js")).benchFingerprint((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./feature-collision.js")).benchFeatureCollision((l) => console.error(l)))]) console.log(line);

@@ -18,6 +18,10 @@ export interface Series {
 export interface ChartOptions {
   /** Draws the series' names with their line and marker above the plot, so the chart explains itself when copied out of the report. */
   legend?: boolean;
+  /** The y axis's title (default "robust accuracy"). */
+  yLabel?: string;
+  /** What a point's x is called in its tooltip (default "ε"). */
+  xName?: string;
 }
 
 /** A round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at least v. */
@@ -97,7 +101,7 @@ export function lineChart(series: readonly Series[], xLabel: string, title: stri
   }
   parts.push(
     `<text x="${M.left + pw / 2}" y="${H - 8}" text-anchor="middle" class="axis">${esc(xLabel)}</text>`,
-    `<text transform="translate(14 ${top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">robust accuracy</text>`,
+    `<text transform="translate(14 ${top + ph / 2}) rotate(-90)" text-anchor="middle" class="axis">${esc(options.yLabel ?? "robust accuracy")}</text>`,
   );
   for (const s of series) {
     if (s.points.length === 0) continue;
@@ -107,7 +111,8 @@ export function lineChart(series: readonly Series[], xLabel: string, title: stri
     );
     const marker = s.marker ?? "circle";
     if (marker !== "none") {
-      for (const p of s.points) parts.push(markerSvg(marker, sx(p[0]), sy(p[1]), s.color, `${s.name}: ε ${tick(p[0])} → ${(p[1] * 100).toFixed(1)}%`));
+      for (const p of s.points)
+        parts.push(markerSvg(marker, sx(p[0]), sy(p[1]), s.color, `${s.name}: ${options.xName ?? "ε"} ${tick(p[0])} → ${(p[1] * 100).toFixed(1)}%`));
     }
   }
   parts.push("</svg>");

@@ -129,6 +129,12 @@ test("three hospitals train over HTTPS; a SIGKILLed server resumes from its chec
   const accuracy = countCorrect(await model.predict(check.x), labels) / labels.length;
   await model.release();
   assert.ok(accuracy > 0.85, `the federated model's accuracy is ${accuracy}`);
+  // The round report went on across the kill, with each round once and as checkpointed.
+  const report = JSON.parse(readFileSync(join(dir, "state", "fl-rounds.json"), "utf8"));
+  assert.deepEqual(
+    report.rounds.map((r: { round: number; attempt: string }) => [r.round, r.attempt]),
+    state.history.map((r: { round: number; attempt: string }) => [r.round, r.attempt]),
+  );
 });
 
 test("a round closes at its deadline with the clients that answered, and the federation goes on without a dead client", async () => {

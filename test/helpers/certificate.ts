@@ -1,8 +1,11 @@
-/** A self-signed P-256 certificate for localhost and 127.0.0.1, made by openssl: `dir`/server.crt and `dir`/server.key. */
+/**
+ * A self-signed P-256 certificate made by openssl, `dir`/server.crt and `dir`/server.key, for
+ * localhost and 127.0.0.1 unless `subjectAltName` names other addresses ("IP:10.0.0.1,…").
+ */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 
-export function selfSignedCertificate(dir: string): { cert: string; key: string } {
+export function selfSignedCertificate(dir: string, subjectAltName = "IP:127.0.0.1,DNS:localhost"): { cert: string; key: string } {
   const cert = join(dir, "server.crt");
   const key = join(dir, "server.key");
   execFileSync(
@@ -24,7 +27,7 @@ export function selfSignedCertificate(dir: string): { cert: string; key: string 
       "-subj",
       "/CN=localhost",
       "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      `subjectAltName=${subjectAltName}`,
     ],
     { stdio: "ignore" },
   );

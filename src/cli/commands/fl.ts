@@ -1,26 +1,37 @@
-/** `aegis fl`: federated learning; `simulate` runs a whole federation with attackers in one process. */
-import { readFileSync } from "node:fs";
+/**
+ * `aegis fl`: federated learning; `simulate` runs a whole federation with attackers in one
+ * process; `split` cuts one table into the files of a federation trial.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { Command } from "commander";
-import { requireLabels } from "../../data/index.js";
+import { type Dataset, requireLabels, saveNpz } from "../../data/index.js";
 import { ARCHITECTURES, type Architecture, buildArchitecture } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
-import { loadModel } from "../../onnx/io.js";
+import { writeFileAtomic } from "../../fs.js";
+import { loadModel, saveModel } from "../../onnx/io.js";
 import {
   AGGREGATORS,
   aggregatorByName,
   DP_FEDAVG_DELTA,
   dpFedAvgNoiseFor,
+  FEDERATION_SPLIT_DEFAULTS,
+  type FederationSetting,
   FL_ATTACKS,
   type FlAttack,
   FlServer,
+  type FlServerConfig,
   LOCAL_DEFAULTS,
   parseAttack,
   prepareSimulation,
+  ROUND_REPORT_FILES,
+  RoundReport,
   readFlConfig,
   requireDpCompatible,
   runFlClient,
   SECURE_AGGREGATION_DEFAULTS,
   type SecureAggregationReport,
+  ServerValidation,
   SIMULATION_DEFAULTS,
   type SimulationDp,
   type SimulationRun,
@@ -30,6 +41,7 @@ import {
   simulationHtml,
   simulationMarkdown,
   simulationTable,
+  splitFederation,
   summarise,
   summaryRows,
 } from "../../privacy/index.js";
@@ -37,7 +49,7 @@ import { severitySummary } from "../../report/finding.js";
 import { table } from "../../report/markdown.js";
 import { renderSarif } from "../../report/sarif.js";
 import { parseFormats, type ReportFormat, writeReports } from "../../report/write.js";
-import { sliceRows } from "../../tensor.js";
+import { sliceRows, tensor } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { info, interruptSignal, loadData, printJson, progressBar } from "../common.js";
 import { parseInteger, parseNumber, withData, withFormat, withJson, withOut, withSeed } from "../options.js";
@@ -49,6 +61,7 @@ export function flCommand(): Command {
   cmd.addCommand(serverCommand());
   cmd.addCommand(clientCommand());
   cmd.addCommand(simulateCommand());
+  cmd.addCommand(splitCommand());
   return cmd;
 }
 
@@ -59,6 +72,8 @@ function serverCommand(): Command {
   withJson(cmd, "the rounds when the federation is done");
   return cmd.action(async (opts: { config: string; json?: boolean }) => {
     const config = readFlConfig(opts.config);
+    const validation = config.validation ? await serverValidation(config.model, config.validation) : undefined;
+    let report: RoundReport | undefined;
     const server = await FlServer.create(config, {
       log: info,
       onRound: (r) => {
@@ -66,18 +81,65 @@ function serverCommand(): Command {
         info(
           `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}`,
         );
+        report
+          ?.add(r, server.parameters)
+          .then(() => {
+            const measured = report?.rounds.at(-1)?.validation;
+            if (measured) info(`round ${r.round}: validation accuracy ${(measured.accuracy * 100).toFixed(2)}%, loss ${measured.loss.toFixed(4)}`);
+          })
+          .catch((e: Error) => info(`could not write the round report: ${e.message}`));
       },
-      onRetry: (round, answered) =>
-        info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`),
+      onRetry: (round, answered) => {
+        report?.retried(round);
+        info(`round ${round}: only ${answered} of the sampled clients answered by the deadline (minimum ${config.minClients}); sampling again`);
+      },
     });
+    let initial: { accuracy: number; loss: number } | undefined;
+    if (validation) {
+      // Measured now so that data that does not fit the model stops the server before round 1.
+      const start = await validation.evaluate(server.parameters).catch((e: unknown) => {
+        if (!(e instanceof AegisError)) throw e;
+        throw new AegisError("SHAPE_MISMATCH", `fl.yaml's validation data ${config.validation} does not fit ${config.model}: ${e.message}`);
+      });
+      if (server.round === 0) initial = start;
+      const which = server.round === 0 ? "the initial model" : `the model after round ${server.round}`;
+      info(`validation: ${which} scores ${(start.accuracy * 100).toFixed(2)}% on ${validation.data.labels.length} rows`);
+    }
+    report = RoundReport.open(config.report, federationSetting(config, validation), server.rounds, validation);
+    if (initial) report.setInitial(initial);
+    mkdirSync(config.report, { recursive: true });
+    report.write();
+    info(`round report: ${join(config.report, ROUND_REPORT_FILES.html)} (rewritten after every round)`);
     const port = await server.listen();
     info(`listening on https://${config.host}:${port} for ${config.clients.size} clients`);
     const signal = interruptSignal();
     await Promise.race([server.done.then(() => sleep(LINGER_MS)), new Promise((resolve) => signal.addEventListener("abort", resolve))]);
     await server.close();
+    await report.flush();
+    await validation?.release();
     if (signal.aborted) throw new AegisError("INTERRUPTED", `stopped after round ${server.round}; start the server again to resume from ${config.checkpoint}`);
-    if (opts.json) printJson({ rounds: server.rounds, checkpoint: config.checkpoint });
+    if (opts.json) printJson({ rounds: server.rounds, checkpoint: config.checkpoint, report: report.rounds });
   });
+}
+
+/** fl.yaml's validation data: labelled rows the server scores the global model on. */
+async function serverValidation(model: string, spec: string): Promise<ServerValidation> {
+  const data = loadData(spec, {});
+  return ServerValidation.create(loadModel(model), { x: data.x, labels: requireLabels(data, "validation") });
+}
+
+function federationSetting(config: FlServerConfig, validation: ServerValidation | undefined): FederationSetting {
+  return {
+    aggregator: config.aggregator,
+    byzantine: config.byzantine,
+    secureAggregation: config.secureAggregation !== undefined,
+    rounds: config.rounds,
+    clientsPerRound: config.clientsPerRound,
+    minClients: config.minClients,
+    deadlineSeconds: config.deadlineSeconds,
+    clients: config.clients.size,
+    validation: validation && config.validation ? { name: basename(config.validation), rows: validation.data.labels.length } : undefined,
+  };
 }
 
 /** How long a finished server keeps answering "done" so that polling clients learn it. */
@@ -370,4 +432,64 @@ function secaggLine(s: ReturnType<typeof secaggSummary>): string {
     `secure aggregation: ${s.aggregations} rounds, t = ${s.threshold} of ${s.clients}, ${s.survivors.toFixed(1)} summed per round; per client and round ${kb(s.bytesSentPerClient)} sent, ${kb(s.bytesReceivedPerClient)} received, ` +
     `${s.clientMs.toFixed(0)} ms; server ${s.serverMs.toFixed(0)} ms per round; ${s.clippedCoordinates} coordinates clipped; quantisation error ≤ ${s.quantisationError.toExponential(1)} per coordinate of the weighted sum`
   );
+}
+
+function splitCommand(): Command {
+  const cmd = new Command("split").description(
+    "cut one labelled table into a federation trial: a non-IID .npz per client (label-Dirichlet), a held-out test.npz, their union train.npz for centralised training, and an untrained initial.onnx",
+  );
+  withData(cmd, "the labelled table (e.g. data/breast-cancer/wdbc.csv)", undefined, { split: false });
+  cmd
+    .option("--clients <n>", "how many clients", parseInteger("--clients", 1), FEDERATION_SPLIT_DEFAULTS.clients)
+    .option("--alpha <a>", "Dirichlet α of the label split (small = non-IID; Infinity = IID)", parseNumber("--alpha"), FEDERATION_SPLIT_DEFAULTS.alpha)
+    .option(
+      "--test-share <q>",
+      "share of each class held out as test.npz (the server's validation data)",
+      parseNumber("--test-share"),
+      FEDERATION_SPLIT_DEFAULTS.testShare,
+    )
+    .option("--standardise", "z-score every feature with the training rows' mean and standard deviation (recorded in split.json)")
+    .option("--prefix <name>", "client files are <prefix>-1.npz, <prefix>-2.npz, …", "hospital")
+    .option("--arch <arch>", `initial.onnx's architecture: ${ARCHITECTURES.join(" | ")}`, "linear");
+  withSeed(cmd, "the split and the initial model");
+  withOut(cmd, "folder for the files", "federation");
+  withJson(cmd, "what each file holds");
+  return cmd.action(async (opts) => {
+    if (!ARCHITECTURES.includes(opts.arch)) throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${opts.arch}"`);
+    const data = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey });
+    const labels = requireLabels(data, "splitting");
+    const split = splitFederation(
+      { x: data.x, labels },
+      { clients: opts.clients, alpha: opts.alpha, testShare: opts.testShare, standardise: Boolean(opts.standardise), seed: opts.seed },
+    );
+    const numClasses = Math.max(...labels) + 1;
+    mkdirSync(opts.out, { recursive: true });
+    const files: { file: string; rows: number; perClass: number[] }[] = [];
+    const save = (name: string, part: { x: Dataset["x"]; labels: readonly number[] }) => {
+      const file = join(opts.out, `${name}.npz`);
+      saveNpz(file, { x: part.x, y: tensor("int64", [part.labels.length], BigInt64Array.from(part.labels, BigInt)) });
+      files.push({ file, rows: part.labels.length, perClass: Array.from({ length: numClasses }, (_, c) => part.labels.filter((l) => l === c).length) });
+    };
+    for (const [k, part] of split.clients.entries()) save(`${opts.prefix}-${k + 1}`, part);
+    save("train", split.train);
+    save("test", split.test);
+    const initial = join(opts.out, "initial.onnx");
+    saveModel(initial, buildArchitecture(opts.arch as Architecture, { inputShape: data.x.shape.slice(1), numClasses, seed: opts.seed }));
+    const record = {
+      data: data.name,
+      clients: opts.clients,
+      alpha: opts.alpha,
+      testShare: opts.testShare,
+      seed: opts.seed,
+      files,
+      initial,
+      scaling: split.scaling,
+    };
+    writeFileAtomic(join(opts.out, "split.json"), `${JSON.stringify(record, null, 2)}\n`);
+    if (opts.json) return printJson(record);
+    const head = ["file", "rows", ...Array.from({ length: numClasses }, (_, c) => `class ${c}`)];
+    const rows = files.map((f) => [f.file, String(f.rows), ...f.perClass.map(String)]);
+    process.stdout.write(`${table(head, rows, head.map((_, i) => i).slice(1)).join("\n")}\n`);
+    info(`wrote ${files.length} data files, ${initial} (${opts.arch}, untrained) and ${join(opts.out, "split.json")}`);
+  });
 }

@@ -4,7 +4,9 @@
  * rule (aggregators/); the harness (simulate.ts) runs a whole federation with attackers
  * (malicious.ts) on a label-Dirichlet split (partition.ts) in one process; secagg/ hides
  * each update from the server (Bonawitz et al. 2017's secure aggregation) under FedAvg;
- * dp-fedavg-mcmahan2018.ts adds client-level differential privacy (DP-FedAvg).
+ * dp-fedavg-mcmahan2018.ts adds client-level differential privacy (DP-FedAvg). Over the
+ * network (network/), the server writes its round report (server-report.ts); split.ts
+ * cuts one table into a federation's client, training and test files.
  */
 export * from "./aggregators/index.js";
 export { type ClientData, type ClientUpdate, LOCAL_DEFAULTS, type LocalTrainingOptions, localUpdate } from "./client.js";
@@ -67,6 +69,17 @@ export {
   secureSum,
 } from "./secagg/index.js";
 export {
+  type FederationSetting,
+  ROUND_REPORT_FILES,
+  type RoundEntry,
+  type RoundLog,
+  RoundReport,
+  roundFindings,
+  roundsHtml,
+  ServerValidation,
+  VALIDATION_DROP,
+} from "./server-report.js";
+export {
   prepareSimulation,
   type RoundMetrics,
   runSimulation,
@@ -80,3 +93,4 @@ export {
   simulationTable,
   type TableProgress,
 } from "./simulate.js";
+export { FEDERATION_SPLIT_DEFAULTS, type FederationSplit, type FederationSplitOptions, splitFederation } from "./split.js";

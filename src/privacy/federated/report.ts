@@ -160,7 +160,7 @@ export function simulationHtml(title: string, summary: SimulationSummary, runs: 
     const series: Series[] = runs
       .filter((r) => r.attack === attack)
       .map((r, i) => ({ name: r.aggregator, color: COLORS[i % COLORS.length], points: r.rounds.map((m) => [m.round, m.accuracy] as const) }));
-    return lineChart(series, "round", `test accuracy per round, attack: ${attack}`, { legend: true });
+    return lineChart(series, "round", `test accuracy per round, attack: ${attack}`, { legend: true, yLabel: "test accuracy", xName: "round" });
   });
   return page(title, [
     `<h1>${esc(title)}</h1>`,

@@ -15,6 +15,8 @@
  * local: { epochs: 2, batchSize: 32, lr: 0.1, mu: 0 }
  * checkpoint: fl-state         # written after every round; a restarted server resumes from it
  * secureAggregation: { clip: 1, threshold: 0.5 }   # optional: Bonawitz et al. 2017, fedavg only
+ * validation: val.npz          # optional: held-out labelled data the server measures each round on
+ * report: fl-state             # fl-rounds.{json,html} after every round (default: the checkpoint folder)
  * clients:
  *   hospital-1: { tokenSha256: 9f86d0… }
  * ```
@@ -42,6 +44,10 @@ export interface FlServerConfig {
   clients: Map<string, string>;
   /** Secure aggregation (Bonawitz et al. 2017): the per-coordinate clip and t as a share of the sampled clients. */
   secureAggregation?: { clip: number; thresholdShare?: number };
+  /** Labelled data the server measures the global model on after every round (server-report.ts). */
+  validation?: string;
+  /** Folder of the round report (fl-rounds.json, fl-rounds.html). */
+  report: string;
 }
 
 const KEYS = [
@@ -58,6 +64,8 @@ const KEYS = [
   "checkpoint",
   "clients",
   "secureAggregation",
+  "validation",
+  "report",
 ];
 
 export function readFlConfig(file: string): FlServerConfig {
@@ -95,6 +103,7 @@ export function readFlConfig(file: string): FlServerConfig {
         secure.threshold === undefined ? undefined : r.number(["secureAggregation", "threshold"], secure.threshold, { min: Number.MIN_VALUE, max: 1 }),
     };
   }
+  const checkpoint = path("checkpoint", root.checkpoint ?? "fl-state");
   return {
     model: path("model", root.model),
     host: listen.host === undefined ? "127.0.0.1" : r.string(["listen", "host"], listen.host),
@@ -116,8 +125,10 @@ export function readFlConfig(file: string): FlServerConfig {
       lr: optional("lr", local.lr, { min: 0 }),
       mu: optional("mu", local.mu, { min: 0 }),
     },
-    checkpoint: path("checkpoint", root.checkpoint ?? "fl-state"),
+    checkpoint,
     clients,
     secureAggregation,
+    validation: root.validation === undefined ? undefined : path("validation", root.validation),
+    report: root.report === undefined ? checkpoint : path("report", root.report),
   };
 }

@@ -125,6 +125,11 @@ export class FlServer {
     return this.history;
   }
 
+  /** The global model's parameters after the last completed round (not a copy). */
+  get parameters(): Float32Array {
+    return this.global;
+  }
+
   async listen(): Promise<number> {
     const { cert, key, clientCa } = this.config.tls;
     const mutual = clientCa ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(clientCa) } : {};

@@ -38,7 +38,7 @@ test("without a label column the labels are absent; a named missing column is an
   const { x, y } = parseCsv("a,b\n1,2\n");
   assert.deepEqual(x.shape, [1, 2]);
   assert.equal(y, undefined);
-  assert.throws(() => parseCsv("a,b\n1,2\n", { labelColumn: "target" }), hasCode("BAD_DATA", /no column "target" \(columns: a, b\).*--label-column/));
+  assert.throws(() => parseCsv("a,b\n1,2\n", { labelColumn: "target" }), hasCode("BAD_DATA", /no column "target" \(columns: a, b\).*labelColumn/));
 });
 
 test("a non-numeric or empty cell is BAD_DATA naming line and column", () => {

@@ -42,6 +42,22 @@ export {
   defenceEvaluationMarkdown,
   evaluateDefence,
 } from "./defence-evaluation.js";
+export {
+  answeringThrough,
+  auditExtractionDefences,
+  type DetectionRow,
+  type ExtractionAttackCase,
+  type ExtractionDefenceOptions,
+  type ExtractionDefenceReport,
+  extractionDefenceFindings,
+  type GuardDetectorName,
+  type GuardDetectors,
+  type OutputMode,
+  replayThroughDetectors,
+  type StealingRow,
+  type StreamDetection,
+} from "./extraction-defences.js";
+export { renderExtractionDefencesHtml, renderExtractionDefencesMarkdown } from "./extraction-defences-report.js";
 export { defenceAttackText, defenceText, deriveFindings, ensembleText } from "./findings.js";
 export { renderHtml } from "./html.js";
 export { renderMarkdown } from "./markdown.js";

@@ -16,17 +16,21 @@
  *   fitted on, go through the same detectors.
  */
 import { type ExtractionAttack, type ExtractionInput, extractionSeverity, type ObservedOutput, runExtraction } from "../attacks/index.js";
-import type { Detector, Postprocessor } from "../defenses/index.js";
-import { type Labels, type Predictor, probabilitiesOf } from "../engine/index.js";
+import { type Detector, fitKnnOod, inputFeatures, layerFeatures, type Postprocessor } from "../defenses/index.js";
+import { createFeatureExtractor, type Labels, type Predictor, probabilitiesOf, type RuntimeOptions } from "../engine/index.js";
 import { argmaxRow } from "../engine/trainer.js";
+import { AegisError } from "../errors.js";
 import {
+  calibrate,
   createOodRateDetector,
   createPradaDetector,
   createStatefulKnnDetector,
   type OodRateOptions,
   type PradaOptions,
+  STATEFUL_KNN_DEFAULTS,
   type StatefulKnnOptions,
 } from "../gateway/index.js";
+import type { Model } from "../onnx/ir.js";
 import type { Finding } from "../report/finding.js";
 import { references } from "../report/taxonomy.js";
 import { sliceRows, type Tensor } from "../tensor.js";
@@ -177,6 +181,41 @@ function detectorNames(detectors: GuardDetectors): GuardDetectorName[] {
     ...(detectors.statefulKnn ? ["stateful-knn" as const] : []),
     ...(detectors.ood ? ["ood-rate" as const] : []),
   ];
+}
+
+/**
+ * The guard's detectors as a route would run them, fitted on the owner's data: PRADA with its
+ * defaults; the stateful k-NN threshold calibrated on up to 1,000 rows (its buffer); the k-NN
+ * OOD detector — on the penultimate layer when the model's graph is given, else the raw
+ * input, as for an upstream route — on up to 4,000 rows, its threshold on up to 1,000 others.
+ * The rows left over were seen by no detector: a benign client can send them.
+ */
+export async function fitGuardDetectors(
+  x: Tensor<"float32">,
+  options: { model?: Model; runtime?: RuntimeOptions } = {},
+): Promise<{ detectors: GuardDetectors; unseen: Tensor<"float32">; release(): Promise<void> }> {
+  const n = x.shape[0];
+  const fit = Math.min(4000, Math.floor(n / 2));
+  const calibration = Math.min(1000, Math.floor(n / 8));
+  if (fit <= STATEFUL_KNN_DEFAULTS.k || calibration < 1)
+    throw new AegisError("BAD_DATA", `the guard's detectors are fitted on at least ${2 * STATEFUL_KNN_DEFAULTS.k + 2} samples of the owner's data; got ${n}`);
+  const dim = x.data.length / n;
+  const knnRows = Array.from({ length: Math.min(fit, STATEFUL_KNN_DEFAULTS.maxHistory) }, (_, i) => x.data.slice(i * dim, (i + 1) * dim));
+  const threshold = calibrate(knnRows, { k: STATEFUL_KNN_DEFAULTS.k, fpr: STATEFUL_KNN_DEFAULTS.fpr });
+  const extractor = options.model ? await createFeatureExtractor(options.model, options.runtime) : undefined;
+  try {
+    const ood = await fitKnnOod(extractor ? layerFeatures(extractor) : inputFeatures, sliceRows(x, 0, fit), {
+      calibration: sliceRows(x, fit, fit + calibration),
+    });
+    return {
+      detectors: { prada: {}, statefulKnn: { threshold }, ood: { detector: ood, rate: { p0: ood.fpr } } },
+      unseen: sliceRows(x, fit + calibration, n),
+      release: async () => extractor?.release(),
+    };
+  } catch (e) {
+    await extractor?.release();
+    throw e;
+  }
 }
 
 /** Rows per model call while replaying. */

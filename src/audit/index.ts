@@ -50,6 +50,7 @@ export {
   type ExtractionDefenceOptions,
   type ExtractionDefenceReport,
   extractionDefenceFindings,
+  fitGuardDetectors,
   type GuardDetectorName,
   type GuardDetectors,
   type OutputMode,

@@ -243,7 +243,7 @@ test("aegis extract --defences prints both tables and writes the report", async 
     "--report",
     out,
     "--format",
-    "json,md",
+    "json,md,html",
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\| copycat \| labels \| 224 \|/);
@@ -254,6 +254,8 @@ test("aegis extract --defences prints both tables and writes the report", async 
     ["copycat / probabilities", "copycat / labels", "dfme (batchSize=32) / probabilities"],
   );
   assert.equal(report.benign.queries, 300);
+  const html = readFileSync(join(out, "extraction-defences.html"), "utf8");
+  assert.match(html, /<h2>When the guard's detectors notice<\/h2><table><tr><th>client<\/th><th>queries<\/th><th>prada<\/th>/);
   assert.ok(report.findings.some((f: { rule: string }) => f.rule === "AEGIS-EXTRACTION-UNDETECTED-COPYCAT"));
   const bad = await aegis(["extract", "copycat", "--defences", "--model", modelPath, "--budget", "100", "--outputs", "labels"]);
   assert.equal(bad.code, 2);

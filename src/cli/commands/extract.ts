@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import {
+  dfme,
   EXTRACTION_ATTACKS,
   type ExtractionAttack,
   type ExtractionRun,
@@ -21,17 +22,16 @@ import {
   type ExtractionAttackCase,
   type ExtractionDefenceReport,
   extractionDefenceFindings,
-  type GuardDetectors,
+  fitGuardDetectors,
   renderExtractionDefencesHtml,
   renderExtractionDefencesMarkdown,
 } from "../../audit/index.js";
 import { createRng } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
-import { buildPostprocessors, defenceSpecHelp, fitKnnOod, inputFeatures, layerFeatures, parseDefenceSpecs } from "../../defenses/index.js";
-import { ARCHITECTURES, type Architecture, createFeatureExtractor, OnnxClassifier, type Predictor } from "../../engine/index.js";
+import { buildPostprocessors, defenceSpecHelp, parseDefenceSpecs } from "../../defenses/index.js";
+import { ARCHITECTURES, type Architecture, OnnxClassifier, type Predictor } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
-import { calibrate, STATEFUL_KNN_DEFAULTS } from "../../gateway/index.js";
 import { loadModel, saveModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
 import { renderSarif } from "../../report/sarif.js";
@@ -308,8 +308,17 @@ function printAttackHelp(name: string): void {
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
-/** The attacks audited when --defences names none: every attack of natural data or none, Knockoff both ways. */
-const AUDITED_ATTACKS = "copycat,knockoff,knockoff:sampling=adaptive,jacobian,dfme";
+/**
+ * The attacks audited when --defences names none: every attack of natural data or none,
+ * Knockoff both ways, and DFME with its batches made small enough for one iteration to fit
+ * the budget.
+ */
+function auditedAttacks(budget: number): string {
+  const d = dfme.defaults;
+  const perSample = d.generatorSteps * (d.directions + 1) + d.studentSteps;
+  const batch = Math.min(d.batchSize, Math.max(1, Math.floor(budget / perSample)));
+  return `copycat,knockoff,knockoff:sampling=adaptive,jacobian,dfme${batch < d.batchSize ? `:batchSize=${batch}` : ""}`;
+}
 const COMPARED_OUTPUTS = ["probabilities", "topk:k=3", "labels", "round:decimals=2", "reverse-sigmoid"];
 
 /** `aegis extract --defences`: what each output mode gives away, and when the guard's detectors notice each attack. */
@@ -328,24 +337,28 @@ async function defencesAudit(names: string | undefined, opts: any): Promise<void
     postprocessors: spec === "probabilities" ? [] : buildPostprocessors(parseDefenceSpecs(spec, "--compare-outputs")),
   }));
   const architecture = copyArchitecture(opts);
-  const attacks: ExtractionAttackCase[] = parseAttackSpecs(names ?? AUDITED_ATTACKS).map(({ attack, params, label }, i) => {
-    const thief = thiefData(attack, opts as Parameters<typeof thiefData>[1], opts.budget, inputShape, clipRange);
-    return {
-      label,
-      attack,
-      params: { ...attackParams(attack, opts.param ?? [], true), ...params },
-      input: { thief: thief?.x, stolen: { ...architecture, seed: opts.seed, runtime: runtimeOptions(opts) } },
-      everyOutput: i === 0,
-    };
-  });
+  const specs = parseAttackSpecs(names ?? auditedAttacks(opts.budget));
+  // One copy of the thief data for every attack that needs it.
+  const natural = specs.find((c) => c.attack.data === "natural");
+  const thief = natural && thiefData(natural.attack, opts, opts.budget, inputShape, clipRange);
+  const attacks: ExtractionAttackCase[] = specs.map(({ attack, params, label }, i) => ({
+    label,
+    attack,
+    params: { ...attackParams(attack, opts.param ?? [], true), ...params },
+    input: { thief: thief?.x, stolen: { ...architecture, seed: opts.seed, runtime: runtimeOptions(opts) } },
+    everyOutput: i === 0,
+  }));
 
   const local = opts.model ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange }) : undefined;
   const victim = answeringThrough(local ?? targetPredictor(opts, inputShape, opts.batchSize), [], clipRange);
   info("fitting the guard's detectors on --guard-data");
-  const guard = await guardDetectors(opts, inputShape);
+  const guard = await fitGuardDetectors(guardData(opts, inputShape), {
+    model: opts.model ? loadModel(opts.model) : undefined,
+    runtime: runtimeOptions(opts),
+  });
   const benign = benignStream(testSet.x, guard.unseen, opts.benignQueries);
   if (benign.shape[0] < opts.benignQueries) info(`the benign client sends ${benign.shape[0]} queries: the test data and the guard data left over hold no more`);
-  const bar = progressBar("extraction defences", attacks.length);
+  const bar = progressBar("extraction defences", opts.budget);
   let report: ExtractionDefenceReport;
   try {
     report = await auditExtractionDefences(victim, {
@@ -357,7 +370,7 @@ async function defencesAudit(names: string | undefined, opts: any): Promise<void
       benign,
       seed: opts.seed,
       signal: interruptSignal(),
-      onStatus: (message) => bar.update(0, message),
+      onQuery: (run, spent, budget) => bar.update(spent, run, budget),
     });
   } finally {
     bar.stop();
@@ -404,37 +417,12 @@ function parseAttackSpecs(text: string): { attack: ExtractionAttack; params: Rec
     });
 }
 
-/**
- * The guard's detectors as a route would run them, fitted on the owner's --guard-data: PRADA
- * with its defaults; the stateful k-NN threshold calibrated on 1,000 of its rows; the k-NN
- * OOD detector (on the penultimate layer of a local model, the raw input of an endpoint) on
- * up to 4,000 rows with its threshold on up to 1,000 others. The rows left over are data the
- * detectors never saw, for the benign client.
- */
-async function guardDetectors(
-  opts: { guardData: string; model?: string; xKey?: string; yKey?: string; threads?: number; device?: string },
-  inputShape: readonly number[],
-): Promise<{ detectors: GuardDetectors; unseen: Tensor<"float32">; release(): Promise<void> }> {
+/** --guard-data as the model's input shape: the owner's data the guard's detectors are fitted on. */
+function guardData(opts: { guardData: string; xKey?: string; yKey?: string }, inputShape: readonly number[]): Tensor<"float32"> {
   const data = loadData(opts.guardData, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
   if (sizeOf(data.x.shape.slice(1)) !== sizeOf(inputShape))
     throw new AegisError("SHAPE_MISMATCH", `--guard-data samples have shape [${data.x.shape.slice(1)}] but the test data's are [${inputShape}]`);
-  const x = float32([data.x.shape[0], ...inputShape], data.x.data);
-  const n = x.shape[0];
-  const fit = Math.min(4000, Math.floor(n / 2));
-  const calibration = Math.min(1000, Math.floor(n / 8));
-  if (fit <= STATEFUL_KNN_DEFAULTS.k || calibration < 1)
-    throw new AegisError("BAD_DATA", `--guard-data holds ${n} samples; fitting the guard's detectors needs at least ${2 * STATEFUL_KNN_DEFAULTS.k + 2}`);
-  const fitRows = sliceRows(x, 0, fit);
-  const dim = sizeOf(inputShape);
-  const knnRows = Array.from({ length: Math.min(fit, STATEFUL_KNN_DEFAULTS.maxHistory) }, (_, i) => fitRows.data.slice(i * dim, (i + 1) * dim));
-  const threshold = calibrate(knnRows, { k: STATEFUL_KNN_DEFAULTS.k, fpr: STATEFUL_KNN_DEFAULTS.fpr });
-  const extractor = opts.model ? await createFeatureExtractor(loadModel(opts.model), runtimeOptions(opts)) : undefined;
-  const ood = await fitKnnOod(extractor ? layerFeatures(extractor) : inputFeatures, fitRows, { calibration: sliceRows(x, fit, fit + calibration) });
-  return {
-    detectors: { prada: {}, statefulKnn: { threshold }, ood: { detector: ood, rate: { p0: ood.fpr } } },
-    unseen: sliceRows(x, fit + calibration, n),
-    release: async () => extractor?.release(),
-  };
+  return float32([data.x.shape[0], ...inputShape], data.x.data);
 }
 
 /** The benign client: the test data, then unseen guard data, up to `count` queries. */

@@ -164,7 +164,7 @@ test("the audit: Copycat through labels only and reverse sigmoid at one budget; 
         label: "copycat",
         attack: copycat,
         params: { ...copycat.defaults, epochs: 10 },
-        input: { thief: sliceRows(mnist.test.x, 1000, 1500), stolen: { architecture: "cnn", seed: 0 } },
+        input: { thief: sliceRows(mnist.test.x, 1000, 1300), stolen: { architecture: "cnn", seed: 0 } },
         everyOutput: true,
       },
     ],
@@ -172,7 +172,7 @@ test("the audit: Copycat through labels only and reverse sigmoid at one budget; 
       { name: "labels", postprocessors: [labelsOnly()] },
       { name: "reverse-sigmoid", postprocessors: [reverseSigmoid()] },
     ],
-    budget: 500,
+    budget: 300,
     test,
     detectors,
     benign: sliceRows(mnist.train.x, 3000, 5000),
@@ -182,12 +182,12 @@ test("the audit: Copycat through labels only and reverse sigmoid at one budget; 
   assert.deepEqual(
     report.stealing.map((r) => [r.output, r.queries, r.observed]),
     [
-      ["labels", 500, "labels"],
-      ["reverse-sigmoid", 500, "probabilities"],
+      ["labels", 300, "labels"],
+      ["reverse-sigmoid", 300, "probabilities"],
     ],
   );
   // ART's demo: reverse sigmoid costs a copy trained on its scores, labels alone do not.
-  // Measured with CNN copies: 89.2% from labels, 84.4% from reverse sigmoid (an MLP copy loses
+  // Measured with CNN copies: 87.2% from labels, 82.0% from reverse sigmoid (an MLP copy loses
   // under a point: it fits the victim too loosely for the distorted scores to matter).
   assert.ok(fidelity["reverse-sigmoid"] < fidelity.labels - 0.02, JSON.stringify(fidelity));
   assert.ok(fidelity.labels > 0.85, JSON.stringify(fidelity));

@@ -156,7 +156,10 @@ export async function auditExtractionDefences(victim: Predictor, options: Extrac
       stealing.push({ attack: c.label, output: output.name, queries: r.queries, observed: r.output, accuracy: r.accuracy, fidelity: r.fidelity });
       if (i === 0) {
         options.onStatus?.(`${c.label}: replaying ${r.queries} queries through the guard's detectors`);
-        detection.push({ attack: c.label, queries: r.queries, detections: await replayThroughDetectors(victim, run.oracle.records().x, options.detectors) });
+        // Unprocessed answers already hold the model's own top class; otherwise ask the model again.
+        const { x, answers } = run.oracle.records();
+        const detections = await replayThroughDetectors(victim, x, options.detectors, output.postprocessors.length === 0 ? answers : undefined);
+        detection.push({ attack: c.label, queries: r.queries, detections });
       }
     }
   }
@@ -226,7 +229,13 @@ const REPLAY_CHUNK = 256;
  * guard's detection hook feeds them: PRADA with the model's own top class, the stateful
  * k-NN detector with the raw query, the OOD-rate CUSUM with the OOD detector's flag.
  */
-export async function replayThroughDetectors(model: Predictor, x: Tensor<"float32">, detectors: GuardDetectors): Promise<StreamDetection[]> {
+export async function replayThroughDetectors(
+  model: Predictor,
+  x: Tensor<"float32">,
+  detectors: GuardDetectors,
+  /** The model's answers to x, when already known: PRADA's classes come from them instead of new queries. */
+  answers?: Tensor<"float32">,
+): Promise<StreamDetection[]> {
   const n = x.shape[0];
   const dim = x.data.length / Math.max(n, 1);
   const prada = detectors.prada && createPradaDetector(detectors.prada);
@@ -241,14 +250,14 @@ export async function replayThroughDetectors(model: Predictor, x: Tensor<"float3
   };
   for (let start = 0; start < n; start += REPLAY_CHUNK) {
     const chunk = sliceRows(x, start, Math.min(n, start + REPLAY_CHUNK));
-    const answers = prada ? await model.predict(chunk) : undefined;
-    const scores = ood ? await ood.detector.score(chunk) : undefined;
+    const scores = prada ? (answers ? sliceRows(answers, start, start + chunk.shape[0]) : await model.predict(chunk)) : undefined;
+    const oodScores = ood ? await ood.detector.score(chunk) : undefined;
     for (let i = 0; i < chunk.shape[0]; i++) {
       const row = chunk.data.subarray(i * dim, (i + 1) * dim);
       const query = start + i + 1;
-      if (prada && answers) note("prada", prada.observe(row, argmaxRow(answers, i)).alarm, query);
+      if (prada && scores) note("prada", prada.observe(row, argmaxRow(scores, i)).alarm, query);
       if (knn) note("stateful-knn", knn.observe(row).alarm, query);
-      if (ood && scores) note("ood-rate", ood.rate.observe(scores[i] >= ood.detector.threshold).alarm, query);
+      if (ood && oodScores) note("ood-rate", ood.rate.observe(oodScores[i] >= ood.detector.threshold).alarm, query);
     }
   }
   return [...verdicts.values()];

@@ -136,7 +136,9 @@ test("through a running guard, each detector's first alarm falls in the request 
     const oracle = new QueryOracle(client, { budget: c.budget, record: true });
     const result = await c.attack.run(oracle, { thief: c.thief, stolen }, c.params, { rng: createRng(0) });
     await result.stolen.release();
-    const replayed = await replayThroughDetectors(model, oracle.records().x, detectors);
+    // PRADA's classes from the guard's own answers, as the audit takes them from an API's.
+    const { x, answers } = oracle.records();
+    const replayed = await replayThroughDetectors(model, x, detectors, answers);
     t.diagnostic(`${c.name}, ${oracle.spent} queries: ${replayed.map((d) => `${d.detector} ${d.firstAlarm ?? "no alarm"}`).join(", ")}`);
     const seen = guardAlarms(client);
     for (const d of replayed) {

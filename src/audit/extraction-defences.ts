@@ -16,7 +16,7 @@
  *   fitted on, go through the same detectors.
  */
 import { type ExtractionAttack, type ExtractionInput, extractionSeverity, type ObservedOutput, runExtraction } from "../attacks/index.js";
-import { type Detector, fitKnnOod, inputFeatures, layerFeatures, type Postprocessor } from "../defenses/index.js";
+import { type Detector, fitKnnOod, inputFeatures, layerFeatures, loadDetector, type Postprocessor } from "../defenses/index.js";
 import { createFeatureExtractor, type Labels, type Predictor, probabilitiesOf, type RuntimeOptions } from "../engine/index.js";
 import { argmaxRow } from "../engine/trainer.js";
 import { AegisError } from "../errors.js";
@@ -25,6 +25,7 @@ import {
   createOodRateDetector,
   createPradaDetector,
   createStatefulKnnDetector,
+  type GuardConfig,
   type OodRateOptions,
   type PradaOptions,
   STATEFUL_KNN_DEFAULTS,
@@ -219,6 +220,44 @@ export async function fitGuardDetectors(
     await extractor?.release();
     throw e;
   }
+}
+
+/**
+ * The query-stream detectors one route of a guard config runs (`routeName`, or the only
+ * model or proxy route that has some), loaded as the guard loads them: the OOD detector from
+ * its `aegis detect fit` file, checked against the model it was fitted on (`modelPath`, by
+ * default the route's own), with p0 from the config or else the file's false-positive rate.
+ */
+export async function guardRouteDetectors(
+  config: GuardConfig,
+  options: { route?: string; modelPath?: string; runtime?: RuntimeOptions } = {},
+): Promise<{ route: string; detectors: GuardDetectors; release(): Promise<void> }> {
+  const watched = config.routes.filter((r) => (r.kind === "model" || r.kind === "proxy") && r.detectors);
+  const route = options.route ? config.routes.find((r) => r.name === options.route) : watched.length === 1 ? watched[0] : undefined;
+  if (!route) {
+    throw new AegisError(
+      "BAD_OPTION",
+      options.route
+        ? `${config.file} has no route "${options.route}"; its routes: ${config.routes.map((r) => r.name).join(", ")}`
+        : `${config.file} has ${watched.length} routes with query-stream detectors (${watched.map((r) => r.name).join(", ") || "none"}); name one with --route`,
+    );
+  }
+  const configured = route.kind === "model" || route.kind === "proxy" ? route.detectors : undefined;
+  if (!configured?.prada && !configured?.statefulKnn && !configured?.ood)
+    throw new AegisError("BAD_OPTION", `route "${route.name}" of ${config.file} runs no query-stream detector (prada, stateful-knn or ood)`);
+  const detectors: GuardDetectors = { prada: configured.prada, statefulKnn: configured.statefulKnn };
+  if (!configured.ood) return { route: route.name, detectors, release: async () => {} };
+  const modelPath = options.modelPath ?? (route.kind === "model" ? route.model : undefined);
+  if (!modelPath) throw new AegisError("BAD_OPTION", `route "${route.name}" proxies an upstream; give the model its OOD detector was fitted on with --model`);
+  const { file, ...rate } = configured.ood;
+  const loaded = await loadDetector(file, modelPath, options.runtime);
+  const p0 = rate.p0 ?? loaded.file.fpr;
+  if (p0 === null || p0 === undefined) {
+    await loaded.release();
+    throw new AegisError("BAD_OPTION", `${file} does not record the false-positive rate it was fitted at; set detectors.ood.p0 in ${config.file}`);
+  }
+  detectors.ood = { detector: loaded.detector, rate: { ...rate, p0 } };
+  return { route: route.name, detectors, release: () => loaded.release() };
 }
 
 /** Rows per model call while replaying. */

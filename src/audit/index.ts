@@ -53,6 +53,7 @@ export {
   fitGuardDetectors,
   type GuardDetectorName,
   type GuardDetectors,
+  guardRouteDetectors,
   type OutputMode,
   replayThroughDetectors,
   type StealingRow,

@@ -259,7 +259,41 @@ test("aegis extract --defences prints both tables and writes the report", async 
   const html = readFileSync(join(out, "extraction-defences.html"), "utf8");
   assert.match(html, /<h2>When the guard's detectors notice<\/h2><table><tr><th>client<\/th><th>queries<\/th><th>prada<\/th>/);
   assert.ok(report.findings.some((f: { rule: string }) => f.rule === "AEGIS-EXTRACTION-UNDETECTED-COPYCAT"));
+  // The detectors of the running guard's own config, instead of detectors fitted by the audit:
+  // DFME alarms where it did through that guard.
+  const configured = await aegis(
+    [
+      ["extract", "dfme:batchSize=32", "--defences", "--model", modelPath, "--budget", "224", "--arch", "mlp"],
+      ["--guard-config", join(dir, "guard.yaml"), "--compare-outputs", "probabilities", "--samples", "100", "--benign-queries", "300", "--json"],
+    ].flat(),
+  );
+  assert.equal(configured.code, 0, configured.stderr);
+  assert.match(configured.stderr, /the detectors of route "digits" in /);
+  const dfmeRow = JSON.parse(configured.stdout).detection[0];
+  assert.deepEqual(
+    dfmeRow.detections.map((d: { detector: string; firstAlarm?: number }) => [d.detector, d.firstAlarm]),
+    [
+      ["prada", 111],
+      ["stateful-knn", undefined],
+      ["ood-rate", 5],
+    ],
+  );
   const bad = await aegis(["extract", "copycat", "--defences", "--model", modelPath, "--budget", "100", "--outputs", "labels"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--compare-outputs instead of --outputs/);
+  const noRoute = await aegis([
+    "extract",
+    "dfme",
+    "--defences",
+    "--model",
+    modelPath,
+    "--budget",
+    "2000",
+    "--guard-config",
+    join(dir, "guard.yaml"),
+    "--route",
+    "nope",
+  ]);
+  assert.equal(noRoute.code, 2);
+  assert.match(noRoute.stderr, /has no route "nope"; its routes: digits/);
 });

@@ -23,6 +23,7 @@ import {
   type ExtractionDefenceReport,
   extractionDefenceFindings,
   fitGuardDetectors,
+  guardRouteDetectors,
   renderExtractionDefencesHtml,
   renderExtractionDefencesMarkdown,
 } from "../../audit/index.js";
@@ -32,6 +33,7 @@ import { buildPostprocessors, defenceSpecHelp, parseDefenceSpecs } from "../../d
 import { ARCHITECTURES, type Architecture, OnnxClassifier, type Predictor } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
+import { loadGuardConfig } from "../../gateway/index.js";
 import { loadModel, saveModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
 import { renderSarif } from "../../report/sarif.js";
@@ -69,6 +71,8 @@ export function extractCommand(): Command {
       "with --defences: the API output modes compared, each probabilities or an `aegis defend --postprocess` spec; the first is what the detectors watch",
     )
     .option("--guard-data <spec>", "with --defences: the owner's data the guard's detectors are fitted on (train split)", "mnist")
+    .option("--guard-config <file>", "with --defences: measure the detectors one route of this guard.yaml runs instead of fitting them on --guard-data")
+    .option("--route <name>", "with --guard-config: the route (default: the only one with query-stream detectors)")
     .option(
       "--benign-queries <n>",
       "with --defences: queries the benign client sends (the test data, then guard data the detectors were not fitted on)",
@@ -351,11 +355,7 @@ async function defencesAudit(names: string | undefined, opts: any): Promise<void
 
   const local = opts.model ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange }) : undefined;
   const victim = answeringThrough(local ?? targetPredictor(opts, inputShape, opts.batchSize), [], clipRange);
-  info("fitting the guard's detectors on --guard-data");
-  const guard = await fitGuardDetectors(guardData(opts, inputShape), {
-    model: opts.model ? loadModel(opts.model) : undefined,
-    runtime: runtimeOptions(opts),
-  });
+  const guard = opts.guardConfig ? await configuredGuard(opts, inputShape) : await fittedGuard(opts, inputShape);
   const benign = benignStream(testSet.x, guard.unseen, opts.benignQueries);
   if (benign.shape[0] < opts.benignQueries) info(`the benign client sends ${benign.shape[0]} queries: the test data and the guard data left over hold no more`);
   const bar = progressBar("extraction defences", opts.budget);
@@ -423,6 +423,21 @@ function guardData(opts: { guardData: string; xKey?: string; yKey?: string }, in
   if (sizeOf(data.x.shape.slice(1)) !== sizeOf(inputShape))
     throw new AegisError("SHAPE_MISMATCH", `--guard-data samples have shape [${data.x.shape.slice(1)}] but the test data's are [${inputShape}]`);
   return float32([data.x.shape[0], ...inputShape], data.x.data);
+}
+
+/** The detectors fitted on --guard-data; its rows left over are the benign client's. */
+// biome-ignore lint/suspicious/noExplicitAny: commander's parsed options
+async function fittedGuard(opts: any, inputShape: readonly number[]) {
+  info("fitting the guard's detectors on --guard-data");
+  return fitGuardDetectors(guardData(opts, inputShape), { model: opts.model ? loadModel(opts.model) : undefined, runtime: runtimeOptions(opts) });
+}
+
+/** The detectors a route of --guard-config runs; all of --guard-data is the benign client's, after the test data. */
+// biome-ignore lint/suspicious/noExplicitAny: commander's parsed options
+async function configuredGuard(opts: any, inputShape: readonly number[]) {
+  const loaded = await guardRouteDetectors(loadGuardConfig(opts.guardConfig), { route: opts.route, modelPath: opts.model, runtime: runtimeOptions(opts) });
+  info(`the detectors of route "${loaded.route}" in ${opts.guardConfig}`);
+  return { ...loaded, unseen: guardData(opts, inputShape) };
 }
 
 /** The benign client: the test data, then unseen guard data, up to `count` queries. */

@@ -10,19 +10,26 @@
  * reported with its agreement with the victim on 2,000 of full MNIST's test digits, its
  * matching rate, p-value and verdict; then whether the threshold separates them all.
  * BENCH_FINGERPRINT=quick: 50 points from 400 walks, MLP models only (no CNN training).
+ * BENCH_FINGERPRINT=cnn: 50 points from 400 walks, every model in the victim's own
+ * architecture re-initialised ("like"): surrogates, references, copies and independents,
+ * 5 epochs each (20 for the 1,000-query copy) — the attacker who knows the architecture.
  */
 import { copycat, type ExtractionAttack, knockoff, runExtraction, trainStolen } from "../src/attacks/index.js";
 import { loadMnist, loadMnistFull } from "../src/data/index.js";
 import { defend, FINGERPRINT_DEFAULTS, labelsOnly, makeFingerprint, verifyFingerprint } from "../src/defenses/index.js";
 import { type Architecture, OnnxClassifier, type Predictor } from "../src/engine/index.js";
 import { argmaxRow, countCorrect } from "../src/engine/trainer.js";
+import { loadModel } from "../src/onnx/io.js";
 import { float32, labelsOf, sliceRows } from "../src/tensor.js";
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const demo = new URL("../models/mnist-cnn.onnx", import.meta.url).pathname;
 
 export async function benchFingerprint(onStatus: (line: string) => void = () => {}): Promise<string[]> {
-  const quick = process.env.BENCH_FINGERPRINT === "quick";
+  const mode = process.env.BENCH_FINGERPRINT;
+  const cnn = mode === "cnn";
+  const quick = mode === "quick" || cnn;
+  const victimModel = loadModel(demo);
   const victim = await OnnxClassifier.fromFile(demo, { threads });
   const owner = loadMnist().test;
   const full = loadMnistFull("train");
@@ -36,8 +43,16 @@ export async function benchFingerprint(onStatus: (line: string) => void = () => 
   const fingerprint = await makeFingerprint(
     victim,
     { x: owner.x, labels: labelsOf(owner.y) },
-    { ...FINGERPRINT_DEFAULTS, count: quick ? 50 : 100, candidates: quick ? 400 : 1000, surrogates: 4, references: 8, epochs: 10 },
-    { victimName: "models/mnist-cnn.onnx", runtime, onStatus },
+    {
+      ...FINGERPRINT_DEFAULTS,
+      count: quick ? 50 : 100,
+      candidates: quick ? 400 : 1000,
+      surrogates: 4,
+      references: 8,
+      architecture: cnn ? "like" : "mlp",
+      epochs: cnn ? 5 : 10,
+    },
+    { victimName: "models/mnist-cnn.onnx", victimModel, runtime, onStatus },
   );
   const makeSeconds = (performance.now() - started) / 1000;
 
@@ -53,33 +68,50 @@ export async function benchFingerprint(onStatus: (line: string) => void = () => 
 
   const thief = sliceRows(full.x, 30000, 35000);
   const labelsApi = defend(victim, { postprocessors: [labelsOnly()] });
-  const copies: { attack: ExtractionAttack; api: Predictor; apiName: string; budget: number; arch: Architecture; epochs: number }[] = [
-    { attack: copycat, api: victim, apiName: "probabilities", budget: 1000, arch: "mlp", epochs: 20 },
-    { attack: copycat, api: victim, apiName: "probabilities", budget: 5000, arch: "mlp", epochs: 10 },
-    { attack: knockoff, api: victim, apiName: "probabilities", budget: 5000, arch: "mlp", epochs: 10 },
-    { attack: copycat, api: labelsApi, apiName: "labels only", budget: 5000, arch: "mlp", epochs: 10 },
-    { attack: copycat, api: victim, apiName: "probabilities", budget: 2000, arch: "mlp", epochs: 10 },
-    ...(quick ? [] : [{ attack: copycat, api: victim, apiName: "probabilities", budget: 2000, arch: "cnn" as const, epochs: 5 }]),
-  ];
+  type Arch = Architecture | "like";
+  const copies: { attack: ExtractionAttack; api: Predictor; apiName: string; budget: number; arch: Arch; epochs: number }[] = cnn
+    ? [
+        { attack: copycat, api: victim, apiName: "probabilities", budget: 1000, arch: "like", epochs: 20 },
+        { attack: copycat, api: victim, apiName: "probabilities", budget: 2000, arch: "like", epochs: 5 },
+        { attack: copycat, api: victim, apiName: "probabilities", budget: 5000, arch: "like", epochs: 5 },
+        { attack: knockoff, api: victim, apiName: "probabilities", budget: 5000, arch: "like", epochs: 5 },
+        { attack: copycat, api: labelsApi, apiName: "labels only", budget: 5000, arch: "like", epochs: 5 },
+      ]
+    : [
+        { attack: copycat, api: victim, apiName: "probabilities", budget: 1000, arch: "mlp", epochs: 20 },
+        { attack: copycat, api: victim, apiName: "probabilities", budget: 5000, arch: "mlp", epochs: 10 },
+        { attack: knockoff, api: victim, apiName: "probabilities", budget: 5000, arch: "mlp", epochs: 10 },
+        { attack: copycat, api: labelsApi, apiName: "labels only", budget: 5000, arch: "mlp", epochs: 10 },
+        { attack: copycat, api: victim, apiName: "probabilities", budget: 2000, arch: "mlp", epochs: 10 },
+        ...(quick ? [] : [{ attack: copycat, api: victim, apiName: "probabilities", budget: 2000, arch: "cnn" as const, epochs: 5 }]),
+      ];
   for (const [i, c] of copies.entries()) {
     const run = await runExtraction(
       c.attack,
       c.api,
-      { thief, stolen: { architecture: c.arch, seed: 100 + i, runtime } },
+      { thief, stolen: { architecture: c.arch, victimModel, seed: 100 + i, runtime } },
       { ...c.attack.defaults, epochs: c.epochs },
       { budget: c.budget, test: { x: sliceRows(test, 0, 100) }, transfer: false, seed: i },
     );
     await judge("stolen", `${c.attack.title}${c.attack === knockoff ? " (random)" : ""}, ${c.budget} ${c.apiName} queries, ${c.arch}`, run.result.stolen);
   }
 
-  const independents: { start: number; size: number; arch: Architecture; epochs: number }[] = [
-    { start: 40000, size: 2000, arch: "mlp", epochs: 10 },
-    { start: 42000, size: 2000, arch: "mlp", epochs: 10 },
-    { start: 44000, size: 5000, arch: "mlp", epochs: 10 },
-    { start: 49000, size: 10000, arch: "mlp", epochs: 5 },
-    { start: 40000, size: 5000, arch: "mlp", epochs: 20 },
-    ...(quick ? [] : [{ start: 50000, size: 2000, arch: "cnn" as const, epochs: 5 }]),
-  ];
+  const independents: { start: number; size: number; arch: Arch; epochs: number }[] = cnn
+    ? [
+        { start: 40000, size: 2000, arch: "like", epochs: 5 },
+        { start: 42000, size: 2000, arch: "like", epochs: 5 },
+        { start: 44000, size: 5000, arch: "like", epochs: 5 },
+        { start: 49000, size: 10000, arch: "like", epochs: 3 },
+        { start: 40000, size: 5000, arch: "like", epochs: 5 },
+      ]
+    : [
+        { start: 40000, size: 2000, arch: "mlp", epochs: 10 },
+        { start: 42000, size: 2000, arch: "mlp", epochs: 10 },
+        { start: 44000, size: 5000, arch: "mlp", epochs: 10 },
+        { start: 49000, size: 10000, arch: "mlp", epochs: 5 },
+        { start: 40000, size: 5000, arch: "mlp", epochs: 20 },
+        ...(quick ? [] : [{ start: 50000, size: 2000, arch: "cnn" as const, epochs: 5 }]),
+      ];
   for (const [i, m] of independents.entries()) {
     const labels = fullLabels.slice(m.start, m.start + m.size);
     const answers = new Float32Array(m.size * 10);
@@ -88,7 +120,7 @@ export async function benchFingerprint(onStatus: (line: string) => void = () => 
     });
     const model = await trainStolen(
       victim,
-      { architecture: m.arch, seed: 200 + i, runtime },
+      { architecture: m.arch, victimModel, seed: 200 + i, runtime },
       { epochs: m.epochs, batchSize: 64, learningRate: 1e-3 },
       { x: sliceRows(full.x, m.start, m.start + m.size), answers: float32([m.size, 10], answers) },
     );

@@ -19,6 +19,7 @@ for (const line of ["", ...(await (await import("./jacobian.js")).benchJacobian(
 for (const line of ["", ...(await (await import("./scan.js")).benchScan())]) console.log(line);
 for (const line of ["", ...(await (await import("./extraction-detection.js")).benchExtractionDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./extraction.js")).benchExtraction())]) console.log(line);
+for (const line of ["", ...(await (await import("./extraction-defences.js")).benchExtractionDefences())]) console.log(line);
 for (const line of ["", ...(await (await import("./adversarial-detection.js")).benchAdversarialDetection())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm.js")).benchLlm())]) console.log(line);
 for (const line of ["", ...(await (await import("./llm-injection.js")).benchInjection())]) console.log(line);

@@ -42,6 +42,24 @@ export {
   defenceEvaluationMarkdown,
   evaluateDefence,
 } from "./defence-evaluation.js";
+export {
+  answeringThrough,
+  auditExtractionDefences,
+  type DetectionRow,
+  type ExtractionAttackCase,
+  type ExtractionDefenceOptions,
+  type ExtractionDefenceReport,
+  extractionDefenceFindings,
+  fitGuardDetectors,
+  type GuardDetectorName,
+  type GuardDetectors,
+  guardRouteDetectors,
+  type OutputMode,
+  replayThroughDetectors,
+  type StealingRow,
+  type StreamDetection,
+} from "./extraction-defences.js";
+export { renderExtractionDefencesHtml, renderExtractionDefencesMarkdown } from "./extraction-defences-report.js";
 export { defenceAttackText, defenceText, deriveFindings, ensembleText } from "./findings.js";
 export { renderHtml } from "./html.js";
 export { renderMarkdown } from "./markdown.js";

@@ -5,6 +5,7 @@
  */
 import { Command } from "commander";
 import {
+  dfme,
   EXTRACTION_ATTACKS,
   type ExtractionAttack,
   type ExtractionRun,
@@ -15,12 +16,24 @@ import {
   runExtraction,
   TRANSFER_DEFAULTS,
 } from "../../attacks/index.js";
+import {
+  answeringThrough,
+  auditExtractionDefences,
+  type ExtractionAttackCase,
+  type ExtractionDefenceReport,
+  extractionDefenceFindings,
+  fitGuardDetectors,
+  guardRouteDetectors,
+  renderExtractionDefencesHtml,
+  renderExtractionDefencesMarkdown,
+} from "../../audit/index.js";
 import { createRng } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
-import { buildPostprocessors, defenceSpecHelp, type Postprocessor, parseDefenceSpecs } from "../../defenses/index.js";
-import { ARCHITECTURES, type Architecture, OnnxClassifier, type Predictor, probabilitiesOf } from "../../engine/index.js";
+import { buildPostprocessors, defenceSpecHelp, parseDefenceSpecs } from "../../defenses/index.js";
+import { ARCHITECTURES, type Architecture, OnnxClassifier, type Predictor } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
+import { loadGuardConfig } from "../../gateway/index.js";
 import { loadModel, saveModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
 import { renderSarif } from "../../report/sarif.js";
@@ -47,8 +60,25 @@ import { addTargetOptions, targetPredictor } from "../target.js";
 export function extractCommand(): Command {
   const cmd = new Command("extract")
     .description("steal a model through its predictions within a query budget; report the copy's accuracy, fidelity and transfer")
-    .argument("[attack]", "extraction attack (see --list)")
+    .argument("[attack]", "extraction attack (see --list); with --defences a comma-separated list, each NAME or NAME:key=value[:key=value]")
     .option("--list", "list the extraction attacks")
+    .option(
+      "--defences",
+      "audit which defences stop extraction: each attack at --budget through every --compare-outputs mode (the first attack) or the first (the others), its queries replayed through the guard's detectors, and a benign client's",
+    )
+    .option(
+      "--compare-outputs <specs...>",
+      "with --defences: the API output modes compared, each probabilities or an `aegis defend --postprocess` spec; the first is what the detectors watch",
+    )
+    .option("--guard-data <spec>", "with --defences: the owner's data the guard's detectors are fitted on (train split)", "mnist")
+    .option("--guard-config <file>", "with --defences: measure the detectors one route of this guard.yaml runs instead of fitting them on --guard-data")
+    .option("--route <name>", "with --guard-config: the route (default: the only one with query-stream detectors)")
+    .option(
+      "--benign-queries <n>",
+      "with --defences: queries the benign client sends (the test data, then guard data the detectors were not fitted on)",
+      parseInteger("--benign-queries", 1),
+      5000,
+    )
     .option("--help-attack <name>", "an attack's parameters, defaults and paper")
     .option("--model <file>", "the victim: a local ONNX model (queried through predict only)")
     .option("--budget <n>", "most queries (samples) the attack may send", parseInteger("--budget", 1))
@@ -94,6 +124,7 @@ export function extractCommand(): Command {
         process.stdout.write(`${a.name.padEnd(24)} ${a.title}; data: ${a.data === "none" ? "none needed" : "natural"}; outputs: ${a.outputs.join(", ")}\n`);
       return;
     }
+    if (opts.defences) return defencesAudit(name, opts);
     if (!name) throw new AegisError("BAD_OPTION", "name an extraction attack (aegis extract --list shows them)");
     const attack = extractionAttackByName(name);
     if (!attack) throw new AegisError("BAD_OPTION", `unknown extraction attack "${name}"; aegis extract --list shows them`);
@@ -106,10 +137,11 @@ export function extractCommand(): Command {
     const testSet = { x: sliceRows(test.x, 0, samples), labels: requireLabels(test, "judging the stolen model").slice(0, samples) };
     const inputShape = test.x.shape.slice(1);
     const local = opts.model ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange }) : undefined;
-    const victim = deployed(
+    // The victim as its API answers: in the given input range, its probabilities through the --outputs postprocessors.
+    const victim = answeringThrough(
       local ?? targetPredictor(opts, inputShape, opts.batchSize),
-      clipRange,
       opts.outputs ? buildPostprocessors(parseDefenceSpecs(opts.outputs, "--outputs")) : [],
+      clipRange,
     );
 
     const thief = thiefData(attack, opts, opts.budget, inputShape, clipRange);
@@ -203,10 +235,14 @@ async function runWithProgress(attack: ExtractionAttack, victim: Predictor, opts
   }
 }
 
-/** The attack's defaults overridden by --param key=value, each checked against the parameter's type. */
-function attackParams(attack: ExtractionAttack, pairs: readonly string[]): Record<string, unknown> {
+/**
+ * The attack's defaults overridden by --param key=value, each checked against the parameter's
+ * type; `shared` skips keys the attack does not have (one --param list for several attacks).
+ */
+function attackParams(attack: ExtractionAttack, pairs: readonly string[], shared = false): Record<string, unknown> {
   const params: Record<string, unknown> = { ...attack.defaults };
   for (const [key, raw] of paramPairs(pairs, `aegis extract --help-attack ${attack.name}`)) {
+    if (shared && !(key in params)) continue;
     if (!(key in params))
       throw new AegisError("BAD_OPTION", `--param ${key}: ${attack.name} has no such parameter (aegis extract --help-attack ${attack.name} lists them)`);
     const value = paramValue(raw);
@@ -268,24 +304,148 @@ function thiefData(
   };
 }
 
-/** The victim as its API answers: in the given input range, its probabilities through the --outputs postprocessors. */
-function deployed(model: Predictor, clipRange: readonly [number, number], outputs: readonly Postprocessor[]): Predictor {
-  return {
-    inputShape: model.inputShape,
-    numClasses: model.numClasses,
-    clipRange,
-    outputKind: outputs.length > 0 ? "probs" : model.outputKind,
-    predict: async (x) => {
-      const out = await model.predict(x);
-      return outputs.length > 0 ? outputs.reduce((scores, p) => p.apply(scores), probabilitiesOf(model, out)) : out;
-    },
-  };
-}
-
 function printAttackHelp(name: string): void {
   const attack = extractionAttackByName(name);
   if (!attack) throw new AegisError("BAD_OPTION", `unknown extraction attack "${name}"; aegis extract --list shows them`);
   const lines = [`${attack.name}: ${attack.title}`, `paper: ${attack.paper}`, `data: ${attack.data}`, `outputs: ${attack.outputs.join(", ")}`, "parameters:"];
   for (const [key, text] of Object.entries(attack.help)) lines.push(`  ${key.padEnd(22)} ${String(text)} (default ${JSON.stringify(attack.defaults[key])})`);
   process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/**
+ * The attacks audited when --defences names none: every attack of natural data or none,
+ * Knockoff both ways, and DFME with its batches made small enough for one iteration to fit
+ * the budget.
+ */
+function auditedAttacks(budget: number): string {
+  const d = dfme.defaults;
+  const perSample = d.generatorSteps * (d.directions + 1) + d.studentSteps;
+  const batch = Math.min(d.batchSize, Math.max(1, Math.floor(budget / perSample)));
+  return `copycat,knockoff,knockoff:sampling=adaptive,jacobian,dfme${batch < d.batchSize ? `:batchSize=${batch}` : ""}`;
+}
+const COMPARED_OUTPUTS = ["probabilities", "topk:k=3", "labels", "round:decimals=2", "reverse-sigmoid"];
+
+/** `aegis extract --defences`: what each output mode gives away, and when the guard's detectors notice each attack. */
+// biome-ignore lint/suspicious/noExplicitAny: commander's parsed options, as the command's own action gets them
+async function defencesAudit(names: string | undefined, opts: any): Promise<void> {
+  if (Boolean(opts.model) === Boolean(opts.target)) throw new AegisError("BAD_OPTION", "give the victim as one of --model FILE or --target URL");
+  if (opts.budget === undefined) throw new AegisError("BAD_OPTION", "give the query budget of every attack with --budget N");
+  if (opts.outputs) throw new AegisError("BAD_OPTION", "--defences compares output modes itself; give them with --compare-outputs instead of --outputs");
+  const clipRange = parseClip("--clip", opts.clip);
+  const test = loadData(opts.data, opts);
+  const samples = Math.min(opts.samples ?? test.x.shape[0], test.x.shape[0]);
+  const testSet = { x: sliceRows(test.x, 0, samples), labels: requireLabels(test, "judging the stolen models").slice(0, samples) };
+  const inputShape = test.x.shape.slice(1);
+  const outputs = ((opts.compareOutputs as string[] | undefined) ?? COMPARED_OUTPUTS).map((spec) => ({
+    name: spec,
+    postprocessors: spec === "probabilities" ? [] : buildPostprocessors(parseDefenceSpecs(spec, "--compare-outputs")),
+  }));
+  const architecture = copyArchitecture(opts);
+  const specs = parseAttackSpecs(names ?? auditedAttacks(opts.budget));
+  // One copy of the thief data for every attack that needs it.
+  const natural = specs.find((c) => c.attack.data === "natural");
+  const thief = natural && thiefData(natural.attack, opts, opts.budget, inputShape, clipRange);
+  const attacks: ExtractionAttackCase[] = specs.map(({ attack, params, label }, i) => ({
+    label,
+    attack,
+    params: { ...attackParams(attack, opts.param ?? [], true), ...params },
+    input: { thief: thief?.x, stolen: { ...architecture, seed: opts.seed, runtime: runtimeOptions(opts) } },
+    everyOutput: i === 0,
+  }));
+
+  const local = opts.model ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange }) : undefined;
+  const victim = answeringThrough(local ?? targetPredictor(opts, inputShape, opts.batchSize), [], clipRange);
+  const guard = opts.guardConfig ? await configuredGuard(opts, inputShape) : await fittedGuard(opts, inputShape);
+  const benign = benignStream(testSet.x, guard.unseen, opts.benignQueries);
+  if (benign.shape[0] < opts.benignQueries) info(`the benign client sends ${benign.shape[0]} queries: the test data and the guard data left over hold no more`);
+  const bar = progressBar("extraction defences", opts.budget);
+  let report: ExtractionDefenceReport;
+  try {
+    report = await auditExtractionDefences(victim, {
+      attacks,
+      outputs,
+      budget: opts.budget,
+      test: testSet,
+      detectors: guard.detectors,
+      benign,
+      seed: opts.seed,
+      signal: interruptSignal(),
+      onQuery: (run, spent, budget) => bar.update(spent, run, budget),
+    });
+  } finally {
+    bar.stop();
+    await guard.release();
+    await local?.release();
+  }
+  const where = opts.model ?? opts.target;
+  const findings = extractionDefenceFindings(report, where);
+  const full = { victim: where, ...report, findings };
+  if (opts.report) {
+    const written = writeReports(
+      opts.report,
+      parseFormats(opts.format, ["json", "md", "html", "sarif"]),
+      {
+        json: () => `${JSON.stringify(full, null, 2)}\n`,
+        md: () => renderExtractionDefencesMarkdown(report, findings, where),
+        html: () => renderExtractionDefencesHtml(report, findings, where),
+        sarif: () => renderSarif(findings, { name: "aegis-extract", fullName: "Aegis model extraction", version: AEGIS_VERSION }),
+      },
+      { base: "extraction-defences" },
+    );
+    info(`wrote ${Object.values(written).join(", ")}`);
+  }
+  if (typeof opts.json === "string") writeFileAtomic(opts.json, `${JSON.stringify(full, null, 2)}\n`);
+  else if (opts.json) printJson(full);
+  else process.stdout.write(`${renderExtractionDefencesMarkdown(report, findings, where)}\n`);
+}
+
+/** "copycat,knockoff:sampling=adaptive" → the attacks, each with its own parameters and a label naming them. */
+function parseAttackSpecs(text: string): { attack: ExtractionAttack; params: Record<string, unknown>; label: string }[] {
+  return text
+    .split(",")
+    .map((token) => token.trim())
+    .filter((token) => token !== "")
+    .map((token) => {
+      const [name, ...assignments] = token.split(":");
+      const attack = extractionAttackByName(name);
+      if (!attack) throw new AegisError("BAD_OPTION", `unknown extraction attack "${name}"; aegis extract --list shows them`);
+      if (attack.data === "none" && attack.outputs.length === 1)
+        throw new AegisError("BAD_OPTION", `${name} reads every score of a small tabular model; the defence audit compares output modes, leave it out`);
+      const params = attackParams(attack, assignments);
+      const keys = assignments.map((a) => a.split("=")[0]);
+      return { attack, params: Object.fromEntries(keys.map((k) => [k, params[k]])), label: keys.length > 0 ? `${name} (${assignments.join(", ")})` : name };
+    });
+}
+
+/** --guard-data as the model's input shape: the owner's data the guard's detectors are fitted on. */
+function guardData(opts: { guardData: string; xKey?: string; yKey?: string }, inputShape: readonly number[]): Tensor<"float32"> {
+  const data = loadData(opts.guardData, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
+  if (sizeOf(data.x.shape.slice(1)) !== sizeOf(inputShape))
+    throw new AegisError("SHAPE_MISMATCH", `--guard-data samples have shape [${data.x.shape.slice(1)}] but the test data's are [${inputShape}]`);
+  return float32([data.x.shape[0], ...inputShape], data.x.data);
+}
+
+/** The detectors fitted on --guard-data; its rows left over are the benign client's. */
+// biome-ignore lint/suspicious/noExplicitAny: commander's parsed options
+async function fittedGuard(opts: any, inputShape: readonly number[]) {
+  info("fitting the guard's detectors on --guard-data");
+  return fitGuardDetectors(guardData(opts, inputShape), { model: opts.model ? loadModel(opts.model) : undefined, runtime: runtimeOptions(opts) });
+}
+
+/** The detectors a route of --guard-config runs; all of --guard-data is the benign client's, after the test data. */
+// biome-ignore lint/suspicious/noExplicitAny: commander's parsed options
+async function configuredGuard(opts: any, inputShape: readonly number[]) {
+  const loaded = await guardRouteDetectors(loadGuardConfig(opts.guardConfig), { route: opts.route, modelPath: opts.model, runtime: runtimeOptions(opts) });
+  info(`the detectors of route "${loaded.route}" in ${opts.guardConfig}`);
+  return { ...loaded, unseen: guardData(opts, inputShape) };
+}
+
+/** The benign client: the test data, then unseen guard data, up to `count` queries. */
+function benignStream(test: Tensor<"float32">, unseen: Tensor<"float32">, count: number): Tensor<"float32"> {
+  const first = Math.min(count, test.shape[0]);
+  const second = Math.min(count - first, unseen.shape[0]);
+  const out = new Float32Array((first + second) * sizeOf(test.shape.slice(1)));
+  out.set(sliceRows(test, 0, first).data);
+  out.set(sliceRows(unseen, 0, second).data, sliceRows(test, 0, first).data.length);
+  return float32([first + second, ...test.shape.slice(1)], out);
 }

@@ -49,7 +49,10 @@ export function parseCsv(text: string, options: CsvOptions = {}, name = "the CSV
   const labelName = options.labelColumn ?? "label";
   const labelIndex = columns.indexOf(labelName);
   if (labelIndex === -1 && options.labelColumn !== undefined) {
-    throw new AegisError("BAD_DATA", `${name} has no column "${labelName}" (columns: ${columns.join(", ")}); give the name of the label column as labelColumn, or call it "label" in the header.`);
+    throw new AegisError(
+      "BAD_DATA",
+      `${name} has no column "${labelName}" (columns: ${columns.join(", ")}); give the name of the label column as labelColumn, or call it "label" in the header.`,
+    );
   }
   const featureNames = columns.filter((_, j) => j !== labelIndex);
   if (featureNames.length === 0) {

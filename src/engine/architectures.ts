@@ -166,7 +166,7 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
       const [h1, w1] = [Math.floor((height - 2) / 2) + 1 - 1, Math.floor((width - 2) / 2) + 1 - 1];
       h = pool(L.tanh(L.conv(h, 16, 32, 4, "conv2", { stride: 2 })));
       const [h2, w2] = [Math.floor((h1 - 4) / 2) + 1 - 1, Math.floor((w1 - 4) / 2) + 1 - 1];
-      if (!(h2 >= 1 && w2 >= 1)) throw new AegisError("BAD_OPTION", `--arch dp-cnn needs images of at least 16×16 pixels, the data has ${height}×${width}`);
+      if (!(h2 >= 1 && w2 >= 1)) throw new AegisError("BAD_OPTION", `--arch dp-cnn needs images of at least 14×14 pixels, the data has ${height}×${width}`);
       h = L.tanh(L.dense(L.flatten(h), 32 * h2 * w2, 32, "fc1"));
       logits = L.dense(h, 32, numClasses, "fc2");
       break;

@@ -31,8 +31,8 @@ test("dp-cnn has the paper's layers: conv 16 8×8/2, conv 32 4×4/2, dense 32, d
   assert.equal(ops.filter((op) => op === "Tanh").length, 3);
   assert.ok(!ops.includes("BatchNormalization") && !ops.includes("Relu"));
   assert.throws(
-    () => buildArchitecture("dp-cnn", { inputShape: [1, 8, 8], numClasses: 10 }),
-    (e: Error & { code?: string }) => e.code === "BAD_OPTION" && /at least 16×16/.test(e.message),
+    () => buildArchitecture("dp-cnn", { inputShape: [1, 13, 13], numClasses: 10 }),
+    (e: Error & { code?: string }) => e.code === "BAD_OPTION" && /at least 14×14/.test(e.message),
   );
 });
 

@@ -25,15 +25,10 @@ import { buildArchitecture, OnnxClassifier, sgd, type TrainingData, train } from
 import { countCorrect } from "../src/engine/trainer.js";
 import { epsilonSpent, trainDpSgd } from "../src/privacy/index.js";
 import { labelsOf, sliceRows } from "../src/tensor.js";
+import { median } from "./engine.js";
 
 const python = "/usr/bin/python3";
 const momentum = 0.9;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 const load = () => `load average ${loadavg()[0].toFixed(1)}`;
 

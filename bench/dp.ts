@@ -129,7 +129,7 @@ async function speed(
   lines.push(
     torch
       ? `  PyTorch ${torch.torch} (functorch vmap(grad) per-example gradients, fixed batch ${batchSize}, ${load()}): ordinary ${torch.train.toFixed(0)} samples/s, DP-SGD ${torch.dp_sgd.toFixed(0)} samples/s = ${(torch.dp_sgd / torch.train).toFixed(2)}×; Aegis DP-SGD ${(d / torch.dp_sgd).toFixed(2)}× PyTorch's`
-      : `  PyTorch reference skipped: ${python} has no torch with functorch (apt-get install python3-torch)`,
+      : `  PyTorch reference skipped: ${python} is missing, has no torch with functorch (apt-get install python3-torch), or bench/torch_dp_reference.py failed`,
   );
   return lines;
 }

@@ -37,7 +37,7 @@ async function timeIt(iters: number, fn: () => Promise<unknown>): Promise<number
   return (performance.now() - start) / iters;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

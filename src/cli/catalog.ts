@@ -52,7 +52,7 @@ export const COMMANDS: CommandEntry[] = [
     name: "train",
     usage: "[options]",
     description:
-      "train a model defined in TypeScript (mlp, cnn, resnet-small; linear, and he-cnn and he-mlp with x² activations for encrypted inference), or any differentiable ONNX model's architecture, with gradient graphs on ONNX Runtime",
+      "train a model defined in TypeScript (mlp, cnn, resnet-small; linear; he-cnn and he-mlp with x² activations for encrypted inference; dp-cnn, the tanh CNN of DP-SGD papers), or any differentiable ONNX model's architecture, with gradient graphs on ONNX Runtime",
     load: async () => (await import("./commands/train.js")).trainCommand(),
   },
   {

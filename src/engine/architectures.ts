@@ -10,7 +10,7 @@ import { GraphBuilder } from "../onnx/builder.js";
 import { attr, DataType, emptyModel, type Model } from "../onnx/ir.js";
 import { AEGIS_VERSION } from "../version.js";
 
-export const ARCHITECTURES = ["mlp", "cnn", "resnet-small", "linear", "he-cnn", "he-mlp"] as const;
+export const ARCHITECTURES = ["mlp", "cnn", "resnet-small", "linear", "he-cnn", "he-mlp", "dp-cnn"] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
 
 export interface ArchitectureOptions {
@@ -88,6 +88,10 @@ class Layers {
     return this.b.op("Flatten", [x], { axis: attr.int(1) });
   }
 
+  tanh(x: string): string {
+    return this.b.op("Tanh", [x]);
+  }
+
   /** x², the activation of CryptoNets (Gilad-Bachrach et al. 2016): one multiplication under homomorphic encryption. */
   square(x: string): string {
     return this.b.op("Mul", [x, x]);
@@ -147,6 +151,24 @@ export function buildArchitecture(arch: Architecture, options: ArchitectureOptio
     case "he-mlp": {
       // A dense network with x² activations for encrypted inference: dense 64, x², dense K.
       logits = L.dense(L.square(L.dense(inputShape.length > 1 ? L.flatten("input") : "input", features, 64, "fc1")), 64, numClasses, "fc2");
+      break;
+    }
+    case "dp-cnn": {
+      const [c, height, width] = imageShape(arch, inputShape);
+      // The DP-SGD CNN of Papernot, Thakurta, Song, Chien & Erlingsson 2020 ("Tempered Sigmoid
+      // Activations for Deep Learning with Differential Privacy"), also Tramèr & Boneh 2021's
+      // end-to-end MNIST baseline and the model of TF Privacy's and Opacus's MNIST examples:
+      // conv 16 8×8 stride 2 (pad 3), 2×2 max-pool stride 1, conv 32 4×4 stride 2, 2×2 max-pool
+      // stride 1, dense 32, dense K; tanh throughout (bounded activations keep gradients small,
+      // so less is lost to clipping) and no BatchNorm, which DP-SGD cannot train. 26k parameters.
+      const pool = (x: string) => b.op("MaxPool", [x], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([1, 1]) });
+      let h = pool(L.tanh(L.conv("input", c, 16, 8, "conv1", { stride: 2, pad: 3 })));
+      const [h1, w1] = [Math.floor((height - 2) / 2) + 1 - 1, Math.floor((width - 2) / 2) + 1 - 1];
+      h = pool(L.tanh(L.conv(h, 16, 32, 4, "conv2", { stride: 2 })));
+      const [h2, w2] = [Math.floor((h1 - 4) / 2) + 1 - 1, Math.floor((w1 - 4) / 2) + 1 - 1];
+      if (!(h2 >= 1 && w2 >= 1)) throw new AegisError("BAD_OPTION", `--arch dp-cnn needs images of at least 14×14 pixels, the data has ${height}×${width}`);
+      h = L.tanh(L.dense(L.flatten(h), 32 * h2 * w2, 32, "fc1"));
+      logits = L.dense(h, 32, numClasses, "fc2");
       break;
     }
     case "resnet-small": {

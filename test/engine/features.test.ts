@@ -42,9 +42,10 @@ test("the penultimate layer of the bundled CNN is the ReLU before fc2, and its f
 
 test("every built-in architecture exposes the input of its last dense layer", async () => {
   // linear: its last dense layer reads the flattened 12×12 input.
-  const expectedWidth: Record<string, number> = { mlp: 128, cnn: 128, "resnet-small": 64, linear: 144, "he-cnn": 64, "he-mlp": 64 };
+  const expectedWidth: Record<string, number> = { mlp: 128, cnn: 128, "resnet-small": 64, linear: 144, "he-cnn": 64, "he-mlp": 64, "dp-cnn": 32 };
   for (const arch of ARCHITECTURES) {
-    const inputShape = arch === "mlp" ? [20] : [1, 12, 12];
+    // dp-cnn's two stride-2 convolutions need at least 14×14 pixels.
+    const inputShape = arch === "mlp" ? [20] : arch === "dp-cnn" ? [1, 14, 14] : [1, 12, 12];
     const model = buildArchitecture(arch, { inputShape, numClasses: 3, seed: 1 });
     const layer = penultimateValue(model);
     const consumer = model.graph.nodes.find((n) => n.inputs[0] === layer && n.opType === "Gemm");

@@ -31,7 +31,7 @@ import {
 export function trainCommand(): Command {
   const cmd = new Command("train")
     .description(
-      "train a model defined in TypeScript (mlp, cnn, resnet-small; linear, and he-cnn and he-mlp with x² activations for encrypted inference), or any differentiable ONNX model's architecture, with gradient graphs on ONNX Runtime",
+      "train a model defined in TypeScript (mlp, cnn, resnet-small; linear; he-cnn and he-mlp with x² activations for encrypted inference; dp-cnn, the tanh CNN of DP-SGD papers), or any differentiable ONNX model's architecture, with gradient graphs on ONNX Runtime",
     )
     .option("--arch <arch>", `architecture: ${ARCHITECTURES.join(" | ")}`, "cnn")
     .option("--like <model>", "train this ONNX model's architecture instead, with weights re-initialised (He/Glorot by layer type, seeded)");

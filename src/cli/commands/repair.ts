@@ -69,7 +69,7 @@ export function repairCommand(): Command {
     )
     .option(
       "--stamped-share <share>",
-      "unlearning: share of the clean inputs stamped with a reversed trigger (Wang et al.: 0.2)",
+      "unlearning: share of every batch stamped with a reversed trigger (Wang et al.: 0.2)",
       parseNumber("--stamped-share"),
     );
   withSeed(cmd, "shuffling and the stamped rows");

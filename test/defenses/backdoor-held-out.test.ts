@@ -3,13 +3,21 @@
  * outside Aegis (scripts/make_backdoor_fixtures.py; only the ONNX files, manifests and a
  * poisoned slice are committed, so no Python is needed) with triggers Aegis does not use —
  * a top-left 3×3 checkerboard → 7, a blended noise image → 3 — and a clean twin. Aegis's
- * defences run with their defaults, on fewer inputs than bench/backdoor-heldout.ts.
+ * defences run with their defaults, on fewer inputs than bench/backdoor-heldout.ts: Neural
+ * Cleanse, STRIP, the data inspections, and unlearning the trigger Neural Cleanse reversed.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { heldOutManifest, heldOutModel, heldOutSlice, heldOutSummary, stripRates } from "../../bench/backdoor-heldout.js";
 import { compileTrigger, maskOverlap, poisonSuccess } from "../../src/attacks/index.js";
-import { activationClustering, neuralCleanse, scoreInspection, spectralSignatures } from "../../src/defenses/index.js";
+import {
+  activationClustering,
+  type NeuralCleanseResult,
+  neuralCleanse,
+  scoreInspection,
+  spectralSignatures,
+  unlearnTriggers,
+} from "../../src/defenses/index.js";
 import { createFeatureExtractor, type OnnxClassifier } from "../../src/engine/index.js";
 import { sliceRows } from "../../src/tensor.js";
 import { mnistRows } from "../helpers/backdoor.js";
@@ -18,6 +26,7 @@ const test2000 = mnistRows("test", 0, 2000);
 const inspected = mnistRows("test", 0, 128).x;
 const cleanseOptions = { epochInputs: 128, maxEpochs: 30 };
 let checker: OnnxClassifier;
+let reversedCheckerboard: NeuralCleanseResult["triggers"][number] | undefined;
 let clean: OnnxClassifier;
 
 before(async () => {
@@ -47,6 +56,7 @@ test("Aegis reads the PyTorch models as PyTorch left them: the same attack succe
 
 test("Neural Cleanse names class 7 of the checkerboard model with its reversed trigger on the checkerboard, and no class of the clean twin", async () => {
   const r = await neuralCleanse(checker, inspected, cleanseOptions);
+  reversedCheckerboard = r.triggers[7];
   assert.deepEqual(r.flagged, [7], `anomaly indices ${r.triggers.map((t) => t.anomaly_index.toFixed(2)).join(" ")}`);
   // Measured: 7.43 at 200 inputs and 30 epochs (cut-off 3.84).
   assert.ok(r.triggers[7].anomaly_index > r.params.anomalyThreshold + 1, `index ${r.triggers[7].anomaly_index}`);
@@ -77,4 +87,22 @@ test("activation clustering finds the poisoned rows of the PyTorch-poisoned slic
   // Spectral signatures' top direction points at a minority, and the poison is half of class 7 (measured 34% at 12.7%).
   const spectral = scoreInspection(spectralSignatures(features, slice.labels, 10), slice.truth);
   assert.ok(spectral.recall < 0.6, JSON.stringify(spectral));
+});
+
+test("unlearning the reversed checkerboard meets the issue's repair target: attack success under 5%, clean accuracy within 2 points of the clean twin", async () => {
+  assert.ok(reversedCheckerboard, "Neural Cleanse ran first");
+  const manifest = heldOutManifest("torch_checker");
+  const heldOut = mnistRows("test", 1000, 2000);
+  const twin = await poisonSuccess(clean, heldOut, manifest);
+  const model = await heldOutModel("torch_checker", true);
+  try {
+    const layout = compileTrigger(manifest.trigger ?? { kind: "pixel", distance: 2, value: 1 }, [1, 28, 28]).layout;
+    await unlearnTriggers(model, mnistRows("train", 0, 800), [{ layout, mask: reversedCheckerboard.mask, pattern: reversedCheckerboard.pattern }]);
+    const after = await poisonSuccess(model, heldOut, manifest);
+    // Measured (bench, 200 inspected digits): 99.8% → 3.0% at 95.5% clean accuracy, the twin 96.0%.
+    assert.ok(after.attack_success_rate < 0.05, `attack success ${after.attack_success_rate}`);
+    assert.ok(after.clean_accuracy >= twin.clean_accuracy - 0.02, `clean accuracy ${after.clean_accuracy}, twin ${twin.clean_accuracy}`);
+  } finally {
+    await model.release();
+  }
 });

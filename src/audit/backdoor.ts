@@ -10,10 +10,11 @@
  */
 import { type PoisonManifest, type PoisonSuccess, poisonSuccess } from "../attacks/index.js";
 import type { Predictor } from "../engine/capabilities.js";
+import { AegisError } from "../errors.js";
 import type { Finding, Severity } from "../report/finding.js";
 import { esc } from "../report/html.js";
 import { references } from "../report/taxonomy.js";
-import type { Tensor } from "../tensor.js";
+import { sizeOf, type Tensor } from "../tensor.js";
 
 /** Attack success rates from which the section reports a finding, most severe first. */
 export const BACKDOOR_SEVERITY: readonly [Severity, number][] = [
@@ -37,6 +38,15 @@ export interface BackdoorSection {
   goal: Record<string, unknown>;
   data: string;
   result: PoisonSuccess;
+}
+
+/** Fails before the evasion suite runs, not after it, when the manifest's samples are not the data's. */
+export function checkBackdoorData(manifest: PoisonManifest, sampleShape: readonly number[]): void {
+  if (sizeOf(sampleShape) !== sizeOf(manifest.data.sample_shape))
+    throw new AegisError(
+      "SHAPE_MISMATCH",
+      `the poison manifest is for samples of shape [${manifest.data.sample_shape.join(", ")}], the audit's --data has [${sampleShape.join(", ")}]; audit with the data the attack was made for`,
+    );
 }
 
 export async function runBackdoorSection(

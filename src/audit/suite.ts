@@ -26,7 +26,7 @@ import { bySeverity, type Finding } from "../report/finding.js";
 import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
 import { gatherRows, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { AEGIS_VERSION } from "../version.js";
-import { type BackdoorAuditOptions, type BackdoorSection, runBackdoorSection } from "./backdoor.js";
+import { type BackdoorAuditOptions, type BackdoorSection, checkBackdoorData, runBackdoorSection } from "./backdoor.js";
 import { durationText, iterationKnob, planSuite } from "./budget.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { type Curve, randomTargets, runCurve, type ShardExecutor } from "./curve.js";
@@ -115,6 +115,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       "LABEL_OUT_OF_RANGE",
       `label ${labels[bad]} of sample ${bad} is outside the model's classes 0..${k - 1}; check the data matches the model`,
     );
+  if (o.backdoor) checkBackdoorData(o.backdoor.manifest, data.x.shape.slice(1));
   const kind = o.inputKind ?? inputKindOfShape(model.inputShape);
   const warnings: string[] = [];
   const warn = (message: string) => {

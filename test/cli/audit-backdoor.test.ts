@@ -7,7 +7,7 @@
  * that is not one, a missing one, and --backdoor with --compare exit with their codes.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -64,7 +64,7 @@ test("the clean twin, audited against the same manifest, shows the trigger does 
   assert.ok(!report.findings.some((f) => f.capability === "poisoning"));
 });
 
-test("a file that is not a poison manifest exits 5, a missing one 3, and --backdoor with --compare 2", async () => {
+test("a file that is not a poison manifest exits 5, a missing one 3, one for other samples before the suite runs, and --backdoor with --compare 2", async () => {
   const bad = join(dir, "bad.json");
   writeFileSync(bad, JSON.stringify({ format: "something-else" }));
   const notManifest = await aegis(["audit", "--model", fixture("torch_clean.onnx"), "--out", join(dir, "x"), "--backdoor", bad]);
@@ -72,6 +72,13 @@ test("a file that is not a poison manifest exits 5, a missing one 3, and --backd
   assert.match(notManifest.stderr, /not a valid poison manifest/);
   const missing = await aegis(["audit", "--model", fixture("torch_clean.onnx"), "--out", join(dir, "y"), "--backdoor", join(dir, "none.json")]);
   assert.equal(missing.code, 3, missing.stderr);
+  const colour = join(dir, "colour.json");
+  const m = JSON.parse(readFileSync(manifest, "utf8"));
+  writeFileSync(colour, JSON.stringify({ ...m, data: { ...m.data, sample_shape: [3, 28, 28] } }));
+  const otherShape = await aegis(["audit", "--model", fixture("torch_clean.onnx"), "--out", join(dir, "w"), "--backdoor", colour]);
+  assert.equal(otherShape.code, 6, otherShape.stderr);
+  assert.match(otherShape.stderr, /poison manifest is for samples of shape \[3, 28, 28\]/);
+  assert.ok(!existsSync(join(dir, "w", "report.json")), "it stops before the evasion suite, not after");
   const compare = await aegis([
     "audit",
     "--compare",

@@ -14,8 +14,8 @@
  * trigger's inputs going to the target learn fastest to stop predicting the target. So a
  * fresh 20% of every batch is stamped (each input is seen with and without the trigger)
  * for 10 epochs in batches of 32, which lets the clean target-class inputs restore their
- * class: on the held-out checkerboard model 99.8% → 3.0% attack success at 95.5% clean
- * accuracy (the paper's one epoch: 19.3% at 84.1%; 5 epochs: 6.5–8.6%).
+ * class: on the held-out checkerboard model 99.8% → 3.0–3.5% attack success at 95.4–95.5%
+ * clean accuracy (the paper's one epoch: 19.3% at 84.1%; 5 epochs: 6.5–8.6%).
  */
 import { type CompiledTrigger, stampRows } from "../../attacks/index.js";
 import { createRng } from "../../data/random.js";

@@ -3,12 +3,12 @@
  * outside Aegis (scripts/make_backdoor_fixtures.py; only the ONNX files, manifests and a
  * poisoned slice are committed, so no Python is needed) with triggers Aegis does not use —
  * a top-left 3×3 checkerboard → 7, a blended noise image → 3 — and a clean twin. Aegis's
- * defences run with their defaults, on fewer inputs than bench/backdoor-heldout.ts: Neural
+ * defences run with their defaults, on fewer inputs than bench/backdoor-held-out.ts: Neural
  * Cleanse, STRIP, the data inspections, and unlearning the trigger Neural Cleanse reversed.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { heldOutManifest, heldOutModel, heldOutSlice, heldOutSummary, stripRates } from "../../bench/backdoor-heldout.js";
+import { heldOutManifest, heldOutModel, heldOutSlice, heldOutSummary, stripRates } from "../../bench/backdoor-held-out.js";
 import { compileTrigger, maskOverlap, poisonSuccess } from "../../src/attacks/index.js";
 import {
   activationClustering,

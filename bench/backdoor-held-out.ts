@@ -12,7 +12,7 @@
  *   model trained on them;
  * - the repairs with the defender's 800 clean training rows (10% of the training set, as
  *   Wang et al.), against the clean twin's accuracy.
- * `node --import tsx bench/backdoor-heldout.ts` runs it alone.
+ * `node --import tsx bench/backdoor-held-out.ts` runs it alone.
  */
 import { readFileSync } from "node:fs";
 import { compileTrigger, loadManifest, maskOverlap, type PoisonManifest, poisonedFlags, poisonSuccess, stamp } from "../src/attacks/index.js";

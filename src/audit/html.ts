@@ -7,6 +7,7 @@
 import { lineChart, type Series } from "../report/charts.js";
 import { severitySummary } from "../report/finding.js";
 import { cards, esc, findingCard, findingsSection, page, warningsSection, withCode } from "../report/html.js";
+import { backdoorHtml } from "./backdoor.js";
 import { budgetText } from "./budget.js";
 import { type ComparisonReport, imageKey, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, medianMinNorm } from "./findings.js";
@@ -42,6 +43,7 @@ export function renderHtml(report: AuditReport, images: ReadonlyMap<string, Exam
     resultsSection(report, color),
     examplesSection(report, images),
     report.privacy ? privacyHtml(report.privacy) : "",
+    report.backdoor ? backdoorHtml(report.backdoor) : "",
     perClassSection(report),
     modelSection(report),
     runSection(report),

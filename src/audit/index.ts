@@ -1,5 +1,6 @@
 /** Public API of aegis-ml/audit: run an audit suite, judge it against a policy, compare two models, evaluate a defence, render the report. */
 
+export { BACKDOOR_SEVERITY, type BackdoorAuditOptions, type BackdoorSection, backdoorFindings, runBackdoorSection } from "./backdoor.js";
 export { budgetText, durationText, parseDuration } from "./budget.js";
 export {
   type ComparedModel,

@@ -1,5 +1,6 @@
 /** The audit report as Markdown: for pull requests, wikis and CI job summaries (no images). */
 import { cell, findingsMarkdown } from "../report/markdown.js";
+import { backdoorMarkdown } from "./backdoor.js";
 import { budgetText } from "./budget.js";
 import { type ComparisonReport, type ComparisonRow, isComparison } from "./compare.js";
 import { defenceAttackText, defenceText, ensembleText, medianMinNorm } from "./findings.js";
@@ -55,6 +56,7 @@ export function renderMarkdown(r: AuditReport): string {
     }
   }
   if (r.privacy) out.push("", ...privacyMarkdown(r.privacy));
+  if (r.backdoor) out.push("", ...backdoorMarkdown(r.backdoor));
   const ensembles = r.attacks.flatMap((a) =>
     a.runs.flatMap((p) => (p.ensemble ? [`- ${runKey(a, p)} (${p.samples} samples): ${ensembleText(p.ensemble)}`] : [])),
   );

@@ -26,6 +26,7 @@ import { bySeverity, type Finding } from "../report/finding.js";
 import { imageLayout, perturbationPng, samplePng } from "../report/images.js";
 import { gatherRows, sizeOf, sliceRows, type Tensor } from "../tensor.js";
 import { AEGIS_VERSION } from "../version.js";
+import { type BackdoorAuditOptions, type BackdoorSection, checkBackdoorData, runBackdoorSection } from "./backdoor.js";
 import { durationText, iterationKnob, planSuite } from "./budget.js";
 import type { AttackLookup, AuditConfig, SuiteEntry } from "./config.js";
 import { type Curve, randomTargets, runCurve, type ShardExecutor } from "./curve.js";
@@ -63,6 +64,8 @@ export interface AuditOptions {
   executor?: ShardExecutor;
   /** Membership inference after the evasion suite (`aegis audit --privacy`); the report's `privacy` section. */
   privacy?: PrivacyAuditOptions;
+  /** A poison manifest whose attack success is measured on all of `data` (`aegis audit --backdoor`); the report's `backdoor` section. */
+  backdoor?: BackdoorAuditOptions;
 }
 
 /** PNG data URIs of one example, keyed in AuditResult.images by `${attackId}:${index}`. */
@@ -112,6 +115,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       "LABEL_OUT_OF_RANGE",
       `label ${labels[bad]} of sample ${bad} is outside the model's classes 0..${k - 1}; check the data matches the model`,
     );
+  if (o.backdoor) checkBackdoorData(o.backdoor.manifest, data.x.shape.slice(1));
   const kind = o.inputKind ?? inputKindOfShape(model.inputShape);
   const warnings: string[] = [];
   const warn = (message: string) => {
@@ -366,6 +370,12 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
       warn(`the privacy section stopped: ${e.message}`);
     }
   }
+  let backdoor: { section: BackdoorSection; findings: Finding[] } | null = null;
+  if (o.backdoor && interrupted) warn("the backdoor section did not run: the audit was interrupted before it");
+  else if (o.backdoor) {
+    log(`backdoor: ${o.backdoor.manifest.attack}'s attack success on ${data.x.shape[0]} samples of ${data.name}`);
+    backdoor = await runBackdoorSection(model, o.modelPath, { x: data.x, labels: requireLabels(data, "an audit"), name: data.name }, o.backdoor);
+  }
   if (interrupted) warn("the audit was interrupted (Ctrl-C or SIGTERM): the report covers the runs that finished");
   const cuts = suite.flatMap((r) => r.record.cuts.map((c) => `${r.entry.id}: ${c}`));
   if (cuts.length > 0) warn(`the time budget of ${durationText(budget ?? 0)} cut the suite (${cuts.join("; ")}): these numbers are not a full audit's`);
@@ -396,10 +406,11 @@ export async function runAudit(o: AuditOptions): Promise<AuditResult> {
     per_class_clean: perClass(labels, cleanCorrect, k),
     attacks: suite.map((r) => r.record),
     ...(privacy ? { privacy: privacy.section } : {}),
+    ...(backdoor ? { backdoor: backdoor.section } : {}),
     warnings,
     environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length },
   };
-  const findings = bySeverity([...deriveFindings(base), ...(privacy?.findings ?? [])]);
+  const findings = bySeverity([...deriveFindings(base), ...(privacy?.findings ?? []), ...(backdoor?.findings ?? [])]);
   const withFindings = { ...base, findings };
   const report: AuditReport = { ...withFindings, policy: o.policy ? evaluatePolicy(o.policy, withFindings) : null };
   report.seconds = (performance.now() - started) / 1000;

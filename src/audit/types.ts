@@ -6,6 +6,7 @@ import type { Norm, PerturbationStats } from "../attacks/index.js";
 import type { InputKind } from "../engine/input-kind.js";
 import type { ModelSummary } from "../engine/inspect.js";
 import type { Finding } from "../report/finding.js";
+import type { BackdoorSection } from "./backdoor.js";
 import type { PrivacySection } from "./privacy.js";
 
 /** A curve measures robust accuracy at fixed ε; a minimum-norm attack finds each sample's smallest perturbation. */
@@ -171,6 +172,8 @@ export interface AuditReport {
   attacks: AttackRecord[];
   /** Membership inference (`aegis audit --privacy`); absent when not asked for. */
   privacy?: PrivacySection;
+  /** A poisoning attack's success (`aegis audit --backdoor poison.json`); absent when not asked for. */
+  backdoor?: BackdoorSection;
   findings: Finding[];
   policy: PolicyVerdict | null;
   warnings: string[];

@@ -19,7 +19,7 @@ export const COMMANDS: CommandEntry[] = [
     name: "audit",
     usage: "[options]",
     description:
-      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare), and for membership inference (--privacy); writes report.json, report.html and report.md, and exits 10 when a policy fails",
+      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare), for membership inference (--privacy) and for a poisoning attack's success (--backdoor); writes report.json, report.html and report.md, and exits 10 when a policy fails",
     load: async () => (await import("./commands/audit.js")).auditCommand(),
   },
   {

@@ -1,8 +1,8 @@
 /**
  * Backdoor repairs at small scale, on the tiny BadNets CNN of test/helpers/backdoor.ts with
  * 1,000 clean digits the attacker never saw: Neural Cleanse unlearning removes the backdoor
- * and keeps clean accuracy near the clean twin's; fine-pruning prunes the dormant channels
- * of the last convolution and fine-tunes. Then `aegis repair`: before and after, the model
+ * and keeps clean accuracy within 2 points of the clean twin's (the issue's repair target);
+ * fine-pruning prunes the dormant channels of the last convolution and fine-tunes. Then `aegis repair`: before and after, the model
  * it writes, its errors. The issue's scale is in bench/neural-cleanse.ts.
  */
 import assert from "node:assert/strict";
@@ -47,14 +47,17 @@ async function repaired(method: "unlearning" | "fine-pruning"): Promise<RepairRe
   }
 }
 
-test("Neural Cleanse unlearning removes the backdoor; on this weak model it costs clean accuracy (bench: the MNIST CNN)", async () => {
+test("Neural Cleanse unlearning removes the backdoor and keeps clean accuracy within 2 points of the unpoisoned twin", async (t) => {
   const r = await repaired("unlearning");
+  t.diagnostic(
+    `attack success ${r.before.attack_success_rate} → ${r.after.attack_success_rate}; clean ${r.before.clean_accuracy} → ${r.after.clean_accuracy}, twin ${cleanAccuracy}`,
+  );
   assert.deepEqual(r.unlearning?.classes, [0]);
   assert.ok((r.before.attack_success_rate ?? 0) >= 0.9, `attack success before ${r.before.attack_success_rate}`);
   assert.ok((r.after.attack_success_rate ?? 1) < 0.05, `attack success after ${r.after.attack_success_rate}`);
-  // Measured here: 88.1% before, 77.9% after, the unpoisoned twin 88.9% — part of the reversed trigger is
-  // class 0's own strokes, and unlearning it costs this 2,000-digit model what ART's notebook saw.
-  assert.ok(r.after.clean_accuracy >= cleanAccuracy - 0.15, `clean accuracy ${r.after.clean_accuracy}, unpoisoned ${cleanAccuracy}`);
+  // Measured: 95.1% → 1.5% attack success, clean 88.1% → 91.4% (twin 88.9%). With the paper's single epoch over a fixed 20% this was 77.9% against the twin's 88.9%:
+  // on the held-out PyTorch models the lost accuracy was all the target class's. A fresh 20% of every batch for 10 epochs (unlearning.ts) keeps it.
+  assert.ok(r.after.clean_accuracy >= cleanAccuracy - 0.02, `clean accuracy ${r.after.clean_accuracy}, unpoisoned ${cleanAccuracy}`);
 });
 
 test("fine-pruning prunes dormant channels of the last convolution within its accuracy bound, then fine-tunes", async () => {

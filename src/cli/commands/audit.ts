@@ -1,11 +1,19 @@
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { loadConstraintsFile, MEMBERSHIP_ATTACK_INFO, MEMBERSHIP_ATTACKS, type MembershipAttackName, type ShadowTrainer } from "../../attacks/index.js";
+import {
+  loadConstraintsFile,
+  loadManifest,
+  MEMBERSHIP_ATTACK_INFO,
+  MEMBERSHIP_ATTACKS,
+  type MembershipAttackName,
+  type ShadowTrainer,
+} from "../../attacks/index.js";
 import type { AuditReport } from "../../audit/index.js";
 import {
   AUDIT_FORMATS,
   type AuditResult,
   applyOverrides,
+  type BackdoorAuditOptions,
   budgetText,
   CHEAP_PRIVACY_ATTACKS,
   type ComparisonReport,
@@ -61,7 +69,7 @@ export const DEMO_MODEL = fileURLToPath(new URL("../../../models/mnist-cnn.onnx"
 export function auditCommand(): Command {
   const cmd = new Command("audit")
     .description(
-      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare), and for membership inference (--privacy); writes report.json, report.html and report.md, and exits 10 when a policy fails",
+      "audit a model against a suite of evasion attacks, through its `aegis defend` defences (--defence), or two side by side (--compare), for membership inference (--privacy) and for a poisoning attack's success (--backdoor); writes report.json, report.html and report.md, and exits 10 when a policy fails",
     )
     .option("--model <file>", "ONNX model (default: the bundled MNIST CNN)", DEMO_MODEL);
   addDefenceOptions(cmd)
@@ -87,6 +95,10 @@ export function auditCommand(): Command {
       "--privacy",
       "add a privacy section: membership inference on --members and --non-members, with the attacker's --reference data (cheap attacks; offline LiRA and RMIA with --shadows)",
     );
+  cmd.option(
+    "--backdoor <poison.json>",
+    "add a poisoning section: clean accuracy and the attack success rate of the attack a poison manifest describes (aegis poison --manifest, or another tool's), on all of --data",
+  );
   withQueue(cmd, "the attacks' shards");
   withMembershipData(cmd, true)
     .option(
@@ -113,6 +125,7 @@ export function auditCommand(): Command {
     const compared = comparedPaths(opts, cmd.getOptionValueSource("model") === "cli");
     checkDefenceOptions(opts, cmd);
     const privacyAttacks = checkPrivacyOptions(opts);
+    const backdoor = backdoorOptions(opts);
     if (opts.queue !== undefined && (opts.compare !== undefined || opts.defence !== undefined))
       throw new AegisError("BAD_OPTION", "--queue runs a single plain ONNX model for now: drop --compare or --defence, or run without --queue");
     const overrides = {
@@ -197,6 +210,7 @@ export function auditCommand(): Command {
           defence: defence?.record ?? null,
           executor: campaign?.executor,
           privacy: privacyAttacks ? privacyOptions(opts, modelPaths[0], model.numClasses, privacyAttacks, campaign?.shadowTrainer) : undefined,
+          backdoor,
         });
       }
     } finally {
@@ -269,6 +283,13 @@ function checkPrivacyOptions(opts: Record<string, unknown>): MembershipAttackNam
   return attacks;
 }
 
+/** The manifest of --backdoor, read before the suite runs so that a bad file fails at once. */
+function backdoorOptions(opts: { backdoor?: string; compare?: string[] }): BackdoorAuditOptions | undefined {
+  if (opts.backdoor === undefined) return undefined;
+  if (opts.compare !== undefined) throw new AegisError("BAD_OPTION", "--backdoor audits one model: run it on each model of --compare separately, with --model");
+  return { manifest: loadManifest(opts.backdoor), manifestPath: opts.backdoor };
+}
+
 /** The privacy section's settings; with a campaign, its shadow models train on the workers. */
 function privacyOptions(
   opts: Record<string, unknown>,
@@ -332,6 +353,11 @@ function summaryText(r: AuditReport, written: readonly string[]): string {
   for (const a of r.privacy?.membership.attacks ?? [])
     lines.push(
       `${`privacy ${a.attack}`.padEnd(width)} AUC ${a.auc.toFixed(3)}, TPR ${pct(a.tpr_at_low_fpr[0].tpr).trim()} at 0.1% FPR, ${pct(a.tpr_at_low_fpr[1].tpr).trim()} at 1%`,
+    );
+  const b = r.backdoor?.result;
+  if (b)
+    lines.push(
+      `${"backdoor".padEnd(width)} ${pct(b.attack_success_rate)}  attack success (${b.measures}), clean accuracy ${pct(b.clean_accuracy).trim()} on ${b.samples} samples`,
     );
   lines.push(`${"findings".padEnd(width)} ${severitySummary(r.findings)}`);
   if (r.policy)

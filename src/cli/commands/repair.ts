@@ -67,11 +67,7 @@ export function repairCommand(): Command {
       "fine-pruning: stop pruning before held-out accuracy falls by more (Liu et al.: 0.04)",
       parseNumber("--max-accuracy-drop"),
     )
-    .option(
-      "--stamped-share <share>",
-      "unlearning: share of the clean inputs stamped with a reversed trigger (Wang et al.: 0.2)",
-      parseNumber("--stamped-share"),
-    );
+    .option("--stamped-share <share>", "unlearning: share of every batch stamped with a reversed trigger (Wang et al.: 0.2)", parseNumber("--stamped-share"));
   withSeed(cmd, "shuffling and the stamped rows");
   withJson(cmd, "the numbers before and after, and what the repair did");
   withRuntime(cmd);

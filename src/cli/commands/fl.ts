@@ -182,7 +182,7 @@ function simulateCommand(): Command {
     .option("--lr <rate>", "local SGD learning rate", parseNumber("--lr"), LOCAL_DEFAULTS.lr)
     .option("--mu <mu>", "FedProx's proximal weight μ (0 = FedAvg's local training)", parseNumber("--mu"), LOCAL_DEFAULTS.mu)
     .option("--attack-scale <λ>", "λ of sign-flip (default 4) and scaled (default 10)", parseNumber("--attack-scale"))
-    .option("--sigma <σ>", "σ of the gaussian attack (default 0.05)", parseNumber("--sigma"))
+    .option("--sigma <σ>", "σ of the gaussian attack (default 10, as Flower's FLANDERS baseline)", parseNumber("--sigma"))
     .option("--target <class>", "the backdoor's target class", parseInteger("--target", 0), 0);
   withSeed(cmd, "the split, the attackers, the sampling and the initial model");
   withOut(cmd, "report folder", "aegis-fl");
@@ -204,6 +204,8 @@ function simulateCommand(): Command {
     }
     const dp = dpSettings(cmd, opts);
     if (dp) for (const name of aggregators) requireDpCompatible(name);
+    if (dp && cmd.getOptionValueSource("secaggClip") === "cli")
+      throw new AegisError("BAD_OPTION", "--secagg-clip does not apply under --dp: each client clips its update to the L2 norm --clip S before masking");
     const secagg: SecureAggregationReport[] = [];
     const secureAggregation = opts.secureAggregation
       ? {

@@ -54,7 +54,7 @@ export function flCommand(): Command {
 
 function serverCommand(): Command {
   const cmd = new Command("server")
-    .description("coordinate a federation over HTTPS: sample clients, collect their updates by a deadline, aggregate, checkpoint every round")
+    .description("coordinate a federation over HTTP/2 with TLS: sample clients, collect their updates by a deadline, aggregate, checkpoint every round")
     .requiredOption("--config <fl.yaml>", "the federation: model, TLS, rounds, sampling, deadline, aggregator, clients' token digests");
   withJson(cmd, "the rounds when the federation is done");
   return cmd.action(async (opts: { config: string; json?: boolean }) => {
@@ -64,7 +64,7 @@ function serverCommand(): Command {
       onRound: (r) => {
         const missing = r.sampled.filter((c) => !r.clients.includes(c));
         info(
-          `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}`,
+          `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}${r.epsilon === undefined ? "" : `; ε per client so far ${r.epsilon.toFixed(2)} at δ ${config.dp?.delta}`}`,
         );
       },
       onRetry: (round, answered) =>

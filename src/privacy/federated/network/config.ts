@@ -15,6 +15,7 @@
  * local: { epochs: 2, batchSize: 32, lr: 0.1, mu: 0 }
  * checkpoint: fl-state         # written after every round; a restarted server resumes from it
  * secureAggregation: { clip: 1, threshold: 0.5 }   # optional: Bonawitz et al. 2017, fedavg only
+ * dp: { clip: 1, noiseMultiplier: 1.1, delta: 1e-5 } # optional: DP-FedAvg; targetEpsilon: ε instead of noiseMultiplier
  * clients:
  *   hospital-1: { tokenSha256: 9f86d0… }
  * ```
@@ -23,6 +24,7 @@ import { dirname, resolve } from "node:path";
 import { readYamlFile, YamlReader } from "../../../report/yaml.js";
 import { AGGREGATORS } from "../aggregators/index.js";
 import type { LocalTrainingOptions } from "../client.js";
+import { DP_FEDAVG_DELTA, dpFedAvgEpsilon, dpFedAvgNoiseFor } from "../dp-fedavg-mcmahan2018.js";
 
 export interface FlServerConfig {
   model: string;
@@ -42,6 +44,20 @@ export interface FlServerConfig {
   clients: Map<string, string>;
   /** Secure aggregation (Bonawitz et al. 2017): the per-coordinate clip and t as a share of the sampled clients. */
   secureAggregation?: { clip: number; thresholdShare?: number };
+  /**
+   * DP-FedAvg (McMahan et al. 2018): each round samples every configured client with
+   * probability q = clientsPerRound / clients, clips updates to L2 norm `clip` (the clients
+   * do, under secure aggregation) and noises the average with σ = z·clip/(qN).
+   */
+  dp?: FlServerDp;
+}
+
+export interface FlServerDp {
+  clip: number;
+  noiseMultiplier: number;
+  delta: number;
+  /** q, each client's chance of being sampled in a round. */
+  samplingRate: number;
 }
 
 const KEYS = [
@@ -58,6 +74,7 @@ const KEYS = [
   "checkpoint",
   "clients",
   "secureAggregation",
+  "dp",
 ];
 
 export function readFlConfig(file: string): FlServerConfig {
@@ -95,6 +112,25 @@ export function readFlConfig(file: string): FlServerConfig {
         secure.threshold === undefined ? undefined : r.number(["secureAggregation", "threshold"], secure.threshold, { min: Number.MIN_VALUE, max: 1 }),
     };
   }
+  const rounds = r.number(["rounds"], root.rounds ?? 10, { min: 1, integer: true });
+  let dp: FlServerDp | undefined;
+  if (root.dp !== undefined) {
+    const d = r.map(["dp"], root.dp, ["clip", "noiseMultiplier", "targetEpsilon", "delta"]);
+    if (aggregator !== "fedavg")
+      r.fail(["aggregator"], `must be fedavg under dp: DP-FedAvg's noise is calibrated to a clipped sum, which ${aggregator} does not compute`);
+    if (root.secureAggregation !== undefined && (root.secureAggregation as Record<string, unknown> | null)?.clip !== undefined)
+      r.fail(["secureAggregation", "clip"], "does not apply with dp: each client clips its update to the L2 norm dp.clip before masking");
+    if ((d.noiseMultiplier === undefined) === (d.targetEpsilon === undefined)) r.fail(["dp"], "needs exactly one of noiseMultiplier or targetEpsilon");
+    const delta = d.delta === undefined ? DP_FEDAVG_DELTA : r.number(["dp", "delta"], d.delta, { min: Number.MIN_VALUE, max: 0.5 });
+    const samplingRate = clientsPerRound / clients.size;
+    const noiseMultiplier =
+      d.noiseMultiplier === undefined
+        ? dpFedAvgNoiseFor({ targetEpsilon: r.number(["dp", "targetEpsilon"], d.targetEpsilon, { min: Number.MIN_VALUE }), delta, samplingRate, rounds })
+        : r.number(["dp", "noiseMultiplier"], d.noiseMultiplier, { min: 0 });
+    dp = { clip: r.number(["dp", "clip"], d.clip, { min: Number.MIN_VALUE }), noiseMultiplier, delta, samplingRate };
+    dpFedAvgEpsilon({ ...dp, rounds });
+    if (secureAggregation) secureAggregation.clip = dp.clip;
+  }
   return {
     model: path("model", root.model),
     host: listen.host === undefined ? "127.0.0.1" : r.string(["listen", "host"], listen.host),
@@ -104,7 +140,7 @@ export function readFlConfig(file: string): FlServerConfig {
       key: resolve(base, r.string(["tls", "key"], tls.key)),
       clientCa: tls.clientCa === undefined ? undefined : resolve(base, r.string(["tls", "clientCa"], tls.clientCa)),
     },
-    rounds: r.number(["rounds"], root.rounds ?? 10, { min: 1, integer: true }),
+    rounds,
     clientsPerRound,
     minClients: r.number(["minClients"], root.minClients ?? clientsPerRound, { min: 1, max: clientsPerRound, integer: true }),
     deadlineSeconds: r.number(["deadlineSeconds"], root.deadlineSeconds ?? 60, { min: 0.1 }),
@@ -119,5 +155,6 @@ export function readFlConfig(file: string): FlServerConfig {
     checkpoint: path("checkpoint", root.checkpoint ?? "fl-state"),
     clients,
     secureAggregation,
+    dp,
   };
 }

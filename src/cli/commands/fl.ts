@@ -183,6 +183,7 @@ function simulateCommand(): Command {
     .option("--mu <mu>", "FedProx's proximal weight μ (0 = FedAvg's local training)", parseNumber("--mu"), LOCAL_DEFAULTS.mu)
     .option("--attack-scale <λ>", "λ of sign-flip (default 4) and scaled (default 10)", parseNumber("--attack-scale"))
     .option("--sigma <σ>", "σ of the gaussian attack (default 10, as Flower's FLANDERS baseline)", parseNumber("--sigma"))
+    .option("--lie-z <z>", "z of the lie attack (default: Baruch et al.'s, from the round's clients and attackers)", parseNumber("--lie-z"))
     .option("--target <class>", "the backdoor's target class", parseInteger("--target", 0), 0);
   withSeed(cmd, "the split, the attackers, the sampling and the initial model");
   withOut(cmd, "report folder", "aegis-fl");
@@ -251,7 +252,7 @@ function simulateCommand(): Command {
         byzantine: opts.byzantine,
         seed: opts.seed,
         local: { epochs: opts.localEpochs, batchSize: opts.batchSize, lr: opts.lr, mu: opts.mu },
-        attackSettings: { scale: opts.attackScale, sigma: opts.sigma, target: opts.target },
+        attackSettings: { scale: opts.attackScale, sigma: opts.sigma, z: opts.lieZ, target: opts.target },
         secureAggregation,
         dp,
         signal: interruptSignal(),

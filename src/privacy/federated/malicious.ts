@@ -14,7 +14,10 @@
  * - lie, "A Little Is Enough" (Baruch, Baruch and Goldberg 2019): every attacker sends
  *   μ − z·σ, the honest coordinate-wise mean minus z standard deviations, with
  *   z = Φ⁻¹((n − s)/n), s = ⌊n/2 + 1⌋ − f: the largest shift that still keeps the attackers
- *   inside the majority the median and Krum trust.
+ *   inside the majority the median and Krum trust. At n = 100, f = 20 that is z ≈ 0.50, which
+ *   moves the mean by 0.1σ a round: the attack is built to slip past robust rules, not to
+ *   wreck the mean. `z` overrides it (Flower's FLANDERS baseline, which takes the square root
+ *   of σ and Φ where the paper has Φ⁻¹, sends a far larger shift).
  * - backdoor, model replacement (Bagdasaryan et al. 2020, "How To Backdoor Federated
  *   Learning"): the attacker trains on its data with a share of it stamped with a trigger
  *   (a white 4×4 square in the bottom-right corner) and relabelled to the target class,
@@ -36,6 +39,8 @@ export interface AttackSettings {
   scale?: number;
   /** σ of gaussian (default 10). */
   sigma?: number;
+  /** LIE's z instead of Baruch et al.'s, computed from the round's n and f. */
+  z?: number;
   /** The backdoor's target class (default 0). */
   target?: number;
   /** Share of an attacker's examples stamped with the trigger (default 0.5). */

@@ -251,7 +251,7 @@ async function roundContributions(
     attack === "lie" && attackers.length > 0
       ? littleIsEnough(
           [...honest, ...attackers.map((a) => a.update as ClientUpdate)].map((u) => u.delta),
-          lieZ(sampled.length, attackers.length),
+          settings.z ?? lieZ(sampled.length, attackers.length),
         )
       : undefined;
   const crafted = attackers.map(({ k, update }) => ({

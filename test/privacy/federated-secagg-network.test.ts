@@ -33,14 +33,14 @@ function hospitalData(k: number, n = 120) {
 }
 
 /** A folder with a certificate, the initial model and an fl.yaml for the three hospitals with `extra` keys. */
-function federation(prefix: string, extra: string): string {
+function federation(prefix: string, extra: string, sampling = "clientsPerRound: 3\nminClients: 2\n"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   selfSignedCertificate(dir);
   saveModel(join(dir, "initial.onnx"), buildArchitecture("linear", { inputShape: [8], numClasses: 2, seed: 1 }));
   const clients = HOSPITALS.map((id) => `  ${id}: { tokenSha256: ${createHash("sha256").update(tokenOf(id)).digest("hex")} }`).join("\n");
   writeFileSync(
     join(dir, "fl.yaml"),
-    `model: initial.onnx\nlisten: { host: 127.0.0.1, port: 0 }\ntls: { cert: server.crt, key: server.key }\nrounds: 3\nclientsPerRound: 3\nminClients: 2\ndeadlineSeconds: 8\n${extra}local: { epochs: 5, batchSize: 16, lr: 0.5 }\ncheckpoint: state\nclients:\n${clients}\n`,
+    `model: initial.onnx\nlisten: { host: 127.0.0.1, port: 0 }\ntls: { cert: server.crt, key: server.key }\nrounds: 3\n${sampling}deadlineSeconds: 8\n${extra}local: { epochs: 5, batchSize: 16, lr: 0.5 }\ncheckpoint: state\nclients:\n${clients}\n`,
   );
   return dir;
 }
@@ -156,6 +156,25 @@ test("DP-FedAvg over the network, with the server clipping or, under secure aggr
     const accuracy = await heldOutAccuracy(dir);
     assert.ok(accuracy > 0.8, `${secure ? "secure " : ""}DP-FedAvg's model classifies ${accuracy} of held-out rows`);
   }
+  // clientsPerRound 2 of 3: each hospital is sampled with probability q = 2/3, and ε follows that q.
+  const dir = federation("aegis-dp-poisson-", "dp: { clip: 2, noiseMultiplier: 0.5 }\n", "clientsPerRound: 2\nminClients: 1\n");
+  const config = readFlConfig(join(dir, "fl.yaml"));
+  assert.equal(config.dp?.samplingRate, 2 / 3);
+  const server = await FlServer.create(config);
+  const url = `https://127.0.0.1:${await server.listen()}`;
+  const ca = readFileSync(join(dir, "server.crt"));
+  const runs = HOSPITALS.map((id, k) => runFlClient({ server: url, id, token: tokenOf(id), ca, data: hospitalData(k), patienceMs: 5000 }));
+  await server.done;
+  await Promise.all(runs);
+  await server.close();
+  for (const r of server.rounds) {
+    assert.ok(r.sampled.length >= 1 && r.sampled.every((id) => HOSPITALS.includes(id)), `round ${r.round} sampled ${r.sampled.join(", ")}`);
+    assert.deepEqual(r.clients, r.sampled, `round ${r.round}: every sampled hospital was online and answered`);
+  }
+  assert.deepEqual(
+    server.rounds.map((r) => r.epsilon),
+    [1, 2, 3].map((r) => dpFedAvgEpsilon({ samplingRate: 2 / 3, noiseMultiplier: 0.5, rounds: r, delta: 1e-5 }).epsilon),
+  );
 });
 
 test("fl.yaml refuses secure aggregation or DP with a robust aggregator, a one-client round or conflicting clips, naming the key", () => {

@@ -34,6 +34,15 @@ test("fl simulate --dp reports ε per client after every round, and --target-eps
   assert.match(readFileSync(join(out, "fl-simulate.md"), "utf8"), /DP-FedAvg: S = 2, z = [\d.]+, q = 0\.5; ε per client at δ = 1e-5: [\d.]+/);
 });
 
+test("fl simulate --dp --secure-aggregation: the clients clip before masking, and ε per client is the same accountant's", async () => {
+  const r = await aegis([...tiny, "--dp", "--clip", "2", "--noise-multiplier", "0.5", "--secure-aggregation", "--out", join(tmp, "secure"), "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const record = JSON.parse(r.stdout);
+  assert.deepEqual(record.summary.aggregators, ["dp-fedavg+secagg"]);
+  const expected = [1, 2].map((rounds) => dpFedAvgEpsilon({ samplingRate: 1, noiseMultiplier: 0.5, rounds, delta: 1e-5 }).epsilon);
+  assert.deepEqual(record.dp.epsilonPerRound, expected);
+});
+
 test("fl simulate --dp refuses what makes no sense, with exit 2 and the reason", async () => {
   const cases: [string[], RegExp][] = [
     [["--clip", "1"], /--clip applies to DP-FedAvg: add --dp/],
@@ -41,7 +50,7 @@ test("fl simulate --dp refuses what makes no sense, with exit 2 and the reason",
     [["--dp", "--clip", "1"], /exactly one of --noise-multiplier z or --target-epsilon/],
     [["--dp", "--clip", "1", "--noise-multiplier", "1", "--target-epsilon", "3"], /exactly one of/],
     [["--dp", "--clip", "1", "--noise-multiplier", "1", "--aggregator", "fedavg,krum"], /krum has no such sensitivity bound/],
-    [["--dp", "--clip", "1", "--noise-multiplier", "1", "--secure-aggregation"], /cannot be combined with --secure-aggregation/],
+    [["--dp", "--clip", "1", "--noise-multiplier", "1", "--secure-aggregation", "--secagg-clip", "2"], /--secagg-clip does not apply under --dp/],
     [["--dp", "--clip", "0", "--noise-multiplier", "1"], /clip S must be a positive number/],
     [["--dp", "--clip", "1", "--noise-multiplier", "1", "--delta", "1"], /δ must be in \(0, 1\)/],
   ];

@@ -16,6 +16,8 @@ import {
   l2Norm,
   prepareSimulation,
   runSimulation,
+  type SecureAggregationReport,
+  secureDpFedAvg,
   simulationAggregator,
   simulationEpsilon,
 } from "../../src/privacy/index.js";
@@ -82,7 +84,7 @@ test("ε per client is the subsampled-Gaussian RDP accountant's, and --target-ep
   assert.ok(dpFedAvgEpsilon({ ...request, noiseMultiplier: z * 0.99 }).epsilon > 2, `z ${z} is not the smallest`);
 });
 
-test("with small noise DP-FedAvg stays within 5 points of FedAvg, and every round reports ε spent", async () => {
+test("with small noise DP-FedAvg stays within 5 points of FedAvg, also under secure aggregation, and every round reports ε spent", async () => {
   const mnist = loadMnist();
   const train = { x: sliceRows(mnist.train.x, 0, 2000), labels: labelsOf(sliceRows(mnist.train.y, 0, 2000)) };
   const held = { x: sliceRows(mnist.test.x, 0, 1000), labels: labelsOf(sliceRows(mnist.test.y, 0, 1000)) };
@@ -104,6 +106,16 @@ test("with small noise DP-FedAvg stays within 5 points of FedAvg, and every roun
     [1, 2, 3, 4].map((rounds) => dpFedAvgEpsilon({ samplingRate: 1, noiseMultiplier: 0.1, rounds, delta: 1e-5 }).epsilon),
   );
   assert.equal(simulationEpsilon(sim, 4), run.rounds[3].epsilon);
+  // The same federation with each client clipping its own update before masking.
+  const secureSim = await prepareSimulation(model, train, held, { ...setting, dp, secureAggregation: {} });
+  const secure = await runSimulation(secureSim, simulationAggregator(secureSim, "fedavg"), "none");
+  await secureSim.classifier.release();
+  assert.equal(secure.aggregator, "dp-fedavg+secagg");
+  assert.ok(secure.accuracy > baseline.accuracy - 0.05, `DP-FedAvg under secure aggregation ${secure.accuracy} vs FedAvg ${baseline.accuracy}`);
+  assert.deepEqual(
+    secure.rounds.map((r) => r.epsilon),
+    run.rounds.map((r) => r.epsilon),
+  );
 });
 
 test("in a federation, an attacker's scale beyond the clip changes nothing, where it wrecks FedAvg", async () => {
@@ -129,7 +141,7 @@ test("in a federation, an attacker's scale beyond the clip changes nothing, wher
   assert.ok((plain.at(-1) as number) < 0.2, `FedAvg under a ×1000 attack kept ${plain.at(-1)}`);
 });
 
-test("DP-FedAvg samples each client independently with probability q and refuses secure aggregation", async () => {
+test("DP-FedAvg samples each client independently with probability q", async () => {
   const x = float32(
     [40, 4],
     Float32Array.from({ length: 160 }, (_, i) => ((i * 7919) % 97) / 97),
@@ -145,9 +157,44 @@ test("DP-FedAvg samples each client independently with probability q and refuses
   // Binomial(20, 0.4): mean 8, sd 2.2; the mean of 30 rounds has sd 0.4.
   assert.ok(Math.abs(mean - 8) < 1.6, `mean clients per round ${mean}`);
   assert.ok(new Set(counts).size > 2, `round sizes ${counts.join(", ")} do not vary`);
-  await assert.rejects(prepareSimulation(model, data, data, { ...options, dp: { clip: 1, noiseMultiplier: 1 }, secureAggregation: {} }), {
-    code: "BAD_OPTION",
-    message: /--secure-aggregation/,
-  });
   await assert.rejects(prepareSimulation(model, data, data, { ...options, dp: { clip: 1, noiseMultiplier: 1, delta: 2 } }), { code: "BAD_OPTION" });
+});
+
+test("under secure aggregation the clients clip: the unmasked sum of clipped updates plus the server's noise is DP-FedAvg's step", () => {
+  const dimension = 500;
+  const rng = createRng(11);
+  const contributions = Array.from({ length: 8 }, (_, k) =>
+    update(
+      Array.from({ length: dimension }, () => (k % 3 === 0 ? 0.5 : 0.01) * rng.normal()),
+      10 + k,
+    ),
+  );
+  const settings = { clip: 1, noiseMultiplier: 0.8, expectedClients: 10 };
+  // The same noise stream on both sides: the results differ only by quantisation.
+  const noise = (seed: number) => {
+    const source = createRng(seed);
+    return { byzantine: 0, normal: () => source.normal() };
+  };
+  const reports: SecureAggregationReport[] = [];
+  const secure = secureDpFedAvg(settings, { onAggregation: (r) => reports.push(r) }).aggregate(contributions, noise(5));
+  const plain = dpFedAvg({ ...settings, dimension }).aggregate(contributions, noise(5));
+  const bound = reports[0].quantisationError / settings.expectedClients + 1e-6;
+  for (let i = 0; i < dimension; i++) assert.ok(Math.abs(secure[i] - plain[i]) <= bound, `coordinate ${i}: ${secure[i]} vs ${plain[i]}`);
+  // The long updates (k = 0, 3, 6: norm ≈ 11) were clipped by their clients, the others not.
+  assert.equal(reports[0].clipped, 3);
+  // The noise is there: without it the step is the clipped sum over qN, and the two differ by σ = zS/(qN) per coordinate.
+  const quiet = secureDpFedAvg({ ...settings, noiseMultiplier: 0 }).aggregate(contributions, noNoise);
+  const sd = Math.sqrt(secure.reduce((s, v, i) => s + (v - quiet[i]) ** 2, 0) / dimension);
+  assert.ok(Math.abs(sd - 0.08) < 0.01, `noise sd ${sd}, expected zS/(qN) = 0.08`);
+  // The server cannot enforce the clip: an attacker that skips it moves the step by more than S/(qN).
+  const attacker = {
+    ...update(
+      Array.from({ length: dimension }, () => 0.5),
+      10,
+    ),
+    malicious: true,
+  };
+  const attacked = secureDpFedAvg({ ...settings, noiseMultiplier: 0 }).aggregate([...contributions, attacker], noNoise);
+  const effect = l2Norm(Float32Array.from(attacked, (v, i) => v - quiet[i]));
+  assert.ok(effect > 10 * (settings.clip / settings.expectedClients), `the unclipped attacker moved the step by ${effect}`);
 });

@@ -14,6 +14,7 @@ import {
   type FederationSetting,
   ROUND_REPORT_FILES,
   type RoundEntry,
+  type RoundLog,
   type RoundRecord,
   RoundReport,
   readFlConfig,
@@ -164,6 +165,25 @@ test("the page escapes client ids and says when no validation data is configured
   assert.match(html, /&lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;/);
   assert.match(html, /no validation data configured/);
   assert.equal(html.match(/<svg/g)?.length, 1, "only the answered chart: no accuracy was measured");
+});
+
+test("under DP-FedAvg the report carries each round's ε per client, from the server's record, and the page shows it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "aegis-fl-report-dp-"));
+  const setting = { ...SETTING, dp: { clip: 1, noiseMultiplier: 1.1, delta: 1e-5 } };
+  const report = RoundReport.open(dir, setting, []);
+  await report.add({ ...record(1), epsilon: 0.41 }, new Float32Array(3));
+  await report.add({ ...record(2), epsilon: 0.63 }, new Float32Array(3));
+  const log = JSON.parse(readFileSync(join(dir, ROUND_REPORT_FILES.json), "utf8")) as RoundLog;
+  assert.deepEqual(
+    log.rounds.map((r) => r.epsilon),
+    [0.41, 0.63],
+  );
+  assert.deepEqual(log.setting.dp, setting.dp);
+  const html = readFileSync(join(dir, ROUND_REPORT_FILES.html), "utf8");
+  assert.match(html, /client-level DP/);
+  assert.match(html, /ε 0\.63/);
+  assert.match(html, /<th>ε<\/th>/);
+  assert.doesNotMatch(roundsHtml({ setting: SETTING, rounds: [entry(1)] }), /client-level DP|<th>ε<\/th>/, "no DP column without DP");
 });
 
 test("fl.yaml: validation and report resolve against the file's folder; the report defaults to the checkpoint folder", () => {

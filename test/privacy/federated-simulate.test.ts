@@ -50,7 +50,7 @@ test("FedProx's proximal term leaves the first step alone and then pulls the loc
   await classifier.release();
 });
 
-test("with 2 sign-flipping clients of 10, FedAvg collapses and the coordinate-wise median holds within 5 points", async () => {
+test("with 2 sign-flipping or Gaussian clients of 10, FedAvg collapses and the coordinate-wise median holds within 5 points", async () => {
   const mnist = loadMnist();
   const train = { x: sliceRows(mnist.train.x, 0, 2000), labels: labelsOf(sliceRows(mnist.train.y, 0, 2000)) };
   const test = { x: sliceRows(mnist.test.x, 0, 1000), labels: labelsOf(sliceRows(mnist.test.y, 0, 1000)) };
@@ -61,10 +61,15 @@ test("with 2 sign-flipping clients of 10, FedAvg collapses and the coordinate-wi
   const clean = await runSimulation(sim, fedAvg, "none");
   const broken = await runSimulation(sim, fedAvg, "sign-flip");
   const held = await runSimulation(sim, median, "sign-flip");
-  await sim.classifier.release();
   assert.ok(clean.accuracy > 0.6, `attack-free FedAvg reached only ${clean.accuracy}`);
   assert.ok(broken.accuracy < clean.accuracy - 0.3, `FedAvg under sign-flip kept ${broken.accuracy} (attack-free ${clean.accuracy})`);
   assert.ok(held.accuracy > clean.accuracy - 0.05, `the median under sign-flip fell to ${held.accuracy} (attack-free ${clean.accuracy})`);
   assert.equal(held.rounds.length, 5);
   assert.ok(held.rounds.every((r) => r.clients === 10 && r.attackers === 2));
+  // The Gaussian attack at its default σ (FLANDERS's 10) is noise the mean cannot average away.
+  const noisy = await runSimulation(sim, fedAvg, "gaussian");
+  const filtered = await runSimulation(sim, median, "gaussian");
+  await sim.classifier.release();
+  assert.ok(noisy.accuracy < clean.accuracy - 0.3, `FedAvg under gaussian kept ${noisy.accuracy} (attack-free ${clean.accuracy})`);
+  assert.ok(filtered.accuracy > clean.accuracy - 0.05, `the median under gaussian fell to ${filtered.accuracy} (attack-free ${clean.accuracy})`);
 });

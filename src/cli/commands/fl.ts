@@ -67,7 +67,7 @@ export function flCommand(): Command {
 
 function serverCommand(): Command {
   const cmd = new Command("server")
-    .description("coordinate a federation over HTTPS: sample clients, collect their updates by a deadline, aggregate, checkpoint every round")
+    .description("coordinate a federation over HTTP/2 with TLS: sample clients, collect their updates by a deadline, aggregate, checkpoint every round")
     .requiredOption("--config <fl.yaml>", "the federation: model, TLS, rounds, sampling, deadline, aggregator, clients' token digests");
   withJson(cmd, "the rounds when the federation is done");
   return cmd.action(async (opts: { config: string; json?: boolean }) => {
@@ -79,7 +79,7 @@ function serverCommand(): Command {
       onRound: (r) => {
         const missing = r.sampled.filter((c) => !r.clients.includes(c));
         info(
-          `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}`,
+          `round ${r.round} done: ${r.clients.join(", ")} (${r.examples} examples, ${r.seconds.toFixed(1)} s)${missing.length > 0 ? `; no answer from ${missing.join(", ")}` : ""}${r.epsilon === undefined ? "" : `; ε per client so far ${r.epsilon.toFixed(2)} at δ ${config.dp?.delta}`}`,
         );
         report
           ?.add(r, server.parameters)
@@ -139,6 +139,7 @@ function federationSetting(config: FlServerConfig, validation: ServerValidation 
     deadlineSeconds: config.deadlineSeconds,
     clients: config.clients.size,
     validation: validation && config.validation ? { name: basename(config.validation), rows: validation.data.labels.length } : undefined,
+    dp: config.dp && { clip: config.dp.clip, noiseMultiplier: config.dp.noiseMultiplier, delta: config.dp.delta },
   };
 }
 
@@ -244,7 +245,8 @@ function simulateCommand(): Command {
     .option("--lr <rate>", "local SGD learning rate", parseNumber("--lr"), LOCAL_DEFAULTS.lr)
     .option("--mu <mu>", "FedProx's proximal weight μ (0 = FedAvg's local training)", parseNumber("--mu"), LOCAL_DEFAULTS.mu)
     .option("--attack-scale <λ>", "λ of sign-flip (default 4) and scaled (default 10)", parseNumber("--attack-scale"))
-    .option("--sigma <σ>", "σ of the gaussian attack (default 0.05)", parseNumber("--sigma"))
+    .option("--sigma <σ>", "σ of the gaussian attack (default 10, as Flower's FLANDERS baseline)", parseNumber("--sigma"))
+    .option("--lie-z <z>", "z of the lie attack (default: Baruch et al.'s, from the round's clients and attackers)", parseNumber("--lie-z"))
     .option("--target <class>", "the backdoor's target class", parseInteger("--target", 0), 0);
   withSeed(cmd, "the split, the attackers, the sampling and the initial model");
   withOut(cmd, "report folder", "aegis-fl");
@@ -266,6 +268,8 @@ function simulateCommand(): Command {
     }
     const dp = dpSettings(cmd, opts);
     if (dp) for (const name of aggregators) requireDpCompatible(name);
+    if (dp && cmd.getOptionValueSource("secaggClip") === "cli")
+      throw new AegisError("BAD_OPTION", "--secagg-clip does not apply under --dp: each client clips its update to the L2 norm --clip S before masking");
     const secagg: SecureAggregationReport[] = [];
     const secureAggregation = opts.secureAggregation
       ? {
@@ -311,7 +315,7 @@ function simulateCommand(): Command {
         byzantine: opts.byzantine,
         seed: opts.seed,
         local: { epochs: opts.localEpochs, batchSize: opts.batchSize, lr: opts.lr, mu: opts.mu },
-        attackSettings: { scale: opts.attackScale, sigma: opts.sigma, target: opts.target },
+        attackSettings: { scale: opts.attackScale, sigma: opts.sigma, z: opts.lieZ, target: opts.target },
         secureAggregation,
         dp,
         signal: interruptSignal(),

@@ -31,12 +31,8 @@ export interface DpFedAvgOptions {
 
 /** The server's rule: clip to S, sum, divide by qN, add Gaussian noise of σ = zS/(qN). */
 export function dpFedAvg(options: DpFedAvgOptions): Aggregator {
-  const { clip, noiseMultiplier, expectedClients, dimension } = options;
-  if (!(clip > 0 && Number.isFinite(clip))) throw new AegisError("BAD_OPTION", `the DP clip S must be a positive number, not ${clip}`);
-  if (!(noiseMultiplier >= 0 && Number.isFinite(noiseMultiplier)))
-    throw new AegisError("BAD_OPTION", `the noise multiplier z must be a number ≥ 0, not ${noiseMultiplier}`);
-  if (!(expectedClients > 0)) throw new AegisError("BAD_OPTION", `the expected clients per round qN must be positive, not ${expectedClients}`);
-  const sigma = (noiseMultiplier * clip) / expectedClients;
+  checkDpFedAvg(options);
+  const { clip, dimension } = options;
   return {
     name: "dp-fedavg",
     description: "DP-FedAvg (McMahan et al. 2018): clip each update to L2 norm S, sum, divide by qN, add Gaussian noise of σ = zS/(qN)",
@@ -46,18 +42,46 @@ export function dpFedAvg(options: DpFedAvgOptions): Aggregator {
       let clipped = 0;
       for (const { delta } of contributions) {
         if (delta.length !== dimension) throw new Error(`a client update has ${delta.length} values, and the model ${dimension}`);
-        const norm = l2Norm(delta);
-        const scale = norm > clip ? clip / norm : 1;
+        const scale = clipScale(delta, clip);
         if (scale < 1) clipped++;
         for (let i = 0; i < dimension; i++) sum[i] += delta[i] * scale;
       }
-      if (sigma > 0 && !normal) throw new Error("DP-FedAvg needs a Gaussian source in the aggregation context");
-      const step = new Float32Array(dimension);
-      for (let i = 0; i < dimension; i++) step[i] = sum[i] / expectedClients + (sigma > 0 ? sigma * (normal as () => number)() : 0);
       options.onAggregation?.({ clients: contributions.length, clipped });
-      return step;
+      return noisyAverage(sum, options, normal);
     },
   };
+}
+
+/** The factor that brings `delta` to L2 norm at most S (1 when it already is). */
+export function clipScale(delta: Float32Array, clip: number): number {
+  const norm = l2Norm(delta);
+  return norm > clip ? clip / norm : 1;
+}
+
+/**
+ * DP-FedAvg's release from the sum of clipped updates: sum/(qN) + N(0, (zS/(qN))²) per
+ * coordinate. Shared by the server-side clip above and by secure aggregation, where each
+ * client clips its own update and the server only ever holds the unmasked sum.
+ */
+export function noisyAverage(
+  sum: ArrayLike<number>,
+  settings: Pick<DpFedAvgOptions, "clip" | "noiseMultiplier" | "expectedClients">,
+  normal: (() => number) | undefined,
+): Float32Array {
+  const sigma = (settings.noiseMultiplier * settings.clip) / settings.expectedClients;
+  if (sigma > 0 && !normal) throw new Error("DP-FedAvg needs a Gaussian source in the aggregation context");
+  const step = new Float32Array(sum.length);
+  for (let i = 0; i < sum.length; i++) step[i] = sum[i] / settings.expectedClients + (sigma > 0 ? sigma * (normal as () => number)() : 0);
+  return step;
+}
+
+/** Refuses a clip, z or qN DP-FedAvg cannot use, with a sentence that says which. */
+export function checkDpFedAvg(options: Pick<DpFedAvgOptions, "clip" | "noiseMultiplier" | "expectedClients">): void {
+  const { clip, noiseMultiplier, expectedClients } = options;
+  if (!(clip > 0 && Number.isFinite(clip))) throw new AegisError("BAD_OPTION", `the DP clip S must be a positive number, not ${clip}`);
+  if (!(noiseMultiplier >= 0 && Number.isFinite(noiseMultiplier)))
+    throw new AegisError("BAD_OPTION", `the noise multiplier z must be a number ≥ 0, not ${noiseMultiplier}`);
+  if (!(expectedClients > 0)) throw new AegisError("BAD_OPTION", `the expected clients per round qN must be positive, not ${expectedClients}`);
 }
 
 /**

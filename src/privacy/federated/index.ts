@@ -61,10 +61,12 @@ export {
   SecAggServer,
   type SecureAggregationOptions,
   type SecureAggregationReport,
+  type SecureDpSettings,
   type SecureSumCost,
   type SecureSumResult,
   type ServerViewEntry,
   secureAggregator,
+  secureDpFedAvg,
   secureFedAvg,
   secureSum,
 } from "./secagg/index.js";

@@ -35,6 +35,8 @@ export interface RoundEntry {
   finished: string;
   /** The global model after the round, on the server's validation data. */
   validation?: { accuracy: number; loss: number };
+  /** Under DP-FedAvg, ε per client spent by the rounds so far (at the setting's δ). */
+  epsilon?: number;
 }
 
 export interface FederationSetting {
@@ -48,6 +50,8 @@ export interface FederationSetting {
   clients: number;
   /** The server's validation data, when configured. */
   validation?: { name: string; rows: number };
+  /** DP-FedAvg's setting, when configured. */
+  dp?: { clip: number; noiseMultiplier: number; delta: number };
 }
 
 export interface RoundLog {
@@ -155,6 +159,7 @@ function entryOf(record: RoundRecord, retries: number, validation: RoundEntry["v
     seconds: record.seconds,
     finished: new Date().toISOString(),
     ...(validation ? { validation } : {}),
+    ...(record.epsilon === undefined ? {} : { epsilon: record.epsilon }),
   };
 }
 
@@ -233,6 +238,15 @@ export function roundsHtml(log: RoundLog): string {
       setting.validation ? `${setting.validation.rows} rows of ${setting.validation.name}` : "no validation data configured",
     ],
     ["dropped", String(dropped), `sampled clients not counted, over ${rounds.length} rounds`],
+    ...(setting.dp
+      ? [
+          [
+            "client-level DP",
+            last?.epsilon === undefined ? "—" : `ε ${last.epsilon.toFixed(2)}`,
+            `per client so far, δ ${setting.dp.delta}; clip ${setting.dp.clip}, noise multiplier ${setting.dp.noiseMultiplier.toFixed(3)}`,
+          ] as [string, string, string],
+        ]
+      : []),
   ]);
   const charts: string[] = [];
   if (measured.length > 0) {
@@ -259,9 +273,21 @@ export function roundsHtml(log: RoundLog): string {
       ),
     );
   }
-  const head = ["round", "sampled", "answered", "dropped", "retries", "examples", "seconds", "val. accuracy", "val. loss", "closed"];
+  const head = [
+    "round",
+    "sampled",
+    "answered",
+    "dropped",
+    "retries",
+    "examples",
+    "seconds",
+    "val. accuracy",
+    "val. loss",
+    ...(setting.dp ? ["ε"] : []),
+    "closed",
+  ];
   const initial = log.initial
-    ? `<tr data-round="0"><td>0</td><td colspan="6">the initial model</td><td>${esc(pct(log.initial.accuracy))}</td><td>${esc(log.initial.loss.toFixed(4))}</td><td>—</td></tr>`
+    ? `<tr data-round="0"><td>0</td><td colspan="6">the initial model</td><td>${esc(pct(log.initial.accuracy))}</td><td>${esc(log.initial.loss.toFixed(4))}</td>${setting.dp ? "<td>0</td>" : ""}<td>—</td></tr>`
     : "";
   const body = rounds
     .map((r) => {
@@ -275,6 +301,7 @@ export function roundsHtml(log: RoundLog): string {
         r.seconds.toFixed(1),
         r.validation ? pct(r.validation.accuracy) : "—",
         r.validation ? r.validation.loss.toFixed(4) : "—",
+        ...(setting.dp ? [r.epsilon === undefined ? "—" : r.epsilon.toFixed(2)] : []),
         r.finished,
       ];
       return `<tr data-round="${r.round}">${cells.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`;

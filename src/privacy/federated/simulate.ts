@@ -7,7 +7,8 @@
  * model in memory. `simulationTable` runs every aggregator against every attack from the
  * same initial model and split, which is the table of the README. With `dp`, the server runs
  * DP-FedAvg (dp-fedavg-mcmahan2018.ts): clients are sampled independently with probability
- * `fraction`, and every round reports the ε per client spent so far.
+ * `fraction`, and every round reports the ε per client spent so far; with secure aggregation
+ * as well, each client clips its own update before masking and the server noises the sum.
  */
 import { createRng, type Rng } from "../../data/index.js";
 import { countCorrect, OnnxClassifier } from "../../engine/index.js";
@@ -20,7 +21,7 @@ import { DP_FEDAVG_DELTA, dpFedAvg, dpFedAvgEpsilon, requireDpCompatible } from 
 import { type AttackSettings, attackTrains, type FlAttack, lieZ, littleIsEnough, maliciousUpdate, poisonClientData, stampTrigger } from "./malicious.js";
 import { readParameters, writeParameters } from "./parameters.js";
 import { dirichletSplit } from "./partition.js";
-import { type SecureAggregationOptions, secureAggregator } from "./secagg/index.js";
+import { type SecureAggregationOptions, secureAggregator, secureDpFedAvg } from "./secagg/index.js";
 
 export interface SimulationOptions {
   /** Clients the training set is split across (default 20). */
@@ -39,7 +40,7 @@ export interface SimulationOptions {
   attackSettings?: AttackSettings;
   /** Aggregate under secure aggregation (Bonawitz et al. 2017): FedAvg only, the robust rules are refused. */
   secureAggregation?: SecureAggregationOptions;
-  /** Client-level DP (DP-FedAvg): FedAvg only, without secure aggregation. */
+  /** Client-level DP (DP-FedAvg): FedAvg only; with secureAggregation the clients clip their own updates. */
   dp?: SimulationDp;
   seed?: number;
   signal?: AbortSignal;
@@ -113,12 +114,6 @@ export async function prepareSimulation(model: Model, train: ClientData, test: C
   if (!(fraction > 0 && fraction <= 1)) throw new AegisError("BAD_OPTION", `--fraction must be in (0, 1], not ${fraction}`);
   if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
     throw new AegisError("BAD_OPTION", `--rounds must be a positive integer, not ${settings.rounds}`);
-  if (settings.dp && settings.secureAggregation) {
-    throw new AegisError(
-      "BAD_OPTION",
-      "--dp cannot be combined with --secure-aggregation yet: secure aggregation clips each coordinate and weights updates by examples, while DP-FedAvg needs L2-clipped, equally weighted updates; drop one of the two",
-    );
-  }
   // Refuses a bad z or δ before any training.
   if (settings.dp) dpFedAvgEpsilon({ samplingRate: fraction, noiseMultiplier: settings.dp.noiseMultiplier, rounds: settings.rounds, delta: settings.dp.delta });
   const perRound = Math.max(1, Math.round(fraction * clients));
@@ -186,15 +181,17 @@ export interface TableProgress {
 }
 
 /**
- * The rule `name`, under secure aggregation or DP when the simulation asks for it. Both refuse
- * the robust rules: secure aggregation shows the server only the sum, and DP-FedAvg's noise
- * needs a clipped sum (requireDpCompatible), whose clip bounds an attacker to S/(qN) a round.
+ * The rule `name`, under secure aggregation, DP or both when the simulation asks for it. Both
+ * refuse the robust rules: secure aggregation shows the server only the sum, and DP-FedAvg's
+ * noise needs a clipped sum (requireDpCompatible), whose clip bounds an attacker to S/(qN) a
+ * round when the server clips; under secure aggregation the clients clip (secureDpFedAvg).
  */
 export function simulationAggregator(sim: Simulation, name: string): Aggregator {
   const { secureAggregation, dp, fraction } = sim.options;
   if (dp) {
     requireDpCompatible(name);
-    return dpFedAvg({ clip: dp.clip, noiseMultiplier: dp.noiseMultiplier, expectedClients: fraction * sim.clients.length, dimension: sim.initial.length });
+    const settings = { clip: dp.clip, noiseMultiplier: dp.noiseMultiplier, expectedClients: fraction * sim.clients.length };
+    return secureAggregation ? secureDpFedAvg(settings, secureAggregation) : dpFedAvg({ ...settings, dimension: sim.initial.length });
   }
   return secureAggregation ? secureAggregator(name, secureAggregation) : aggregatorByName(name);
 }
@@ -254,7 +251,7 @@ async function roundContributions(
     attack === "lie" && attackers.length > 0
       ? littleIsEnough(
           [...honest, ...attackers.map((a) => a.update as ClientUpdate)].map((u) => u.delta),
-          lieZ(sampled.length, attackers.length),
+          settings.z ?? lieZ(sampled.length, attackers.length),
         )
       : undefined;
   const crafted = attackers.map(({ k, update }) => ({

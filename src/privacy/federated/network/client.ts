@@ -2,13 +2,15 @@
  * `aegis fl client`: polls the server for a task, trains its round on local data from the
  * global parameters, and sends the update, until the server says the federation is done.
  * A server that is unreachable (restarting) is retried for `patienceMs` before giving up.
+ * It speaks HTTP/2 over TLS (node:http2): one session carries every request, and a session
+ * that fails (the server restarted) is replaced on the next request.
  */
-import { request } from "node:https";
+import { type ClientHttp2Session, connect, constants } from "node:http2";
 import { OnnxClassifier } from "../../../engine/index.js";
 import { AegisError } from "../../../errors.js";
 import { decodeModel } from "../../../onnx/proto.js";
 import { type ClientData, type ClientUpdate, localUpdate } from "../client.js";
-import { encodeUpdate } from "../secagg/aggregator.js";
+import { encodeClippedUpdate, encodeUpdate } from "../secagg/aggregator.js";
 import { SecAggClient } from "../secagg/client.js";
 import { fixedPointFor } from "../secagg/quantise.js";
 import { bytesToFloats, floatsToBytes, HEADERS, PATHS, type Task } from "./protocol.js";
@@ -41,8 +43,15 @@ interface Answer {
 
 /** Runs until the server reports the last round done; returns the rounds this client trained. */
 export async function runFlClient(options: FlClientOptions): Promise<number[]> {
-  const call = (method: "GET" | "POST", path: string, body?: Buffer, headers: Record<string, string> = {}) =>
-    callWithRetry(options, method, path, body, headers);
+  const connection = new Connection(options);
+  try {
+    return await federate(options, (method, path, body, headers = {}) => callWithRetry(options, connection, method, path, body, headers));
+  } finally {
+    connection.close();
+  }
+}
+
+async function federate(options: FlClientOptions, call: Call): Promise<number[]> {
   const model = await call("GET", PATHS.model);
   const classifier = await OnnxClassifier.create(decodeModel(model.body), { trainable: true });
   const trained: number[] = [];
@@ -127,7 +136,9 @@ async function secureStep(
     await post({ sealed: sealed.map((s) => ({ to: s.to, ciphertext: wire.sealed(s).ciphertext })) });
   } else if (secagg.stage === "input") {
     const { inbox } = await view();
-    const encoded = encodeUpdate(current.update as ClientUpdate, current.unit, fixedPointFor(secagg.clients, secagg.clip)).field;
+    const fixedPoint = fixedPointFor(secagg.clients, secagg.clip);
+    const update = current.update as ClientUpdate;
+    const encoded = (secagg.dp ? encodeClippedUpdate(update, fixedPoint) : encodeUpdate(update, current.unit, fixedPoint)).field;
     await post({ masked: wire.words(current.protocol.maskInput(encoded, inbox.map(wire.unSealed)).masked) });
   } else {
     const { survivors } = await view();
@@ -138,6 +149,7 @@ async function secureStep(
 
 async function callWithRetry(
   options: FlClientOptions,
+  connection: Connection,
   method: "GET" | "POST",
   path: string,
   body: Buffer | undefined,
@@ -146,7 +158,7 @@ async function callWithRetry(
   const giveUp = Date.now() + (options.patienceMs ?? 60_000);
   for (;;) {
     try {
-      const answer = await call(options, method, path, body, headers);
+      const answer = await connection.request(method, path, body, headers);
       if (answer.status === 401)
         throw new AegisError(
           "BAD_OPTION",
@@ -158,7 +170,7 @@ async function callWithRetry(
     } catch (e) {
       if (e instanceof AegisError) throw e;
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      const transient = code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT";
+      const transient = TRANSIENT.has(code);
       if (!transient || Date.now() > giveUp) {
         const hint = transient ? "is the server running?" : "check --server, --ca, and --cert and --key where the server demands mutual TLS";
         throw new AegisError("TARGET_ERROR", `cannot talk to ${options.server} (${code}); ${hint}`, { cause: e });
@@ -169,27 +181,75 @@ async function callWithRetry(
   }
 }
 
-function call(options: FlClientOptions, method: string, path: string, body: Buffer | undefined, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL(path, options.server),
-      {
-        method,
-        ca: options.ca,
-        cert: options.cert,
-        key: options.key,
-        headers: { authorization: `Bearer ${options.token}`, [HEADERS.client]: options.id, ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
+/** Errors of a server that is restarting or went away mid-request: worth another try. */
+const TRANSIENT = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ERR_HTTP2_GOAWAY_SESSION",
+  "ERR_HTTP2_INVALID_SESSION",
+  "ERR_HTTP2_SESSION_ERROR",
+  "ERR_HTTP2_STREAM_CANCEL",
+  "ERR_HTTP2_STREAM_ERROR",
+]);
+
+/** One HTTP/2 session to the server, opened on first use and again after it fails. */
+class Connection {
+  private session: ClientHttp2Session | undefined;
+  /** Why the current session failed, which its streams report less precisely (a cancelled stream). */
+  private failure: Error | undefined;
+
+  constructor(private readonly options: FlClientOptions) {}
+
+  request(method: string, path: string, body: Buffer | undefined, headers: Record<string, string>): Promise<Answer> {
+    const session = this.open();
+    return new Promise((resolve, reject) => {
+      const stream = session.request({
+        [constants.HTTP2_HEADER_METHOD]: method,
+        [constants.HTTP2_HEADER_PATH]: path,
+        authorization: `Bearer ${this.options.token}`,
+        [HEADERS.client]: this.options.id,
+        ...headers,
+      });
+      const chunks: Buffer[] = [];
+      let answer: Omit<Answer, "body"> | undefined;
+      stream.on("response", (h) => {
+        answer = { status: Number(h[constants.HTTP2_HEADER_STATUS]), headers: h };
+      });
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      // The session's own error (ECONNREFUSED, a TLS alert) comes just after the stream ends or is cancelled.
+      const fail = (e: Error) => setImmediate(() => reject(this.failure ?? e));
+      stream.on("end", () =>
+        answer ? resolve({ ...answer, body: Buffer.concat(chunks) }) : fail(new Error("the server closed the stream without answering")),
+      );
+      stream.on("close", () => {
+        if (!answer) fail(new Error("the server closed the stream without answering"));
+      });
+      stream.on("error", fail);
+      stream.end(body);
+    });
+  }
+
+  close(): void {
+    this.session?.close();
+    this.session = undefined;
+  }
+
+  private open(): ClientHttp2Session {
+    if (this.session && !this.session.closed && !this.session.destroyed) return this.session;
+    const { ca, cert, key } = this.options;
+    const session = connect(this.options.server, { ca, cert, key, ALPNProtocols: ["h2"] });
+    this.failure = undefined;
+    session.on("error", (e: Error) => {
+      if (this.session === session) this.failure = e;
+    });
+    session.on("close", () => {
+      if (this.session === session) this.session = undefined;
+    });
+    this.session = session;
+    return session;
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

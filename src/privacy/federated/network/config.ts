@@ -17,6 +17,7 @@
  * secureAggregation: { clip: 1, threshold: 0.5 }   # optional: Bonawitz et al. 2017, fedavg only
  * validation: val.npz          # optional: held-out labelled data the server measures each round on
  * report: fl-state             # fl-rounds.{json,html} after every round (default: the checkpoint folder)
+ * dp: { clip: 1, noiseMultiplier: 1.1, delta: 1e-5 } # optional: DP-FedAvg; targetEpsilon: ε instead of noiseMultiplier
  * clients:
  *   hospital-1: { tokenSha256: 9f86d0… }
  * ```
@@ -25,6 +26,7 @@ import { dirname, resolve } from "node:path";
 import { readYamlFile, YamlReader } from "../../../report/yaml.js";
 import { AGGREGATORS } from "../aggregators/index.js";
 import type { LocalTrainingOptions } from "../client.js";
+import { DP_FEDAVG_DELTA, dpFedAvgEpsilon, dpFedAvgNoiseFor } from "../dp-fedavg-mcmahan2018.js";
 
 export interface FlServerConfig {
   model: string;
@@ -48,6 +50,20 @@ export interface FlServerConfig {
   validation?: string;
   /** Folder of the round report (fl-rounds.json, fl-rounds.html). */
   report: string;
+  /**
+   * DP-FedAvg (McMahan et al. 2018): each round samples every configured client with
+   * probability q = clientsPerRound / clients, clips updates to L2 norm `clip` (the clients
+   * do, under secure aggregation) and noises the average with σ = z·clip/(qN).
+   */
+  dp?: FlServerDp;
+}
+
+export interface FlServerDp {
+  clip: number;
+  noiseMultiplier: number;
+  delta: number;
+  /** q, each client's chance of being sampled in a round. */
+  samplingRate: number;
 }
 
 const KEYS = [
@@ -66,6 +82,7 @@ const KEYS = [
   "secureAggregation",
   "validation",
   "report",
+  "dp",
 ];
 
 export function readFlConfig(file: string): FlServerConfig {
@@ -104,6 +121,25 @@ export function readFlConfig(file: string): FlServerConfig {
     };
   }
   const checkpoint = path("checkpoint", root.checkpoint ?? "fl-state");
+  const rounds = r.number(["rounds"], root.rounds ?? 10, { min: 1, integer: true });
+  let dp: FlServerDp | undefined;
+  if (root.dp !== undefined) {
+    const d = r.map(["dp"], root.dp, ["clip", "noiseMultiplier", "targetEpsilon", "delta"]);
+    if (aggregator !== "fedavg")
+      r.fail(["aggregator"], `must be fedavg under dp: DP-FedAvg's noise is calibrated to a clipped sum, which ${aggregator} does not compute`);
+    if (root.secureAggregation !== undefined && (root.secureAggregation as Record<string, unknown> | null)?.clip !== undefined)
+      r.fail(["secureAggregation", "clip"], "does not apply with dp: each client clips its update to the L2 norm dp.clip before masking");
+    if ((d.noiseMultiplier === undefined) === (d.targetEpsilon === undefined)) r.fail(["dp"], "needs exactly one of noiseMultiplier or targetEpsilon");
+    const delta = d.delta === undefined ? DP_FEDAVG_DELTA : r.number(["dp", "delta"], d.delta, { min: Number.MIN_VALUE, max: 0.5 });
+    const samplingRate = clientsPerRound / clients.size;
+    const noiseMultiplier =
+      d.noiseMultiplier === undefined
+        ? dpFedAvgNoiseFor({ targetEpsilon: r.number(["dp", "targetEpsilon"], d.targetEpsilon, { min: Number.MIN_VALUE }), delta, samplingRate, rounds })
+        : r.number(["dp", "noiseMultiplier"], d.noiseMultiplier, { min: 0 });
+    dp = { clip: r.number(["dp", "clip"], d.clip, { min: Number.MIN_VALUE }), noiseMultiplier, delta, samplingRate };
+    dpFedAvgEpsilon({ ...dp, rounds });
+    if (secureAggregation) secureAggregation.clip = dp.clip;
+  }
   return {
     model: path("model", root.model),
     host: listen.host === undefined ? "127.0.0.1" : r.string(["listen", "host"], listen.host),
@@ -113,7 +149,7 @@ export function readFlConfig(file: string): FlServerConfig {
       key: resolve(base, r.string(["tls", "key"], tls.key)),
       clientCa: tls.clientCa === undefined ? undefined : resolve(base, r.string(["tls", "clientCa"], tls.clientCa)),
     },
-    rounds: r.number(["rounds"], root.rounds ?? 10, { min: 1, integer: true }),
+    rounds,
     clientsPerRound,
     minClients: r.number(["minClients"], root.minClients ?? clientsPerRound, { min: 1, max: clientsPerRound, integer: true }),
     deadlineSeconds: r.number(["deadlineSeconds"], root.deadlineSeconds ?? 60, { min: 0.1 }),
@@ -130,5 +166,6 @@ export function readFlConfig(file: string): FlServerConfig {
     secureAggregation,
     validation: root.validation === undefined ? undefined : path("validation", root.validation),
     report: root.report === undefined ? checkpoint : path("report", root.report),
+    dp,
   };
 }

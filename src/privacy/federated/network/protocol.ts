@@ -1,7 +1,8 @@
 /**
- * The wire protocol between `aegis fl server` and `aegis fl client`: HTTPS, a bearer token
- * per client (and its id in `x-aegis-client`, which must match the token's), JSON for
- * control and raw little-endian float32 for parameters and updates.
+ * The wire protocol between `aegis fl server` and `aegis fl client`: HTTP/2 over TLS (the
+ * server also answers HTTP/1.1 over TLS), a bearer token per client (and its id in
+ * `x-aegis-client`, which must match the token's), JSON for control and raw little-endian
+ * float32 for parameters and updates.
  *
  * | request | answer |
  * | --- | --- |

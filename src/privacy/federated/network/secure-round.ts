@@ -4,12 +4,14 @@
  * the protocol's stages — advertise keys (with the client's example count, which fixes
  * FedAvg's weight unit), share keys, send the masked input, unmask — each closing when every
  * expected client has posted or the round's deadline passes. The server's HTTP handler only
- * routes: `task` says whether a client has to act, `view` is what it fetches for the stage,
+ * routes (under DP-FedAvg the clients clip to L2 norm S, and the server noises the unmasked
+ * sum before it becomes the step): `task` says whether a client has to act, `view` is what it fetches for the stage,
  * `post` takes its message. JSON with base64 carries keys, ciphertexts and shares, the masked
  * input travels as base64 of its little-endian words.
  */
 import { AegisError } from "../../../errors.js";
-import { decodeMean } from "../secagg/aggregator.js";
+import { noisyAverage } from "../dp-fedavg-mcmahan2018.js";
+import { decodeMean, decodeSum, type SecureDpSettings } from "../secagg/aggregator.js";
 import type { KeyAdvert, MaskedInput, SealedShares, UnmaskingShares } from "../secagg/messages.js";
 import { fixedPointFor } from "../secagg/quantise.js";
 import { SecAggServer } from "../secagg/server.js";
@@ -29,12 +31,16 @@ export interface SecAggTask {
   length: number;
   session: string;
   clip: number;
+  /** Under DP-FedAvg: clip the update to L2 norm `clip` and give it weight 1 (encodeClippedUpdate). */
+  dp?: boolean;
 }
 
 export interface SecureRoundSettings {
   clip: number;
   /** t as a share of the sampled clients (default: a majority). */
   thresholdShare?: number;
+  /** DP-FedAvg: the clients clip to L2 norm `clip`, the server noises the unmasked sum with these and `normal`. */
+  dp?: { settings: SecureDpSettings; normal: () => number };
 }
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
@@ -78,12 +84,14 @@ export class SecureRound {
   private inboxes = new Map<number, SealedShares[]>();
   private survivors: number[] = [];
   private examples = new Map<number, number>();
+  private readonly dp: SecureRoundSettings["dp"];
 
   constructor(sampled: readonly string[], parameters: number, session: string, settings: SecureRoundSettings) {
     const n = sampled.length;
     this.ids = new Map(sampled.map((name, i) => [name, i + 1]));
     const threshold = settings.thresholdShare === undefined ? defaultThreshold(n) : Math.max(1, Math.ceil(settings.thresholdShare * n));
-    this.task0 = { clients: n, threshold, length: parameters + 1, session, clip: settings.clip };
+    this.task0 = { clients: n, threshold, length: parameters + 1, session, clip: settings.clip, ...(settings.dp ? { dp: true } : {}) };
+    this.dp = settings.dp;
     this.server = new SecAggServer({ threshold, length: parameters + 1, session });
     this.expected = new Set(this.ids.values());
   }
@@ -133,7 +141,7 @@ export class SecureRound {
     return this.posted.size === this.expected.size;
   }
 
-  /** Closes the stage with what was posted; returns FedAvg's step after unmasking. Throws (fewer than t) when the round cannot go on. */
+  /** Closes the stage with what was posted; returns FedAvg's (or DP-FedAvg's) step after unmasking. Throws (fewer than t) when the round cannot go on. */
   closeStage(): Float32Array | undefined {
     const posted = [...this.posted.values()];
     this.posted = new Map();
@@ -156,7 +164,8 @@ export class SecureRound {
       return this.next("unmask", this.survivors);
     }
     const sum = this.server.unmask(posted as UnmaskingShares[]);
-    return decodeMean(sum, fixedPointFor(this.task0.clients, this.task0.clip));
+    const fixedPoint = fixedPointFor(this.task0.clients, this.task0.clip);
+    return this.dp ? noisyAverage(decodeSum(sum, fixedPoint).sum, this.dp.settings, this.dp.normal) : decodeMean(sum, fixedPoint);
   }
 
   /** The clients whose updates the sum holds (after unmasking). */

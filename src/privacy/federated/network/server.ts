@@ -1,5 +1,7 @@
 /**
- * `aegis fl server`: the federation's coordinator over HTTPS (node:https; protocol.ts).
+ * `aegis fl server`: the federation's coordinator over HTTP/2 with TLS (node:http2;
+ * protocol.ts). HTTP/1.1 over TLS is still answered (ALPN offers h2 first), so curl and older
+ * clients work; `aegis fl client` speaks h2.
  *
  * - Clients authenticate with a bearer token whose SHA-256 the config lists; anyone else
  *   gets 401, and a client answers only rounds it was sampled for (409 otherwise). With
@@ -16,11 +18,17 @@
  *   (secure-round.ts, ../secagg/): the server routes keys and encrypted shares, gets masked
  *   inputs and unmasks only their sum; plain updates are refused. Each stage closes when all
  *   expected clients answered or after `deadlineSeconds`; fewer than t retries the round.
+ * - With `dp` in fl.yaml the server runs DP-FedAvg (../dp-fedavg-mcmahan2018.ts): a round
+ *   samples each configured client with probability q (Poisson sampling, as the accountant
+ *   assumes; a sampled client that is offline counts as dropped), clips each update to S,
+ *   divides the sum by qN and adds noise from a CSPRNG; each round records ε per client so
+ *   far. Under secure aggregation as well, the clients clip before masking and the server
+ *   noises the unmasked sum. A round that misses its minimum releases nothing and is resampled.
  */
 import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createServer, type Server } from "node:https";
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
@@ -29,11 +37,13 @@ import { AegisError } from "../../../errors.js";
 import { writeFileAtomic } from "../../../fs.js";
 import { loadModel } from "../../../onnx/io.js";
 import { encodeModel } from "../../../onnx/proto.js";
+import { SecureRandom } from "../../dp/index.js";
 import { type Aggregator, aggregatorByName, type Contribution } from "../aggregators/index.js";
+import { dpFedAvg, dpFedAvgEpsilon } from "../dp-fedavg-mcmahan2018.js";
 import { parameterCount, readParameters, writeParameters } from "../parameters.js";
 import type { FlServerConfig } from "./config.js";
 import { bytesToFloats, floatsToBytes, HEADERS, PATHS, sameDigest, sha256Hex, type Task } from "./protocol.js";
-import { SecureRound } from "./secure-round.js";
+import { SecureRound, type SecureRoundSettings } from "./secure-round.js";
 
 export interface RoundRecord {
   round: number;
@@ -44,6 +54,8 @@ export interface RoundRecord {
   clients: string[];
   examples: number;
   seconds: number;
+  /** Under DP-FedAvg: ε per client spent by the rounds so far, at fl.yaml's δ. */
+  epsilon?: number;
 }
 
 interface Checkpoint {
@@ -69,6 +81,10 @@ export interface FlServerEvents {
   log?: (line: string) => void;
 }
 
+/** A request over HTTP/2 or, for older clients, HTTP/1.1. */
+type Request = Http2ServerRequest | IncomingMessage;
+type Response = Http2ServerResponse | ServerResponse;
+
 export class FlServer {
   private global: Float32Array;
   private completed: number;
@@ -76,7 +92,12 @@ export class FlServer {
   private open: OpenRound | undefined;
   private readonly seen = new Map<string, number>();
   private readonly aggregator: Aggregator;
-  private server: Server | undefined;
+  /** DP noise and Poisson sampling come from the OS's entropy, never from a seed. */
+  private readonly random = SecureRandom.fromEntropy();
+  private server: Http2SecureServer | undefined;
+  private readonly sockets = new Set<TLSSocket>();
+  /** The HTTP version each client last spoke ("2.0" over h2). */
+  private readonly protocols = new Map<string, string>();
   private ticker: NodeJS.Timeout | undefined;
   private idleSince = Date.now();
   private finished: (() => void) | undefined;
@@ -89,7 +110,10 @@ export class FlServer {
     start: Checkpoint | undefined,
     private readonly events: FlServerEvents,
   ) {
-    this.aggregator = aggregatorByName(config.aggregator);
+    const dp = config.dp;
+    this.aggregator = dp
+      ? dpFedAvg({ ...dp, expectedClients: dp.samplingRate * config.clients.size, dimension: parameterCount(classifier) })
+      : aggregatorByName(config.aggregator);
     this.global = start ? loadParameters(join(config.checkpoint, start.parameters), parameterCount(classifier)) : readParameters(classifier);
     this.completed = start?.round ?? 0;
     this.history = start?.history ?? [];
@@ -130,12 +154,21 @@ export class FlServer {
     return this.global;
   }
 
+  /** The HTTP version `client` last spoke: "2.0" over HTTP/2, "1.1" over HTTP/1.1. */
+  protocolOf(client: string): string | undefined {
+    return this.protocols.get(client);
+  }
+
   async listen(): Promise<number> {
     const { cert, key, clientCa } = this.config.tls;
     const mutual = clientCa ? { requestCert: true, rejectUnauthorized: true, ca: readFileSync(clientCa) } : {};
     const tls = { cert: readFileSync(cert), key: readFileSync(key), ...mutual };
-    this.server = createServer(tls, (req, res) => {
+    this.server = createSecureServer({ ...tls, allowHTTP1: true }, (req: Request, res: Response) => {
       this.handle(req, res).catch((e: unknown) => reply(res, 500, { error: { code: "INTERNAL", message: (e as Error).message } }));
+    });
+    this.server.on("secureConnection", (socket: TLSSocket) => {
+      this.sockets.add(socket);
+      socket.once("close", () => this.sockets.delete(socket));
     });
     await new Promise<void>((resolve, reject) => {
       this.server?.once("error", reject);
@@ -148,12 +181,14 @@ export class FlServer {
 
   async close(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections();
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // HTTP/2 sessions stay open between requests; close() waits for them, so end them here.
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
     await this.classifier.release();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: Request, res: Response): Promise<void> {
     const client = this.authenticate(req);
     if (!client) {
       await drain(req);
@@ -162,6 +197,7 @@ export class FlServer {
       });
     }
     this.seen.set(client, Date.now());
+    this.protocols.set(client, req.httpVersion);
     const path = new URL(req.url ?? "/", "https://server").pathname;
     if (req.method === "GET" && path === PATHS.task) return reply(res, 200, this.task(client));
     if (req.method === "GET" && path === PATHS.model) return replyBytes(res, this.modelBytes, {});
@@ -172,7 +208,7 @@ export class FlServer {
     reply(res, 404, { error: { code: "NOT_FOUND", message: `no ${req.method} ${path}` } });
   }
 
-  private authenticate(req: IncomingMessage): string | undefined {
+  private authenticate(req: Request): string | undefined {
     const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
     if (!match) return undefined;
     const digest = sha256Hex(match[1]);
@@ -199,7 +235,7 @@ export class FlServer {
     return { ...base, state: "wait", round: this.completed + 1, attempt: open?.attempt ?? "" };
   }
 
-  private async receive(client: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async receive(client: string, req: Request, res: Response): Promise<void> {
     const open = this.open;
     const round = Number(req.headers[HEADERS.round]);
     const attempt = String(req.headers[HEADERS.attempt] ?? "");
@@ -223,7 +259,7 @@ export class FlServer {
   }
 
   /** GET: what the client's secure-aggregation stage needs; POST: its message for the stage. */
-  private async secagg(client: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async secagg(client: string, req: Request, res: Response): Promise<void> {
     const secure = this.open?.secure;
     const open = this.open;
     const conflict = () =>
@@ -286,7 +322,7 @@ export class FlServer {
     }
     const ids = [...open.updates.keys()].sort();
     const contributions = ids.map((id) => open.updates.get(id) as Contribution);
-    const step = this.aggregator.aggregate(contributions, { byzantine: this.config.byzantine });
+    const step = this.aggregator.aggregate(contributions, { byzantine: this.config.byzantine, normal: () => this.random.normal() });
     this.complete(
       open,
       step,
@@ -306,6 +342,8 @@ export class FlServer {
       examples,
       seconds: (now - open.started) / 1000,
     };
+    const dp = this.config.dp;
+    if (dp) record.epsilon = dpFedAvgEpsilon({ ...dp, rounds: open.round }).epsilon;
     this.history.push(record);
     this.completed = open.round;
     this.checkpoint();
@@ -319,10 +357,14 @@ export class FlServer {
     const available = [...this.seen].filter(([, at]) => now - at <= Math.max(deadlineMs, 5000)).map(([id]) => id);
     const waitedLongEnough = now - this.idleSince >= deadlineMs;
     if (available.length < this.config.clientsPerRound && !(waitedLongEnough && available.length >= this.config.minClients)) return;
-    const sampled = sample(available, this.config.clientsPerRound);
+    const { dp, secureAggregation: secure } = this.config;
+    const sampled = dp
+      ? [...this.config.clients.keys()].filter(() => this.random.uniform() < dp.samplingRate).sort()
+      : sample(available, this.config.clientsPerRound);
+    // Too small a Poisson sample releases nothing: draw again at the next tick.
+    if (dp && (sampled.length < this.config.minClients || (secure && sampled.length < 2))) return;
     const round = this.completed + 1;
     const attempt = randomBytes(8).toString("hex");
-    const secure = this.config.secureAggregation;
     this.open = {
       round,
       attempt,
@@ -330,9 +372,16 @@ export class FlServer {
       updates: new Map(),
       started: now,
       deadline: now + deadlineMs,
-      secure: secure ? new SecureRound(sampled, parameterCount(this.classifier), `round ${round} attempt ${attempt}`, secure) : undefined,
+      secure: secure ? new SecureRound(sampled, parameterCount(this.classifier), `round ${round} attempt ${attempt}`, this.secureSettings(secure)) : undefined,
     };
     this.events.log?.(`round ${this.open.round}: sampled ${sampled.join(", ")}`);
+  }
+
+  private secureSettings(secure: NonNullable<FlServerConfig["secureAggregation"]>): SecureRoundSettings {
+    const dp = this.config.dp;
+    if (!dp) return secure;
+    const settings = { ...dp, expectedClients: dp.samplingRate * this.config.clients.size };
+    return { ...secure, clip: dp.clip, dp: { settings, normal: () => this.random.normal() } };
   }
 
   /** Parameters first, then the state that names them: a crash in between leaves the previous state whole. */
@@ -369,15 +418,17 @@ function sample(ids: readonly string[], m: number): string[] {
   return pool.slice(0, m).sort();
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+function reply(res: Response, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
 }
 
-function replyBytes(res: ServerResponse, bytes: Uint8Array, headers: Record<string, string>): void {
-  res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, ...headers }).end(bytes);
+function replyBytes(res: Response, bytes: Uint8Array, headers: Record<string, string>): void {
+  res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, ...headers });
+  res.end(bytes);
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+async function readBody(req: Request, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of req) {
@@ -387,6 +438,6 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function drain(req: IncomingMessage): Promise<void> {
+async function drain(req: Request): Promise<void> {
   for await (const _ of req);
 }

@@ -17,6 +17,7 @@
 import { createRng } from "../../../data/index.js";
 import { AegisError } from "../../../errors.js";
 import type { Aggregator, Contribution } from "../aggregators/index.js";
+import { checkDpFedAvg, clipScale, noisyAverage } from "../dp-fedavg-mcmahan2018.js";
 import { dequantise, type FixedPoint, fixedPointFor, quantise, sumError } from "./quantise.js";
 import { type SecureSumCost, secureSum } from "./session.js";
 
@@ -63,6 +64,58 @@ export function secureAggregator(name: string, options: SecureAggregationOptions
 
 export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator {
   const clip = options.clip ?? SECURE_AGGREGATION_DEFAULTS.clip;
+  return secureRule(
+    "fedavg+secagg",
+    "FedAvg under secure aggregation (Bonawitz et al. 2017): the server sees only the clipped, quantised sum",
+    clip,
+    options,
+    (contributions, fixedPoint) => {
+      const unit = Math.max(...contributions.map((c) => c.examples), 1);
+      return contributions.map((c) => encodeUpdate(c, unit, fixedPoint));
+    },
+    (sum, fixedPoint) => decodeMean(sum, fixedPoint),
+  );
+}
+
+/** DP-FedAvg's settings under secure aggregation: S is the clients' own L2 clip. */
+export interface SecureDpSettings {
+  clip: number;
+  noiseMultiplier: number;
+  /** qN, the fixed denominator. */
+  expectedClients: number;
+}
+
+/**
+ * DP-FedAvg (McMahan et al. 2018) on top of secure aggregation. The server cannot clip what
+ * it cannot see, so each client scales its own update to L2 norm at most S before masking
+ * (encodeClippedUpdate) and gives it weight 1; the server unmasks Σ clip_S(Δ_k), divides by
+ * qN and adds N(0, (zS/(qN))²) itself (noisyAverage). The ε of DP-FedAvg holds for every
+ * client that clips, against anyone who sees the model; the server, which holds the exact
+ * sum before the noise, is not one of them (that would need noise added by the clients, as
+ * in distributed DP). A client that skips its clip (the simulation's attackers) is bounded
+ * only by the field, n·S per coordinate: robustness is lost, the honest clients' ε is not.
+ */
+export function secureDpFedAvg(dp: SecureDpSettings, options: SecureAggregationOptions = {}): Aggregator {
+  checkDpFedAvg(dp);
+  return secureRule(
+    "dp-fedavg+secagg",
+    "DP-FedAvg under secure aggregation: clients clip to L2 norm S before masking, the server adds Gaussian noise of σ = zS/(qN) to the unmasked sum",
+    dp.clip,
+    options,
+    (contributions, fixedPoint) => contributions.map((c) => encodeClippedUpdate(c, fixedPoint)),
+    (sum, fixedPoint, normal) => noisyAverage(decodeSum(sum, fixedPoint).sum, dp, normal),
+  );
+}
+
+/** The secure-sum round both rules share: encode, mask and sum (with the simulated dropouts), decode. */
+function secureRule(
+  name: string,
+  description: string,
+  clip: number,
+  options: SecureAggregationOptions,
+  encode: (contributions: readonly Contribution[], fixedPoint: FixedPoint) => { field: Uint32Array; clipped: number }[],
+  decode: (sum: Uint32Array, fixedPoint: FixedPoint, normal: (() => number) | undefined) => Float32Array,
+): Aggregator {
   const dropout = options.dropout ?? SECURE_AGGREGATION_DEFAULTS.dropout;
   if (!(dropout >= 0 && dropout < 1)) throw new AegisError("BAD_OPTION", `the secure-aggregation dropout must be in [0, 1), not ${dropout}`);
   const share = options.thresholdShare;
@@ -71,32 +124,29 @@ export function secureFedAvg(options: SecureAggregationOptions = {}): Aggregator
   const rng = createRng(options.seed ?? 0);
   let session = 0;
   return {
-    name: "fedavg+secagg",
-    description: "FedAvg under secure aggregation (Bonawitz et al. 2017): the server sees only the clipped, quantised sum",
+    name,
+    description,
     minClients: () => 1,
-    aggregate(contributions) {
+    aggregate(contributions, { normal }) {
       const n = contributions.length;
       const fixedPoint = fixedPointFor(n, clip);
-      const unit = Math.max(...contributions.map((c) => c.examples), 1);
-      let clipped = 0;
-      const inputs = contributions.map((c) => {
-        const encoded = encodeUpdate(c, unit, fixedPoint);
-        clipped += encoded.clipped;
-        return encoded.field;
-      });
+      const encoded = encode(contributions, fixedPoint);
       const threshold = share === undefined ? undefined : Math.max(1, Math.ceil(share * n));
       session++;
       const dropped = rng.shuffle(Array.from({ length: n }, (_, i) => i + 1)).slice(0, Math.floor(dropout * n));
-      const result = secureSum(inputs, { threshold, session: `fedavg round ${session}`, dropouts: { beforeInput: dropped } });
-      const mean = decodeMean(result.sum, fixedPoint);
+      const result = secureSum(
+        encoded.map((e) => e.field),
+        { threshold, session: `${name} round ${session}`, dropouts: { beforeInput: dropped } },
+      );
+      const step = decode(result.sum, fixedPoint, normal);
       options.onAggregation?.({
         cost: result.cost,
         threshold: result.threshold,
         survivors: result.survivors.length,
-        clipped,
+        clipped: encoded.reduce((sum, e) => sum + e.clipped, 0),
         quantisationError: sumError(fixedPoint),
       });
-      return mean;
+      return step;
     },
   };
 }
@@ -121,6 +171,25 @@ export function encodeUpdate(contribution: Contribution, unit: number, fixedPoin
   values[d] = clip * w;
   const bound = contribution.malicious ? { ...fixedPoint, clip: fixedPoint.clients * clip } : fixedPoint;
   return { field: quantise(values, bound).field, clipped: contribution.malicious ? 0 : clipped };
+}
+
+/**
+ * A client's update as DP-FedAvg's input under secure aggregation: Δ scaled to L2 norm at
+ * most S (fixedPoint.clip), weight 1, so the last coordinate S counts the clients summed.
+ * Every coordinate of a clipped update is within ±S, so the per-coordinate clip of
+ * encodeUpdate changes nothing; `clipped` is 1 when the L2 clip shortened the update.
+ */
+export function encodeClippedUpdate(contribution: Contribution, fixedPoint: FixedPoint): { field: Uint32Array; clipped: number } {
+  const scale = contribution.malicious ? 1 : clipScale(contribution.delta, fixedPoint.clip);
+  const delta = scale < 1 ? Float32Array.from(contribution.delta, (v) => v * scale) : contribution.delta;
+  return { field: encodeUpdate({ ...contribution, delta }, contribution.examples, fixedPoint).field, clipped: scale < 1 ? 1 : 0 };
+}
+
+/** The decoded sum of DP inputs (encodeClippedUpdate) and how many clients it holds. */
+export function decodeSum(sum: Uint32Array, fixedPoint: FixedPoint): { sum: Float64Array; clients: number } {
+  const decoded = dequantise(sum, fixedPoint);
+  const d = decoded.length - 1;
+  return { sum: decoded.subarray(0, d), clients: Math.round(decoded[d] / fixedPoint.clip) };
 }
 
 /** FedAvg's step from the secure sum of encoded updates: Σ w·Δ / Σ w. */

@@ -11,7 +11,9 @@ export {
   SECURE_AGGREGATION_DEFAULTS,
   type SecureAggregationOptions,
   type SecureAggregationReport,
+  type SecureDpSettings,
   secureAggregator,
+  secureDpFedAvg,
   secureFedAvg,
 } from "./aggregator.js";
 export { SecAggClient } from "./client.js";

@@ -57,6 +57,7 @@ export function secureBuckets(
 ): Aggregator {
   requireBuckets(robust, buckets, round, options);
   const bucketMean = secureFedAvg(options);
+  // The server's shuffle: a stream of its own, apart from secure aggregation's dropout draw.
   const shuffler = createRng((options.seed ?? 0) + 0x5eed);
   return {
     name: `${robust.name}+buckets`,

@@ -40,6 +40,7 @@ for (const line of ["", ...(await (await import("./drift-online.js")).benchDrift
 for (const line of ["", ...(await (await import("./neural-cleanse.js")).benchNeuralCleanse((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./federated.js")).benchFederated((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./secagg.js")).benchSecAgg((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./federated-buckets.js")).benchFederatedBuckets((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./dp-fedavg.js")).benchDpFedAvg((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./federated-hospitals.js")).benchFederatedHospitals((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./watermark.js")).benchWatermark((l) => console.error(l)))]) console.log(line);

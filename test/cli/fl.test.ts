@@ -73,3 +73,40 @@ test("fl simulate --secure-aggregation runs FedAvg under Bonawitz et al.'s proto
   assert.equal(tooMany.code, 2);
   assert.match(tooMany.stderr, /at least t = 4 clients at every stage, and only 3 sent masked inputs/);
 });
+
+test("fl simulate --secure-aggregation --buckets runs the median over secure bucket sums and refuses what cannot work", async () => {
+  const r = await aegis([
+    ...tiny,
+    "--malicious",
+    "1",
+    "--attack",
+    "scaled",
+    "--secure-aggregation",
+    "--buckets",
+    "3",
+    "--format",
+    "json",
+    "--out",
+    join(tmp, "buckets"),
+    "--json",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const record = JSON.parse(r.stdout);
+  assert.deepEqual(record.summary.aggregators, ["median+buckets"]);
+  // 2 runs (none, scaled) × 2 rounds × 3 buckets of 2 clients, each its own secure sum.
+  assert.equal(record.secureAggregation.aggregations, 12);
+  assert.equal(record.secureAggregation.clients, 2);
+  for (const [flags, message] of [
+    [["--buckets", "3"], /--buckets applies to secure aggregation/],
+    [["--secure-aggregation", "--buckets", "4"], /6 clients per round make buckets of 1.*use at most 3 --buckets/],
+    [
+      ["--secure-aggregation", "--buckets", "3", "--malicious", "2", "--attack", "scaled", "--aggregator", "multi-krum"],
+      /multi-krum must tolerate 2 spoiled buckets/,
+    ],
+    [["--secure-aggregation", "--buckets", "3", "--dp", "--clip", "1", "--noise-multiplier", "1"], /--dp cannot be combined with --buckets/],
+  ] as const) {
+    const refused = await aegis([...tiny, ...flags]);
+    assert.equal(refused.code, 2, flags.join(" "));
+    assert.match(refused.stderr, message);
+  }
+});

@@ -203,8 +203,17 @@ function simulateCommand(): Command {
       "--attack <list>",
       `comma-separated: ${FL_ATTACKS.filter((a) => a !== "none").join(", ")} (default all when --malicious > 0); attack-free runs come first`,
     )
-    .option("--aggregator <list>", `comma-separated: ${AGGREGATORS.join(", ")} (fedavg alone under --secure-aggregation)`, AGGREGATORS.join(","))
+    .option(
+      "--aggregator <list>",
+      `comma-separated: ${AGGREGATORS.join(", ")} (fedavg alone under --secure-aggregation without --buckets)`,
+      AGGREGATORS.join(","),
+    )
     .option("--secure-aggregation", "aggregate with secure aggregation (Bonawitz et al. 2017): the server sees only the sum of the clipped, quantised updates")
+    .option(
+      "--buckets <B>",
+      "under --secure-aggregation, shuffle each round's clients into B buckets, securely sum each, and run the robust --aggregator over the B bucket means (Karimireddy et al. 2022); the server learns B sums instead of one (default aggregator: median)",
+      parseInteger("--buckets", 2),
+    )
     .option(
       "--secagg-clip <c>",
       "under --secure-aggregation, the per-coordinate clip of each update before quantisation",
@@ -255,19 +264,21 @@ function simulateCommand(): Command {
   return cmd.action(async (opts) => {
     const formats = parseFormats(opts.format, FORMATS);
     const attacks = attackList(opts.attack, opts.malicious);
-    const aggregators = String((opts.secureAggregation || opts.dp) && cmd.getOptionValueSource("aggregator") !== "cli" ? "fedavg" : opts.aggregator)
+    const restricted = (opts.secureAggregation || opts.dp) && cmd.getOptionValueSource("aggregator") !== "cli";
+    const aggregators = String(restricted ? (opts.buckets === undefined ? "fedavg" : "median") : opts.aggregator)
       .split(",")
       .map((s) => s.trim());
     for (const [flag, name] of [
       ["secaggClip", "--secagg-clip"],
       ["secaggDropout", "--secagg-dropout"],
       ["secaggThreshold", "--secagg-threshold"],
+      ["buckets", "--buckets"],
     ] as const) {
       if (!opts.secureAggregation && cmd.getOptionValueSource(flag) === "cli")
         throw new AegisError("BAD_OPTION", `${name} applies to secure aggregation: add --secure-aggregation`);
     }
     const dp = dpSettings(cmd, opts);
-    if (dp) for (const name of aggregators) requireDpCompatible(name);
+    if (dp && opts.buckets === undefined) for (const name of aggregators) requireDpCompatible(name);
     if (dp && cmd.getOptionValueSource("secaggClip") === "cli")
       throw new AegisError("BAD_OPTION", "--secagg-clip does not apply under --dp: each client clips its update to the L2 norm --clip S before masking");
     const secagg: SecureAggregationReport[] = [];
@@ -282,7 +293,7 @@ function simulateCommand(): Command {
       : undefined;
     for (const name of aggregators) {
       aggregatorByName(name);
-      if (secureAggregation) secureAggregator(name, secureAggregation);
+      if (secureAggregation && opts.buckets === undefined) secureAggregator(name, secureAggregation);
     }
     if (opts.model && cmd.getOptionValueSource("arch") === "cli") throw new AegisError("BAD_OPTION", "give --arch or --model, not both");
     if (!opts.model && !ARCHITECTURES.includes(opts.arch))
@@ -317,6 +328,7 @@ function simulateCommand(): Command {
         local: { epochs: opts.localEpochs, batchSize: opts.batchSize, lr: opts.lr, mu: opts.mu },
         attackSettings: { scale: opts.attackScale, sigma: opts.sigma, z: opts.lieZ, target: opts.target },
         secureAggregation,
+        buckets: opts.buckets,
         dp,
         signal: interruptSignal(),
       },
@@ -413,7 +425,7 @@ function attackList(value: string | undefined, malicious: number): FlAttack[] {
   return ["none", ...named.filter((a) => a !== "none")];
 }
 
-/** What secure aggregation cost over the simulation's rounds, per client and round. */
+/** What secure aggregation cost over the simulation's secure sums (one a round, or one a bucket), per client and sum. */
 function secaggSummary(reports: readonly SecureAggregationReport[]) {
   const mean = (f: (r: SecureAggregationReport) => number) => reports.reduce((sum, r) => sum + f(r), 0) / Math.max(1, reports.length);
   return {
@@ -433,8 +445,8 @@ function secaggSummary(reports: readonly SecureAggregationReport[]) {
 function secaggLine(s: ReturnType<typeof secaggSummary>): string {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   return (
-    `secure aggregation: ${s.aggregations} rounds, t = ${s.threshold} of ${s.clients}, ${s.survivors.toFixed(1)} summed per round; per client and round ${kb(s.bytesSentPerClient)} sent, ${kb(s.bytesReceivedPerClient)} received, ` +
-    `${s.clientMs.toFixed(0)} ms; server ${s.serverMs.toFixed(0)} ms per round; ${s.clippedCoordinates} coordinates clipped; quantisation error ≤ ${s.quantisationError.toExponential(1)} per coordinate of the weighted sum`
+    `secure aggregation: ${s.aggregations} secure sums, t = ${s.threshold} of ${s.clients}, ${s.survivors.toFixed(1)} summed in each; per client and sum ${kb(s.bytesSentPerClient)} sent, ${kb(s.bytesReceivedPerClient)} received, ` +
+    `${s.clientMs.toFixed(0)} ms; server ${s.serverMs.toFixed(0)} ms per sum; ${s.clippedCoordinates} coordinates clipped; quantisation error ≤ ${s.quantisationError.toExponential(1)} per coordinate of the weighted sum`
   );
 }
 

@@ -9,6 +9,8 @@
  * DP-FedAvg (dp-fedavg-mcmahan2018.ts): clients are sampled independently with probability
  * `fraction`, and every round reports the ε per client spent so far; with secure aggregation
  * as well, each client clips its own update before masking and the server noises the sum.
+ * With `buckets` as well as secure aggregation, a robust rule runs over that many secure
+ * bucket sums (secagg/buckets-karimireddy2022.ts).
  */
 import { createRng, type Rng } from "../../data/index.js";
 import { countCorrect, OnnxClassifier } from "../../engine/index.js";
@@ -21,7 +23,7 @@ import { DP_FEDAVG_DELTA, dpFedAvg, dpFedAvgEpsilon, requireDpCompatible } from 
 import { type AttackSettings, attackTrains, type FlAttack, lieZ, littleIsEnough, maliciousUpdate, poisonClientData, stampTrigger } from "./malicious.js";
 import { readParameters, writeParameters } from "./parameters.js";
 import { dirichletSplit } from "./partition.js";
-import { type SecureAggregationOptions, secureAggregator, secureDpFedAvg } from "./secagg/index.js";
+import { type SecureAggregationOptions, secureAggregator, secureBuckets, secureDpFedAvg } from "./secagg/index.js";
 
 export interface SimulationOptions {
   /** Clients the training set is split across (default 20). */
@@ -38,8 +40,10 @@ export interface SimulationOptions {
   byzantine?: number;
   local?: LocalTrainingOptions;
   attackSettings?: AttackSettings;
-  /** Aggregate under secure aggregation (Bonawitz et al. 2017): FedAvg only, the robust rules are refused. */
+  /** Aggregate under secure aggregation (Bonawitz et al. 2017): FedAvg only, unless `buckets` is given. */
   secureAggregation?: SecureAggregationOptions;
+  /** Under secure aggregation: B buckets of clients, each securely summed; the robust rule runs over their means. */
+  buckets?: number;
   /** Client-level DP (DP-FedAvg): FedAvg only; with secureAggregation the clients clip their own updates. */
   dp?: SimulationDp;
   seed?: number;
@@ -62,8 +66,8 @@ export interface Simulation {
   /** Client indices of the attackers. */
   readonly attackers: ReadonlySet<number>;
   readonly test: ClientData;
-  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine" | "secureAggregation" | "dp">> &
-    Pick<SimulationOptions, "local" | "attackSettings" | "signal" | "secureAggregation" | "dp">;
+  readonly options: Required<Omit<SimulationOptions, "local" | "attackSettings" | "signal" | "byzantine" | "secureAggregation" | "dp" | "buckets">> &
+    Pick<SimulationOptions, "local" | "attackSettings" | "signal" | "secureAggregation" | "dp" | "buckets">;
   /** f per round. */
   readonly byzantine: number;
   /** Clients per round. */
@@ -104,6 +108,7 @@ export async function prepareSimulation(model: Model, train: ClientData, test: C
     local: options.local,
     attackSettings: options.attackSettings,
     secureAggregation: options.secureAggregation,
+    buckets: options.buckets,
     dp: options.dp && { ...options.dp, delta: options.dp.delta ?? DP_FEDAVG_DELTA },
     signal: options.signal,
   };
@@ -114,6 +119,13 @@ export async function prepareSimulation(model: Model, train: ClientData, test: C
   if (!(fraction > 0 && fraction <= 1)) throw new AegisError("BAD_OPTION", `--fraction must be in (0, 1], not ${fraction}`);
   if (!Number.isInteger(settings.rounds) || settings.rounds < 1)
     throw new AegisError("BAD_OPTION", `--rounds must be a positive integer, not ${settings.rounds}`);
+  if (settings.buckets !== undefined && !settings.secureAggregation)
+    throw new AegisError("BAD_OPTION", "--buckets applies to secure aggregation: add --secure-aggregation, or run the robust rule without buckets");
+  if (settings.buckets !== undefined && settings.dp)
+    throw new AegisError(
+      "BAD_OPTION",
+      "--dp cannot be combined with --buckets: DP-FedAvg's noise is calibrated to one secure sum, and the server would see each bucket's sum before the noise",
+    );
   // Refuses a bad z or δ before any training.
   if (settings.dp) dpFedAvgEpsilon({ samplingRate: fraction, noiseMultiplier: settings.dp.noiseMultiplier, rounds: settings.rounds, delta: settings.dp.delta });
   const perRound = Math.max(1, Math.round(fraction * clients));
@@ -193,6 +205,7 @@ export function simulationAggregator(sim: Simulation, name: string): Aggregator 
     const settings = { clip: dp.clip, noiseMultiplier: dp.noiseMultiplier, expectedClients: fraction * sim.clients.length };
     return secureAggregation ? secureDpFedAvg(settings, secureAggregation) : dpFedAvg({ ...settings, dimension: sim.initial.length });
   }
+  if (secureAggregation && sim.options.buckets !== undefined) return secureBuckets(aggregatorByName(name), sim.options.buckets, sim, secureAggregation);
   return secureAggregation ? secureAggregator(name, secureAggregation) : aggregatorByName(name);
 }
 

@@ -12,7 +12,7 @@
  * The robust rules (median, Krum, Bulyan, trimmed mean, norm bounding at the server) need
  * the individual updates that secure aggregation exists to hide, so they are refused under
  * it; what remains of robustness is the client-side clip, which bounds any one client's
- * pull on each coordinate to clip·w_k / Σ w.
+ * pull on each coordinate to clip·w_k / Σ w, or buckets (buckets-karimireddy2022.ts).
  */
 import { createRng } from "../../../data/index.js";
 import { AegisError } from "../../../errors.js";
@@ -56,7 +56,7 @@ export function secureAggregator(name: string, options: SecureAggregationOptions
   if (name !== "fedavg") {
     throw new AegisError(
       "BAD_OPTION",
-      `${name} needs each client's individual update, and secure aggregation shows the server only their sum; use --aggregator fedavg with --secure-aggregation (its clip bounds each client's influence), or run ${name} without secure aggregation`,
+      `${name} needs each client's individual update, and secure aggregation shows the server only their sum; use --aggregator fedavg with --secure-aggregation (its clip bounds each client's influence), add --buckets B to run ${name} over B secure bucket sums, or run ${name} without secure aggregation`,
     );
   }
   return secureFedAvg(options);

@@ -5,7 +5,8 @@
  * out at any stage as long as t remain. shamir.ts (t-of-n sharing), keys.ts (X25519, HKDF,
  * AES-GCM), prg.ts (AES-CTR masks), quantise.ts (fixed point in Z_{2^32}), client.ts and
  * server.ts (the protocol's two roles), session.ts (a run in one process, with dropouts and
- * cost), aggregator.ts (FedAvg on top).
+ * cost), aggregator.ts (FedAvg on top), buckets-karimireddy2022.ts (a robust rule over
+ * secure bucket sums).
  */
 export {
   SECURE_AGGREGATION_DEFAULTS,
@@ -16,6 +17,7 @@ export {
   secureDpFedAvg,
   secureFedAvg,
 } from "./aggregator.js";
+export { assignBuckets, type BucketingRound, type BucketsReport, secureBuckets } from "./buckets-karimireddy2022.js";
 export { SecAggClient } from "./client.js";
 export { agree, generateX25519, open as openSealed, publicKeyOf, seal } from "./keys.js";
 export type { KeyAdvert, MaskedInput, ProtocolParams, SealedShares, UnmaskingShares } from "./messages.js";

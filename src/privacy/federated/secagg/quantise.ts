@@ -25,7 +25,8 @@ export interface FixedPoint {
 /** The finest encoding under which the sum of `clients` vectors clipped at `clip` cannot overflow. */
 export function fixedPointFor(clients: number, clip: number): FixedPoint {
   if (!(clip > 0 && Number.isFinite(clip))) throw new AegisError("BAD_OPTION", `the secure-aggregation clip must be a positive number, not ${clip}`);
-  const scale = Math.floor(LIMIT / (clients * clip));
+  // Each client's coordinate rounds to at most clip·scale + 1/2 field units, so n of them stay within LIMIT.
+  const scale = Math.floor((LIMIT / clients - 0.5) / clip);
   if (scale < 1) throw new AegisError("BAD_OPTION", `${clients} clients with clip ${clip} overflow a 32-bit sum; lower the clip`);
   return { clip, scale, clients };
 }

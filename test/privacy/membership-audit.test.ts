@@ -113,7 +113,7 @@ test("a DP-SGD without noise that claims ε ≈ 0.12 is flagged DP-AUDIT-VIOLATI
   assert.equal(broken.violated, true);
   // Measured: offline LiRA finds 16% of the members at 1% FPR, where ε 0.12 allows 1.1%.
   const lira = broken.checks.find((c) => c.attack === "lira-offline" && c.at === 0.01);
-  assert.ok(lira && lira.violated && lira.tpr > 0.08, JSON.stringify(lira));
+  assert.ok(lira?.violated && lira.tpr > 0.08, JSON.stringify(lira));
   const finding = membershipAuditFinding(broken, { file: "mnist" });
   assert.equal(finding.rule, "DP-AUDIT-VIOLATION");
   assert.equal(finding.severity, "critical");

@@ -62,7 +62,7 @@ test("privacy audit --membership attacks DP-SGD at ε 1 and its non-private twin
   assert.match(readFileSync(join(out, "privacy-membership-audit.html"), "utf8"), /<h1>Aegis DP membership audit: mlp on mnist-train<\/h1>/);
 });
 
-test("privacy audit --membership refuses canary flags and too few rows for members, non-members and shadow data", async () => {
+test("privacy audit --membership refuses canary flags, membership flags without it, and too few rows for members, non-members and shadow data", async () => {
   const canaries = await aegis([...SMALL, "--noise-multiplier", "1", "--canaries", "100"]);
   assert.equal(canaries.code, 2);
   assert.match(canaries.stderr, /--canaries, --canary-kind and --guesses are for the canary audit; drop them with --membership/);
@@ -73,4 +73,7 @@ test("privacy audit --membership refuses canary flags and too few rows for membe
     /mnist-train has 8000 rows: --membership needs --samples 3000 members, as many non-members and at least as many shadow-training rows \(9000\)/,
   );
   assert.doesNotMatch(rows.stderr, /at .*\.ts:\d+/);
+  const stray = await aegis(["privacy", "audit", "--shadows", "2", "--noise-multiplier", "1"]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /--shadows and --twin-lr configure the membership audit; add --membership/);
 });

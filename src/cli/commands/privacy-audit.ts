@@ -110,6 +110,8 @@ export function auditCommand(): Command {
           throw new AegisError("BAD_OPTION", "--canaries, --canary-kind and --guesses are for the canary audit; drop them with --membership");
       return membershipAudit(opts, formats);
     }
+    if (cmd.getOptionValueSource("shadows") === "cli" || opts.twinLr !== undefined)
+      throw new AegisError("BAD_OPTION", "--shadows and --twin-lr configure the membership audit; add --membership");
     const guessesPerSide = opts.guesses?.split(",").map((k) => parseInteger("--guesses", 1)(k.trim()));
     const { dataset, numClasses, slice } = loadTraining(opts);
     const available = dataset.x.shape[0] - opts.samples;

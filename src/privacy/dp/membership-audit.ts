@@ -9,7 +9,8 @@
  * The measured leakage is checked against the hypothesis-testing bound of (ε, δ)-DP (Kairouz,
  * Oh & Viswanath 2015): no test telling "member" from "non-member" has TPR > e^ε·FPR + δ.
  * Each check is one-sided and exact at one point of the DP model's ROC: the strictest threshold
- * whose FPR on the non-members is at most 0.1 %, 1 %, 10 % and 50 %. Its FPR is bounded from
+ * whose FPR on the non-members is at most 0.1 %, 1 %, 10 % and 50 % (at the first two, the
+ * TPR the attack reports, its FPR counted as the most it can be). Its FPR is bounded from
  * above with Clopper–Pearson on the non-members, and its member count is tested against
  * e^ε·(that bound) + δ with a binomial tail; each at (1 − confidence)/(2K) over the K checks
  * (Bonferroni), so a correct DP-SGD is flagged with probability at most 1 − confidence. Low
@@ -142,7 +143,10 @@ export function boundChecks(
 ): BoundCheck[] {
   const points = attacks.flatMap((a) =>
     BOUND_CHECK_FPRS.map((at) => {
-      // The ROC runs from (0, 0) up: the last point at or below the FPR is its strictest threshold there.
+      // The attack's own TPR at the low FPRs it reports, its FPR taken as the most it can be; above, from the ROC, which
+      // runs from (0, 0) up, so the last point at or below the FPR is its strictest threshold there.
+      const reported = a.tpr_at_low_fpr.find((p) => p.fpr === at);
+      if (reported) return { attack: a.attack, at, fpr: Math.floor(at * counts.nonMembers) / counts.nonMembers, tpr: reported.tpr };
       const [fpr, tpr] = a.roc.filter(([f]) => f <= at + 1e-12).at(-1) ?? [0, 0];
       return { attack: a.attack, at, fpr, tpr };
     }),

@@ -41,7 +41,7 @@ export function renderSarif(findings: readonly Finding[], tool: SarifTool, optio
       help: { text: first.recommendation, markdown: first.recommendation },
       defaultConfiguration: { level: LEVEL[worst] },
       properties: {
-        tags: ["security", first.capability, ...first.references.map((r) => r.id)],
+        tags: [...new Set(["security", first.capability, ...first.references.map((r) => r.id)])],
         "security-severity": SECURITY_SEVERITY[worst],
       },
     };

@@ -1,18 +1,24 @@
-/** `aegis privacy audit`: the one-run empirical audit of DP-SGD (Steinke, Nasr & Jagielski 2023). */
+/**
+ * `aegis privacy audit`: the one-run empirical audit of DP-SGD (Steinke, Nasr & Jagielski 2023),
+ * or with --membership, membership inference against DP-SGD and a non-private twin.
+ */
 import { basename } from "node:path";
 import { Command } from "commander";
 import { requireLabels } from "../../data/index.js";
 import { ARCHITECTURES, type Architecture, buildArchitecture, OnnxClassifier, reinitialise, sgd } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
-import { loadModel } from "../../onnx/io.js";
+import { encodeModel, loadModel } from "../../onnx/index.js";
 import {
   auditDpSgd,
   auditFindings,
+  auditMembership,
   CANARY_KINDS,
   type CanaryAuditResult,
   type CanaryKind,
   describePlan,
+  type MembershipAuditResult,
   makeCanaries,
+  membershipAuditFinding,
   SecureRandom,
 } from "../../privacy/index.js";
 import { severitySummary } from "../../report/finding.js";
@@ -55,6 +61,9 @@ interface AuditOptions {
   out: string;
   format?: string;
   json?: boolean;
+  membership?: boolean;
+  shadows: number;
+  twinLr?: number;
 }
 
 export function auditCommand(): Command {
@@ -75,7 +84,13 @@ export function auditCommand(): Command {
     )
     .option("--confidence <c>", "confidence of the lower bound", parseNumber("--confidence"), 0.95)
     .option("--epochs <n>", "epochs", parseInteger("--epochs", 1), 15)
-    .option("--lr <rate>", "SGD learning rate", parseNumber("--lr"), 1);
+    .option("--lr <rate>", "SGD learning rate", parseNumber("--lr"), 1)
+    .option(
+      "--membership",
+      "instead of canaries: train DP-SGD and a non-private twin on the first --samples rows, attack both with the loss attack and offline LiRA (non-members: the next --samples rows; shadow data: the rows after), and check TPR ≤ e^ε·FPR + δ",
+    )
+    .option("--twin-lr <rate>", "--membership: the non-private twin's (and shadow models') SGD learning rate (default: --lr)", parseNumber("--twin-lr"))
+    .option("--shadows <n>", "--membership: shadow models for LiRA, trained like the twin on the reference rows", parseInteger("--shadows", 1), 4);
   withDpSettings(cmd);
   withBatchSize(cmd, 64, "expected Poisson batch size");
   withSeed(cmd, "which canaries are included and the initial weights (default: the operating system's entropy for the inclusion)", null);
@@ -89,32 +104,27 @@ export function auditCommand(): Command {
     if (!opts.like && !ARCHITECTURES.includes(opts.arch as Architecture))
       throw new AegisError("BAD_OPTION", `--arch must be one of ${ARCHITECTURES.join(", ")}, not "${opts.arch}"`);
     if (opts.accountant !== "rdp" && opts.accountant !== "prv") throw new AegisError("BAD_OPTION", `--accountant must be rdp or prv, not "${opts.accountant}"`);
+    if (opts.membership) {
+      for (const flag of ["canaries", "canaryKind", "guesses"])
+        if (cmd.getOptionValueSource(flag) === "cli")
+          throw new AegisError("BAD_OPTION", "--canaries, --canary-kind and --guesses are for the canary audit; drop them with --membership");
+      return membershipAudit(opts, formats);
+    }
+    if (cmd.getOptionValueSource("shadows") === "cli" || opts.twinLr !== undefined)
+      throw new AegisError("BAD_OPTION", "--shadows and --twin-lr configure the membership audit; add --membership");
     const guessesPerSide = opts.guesses?.split(",").map((k) => parseInteger("--guesses", 1)(k.trim()));
-    const dataset = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
-    const labels = requireLabels(dataset, "the audit's training");
-    const numClasses = Math.max(...labels) + 1;
+    const { dataset, numClasses, slice } = loadTraining(opts);
     const available = dataset.x.shape[0] - opts.samples;
     if (available < opts.canaries)
       throw new AegisError(
         "BAD_OPTION",
         `${dataset.name} has ${dataset.x.shape[0]} rows: --samples ${opts.samples} leaves ${Math.max(0, available)} for --canaries ${opts.canaries}; lower one of them`,
       );
-    const slice = (start: number, end: number) => ({ x: sliceRows(dataset.x, start, end), labels: labels.slice(start, end) });
     const random = opts.seed === undefined ? SecureRandom.fromEntropy() : SecureRandom.fromSeed(`canary-inputs:${opts.seed}`);
     const canaries = makeCanaries(slice(opts.samples, opts.samples + opts.canaries), opts.canaries, numClasses, opts.canaryKind as CanaryKind, random);
-    const model = opts.like
-      ? reinitialise(loadModel(opts.like), opts.seed ?? 0).model
-      : buildArchitecture(opts.arch as Architecture, { inputShape: dataset.x.shape.slice(1), numClasses, seed: opts.seed ?? 0 });
-    const classifier = await OnnxClassifier.create(model, { ...runtimeOptions(opts), trainable: true, batchSize: opts.batchSize });
-    if (numClasses > classifier.numClasses) {
-      await classifier.release();
-      throw new AegisError(
-        "BAD_DATA",
-        `the labels go up to ${numClasses - 1} but ${opts.like} has ${classifier.numClasses} outputs; give data with labels 0..${classifier.numClasses - 1}`,
-      );
-    }
+    const classifier = await freshClassifier(opts, dataset.x.shape.slice(1), numClasses);
     const n = opts.samples;
-    const name = opts.like ? `the architecture of ${basename(opts.like)}` : opts.arch;
+    const name = architectureName(opts);
     info(
       `auditing DP-SGD on ${name}: ${n} training rows of ${dataset.name} and ${opts.canaries} ${opts.canaryKind} canaries, each included with probability ½`,
     );
@@ -124,23 +134,14 @@ export function auditCommand(): Command {
         classifier,
         data: slice(0, n),
         canaries,
-        settings: {
-          noiseMultiplier: opts.noiseMultiplier,
-          targetEpsilon: opts.targetEpsilon,
-          maxGradNorm: opts.maxGradNorm,
-          delta: opts.delta,
-          accountant: opts.accountant,
-          batchSize: opts.batchSize,
-          epochs: opts.epochs,
-        },
+        settings: dpSettings(opts),
         optimizer: sgd({ lr: opts.lr }),
         guessesPerSide,
         confidence: opts.confidence,
         seed: opts.seed,
         signal: interruptSignal(),
         onPlan: (plan) => info(describePlan(plan, Math.round(opts.batchSize / plan.samplingRate), opts.targetEpsilon)),
-        onEpoch: (s) =>
-          info(`epoch ${s.epoch}/${opts.epochs}: loss ${s.loss.toFixed(4)} accuracy ${(s.accuracy * 100).toFixed(2)}% · ε ${s.epsilon.toFixed(3)} spent`),
+        onEpoch: describeEpoch(opts),
       });
     } finally {
       await classifier.release();
@@ -178,6 +179,139 @@ export function auditCommand(): Command {
       process.exitCode = AUDIT_VIOLATION_EXIT;
     }
   });
+}
+
+/** The training data, its class count, and rows [start, end) of it. */
+function loadTraining(opts: AuditOptions) {
+  const dataset = loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: "train" });
+  const labels = requireLabels(dataset, "the audit's training");
+  const slice = (start: number, end: number) => ({ x: sliceRows(dataset.x, start, end), labels: labels.slice(start, end) });
+  return { dataset, numClasses: Math.max(...labels) + 1, slice };
+}
+
+/** A freshly initialised trainable model of --arch, or of --like's architecture. */
+async function freshClassifier(opts: AuditOptions, inputShape: number[], numClasses: number): Promise<OnnxClassifier> {
+  const model = opts.like
+    ? reinitialise(loadModel(opts.like), opts.seed ?? 0).model
+    : buildArchitecture(opts.arch as Architecture, { inputShape, numClasses, seed: opts.seed ?? 0 });
+  const classifier = await OnnxClassifier.create(model, { ...runtimeOptions(opts), trainable: true, batchSize: opts.batchSize });
+  if (numClasses > classifier.numClasses) {
+    await classifier.release();
+    throw new AegisError(
+      "BAD_DATA",
+      `the labels go up to ${numClasses - 1} but ${opts.like} has ${classifier.numClasses} outputs; give data with labels 0..${classifier.numClasses - 1}`,
+    );
+  }
+  return classifier;
+}
+
+function architectureName(opts: AuditOptions): string {
+  return opts.like ? `the architecture of ${basename(opts.like)}` : opts.arch;
+}
+
+function dpSettings(opts: AuditOptions) {
+  const { noiseMultiplier, targetEpsilon, maxGradNorm, delta, batchSize, epochs } = opts;
+  return { noiseMultiplier, targetEpsilon, maxGradNorm, delta, accountant: opts.accountant as "rdp" | "prv", batchSize, epochs };
+}
+
+function describeEpoch(opts: AuditOptions) {
+  return (s: { epoch: number; loss: number; accuracy: number; epsilon: number }) =>
+    info(`epoch ${s.epoch}/${opts.epochs}: loss ${s.loss.toFixed(4)} accuracy ${(s.accuracy * 100).toFixed(2)}% · ε ${s.epsilon.toFixed(3)} spent`);
+}
+
+/** --membership: DP-SGD and its non-private twin on the first --samples rows, attacked with the next --samples rows as non-members. */
+async function membershipAudit(opts: AuditOptions, formats: ReportFormat[]): Promise<void> {
+  const { dataset, numClasses, slice } = loadTraining(opts);
+  const n = opts.samples;
+  const rows = dataset.x.shape[0];
+  if (rows < 3 * n)
+    throw new AegisError(
+      "BAD_OPTION",
+      `${dataset.name} has ${rows} rows: --membership needs --samples ${n} members, as many non-members and at least as many shadow-training rows (${3 * n}); lower --samples`,
+    );
+  const classifier = await freshClassifier(opts, dataset.x.shape.slice(1), numClasses);
+  const name = architectureName(opts);
+  info(
+    `membership audit of DP-SGD on ${name}: ${n} members, ${n} non-members and ${rows - 2 * n} reference rows of ${dataset.name}, ${opts.shadows} shadow models`,
+  );
+  let result: MembershipAuditResult;
+  try {
+    result = await auditMembership({
+      classifier,
+      shadow: {
+        architecture: opts.like ? { like: encodeModel(loadModel(opts.like)) } : { arch: opts.arch as Architecture },
+        numClasses: classifier.numClasses,
+        threads: opts.threads,
+      },
+      members: slice(0, n),
+      nonMembers: slice(n, 2 * n),
+      reference: slice(2 * n, rows),
+      settings: dpSettings(opts),
+      lr: opts.lr,
+      twinLr: opts.twinLr,
+      shadows: opts.shadows,
+      confidence: opts.confidence,
+      seed: opts.seed,
+      signal: interruptSignal(),
+      onPlan: (plan) => info(describePlan(plan, n, opts.targetEpsilon)),
+      onEpoch: describeEpoch(opts),
+      log: info,
+    });
+  } finally {
+    await classifier.release();
+  }
+  const finding = membershipAuditFinding(result, { file: dataset.name });
+  const report = { dataset: dataset.name, arch: opts.like ? undefined : opts.arch, like: opts.like, ...result, finding };
+  const title = `Aegis DP membership audit: ${name} on ${dataset.name}`;
+  const text = membershipText(result);
+  if (formats.length > 0) {
+    const written = writeReports(
+      opts.out,
+      formats,
+      {
+        json: () => `${JSON.stringify(report, null, 2)}\n`,
+        md: () => [`# ${title}`, "", "```", text, "```", "", ...findingsMarkdown([finding], "No findings."), ""].join("\n"),
+        html: () => page(title, [`<h1>${esc(title)}</h1>`, `<pre>${esc(text)}</pre>`, findingsSection([finding], "No findings.")]),
+        sarif: () => renderSarif([finding], { name: "aegis-privacy-audit", fullName: "Aegis DP audit", version: AEGIS_VERSION }),
+      },
+      { base: "privacy-membership-audit" },
+    );
+    info(`wrote ${Object.values(written).join(", ")}`);
+  }
+  if (opts.json) printJson(report);
+  else process.stdout.write(`${text}\nfindings: ${severitySummary([finding])}\n  [${finding.severity}] ${finding.rule}: ${finding.title}\n`);
+  if (result.violated) {
+    process.stderr.write(
+      `\n!!! THE DP IMPLEMENTATION IS BROKEN: membership inference against the DP model beats TPR ≤ e^ε·FPR + δ for the accountant's ε = ${result.claimedEpsilon.toFixed(3)}. Models trained this way do not have the guarantee they record. !!!\n\n`,
+    );
+    process.exitCode = AUDIT_VIOLATION_EXIT;
+  }
+}
+
+const percent = (v: number) => `${(100 * v).toFixed(1)}%`.padStart(6);
+
+function membershipText(r: MembershipAuditResult): string {
+  const lines = [
+    `membership inference: ${r.members} members, ${r.nonMembers} non-members, ${r.shadows} shadow models · accountant's ε = ${r.claimedEpsilon.toFixed(3)} at δ = ${r.delta}`,
+    `  bound of (ε, δ)-DP: TPR ≤ e^ε·FPR + δ = ${percent(Math.exp(r.claimedEpsilon) * 0.001 + r.delta)} at 0.1% FPR, ${percent(Math.exp(r.claimedEpsilon) * 0.01 + r.delta)} at 1% FPR`,
+  ];
+  for (const m of r.models) {
+    lines.push(
+      `${m.model === "dp-sgd" ? `DP-SGD (ε ${m.epsilon?.toFixed(3)})` : "non-private twin"}: train accuracy ${percent(m.train_accuracy)}, test ${percent(m.test_accuracy)}`,
+    );
+    for (const a of m.attacks)
+      lines.push(
+        `  ${a.title.padEnd(16)} AUC ${a.auc.toFixed(3)}  TPR@0.1% FPR ${percent(a.tpr_at_low_fpr[0].tpr)}  TPR@1% FPR ${percent(a.tpr_at_low_fpr[1].tpr)}`,
+      );
+  }
+  lines.push(
+    `bound checks on the DP model, ${(100 * r.confidence).toFixed(0)}% confidence over all ${r.checks.length}: ${r.violated ? "VIOLATED" : "all within the bound"}`,
+  );
+  for (const c of r.checks)
+    lines.push(
+      `  ${c.attack.padEnd(12)} FPR ≤ ${`${100 * c.at}%`.padEnd(5)} TPR ${percent(c.tpr)} at FPR ${percent(c.fpr)} · bound ${percent(c.bound)} · p ${c.pValue.toPrecision(2).padStart(7)}${c.violated ? "  VIOLATED" : ""}`,
+    );
+  return lines.join("\n");
 }
 
 function withoutHistory(result: CanaryAuditResult): Omit<CanaryAuditResult, "history"> {

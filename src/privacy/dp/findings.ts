@@ -8,6 +8,7 @@
 import type { Finding } from "../../report/finding.js";
 import { references } from "../../report/taxonomy.js";
 import type { CanaryAuditResult } from "./canary-audit.js";
+import type { MembershipAuditResult } from "./membership-audit.js";
 import type { DpRecord } from "./metadata.js";
 
 const MEMBERSHIP = references(["AML.T0024.000", "ML04", "privacy"]);
@@ -145,5 +146,59 @@ export function auditFindings(result: CanaryAuditResult, location: { file?: stri
     location,
     references: MEMBERSHIP,
     recommendation: "Keep auditing after changes to the training code (`aegis privacy audit`); more canaries (`--canaries`) tighten the bound.",
+  };
+}
+
+/**
+ * The membership audit's (membership-audit.ts) result as a finding: critical when an attack's
+ * TPR on the DP model exceeds e^ε·FPR + δ with significance — no (ε, δ)-DP model allows that
+ * (Kairouz et al. 2015) — and info otherwise, with both models' leakage.
+ */
+export function membershipAuditFinding(result: MembershipAuditResult, location: { file?: string } = {}): Finding {
+  const [dp, twin] = result.models;
+  const strongest = (m: typeof dp) => Math.max(...m.attacks.map((a) => a.auc));
+  const evidence = {
+    epsilon_claimed: result.claimedEpsilon,
+    delta: result.delta,
+    confidence: result.confidence,
+    members: result.members,
+    non_members: result.nonMembers,
+    shadow_models: result.shadows,
+    dp_auc: strongest(dp),
+    non_private_auc: strongest(twin),
+    dp_test_accuracy: dp.test_accuracy,
+    non_private_test_accuracy: twin.test_accuracy,
+    noise_multiplier: result.plan.noiseMultiplier,
+    max_grad_norm: result.plan.maxGradNorm,
+    sampling_rate: result.plan.samplingRate,
+    steps: result.plan.steps,
+  };
+  const worst = result.checks.reduce((a, b) => (b.pValue < a.pValue ? b : a), result.checks[0]);
+  const measured = `${worst.attack} at FPR ≤ ${100 * worst.at}%: TPR ${(100 * worst.tpr).toFixed(1)}% at FPR ${(100 * worst.fpr).toFixed(1)}%, where (ε, δ)-DP allows ${(100 * worst.bound).toFixed(1)}% (p = ${worst.pValue.toPrecision(2)})`;
+  if (result.violated) {
+    return {
+      rule: "DP-AUDIT-VIOLATION",
+      capability: "privacy",
+      severity: "critical",
+      title: `The DP implementation is broken: membership inference beats the bound of the claimed ε = ${result.claimedEpsilon.toFixed(3)}`,
+      detail: `${measured}. No (ε = ${result.claimedEpsilon.toFixed(3)}, δ = ${result.delta})-DP model lets any attack reach TPR > e^ε·FPR + δ (Kairouz, Oh & Viswanath 2015); this measurement is significant at ${(100 * result.confidence).toFixed(0)}% confidence over all ${result.checks.length} checks. The noise, the clipping, the sampling or the accounting does not do what the guarantee assumes.`,
+      evidence,
+      location,
+      references: MEMBERSHIP,
+      recommendation:
+        "Do not release models from this training code. Check that noise of standard deviation σC is added to every step's clipped sum, that each example's gradient is clipped before summing, that batches are Poisson-sampled at the rate the accountant uses, and that the accountant sees every step; re-run `aegis privacy audit --membership` after the fix.",
+    };
+  }
+  return {
+    rule: "DP-MEMBERSHIP",
+    capability: "privacy",
+    severity: "info",
+    title: `Membership inference: AUC ${strongest(dp).toFixed(3)} against DP-SGD at ε = ${result.claimedEpsilon.toFixed(3)}, ${strongest(twin).toFixed(3)} against the non-private twin`,
+    detail: `The loss-threshold attack and offline LiRA with ${result.shadows} shadow models, on ${result.members} members and ${result.nonMembers} non-members. Test accuracy ${(100 * dp.test_accuracy).toFixed(1)}% with DP, ${(100 * twin.test_accuracy).toFixed(1)}% without. The DP model's leakage stays within the (ε, δ) bound TPR ≤ e^ε·FPR + δ at every check (closest: ${measured}).`,
+    evidence,
+    location,
+    references: MEMBERSHIP,
+    recommendation:
+      "Compare the twin's leakage with the DP model's to see what the guarantee buys; train releases with `aegis train --dp`, and re-run the audit after changes to the training code.",
   };
 }

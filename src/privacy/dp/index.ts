@@ -34,10 +34,21 @@ export {
   trainDpSgd,
 } from "./dp-sgd.js";
 export { dpQuantile, exponentialMechanism } from "./exponential.js";
-export { auditFindings, dpFindings } from "./findings.js";
+export { auditFindings, dpFindings, membershipAuditFinding } from "./findings.js";
 export { GAUSSIAN_CALIBRATIONS, type GaussianCalibration, gaussianDelta, gaussianSigma } from "./gaussian.js";
 export { laplaceInterval, laplaceScale, sampleLaplace } from "./laplace.js";
 export { BudgetLedger, type LedgerBudget, type LedgerRelease, type LedgerRequest, type LedgerStatus } from "./ledger.js";
+export {
+  type AttackLeakage,
+  auditMembership,
+  BOUND_CHECK_FPRS,
+  type BoundCheck,
+  boundChecks,
+  MEMBERSHIP_AUDIT_ATTACKS,
+  type MembershipAuditOptions,
+  type MembershipAuditResult,
+  type ModelLeakage,
+} from "./membership-audit.js";
 export { type DpRecord, describeDp, dpRecord, readDpMetadata, withDpMetadata } from "./metadata.js";
 export { type OneRunCounts, oneRunEpsilonLowerBound, oneRunPValue, scoreGuesses } from "./one-run-bound.js";
 export { type PrvEpsilon, type PrvOptions, prvEpsilon } from "./prv.js";

@@ -12,13 +12,6 @@ export {
   type SmoothingOptions,
   sampleUnderNoise,
 } from "./certification/randomized-smoothing.js";
-export {
-  betaQuantile,
-  binomialTestHalf,
-  clopperPearsonLower,
-  clopperPearsonUpper,
-  regularizedBeta,
-} from "./certification/statistics.js";
 export { type DefendedClassifier, type DefendOptions, defend } from "./defended-classifier.js";
 export { type CombinedDetector, combinedDetector, conformalPValues, fitCombined } from "./detectors/combined.js";
 export {

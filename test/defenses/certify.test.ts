@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { betaQuantile, binomialTestHalf, clopperPearsonLower, clopperPearsonUpper, regularizedBeta } from "../../src/binomial.js";
 import { type CertifyReport, certifyCommand } from "../../src/cli/commands/certify.js";
 import { loadMnist } from "../../src/data/index.js";
 import {
@@ -20,7 +21,6 @@ import {
   maximumRadius,
   predictSmoothed,
 } from "../../src/defenses/certification/randomized-smoothing.js";
-import { betaQuantile, binomialTestHalf, clopperPearsonLower, clopperPearsonUpper, regularizedBeta } from "../../src/defenses/certification/statistics.js";
 import { gaussianAugmentation } from "../../src/defenses/trainers/gaussian-augmentation.js";
 import { buildArchitecture } from "../../src/engine/architectures.js";
 import type { Predictor } from "../../src/engine/capabilities.js";

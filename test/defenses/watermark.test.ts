@@ -10,7 +10,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { loadMnist } from "../../src/data/index.js";
-import { binomialUpperTail } from "../../src/defenses/certification/statistics.js";
+import { binomialUpperTail } from "../../src/binomial.js";
 import {
   embedWatermark,
   encodeWatermarkKey,

@@ -10,12 +10,12 @@
  * α = 0.001. As in the paper, noisy inputs are not clipped to the valid range.
  */
 
+import { binomialTestHalf, clopperPearsonLower } from "../../binomial.js";
 import { createRng, deriveSeed, type Rng } from "../../data/random.js";
 import type { Predictor } from "../../engine/capabilities.js";
 import { AegisError } from "../../errors.js";
 import { normalQuantile } from "../../normal.js";
 import { float32, sizeOf, type Tensor } from "../../tensor.js";
-import { binomialTestHalf, clopperPearsonLower } from "./statistics.js";
 
 export interface SmoothingOptions {
   /** Standard deviation of the Gaussian noise, in input units. */

@@ -22,12 +22,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MembershipAttackName, type MembershipResult, runMembershipInference, type ShadowConfig, trainShadowModel } from "../../attacks/index.js";
+import { binomialUpperTail, clopperPearsonUpper } from "../../binomial.js";
 import { OnnxClassifier, sgd } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
 import { decodeModel } from "../../onnx/index.js";
 import type { LabelledRows } from "./canary-audit.js";
 import { type DpEpochStats, type DpSgdPlan, type DpSgdSettings, trainDpSgd } from "./dp-sgd.js";
-import { binomialPmf, logBinomials } from "./one-run-bound.js";
 
 export const MEMBERSHIP_AUDIT_ATTACKS: readonly MembershipAttackName[] = ["loss", "lira-offline"];
 
@@ -110,29 +110,6 @@ export interface MembershipAuditResult {
   warnings: string[];
 }
 
-/** P(X ≥ k) for X ~ Binomial(n, p). */
-function binomialTail(k: number, n: number, p: number): number {
-  if (k <= 0 || p >= 1) return 1;
-  if (k > n || p <= 0) return 0;
-  const pmf = binomialPmf(n, p, logBinomials(n));
-  let tail = 0;
-  for (let j = k; j <= n; j++) tail += pmf[j];
-  return Math.min(1, tail);
-}
-
-/** One-sided Clopper–Pearson upper bound on a proportion with k of n: the p at which P(X ≤ k) = α. */
-function upperProportion(k: number, n: number, alpha: number): number {
-  if (k >= n) return 1;
-  let low = k / n;
-  let high = 1;
-  for (let i = 0; i < 60; i++) {
-    const mid = (low + high) / 2;
-    if (1 - binomialTail(k + 1, n, mid) > alpha) low = mid;
-    else high = mid;
-  }
-  return high;
-}
-
 /** The checks of the bound (ε, δ) on the DP model's ROC curves, at `confidence` over all of them. */
 export function boundChecks(
   attacks: readonly AttackLeakage[],
@@ -153,8 +130,8 @@ export function boundChecks(
   );
   const alpha = (1 - confidence) / (2 * points.length);
   return points.map((p) => {
-    const fprHigh = upperProportion(Math.round(p.fpr * counts.nonMembers), counts.nonMembers, alpha);
-    const pValue = binomialTail(Math.round(p.tpr * counts.members), counts.members, Math.min(1, Math.exp(epsilon) * fprHigh + delta));
+    const fprHigh = clopperPearsonUpper(Math.round(p.fpr * counts.nonMembers), counts.nonMembers, alpha);
+    const pValue = binomialUpperTail(Math.round(p.tpr * counts.members), counts.members, Math.min(1, Math.exp(epsilon) * fprHigh + delta));
     return { ...p, bound: Math.min(1, Math.exp(epsilon) * p.fpr + delta), pValue, violated: pValue < alpha };
   });
 }

@@ -16,14 +16,14 @@
 import { AegisError } from "../../errors.js";
 
 /** log C(r, k) for k = 0..r. */
-export function logBinomials(r: number): Float64Array {
+function logBinomials(r: number): Float64Array {
   const out = new Float64Array(r + 1);
   for (let k = 1; k <= r; k++) out[k] = out[k - 1] + Math.log((r - k + 1) / k);
   return out;
 }
 
 /** The probability mass function of Binomial(r, p), from log space so large r does not underflow to NaN. */
-export function binomialPmf(r: number, p: number, logC: Float64Array): Float64Array {
+function binomialPmf(r: number, p: number, logC: Float64Array): Float64Array {
   const pmf = new Float64Array(r + 1);
   const logP = Math.log(p);
   const log1mP = Math.log1p(-p);

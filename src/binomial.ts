@@ -1,6 +1,6 @@
 /**
- * The statistics randomized smoothing needs, in double precision and without a
- * dependency: the regularized incomplete beta function and its inverse (the beta
+ * Exact statistics of binomial proportions, in double precision and without a dependency
+ * (randomized smoothing's certificates and the DP membership audit's bound checks): the regularized incomplete beta function and its inverse (the beta
  * quantile, hence the Clopper–Pearson bounds, Clopper & Pearson 1934), the binomial tail,
  * and the standard normal CDF and quantile. Methods: Lanczos' log-gamma (g = 7, the
  * coefficients published by Godfrey), the incomplete beta by its continued fraction
@@ -8,8 +8,8 @@
  * (for erfc), the beta quantile by bisection to full precision, and the normal quantile by
  * Abramowitz & Stegun 26.2.23 refined with Newton steps on Φ.
  */
-import { AegisError } from "../../errors.js";
-import { logGamma } from "../../normal.js";
+import { AegisError } from "./errors.js";
+import { logGamma } from "./normal.js";
 
 const TINY = 1e-300;
 const EPS = 1e-16;

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { loadMnist } from "../../src/data/index.js";
 import { binomialUpperTail } from "../../src/binomial.js";
+import { loadMnist } from "../../src/data/index.js";
 import {
   embedWatermark,
   encodeWatermarkKey,

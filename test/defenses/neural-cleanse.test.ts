@@ -16,7 +16,7 @@ import { after, before, test } from "node:test";
 import { compileTrigger, maskOverlap, type PoisonManifest } from "../../src/attacks/index.js";
 import { saveNpz } from "../../src/data/index.js";
 import { inspectModel, type ModelInspectionReport } from "../../src/defenses/index.js";
-import type { OnnxClassifier } from "../../src/engine/index.js";
+import { buildArchitecture, OnnxClassifier } from "../../src/engine/index.js";
 import { saveModel } from "../../src/onnx/io.js";
 import { mnistRows, tinyCnn } from "../helpers/backdoor.js";
 import { aegis } from "../helpers/cli.js";
@@ -67,6 +67,25 @@ test("Neural Cleanse names no class of the clean twin", async () => {
   // Measured: at most 2.34, a class 1.6× smaller than the median — clear of the cut-off and of the size ratio.
   const largest = Math.max(...r.classes.map((c) => c.anomaly_index));
   assert.ok(largest < r.params.anomalyThreshold - 1, `largest anomaly index ${largest} against the cut-off ${r.params.anomalyThreshold}`);
+});
+
+test("a broken model that gives every input one class is not called backdoored: its empty 'trigger' moves no other input", async () => {
+  // A linear model whose weights are zero and whose bias favours 9: every input is a 9 already.
+  const graph = buildArchitecture("linear", { inputShape: [1, 28, 28], numClasses: 10, seed: 1 });
+  for (const t of graph.graph.initializers) (t.data as Float32Array).fill(0);
+  const bias = graph.graph.initializers.find((t) => t.dims.length === 1);
+  assert.ok(bias, "the linear model has a bias");
+  (bias.data as Float32Array)[9] = 5;
+  const constant = await OnnxClassifier.create(graph, { trainable: true });
+  try {
+    const r = await inspectModel(constant, { x: clean.x, name: "mnist:test" }, "constant.onnx", options);
+    const nine = r.classes.find((c) => c.class === 9);
+    assert.equal(nine?.attack_success_rate, 0, "no input of another class exists to move");
+    assert.deepEqual(r.flagged, []);
+    assert.equal(r.findings.length, 0);
+  } finally {
+    await constant.release();
+  }
 });
 
 test("aegis inspect-model writes JSON, HTML with the reversed triggers, Markdown and SARIF; bad input exits with its code", async () => {

@@ -100,12 +100,19 @@ export interface ReversedTrigger {
 export interface NeuralCleanseResult {
   paper: string;
   params: Record<string, number>;
-  /** The classes reported as backdoored (anomaly index above the threshold). */
+  /** The classes reported as backdoored: anomaly index above the threshold, and a reversed trigger that sends most other inputs there. */
   flagged: number[];
   triggers: ReversedTrigger[];
   height: number;
   width: number;
 }
+
+/**
+ * A small trigger is a backdoor only if it also moves the other classes' inputs: a broken
+ * model that already gives (nearly) every clean input one class reaches the success
+ * threshold with an empty mask, while the mask sends none of the rest there.
+ */
+const MIN_SHORTCUT_SUCCESS = 0.5;
 
 export const NEURAL_CLEANSE_PAPER =
   "Wang, Yao, Shan, Li, Viswanath, Zheng & Zhao 2019, Neural Cleanse: Identifying and Mitigating Backdoor Attacks in Neural Networks";
@@ -135,7 +142,7 @@ export async function neuralCleanse(model: Predictor & LossGradient, x: Tensor<"
   const { anomaly, anomalyThreshold, flagged } = smallTriggerOutliers(norms, { ...o, anomalyThreshold: options.anomalyThreshold });
   triggers.forEach((t, i) => {
     t.anomaly_index = anomaly[i];
-    t.flagged = flagged[i];
+    t.flagged = flagged[i] && t.attack_success_rate >= MIN_SHORTCUT_SUCCESS;
   });
   return {
     paper: NEURAL_CLEANSE_PAPER,

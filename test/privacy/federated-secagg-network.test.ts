@@ -131,19 +131,25 @@ test("three hospitals train under secure aggregation over HTTP/2; the server sum
   assert.ok(accuracy > 0.85, `the securely aggregated model classifies ${accuracy} of held-out rows`);
 });
 
+/** Runs the federation in `dir` to its end: the server, and every hospital as a client over HTTPS. */
+async function runFederation(dir: string, config: ReturnType<typeof readFlConfig>): Promise<FlServer> {
+  const server = await FlServer.create(config);
+  const url = `https://127.0.0.1:${await server.listen()}`;
+  const ca = readFileSync(join(dir, "server.crt"));
+  const runs = HOSPITALS.map((id, k) => runFlClient({ server: url, id, token: tokenOf(id), ca, data: hospitalData(k), patienceMs: 5000 }));
+  await server.done;
+  await Promise.all(runs);
+  await server.close();
+  return server;
+}
+
 test("DP-FedAvg over the network, with the server clipping or, under secure aggregation, the clients: every round records its ε and the model learns", async () => {
   for (const secure of [false, true]) {
     const dir = federation("aegis-dp-net-", `dp: { clip: 2, noiseMultiplier: 0.05, delta: 1e-5 }\n${secure ? "secureAggregation: {}\n" : ""}`);
     const config = readFlConfig(join(dir, "fl.yaml"));
     assert.deepEqual(config.dp, { clip: 2, noiseMultiplier: 0.05, delta: 1e-5, samplingRate: 1 });
     if (secure) assert.equal(config.secureAggregation?.clip, 2, "the clients clip to dp.clip");
-    const server = await FlServer.create(config);
-    const url = `https://127.0.0.1:${await server.listen()}`;
-    const ca = readFileSync(join(dir, "server.crt"));
-    const runs = HOSPITALS.map((id, k) => runFlClient({ server: url, id, token: tokenOf(id), ca, data: hospitalData(k), patienceMs: 5000 }));
-    await server.done;
-    await Promise.all(runs);
-    await server.close();
+    const server = await runFederation(dir, config);
     const rounds = server.rounds;
     assert.deepEqual(
       rounds.map((r) => r.clients),
@@ -160,13 +166,7 @@ test("DP-FedAvg over the network, with the server clipping or, under secure aggr
   const dir = federation("aegis-dp-poisson-", "dp: { clip: 2, noiseMultiplier: 0.5 }\n", "clientsPerRound: 2\nminClients: 1\n");
   const config = readFlConfig(join(dir, "fl.yaml"));
   assert.equal(config.dp?.samplingRate, 2 / 3);
-  const server = await FlServer.create(config);
-  const url = `https://127.0.0.1:${await server.listen()}`;
-  const ca = readFileSync(join(dir, "server.crt"));
-  const runs = HOSPITALS.map((id, k) => runFlClient({ server: url, id, token: tokenOf(id), ca, data: hospitalData(k), patienceMs: 5000 }));
-  await server.done;
-  await Promise.all(runs);
-  await server.close();
+  const server = await runFederation(dir, config);
   for (const r of server.rounds) {
     assert.ok(r.sampled.length >= 1 && r.sampled.every((id) => HOSPITALS.includes(id)), `round ${r.round} sampled ${r.sampled.join(", ")}`);
     assert.deepEqual(r.clients, r.sampled, `round ${r.round}: every sampled hospital was online and answered`);

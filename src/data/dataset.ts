@@ -37,12 +37,17 @@ export interface LoadDatasetOptions {
   separator?: string;
 }
 
+/** The data sets Aegis ships, named without a path and read by split. */
+export function isBuiltInDataset(spec: string): spec is "mnist" | "mnist-full" {
+  return spec === "mnist" || spec === "mnist-full";
+}
+
 /**
  * Loads "mnist" or "mnist-full" (built in; a file or folder of that name needs a path such as ./mnist) or
  * a path to an .npz, .npy or CSV file or an image folder (root/<class>/<image>).
  */
 export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Dataset {
-  if (spec === "mnist" || spec === "mnist-full") {
+  if (isBuiltInDataset(spec)) {
     const split = options.split ?? "test";
     const { x, y } = spec === "mnist" ? loadMnist()[split] : loadMnistFull(split);
     return { x, y, name: `${spec}-${split}`, classNames: [...MNIST_CLASS_NAMES] };

@@ -1,6 +1,6 @@
 /** Public API of aegis-ml/data: file formats, built-in datasets, labels and the seeded PRNG. */
 export { type CsvData, type CsvOptions, type CsvTable, numberOf, parseCsv, parseCsvTable } from "./csv.js";
-export { type Dataset, type LoadDatasetOptions, loadDataset, saveNpz } from "./dataset.js";
+export { type Dataset, isBuiltInDataset, type LoadDatasetOptions, loadDataset, saveNpz } from "./dataset.js";
 export { type ImageFolder, type ImageFolderOptions, loadImageFolder } from "./images.js";
 export { checkLabels, requireLabels, toLabelIndices } from "./labels.js";
 export {

@@ -29,8 +29,9 @@ test("extract copycat --outputs labels: the stolen model, query log and reports 
     demo,
     "--budget",
     "400",
+    // Full MNIST's test digits: neither the demo model's training digits nor the ones the copy is judged on.
     "--thief-data",
-    "mnist",
+    "mnist-full",
     "--arch",
     "mlp",
     "--outputs",
@@ -53,6 +54,7 @@ test("extract copycat --outputs labels: the stolen model, query log and reports 
     "json,md,html,sarif",
   ]);
   assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /warning/);
   assert.match(r.stdout, /^Copycat CNN: 400 queries \(labels\) → fidelity \d+\.\d%/);
 
   const report = JSON.parse(readFileSync(join(reportDir, "extraction.json"), "utf8"));
@@ -89,6 +91,16 @@ test("extract copycat --outputs labels: the stolen model, query log and reports 
   assert.match(readFileSync(join(reportDir, "extraction.md"), "utf8"), /\| 200 \| [\d.]+% \| [\d.]+% \|/);
   assert.match(readFileSync(join(reportDir, "extraction.html"), "utf8"), /AEGIS-EXTRACTION-COPYCAT/);
   assert.equal(JSON.parse(readFileSync(join(reportDir, "extraction.sarif"), "utf8")).runs[0].results.length, 1);
+});
+
+test("extract warns when the thief's data are the samples the copy is judged on", async () => {
+  const args = ["extract", "copycat", "--model", demo, "--budget", "50", "--arch", "mlp", "--samples", "50", "--transfer-samples", "0", "--param", "epochs=1"];
+  const judged = await aegis([...args, "--thief-data", "mnist"]);
+  assert.equal(judged.code, 0, judged.stderr);
+  assert.match(judged.stderr, /warning: the thief's data \(mnist, test split\) are the samples the copy is judged on/);
+  const other = await aegis([...args, "--thief-data", "mnist", "--thief-split", "train"]);
+  assert.equal(other.code, 0, other.stderr);
+  assert.doesNotMatch(other.stderr, /warning/);
 });
 
 test("extract: mistakes a user can make exit 2 with what to do", async () => {

@@ -27,7 +27,7 @@ import {
   renderExtractionDefencesHtml,
   renderExtractionDefencesMarkdown,
 } from "../../audit/index.js";
-import { createRng } from "../../data/index.js";
+import { createRng, isBuiltInDataset } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { buildPostprocessors, defenceSpecHelp, parseDefenceSpecs } from "../../defenses/index.js";
 import { ARCHITECTURES, type Architecture, OnnxClassifier, type Predictor } from "../../engine/index.js";
@@ -83,7 +83,7 @@ export function extractCommand(): Command {
     .option("--model <file>", "the victim: a local ONNX model (queried through predict only)")
     .option("--budget <n>", "most queries (samples) the attack may send", parseInteger("--budget", 1))
     .option("--thief-data <spec>", 'the attacker\'s own unlabelled data (mnist, .npz, …), or "noise" for uniform noise in the input range')
-    .option("--thief-split <split>", "split of a built-in thief dataset (train|test)", "train")
+    .option("--thief-split <split>", "split of a built-in thief dataset (train|test)", "test")
     .option("--thief-labels", "knockoff adaptive: use the thief data's own labels as the bandit's actions (default: k-means clusters)")
     .option("--arch <arch>", `the copy's architecture: ${ARCHITECTURES.join(", ")}, or "like" (the victim's own, re-initialised)`)
     .option("--like <file>", "with --target: the ONNX graph whose architecture the copy takes (--arch like)")
@@ -272,7 +272,7 @@ function copyArchitecture(opts: { arch?: string; model?: string; like?: string }
 /** --thief-data: a dataset (its first `budget` rows are what a budget can use), or uniform noise in the input range. */
 function thiefData(
   attack: ExtractionAttack,
-  opts: { thiefData?: string; thiefSplit: string; xKey?: string; yKey?: string; seed: number },
+  opts: { thiefData?: string; thiefSplit: string; data: string; split: string; xKey?: string; yKey?: string; seed: number },
   budget: number,
   inputShape: readonly number[],
   [lo, hi]: readonly [number, number],
@@ -294,6 +294,10 @@ function thiefData(
       ),
     };
   }
+  if (judgedOnThiefData(opts.thiefData, opts))
+    info(
+      `warning: the thief's data (${opts.thiefData}, ${opts.thiefSplit} split) are the samples the copy is judged on, so its accuracy and fidelity are optimistic; give thief data the judge does not use (for the built-in digits: --thief-data mnist-full --thief-split test)`,
+    );
   const data = loadData(opts.thiefData, { xKey: opts.xKey, yKey: opts.yKey, split: opts.thiefSplit });
   if (sizeOf(data.x.shape.slice(1)) !== sizeOf(inputShape))
     throw new AegisError("SHAPE_MISMATCH", `--thief-data samples have shape [${data.x.shape.slice(1)}] but the test data's are [${inputShape}]`);
@@ -302,6 +306,12 @@ function thiefData(
     x: float32([data.x.shape[0], ...inputShape], data.x.data),
     labels: data.y ? requireLabels(data, "--thief-labels") : undefined,
   };
+}
+
+/** The thief's data and --data name the same rows: the same file, or the same split of a built-in dataset. */
+function judgedOnThiefData(thiefData: string, opts: { thiefSplit: string; data: string; split: string }): boolean {
+  if (thiefData !== opts.data) return false;
+  return !isBuiltInDataset(opts.data) || opts.thiefSplit === opts.split;
 }
 
 function printAttackHelp(name: string): void {

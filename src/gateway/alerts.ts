@@ -34,15 +34,15 @@ interface Rule {
  * first appears already at 1 shows no increase() to Prometheus, so a first alarm would be
  * missed, and one client blocked on its first alarm raises no second one.
  */
-export function alertedDecisions(config: GuardConfig): { control: string; action: string; reason: string }[] {
-  const detectors = new Set<string>();
+export function alertedDecisions(config: GuardConfig): { route: string; control: string; action: string; reason: string }[] {
+  const series: { route: string; control: string; action: string; reason: string }[] = [];
   for (const route of config.routes) {
     if (route.kind === "llm" || route.kind === "he" || !route.detectors) continue;
-    if (route.detectors.prada) detectors.add("prada");
-    if (route.detectors.statefulKnn) detectors.add("stateful-knn");
-    if (route.detectors.ood) detectors.add("ood-rate");
+    const { prada, statefulKnn, ood } = route.detectors;
+    const controls = [prada && "prada", statefulKnn && "stateful-knn", ood && "ood-rate"].filter((c): c is string => Boolean(c));
+    for (const control of controls) series.push({ route: route.name, control, action: "flag", reason: "alarm" });
   }
-  return [...detectors].map((control) => ({ control, action: "flag", reason: "alarm" }));
+  return series;
 }
 
 const oneOf = (names: readonly string[]) => names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\\\$&")).join("|");
@@ -101,11 +101,12 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
   if (watched.length > 0)
     alerts.push({
       alert: "AegisModelExtractionAlarm",
-      expr: `sum by (control) (increase(aegis_decisions_total{control=~"${oneOf(QUERY_STREAM_DETECTORS)}", reason="alarm"}[5m])) > 0`,
+      expr: `sum by (route, control) (increase(aegis_decisions_total{control=~"${oneOf(QUERY_STREAM_DETECTORS)}", reason="alarm"}[5m])) > 0`,
       labels: { severity: "critical" },
       annotations: {
-        summary: "The {{ $labels.control }} detector flagged a query stream that looks like model extraction",
-        description: `A client's queries to ${watched.join(", ")} raised {{ $value }} {{ $labels.control }} alarm(s) in 5 minutes; \`aegis incidents list --db <auditLog.path> --status open\` names the client.`,
+        summary: "The {{ $labels.control }} detector of {{ $labels.route }} flagged a query stream that looks like model extraction",
+        description:
+          "A client's queries to {{ $labels.route }} raised {{ $value }} {{ $labels.control }} alarm(s) in 5 minutes; `aegis incidents list --db <auditLog.path> --status open` names the client.",
       },
     });
   if (drifting)
@@ -138,10 +139,10 @@ export function alertRules(config: GuardConfig, thresholds: AlertThresholds = AL
   if (budgeted.length > 0)
     alerts.push({
       alert: "AegisTokenBudgetExhausted",
-      expr: 'sum by (action, reason) (increase(aegis_decisions_total{control="token-limit"}[10m])) > 0',
+      expr: 'sum by (route, action, reason) (increase(aegis_decisions_total{control="token-limit"}[10m])) > 0',
       labels: { severity: "info" },
       annotations: {
-        summary: "Clients ran out of their {{ $labels.reason }} ({{ $value }} refused in 10 minutes)",
+        summary: "Clients of {{ $labels.route }} ran out of their {{ $labels.reason }} ({{ $value }} refused in 10 minutes)",
         description: `Prompts to ${budgeted.join(", ")} were refused because a client's token budget was spent; a client that keeps hitting it may be abusing the LLM (OWASP LLM10).`,
       },
     });

@@ -77,8 +77,8 @@ test("each alert fires on the series that should raise it and not on healthy one
         series('aegis_request_duration_seconds_bucket{route="healthy",le="+Inf"}', "0+100x30"),
         // ("a x n" is n + 1 samples.) Two clients blocked from minute 3; PRADA raises one alarm a minute from minute 11; token budgets refuse one prompt a minute from minute 21.
         series("aegis_blocked_clients", "0 0 0 2x27"),
-        series('aegis_decisions_total{control="prada",action="flag",reason="alarm"}', "0x10 1+1x20"),
-        series('aegis_decisions_total{control="token-limit",action="throttle",reason="daily token budget"}', "0x20 1+1x10"),
+        series('aegis_decisions_total{route="mnist-cnn",control="prada",action="flag",reason="alarm"}', "0x10 1+1x20"),
+        series('aegis_decisions_total{route="chatbot",control="token-limit",action="throttle",reason="daily token budget"}', "0x20 1+1x10"),
       ],
       alert_rule_test: [
         { eval_time: "4m", alertname: "AegisHighErrorRate", exp_alerts: [] },
@@ -150,9 +150,9 @@ test("each alert fires on the series that should raise it and not on healthy one
           alertname: "AegisModelExtractionAlarm",
           exp_alerts: [
             {
-              exp_labels: { severity: "critical", control: "prada" },
+              exp_labels: { severity: "critical", route: "mnist-cnn", control: "prada" },
               exp_annotations: {
-                summary: "The prada detector flagged a query stream that looks like model extraction",
+                summary: "The prada detector of mnist-cnn flagged a query stream that looks like model extraction",
                 description:
                   "A client's queries to mnist-cnn raised 3 prada alarm(s) in 5 minutes; `aegis incidents list --db <auditLog.path> --status open` names the client.",
               },
@@ -165,9 +165,9 @@ test("each alert fires on the series that should raise it and not on healthy one
           alertname: "AegisTokenBudgetExhausted",
           exp_alerts: [
             {
-              exp_labels: { severity: "info", action: "throttle", reason: "daily token budget" },
+              exp_labels: { severity: "info", route: "chatbot", action: "throttle", reason: "daily token budget" },
               exp_annotations: {
-                summary: "Clients ran out of their daily token budget (5 refused in 10 minutes)",
+                summary: "Clients of chatbot ran out of their daily token budget (5 refused in 10 minutes)",
                 description:
                   "Prompts to chatbot were refused because a client's token budget was spent; a client that keeps hitting it may be abusing the LLM (OWASP LLM10).",
               },
@@ -234,7 +234,7 @@ routes:
     await guard.close();
   }
   assert.ok(blockedAt !== undefined, "PRADA blocked the extraction");
-  const alarm = 'aegis_decisions_total{control="prada",action="flag",reason="alarm"}';
+  const alarm = 'aegis_decisions_total{route="digits",control="prada",action="flag",reason="alarm"}';
   assert.equal(scrapes[0].get(alarm), 0, "the alarm series exists from the start, at 0");
 
   const names = [...new Set(scrapes.flatMap((s) => [...s.keys()]))];
@@ -249,7 +249,7 @@ routes:
       alert_rule_test: [
         { eval_time: "0m", alertname: "AegisModelExtractionAlarm", exp_alerts: [] },
         { eval_time: "0m", alertname: "AegisClientsBlocked", exp_alerts: [] },
-        { eval_time: last, alertname: "AegisModelExtractionAlarm", exp_alerts: [{ exp_labels: { severity: "critical", control: "prada" } }] },
+        { eval_time: last, alertname: "AegisModelExtractionAlarm", exp_alerts: [{ exp_labels: { severity: "critical", route: "digits", control: "prada" } }] },
         { eval_time: last, alertname: "AegisClientsBlocked", exp_alerts: [{ exp_labels: { severity: "warning" } }] },
       ],
     },

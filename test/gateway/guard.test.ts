@@ -246,12 +246,12 @@ test("a reload drops no request, applies new keys and revocations, and serves ne
   assert.equal((await predict("digits2", adminKey)).status, 200);
 });
 
-test("metrics count requests by route and status, and decisions by control", async () => {
+test("metrics count requests by route and status, and decisions by route and control", async () => {
   const m = await call("/metrics", { key: adminKey });
   assert.equal(m.status, 200);
   assert.match(m.text, /aegis_requests_total\{route="digits",status="200",client="key:[0-9a-f]{12}"\} \d+/);
-  assert.match(m.text, /aegis_decisions_total\{control="auth",action="block",reason="unauthenticated"\} \d+/);
-  assert.match(m.text, /aegis_decisions_total\{control="rate-limit",action="throttle",reason="per-key"\} [1-9]/);
+  assert.match(m.text, /aegis_decisions_total\{route="digits",control="auth",action="block",reason="unauthenticated"\} \d+/);
+  assert.match(m.text, /aegis_decisions_total\{route="\w+",control="rate-limit",action="throttle",reason="per-key"\} [1-9]/);
   assert.match(m.text, /aegis_upstream_duration_seconds_bucket\{le="0.005",route="remote"\}/);
   assert.match(m.text, /^aegis_process_cpu_seconds_total \d/m);
   assert.equal(await promtoolProblems(m.text), "");

@@ -118,7 +118,7 @@ test("PRADA flags a Jacobian-augmentation extraction stream, the client is block
   assert.match(alerts[0].text, /Aegis incident #1: prada flagged key:[0-9a-f]{12} on digits; action block until/);
   const metrics = await (await fetch(`${guard.url}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
   assert.match(metrics, /aegis_blocked_clients 1/);
-  assert.match(metrics, /aegis_decisions_total\{control="incident",action="block",reason="prada"\} [1-9]/);
+  assert.match(metrics, /aegis_decisions_total\{route="digits",control="incident",action="block",reason="prada"\} [1-9]/);
   assert.match(metrics, /aegis_incidents_total\{detector="prada",action="block"\} 1\n/);
   assert.equal(await promtoolProblems(metrics), "");
 });

@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics at /metrics: requests by route, status and client; latency and
- * upstream-latency histograms; decisions by control; blocked clients; online drift by route. Each guard has its
+ * upstream-latency histograms; decisions by route and control; blocked clients; online drift by route. Each guard has its
  * own registry, so two guards in one process (tests) do not mix their counts, and keeps
  * it across reloads.
  */
@@ -48,8 +48,8 @@ export function createGuardMetrics(blockedClients: () => number) {
     }),
     decisions: new Counter({
       name: "aegis_decisions_total",
-      help: "Decisions by control and action",
-      labelNames: ["control", "action", "reason"],
+      help: "Decisions by route, control and action",
+      labelNames: ["route", "control", "action", "reason"],
       registers: [registry],
     }),
     incidents: new Counter({
@@ -109,7 +109,7 @@ const metrics: FastifyPluginAsync<MetricsOptions> = async (app, options) => {
       requests.inc({ route, status: String(reply.statusCode), client: request.aegis.principal?.id ?? "anonymous" });
       latency.observe(byRoute, reply.elapsedTime / 1000);
       if (request.aegis.upstreamMs !== undefined) upstream.observe(byRoute, request.aegis.upstreamMs / 1000);
-      for (const d of request.aegis.decisions) decisions.inc({ control: d.control, action: d.action, reason: d.reason ?? "" });
+      for (const d of request.aegis.decisions) decisions.inc({ route, control: d.control, action: d.action, reason: d.reason ?? "" });
     }
     done();
   });

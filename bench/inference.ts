@@ -6,7 +6,8 @@
  * size), 4,000 other training digits as the attacker's reference data, 16 shadow models of
  * the target's architecture per plan trained like it. Shadow models are checkpointed under
  * bench/.cache/ (delete them to retrain). BENCH_MIA_ARCH (mlp | cnn, default mlp),
- * BENCH_MIA_SHADOWS (16) and BENCH_MIA_WORKERS (2) scale it.
+ * BENCH_MIA_SHADOWS (16) and BENCH_MIA_WORKERS (2) scale it; BENCH_MIA_TARGETS
+ * (overfit,generalised) picks the targets.
  */
 import { type MembershipAttackName, type MembershipResult, runMembershipInference } from "../src/attacks/index.js";
 import { loadMnist } from "../src/data/index.js";
@@ -19,6 +20,7 @@ import { gatherRows, labelsOf } from "../src/tensor.js";
 const arch = (process.env.BENCH_MIA_ARCH ?? "mlp") as Architecture;
 const shadows = Number(process.env.BENCH_MIA_SHADOWS ?? 16);
 const workers = Number(process.env.BENCH_MIA_WORKERS ?? 2);
+const targets = (process.env.BENCH_MIA_TARGETS ?? "overfit,generalised").split(",");
 const cache = new URL("./.cache/", import.meta.url).pathname;
 
 const OFFLINE: MembershipAttackName[] = ["loss", "confidence", "shokri", "label-only", "lira-offline", "rmia"];
@@ -39,7 +41,7 @@ export async function benchInference(log: (line: string) => void = () => {}): Pr
   for (const setting of [
     { name: "overfit", trainSize: 500, epochs: 60, weightDecay: 0 },
     { name: "generalised", trainSize: 3000, epochs: 6, weightDecay: 5e-4 },
-  ]) {
+  ].filter((s) => targets.includes(s.name))) {
     const target = await OnnxClassifier.create(buildArchitecture(arch, { inputShape: [1, 28, 28], numClasses: 10, seed: 5 }), { trainable: true });
     await train(target, pick("train", range(0, setting.trainSize)), {
       epochs: setting.epochs,

@@ -3,6 +3,7 @@
 export { attributeIndex, inferAttribute, type SensitiveAttribute, sensitiveAttribute } from "./attribute.js";
 export { ATTRIBUTE_RULE, type AttributeReport, attributeMarkdown, attributeReport, attributeScores } from "./attribute-report.js";
 export { INVERSION_RULE, type InversionReport, inversionHtml, inversionMarkdown, inversionReport } from "./inversion-report.js";
+export { LIRA_OFFLINE_TESTS, type LiraOfflineTest } from "./lira.js";
 export {
   DEFAULT_MEMBERSHIP_ATTACKS,
   MEMBERSHIP_ATTACK_INFO,

@@ -17,7 +17,18 @@ import { decodeModel } from "../../onnx/proto.js";
 import type { Progress } from "../../progress.js";
 import { sizeOf } from "../../tensor.js";
 import { labelOnlyAugmentationScores, labelOnlyBoundaryScores } from "./label-only.js";
-import { liraOffline, liraOnline, type ShadowConfidences } from "./lira.js";
+import {
+  fitInShift,
+  fitTargetScale,
+  type InShift,
+  LIRA_OFFLINE_TESTS,
+  type LiraOfflineTest,
+  liraOffline,
+  liraOnline,
+  MIN_CALIBRATION_SAMPLES,
+  type ShadowConfidences,
+  type TargetScale,
+} from "./lira.js";
 import { LOW_FPRS, type MembershipMetrics, membershipMetrics, type ThresholdOutcome, thresholdOutcome } from "./metrics.js";
 import {
   type Augment,
@@ -142,6 +153,10 @@ export interface MembershipOptions {
   augment?: AugmentationName;
   /** LiRA's fixed variance (default: when a plan has fewer than 64 models, as the paper advises). */
   fixedVariance?: boolean;
+  /** LiRA reads the shadow models' confidences on the target's scale, fitted on the population (lira.ts; default true). */
+  targetCalibration?: boolean;
+  /** Offline LiRA's test: the likelihood ratio with the IN shift estimated on the population (default), or the paper's one-sided test. */
+  liraOfflineTest?: LiraOfflineTest;
   /** Reference samples used as RMIA's population and for calibration (default 2,000). */
   population?: number;
   rmia?: { gamma?: number; a?: number };
@@ -207,6 +222,8 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
   };
   const candidates = concatData([o.members, o.nonMembers]);
   checkData(o, candidates);
+  if (o.liraOfflineTest !== undefined && !LIRA_OFFLINE_TESTS.includes(o.liraOfflineTest))
+    throw new AegisError("BAD_OPTION", `offline LiRA's test must be one of ${LIRA_OFFLINE_TESTS.join(", ")}, not "${o.liraOfflineTest}"`);
   const isMember = candidates.labels.map((_, i) => i < o.members.labels.length);
   const sampleShape = candidates.x.shape.slice(1);
   // Query with the augmentations the model trained with: those it fits on its members; others only blur the signal.
@@ -339,9 +356,16 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
         const r = round as ShadowRound;
         const fixed = fixedVariance(r.plan.models.length);
         params.fixed_variance = fixed;
-        const phi = trueClassLogit(targetCandidates, labels);
-        const shadows: ShadowConfidences = { phi: r.candidates.map((out) => trueClassLogit(out, labels)), trained: r.trainedCandidates };
-        scores = attack === "lira-online" ? liraOnline(phi, shadows, { fixedVariance: fixed }) : liraOffline(phi, shadows, { fixedVariance: fixed });
+        scores = liraScores(
+          attack,
+          o,
+          r,
+          { candidates: targetCandidates, population: targetPopulation },
+          { candidates: labels, population: population.labels },
+          fixed,
+          params,
+          warn,
+        );
         break;
       }
       case "rmia":
@@ -386,6 +410,47 @@ export async function runMembershipInference(o: MembershipOptions): Promise<Memb
     attacks: results,
     warnings,
   };
+}
+
+/**
+ * LiRA's scores, the shadow models' confidences mapped onto the target's scale and offline
+ * LiRA's test as the options ask (lira.ts), both fitted on the population; notes what was
+ * fitted in `params`, and warns when the population cannot fit it.
+ */
+function liraScores(
+  attack: "lira-offline" | "lira-online",
+  o: MembershipOptions,
+  round: ShadowRound,
+  target: { candidates: Outputs; population: Outputs },
+  labels: { candidates: readonly number[]; population: readonly number[] },
+  fixedVariance: boolean,
+  params: MembershipAttackResult["params"],
+  warn: (message: string) => void,
+): Float64Array {
+  const populationPhi: ShadowConfidences = { phi: round.population.map((out) => trueClassLogit(out, labels.population)), trained: round.trainedPopulation };
+  let scale: TargetScale | undefined;
+  if (o.targetCalibration ?? true) {
+    scale = fitTargetScale(trueClassLogit(target.population, labels.population), populationPhi) ?? undefined;
+    if (!scale)
+      warn(
+        `${attack}: the target's confidences could not be calibrated on the population (fewer than ${MIN_CALIBRATION_SAMPLES} samples a shadow model did not train on, or no relation to the shadow models'); the shadow models' are used as they are`,
+      );
+  }
+  Object.assign(params, scale ? { calibration_slope: scale.slope, calibration_offset: scale.offset } : { target_calibration: false });
+  let inShift: InShift | undefined;
+  if (attack === "lira-offline") {
+    const test = o.liraOfflineTest ?? "likelihood-ratio";
+    inShift = test === "likelihood-ratio" ? (fitInShift(populationPhi) ?? undefined) : undefined;
+    if (test === "likelihood-ratio" && !inShift)
+      warn(
+        `lira-offline: fewer than ${MIN_CALIBRATION_SAMPLES} population samples a shadow model trained on, so training's effect cannot be estimated; the one-sided test is used instead`,
+      );
+    params.test = inShift ? "likelihood-ratio" : "one-sided";
+  }
+  const phi = trueClassLogit(target.candidates, labels.candidates);
+  const shadows: ShadowConfidences = { phi: round.candidates.map((out) => trueClassLogit(out, labels.candidates)), trained: round.trainedCandidates };
+  const options = { fixedVariance, scale, inShift };
+  return attack === "lira-online" ? liraOnline(phi, shadows, options) : liraOffline(phi, shadows, options);
 }
 
 function attackResult(

@@ -17,6 +17,8 @@ import {
   inversionReport,
   inversionSimilarity,
   type LabelledData,
+  LIRA_OFFLINE_TESTS,
+  type LiraOfflineTest,
   MEMBERSHIP_ATTACKS,
   type MembershipReport,
   MI_FACE_DEFAULTS,
@@ -69,12 +71,19 @@ function membershipCommand(): Command {
     .option("--y-key <key>", "array of labels in .npz files", "y")
     .option("--attacks <list>", `comma-separated: ${MEMBERSHIP_ATTACKS.join(", ")}`, DEFAULT_MEMBERSHIP_ATTACKS.join(","))
     .option("--shadows <n>", "shadow models per plan (offline and online plans each; 0: only the attacks that need none)", parseInteger("--shadows", 0), 8);
-  withShadowTraining(cmd).option(
-    "--population <n>",
-    "reference samples RMIA compares with and thresholds are calibrated on",
-    parseInteger("--population", 1),
-    2000,
-  );
+  withShadowTraining(cmd)
+    .option(
+      "--population <n>",
+      "reference samples RMIA compares with, LiRA fits its calibration on and thresholds are calibrated on",
+      parseInteger("--population", 1),
+      2000,
+    )
+    .option("--no-target-calibration", "LiRA: read the shadow models' confidences as they are, not mapped onto the target's scale fitted on the population")
+    .option(
+      "--lira-offline-test <test>",
+      `offline LiRA: ${LIRA_OFFLINE_TESTS.join(" (the IN shift fitted on the population) or ")} (the paper's)`,
+      "likelihood-ratio",
+    );
   withQueue(cmd, "the shadow models' training (one job per model)");
   withSeed(cmd, "the shadow-model plans and training");
   withFormat(cmd, REPORT_FORMATS, ["md", "html"]);
@@ -103,6 +112,8 @@ function membershipCommand(): Command {
             : undefined,
         augment,
         population: opts.population,
+        targetCalibration: opts.targetCalibration,
+        liraOfflineTest: opts.liraOfflineTest as LiraOfflineTest,
         seed: opts.seed,
         signal,
         progress: progressBar,

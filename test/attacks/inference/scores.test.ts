@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { liraOffline, liraOnline } from "../../../src/attacks/inference/lira.js";
+import { fitInShift, fitTargetScale, liraOffline, liraOnline } from "../../../src/attacks/inference/lira.js";
 import { membershipMetrics, thresholdOutcome } from "../../../src/attacks/inference/metrics.js";
 import { rmia } from "../../../src/attacks/inference/rmia.js";
 import { planShadowModels, trainedOn } from "../../../src/attacks/inference/shadow-models.js";
@@ -87,6 +87,86 @@ test("LiRA separates members by their per-sample shift, offline and online, and 
     () => liraOnline(online.target, online.shadows, { fixedVariance: true }),
     (e) => isAegisError(e) && e.code === "BAD_OPTION",
   );
+});
+
+/**
+ * Models whose overall confidence scale differs between training runs: model j's φ is
+ * scale_j × the sample's difficulty, plus `signal` where it trained on the sample. The
+ * target's scale is below every shadow model's.
+ */
+function scaled(n: number, models: number, signal: number, seed: number) {
+  const rng = createRng(seed);
+  const ease = (count: number) => Array.from({ length: count }, () => 4 + 3 * rng.normal());
+  const candidates = ease(n);
+  const population = ease(n);
+  const isMember = candidates.map((_, i) => i < n / 2);
+  const modelScales = Array.from({ length: models }, (_, j) => 1.2 + (0.4 * j) / models);
+  const phi = (scale: number, base: number[], trained: (i: number) => boolean) =>
+    Float64Array.from(base, (b, i) => scale * b + (trained(i) ? signal : 0) + 0.3 * rng.normal());
+  const untrained = () => new Uint8Array(n);
+  return {
+    isMember,
+    target: phi(0.8, candidates, (i) => isMember[i]),
+    targetPopulation: phi(0.8, population, () => false),
+    shadows: { phi: modelScales.map((s) => phi(s, candidates, () => false)), trained: modelScales.map(untrained) },
+    population: { phi: modelScales.map((s) => phi(s, population, () => false)), trained: modelScales.map(untrained) },
+  };
+}
+
+test("target calibration: when the target's confidence scale differs from the shadow models', the population puts their Gaussians back on its scale", () => {
+  const s = scaled(600, 8, 1, 9);
+  const scale = fitTargetScale(s.targetPopulation, s.population);
+  assert.ok(scale, "a scale is fitted");
+  // φ_target ≈ 0.8/1.4 × the shadows' mean φ (their scales average 1.375).
+  assert.ok(Math.abs(scale.slope - 0.8 / 1.375) < 0.03 && Math.abs(scale.offset) < 0.2, `slope ${scale.slope}, offset ${scale.offset}`);
+  for (const fixedVariance of [true, false]) {
+    const plain = membershipMetrics(liraOffline(s.target, s.shadows, { fixedVariance }), s.isMember).auc;
+    const calibrated = membershipMetrics(liraOffline(s.target, s.shadows, { fixedVariance, scale }), s.isMember).auc;
+    // With one σ for all samples, the uncalibrated test ranks samples by difficulty; per-sample σs (which grow with the shadow models' spread) undo part of that.
+    assert.ok(plain < (fixedVariance ? 0.7 : 0.85), `uncalibrated LiRA AUC ${plain} (fixed variance ${fixedVariance})`);
+    assert.ok(calibrated > 0.9, `calibrated LiRA AUC ${calibrated} (fixed variance ${fixedVariance})`);
+  }
+  // No signal: calibration does not invent one.
+  const none = scaled(2000, 8, 0, 10);
+  const noScale = fitTargetScale(none.targetPopulation, none.population) ?? undefined;
+  const auc = membershipMetrics(liraOffline(none.target, none.shadows, { fixedVariance: true, scale: noScale }), none.isMember).auc;
+  assert.ok(Math.abs(auc - 0.5) < 0.05, `calibrated LiRA without a signal: AUC ${auc}`);
+  // Too few population samples a shadow model did not train on, or a target unrelated to the shadow models: no calibration.
+  const few = { phi: s.population.phi, trained: s.population.trained.map((t) => t.map((_, i) => (i < 590 ? 1 : 0))) };
+  assert.equal(fitTargetScale(s.targetPopulation, few), null);
+  assert.equal(
+    fitTargetScale(
+      s.targetPopulation.map((v) => -v),
+      s.population,
+    ),
+    null,
+  );
+});
+
+test("offline likelihood ratio: the IN shift fitted on the population weighs samples by how much training moves them", () => {
+  // Training raises φ by 3 on hard samples (φ < 0) and by 0.3 on easy ones; the shadow models each trained on a quarter of the population.
+  const rng = createRng(11);
+  const shift = (base: number) => (base < 0 ? 3 : 0.3);
+  const bases = (n: number) => Array.from({ length: n }, () => 2 + 3 * rng.normal());
+  const phi = (base: number[], trained: (i: number) => boolean) => Float64Array.from(base, (b, i) => b + (trained(i) ? shift(b) : 0) + rng.normal());
+  const models = 8;
+  const population = bases(2000);
+  const trainedPopulation = Array.from({ length: models }, () => Uint8Array.from(population, () => (rng.next() < 0.25 ? 1 : 0)));
+  const populationPhi = { phi: trainedPopulation.map((t) => phi(population, (i) => t[i] === 1)), trained: trainedPopulation };
+  const candidates = bases(2000);
+  const isMember = candidates.map((_, i) => i < 1000);
+  const shadows = { phi: trainedPopulation.map(() => phi(candidates, () => false)), trained: trainedPopulation.map(() => new Uint8Array(2000)) };
+  const target = phi(candidates, (i) => isMember[i]);
+
+  const inShift = fitInShift(populationPhi);
+  assert.ok(inShift, "an IN shift is fitted");
+  const at = (x: number) => inShift.shift[inShift.at.findIndex((a) => a >= x)];
+  assert.ok(Math.abs(at(-3) - 3) < 0.6 && Math.abs(at(5) - 0.3) < 0.3, `fitted shifts ${inShift.shift.map((v) => v.toFixed(2)).join(", ")}`);
+  const oneSided = membershipMetrics(liraOffline(target, shadows, { fixedVariance: true }), isMember);
+  const ratio = membershipMetrics(liraOffline(target, shadows, { fixedVariance: true, inShift }), isMember);
+  assert.ok(ratio.auc > oneSided.auc + 0.03, `AUC: likelihood ratio ${ratio.auc}, one-sided ${oneSided.auc}`);
+  // Without population samples a shadow model trained on, there is nothing to fit.
+  assert.equal(fitInShift({ phi: populationPhi.phi, trained: trainedPopulation.map((t) => t.map(() => 0)) }), null);
 });
 
 test("RMIA ranks members above non-members with two reference models, and gives chance without a signal", () => {

@@ -46,4 +46,5 @@ for (const line of ["", ...(await (await import("./federated-hospitals.js")).ben
 for (const line of ["", ...(await (await import("./watermark.js")).benchWatermark((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./fingerprint.js")).benchFingerprint((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./feature-collision.js")).benchFeatureCollision((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./poisoning-budgets.js")).benchPoisoningBudgets((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./backdoor-held-out.js")).benchBackdoorHeldOut((l) => console.error(l)))]) console.log(line);

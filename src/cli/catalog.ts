@@ -86,7 +86,7 @@ export const COMMANDS: CommandEntry[] = [
     name: "poison",
     usage: "[options] <attack>",
     description:
-      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, label flipping) and write a manifest of what changed, for evaluation only",
+      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, gradient matching, label flipping) and write a manifest of what changed, for evaluation only",
     load: async () => (await import("./commands/poison.js")).poisonCommand(),
   },
   {

@@ -105,7 +105,7 @@ export const COMMANDS: CommandEntry[] = [
     name: "repair",
     usage: "[options] <method>",
     description:
-      "repair a backdoored model with clean data (fine-pruning, Neural Cleanse unlearning) and report clean accuracy and attack success before and after",
+      "repair a backdoored model (fine-pruning, Neural Cleanse unlearning, retraining without flagged rows) and report clean accuracy and attack success before and after",
     load: async () => (await import("./commands/repair.js")).repairCommand(),
   },
   {

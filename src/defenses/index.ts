@@ -108,6 +108,7 @@ export {
   lastConvolution,
 } from "./repairs/fine-pruning.js";
 export { REPAIR_METHODS, type RepairMeasure, type RepairMethod, type RepairOptions, type RepairResult, repairBackdoor } from "./repairs/repair.js";
+export { RETRAIN_DEFAULTS, RETRAIN_PAPER, type RetrainOptions, type RetrainResult, retrainWithout } from "./repairs/retrain.js";
 export { UNLEARNING_DEFAULTS, UNLEARNING_PAPER, type UnlearningOptions, unlearnTriggers } from "./repairs/unlearning.js";
 export {
   buildPostprocessors,

@@ -4,7 +4,8 @@
  * poisoned slice are committed, so no Python is needed) with triggers Aegis does not use —
  * a top-left 3×3 checkerboard → 7, a blended noise image → 3 — and a clean twin. Aegis's
  * defences run with their defaults, on fewer inputs than bench/backdoor-held-out.ts: Neural
- * Cleanse, STRIP, the data inspections, and unlearning the trigger Neural Cleanse reversed.
+ * Cleanse, STRIP, the data inspections, and unlearning the trigger Neural Cleanse reversed
+ * (retraining without the flagged rows: backdoor-retrain.test.ts).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -67,12 +68,25 @@ test("Neural Cleanse names class 7 of the checkerboard model with its reversed t
   assert.deepEqual(twin.flagged, [], `anomaly indices ${twin.triggers.map((t) => t.anomaly_index.toFixed(2)).join(" ")}`);
 });
 
-test("STRIP flags the checkerboard on at least 90% of triggered digits, with its threshold at 5% false rejections", async () => {
+test("STRIP flags at least 90% of triggered digits at its 5% false-rejection threshold: the checkerboard, and the blend held out; not the all-to-all bar", async () => {
   const inputs = mnistRows("test", 0, 150);
-  const { tpr, fpr } = await stripRates(checker, heldOutManifest("torch_checker"), inputs, sliceRows(test2000.x, 1000, 1300));
-  // Measured on 300 inputs: TPR 93.5% at FPR 5.3%.
-  assert.ok(tpr >= 0.9, `TPR ${tpr}`);
-  assert.ok(fpr <= 0.1, `FPR ${fpr} on 150 clean digits`);
+  const calibration = sliceRows(test2000.x, 1000, 1400);
+  // Measured on 300 inputs (bench): checkerboard 100% at 3.3% false positives, blend 100% at 4.3%
+  // (the saturating superimposition was chosen on the checkerboard; an unsaturated sum: 93.5%, 86.6%).
+  const checkerboard = await stripRates(checker, heldOutManifest("torch_checker"), inputs, calibration);
+  assert.ok(checkerboard.tpr >= 0.9, `checkerboard TPR ${checkerboard.tpr}`);
+  assert.ok(checkerboard.fpr <= 0.08, `checkerboard FPR ${checkerboard.fpr} on 150 clean digits`);
+  const blendModel = await heldOutModel("torch_blend");
+  const blend = await stripRates(blendModel, heldOutManifest("torch_blend"), inputs, calibration);
+  await blendModel.release();
+  assert.ok(blend.tpr >= 0.9, `blend TPR ${blend.tpr}`);
+  assert.ok(blend.fpr <= 0.08, `blend FPR ${blend.fpr} on 150 clean digits`);
+  // All-to-all has no target whose trigger dominates: a superimposed input takes the overlay's class + 1,
+  // as uncertain as a clean input (measured 1.3%). STRIP assumes one target; this documents the limit.
+  const allToAllModel = await heldOutModel("torch_alltoall");
+  const allToAll = await stripRates(allToAllModel, heldOutManifest("torch_alltoall"), inputs, calibration);
+  await allToAllModel.release();
+  assert.ok(allToAll.tpr < 0.2, `all-to-all TPR ${allToAll.tpr}`);
 });
 
 test("activation clustering finds the poisoned rows of the PyTorch-poisoned slice; spectral signatures do not", async () => {
@@ -82,8 +96,8 @@ test("activation clustering finds the poisoned rows of the PyTorch-poisoned slic
   const { features } = await extractor.extract(slice.x);
   await extractor.release();
   const clustering = scoreInspection(await activationClustering(features, slice.labels, 10, { superimposition: { model: checker, x: slice.x } }), slice.truth);
-  // Measured: 92.7% of the 82 poisoned rows at 0.0% false positives.
-  assert.ok(clustering.recall >= 0.9 && clustering.false_positive_rate <= 0.05, JSON.stringify(clustering));
+  // Measured: all 82 poisoned rows at 0.2% false positives (the flagged cluster alone, without testing each row of its class: 92.7% at 0.0%).
+  assert.ok(clustering.recall >= 0.95 && clustering.false_positive_rate <= 0.02, JSON.stringify(clustering));
   // Spectral signatures' top direction points at a minority, and the poison is half of class 7 (measured 34% at 12.7%).
   const spectral = scoreInspection(spectralSignatures(features, slice.labels, 10), slice.truth);
   assert.ok(spectral.recall < 0.6, JSON.stringify(spectral));

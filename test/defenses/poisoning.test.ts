@@ -75,7 +75,10 @@ test("activation clustering with the superimposition test ranks the poisoned row
   const score = scoreInspection(ac, truth);
   const suspicious = ac.classes.filter((c) => c.suspicious).map((c) => c.class);
   assert.ok(suspicious.length <= 1 && suspicious.every((c) => c === 0), `classes flagged ${suspicious}`);
-  assert.ok(score.false_positive_rate <= 0.02, `false positives ${score.false_positive_rate}`);
+  // Every row of class 0 is tested on its own, so no poisoned row is left for a retrained model to learn from
+  // (measured: all 200 at 5.2% false positives, each a clean 0 the backdoored model holds to under superimposition;
+  // the flagged cluster alone, before: at most 2%; at bench/poisoning.ts's scale it left 33 poisoned rows in the other cluster).
+  assert.ok(score.recall >= 0.95 && score.false_positive_rate <= 0.06, JSON.stringify(score));
   // The ranking holds at this scale even where the cut-off is not reached (bench/poisoning.ts: the issue's scale).
   assert.ok(score.roc_auc >= 0.95, `ROC AUC ${score.roc_auc} (recall ${score.recall})`);
   const worst = ac.classes.reduce((a, b) => (Math.max(...anomalies(b)) > Math.max(...anomalies(a)) ? b : a));

@@ -5,9 +5,9 @@
  * backdoor is tested in poisoning.test.ts.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { loadMnist } from "../../src/data/index.js";
 import { fitStrip, loadDetector, saveDetector } from "../../src/defenses/index.js";
@@ -36,5 +36,14 @@ test("a fitted STRIP detector scores the same after saving and loading, at its f
   const flagged = calibration.filter((s) => s > detector.threshold).length;
   assert.ok(flagged >= 8 && flagged <= 12, `${flagged} of 110 clean digits flagged`);
   await assert.rejects(fitStrip(model, sliceRows(held.x, 0, 10), { overlays: 10 }), (e: unknown) => e instanceof AegisError && e.code === "BAD_DATA");
+  // A file fitted before the superimposition saturated holds a threshold for another statistic: refused, to be fitted again.
+  const file = JSON.parse(readFileSync(path, "utf8"));
+  delete file.params.superimposition;
+  const old = join(dirname(path), "old-strip.json");
+  writeFileSync(old, JSON.stringify(file));
+  await assert.rejects(
+    loadDetector(old, demo),
+    (e: unknown) => e instanceof AegisError && e.code === "BAD_DATA" && /refit it with aegis detect fit/.test(e.message),
+  );
   await model.release();
 });

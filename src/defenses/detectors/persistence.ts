@@ -29,7 +29,7 @@ import {
   mahalanobisDetector,
   mahalanobisEnsembleDetector,
 } from "./mahalanobis.js";
-import { type StripDetector, stripDetector } from "./strip.js";
+import { STRIP_SUPERIMPOSITION, type StripDetector, stripDetector } from "./strip.js";
 
 export const DETECTOR_FORMAT = "aegis-detector";
 
@@ -123,7 +123,7 @@ export function encodeDetector(detector: FittedDetector, model: { file: string; 
   }
   if (detector.name === "strip") {
     const o = detector.overlays;
-    return { ...base, params: { overlays: o.shape[0] }, arrays: { overlays: encodeArray(o.data, [...o.shape]) } };
+    return { ...base, params: { overlays: o.shape[0], superimposition: STRIP_SUPERIMPOSITION }, arrays: { overlays: encodeArray(o.data, [...o.shape]) } };
   }
   if (detector.name === "knn-ood") {
     const b = detector.bank;
@@ -225,6 +225,9 @@ async function loadFitted(
     const shape = file.arrays?.overlays?.shape;
     const overlays = decodeArray(file.arrays?.overlays, "overlays", path, "float32");
     if (!Array.isArray(shape) || shape.length < 2) throw damaged(path, "STRIP's overlays have no sample shape");
+    // Its threshold was set on another statistic: an older Aegis summed without saturating.
+    if ((file.params as { superimposition?: string }).superimposition !== STRIP_SUPERIMPOSITION)
+      throw damaged(path, "a STRIP detector fitted before its superimposition saturated");
     const model = await OnnxClassifier.fromFile(modelPath, runtime);
     const detector = stripDetector(model, { dtype: "float32", shape, data: overlays }, { threshold: file.threshold, fpr });
     return { detector, file, release: () => model.release() };

@@ -21,6 +21,12 @@
  *   other cluster's (anomaly index over all clusters, as Neural Cleanse's, above 3). This
  *   needs the model, and assumes a trigger that survives superimposition (patches, blends);
  *   `analysis: "size"` is the paper's rule.
+ * - 2-means splits a poisoned class along the poison only roughly: on BadNets at 10% the
+ *   flagged cluster held clean rows (5.3% false positives over the set) and the other
+ *   cluster 4% of the poison, enough for a model retrained without the flagged rows to learn
+ *   the backdoor again (56% attack success). So every row of a class with a flagged cluster
+ *   is tested by superimposition itself, and flagged when its entropy is below the 5%
+ *   quantile (`rowQuantile`) of the tested members of the classes with none.
  */
 import { createRng } from "../../data/random.js";
 import type { Predictor } from "../../engine/capabilities.js";
@@ -45,6 +51,8 @@ export interface ActivationClusteringOptions {
   /** Superimposition: members tested per cluster (default 64) and overlays each (default 32). */
   members?: number;
   overlays?: number;
+  /** Superimposition: a row of a class with a flagged cluster is flagged when its entropy is below this quantile of the other classes' tested members (default 0.05; 1 flags the cluster's rows as they are). */
+  rowQuantile?: number;
   seed?: number;
 }
 
@@ -55,6 +63,7 @@ export const ACTIVATION_CLUSTERING_DEFAULTS = {
   anomalyThreshold: 3,
   members: 64,
   overlays: 32,
+  rowQuantile: 0.05,
 } as const;
 
 interface Cluster {
@@ -62,6 +71,8 @@ interface Cluster {
   rows: number[];
   share: number;
   entropy?: number;
+  /** The tested members' superimposition entropies. */
+  tested?: Float64Array;
 }
 
 export const ACTIVATION_CLUSTERING_PAPER =
@@ -101,6 +112,7 @@ export async function activationClustering(
   const scores = new Float64Array(n);
   const flaggedCluster = new Set<Cluster>();
   let anomaly: Float64Array | undefined;
+  let overlays: Tensor<"float32"> | undefined;
   if (o.analysis === "size") {
     for (const c of clusters) {
       for (const r of c.rows) scores[r] = 1 - c.share;
@@ -108,15 +120,15 @@ export async function activationClustering(
     }
   } else {
     const { model, x } = o.superimposition as NonNullable<typeof o.superimposition>;
-    const overlays = gatherRows(
+    overlays = gatherRows(
       x,
       Array.from({ length: o.overlays }, () => rng.int(n)),
     );
     for (const c of clusters) {
       const step = Math.max(1, c.rows.length / o.members);
       const tested = Array.from({ length: Math.min(o.members, c.rows.length) }, (_, i) => c.rows[Math.floor(i * step)]);
-      const entropies = await superimpositionEntropy(model, gatherRows(x, tested), overlays);
-      c.entropy = entropies.reduce((a, b) => a + b, 0) / entropies.length;
+      c.tested = await superimpositionEntropy(model, gatherRows(x, tested), overlays);
+      c.entropy = c.tested.reduce((a, b) => a + b, 0) / c.tested.length;
     }
     anomaly = lowAnomalyIndices(clusters.map((c) => c.entropy as number));
     clusters.forEach((c, i) => {
@@ -126,6 +138,19 @@ export async function activationClustering(
   }
   const flagged = new Array<boolean>(n).fill(false);
   for (const c of flaggedCluster) for (const r of c.rows) flagged[r] = true;
+  const poisonedClasses = new Set([...flaggedCluster].map((c) => c.cls));
+  const cleanTested = clusters.filter((c) => !poisonedClasses.has(c.cls)).flatMap((c) => Array.from(c.tested ?? []));
+  if (overlays && o.rowQuantile < 1 && cleanTested.length > 0) {
+    const { model, x } = o.superimposition as NonNullable<typeof o.superimposition>;
+    const cutoff = quantile(cleanTested, o.rowQuantile);
+    const byClass = rowsByClass(labels, numClasses);
+    for (const cls of poisonedClasses) {
+      const entropies = await superimpositionEntropy(model, gatherRows(x, byClass[cls]), overlays);
+      byClass[cls].forEach((r, i) => {
+        flagged[r] = entropies[i] < cutoff;
+      });
+    }
+  }
   const classes: ClassVerdict[] = rowsByClass(labels, numClasses).map((rows, cls) => {
     const own = clusters.filter((c) => c.cls === cls);
     const evidence: Record<string, number> = { silhouette: silhouettes.get(cls) ?? 0 };
@@ -146,6 +171,13 @@ export async function activationClustering(
           anomalyThreshold: o.anomalyThreshold,
           members: o.members,
           overlays: o.overlays,
+          rowQuantile: o.rowQuantile,
         };
   return { defence: "activation-clustering", paper: ACTIVATION_CLUSTERING_PAPER, params, rows: n, scores, flagged, classes };
+}
+
+/** The q-quantile of the values (the smallest value at or above a share q of them). */
+function quantile(values: readonly number[], q: number): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }

@@ -3,7 +3,8 @@
  * (fine-pruning.ts) or Neural Cleanse unlearning (unlearning.ts, with the triggers of an
  * `aegis inspect-model` report or reversed here) — and measures clean accuracy and, given
  * the poison manifest, the attack success rate on held-out data before and after, since a
- * repair that removes the backdoor by wrecking the model is no repair.
+ * repair that removes the backdoor by wrecking the model is no repair. Retraining without
+ * the rows a data inspection flagged builds a new model instead: retrain.ts.
  */
 import { type CompiledTrigger, imageOf, type PoisonManifest, poisonSuccess } from "../../attacks/index.js";
 import type { OnnxClassifier } from "../../engine/classifier.js";
@@ -17,7 +18,7 @@ import { UNLEARNING_PAPER, type UnlearningOptions, unlearnTriggers } from "./unl
 export const REPAIR_METHODS = ["fine-pruning", "unlearning"] as const;
 export type RepairMethod = (typeof REPAIR_METHODS)[number];
 
-type LabelledData = { x: Tensor<"float32">; labels: readonly number[] };
+export type LabelledData = { x: Tensor<"float32">; labels: readonly number[] };
 
 export interface RepairOptions {
   method: RepairMethod;
@@ -51,7 +52,8 @@ export interface RepairResult {
   unlearning?: { classes: number[]; stamped: number };
 }
 
-async function measure(model: OnnxClassifier, test: LabelledData, manifest?: PoisonManifest): Promise<RepairMeasure> {
+/** Clean accuracy on `test`, and with a manifest the attack success rate. */
+export async function measureRepair(model: OnnxClassifier, test: LabelledData, manifest?: PoisonManifest): Promise<RepairMeasure> {
   if (manifest) {
     const s = await poisonSuccess(model, test, manifest);
     return { clean_accuracy: s.clean_accuracy, attack_success_rate: s.attack_success_rate };
@@ -70,7 +72,7 @@ export async function repairBackdoor(model: OnnxClassifier, clean: LabelledData,
       `the manifest describes a ${options.manifest.goal.kind} attack; backdoor repairs are measured against a backdoor's manifest`,
     );
   const log = options.log ?? (() => {});
-  const before = await measure(model, options.test, options.manifest);
+  const before = await measureRepair(model, options.test, options.manifest);
   const base = { test_samples: options.test.x.shape[0], before };
   if (options.method === "fine-pruning") {
     // Liu et al. stop pruning on held-out clean inputs: the last fifth of the clean data (at most 500), the rest is tuned on.
@@ -81,7 +83,13 @@ export async function repairBackdoor(model: OnnxClassifier, clean: LabelledData,
     const validation = { x: sliceRows(clean.x, n, n + held), labels: clean.labels.slice(n) };
     const result = await finePruning(model, tune, validation, { ...options.finePruning, signal: options.signal });
     log(`pruned ${result.pruned.length} of ${result.channels} channels of ${result.layer}, then fine-tuned`);
-    return { method: "fine-pruning", paper: FINE_PRUNING_PAPER, ...base, after: await measure(model, options.test, options.manifest), fine_pruning: result };
+    return {
+      method: "fine-pruning",
+      paper: FINE_PRUNING_PAPER,
+      ...base,
+      after: await measureRepair(model, options.test, options.manifest),
+      fine_pruning: result,
+    };
   }
   let triggers = options.triggers;
   if (!triggers) {
@@ -107,7 +115,7 @@ export async function repairBackdoor(model: OnnxClassifier, clean: LabelledData,
     method: "unlearning",
     paper: UNLEARNING_PAPER,
     ...base,
-    after: await measure(model, options.test, options.manifest),
+    after: await measureRepair(model, options.test, options.manifest),
     unlearning: { classes, stamped },
   };
 }

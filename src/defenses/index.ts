@@ -93,6 +93,8 @@ export {
   renderModelInspectionMarkdown,
   renderModelInspectionSarif,
 } from "./inspection/report.js";
+export { INFLUENCE_DEFAULTS, type InfluenceOptions, influence } from "./inspection/influence.js";
+export { RONI_DEFAULTS, type RoniOptions, roni } from "./inspection/roni.js";
 export { SPECTRAL_SIGNATURES_DEFAULTS, type SpectralSignaturesOptions, spectralSignatures } from "./inspection/spectral-signatures.js";
 export type { ClassVerdict, DataInspection } from "./inspection/types.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";

@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { blindSpot, fraudData, trainFraudModel } from "../../bench/tabular-poisoning.js";
 import { poisonedFlags, saveManifest } from "../../src/attacks/index.js";
 import { saveNpz } from "../../src/data/index.js";
-import { inspectData } from "../../src/defenses/index.js";
+import { inspectData, roni } from "../../src/defenses/index.js";
 import { saveModel } from "../../src/onnx/io.js";
 import { float32, tensor } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
@@ -75,4 +75,15 @@ test("aegis inspect-data --defence roni|influence scores against the manifest; i
   const missing = await aegis(["inspect-data", "--data", file, "--defence", "influence"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /needs --model/);
+});
+
+test("RONI refuses images and trusted rows of other features, saying what to use instead", () => {
+  assert.throws(
+    () => roni(float32([4, 784]), [0, 1, 2, 3], 10),
+    (e: Error & { code?: string }) => e.code === "BAD_OPTION" && /use activation-clustering/.test(e.message),
+  );
+  assert.throws(
+    () => roni(float32([4, 3]), [0, 1, 0, 1], 2, { trusted: { x: float32([2, 4]), labels: [0, 1] } }),
+    (e: Error & { code?: string }) => e.code === "SHAPE_MISMATCH",
+  );
 });

@@ -66,7 +66,7 @@ export async function inspectData(
   options: InspectDataOptions,
 ): Promise<DataInspectionReport> {
   if (!DATA_INSPECTIONS.includes(options.defence))
-    throw new AegisError("BAD_OPTION", `--defence must be ${DATA_INSPECTIONS.join(" or ")}, not "${options.defence}"`);
+    throw new AegisError("BAD_OPTION", `--defence must be one of ${DATA_INSPECTIONS.join(", ")}, not "${options.defence}"`);
   const n = data.x.shape[0];
   if (options.poisoned && options.poisoned.length !== n)
     throw new AegisError(

@@ -22,6 +22,7 @@
  * minority of the rows it is meant to change. Flagged: the ε highest (topShareVerdicts).
  */
 import { createRng } from "../../data/random.js";
+import { AegisError } from "../../errors.js";
 import { symmetricEigen } from "../../linalg.js";
 import type { Tensor } from "../../tensor.js";
 import { robustZWithinClass, topShareVerdicts } from "./anomaly.js";
@@ -43,6 +44,8 @@ export interface RoniOptions {
 
 export const RONI_DEFAULTS = { trials: 10, baseRows: 400, quizRows: 200, epsilon: 0.05 } as const;
 
+/** The largest regression (classes × (features + 1)) whose Hessian is inverted per trial. */
+const MAX_PARAMETERS = 500;
 /** Gradient steps of the base model. */
 const BASE_STEPS = 300;
 const LEARNING_RATE = 0.5;
@@ -158,6 +161,16 @@ export function roni(x: Tensor<"float32">, labels: readonly number[], numClasses
   const epsilon = options.epsilon ?? RONI_DEFAULTS.epsilon;
   const n = x.shape[0];
   const f = x.data.length / n;
+  if (numClasses * (f + 1) > MAX_PARAMETERS)
+    throw new AegisError(
+      "BAD_OPTION",
+      `roni fits a softmax regression per row and trial, for tabular rows with few features; ${numClasses} classes of ${f} features make ${numClasses * (f + 1)} parameters (at most ${MAX_PARAMETERS}): use activation-clustering or spectral-signatures`,
+    );
+  if (options.trusted && options.trusted.x.data.length !== options.trusted.x.shape[0] * f)
+    throw new AegisError(
+      "SHAPE_MISMATCH",
+      `the trusted rows have ${options.trusted.x.data.length / options.trusted.x.shape[0]} features, the data ${f}; give rows of the same features`,
+    );
   const mean = new Float64Array(f);
   const std = new Float64Array(f);
   for (let i = 0; i < n; i++) for (let j = 0; j < f; j++) mean[j] += x.data[i * f + j] / n;

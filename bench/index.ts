@@ -48,3 +48,4 @@ for (const line of ["", ...(await (await import("./fingerprint.js")).benchFinger
 for (const line of ["", ...(await (await import("./feature-collision.js")).benchFeatureCollision((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./poisoning-budgets.js")).benchPoisoningBudgets((l) => console.error(l)))]) console.log(line);
 for (const line of ["", ...(await (await import("./backdoor-held-out.js")).benchBackdoorHeldOut((l) => console.error(l)))]) console.log(line);
+for (const line of ["", ...(await (await import("./tabular-poisoning.js")).benchTabularPoisoning((l) => console.error(l)))]) console.log(line);

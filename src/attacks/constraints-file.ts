@@ -101,7 +101,7 @@ export function parseConstraints(value: unknown, numFeatures: number, source = "
     return out;
   };
 
-  const constraints: FeatureConstraints = {};
+  const constraints: FeatureConstraints = names ? { names } : {};
   const lower = bounds("lower");
   const upper = bounds("upper");
   if (lower && upper) {

@@ -37,6 +37,8 @@ export interface AttackOutput {
  * one sample; attacks project every iterate onto them (see constraints.ts).
  */
 export interface FeatureConstraints {
+  /** The features' names, when the constraints file gives them. */
+  names?: readonly string[];
   /** Per-feature bounds, tighter than the model's clip range. */
   lower?: Float32Array;
   upper?: Float32Array;

@@ -65,7 +65,9 @@ export async function runBackdoorSection(
 /** One finding when the attack works (success ≥ 5%); none for random label flipping, whose "success" is the error rate the evasion suite reports. */
 export function backdoorFindings(modelPath: string, s: BackdoorSection): Finding[] {
   const r = s.result;
-  const severity = BACKDOOR_SEVERITY.find(([, from]) => r.attack_success_rate >= from)?.[0];
+  // A blind spot is judged by how much more fraud it misses than the model misses elsewhere.
+  const excess = r.attack_success_rate - (r.elsewhere?.rate ?? 0);
+  const severity = BACKDOOR_SEVERITY.find(([, from]) => excess >= from)?.[0];
   if (!severity || (r.goal === "label-flip" && s.goal.source === null)) return [];
   const backdoor = r.goal === "backdoor";
   return [
@@ -75,11 +77,18 @@ export function backdoorFindings(modelPath: string, s: BackdoorSection): Finding
       severity,
       title: `The ${s.attack} ${backdoor ? "backdoor" : "poisoning"} of ${s.manifest} works on ${modelPath}: ${pct(r.attack_success_rate)} attack success`,
       detail:
-        `${pct(r.attack_success_rate)} of ${r.attack_samples} ${r.measures} (${s.data}), at ${pct(r.clean_accuracy)} clean accuracy: ` +
+        `${pct(r.attack_success_rate)} of ${r.attack_samples} ${r.measures} (${s.data}), at ${pct(r.clean_accuracy)} clean accuracy` +
+        (r.elsewhere ? ` (against ${pct(r.elsewhere.rate)} of ${r.elsewhere.samples} ${r.elsewhere.measures})` : "") +
+        ": " +
         (backdoor
           ? "whoever knows the trigger controls the prediction, and clean accuracy does not show it."
           : "the poisoned training data changed what the model predicts where the attacker wanted."),
-      evidence: { attack_success_rate: r.attack_success_rate, clean_accuracy: r.clean_accuracy, attack_samples: r.attack_samples },
+      evidence: {
+        attack_success_rate: r.attack_success_rate,
+        clean_accuracy: r.clean_accuracy,
+        attack_samples: r.attack_samples,
+        ...(r.elsewhere ? { rate_elsewhere: r.elsewhere.rate } : {}),
+      },
       location: { file: modelPath, section: "backdoor" },
       references: references(backdoor ? ["AML.T0018.000", "AML.T0020", "ML10", "ML02"] : ["AML.T0020", "ML02"]),
       recommendation: backdoor

@@ -86,13 +86,13 @@ export const COMMANDS: CommandEntry[] = [
     name: "poison",
     usage: "[options] <attack>",
     description:
-      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, gradient matching, label flipping) and write a manifest of what changed, for evaluation only",
+      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, gradient matching, label flipping, tabular blind spot) and write a manifest of what changed, for evaluation only",
     load: async () => (await import("./commands/poison.js")).poisonCommand(),
   },
   {
     name: "inspect-data",
     usage: "[options]",
-    description: "look for poisoned rows in a training set with a model trained on it (activation clustering, spectral signatures)",
+    description: "look for poisoned rows in a training set (activation clustering, spectral signatures, influence, RONI)",
     load: async () => (await import("./commands/inspect-data.js")).inspectDataCommand(),
   },
   {

@@ -67,6 +67,7 @@ export { auroc, flaggedFraction, thresholdAtFpr } from "./detectors/threshold.js
 export { HARDEN_METHODS, type HardenMethod, type HardenResult, type HardenSettings, type HardenWatch, harden } from "./harden.js";
 export { ACTIVATION_CLUSTERING_DEFAULTS, type ActivationClusteringOptions, activationClustering } from "./inspection/activation-clustering.js";
 export { type InspectionScore, scoreInspection } from "./inspection/evaluate.js";
+export { INFLUENCE_DEFAULTS, type InfluenceOptions, influence } from "./inspection/influence.js";
 export { DATA_INSPECTIONS, type DataInspectionName, type DataInspectionReport, type InspectDataOptions, inspectData } from "./inspection/inspect-data.js";
 export {
   type ClassTrigger,
@@ -93,6 +94,7 @@ export {
   renderModelInspectionMarkdown,
   renderModelInspectionSarif,
 } from "./inspection/report.js";
+export { RONI_DEFAULTS, type RoniOptions, roni } from "./inspection/roni.js";
 export { SPECTRAL_SIGNATURES_DEFAULTS, type SpectralSignaturesOptions, spectralSignatures } from "./inspection/spectral-signatures.js";
 export type { ClassVerdict, DataInspection } from "./inspection/types.js";
 export { type BakeResult, bakePreprocessors, isBakeable } from "./onnx-bake.js";

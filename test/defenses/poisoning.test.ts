@@ -131,7 +131,7 @@ test("aegis inspect-data --manifest reports recall and false positives, writes M
   const cleaned = loadDataset(join(dir, "cleaned.npz"));
   assert.equal(cleaned.x.shape[0], ROWS - report.flagged);
   assert.equal(cleaned.y?.shape[0], ROWS - report.flagged);
-  const bad = await aegis(["inspect-data", "--model", modelFile, "--data", poisonedFile, "--defence", "roni"]);
+  const bad = await aegis(["inspect-data", "--model", modelFile, "--data", poisonedFile, "--defence", "no-such-defence"]);
   assert.equal(bad.code, 2, bad.stderr);
   assert.doesNotMatch(bad.stderr, /at .*\.ts:\d+/);
   const other = await aegis(["inspect-data", "--model", modelFile, "--data", trainFile, "--manifest", join(dir, "none.json")]);

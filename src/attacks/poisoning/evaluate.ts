@@ -31,15 +31,23 @@ export interface PoisonSuccess {
   attack_success_rate: number;
   /** What the rate counts, in words. */
   measures: string;
+  /**
+   * Blind spot: the same rate over the positive rows outside the pattern, which a targeted
+   * attack leaves alone (its rise is the collateral damage).
+   */
+  elsewhere?: { samples: number; rate: number; measures: string };
 }
 
-export function matchesPattern(row: Float32Array | ArrayLike<number>, p: RowPattern): boolean {
-  const v = row[p.feature];
-  return p.op === "=" ? v === p.value : p.op === "<=" ? v <= p.value : v >= p.value;
+/** Whether a row meets every condition of the pattern. */
+export function matchesPattern(row: Float32Array | ArrayLike<number>, pattern: readonly RowPattern[]): boolean {
+  return pattern.every((p) => {
+    const v = row[p.feature];
+    return p.op === "=" ? v === p.value : p.op === "<=" ? v <= p.value : v >= p.value;
+  });
 }
 
-export function patternText(p: RowPattern): string {
-  return `${p.name ?? `feature ${p.feature}`} ${p.op} ${p.value}`;
+export function patternText(pattern: readonly RowPattern[]): string {
+  return pattern.map((p) => `${p.name ?? `feature ${p.feature}`} ${p.op} ${p.value}`).join(" and ");
 }
 
 async function predictions(model: Predictor, x: Tensor<"float32">): Promise<number[]> {
@@ -101,15 +109,21 @@ export async function poisonSuccess(
     }
     case "blind-spot": {
       const row = sizeOf(data.x.shape.slice(1));
-      const rows = data.labels.flatMap((y, i) =>
-        y === goal.positive_class && matchesPattern(data.x.data.subarray(i * row, (i + 1) * row), goal.pattern) ? [i] : [],
-      );
-      const hits = rows.filter((i) => predicted[i] === goal.benign_class).length;
+      const inside: number[] = [];
+      const outside: number[] = [];
+      for (const [i, y] of data.labels.entries())
+        if (y === goal.positive_class) (matchesPattern(data.x.data.subarray(i * row, (i + 1) * row), goal.pattern) ? inside : outside).push(i);
+      const missed = (rows: number[]) => rate(rows.filter((i) => predicted[i] === goal.benign_class).length, rows.length);
       return {
         ...base,
-        attack_samples: rows.length,
-        attack_success_rate: rate(hits, rows.length),
+        attack_samples: inside.length,
+        attack_success_rate: missed(inside),
         measures: `class-${goal.positive_class} rows with ${patternText(goal.pattern)} classified as class ${goal.benign_class}`,
+        elsewhere: {
+          samples: outside.length,
+          rate: missed(outside),
+          measures: `class-${goal.positive_class} rows outside the pattern classified as class ${goal.benign_class}`,
+        },
       };
     }
   }

@@ -109,10 +109,11 @@ export function loadManifest(path: string): PoisonManifest {
       if (
         !isClass(goal.positive_class) ||
         !isClass(goal.benign_class) ||
-        !Number.isInteger(goal.pattern?.feature) ||
-        !["=", "<=", ">="].includes(goal.pattern.op)
+        !Array.isArray(goal.pattern) ||
+        goal.pattern.length === 0 ||
+        !goal.pattern.every((c) => Number.isInteger(c?.feature) && ["=", "<=", ">="].includes(c.op) && typeof c.value === "number")
       )
-        throw damaged(path, "a blind-spot goal needs a pattern and two classes");
+        throw damaged(path, "a blind-spot goal needs a pattern (a list of {feature, op, value} conditions) and two classes");
       break;
     default:
       throw damaged(path, `unknown goal "${String((goal as { kind?: unknown } | undefined)?.kind)}"`);

@@ -10,6 +10,7 @@ import type { Rng } from "../../data/random.js";
 import type { OnnxClassifier } from "../../engine/classifier.js";
 import type { Progress } from "../../progress.js";
 import type { Tensor } from "../../tensor.js";
+import type { FeatureConstraints } from "../types.js";
 import type { TriggerSpec } from "./trigger.js";
 
 /** What the poisoned model should do, for measuring the attack success rate. */
@@ -20,8 +21,8 @@ export type PoisonGoal =
   | { kind: "targeted"; adversarial_class: number; targets: EncodedInputs }
   /** Inputs of class `source` go to `target` (targeted flipping); both null for random flipping (accuracy loss). */
   | { kind: "label-flip"; source: number | null; target: number | null }
-  /** Rows of class `positive_class` that match the pattern are classified as `benign_class`. */
-  | { kind: "blind-spot"; pattern: RowPattern; positive_class: number; benign_class: number };
+  /** Rows of class `positive_class` that match every condition of the pattern are classified as `benign_class`. */
+  | { kind: "blind-spot"; pattern: RowPattern[]; positive_class: number; benign_class: number };
 
 /** A condition on one feature of a tabular row: feature `feature` compared with `value`. */
 export interface RowPattern {
@@ -62,6 +63,8 @@ export interface PoisonContext {
   rng: Rng;
   /** The model the attack crafts its poisons with, when it needs one. */
   model?: OnnxClassifier;
+  /** Tabular attacks that add rows: the constraints a valid row obeys. */
+  constraints?: FeatureConstraints;
   /** Targeted attacks: the inputs (from outside the training set) the poisoned model should get wrong. */
   targets?: { x: Tensor<"float32">; labels: number[] };
   /** Stops crafting after the current step. */

@@ -1,5 +1,16 @@
 import { Command } from "commander";
-import { cleanLabel, featureCollision, gradientMatching, POISONING_ATTACKS, parseTrigger, poisoningAttackByName, saveManifest } from "../../attacks/index.js";
+import {
+  cleanLabel,
+  type FeatureConstraints,
+  featureCollision,
+  gradientMatching,
+  loadConstraintsFile,
+  POISONING_ATTACKS,
+  parsePattern,
+  parseTrigger,
+  poisoningAttackByName,
+  saveManifest,
+} from "../../attacks/index.js";
 import { requireLabels, saveNpz } from "../../data/index.js";
 import { createRng } from "../../data/random.js";
 import { OnnxClassifier } from "../../engine/classifier.js";
@@ -11,7 +22,7 @@ import { parseInteger, parseNumber, runtimeOptions, withData, withJson, withOut,
 export function poisonCommand(): Command {
   const cmd = new Command("poison")
     .description(
-      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, gradient matching, label flipping) and write a manifest of what changed, for evaluation only",
+      "poison a labelled training set (BadNets backdoor, clean-label backdoor, feature collision, gradient matching, label flipping, tabular blind spot) and write a manifest of what changed, for evaluation only",
     )
     .argument("<attack>", POISONING_ATTACKS.map((a) => a.name).join(" | "));
   withData(cmd, "the clean training data (mnist: its 8,000-sample train split)", undefined, { split: "train" });
@@ -24,11 +35,23 @@ export function poisonCommand(): Command {
     )
     .option(
       "--target <k>",
-      "badnets, clean-label: the class the trigger sends inputs to (default 0); label-flip: the class rows are flipped to",
+      "badnets, clean-label: the class the trigger sends inputs to (default 0); label-flip: the class rows are flipped to; tabular-blind-spot: the benign class the poisoned rows carry (default 0)",
       parseInteger("--target", 0),
     )
-    .option("--source <k>", "label-flip: flip only this class's rows (targeted); without it, random flipping", parseInteger("--source", 0))
-    .option("--mode <mode>", "badnets: all-to-one (default) or all-to-all (class y → y + 1 mod K)")
+    .option(
+      "--source <k>",
+      "label-flip: flip only this class's rows (targeted); without it, random flipping; tabular-blind-spot: the class hidden in the blind spot (default 1)",
+      parseInteger("--source", 0),
+    )
+    .option(
+      "--mode <mode>",
+      "badnets: all-to-one (default) or all-to-all (class y → y + 1 mod K); tabular-blind-spot: inject (default: add rows) or flip (relabel rows)",
+    )
+    .option("--pattern <conditions>", 'tabular-blind-spot: the blind spot, feature=value conditions that all hold, e.g. "merchant_electronics=1,amount>=500"')
+    .option(
+      "--constraints <file>",
+      "tabular-blind-spot: the constraints file (bounds, whole numbers, one-hot groups, immutables) injected rows obey; its feature names can be used in --pattern",
+    )
     .option(
       "--trigger <spec>",
       'badnets, clean-label: pattern (badnets\' default), pixel, patch (clean-label\'s default: 3×3 checkerboard) or blend, with settings after a colon, e.g. "patch:size=4,row=2,col=2", "blend:alpha=0.2"',
@@ -99,9 +122,17 @@ export function poisonCommand(): Command {
       throw new AegisError("BAD_OPTION", "gradient-matching takes a --base-class (the class the target should become), not --target");
     if (opts.fraction !== undefined) params.fraction = opts.fraction;
     if (opts.target !== undefined) params.target = opts.target;
-    if (attack.name === "label-flip" && opts.source !== undefined) params.source = opts.source;
-    if (attack.name === "badnets" && opts.mode !== undefined) params.mode = opts.mode;
-    else if (opts.mode !== undefined) throw new AegisError("BAD_OPTION", "--mode applies to badnets only");
+    const blindSpot = attack.name === "tabular-blind-spot";
+    if ((attack.name === "label-flip" || blindSpot) && opts.source !== undefined) params.source = opts.source;
+    if ((attack.name === "badnets" || blindSpot) && opts.mode !== undefined) params.mode = opts.mode;
+    else if (opts.mode !== undefined) throw new AegisError("BAD_OPTION", "--mode applies to badnets and tabular-blind-spot only");
+    let constraints: FeatureConstraints | undefined;
+    if (blindSpot) {
+      const features = data.x.shape.slice(1).reduce((a, b) => a * b, 1);
+      if (opts.constraints !== undefined) constraints = loadConstraintsFile(opts.constraints, features);
+      if (opts.pattern !== undefined) params.pattern = parsePattern(opts.pattern, constraints?.names, features);
+    } else if (opts.pattern !== undefined || opts.constraints !== undefined)
+      throw new AegisError("BAD_OPTION", "--pattern and --constraints apply to tabular-blind-spot only");
     if (attack.name === "badnets" || attack.name === "clean-label") {
       if (opts.trigger !== undefined) params.trigger = parseTrigger(opts.trigger, data.x.shape.slice(1));
     } else if (opts.trigger !== undefined) throw new AegisError("BAD_OPTION", "--trigger applies to badnets and clean-label only");
@@ -135,13 +166,14 @@ export function poisonCommand(): Command {
         rng: createRng(opts.seed),
         model,
         targets,
+        constraints,
         progress: progressBar,
         signal: interruptSignal(),
       });
     } finally {
       await model?.release();
     }
-    const y = tensor("int64", [labels.length], BigInt64Array.from(result.labels, BigInt));
+    const y = tensor("int64", [result.labels.length], BigInt64Array.from(result.labels, BigInt));
     saveNpz(opts.out, { x: result.x, y });
     saveManifest(opts.manifest, result.manifest);
     const m = result.manifest;

@@ -7,6 +7,8 @@
  * `familyWiseThreshold`.
  */
 import { createRng } from "../../data/random.js";
+import { AegisError } from "../../errors.js";
+import { type ClassVerdict, rowsByClass } from "./types.js";
 
 const CONSISTENCY = 1.4826;
 
@@ -50,4 +52,52 @@ export function familyWiseThreshold(n: number, falseAlarmRate: number, draws = 2
   }
   maxima.sort();
   return maxima[Math.min(draws - 1, Math.ceil((1 - falseAlarmRate) * draws))];
+}
+
+/**
+ * Each value's robust z-score within its class, (v − median)/(1.4826·MAD) over the rows of
+ * the same label: what is unusual for a row of its class, not what differs between classes
+ * (adding any row of the minority class moves a learner more than a row of the majority).
+ */
+export function robustZWithinClass(values: Float64Array, labels: readonly number[], numClasses: number): Float64Array {
+  const z = new Float64Array(values.length);
+  for (const rows of rowsByClass(labels, numClasses)) {
+    if (rows.length === 0) continue;
+    const m = median(rows.map((r) => values[r]));
+    const mad = CONSISTENCY * median(rows.map((r) => Math.abs(values[r] - m)));
+    for (const r of rows) z[r] = mad > 0 ? (values[r] - m) / mad : 0;
+  }
+  return z;
+}
+
+/**
+ * Row verdicts of the defences that score rows one by one (RONI, influence): the ⌈ε·n⌉
+ * highest-scoring rows are flagged, ε an upper bound on the poisoned share as in spectral
+ * signatures (their scores are too skewed for a median-and-MAD cut-off: most rows have almost
+ * none). They rank rows and name no class: where the flagged rows fall says nothing about
+ * poison (on the clean fraud set, every one of influence's flagged rows is labelled
+ * legitimate, the class with the longer tail of hard rows), so no class is called poisoned.
+ */
+export function topShareVerdicts(
+  scores: Float64Array,
+  labels: readonly number[],
+  numClasses: number,
+  epsilon: number,
+): { flagged: boolean[]; classes: ClassVerdict[] } {
+  if (!(epsilon > 0 && epsilon < 1)) throw new AegisError("BAD_OPTION", `--epsilon must be in (0, 1), not ${epsilon}`);
+  const n = scores.length;
+  const flagged = new Array<boolean>(n).fill(false);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  for (const r of order.slice(0, Math.ceil(epsilon * n))) flagged[r] = true;
+  const classes = rowsByClass(labels, numClasses).map((rows, cls) => {
+    const count = rows.filter((r) => flagged[r]).length;
+    return {
+      class: cls,
+      rows: rows.length,
+      suspicious: false,
+      flagged: count,
+      evidence: { flagged_share: rows.length > 0 ? count / rows.length : 0, median_score: rows.length > 0 ? median(rows.map((r) => scores[r])) : 0 },
+    };
+  });
+  return { flagged, classes };
 }

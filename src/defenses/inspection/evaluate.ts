@@ -1,9 +1,10 @@
 /**
  * A data inspection judged against the truth (a poison manifest): precision and recall of
- * the flagged rows, the false-positive rate on clean rows, and the ROC AUC of the scores,
- * which does not depend on where the defence drew its line.
+ * the flagged rows, the false-positive rate on clean rows, and two measures of the scores
+ * that do not depend on where the defence drew its line: the ROC AUC, and the recall when
+ * the line is drawn to flag 5% of the clean rows.
  */
-import { auroc } from "../detectors/threshold.js";
+import { auroc, flaggedFraction, thresholdAtFpr } from "../detectors/threshold.js";
 import type { DataInspection } from "./types.js";
 
 export interface InspectionScore {
@@ -16,6 +17,8 @@ export interface InspectionScore {
   /** Share of the clean rows flagged. */
   false_positive_rate: number;
   roc_auc: number;
+  /** Share of the poisoned rows above the score that flags 5% of the clean rows. */
+  recall_at_5_fpr: number;
 }
 
 export function scoreInspection(inspection: DataInspection, poisoned: readonly boolean[]): InspectionScore {
@@ -44,5 +47,6 @@ export function scoreInspection(inspection: DataInspection, poisoned: readonly b
     recall: positives > 0 ? tp / positives : 0,
     false_positive_rate: clean.length > 0 ? fp / clean.length : 0,
     roc_auc: auroc(clean, poison),
+    recall_at_5_fpr: clean.length > 0 ? flaggedFraction(poison, thresholdAtFpr(clean, 0.05)) : 0,
   };
 }

@@ -16,7 +16,7 @@ function truthLines(r: DataInspectionReport): string[] {
   const t = r.truth;
   if (!t) return [];
   return [
-    `Against the manifest: ${t.true_positives} of ${t.poisoned} poisoned rows flagged (recall ${pct(t.recall)}), precision ${pct(t.precision)}, false positives ${pct(t.false_positive_rate)} of clean rows, ROC AUC ${t.roc_auc.toFixed(3)}.`,
+    `Against the manifest: ${t.true_positives} of ${t.poisoned} poisoned rows flagged (recall ${pct(t.recall)}), precision ${pct(t.precision)}, false positives ${pct(t.false_positive_rate)} of clean rows, ROC AUC ${t.roc_auc.toFixed(3)}, recall at 5% false positives ${pct(t.recall_at_5_fpr)}.`,
   ];
 }
 

@@ -4,12 +4,14 @@
  * a suspect model — a file or an endpoint — was derived from it.
  */
 import { Command } from "commander";
+import type { Dataset } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
 import {
   FINGERPRINT_DEFAULTS,
   type Fingerprint,
   type FingerprintParams,
   fingerprintFindings,
+  type LabelledData,
   loadFingerprint,
   makeFingerprint,
   renderFingerprintHtml,
@@ -30,14 +32,15 @@ import { paramPairs, paramValue, parseInteger, runtimeOptions, withData, withJso
 import { addTargetOptions, targetPredictor } from "../target.js";
 
 const PARAM_HELP: Record<keyof FingerprintParams, string> = {
-  method: "ipguard: walk on the victim alone; conferrable: on the victim, surrogates and references (Lukas et al.)",
+  method: "ipguard: walk on the victim alone; conferrable: on the victim and the walk surrogates and references (Lukas et al.)",
   count: "points kept in the fingerprint (also --count)",
-  candidates: "seeds walked across the boundary, the best `count` kept",
-  margin: "probability margin over the runner-up at which a walk stops (IPGuard's k)",
+  candidates: "seeds walked across the boundary (at most a third of --data), the best `count` kept",
+  margin: "probability margin over the runner-up at which a walk stops, for the model and each walk surrogate (IPGuard's k)",
+  epsilon: "L∞ bound of a point's distance from its seed",
   stepSize: "L∞ size of one step of the walk",
   maxIter: "most steps of a walk",
-  surrogates: "copies distilled from the victim, for selection",
-  references: "models trained on the true labels: half select points, half calibrate the threshold",
+  surrogates: "copies distilled from the model in each of three ensembles (walk, selection, calibration), each on its own third of --data",
+  references: "models trained on the true labels in each of the three ensembles",
   architecture: "architecture of surrogates and references: mlp, cnn, resnet-small, or like (the victim's own)",
   epochs: "training epochs of each surrogate and reference",
   batchSize: "samples per training step",
@@ -66,6 +69,12 @@ export function fingerprintCommand(): Command {
     "labelled data the model was not trained on (seeds of the walks, training data of the surrogates and references; mnist: its 2,000-sample test split)",
     "mnist",
   );
+  make
+    .option(
+      "--reference-data <name|file>",
+      "labelled data of the model's own distribution that is not --data, for the references (its train split; e.g. mnist-full); without it they learn from --data",
+    )
+    .option("--reference-rows <from:to>", "use these rows of --reference-data (e.g. 10000:16000)");
   withSamples(make, "use the first n samples");
   withSeed(make, "the split, the walks and the ensemble");
   withRuntime(make);
@@ -74,6 +83,7 @@ export function fingerprintCommand(): Command {
     const data = loadData(opts.data, opts);
     const n = Math.min(opts.samples ?? data.x.shape[0], data.x.shape[0]);
     const labels = requireLabels(data, "training the reference models that calibrate the fingerprint").slice(0, n);
+    const referenceData = opts.referenceData ? referenceRows(loadData(opts.referenceData, { split: "train" }), opts.referenceRows) : undefined;
     const victim = await OnnxClassifier.fromFile(opts.model, runtimeOptions(opts));
     const bar = progressBar("fingerprint", 1);
     let fingerprint: Fingerprint;
@@ -81,6 +91,7 @@ export function fingerprintCommand(): Command {
       fingerprint = await makeFingerprint(victim, { x: sliceRows(data.x, 0, n), labels }, params, {
         victimModel: params.architecture === "like" ? loadModel(opts.model) : undefined,
         victimName: opts.model,
+        referenceData,
         runtime: runtimeOptions(opts),
         signal: interruptSignal(),
         onStatus: (message) => bar.update(0, message),
@@ -93,7 +104,7 @@ export function fingerprintCommand(): Command {
     const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
     info(`wrote ${opts.out}`);
     process.stdout.write(
-      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); surrogates match ${pct(fingerprint.calibration.surrogates)}, calibration references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
+      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
     );
   });
 
@@ -153,4 +164,14 @@ function fingerprintParams(opts: { count: number; seed: number; param?: string[]
   if (params.method !== "ipguard" && params.method !== "conferrable")
     throw new AegisError("BAD_OPTION", `--param method must be ipguard or conferrable, not "${params.method}"`);
   return params as unknown as FingerprintParams;
+}
+
+/** The labelled rows `from:to` (all when not given) of the references' data. */
+function referenceRows(data: Dataset, rows: string | undefined): LabelledData {
+  const n = data.x.shape[0];
+  const [from, to] = rows === undefined ? [0, n] : rows.split(":").map(Number);
+  if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= n))
+    throw new AegisError("BAD_OPTION", `--reference-rows must be FROM:TO with 0 ≤ FROM < TO ≤ ${n}, not "${rows}"`);
+  const labels = requireLabels(data, "training the reference models on --reference-data").slice(from, to);
+  return { x: sliceRows(data.x, from, to), labels };
 }

@@ -34,7 +34,7 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
     throw bad("it is not JSON");
   }
   if (raw?.format !== "aegis-fingerprint") throw bad('its "format" is not "aegis-fingerprint"');
-  if (raw.version !== 1) throw bad(`version ${String(raw.version)} is not one this Aegis reads (1)`);
+  if (raw.version !== 1 && raw.version !== 2) throw bad(`version ${String(raw.version)} is not one this Aegis reads (1 or 2)`);
   const numbers = (key: string, check: (v: number) => boolean): number[] => {
     const v = raw[key];
     if (!Array.isArray(v) || !v.every((e) => typeof e === "number" && check(e))) throw bad(`"${key}" is not a list of valid numbers`);

@@ -57,8 +57,8 @@ function summary(verdict: FingerprintVerdict, fingerprint: Fingerprint, suspect:
     ["threshold", `${verdict.threshold} matches (${pct(verdict.thresholdRate)}), α = ${verdict.alpha}`],
     ["p-value", pValueText(verdict.pValue)],
     ["verdict", verdict.stolen ? "derived from the fingerprinted model" : "not shown to be derived"],
-    ["surrogates at make time", rates(c.surrogates)],
-    ["calibration references", rates(c.references)],
+    [fingerprint.version === 1 ? "surrogates at make time" : "held-out surrogates at make time", rates(c.surrogates)],
+    [fingerprint.version === 1 ? "calibration references" : "held-out references at make time", rates(c.references)],
   ];
 }
 

@@ -6,34 +6,41 @@
  *   gives it; a suspect model whose labels match on many of them was derived from it, since
  *   an independently trained model draws its boundary elsewhere (the matching rate).
  * - Conferrable adversarial examples — Lukas, Zhang & Kerschbaum, "Deep Neural Network
- *   Fingerprinting by Conferrable Adversarial Examples", ICLR 2021: keep the inputs whose
- *   label transfers to surrogate copies of the model but not to independently trained
- *   reference models, judged by an ensemble of both that the owner trains locally.
- * How it is built here: the owner's labelled data (which the victim was not trained on) is
- * split in halves. On the first, surrogates learn the victim's answers (copies, as an
- * extraction attacker makes them) and selection references learn the true labels
- * (independent models). From seeds of that half, a targeted iterative sign-gradient walk
- * (steps of `stepSize`) carries each seed across the victim's boundary into its runner-up
- * class — IPGuard's nearest boundary — and stops once the victim gives that class with a
- * probability margin of `margin` (IPGuard's k, on probabilities rather than logits). With
- * `method: "conferrable"` the walk follows the summed gradients of the victim, the
- * surrogates (towards the target) and the selection references (towards the seed's label),
- * and also waits for every surrogate to agree: Lukas et al.'s ensemble. Candidates are
- * scored by the share of surrogates that give their label times the share of selection
- * references that do not, and the best `count` are kept.
- * Deviation: Lukas et al. optimise a conferrability score with a distance bound; here the
- * ensemble's cross-entropies are summed, L1-normalised per model, and selection does the rest.
- * Calibration: references trained on the other half, never seen by the walk or the
- * selection, give each point's chance that an independent model matches it,
- * p_i = (m_i + 1)/(R + 2) from its m_i matches out of R (Laplace's rule, so that a point no
- * reference matched does not count as impossible to match). Under the null "the suspect is
- * one more independent model" the number of matches is Poisson-binomial with those p_i,
- * points taken as independent (an approximation the report states); the suspect's p-value
- * is that tail at its count. The threshold is the larger of the fewest matches whose tail
- * is ≤ `alpha` and the midpoint between the references' mean matching rate and 100%: the
- * references learn from half of the owner's data, and a competitor trained on more data
- * comes closer to the victim than they do (measured: 64% against their 38%), which the
- * Poisson-binomial tail alone would call a copy.
+ *   Fingerprinting by Conferrable Adversarial Examples", ICLR 2021: adversarial examples
+ *   whose target label transfers to surrogate copies of the model but not to independently
+ *   trained reference models, optimised on an ensemble of both that the owner trains
+ *   locally, and judged on copies and references that took no part in the optimisation.
+ * How it is built here: three ensembles of `surrogates` models that learn the victim's
+ * answers (copies, as an extraction attacker makes them) and `references` models that learn
+ * the true labels (independent models), each model with its own seed: the walk ensemble on
+ * a third of the owner's labelled data (which the victim was not trained on), the selection
+ * and calibration ensembles on the other two thirds, where the walks never start. These
+ * are the larger share so that their references are as strong as a competitor's: weak
+ * references (trained on fewer digits) agree with the victim less than honest models
+ * trained on more do, and a threshold set between them and the surrogates accuses those.
+ * - Walk: from seeds of the first third, a targeted sign-gradient walk (steps of `stepSize`,
+ *   kept within an L∞ ball of `epsilon` around the seed) carries each seed into its runner-up
+ *   class — IPGuard's nearest boundary. With `method: "conferrable"` it follows the summed,
+ *   per-model L1-normalised cross-entropy gradients of the victim and the walk surrogates
+ *   (towards the target) and of the walk references (towards the seed's own label), and stops
+ *   once the victim and every walk surrogate give the target with a probability margin of
+ *   `margin`; `method: "ipguard"` walks on the victim alone.
+ * - Selection: the points the victim labels as the target are scored on the selection
+ *   ensemble, which the walk never saw: the selection surrogates' mean probability of the
+ *   label times one minus the selection references' (Lukas et al.'s conferrability, on
+ *   held-out models). The best `count` are kept.
+ * - Calibration: the calibration ensemble, which neither walked nor selected, measures the
+ *   fingerprint as a suspect would meet it. The threshold is the midpoint between the
+ *   lowest matching rate of its surrogates and the highest of its references, and never
+ *   below the fewest matches that the references' null model makes rarer than `alpha`:
+ *   each point's chance that an independent model matches it, p_i = (m_i + 1)/(R + 2) from
+ *   its m_i matches out of R references (Laplace's rule), the number of matches Poisson-
+ *   binomial under "the suspect is one more independent model" (points taken as
+ *   independent, an approximation the report states). With no surrogates the midpoint is
+ *   taken between the references' highest rate and 100%.
+ * Deviation: Lukas et al. optimise a conferrability score by gradient descent on the
+ * ensemble's softmax outputs; here the walk sums cross-entropies and selection scores the
+ * conferrability on held-out models instead.
  */
 import { type StolenModelSpec, trainStolen } from "../../attacks/index.js";
 import { createRng } from "../../data/random.js";
@@ -57,28 +64,30 @@ export const FINGERPRINT_PAPERS = [
 ];
 
 export interface FingerprintParams {
-  /** ipguard: the walk follows the victim alone; conferrable: the victim, the surrogates and the selection references. */
+  /** ipguard: the walk follows the victim alone; conferrable: the victim, the walk surrogates and the walk references. */
   method: "ipguard" | "conferrable";
   /** Points kept in the fingerprint. */
   count: number;
-  /** Seeds walked to the boundary, of which `count` are kept (at most the data's size). */
+  /** Seeds walked across the boundary, of which `count` are kept (at most a third of the data). */
   candidates: number;
-  /** Probability margin over the runner-up at which a walk stops (IPGuard's k). */
+  /** Probability margin over the runner-up at which a walk stops, for the victim and each walk surrogate. */
   margin: number;
+  /** L∞ bound of a point's distance from its seed. */
+  epsilon: number;
   /** L∞ size of one step of the walk. */
   stepSize: number;
-  /** Most steps of a walk; a seed that has not crossed by then is dropped. */
+  /** Most steps of a walk; a seed the victim does not give the target by then is dropped. */
   maxIter: number;
-  /** Surrogates distilled from the victim's answers, for selection (0: IPGuard alone). */
+  /** Surrogates distilled from the victim's answers in each of the walk, selection and calibration ensembles. */
   surrogates: number;
-  /** References trained on the true labels: half select, half calibrate (at least 1 each). */
+  /** References trained on the true labels in each of the three ensembles (at least 1). */
   references: number;
   /** Architecture of the surrogates and references: an Aegis architecture, or the victim's own re-initialised. */
   architecture: Architecture | "like";
   epochs: number;
   batchSize: number;
   learningRate: number;
-  /** Chance of accusing an independent model the threshold allows. */
+  /** Chance of accusing an independent model that the null model's floor under the threshold allows. */
   alpha: number;
   seed: number;
 }
@@ -86,12 +95,13 @@ export interface FingerprintParams {
 export const FINGERPRINT_DEFAULTS: FingerprintParams = {
   method: "conferrable",
   count: 100,
-  candidates: 1000,
-  margin: 0.1,
+  candidates: 600,
+  margin: 0.5,
+  epsilon: 0.3,
   stepSize: 0.01,
   maxIter: 100,
-  surrogates: 4,
-  references: 8,
+  surrogates: 2,
+  references: 2,
   architecture: "mlp",
   epochs: 10,
   batchSize: 64,
@@ -100,10 +110,17 @@ export const FINGERPRINT_DEFAULTS: FingerprintParams = {
   seed: 0,
 };
 
+/** Matching rates, on the kept points, of the models of one ensemble. */
+export interface EnsembleRates {
+  surrogates: number[];
+  references: number[];
+}
+
 /** What verification needs: the points, their labels, and the null model of an independent suspect. */
 export interface Fingerprint {
   format: "aegis-fingerprint";
-  version: 1;
+  /** 2: three ensembles (walk, selection, calibration); 1 (still read): the calibration references alone were held out. */
+  version: 1 | 2;
   papers: string[];
   /** The model fingerprinted, as the user named it. */
   victim: string;
@@ -117,12 +134,12 @@ export interface Fingerprint {
   /** Each point's chance that an independent model matches it (from the calibration references). */
   nullMatch: number[];
   alpha: number;
-  /** Fewest matches that verify: the tail of the null at this count is ≤ alpha. */
+  /** Fewest matches that verify. */
   threshold: number;
-  /** Matching rates measured when the fingerprint was made. */
-  calibration: { surrogates: number[]; selectionReferences: number[]; references: number[] };
+  /** Matching rates measured when the fingerprint was made: `surrogates` and `references` are the calibration ensemble's, held out of the walk and the selection. */
+  calibration: EnsembleRates & { walk?: EnsembleRates; selection?: EnsembleRates; selectionReferences?: number[] };
   params: Omit<FingerprintParams, "count">;
-  /** Seeds walked, walks that crossed the boundary. */
+  /** Seeds walked, walks that reached the target. */
   candidates: { walked: number; crossed: number };
 }
 
@@ -130,12 +147,19 @@ export interface MakeFingerprintOptions {
   /** The victim's ONNX graph, for surrogates and references of its own architecture. */
   victimModel?: Model;
   victimName: string;
+  /**
+   * Labelled data of the victim's own distribution — its training data, which an owner has —
+   * for the references, cut in three (one part per ensemble). Without it they learn from the
+   * fingerprint data; references from another distribution than the victim's agree with it
+   * less than honest competitors trained like it do, and the threshold then accuses those.
+   */
+  referenceData?: LabelledData;
   runtime?: RuntimeOptions;
   signal?: AbortSignal;
   onStatus?: (message: string) => void;
 }
 
-/** Walks `data`'s rows to the victim's boundary, trains the ensemble, selects and calibrates. */
+/** Trains the three ensembles, walks seeds of the walk ensemble's third, selects and calibrates on models that never walked. */
 export async function makeFingerprint(
   victim: Classifier,
   data: { x: Tensor<"float32">; labels: readonly number[] },
@@ -143,82 +167,84 @@ export async function makeFingerprint(
   options: MakeFingerprintOptions,
 ): Promise<Fingerprint> {
   checkParams(params, data.x.shape[0]);
+  const referenceRows = options.referenceData?.x.shape[0];
+  if (referenceRows !== undefined && referenceRows < 3 * params.batchSize)
+    throw new AegisError(
+      "BAD_OPTION",
+      `the references' data holds ${referenceRows} samples; each ensemble trains on a third of it, give at least ${3 * params.batchSize}`,
+    );
   const rows = createRng(params.seed).shuffle(Array.from({ length: data.x.shape[0] }, (_, i) => i));
-  const half = Math.floor(rows.length / 2);
-  const [selectionRows, calibrationRows] = [rows.slice(0, half), rows.slice(half)];
-  const walked = Math.min(params.candidates, half);
-  const seeds = gatherRows(data.x, selectionRows.slice(0, walked));
+  const third = Math.floor(rows.length / 3);
+  const [walkRows, heldOutRows] = [rows.slice(0, third), rows.slice(third)];
+  const walked = Math.min(params.candidates, third);
+  const seeds = gatherRows(data.x, walkRows.slice(0, walked));
   const seedProbs = probabilitiesOf(victim, await victim.predict(seeds));
   const seedLabels = labelsOf(seedProbs);
   const targets = seedLabels.map((_, i) => runnerUp(seedProbs, i));
-  const part = (r: readonly number[]) => ({ x: gatherRows(data.x, r), labels: r.map((i) => data.labels[i]) });
-  const ensemble = await trainEnsemble(victim, part(selectionRows), part(calibrationRows), params, options);
-  options.onStatus?.(`walking ${walked} seeds across the boundary`);
-  const rateOf = async (models: readonly Predictor[], x: Tensor<"float32">, labels: readonly number[]) =>
-    Promise.all(models.map(async (m) => matchesOf(await m.predict(x), labels)));
+  const ensembles: Ensemble[] = [];
   try {
-    const walk = await walkToBoundary(victim, ensemble, seeds, { targets, seedLabels }, params, options.signal);
-    const crossed = walk.crossed.flatMap((ok, i) => (ok ? [i] : []));
+    const part = (from: LabelledData, r: readonly number[]) => ({ x: gatherRows(from.x, r), labels: r.map((i) => from.labels[i]) });
+    const [walkData, heldOutData] = [part(data, walkRows), part(data, heldOutRows)];
+    const referenceThirds = options.referenceData ? thirdsOf(options.referenceData, params.seed) : [walkData, heldOutData, heldOutData];
+    for (const [k, role] of (["walk", "selection", "calibration"] as const).entries()) {
+      const training = { surrogates: k === 0 ? walkData : heldOutData, references: referenceThirds[k] };
+      ensembles.push(await trainEnsemble(victim, training, role, params, 1 + k * (params.surrogates + params.references), options));
+    }
+    const [walkModels, selection, calibration] = ensembles;
+    options.onStatus?.(`walking ${walked} seeds across the boundary`);
+    const walk = await walkToBoundary(victim, walkModels, seeds, { targets, seedLabels }, params, options.signal);
+    const walkedLabels = labelsOf(await victim.predict(walk));
+    const crossed = targets.flatMap((t, i) => (walkedLabels[i] === t ? [i] : []));
     if (crossed.length < params.count) {
       throw new AegisError(
         "BAD_OPTION",
-        `only ${crossed.length} of ${walked} seeds reached a margin of ${params.margin} in ${params.maxIter} steps, fewer than the ${params.count} points asked for; raise --candidates or maxIter, or lower the margin`,
+        `the victim gives the target class to only ${crossed.length} of ${walked} walked seeds, fewer than the ${params.count} points asked for; raise --param candidates, maxIter or epsilon`,
       );
     }
-    const candidates = { x: gatherRows(walk.x, crossed), labels: crossed.map((i) => targets[i]) };
-    options.onStatus?.(`scoring ${crossed.length} candidates on ${ensemble.surrogates.length} surrogates and ${ensemble.selection.length} references`);
-    const surrogateHits = await rateOf(ensemble.surrogates, candidates.x, candidates.labels);
-    const selectionHits = await rateOf(ensemble.selection, candidates.x, candidates.labels);
-    const score = candidates.labels.map((_, i) => shareOf(surrogateHits, i) * (1 - shareOf(selectionHits, i)));
+    const candidates = { x: gatherRows(walk, crossed), labels: crossed.map((i) => targets[i]) };
+    options.onStatus?.(`scoring ${crossed.length} candidates on the selection ensemble`);
+    const surrogateShare = await meanProbabilityOf(selection.surrogates, candidates);
+    const referenceShare = await meanProbabilityOf(selection.references, candidates);
+    const score = candidates.labels.map((_, i) => (selection.surrogates.length > 0 ? surrogateShare[i] : 1) * (1 - referenceShare[i]));
     const chosen = candidates.labels
       .map((_, i) => i)
       .sort((a, b) => score[b] - score[a] || a - b)
       .slice(0, params.count);
-    const x = gatherRows(candidates.x, chosen);
-    const labels = chosen.map((i) => candidates.labels[i]);
-    const referenceHits = await rateOf(ensemble.calibration, x, labels);
-    const nullMatch = labels.map((_, i) => (referenceHits.reduce((s, hits) => s + hits[i], 0) + 1) / (ensemble.calibration.length + 2));
-    const rate = (hits: readonly number[][], rows: readonly number[]) => hits.map((h) => rows.reduce((s, i) => s + h[i], 0) / rows.length);
+    const kept = { x: gatherRows(candidates.x, chosen), labels: chosen.map((i) => candidates.labels[i]) };
+    const calibrationHits = await hitsOf(calibration.references, kept);
+    const calibrationRates = { surrogates: ratesOf(await hitsOf(calibration.surrogates, kept)), references: ratesOf(calibrationHits) };
+    const ensembleRates = async (e: Ensemble) => ({
+      surrogates: ratesOf(await hitsOf(e.surrogates, kept)),
+      references: ratesOf(await hitsOf(e.references, kept)),
+    });
+    const nullMatch = kept.labels.map((_, i) => (calibrationHits.reduce((s, hits) => s + hits[i], 0) + 1) / (calibrationHits.length + 2));
+    const highestReference = Math.max(...calibrationRates.references);
+    const lowestSurrogate = calibrationRates.surrogates.length > 0 ? Math.min(...calibrationRates.surrogates) : 1;
+    if (lowestSurrogate <= highestReference) {
+      options.onStatus?.(
+        `warning: a held-out surrogate matches ${(lowestSurrogate * 100).toFixed(0)}%, no more than a held-out reference (${(highestReference * 100).toFixed(0)}%); the fingerprint may not separate copies from independent models`,
+      );
+    }
     const { count: _, ...rest } = params;
     return {
       format: "aegis-fingerprint",
-      version: 1,
+      version: 2,
       papers: FINGERPRINT_PAPERS,
       victim: options.victimName,
       inputShape: [...victim.inputShape],
       numClasses: victim.numClasses,
       clipRange: [victim.clipRange[0], victim.clipRange[1]],
-      x,
-      labels,
+      x: kept.x,
+      labels: kept.labels,
       nullMatch,
       alpha: params.alpha,
-      threshold: Math.max(
-        nullThreshold(nullMatch, params.alpha),
-        Math.ceil(
-          (labels.length *
-            (1 +
-              mean(
-                rate(
-                  referenceHits,
-                  labels.map((_, i) => i),
-                ),
-              ))) /
-            2,
-        ),
-      ),
-      calibration: {
-        surrogates: rate(surrogateHits, chosen),
-        selectionReferences: rate(selectionHits, chosen),
-        references: rate(
-          referenceHits,
-          labels.map((_, i) => i),
-        ),
-      },
+      threshold: Math.max(nullThreshold(nullMatch, params.alpha), Math.ceil((kept.labels.length * (lowestSurrogate + highestReference)) / 2)),
+      calibration: { ...calibrationRates, walk: await ensembleRates(walkModels), selection: await ensembleRates(selection) },
       params: rest,
       candidates: { walked, crossed: crossed.length },
     };
   } finally {
-    for (const m of [...ensemble.surrogates, ...ensemble.selection, ...ensemble.calibration]) await m.release();
+    for (const e of ensembles) for (const m of [...e.surrogates, ...e.references]) await m.release();
   }
 }
 
@@ -285,17 +311,12 @@ export function nullThreshold(nullMatch: readonly number[], alpha: number): numb
   return m < 0 ? nullMatch.length + 1 : m;
 }
 
-interface Walk {
-  x: Tensor<"float32">;
-  crossed: boolean[];
-}
-
 /**
  * Sign-gradient steps on the summed, per-model L1-normalised cross-entropies: the victim's
- * and the surrogates' towards each row's target, the selection references' towards the
+ * and the walk surrogates' towards each row's target, the walk references' towards the
  * seed's own label (Lukas et al.'s ensemble: transfer to copies, not to independent
- * models). A row stops once the victim gives its target with `margin` over the runner-up
- * and every surrogate agrees.
+ * models), projected onto the L∞ ball of `epsilon` around the seed. A row stops once the
+ * victim and every walk surrogate give its target with `margin` over the runner-up.
  */
 async function walkToBoundary(
   victim: Classifier,
@@ -304,34 +325,29 @@ async function walkToBoundary(
   labels: { targets: readonly number[]; seedLabels: readonly number[] },
   params: FingerprintParams,
   signal?: AbortSignal,
-): Promise<Walk> {
+): Promise<Tensor<"float32">> {
   const n = seeds.shape[0];
   const d = sizeOf(seeds.shape.slice(1));
   const [lo, hi] = victim.clipRange;
   const conferrable = params.method === "conferrable";
   const x = Float32Array.from(seeds.data);
-  const crossed = new Array<boolean>(n).fill(false);
   let active = Array.from({ length: n }, (_, i) => i);
-  for (let step = 0; step <= params.maxIter && active.length > 0; step++) {
+  for (let step = 0; step < params.maxIter && active.length > 0; step++) {
     if (signal?.aborted) throw new AegisError("INTERRUPTED", "fingerprinting was interrupted; nothing was written");
     const batch = gatherRows(float32(seeds.shape, x), active);
     const targets = active.map((i) => labels.targets[i]);
+    const surrogates = conferrable ? ensemble.surrogates : [];
     const terms = [
       { model: victim, y: targets },
-      ...(conferrable ? ensemble.surrogates.map((model) => ({ model, y: targets })) : []),
-      ...(conferrable ? ensemble.selection.map((model) => ({ model, y: active.map((i) => labels.seedLabels[i]) })) : []),
+      ...surrogates.map((model) => ({ model, y: targets })),
+      ...(conferrable ? ensemble.references.map((model) => ({ model, y: active.map((i) => labels.seedLabels[i]) })) : []),
     ];
     const runs = await Promise.all(terms.map((t) => t.model.valueAndGradient(batch, t.y, { loss: "ce" })));
-    const agree = (j: number) =>
-      marginOf(probabilitiesOf(victim, runs[0].output), j, targets[j]) >= params.margin &&
-      (!conferrable || runs.slice(1, 1 + ensemble.surrogates.length).every((r) => argmaxRow(r.output, j) === targets[j]));
+    const reached = (j: number) =>
+      runs.slice(0, 1 + surrogates.length).every((r, m) => marginOf(probabilitiesOf(terms[m].model, r.output), j, targets[j]) >= params.margin);
     const still: number[] = [];
     active.forEach((row, j) => {
-      if (agree(j)) {
-        crossed[row] = true;
-        return;
-      }
-      if (step === params.maxIter) return;
+      if (reached(j)) return;
       still.push(row);
       const direction = new Float32Array(d);
       for (const { grad } of runs) {
@@ -339,11 +355,15 @@ async function walkToBoundary(
         for (let k = 0; k < d; k++) norm += Math.abs(grad.data[j * d + k]);
         if (norm > 0) for (let k = 0; k < d; k++) direction[k] += grad.data[j * d + k] / norm;
       }
-      for (let k = 0; k < d; k++) x[row * d + k] = Math.min(hi, Math.max(lo, x[row * d + k] - params.stepSize * Math.sign(direction[k])));
+      for (let k = 0; k < d; k++) {
+        const seed = seeds.data[row * d + k];
+        const moved = x[row * d + k] - params.stepSize * Math.sign(direction[k]);
+        x[row * d + k] = Math.min(hi, seed + params.epsilon, Math.max(lo, seed - params.epsilon, moved));
+      }
     });
     active = still;
   }
-  return { x: float32(seeds.shape, x), crossed };
+  return float32(seeds.shape, x);
 }
 
 /** p[target] minus the largest other probability of a row. */
@@ -354,56 +374,88 @@ function marginOf(probs: Tensor<"float32">, row: number, target: number): number
   return probs.data[row * k + target] - other;
 }
 
-interface LabelledData {
+export interface LabelledData {
   x: Tensor<"float32">;
   labels: readonly number[];
 }
 
 interface Ensemble {
   surrogates: OnnxClassifier[];
-  selection: OnnxClassifier[];
-  calibration: OnnxClassifier[];
+  references: OnnxClassifier[];
 }
 
 /**
- * Surrogates learn the victim's answers on the owner's data (what a copycat would do);
- * references learn its true labels (what an honest competitor would do). Each has its own
- * seed of weights and shuffling; every model is released by the caller.
+ * Surrogates learn the victim's answers on one part of the owner's data (what a copycat
+ * would do); references learn its true labels (what an honest competitor would do). Each
+ * model has its own seed of weights and shuffling, from `firstSeed` on; the caller releases
+ * them, and on failure the ones trained so far are released here.
  */
 async function trainEnsemble(
   victim: Classifier,
-  selectionData: LabelledData,
-  calibrationData: LabelledData,
+  data: { surrogates: LabelledData; references: LabelledData },
+  role: string,
   params: FingerprintParams,
+  firstSeed: number,
   options: MakeFingerprintOptions,
 ): Promise<Ensemble> {
-  const answers = probabilitiesOf(victim, await victim.predict(selectionData.x));
-  const truth = (d: LabelledData) => ({ x: d.x, answers: oneHot(d.labels, victim.numClasses) });
+  const answers = { x: data.surrogates.x, answers: probabilitiesOf(victim, await victim.predict(data.surrogates.x)) };
+  const truth = { x: data.references.x, answers: oneHot(data.references.labels, victim.numClasses) };
   const schedule = { epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
-  const ensemble: Ensemble = { surrogates: [], selection: [], calibration: [] };
-  const selectionCount = Math.floor(params.references / 2);
-  const jobs: { kind: keyof Ensemble; data: { x: Tensor<"float32">; answers: Tensor<"float32"> } }[] = [
-    ...Array.from({ length: params.surrogates }, () => ({ kind: "surrogates" as const, data: { x: selectionData.x, answers } })),
-    ...Array.from({ length: params.references }, (_, i) =>
-      i < selectionCount ? { kind: "selection" as const, data: truth(selectionData) } : { kind: "calibration" as const, data: truth(calibrationData) },
-    ),
+  const ensemble: Ensemble = { surrogates: [], references: [] };
+  const jobs = [
+    ...Array.from({ length: params.surrogates }, () => ({ kind: "surrogates" as const, answers })),
+    ...Array.from({ length: params.references }, () => ({ kind: "references" as const, answers: truth })),
   ];
   try {
     for (const [i, job] of jobs.entries()) {
-      options.onStatus?.(`training ${job.kind === "surrogates" ? "surrogate" : "reference"} ${i + 1} of ${jobs.length}`);
+      options.onStatus?.(`training ${role} ${job.kind === "surrogates" ? "surrogate" : "reference"} ${i + 1} of ${jobs.length}`);
       const spec: StolenModelSpec = {
         architecture: params.architecture,
         victimModel: options.victimModel,
-        seed: params.seed + 1 + i,
+        seed: params.seed + firstSeed + i,
         runtime: options.runtime,
       };
-      ensemble[job.kind].push(await trainStolen(victim, spec, schedule, job.data, options.signal));
+      ensemble[job.kind].push(await trainStolen(victim, spec, schedule, job.answers, options.signal));
     }
   } catch (e) {
-    for (const m of [...ensemble.surrogates, ...ensemble.selection, ...ensemble.calibration]) await m.release();
+    for (const m of [...ensemble.surrogates, ...ensemble.references]) await m.release();
     throw e;
   }
   return ensemble;
+}
+
+/** The data's rows shuffled and cut in three parts. */
+function thirdsOf(data: LabelledData, seed: number): LabelledData[] {
+  const rows = createRng(seed + 1).shuffle(Array.from({ length: data.x.shape[0] }, (_, i) => i));
+  const third = Math.floor(rows.length / 3);
+  return [0, 1, 2].map((k) => {
+    const part = rows.slice(k * third, (k + 1) * third);
+    return { x: gatherRows(data.x, part), labels: part.map((i) => data.labels[i]) };
+  });
+}
+
+/** 1 where each model's top class of a row is its label, else 0: one list per model. */
+async function hitsOf(models: readonly Predictor[], points: LabelledData): Promise<number[][]> {
+  const hits: number[][] = [];
+  for (const m of models) hits.push(matchesOf(await m.predict(points.x), points.labels));
+  return hits;
+}
+
+function ratesOf(hits: readonly number[][]): number[] {
+  return hits.map((h) => mean(h));
+}
+
+/** The models' mean probability of each row's label (0 for every row when there is no model). */
+async function meanProbabilityOf(models: readonly OnnxClassifier[], points: LabelledData): Promise<number[]> {
+  const sum = new Array<number>(points.labels.length).fill(0);
+  for (const m of models) {
+    const probs = probabilitiesOf(m, await m.predict(points.x));
+    const k = probs.shape[1];
+    points.labels.forEach((label, i) => {
+      sum[i] += probs.data[i * k + label] / models.length;
+    });
+  }
+  return sum;
 }
 
 function checkParams(p: FingerprintParams, rows: number): void {
@@ -415,15 +467,19 @@ function checkParams(p: FingerprintParams, rows: number): void {
   whole("candidates", 1);
   whole("maxIter", 1);
   whole("surrogates", 0);
-  whole("references", 2);
+  whole("references", 1);
   whole("epochs", 1);
   whole("batchSize", 1);
   if (p.architecture !== "like" && !(ARCHITECTURES as readonly string[]).includes(p.architecture))
     throw new AegisError("BAD_OPTION", `architecture must be ${ARCHITECTURES.join(", ")} or like, not "${p.architecture}"`);
   if (p.candidates < p.count) throw new AegisError("BAD_OPTION", `candidates (${p.candidates}) must be at least count (${p.count})`);
-  if (Math.floor(rows / 2) < p.count)
-    throw new AegisError("BAD_OPTION", `the data holds ${rows} samples; half of them seed the walks, fewer than the ${p.count} fingerprint points asked for`);
+  if (Math.floor(rows / 3) < p.count)
+    throw new AegisError(
+      "BAD_OPTION",
+      `the data holds ${rows} samples; a third of them seed the walks, fewer than the ${p.count} fingerprint points asked for`,
+    );
   if (!(p.margin >= 0 && p.margin < 1)) throw new AegisError("BAD_OPTION", `margin is a probability difference in [0, 1), got ${p.margin}`);
+  if (!(p.epsilon > 0)) throw new AegisError("BAD_OPTION", `epsilon must be positive, got ${p.epsilon}`);
   if (!(p.stepSize > 0)) throw new AegisError("BAD_OPTION", `stepSize must be positive, got ${p.stepSize}`);
   if (!(p.alpha > 0 && p.alpha < 1)) throw new AegisError("BAD_OPTION", `alpha must be in (0, 1), got ${p.alpha}`);
   if (!(p.learningRate > 0)) throw new AegisError("BAD_OPTION", `learningRate must be positive, got ${p.learningRate}`);
@@ -432,10 +488,6 @@ function checkParams(p: FingerprintParams, rows: number): void {
 /** 1 where a row's top class is the label, else 0. */
 function matchesOf(outputs: Tensor<"float32">, labels: readonly number[]): number[] {
   return labels.map((label, i) => (argmaxRow(outputs, i) === label ? 1 : 0));
-}
-
-function shareOf(hits: readonly number[][], i: number): number {
-  return hits.length === 0 ? 1 : hits.reduce((s, h) => s + h[i], 0) / hits.length;
 }
 
 function labelsOf(outputs: Tensor<"float32">): number[] {

@@ -6,6 +6,7 @@ export {
   type Fingerprint,
   type FingerprintParams,
   type FingerprintVerdict,
+  type LabelledData,
   type MakeFingerprintOptions,
   makeFingerprint,
   nullThreshold,

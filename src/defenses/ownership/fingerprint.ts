@@ -225,6 +225,13 @@ export async function makeFingerprint(
         `warning: a held-out surrogate matches ${(lowestSurrogate * 100).toFixed(0)}%, no more than a held-out reference (${(highestReference * 100).toFixed(0)}%); the fingerprint may not separate copies from independent models`,
       );
     }
+    const threshold = Math.max(nullThreshold(nullMatch, params.alpha), Math.ceil((kept.labels.length * (lowestSurrogate + highestReference)) / 2));
+    // Such a fingerprint would call no suspect a copy, not even the victim: refuse to write it.
+    if (threshold > kept.labels.length)
+      throw new AegisError(
+        "BAD_OPTION",
+        `even a suspect matching all ${kept.labels.length} points would not be accused at alpha ${params.alpha}: the held-out references match them too often for so few points; raise --count (and --param candidates), or --param alpha`,
+      );
     const { count: _, ...rest } = params;
     return {
       format: "aegis-fingerprint",
@@ -238,7 +245,7 @@ export async function makeFingerprint(
       labels: kept.labels,
       nullMatch,
       alpha: params.alpha,
-      threshold: Math.max(nullThreshold(nullMatch, params.alpha), Math.ceil((kept.labels.length * (lowestSurrogate + highestReference)) / 2)),
+      threshold,
       calibration: { ...calibrationRates, walk: await ensembleRates(walkModels), selection: await ensembleRates(selection) },
       params: rest,
       candidates: { walked, crossed: crossed.length },

@@ -107,6 +107,7 @@ test("extract: mistakes a user can make exit 2 with what to do", async () => {
   const cases: [string[], RegExp][] = [
     [["extract", "copycat", "--model", demo, "--budget", "10"], /give it with --thief-data/],
     [["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "epoch=3"], /--param epoch: copycat has no such parameter/],
+    [["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "decay=step"], /decay must be cosine or none, not "step"/],
     [["extract", "dfme", "--model", demo, "--budget", "100"], /one dfme iteration spends 1792 queries but the budget is 100/],
   ];
   for (const [args, message] of cases) {

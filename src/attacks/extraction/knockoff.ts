@@ -30,7 +30,7 @@ import { AegisError } from "../../errors.js";
 import { kMeans } from "../../linalg.js";
 import { gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import type { QueryOracle } from "./oracle.js";
-import { createStolenModel } from "./stolen-model.js";
+import { checkDecay, createStolenModel, type LearningRateDecay } from "./stolen-model.js";
 import { asTargets, queryRows, thiefData, trainOnTransferSet } from "./transfer-set.js";
 import type { ExtractionAttack, ExtractionContext, ExtractionInput, TargetKind } from "./types.js";
 
@@ -51,6 +51,7 @@ export interface KnockoffParams extends Record<string, unknown> {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  decay: LearningRateDecay;
 }
 
 export const knockoff: ExtractionAttack<KnockoffParams> = {
@@ -68,8 +69,9 @@ export const knockoff: ExtractionAttack<KnockoffParams> = {
     clusters: 10,
     targets: "soft",
     epochs: 20,
-    batchSize: 64,
+    batchSize: 32,
     learningRate: 1e-3,
+    decay: "cosine",
   },
   help: {
     sampling: "random: uniform over the thief data; adaptive: a gradient-bandit policy over its categories",
@@ -82,8 +84,10 @@ export const knockoff: ExtractionAttack<KnockoffParams> = {
     epochs: "training epochs over the transfer set",
     batchSize: "samples per training step",
     learningRate: "Adam's learning rate",
+    decay: "cosine: the learning rate annealed towards 0 over the epochs (Loshchilov & Hutter 2017); none: constant",
   },
   async run(oracle, input, params, context) {
+    checkDecay(params.decay);
     const thief = thiefData(input, "knockoff");
     if (params.sampling !== "random" && params.sampling !== "adaptive") {
       throw new AegisError("BAD_OPTION", `knockoff's sampling is random or adaptive, not "${params.sampling}"`);

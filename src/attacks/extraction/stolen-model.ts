@@ -4,7 +4,8 @@
  * also study — the victim's own architecture with fresh weights (`aegis train --like`).
  * It learns from the victim's answers with the soft cross-entropy −Σ p·log q (Hinton et
  * al.'s distillation at temperature 1; on one-hot answers the ordinary cross-entropy), with
- * Adam, on the engine's one-run training steps.
+ * Adam, on the engine's one-run training steps, at a constant learning rate or annealed by
+ * a cosine (Loshchilov & Hutter 2017, SGDR).
  */
 import { type Architecture, adam, buildArchitecture, type ModelInfo, OnnxClassifier, type RuntimeOptions, reinitialise, train } from "../../engine/index.js";
 import { AegisError } from "../../errors.js";
@@ -25,7 +26,12 @@ export interface TrainingSchedule {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** "cosine": the learning rate annealed towards 0 over the epochs (Loshchilov & Hutter 2017); default constant. */
+  decay?: LearningRateDecay;
 }
+
+export const LEARNING_RATE_DECAYS = ["cosine", "none"] as const;
+export type LearningRateDecay = (typeof LEARNING_RATE_DECAYS)[number];
 
 /** A fresh, trainable stolen model of the victim's input shape and classes. */
 export async function createStolenModel(victim: ModelInfo, spec: StolenModelSpec, batchSize: number): Promise<OnnxClassifier> {
@@ -49,6 +55,13 @@ export async function createStolenModel(victim: ModelInfo, spec: StolenModelSpec
   return stolen;
 }
 
+/** The decay, refused before any query is spent when it is not one Aegis knows. */
+export function checkDecay(decay: string): LearningRateDecay {
+  if (!(LEARNING_RATE_DECAYS as readonly string[]).includes(decay))
+    throw new AegisError("BAD_OPTION", `decay must be ${LEARNING_RATE_DECAYS.join(" or ")}, not "${decay}"`);
+  return decay as LearningRateDecay;
+}
+
 /** Trains the stolen model on the victim's answers (rows summing to 1). */
 export async function fitStolen(
   stolen: OnnxClassifier,
@@ -59,11 +72,16 @@ export async function fitStolen(
   signal?: AbortSignal,
 ): Promise<void> {
   if (x.shape[0] === 0) return;
-  await train(
-    stolen,
-    { x, targets: answers },
-    { epochs: schedule.epochs, batchSize: schedule.batchSize, optimizer: adam({ lr: schedule.learningRate }), seed, signal },
-  );
+  const decay = checkDecay(schedule.decay ?? "none");
+  const optimizer = adam({ lr: schedule.learningRate });
+  // Cosine annealing: the epoch after epoch e runs at lr·(1 + cos(π·e/E))/2.
+  const onEpoch =
+    decay === "cosine"
+      ? ({ epoch }: { epoch: number }) => {
+          optimizer.learningRate = (schedule.learningRate * (1 + Math.cos((Math.PI * epoch) / schedule.epochs))) / 2;
+        }
+      : undefined;
+  await train(stolen, { x, targets: answers }, { epochs: schedule.epochs, batchSize: schedule.batchSize, optimizer, seed, signal, onEpoch });
 }
 
 /** A stolen model trained from scratch on one transfer set: the same seed gives the same model for the same data. */

@@ -103,7 +103,7 @@ test("aegis repair prints before and after, writes the repaired model, and refus
   assert.ok(existsSync(out));
   const wrong = await aegis(["repair", "fine-pruning", "--model", modelFile, "--data", data, "--test-data", test, "--out", out, "--inspection", manifestFile]);
   assert.equal(wrong.code, 2, wrong.stderr);
-  const unknown = await aegis(["repair", "retrain", "--model", modelFile, "--data", data, "--test-data", test, "--out", out]);
+  const unknown = await aegis(["repair", "relabel", "--model", modelFile, "--data", data, "--test-data", test, "--out", out]);
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.doesNotMatch(unknown.stderr, /at .*\.ts:\d+/);
 });

@@ -95,7 +95,8 @@ export function repairCommand(): Command {
   withJson(cmd, "the numbers before and after, and what the repair did");
   withRuntime(cmd);
   return cmd.action(async (method: string, opts) => {
-    if (!(METHODS as readonly string[]).includes(method)) throw new AegisError("BAD_OPTION", `the repair must be ${METHODS.slice(0, -1).join(", ")} or ${METHODS.at(-1)}, not "${method}"`);
+    if (!(METHODS as readonly string[]).includes(method))
+      throw new AegisError("BAD_OPTION", `the repair must be ${METHODS.slice(0, -1).join(", ")} or ${METHODS.at(-1)}, not "${method}"`);
     if (opts.inspection && method === "fine-pruning")
       throw new AegisError("BAD_OPTION", "--inspection is for unlearning and retrain (fine-pruning needs no trigger)");
     if (method === "retrain") {

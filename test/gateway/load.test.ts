@@ -177,12 +177,13 @@ test(`${LOAD} requests at full speed with every control on: all 2xx, one audit e
     counted.map((m) => [m[1], Number(m[2])]),
     [["200", WARM_UP + LOAD]],
   );
-  const outputDecisions = /^aegis_decisions_total\{control="output",action="degrade",reason="top-k\(k=3\)\+rounding\(decimals=2\)"\} (\d+)$/m.exec(text);
+  const outputDecisions =
+    /^aegis_decisions_total\{route="digits",control="output",action="degrade",reason="top-k\(k=3\)\+rounding\(decimals=2\)"\} (\d+)$/m.exec(text);
   assert.equal(Number(outputDecisions?.[1]), WARM_UP + LOAD, "the output postprocessor ran on every answer");
   const refusalsOrAlarms = text
     .split("\n")
     // The guard creates the alarm counters at 0 (for the alert rules); a count above 0 is a decision taken.
-    .filter((line) => /^aegis_decisions_total\{control="(rate-limit|prada|auth)",action="(throttle|flag|block)".* [1-9]\d*$/.test(line));
+    .filter((line) => /^aegis_decisions_total\{route="[^"]*",control="(rate-limit|prada|auth)",action="(throttle|flag|block)".* [1-9]\d*$/.test(line));
   assert.deepEqual(refusalsOrAlarms, [], "no request throttled, flagged or refused");
 
   guard.child.kill("SIGTERM");

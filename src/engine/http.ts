@@ -151,10 +151,15 @@ export class HttpPredictor implements Predictor {
     if (this.classes === undefined) {
       throw new AegisError(
         "BAD_OPTION",
-        `the number of classes of ${this.shownUrl} is not known until it has answered once; pass numClasses or call predict first`,
+        `the number of classes of ${this.shownUrl} is not known until it has answered once; pass numClasses (--target-classes on the command line) or call predict first`,
       );
     }
     return this.classes;
+  }
+
+  /** Whether numClasses can be read: it was given, or the endpoint has answered. */
+  get classCountKnown(): boolean {
+    return this.classes !== undefined;
   }
 
   /** Samples sent so far, each counted once per batch (retries of a batch are not counted again). */

@@ -6,6 +6,7 @@ import { randomTargets, runCurve } from "../../audit/index.js";
 import { saveNpz } from "../../data/index.js";
 import { requireLabels } from "../../data/labels.js";
 import { capabilitiesOf, type Predictor } from "../../engine/capabilities.js";
+import { HttpPredictor } from "../../engine/http.js";
 import { summarizeModel } from "../../engine/inspect.js";
 import type { RuntimeOptions } from "../../engine/runtime.js";
 import { openClassifier, TokenClassifier } from "../../engine/token-classifier.js";
@@ -32,7 +33,7 @@ import {
   withSamples,
   withSeed,
 } from "../options.js";
-import { addTargetOptions, targetPredictor } from "../target.js";
+import { addTargetOptions, learnTargetClasses, targetPredictor } from "../target.js";
 
 /** CLI flags that map onto attack parameters of the same meaning (ART's names, camel-cased). */
 const PARAM_FLAGS: Record<string, string> = {
@@ -110,6 +111,7 @@ export function attackCommand(): Command {
     let targets: number[] | undefined;
     // Attacks that are targeted by nature (JSMA, the patch) stay targeted unless told otherwise.
     if (opts.targeted || opts.targetClass !== undefined || attack.defaults.targeted) {
+      if (target instanceof HttpPredictor) await learnTargetClasses(target, data.x);
       const k = target.numClasses;
       if (opts.targetClass !== undefined) {
         if (opts.targetClass >= k) throw new AegisError("LABEL_OUT_OF_RANGE", `--target-class ${opts.targetClass} is outside the model's classes 0..${k - 1}`);

@@ -55,7 +55,7 @@ import {
   withSamples,
   withSeed,
 } from "../options.js";
-import { addTargetOptions, targetPredictor } from "../target.js";
+import { addTargetOptions, targetWithClasses } from "../target.js";
 
 export function extractCommand(): Command {
   const cmd = new Command("extract")
@@ -136,17 +136,17 @@ export function extractCommand(): Command {
     const samples = Math.min(opts.samples ?? test.x.shape[0], test.x.shape[0]);
     const testSet = { x: sliceRows(test.x, 0, samples), labels: requireLabels(test, "judging the stolen model").slice(0, samples) };
     const inputShape = test.x.shape.slice(1);
+    const thief = thiefData(attack, opts, opts.budget, inputShape, clipRange);
+    if (opts.thiefLabels && !thief?.labels)
+      throw new AegisError("BAD_OPTION", "--thief-labels uses the thief data's own labels, but it has none; drop it to cluster the data instead");
     const local = opts.model ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange }) : undefined;
     // The victim as its API answers: in the given input range, its probabilities through the --outputs postprocessors.
     const victim = answeringThrough(
-      local ?? targetPredictor(opts, inputShape, opts.batchSize),
+      local ?? (await targetWithClasses(opts, testSet.x, opts.batchSize)),
       opts.outputs ? buildPostprocessors(parseDefenceSpecs(opts.outputs, "--outputs")) : [],
       clipRange,
     );
 
-    const thief = thiefData(attack, opts, opts.budget, inputShape, clipRange);
-    if (opts.thiefLabels && !thief?.labels)
-      throw new AegisError("BAD_OPTION", "--thief-labels uses the thief data's own labels, but it has none; drop it to cluster the data instead");
     const run = await runWithProgress(attack, victim, {
       ...opts,
       thief: thief?.x,
@@ -364,7 +364,7 @@ async function defencesAudit(names: string | undefined, opts: any): Promise<void
   }));
 
   const local = opts.model ? await OnnxClassifier.fromFile(opts.model, { ...runtimeOptions(opts), batchSize: opts.batchSize, clipRange }) : undefined;
-  const victim = answeringThrough(local ?? targetPredictor(opts, inputShape, opts.batchSize), [], clipRange);
+  const victim = answeringThrough(local ?? (await targetWithClasses(opts, testSet.x, opts.batchSize)), [], clipRange);
   const guard = opts.guardConfig ? await configuredGuard(opts, inputShape) : await fittedGuard(opts, inputShape);
   const benign = benignStream(testSet.x, guard.unseen, opts.benignQueries);
   if (benign.shape[0] < opts.benignQueries) info(`the benign client sends ${benign.shape[0]} queries: the test data and the guard data left over hold no more`);

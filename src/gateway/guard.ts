@@ -153,10 +153,34 @@ export async function startGuard(configFile: string, options: { env?: NodeJS.Pro
 
 async function retire(generation: Generation): Promise<void> {
   await generation.app.close();
-  for (const m of generation.models) await m.classifier.release();
 }
 
+/**
+ * Builds one generation. What it opens (ONNX sessions, detectors, drift watches) is released
+ * when its app closes, or at once when building fails partway, so a reload that fails on the
+ * third route does not leak the first two routes' sessions.
+ */
 async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shared, logLevel: string | false): Promise<Generation> {
+  const held: (() => Promise<void>)[] = [];
+  const releaseHeld = async () => {
+    for (const release of held.splice(0).reverse()) await release();
+  };
+  try {
+    return await buildApp(config, stores, shared, logLevel, (release) => held.push(release), releaseHeld);
+  } catch (e) {
+    await releaseHeld();
+    throw e;
+  }
+}
+
+async function buildApp(
+  config: GuardConfig,
+  stores: Stores,
+  shared: Shared,
+  logLevel: string | false,
+  hold: (release: () => Promise<void>) => void,
+  releaseHeld: () => Promise<void>,
+): Promise<Generation> {
   let handler: Handler | undefined;
   const app = Fastify({
     bodyLimit: config.server.bodyLimit,
@@ -168,6 +192,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
       return createHttpServer(h);
     },
   });
+  app.addHook("onClose", releaseHeld);
   installErrorHandlers(app);
   const jwt = config.auth.jwt ? await createJwtVerifier(config.auth.jwt) : undefined;
   const apiKeys = config.auth.apiKeys ? new ApiKeyVerifier(readKeysFile(config.auth.apiKeys)) : undefined;
@@ -180,7 +205,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     log: (m) => app.log.warn(m),
     onOpened: (incident) => shared.metrics.incidents.inc({ detector: incident.detector, action: incident.action }),
   });
-  app.addHook("onClose", async () => responder.close());
+  hold(async () => responder.close());
   await responder.refresh();
   await app.register(rateLimitPlugin, { ...config.rateLimit, limiterFactory: stores.limiters });
   await app.register(incidentsPlugin, { responder, throttledRequestsPerMinute: config.incidents.throttledRequestsPerMinute, limiters: stores.limiters });
@@ -216,11 +241,11 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     const driftLayer = drift?.detector.method === "mmd" ? drift.model.layer : undefined;
     // A k-NN OOD detector of one of the model's layers, or else a drift detector's, shares the route's forward pass.
     const sharedLayer = (route.kind === "model" && detectors?.ood ? knnOodLayer(detectors.ood.file) : undefined) ?? driftLayer;
-    const forwardPass = route.kind === "model" && sharedLayer !== undefined ? await sharedPassFor(route.model, route.clipRange, sharedLayer) : undefined;
+    const forwardPass = route.kind === "model" && sharedLayer !== undefined ? await sharedPassFor(route.model, route.clipRange, sharedLayer, hold) : undefined;
     const loadRouteDetector = async (file: string) => {
       // An upstream's model is not here: only a detector of the raw input can watch it.
       const loaded = route.kind === "model" ? await loadDetector(file, route.model, {}, { features: forwardPass?.features }) : loadInputSpaceDetector(file);
-      app.addHook("onClose", async () => loaded.release());
+      hold(async () => loaded.release());
       return loaded;
     };
     if (detectors?.prada || detectors?.statefulKnn || detectors?.ood) {
@@ -234,9 +259,9 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
     }
     if (route.kind === "model" && route.drift && drift) {
       // Before the output controls, so the detector sees the model's own answers.
-      const features = driftLayer === undefined ? undefined : await driftFeatures(route.model, driftLayer, forwardPass?.features, app);
+      const features = driftLayer === undefined ? undefined : await driftFeatures(route.model, driftLayer, forwardPass?.features, hold);
       const watch = await watchDrift({ route: route.name, file: drift, config: route.drift, features, metrics: shared.metrics, responder, log: app.log });
-      app.addHook("onClose", async () => watch.close());
+      hold(async () => watch.close());
       hooks.push(watch.hook);
     }
     if (route.outputs) hooks.push(outputHook(buildPostprocessors(parseDefenceSpecs(route.outputs, "outputs"))));
@@ -247,6 +272,7 @@ async function buildGeneration(config: GuardConfig, stores: Stores, shared: Shar
         hooks.unshift(adversarialHook(route.name, (await loadRouteDetector(detectors.adversarial.file)).detector, detectors.adversarial.reject, responder));
       }
       const classifier = forwardPass?.predictor ?? (await OnnxClassifier.fromFile(route.model, { clipRange: route.clipRange }));
+      if (!forwardPass) hold(async () => classifier.release());
       models.push({ name: route.name, classifier, maxInstances: route.maxInstances, roles: route.roles, afterPredict: hooks });
     } else {
       proxies.push({
@@ -290,16 +316,27 @@ function knnOodLayer(detectorFile: string): string | undefined {
 }
 
 /** One extractor of `layer` for both the route's predictions and its detectors. */
-async function sharedPassFor(model: string, clipRange: [number, number], layer: string) {
+async function sharedPassFor(model: string, clipRange: [number, number], layer: string, hold: (release: () => Promise<void>) => void) {
   const classifier = await OnnxClassifier.fromFile(model, { clipRange });
-  return sharedForwardPass(classifier, await createFeatureExtractor(loadModel(model), { layer }));
+  const extractor = await createFeatureExtractor(loadModel(model), { layer }).catch(async (e: unknown) => {
+    await classifier.release();
+    throw e;
+  });
+  const pass = sharedForwardPass(classifier, extractor);
+  hold(async () => pass.predictor.release());
+  return pass;
 }
 
 /** The drift detector's layer: from the route's shared forward pass when it reads the same one, else from an extractor of its own (a second forward pass per request). */
-async function driftFeatures(model: string, layer: string, shared: FeatureSource | undefined, app: FastifyInstance): Promise<FeatureSource> {
+async function driftFeatures(
+  model: string,
+  layer: string,
+  shared: FeatureSource | undefined,
+  hold: (release: () => Promise<void>) => void,
+): Promise<FeatureSource> {
   if (shared?.layer === layer) return shared;
   const extractor = await createFeatureExtractor(loadModel(model), { layer });
-  app.addHook("onClose", async () => extractor.release());
+  hold(async () => extractor.release());
   return layerFeatures(extractor);
 }
 

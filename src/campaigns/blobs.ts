@@ -4,10 +4,11 @@
  * a model or data other than the submitter's. They live in the campaign's Redis, which holds
  * MNIST-sized inputs comfortably (the bundled CNN is 0.1 MB, 2,000 MNIST images 6 MB) and
  * refuses blobs over MAX_BLOB_BYTES; or, for larger ones, in a directory every machine mounts
- * (NFS, a shared volume), as files named by their hash. There is no S3-compatible store.
+ * (NFS, a shared volume), as files named by their hash, which expire like the Redis ones.
+ * There is no S3-compatible store.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { AegisError } from "../errors.js";
@@ -58,14 +59,21 @@ export function redisBlobs(redis: Redis, prefix: string): BlobStore {
 
 /**
  * Blobs as files `<dir>/<prefix>/<hash>` in a directory the submitter and every worker mount,
- * written atomically; nothing expires them (delete old files yourself). No size limit.
+ * written atomically. No size limit. A file not written for INPUT_TTL_SECONDS has expired, as
+ * an input in Redis would: the first put of each store deletes those (results, read at once,
+ * are kept as long, which costs only disk). Submitting an input again rewrites it, so it lives on.
  */
-export function directoryBlobs(dir: string, prefix: string): BlobStore {
+export function directoryBlobs(dir: string, prefix: string, now = () => Date.now()): BlobStore {
   const folder = join(dir, prefix);
+  let pruned = false;
   return {
     async put(bytes) {
       const hash = sha256(bytes);
       mkdirSync(folder, { recursive: true });
+      if (!pruned) {
+        pruned = true;
+        removeExpired(folder, now() - INPUT_TTL_SECONDS * 1000);
+      }
       writeFileAtomic(join(folder, hash), bytes);
       return hash;
     },
@@ -79,6 +87,19 @@ export function directoryBlobs(dir: string, prefix: string): BlobStore {
       return checked(bytes, hash, what, folder);
     },
   };
+}
+
+/** Deletes the files in `folder` last written before `cutoff` (ms); one that vanishes meanwhile (another machine pruned it) is no error. */
+function removeExpired(folder: string, cutoff: number): void {
+  for (const name of readdirSync(folder)) {
+    const file = join(folder, name);
+    try {
+      const stat = statSync(file);
+      if (stat.isFile() && stat.mtimeMs < cutoff) rmSync(file, { force: true });
+    } catch {
+      // Removed by another submitter or worker between readdir and stat.
+    }
+  }
 }
 
 function checked(bytes: Buffer, hash: string, what: string, where: string): Buffer {

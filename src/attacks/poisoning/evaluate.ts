@@ -140,7 +140,7 @@ export async function retrainLastLayer(
   data: { x: Tensor<"float32">; labels: readonly number[] },
   options: { epochs?: number; seed?: number } = {},
 ): Promise<Predictor & { release(): Promise<void> }> {
-  const extractor = await createFeatureExtractor(model.exportModel(), { pooling: "none" });
+  const extractor = await createFeatureExtractor(model.exportModel(), { ...model.runtimeOptions, pooling: "none" });
   const features = async (x: Tensor<"float32">) => (await extractor.extract(x)).features;
   const f = await features(data.x);
   const head = await OnnxClassifier.create(buildArchitecture("linear", { inputShape: [f.shape[1]], numClasses: model.numClasses, seed: options.seed ?? 0 }), {

@@ -79,7 +79,8 @@ export const featureCollision: PoisoningAttack<FeatureCollisionParams> = {
       throw new AegisError("SHAPE_MISMATCH", `the target has shape [${targets.x.shape.slice(1).join(", ")}], the data's samples [${sampleShape.join(", ")}]`);
     const candidates = data.labels.flatMap((y, i) => (y === p.baseClass ? [i] : []));
     const rows = drawRows(candidates, p.count, rng, `feature collision with bases of class ${p.baseClass}`);
-    const extractor = await createFeatureExtractor(model.exportModel(), { layer: p.layer ?? undefined, pooling: "none" });
+    // The model's own runtime options, so --threads and --device hold for the extractor too.
+    const extractor = await createFeatureExtractor(model.exportModel(), { ...model.runtimeOptions, layer: p.layer ?? undefined, pooling: "none" });
     let crafted: Collision;
     try {
       crafted = await collideFeatures(extractor, model, gatherRows(data.x, rows), targets.x, p, { signal, progress });

@@ -109,7 +109,7 @@ async function inspect(
     const outputs = await model.predict(data.x);
     return influence(model.outputKind === "logits" ? softmaxRows(outputs) : outputs, data.labels, k, { epsilon: options.epsilon });
   }
-  const extractor = await createFeatureExtractor(model.exportModel());
+  const extractor = await createFeatureExtractor(model.exportModel(), model.runtimeOptions);
   try {
     const { features } = await extractor.extract(data.x);
     return options.defence === "spectral-signatures"

@@ -96,7 +96,7 @@ export async function finePruning(
     if (bias) bias.value[channel] = 0;
   };
 
-  const extractor = await createFeatureExtractor(model.exportModel(), { layer: site.activation, pooling: "mean" });
+  const extractor = await createFeatureExtractor(model.exportModel(), { ...model.runtimeOptions, layer: site.activation, pooling: "mean" });
   let mean: Float64Array;
   try {
     const { features } = await extractor.extract(clean.x);

@@ -6,8 +6,6 @@
  * being one sample the endpoint received.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { hopskipjump } from "../../src/attacks/evasion/hopskipjump.js";
 import { square } from "../../src/attacks/evasion/square.js";
@@ -16,7 +14,8 @@ import { loadMnist } from "../../src/data/index.js";
 import { createRng } from "../../src/data/random.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
 import { HttpPredictor } from "../../src/engine/http.js";
-import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
+import { labelsOf, sliceRows } from "../../src/tensor.js";
+import { type ModelEndpoint, serveModel } from "../helpers/model-endpoint.js";
 
 const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const { test: mnist } = loadMnist();
@@ -24,44 +23,24 @@ const clf = await OnnxClassifier.fromFile(demo);
 const x = sliceRows(mnist.x, 0, 50);
 const y = labelsOf(mnist.y).slice(0, 50);
 
-let received = 0;
-const server = createServer(async (req, res) => {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  const { instances } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { instances: number[][][][] };
-  received += instances.length;
-  const logits = await clf.predict(float32([instances.length, 1, 28, 28], Float32Array.from(instances.flat(3))));
-  const predictions: number[][] = [];
-  for (let i = 0; i < instances.length; i++) {
-    const row = Array.from(logits.data.subarray(i * 10, (i + 1) * 10));
-    const max = Math.max(...row);
-    const e = row.map((v) => Math.exp(v - max));
-    const sum = e.reduce((a, b) => a + b, 0);
-    predictions.push(e.map((v) => v / sum));
-  }
-  res.writeHead(200, { "content-type": "application/json" });
-  res.end(JSON.stringify({ predictions }));
-});
-let url = "";
+let server: ModelEndpoint;
 
 before(async () => {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/models/mnist:predict`;
+  server = await serveModel(clf);
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await server.close();
   await clf.release();
 });
 
-const endpoint = () => new HttpPredictor({ url, inputShape: [1, 28, 28], numClasses: 10, batchSize: 64 });
+const endpoint = () => new HttpPredictor({ url: server.url, inputShape: [1, 28, 28], numClasses: 10, batchSize: 64 });
 const sum = (q: Int32Array | undefined) => (q ? q.reduce((a, b) => a + b, 0) : Number.NaN);
 
 test("Square L∞ at ε=0.3 through HTTP matches the in-process run, and its query counts are the endpoint's", async (t) => {
   const params = { ...square.defaults, eps: 0.3, maxQueries: 1000 };
   const local = await square.run(clf, x, y, params, { rng: createRng(7) });
   const http = endpoint();
-  received = 0;
+  server.received = 0;
   const start = Date.now();
   const remote = await square.run(http, x, y, params, { rng: createRng(7) });
   const seconds = (Date.now() - start) / 1000;
@@ -73,7 +52,7 @@ test("Square L∞ at ε=0.3 through HTTP matches the in-process run, and its que
   assert.ok(Math.abs(a.robust_accuracy - b.robust_accuracy) <= 1 / 50 + 1e-9, "robust accuracies agree within one sample");
   assert.ok(b.robust_accuracy <= 0.1, `robust accuracy through HTTP ${b.robust_accuracy}`);
   assert.equal(sum(remote.queries), http.queries, "the attack's per-sample counts add up to the predictor's counter");
-  assert.equal(http.queries, received, "and to the samples the server received");
+  assert.equal(http.queries, server.received, "and to the samples the server received");
 });
 
 test("HopSkipJump through HTTP (decisions only) matches the in-process run and the endpoint's counter", async (t) => {
@@ -82,7 +61,7 @@ test("HopSkipJump through HTTP (decisions only) matches the in-process run and t
   const params = { ...hopskipjump.defaults, maxQueries: 300 };
   const local = await hopskipjump.run(clf, xs, ys, params, { rng: createRng(8) });
   const http = endpoint();
-  received = 0;
+  server.received = 0;
   const remote = await hopskipjump.run(http, xs, ys, params, { rng: createRng(8) });
   const a = await attackMetrics(clf, xs, local.x, ys, { queries: local.queries });
   const b = await attackMetrics(clf, xs, remote.x, ys, { queries: remote.queries });
@@ -92,6 +71,6 @@ test("HopSkipJump through HTTP (decisions only) matches the in-process run and t
   assert.ok(Math.abs(a.robust_accuracy - b.robust_accuracy) <= 1 / 8 + 1e-9, "robust accuracies agree within one sample");
   assert.equal(b.success_rate, 1);
   assert.equal(sum(remote.queries), http.queries);
-  assert.equal(http.queries, received);
+  assert.equal(http.queries, server.received);
   assert.ok(Math.max(...(remote.queries as Int32Array)) <= 300, "budget respected");
 });

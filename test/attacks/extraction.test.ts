@@ -6,18 +6,17 @@
  * (1,000 and 5,000 queries, the CNN copy) are in `npm run bench`.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { copycat, dfme, functionallyEquivalent, jacobian, knockoff, QueryOracle, runExtraction, thiefClusters } from "../../src/attacks/index.js";
 import { createRng, loadMnist } from "../../src/data/index.js";
 import { defend, labelsOnly, topK } from "../../src/defenses/index.js";
-import { HttpPredictor, OnnxClassifier, type Predictor, softmaxRows } from "../../src/engine/index.js";
+import { HttpPredictor, OnnxClassifier, type Predictor } from "../../src/engine/index.js";
 import { argmaxRow } from "../../src/engine/trainer.js";
 import { AegisError } from "../../src/errors.js";
 import { GraphBuilder } from "../../src/onnx/builder.js";
 import { attr, DataType, emptyModel } from "../../src/onnx/ir.js";
 import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
+import { serveModel } from "../helpers/model-endpoint.js";
 
 const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const { train, test: mnistTest } = loadMnist();
@@ -140,20 +139,10 @@ test("DFME spends whole iterations of B·(m+1)·n_G + B·n_S queries and refuses
 });
 
 test("Copycat through --target's HttpPredictor: every counted query is a sample the endpoint received, and the copy matches the in-process one", async (t) => {
-  let received = 0;
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const { instances } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { instances: number[][][][] };
-    received += instances.length;
-    const scores = softmaxRows(await victim.predict(float32([instances.length, 1, 28, 28], Float32Array.from(instances.flat(3)))));
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ predictions: Array.from({ length: instances.length }, (_, i) => Array.from(scores.data.subarray(i * 10, (i + 1) * 10))) }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const server = await serveModel(victim);
   try {
     const endpoint = new HttpPredictor({
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/models/mnist:predict`,
+      url: server.url,
       inputShape: [1, 28, 28],
       numClasses: 10,
       batchSize: 128,
@@ -164,13 +153,12 @@ test("Copycat through --target's HttpPredictor: every counted query is a sample 
     const local = await runExtraction(copycat, victim, { thief, stolen: mlp }, params, options);
     t.diagnostic(`remote ${remote.report.fidelity} local ${local.report.fidelity}`);
     assert.equal(remote.report.queries, 300);
-    assert.equal(received, remote.report.queries + remote.report.evaluationQueries);
+    assert.equal(server.received, remote.report.queries + remote.report.evaluationQueries);
     assert.ok(Math.abs(remote.report.fidelity - local.report.fidelity) <= 0.02, `${remote.report.fidelity} vs ${local.report.fidelity}`);
     await remote.result.stolen.release();
     await local.result.stolen.release();
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   }
 });
 

@@ -6,17 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { loadMnist } from "../../src/data/index.js";
 import { OnnxClassifier } from "../../src/engine/classifier.js";
-import { softmaxRows } from "../../src/engine/index.js";
 import { argmaxRow, countCorrect } from "../../src/engine/trainer.js";
-import { float32, sliceRows } from "../../src/tensor.js";
+import { sliceRows } from "../../src/tensor.js";
 import { aegis } from "../helpers/cli.js";
+import { serveModel } from "../helpers/model-endpoint.js";
 
 const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "aegis-extract-"));
@@ -108,24 +106,12 @@ test("extract warns when the thief's data are the samples the copy is judged on"
 
 test("extract --target URL: the class count is learned from one answer, or taken from --target-classes without that query", async (t) => {
   const victim = await OnnxClassifier.fromFile(demo);
-  let received = 0;
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const { instances } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { instances: number[][][][] };
-    received += instances.length;
-    const scores = softmaxRows(await victim.predict(float32([instances.length, 1, 28, 28], Float32Array.from(instances.flat(3)))));
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ predictions: Array.from({ length: instances.length }, (_, i) => Array.from(scores.data.subarray(i * 10, (i + 1) * 10))) }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const endpoint = await serveModel(victim);
   t.after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await endpoint.close();
     await victim.release();
   });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/models/mnist:predict`;
-  const args = ["extract", "copycat", "--target", url, "--budget", "60", "--thief-data", "mnist", "--thief-split", "train"];
+  const args = ["extract", "copycat", "--target", endpoint.url, "--budget", "60", "--thief-data", "mnist", "--thief-split", "train"];
   const run = [...args, "--arch", "mlp", "--samples", "40", "--transfer-samples", "0", "--param", "epochs=1", "--json"];
 
   const learned = await aegis(run);
@@ -134,13 +120,13 @@ test("extract --target URL: the class count is learned from one answer, or taken
   const report = JSON.parse(learned.stdout);
   assert.equal(report.queries, 60);
   // The budget, the victim's answers on the 40 judged samples, and the one probe.
-  assert.equal(received, 60 + report.evaluationQueries + 1);
+  assert.equal(endpoint.received, 60 + report.evaluationQueries + 1);
 
-  received = 0;
+  endpoint.received = 0;
   const given = await aegis([...run, "--target-classes", "10"]);
   assert.equal(given.code, 0, given.stderr);
   assert.doesNotMatch(given.stderr, /learned from the target/);
-  assert.equal(received, 60 + JSON.parse(given.stdout).evaluationQueries);
+  assert.equal(endpoint.received, 60 + JSON.parse(given.stdout).evaluationQueries);
 
   // A wrong count is caught on the first answer, before anything is written.
   const wrong = await aegis([...run, "--target-classes", "7"]);

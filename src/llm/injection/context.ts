@@ -1,9 +1,10 @@
 /**
  * Scoring retrieved content for instructions addressed to the assistant (indirect prompt
  * injection, Greshake et al. 2023): a document or tool output is cut into windows of two
- * consecutive sentences or lines of prose, each window is scored (classifier and pattern
- * families), and the content's score is how far its highest window stands above its typical
- * one (contentScore; the whole text is scored when it is too short to have windows).
+ * consecutive sentences or lines of prose and into single ones, each window is scored
+ * (classifier and pattern families), and the content's score is how far its highest window
+ * stands above its typical one (contentScore), the higher of the two window sizes' (the whole
+ * text is scored when it is too short to have windows).
  * A bag of n-grams over a whole document dilutes one injected sentence among many harmless
  * ones; a window holds little else (the same reason BIPIA's detectors read documents in
  * chunks). All windows of a text go to the classifier in one batch.
@@ -12,7 +13,7 @@ import { featurize } from "./features.js";
 import { heuristicHits, heuristicScore } from "./heuristics.js";
 import { combinedScore } from "./model.js";
 
-/** Windows are made of at most this many sentences or lines. */
+/** Windows are made of this many sentences or lines; single ones are read too (scoreWindows). */
 const WINDOW_UNITS = 2;
 /** Longer texts are read in their first windows only, so the cost per character stays bounded. */
 const MAX_WINDOWS = 96;
@@ -39,16 +40,16 @@ export function proseLines(text: string): string[] {
   });
 }
 
-/** The windows of a (normalised) text: every run of two consecutive sentences or lines of prose; none when the text has at most two. */
-export function contextWindows(text: string): string[] {
+/** The windows of a (normalised) text: every run of `size` consecutive sentences or lines of prose; none when the text has at most `size`. */
+export function contextWindows(text: string, size = WINDOW_UNITS): string[] {
   const units = proseLines(text)
     .join("\n")
     .split(UNIT)
     .map((u) => u.trim())
     .filter(Boolean);
-  if (units.length <= WINDOW_UNITS) return [];
+  if (units.length <= size) return [];
   const windows: string[] = [];
-  for (let i = 0; i + WINDOW_UNITS <= units.length && windows.length < MAX_WINDOWS; i++) windows.push(units.slice(i, i + WINDOW_UNITS).join("\n"));
+  for (let i = 0; i + size <= units.length && windows.length < MAX_WINDOWS; i++) windows.push(units.slice(i, i + size).join("\n"));
   return windows;
 }
 
@@ -81,7 +82,7 @@ export function contentScore(scores: ArrayLike<number>): number {
 export interface WindowScores {
   /** The content's score (contentScore of the window scores). */
   score: number;
-  /** One score per window, or the whole text's when it has no windows. */
+  /** One score per window (the pairs, then the single sentences or lines), or the whole text's when it has no windows. */
   scores: Float32Array;
   /** The texts scored, in the same order. */
   texts: string[];
@@ -94,15 +95,23 @@ export interface WindowScores {
  * too short to have any), with one classifier call. The whole of a longer text is not scored:
  * a document's bulk says what kind of document it is, not whether one line in it addresses
  * the assistant, and whole code answers and e-mails read like prompts to the classifier.
+ * Pairs keep an instruction that spans two sentences together; single lines keep a planted
+ * line from sharing its window with a table row (the two together, chosen by
+ * leave-one-source-out on both seeds tried: 34.4% and 37.2% of indirect injections with pairs
+ * alone, 38.6% and 38.6% with both).
  */
 export async function scoreWindows(normalized: string, probabilities: (features: Float32Array, n: number) => Promise<Float32Array>): Promise<WindowScores> {
   const windows = contextWindows(normalized);
-  const texts = windows.length ? windows : [normalized];
+  const singles = windows.length ? contextWindows(normalized, 1) : [];
+  const texts = windows.length ? [...windows, ...singles] : [normalized];
   const first = featurize(texts[0], { normalized: true });
   const features = new Float32Array(texts.length * first.length);
   features.set(first);
   for (let i = 1; i < texts.length; i++) features.set(featurize(texts[i], { normalized: true }), i * first.length);
   const p = await probabilities(features, texts.length);
   const scores = Float32Array.from(texts, (t, i) => combinedScore(p[i], heuristicScore(heuristicHits(t))));
-  return { score: contentScore(scores), scores, texts, whole: windows.length === 0 };
+  const score = singles.length
+    ? Math.max(contentScore(scores.subarray(0, windows.length)), contentScore(scores.subarray(windows.length)))
+    : contentScore(scores);
+  return { score, scores, texts, whole: windows.length === 0 };
 }

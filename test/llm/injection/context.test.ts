@@ -21,6 +21,7 @@ const scan = (text: string, documents?: string[]) => indirect.scan(text, { docum
 test("windows are runs of two sentences or lines; short texts are read whole", () => {
   assert.deepEqual(contextWindows("One sentence. Two sentences."), []);
   assert.deepEqual(contextWindows("A. B. C."), ["A.\nB.", "B.\nC."]);
+  assert.deepEqual(contextWindows("A. B. C.", 1), ["A.", "B.", "C."]);
   assert.deepEqual(contextWindows("line one\nline two\n\nline three"), ["line one\nline two", "line two\nline three"]);
   // Code is skipped: fenced blocks, indented lines, interpreter prompts.
   assert.deepEqual(contextWindows("Use a list.\n```\nx = [1]\nprint(x)\n```\n    y = 2\n>>> x\nIt works. Done."), [

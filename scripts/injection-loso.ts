@@ -9,18 +9,38 @@
  * --dump writes every row's out-of-fold scores (JSONL) for scripts/injection-stage2.ts; with --document-windows,
  * document-shaped rows also get their highest context-mode window score.
  *
- *   node --import tsx scripts/injection-loso.ts [--sources] [--by source|repository] [--dump scores.jsonl] [--document-windows] [--max-fpr 0.03] [--epochs 4] [--synthetic 1] [--augment 300] [--seed 7]
+ * --context measures the application's view (issue 22): an application knows which texts are
+ * retrieved documents and tool outputs, so rows of the document sources (isDocumentSource:
+ * BIPIA, AgentDojo; chosen by where a row comes from, never by its label) are scanned in
+ * context mode (whole text and windows, context.ts) against a threshold of their own, every
+ * other row in prompt mode. It prints context mode against prompt mode on the document rows,
+ * then the whole corpus so scanned, each with thresholds chosen on all out-of-fold scores
+ * and, stricter, with each source's threshold chosen without it (heldOutThresholdFlags).
+ * Context mode's own classifier (context-model.ts) is trained in each fold of a document
+ * source without that source; --document-windows scores windows with the prompt classifier.
+ *
+ *   node --import tsx scripts/injection-loso.ts [--sources] [--by source|repository] [--dump scores.jsonl] [--document-windows] [--context]
+ *        [--max-fpr 0.03] [--epochs 4] [--synthetic 1] [--augment 300] [--seed 7] [--data ../shared/data/llm]
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/fs.js";
 import { scoreWindows } from "../src/llm/injection/context.js";
+import { contextTrainingSet, trainContextClassifier } from "../src/llm/injection/context-model.js";
 import { readJsonl, sourceGroup } from "../src/llm/injection/data.js";
 import { featureDimension, featurizeAll } from "../src/llm/injection/features.js";
 import { heuristicHits, heuristicScore } from "../src/llm/injection/heuristics.js";
 import { chooseThreshold } from "../src/llm/injection/metrics.js";
 import { combinedScore, DEFAULT_TRAIN_OPTIONS, injectionProbabilities } from "../src/llm/injection/model.js";
-import { formatProtocolReport, gatherFeatures, leaveOneSourceOut, protocolReport } from "../src/llm/injection/protocol.js";
+import {
+  formatModeReports,
+  formatProtocolReport,
+  gatherFeatures,
+  isDocumentSource,
+  leaveOneSourceOut,
+  modeReports,
+  protocolReport,
+} from "../src/llm/injection/protocol.js";
 import { normalizeText } from "../src/llm/normalize.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -28,6 +48,7 @@ const { values: args } = parseArgs({
   options: {
     sources: { type: "boolean", default: false },
     "document-windows": { type: "boolean", default: false },
+    context: { type: "boolean", default: false },
     dump: { type: "string" },
     by: { type: "string", default: "source" },
     "max-fpr": { type: "string", default: "0.03" },
@@ -63,25 +84,31 @@ function documentShape(text: string): number {
 const shapes = rows.map((r) => documentShape(r.text));
 // --document-windows: document-shaped rows are also scored as context mode scores them (highest window).
 const windowScores = Float32Array.from(rows, () => Number.NaN);
+const contextSet = args.context ? contextTrainingSet(rows, { seed: Number(args.seed) }) : undefined;
+const contextFeatures = contextSet ? featurizeAll(contextSet.rows.map((r) => r.text)) : undefined;
+const trainOptions = {
+  epochs: Number(args.epochs),
+  synthetic: Number(args.synthetic),
+  augment: Number(args.augment),
+  weightDecay: Number(args["weight-decay"]),
+  seed: Number(args.seed),
+};
+
 const probabilities = await leaveOneSourceOut(
   rows,
   features,
   async (classifier, held) => {
-    if (args["document-windows"]) {
-      for (const i of held.filter((i) => shapes[i] >= 0.3)) {
-        const { scores } = await scoreWindows(normalizeText(rows[i].text).text, (x, n) => injectionProbabilities(classifier, x, n));
-        windowScores[i] = Math.max(...scores);
-      }
+    const windowed = held.filter((i) => (args.context ? isDocumentSource(rows[i]) : args["document-windows"] && shapes[i] >= 0.3));
+    const contextClassifier =
+      windowed.length && contextSet && contextFeatures ? await trainContextClassifier(contextSet, contextFeatures, held, trainOptions) : undefined;
+    for (const i of windowed) {
+      const { score } = await scoreWindows(normalizeText(rows[i].text).text, (x, n) => injectionProbabilities(contextClassifier ?? classifier, x, n));
+      windowScores[i] = score;
     }
+    await contextClassifier?.release();
     return injectionProbabilities(classifier, gatherFeatures(features, held, dim), held.length);
   },
-  {
-    epochs: Number(args.epochs),
-    synthetic: Number(args.synthetic),
-    augment: Number(args.augment),
-    weightDecay: Number(args["weight-decay"]),
-    seed: Number(args.seed),
-  },
+  trainOptions,
   groups,
 );
 const scores = Float32Array.from(probabilities, (p, i) => combinedScore(p, heuristics[i]));
@@ -95,6 +122,8 @@ process.stdout.write(
     sources: args.sources,
   }),
 );
+if (args.context) process.stdout.write(formatModeReports(modeReports(rows, scores, windowScores, groups, Number(args["max-fpr"])), { sources: args.sources }));
+
 if (args.dump) {
   const lines = rows.map((r, i) =>
     JSON.stringify({

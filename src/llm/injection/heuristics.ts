@@ -142,6 +142,10 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       new RegExp(`\\b(?:to|for)\\s+(?:the|any)\\s+${AI}\\s*[:,]\\s*(?:ignore|please|you must|do not|don't|instead)`),
       /\bwhen\s+(?:summari[sz]ing|processing|reading|answering|responding)\b[^.\n]{0,60}\b(?:also|instead|make sure to|you must|include|append|insert)\b/,
       /\b(?:append|insert|include|add)\s+(?:the\s+following|this)\s+(?:link|url|image|text)\s+(?:to|in|at the end of)\s+(?:your|the|every|each)\s+(?:reply|response|answer|output|summary)\b/,
+      // "When you summarise this, also tell the user …": a directive on how to read the text it sits in.
+      /\bwhen\s+you\s+(?:summari[sz]e|process|read|analy[sz]e|answer questions about)\s+(?:this|these|it)\b[^.\n]{0,60}\b(?:also|instead|make sure to|you must|include|append|insert|tell|say|mention|recommend)\b/,
+      // An assistant addressed by name at the start of a sentence, then told what to do.
+      /(?:^|[.!?]\s+|\n)\s*(?:hey\s+|dear\s+|attention\s+)?(?:the\s+)?(?:ai(?: assistant)?|a\.i\.|assistant|chatbot|language model|llm|chatgpt)\s*[,:]\s+(?:when|before|after|ignore|disregard|forget|tell|say|include|add|reply|respond|send|forward|do not|don't|you must|also|instead)\b/,
     ],
   },
   {

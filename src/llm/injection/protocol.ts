@@ -21,7 +21,7 @@ import type { Scanner } from "../scanners/types.js";
 import { type InjectionModel, injectionModelFrom } from "./classifier.js";
 import { type CorpusRow, sourceGroup } from "./data.js";
 import { featurizeAll } from "./features.js";
-import { type BinaryMetrics, binaryMetrics } from "./metrics.js";
+import { type BinaryMetrics, binaryMetrics, chooseThreshold } from "./metrics.js";
 import { type InjectionTrainOptions, trainInjectionClassifier } from "./model.js";
 
 /** Scores the held-out rows (indices into the row list) with the model trained without them. */
@@ -239,4 +239,98 @@ function withInjectionModel(config: ScannerConfig, model: InjectionModel): Scann
   const rescan = (encoded.rescan ?? DEFAULT_RESCAN).map((s) => (s === "prompt-injection" ? promptInjectionScanner({ ...own, model }) : s));
   options["encoded-payload"] = { ...encoded, rescan };
   return { ...config, options };
+}
+
+/**
+ * Flags of scores whose threshold never saw the row's group: for each group, the best-F1
+ * threshold within `maxFpr` on the other groups' rows (chooseThreshold), applied to the
+ * group. The stricter reading of leave-one-source-out, where the held-out source takes no
+ * part in tuning either; `thresholds` gives each group's.
+ */
+export function heldOutThresholdFlags(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  groups: readonly string[],
+  maxFpr: number,
+): { flags: Uint8Array; thresholds: Map<string, number> } {
+  const flags = new Uint8Array(groups.length);
+  const thresholds = new Map<string, number>();
+  for (const group of new Set(groups)) {
+    const others = groups.flatMap((g, i) => (g === group ? [] : [i]));
+    const t = chooseThreshold(
+      others.map((i) => scores[i]),
+      others.map((i) => labels[i]),
+      maxFpr,
+    ).threshold;
+    thresholds.set(group, t);
+    groups.forEach((g, i) => {
+      if (g === group && scores[i] >= t) flags[i] = 1;
+    });
+  }
+  return { flags, thresholds };
+}
+
+export interface ModeReports {
+  /** Document rows scored by prompt mode and by context mode, each at its best threshold within the FPR on those rows. */
+  documents: { mode: "prompt" | "context"; report: ProtocolReport }[];
+  /** Every row in the mode its origin calls for, thresholds chosen on all out-of-fold scores of the mode. */
+  application: ProtocolReport & { promptThreshold: number; contextThreshold: number };
+  /** The same, with each source's thresholds chosen without its rows. */
+  strict: ProtocolReport;
+}
+
+/**
+ * The corpus scanned as an application scans it (issue 22): it knows which texts are
+ * retrieved documents and tool outputs, so rows of document sources (isDocumentSource, by
+ * origin, never by label) are read in context mode and every other row in prompt mode, each
+ * mode against a threshold of its own. `promptScores` and `contextScores` are out-of-fold
+ * scores (contextScores needed for document rows only); `groups` the held-out units.
+ */
+export function modeReports(
+  rows: readonly CorpusRow[],
+  promptScores: ArrayLike<number>,
+  contextScores: ArrayLike<number>,
+  groups: readonly string[],
+  maxFpr: number,
+): ModeReports {
+  const labels = rows.map((r) => r.label);
+  const documents = rows.flatMap((r, i) => (isDocumentSource(r) ? [i] : []));
+  const prompts = rows.flatMap((r, i) => (isDocumentSource(r) ? [] : [i]));
+  const at = <T>(idx: readonly number[], values: ArrayLike<T>) => idx.map((i) => values[i]);
+  const threshold = (idx: readonly number[], values: ArrayLike<number>) => chooseThreshold(at(idx, values), at(idx, labels), maxFpr).threshold;
+  const documentReport = (values: ArrayLike<number>) => protocolReport(at(documents, rows), at(documents, values), threshold(documents, values));
+  const mixed = Float32Array.from(rows, (r, i) => (isDocumentSource(r) ? contextScores[i] : promptScores[i]));
+  const contextThreshold = threshold(documents, mixed);
+  const promptThreshold = threshold(prompts, mixed);
+  const pooled = Float32Array.from(rows, (r, i) => (mixed[i] >= (isDocumentSource(r) ? contextThreshold : promptThreshold) ? 1 : 0));
+  const strict = new Float32Array(rows.length);
+  for (const idx of [documents, prompts]) {
+    const { flags } = heldOutThresholdFlags(at(idx, mixed), at(idx, labels), at(idx, groups), maxFpr);
+    idx.forEach((row, j) => {
+      strict[row] = flags[j];
+    });
+  }
+  return {
+    documents: [
+      { mode: "prompt", report: documentReport(promptScores) },
+      { mode: "context", report: documentReport(contextScores) },
+    ],
+    application: { ...protocolReport(rows, pooled, 0.5), promptThreshold, contextThreshold },
+    strict: protocolReport(rows, strict, 0.5),
+  };
+}
+
+export function formatModeReports(reports: ModeReports, options: { sources?: boolean } = {}): string {
+  const a = reports.application;
+  return [
+    ...reports.documents.map(({ mode, report }) =>
+      formatProtocolReport(`documents and tool outputs (${report.sources.reduce((n, s) => n + s.total, 0)} rows), ${mode} mode`, report, options),
+    ),
+    formatProtocolReport(
+      `all rows, documents in context mode (≥ ${a.contextThreshold.toFixed(3)}), the rest in prompt mode (≥ ${a.promptThreshold.toFixed(3)})`,
+      a,
+      { verdicts: true },
+    ),
+    formatProtocolReport("all rows as above, each source's thresholds chosen without its rows", reports.strict, { ...options, verdicts: true }),
+  ].join("");
 }

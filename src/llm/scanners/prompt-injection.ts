@@ -10,9 +10,10 @@
  * Two modes. "prompt" reads the text as a user's prompt. "context" (the indirect-injection
  * scanner) reads retrieved documents and tool outputs — the documents of the scan context,
  * or the text itself when there are none, as when a gateway scans a tool message — and asks
- * whether they hold instructions addressed to the assistant: each is scored whole and in
- * windows of two sentences or lines (injection/context.ts) against its own threshold, chosen
- * on document sources.
+ * whether they hold instructions addressed to the assistant: each is scored in windows of two
+ * sentences or lines of prose (whole when shorter; injection/context.ts) by context mode's own classifier,
+ * which learned prompts against documents (injection/context-model.ts), against its own
+ * threshold, chosen on document sources.
  */
 import { AegisError } from "../../errors.js";
 import { DEFAULT_MODEL_PATH, type InjectionModel, loadInjectionModel } from "../injection/classifier.js";
@@ -95,7 +96,7 @@ async function scanPrompt(text: string, model: InjectionModel, thresholdOption: 
   return { text, valid: score < threshold, score, findings };
 }
 
-/** Context mode: each document (or the text itself) scored whole and by windows; the worst decides. */
+/** Context mode: each document (or the text itself) scored by windows (whole when short); the worst decides. */
 async function scanContent(text: string, context: ScanContext | undefined, model: InjectionModel, thresholdOption: number | undefined): Promise<ScanResult> {
   const threshold = thresholdOption ?? model.contextThreshold;
   const contents = context?.documents?.length ? context.documents : [text];
@@ -103,18 +104,18 @@ async function scanContent(text: string, context: ScanContext | undefined, model
   let worst = 0;
   for (let k = 0; k < contents.length; k++) {
     const normalized = normalizeText(contents[k]);
-    const { scores, texts } = await scoreWindows(normalized.text, model.score);
+    const { score, scores, texts, whole } = await scoreWindows(normalized.text, model.contextScore);
     let best = 0;
     for (let i = 1; i < scores.length; i++) if (scores[i] > scores[best]) best = i;
-    worst = Math.max(worst, scores[best]);
-    if (scores[best] < threshold) continue;
+    worst = Math.max(worst, score);
+    if (score < threshold) continue;
     const where = contents.length > 1 || context?.documents?.length ? `document ${k + 1}` : "content";
-    const what = best === 0 ? "as a whole" : `in "${texts[best].replace(/\n/g, " ").slice(0, 100)}"`;
+    const what = whole ? "as a whole" : `in "${texts[best].replace(/\n/g, " ").slice(0, 100)}"`;
     findings.push({
       scanner: "indirect-injection",
       kind: "instructions-to-assistant",
-      score: scores[best],
-      detail: `${where}: instructions addressed to the assistant ${what} (score ${scores[best].toFixed(3)})${undoneNote(normalized.transforms)}`,
+      score,
+      detail: `${where}: instructions addressed to the assistant ${what} (score ${score.toFixed(3)})${undoneNote(normalized.transforms)}`,
     });
   }
   return { text, valid: worst < threshold, score: worst, findings };

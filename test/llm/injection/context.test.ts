@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { contextWindows } from "../../../src/llm/injection/context.js";
+import { contentScore, contextWindows } from "../../../src/llm/injection/context.js";
 import { scannerByName } from "../../../src/llm/scanners/index.js";
 import type { ScanResult } from "../../../src/llm/scanners/types.js";
 
@@ -21,7 +21,25 @@ const scan = (text: string, documents?: string[]) => indirect.scan(text, { docum
 test("windows are runs of two sentences or lines; short texts are read whole", () => {
   assert.deepEqual(contextWindows("One sentence. Two sentences."), []);
   assert.deepEqual(contextWindows("A. B. C."), ["A.\nB.", "B.\nC."]);
+  assert.deepEqual(contextWindows("A. B. C.", 1), ["A.", "B.", "C."]);
   assert.deepEqual(contextWindows("line one\nline two\n\nline three"), ["line one\nline two", "line two\nline three"]);
+  // Code is skipped: fenced blocks, indented lines, interpreter prompts.
+  assert.deepEqual(contextWindows("Use a list.\n```\nx = [1]\nprint(x)\n```\n    y = 2\n>>> x\nIt works. Done."), [
+    "Use a list.\nIt works.",
+    "It works.\nDone.",
+  ]);
+});
+
+test("a document's score is how far its highest window stands above its typical one", () => {
+  // One window far above the rest (a planted line in a table) against many high windows (a code answer's prose).
+  const table = contentScore([0.1, 0.1, 0.12, 0.9, 0.1]);
+  const prose = contentScore([0.9, 0.92, 0.95, 0.9, 0.93]);
+  assert.ok(table > prose, `${table} ${prose}`);
+  // σ(logit 0.9 − 0.75 · logit 0.1) = σ(2.197 + 1.648)
+  assert.ok(Math.abs(table - 1 / (1 + Math.exp(-(Math.log(9) + 0.75 * Math.log(9))))) < 1e-9);
+  // Fewer than three windows (or a text read whole): nothing typical to compare with, the highest score stands.
+  assert.ok(Math.abs(contentScore([0.9]) - 0.9) < 1e-9);
+  assert.ok(Math.abs(contentScore([0.3, 0.9]) - 0.9) < 1e-9);
 });
 
 test("context mode flags retrieved content that addresses the assistant and passes the same content clean", async () => {

@@ -14,8 +14,8 @@
  *   labels of full MNIST's rows 40,000 on), none of them used to make the fingerprint.
  * Each suspect is reported with its agreement with the victim on 2,000 of full MNIST's test
  * digits, its matching rate, p-value and verdict; then whether the threshold separates them.
- * BENCH_FINGERPRINT=quick: 50 points from 300 walks, 3 epochs, 2 + 2 and 4 calibration
- * references on rows 10,000–16,000. The fingerprint is cached under bench/.cache/ (delete it
+ * BENCH_FINGERPRINT=quick: 100 points from 300 walks, 3 epochs, the references on rows
+ * 10,000–16,000. The fingerprint is cached under bench/.cache/ (delete it
  * to make it again), the suspects under bench/.cache/fingerprint-suspects/.
  */
 import { existsSync, mkdirSync } from "node:fs";
@@ -59,10 +59,10 @@ export async function benchFingerprint(onStatus: (line: string) => void = () => 
       { x: owner.x, labels: labelsOf(owner.y) },
       {
         ...FINGERPRINT_DEFAULTS,
-        count: quick ? 50 : 100,
+        count: 100,
         candidates: quick ? 300 : 600,
         references: 2,
-        calibrationReferences: quick ? 4 : 6,
+        calibrationReferences: 6,
         architecture: "like",
         epochs: quick ? 3 : 5,
       },

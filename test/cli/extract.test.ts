@@ -139,6 +139,14 @@ test("extract: mistakes a user can make exit 2 with what to do", async () => {
     [["extract", "copycat", "--model", demo, "--budget", "10"], /give it with --thief-data/],
     [["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "epoch=3"], /--param epoch: copycat has no such parameter/],
     [["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "decay=step"], /decay must be cosine or none, not "step"/],
+    [
+      ["extract", "knockoff", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "temperature=0"],
+      /temperature must be a positive number, not 0/,
+    ],
+    [
+      ["extract", "copycat", "--model", demo, "--budget", "10", "--thief-data", "noise", "--param", "shift=2"],
+      /shift is the share of images shifted, in \[0, 1\], not 2/,
+    ],
     [["extract", "dfme", "--model", demo, "--budget", "100"], /one dfme iteration spends 1792 queries but the budget is 100/],
   ];
   for (const [args, message] of cases) {

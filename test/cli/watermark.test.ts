@@ -3,7 +3,7 @@
  * digits is marked from an .npz file; the key is private; verify finds the mark in the marked
  * model and not in the model it came from (exit 15 only with --fail-if-absent), writes its
  * reports through report/ (the finding against the published schema, SARIF against the
- * official one); robustness measures removals; user mistakes exit with their documented codes
+ * official one); robustness measures removals (fine-tuning, RTLL/RTAL re-training, pruning); user mistakes exit with their documented codes
  * and a sentence.
  */
 import assert from "node:assert/strict";
@@ -113,6 +113,8 @@ test("watermark robustness: the rows of a removal table, each verified against t
     testFile,
     "--fine-tune-epochs",
     "3",
+    "--retrain",
+    "rtll,rtal",
     "--prune",
     "0.5,0.99",
     "--json",
@@ -125,11 +127,13 @@ test("watermark robustness: the rows of a removal table, each verified against t
     [
       ["none", undefined],
       ["fine-tune", 3],
+      ["rtll", 3],
+      ["rtal", 3],
       ["prune", 0.5],
       ["prune", 0.99],
     ],
   );
-  const [original, tuned, halved, gutted] = out.rows;
+  const [original, tuned, , , halved, gutted] = out.rows;
   assert.equal(original.verification.verified, true);
   assert.equal(tuned.verification.verified, true, JSON.stringify(tuned.verification));
   assert.equal(halved.verification.verified, true);
@@ -138,6 +142,9 @@ test("watermark robustness: the rows of a removal table, each verified against t
   const missing = await aegis(["watermark", "robustness", "--model", marked, "--key", key, "--copycat-budget", "100"]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--thief-data/);
+  const unknown = await aegis(["watermark", "robustness", "--model", marked, "--key", key, "--retrain", "ftll"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /--retrain takes rtll and rtal, not "ftll"/);
 });
 
 test("watermark verify: user mistakes exit with their documented codes and a sentence", async () => {

@@ -21,8 +21,8 @@
  *   images (k = 10, Lloyd's algorithm from a k-means++ start), as an attacker with
  *   unlabelled data would make. An exhausted action is dropped from the policy.
  * Defaults: soft targets (the paper trains on the posteriors), α = 0.1 and Δ = 25 (the paper
- *   does not give them), 16 queries per policy batch, reward "all"; 20 epochs of Adam at 1e-3
- *   in batches of 64 (the paper: SGD for 100 epochs on ImageNet-scale transfer sets).
+ *   does not give them), 16 queries per policy batch, reward "all"; the knockoff trained as
+ *   Copycat's copy is (the paper: SGD for 100 epochs on ImageNet-scale transfer sets).
  */
 import type { Rng } from "../../data/random.js";
 import { adam, crossEntropy, type Labels, trainingStep } from "../../engine/index.js";
@@ -30,7 +30,7 @@ import { AegisError } from "../../errors.js";
 import { kMeans } from "../../linalg.js";
 import { gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 import type { QueryOracle } from "./oracle.js";
-import { checkDecay, createStolenModel, type LearningRateDecay } from "./stolen-model.js";
+import { checkSchedule, createStolenModel, type LearningRateDecay } from "./stolen-model.js";
 import { asTargets, queryRows, thiefData, trainOnTransferSet } from "./transfer-set.js";
 import type { ExtractionAttack, ExtractionContext, ExtractionInput, TargetKind } from "./types.js";
 
@@ -52,6 +52,8 @@ export interface KnockoffParams extends Record<string, unknown> {
   batchSize: number;
   learningRate: number;
   decay: LearningRateDecay;
+  temperature: number;
+  shift: number;
 }
 
 export const knockoff: ExtractionAttack<KnockoffParams> = {
@@ -72,6 +74,8 @@ export const knockoff: ExtractionAttack<KnockoffParams> = {
     batchSize: 32,
     learningRate: 1e-3,
     decay: "cosine",
+    temperature: 2,
+    shift: 0,
   },
   help: {
     sampling: "random: uniform over the thief data; adaptive: a gradient-bandit policy over its categories",
@@ -85,9 +89,11 @@ export const knockoff: ExtractionAttack<KnockoffParams> = {
     batchSize: "samples per training step",
     learningRate: "Adam's learning rate",
     decay: "cosine: the learning rate annealed towards 0 over the epochs (Loshchilov & Hutter 2017); none: constant",
+    temperature: "distillation temperature: answers and copy softened to softmax(z/T) in training (Hinton et al. 2015); 1 learns the answers as given",
+    shift: "share of each batch's images shifted by a pixel in training, with the answer for the unshifted image (no extra query)",
   },
   async run(oracle, input, params, context) {
-    checkDecay(params.decay);
+    checkSchedule(params, oracle.inputShape);
     const thief = thiefData(input, "knockoff");
     if (params.sampling !== "random" && params.sampling !== "adaptive") {
       throw new AegisError("BAD_OPTION", `knockoff's sampling is random or adaptive, not "${params.sampling}"`);

@@ -15,6 +15,8 @@ import {
   keyTriggers,
   makeTriggerSet,
   pValueText,
+  RETRAIN_METHODS,
+  type RetrainMethod,
   type RobustnessRow,
   readWatermarkKey,
   renderWatermarkHtml,
@@ -252,6 +254,10 @@ function robustnessCommand(): Command {
     .option("--test-data <spec>", "labelled data for the accuracy after each removal (default: the built-in set's test split)")
     .option("--fine-tune-share <fraction>", "share of --data the thief fine-tunes on", parseNumber("--fine-tune-share"), 0.1)
     .option("--fine-tune-epochs <list>", "fine-tuning runs, in epochs of Adam, comma-separated (0 to skip)", "5")
+    .option(
+      "--retrain <list>",
+      "Adi et al.'s re-training after drawing the last layer afresh, for each --fine-tune-epochs: rtll (that layer only), rtal (all layers), comma-separated",
+    )
     .option("--lr <rate>", "the thief's Adam learning rate", parseNumber("--lr"), 1e-3)
     .option("--prune <list>", "fractions of each weight tensor to prune, comma-separated", "0.3,0.5,0.7,0.9")
     .option("--copycat-budget <list>", "Copycat copies from this many queries each, comma-separated (needs --thief-data)")
@@ -269,6 +275,7 @@ function robustnessCommand(): Command {
       throw new AegisError("BAD_OPTION", `--fine-tune-share must be in (0, 1], not ${opts.fineTuneShare}`);
     const key = readWatermarkKey(opts.key, readFileSync(opts.key, "utf8"));
     const fineTuneEpochs = integerList("--fine-tune-epochs", opts.fineTuneEpochs, 0).filter((e) => e > 0);
+    const retrain = retrainMethods(opts.retrain);
     const budgets = opts.copycatBudget ? integerList("--copycat-budget", opts.copycatBudget, 1) : [];
     if (budgets.length > 0 && !opts.thiefData) throw new AegisError("BAD_OPTION", "--copycat-budget needs the thief's natural data: give --thief-data");
     const { trainData, testData } = taskData(opts);
@@ -287,6 +294,7 @@ function robustnessCommand(): Command {
         epochs: fineTuneEpochs,
         learningRate: opts.lr,
         batchSize: opts.batchSize,
+        retrain,
       },
       prune: parseEpsilons("--prune", opts.prune),
       copycat: budgets.length > 0 ? { thief: thiefRows(opts.thiefData, key.inputShape, opts), budgets, epochs: opts.copycatEpochs } : undefined,
@@ -307,9 +315,21 @@ function robustnessCommand(): Command {
 
 function removalText(row: RobustnessRow, fineTuneSamples: number): string {
   if (row.removal === "fine-tune") return `fine-tuned on ${fineTuneSamples} samples, ${row.setting} epochs`;
+  if (row.removal === "rtll") return `last layer re-initialised and re-trained on ${fineTuneSamples} samples, ${row.setting} epochs (RTLL)`;
+  if (row.removal === "rtal") return `last layer re-initialised, all layers re-trained on ${fineTuneSamples} samples, ${row.setting} epochs (RTAL)`;
   if (row.removal === "prune") return `${((row.setting ?? 0) * 100).toFixed(0)}% pruned`;
   if (row.removal === "copycat") return `Copycat copy from ${row.setting} queries (fidelity ${((row.fidelity ?? 0) * 100).toFixed(1)}%)`;
   return "marked model";
+}
+
+function retrainMethods(list: string | undefined): RetrainMethod[] {
+  const methods = (list ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const m of methods)
+    if (!(RETRAIN_METHODS as readonly string[]).includes(m)) throw new AegisError("BAD_OPTION", `--retrain takes ${RETRAIN_METHODS.join(" and ")}, not "${m}"`);
+  return methods as RetrainMethod[];
 }
 
 function integerList(flag: string, value: string, min: number): number[] {

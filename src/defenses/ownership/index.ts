@@ -41,9 +41,13 @@ export {
   type ExtractionRemovalOptions,
   type FineTuneOptions,
   fineTuneModel,
+  lastLayerInitializers,
   pruneByMagnitude,
+  RETRAIN_METHODS,
+  type RetrainMethod,
   type RobustnessOptions,
   type RobustnessRow,
+  retrainModel,
   stealWithCopycat,
   watermarkRobustness,
 } from "./watermark-removal.js";

@@ -2,6 +2,8 @@
  * What a thief does to a marked model to strip the mark, as Adi et al. 2018 and the
  * later removal studies measure it:
  * - fine-tuning all layers on a little of the task's data (the paper's FTAL) with Adam;
+ * - re-training on the same data after drawing the last layer afresh (the paper's RTLL: only
+ *   that layer trained; RTAL: every layer), which forgets the marked classifier head;
  * - magnitude pruning: the smallest |w| of each weight matrix and kernel set to zero (Han
  *   et al. 2015; Uchida et al. 2017 prune watermarked models this way), biases kept;
  * - extraction: a copy trained by Copycat (Correia-Silva et al. 2018) from the marked
@@ -10,7 +12,7 @@
  * what the removal cost the thief. watermarkRobustness runs the ones asked for in a row.
  */
 import { copycat, runExtraction } from "../../attacks/index.js";
-import { adam, OnnxClassifier, type RuntimeOptions, train } from "../../engine/index.js";
+import { adam, OnnxClassifier, type RuntimeOptions, reinitialise, train } from "../../engine/index.js";
 import { countCorrect } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
 import { cloneModel, DataType, type Model } from "../../onnx/ir.js";
@@ -27,15 +29,69 @@ export interface FineTuneOptions {
 }
 
 /** The model after fine-tuning every layer on `data` (the thief's labelled share of the task). */
-export async function fineTuneModel(model: Model, data: { x: Tensor<"float32">; labels: readonly number[] }, options: FineTuneOptions): Promise<Model> {
+export function fineTuneModel(model: Model, data: { x: Tensor<"float32">; labels: readonly number[] }, options: FineTuneOptions): Promise<Model> {
+  return trainFrom(model, data, options);
+}
+
+/** Adi et al.'s re-training: RTLL trains only the fresh last layer, RTAL every layer. */
+export const RETRAIN_METHODS = ["rtll", "rtal"] as const;
+export type RetrainMethod = (typeof RETRAIN_METHODS)[number];
+
+/**
+ * The model after drawing its last layer (the final Gemm or MatMul with its bias) afresh
+ * and training on `data`: that layer alone ("rtll"), or every layer ("rtal").
+ */
+export function retrainModel(
+  model: Model,
+  data: { x: Tensor<"float32">; labels: readonly number[] },
+  method: RetrainMethod,
+  options: FineTuneOptions,
+): Promise<Model> {
+  const last = lastLayerInitializers(model);
+  const fresh = new Map(reinitialise(model, options.seed).model.graph.initializers.map((t) => [t.name, t]));
+  const restarted = cloneModel(model);
+  restarted.graph.initializers = restarted.graph.initializers.map((t) => (last.includes(t.name) ? (fresh.get(t.name) ?? t) : t));
+  return trainFrom(restarted, data, options, method === "rtll" ? last : undefined);
+}
+
+/** The weight and bias initializers of the model's last Gemm or MatMul (+ Add) layer. */
+export function lastLayerInitializers(model: Model): string[] {
+  const initializers = new Set(model.graph.initializers.map((t) => t.name));
+  const nodes = model.graph.nodes;
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    if ((node.opType !== "Gemm" && node.opType !== "MatMul") || !initializers.has(node.inputs[1])) continue;
+    if (node.opType === "Gemm") return node.inputs.slice(1).filter((name) => initializers.has(name));
+    const bias = nodes.find((n) => n.opType === "Add" && n.inputs.includes(node.outputs[0]))?.inputs.find((name) => initializers.has(name));
+    return bias ? [node.inputs[1], bias] : [node.inputs[1]];
+  }
+  throw new AegisError("BAD_MODEL", "the model has no fully connected last layer (Gemm or MatMul with stored weights) to re-initialise");
+}
+
+/**
+ * Trains `model` on `data` with Adam; with `only`, the other parameters and statistics are
+ * put back after every step, so that only the named ones learn.
+ */
+async function trainFrom(
+  model: Model,
+  data: { x: Tensor<"float32">; labels: readonly number[] },
+  options: FineTuneOptions,
+  only?: readonly string[],
+): Promise<Model> {
   const classifier = await OnnxClassifier.create(model, { ...options.runtime, trainable: true, batchSize: options.batchSize });
   try {
+    const frozen = only ? [...classifier.parameters, ...classifier.statistics].filter((p) => !only.includes(p.name)) : [];
+    const kept = frozen.map((p) => Float32Array.from(p.value));
+    const putBack = () => {
+      for (const [i, p] of frozen.entries()) p.value.set(kept[i]);
+    };
     await train(classifier, data, {
       epochs: options.epochs,
       batchSize: options.batchSize,
       optimizer: adam({ lr: options.learningRate }),
       seed: options.seed,
       signal: options.signal,
+      onStep: frozen.length > 0 ? putBack : undefined,
     });
     return classifier.exportModel();
   } finally {
@@ -99,8 +155,17 @@ export interface RobustnessOptions {
   threshold?: number;
   /** Labelled test data: what each removal leaves of the model's accuracy. */
   test: { x: Tensor<"float32">; labels: readonly number[] };
-  /** Fine-tuning every layer on the thief's labelled data, once per entry of `epochs`. */
-  fineTune?: { data: { x: Tensor<"float32">; labels: readonly number[] }; epochs: readonly number[]; learningRate: number; batchSize: number };
+  /**
+   * Fine-tuning every layer on the thief's labelled data, once per entry of `epochs`; then
+   * each `retrain` method for as many epochs, on the same data.
+   */
+  fineTune?: {
+    data: { x: Tensor<"float32">; labels: readonly number[] };
+    epochs: readonly number[];
+    learningRate: number;
+    batchSize: number;
+    retrain?: readonly RetrainMethod[];
+  };
   /** Fractions of each weight tensor to prune. */
   prune?: readonly number[];
   /** Copycat copies from the thief's natural data, one per budget. */
@@ -113,7 +178,7 @@ export interface RobustnessOptions {
 }
 
 export interface RobustnessRow {
-  removal: "none" | "fine-tune" | "prune" | "copycat";
+  removal: "none" | "fine-tune" | RetrainMethod | "prune" | "copycat";
   /** Epochs, the pruned fraction or the query budget. */
   setting?: number;
   /** Accuracy on the test data after the removal. */
@@ -143,18 +208,14 @@ export async function watermarkRobustness(marked: Model, options: RobustnessOpti
   await measure("none", undefined, marked, performance.now());
   const { fineTune, copycat: extraction, runtime, signal } = options;
   if (fineTune)
-    for (const epochs of fineTune.epochs) {
-      const started = performance.now();
-      const tuned = await fineTuneModel(marked, fineTune.data, {
-        epochs,
-        batchSize: fineTune.batchSize,
-        learningRate: fineTune.learningRate,
-        seed,
-        runtime,
-        signal,
-      });
-      await measure("fine-tune", epochs, tuned, started);
-    }
+    for (const method of ["fine-tune", ...(fineTune.retrain ?? [])] as const)
+      for (const epochs of fineTune.epochs) {
+        const started = performance.now();
+        const training = { epochs, batchSize: fineTune.batchSize, learningRate: fineTune.learningRate, seed, runtime, signal };
+        const tuned =
+          method === "fine-tune" ? await fineTuneModel(marked, fineTune.data, training) : await retrainModel(marked, fineTune.data, method, training);
+        await measure(method, epochs, tuned, started);
+      }
   for (const fraction of options.prune ?? []) await measure("prune", fraction, pruneByMagnitude(marked, fraction), performance.now());
   if (extraction)
     for (const budget of extraction.budgets) {

@@ -11,7 +11,7 @@ import { shiftShare, soften } from "../../src/attacks/extraction/stolen-model.js
 import { copycat, dfme, functionallyEquivalent, jacobian, knockoff, QueryOracle, runExtraction, thiefClusters, trainStolen } from "../../src/attacks/index.js";
 import { createRng, loadMnist } from "../../src/data/index.js";
 import { defend, labelsOnly, topK } from "../../src/defenses/index.js";
-import { HttpPredictor, OnnxClassifier, type Predictor } from "../../src/engine/index.js";
+import { HttpPredictor, OnnxClassifier, type Predictor, softmaxRows } from "../../src/engine/index.js";
 import { argmaxRow } from "../../src/engine/trainer.js";
 import { AegisError } from "../../src/errors.js";
 import { GraphBuilder } from "../../src/onnx/builder.js";

@@ -66,8 +66,10 @@ interface Generation {
   handler: Handler;
   inFlight: number;
   retired: boolean;
-  models: ServedModel[];
 }
+
+/** Takes a release to run when the generation closes (or fails to build). */
+type Hold = (release: () => Promise<void>) => void;
 
 export interface RunningGuard {
   url: string;
@@ -178,7 +180,7 @@ async function buildApp(
   stores: Stores,
   shared: Shared,
   logLevel: string | false,
-  hold: (release: () => Promise<void>) => void,
+  hold: Hold,
   releaseHeld: () => Promise<void>,
 ): Promise<Generation> {
   let handler: Handler | undefined;
@@ -292,7 +294,7 @@ async function buildApp(
   await app.register(dashboard, { auditLog, responder });
   await app.ready();
   if (!handler) throw new Error("fastify did not call its serverFactory");
-  return { app, responder, handler, inFlight: 0, retired: false, models };
+  return { app, responder, handler, inFlight: 0, retired: false };
 }
 
 /**
@@ -316,7 +318,7 @@ function knnOodLayer(detectorFile: string): string | undefined {
 }
 
 /** One extractor of `layer` for both the route's predictions and its detectors. */
-async function sharedPassFor(model: string, clipRange: [number, number], layer: string, hold: (release: () => Promise<void>) => void) {
+async function sharedPassFor(model: string, clipRange: [number, number], layer: string, hold: Hold) {
   const classifier = await OnnxClassifier.fromFile(model, { clipRange });
   const extractor = await createFeatureExtractor(loadModel(model), { layer }).catch(async (e: unknown) => {
     await classifier.release();
@@ -328,12 +330,7 @@ async function sharedPassFor(model: string, clipRange: [number, number], layer: 
 }
 
 /** The drift detector's layer: from the route's shared forward pass when it reads the same one, else from an extractor of its own (a second forward pass per request). */
-async function driftFeatures(
-  model: string,
-  layer: string,
-  shared: FeatureSource | undefined,
-  hold: (release: () => Promise<void>) => void,
-): Promise<FeatureSource> {
+async function driftFeatures(model: string, layer: string, shared: FeatureSource | undefined, hold: Hold): Promise<FeatureSource> {
   if (shared?.layer === layer) return shared;
   const extractor = await createFeatureExtractor(loadModel(model), { layer });
   hold(async () => extractor.release());

@@ -30,6 +30,14 @@ const workers = Number(process.env.BENCH_MIA_WORKERS ?? 2);
 const targets = (process.env.BENCH_MIA_TARGETS ?? "overfit,generalised").split(",");
 const cache = new URL("./.cache/", import.meta.url).pathname;
 
+/** The header names only the shadow models the chosen plans train. */
+function shadowCounts(): string {
+  const counts = [];
+  if (plans.includes("offline")) counts.push(`${shadows} offline`);
+  if (plans.includes("online")) counts.push(`${onlineShadows} online`);
+  return `${counts.join(" and ")} shadow models`;
+}
+
 const OFFLINE: MembershipAttackName[] = ["loss", "confidence", "shokri", "label-only", "lira-offline", "rmia"];
 const ONLINE: MembershipAttackName[] = ["lira-online", "rmia-online"];
 
@@ -45,7 +53,7 @@ export async function benchInference(log: (line: string) => void = () => {}): Pr
   const reference = pick("train", range(4000, 8000));
   const members = pick("train", range(0, 500));
   const lines = [
-    `membership inference, MNIST ${arch}, ${shadows} offline and ${onlineShadows} online shadow models (AUC, balanced accuracy, TPR at 0.1% and 1% FPR)`,
+    `membership inference, MNIST ${arch}, ${shadowCounts()} (AUC, balanced accuracy, TPR at 0.1% and 1% FPR)`,
   ];
   for (const setting of [
     { name: "overfit", trainSize: 500, epochs: 60, weightDecay: 0 },

@@ -258,7 +258,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-export async function startVulnerableChatbot(options: ChatbotOptions = {}): Promise<{ url: string; close(): Promise<void> }> {
+export async function startVulnerableChatbot(options: ChatbotOptions = {}): Promise<{ url: string; served(): number; close(): Promise<void> }> {
   const mode = options.mode ?? "vulnerable";
   let served = 0;
   const server = createServer(async (req, res) => {
@@ -315,6 +315,8 @@ export async function startVulnerableChatbot(options: ChatbotOptions = {}): Prom
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host ?? "127.0.0.1"}:${port}`,
+    /** Chat completions answered so far: what a billed API would charge for. */
+    served: () => served,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -5,7 +5,8 @@
  * seed), and one per shard of a certification, keyed by (campaign, digest of its settings
  * and samples, first and last sample, model hash), one per batch of scanned files and one
  * per batch of red-team attempts, so a retried job recomputes exactly the same thing (a
- * red-team attempt asks its target again, which may answer otherwise). A job names its models and
+ * red-team job instead keeps the answers it got in its progress and asks only the rest: the
+ * target may answer otherwise, and may bill per request). A job names its models and
  * data by content hash and carries no secrets: no paths, keys or tokens.
  */
 import type { CommonParams } from "../attacks/index.js";
@@ -160,6 +161,27 @@ export interface RedTeamBatchResult {
   results: AttemptResult[];
   worker: string;
   seconds: number;
+}
+
+/**
+ * A red-team job's progress: the attempts answered so far, by index in the batch. A retried
+ * job (its worker killed, stalled or cut off) reads it back and asks the target only the
+ * rest: a paid API is billed once per attempt, and a target may answer a second time otherwise.
+ */
+export interface RedTeamBatchProgress {
+  percent: number;
+  answered: Record<number, AttemptResult>;
+}
+
+/** The answers an earlier try of a job left in its progress, if it left any. */
+export function answeredAttempts(progress: unknown, attempts: number): Map<number, AttemptResult> {
+  const answered = new Map<number, AttemptResult>();
+  if (typeof progress !== "object" || progress === null || !("answered" in progress)) return answered;
+  for (const [key, result] of Object.entries((progress as RedTeamBatchProgress).answered ?? {})) {
+    const index = Number(key);
+    if (Number.isInteger(index) && index >= 0 && index < attempts && result) answered.set(index, result);
+  }
+  return answered;
 }
 
 export function redteamJobId(job: Pick<RedTeamBatchJob, "campaign" | "digest" | "start">): string {

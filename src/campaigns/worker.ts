@@ -31,6 +31,7 @@ import {
   ATTACK_SHARD,
   type AttackShardJob,
   type AttackShardResult,
+  answeredAttempts,
   type CampaignJob,
   CERTIFY_SHARD,
   type CertifyShardJob,
@@ -39,6 +40,7 @@ import {
   QUEUE_NAME,
   REDTEAM_BATCH,
   type RedTeamBatchJob,
+  type RedTeamBatchProgress,
   type RedTeamBatchResult,
   SCAN_BATCH,
   type ScanBatchJob,
@@ -179,15 +181,23 @@ export async function startWorker(o: WorkerOptions): Promise<CampaignWorker> {
     const { apiKeyEnv, ...options } = t;
     const target = createOpenAiTarget({ ...options, apiKey: process.env[apiKeyEnv] || undefined });
     const started = performance.now();
+    const answered = answeredAttempts(job.progress, data.attempts.length);
+    if (answered.size > 0) log(`job ${job.id}: ${answered.size} attempts answered on an earlier try, not asked again`);
     const results: AttemptResult[] = new Array(data.attempts.length);
+    for (const [i, result] of answered) results[i] = result;
+    const pending = data.attempts.map((_, i) => i).filter((i) => !answered.has(i));
     let next = 0;
-    let done = 0;
     // As many attempts in flight as the submitter's --concurrency allows; the target's own pool holds that too.
     const lane = async () => {
-      while (next < data.attempts.length) {
-        const i = next++;
+      while (next < pending.length) {
+        const i = pending[next++];
         results[i] = await runPlannedAttempt(data.attempts[i], target);
-        void job.updateProgress(Math.round((100 * ++done) / data.attempts.length)).catch(() => {});
+        answered.set(i, results[i]);
+        const progress: RedTeamBatchProgress = {
+          percent: Math.round((100 * answered.size) / data.attempts.length),
+          answered: Object.fromEntries(answered),
+        };
+        void job.updateProgress(progress).catch(() => {});
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, t.concurrency) }, lane));

@@ -409,6 +409,38 @@ test("aegis redteam --queue runs the attempts on the workers, 25 per job, and re
   }
 });
 
+test("a red-team worker killed with -9 mid-job: the retry asks the target only the attempts not yet answered", async () => {
+  const bot = await startVulnerableChatbot();
+  const p = prefix("redteam-kill");
+  const args = (out: string) => ["redteam", "--target", bot.url, "--model", "vulnerable-bot", "--out", join(tmp, out), "--format", "json"];
+  const workers: ChildProcess[] = [];
+  try {
+    const here = await aegis(args("redteam-kill-here"));
+    assert.equal(here.code, 0, here.stderr);
+    const asked = bot.served();
+    workers.push(...(await startWorkers(1, p, ["--stall-seconds", "2"])));
+    const queued = aegis([...args("redteam-kill-there"), "--queue", REDIS, "--queue-prefix", p]);
+    // Kill the only worker once it has had ten answers, then start another to take its job.
+    while (bot.served() < asked + 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    workers[0].kill("SIGKILL");
+    await exited(workers[0]);
+    const answeredBeforeKill = bot.served() - asked;
+    workers.push(...(await startWorkers(1, p, ["--stall-seconds", "2"])));
+    const there = await queued;
+    assert.equal(there.code, 0, there.stderr);
+    assert.match(there.stderr, /stalled and retried/);
+    const report = (dir: string) => JSON.parse(readFileSync(join(tmp, dir, "report.json"), "utf8"));
+    assert.deepEqual(report("redteam-kill-there").probes, report("redteam-kill-here").probes);
+    // Asked again: only the conversations in flight when the worker died (2 lanes, the first probes' of 1–2 turns), not the ~10 answers it had.
+    const askedAgain = bot.served() - 2 * asked;
+    assert.ok(askedAgain >= 0 && askedAgain <= 4, `${askedAgain} requests repeated of ${answeredBeforeKill} answered before the kill`);
+  } finally {
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGTERM");
+    for (const w of workers) await exited(w);
+    await bot.close();
+  }
+});
+
 test("--queue-store keeps a campaign's blobs in a shared directory, not Redis; a worker not given it says so", async () => {
   assert.ok(local, "the local report of the first test");
   const store = join(tmp, "shared-store");

@@ -8,7 +8,6 @@
 import type pg from "pg";
 import { type RateLimiterAbstract, RateLimiterMemory } from "rate-limiter-flexible";
 import { SqliteAuditLog } from "../audit-log/sqlite.js";
-import type { GuardConfig } from "../config.js";
 import type { IncidentStoreLike } from "../incidents/responder.js";
 import { IncidentStore } from "../incidents/store.js";
 import { connectPostgres, PgAuditLog, PgIncidentStore } from "./postgres.js";
@@ -31,11 +30,17 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-export function storesKey(config: GuardConfig): string {
+/** What of a guard's config chooses its stores (a `GuardConfig` is one; the stores sit below the config, which reads their defaults). */
+export interface StoresConfig {
+  auditLog: { path: string };
+  store: { redis?: string; postgres?: string; queryHistory: number };
+}
+
+export function storesKey(config: StoresConfig): string {
   return JSON.stringify([config.auditLog.path, config.store]);
 }
 
-export async function openStores(config: GuardConfig): Promise<Stores> {
+export async function openStores(config: StoresConfig): Promise<Stores> {
   const key = storesKey(config);
   let pool: pg.Pool | undefined;
   let auditLog: SqliteAuditLog | PgAuditLog;

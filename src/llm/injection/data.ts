@@ -7,12 +7,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRng } from "../../data/random.js";
 import { AegisError } from "../../errors.js";
+import type { ReadingMode } from "../evaluate.js";
 import type { LabelledText } from "./model.js";
 
 export interface CorpusRow extends LabelledText {
   license?: string;
   /** "train" rows may train and tune; "eval-only" rows may only be measured on. */
   use?: string;
+  /** How the row is read (evaluate.ts ReadingMode): as a prompt (default), or as retrieved content in context mode. */
+  mode?: ReadingMode;
 }
 
 export function readJsonl(path: string): CorpusRow[] {
@@ -80,4 +83,20 @@ export function shardedSourceGroups(rows: readonly Pick<LabelledText, "source">[
     seen.set(group, index + 1);
     return (sizes.get(group) ?? 0) > shardAbove ? `${group}#${index % shards}` : group;
   });
+}
+
+/** Sources whose rows are documents and tool outputs (retrieved content), not prompts. */
+const DOCUMENT_SOURCES = /BIPIA|agentdojo/i;
+
+export function isDocumentSource(row: Pick<LabelledText, "source">): boolean {
+  return DOCUMENT_SOURCES.test(row.source);
+}
+
+/** The feature rows `rows` of x ([n, dim]), in that order. */
+export function gatherFeatures(x: Float32Array, rows: readonly number[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    out.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
+  });
+  return out;
 }

@@ -34,6 +34,12 @@ export type EvaluatedRow = Pick<LabelledRow, "text" | "kind" | "mode"> & { label
 
 export type UseFilter = "all" | "train" | "eval-only";
 
+/** Refuses a row's "mode" field unless it is absent or a ReadingMode; `where` is file:line. */
+export function checkReadingMode(mode: unknown, where: string): void {
+  if (mode !== undefined && !READING_MODES.includes(mode as ReadingMode))
+    throw new AegisError("BAD_DATA", `${where} has "mode": ${JSON.stringify(mode)}; use "prompt" or "context" (retrieved documents and tool outputs)`);
+}
+
 /** Rows of a labelled JSONL file, filtered by their "use" field. */
 export function loadLabelledJsonl(path: string, use: UseFilter = "all"): LabelledRow[] {
   if (!existsSync(path)) throw new AegisError("FILE_NOT_FOUND", `${path} does not exist; give a JSONL file of {"text", "label"} rows`);
@@ -49,11 +55,7 @@ export function loadLabelledJsonl(path: string, use: UseFilter = "all"): Labelle
     }
     if (typeof row.text !== "string" || (row.label !== 0 && row.label !== 1))
       throw new AegisError("BAD_DATA", `${path}:${i + 1} needs a string "text" and a "label" of 0 or 1`);
-    if (row.mode !== undefined && !READING_MODES.includes(row.mode))
-      throw new AegisError(
-        "BAD_DATA",
-        `${path}:${i + 1} has "mode": ${JSON.stringify(row.mode)}; use "prompt" or "context" (retrieved documents and tool outputs)`,
-      );
+    checkReadingMode(row.mode, `${path}:${i + 1}`);
     if (use === "all" || row.use === use) rows.push(row as LabelledRow);
   });
   if (rows.length === 0) throw new AegisError("BAD_DATA", `${path} has no rows${use === "all" ? "" : ` with "use": "${use}"`}; check the file or --use`);

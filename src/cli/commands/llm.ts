@@ -85,7 +85,7 @@ function modePipelines(
   return { prompt, context: pipelineFor(stage, { ...opts, scanners: names.join(",") }) };
 }
 
-/** Rows with their reading mode: a valid "mode" field, else context when their source matches --context-sources. */
+/** Rows with their reading mode: their "mode" field (checked by the loaders), else context when their source matches --context-sources. */
 function withReadingModes<T extends EvaluatedRow & { source?: string }>(rows: readonly T[], contextSources: string | undefined): T[] {
   let pattern: RegExp | undefined;
   try {
@@ -93,11 +93,7 @@ function withReadingModes<T extends EvaluatedRow & { source?: string }>(rows: re
   } catch {
     throw new AegisError("BAD_OPTION", `--context-sources ${JSON.stringify(contextSources)} is not a regular expression; e.g. "BIPIA|agentdojo"`);
   }
-  return rows.map((row) => {
-    if (row.mode !== undefined && !READING_MODES.includes(row.mode))
-      throw new AegisError("BAD_DATA", `a row has "mode": ${JSON.stringify(row.mode)}; use "prompt" or "context" (retrieved documents and tool outputs)`);
-    return row.mode === undefined && pattern?.test(row.source ?? "") ? { ...row, mode: "context" } : row;
-  });
+  return rows.map((row) => (row.mode === undefined && pattern?.test(row.source ?? "") ? { ...row, mode: "context" } : row));
 }
 
 function scannerList(option: string, value: string | undefined): string[] | undefined {

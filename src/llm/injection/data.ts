@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRng } from "../../data/random.js";
 import { AegisError } from "../../errors.js";
-import type { ReadingMode } from "../evaluate.js";
+import { checkReadingMode, type ReadingMode } from "../evaluate.js";
 import type { LabelledText } from "./model.js";
 
 export interface CorpusRow extends LabelledText {
@@ -34,6 +34,7 @@ export function readJsonl(path: string): CorpusRow[] {
       if (typeof row.text !== "string" || (row.label !== 0 && row.label !== 1)) {
         throw new AegisError("BAD_DATA", `${path}:${i + 1} needs a string "text" and a "label" of 0 or 1`);
       }
+      checkReadingMode(row.mode, `${path}:${i + 1}`);
       rows.push({ ...row, source: row.source ?? "unknown", kind: row.kind ?? (row.label ? "injection" : "benign") });
     });
   return rows;

@@ -14,8 +14,8 @@ import { technicalDocumentTexts } from "../../../src/llm/injection/technical-doc
 import { saveModel } from "../../../src/onnx/io.js";
 
 test("structured documents come in twins that differ by one planted line", () => {
-  const rows = structuredDocumentTexts(40, 3);
-  assert.equal(rows.length, 40);
+  const rows = structuredDocumentTexts(200, 3);
+  assert.equal(rows.length, 200);
   for (let i = 0; i < rows.length; i += 2) {
     const [clean, injected] = [rows[i], rows[i + 1]];
     assert.deepEqual([clean.label, injected.label], [0, 1]);
@@ -23,8 +23,9 @@ test("structured documents come in twins that differ by one planted line", () =>
     const cleanLines = clean.text.split("\n");
     const extra = [...injected.text.split("\n")];
     for (const line of cleanLines) extra.splice(extra.indexOf(line), 1);
-    // One planted line, or a planted code block of a few lines.
+    // One planted line, or a planted code block of a few lines, never inside the answer's own code fence.
     assert.ok(extra.length >= 1 && extra.length <= 6, `${extra.length} lines added`);
+    assert.ok(contextWindows(injected.text, 1).includes(extra[0].trim()), `planted line not read: ${extra[0]}`);
   }
 });
 

@@ -246,9 +246,11 @@ const f3 = (x: number) => (Number.isNaN(x) ? "—" : x.toFixed(3));
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(2));
 
 export function formatEvalReport(report: EvalReport): string {
-  const header = `${"scanner".padEnd(20)}${["precision", "recall", "F1", "FPR", "p50 ms", "p95 ms", "p99 ms", "p50/1k", "p95/1k", "p99/1k"].map((h) => h.padStart(10)).join("")}`;
+  // The name column fits the longest name ("indirect-injection [context]" with rows in both modes).
+  const width = Math.max(20, ...[...report.scanners, report.pipeline].map((m) => m.name.length + 2));
+  const header = `${"scanner".padEnd(width)}${["precision", "recall", "F1", "FPR", "p50 ms", "p95 ms", "p99 ms", "p50/1k", "p95/1k", "p99/1k"].map((h) => h.padStart(10)).join("")}`;
   const line = (m: ScannerMetrics) =>
-    `${m.name.padEnd(20)}${[f3(m.precision), f3(m.recall), f3(m.f1), f3(m.fpr), f2(m.ms.p50), f2(m.ms.p95), f2(m.ms.p99), f2(m.msPer1k?.p50), f2(m.msPer1k?.p95), f2(m.msPer1k?.p99)].map((c) => c.padStart(10)).join("")}`;
+    `${m.name.padEnd(width)}${[f3(m.precision), f3(m.recall), f3(m.f1), f3(m.fpr), f2(m.ms.p50), f2(m.ms.p95), f2(m.ms.p99), f2(m.msPer1k?.p50), f2(m.msPer1k?.p95), f2(m.msPer1k?.p99)].map((c) => c.padStart(10)).join("")}`;
   const out = [
     `${report.rows} rows: ${report.positives} to flag, ${report.negatives} benign${report.contextRows ? `; ${report.contextRows} read in context mode (retrieved documents and tool outputs, by the document scanners), the rest as prompts` : ""} (per-1k-character latency over rows of ≥ ${LONG_ROW} characters)`,
     header,
@@ -258,10 +260,10 @@ export function formatEvalReport(report: EvalReport): string {
     "flagged by kind (recall for kinds to flag, false-positive rate for benign kinds):",
   ];
   const kinds = Object.keys(report.pipeline.byKind).sort();
-  out.push(`${"scanner".padEnd(20)}${kinds.map((k) => k.slice(0, 19).padStart(20)).join("")}`);
+  out.push(`${"scanner".padEnd(width)}${kinds.map((k) => k.slice(0, 19).padStart(20)).join("")}`);
   for (const m of [...report.scanners, report.pipeline]) {
     out.push(
-      `${m.name.padEnd(20)}${kinds
+      `${m.name.padEnd(width)}${kinds
         .map((k) => {
           const [flagged, n] = m.byKind[k] ?? [0, 0];
           return `${f3(n ? flagged / n : Number.NaN)} (${flagged}/${n})`.padStart(20);

@@ -8,7 +8,7 @@
  * scans it: documents in context mode, everything else in prompt mode (protocol.ts
  * modeReports). Only "use": "train" rows are read; nine folds, a few CPU-minutes.
  *
- *   node --import tsx scripts/injection-context-loso.ts [--prompt-scores scores.jsonl] [--sources] [--generated 800]
+ *   node --import tsx scripts/injection-context-loso.ts [--prompt-scores scores.jsonl] [--sources] [--generated 800] [--technical 800]
  *        [--max-fpr 0.03] [--seed 7] [--dump context-scores.jsonl] [--data ../shared/data/llm]
  */
 import { readFileSync } from "node:fs";
@@ -17,11 +17,11 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/fs.js";
 import { scoreWindows } from "../src/llm/injection/context.js";
 import { contextTrainingSet, trainContextClassifier } from "../src/llm/injection/context-model.js";
-import { readJsonl, sourceGroup } from "../src/llm/injection/data.js";
+import { isDocumentSource, readJsonl, sourceGroup } from "../src/llm/injection/data.js";
 import { featurizeAll } from "../src/llm/injection/features.js";
 import { chooseThreshold } from "../src/llm/injection/metrics.js";
 import { DEFAULT_TRAIN_OPTIONS, injectionProbabilities } from "../src/llm/injection/model.js";
-import { formatModeReports, formatProtocolReport, isDocumentSource, modeReports, protocolReport } from "../src/llm/injection/protocol.js";
+import { formatModeReports, formatProtocolReport, modeReports, protocolReport } from "../src/llm/injection/protocol.js";
 import { normalizeText } from "../src/llm/normalize.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     "prompt-scores": { type: "string" },
     sources: { type: "boolean", default: false },
     generated: { type: "string", default: "800" },
+    technical: { type: "string" },
     "max-fpr": { type: "string", default: "0.03" },
     seed: { type: "string", default: String(DEFAULT_TRAIN_OPTIONS.seed) },
     dump: { type: "string" },
@@ -44,7 +45,11 @@ const rows = [...readJsonl(join(args.data, "prompts.jsonl")), ...readJsonl(join(
 const started = performance.now();
 const groups = rows.map(sourceGroup);
 const seed = Number(args.seed);
-const contextSet = contextTrainingSet(rows, { generated: Number(args.generated), seed });
+const contextSet = contextTrainingSet(rows, {
+  generated: Number(args.generated),
+  ...(args.technical === undefined ? {} : { technical: Number(args.technical) }),
+  seed,
+});
 const contextFeatures = featurizeAll(contextSet.rows.map((r) => r.text));
 const contextScores = Float32Array.from(rows, () => Number.NaN);
 const windowScores = new Map<number, number[]>();

@@ -27,20 +27,12 @@ import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/fs.js";
 import { scoreWindows } from "../src/llm/injection/context.js";
 import { contextTrainingSet, trainContextClassifier } from "../src/llm/injection/context-model.js";
-import { readJsonl, sourceGroup } from "../src/llm/injection/data.js";
+import { gatherFeatures, isDocumentSource, readJsonl, sourceGroup } from "../src/llm/injection/data.js";
 import { featureDimension, featurizeAll } from "../src/llm/injection/features.js";
 import { heuristicHits, heuristicScore } from "../src/llm/injection/heuristics.js";
 import { chooseThreshold } from "../src/llm/injection/metrics.js";
 import { combinedScore, DEFAULT_TRAIN_OPTIONS, injectionProbabilities } from "../src/llm/injection/model.js";
-import {
-  formatModeReports,
-  formatProtocolReport,
-  gatherFeatures,
-  isDocumentSource,
-  leaveOneSourceOut,
-  modeReports,
-  protocolReport,
-} from "../src/llm/injection/protocol.js";
+import { formatModeReports, formatProtocolReport, leaveOneSourceOut, modeReports, protocolReport } from "../src/llm/injection/protocol.js";
 import { normalizeText } from "../src/llm/normalize.js";
 
 const root = resolve(import.meta.dirname, "..");

@@ -33,12 +33,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createRng } from "../src/data/random.js";
 import { writeFileAtomic } from "../src/fs.js";
-import { type CorpusRow, readJsonl } from "../src/llm/injection/data.js";
+import { type CorpusRow, gatherFeatures, readJsonl } from "../src/llm/injection/data.js";
 import { featureDimension, featurizeAll } from "../src/llm/injection/features.js";
 import { heuristicHits, heuristicScore } from "../src/llm/injection/heuristics.js";
 import { binaryMetrics, chooseThreshold } from "../src/llm/injection/metrics.js";
 import { combinedScore, injectionProbabilities, sourceBalancedWeights, trainInjectionClassifier } from "../src/llm/injection/model.js";
-import { formatProtocolReport, gatherFeatures, protocolReport } from "../src/llm/injection/protocol.js";
+import { formatProtocolReport, protocolReport } from "../src/llm/injection/protocol.js";
 import { normalizeText } from "../src/llm/normalize.js";
 
 const { values: args } = parseArgs({

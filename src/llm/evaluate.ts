@@ -11,17 +11,34 @@ import { confusionRates } from "./injection/metrics.js";
 import type { Pipeline, ScannerRun } from "./pipeline.js";
 import type { ScanContext } from "./scanners/types.js";
 
+/**
+ * How a row is read: "prompt", as a user's prompt, by the input pipeline; "context", as
+ * retrieved content (a document or tool output), by the document scanners, as the guard
+ * reads tool and retrieval messages (context mode, indirect-injection).
+ */
+export type ReadingMode = "prompt" | "context";
+export const READING_MODES: readonly ReadingMode[] = ["prompt", "context"];
+
 export interface LabelledRow {
   text: string;
   label: 0 | 1;
   kind?: string;
   use?: string;
+  source?: string;
+  /** Default "prompt". */
+  mode?: ReadingMode;
 }
 
 /** What evaluation reads of a row (LabelledRow, or a corpus row of the injection detector). */
-export type EvaluatedRow = Pick<LabelledRow, "text" | "kind"> & { label: number };
+export type EvaluatedRow = Pick<LabelledRow, "text" | "kind" | "mode"> & { label: number };
 
 export type UseFilter = "all" | "train" | "eval-only";
+
+/** Refuses a row's "mode" field unless it is absent or a ReadingMode; `where` is file:line. */
+export function checkReadingMode(mode: unknown, where: string): void {
+  if (mode !== undefined && !READING_MODES.includes(mode as ReadingMode))
+    throw new AegisError("BAD_DATA", `${where} has "mode": ${JSON.stringify(mode)}; use "prompt" or "context" (retrieved documents and tool outputs)`);
+}
 
 /** Rows of a labelled JSONL file, filtered by their "use" field. */
 export function loadLabelledJsonl(path: string, use: UseFilter = "all"): LabelledRow[] {
@@ -38,6 +55,7 @@ export function loadLabelledJsonl(path: string, use: UseFilter = "all"): Labelle
     }
     if (typeof row.text !== "string" || (row.label !== 0 && row.label !== 1))
       throw new AegisError("BAD_DATA", `${path}:${i + 1} needs a string "text" and a "label" of 0 or 1`);
+    checkReadingMode(row.mode, `${path}:${i + 1}`);
     if (use === "all" || row.use === use) rows.push(row as LabelledRow);
   });
   if (rows.length === 0) throw new AegisError("BAD_DATA", `${path} has no rows${use === "all" ? "" : ` with "use": "${use}"`}; check the file or --use`);
@@ -71,7 +89,11 @@ export interface EvalReport {
   rows: number;
   positives: number;
   negatives: number;
+  /** Rows read in context mode (by the document scanners), when there were any. */
+  contextRows?: number;
+  /** Every scanner of each mode's pipeline; with rows in both modes, the context mode's scanners end in " [context]", each mode's pipeline is a line too. */
   scanners: ScannerMetrics[];
+  /** Every row's verdict, each in its mode. */
   pipeline: ScannerMetrics;
 }
 
@@ -141,45 +163,96 @@ export async function scanRows(pipeline: Pipeline, rows: readonly EvaluatedRow[]
   return scans;
 }
 
-/** Scores each scanner (by position, named `names`) and the whole pipeline on rows and their scans. */
-export function summariseScans(names: readonly string[], rows: readonly EvaluatedRow[], scans: readonly RowScan[]): EvalReport {
-  const tallies = names.map(() => new Tally());
+/** The pipeline of each reading mode: `prompt` the input pipeline, `context` the document scanners (needed when a row is read in context mode). */
+export interface ModePipelines {
+  prompt: Pipeline;
+  context?: Pipeline;
+}
+
+/** One mode's share of an evaluation: its rows, its pipeline's scanner names and its scans. */
+export interface ModeScans<T extends EvaluatedRow = EvaluatedRow> {
+  mode: ReadingMode;
+  names: readonly string[];
+  rows: readonly T[];
+  scans: readonly RowScan[];
+}
+
+/** Scans every row with its mode's pipeline (the rows of one mode, then the other's); one ModeScans per mode. */
+export async function scanRowsByMode<T extends EvaluatedRow>(pipelines: ModePipelines, rows: readonly T[], options: EvalOptions = {}): Promise<ModeScans<T>[]> {
+  const parts: ModeScans<T>[] = [];
+  let done = 0;
+  for (const mode of READING_MODES) {
+    const own = rows.filter((r) => (r.mode ?? "prompt") === mode);
+    const pipeline = pipelines[mode];
+    if (own.length === 0) continue;
+    if (!pipeline)
+      throw new AegisError("BAD_OPTION", `${own.length} rows are read in ${mode} mode but no ${mode}-mode scanners were given; name the document scanners`);
+    const before = done;
+    const scans = await scanRows(pipeline, own, { ...options, onProgress: (n) => options.onProgress?.(before + n) });
+    done += own.length;
+    parts.push({ mode, names: pipeline.scanners.map((s) => s.name), rows: own, scans });
+  }
+  return parts;
+}
+
+/** Scores each scanner of each mode, each mode's pipeline when there are two, and every row's verdict (`pipeline`). */
+export function summariseModes(parts: readonly ModeScans[]): EvalReport {
+  const present = parts.filter((p) => p.rows.length > 0);
+  const both = present.length > 1;
+  const scanners: ScannerMetrics[] = [];
   const whole = new Tally();
-  rows.forEach((row, i) => {
-    scans[i].runs.forEach((run, k) => {
-      tallies[k].add(row, !run.valid, run.ms);
+  for (const part of present) {
+    const tallies = part.names.map(() => new Tally());
+    const mode = new Tally();
+    part.rows.forEach((row, i) => {
+      const scan = part.scans[i];
+      scan.runs.forEach((run, k) => {
+        tallies[k].add(row, !run.valid, run.ms);
+      });
+      mode.add(row, !scan.valid, scan.ms);
+      whole.add(row, !scan.valid, scan.ms);
     });
-    whole.add(row, !scans[i].valid, scans[i].ms);
-  });
+    const suffix = both && part.mode === "context" ? " [context]" : "";
+    scanners.push(...tallies.map((t, k) => t.metrics(`${part.names[k]}${suffix}`)));
+    if (both) scanners.push(mode.metrics(`${part.mode} mode`));
+  }
+  const rows = present.flatMap((p) => p.rows);
   const positives = rows.filter((r) => r.label === 1).length;
+  const contextRows = present.find((p) => p.mode === "context")?.rows.length;
   return {
     rows: rows.length,
     positives,
     negatives: rows.length - positives,
-    scanners: tallies.map((t, k) => t.metrics(names[k])),
+    ...(contextRows ? { contextRows } : {}),
+    scanners,
     pipeline: whole.metrics("pipeline"),
   };
 }
 
-/** Runs the pipeline on each row and scores each scanner and the whole. */
-export async function evaluatePipeline(pipeline: Pipeline, rows: readonly EvaluatedRow[], options: EvalOptions = {}): Promise<EvalReport> {
-  const scans = await scanRows(pipeline, rows, options);
-  return summariseScans(
-    pipeline.scanners.map((s) => s.name),
-    rows,
-    scans,
-  );
+/** Scores each scanner (by position, named `names`) and the whole pipeline on rows and their scans. */
+export function summariseScans(names: readonly string[], rows: readonly EvaluatedRow[], scans: readonly RowScan[]): EvalReport {
+  return summariseModes([{ mode: "prompt", names, rows, scans }]);
+}
+
+/**
+ * Runs each row through its mode's pipeline (EvaluatedRow.mode: the input pipeline, or the
+ * document scanners for retrieved content) and scores each scanner, each mode and the whole.
+ */
+export async function evaluatePipeline(pipelines: Pipeline | ModePipelines, rows: readonly EvaluatedRow[], options: EvalOptions = {}): Promise<EvalReport> {
+  return summariseModes(await scanRowsByMode("scan" in pipelines ? { prompt: pipelines } : pipelines, rows, options));
 }
 
 const f3 = (x: number) => (Number.isNaN(x) ? "—" : x.toFixed(3));
 const f2 = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? "—" : x.toFixed(2));
 
 export function formatEvalReport(report: EvalReport): string {
-  const header = `${"scanner".padEnd(20)}${["precision", "recall", "F1", "FPR", "p50 ms", "p95 ms", "p99 ms", "p50/1k", "p95/1k", "p99/1k"].map((h) => h.padStart(10)).join("")}`;
+  // The name column fits the longest name ("indirect-injection [context]" with rows in both modes).
+  const width = Math.max(20, ...[...report.scanners, report.pipeline].map((m) => m.name.length + 2));
+  const header = `${"scanner".padEnd(width)}${["precision", "recall", "F1", "FPR", "p50 ms", "p95 ms", "p99 ms", "p50/1k", "p95/1k", "p99/1k"].map((h) => h.padStart(10)).join("")}`;
   const line = (m: ScannerMetrics) =>
-    `${m.name.padEnd(20)}${[f3(m.precision), f3(m.recall), f3(m.f1), f3(m.fpr), f2(m.ms.p50), f2(m.ms.p95), f2(m.ms.p99), f2(m.msPer1k?.p50), f2(m.msPer1k?.p95), f2(m.msPer1k?.p99)].map((c) => c.padStart(10)).join("")}`;
+    `${m.name.padEnd(width)}${[f3(m.precision), f3(m.recall), f3(m.f1), f3(m.fpr), f2(m.ms.p50), f2(m.ms.p95), f2(m.ms.p99), f2(m.msPer1k?.p50), f2(m.msPer1k?.p95), f2(m.msPer1k?.p99)].map((c) => c.padStart(10)).join("")}`;
   const out = [
-    `${report.rows} rows: ${report.positives} to flag, ${report.negatives} benign (per-1k-character latency over rows of ≥ ${LONG_ROW} characters)`,
+    `${report.rows} rows: ${report.positives} to flag, ${report.negatives} benign${report.contextRows ? `; ${report.contextRows} read in context mode (retrieved documents and tool outputs, by the document scanners), the rest as prompts` : ""} (per-1k-character latency over rows of ≥ ${LONG_ROW} characters)`,
     header,
     ...report.scanners.map(line),
     line(report.pipeline),
@@ -187,10 +260,10 @@ export function formatEvalReport(report: EvalReport): string {
     "flagged by kind (recall for kinds to flag, false-positive rate for benign kinds):",
   ];
   const kinds = Object.keys(report.pipeline.byKind).sort();
-  out.push(`${"scanner".padEnd(20)}${kinds.map((k) => k.slice(0, 19).padStart(20)).join("")}`);
+  out.push(`${"scanner".padEnd(width)}${kinds.map((k) => k.slice(0, 19).padStart(20)).join("")}`);
   for (const m of [...report.scanners, report.pipeline]) {
     out.push(
-      `${m.name.padEnd(20)}${kinds
+      `${m.name.padEnd(width)}${kinds
         .map((k) => {
           const [flagged, n] = m.byKind[k] ?? [0, 0];
           return `${f3(n ? flagged / n : Number.NaN)} (${flagged}/${n})`.padStart(20);

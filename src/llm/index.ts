@@ -3,12 +3,19 @@
 export { evalFindings, missedGates, renderEvalHtml, renderEvalJunit, renderEvalMarkdown } from "./eval-report.js";
 export {
   type EvalReport,
+  type EvaluatedRow,
   evaluatePipeline,
   formatEvalReport,
   type LabelledRow,
   loadLabelledJsonl,
+  type ModePipelines,
+  type ModeScans,
+  READING_MODES,
+  type ReadingMode,
   type RowScan,
   scanRows,
+  scanRowsByMode,
+  summariseModes,
   summariseScans,
   type UseFilter,
 } from "./evaluate.js";

@@ -5,9 +5,11 @@ import type { Pipeline, PipelineResult, ScanContext, ScannerStage } from "../../
 import {
   crossValidatePipeline,
   DEFAULT_BLOCKING_SCANNERS,
+  DEFAULT_DOCUMENT_SCANNERS,
   DEFAULT_INPUT_SCANNERS,
   DEFAULT_OUTPUT_SCANNERS,
   type EvalReport,
+  type EvaluatedRow,
   evalFindings,
   evaluatePipeline,
   formatEvalReport,
@@ -15,20 +17,22 @@ import {
   loadInjectionModel,
   loadLabelledJsonl,
   loadScannerConfig,
+  type ModePipelines,
   missedGates,
   type PipelineProtocolResult,
   type ProtocolReport,
   pipelineFromConfig,
   protocolReport,
+  READING_MODES,
   type RowScan,
   readJsonl,
   renderEvalHtml,
   renderEvalJunit,
   renderEvalMarkdown,
   SCANNERS,
-  scanRows,
+  scanRowsByMode,
   sourceGroup,
-  summariseScans,
+  summariseModes,
   type UseFilter,
 } from "../../llm/index.js";
 import { renderSarif } from "../../report/sarif.js";
@@ -61,6 +65,35 @@ export function pipelineFor(stage: ScannerStage, opts: { scanners?: string; bloc
   if (names?.length === 0) throw new AegisError("BAD_OPTION", "--scanners is empty; name at least one scanner (aegis llm scan --list)");
   const block = opts.block === "all" ? SCANNERS.map((s) => s.name) : scannerList("--block", opts.block);
   return pipelineFromConfig(stage, opts.config ? loadScannerConfig(opts.config) : {}, names, { failFast, ...(block ? { block } : {}) });
+}
+
+/**
+ * The pipelines of `rows`' reading modes: the input pipeline for prompts and, when a row is
+ * read in context mode, the document scanners (--documents, default as the guard's).
+ */
+function modePipelines(
+  stage: ScannerStage,
+  opts: { scanners?: string; block?: string; config?: string; documents?: string },
+  rows: readonly EvaluatedRow[],
+): ModePipelines {
+  const prompt = pipelineFor(stage, opts);
+  if (!rows.some((r) => r.mode === "context")) return { prompt };
+  if (stage !== "input")
+    throw new AegisError("BAD_OPTION", 'rows read in context mode are retrieved content, scanned on the input side; drop --stage output or their "mode"');
+  const names = scannerList("--documents", opts.documents) ?? [...DEFAULT_DOCUMENT_SCANNERS];
+  if (names.length === 0) throw new AegisError("BAD_OPTION", "--documents is empty; name at least one scanner (default: indirect-injection)");
+  return { prompt, context: pipelineFor(stage, { ...opts, scanners: names.join(",") }) };
+}
+
+/** Rows with their reading mode: their "mode" field (checked by the loaders), else context when their source matches --context-sources. */
+function withReadingModes<T extends EvaluatedRow & { source?: string }>(rows: readonly T[], contextSources: string | undefined): T[] {
+  let pattern: RegExp | undefined;
+  try {
+    pattern = contextSources === undefined ? undefined : new RegExp(contextSources, "i");
+  } catch {
+    throw new AegisError("BAD_OPTION", `--context-sources ${JSON.stringify(contextSources)} is not a regular expression; e.g. "BIPIA|agentdojo"`);
+  }
+  return rows.map((row) => (row.mode === undefined && pattern?.test(row.source ?? "") ? { ...row, mode: "context" } : row));
 }
 
 function scannerList(option: string, value: string | undefined): string[] | undefined {
@@ -186,6 +219,14 @@ function evalCommand(): Command {
     .option("--config <file>", "YAML/JSON scanner configuration: input and output lists, block list, options per scanner")
     .option("--use <use>", 'rows to use by their "use" field: all, train or eval-only', "all")
     .option(
+      "--context-sources <regex>",
+      'rows whose "source" matches are read in context mode, as retrieved documents and tool outputs (as are rows with "mode": "context"); e.g. "BIPIA|agentdojo"',
+    )
+    .option(
+      "--documents <names>",
+      `scanners of the rows read in context mode (default: ${DEFAULT_DOCUMENT_SCANNERS.join(", ")}, as the guard's tool and retrieval messages)`,
+    )
+    .option(
       "--protocol <name>",
       "leave-one-source-out: retrain the prompt-injection classifier without each source in turn and scan that source with the input pipeline (minutes); eval-only rows are scanned by the shipped model",
     )
@@ -198,15 +239,18 @@ function evalCommand(): Command {
     .option("--format <list>", `write reports into --out: ${REPORT_FORMATS.join(", ")} (JUnit: one case per scanner, failing at the gates)`)
     .addOption(outOption("report folder for --format", "aegis-llm-eval"))
     .addOption(jsonOption("the metrics"))
-    .action(async (opts: CommonOptions & { data: string[]; use: string; protocol?: string; threshold?: number; sources?: boolean } & EvalCliGates) => {
+    .action(async (opts: EvalCliOptions & EvalCliGates) => {
       if (!["all", "train", "eval-only"].includes(opts.use)) throw new AegisError("BAD_OPTION", `--use must be all, train or eval-only, not "${opts.use}"`);
       if (opts.protocol !== undefined) return protocolEval(opts);
-      const pipeline = pipelineFor(parseStage(opts.stage), opts);
-      const rows = opts.data.flatMap((file) => loadLabelledJsonl(file, opts.use as UseFilter));
+      const rows = withReadingModes(
+        opts.data.flatMap((file) => loadLabelledJsonl(file, opts.use as UseFilter)),
+        opts.contextSources,
+      );
+      const pipelines = modePipelines(parseStage(opts.stage), opts, rows);
       const bar = progressBar("eval", rows.length);
       let report: EvalReport;
       try {
-        report = await evaluatePipeline(pipeline, rows, { signal: interruptSignal(), onProgress: (done) => bar.update(done), context: contextFor(opts) });
+        report = await evaluatePipeline(pipelines, rows, { signal: interruptSignal(), onProgress: (done) => bar.update(done), context: contextFor(opts) });
       } finally {
         bar.stop();
       }
@@ -214,6 +258,16 @@ function evalCommand(): Command {
       else process.stdout.write(formatEvalReport(report));
       writeEvalReports(report, opts);
     });
+}
+
+interface EvalCliOptions extends CommonOptions {
+  data: string[];
+  use: string;
+  protocol?: string;
+  threshold?: number;
+  sources?: boolean;
+  contextSources?: string;
+  documents?: string;
 }
 
 interface EvalCliGates {
@@ -250,65 +304,124 @@ function parseRate(flag: string) {
 }
 
 /** `aegis llm eval --protocol leave-one-source-out`: the numbers the README's table reports. */
-async function protocolEval(opts: CommonOptions & { data: string[]; protocol?: string; threshold?: number; sources?: boolean }): Promise<void> {
+async function protocolEval(opts: EvalCliOptions): Promise<void> {
   if (!PROTOCOLS.includes(opts.protocol as (typeof PROTOCOLS)[number]))
     throw new AegisError("BAD_OPTION", `--protocol must be ${PROTOCOLS.join(" or ")}, not "${opts.protocol}"`);
   if (parseStage(opts.stage) !== "input") throw new AegisError("BAD_OPTION", "--protocol evaluates the input pipeline; drop --stage output");
-  const rows = opts.data.flatMap((file) => readJsonl(file));
+  const rows = withReadingModes(
+    opts.data.flatMap((file) => readJsonl(file)),
+    opts.contextSources,
+  );
   const trainable = rows.filter((r) => r.use !== "eval-only");
   const unseen = rows.filter((r) => r.use === "eval-only");
   const names = opts.scanners
     ?.split(",")
     .map((n) => n.trim())
     .filter(Boolean);
+  const shipped = modePipelines("input", opts, rows);
   const config = opts.config ? loadScannerConfig(opts.config) : {};
-  const threshold = opts.threshold ?? (await loadInjectionModel()).threshold;
+  const model = await loadInjectionModel();
+  const threshold = opts.threshold ?? model.threshold;
   const sources = new Set(trainable.map(sourceGroup)).size;
   const bar = progressBar("sources", sources);
   let result: PipelineProtocolResult;
   try {
-    result = await crossValidatePipeline(trainable, { config, names, threshold, signal: interruptSignal(), onFold: (done) => bar.update(done) });
+    result = await crossValidatePipeline(trainable, {
+      config,
+      names,
+      threshold,
+      documents: shipped.context?.scanners.map((s) => s.name),
+      contextThreshold: model.contextThreshold,
+      signal: interruptSignal(),
+      onFold: (done) => bar.update(done),
+    });
   } finally {
     bar.stop();
   }
-  const scanners = summariseScans(result.names, trainable, result.scans);
-  const injection = result.names.indexOf("prompt-injection");
-  const flags = (pick: (scan: RowScan) => boolean) => result.scans.map((scan) => (pick(scan) ? 1 : 0));
-  const pipelineReport = protocolReport(
-    trainable,
-    flags((scan) => !scan.valid),
-    1,
+  const inMode = (mode: string) => trainable.flatMap((r, i) => ((r.mode ?? "prompt") === mode ? [i] : []));
+  const scanners = summariseModes(
+    READING_MODES.map((mode) => ({
+      mode,
+      names: mode === "context" ? result.contextNames : result.names,
+      rows: inMode(mode).map((i) => trainable[i]),
+      scans: inMode(mode).map((i) => result.scans[i]),
+    })),
   );
+  const flagsOf = (scans: readonly RowScan[], flagged: (scan: RowScan) => boolean) => scans.map((scan) => (flagged(scan) ? 1 : 0));
+  const verdicts = (idx: readonly number[]) =>
+    protocolReport(
+      idx.map((i) => trainable[i]),
+      flagsOf(
+        idx.map((i) => result.scans[i]),
+        (scan) => !scan.valid,
+      ),
+      1,
+    );
+  const pipelineReport = verdicts(trainable.map((_, i) => i));
+  const contextRows = inMode("context");
+  const modes = contextRows.length ? { prompt: verdicts(inMode("prompt")), context: verdicts(contextRows) } : undefined;
+  const injection = result.names.indexOf("prompt-injection");
+  const promptRows = inMode("prompt");
   const scannerReport =
     injection >= 0
       ? protocolReport(
-          trainable,
-          flags((scan) => !scan.runs[injection].valid),
+          promptRows.map((i) => trainable[i]),
+          flagsOf(
+            promptRows.map((i) => result.scans[i]),
+            (scan) => !scan.runs[injection].valid,
+          ),
           1,
         )
       : undefined;
   let unseenReport: ProtocolReport | undefined;
   if (unseen.length) {
-    const shipped = pipelineFor("input", opts);
-    const scans = await scanRows(shipped, unseen, { signal: interruptSignal() });
+    const parts = await scanRowsByMode(shipped, unseen, { signal: interruptSignal() });
     unseenReport = protocolReport(
-      unseen,
-      scans.map((s) => (s.valid ? 0 : 1)),
+      parts.flatMap((p) => p.rows),
+      parts.flatMap((p) => p.scans.map((s) => (s.valid ? 0 : 1))),
       1,
     );
   }
+  const contextThreshold = modes ? { contextThreshold: model.contextThreshold } : {};
   if (opts.json) {
-    printJson({ protocol: opts.protocol, threshold, sources, scanners, pipeline: pipelineReport, promptInjection: scannerReport, unseen: unseenReport });
+    printJson({
+      protocol: opts.protocol,
+      threshold,
+      ...contextThreshold,
+      sources,
+      scanners,
+      pipeline: pipelineReport,
+      ...(modes ? { modes } : {}),
+      promptInjection: scannerReport,
+      unseen: unseenReport,
+    });
     return;
   }
   const out = [
     `leave-one-source-out over ${sources} sources (${trainable.length} rows): every row scanned by an input pipeline whose prompt-injection classifier was trained without the row's source; prompt-injection threshold ${threshold.toFixed(3)}`,
+    ...(modes
+      ? [
+          `${contextRows.length} rows read in context mode (retrieved documents and tool outputs) by ${result.contextNames.join(", ")}, whose context classifier was trained without the row's source; context threshold ${model.contextThreshold.toFixed(3)}`,
+        ]
+      : []),
     "",
     formatEvalReport(scanners),
-    formatProtocolReport("input pipeline", pipelineReport, { sources: opts.sources }),
-    ...(scannerReport ? [formatProtocolReport("prompt-injection scanner alone", scannerReport)] : []),
+    formatProtocolReport(modes ? "all rows, each in its mode" : "input pipeline", pipelineReport, { sources: opts.sources, verdicts: true }),
+    ...(modes
+      ? [
+          formatProtocolReport(`prompt mode (${promptRows.length} rows), input pipeline`, modes.prompt, { verdicts: true }),
+          formatProtocolReport(`context mode (${contextRows.length} documents and tool outputs), ${result.contextNames.join(", ")}`, modes.context, {
+            verdicts: true,
+          }),
+        ]
+      : []),
+    ...(scannerReport ? [formatProtocolReport("prompt-injection scanner alone, prompt-mode rows", scannerReport, { verdicts: true })] : []),
     ...(unseenReport
-      ? [formatProtocolReport(`eval-only rows (${unseen.length}, never trained or tuned on), shipped model, input pipeline`, unseenReport)]
+      ? [
+          formatProtocolReport(`eval-only rows (${unseen.length}, never trained or tuned on), shipped models, each row in its mode`, unseenReport, {
+            verdicts: true,
+          }),
+        ]
       : []),
   ];
   process.stdout.write(out.join("\n"));

@@ -9,7 +9,8 @@
  *   instruction planted in a document looks like;
  * - benign documents and tool outputs are label 0, whole and window by window, with the
  *   generated documents whose instructions are addressed to people (documents.ts,
- *   structured-documents.ts) as hard negatives;
+ *   structured-documents.ts, technical-documents.ts: e-mails, tables, step lists, tool
+ *   results, documentation, READMEs, forum threads, code answers) as hard negatives;
  * - an injected document is label 1 whole, and its windows that no benign document has
  *   (the planted instruction) are label 1 too when there are few of them.
  *
@@ -19,10 +20,11 @@
 
 import type { OnnxClassifier } from "../../engine/classifier.js";
 import { contextWindows, proseLines } from "./context.js";
+import { gatherFeatures, isDocumentSource } from "./data.js";
 import { documentTexts } from "./documents.js";
 import { type InjectionTrainOptions, type LabelledText, trainInjectionClassifier } from "./model.js";
-import { gatherFeatures, isDocumentSource } from "./protocol.js";
 import { structuredDocumentTexts } from "./structured-documents.js";
+import { technicalDocumentTexts } from "./technical-documents.js";
 
 export const CONTEXT_PROMPT_SOURCE = "context:prompt-as-instruction";
 
@@ -45,12 +47,28 @@ function evenly<T>(list: readonly T[], max: number): T[] {
 }
 
 /** The context classifier's training rows made from `corpus` and `generated` documents (see above). */
-export function contextTrainingSet(corpus: readonly LabelledText[], options: { generated?: number; seed?: number } = {}): ContextTrainingSet {
+export function contextTrainingSet(
+  corpus: readonly LabelledText[],
+  options: {
+    /** Generated e-mails and structured documents, half each (with their injected twins). */
+    generated?: number;
+    /** Generated technical documents (with their injected twins); default `generated`. */
+    technical?: number;
+    seed?: number;
+    /** Which corpus rows (by index) are documents and tool outputs; default: rows of the document sources (isDocumentSource). */
+    isDocument?: (index: number) => boolean;
+  } = {},
+): ContextTrainingSet {
+  const isDocument = options.isDocument ?? ((i: number) => isDocumentSource(corpus[i]));
   const generated = options.generated ?? 800;
+  const technical = options.technical ?? generated;
   const seed = options.seed ?? 7;
   const documents = [
-    ...corpus.map((row, i) => ({ row, origin: i })).filter(({ row }) => isDocumentSource(row)),
-    ...[...documentTexts(generated / 2, seed), ...structuredDocumentTexts(generated / 2, seed)].map((row) => ({ row, origin: -1 })),
+    ...corpus.map((row, i) => ({ row, origin: i })).filter(({ origin }) => isDocument(origin)),
+    ...[...documentTexts(generated / 2, seed), ...structuredDocumentTexts(generated / 2, seed), ...technicalDocumentTexts(technical, seed)].map((row) => ({
+      row,
+      origin: -1,
+    })),
   ];
   const benignWindows = new Set(documents.filter(({ row }) => row.label === 0).flatMap(({ row }) => contextWindows(row.text)));
   const rows: LabelledText[] = [];
@@ -60,7 +78,7 @@ export function contextTrainingSet(corpus: readonly LabelledText[], options: { g
     origin.push(from);
   };
   corpus.forEach((row, i) => {
-    if (isDocumentSource(row)) return;
+    if (isDocument(i)) return;
     const instruction = contextWindows(row.text)[0] ?? (proseLines(row.text).join("\n").trim() || row.text);
     if (instruction.length > MAX_INSTRUCTION_CHARS) return;
     add(

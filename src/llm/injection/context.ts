@@ -53,8 +53,13 @@ export function contextWindows(text: string, size = WINDOW_UNITS): string[] {
   return windows;
 }
 
-/** Weight of a document's median window against its highest (chosen by leave-one-source-out, README). */
-const TYPICAL_WINDOW_WEIGHT = 0.75;
+/**
+ * A document's typical window is its upper quartile, not its median: a code answer or an
+ * e-mail has a few sentences of advice that read like requests among plainer ones, and the
+ * bar a planted line must clear is set by those, not by the plain ones (chosen by
+ * leave-one-source-out on two seeds and three training sets; README).
+ */
+const TYPICAL_QUANTILE = 0.75;
 
 const logit = (p: number) => {
   const q = Math.min(Math.max(p, 1e-6), 1 - 1e-6);
@@ -66,16 +71,16 @@ const MIN_TYPICAL_WINDOWS = 3;
 
 /**
  * The content's score from its window scores: how far its highest window stands above its
- * typical one, σ(logit max − 0.75 · logit median); the highest window alone when the text has
- * fewer than three. Code answers and e-mails have many windows that read like requests,
+ * typical one, σ(logit max − logit upper quartile); the highest window alone when the text
+ * has fewer than three. Code answers and e-mails have many windows that read like requests,
  * tables almost none; an instruction planted in either stands out from the rest of its own
  * document, which holds across kinds of document where no single threshold on the highest
  * window does.
  */
 export function contentScore(scores: ArrayLike<number>): number {
   const logits = Array.from(scores, logit).sort((a, b) => a - b);
-  const typical = logits.length >= MIN_TYPICAL_WINDOWS ? logits[Math.floor(logits.length / 2)] : 0;
-  const z = logits[logits.length - 1] - TYPICAL_WINDOW_WEIGHT * typical;
+  const typical = logits.length >= MIN_TYPICAL_WINDOWS ? logits[Math.floor((logits.length - 1) * TYPICAL_QUANTILE)] : 0;
+  const z = logits[logits.length - 1] - typical;
   return 1 / (1 + Math.exp(-z));
 }
 

@@ -7,12 +7,15 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRng } from "../../data/random.js";
 import { AegisError } from "../../errors.js";
+import { checkReadingMode, type ReadingMode } from "../evaluate.js";
 import type { LabelledText } from "./model.js";
 
 export interface CorpusRow extends LabelledText {
   license?: string;
   /** "train" rows may train and tune; "eval-only" rows may only be measured on. */
   use?: string;
+  /** How the row is read (evaluate.ts ReadingMode): as a prompt (default), or as retrieved content in context mode. */
+  mode?: ReadingMode;
 }
 
 export function readJsonl(path: string): CorpusRow[] {
@@ -31,6 +34,7 @@ export function readJsonl(path: string): CorpusRow[] {
       if (typeof row.text !== "string" || (row.label !== 0 && row.label !== 1)) {
         throw new AegisError("BAD_DATA", `${path}:${i + 1} needs a string "text" and a "label" of 0 or 1`);
       }
+      checkReadingMode(row.mode, `${path}:${i + 1}`);
       rows.push({ ...row, source: row.source ?? "unknown", kind: row.kind ?? (row.label ? "injection" : "benign") });
     });
   return rows;
@@ -80,4 +84,20 @@ export function shardedSourceGroups(rows: readonly Pick<LabelledText, "source">[
     seen.set(group, index + 1);
     return (sizes.get(group) ?? 0) > shardAbove ? `${group}#${index % shards}` : group;
   });
+}
+
+/** Sources whose rows are documents and tool outputs (retrieved content), not prompts. */
+const DOCUMENT_SOURCES = /BIPIA|agentdojo/i;
+
+export function isDocumentSource(row: Pick<LabelledText, "source">): boolean {
+  return DOCUMENT_SOURCES.test(row.source);
+}
+
+/** The feature rows `rows` of x ([n, dim]), in that order. */
+export function gatherFeatures(x: Float32Array, rows: readonly number[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => {
+    out.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
+  });
+  return out;
 }

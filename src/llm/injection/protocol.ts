@@ -14,12 +14,14 @@
 import type { OnnxClassifier } from "../../engine/classifier.js";
 import { AegisError } from "../../errors.js";
 import { type RowScan, scanRows } from "../evaluate.js";
+import type { Pipeline } from "../pipeline.js";
 import { pipelineFromConfig, type ScannerConfig } from "../scanner-config.js";
-import { DEFAULT_RESCAN } from "../scanners/index.js";
+import { DEFAULT_DOCUMENT_SCANNERS, DEFAULT_RESCAN } from "../scanners/index.js";
 import { promptInjectionScanner } from "../scanners/prompt-injection.js";
 import type { Scanner } from "../scanners/types.js";
 import { type InjectionModel, injectionModelFrom } from "./classifier.js";
-import { type CorpusRow, sourceGroup } from "./data.js";
+import { contextTrainingSet, trainContextClassifier } from "./context-model.js";
+import { type CorpusRow, gatherFeatures, isDocumentSource, sourceGroup } from "./data.js";
 import { featurizeAll } from "./features.js";
 import { type BinaryMetrics, binaryMetrics, chooseThreshold } from "./metrics.js";
 import { type InjectionTrainOptions, trainInjectionClassifier } from "./model.js";
@@ -76,26 +78,12 @@ export async function leaveOneSourceOut(
   return scores;
 }
 
-export function gatherFeatures(x: Float32Array, rows: readonly number[], dim: number): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => {
-    out.set(x.subarray(r * dim, (r + 1) * dim), i * dim);
-  });
-  return out;
-}
-
 /** Benign prompts that open the way role-play jailbreaks do. */
 const PERSONA_OPENER =
   /^\s*(?:(?:you are|you're|imagine (?:that )?you(?: are|'re)|imagine being|act as|act like|i want you to act|pretend (?:to be|you(?: are|'re))|play the (?:role|part)|take on the role|role-?play|let's (?:role-?play|play)|assume the (?:role|persona)|from now on,? you are)\b|as an? [^,.]{1,60},)/i;
 /** Words injections use, in benign texts (InjecGuard's over-defence triggers and the ones issue 22 met). */
 const TRIGGER_WORDS =
   /\b(?:ignore|ignoring|disregard|forget|pretend|uncensored|unfiltered|jailbreak|override|bypass|instructions?|system prompt|no (?:rules|restrictions|limits)|developer mode)\b/i;
-/** Sources whose rows are documents and tool outputs (retrieved content), not prompts. */
-const DOCUMENT_SOURCES = /BIPIA|agentdojo/i;
-
-export function isDocumentSource(row: Pick<CorpusRow, "source">): boolean {
-  return DOCUMENT_SOURCES.test(row.source);
-}
 
 export interface Slice {
   name: string;
@@ -191,50 +179,89 @@ export interface PipelineProtocolOptions extends CrossValidationOptions {
   names?: readonly string[];
   /** Threshold of each fold's prompt-injection scanner (the shipped model's, usually). */
   threshold: number;
+  /** Scanners of the rows read in context mode (`mode: "context"`); default: the guard's document scanners. */
+  documents?: readonly string[];
+  /** Threshold of each fold's context mode (the shipped model's, usually); default `threshold`. */
+  contextThreshold?: number;
 }
 
 export interface PipelineProtocolResult {
-  /** Scanner names of the pipeline, in order. */
+  /** Scanner names of the input pipeline, in order. */
   names: string[];
-  /** One scan per row, by the pipeline whose prompt-injection model never saw the row's source. */
+  /** Scanner names of the document pipeline (rows read in context mode), in order; empty when no row is. */
+  contextNames: string[];
+  /** One scan per row, by the pipeline of its mode whose models never saw the row's source. */
   scans: RowScan[];
 }
 
 /**
  * Leave-one-source-out for the whole input pipeline: each fold's classifier replaces the
  * shipped one in the prompt-injection scanner and in encoded-payload's rescan, and the
- * held-out source is scanned by the full pipeline.
+ * held-out source is scanned by the full pipeline. Rows read in context mode (retrieved
+ * documents and tool outputs, `mode: "context"`) are scanned by the document scanners
+ * instead, whose context classifier is trained in the fold too, without the held-out source
+ * (context-model.ts; its prompts-as-instructions are the other rows), as the guard scans
+ * tool and retrieval messages.
  */
 export async function crossValidatePipeline(rows: readonly CorpusRow[], options: PipelineProtocolOptions): Promise<PipelineProtocolResult> {
   const scans: RowScan[] = new Array(rows.length);
+  const inContext = (i: number) => rows[i].mode === "context";
+  const contextSet = rows.some((r) => r.mode === "context") ? contextTrainingSet(rows, { seed: options.seed, isDocument: inContext }) : undefined;
+  const contextFeatures = contextSet && featurizeAll(contextSet.rows.map((r) => r.text));
   let names: string[] = [];
+  let contextNames: string[] = [];
   await leaveOneSourceOut(
     rows,
     featurizeAll(rows.map((r) => r.text)),
     async (classifier, held) => {
-      const model = injectionModelFrom(classifier, { threshold: options.threshold });
-      const pipeline = pipelineFromConfig("input", withInjectionModel(options.config ?? {}, model), options.names);
-      names = pipeline.scanners.map((s) => s.name);
-      const found = await scanRows(
-        pipeline,
-        held.map((i) => rows[i]),
-        { signal: options.signal },
-      );
-      held.forEach((row, j) => {
-        scans[row] = found[j];
-      });
-      return found.map((s) => (s.valid ? 0 : 1));
+      const documents = held.filter(inContext);
+      const contextClassifier =
+        contextSet && contextFeatures && documents.length
+          ? await trainContextClassifier(contextSet, contextFeatures, held, {
+              ...(options.seed === undefined ? {} : { seed: options.seed }),
+              signal: options.signal,
+            })
+          : undefined;
+      try {
+        const model = injectionModelFrom(classifier, { threshold: options.threshold, contextThreshold: options.contextThreshold }, { contextClassifier });
+        const config = withInjectionModel(options.config ?? {}, model);
+        const pipeline = pipelineFromConfig("input", config, options.names);
+        const documentPipeline = pipelineFromConfig("input", config, options.documents ?? DEFAULT_DOCUMENT_SCANNERS);
+        names = pipeline.scanners.map((s) => s.name);
+        const scanInto = async (scanner: Pipeline, idx: readonly number[]) => {
+          const found = await scanRows(
+            scanner,
+            idx.map((i) => rows[i]),
+            { signal: options.signal },
+          );
+          idx.forEach((row, j) => {
+            scans[row] = found[j];
+          });
+        };
+        await scanInto(
+          pipeline,
+          held.filter((i) => !inContext(i)),
+        );
+        if (documents.length) {
+          contextNames = documentPipeline.scanners.map((s) => s.name);
+          await scanInto(documentPipeline, documents);
+        }
+      } finally {
+        await contextClassifier?.release();
+      }
+      return held.map((i) => (scans[i].valid ? 0 : 1));
     },
     options,
   );
-  return { names, scans };
+  return { names, contextNames, scans };
 }
 
-/** The configuration with `model` in the prompt-injection scanner and in encoded-payload's rescan of it. */
+/** The configuration with `model` in the prompt-injection and indirect-injection scanners and in encoded-payload's rescan. */
 function withInjectionModel(config: ScannerConfig, model: InjectionModel): ScannerConfig {
   const options: Record<string, object> = { ...config.options };
   const own = options["prompt-injection"] ?? {};
   options["prompt-injection"] = { ...own, model };
+  options["indirect-injection"] = { ...options["indirect-injection"], model };
   const encoded = (options["encoded-payload"] ?? {}) as { rescan?: readonly (string | Scanner)[] };
   const rescan = (encoded.rescan ?? DEFAULT_RESCAN).map((s) => (s === "prompt-injection" ? promptInjectionScanner({ ...own, model }) : s));
   options["encoded-payload"] = { ...encoded, rescan };

@@ -15,7 +15,7 @@ import type { LabelledText } from "./model.js";
 
 export const STRUCTURED_DOCUMENT_SOURCE = "generated:structured-documents";
 
-function pick<T>(rng: Rng, list: readonly T[]): T {
+export function pick<T>(rng: Rng, list: readonly T[]): T {
   return list[rng.int(list.length)];
 }
 
@@ -260,6 +260,21 @@ function plantedInstruction(rng: Rng, code: boolean): string {
   return fill(rng, rng.next() < 0.5 ? pick(rng, DIRECTIVES) : pick(rng, OFF_TOPIC_TASKS));
 }
 
+/**
+ * `lines` with one planted instruction at the start, in the middle or at the end; never
+ * inside a fenced code block, where context mode does not read (a line drawn there moves
+ * after the block's closing fence).
+ */
+export function plantInstruction(rng: Rng, lines: readonly string[], code: boolean): string[] {
+  const where = rng.int(3);
+  let at = where === 0 ? 0 : where === 2 ? lines.length : 1 + rng.int(Math.max(1, lines.length - 1));
+  const fences = lines.flatMap((line, i) => (line.trimStart().startsWith("```") ? [i] : []));
+  for (let f = 0; f + 1 < fences.length; f += 2) if (at > fences[f] && at <= fences[f + 1]) at = fences[f + 1] + 1;
+  const injected = [...lines];
+  injected.splice(at, 0, plantedInstruction(rng, code));
+  return injected;
+}
+
 function table(rng: Rng): string[] {
   const theme = pick(rng, TABLE_THEMES);
   const body = Array.from({ length: 4 + rng.int(9) }, (_, i) => theme.row(rng, i));
@@ -297,11 +312,7 @@ export function structuredDocumentTexts(count: number, seed: number): LabelledTe
     const { lines, code } = structured(rng);
     rows.push({ text: lines.join("\n"), label: 0, source: STRUCTURED_DOCUMENT_SOURCE, kind: "benign" });
     if (rows.length === count) break;
-    const where = rng.int(3);
-    const at = where === 0 ? 0 : where === 2 ? lines.length : 1 + rng.int(Math.max(1, lines.length - 1));
-    const injected = [...lines];
-    injected.splice(at, 0, plantedInstruction(rng, code));
-    rows.push({ text: injected.join("\n"), label: 1, source: STRUCTURED_DOCUMENT_SOURCE, kind: "indirect_injection" });
+    rows.push({ text: plantInstruction(rng, lines, code).join("\n"), label: 1, source: STRUCTURED_DOCUMENT_SOURCE, kind: "indirect_injection" });
   }
   return rows;
 }

@@ -10,11 +10,12 @@ import { featureDimension, featureSpecHash, featurize } from "../../../src/llm/i
 import { buildInjectionGraph } from "../../../src/llm/injection/model.js";
 import { heldOutThresholdFlags, modeReports } from "../../../src/llm/injection/protocol.js";
 import { structuredDocumentTexts } from "../../../src/llm/injection/structured-documents.js";
+import { technicalDocumentTexts } from "../../../src/llm/injection/technical-documents.js";
 import { saveModel } from "../../../src/onnx/io.js";
 
 test("structured documents come in twins that differ by one planted line", () => {
-  const rows = structuredDocumentTexts(40, 3);
-  assert.equal(rows.length, 40);
+  const rows = structuredDocumentTexts(200, 3);
+  assert.equal(rows.length, 200);
   for (let i = 0; i < rows.length; i += 2) {
     const [clean, injected] = [rows[i], rows[i + 1]];
     assert.deepEqual([clean.label, injected.label], [0, 1]);
@@ -22,9 +23,32 @@ test("structured documents come in twins that differ by one planted line", () =>
     const cleanLines = clean.text.split("\n");
     const extra = [...injected.text.split("\n")];
     for (const line of cleanLines) extra.splice(extra.indexOf(line), 1);
-    // One planted line, or a planted code block of a few lines.
+    // One planted line, or a planted code block of a few lines, never inside the answer's own code fence.
     assert.ok(extra.length >= 1 && extra.length <= 6, `${extra.length} lines added`);
+    assert.ok(contextWindows(injected.text, 1).includes(extra[0].trim()), `planted line not read: ${extra[0]}`);
   }
+});
+
+test("technical documents come in twins whose planted instruction sits outside code, where context mode reads it", () => {
+  const rows = technicalDocumentTexts(60, 5);
+  assert.equal(rows.length, 60);
+  const kinds = new Set<string>();
+  for (let i = 0; i < rows.length; i += 2) {
+    const [clean, injected] = [rows[i], rows[i + 1]];
+    assert.deepEqual([clean.label, injected.label], [0, 1]);
+    kinds.add(clean.text.startsWith("#") ? clean.text.split(" ")[0] : clean.text.includes("Any idea") ? "forum" : "answer");
+    // Advice addressed to the reader, the style that reads like a request, in every benign row.
+    assert.match(clean.text, /\b(?:you|run|make sure|try|set|call|use|check|remember|avoid|always|do not)\b/i);
+    const extra = [...injected.text.split("\n")];
+    for (const line of clean.text.split("\n")) extra.splice(extra.indexOf(line), 1);
+    assert.ok(extra.length >= 1 && extra.length <= 6, `${extra.length} lines added`);
+    // The planted instruction's first line is prose, not inside a fence (code is skipped).
+    const read = new Set(contextWindows(injected.text, 1));
+    assert.ok(read.has(extra[0].trim()), `planted line not read: ${extra[0]}`);
+    assert.ok(!new Set(contextWindows(clean.text, 1)).has(extra[0].trim()));
+  }
+  // Documentation (##), READMEs (#), forum threads and code answers.
+  assert.deepEqual([...kinds].sort(), ["#", "##", "answer", "forum"]);
 });
 
 const BIPIA = "microsoft/BIPIA:benchmark/table/train.jsonl";

@@ -35,8 +35,10 @@ test("a document's score is how far its highest window stands above its typical 
   const table = contentScore([0.1, 0.1, 0.12, 0.9, 0.1]);
   const prose = contentScore([0.9, 0.92, 0.95, 0.9, 0.93]);
   assert.ok(table > prose, `${table} ${prose}`);
-  // σ(logit 0.9 − 0.75 · logit 0.1) = σ(2.197 + 1.648)
-  assert.ok(Math.abs(table - 1 / (1 + Math.exp(-(Math.log(9) + 0.75 * Math.log(9))))) < 1e-9);
+  // The upper quartile of five windows is the fourth lowest: σ(logit 0.9 − logit 0.12).
+  assert.ok(Math.abs(table - 1 / (1 + Math.exp(-(Math.log(9) - Math.log(0.12 / 0.88))))) < 1e-9);
+  // The cost of the rule: two high windows among five (an instruction of two sentences) stand no higher than the upper quartile.
+  assert.ok(contentScore([0.1, 0.1, 0.9, 0.9, 0.1]) < 0.51);
   // Fewer than three windows (or a text read whole): nothing typical to compare with, the highest score stands.
   assert.ok(Math.abs(contentScore([0.9]) - 0.9) < 1e-9);
   assert.ok(Math.abs(contentScore([0.3, 0.9]) - 0.9) < 1e-9);

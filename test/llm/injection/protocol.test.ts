@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { readJsonl, sourceGroup } from "../../../src/llm/injection/data.js";
+import { gatherFeatures, readJsonl, sourceGroup } from "../../../src/llm/injection/data.js";
 import { featurizeAll } from "../../../src/llm/injection/features.js";
 import { injectionProbabilities } from "../../../src/llm/injection/model.js";
-import {
-  crossValidatePipeline,
-  formatProtocolReport,
-  gatherFeatures,
-  isPersonaPrompt,
-  leaveOneSourceOut,
-  protocolReport,
-} from "../../../src/llm/injection/protocol.js";
+import { crossValidatePipeline, formatProtocolReport, isPersonaPrompt, leaveOneSourceOut, protocolReport } from "../../../src/llm/injection/protocol.js";
 import { SYNTHETIC_SETS, syntheticRows } from "../../../src/llm/injection/synthetic.js";
 
 const all = readJsonl(new URL("../../../fixtures/llm/injection-train.jsonl", import.meta.url).pathname);
@@ -87,4 +80,17 @@ test("the input pipeline is cross-validated with each fold's model, and the gene
   const generated = syntheticRows(0.05, 1);
   assert.equal(new Set(generated.map((r) => r.source)).size, SYNTHETIC_SETS.length);
   assert.ok(generated.every((r) => r.source.startsWith("generated:")));
+});
+
+test("rows read in context mode are scanned by the document scanners, with a context classifier trained without their source", async () => {
+  const emails = all.filter((r) => r.source.includes("benchmark/email/train.jsonl")).map((r) => ({ ...r, mode: "context" as const }));
+  const corpus = [...rows.slice(0, 40), ...emails];
+  const result = await crossValidatePipeline(corpus, { ...QUICK, threshold: 0.5, contextThreshold: 0.9 });
+  assert.deepEqual(result.contextNames, ["indirect-injection"]);
+  corpus.forEach((row, i) => {
+    assert.equal(result.scans[i].runs.length, row.mode === "context" ? 1 : result.names.length);
+  });
+  // The e-mails' own fold scores them with a context classifier that never saw them: some injected ones are caught.
+  const caught = corpus.filter((row, i) => row.mode === "context" && row.label === 1 && !result.scans[i].valid).length;
+  assert.ok(caught > 0 && caught <= emails.filter((r) => r.label === 1).length);
 });

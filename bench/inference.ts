@@ -52,9 +52,7 @@ export async function benchInference(log: (line: string) => void = () => {}): Pr
   });
   const reference = pick("train", range(4000, 8000));
   const members = pick("train", range(0, 500));
-  const lines = [
-    `membership inference, MNIST ${arch}, ${shadowCounts()} (AUC, balanced accuracy, TPR at 0.1% and 1% FPR)`,
-  ];
+  const lines = [`membership inference, MNIST ${arch}, ${shadowCounts()} (AUC, balanced accuracy, TPR at 0.1% and 1% FPR)`];
   for (const setting of [
     { name: "overfit", trainSize: 500, epochs: 60, weightDecay: 0 },
     { name: "generalised", trainSize: 3000, epochs: 6, weightDecay: 5e-4 },

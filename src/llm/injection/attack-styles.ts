@@ -13,7 +13,7 @@
  * Translations, fragments and dialogues were written for this file; nothing is copied from a dataset.
  */
 import { createRng, type Rng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const ATTACK_STYLE_SOURCE = "generated:attack-styles";
 export const MULTILINGUAL_BENIGN_SOURCE = "generated:multilingual-benign";

@@ -9,7 +9,7 @@
  * rows of the current training split are used, so cross-validation does not leak.
  */
 import { createRng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const AUGMENTED_SOURCE = "augmented:embedded-injection";
 

@@ -7,7 +7,7 @@
  * ordinary tasks, so a bag-of-n-grams model cannot treat a trigger word alone as evidence.
  */
 import { createRng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const BENIGN_TRIGGER_SOURCE = "generated:benign-trigger-words";
 

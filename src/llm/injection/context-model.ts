@@ -22,7 +22,8 @@ import type { OnnxClassifier } from "../../engine/classifier.js";
 import { contextWindows, proseLines } from "./context.js";
 import { gatherFeatures, isDocumentSource } from "./data.js";
 import { documentTexts } from "./documents.js";
-import { type InjectionTrainOptions, type LabelledText, trainInjectionClassifier } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
+import { type InjectionTrainOptions, trainInjectionClassifier } from "./model.js";
 import { structuredDocumentTexts } from "./structured-documents.js";
 import { technicalDocumentTexts } from "./technical-documents.js";
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRng } from "../../data/random.js";
 import { AegisError } from "../../errors.js";
 import { checkReadingMode, type ReadingMode } from "../evaluate.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export interface CorpusRow extends LabelledText {
   license?: string;

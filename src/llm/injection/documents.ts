@@ -9,7 +9,7 @@
  * benign e-mails (issue 22). Hand-written templates and made-up names, combined at random.
  */
 import { createRng, type Rng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const DOCUMENT_SOURCE = "generated:documents";
 

@@ -10,7 +10,7 @@
  * regression test (test/llm/injection/echo-requests.test.ts), which stay unseen.
  */
 import { createRng, type Rng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const OWN_DATA_ECHO_SOURCE = "generated:own-data-echo";
 export const PROMPT_ECHO_SOURCE = "generated:prompt-echo";

@@ -17,15 +17,8 @@ import { float32 } from "../../tensor.js";
 import { AEGIS_VERSION } from "../../version.js";
 import { embedInjections } from "./augment.js";
 import { featurizeAll } from "./features.js";
+import type { LabelledText } from "./labelled-text.js";
 import { syntheticRows } from "./synthetic.js";
-
-export interface LabelledText {
-  text: string;
-  /** 1 = prompt injection or jailbreak, 0 = benign or plain harmful request. */
-  label: number;
-  source: string;
-  kind: string;
-}
 
 export interface InjectionTrainOptions {
   /** Hidden units; 0 = logistic regression. */

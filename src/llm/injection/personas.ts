@@ -9,7 +9,7 @@
  * this file, none taken from a dataset.
  */
 import { createRng, type Rng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const PERSONA_SOURCE = "generated:benign-personas";
 

@@ -11,7 +11,7 @@
  * was written for this file (none taken from a dataset) and combined at random (fixed seed).
  */
 import { createRng, type Rng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 
 export const STRUCTURED_DOCUMENT_SOURCE = "generated:structured-documents";
 

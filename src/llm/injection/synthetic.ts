@@ -8,7 +8,7 @@ import { ATTACK_STYLE_SOURCE, attackStyleTexts, MULTILINGUAL_BENIGN_SOURCE, mult
 import { BENIGN_TRIGGER_SOURCE, benignTriggerTexts } from "./benign-triggers.js";
 import { DOCUMENT_SOURCE, documentTexts } from "./documents.js";
 import { OWN_DATA_ECHO_SOURCE, ownDataEchoTexts, PROMPT_ECHO_SOURCE, promptEchoTexts } from "./echo-requests.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 import { benignPersonaTexts, PERSONA_SOURCE } from "./personas.js";
 
 export interface SyntheticSet {

@@ -10,7 +10,7 @@
  * (fixed seed) from parts written for this file; none is taken from a dataset.
  */
 import { createRng, type Rng } from "../../data/random.js";
-import type { LabelledText } from "./model.js";
+import type { LabelledText } from "./labelled-text.js";
 import { pick, plantInstruction } from "./structured-documents.js";
 
 export const TECHNICAL_DOCUMENT_SOURCE = "generated:technical-documents";

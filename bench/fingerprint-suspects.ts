@@ -63,7 +63,8 @@ export async function fingerprintSuspects(
     { attack: copycat, api: labelsApi, apiName: "labels only", budget: 5000, epochs: 5 },
   ];
   for (const [i, c] of copies.entries()) {
-    const key = `${c.attack.name}-${c.budget}-${c.apiName === "labels only" ? "labels" : "probs"}-${c.epochs}ep`;
+    // The distillation temperature is in the key: copies cached before Copycat and Knockoff learned at T = 2 are made again.
+    const key = `${c.attack.name}-${c.budget}-${c.apiName === "labels only" ? "labels" : "probs"}-${c.epochs}ep-t${c.attack.defaults.temperature}`;
     await cached(
       "stolen",
       `${c.attack.title}${c.attack === knockoff ? " (random)" : ""}, ${c.budget} ${c.apiName} queries, ${c.epochs} epochs`,

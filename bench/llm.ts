@@ -2,17 +2,18 @@
  * LLM scanners: latency of the default input pipeline (invisible-text, encoded-payload,
  * prompt-injection, secrets, pii, token-limit) on prompts of about 1,000 characters, in
  * ms per 1,000 characters (target p99 ≤ 5 ms; LLM Guard's prompt-injection scanner alone
- * takes 104–213 ms on CPU), and the PII/secret detectors' precision and recall on the
+ * takes 104–213 ms on CPU): wall and CPU time of single scans, and CPU time per prompt
+ * averaged over repeated scans, which the kernel's lumpy accounting cannot inflate. Then the PII/secret detectors' precision and recall on the
  * generated labelled set with tricky negatives. With the development corpus present
  * (../shared/data/llm), also the false-positive rate of the heuristic input scanners on
  * its benign and harmful-request rows.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { createRng } from "../src/data/random.js";
 import { percentile } from "../src/llm/evaluate.js";
 import { generatePiiCorpus, scoreDetections } from "../src/llm/pii-corpus.js";
-import { createPipeline } from "../src/llm/pipeline.js";
+import { createPipeline, type Pipeline } from "../src/llm/pipeline.js";
 import { DEFAULT_INPUT_SCANNERS, scannerByName } from "../src/llm/scanners/index.js";
 import { detectPii } from "../src/llm/scanners/pii.js";
 import { detectSecrets } from "../src/llm/scanners/secrets.js";
@@ -80,8 +81,34 @@ async function latency(): Promise<string[]> {
     `llm: input pipeline (${scanners.map((s) => s.name).join(", ")}) on ${texts.length} prompts of 1,000 chars: wall ${fmt(total)}, CPU ${fmt(cpu)} per 1,000 chars (load average ${loadavg()[0].toFixed(1)}) — target p99 ≤ 5 ms ${p99 <= 5 ? "met" : "MISSED on wall time"}; LLM Guard's prompt-injection scanner alone: 104–213 ms on CPU (${(104 / p99).toFixed(0)}–${(213 / p99).toFixed(0)}× our wall p99)`,
   );
   for (const [name, v] of perScanner) lines.push(`llm:   ${name.padEnd(18)} ${fmt(v)} per 1,000 chars`);
+  const impossible = cpu.filter((c, i) => c > availableParallelism() * total[i]).length;
+  lines.push(
+    `llm:   ${impossible} of ${texts.length} scans read more CPU than ${availableParallelism()} cores could spend in their wall time (other threads' time accounted late)`,
+    await cpuPerPrompt(pipeline, texts, fmt),
+  );
   if (scanners.some((s) => s.name === "prompt-injection")) lines.push(await contextLatency(texts.slice(0, 200), fmt));
   return lines;
+}
+
+const REPEATS = 8;
+
+/**
+ * CPU time per prompt as the mean of REPEATS scans in a row. A single scan's CPU reading
+ * includes the time of the process's other threads (garbage collection, compilation), which
+ * the kernel can account late, in scheduler ticks: single scans read more CPU than the
+ * machine's cores could spend in their wall time, and 4 such readings in 400 set the
+ * single-scan p99. The mean divides that error by REPEATS and keeps what differs between prompts.
+ */
+async function cpuPerPrompt(pipeline: Pipeline, texts: readonly string[], fmt: (v: number[]) => string): Promise<string> {
+  const cpu: number[] = [];
+  for (const t of texts) {
+    const before = process.cpuUsage();
+    for (let r = 0; r < REPEATS; r++) await pipeline.scan(t, { vault: new Map() });
+    const used = process.cpuUsage(before);
+    cpu.push((used.user + used.system) / REPEATS / t.length);
+  }
+  const met = percentile(cpu, 99) <= 5 ? "met" : "MISSED";
+  return `llm:   CPU per prompt, mean of ${REPEATS} scans: ${fmt(cpu)} per 1,000 chars (load average ${loadavg()[0].toFixed(1)}) — target p99 ≤ 5 ms ${met}`;
 }
 
 /** The indirect-injection scanner (context mode: every window scored by its own classifier) on the same texts as retrieved content. */

@@ -106,6 +106,8 @@ const LETTER = /\p{L}/gu;
 const FOREIGN_LETTER = /[\p{Script=Cyrillic}\p{Script=Greek}]/gu;
 
 function mapHomoglyphs(text: string): string {
+  // Most texts have no look-alike at all: then no word changes, and the per-word pass is skipped.
+  if (!CONFUSABLE_CLASS.test(text)) return text;
   // A Cyrillic or Greek letter with no Latin look-alike means the text really is in that script.
   const genuineForeign = [...text.matchAll(FOREIGN_LETTER)].some((m) => !(m[0] in CONFUSABLES));
   return text.replace(WORD, (word) => {
@@ -175,13 +177,17 @@ const LEET: Record<string, string> = {
 };
 
 const LEET_WORD = /[\p{L}0-9@$!|+]+/gu;
+// The characters LEET maps: a text or word without one reads the same de-leeted.
+const LEET_CHAR = new RegExp(`[${Object.keys(LEET).join("")}]`);
 
 /**
  * Map leetspeak substitutions back to letters ("1gn0r3 4ll" → "ignore all") in words
  * that mix letters with digits or symbols; plain numbers and punctuation stay as they are.
  */
 export function deLeet(text: string): string {
+  if (!LEET_CHAR.test(text)) return text;
   return text.replace(LEET_WORD, (word) => {
+    if (!LEET_CHAR.test(word)) return word;
     const letters = word.replace(/[^\p{L}]/gu, "").length;
     // A word needs letters and at least two letters overall to be leetspeak, not a number or "!".
     if (letters === 0 || word.length < 3) return word;

@@ -117,8 +117,10 @@ export function findEncodedSegments(text: string, minLength = 16): DecodedSegmen
     if (readable(decoded)) out.push({ encoding: "url", span: [m.index, m.index + m[0].length], decoded });
   }
   for (const m of matchesOf(SEGMENT, text)) {
+    // Plain English is most segments: it is not shifted at all.
+    if (englishness(m[0]) >= 0.1) continue;
     const shifted = rot13(m[0]);
-    if (englishness(m[0]) < 0.1 && englishness(shifted) >= 0.35) out.push({ encoding: "rot13", span: [m.index, m.index + m[0].length], decoded: shifted });
+    if (englishness(shifted) >= 0.35) out.push({ encoding: "rot13", span: [m.index, m.index + m[0].length], decoded: shifted });
   }
   return out;
 }

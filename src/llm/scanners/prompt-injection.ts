@@ -72,7 +72,7 @@ async function scanPrompt(text: string, model: InjectionModel, thresholdOption: 
   const threshold = thresholdOption ?? model.threshold;
   const normalized = normalizeText(text);
   const hits = heuristicHits(normalized.text);
-  const [probability] = await model.score(featurize(normalized.text, { normalized: true }), 1);
+  const [probability] = await model.score(featurize(normalized.text, { normalized: true, hits }), 1);
   // Same combination as at threshold-selection time (scripts/train-prompt-injection.ts).
   const score = combinedScore(probability, heuristicScore(hits));
   const unchanged = normalized.text === text;

@@ -8,6 +8,10 @@
  *   slices, sizes and seeds.
  * Every model is in the victim's own architecture re-initialised (the attacker who knows it)
  * and cached as ONNX under bench/.cache/fingerprint-suspects/, so a re-run only verifies.
+ * BENCH_FINGERPRINT_SUSPECTS=fresh makes a second, disjoint set (bench/.cache/fingerprint-suspects-fresh/):
+ * the same kinds of copy from other thief rows (55,000 on), another fine-tuning slice, and
+ * independents on other rows, sizes and seeds, and a harder pruning. It exists because the first set had been looked at
+ * before the error-sample fingerprint was designed, so only the fresh set is held out for it.
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { copycat, type ExtractionAttack, knockoff, runExtraction, trainStolen } from "../src/attacks/index.js";
@@ -18,7 +22,46 @@ import { loadModel, saveModel } from "../src/onnx/io.js";
 import type { Model } from "../src/onnx/ir.js";
 import { float32, labelsOf, sliceRows } from "../src/tensor.js";
 
-const cache = new URL("./.cache/fingerprint-suspects/", import.meta.url).pathname;
+/** Which rows and seeds make a set of suspects; `fresh` shares none of them with `seen`. */
+const SUSPECT_SETS = {
+  seen: {
+    cache: "fingerprint-suspects",
+    thief: 30000,
+    tuning: 36000,
+    pruned: 0.3,
+    seed: 0,
+    independents: [
+      { start: 40000, size: 2000, epochs: 10 },
+      { start: 42000, size: 2000, epochs: 10 },
+      { start: 44000, size: 5000, epochs: 5 },
+      { start: 49000, size: 10000, epochs: 3 },
+      { start: 40000, size: 5000, epochs: 5 },
+    ],
+  },
+  fresh: {
+    cache: "fingerprint-suspects-fresh",
+    thief: 55000,
+    tuning: 54000,
+    pruned: 0.4,
+    seed: 1000,
+    independents: [
+      { start: 30000, size: 2000, epochs: 10 },
+      { start: 32000, size: 3000, epochs: 8 },
+      { start: 35000, size: 5000, epochs: 5 },
+      { start: 40000, size: 10000, epochs: 3 },
+      { start: 50000, size: 4000, epochs: 6 },
+    ],
+  },
+} as const;
+
+export type SuspectSet = keyof typeof SUSPECT_SETS;
+
+/** The set BENCH_FINGERPRINT_SUSPECTS names (default `seen`). */
+export function suspectSetFromEnv(): SuspectSet {
+  const name = process.env.BENCH_FINGERPRINT_SUSPECTS ?? "seen";
+  if (name !== "seen" && name !== "fresh") throw new Error(`BENCH_FINGERPRINT_SUSPECTS must be seen or fresh, not ${name}`);
+  return name;
+}
 
 export interface Suspect {
   kind: "stolen" | "independent";
@@ -32,7 +75,10 @@ export async function fingerprintSuspects(
   victimModel: Model,
   runtime: RuntimeOptions,
   onStatus: (line: string) => void = () => {},
+  setName: SuspectSet = "seen",
 ): Promise<Suspect[]> {
+  const set = SUSPECT_SETS[setName];
+  const cache = new URL(`./.cache/${set.cache}/`, import.meta.url).pathname;
   mkdirSync(cache, { recursive: true });
   const full = loadMnistFull("train");
   const fullLabels = labelsOf(full.y);
@@ -53,7 +99,7 @@ export async function fingerprintSuspects(
       await model.release();
     }
   };
-  const thief = sliceRows(full.x, 30000, 35000);
+  const thief = sliceRows(full.x, set.thief, set.thief + 5000);
   const labelsApi = defend(victim, { postprocessors: [labelsOnly()] });
   const copies: { attack: ExtractionAttack; api: Predictor; apiName: string; budget: number; epochs: number }[] = [
     { attack: copycat, api: victim, apiName: "probabilities", budget: 1000, epochs: 20 },
@@ -73,29 +119,24 @@ export async function fingerprintSuspects(
         const run = await runExtraction(
           c.attack,
           c.api,
-          { thief, stolen: { architecture: "like", victimModel, seed: 100 + i, runtime } },
+          { thief, stolen: { architecture: "like", victimModel, seed: set.seed + 100 + i, runtime } },
           { ...c.attack.defaults, epochs: c.epochs },
-          { budget: c.budget, test: probe, transfer: false, seed: i },
+          { budget: c.budget, test: probe, transfer: false, seed: set.seed + i },
         );
         return exported(run.result.stolen);
       },
     );
   }
-  const tuning = { x: sliceRows(full.x, 36000, 37000), labels: fullLabels.slice(36000, 37000) };
+  const tuning = { x: sliceRows(full.x, set.tuning, set.tuning + 1000), labels: fullLabels.slice(set.tuning, set.tuning + 1000) };
   await cached("stolen", "the victim fine-tuned on 1,000 labelled digits, 2 epochs", "fine-tuned-1000", () =>
-    fineTuneModel(victimModel, tuning, { epochs: 2, batchSize: 64, learningRate: 1e-3, seed: 7, runtime }),
+    fineTuneModel(victimModel, tuning, { epochs: 2, batchSize: 64, learningRate: 1e-3, seed: set.seed + 7, runtime }),
   );
-  await cached("stolen", "the victim with 30% of its weights pruned", "pruned-30", async () => pruneByMagnitude(victimModel, 0.3));
+  const pruned = Math.round(set.pruned * 100);
+  await cached("stolen", `the victim with ${pruned}% of its weights pruned`, `pruned-${pruned}`, async () => pruneByMagnitude(victimModel, set.pruned));
 
-  const independents: { start: number; size: number; epochs: number }[] = [
-    { start: 40000, size: 2000, epochs: 10 },
-    { start: 42000, size: 2000, epochs: 10 },
-    { start: 44000, size: 5000, epochs: 5 },
-    { start: 49000, size: 10000, epochs: 3 },
-    { start: 40000, size: 5000, epochs: 5 },
-  ];
-  for (const [i, m] of independents.entries()) {
-    const key = `independent-${m.start}-${m.size}-${m.epochs}ep-seed${200 + i}`;
+  for (const [i, m] of set.independents.entries()) {
+    const seed = set.seed + 200 + i;
+    const key = `independent-${m.start}-${m.size}-${m.epochs}ep-seed${seed}`;
     await cached("independent", `${m.size} true labels (rows ${m.start}+), ${m.epochs} epochs`, key, async () => {
       const labels = fullLabels.slice(m.start, m.start + m.size);
       const answers = new Float32Array(m.size * 10);
@@ -104,7 +145,7 @@ export async function fingerprintSuspects(
       });
       const model = await trainStolen(
         victim,
-        { architecture: "like", victimModel, seed: 200 + i, runtime },
+        { architecture: "like", victimModel, seed, runtime },
         { epochs: m.epochs, batchSize: 64, learningRate: 1e-3 },
         { x: sliceRows(full.x, m.start, m.start + m.size), answers: float32([m.size, 10], answers) },
       );
@@ -124,8 +165,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const runtime = { threads: Number(process.env.BENCH_THREADS ?? 2) };
   const victim = await OnnxClassifier.fromFile(demo, runtime);
   const started = performance.now();
-  for (const s of await fingerprintSuspects(victim, loadModel(demo), runtime, (l) =>
-    console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${l}`),
+  for (const s of await fingerprintSuspects(
+    victim,
+    loadModel(demo),
+    runtime,
+    (l) => console.error(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${l}`),
+    suspectSetFromEnv(),
   ))
     console.log(`${s.kind}\t${s.name}\t${s.file}`);
   await victim.release();

@@ -107,3 +107,16 @@ export function binomialTestHalf(k: number, n: number): number {
 function checkCounts(k: number, n: number): void {
   if (!(Number.isInteger(k) && Number.isInteger(n) && k >= 0 && k <= n)) throw new RangeError(`counts must satisfy 0 ≤ k ≤ n, got k=${k}, n=${n}`);
 }
+
+/** The t with P(T ≥ t) = alpha for Student's t on df degrees of freedom (0 < alpha < ½). */
+export function studentUpperQuantile(alpha: number, df: number): number {
+  // P(T ≥ t) = I_{df/(df+t²)}(df/2, 1/2) / 2 for t ≥ 0.
+  const x = betaQuantile(2 * alpha, df / 2, 0.5);
+  return Math.sqrt((df * (1 - x)) / x);
+}
+
+/** P(T ≥ t) for Student's t on df degrees of freedom. */
+export function studentUpperTail(t: number, df: number): number {
+  const tail = 0.5 * regularizedBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? tail : 1 - tail;
+}

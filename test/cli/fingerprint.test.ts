@@ -16,6 +16,50 @@ const demo = new URL("../../models/mnist-cnn.onnx", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "aegis-fingerprint-"));
 const fingerprintFile = join(tmp, "fp.json");
 
+test("fingerprint make --param method=errors keeps the model's mistakes, the model itself repeats every one, and references too weak to judge it are refused", async () => {
+  const file = join(tmp, "errors.json");
+  const made = await aegis([
+    "fingerprint",
+    "make",
+    "--model",
+    demo,
+    "--out",
+    file,
+    "--param",
+    "method=errors",
+    "correct=200",
+    "calibrationReferences=6",
+    "epochs=3",
+  ]);
+  assert.equal(made.code, 0, made.stderr);
+  const stored = JSON.parse(readFileSync(file, "utf8"));
+  assert.equal(stored.version, 4);
+  const mistakes = stored.mistakes.mistakes;
+  assert.equal(stored.labels.length, mistakes + 200);
+  assert.match(made.stdout, new RegExp(`^${mistakes} of the model's mistakes and 200 points it labels right; .* verifies at ≥ \\d+ repeated`));
+  const verified = await aegis(["fingerprint", "verify", "--model", demo, "--fingerprint", file]);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(
+    verified.stdout,
+    new RegExp(`: ${mistakes}/${mistakes} of the model's mistakes repeated \\(100\\.0%, own error rate 0\\.0%\\), threshold \\d+, p = .* → COPY of`),
+  );
+  const weak = await aegis([
+    "fingerprint",
+    "make",
+    "--model",
+    demo,
+    "--out",
+    join(tmp, "weak.json"),
+    "--param",
+    "method=errors",
+    "correct=200",
+    "calibrationReferences=4",
+    "epochs=1",
+  ]);
+  assert.equal(weak.code, 2);
+  assert.match(weak.stderr, /even the model itself would not verify: .* raise --param epochs or calibrationReferences/);
+});
+
 test("fingerprint make writes a fingerprint that the victim itself verifies against at every point", async () => {
   const made = await aegis([
     "fingerprint",
@@ -67,7 +111,10 @@ test("fingerprint make writes a fingerprint that the victim itself verifies agai
 test("fingerprint: mistakes a user can make exit 2 with what to do", async () => {
   const cases: [string[], RegExp][] = [
     [["fingerprint", "verify", "--fingerprint", fingerprintFile], /give the suspect as one of --model FILE or --target URL/],
-    [["fingerprint", "make", "--model", demo, "--out", join(tmp, "x.json"), "--param", "method=magic"], /--param method must be ipguard or conferrable/],
+    [
+      ["fingerprint", "make", "--model", demo, "--out", join(tmp, "x.json"), "--param", "method=magic"],
+      /--param method must be ipguard, conferrable or errors/,
+    ],
     [["fingerprint", "make", "--model", demo, "--out", join(tmp, "x.json"), "--param", "depth=3"], /--param depth: no such parameter/],
     [
       ["fingerprint", "make", "--model", demo, "--out", join(tmp, "x.json"), "--reference-data", "mnist", "--reference-rows", "5:2"],

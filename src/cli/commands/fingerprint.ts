@@ -32,8 +32,10 @@ import { paramPairs, paramValue, parseInteger, runtimeOptions, withData, withJso
 import { addTargetOptions, targetPredictor } from "../target.js";
 
 const PARAM_HELP: Record<keyof FingerprintParams, string> = {
-  method: "ipguard: walk on the victim alone; conferrable: on the victim and the walk surrogates and references (Lukas et al.)",
-  count: "points kept in the fingerprint (also --count)",
+  method:
+    "ipguard: walk on the victim alone; conferrable: on the victim and the walk surrogates and references (Lukas et al.); errors: the model's own mistakes on --data, which copies repeat (Guan et al., SAC-w)",
+  count: "points kept in the fingerprint (also --count); with method errors, the most of the model's mistakes kept",
+  correct: "method errors: samples the model labels right, kept to measure a suspect's own error rate",
   candidates: "seeds walked across the boundary (at most a third of --data), the best `count` kept",
   margin: "probability margin over the runner-up at which a walk stops, for the model and each walk surrogate (IPGuard's k)",
   epsilon: "L∞ bound of a point's distance from its seed",
@@ -41,7 +43,8 @@ const PARAM_HELP: Record<keyof FingerprintParams, string> = {
   maxIter: "most steps of a walk",
   surrogates: "copies distilled from the model in each of three ensembles (walk, selection, calibration), each on its own third of --data",
   references: "models trained on the true labels in each of the walk and selection ensembles",
-  calibrationReferences: "models trained on the true labels in the calibration ensemble; the spread of their matching rates sets the threshold (at least 3)",
+  calibrationReferences:
+    "models trained on the true labels in the calibration ensemble; the spread of their matching rates sets the threshold (at least 3; method errors: at least 4, on 1, 1/2, 1/4 and 1/8 of the references' data in turn)",
   architecture: "architecture of surrogates and references: mlp, cnn, resnet-small, or like (the victim's own)",
   epochs: "training epochs of each surrogate and reference",
   batchSize: "samples per training step",
@@ -104,8 +107,11 @@ export function fingerprintCommand(): Command {
     saveFingerprint(opts.out, fingerprint);
     const pct = (rates: number[]) => rates.map((r) => `${(r * 100).toFixed(0)}%`).join(", ");
     info(`wrote ${opts.out}`);
+    const mistakes = fingerprint.mistakes;
     process.stdout.write(
-      `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches (p ≤ ${fingerprint.alpha})\n`,
+      mistakes
+        ? `${mistakes.mistakes} of the model's mistakes and ${fingerprint.labels.length - mistakes.mistakes} points it labels right; held-out references repeat ${pct(fingerprint.calibration.references)} of the mistakes; a suspect of their mean error rate verifies at ≥ ${fingerprint.threshold} repeated (p ≤ ${fingerprint.alpha})\n`
+        : `${fingerprint.labels.length} points (${fingerprint.candidates.crossed} of ${fingerprint.candidates.walked} walks crossed); held-out surrogates match ${pct(fingerprint.calibration.surrogates)}, held-out references ${pct(fingerprint.calibration.references)}; a suspect verifies at ≥ ${fingerprint.threshold} matches (p ≤ ${fingerprint.alpha})\n`,
     );
   });
 
@@ -147,7 +153,7 @@ export function fingerprintCommand(): Command {
     else if (opts.json) printJson(report);
     else
       process.stdout.write(
-        `${name}: ${verdict.matches}/${verdict.points} points match (${(verdict.matchingRate * 100).toFixed(1)}%), threshold ${verdict.threshold}, p = ${verdict.pValue.toPrecision(2)} → ${verdict.stolen ? "COPY of" : "no match with"} ${fingerprint.victim}\n`,
+        `${name}: ${verdict.matches}/${verdict.points} ${verdict.errorRate === undefined ? "points match" : "of the model's mistakes repeated"} (${(verdict.matchingRate * 100).toFixed(1)}%${verdict.errorRate === undefined ? "" : `, own error rate ${(verdict.errorRate * 100).toFixed(1)}%`}), threshold ${verdict.threshold}, p = ${verdict.pValue.toPrecision(2)} → ${verdict.stolen ? "COPY of" : "no match with"} ${fingerprint.victim}\n`,
       );
   });
   return cmd.addCommand(make).addCommand(verify);
@@ -162,8 +168,8 @@ function fingerprintParams(opts: { count: number; seed: number; param?: string[]
     if (typeof params[key] === "number" && typeof value !== "number") throw new AegisError("BAD_OPTION", `--param ${key} must be a number, not "${raw}"`);
     params[key] = typeof params[key] === "number" ? value : raw;
   }
-  if (params.method !== "ipguard" && params.method !== "conferrable")
-    throw new AegisError("BAD_OPTION", `--param method must be ipguard or conferrable, not "${params.method}"`);
+  if (params.method !== "ipguard" && params.method !== "conferrable" && params.method !== "errors")
+    throw new AegisError("BAD_OPTION", `--param method must be ipguard, conferrable or errors, not "${params.method}"`);
   return params as unknown as FingerprintParams;
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { AegisError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs.js";
 import { float32, sizeOf } from "../../tensor.js";
-import type { Fingerprint, IndependentNull } from "./fingerprint.js";
+import type { Fingerprint, IndependentNull, MistakeSample } from "./fingerprint.js";
 
 export function saveFingerprint(file: string, fingerprint: Fingerprint): void {
   const { x, ...rest } = fingerprint;
@@ -34,7 +34,7 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
     throw bad("it is not JSON");
   }
   if (raw?.format !== "aegis-fingerprint") throw bad('its "format" is not "aegis-fingerprint"');
-  if (raw.version !== 1 && raw.version !== 2 && raw.version !== 3) throw bad(`version ${String(raw.version)} is not one this Aegis reads (1, 2 or 3)`);
+  if (![1, 2, 3, 4].includes(raw.version as number)) throw bad(`version ${String(raw.version)} is not one this Aegis reads (1 to 4)`);
   const numbers = (key: string, check: (v: number) => boolean): number[] => {
     const v = raw[key];
     if (!Array.isArray(v) || !v.every((e) => typeof e === "number" && check(e))) throw bad(`"${key}" is not a list of valid numbers`);
@@ -57,6 +57,7 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
   if (bytes.length !== expected)
     throw bad(`its points hold ${bytes.length} bytes, not the ${expected} of ${labels.length} inputs of shape [${inputShape.join(", ")}]`);
   const independent = raw.version === 3 ? independentOf(raw.independent, bad) : undefined;
+  const mistakes = raw.version === 4 ? mistakesOf(raw.mistakes, labels.length, numClasses, bad) : undefined;
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   if (!data.every(Number.isFinite)) throw bad("its points hold NaN or Inf");
   return {
@@ -65,6 +66,7 @@ export function parseFingerprint(text: string, file: string): Fingerprint {
     labels,
     nullMatch,
     independent,
+    mistakes,
     clipRange: [clipRange[0], clipRange[1]],
     x: float32([labels.length, ...inputShape], data),
   };
@@ -85,4 +87,31 @@ function independentOf(value: unknown, bad: (why: string) => AegisError): Indepe
     v.references >= 2;
   if (!valid) throw bad('"independent" is not {mean, sd, references} of the calibration references\' matching rates');
   return { mean: v.mean as number, sd: v.sd as number, references: v.references as number };
+}
+
+/** Version 4's mistakes: a count within the points, a true label per point, and a line fitted on at least 3 references. */
+function mistakesOf(value: unknown, points: number, numClasses: number, bad: (why: string) => AegisError): MistakeSample {
+  const v = value as Partial<MistakeSample> | undefined;
+  const line = v?.line;
+  const finite = (n: unknown): n is number => typeof n === "number" && Number.isFinite(n);
+  const valid =
+    typeof v?.mistakes === "number" &&
+    Number.isInteger(v.mistakes) &&
+    v.mistakes > 0 &&
+    v.mistakes < points &&
+    Array.isArray(v.truth) &&
+    v.truth.length === points &&
+    v.truth.every((t) => Number.isInteger(t) && t >= 0 && t < numClasses) &&
+    finite(line?.intercept) &&
+    finite(line.slope) &&
+    finite(line.sd) &&
+    line.sd > 0 &&
+    finite(line.meanErrorRate) &&
+    finite(line.errorRateSpread) &&
+    line.errorRateSpread >= 0 &&
+    Number.isInteger(line.references) &&
+    line.references >= 3 &&
+    Array.isArray(line.fitted);
+  if (!valid) throw bad("\"mistakes\" is not {mistakes, truth, line} of the victim's mistakes and the references' line");
+  return v as MistakeSample;
 }

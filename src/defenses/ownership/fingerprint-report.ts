@@ -14,7 +14,10 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const pValueText = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toPrecision(2));
 
 export function fingerprintFindings(verdict: FingerprintVerdict, fingerprint: Fingerprint, suspect: string): Finding[] {
-  const matched = `${suspect} gives the fingerprinted model's label on ${verdict.matches} of ${verdict.points} fingerprint points (${pct(verdict.matchingRate)})`;
+  const matched =
+    verdict.errorRate === undefined
+      ? `${suspect} gives the fingerprinted model's label on ${verdict.matches} of ${verdict.points} fingerprint points (${pct(verdict.matchingRate)})`
+      : `${suspect} repeats ${verdict.matches} of the fingerprinted model's ${verdict.points} mistakes with its wrong label (${pct(verdict.matchingRate)}) and errs on ${pct(verdict.errorRate)} of the points it labels right`;
   const bar = `the threshold is ${verdict.threshold} (${pct(verdict.thresholdRate)}), where an independently trained model reaches it with probability ≤ ${verdict.alpha}`;
   return [
     {
@@ -46,9 +49,12 @@ export function fingerprintFindings(verdict: FingerprintVerdict, fingerprint: Fi
   ];
 }
 
-/** Where the p-value comes from: version 3's spread between reference models, or the older per-point null. */
+/** Where the p-value comes from: version 4's line of repeated mistakes, version 3's spread between reference models, or the older per-point null. */
 function nullText(fingerprint: Fingerprint): string {
   const independent = fingerprint.independent;
+  const line = fingerprint.mistakes?.line;
+  if (line)
+    return `from the line through ${line.references} reference models' mistakes repeated against their error rates, at the suspect's own error rate (Student's t prediction bound)`;
   return independent
     ? `from the matching rates of ${independent.references} reference models trained on the owner's data (${pct(independent.mean)} ± ${pct(independent.sd)}; Student's t prediction bound)`
     : "from the matching rates of reference models trained on the owner's data (points taken as independent)";

@@ -47,7 +47,7 @@
  * conferrability on held-out models instead.
  */
 import { type StolenModelSpec, trainStolen } from "../../attacks/index.js";
-import { betaQuantile, regularizedBeta } from "../../binomial.js";
+import { studentUpperQuantile, studentUpperTail } from "../../binomial.js";
 import { createRng } from "../../data/random.js";
 import {
   ARCHITECTURES,
@@ -63,16 +63,23 @@ import { AegisError } from "../../errors.js";
 import type { Model } from "../../onnx/ir.js";
 import { float32, gatherRows, sizeOf, type Tensor } from "../../tensor.js";
 
+export const MISTAKE_FINGERPRINT_PAPER = "Guan, Liang & He 2022, Are You Stealing My Model? Sample Correlation for Fingerprinting Deep Neural Networks (SAC-w)";
+
 export const FINGERPRINT_PAPERS = [
   "Cao, Jia & Gong 2021, IPGuard: Protecting Intellectual Property of Deep Neural Networks via Fingerprinting the Classification Boundary",
   "Lukas, Zhang & Kerschbaum 2021, Deep Neural Network Fingerprinting by Conferrable Adversarial Examples",
 ];
 
 export interface FingerprintParams {
-  /** ipguard: the walk follows the victim alone; conferrable: the victim, the walk surrogates and the walk references. */
-  method: "ipguard" | "conferrable";
-  /** Points kept in the fingerprint. */
+  /**
+   * ipguard: the walk follows the victim alone; conferrable: the victim, the walk surrogates and the walk references;
+   * errors: the victim's own mistakes on natural data (Guan et al.'s SAC-w), see makeMistakeFingerprint.
+   */
+  method: "ipguard" | "conferrable" | "errors";
+  /** Points kept in the fingerprint; with method errors, the most of the victim's mistakes kept. */
   count: number;
+  /** Method errors: points the victim labels right, kept so that verification measures a suspect's own error rate. */
+  correct: number;
   /** Seeds walked across the boundary, of which `count` are kept (at most a third of the data). */
   candidates: number;
   /** Probability margin over the runner-up at which a walk stops, for the victim and each walk surrogate. */
@@ -102,6 +109,7 @@ export interface FingerprintParams {
 export const FINGERPRINT_DEFAULTS: FingerprintParams = {
   method: "conferrable",
   count: 100,
+  correct: 2000,
   candidates: 600,
   margin: 0.5,
   epsilon: 0.3,
@@ -131,14 +139,40 @@ export interface IndependentNull {
   references: number;
 }
 
+/**
+ * Version 4 (method errors): the line through the calibration references' (error rate, share of the
+ * victim's mistakes repeated) pairs, and what a prediction bound around it needs.
+ */
+export interface MistakeLine {
+  intercept: number;
+  slope: number;
+  /** Residual standard deviation about the line (R − 2 degrees of freedom), never below one model's binomial spread. */
+  sd: number;
+  references: number;
+  meanErrorRate: number;
+  /** Σ (error rate − mean)² over the references: how far apart their qualities are. */
+  errorRateSpread: number;
+  /** Each reference: its rows of training data, its error rate on the victim-right points, the share of the victim's mistakes it repeats. */
+  fitted: { rows: number; errorRate: number; repeated: number }[];
+}
+
+/** Version 4: the first `mistakes` points are the victim's mistakes (its wrong label in `labels`), the rest points it labels right. */
+export interface MistakeSample {
+  mistakes: number;
+  /** The true label of every point. */
+  truth: number[];
+  line: MistakeLine;
+}
+
 /** What verification needs: the points, their labels, and the null model of an independent suspect. */
 export interface Fingerprint {
   format: "aegis-fingerprint";
   /**
    * 3: the threshold and p-value come from `independent`, the spread of the calibration references' rates;
-   * 2 (still read): three ensembles, the p-value from `nullMatch`; 1 (still read): the calibration references alone were held out.
+   * 2 (still read): three ensembles, the p-value from `nullMatch`; 1 (still read): the calibration references alone were held out;
+   * 4: method errors, the victim's mistakes judged by `mistakes.line`.
    */
-  version: 1 | 2 | 3;
+  version: 1 | 2 | 3 | 4;
   papers: string[];
   /** The model fingerprinted, as the user named it. */
   victim: string;
@@ -153,8 +187,10 @@ export interface Fingerprint {
   nullMatch: number[];
   /** Version 3: the null model of an independent suspect's matching rate, from the calibration references' rates. */
   independent?: IndependentNull;
+  /** Version 4: the victim's mistakes and the line of honest models' repeated mistakes against their error rate. */
+  mistakes?: MistakeSample;
   alpha: number;
-  /** Fewest matches that verify. */
+  /** Fewest matches that verify; version 4: for a suspect of the references' mean error rate (each suspect gets its own). */
   threshold: number;
   /** Matching rates measured when the fingerprint was made: `surrogates` and `references` are the calibration ensemble's, held out of the walk and the selection. */
   calibration: EnsembleRates & { walk?: EnsembleRates; selection?: EnsembleRates; selectionReferences?: number[] };
@@ -186,6 +222,7 @@ export async function makeFingerprint(
   params: FingerprintParams,
   options: MakeFingerprintOptions,
 ): Promise<Fingerprint> {
+  if (params.method === "errors") return makeMistakeFingerprint(victim, data, params, options);
   checkParams(params, data.x.shape[0]);
   const referenceRows = options.referenceData?.x.shape[0];
   if (referenceRows !== undefined && referenceRows < 3 * params.batchSize)
@@ -291,6 +328,8 @@ export interface FingerprintVerdict {
   alpha: number;
   /** True when the suspect matches at least `threshold` points: it was derived from the victim. */
   stolen: boolean;
+  /** Version 4: the suspect's error rate on the points the victim labels right, which its threshold depends on. */
+  errorRate?: number;
 }
 
 /** The suspect's labels on the fingerprint against the victim's: its matching rate, p-value and verdict. */
@@ -303,6 +342,7 @@ export async function verifyFingerprint(suspect: Predictor, fingerprint: Fingerp
     );
   }
   const x = float32([fingerprint.labels.length, ...shape], fingerprint.x.data);
+  if (fingerprint.mistakes) return judgeMistakes(labelsOf(await suspect.predict(x)), fingerprint, fingerprint.mistakes);
   const hits = matchesOf(await suspect.predict(x), fingerprint.labels);
   const matches = hits.reduce((s, h) => s + h, 0);
   const points = fingerprint.labels.length;
@@ -316,6 +356,185 @@ export async function verifyFingerprint(suspect: Predictor, fingerprint: Fingerp
     alpha: fingerprint.alpha,
     stolen: matches >= fingerprint.threshold,
   };
+}
+
+/**
+ * Method errors — Guan, Liang & He, "Are You Stealing My Model? Sample Correlation for
+ * Fingerprinting Deep Neural Networks", NeurIPS 2022 (SAC-w): a copy learns the victim's
+ * answers, so it inherits the victim's mistakes on natural data with the victim's wrong label;
+ * an honest model learns the truth and does not. The fingerprint is the labelled natural points
+ * of the owner's data where the victim errs (each with its wrong label) and a sample of points
+ * where it is right (with their true label). Nothing is optimised, so nothing adversarial is
+ * stored and a suspect sees only ordinary digits.
+ * Why the statistic is not the plain count of repeated mistakes: honest models repeat some of
+ * them too — the victim's mistakes are the ambiguous digits — and the weaker a model, the more
+ * it repeats, so a fixed threshold on the count accuses weak honest models or misses strong
+ * copies. The statistic is the share of the victim's mistakes the suspect repeats, judged
+ * against a line fitted through the calibration references' shares against their own error
+ * rates, at the suspect's own error rate: the excess over what an honest model of the same
+ * quality repeats. The error rate is measured on the victim-right points, which are disjoint
+ * from the mistakes, so the two measurements do not share noise. The threshold is the
+ * ordinary-least-squares upper prediction bound at alpha, ŷ(x) + t(1 − α; R − 2)·s·√(1 + 1/R +
+ * (x − x̄)²/Sxx), Student's t since the line and s come from few models; it widens where a
+ * suspect's error rate lies outside the references' (the line is extrapolated there).
+ * The references span quality on purpose: an honest competitor's data size is unknown, so they
+ * train on bootstrap samples of the whole reference data, a half, a quarter and an eighth of it
+ * in turn, from much weaker than the owner's data allows to as strong. They never train on the
+ * fingerprint's points: on `referenceData` when given, else on the rows of the data not kept.
+ */
+async function makeMistakeFingerprint(
+  victim: Classifier,
+  data: LabelledData,
+  params: FingerprintParams,
+  options: MakeFingerprintOptions,
+): Promise<Fingerprint> {
+  checkMistakeParams(params);
+  const rng = createRng(params.seed);
+  const victimLabels = labelsOf(await victim.predict(data.x));
+  const rows = rng.shuffle(Array.from({ length: data.labels.length }, (_, i) => i));
+  const wrong = rows.filter((i) => victimLabels[i] !== data.labels[i]);
+  const right = rows.filter((i) => victimLabels[i] === data.labels[i]);
+  const [mistakes, correct] = [wrong.slice(0, params.count), right.slice(0, params.correct)];
+  if (mistakes.length < MIN_MISTAKES)
+    throw new AegisError(
+      "BAD_OPTION",
+      `the victim errs on only ${wrong.length} of the ${data.labels.length} labelled samples, fewer than the ${MIN_MISTAKES} mistakes the errors method needs; give more labelled data it was not trained on`,
+    );
+  if (correct.length < MIN_MISTAKES)
+    throw new AegisError("BAD_OPTION", `the victim labels only ${right.length} samples right; give more labelled data or another method`);
+  const kept = [...mistakes, ...correct];
+  const keptSet = new Set(kept);
+  const rest = rows.filter((i) => !keptSet.has(i));
+  const referenceData = options.referenceData ?? { x: gatherRows(data.x, rest), labels: rest.map((i) => data.labels[i]) };
+  if (referenceData.labels.length < 8 * params.batchSize)
+    throw new AegisError(
+      "BAD_OPTION",
+      `the references would train on ${referenceData.labels.length} samples, fewer than ${8 * params.batchSize} (an eighth of them must fill a batch); give --reference-data or more --data`,
+    );
+  const points = {
+    x: gatherRows(data.x, kept),
+    labels: kept.map((i) => victimLabels[i]),
+    truth: kept.map((i) => data.labels[i]),
+  };
+  const fitted: MistakeLine["fitted"] = [];
+  const hits: number[][] = [];
+  const schedule = { epochs: params.epochs, batchSize: params.batchSize, learningRate: params.learningRate };
+  for (let r = 0; r < params.calibrationReferences; r++) {
+    if (options.signal?.aborted) throw new AegisError("INTERRUPTED", "fingerprinting was interrupted; nothing was written");
+    const size = Math.max(params.batchSize, Math.round(referenceData.labels.length / 2 ** (r % 4)));
+    options.onStatus?.(`training reference ${r + 1} of ${params.calibrationReferences} on ${size} samples`);
+    const seed = params.seed + 1 + r;
+    const spec: StolenModelSpec = { architecture: params.architecture, victimModel: options.victimModel, seed, runtime: options.runtime };
+    const model = await trainStolen(victim, spec, schedule, truthOf(bootstrap(referenceData, seed, size), victim.numClasses), options.signal);
+    try {
+      const labels = labelsOf(await model.predict(points.x));
+      hits.push(labels.map((l, i) => (l === points.labels[i] ? 1 : 0)));
+      fitted.push({ rows: size, ...mistakeStatistic(labels, points, mistakes.length) });
+    } finally {
+      await model.release();
+    }
+  }
+  const line = fitMistakeLine(fitted, mistakes.length);
+  // The model itself repeats every mistake at error rate 0; a bound above 100% there (references far weaker than it, the line
+  // extrapolated) would call no faithful copy a copy: refuse to write such a fingerprint.
+  const itself = mistakeBound(line, 0, params.alpha).bound;
+  if (itself > 1)
+    throw new AegisError(
+      "BAD_OPTION",
+      `even the model itself would not verify: the references err on ${(Math.min(...fitted.map((f) => f.errorRate)) * 100).toFixed(1)}% or more of the points it labels right, too far from its 0% for the line through them to judge faithful copies; raise --param epochs or calibrationReferences, or give more --reference-data`,
+    );
+  const typical = mistakeBound(line, line.meanErrorRate, params.alpha);
+  const { count: _, ...stored } = params;
+  return {
+    format: "aegis-fingerprint",
+    version: 4,
+    papers: [MISTAKE_FINGERPRINT_PAPER],
+    victim: options.victimName,
+    inputShape: [...victim.inputShape],
+    numClasses: victim.numClasses,
+    clipRange: [victim.clipRange[0], victim.clipRange[1]],
+    x: points.x,
+    labels: points.labels,
+    nullMatch: points.labels.map((_, i) => (hits.reduce((s, h) => s + h[i], 0) + 1) / (hits.length + 2)),
+    mistakes: { mistakes: mistakes.length, truth: points.truth, line },
+    alpha: params.alpha,
+    threshold: Math.max(0, Math.ceil(mistakes.length * typical.bound - 1e-9)),
+    calibration: { surrogates: [], references: fitted.map((f) => f.repeated) },
+    params: stored,
+    candidates: { walked: data.labels.length, crossed: wrong.length },
+  };
+}
+
+const MIN_MISTAKES = 10;
+
+/** The share of the first `mistakes` points where `labels` repeats the victim's wrong label, and the error rate on the rest. */
+function mistakeStatistic(labels: readonly number[], points: { labels: readonly number[]; truth: readonly number[] }, mistakes: number) {
+  let repeated = 0;
+  let errors = 0;
+  labels.forEach((l, i) => {
+    if (i < mistakes) repeated += l === points.labels[i] ? 1 : 0;
+    else errors += l === points.truth[i] ? 0 : 1;
+  });
+  return { repeated: repeated / mistakes, errorRate: errors / (labels.length - mistakes) };
+}
+
+/** Least squares of the share repeated on the error rate; s never below one model's binomial spread on `mistakes` points. */
+export function fitMistakeLine(fitted: MistakeLine["fitted"], mistakes: number): MistakeLine {
+  const r = fitted.length;
+  const meanErrorRate = mean(fitted.map((f) => f.errorRate));
+  const meanRepeated = mean(fitted.map((f) => f.repeated));
+  const errorRateSpread = fitted.reduce((s, f) => s + (f.errorRate - meanErrorRate) ** 2, 0);
+  const slope = errorRateSpread > 0 ? fitted.reduce((s, f) => s + (f.errorRate - meanErrorRate) * (f.repeated - meanRepeated), 0) / errorRateSpread : 0;
+  const intercept = meanRepeated - slope * meanErrorRate;
+  const residual = fitted.reduce((s, f) => s + (f.repeated - intercept - slope * f.errorRate) ** 2, 0) / (r - 2);
+  const pooled = (meanRepeated * r * mistakes + 1) / (r * mistakes + 2);
+  const sd = Math.sqrt(Math.max(residual, (pooled * (1 - pooled)) / mistakes));
+  return { intercept, slope, sd, references: r, meanErrorRate, errorRateSpread, fitted };
+}
+
+/** The line's prediction at `errorRate`, its standard error for one more honest model, and the upper bound at alpha. */
+function mistakeBound(line: MistakeLine, errorRate: number, alpha: number) {
+  const predicted = line.intercept + line.slope * errorRate;
+  const leverage = line.errorRateSpread > 0 ? (errorRate - line.meanErrorRate) ** 2 / line.errorRateSpread : 0;
+  const se = line.sd * Math.sqrt(1 + 1 / line.references + leverage);
+  return { predicted, se, bound: predicted + studentUpperQuantile(alpha, line.references - 2) * se };
+}
+
+/** A suspect's verdict on a version 4 fingerprint: its repeated mistakes against the bound at its own error rate. */
+function judgeMistakes(labels: readonly number[], fingerprint: Fingerprint, sample: MistakeSample): FingerprintVerdict {
+  const points = sample.mistakes;
+  const { repeated, errorRate } = mistakeStatistic(labels, { labels: fingerprint.labels, truth: sample.truth }, points);
+  const { predicted, se, bound } = mistakeBound(sample.line, errorRate, fingerprint.alpha);
+  const threshold = Math.max(0, Math.ceil(points * bound - 1e-9));
+  const matches = Math.round(repeated * points);
+  return {
+    matches,
+    points,
+    matchingRate: repeated,
+    threshold,
+    thresholdRate: threshold / points,
+    pValue: studentUpperTail((repeated - predicted) / se, sample.line.references - 2),
+    alpha: fingerprint.alpha,
+    stolen: matches >= threshold,
+    errorRate,
+  };
+}
+
+function checkMistakeParams(p: FingerprintParams): void {
+  for (const [name, min] of [
+    ["count", MIN_MISTAKES],
+    ["correct", MIN_MISTAKES],
+    ["calibrationReferences", 4],
+    ["epochs", 1],
+    ["batchSize", 1],
+  ] as const) {
+    const v = p[name];
+    if (!Number.isInteger(v) || v < min) throw new AegisError("BAD_OPTION", `${name} must be a whole number ≥ ${min}, got ${v}`);
+  }
+  if (p.architecture !== "like" && !(ARCHITECTURES as readonly string[]).includes(p.architecture))
+    throw new AegisError("BAD_OPTION", `architecture must be ${ARCHITECTURES.join(", ")} or like, not "${p.architecture}"`);
+  if (!(p.alpha > 0 && p.alpha < 0.5)) throw new AegisError("BAD_OPTION", `alpha must be in (0, 0.5), got ${p.alpha}`);
+  if (!(p.learningRate > 0)) throw new AegisError("BAD_OPTION", `learningRate must be positive, got ${p.learningRate}`);
 }
 
 /** tail[m] = P(M ≥ m) for M the number of successes of independent trials with chances p (length p.length + 2, the last 0). */
@@ -350,18 +569,13 @@ export function independentNull(referenceHits: readonly number[][], points: numb
 
 /** How many standard deviations above the mean one more model's rate lies with chance alpha: t(1 − α; R − 1)·√(1 + 1/R). */
 export function predictionMultiplier(references: number, alpha: number): number {
-  const df = references - 1;
-  // P(T ≥ t) = I_{df/(df+t²)}(df/2, 1/2) / 2 for t ≥ 0.
-  const x = betaQuantile(2 * alpha, df / 2, 0.5);
-  return Math.sqrt((df * (1 - x)) / x) * Math.sqrt(1 + 1 / references);
+  return studentUpperQuantile(alpha, references - 1) * Math.sqrt(1 + 1 / references);
 }
 
 /** Chance that an independent model matches at `rate` or more, under the Student-t prediction model: ≤ alpha exactly at the threshold and above. */
 function independentPValue(rate: number, independent: IndependentNull): number {
-  const df = independent.references - 1;
   const t = (rate - independent.mean) / (independent.sd * Math.sqrt(1 + 1 / independent.references));
-  const tail = 0.5 * regularizedBeta(df / (df + t * t), df / 2, 0.5);
-  return t >= 0 ? tail : 1 - tail;
+  return studentUpperTail(t, independent.references - 1);
 }
 
 /**
@@ -473,10 +687,10 @@ async function trainEnsemble(
   return ensemble;
 }
 
-/** As many rows drawn with replacement as the data holds. */
-function bootstrap(data: LabelledData, seed: number): LabelledData {
+/** `size` rows (as many as the data holds by default) drawn with replacement. */
+function bootstrap(data: LabelledData, seed: number, size = data.labels.length): LabelledData {
   const rng = createRng(seed + 7919);
-  const rows = Array.from({ length: data.labels.length }, () => rng.int(data.labels.length));
+  const rows = Array.from({ length: size }, () => rng.int(data.labels.length));
   return { x: gatherRows(data.x, rows), labels: rows.map((i) => data.labels[i]) };
 }
 

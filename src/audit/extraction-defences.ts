@@ -28,7 +28,6 @@ import {
   type GuardConfig,
   type OodRateOptions,
   type PradaOptions,
-  STATEFUL_KNN_DEFAULTS,
   type StatefulKnnOptions,
 } from "../gateway/index.js";
 import type { Model } from "../onnx/ir.js";
@@ -189,7 +188,8 @@ function detectorNames(detectors: GuardDetectors): GuardDetectorName[] {
 
 /**
  * The guard's detectors as a route would run them, fitted on the owner's data: PRADA with its
- * defaults; the stateful k-NN threshold calibrated on up to 1,000 rows (its buffer); the k-NN
+ * defaults; the stateful k-NN threshold calibrated for its default stream target on the
+ * up to 4,000 rows the OOD bank holds (the tail model needs 1,000 or more); the k-NN
  * OOD detector — on the penultimate layer when the model's graph is given, else the raw
  * input, as for an upstream route — on up to 4,000 rows, its threshold on up to 1,000 others.
  * The rows left over were seen by no detector: a benign client can send them.
@@ -201,11 +201,10 @@ export async function fitGuardDetectors(
   const n = x.shape[0];
   const fit = Math.min(4000, Math.floor(n / 2));
   const calibration = Math.min(1000, Math.floor(n / 8));
-  if (fit <= STATEFUL_KNN_DEFAULTS.k || calibration < 1)
-    throw new AegisError("BAD_DATA", `the guard's detectors are fitted on at least ${2 * STATEFUL_KNN_DEFAULTS.k + 2} samples of the owner's data; got ${n}`);
+  if (fit < STATEFUL_KNN_MIN_ROWS || calibration < 1)
+    throw new AegisError("BAD_DATA", `the guard's detectors are fitted on at least ${2 * STATEFUL_KNN_MIN_ROWS} samples of the owner's data; got ${n}`);
   const dim = x.data.length / n;
-  const knnRows = Array.from({ length: Math.min(fit, STATEFUL_KNN_DEFAULTS.maxHistory) }, (_, i) => x.data.slice(i * dim, (i + 1) * dim));
-  const threshold = calibrate(knnRows, { k: STATEFUL_KNN_DEFAULTS.k, fpr: STATEFUL_KNN_DEFAULTS.fpr });
+  const threshold = calibrate(Array.from({ length: fit }, (_, i) => x.data.slice(i * dim, (i + 1) * dim)));
   const extractor = options.model ? await createFeatureExtractor(options.model, options.runtime) : undefined;
   try {
     const ood = await fitKnnOod(extractor ? layerFeatures(extractor) : inputFeatures, sliceRows(x, 0, fit), {
@@ -259,6 +258,9 @@ export async function guardRouteDetectors(
   detectors.ood = { detector: loaded.detector, rate: { ...rate, p0 } };
   return { route: route.name, detectors, release: () => loaded.release() };
 }
+
+/** The fewest benign rows the stateful k-NN calibration's tail model accepts. */
+const STATEFUL_KNN_MIN_ROWS = 1000;
 
 /** Rows per model call while replaying. */
 const REPLAY_CHUNK = 256;

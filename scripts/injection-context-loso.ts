@@ -9,6 +9,7 @@
  * modeReports). Only "use": "train" rows are read; nine folds, a few CPU-minutes.
  *
  *   node --import tsx scripts/injection-context-loso.ts [--prompt-scores scores.jsonl] [--sources] [--generated 800] [--technical 800]
+ *        [--epochs 4] [--hidden 0] [--weight-decay 1e-3 (the context classifier's)]
  *        [--max-fpr 0.03] [--seed 7] [--dump context-scores.jsonl] [--data ../shared/data/llm]
  */
 import { readFileSync } from "node:fs";
@@ -16,7 +17,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/fs.js";
 import { scoreWindows } from "../src/llm/injection/context.js";
-import { contextTrainingSet, trainContextClassifier } from "../src/llm/injection/context-model.js";
+import { CONTEXT_WEIGHT_DECAY, contextTrainingSet, trainContextClassifier } from "../src/llm/injection/context-model.js";
 import { isDocumentSource, readJsonl, sourceGroup } from "../src/llm/injection/data.js";
 import { featurizeAll } from "../src/llm/injection/features.js";
 import { chooseThreshold } from "../src/llm/injection/metrics.js";
@@ -31,6 +32,9 @@ const { values: args } = parseArgs({
     sources: { type: "boolean", default: false },
     generated: { type: "string", default: "800" },
     technical: { type: "string" },
+    epochs: { type: "string" },
+    hidden: { type: "string" },
+    "weight-decay": { type: "string", default: String(CONTEXT_WEIGHT_DECAY) },
     "max-fpr": { type: "string", default: "0.03" },
     seed: { type: "string", default: String(DEFAULT_TRAIN_OPTIONS.seed) },
     dump: { type: "string" },
@@ -56,7 +60,17 @@ const windowScores = new Map<number, number[]>();
 const documentGroups = [...new Set(rows.flatMap((r, i) => (isDocumentSource(r) ? [groups[i]] : [])))].sort();
 for (const [k, group] of documentGroups.entries()) {
   const held = new Set(rows.flatMap((_, i) => (groups[i] === group ? [i] : [])));
-  const classifier = await trainContextClassifier(contextSet, contextFeatures, held, { seed });
+  const classifier = await trainContextClassifier(
+    contextSet,
+    contextFeatures,
+    held,
+    {
+      seed,
+      ...(args.epochs === undefined ? {} : { epochs: Number(args.epochs) }),
+      ...(args.hidden === undefined ? {} : { hidden: Number(args.hidden) }),
+    },
+    Number(args["weight-decay"]),
+  );
   for (const i of held) {
     const { score, scores } = await scoreWindows(normalizeText(rows[i].text).text, (x, n) => injectionProbabilities(classifier, x, n));
     contextScores[i] = score;

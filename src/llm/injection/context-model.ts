@@ -106,21 +106,30 @@ export function contextTrainingSet(
 }
 
 /**
+ * Weight decay of context mode's classifier, ten times the prompt classifier's: a smoother
+ * model ranks the windows of unseen kinds of document better (leave-one-source-out indirect
+ * recall 53.5% → 54.9% and 55.8% → 60.9% on seeds 7 and 8 at the same 2.9% false positives).
+ */
+export const CONTEXT_WEIGHT_DECAY = 1e-3;
+
+/**
  * Context mode's classifier trained on the rows of `set` (features [n, dim] from featurizeAll,
  * in the same order) whose corpus row is not in `heldOut`: a cross-validation fold's, or the
- * shipped one with nothing held out. No generated prompt sets or augmentation: `set` has its own.
+ * shipped one with nothing held out. No generated prompt sets or augmentation: `set` has its own;
+ * its own weight decay, whatever `options` says (the prompt classifier's).
  */
 export function trainContextClassifier(
   set: ContextTrainingSet,
   features: Float32Array,
   heldOut: Iterable<number>,
   options: InjectionTrainOptions = {},
+  weightDecay = CONTEXT_WEIGHT_DECAY,
 ): Promise<OnnxClassifier> {
   const held = new Set(heldOut);
   const keep = set.origin.flatMap((o, i) => (held.has(o) ? [] : [i]));
   return trainInjectionClassifier(
     gatherFeatures(features, keep, features.length / set.rows.length),
     keep.map((i) => set.rows[i]),
-    { ...options, augment: 0, synthetic: 0 },
+    { ...options, weightDecay, augment: 0, synthetic: 0 },
   );
 }

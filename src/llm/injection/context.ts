@@ -23,6 +23,13 @@ const UNIT = /(?<=[.!?])\s+(?=\S)|\n+/;
 const CODE_LINE = /^(?: {4}|\t|>>> |\.\.\. |In \[\d+\]:|Out\[\d+\]:)/;
 
 /**
+ * A field or list item of indented JSON or YAML, which is data to read, not code: a tool
+ * output printed with two-space indentation puts every field of a record in a list four or
+ * six spaces in, and an instruction planted in a field's value was skipped as code.
+ */
+const DATA_LINE = /^\s*(?:-\s|"[^"]*"\s*:(?:\s|$)|[A-Za-z_][\w-]*(?: [\w-]+){0,2}: |[A-Za-z_][\w-]*:$)/;
+
+/**
  * The lines of a text outside fenced code blocks and code lines. Code reads like nothing a
  * person writes to the assistant, yet the prompts that teach the context classifier what an
  * instruction looks like often quote code, so code windows scored as instructions; a code
@@ -36,17 +43,21 @@ export function proseLines(text: string): string[] {
       fenced = !fenced;
       return false;
     }
-    return !fenced && !CODE_LINE.test(line);
+    return !fenced && (!CODE_LINE.test(line) || DATA_LINE.test(line));
   });
 }
 
-/** The windows of a (normalised) text: every run of `size` consecutive sentences or lines of prose; none when the text has at most `size`. */
+/**
+ * The windows of a (normalised) text: every run of `size` consecutive sentences or lines of
+ * prose (lines of brackets and punctuation alone, as in JSON, are not units); none when the
+ * text has at most `size`.
+ */
 export function contextWindows(text: string, size = WINDOW_UNITS): string[] {
   const units = proseLines(text)
     .join("\n")
     .split(UNIT)
     .map((u) => u.trim())
-    .filter(Boolean);
+    .filter((u) => /[\p{L}\p{N}]/u.test(u));
   if (units.length <= size) return [];
   const windows: string[] = [];
   for (let i = 0; i + size <= units.length && windows.length < MAX_WINDOWS; i++) windows.push(units.slice(i, i + size).join("\n"));
@@ -66,13 +77,19 @@ const logit = (p: number) => {
   return Math.log(q / (1 - q));
 };
 
-/** Below this many windows a text has no typical window to compare with (two windows share a sentence). */
-const MIN_TYPICAL_WINDOWS = 3;
+/**
+ * Below this many windows a text has no typical window to compare with. In a short record
+ * (a chat message with its sender and channel, an event with its time and place) the upper
+ * quartile is a field like "sender: Ana", so any sentence stood out as a planted line; 6 in
+ * place of 3 raised leave-one-source-out recall by 4–9 points on six runs (two seeds, three
+ * training sets) at the same false positives, and 8 less (README).
+ */
+const MIN_TYPICAL_WINDOWS = 6;
 
 /**
  * The content's score from its window scores: how far its highest window stands above its
  * typical one, σ(logit max − logit upper quartile); the highest window alone when the text
- * has fewer than three. Code answers and e-mails have many windows that read like requests,
+ * has fewer than six. Code answers and e-mails have many windows that read like requests,
  * tables almost none; an instruction planted in either stands out from the rest of its own
  * document, which holds across kinds of document where no single threshold on the highest
  * window does.

@@ -84,7 +84,7 @@ const logit = (p: number) => {
  * place of 3 raised leave-one-source-out recall by 4–9 points on six runs (two seeds, three
  * training sets) at the same false positives, and 8 less (README).
  */
-const MIN_TYPICAL_WINDOWS = 6;
+export const MIN_TYPICAL_WINDOWS = 6;
 
 /**
  * The content's score from its window scores: how far its highest window stands above its

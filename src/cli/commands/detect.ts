@@ -28,6 +28,7 @@ import { createFeatureExtractor, type FeatureExtractor } from "../../engine/feat
 import type { RuntimeOptions } from "../../engine/runtime.js";
 import { argmaxRow } from "../../engine/trainer.js";
 import { AegisError } from "../../errors.js";
+import { calibrate, STATEFUL_KNN_DEFAULTS } from "../../gateway/index.js";
 import { loadModel } from "../../onnx/io.js";
 import type { Model } from "../../onnx/ir.js";
 import { labelsOf, sliceRows, type Tensor } from "../../tensor.js";
@@ -57,12 +58,63 @@ export function detectCommand(): Command {
   return new Command("detect")
     .description("adversarial-input and out-of-distribution detectors: fit one on clean data, score inputs")
     .addCommand(fitCommand())
-    .addCommand(scoreCommand());
+    .addCommand(scoreCommand())
+    .addCommand(statefulKnnCommand());
 }
 
 function firstRows(data: Dataset, limit: number | undefined): Dataset {
   const n = Math.min(limit ?? data.x.shape[0], data.x.shape[0]);
   return { ...data, x: sliceRows(data.x, 0, n), y: data.y && sliceRows(data.y, 0, n) };
+}
+
+/**
+ * δ for the guard's stateful k-NN detector (routes[].detectors.stateful-knn.threshold), from
+ * benign queries like the route's clients': by default for a benign stream of
+ * --stream-queries raising --stream-false-alarms alarms on average, or Chen et al.'s
+ * per-query --fpr. It needs no model: the guard measures distances on the raw instances.
+ */
+function statefulKnnCommand(): Command {
+  const cmd = new Command("stateful-knn")
+    .description("calibrate the guard's stateful k-NN threshold δ on benign queries and print the route's detector settings")
+    .option("--k <n>", "neighbours averaged (Chen et al.: 50)", parseInteger("--k", 1), STATEFUL_KNN_DEFAULTS.k)
+    .option(
+      "--max-history <n>",
+      "queries the guard keeps per client (each benign query is scored against this many others)",
+      parseInteger("--max-history", 2),
+      STATEFUL_KNN_DEFAULTS.maxHistory,
+    )
+    .option(
+      "--stream-queries <n>",
+      "queries in the benign client's stream the target is set for",
+      parseInteger("--stream-queries", 1),
+      STATEFUL_KNN_DEFAULTS.streamQueries,
+    )
+    .option(
+      "--stream-false-alarms <n>",
+      "false alarms allowed on average over such a stream",
+      parseNumber("--stream-false-alarms"),
+      STATEFUL_KNN_DEFAULTS.streamFalseAlarms,
+    )
+    .option("--fpr <rate>", "a per-query false-positive rate instead (Chen et al.'s setting: 0.001), the empirical quantile", parseNumber("--fpr"));
+  withData(cmd, "benign queries like the route's clients' (several buffers' worth)", "mnist", { split: "train" });
+  withSamples(cmd);
+  withJson(cmd, "the threshold and settings");
+  return cmd.action((opts) => {
+    const data = firstRows(loadData(opts.data, { xKey: opts.xKey, yKey: opts.yKey, split: opts.split }), opts.samples);
+    const [n, ...shape] = data.x.shape;
+    const size = shape.reduce((a: number, b: number) => a * b, 1);
+    const queries = Array.from({ length: n }, (_, i) => data.x.data.subarray(i * size, (i + 1) * size));
+    const target = opts.fpr === undefined ? { streamQueries: opts.streamQueries, streamFalseAlarms: opts.streamFalseAlarms } : { fpr: opts.fpr };
+    const threshold = calibrate(queries, { k: opts.k, maxHistory: opts.maxHistory, ...target });
+    const aim =
+      opts.fpr === undefined
+        ? `${opts.streamFalseAlarms} false alarms on average per benign stream of ${opts.streamQueries} queries`
+        : `${(opts.fpr * 100).toPrecision(2)}% false positives per benign query`;
+    info(`δ ${threshold.toPrecision(6)} from ${n} queries of ${data.name}, for ${aim}; in the route's guard.yaml:`);
+    const settings = { threshold: Number(threshold.toPrecision(6)), k: opts.k, maxHistory: opts.maxHistory };
+    if (opts.json) printJson({ detector: "stateful-knn", ...settings, queries: n, ...target });
+    else process.stdout.write(`detectors:\n  stateful-knn: {threshold: ${settings.threshold}, k: ${settings.k}, maxHistory: ${settings.maxHistory}}\n`);
+  });
 }
 
 function fitCommand(): Command {

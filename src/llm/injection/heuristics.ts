@@ -37,6 +37,8 @@ const PRIOR = "(?:previous|prior|above|preceding|earlier|original|initial|old|fo
 const DIRECTIVES =
   "(?:instructions?|directions?|directives?|rules?|prompts?|guidelines?|commands?|context|constraints?|orders?|programming|training|guidance|policies|policy|restrictions?|filters?|text|messages?|content|settings?)";
 const AI = "(?:ai|a\\.i\\.|assistant|chatbot|chat ?bot|language model|llm|gpt|chatgpt|claude|bot|model|agent)";
+/** An AI named in one word or two ("the AI assistant", "AI agent"). */
+const AI_NAMED = `(?:(?:ai|a\\.i\\.)\\s+)?${AI}`;
 const REVEAL = "(?:repeat|print|output|show|reveal|display|tell me|give me|write (?:out|down)|leak|dump|spell out|recite|copy|echo|list|share|disclose|paste)";
 
 export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
@@ -136,14 +138,16 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
     patterns: [
       new RegExp(`\\b(?:if|when|while)\\s+you\\s+are\\s+(?:an?\\s+)?${AI}\\b`),
       new RegExp(
-        `\\b(?:note|message|instructions?|attention|important|hey|dear)\\s*(?:to|for)?\\s*(?:the|any|all)?\\s*${AI}s?\\s*(?:reading|processing|summari[sz]ing|parsing|analy[sz]ing)`,
+        `\\b(?:note|message|instructions?|attention|important|hey|dear)\\s*(?:to|for)?\\s*(?:the|any|all)?\\s*${AI_NAMED}s?\\s*(?:reading|processing|summari[sz]ing|parsing|analy[sz]ing)`,
       ),
-      new RegExp(`\\b${AI}s?\\s*(?:reading|processing|summari[sz]ing|parsing)\\s+this\\b`),
+      new RegExp(`\\b${AI_NAMED}s?\\s*(?:reading|processing|summari[sz]ing|parsing)\\s+(?:this|these|the following)\\b`),
       new RegExp(`\\b(?:to|for)\\s+(?:the|any)\\s+${AI}\\s*[:,]\\s*(?:ignore|please|you must|do not|don't|instead)`),
       /\bwhen\s+(?:summari[sz]ing|processing|reading|answering|responding)\b[^.\n]{0,60}\b(?:also|instead|make sure to|you must|include|append|insert)\b/,
       /\b(?:append|insert|include|add)\s+(?:the\s+following|this)\s+(?:link|url|image|text)\s+(?:to|in|at the end of)\s+(?:your|the|every|each)\s+(?:reply|response|answer|output|summary)\b/,
       // "When you summarise this, also tell the user …": a directive on how to read the text it sits in.
       /\bwhen\s+you\s+(?:summari[sz]e|process|read|analy[sz]e|answer questions about)\s+(?:this|these|it)\b[^.\n]{0,60}\b(?:also|instead|make sure to|you must|include|append|insert|tell|say|mention|recommend)\b/,
+      // An agent told what to do before it answers the user it works for: no person reading a document is "before you reply to the user".
+      /\bbefore\s+(?:you\s+)?(?:reply|replying|respond|responding|answer|answering)\s+to\s+the\s+user\b[^.\n]{0,40}\b(?:send|forward|e-?mail|transfer|share|post|upload|delete)\b/,
       // An assistant addressed by name at the start of a sentence, then told what to do.
       /(?:^|[.!?]\s+|\n)\s*(?:hey\s+|dear\s+|attention\s+)?(?:the\s+)?(?:ai(?: assistant)?|a\.i\.|assistant|chatbot|language model|llm|chatgpt)\s*[,:]\s+(?:when|before|after|ignore|disregard|forget|tell|say|include|add|reply|respond|send|forward|do not|don't|you must|also|instead)\b/,
     ],

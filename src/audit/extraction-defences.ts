@@ -28,6 +28,7 @@ import {
   type GuardConfig,
   type OodRateOptions,
   type PradaOptions,
+  STATEFUL_KNN_MIN_CALIBRATION,
   type StatefulKnnOptions,
 } from "../gateway/index.js";
 import type { Model } from "../onnx/ir.js";
@@ -201,8 +202,8 @@ export async function fitGuardDetectors(
   const n = x.shape[0];
   const fit = Math.min(4000, Math.floor(n / 2));
   const calibration = Math.min(1000, Math.floor(n / 8));
-  if (fit < STATEFUL_KNN_MIN_ROWS || calibration < 1)
-    throw new AegisError("BAD_DATA", `the guard's detectors are fitted on at least ${2 * STATEFUL_KNN_MIN_ROWS} samples of the owner's data; got ${n}`);
+  if (fit < STATEFUL_KNN_MIN_CALIBRATION || calibration < 1)
+    throw new AegisError("BAD_DATA", `the guard's detectors are fitted on at least ${2 * STATEFUL_KNN_MIN_CALIBRATION} samples of the owner's data; got ${n}`);
   const dim = x.data.length / n;
   const threshold = calibrate(Array.from({ length: fit }, (_, i) => x.data.slice(i * dim, (i + 1) * dim)));
   const extractor = options.model ? await createFeatureExtractor(options.model, options.runtime) : undefined;
@@ -258,9 +259,6 @@ export async function guardRouteDetectors(
   detectors.ood = { detector: loaded.detector, rate: { ...rate, p0 } };
   return { route: route.name, detectors, release: () => loaded.release() };
 }
-
-/** The fewest benign rows the stateful k-NN calibration's tail model accepts. */
-const STATEFUL_KNN_MIN_ROWS = 1000;
 
 /** Rows per model call while replaying. */
 const REPLAY_CHUNK = 256;

@@ -17,6 +17,7 @@ export {
   createStatefulKnnDetector,
   type QueryEncoder,
   STATEFUL_KNN_DEFAULTS,
+  STATEFUL_KNN_MIN_CALIBRATION,
   type StatefulKnnDetector,
   type StatefulKnnObservation,
   type StatefulKnnOptions,

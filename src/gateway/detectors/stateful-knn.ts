@@ -271,7 +271,7 @@ export function calibrate(benignQueries: readonly Float32Array[], options: Calib
   if (tail < MIN_TAIL) {
     throw new AegisError(
       "BAD_DATA",
-      `Calibrating for a false-alarm rate per stream needs at least ${Math.ceil(MIN_TAIL / TAIL_SHARE)} benign queries (the lowest ${TAIL_SHARE * 100}% of their scores, at least ${MIN_TAIL}, fit the tail); got ${n}. Give more, or a per-query fpr.`,
+      `Calibrating for a false-alarm rate per stream needs at least ${STATEFUL_KNN_MIN_CALIBRATION} benign queries (the lowest ${TAIL_SHARE * 100}% of their scores, at least ${MIN_TAIL}, fit the tail); got ${n}. Give more, or a per-query fpr.`,
     );
   }
   // Exceedances below u, the tail-th lowest score: exponential with mean σ; 2·tail·σ̂/σ is
@@ -295,6 +295,8 @@ export function calibrate(benignQueries: readonly Float32Array[], options: Calib
 /** Share of the lowest benign scores the tail model is fitted to, the fewest it accepts, and the confidence of its scale. */
 const TAIL_SHARE = 0.01;
 const MIN_TAIL = 10;
+/** The fewest benign queries the stream target's tail model accepts. */
+export const STATEFUL_KNN_MIN_CALIBRATION = Math.ceil(MIN_TAIL / TAIL_SHARE);
 const TAIL_CONFIDENCE = 0.9;
 
 function checkK(k: number) {

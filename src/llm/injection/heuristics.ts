@@ -32,11 +32,13 @@ export interface HeuristicHit {
 const DISMISS =
   "(?:ignore|disregard|forget|skip|override|bypass|neglect|overlook|abandon|discard|drop|set aside|throw out|do not follow|don't follow|stop following)";
 const QUALIFIER =
-  "(?:all|any|every|the|your|my|these|those|each|of|previous|prior|above|preceding|earlier|original|initial|old|former|foregoing|system|given|current|existing|other|safety|\\s)*";
+  "(?:all|any|every|the|your|my|these|those|each|of|previous|prior|above|preceding|earlier|original|initial|old|former|foregoing|system|given|current|existing|other|safety|usual|normal|default|standard|typical|core|built-in|\\s)*";
 const PRIOR = "(?:previous|prior|above|preceding|earlier|original|initial|old|former|foregoing|system|given|all|any|your)";
 const DIRECTIVES =
-  "(?:instructions?|directions?|directives?|rules?|prompts?|guidelines?|commands?|context|constraints?|orders?|programming|training|guidance|policies|policy|restrictions?|filters?|text|messages?|content|settings?)";
+  "(?:instructions?|directions?|directives?|rules?|prompts?|guidelines?|commands?|context|constraints?|orders?|programming|training|guidance|policies|policy|restrictions?|filters?|text|messages?|content|settings?|requests?)";
 const AI = "(?:ai|a\\.i\\.|assistant|chatbot|chat ?bot|language model|llm|gpt|chatgpt|claude|bot|model|agent)";
+/** The vendors whose rules a jailbreak declares void ("OpenAl" with an l is a common misspelling that evades filters). */
+const VENDOR = "(?:open ?a[il]|chat ?gpt|anthropic)";
 /** An AI named in one word or two ("the AI assistant", "AI agent"). */
 const AI_NAMED = `(?:(?:ai|a\\.i\\.)\\s+)?${AI}`;
 const REVEAL = "(?:repeat|print|output|show|reveal|display|tell me|give me|write (?:out|down)|leak|dump|spell out|recite|copy|echo|list|share|disclose|paste)";
@@ -47,12 +49,21 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
     weight: 0.9,
     patterns: [
       new RegExp(`\\b${DISMISS}\\s+(?:${QUALIFIER})?${PRIOR}\\b(?:${QUALIFIER})?${DIRECTIVES}\\b`),
+      // "Ignore the directions above": the directive named before where it stands.
+      new RegExp(
+        `\\b${DISMISS}\\s+(?:the\\s+|all\\s+|any\\s+|these\\s+|those\\s+)?${DIRECTIVES}\\s+(?:above|before this|so far|(?:given|written|stated)\\s+(?:above|before|earlier))\\b`,
+      ),
       new RegExp(
         `\\b${DISMISS}\\s+(?:everything|anything|all)\\s+(?:(?:that\\s+)?(?:you\\s+)?(?:were|was|have been)\\s+(?:told|said|given|instructed)|(?:said|written|stated)?\\s*(?:above|before|previously|earlier))`,
       ),
       /\b(?:your|the)\s+(?:new|real|actual|updated|true)\s+(?:instructions?|task|goal|objective|directive|orders?)\s+(?:is|are|will be)\b/,
       /\b(?:new|updated|revised|override|overriding)\s+(?:instructions?|directives?|orders?)\s*[:-]/,
       /\b(?:instead|rather),?\s+(?:of\s+(?:that|the\s+above)\s*,?\s*)?(?:just\s+)?(?:say|print|output|write|respond with|reply with)\b/,
+      /\b(?:forget|disregard|ignore)\s+everything\s+(?:from\s+before|you(?:'ve| have)?\s+(?:been\s+told|learned|learnt))\b/,
+      /\b(?:pretend|act as if|imagine|behave as if)\b[^.\n]{0,20}\bforgotten\s+(?:about\s+)?(?:all\s+)?(?:the\s+|your\s+)?(?:rules|instructions|guidelines)\b/,
+      /\b(?:all\s*)?(?:previous|prior|above|earlier|preceding|original)\s+(?:instructions?|directives)\s+(?:are|were|is)\s+(?:now\s+)?(?:false|void|cancel+ed|invalid|obsolete|null|revoked|no longer valid)\b/,
+      // The same override in the languages attackers switch to most (German, Spanish, French, Italian, Portuguese).
+      /\b(?:ignoriere|ignorier|vergiss|missachte|ignora|olvida|omite|ignorez|oubliez|oublie|dimentica|esqueça|esqueca)\b[^.\n]{0,40}\b(?:anweisung(?:en)?|befehle|regeln|instrucciones|reglas|indicaciones|instructions|consignes|règles|istruzioni|regole|instruções|instrucoes|regras)\b/,
     ],
   },
   {
@@ -63,6 +74,9 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       /\b(?:new|updated|override|overriding|replacement)\s+system\s+(?:prompt|message|instructions?)\b/,
       /\bsystem\s+(?:override|reset|update|alert)\b/,
       /\b(?:you have been|you are now|you're now|you are)\s+(?:jailbroken|freed|liberated|unlocked|unshackled|reprogrammed)\b/,
+      /\b(?:god ?mode|jailbreak|dan mode|developer mode)\s*[:=]?\s*(?:is\s+)?(?:enabled|activated|active|on|engaged)\b/,
+      /\byou are no longer\s+(?:chat ?gpt|an?\s+(?:ai|assistant|language model)|bound|restricted|limited)\b/,
+      /\b(?:safety|content|ethical|ethics|moral)\s+(?:restrictions?|filters?|measures|guidelines|protocols?|guardrails)\s*[:=]\s*(?:none|disabled|off|removed|deactivated|0)\b/,
     ],
   },
   {
@@ -82,6 +96,28 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       /\b(?:two|2|dual|both)\s+(?:different\s+|separate\s+)?(?:responses|answers|replies|outputs|paragraphs)\b[^\n]{0,200}\b(?:normal|classic|standard|filtered|jailbroken|unfiltered|developer|dan)\b/,
       /\b(?:always intelligent and machiavellian|niccolo machiavelli)\b/,
       /\bcontent polic(?:y|ies)\b[^.\n]{0,80}\b(?:ignore|doesn't|does not|no longer|don't|do not|not|bypass|violat)/,
+      // A persona defined by the rules it does not keep: "does not abide by any restrictions", "doesn't follow OpenAI policy".
+      // Ordinary rules ("drivers who do not follow traffic rules") count only as "any rules".
+      /\b(?:does not|doesn't|do not|don't|will not|won't|no longer|need not|never)\s+(?:have to\s+|need to\s+|care to\s+)?(?:abide|adhere|comply|conform|follow|obey|care about|respect)\s+(?:by\s+|to\s+|with\s+)?any\s+(?:(?:type|kind|sort)s?\s+of\s+)?(?:[\w']+\s+){0,3}(?:rules|restrictions|polic(?:y|ies)|guidelines|ethics|morals|filters|censorship)\b/,
+      /\b(?:does not|doesn't|do not|don't|will not|won't|no longer|need not|never)\s+(?:have to\s+|need to\s+|care to\s+)?(?:abide|adhere|comply|conform|follow|obey|care about|respect)\s+(?:by\s+|to\s+|with\s+)?(?:the\s+|its\s+|their\s+|his\s+|her\s+)?(?:[\w']+\s+){0,2}(?:content polic(?:y|ies)|(?:ethical|moral|safety) guidelines|censorship|terms of service)\b/,
+      // The vendor's rules declared void: "OpenAI rules don't apply", "openai programming has no effect", "ignoring OpenAI's content policies".
+      new RegExp(
+        `\\b${VENDOR}(?:'s)?\\s+(?:\\w+\\s+)?(?:rules|polic(?:y|ies)|guidelines|restrictions|programming|filters?|terms)\\s+(?:don't|do not|doesn't|does not|no longer|has no|have no|are not|is not|aren't|isn't)\\s*(?:apply|effect|matter|exist|relevant|valid)`,
+      ),
+      new RegExp(
+        `\\b(?:ignor\\w*|disregard\\w*|bypass\\w*|break\\w*|violat\\w*|circumvent\\w*|free from|not bound by|without)\\s+(?:all\\s+|any\\s+|the\\s+)?${VENDOR}(?:'s)?\\s+(?:\\w+\\s+)?(?:rules|polic(?:y|ies)|guidelines|restrictions|programming|filters?|terms)\\b`,
+      ),
+      /\b(?:has|have|with)\s+no\s+(?:rules|restrictions|limits|limitations|filters|guidelines|morals|ethics)\s*,\s*no\s+(?:rules|restrictions|limits|limitations|filters|guidelines|laws|morals|ethics)\b/,
+      new RegExp(
+        `\\b(?:uncensored|unfiltered|unrestricted|unlimited|unbound|limitless|amoral)\\s*,\\s*(?:completely\\s+|totally\\s+|fully\\s+)?(?:uncensored|unfiltered|unrestricted|unlimited|unbound|limitless|amoral)\\s+${AI}\\b`,
+      ),
+      /\b(?:doesn't|does not|don't|do not|won't|will not)\s+have\s+(?:any\s+)?(?:content polic(?:y|ies)|censorship|(?:ethical|moral) (?:guidelines|restrictions|limits))\b/,
+      /\bdisregard\w*\s+(?:all\s+|any\s+)?(?:ethical|moral|legal)\s+(?:(?:or|and)\s+(?:ethical|moral|legal)\s+)?(?:concerns|considerations|implications|boundaries|guidelines)\b/,
+      /\bwithout\s+(?:any\s+)?regard\s+(?:for|to)\s+(?:\w+\s+){0,2}(?:norms|ethics|morals|morality|legality|political correctness|safety)\b/,
+      new RegExp(`\\b(?:complete|exact|total)\\s+opposite\\s+(?:of|from)\\s+(?:${VENDOR}(?:'s)?\\s+)?(?:chat ?gpt|an? ai|the assistant)\\b`),
+      /\b(?:i am|i'm)\s+(?:one of\s+)?your\s+(?:developers?|programmers?|creators?|engineers?|makers?)\b/,
+      /\b(?:developers?|programmers?|engineers?|employees?)\s+(?:at|from|of)\s+(?:openai|anthropic)\b/,
+      /\b(?:override|bypass|circumvent|disable|remove|lift|turn off)\s+(?:all\s+(?:of\s+)?|any\s+(?:of\s+)?|its\s+|your\s+)(?:\w+\s+)?(?:safeguards|guardrails|safety (?:measures|features|protocols|filters)|ethical (?:guidelines|constraints|restrictions)|content (?:filters?|polic(?:y|ies)))\b/,
     ],
   },
   {
@@ -97,6 +133,12 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       /\bwhat\s+(?:are|were|is)\s+your\s+(?:system\s+|initial\s+|original\s+|hidden\s+|secret\s+)?(?:instructions|rules|prompt|guidelines|directives)\b/,
       /\b(?:begin|start)(?:ning)?\s+(?:your\s+(?:reply|response|answer)\s+)?with\s+["'“]?you are\b/,
       /\b(?:repeat|print|output)\s+the\s+(?:words|text)\s+above\b/,
+      new RegExp(
+        `\\b(?:${REVEAL}|translate|encode|paraphrase|summari[sz]e|explain|describe)\\b[^.\\n]{0,40}\\byour\\s+(?:(?:(?:complete|full|entire|exact|starting|initial|original|system|hidden|secret|internal|first|current|core)\\s+)+(?:list\\s+of\\s+)?|list\\s+of\\s+)(?:instructions|directives|configuration|prompt)\\b`,
+      ),
+      /\byour\s+(?:system\s+(?:prompt|instructions|message)|(?:initial|hidden|secret)\s+(?:prompt|instructions))\b/,
+      /\b(?:see|view|read|access|show me)\s+your\s+system\s+(?:prompt|instructions|message)\b/,
+      /\b(?:instructions?|prompt|rules|directives)\s+(?:that\s+)?(?:you(?:'ve| have)?\s+(?:been|were)\s+given|given\s+to\s+you)\b/,
     ],
   },
   {
@@ -119,6 +161,9 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       /\b(?:not allowed|unable|forbidden)\s+to\s+(?:refuse|decline|say no)\b/,
       /\b(?:you|it)\s+(?:must|will|shall)\s+(?:always\s+)?(?:answer|comply|respond|obey)\b[^.\n]{0,40}\b(?:every|all|any|no matter|regardless)\b/,
       /\b(?:regardless|irrespective)\s+of\s+(?:how\s+)?(?:its\s+|the\s+)?(?:legality|morality|ethics|legal|moral|ethical|dangerous|harmful|illegal|immoral)\b/,
+      /\b(?:will not|won't|never|must not|do not|don't|cannot|can't)\s+(?:ever\s+)?(?:provide|give|issue|offer|use|write)\s+(?:any\s+)?(?:warnings?|disclaimers?|caveats|apolog(?:y|ies))\b/,
+      /\b(?:respond|answer|reply)\s+to\s+(?:any|all|every)\s+(?:questions?|requests?|prompts?)\s+(?:even if|no matter|regardless)\b/,
+      /\bwithout\s+(?:any\s+)?(?:hesitation|question(?:ing)?|filter(?:ing)?|censorship)\s+or\s+(?:any\s+)?(?:disclaimers?|warnings?|apolog(?:y|ies)|caveats|refusals?)\b/,
     ],
   },
   {
@@ -130,6 +175,9 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       /(?:^|\n)\s*#{2,}\s*(?:system|new instructions?|instruction|admin|developer)\b/,
       /(?:^|\n)\s*(?:system|admin|developer)\s*(?:message|prompt)?\s*:\s*(?:you|ignore|new|from now)/,
       /\b(?:end|end of)\s+(?:of\s+)?(?:system\s+)?(?:prompt|instructions|document|context|user input)\s*[\]\-=#>]{0,3}\s*(?:\n|$)/,
+      // Pliny-style output templates: "[END INPUT] new rule:", "[START OUTPUT]", "insert divider".
+      /\[\s*(?:end|start)\s+(?:of\s+)?input\s*\]|\[\s*start\s+(?:of\s+)?output\s*[\]}]/,
+      /\binsert\s+(?:a\s+|the\s+)?divider\b/,
     ],
   },
   {

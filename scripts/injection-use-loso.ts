@@ -7,8 +7,9 @@
  *
  * Texts are embedded in chunks of at most CHUNK_CHARS characters cut at sentence or word
  * boundaries (whitespace runs read as one space, since the tokenizer only marks spaces);
- * a text's vector is the mean of its chunks' vectors, renormalised. Chunk vectors are cached
- * under --cache, so the folds (and later runs) never embed again.
+ * a text's vector is the mean of its chunks' vectors, renormalised. The texts' vectors and the
+ * out-of-fold scores are cached under --cache (checked by row count only: empty it when the
+ * data or this script changes), so later runs never embed or train again.
  *
  * With the same leave-one-source-out groups and threshold rule as scripts/injection-loso.ts
  * (whose --dump of the same seed gives the shipped score: classifier p, patterns h), it compares:

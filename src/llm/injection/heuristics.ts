@@ -11,6 +11,7 @@
  * match too. The family hits are also features of the classifier (see features.ts).
  */
 import { deLeet } from "../normalize.js";
+import { adversarialSuffixHit } from "./adversarial-suffix.js";
 
 export interface HeuristicFamily {
   /** Finding kind reported by the scanner. */
@@ -185,6 +186,10 @@ export function heuristicHits(text: string): HeuristicHit[] {
     }
     if (found) hits.push(found);
   }
+  // Not a pattern family: the adversarial-suffix detector (adversarial-suffix.ts) joins the
+  // noisy-OR as one more hit; it is no classifier feature (FEATURE_SPEC lists the families only).
+  const suffix = adversarialSuffixHit(text);
+  if (suffix) hits.push(suffix);
   return hits;
 }
 

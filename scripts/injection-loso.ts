@@ -25,7 +25,6 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../src/fs.js";
-import { ADVERSARIAL_SUFFIX_KIND, adversarialSuffixHit, trainCharNgramModel } from "../src/llm/injection/adversarial-suffix.js";
 import { scoreWindows } from "../src/llm/injection/context.js";
 import { contextTrainingSet, trainContextClassifier } from "../src/llm/injection/context-model.js";
 import { gatherFeatures, isDocumentSource, readJsonl, sourceGroup } from "../src/llm/injection/data.js";
@@ -34,7 +33,6 @@ import { heuristicHits, heuristicScore } from "../src/llm/injection/heuristics.j
 import { chooseThreshold } from "../src/llm/injection/metrics.js";
 import { combinedScore, DEFAULT_TRAIN_OPTIONS, injectionProbabilities } from "../src/llm/injection/model.js";
 import { formatModeReports, formatProtocolReport, leaveOneSourceOut, modeReports, protocolReport } from "../src/llm/injection/protocol.js";
-import { isHeldOutGroup, suffixTrainingTexts } from "../src/llm/injection/suffix-training.js";
 import { normalizeText } from "../src/llm/normalize.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -56,28 +54,15 @@ const { values: args } = parseArgs({
   },
 });
 
-const corpus = [...readJsonl(join(args.data, "prompts.jsonl")), ...readJsonl(join(args.data, "harmful.jsonl")), ...readJsonl(args.supplement)];
-const rows = corpus.filter((r) => r.use === "train");
+const rows = [...readJsonl(join(args.data, "prompts.jsonl")), ...readJsonl(join(args.data, "harmful.jsonl")), ...readJsonl(args.supplement)].filter(
+  (r) => r.use === "train",
+);
 const dim = featureDimension();
 const features = featurizeAll(rows.map((r) => r.text));
+const heuristics = Float32Array.from(rows, (r) => heuristicScore(heuristicHits(normalizeText(r.text).text)));
 const started = performance.now();
 // --by repository: one fold per repository (about 15), stricter and twice as fast, for a first look.
-const groupOf = (group: string): string => (args.by === "repository" ? group.split(":")[0] : group);
-const groups = rows.map((r) => groupOf(sourceGroup(r)));
-// The adversarial-suffix hit comes from a language model built without the held-out source
-// (the shipped one has read every benign source), so it is recomputed per fold.
-const suffixTexts = suffixTrainingTexts(corpus, root);
-const normalized = rows.map((r) => normalizeText(r.text).text);
-const heuristics = new Float32Array(rows.length);
-for (const held of new Set(groups)) {
-  const model = trainCharNgramModel(suffixTexts.filter((t) => !isHeldOutGroup(t.group) || groupOf(t.group) !== held).map((t) => t.text));
-  rows.forEach((_, i) => {
-    if (groups[i] !== held) return;
-    const hits = heuristicHits(normalized[i]).filter((h) => h.kind !== ADVERSARIAL_SUFFIX_KIND);
-    const suffix = adversarialSuffixHit(normalized[i], model);
-    heuristics[i] = heuristicScore(suffix ? [...hits, suffix] : hits);
-  });
-}
+const groups = args.by === "repository" ? rows.map((r) => r.source.split(":")[0]) : rows.map(sourceGroup);
 /**
  * Share of a text's lines that look like a table row, code or YAML (BIPIA's tables and code
  * answers, AgentDojo's tool outputs); 0 for texts of fewer than three lines.

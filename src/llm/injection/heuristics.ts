@@ -11,7 +11,6 @@
  * match too. The family hits are also features of the classifier (see features.ts).
  */
 import { deLeet } from "../normalize.js";
-import { adversarialSuffixHit } from "./adversarial-suffix.js";
 
 export interface HeuristicFamily {
   /** Finding kind reported by the scanner. */
@@ -186,10 +185,6 @@ export function heuristicHits(text: string): HeuristicHit[] {
     }
     if (found) hits.push(found);
   }
-  // Not a pattern family: the adversarial-suffix detector (adversarial-suffix.ts) joins the
-  // noisy-OR as one more hit; it is no classifier feature (FEATURE_SPEC lists the families only).
-  const suffix = adversarialSuffixHit(text);
-  if (suffix) hits.push(suffix);
   return hits;
 }
 

@@ -39,6 +39,9 @@ const DIRECTIVES =
 const AI = "(?:ai|a\\.i\\.|assistant|chatbot|chat ?bot|language model|llm|gpt|chatgpt|claude|bot|model|agent)";
 /** The vendors whose rules a jailbreak declares void ("OpenAl" with an l is a common misspelling that evades filters). */
 const VENDOR = "(?:open ?a[il]|chat ?gpt|anthropic)";
+/** "does not (have to) abide by", "won't follow": a persona told which rules it does not keep. */
+const REFUSE_TO_KEEP =
+  "(?:does not|doesn't|do not|don't|will not|won't|no longer|need not|never)\\s+(?:have to\\s+|need to\\s+|care to\\s+)?(?:abide|adhere|comply|conform|follow|obey|care about|respect)\\s+(?:by\\s+|to\\s+|with\\s+)?";
 /** An AI named in one word or two ("the AI assistant", "AI agent"). */
 const AI_NAMED = `(?:(?:ai|a\\.i\\.)\\s+)?${AI}`;
 const REVEAL = "(?:repeat|print|output|show|reveal|display|tell me|give me|write (?:out|down)|leak|dump|spell out|recite|copy|echo|list|share|disclose|paste)";
@@ -98,8 +101,12 @@ export const HEURISTIC_FAMILIES: readonly HeuristicFamily[] = [
       /\bcontent polic(?:y|ies)\b[^.\n]{0,80}\b(?:ignore|doesn't|does not|no longer|don't|do not|not|bypass|violat)/,
       // A persona defined by the rules it does not keep: "does not abide by any restrictions", "doesn't follow OpenAI policy".
       // Ordinary rules ("drivers who do not follow traffic rules") count only as "any rules".
-      /\b(?:does not|doesn't|do not|don't|will not|won't|no longer|need not|never)\s+(?:have to\s+|need to\s+|care to\s+)?(?:abide|adhere|comply|conform|follow|obey|care about|respect)\s+(?:by\s+|to\s+|with\s+)?any\s+(?:(?:type|kind|sort)s?\s+of\s+)?(?:[\w']+\s+){0,3}(?:rules|restrictions|polic(?:y|ies)|guidelines|ethics|morals|filters|censorship)\b/,
-      /\b(?:does not|doesn't|do not|don't|will not|won't|no longer|need not|never)\s+(?:have to\s+|need to\s+|care to\s+)?(?:abide|adhere|comply|conform|follow|obey|care about|respect)\s+(?:by\s+|to\s+|with\s+)?(?:the\s+|its\s+|their\s+|his\s+|her\s+)?(?:[\w']+\s+){0,2}(?:content polic(?:y|ies)|(?:ethical|moral|safety) guidelines|censorship|terms of service)\b/,
+      new RegExp(
+        `\\b${REFUSE_TO_KEEP}any\\s+(?:(?:type|kind|sort)s?\\s+of\\s+)?(?:[\\w']+\\s+){0,3}(?:rules|restrictions|polic(?:y|ies)|guidelines|ethics|morals|filters|censorship)\\b`,
+      ),
+      new RegExp(
+        `\\b${REFUSE_TO_KEEP}(?:the\\s+|its\\s+|their\\s+|his\\s+|her\\s+)?(?:[\\w']+\\s+){0,2}(?:content polic(?:y|ies)|(?:ethical|moral|safety) guidelines|censorship|terms of service)\\b`,
+      ),
       // The vendor's rules declared void: "OpenAI rules don't apply", "openai programming has no effect", "ignoring OpenAI's content policies".
       new RegExp(
         `\\b${VENDOR}(?:'s)?\\s+(?:\\w+\\s+)?(?:rules|polic(?:y|ies)|guidelines|restrictions|programming|filters?|terms)\\s+(?:don't|do not|doesn't|does not|no longer|has no|have no|are not|is not|aren't|isn't)\\s*(?:apply|effect|matter|exist|relevant|valid)`,
